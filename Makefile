@@ -1,0 +1,34 @@
+# make run / make test work on a fresh clone: they create .venv once and reuse it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint typecheck bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/carepath pathway validate examples/pathways/*.yaml
+	$(BIN)/carepath pathway validate --patient examples/patients/*.yaml
+	$(BIN)/carepath pathway validate --events examples/events/*.yaml
+	$(BIN)/carepath dating --lmp 2026-03-02 --us-date 2026-05-01 --us-ga 8+2
+
+lint: $(STAMP)
+	$(BIN)/ruff check carepath tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""The pure domain core: importable without Flask or a database, never reads the wall clock."""
