@@ -106,6 +106,8 @@ ACOG_700_BANDS: tuple[RedatingBand, ...] = (
 class Dating:
     """How a pregnancy is dated: the EDD, the method that gave it, and why.
 
+    ``redated`` is true only when an ultrasound replaced an LMP date (method ``ultrasound``);
+    an ultrasound that dates a pregnancy with no LMP is not a redating.
     ``difference_days`` is the ultrasound GA minus the GA by the other dates (LMP or IVF) on the
     scan day, so a positive value means the fetus measures larger than dates. ``band`` is the
     ACOG CO 700 row that decided whether to redate (only for LMP plus ultrasound).
