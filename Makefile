@@ -13,13 +13,12 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/carepath pathway validate examples/pathways/*.yaml
-	$(BIN)/carepath pathway validate --patient examples/patients/*.yaml
-	$(BIN)/carepath pathway validate --events examples/events/*.yaml
+	$(BIN)/carepath pathway validate examples/pathways $(addprefix --patient ,$(wildcard examples/patients/*.yaml)) $(addprefix --events ,$(wildcard examples/events/*.yaml))
 	$(BIN)/carepath dating --lmp 2026-03-02 --us-date 2026-05-01 --us-ga 8+2
 
 lint: $(STAMP)
-	$(BIN)/ruff check carepath tests bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

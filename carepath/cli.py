@@ -51,6 +51,58 @@ def pathway() -> None:
     """Validate, dry-run and simulate pathways."""
 
 
+def expand_paths(paths: tuple[str, ...]) -> list[str]:
+    """Files as given; a directory stands for its ``*.yaml`` files, sorted."""
+    from pathlib import Path
+
+    expanded: list[str] = []
+    for given in paths:
+        if Path(given).is_dir():
+            expanded += sorted(
+                str(Path(given) / p.name) for p in Path(given).iterdir() if p.suffix in (".yaml", ".yml")
+            )
+        else:
+            expanded.append(given)
+    return expanded
+
+
+@pathway.command("validate")
+@click.argument("paths", nargs=-1)
+@click.option("--patient", "patients", multiple=True, metavar="FILE", help="Check a patient file.")
+@click.option("--events", "events", multiple=True, metavar="FILE", help="Check an events file.")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+def pathway_validate(
+    paths: tuple[str, ...], patients: tuple[str, ...], events: tuple[str, ...], strict: bool
+) -> None:
+    """Check pathways (files or directories, compiled together), patient and events files.
+
+    Prints one line per problem, ``PATH:LINE:COL: CODE: message``, and exits 1 if any is an
+    error (0 otherwise). Files named together share their pathways' tags.
+    """
+    from carepath.engine.compiler import compile_paths
+    from carepath.engine.inputs import check_events, check_patient
+
+    if not (paths or patients or events):
+        raise click.UsageError("name at least one pathway, --patient or --events file")
+    problems = []
+    pathway_files = expand_paths(paths)
+    if paths and not pathway_files:
+        raise click.UsageError("the directories named hold no .yaml files")
+    if pathway_files:
+        problems += list(compile_paths(pathway_files).problems)
+    for path in patients:
+        problems += list(check_patient(path).problems)
+    for path in events:
+        problems += list(check_events(path).problems)
+    for problem in problems:
+        click.echo(str(problem))
+    failed = any(p.severity == "error" or strict for p in problems)
+    checked = len(pathway_files) + len(patients) + len(events)
+    if failed:
+        sys.exit(EXIT_INVALID)
+    click.echo(f"ok: {checked} file(s) valid", err=True)
+
+
 @cli.command()
 @click.option("--lmp", type=ISO_DATE, help="First day of the last menstrual period.")
 @click.option("--cycle", type=int, metavar="DAYS", help="Cycle length for --lmp (default 28).")
@@ -172,9 +224,7 @@ def _dating_report(result: Dating, on: date) -> dict[str, Any]:
         "lmp_edd": iso(result.lmp_edd),
         "ultrasound_edd": iso(result.ultrasound_edd),
         "difference_days": result.difference_days,
-        "acog_band": (
-            None if band is None else {"ga_by_lmp": band.label, "limit_days": band.limit_days}
-        ),
+        "acog_band": (None if band is None else {"ga_by_lmp": band.label, "limit_days": band.limit_days}),
     }
 
 

@@ -30,14 +30,10 @@ def parse_gestational_age(text: str) -> int:
         )
     weeks, days = int(match.group(1)), int(match.group(2))
     if days >= DAYS_PER_WEEK:
-        raise DatingError(
-            f"{text!r}: the days after '+' must be 0 to 6", code="bad-gestational-age"
-        )
+        raise DatingError(f"{text!r}: the days after '+' must be 0 to 6", code="bad-gestational-age")
     total = weeks * DAYS_PER_WEEK + days
     if total > MAX_GESTATIONAL_DAYS:
-        raise DatingError(
-            f"{text!r} is beyond 44+6, longer than any pregnancy", code="bad-gestational-age"
-        )
+        raise DatingError(f"{text!r} is beyond 44+6, longer than any pregnancy", code="bad-gestational-age")
     return total
 
 
@@ -329,8 +325,7 @@ def date_pregnancy(
         return date_by_documented_edd(edd, derived)
     if derived is None:
         raise DatingError(
-            "nothing to date the pregnancy by: give an LMP, an ultrasound, an IVF transfer"
-            " or an EDD",
+            "nothing to date the pregnancy by: give an LMP, an ultrasound, an IVF transfer or an EDD",
             code="no-dating",
         )
     return derived

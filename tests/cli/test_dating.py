@@ -43,9 +43,7 @@ def test_day_5_transfer_json() -> None:
 
 
 def test_35_day_cycle_moves_edd_a_week() -> None:
-    assert run_json("--lmp", "2025-01-01", "--cycle", "35", "--on", "2025-06-20")["edd"] == (
-        "2025-10-15"
-    )
+    assert run_json("--lmp", "2025-01-01", "--cycle", "35", "--on", "2025-06-20")["edd"] == ("2025-10-15")
 
 
 def test_discordant_early_scan_redates_to_ultrasound() -> None:
@@ -133,9 +131,7 @@ def test_invalid_combinations_are_usage_errors(args: tuple[str, ...], message: s
         ("--lmp", "20250101", "write YYYY-MM-DD"),
     ],
 )
-def test_impossible_dates_are_usage_errors_without_traceback(
-    option: str, value: str, message: str
-) -> None:
+def test_impossible_dates_are_usage_errors_without_traceback(option: str, value: str, message: str) -> None:
     args = ("--lmp", "2025-01-01") if option == "--on" else ()
     result = run(*args, option, value)
     assert result.exit_code == 2

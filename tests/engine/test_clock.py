@@ -186,9 +186,7 @@ def test_redating_reason_names_the_band_and_the_limit() -> None:
 def test_band_uses_cycle_adjusted_ga_by_lmp() -> None:
     # 35-day cycle: 9+3 after the LMP is 8+3 by cycle-adjusted dates, so the 5-day limit holds.
     scan_date = LMP + timedelta(days=ga("9+3"))
-    dating = date_pregnancy(
-        lmp=LMP, cycle_length=35, scan_date=scan_date, scan_ga_days=ga("8+3") + 6
-    )
+    dating = date_pregnancy(lmp=LMP, cycle_length=35, scan_date=scan_date, scan_ga_days=ga("8+3") + 6)
     assert dating.band is not None and dating.band.label == "≤8+6"
     assert dating.redated
 
@@ -301,9 +299,7 @@ def test_half_given_inputs_are_incomplete_dating(inputs: dict[str, Any]) -> None
 # --- Trimesters and notation ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"), [("13+6", 1), ("14+0", 2), ("27+6", 2), ("28+0", 3)]
-)
+@pytest.mark.parametrize(("text", "expected"), [("13+6", 1), ("14+0", 2), ("27+6", 2), ("28+0", 3)])
 def test_trimester_cut_offs(text: str, expected: int) -> None:
     edd = date(2025, 10, 8)
     on = edd - timedelta(days=280 - ga(text))

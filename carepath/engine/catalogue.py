@@ -1,0 +1,97 @@
+"""What a pathway may refer to: tags, labs, content items and forms.
+
+The compiler resolves names against a Catalogue. The built-in one comes from the package
+(``pathways/tags.yaml``, ``pathways/labs.yaml``, the content library and the forms); a
+hospital's own vocabulary extends it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+PATHWAYS_DIR = PACKAGE_ROOT / "pathways"
+
+
+@dataclass(frozen=True)
+class Lab:
+    """One lab or vital sign: a single unit, and the range a real measurement can take."""
+
+    code: str
+    zh: str
+    en: str
+    unit: str
+    low: float
+    high: float
+
+    def plausible(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+
+@dataclass(frozen=True)
+class FormShape:
+    """What the compiler needs of a form: its item ids and which of them are numbers."""
+
+    id: str
+    items: Mapping[str, str]  # item id -> "number" | "string" | "date" | "list"
+
+    def item_type(self, item: str) -> str | None:
+        if item == "score":
+            return "number"
+        return self.items.get(item)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Names a pathway may use. ``None`` for content or forms means "not checked"."""
+
+    tags: frozenset[str] = frozenset()
+    labs: Mapping[str, Lab] = field(default_factory=lambda: MappingProxyType({}))
+    content_keys: frozenset[str] | None = None
+    forms: Mapping[str, FormShape] | None = None
+    pathway_ids: frozenset[str] = frozenset()
+
+    def with_tags(self, extra: frozenset[str]) -> Catalogue:
+        return replace(self, tags=self.tags | extra)
+
+
+def _read_yaml(path: Path) -> Any:
+    # Package data written by us, but still never constructs objects.
+    with path.open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def load_tags(path: Path = PATHWAYS_DIR / "tags.yaml") -> frozenset[str]:
+    data = _read_yaml(path) or {}
+    return frozenset(str(entry["tag"]) for entry in data.get("tags", []))
+
+
+def load_labs(path: Path = PATHWAYS_DIR / "labs.yaml") -> Mapping[str, Lab]:
+    data = _read_yaml(path) or {}
+    labs = {}
+    for entry in data.get("labs", []):
+        low, high = entry["plausible"]
+        labs[entry["code"]] = Lab(
+            entry["code"], entry["zh"], entry["en"], entry["unit"], float(low), float(high)
+        )
+    return MappingProxyType(labs)
+
+
+def builtin_pathway_ids(directory: Path = PATHWAYS_DIR) -> frozenset[str]:
+    """Ids of the built-in library, by file name, so that ``enroll`` can name them."""
+    return frozenset(p.stem for p in directory.glob("*.yaml") if p.stem not in ("tags", "labs"))
+
+
+def load_catalogue() -> Catalogue:
+    """The built-in catalogue: the package's tags, labs and pathway ids."""
+    return Catalogue(
+        tags=load_tags(),
+        labs=load_labs(),
+        pathway_ids=builtin_pathway_ids(),
+    )

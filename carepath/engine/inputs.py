@@ -1,0 +1,150 @@
+"""Patient and events files: loaded and checked like pathways, with located problems.
+
+These are the shapes of DSL.md ("Patient and events files"), the same the store and the HIS
+API use. The schema pass checks the shape; the checks here need meaning: the dating must
+give an EDD, labs must be known and plausible, parity must fit gravidity, event ids unique.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path as FilePath
+from typing import Any
+
+from carepath.engine import schema_check
+from carepath.engine.catalogue import Catalogue, load_catalogue
+from carepath.engine.clock import date_pregnancy, parse_gestational_age
+from carepath.engine.loader import Document, Limits, Path, load_yaml
+from carepath.errors import DatingError, Problem
+
+#: Events files can hold a whole pregnancy's history; pathways stay small.
+EVENTS_LIMITS = Limits(max_bytes=5_000_000, max_nodes=500_000)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A loaded file's value (None when unusable) and every problem found."""
+
+    value: Any
+    problems: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.severity == "error" for p in self.problems)
+
+
+def _load(path: str, data: bytes | None, limits: Limits) -> Document:
+    if data is None:
+        try:
+            data = FilePath(path).read_bytes()
+        except OSError as exc:
+            doc = Document(path)
+            doc.error((), "not-found", f"cannot read the file: {exc.strerror}")
+            return doc
+    return load_yaml(data, path, limits)
+
+
+def _finish(doc: Document, schema: str, semantic: Any) -> Checked:
+    if doc.problems or doc.value is None:
+        return Checked(None, tuple(doc.problems))
+    schema_check.check(doc, schema)
+    if not doc.problems:
+        semantic(doc)
+    usable = not any(p.severity == "error" for p in doc.problems)
+    return Checked(doc.value if usable else None, tuple(sorted(doc.problems, key=lambda p: p.location)))
+
+
+def check_patient(path: str, data: bytes | None = None, catalogue: Catalogue | None = None) -> Checked:
+    """Load and check a patient file (one pregnancy of one woman)."""
+    cat = catalogue or load_catalogue()
+    return _finish(
+        _load(path, data, Limits()), "patient", lambda doc: _patient_meaning(doc, doc.value, (), cat)
+    )
+
+
+def check_events(path: str, data: bytes | None = None, catalogue: Catalogue | None = None) -> Checked:
+    """Load and check an events file (a list of HIS events)."""
+    cat = catalogue or load_catalogue()
+    return _finish(_load(path, data, EVENTS_LIMITS), "events", lambda doc: _events_meaning(doc, cat))
+
+
+def dating_of(patient: dict[str, Any]) -> Any:
+    """The Dating of a checked patient mapping; raises DatingError."""
+    us = patient.get("ultrasound") or {}
+    ivf = patient.get("ivf") or {}
+    return date_pregnancy(
+        lmp=_date(patient.get("lmp")),
+        cycle_length=patient.get("cycle_length"),
+        scan_date=_date(us.get("scan_date")),
+        scan_ga_days=parse_gestational_age(us["ga"]) if "ga" in us else None,
+        transfer_date=_date(ivf.get("transfer_date")),
+        embryo_day=ivf.get("embryo_day"),
+        edd=_date(patient.get("edd")),
+    )
+
+
+def _date(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def _patient_meaning(doc: Document, patient: dict[str, Any], at: Path, cat: Catalogue) -> None:
+    if any(k in patient for k in ("lmp", "ultrasound", "ivf", "edd")):
+        try:
+            dating_of(patient)
+        except DatingError as exc:
+            key = next((k for k in ("ultrasound", "ivf", "lmp", "edd") if k in patient), "")
+            doc.error((*at, key), exc.code, exc.message)
+    gravida, para = patient.get("gravida"), patient.get("para")
+    if gravida is not None and para is not None and para > gravida - 1:
+        doc.error(
+            (*at, "para"), "out-of-range", f"para {para} cannot exceed previous pregnancies ({gravida - 1})"
+        )
+    for code, value in (patient.get("labs") or {}).items():
+        _check_lab(doc, (*at, "labs", code), code, value, cat)
+    if patient.get("delivery_date") and patient.get("status") not in ("delivered", None):
+        doc.error((*at, "delivery_date"), "bad-value", "a delivery date belongs to status delivered")
+
+
+def _check_lab(doc: Document, path: Path, code: str, value: float, cat: Catalogue) -> None:
+    lab = cat.labs.get(code)
+    if lab is None:
+        doc.error(
+            path, "unknown-lab", f"no lab {code!r} in the lab catalogue{schema_check.suggest(code, cat.labs)}"
+        )
+    elif not lab.plausible(value):
+        doc.error(
+            path,
+            "implausible-lab",
+            f"{code} {value:g} {lab.unit} is outside the plausible range {lab.low:g}–{lab.high:g}; "
+            f"check the value and its unit",
+        )
+
+
+def _events_meaning(doc: Document, cat: Catalogue) -> None:
+    seen: dict[str, int] = {}
+    for index, event in enumerate(doc.value):
+        path: Path = (index,)
+        event_id = event.get("id")
+        if event_id is not None:
+            if event_id in seen:
+                doc.error(
+                    (*path, "id"),
+                    "duplicate-event",
+                    f"event id {event_id!r} is also event {seen[event_id] + 1}",
+                )
+            seen.setdefault(event_id, index)
+        data = event.get("data") or {}
+        kind = event["type"]
+        if kind == "lab.result":
+            unit = data.get("unit")
+            lab = cat.labs.get(data["code"])
+            _check_lab(doc, (*path, "data", "value"), data["code"], data["value"], cat)
+            if lab is not None and unit is not None and unit != lab.unit:
+                doc.error(
+                    (*path, "data", "unit"),
+                    "bad-unit",
+                    f"{data['code']} is recorded in {lab.unit}, not {unit}",
+                )
+        elif kind in ("patient.registered", "patient.updated"):
+            _patient_meaning(doc, data, (*path, "data"), cat)
