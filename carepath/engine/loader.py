@@ -154,6 +154,8 @@ def load_yaml(data: bytes, path: str, limits: Limits | None = None) -> Document:
         problem = getattr(exc, "problem", None) or str(exc)
         doc.problems.append(Problem(Location(path, line, column), "yaml-syntax", str(problem)))
         doc.value = None
+    if doc.value is None and not doc.problems:
+        doc.error((), "empty-file", "the file holds no value")
     return doc
 
 

@@ -1,0 +1,200 @@
+"""`carepath pathway validate`: located lines, exit codes, patient and events files."""
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from carepath.cli import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+LINE = re.compile(r"^(?P<path>.+):(?P<line>\d+):(?P<col>\d+): (?P<code>[a-z0-9-]+): .+$")
+
+
+def run(*args, cwd=None):
+    return CliRunner().invoke(cli, ["pathway", "validate", *args], catch_exceptions=False)
+
+
+def located_codes(output):
+    rows = []
+    for line in output.strip().splitlines():
+        match = LINE.match(line)
+        assert match, f"not a located line: {line!r}"
+        rows.append((match["path"], int(match["line"]), int(match["col"]), match["code"]))
+    return rows
+
+
+def test_examples_are_valid():
+    patients = [a for p in sorted((ROOT / "examples/patients").glob("*.yaml")) for a in ("--patient", str(p))]
+    events = [a for p in sorted((ROOT / "examples/events").glob("*.yaml")) for a in ("--events", str(p))]
+    result = run(str(ROOT / "examples/pathways"), *patients, *events)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+
+
+BAD_PATHWAYS = {
+    "alias-bomb": (
+        "a: &a [x,x,x,x,x,x,x,x,x]\n"
+        + "".join(
+            f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(8)
+        ),
+        "too-large",
+    ),
+    "deep": ("a: " + "[" * 500 + "]" * 500 + "\n", "too-deep"),
+    "unknown-key": ("pathway: p\ntitle: t\nrule: []\n", "unknown-key"),
+    "string-for-number": (
+        "pathway: p\ntitle: t\naudience: {gravida: {gte: two}}\nrules: [{id: a, on: enrolled, do: [{push: {content: x}}]}]\n",
+        "type-mismatch",
+    ),
+    "impossible-date": (
+        "pathway: p\ntitle: t\ndescription: 2026-02-30\nrules: [{id: a, on: enrolled, do: [{push: {content: x}}]}]\n",
+        "bad-date",
+    ),
+    "ga-45-9": (
+        "pathway: p\ntitle: t\nrules: [{id: a, at: {gestational_age: 45+9}, do: [{push: {content: x}}]}]\n",
+        "bad-gestational-age",
+    ),
+    "duplicate-rule": (
+        "pathway: p\ntitle: t\nrules:\n  - {id: a, on: enrolled, do: [{push: {content: x}}]}\n"
+        "  - {id: a, on: enrolled, do: [{push: {content: x}}]}\n",
+        "duplicate-rule",
+    ),
+    "empty": ("", "empty-file"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_PATHWAYS))
+def test_bad_pathway_gets_located_error_and_exit_1(tmp_path, monkeypatch, name):
+    text, code = BAD_PATHWAYS[name]
+    monkeypatch.chdir(tmp_path)
+    Path(f"{name}.yaml").write_text(text, encoding="utf-8")
+    result = run(f"./{name}.yaml")
+    assert result.exit_code == 1
+    rows = located_codes(result.output)
+    assert code in [row[3] for row in rows]
+    assert all(row[0] == f"./{name}.yaml" for row in rows)  # the path exactly as given
+
+
+def test_ten_megabyte_file_is_refused(tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"description: " + b"x" * 10_000_000 + b"\n")
+    result = run(str(big))
+    assert result.exit_code == 1
+    assert located_codes(result.output) == [(str(big), 1, 1, "file-too-large")]
+
+
+def test_non_utf8_file_is_refused(tmp_path):
+    path = tmp_path / "gbk.yaml"
+    path.write_bytes("pathway: p\ntitle: 妊娠\n".encode("gbk"))
+    result = run(str(path))
+    assert result.exit_code == 1
+    assert located_codes(result.output) == [(str(path), 2, 8, "not-utf8")]
+
+
+def test_missing_file_is_an_error_not_a_traceback(tmp_path):
+    result = run(str(tmp_path / "nope.yaml"))
+    assert result.exit_code == 1
+    assert located_codes(result.output)[0][3] == "not-found"
+
+
+def test_no_arguments_is_a_usage_error():
+    result = CliRunner().invoke(cli, ["pathway", "validate"])
+    assert result.exit_code == 2
+
+
+def test_warnings_pass_unless_strict(tmp_path):
+    path = tmp_path / "loop.yaml"
+    path.write_text(
+        "pathway: p\ntitle: t\ntags: [甲]\nrules:\n"
+        "  - {id: a, on: {event: tag.added, tag: 甲}, do: [{tag: {add: 甲}}]}\n",
+        encoding="utf-8",
+    )
+    assert run(str(path)).exit_code == 0
+    assert "possible-loop" in run(str(path)).output
+    assert run("--strict", str(path)).exit_code == 1
+
+
+def test_files_named_together_share_their_tags(tmp_path):
+    (tmp_path / "a.yaml").write_text(
+        "pathway: a\ntitle: t\ntags: [本院标签]\nrules: [{id: r, on: enrolled, do: [{push: {content: x}}]}]\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "b.yaml").write_text(
+        "pathway: b\ntitle: t\naudience: {tag: 本院标签}\nrules: [{id: r, on: enrolled, do: [{enroll: a}]}]\n",
+        encoding="utf-8",
+    )
+    assert run(str(tmp_path)).exit_code == 0
+    alone = run(str(tmp_path / "b.yaml"))
+    assert alone.exit_code == 1
+    assert [row[3] for row in located_codes(alone.output)] == ["unknown-tag", "unknown-pathway"]
+
+
+PATIENT = """id: t-1
+lmp: 2026-01-05
+birth_date: 1990-04-12
+gravida: 2
+para: 1
+enrolled_at: 2026-02-23T09:30:00+08:00
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "line"),
+    [
+        (("lmp: 2026-01-05", "lmp: 2026-02-30"), "bad-date", 2),
+        (("para: 1", "para: 2"), "out-of-range", 5),
+        (("enrolled_at: 2026-02-23T09:30:00+08:00", "enrolled_at: 2026-02-23T09:30:00"), "bad-datetime", 6),
+        (("lmp: 2026-01-05", "ultrasound: {scan_date: 2026-03-06, ga: 45+9}"), "bad-gestational-age", 2),
+        (("gravida: 2", "gravida: two"), "type-mismatch", 4),
+        (("id: t-1", "id: t-1\nlabs: {hb: 11.8}"), "implausible-lab", 2),
+        (("id: t-1", "id: t-1\nlabz: {}"), "unknown-key", 2),
+    ],
+)
+def test_bad_patient_file(tmp_path, change, code, line):
+    path = tmp_path / "patient.yaml"
+    path.write_text(PATIENT.replace(*change), encoding="utf-8")
+    result = run("--patient", str(path))
+    assert result.exit_code == 1, result.output
+    assert [(row[3], row[1]) for row in located_codes(result.output)] == [(code, line)]
+
+
+def test_patient_without_dating_is_refused(tmp_path):
+    path = tmp_path / "patient.yaml"
+    path.write_text(PATIENT.replace("lmp: 2026-01-05\n", ""), encoding="utf-8")
+    result = run("--patient", str(path))
+    assert [row[3] for row in located_codes(result.output)] == ["no-dating"]
+
+
+def test_bad_events_file(tmp_path):
+    path = tmp_path / "events.yaml"
+    path.write_text(
+        "- {id: e1, occurred_at: 2026-07-10T15:00:00+08:00, type: lab.result, data: {code: hb, value: 1100}}\n"
+        "- {id: e1, occurred_at: 2026-07-11T15:00:00+08:00, type: diagnosis.added, data: {code: O24.401}}\n"
+        "- {occurred_at: 2026-07-12T15:00:00+08:00, type: risk.changed, data: {}}\n"
+        "- {occurred_at: 2026-07-12T15:00:00+08:00, type: diagnosis.added, data: {name: x}}\n",
+        encoding="utf-8",
+    )
+    result = run("--events", str(path))
+    assert result.exit_code == 1
+    codes = [(row[1], row[3]) for row in located_codes(result.output)]
+    assert (3, "unknown-event") in codes
+    assert (4, "missing-key") in codes
+    # semantic checks run only once the shapes are right
+    assert not any(code == "implausible-lab" for _, code in codes)
+
+
+def test_implausible_lab_result_and_duplicate_event_ids(tmp_path):
+    path = tmp_path / "events.yaml"
+    path.write_text(
+        "- {id: e1, occurred_at: 2026-07-10T15:00:00+08:00, type: lab.result, data: {code: hb, value: 1100}}\n"
+        "- {id: e1, occurred_at: 2026-07-11T15:00:00+08:00, type: lab.result,"
+        " data: {code: fasting_glucose, value: 5.4, unit: mg/dL}}\n",
+        encoding="utf-8",
+    )
+    result = run("--events", str(path))
+    assert [(row[1], row[3]) for row in located_codes(result.output)] == [
+        (1, "implausible-lab"),
+        (2, "duplicate-event"),
+        (2, "bad-unit"),
+    ]
