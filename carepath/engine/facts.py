@@ -1,0 +1,240 @@
+"""Facts: what carepath knows of one pregnancy, and the snapshot the matchers see.
+
+``Facts`` is the stored, immutable record (dating inputs, history, tags, codes, answers, labs);
+events change it through ``apply_event`` exactly as DSL.md's table says. ``snapshot`` derives,
+once per evaluation, everything time-dependent (GA, age at EDD, days since delivery) into a
+flat dict that the compiled and durable matchers read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from functools import cached_property
+from types import MappingProxyType
+from typing import Any
+
+from carepath.engine.clock import (
+    Dating,
+    date_pregnancy,
+    gestational_days,
+    parse_gestational_age,
+    trimester,
+)
+from carepath.engine.spec import RISK_COLOURS, Scalar
+
+#: Scores a submitted form: (form id, answers) -> total, or None when the form has no scoring.
+Scorer = Callable[[str, Mapping[str, Any]], float | None]
+
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Event:
+    """An HIS event, a form submission, or an internal event raised by an action."""
+
+    id: str
+    type: str
+    occurred_at: datetime
+    data: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """One pregnancy of one woman. Dates are local calendar dates of the hospital."""
+
+    pregnancy_id: str
+    enrolled_at: datetime
+    lmp: date | None = None
+    cycle_length: int | None = None
+    scan_date: date | None = None
+    scan_ga_days: int | None = None
+    transfer_date: date | None = None
+    embryo_day: int | None = None
+    documented_edd: date | None = None
+    birth_date: date | None = None
+    height_cm: float | None = None
+    weight_kg: float | None = None
+    gravida: int | None = None
+    para: int | None = None
+    plurality: int | None = None
+    tags: frozenset[str] = frozenset()
+    icd10: frozenset[str] = frozenset()
+    risk_colour: str | None = None
+    purple: bool = False
+    visits: frozenset[str] = frozenset()
+    status: str = "pregnant"
+    delivery_date: date | None = None
+    answers: Mapping[str, Mapping[str, Scalar]] = field(default_factory=lambda: EMPTY)
+    labs: Mapping[str, float] = field(default_factory=lambda: EMPTY)
+
+    @cached_property
+    def dating(self) -> Dating | None:
+        """The dating these inputs give, or None when there is nothing to date by.
+
+        Cached: the snapshot of every evaluation needs it and the inputs never change in place.
+        """
+        if not any((self.lmp, self.scan_date, self.transfer_date, self.documented_edd)):
+            return None
+        return date_pregnancy(
+            lmp=self.lmp,
+            cycle_length=self.cycle_length,
+            scan_date=self.scan_date,
+            scan_ga_days=self.scan_ga_days,
+            transfer_date=self.transfer_date,
+            embryo_day=self.embryo_day,
+            edd=self.documented_edd,
+        )
+
+    @property
+    def edd(self) -> date | None:
+        dating = self.dating
+        return dating.edd if dating else None
+
+
+def facts_from_patient(patient: Mapping[str, Any]) -> Facts:
+    """Facts from a checked patient mapping (the patient file's shape, DSL.md)."""
+    return _merge_patient(
+        Facts(pregnancy_id=str(patient["id"]), enrolled_at=_datetime(patient["enrolled_at"])), patient
+    )
+
+
+def _merge_patient(facts: Facts, data: Mapping[str, Any]) -> Facts:
+    """The registration fields of ``data`` over ``facts`` (absent fields keep their value)."""
+    changes: dict[str, Any] = {}
+    simple = ("cycle_length", "gravida", "para", "plurality", "status", "purple", "risk_colour")
+    for key in simple:
+        if key in data:
+            changes[key] = data[key]
+    for key, target in (("lmp", "lmp"), ("edd", "documented_edd"), ("birth_date", "birth_date")):
+        if key in data:
+            changes[target] = _date(data[key])
+    if "delivery_date" in data:
+        changes["delivery_date"] = _date(data["delivery_date"])
+    if "enrolled_at" in data:
+        changes["enrolled_at"] = _datetime(data["enrolled_at"])
+    if "ultrasound" in data:
+        changes["scan_date"] = _date(data["ultrasound"]["scan_date"])
+        changes["scan_ga_days"] = parse_gestational_age(data["ultrasound"]["ga"])
+    if "ivf" in data:
+        changes["transfer_date"] = _date(data["ivf"]["transfer_date"])
+        changes["embryo_day"] = data["ivf"]["embryo_day"]
+    pre = data.get("pre_pregnancy") or {}
+    if "height_cm" in pre:
+        changes["height_cm"] = float(pre["height_cm"])
+    if "weight_kg" in pre:
+        changes["weight_kg"] = float(pre["weight_kg"])
+    if "tags" in data:
+        changes["tags"] = frozenset(data["tags"])
+    if "diagnoses" in data:
+        changes["icd10"] = frozenset(d["code"] for d in data["diagnoses"])
+    if "visits" in data:
+        changes["visits"] = frozenset(data["visits"])
+    if "answers" in data:
+        changes["answers"] = MappingProxyType(
+            {k: MappingProxyType(dict(v)) for k, v in data["answers"].items()}
+        )
+    if "labs" in data:
+        changes["labs"] = MappingProxyType({k: float(v) for k, v in data["labs"].items()})
+    return replace(facts, **changes)
+
+
+def apply_event(facts: Facts, event: Event, scorer: Scorer | None = None) -> Facts:
+    """The facts after ``event`` (DSL.md, "effect on facts"). Unknown types change nothing."""
+    data = event.data
+    kind = event.type
+    if kind in ("patient.registered", "patient.updated"):
+        return _merge_patient(facts, data)
+    if kind == "diagnosis.added":
+        return replace(facts, icd10=facts.icd10 | {data["code"]})
+    if kind == "diagnosis.removed":
+        return replace(facts, icd10=facts.icd10 - {data["code"]})
+    if kind == "dating.ultrasound":
+        if facts.scan_date is not None:
+            return facts  # only the first scan dates a pregnancy (ACOG CO 700)
+        return replace(
+            facts, scan_date=_date(data["scan_date"]), scan_ga_days=parse_gestational_age(data["ga"])
+        )
+    if kind == "lab.result":
+        return replace(facts, labs=MappingProxyType({**facts.labs, data["code"]: float(data["value"])}))
+    if kind == "questionnaire.submitted":
+        form = data["form"]
+        answers: dict[str, Any] = dict(data.get("answers") or {})
+        score = scorer(form, answers) if scorer else None
+        if score is not None:
+            answers["score"] = score
+        merged = {**facts.answers, form: MappingProxyType(answers)}
+        return replace(facts, answers=MappingProxyType(merged))
+    if kind == "tag.added":
+        return replace(facts, tags=facts.tags | {data["tag"]})
+    if kind == "tag.removed":
+        return replace(facts, tags=facts.tags - {data["tag"]})
+    if kind == "encounter.completed":
+        return replace(facts, visits=facts.visits | {data["kind"]})
+    if kind == "delivery":
+        delivered_on = _date(data["date"]) if "date" in data else event.occurred_at.date()
+        return replace(facts, status="delivered", delivery_date=delivered_on)
+    if kind == "pregnancy.ended":
+        return replace(facts, status="ended")
+    return facts
+
+
+def bmi_class(bmi: float) -> str:
+    """WS/T 801-2022 bands for Chinese women: <18.5, 18.5-<24, 24-<28, >=28.
+
+    Not IOM's: a BMI of 24.5 is "overweight" here and "normal" under IOM 2009.
+    """
+    if bmi < 18.5:
+        return "underweight"
+    if bmi < 24:
+        return "normal"
+    if bmi < 28:
+        return "overweight"
+    return "obese"
+
+
+def completed_years(born: date, on: date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def snapshot(facts: Facts, today: date, event: Event | None = None) -> dict[str, Any]:
+    """The flat view the matchers read; absent facts are None (their leaves are false)."""
+    dating = facts.dating
+    edd = dating.edd if dating else None
+    ga = gestational_days(edd, today) if edd else None
+    bmi = None
+    if facts.height_cm and facts.weight_kg:
+        bmi = round(facts.weight_kg / (facts.height_cm / 100) ** 2, 1)
+    delivered = facts.delivery_date
+    return {
+        "gestational_days": ga,
+        "gestational_week": ga // 7 if ga is not None else None,
+        "trimester": trimester(ga) if ga is not None else None,
+        "edd": edd,
+        "dating_method": dating.method if dating else None,
+        "age_at_edd": completed_years(facts.birth_date, edd) if facts.birth_date and edd else None,
+        "bmi_pre": bmi,
+        "bmi_class": bmi_class(bmi) if bmi is not None else None,
+        "gravida": facts.gravida,
+        "para": facts.para,
+        "plurality": facts.plurality,
+        "tags": facts.tags,
+        "icd10": facts.icd10,
+        "risk_level": RISK_COLOURS.index(facts.risk_colour) if facts.risk_colour else None,
+        "purple": facts.purple,
+        "visits": facts.visits,
+        "status": facts.status,
+        "days_since_delivery": (today - delivered).days if delivered else None,
+        "answers": facts.answers,
+        "labs": facts.labs,
+        "event": {"type": event.type, "data": event.data} if event else None,
+    }
+
+
+def _date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _datetime(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))

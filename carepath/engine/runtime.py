@@ -1,0 +1,543 @@
+"""``evaluate()``: the pure function at the heart of carepath.
+
+Given compiled pathways, one pregnancy's state, a trigger (an event, or None for a clock
+tick) and ``now``, it returns what takes effect: actions with their dedupe keys, the pending
+scheduled actions it cancels or replaces, the new state and the next wake-up. It never reads
+the wall clock, a database or the network, so the dry-run, the cohort simulation and
+production run the very same code.
+
+Order for one trigger (DSL.md, "Evaluation order"): apply the event to her facts; check
+exits; check audiences; then rules, by pathway id and declaration order, all against one
+snapshot. ``tag``, ``risk`` and ``enroll`` change the facts afterwards and raise internal
+events, evaluated next, to a depth of 8.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from types import MappingProxyType
+from typing import Any
+
+from carepath.engine.facts import Event, Facts, Scorer, apply_event, snapshot
+from carepath.engine.matchers import Matcher, matcher_for
+from carepath.engine.spec import (
+    DELIVERABLE_KINDS,
+    RISK_COLOURS,
+    Action,
+    At,
+    Every,
+    OnEnrolled,
+    OnEvent,
+    Pathway,
+    Rule,
+)
+from carepath.engine.timing import Anchors, SendWindow, next_occurrence_day, occurrence_days, point_date
+from carepath.engine.wakeups import condition_wakeup_days
+from carepath.errors import EvaluationError
+
+#: Actions that reach her phone: the engine places them in the send window.
+TO_HER = frozenset({"push", "questionnaire", "remind"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    window: SendWindow = field(default_factory=SendWindow)
+    scorer: Scorer | None = None
+    max_chain_depth: int = 8
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    id: str
+    pathway_id: str
+    version: str
+    started_at: datetime
+    ended_at: datetime | None = None
+    reason: str = ""
+
+    @property
+    def active(self) -> bool:
+        return self.ended_at is None
+
+
+@dataclass(frozen=True)
+class Emitted:
+    """An action that takes effect at ``at`` (or, while ``at`` is ahead, is pending)."""
+
+    dedupe_key: str
+    pathway_id: str
+    version: str
+    rule_id: str
+    kind: str
+    params: Mapping[str, Any]
+    at: datetime
+    enrolment_id: str
+    occurrence: str
+    slot: str | None = None
+    channels: tuple[str, ...] = ()
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    dedupe_key: str
+    status: str  # "cancelled" (her enrolment ended) or "replaced" (a newer action took its slot)
+    reason: str
+    replaced_by: str | None = None
+
+
+@dataclass(frozen=True)
+class State:
+    """Her state between evaluations; the store persists exactly this."""
+
+    facts: Facts
+    enrolments: tuple[Enrolment, ...] = ()
+    pending: tuple[Emitted, ...] = ()
+    evaluated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    actions: tuple[Emitted, ...]
+    cancellations: tuple[Cancellation, ...]
+    state: State
+    next_wakeup: datetime | None
+    enrolled: tuple[Enrolment, ...] = ()
+    exited: tuple[Enrolment, ...] = ()
+
+
+class Library:
+    """Compiled pathways and their matchers, built once and shared by every evaluation.
+
+    ``current`` are the versions new enrolments get; older versions stay available for the
+    enrolments pinned to them.
+    """
+
+    def __init__(self, pathways: Iterable[Pathway], matcher: str = "compiled") -> None:
+        self.matcher_kind = matcher
+        self.current: dict[str, Pathway] = {}
+        self._matchers: dict[tuple[str, str], Matcher] = {}
+        for pathway in pathways:
+            self.add(pathway)
+
+    def add(self, pathway: Pathway, *, current: bool = True) -> None:
+        key = (pathway.id, pathway.version)
+        if key not in self._matchers:
+            self._matchers[key] = matcher_for(pathway, self.matcher_kind)
+        if current:
+            self.current[pathway.id] = pathway
+
+    def matcher(self, pathway_id: str, version: str) -> Matcher:
+        try:
+            return self._matchers[(pathway_id, version)]
+        except KeyError:
+            raise EvaluationError(
+                f"pathway {pathway_id} version {version} is not loaded", code="unknown-version"
+            ) from None
+
+    def ordered(self) -> list[Pathway]:
+        return [self.current[k] for k in sorted(self.current)]
+
+
+def dedupe_key(pregnancy_id: str, pathway: Pathway, rule_id: str, occurrence: str, index: int) -> str:
+    """DSL.md's recipe: pregnancy, pathway and version, rule, occurrence, action index."""
+    return f"{pregnancy_id}/{pathway.id}@{pathway.version}/{rule_id}/{occurrence}/{index}"
+
+
+@dataclass
+class _Step:
+    """One trigger in a chain: the external trigger (depth 0) or an internal event."""
+
+    event: Event | None
+    depth: int
+    occurrence: str
+    chain: tuple[str, ...]  # the rules that raised this step, for the depth-limit error
+    enrolment_id: str | None = None  # for an internal "enrolled" event
+
+
+@dataclass(frozen=True)
+class _Firing:
+    """A rule's trigger fired: for which occurrence (part of the dedupe key), when, and why."""
+
+    rule: Rule
+    occurrence: str
+    at: datetime
+
+    @property
+    def why(self) -> str:
+        return describe_trigger(self.rule, self.occurrence)
+
+
+class _Run:
+    """The mutable working state of one evaluate() call."""
+
+    def __init__(self, library: Library, state: State, now: datetime, settings: Settings) -> None:
+        self.library = library
+        self.settings = settings
+        self.window = settings.window
+        self.now = now
+        self.today = self.window.local_date(now)
+        self.facts = state.facts
+        self.previous = state.evaluated_at
+        self.enrolments = list(state.enrolments)
+        self.pending = [p for p in state.pending if p.at > now]
+        self.emitted: list[Emitted] = []
+        self.cancellations: list[Cancellation] = []
+        self.enrolled: list[Enrolment] = []
+        self.exited: list[Enrolment] = []
+        self.queue: deque[_Step] = deque()
+
+    # --- the chain ---
+
+    def run(self, event: Event | None) -> None:
+        if event is not None:
+            self.facts = apply_event(self.facts, event, self.settings.scorer)
+        occurrence = event.id if event is not None else f"tick-{self.today.isoformat()}"
+        self.queue.append(_Step(event, 0, occurrence, ()))
+        pre_existing = {e.id for e in self.enrolments if e.active}
+        first = True
+        while self.queue:
+            step = self.queue.popleft()
+            if step.depth > self.settings.max_chain_depth:
+                raise EvaluationError(
+                    "a chain of internal events is deeper than "
+                    f"{self.settings.max_chain_depth}: {' -> '.join(step.chain)}",
+                    code="chain-too-deep",
+                )
+            self._step(step, timed_for=pre_existing if first else set())
+            first = False
+
+    def _step(self, step: _Step, timed_for: set[str]) -> None:
+        snap = snapshot(self.facts, self.today, step.event)
+        self._exits(snap, step)
+        self._audiences(snap, step)
+        effects: list[tuple[Emitted, Action, Rule]] = []
+        for enrolment in sorted(self._active(), key=lambda e: e.pathway_id):
+            pathway = self._pathway(enrolment)
+            matcher = self.library.matcher(enrolment.pathway_id, enrolment.version)
+            firings = self._event_firings(pathway, enrolment, step)
+            if enrolment.id in timed_for or (step.enrolment_id == enrolment.id):
+                firings += self._timed_firings(pathway, enrolment)
+            if not firings:
+                continue
+            holding = matcher.holding(snap, sorted({f.rule.id for f in firings}))
+            order = {rule.id: i for i, rule in enumerate(pathway.rules)}
+            firings.sort(key=lambda f: (order[f.rule.id], f.at))
+            for firing in firings:
+                if firing.rule.id not in holding:
+                    continue
+                for action in firing.rule.actions:
+                    emitted = self._emit(pathway, enrolment, firing, action)
+                    if emitted is not None and action.kind not in DELIVERABLE_KINDS:
+                        effects.append((emitted, action, firing.rule))
+        for emitted, action, rule in effects:
+            self._apply_effect(emitted, action, rule, step)
+
+    def _active(self) -> list[Enrolment]:
+        return [e for e in self.enrolments if e.active]
+
+    def _pathway(self, enrolment: Enrolment) -> Pathway:
+        return self.library.matcher(enrolment.pathway_id, enrolment.version).pathway
+
+    # --- exits and audiences ---
+
+    def _exits(self, snap: Mapping[str, Any], step: _Step) -> None:
+        for enrolment in sorted(self._active(), key=lambda e: e.pathway_id):
+            matcher = self.library.matcher(enrolment.pathway_id, enrolment.version)
+            if matcher.exit(snap):
+                self._end(enrolment, "exit condition met", step)
+
+    def _end(self, enrolment: Enrolment, reason: str, step: _Step) -> None:
+        ended = replace(enrolment, ended_at=self.now, reason=reason)
+        self.enrolments[self.enrolments.index(enrolment)] = ended
+        self.exited.append(ended)
+        for pending in [p for p in self.pending if p.enrolment_id == enrolment.id]:
+            self.pending.remove(pending)
+            self.cancellations.append(
+                Cancellation(pending.dedupe_key, "cancelled", f"exited {enrolment.pathway_id}")
+            )
+        self._raise(
+            "exited",
+            {"pathway": enrolment.pathway_id, "reason": reason},
+            step,
+            f"{enrolment.pathway_id}:exit",
+        )
+
+    def _audiences(self, snap: Mapping[str, Any], step: _Step) -> None:
+        seen = {e.pathway_id for e in self.enrolments}
+        for pathway in self.library.ordered():
+            if pathway.id in seen:
+                continue  # audiences enrol once per pregnancy; `enroll` actions may re-enrol
+            matcher = self.library.matcher(pathway.id, pathway.version)
+            if matcher.audience(snap) and not matcher.exit(snap):
+                self._enrol(pathway, step, "audience")
+
+    def _enrol(self, pathway: Pathway, step: _Step, cause: str) -> Enrolment:
+        number = sum(1 for e in self.enrolments if e.pathway_id == pathway.id) + 1
+        enrolment = Enrolment(
+            id=f"{self.facts.pregnancy_id}/{pathway.id}#{number}",
+            pathway_id=pathway.id,
+            version=pathway.version,
+            started_at=self.now,
+            reason=cause,
+        )
+        self.enrolments.append(enrolment)
+        self.enrolled.append(enrolment)
+        event = Event(enrolment.id, "enrolled", self.now, MappingProxyType({"pathway": pathway.id}))
+        self.queue.append(
+            _Step(event, step.depth + 1, enrolment.id, (*step.chain, f"{pathway.id}:enrolled"), enrolment.id)
+        )
+        return enrolment
+
+    # --- triggers ---
+
+    def _event_firings(self, pathway: Pathway, enrolment: Enrolment, step: _Step) -> list[_Firing]:
+        event = step.event
+        if event is None:
+            return []
+        firings = []
+        for rule in pathway.rules:
+            trigger = rule.trigger
+            if isinstance(trigger, OnEnrolled):
+                if event.type == "enrolled" and step.enrolment_id == enrolment.id:
+                    firings.append(_Firing(rule, enrolment.id, self.now))
+            elif (
+                isinstance(trigger, OnEvent)
+                and trigger.type == event.type
+                and all(event.data.get(k) == v for k, v in trigger.filters)
+            ):
+                firings.append(_Firing(rule, step.occurrence, self.now))
+        return firings
+
+    def _anchors(self, enrolment: Enrolment) -> Anchors:
+        return Anchors(self.facts.edd, self.facts.delivery_date, self.window.local_date(enrolment.started_at))
+
+    def _timed_firings(self, pathway: Pathway, enrolment: Enrolment) -> list[_Firing]:
+        """Occurrences since the last evaluation, after the catch-up policy."""
+        anchors = self._anchors(enrolment)
+        enrolled_on = anchors.enrolled_on
+        since = self.previous if self.previous is not None and enrolment.started_at <= self.previous else None
+        firings = []
+        for rule in pathway.rules:
+            if not isinstance(rule.trigger, At | Every):
+                continue
+            due = [
+                self.window.opening(day)
+                for day in occurrence_days(rule, anchors, self.today)
+                if since is None or self.window.opening(day) > since
+            ]
+            due = [t for t in due if t <= self.now]
+            on_time = [
+                t for t in due if self.window.local_date(t) >= enrolled_on and self.now <= self._closing(t)
+            ]
+            within = rule.catch_up_within or timedelta(weeks=1)
+            missed = [t for t in due if t not in on_time and self.now - t <= within]
+            chosen = list(on_time)
+            if rule.catch_up == "all":
+                chosen = sorted(missed + on_time)
+            elif rule.catch_up == "latest" and not on_time and missed:
+                chosen = [missed[-1]]
+            firings += [_Firing(rule, self.window.local_date(t).isoformat(), t) for t in chosen]
+        return firings
+
+    def _closing(self, moment: datetime) -> datetime:
+        return self.window.closing(self.window.local_date(moment))
+
+    # --- actions ---
+
+    def _emit(
+        self, pathway: Pathway, enrolment: Enrolment, firing: _Firing, action: Action
+    ) -> Emitted | None:
+        at = self.now
+        if action.kind in DELIVERABLE_KINDS:
+            placed = self._schedule_time(action, enrolment)
+            if placed is None:
+                return None
+            at = placed
+        emitted = Emitted(
+            dedupe_key=dedupe_key(
+                self.facts.pregnancy_id, pathway, firing.rule.id, firing.occurrence, action.index
+            ),
+            pathway_id=pathway.id,
+            version=pathway.version,
+            rule_id=firing.rule.id,
+            kind=action.kind,
+            params=action.params,
+            at=at,
+            enrolment_id=enrolment.id,
+            occurrence=firing.occurrence,
+            slot=action.schedule.slot if action.schedule else None,
+            channels=action.channels,
+            why=firing.why,
+        )
+        if emitted.slot and at > self.now:
+            for pending in [
+                p for p in self.pending if p.enrolment_id == enrolment.id and p.slot == emitted.slot
+            ]:
+                if pending.dedupe_key == emitted.dedupe_key:
+                    continue
+                self.pending.remove(pending)
+                self.cancellations.append(
+                    Cancellation(pending.dedupe_key, "replaced", f"slot {emitted.slot}", emitted.dedupe_key)
+                )
+        if at > self.now:
+            self.pending = [p for p in self.pending if p.dedupe_key != emitted.dedupe_key] + [emitted]
+        self.emitted.append(emitted)
+        return emitted
+
+    def _schedule_time(self, action: Action, enrolment: Enrolment) -> datetime | None:
+        """When a deliverable takes effect: computed, clamped, then placed in the window."""
+        schedule = action.schedule
+        anchors = self._anchors(enrolment)
+        moment = self.now
+        clamp_day: date | None = None
+        if schedule is not None:
+            if schedule.after is not None:
+                moment = self.now + schedule.after
+            elif schedule.at is not None:
+                day = point_date(schedule.at, anchors)
+                if day is None:
+                    return None
+                moment = max(self.window.opening(day), self.now)
+            if schedule.not_after is not None:
+                clamp_day = point_date(schedule.not_after, anchors)
+                if clamp_day is None or clamp_day < self.today:
+                    return None  # the bound has passed: the action is dropped
+                bound = max(self.window.opening(clamp_day), self.now)
+                moment = min(moment, bound)
+        if action.kind in TO_HER:
+            moment = self.window.place(moment, clamp_day)
+        return moment
+
+    def _apply_effect(self, emitted: Emitted, action: Action, rule: Rule, step: _Step) -> None:
+        """tag, risk and enroll change her facts after the step and raise internal events."""
+        params: Mapping[str, Any] = action.params
+        cause = f"{emitted.pathway_id}/{rule.id}"
+        if action.kind == "tag":
+            for tag in params.get("add", ()):
+                if tag not in self.facts.tags:
+                    self.facts = replace(self.facts, tags=self.facts.tags | {tag})
+                    self._raise("tag.added", {"tag": tag}, step, cause, emitted.occurrence)
+            for tag in params.get("remove", ()):
+                if tag in self.facts.tags:
+                    self.facts = replace(self.facts, tags=self.facts.tags - {tag})
+                    self._raise("tag.removed", {"tag": tag}, step, cause, emitted.occurrence)
+        elif action.kind == "risk":
+            self._apply_risk(params, step, cause, emitted.occurrence)
+        elif action.kind == "enroll":
+            target = self.library.current.get(str(params["pathway"]))
+            if target is None:
+                raise EvaluationError(
+                    f"{cause} enrols in unknown pathway {params['pathway']}", code="unknown-pathway"
+                )
+            if not any(e.active and e.pathway_id == target.id for e in self.enrolments):
+                self._enrol(target, replace(step, chain=(*step.chain, cause)), f"enrolled by {cause}")
+
+    def _apply_risk(self, params: Mapping[str, Any], step: _Step, cause: str, occurrence: str) -> None:
+        previous = (self.facts.risk_colour, self.facts.purple)
+        colour = params.get("colour")
+        if colour is not None:
+            current = self.facts.risk_colour
+            higher = current is None or RISK_COLOURS.index(colour) > RISK_COLOURS.index(current)
+            if higher or (params.get("lower") and colour != current):
+                self.facts = replace(self.facts, risk_colour=colour)
+        if params.get("purple") is True and not self.facts.purple:
+            self.facts = replace(self.facts, purple=True)
+        elif params.get("purple") is False and params.get("lower") and self.facts.purple:
+            self.facts = replace(self.facts, purple=False)
+        if (self.facts.risk_colour, self.facts.purple) != previous:
+            data = {
+                "colour": self.facts.risk_colour,
+                "purple": self.facts.purple,
+                "previous": previous[0],
+                "reason": params.get("reason", ""),
+            }
+            self._raise("risk.changed", data, step, cause, occurrence)
+
+    def _raise(
+        self, kind: str, data: dict[str, Any], step: _Step, cause: str, occurrence: str | None = None
+    ) -> None:
+        event = Event(f"{step.occurrence}:{kind}", kind, self.now, MappingProxyType(data))
+        self.queue.append(_Step(event, step.depth + 1, occurrence or step.occurrence, (*step.chain, cause)))
+
+    # --- the result ---
+
+    def next_wakeup(self) -> datetime | None:
+        candidates: list[datetime] = [p.at for p in self.pending if p.at > self.now]
+        for enrolment in self._active():
+            pathway = self._pathway(enrolment)
+            anchors = self._anchors(enrolment)
+            for rule in pathway.rules:
+                day = next_occurrence_day(rule, anchors, self.today)
+                if day is not None:
+                    candidates.append(self.window.opening(day))
+            for day in occurrence_days_today(pathway, anchors, self.today):
+                if self.window.opening(day) > self.now:
+                    candidates.append(self.window.opening(day))
+            candidates += self._condition_wakeups(pathway.exit, enrolment)
+        enrolled_ids = {e.pathway_id for e in self.enrolments}
+        registration = Enrolment("", "", "", self.facts.enrolled_at)
+        for pathway in self.library.ordered():
+            if pathway.id not in enrolled_ids:
+                candidates += self._condition_wakeups(pathway.audience, registration)
+        return min(candidates) if candidates else None
+
+    def _condition_wakeups(self, condition: Any, enrolment: Enrolment) -> list[datetime]:
+        anchors = self._anchors(enrolment)
+        days = condition_wakeup_days(condition, anchors, self.today)
+        return [self.window.opening(day) for day in days]
+
+
+def occurrence_days_today(pathway: Pathway, anchors: Anchors, today: date) -> list[date]:
+    """Timed occurrences falling today: evaluated before the window opened, they are still ahead."""
+    return [
+        day
+        for rule in pathway.rules
+        if isinstance(rule.trigger, At | Every)
+        for day in occurrence_days(rule, anchors, today)[-1:]
+        if day == today
+    ]
+
+
+def describe_trigger(rule: Rule, occurrence: str) -> str:
+    """Why a rule fired, in words, for the dry-run's "why" column."""
+    trigger = rule.trigger
+    if isinstance(trigger, OnEnrolled):
+        why = "enrolled"
+    elif isinstance(trigger, OnEvent):
+        filters = ", ".join(f"{k}={v}" for k, v in trigger.filters)
+        why = f"event {trigger.type}" + (f" ({filters})" if filters else "")
+    elif isinstance(trigger, At):
+        why = f"at {trigger.point.describe()}"
+    else:
+        assert isinstance(trigger, Every)
+        why = f"every {trigger.interval.days}d from {trigger.start.describe()} ({occurrence})"
+    if rule.when is not None:
+        why += "; condition held"
+    return why
+
+
+def evaluate(
+    library: Library,
+    state: State,
+    event: Event | None,
+    now: datetime,
+    settings: Settings | None = None,
+) -> Evaluation:
+    """Evaluate one trigger (an event, or None for a clock tick) for one pregnancy at ``now``."""
+    if now.tzinfo is None:
+        raise EvaluationError("now must be timezone-aware", code="naive-datetime")
+    run = _Run(library, state, now, settings or Settings())
+    run.run(event)
+    new_state = State(run.facts, tuple(run.enrolments), tuple(sorted(run.pending, key=lambda p: p.at)), now)
+    return Evaluation(
+        actions=tuple(run.emitted),
+        cancellations=tuple(run.cancellations),
+        state=new_state,
+        next_wakeup=run.next_wakeup(),
+        enrolled=tuple(run.enrolled),
+        exited=tuple(run.exited),
+    )
