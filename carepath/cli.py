@@ -250,3 +250,142 @@ def main() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(cli())
+
+
+def _fail_with(problems: list) -> None:  # type: ignore[type-arg]
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    sys.exit(EXIT_INVALID)
+
+
+def load_library(paths: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    """Compile pathway files or directories into a Library, or exit 1 with located errors."""
+    import os
+
+    from carepath.engine.compiler import compile_paths
+    from carepath.engine.runtime import Library
+
+    files = expand_paths(paths)
+    if not files:
+        raise click.UsageError("the pathway paths hold no .yaml files")
+    result = compile_paths(files)
+    if not result.ok:
+        _fail_with(list(result.errors))
+    return Library(result.pathways, matcher=os.environ.get("CAREPATH_MATCHER", "compiled"))
+
+
+@pathway.command("dry-run")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--patient", "patient_path", required=True, metavar="PATIENT.yaml", help="One pregnancy.")
+@click.option("--events", "events_path", metavar="EVENTS.yaml", help="HIS events to apply on the way.")
+@click.option("--from", "from_", type=ISO_DATE, help="Start here instead of her registration.")
+@click.option("--until", type=ISO_DATE, help="Stop at the end of this day.")
+@click.option("--until-ga", metavar="W+D", help="Stop when she reaches this gestational age.")
+@click.option("--show-cancelled", is_flag=True, help="Also list replaced and cancelled actions.")
+@click.option("--format", "output_format", type=click.Choice(["table", "json", "csv"]), default="table")
+def pathway_dry_run(
+    *,
+    paths: tuple[str, ...],
+    patient_path: str,
+    events_path: str | None,
+    from_: date | None,
+    until: date | None,
+    until_ga: str | None,
+    show_cancelled: bool,
+    output_format: str,
+) -> None:
+    """What the pathways do to one woman over her pregnancy, action by action, and why.
+
+    The clock starts at her registration (enrolled_at) and runs to --until, --until-ga or
+    the end of the puerperium (EDD + 8 weeks).
+    """
+    from datetime import datetime, time, timedelta
+
+    from carepath.engine.clock import parse_gestational_age
+    from carepath.engine.facts import facts_from_patient
+    from carepath.engine.inputs import check_events, check_patient
+    from carepath.engine.runtime import Settings
+    from carepath.engine.simulate import dry_run, events_from_file
+    from carepath.errors import CarepathError
+
+    if until and until_ga:
+        raise click.UsageError("give --until or --until-ga, not both")
+    library = load_library(paths)
+    patient = check_patient(patient_path)
+    if not patient.ok:
+        _fail_with(list(patient.problems))
+    events = []
+    if events_path:
+        checked = check_events(events_path)
+        if not checked.ok:
+            _fail_with(list(checked.problems))
+        events = events_from_file(checked.value)
+    settings = Settings()
+    zone = settings.window.zone
+    facts = facts_from_patient(patient.value)
+    edd = facts.edd
+    assert edd is not None  # the patient check requires dating
+    if until_ga:
+        try:
+            ga_days = parse_gestational_age(until_ga)
+        except CarepathError as exc:
+            raise click.BadParameter(exc.message, param_hint="--until-ga") from None
+        end_day = edd - timedelta(days=280 - ga_days)
+    else:
+        end_day = until or edd + timedelta(weeks=8)
+    end = datetime.combine(end_day, time(23, 59, 59), zone)
+    start = datetime.combine(from_, time(0, 0), zone) if from_ else None
+    try:
+        rows = dry_run(library, facts, events, start=start, until=end, settings=settings)
+    except CarepathError as exc:
+        click.echo(f"error: {exc.code}: {exc.message}", err=True)
+        sys.exit(EXIT_INVALID)
+    if not show_cancelled:
+        rows = [r for r in rows if r.status == "due"]
+    _print_rows(rows, output_format)
+
+
+def _print_rows(rows: list, output_format: str) -> None:  # type: ignore[type-arg]
+    import csv
+    import json
+
+    if output_format == "json":
+        for row in rows:
+            click.echo(json.dumps(row.as_json(), ensure_ascii=False))
+        return
+    if output_format == "csv":
+        writer = csv.writer(sys.stdout)
+        fields = [
+            "at",
+            "gestational_age",
+            "pathway",
+            "version",
+            "rule",
+            "action",
+            "params",
+            "dedupe_key",
+            "status",
+        ]
+        writer.writerow(fields)
+        for row in rows:
+            data = row.as_json()
+            data["params"] = json.dumps(data["params"], ensure_ascii=False)
+            writer.writerow([data[f] for f in fields])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_lines=False, header_style="bold")
+    for column in ("week", "date", "what", "", "why"):
+        table.add_column(column)
+    for row in rows:
+        what = row.action if row.status == "due" else f"{row.action} ({row.status})"
+        table.add_row(
+            row.gestational_age,
+            row.at.strftime("%Y-%m-%d %H:%M"),
+            what,
+            row.summary,
+            f"{row.pathway}/{row.rule}: {row.why}",
+        )
+    Console(width=160).print(table)
+    click.echo(f"{len(rows)} action(s)")

@@ -324,7 +324,12 @@ def _parse_trigger(unit: Unit, raw: dict[str, Any], path: Path) -> Trigger:
         unit.doc.error(
             (*path, "every", "until"), "empty-range", "until is not after from; the rule never fires"
         )
-    return Every(parse_duration(every["interval"]), start_point, until)
+    interval = parse_duration(every["interval"])
+    if interval < timedelta(days=1) or interval % timedelta(days=1):
+        unit.doc.error(
+            (*path, "every", "interval"), "bad-duration", "every runs at most daily, in whole days or weeks"
+        )
+    return Every(interval, start_point, until)
 
 
 def _check_event_filters(

@@ -185,6 +185,7 @@ class _Run:
         self.enrolments = list(state.enrolments)
         self.pending = [p for p in state.pending if p.at > now]
         self.emitted: list[Emitted] = []
+        self.emitted_keys: set[str] = set()
         self.cancellations: list[Cancellation] = []
         self.enrolled: list[Enrolment] = []
         self.exited: list[Enrolment] = []
@@ -373,6 +374,11 @@ class _Run:
             channels=action.channels,
             why=firing.why,
         )
+        if emitted.dedupe_key in self.emitted_keys:
+            # Two internal events of one chain fired the same occurrence: deliver once, but
+            # keep applying fact changes, so that a real loop runs into the depth limit.
+            return None if action.kind in DELIVERABLE_KINDS else emitted
+        self.emitted_keys.add(emitted.dedupe_key)
         if emitted.slot and at > self.now:
             for pending in [
                 p for p in self.pending if p.enrolment_id == enrolment.id and p.slot == emitted.slot

@@ -1,0 +1,161 @@
+"""Dry-run: one pregnancy on a virtual clock, over the very ``evaluate()`` production runs.
+
+The clock jumps from event to wake-up to event, never day by day, so a whole pregnancy costs
+a few dozen evaluations. Every action that takes effect becomes a row; scheduled actions that
+are later replaced or cancelled keep their row with that status.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from carepath.engine.clock import format_gestational_age, gestational_days
+from carepath.engine.facts import Event, Facts, apply_event
+from carepath.engine.runtime import Emitted, Library, Settings, State, evaluate
+
+#: A pregnancy's dry-run never needs more evaluations than this; a bug that stops the clock must not hang.
+MAX_STEPS = 20_000
+
+
+@dataclass(frozen=True)
+class Row:
+    """One action in the dry-run timeline (DSL.md lists the JSON fields)."""
+
+    at: datetime
+    gestational_age: str
+    pathway: str
+    version: str
+    rule: str
+    action: str
+    params: Mapping[str, Any]
+    dedupe_key: str
+    status: str
+    why: str = ""
+    sequence: int = 0  # emission order: ties in time keep the engine's evaluation order
+
+    @property
+    def summary(self) -> str:
+        """What the action is, in a few words: content key, form, task title, tags, colour."""
+        params = self.params
+        if self.action in ("push", "remind"):
+            return str(params.get("content", ""))
+        if self.action == "questionnaire":
+            return str(params.get("form", ""))
+        if self.action == "task":
+            return f"{params.get('title', '')} → {params.get('assign', '')} ({params.get('priority', '')})"
+        if self.action == "tag":
+            added = [f"+{t}" for t in params.get("add", ())]
+            return " ".join(added + [f"-{t}" for t in params.get("remove", ())])
+        if self.action == "risk":
+            colour = params.get("colour") or ("purple" if params.get("purple") else "")
+            return f"{colour}: {params.get('reason', '')}"
+        return ", ".join(f"{k}={v}" for k, v in params.items())
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "gestational_age": self.gestational_age,
+            "pathway": self.pathway,
+            "version": self.version,
+            "rule": self.rule,
+            "action": self.action,
+            "params": dict(self.params),
+            "dedupe_key": self.dedupe_key,
+            "status": self.status,
+        }
+
+
+def event_id(raw: Mapping[str, Any]) -> str:
+    """An events file may omit ids; a hash of the event's content stands in."""
+    if raw.get("id"):
+        return str(raw["id"])
+    canonical = json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str)
+    return "sha-" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def events_from_file(raw_events: Sequence[Mapping[str, Any]]) -> list[Event]:
+    """Checked events-file entries as Events, in ``occurred_at`` order (stable for ties)."""
+    events = [
+        Event(event_id(raw), raw["type"], datetime.fromisoformat(raw["occurred_at"]), raw.get("data") or {})
+        for raw in raw_events
+    ]
+    return sorted(events, key=lambda e: e.occurred_at)
+
+
+def dry_run(
+    library: Library,
+    facts: Facts,
+    events: Iterable[Event] = (),
+    *,
+    start: datetime | None = None,
+    until: datetime,
+    settings: Settings | None = None,
+    extra_ticks: Iterable[datetime] = (),
+) -> list[Row]:
+    """Every action from ``start`` (default: her registration) to ``until``, in time order.
+
+    ``extra_ticks`` adds evaluations at other moments; they must change nothing (a property
+    the tests check), just as a scheduler that wakes too often must not send twice.
+    """
+    settings = settings or Settings()
+    start = start or facts.enrolled_at
+    pending_events = sorted(events, key=lambda e: e.occurred_at)
+    while pending_events and pending_events[0].occurred_at < start:
+        facts = apply_event(facts, pending_events.pop(0), settings.scorer)  # history before the window
+    ticks = sorted(t for t in extra_ticks if start < t <= until)
+    state = State(facts)
+    rows: dict[str, Row] = {}
+    now: datetime | None = start
+    for _ in range(MAX_STEPS):
+        if now is None or now > until:
+            break
+        event = pending_events.pop(0) if pending_events and pending_events[0].occurred_at == now else None
+        evaluation = evaluate(library, state, event, now, settings)
+        for emitted in evaluation.actions:
+            if emitted.dedupe_key not in rows:
+                rows[emitted.dedupe_key] = _row(emitted, evaluation.state.facts, settings, len(rows))
+        for cancelled in evaluation.cancellations:
+            if cancelled.dedupe_key in rows:
+                rows[cancelled.dedupe_key] = _with_status(rows[cancelled.dedupe_key], cancelled.status)
+        state = evaluation.state
+        while ticks and ticks[0] <= now:
+            ticks.pop(0)
+        moments = [t for t in (evaluation.next_wakeup,) if t is not None]
+        if pending_events:
+            moments.append(max(pending_events[0].occurred_at, now))
+        if ticks:
+            moments.append(ticks[0])
+        later = [t for t in moments if t > now] or [t for t in moments if t == now and pending_events]
+        now = min(later) if later else None
+    return sorted(
+        (row for row in rows.values() if row.at <= until),
+        key=lambda r: (r.at, r.sequence),
+    )
+
+
+def _row(emitted: Emitted, facts: Facts, settings: Settings, sequence: int) -> Row:
+    edd = facts.edd
+    local_day = settings.window.local_date(emitted.at)
+    ga = format_gestational_age(gestational_days(edd, local_day)) if edd else ""
+    return Row(
+        at=emitted.at,
+        gestational_age=ga,
+        pathway=emitted.pathway_id,
+        version=emitted.version,
+        rule=emitted.rule_id,
+        action=emitted.kind,
+        params=emitted.params,
+        dedupe_key=emitted.dedupe_key,
+        status="due",
+        why=emitted.why,
+        sequence=sequence,
+    )
+
+
+def _with_status(row: Row, status: str) -> Row:
+    return Row(**{**row.__dict__, "status": status})
