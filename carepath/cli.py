@@ -8,6 +8,7 @@ usage errors exit 2 (click's own convention).
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -23,6 +24,39 @@ def cli() -> None:
 @cli.group()
 def pathway() -> None:
     """Validate, dry-run and simulate pathways."""
+
+
+@cli.group()
+def content() -> None:
+    """Check the education library and the forms."""
+
+
+@content.command("lint")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def content_lint(paths: tuple[Path, ...]) -> None:
+    """Lint content items (.md) and forms (.yaml); default: the built-in library.
+
+    Prints one ``PATH:LINE:COL: CODE: message`` line per problem and a review summary on
+    stderr; exits 1 if any error was found.
+    """
+    from carepath.delivery.rendering import check_template
+    from carepath.engine.content_lint import lint_paths
+
+    def template_check(text: str) -> list[tuple[int, str]]:
+        return [(problem.line, problem.message) for problem in check_template(text)]
+
+    report = lint_paths(list(paths), template_check=template_check)
+    for problem in report.problems:
+        click.echo(str(problem))
+    counts = report.review_counts()
+    click.echo(
+        f"{len(report.items)} items, {len(report.forms)} forms; review: "
+        f"{counts.get('draft', 0)} draft, {counts.get('approved', 0)} approved; "
+        f"{len(report.errors)} errors",
+        err=True,
+    )
+    if report.errors:
+        sys.exit(EXIT_INVALID)
 
 
 def main() -> None:
