@@ -13,7 +13,7 @@ GOOD_ITEM = """\
 ---
 key: {key}
 title: 孕24周
-summary: "{{{{ first_name }}}}，本周的孕期小课堂已更新，点开看看吧。"
+summary: "{{{{ first_name }}}}，您本周的健康小课堂已更新，点开看看吧。"
 audience: {{weeks: [24, 24]}}
 sensitive: false
 sources: [CMA2018]
@@ -65,7 +65,7 @@ def test_good_planted_item_passes(tmp_path: Path) -> None:
 
 def test_summary_naming_a_condition_is_a_sensitive_summary_error(tmp_path: Path) -> None:
     text = GOOD_ITEM.format(key="week-24").replace(
-        "本周的孕期小课堂已更新", "请记录今天的血糖，控制妊娠期糖尿病"
+        "您本周的健康小课堂已更新", "请记录今天的血糖，控制妊娠期糖尿病"
     )
     path = plant(tmp_path, text)
     code, output = run(str(path))
@@ -76,7 +76,7 @@ def test_summary_naming_a_condition_is_a_sensitive_summary_error(tmp_path: Path)
 
 
 def test_summary_naming_a_drug_is_a_sensitive_summary_error(tmp_path: Path) -> None:
-    text = GOOD_ITEM.format(key="week-24").replace("本周的孕期小课堂已更新", "记得吃胰岛素")
+    text = GOOD_ITEM.format(key="week-24").replace("您本周的健康小课堂已更新", "记得吃胰岛素")
     code, output = run(str(plant(tmp_path, text)))
     assert code == 1
     assert "sensitive-summary" in output
@@ -196,3 +196,10 @@ def test_broken_form_in_a_directory_is_reported(tmp_path: Path) -> None:
 def test_usage_error_exits_2(option: str) -> None:
     code, _ = run(option)
     assert code == 2
+
+
+def test_summary_revealing_pregnancy_is_a_sensitive_summary_error(tmp_path: Path) -> None:
+    text = GOOD_ITEM.format(key="week-24").replace("您本周的健康小课堂", "孕24周小课堂")
+    code, output = run(str(plant(tmp_path, text)))
+    assert code == 1
+    assert "sensitive-summary" in output
