@@ -33,7 +33,10 @@ def content() -> None:
 
 @content.command("lint")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-def content_lint(paths: tuple[Path, ...]) -> None:
+@click.option(
+    "--review", "list_review", is_flag=True, help="Also list each item's and form's review status."
+)
+def content_lint(paths: tuple[Path, ...], list_review: bool) -> None:
     """Lint content items (.md) and forms (.yaml); default: the built-in library.
 
     Prints one ``PATH:LINE:COL: CODE: message`` line per problem and a review summary on
@@ -48,6 +51,12 @@ def content_lint(paths: tuple[Path, ...]) -> None:
     report = lint_paths(list(paths), template_check=template_check)
     for problem in report.problems:
         click.echo(str(problem))
+    if list_review:
+        for path, status in sorted(
+            [(item.path, item.review_status) for item in report.items]
+            + [(form.path, form.review_status) for form in report.forms]
+        ):
+            click.echo(f"{path}: review: {status}")
     counts = report.review_counts()
     click.echo(
         f"{len(report.items)} items, {len(report.forms)} forms; review: "

@@ -152,7 +152,7 @@ def _split_front_matter(text: str, path: str) -> tuple[str, str, int]:
 def parse_content_item(text: str, path: str | Path) -> ContentItem:
     """Parse one item; every structural problem is raised at once as a located CompileError."""
     where = str(path)
-    front_text, body, body_line = _split_front_matter(text, where)
+    front_text, body, body_line = _split_front_matter(text.removeprefix("\ufeff"), where)
     try:
         front = yaml.safe_load(front_text)
     except yaml.YAMLError as exc:

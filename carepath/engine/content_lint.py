@@ -145,6 +145,17 @@ def lint_paths(
         report.problems.extend(check_item(item, known_keys, words, condition_titles))
         if template_check is not None:
             report.problems.extend(_template_problems(item, template_check))
+    for form in report.forms:
+        where = Location(form.path, form.summary_line)
+        report.problems.extend(summary_problems(form.summary, where, words, condition_titles))
+        for line, message in template_check(form.summary) if template_check else ():
+            report.problems.append(
+                Problem(
+                    Location(form.path, form.summary_line + line - 1),
+                    "bad-template",
+                    f"summary: {message}",
+                )
+            )
     report.problems.sort(key=lambda p: (p.location, p.code))
     return report
 
@@ -213,17 +224,9 @@ def check_item(
                     f"{source!r} is not in {SOURCES_FILE}",
                 )
             )
-    summary_words = Vocabulary(
-        {**words.terms, "titles": tuple(condition_titles)}, words.sources
-    ).found(item.summary, (*_SUMMARY_CATEGORIES, "titles"))
-    if summary_words:
-        found.append(
-            Problem(
-                at(item.line_of("summary")),
-                "sensitive-summary",
-                f"the summary may show on a lock screen but names {'、'.join(summary_words)}",
-            )
-        )
+    found.extend(
+        summary_problems(item.summary, at(item.line_of("summary")), words, condition_titles)
+    )
     body_words = words.found(item.body, _BODY_CATEGORIES)
     if body_words and not item.sensitive:
         found.append(
@@ -234,6 +237,19 @@ def check_item(
             )
         )
     return found
+
+
+def summary_problems(
+    summary: str, location: Location, words: Vocabulary, condition_titles: Sequence[str] = ()
+) -> list[Problem]:
+    """A summary may show on a lock screen: it must not name what the body may."""
+    named = Vocabulary({**words.terms, "titles": tuple(condition_titles)}, words.sources).found(
+        summary, (*_SUMMARY_CATEGORIES, "titles")
+    )
+    if not named:
+        return []
+    message = f"the summary may show on a lock screen but names {'、'.join(named)}"
+    return [Problem(location, "sensitive-summary", message)]
 
 
 def _template_problems(item: ContentItem, template_check: TemplateCheck) -> list[Problem]:

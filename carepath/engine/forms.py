@@ -123,6 +123,8 @@ class Form:
     title: str
     kind: str
     items: tuple[FormItem, ...]
+    summary: str = ""
+    summary_line: int = 1
     scoring: Scoring | None = None
     description: str = ""
     note: str = ""
@@ -251,6 +253,8 @@ def parse_form(text: str, path: str | Path) -> Form:
         title=data["title"],
         kind=data["kind"],
         items=items,
+        summary=data["summary"],
+        summary_line=locate(root, ["summary"])[0],
         scoring=scoring,
         description=data.get("description", ""),
         note=data.get("note", ""),

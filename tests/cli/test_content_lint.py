@@ -203,3 +203,48 @@ def test_summary_revealing_pregnancy_is_a_sensitive_summary_error(tmp_path: Path
     code, output = run(str(plant(tmp_path, text)))
     assert code == 1
     assert "sensitive-summary" in output
+
+
+FORM = """\
+form: mood
+title: 问卷
+summary: "{summary}"
+kind: questionnaire
+review: {{status: draft}}
+items:
+  - id: q1
+    label: 今天心情好吗
+    type: single
+    required: true
+    choices:
+      - {{value: a, label: 好}}
+      - {{value: b, label: 不好}}
+"""
+
+
+def test_form_summary_naming_a_condition_is_a_sensitive_summary_error(tmp_path: Path) -> None:
+    path = plant(tmp_path, FORM.format(summary="请填写抑郁量表"), "mood.yaml")
+    code, output = run(str(path))
+    assert code == 1
+    assert f"{path}:3:1: sensitive-summary:" in output
+
+
+def test_form_summary_with_a_broken_template_fails_lint(tmp_path: Path) -> None:
+    path = plant(tmp_path, FORM.format(summary="{{ first_name "), "mood.yaml")
+    code, output = run(str(path))
+    assert code == 1
+    assert f"{path}:3:1: bad-template: summary: template syntax" in output
+
+
+def test_form_id_different_from_file_name_is_reported(tmp_path: Path) -> None:
+    path = plant(tmp_path, FORM.format(summary="您有一份问卷待填写"), "other.yaml")
+    code, output = run(str(path))
+    assert code == 1
+    assert "form-id-mismatch" in output
+
+
+def test_review_option_lists_each_file_with_its_status(tmp_path: Path) -> None:
+    item = plant(tmp_path, GOOD_ITEM.format(key="week-24"))
+    code, output = run("--review", str(item))
+    assert code == 0, output
+    assert f"{item}: review: draft" in output

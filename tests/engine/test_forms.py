@@ -182,6 +182,7 @@ def test_exam_item_whose_answer_is_not_a_choice_is_refused(tmp_path: Path) -> No
     text = """\
 form: broken-exam
 title: 测验
+summary: 小测验
 kind: exam
 review: {status: draft}
 items:
@@ -198,13 +199,14 @@ scoring: {method: correct}
     with pytest.raises(CompileError) as caught:
         parse_form(text, tmp_path / "broken-exam.yaml")
     problem = caught.value.problems[0]
-    assert (problem.code, problem.location.line) == ("bad-answer", 10)
+    assert (problem.code, problem.location.line) == ("bad-answer", 11)
 
 
 def test_number_item_without_a_range_fails_the_schema_at_its_line(tmp_path: Path) -> None:
     text = """\
 form: bad
 title: 表
+summary: 问卷
 kind: questionnaire
 review: {status: draft}
 items:
@@ -218,4 +220,4 @@ items:
         parse_form(text, tmp_path / "bad.yaml")
     problem = caught.value.problems[0]
     assert problem.code == "form-schema"
-    assert problem.location.line == 6
+    assert problem.location.line == 7
