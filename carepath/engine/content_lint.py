@@ -94,9 +94,13 @@ def _collect(paths: Sequence[Path]) -> tuple[list[Path], list[Path], list[Proble
     forms: list[Path] = []
     problems: list[Problem] = []
     for path in paths:
-        candidates = sorted(path.iterdir()) if path.is_dir() else [path]
         if not path.exists():
             problems.append(Problem(Location(str(path)), "missing-file", "no such file"))
+            continue
+        try:
+            candidates = sorted(path.iterdir()) if path.is_dir() else [path]
+        except OSError as exc:
+            problems.append(Problem(Location(str(path)), "unreadable", exc.strerror or str(exc)))
             continue
         for candidate in candidates:
             if candidate.suffix == ".md":
@@ -139,8 +143,10 @@ def lint_paths(
                 )
             )
         report.forms.append(form)
-    known_keys = _known_keys() | {item.key for item in report.items}
-    condition_titles = tuple(i.title for i in report.items if i.kind == "condition")
+    builtin = _builtin_library()
+    known_keys = set(builtin) | {item.key for item in report.items}
+    everything = [*builtin.values(), *report.items]
+    condition_titles = tuple(sorted({i.title for i in everything if i.kind == "condition"}))
     for item in report.items:
         report.problems.extend(check_item(item, known_keys, words, condition_titles))
         if template_check is not None:
@@ -168,11 +174,11 @@ def _shortest(path: Path) -> Path:
         return path
 
 
-def _known_keys() -> set[str]:
+def _builtin_library() -> dict[str, ContentItem]:
     try:
-        return set(load_content_library())
+        return load_content_library()
     except CompileError:
-        return set()  # the built-in library has its own problems; lint reports them there
+        return {}  # the built-in library has its own problems; linting it reports them
 
 
 def check_item(
