@@ -248,11 +248,3 @@ def test_review_option_lists_each_file_with_its_status(tmp_path: Path) -> None:
     code, output = run("--review", str(item))
     assert code == 0, output
     assert f"{item}: review: draft" in output
-
-
-def test_summary_naming_a_condition_title_of_the_library_is_caught(tmp_path: Path) -> None:
-    # 前置胎盘 is the title of a condition item of the built-in library
-    text = GOOD_ITEM.format(key="week-24").replace("您本周的健康小课堂已更新", "前置胎盘注意事项")
-    code, output = run(str(plant(tmp_path, text)))
-    assert code == 1
-    assert "前置胎盘" in output
