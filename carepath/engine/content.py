@@ -22,6 +22,7 @@ Items link to each other with Markdown links whose target is ``content:<key>``.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -32,6 +33,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from carepath.engine.yaml_source import compose, safe_load
 from carepath.errors import CompileError, Location, Problem
 
 CONTENT_DIRECTORY = Path(__file__).resolve().parent.parent / "content"
@@ -115,15 +117,17 @@ def content_kind(key: str) -> str:
     return "topic"
 
 
-def _schema() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(_SCHEMA_PATH.read_text(encoding="utf-8"))
-    return loaded
+@functools.cache
+def _validator() -> jsonschema.Draft202012Validator:
+    """Built once: checking the schema itself is the slow part of loading the library."""
+    schema: dict[str, Any] = json.loads(_SCHEMA_PATH.read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
 
 
 def _field_lines(front_matter: str, first_line: int) -> dict[str, int]:
     """Map each top-level front-matter key to its 1-based line in the file."""
     try:
-        node = yaml.compose(front_matter, Loader=yaml.SafeLoader)
+        node = compose(front_matter)
     except yaml.YAMLError:
         return {}
     lines: dict[str, int] = {}
@@ -154,7 +158,7 @@ def parse_content_item(text: str, path: str | Path) -> ContentItem:
     where = str(path)
     front_text, body, body_line = _split_front_matter(text.removeprefix("\ufeff"), where)
     try:
-        front = yaml.safe_load(front_text)
+        front = safe_load(front_text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = 2 + mark.line if mark is not None else 1
@@ -170,7 +174,7 @@ def parse_content_item(text: str, path: str | Path) -> ContentItem:
     lines = _field_lines(front_text, 2)
     problems = [
         _schema_problem(error, where, lines)
-        for error in sorted(jsonschema.Draft202012Validator(_schema()).iter_errors(front), key=str)
+        for error in sorted(_validator().iter_errors(front), key=str)
     ]
     if problems:
         raise CompileError(problems)

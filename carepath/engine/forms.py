@@ -11,6 +11,7 @@ from per-item rules (``fasting_glucose >= 5.3``, any positive answer to EPDS ite
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import operator
 from collections.abc import Mapping
@@ -22,7 +23,7 @@ import jsonschema
 import yaml
 
 from carepath.engine.content import read_text_file
-from carepath.engine.yaml_source import compose, locate, yaml_error_location
+from carepath.engine.yaml_source import compose, locate, safe_load, yaml_error_location
 from carepath.errors import CompileError, Location, Problem
 
 FORMS_DIRECTORY = Path(__file__).resolve().parent.parent / "forms"
@@ -168,9 +169,11 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _schema() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(_SCHEMA_PATH.read_text(encoding="utf-8"))
-    return loaded
+@functools.cache
+def _validator() -> jsonschema.Draft202012Validator:
+    """Built once: checking the schema itself is the slow part of loading the library."""
+    schema: dict[str, Any] = json.loads(_SCHEMA_PATH.read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
 
 
 def _optional_float(data: Mapping[str, Any], key: str) -> float | None:
@@ -214,7 +217,7 @@ def parse_form(text: str, path: str | Path) -> Form:
     """Parse and check one form; raise CompileError with every located problem."""
     where = str(path)
     try:
-        data = yaml.safe_load(text)
+        data = safe_load(text)
     except yaml.YAMLError as exc:
         line, column, message = yaml_error_location(exc)
         raise CompileError([Problem(Location(where, line, column), "bad-yaml", message)]) from None
@@ -227,7 +230,7 @@ def parse_form(text: str, path: str | Path) -> Form:
             "form-schema",
             f"{'.'.join(str(p) for p in error.absolute_path) or 'form'}: {error.message}",
         )
-        for error in sorted(jsonschema.Draft202012Validator(_schema()).iter_errors(data), key=str)
+        for error in sorted(_validator().iter_errors(data), key=str)
     ]
     if problems:
         raise CompileError(problems)
