@@ -48,6 +48,7 @@ class Choice:
     label: str
     score: float | None = None
     tags: tuple[str, ...] = ()
+    exclusive: bool = False
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,13 @@ def _build_item(data: Mapping[str, Any]) -> FormItem:
         type=data["type"],
         required=data["required"],
         choices=tuple(
-            Choice(c["value"], c["label"], c.get("score"), tuple(c.get("tags", ())))
+            Choice(
+                c["value"],
+                c["label"],
+                c.get("score"),
+                tuple(c.get("tags", ())),
+                bool(c.get("exclusive", False)),
+            )
             for c in data.get("choices", ())
         ),
         unit=data.get("unit"),
@@ -420,7 +427,14 @@ def validate_answer(item: FormItem, value: object) -> str | None:
         if not isinstance(value, list) or not value:
             return f"{item.id}: a non-empty list of choices is required"
         unknown = [v for v in value if item.choice(v) is None]
-        return f"{item.id}: {unknown!r} are not choices" if unknown else None
+        if unknown:
+            return f"{item.id}: {unknown!r} are not choices"
+        if len(set(value)) != len(value):
+            return f"{item.id}: a choice is repeated"
+        exclusive = [v for v in value if (choice := item.choice(v)) and choice.exclusive]
+        if exclusive and len(value) > 1:
+            return f"{item.id}: {exclusive[0]!r} cannot be chosen with other answers"
+        return None
     if item.type == "date":
         if isinstance(value, dt.date):
             return None

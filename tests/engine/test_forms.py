@@ -221,3 +221,16 @@ items:
     problem = caught.value.problems[0]
     assert problem.code == "form-schema"
     assert problem.location.line == 7
+
+
+def test_none_of_these_cannot_be_chosen_with_a_symptom(forms: dict[str, Form]) -> None:
+    answers = {
+        "measured_on": "2026-07-01",
+        "time_of_day": "morning",
+        "systolic": 120,
+        "diastolic": 80,
+        "symptoms": ["none", "headache"],
+    }
+    errors = validate_answers(forms["bp-log"], answers)
+    assert errors == ["symptoms: 'none' cannot be chosen with other answers"]
+    assert validate_answers(forms["bp-log"], {**answers, "symptoms": ["none"]}) == []
