@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from carepath.engine.forms import Form, load_forms, parse_form, score, validate_answers
 from carepath.errors import CompileError
@@ -234,3 +236,19 @@ def test_none_of_these_cannot_be_chosen_with_a_symptom(forms: dict[str, Form]) -
     errors = validate_answers(forms["bp-log"], answers)
     assert errors == ["symptoms: 'none' cannot be chosen with other answers"]
     assert validate_answers(forms["bp-log"], {**answers, "symptoms": ["none"]}) == []
+
+
+EPDS = load_forms()["epds"]
+
+
+@given(st.lists(st.integers(min_value=0, max_value=3), min_size=10, max_size=10))
+def test_epds_band_follows_the_total_for_any_complete_answer(scores: list[int]) -> None:
+    answers = {
+        item.id: next(c.value for c in item.choices if c.score == wanted)
+        for item, wanted in zip(EPDS.items, scores, strict=True)
+    }
+    result = score(EPDS, answers)
+    assert result.total == sum(scores)
+    assert result.complete
+    assert ("epds-13-or-more" in result.flags) is (sum(scores) >= 13)
+    assert ("self-harm" in result.flags) is (scores[9] > 0)
