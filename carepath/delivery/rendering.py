@@ -18,6 +18,7 @@ import jinja2
 from jinja2 import StrictUndefined, meta
 from jinja2.sandbox import SandboxedEnvironment
 
+from carepath.engine.clock import DAYS_PER_WEEK, format_gestational_age
 from carepath.engine.content import ContentItem
 
 #: Every fact a template may use.
@@ -72,6 +73,23 @@ def make_environment(*, html: bool) -> SandboxedEnvironment:
 def safe_facts(facts: Mapping[str, object]) -> dict[str, object]:
     """Keep only the facts a template may see; anything else is dropped, never passed on."""
     return {name: facts[name] for name in SAFE_FACTS if name in facts}
+
+
+def build_safe_facts(
+    *,
+    first_name: str,
+    today: dt.date,
+    gestational_days: int | None = None,
+    edd: dt.date | None = None,
+) -> dict[str, object]:
+    """Her safe facts from the values the store holds; after delivery there is no GA."""
+    facts: dict[str, object] = {"first_name": first_name, "today": today}
+    if gestational_days is not None:
+        facts["gestational_age"] = format_gestational_age(gestational_days)
+        facts["gestational_week"] = gestational_days // DAYS_PER_WEEK
+    if edd is not None:
+        facts["edd"] = edd
+    return facts
 
 
 def render_text(template: str, facts: Mapping[str, object], *, html: bool = False) -> str:

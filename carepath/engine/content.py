@@ -28,6 +28,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import jsonschema
@@ -104,6 +105,15 @@ class ContentItem:
     def line_of(self, field_name: str) -> int:
         """The line of a front-matter field, or of the opening fence if it is absent."""
         return self.field_lines.get(field_name, 1)
+
+
+def freeze(value: Any) -> Any:
+    """Read-only copy of parsed YAML: mappings become proxies, lists tuples (specs are shared)."""
+    if isinstance(value, dict):
+        return MappingProxyType({key: freeze(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return tuple(freeze(item) for item in value)
+    return value
 
 
 def content_kind(key: str) -> str:
@@ -183,13 +193,13 @@ def parse_content_item(text: str, path: str | Path) -> ContentItem:
         title=front["title"],
         summary=front["summary"],
         body=body,
-        audience=front["audience"],
+        audience=freeze(front["audience"]),
         sensitive=front["sensitive"],
         sources=tuple(front["sources"]),
-        review=front["review"],
+        review=freeze(front["review"]),
         path=where,
         body_line=body_line,
-        field_lines=lines,
+        field_lines=MappingProxyType(lines),
     )
 
 
