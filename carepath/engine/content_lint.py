@@ -12,6 +12,7 @@
 | ``broken-link`` | ``[..](content:KEY)`` names no item |
 | ``unknown-source`` | a source not in ``content/sources.yaml`` (DOMAIN.md's list) |
 | ``sensitive-summary`` | the summary names a condition, diagnosis, test, result or drug |
+| ``unknown-tag`` | a form choice gives a tag missing from ``pathways/tags.yaml`` (when present) |
 | ``sensitive-unmarked`` | the body names a condition or drug but ``sensitive`` is false |
 | ``bad-template`` | the title, summary or body fails to compile or render (injected check) |
 | ``missing-file``, ``bad-encoding``, ``unknown-file`` | the input itself |
@@ -46,6 +47,7 @@ TemplateCheck = Callable[[str], Sequence[tuple[int, str]]]
 SENSITIVE_TERMS_FILE = "sensitive_terms.yaml"
 SOURCES_FILE = "sources.yaml"
 _DATA_FILES = {SENSITIVE_TERMS_FILE, SOURCES_FILE}
+TAGS_FILE = Path(__file__).resolve().parent.parent / "pathways" / "tags.yaml"
 _SUMMARY_CATEGORIES = ("conditions", "drugs", "tests", "results", "summary_only")
 _BODY_CATEGORIES = ("conditions", "drugs")
 
@@ -88,6 +90,17 @@ def load_vocabulary(directory: Path = CONTENT_DIRECTORY) -> Vocabulary:
     return Vocabulary(terms=terms, sources=frozenset(str(key) for key in raw_sources))
 
 
+def load_tag_vocabulary(path: Path = TAGS_FILE) -> frozenset[str] | None:
+    """The hospital's tags (``tags: [{tag: 瘢痕子宫, ...}]``), or None when there is no file."""
+    if not path.exists():
+        return None
+    data = yaml.safe_load(read_text_file(path)) or {}
+    entries = data.get("tags", []) if isinstance(data, dict) else []
+    return frozenset(
+        str(entry["tag"]) if isinstance(entry, dict) else str(entry) for entry in entries
+    )
+
+
 def _collect(paths: Sequence[Path]) -> tuple[list[Path], list[Path], list[Problem]]:
     """Split the inputs into item files and form files; directories are searched one level."""
     items: list[Path] = []
@@ -119,6 +132,7 @@ def lint_paths(
     *,
     template_check: TemplateCheck | None = None,
     vocabulary: Vocabulary | None = None,
+    tags: frozenset[str] | None = None,
 ) -> LintReport:
     """Lint the given files and directories (default: the built-in content and forms)."""
     targets = list(paths) or [_shortest(CONTENT_DIRECTORY), _shortest(FORMS_DIRECTORY)]
@@ -151,7 +165,10 @@ def lint_paths(
         report.problems.extend(check_item(item, known_keys, words, condition_titles))
         if template_check is not None:
             report.problems.extend(_template_problems(item, template_check))
+    known_tags = tags if tags is not None else load_tag_vocabulary()
     for form in report.forms:
+        if known_tags is not None:
+            report.problems.extend(_tag_problems(form, known_tags))
         where = Location(form.path, form.summary_line)
         report.problems.extend(summary_problems(form.summary, where, words, condition_titles))
         for line, message in template_check(form.summary) if template_check else ():
@@ -256,6 +273,21 @@ def summary_problems(
         return []
     message = f"the summary may show on a lock screen but names {'、'.join(named)}"
     return [Problem(location, "sensitive-summary", message)]
+
+
+def _tag_problems(form: Form, known_tags: frozenset[str]) -> list[Problem]:
+    """A choice may only give tags the pathways know; anything else would never match."""
+    return [
+        Problem(
+            Location(form.path),
+            "unknown-tag",
+            f"{item.id}.{choice.value}: tag {tag!r} is not in the tag vocabulary",
+        )
+        for item in form.items
+        for choice in item.choices
+        for tag in choice.tags
+        if tag not in known_tags
+    ]
 
 
 def _template_problems(item: ContentItem, template_check: TemplateCheck) -> list[Problem]:

@@ -117,6 +117,11 @@ class Form:
         ids = tuple(item.id for item in self.items)
         return (*ids, SCORE_ITEM) if self.scoring is not None else ids
 
+    @property
+    def item_types(self) -> Mapping[str, str]:
+        """Item id -> value type, for the compiler's catalogue (``score`` is implied)."""
+        return {item.id: VALUE_TYPES[item.type] for item in self.items}
+
     def item(self, item_id: str) -> FormItem | None:
         return next((item for item in self.items if item.id == item_id), None)
 

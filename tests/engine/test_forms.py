@@ -252,3 +252,11 @@ def test_epds_band_follows_the_total_for_any_complete_answer(scores: list[int]) 
     assert result.complete
     assert ("epds-13-or-more" in result.flags) is (sum(scores) >= 13)
     assert ("self-harm" in result.flags) is (scores[9] > 0)
+
+
+def test_item_types_give_the_compiler_every_item_but_score(forms: dict[str, Form]) -> None:
+    types = forms["bp-log"].item_types
+    assert types["systolic"] == "number"
+    assert types["symptoms"] == "list"
+    assert types["measured_on"] == "date"
+    assert "score" not in types
