@@ -8,7 +8,6 @@ usage errors exit 2 (click's own convention).
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
@@ -26,29 +25,36 @@ def pathway() -> None:
     """Validate, dry-run and simulate pathways."""
 
 
+def main() -> None:
+    """Console entry point."""
+    cli(prog_name="carepath")
+
+
 @cli.group()
 def content() -> None:
     """Check the education library and the forms."""
 
 
 @content.command("lint")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path())
 @click.option(
     "--review", "list_review", is_flag=True, help="Also list each item's and form's review status."
 )
-def content_lint(paths: tuple[Path, ...], list_review: bool) -> None:
+def content_lint(paths: tuple[str, ...], list_review: bool) -> None:
     """Lint content items (.md) and forms (.yaml); default: the built-in library.
 
     Prints one ``PATH:LINE:COL: CODE: message`` line per problem and a review summary on
     stderr; exits 1 if any error was found.
     """
+    from pathlib import Path
+
     from carepath.delivery.rendering import check_template
     from carepath.engine.content_lint import lint_paths
 
     def template_check(text: str) -> list[tuple[int, str]]:
         return [(problem.line, problem.message) for problem in check_template(text)]
 
-    report = lint_paths(list(paths), template_check=template_check)
+    report = lint_paths([Path(p) for p in paths], template_check=template_check)
     for problem in report.problems:
         click.echo(str(problem))
     if list_review:
@@ -66,11 +72,6 @@ def content_lint(paths: tuple[Path, ...], list_review: bool) -> None:
     )
     if report.errors:
         sys.exit(EXIT_INVALID)
-
-
-def main() -> None:
-    """Console entry point."""
-    cli(prog_name="carepath")
 
 
 if __name__ == "__main__":  # pragma: no cover
