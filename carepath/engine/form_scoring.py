@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
+from carepath.engine.form_loader import load_forms
 from carepath.engine.form_spec import Band, Form, FormItem, ScoreResult, is_number
 
 
@@ -122,3 +123,26 @@ def validate_answers(form: Form, answers: Mapping[str, object]) -> list[str]:
         if problem:
             errors.append(problem)
     return errors
+
+
+def make_scorer(
+    forms: Mapping[str, Form] | None = None,
+) -> Callable[[str, Mapping[str, object]], float | None]:
+    """The runtime's scorer: form id and answers -> ``answers.<form>.score``.
+
+    None for an unknown or unscored form, and for an incomplete submission, so that a
+    pathway leaf such as ``answer: {form: epds, item: score, gte: 13}`` stays false rather
+    than reading a partial total.
+    """
+    if forms is None:
+        forms = load_forms()
+    library = forms
+
+    def scorer(form_id: str, answers: Mapping[str, object]) -> float | None:
+        form = library.get(form_id)
+        if form is None or form.scoring is None:
+            return None
+        result = score(form, answers)
+        return result.total if result.complete else None
+
+    return scorer

@@ -260,3 +260,15 @@ def test_item_types_give_the_compiler_every_item_but_score(forms: dict[str, Form
     assert types["symptoms"] == "list"
     assert types["measured_on"] == "date"
     assert "score" not in types
+
+
+def test_runtime_scorer_gives_the_total_of_a_complete_submission(forms: dict[str, Form]) -> None:
+    from carepath.engine.forms import make_scorer
+
+    scorer = make_scorer(forms)
+    answers = epds_answers([3, 3, 3, 3, 1, 0, 0, 0, 0, 0], forms)
+    assert scorer("epds", answers) == 13
+    del answers["q1"]
+    assert scorer("epds", answers) is None
+    assert scorer("bp-log", {"systolic": 150}) is None  # not a scored form
+    assert scorer("no-such-form", {}) is None
