@@ -5,7 +5,7 @@ An item is ``carepath/content/<key>.md``::
     ---
     key: week-24
     title: 孕24周
-    summary: 本周的孕期小课堂已更新，点开看看吧。
+    summary: "{{ first_name }}，您本周的健康小课堂已更新，点开看看吧。"
     audience: {weeks: [24, 24]}
     sensitive: false
     sources: [CMA2018]
