@@ -1,0 +1,1 @@
+"""Between the store and the channels: dispatch, delivery policy, rendering of messages."""

@@ -1,0 +1,254 @@
+"""Education content items: Markdown files with YAML front matter, parsed into frozen specs.
+
+An item is ``carepath/content/<key>.md``::
+
+    ---
+    key: week-24
+    title: 孕24周
+    summary: "{{ first_name }}，您本周的健康小课堂已更新，点开看看吧。"
+    audience: {weeks: [24, 24]}
+    sensitive: false
+    sources: [CMA2018]
+    review: {status: draft}
+    ---
+    ## 宝宝这一周
+    ...
+
+The ``summary`` is all an external channel (WeChat, SMS) ever carries, so it must stay
+neutral; ``sensitive`` says whether the body names a condition, a result or a drug. The kind
+of an item, and so the sections its body must have, follows from its key (``KIND_SECTIONS``).
+Items link to each other with Markdown links whose target is ``content:<key>``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import jsonschema
+import yaml
+
+from carepath.engine.yaml_source import compose, safe_load
+from carepath.errors import CompileError, Location, Problem
+
+CONTENT_DIRECTORY = Path(__file__).resolve().parent.parent / "content"
+_SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "content.schema.json"
+
+#: The eight high-risk conditions of the built-in library (DOMAIN.md §4).
+CONDITION_KEYS = (
+    "scarred-uterus",
+    "gdm",
+    "placenta-previa",
+    "hypertension",
+    "multiple-pregnancy",
+    "advanced-maternal-age",
+    "anaemia",
+    "cholestasis",
+)
+
+#: Required second-level headings per kind, in the order they must appear.
+KIND_SECTIONS: Mapping[str, tuple[str, ...]] = {
+    "weekly": ("宝宝这一周", "妈妈这一周", "这周可以做的事"),
+    "visit": ("这次检查什么", "怎样准备"),
+    "condition": ("这是什么", "需要留意什么", "什么时候立即就医"),
+    "topic": (),
+}
+
+#: Markdown link target that points at another item: ``[孕24周](content:week-24)``.
+CONTENT_LINK = re.compile(r"\]\(content:([^)\s]*)\)")
+
+_WEEKLY_KEY = re.compile(r"^week-(\d{2})$")
+_VISIT_KEY = re.compile(r"^visit-(\d+)$")
+_FRONT_MATTER_FENCE = "---"
+
+
+@dataclass(frozen=True)
+class ContentItem:
+    """One parsed education item; immutable and shared by every patient it is pushed to."""
+
+    key: str
+    title: str
+    summary: str
+    body: str
+    audience: Mapping[str, Any]
+    sensitive: bool
+    sources: tuple[str, ...]
+    review: Mapping[str, Any]
+    path: str
+    body_line: int = 1
+    field_lines: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        """``weekly``, ``visit``, ``condition`` or ``topic``, from the key."""
+        return content_kind(self.key)
+
+    @property
+    def review_status(self) -> str:
+        return str(self.review.get("status", "draft"))
+
+    @property
+    def links(self) -> tuple[tuple[str, int, int], ...]:
+        """Every ``content:`` link in the body as (target key, line, column)."""
+        found: list[tuple[str, int, int]] = []
+        for offset, line in enumerate(self.body.splitlines()):
+            for match in CONTENT_LINK.finditer(line):
+                found.append((match.group(1), self.body_line + offset, match.start(1) + 1))
+        return tuple(found)
+
+    def line_of(self, field_name: str) -> int:
+        """The line of a front-matter field, or of the opening fence if it is absent."""
+        return self.field_lines.get(field_name, 1)
+
+
+def freeze(value: Any) -> Any:
+    """Read-only copy of parsed YAML: mappings become proxies, lists tuples (specs are shared)."""
+    if isinstance(value, dict):
+        return MappingProxyType({key: freeze(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return tuple(freeze(item) for item in value)
+    return value
+
+
+def content_kind(key: str) -> str:
+    """Classify a key: the kind decides which sections the body needs."""
+    if _WEEKLY_KEY.match(key):
+        return "weekly"
+    if _VISIT_KEY.match(key):
+        return "visit"
+    if key in CONDITION_KEYS:
+        return "condition"
+    return "topic"
+
+
+@functools.cache
+def _validator() -> jsonschema.Draft202012Validator:
+    """Built once: checking the schema itself is the slow part of loading the library."""
+    schema: dict[str, Any] = json.loads(_SCHEMA_PATH.read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _field_lines(front_matter: str, first_line: int) -> dict[str, int]:
+    """Map each top-level front-matter key to its 1-based line in the file."""
+    try:
+        node = compose(front_matter)
+    except yaml.YAMLError:
+        return {}
+    lines: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                lines[str(key_node.value)] = first_line + key_node.start_mark.line
+    return lines
+
+
+def _split_front_matter(text: str, path: str) -> tuple[str, str, int]:
+    """Return (front matter, body, body's first line); raise CompileError if absent."""
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != _FRONT_MATTER_FENCE:
+        raise CompileError(
+            [Problem(Location(path), "missing-front-matter", "the file must start with '---'")]
+        )
+    for index in range(1, len(lines)):
+        if lines[index].strip() == _FRONT_MATTER_FENCE:
+            return "\n".join(lines[1:index]), "\n".join(lines[index + 1 :]), index + 2
+    raise CompileError(
+        [Problem(Location(path), "missing-front-matter", "the front matter has no closing '---'")]
+    )
+
+
+def parse_content_item(text: str, path: str | Path) -> ContentItem:
+    """Parse one item; every structural problem is raised at once as a located CompileError."""
+    where = str(path)
+    front_text, body, body_line = _split_front_matter(text.removeprefix("\ufeff"), where)
+    try:
+        front = safe_load(front_text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = 2 + mark.line if mark is not None else 1
+        column = mark.column + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise CompileError(
+            [Problem(Location(where, line, column), "bad-front-matter", str(problem))]
+        ) from None
+    if not isinstance(front, dict):
+        raise CompileError(
+            [Problem(Location(where, 2), "bad-front-matter", "the front matter must be a mapping")]
+        )
+    lines = _field_lines(front_text, 2)
+    problems = [
+        _schema_problem(error, where, lines)
+        for error in sorted(_validator().iter_errors(front), key=str)
+    ]
+    if problems:
+        raise CompileError(problems)
+    return ContentItem(
+        key=front["key"],
+        title=front["title"],
+        summary=front["summary"],
+        body=body,
+        audience=freeze(front["audience"]),
+        sensitive=front["sensitive"],
+        sources=tuple(front["sources"]),
+        review=freeze(front["review"]),
+        path=where,
+        body_line=body_line,
+        field_lines=MappingProxyType(lines),
+    )
+
+
+def _schema_problem(
+    error: jsonschema.ValidationError, path: str, lines: Mapping[str, int]
+) -> Problem:
+    top = str(error.absolute_path[0]) if error.absolute_path else None
+    if top is None and error.validator == "required":
+        return Problem(Location(path, 1), "content-schema", error.message)
+    line = lines.get(top, 1) if top is not None else 1
+    field_path = ".".join(str(part) for part in error.absolute_path)
+    return Problem(Location(path, line), "content-schema", f"{field_path}: {error.message}")
+
+
+def read_text_file(path: Path) -> str:
+    """Read UTF-8 text or raise a located CompileError (missing file, bad encoding)."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise CompileError([Problem(Location(str(path)), "missing-file", "no such file")]) from None
+    except UnicodeDecodeError as exc:
+        raise CompileError(
+            [Problem(Location(str(path)), "bad-encoding", f"not UTF-8 (byte {exc.start})")]
+        ) from None
+    except OSError as exc:
+        raise CompileError(
+            [Problem(Location(str(path)), "unreadable", exc.strerror or "")]
+        ) from None
+
+
+def load_content_library(directory: str | Path | None = None) -> dict[str, ContentItem]:
+    """Load every ``*.md`` item of a directory (default: the built-in library) by key.
+
+    Raises CompileError with every problem of every file, so a caller sees them all at once.
+    """
+    root = Path(directory) if directory is not None else CONTENT_DIRECTORY
+    library: dict[str, ContentItem] = {}
+    problems: list[Problem] = []
+    for path in sorted(root.glob("*.md")):
+        try:
+            item = parse_content_item(read_text_file(path), path)
+        except CompileError as exc:
+            problems.extend(exc.problems)
+            continue
+        if item.key in library:
+            problems.append(
+                Problem(Location(str(path), item.line_of("key")), "duplicate-key", item.key)
+            )
+        library[item.key] = item
+    if problems:
+        raise CompileError(problems)
+    return library
