@@ -13,6 +13,7 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
+	$(BIN)/carepath content lint
 	$(BIN)/carepath pathway validate examples/pathways $(addprefix --patient ,$(wildcard examples/patients/*.yaml)) $(addprefix --events ,$(wildcard examples/events/*.yaml))
 	$(BIN)/carepath dating --lmp 2026-03-02 --us-date 2026-05-01 --us-ga 8+2
 	$(BIN)/carepath pathway dry-run examples/pathways --patient examples/patients/demo-001.yaml --events examples/events/demo-001.yaml

@@ -255,9 +255,7 @@ def content() -> None:
 
 @content.command("lint")
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option(
-    "--review", "list_review", is_flag=True, help="Also list each item's and form's review status."
-)
+@click.option("--review", "list_review", is_flag=True, help="Also list each item's and form's review status.")
 def content_lint(paths: tuple[str, ...], list_review: bool) -> None:
     """Lint content items (.md) and forms (.yaml); default: the built-in library.
 
@@ -347,6 +345,7 @@ def pathway_dry_run(
 
     from carepath.engine.clock import parse_gestational_age
     from carepath.engine.facts import facts_from_patient
+    from carepath.engine.forms import make_scorer
     from carepath.engine.inputs import check_events, check_patient
     from carepath.engine.runtime import Settings
     from carepath.engine.simulate import dry_run, events_from_file
@@ -364,7 +363,7 @@ def pathway_dry_run(
         if not checked.ok:
             _fail_with(list(checked.problems))
         events = events_from_file(checked.value)
-    settings = Settings()
+    settings = Settings(scorer=make_scorer())
     zone = settings.window.zone
     facts = facts_from_patient(patient.value)
     edd = facts.edd

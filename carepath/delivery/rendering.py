@@ -98,9 +98,7 @@ def render_text(template: str, facts: Mapping[str, object], *, html: bool = Fals
     return env.from_string(template).render(safe_facts(facts))
 
 
-def render_item(
-    item: ContentItem, facts: Mapping[str, object], *, html: bool = False
-) -> RenderedItem:
+def render_item(item: ContentItem, facts: Mapping[str, object], *, html: bool = False) -> RenderedItem:
     """Title and summary as plain text (they go to external channels); body as asked."""
     return RenderedItem(
         key=item.key,
@@ -120,9 +118,7 @@ def _template_line(traceback: TracebackType | None) -> int:
     return line
 
 
-def check_template(
-    template: str, facts: Mapping[str, object] = SAMPLE_FACTS
-) -> list[TemplateProblem]:
+def check_template(template: str, facts: Mapping[str, object] = SAMPLE_FACTS) -> list[TemplateProblem]:
     """Compile and render a template as a send would; return what fails, never raise."""
     env = make_environment(html=True)
     try:

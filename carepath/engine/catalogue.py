@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import yaml
+
+from carepath.engine.content import load_content_library
+from carepath.engine.form_spec import SCORE_ITEM, Form
+from carepath.engine.forms import load_forms
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 PATHWAYS_DIR = PACKAGE_ROOT / "pathways"
@@ -42,8 +47,6 @@ class FormShape:
     items: Mapping[str, str]  # item id -> "number" | "string" | "date" | "list"
 
     def item_type(self, item: str) -> str | None:
-        if item == "score":
-            return "number"
         return self.items.get(item)
 
 
@@ -88,10 +91,27 @@ def builtin_pathway_ids(directory: Path = PATHWAYS_DIR) -> frozenset[str]:
     return frozenset(p.stem for p in directory.glob("*.yaml") if p.stem not in ("tags", "labs"))
 
 
+def form_shapes(forms: Mapping[str, Form]) -> Mapping[str, FormShape]:
+    """What the compiler needs of each form; a scored form also answers ``score``."""
+    shapes = {}
+    for form in forms.values():
+        items = dict(form.item_types)
+        if form.scoring is not None:
+            items[SCORE_ITEM] = "number"
+        shapes[form.id] = FormShape(form.id, MappingProxyType(items))
+    return MappingProxyType(shapes)
+
+
+@cache
 def load_catalogue() -> Catalogue:
-    """The built-in catalogue: the package's tags, labs and pathway ids."""
+    """The built-in catalogue: the package's tags, labs, content items, forms and pathway ids.
+
+    Cached: it reads some hundred files and never changes while a process runs.
+    """
     return Catalogue(
         tags=load_tags(),
         labs=load_labs(),
+        content_keys=frozenset(load_content_library()),
+        forms=form_shapes(load_forms()),
         pathway_ids=builtin_pathway_ids(),
     )

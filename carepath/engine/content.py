@@ -183,8 +183,7 @@ def parse_content_item(text: str, path: str | Path) -> ContentItem:
         )
     lines = _field_lines(front_text, 2)
     problems = [
-        _schema_problem(error, where, lines)
-        for error in sorted(_validator().iter_errors(front), key=str)
+        _schema_problem(error, where, lines) for error in sorted(_validator().iter_errors(front), key=str)
     ]
     if problems:
         raise CompileError(problems)
@@ -203,9 +202,7 @@ def parse_content_item(text: str, path: str | Path) -> ContentItem:
     )
 
 
-def _schema_problem(
-    error: jsonschema.ValidationError, path: str, lines: Mapping[str, int]
-) -> Problem:
+def _schema_problem(error: jsonschema.ValidationError, path: str, lines: Mapping[str, int]) -> Problem:
     top = str(error.absolute_path[0]) if error.absolute_path else None
     if top is None and error.validator == "required":
         return Problem(Location(path, 1), "content-schema", error.message)
@@ -225,9 +222,7 @@ def read_text_file(path: Path) -> str:
             [Problem(Location(str(path)), "bad-encoding", f"not UTF-8 (byte {exc.start})")]
         ) from None
     except OSError as exc:
-        raise CompileError(
-            [Problem(Location(str(path)), "unreadable", exc.strerror or "")]
-        ) from None
+        raise CompileError([Problem(Location(str(path)), "unreadable", exc.strerror or "")]) from None
 
 
 def load_content_library(directory: str | Path | None = None) -> dict[str, ContentItem]:
@@ -245,9 +240,7 @@ def load_content_library(directory: str | Path | None = None) -> dict[str, Conte
             problems.extend(exc.problems)
             continue
         if item.key in library:
-            problems.append(
-                Problem(Location(str(path), item.line_of("key")), "duplicate-key", item.key)
-            )
+            problems.append(Problem(Location(str(path), item.line_of("key")), "duplicate-key", item.key))
         library[item.key] = item
     if problems:
         raise CompileError(problems)

@@ -96,9 +96,7 @@ def load_tag_vocabulary(path: Path = TAGS_FILE) -> frozenset[str] | None:
         return None
     data = yaml.safe_load(read_text_file(path)) or {}
     entries = data.get("tags", []) if isinstance(data, dict) else []
-    return frozenset(
-        str(entry["tag"]) if isinstance(entry, dict) else str(entry) for entry in entries
-    )
+    return frozenset(str(entry["tag"]) if isinstance(entry, dict) else str(entry) for entry in entries)
 
 
 def _collect(paths: Sequence[Path]) -> tuple[list[Path], list[Path], list[Problem]]:
@@ -121,9 +119,7 @@ def _collect(paths: Sequence[Path]) -> tuple[list[Path], list[Path], list[Proble
             elif candidate.suffix in (".yaml", ".yml") and candidate.name not in _DATA_FILES:
                 forms.append(candidate)
             elif not path.is_dir():
-                problems.append(
-                    Problem(Location(str(candidate)), "unknown-file", "expected .md or .yaml")
-                )
+                problems.append(Problem(Location(str(candidate)), "unknown-file", "expected .md or .yaml"))
     return items, forms, problems
 
 
@@ -152,9 +148,7 @@ def lint_paths(
             continue
         if form.id != path.stem:
             report.problems.append(
-                Problem(
-                    Location(str(path)), "form-id-mismatch", f"form {form.id!r} is in {path.name}"
-                )
+                Problem(Location(str(path)), "form-id-mismatch", f"form {form.id!r} is in {path.name}")
             )
         report.forms.append(form)
     builtin = _builtin_library()
@@ -212,18 +206,12 @@ def check_item(
 
     stem = Path(item.path).stem
     if item.key != stem:
-        found.append(
-            Problem(at(item.line_of("key")), "key-mismatch", f"key {item.key!r} in {stem}.md")
-        )
-    headings = {
-        line.strip()[3:].strip() for line in item.body.splitlines() if line.startswith("## ")
-    }
+        found.append(Problem(at(item.line_of("key")), "key-mismatch", f"key {item.key!r} in {stem}.md"))
+    headings = {line.strip()[3:].strip() for line in item.body.splitlines() if line.startswith("## ")}
     for section in KIND_SECTIONS[content_kind(item.key)]:
         if section not in headings:
             found.append(
-                Problem(
-                    at(item.body_line), "missing-section", f"{item.kind} items need '## {section}'"
-                )
+                Problem(at(item.body_line), "missing-section", f"{item.kind} items need '## {section}'")
             )
     if item.kind == "weekly":
         week = int(item.key.split("-")[1])
@@ -247,9 +235,7 @@ def check_item(
                     f"{source!r} is not in {SOURCES_FILE}",
                 )
             )
-    found.extend(
-        summary_problems(item.summary, at(item.line_of("summary")), words, condition_titles)
-    )
+    found.extend(summary_problems(item.summary, at(item.line_of("summary")), words, condition_titles))
     body_words = words.found(item.body, _BODY_CATEGORIES)
     if body_words and not item.sensitive:
         found.append(
@@ -299,8 +285,6 @@ def _template_problems(item: ContentItem, template_check: TemplateCheck) -> list
     ):
         for line, message in template_check(text):
             found.append(
-                Problem(
-                    Location(item.path, first_line + line - 1), "bad-template", f"{name}: {message}"
-                )
+                Problem(Location(item.path, first_line + line - 1), "bad-template", f"{name}: {message}")
             )
     return found

@@ -131,8 +131,7 @@ def parse_form(text: str, path: str | Path) -> Form:
         path=where,
     )
     problems = [
-        Problem(Location(where, *locate(root, at)), code, message)
-        for at, code, message in check_form(form)
+        Problem(Location(where, *locate(root, at)), code, message) for at, code, message in check_form(form)
     ]
     if problems:
         raise CompileError(problems)
@@ -146,15 +145,11 @@ def check_form(form: Form) -> list[tuple[list[object], str, str]]:
     for index, item in enumerate(form.items):
         at: list[object] = ["items", index]
         if item.id == SCORE_ITEM or item.id in seen:
-            found.append(
-                ([*at, "id"], "bad-item-id", f"item id {item.id!r} is reserved or repeated")
-            )
+            found.append(([*at, "id"], "bad-item-id", f"item id {item.id!r} is reserved or repeated"))
         seen.add(item.id)
         values = [c.value for c in item.choices]
         if len(set(values)) != len(values):
-            found.append(
-                ([*at, "choices"], "duplicate-choice", f"{item.id}: repeated choice value")
-            )
+            found.append(([*at, "choices"], "duplicate-choice", f"{item.id}: repeated choice value"))
         if item.range is not None and item.range[0] > item.range[1]:
             found.append(([*at, "range"], "bad-range", f"{item.id}: range is [min, max]"))
         if item.answer is not None and not set(item.answer) <= set(values):
@@ -173,9 +168,7 @@ def check_form(form: Form) -> list[tuple[list[object], str, str]]:
         bands = sorted(form.scoring.bands, key=lambda band: band.min)
         for index, band in enumerate(bands):
             if band.min > band.max or (index and band.min <= bands[index - 1].max):
-                found.append(
-                    (["scoring", "bands"], "bad-band", f"band {band.id} overlaps or is empty")
-                )
+                found.append((["scoring", "bands"], "bad-band", f"band {band.id} overlaps or is empty"))
     if form.kind == "exam" and (form.scoring is None or form.scoring.method != "correct"):
         found.append((["scoring"], "bad-scoring", "an exam is scored with method 'correct'"))
     return found
@@ -193,9 +186,7 @@ def load_forms(directory: str | Path | None = None) -> dict[str, Form]:
             problems.extend(exc.problems)
             continue
         if form.id != path.stem:
-            problems.append(
-                Problem(Location(str(path)), "form-id-mismatch", f"{form.id} != {path.stem}")
-            )
+            problems.append(Problem(Location(str(path)), "form-id-mismatch", f"{form.id} != {path.stem}"))
         forms[form.id] = form
     if problems:
         raise CompileError(problems)

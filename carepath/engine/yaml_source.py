@@ -49,11 +49,7 @@ def _child(node: yaml.Node, step: object) -> yaml.Node | None:
             if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(step):
                 return value_node  # type: ignore[no-any-return]
         return None
-    if (
-        isinstance(node, yaml.SequenceNode)
-        and isinstance(step, int)
-        and 0 <= step < len(node.value)
-    ):
+    if isinstance(node, yaml.SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
         return node.value[step]  # type: ignore[no-any-return]
     return None
 

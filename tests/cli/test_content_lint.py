@@ -83,9 +83,7 @@ def test_summary_naming_a_drug_is_a_sensitive_summary_error(tmp_path: Path) -> N
 
 
 def test_template_naming_an_unsafe_fact_fails_lint(tmp_path: Path) -> None:
-    text = GOOD_ITEM.format(key="week-24").replace(
-        "宝宝在继续长大。", "宝宝在继续长大。\n\n{{ diagnosis }}"
-    )
+    text = GOOD_ITEM.format(key="week-24").replace("宝宝在继续长大。", "宝宝在继续长大。\n\n{{ diagnosis }}")
     path = plant(tmp_path, text)
     code, output = run(str(path))
     assert code == 1

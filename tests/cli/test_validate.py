@@ -44,20 +44,20 @@ BAD_PATHWAYS = {
     "deep": ("a: " + "[" * 500 + "]" * 500 + "\n", "too-deep"),
     "unknown-key": ("pathway: p\ntitle: t\nrule: []\n", "unknown-key"),
     "string-for-number": (
-        "pathway: p\ntitle: t\naudience: {gravida: {gte: two}}\nrules: [{id: a, on: enrolled, do: [{push: {content: x}}]}]\n",
+        "pathway: p\ntitle: t\naudience: {gravida: {gte: two}}\nrules: [{id: a, on: enrolled, do: [{push: {content: danger-signs}}]}]\n",
         "type-mismatch",
     ),
     "impossible-date": (
-        "pathway: p\ntitle: t\ndescription: 2026-02-30\nrules: [{id: a, on: enrolled, do: [{push: {content: x}}]}]\n",
+        "pathway: p\ntitle: t\ndescription: 2026-02-30\nrules: [{id: a, on: enrolled, do: [{push: {content: danger-signs}}]}]\n",
         "bad-date",
     ),
     "ga-45-9": (
-        "pathway: p\ntitle: t\nrules: [{id: a, at: {gestational_age: 45+9}, do: [{push: {content: x}}]}]\n",
+        "pathway: p\ntitle: t\nrules: [{id: a, at: {gestational_age: 45+9}, do: [{push: {content: danger-signs}}]}]\n",
         "bad-gestational-age",
     ),
     "duplicate-rule": (
-        "pathway: p\ntitle: t\nrules:\n  - {id: a, on: enrolled, do: [{push: {content: x}}]}\n"
-        "  - {id: a, on: enrolled, do: [{push: {content: x}}]}\n",
+        "pathway: p\ntitle: t\nrules:\n  - {id: a, on: enrolled, do: [{push: {content: danger-signs}}]}\n"
+        "  - {id: a, on: enrolled, do: [{push: {content: danger-signs}}]}\n",
         "duplicate-rule",
     ),
     "empty": ("", "empty-file"),
@@ -117,7 +117,7 @@ def test_warnings_pass_unless_strict(tmp_path):
 
 def test_files_named_together_share_their_tags(tmp_path):
     (tmp_path / "a.yaml").write_text(
-        "pathway: a\ntitle: t\ntags: [本院标签]\nrules: [{id: r, on: enrolled, do: [{push: {content: x}}]}]\n",
+        "pathway: a\ntitle: t\ntags: [本院标签]\nrules: [{id: r, on: enrolled, do: [{push: {content: danger-signs}}]}]\n",
         encoding="utf-8",
     )
     (tmp_path / "b.yaml").write_text(

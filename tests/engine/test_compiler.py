@@ -1,5 +1,6 @@
 """The compiler: data-driven conformance cases, spec objects, hashing, robustness."""
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,9 +31,16 @@ CASES = [
 ]
 
 
+def case_catalogue() -> Catalogue:
+    """The built-in catalogue, plus the placeholder content keys the cases use (x, y)."""
+    base = load_catalogue()
+    assert base.content_keys is not None
+    return replace(base, content_keys=base.content_keys | {"x", "y"})
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_conformance_case(case):
-    result = compile_text(case["pathway"], "case.yaml")
+    result = compile_text(case["pathway"], "case.yaml", catalogue=case_catalogue())
     found = [f"{p.location.line}:{p.location.column}: {p.code}" for p in result.problems]
     assert found == case["expect"], [str(p) for p in result.problems]
     if "message_contains" in case:
@@ -141,7 +149,7 @@ def test_content_and_forms_are_checked_when_the_catalogue_knows_them():
 
 def test_hundreds_of_rules_are_refused():
     rules = "\n".join(f"  - {{id: r{i}, on: enrolled, do: [{{push: {{content: x}}}}]}}" for i in range(201))
-    result = compile_text(f"pathway: p\ntitle: t\nrules:\n{rules}\n")
+    result = compile_text(f"pathway: p\ntitle: t\nrules:\n{rules}\n", catalogue=case_catalogue())
     assert [p.code for p in result.problems] == ["too-many-rules"]
 
 

@@ -50,15 +50,11 @@ def test_there_are_no_weekly_lessons_outside_4_to_41(library: dict[str, ContentI
 
 
 def test_each_of_the_seven_visits_has_an_item(library: dict[str, ContentItem]) -> None:
-    assert {key for key in library if content_kind(key) == "visit"} == {
-        f"visit-{n}" for n in range(1, 8)
-    }
+    assert {key for key in library if content_kind(key) == "visit"} == {f"visit-{n}" for n in range(1, 8)}
 
 
 @pytest.mark.parametrize("condition", CONDITION_KEYS)
-def test_each_condition_has_an_item_and_a_welcome(
-    library: dict[str, ContentItem], condition: str
-) -> None:
+def test_each_condition_has_an_item_and_a_welcome(library: dict[str, ContentItem], condition: str) -> None:
     assert library[condition].kind == "condition"
     assert library[condition].sensitive
     assert library[f"{condition}-welcome"].audience["conditions"] == (condition,)

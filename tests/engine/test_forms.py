@@ -122,9 +122,7 @@ def test_glucose_log_rejects_text_missing_items_and_unknown_items(forms: dict[st
     assert "low_glucose_symptoms: required" in joined
 
 
-@pytest.mark.parametrize(
-    ("fasting", "flagged"), [(5.29, False), (5.3, True), (3.3, False), (3.29, None)]
-)
+@pytest.mark.parametrize(("fasting", "flagged"), [(5.29, False), (5.3, True), (3.3, False), (3.29, None)])
 def test_glucose_log_flags_fasting_from_5_3_and_low_below_3_3(
     forms: dict[str, Form], fasting: float, flagged: bool | None
 ) -> None:
@@ -154,9 +152,7 @@ def test_course_exam_counts_right_answers_and_needs_every_choice_of_multiple(
 ) -> None:
     exam = forms["course-exam"]
     right = {item.id: list(item.answer or ()) for item in exam.items}
-    answers: dict[str, object] = {
-        k: (v if exam.item_type(k) == "list" else v[0]) for k, v in right.items()
-    }
+    answers: dict[str, object] = {k: (v if exam.item_type(k) == "list" else v[0]) for k, v in right.items()}
     assert score(exam, answers).total == 10
     answers["q3"] = ["a", "b"]
     result = score(exam, answers)
