@@ -36,6 +36,7 @@ NUMERIC_FACTS = {
     "para": "para",
     "plurality": "plurality",
     "days_since_delivery": "days_since_delivery",
+    "live_births": "live_births",
 }
 ENUM_FACTS = ("status", "dating_method", "bmi_class")
 ORDERING_OPS = frozenset({"lt", "lte", "gt", "gte", "between"})

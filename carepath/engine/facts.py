@@ -66,6 +66,7 @@ class Facts:
     visits: frozenset[str] = frozenset()
     status: str = "pregnant"
     delivery_date: date | None = None
+    live_births: int | None = None  # newborns with outcome live, once the HIS reports them
     answers: Mapping[str, Mapping[str, Scalar]] = field(default_factory=lambda: EMPTY)
     labs: Mapping[str, float] = field(default_factory=lambda: EMPTY)
 
@@ -174,7 +175,9 @@ def apply_event(facts: Facts, event: Event, scorer: Scorer | None = None) -> Fac
         return replace(facts, visits=facts.visits | {data["kind"]})
     if kind == "delivery":
         delivered_on = _date(data["date"]) if "date" in data else event.occurred_at.date()
-        return replace(facts, status="delivered", delivery_date=delivered_on)
+        newborns = data.get("newborns")
+        live = sum(1 for n in newborns if n.get("outcome") == "live") if newborns else None
+        return replace(facts, status="delivered", delivery_date=delivered_on, live_births=live)
     if kind == "pregnancy.ended":
         return replace(facts, status="ended")
     return facts
@@ -226,6 +229,7 @@ def snapshot(facts: Facts, today: date, event: Event | None = None) -> dict[str,
         "visits": facts.visits,
         "status": facts.status,
         "days_since_delivery": (today - delivered).days if delivered else None,
+        "live_births": facts.live_births,
         "answers": facts.answers,
         "labs": facts.labs,
         "event": {"type": event.type, "data": event.data} if event else None,

@@ -38,6 +38,7 @@ PLAIN_FACTS = frozenset(
         "para",
         "plurality",
         "days_since_delivery",
+        "live_births",
         "status",
         "dating_method",
         "risk_level",
