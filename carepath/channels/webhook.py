@@ -1,0 +1,114 @@
+"""A signed HTTP POST to a hospital system (a call centre, a ward dashboard).
+
+The signature is the inbound API's scheme pointed the other way: HMAC-SHA256 with the
+hospital's secret over six lines joined by ``\\n``::
+
+    CAREPATH-HMAC-SHA256
+    <METHOD>          upper case
+    <PATH>            the path, plus ?query exactly as sent when there is one
+    <TIMESTAMP>       Unix seconds, also in X-Carepath-Timestamp
+    <KEY ID>          also in X-Carepath-Key
+    <BODY SHA-256>    lower-case hex SHA-256 of the raw body, also in X-Carepath-Content-SHA256
+
+sent as ``X-Carepath-Signature`` (lower-case hex). The receiver recomputes it, compares in
+constant time and refuses timestamps more than five minutes off. The body carries the
+dedupe key (the receiver's idempotency key), kind, recipient, neutral summary and link.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+
+from carepath.channels.base import (
+    BAD_RECIPIENT,
+    CONFIG_ERROR,
+    Clock,
+    Message,
+    PermanentError,
+    Receipt,
+    http_post,
+    utc_now,
+)
+
+SCHEME = "CAREPATH-HMAC-SHA256"
+
+
+def canonical_string(method: str, path: str, timestamp: str, key_id: str, body_sha256: str) -> str:
+    return "\n".join([SCHEME, method.upper(), path, timestamp, key_id, body_sha256])
+
+
+def sign_request(
+    secret: str, method: str, path: str, *, timestamp: str, key_id: str, body: bytes
+) -> dict[str, str]:
+    """The signature headers of one request (the same scheme the inbound API checks)."""
+    digest = hashlib.sha256(body).hexdigest()
+    text = canonical_string(method, path, timestamp, key_id, digest)
+    signature = hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
+    return {
+        "X-Carepath-Key": key_id,
+        "X-Carepath-Timestamp": timestamp,
+        "X-Carepath-Content-SHA256": digest,
+        "X-Carepath-Signature": signature,
+    }
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    url: str
+    key_id: str
+    secret: str
+
+
+class WebhookChannel:
+    name = "webhook"
+    external = True
+
+    def __init__(self, settings: WebhookSettings, *, client: httpx.Client, clock: Clock = utc_now) -> None:
+        self._settings = settings
+        self._client = client
+        self._clock = clock
+        parts = urlsplit(settings.url)
+        self._path = parts.path + (f"?{parts.query}" if parts.query else "")
+
+    def send(self, message: Message) -> Receipt:
+        document = {
+            "id": message.dedupe_key,
+            "hospital": message.hospital_id,
+            "kind": message.kind,
+            "recipient": message.recipient,
+            "summary": message.summary,
+            "link": message.link,
+        }
+        body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+        timestamp = str(int(self._clock().timestamp()))
+        headers = sign_request(
+            self._settings.secret,
+            "POST",
+            self._path,
+            timestamp=timestamp,
+            key_id=self._settings.key_id,
+            body=body,
+        )
+        headers["Content-Type"] = "application/json; charset=utf-8"
+        headers["Idempotency-Key"] = message.dedupe_key
+        response = http_post(self._client, self._settings.url, self.name, content=body, headers=headers)
+        if response.status_code in (404, 410, 422):
+            raise PermanentError(
+                f"{self.name}: HTTP {response.status_code}: the receiver refused the recipient",
+                reason=BAD_RECIPIENT,
+                provider_code=str(response.status_code),
+            )
+        if response.status_code >= 300:
+            raise PermanentError(
+                f"{self.name}: HTTP {response.status_code}",
+                reason=CONFIG_ERROR,
+                provider_code=str(response.status_code),
+            )
+        provider_id = response.headers.get("X-Request-Id") or message.dedupe_key
+        return Receipt(self.name, provider_id, self._clock(), str(response.status_code))
