@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import ssl
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -146,14 +147,14 @@ class Channel(Protocol):
 
 
 def external_params(message: Message) -> Mapping[str, str]:
-    """The template fields of an external message, refusing any that would carry the item's
-    title or body: a wiring mistake upstream must fail loudly, not reach a lock screen."""
-    for name, value in message.params.items():
+    """The template fields of an external message, after checking that neither they nor the
+    summary carry the item's title or body: a wiring mistake upstream must fail loudly here,
+    not reach a lock screen."""
+    fields = {"summary": message.summary, **message.params}
+    for name, value in fields.items():
         for secret, what in ((message.title, "title"), (message.body.strip(), "body")):
             if secret and secret in value:
-                raise PermanentError(
-                    f"template field {name!r} would carry the item's {what}", reason=CONFIG_ERROR
-                )
+                raise PermanentError(f"{name!r} would carry the item's {what}", reason=CONFIG_ERROR)
     return message.params
 
 
@@ -289,10 +290,16 @@ class AccessTokens:
 DEFAULT_TIMEOUT = httpx.Timeout(connect=3.0, read=10.0, write=10.0, pool=5.0)
 
 
-def make_http_client(timeout: httpx.Timeout = DEFAULT_TIMEOUT, *, max_connections: int = 100) -> httpx.Client:
-    """The one pooled client a process's adapters share (close it when the process stops)."""
+def make_http_client(
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    *,
+    max_connections: int = 100,
+    verify: ssl.SSLContext | bool = True,
+) -> httpx.Client:
+    """The one pooled client a process's adapters share (close it when the process stops).
+    Building one loads the CA bundle (~50 ms): share it, never build one per message."""
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-    return httpx.Client(timeout=timeout, limits=limits, follow_redirects=False)
+    return httpx.Client(timeout=timeout, limits=limits, follow_redirects=False, verify=verify)
 
 
 def _retry_after(response: httpx.Response) -> float | None:

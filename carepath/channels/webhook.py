@@ -32,6 +32,7 @@ from carepath.channels.base import (
     Message,
     PermanentError,
     Receipt,
+    external_params,
     http_post,
     utc_now,
 )
@@ -77,6 +78,7 @@ class WebhookChannel:
         self._path = parts.path + (f"?{parts.query}" if parts.query else "")
 
     def send(self, message: Message) -> Receipt:
+        external_params(message)
         document = {
             "id": message.dedupe_key,
             "hospital": message.hospital_id,
