@@ -116,3 +116,13 @@ def build_channel(name: str, config: Mapping[str, Any], deps: ChannelDeps) -> Ch
     except KeyError:
         raise ValueError(f"unknown channel {name!r}; known: {', '.join(sorted(BUILDERS))}") from None
     return builder(config, deps)
+
+
+def build_channels(
+    channels: Mapping[str, Mapping[str, Any]], deps: ChannelDeps, environ: Mapping[str, str]
+) -> dict[str, Channel]:
+    """Every channel of a hospital's ``channels:`` section, secrets read from ``environ``."""
+    return {
+        name: build_channel(name, resolve_secrets(config or {}, environ), deps)
+        for name, config in channels.items()
+    }

@@ -302,3 +302,17 @@ def test_decisions_do_not_depend_on_the_order_items_arrive_in(scenario: Scenario
     shuffled = list(items)
     rng.shuffle(shuffled)  # type: ignore[attr-defined]
     assert decide(shuffled, her, policy, now) == decide(items, her, policy, now)
+
+
+def test_the_example_hospital_configuration_gives_its_policy() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    from carepath.delivery.policy import policy_from_config
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "hospital" / "channels.yaml"
+    policy = policy_from_config(yaml.safe_load(path.read_text(encoding="utf-8"))["delivery"])
+    assert policy.window == WINDOW
+    assert policy.daily_cap == 3
+    assert policy.fallback_order[-1] == "inbox"
