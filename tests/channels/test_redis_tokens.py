@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -58,13 +59,14 @@ def test_a_crashed_holder_blocks_only_for_its_lease(redis_store: Callable[[], To
 
     client = redis.Redis(host="127.0.0.1", port=6379)
     try:
-        store = RedisTokenStore(client, prefix="carepath-test-lease:")
-        client.set("carepath-test-lease:lock:k", "a process that died", px=100)  # its lease
+        prefix = f"carepath-test-{uuid.uuid4().hex}:"
+        store = RedisTokenStore(client, prefix=prefix)
+        client.set(f"{prefix}lock:k", "a process that died", px=100)  # its lease
         started = time.monotonic()
         with store.lock("k", 1.0):
             waited = time.monotonic() - started
         assert 0.05 < waited < 0.5
-        assert client.get("carepath-test-lease:lock:k") is None  # released by its holder
+        assert client.get(f"{prefix}lock:k") is None  # released by its holder
     finally:
-        client.delete("carepath-test-lease:lock:k")
+        client.delete(f"{prefix}lock:k")
         client.close()

@@ -96,6 +96,9 @@ class FakeProviders:
     token_seconds: int = 7200
     not_following: set[str] = field(default_factory=set)
     no_subscription: set[str] = field(default_factory=set)
+    #: Seconds within which a repeated template ``client_msg_id`` is not delivered again (0: off).
+    #: WeChat documents the dedupe but not its reply; the fake answers like the first send.
+    client_msg_id_window: float = 0.0
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -106,6 +109,7 @@ class FakeProviders:
         self._issued: dict[str, _Token] = {}
         self._ids = itertools.count(1)
         self._nonces: set[str] = set()
+        self._client_msg_ids: dict[str, tuple[float, int]] = {}
         self.tokens_issued: dict[str, int] = defaultdict(int)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -230,6 +234,21 @@ class FakeProviders:
     def next_id(self) -> int:
         with self._lock:
             return next(self._ids)
+
+    def seen_client_msg_id(self, client_msg_id: str) -> int | None:
+        """The msgid of an earlier send with this id inside the dedupe window, else None (and
+        the id is remembered with a new msgid)."""
+        with self._lock:
+            now = time.monotonic()
+            earlier = self._client_msg_ids.get(client_msg_id)
+            if earlier is not None and now - earlier[0] < self.client_msg_id_window:
+                return earlier[1]
+            self._client_msg_ids[client_msg_id] = (now, next(self._ids))
+            return None
+
+    def msgid_for(self, client_msg_id: str) -> int:
+        with self._lock:
+            return self._client_msg_ids[client_msg_id][1]
 
     def fresh_nonce(self, nonce: str) -> bool:
         with self._lock:
@@ -368,6 +387,13 @@ def _wechat_send(req: _Request) -> tuple[int, dict[str, Any], dict[str, str]]:
         return 200, {"errcode": 43004, "errmsg": "require subscribe"}, {}
     if req.route == "wechat.subscribe" and body["touser"] in fake.no_subscription:
         return 200, {"errcode": 43101, "errmsg": "user refuse to accept the msg"}, {}
+    client_msg_id = body.get("client_msg_id")
+    if req.route == "wechat.template" and client_msg_id and fake.client_msg_id_window > 0:
+        earlier = fake.seen_client_msg_id(str(client_msg_id))
+        if earlier is not None:
+            return 200, {"errcode": 0, "errmsg": "ok", "msgid": earlier}, {}
+        received.delivered = True
+        return 200, {"errcode": 0, "errmsg": "ok", "msgid": fake.msgid_for(str(client_msg_id))}, {}
     received.delivered = True
     return 200, {"errcode": 0, "errmsg": "ok", "msgid": fake.next_id()}, {}
 
