@@ -51,15 +51,22 @@ def pathway() -> None:
     """Validate, dry-run and simulate pathways."""
 
 
+#: Catalogue files that sit beside the built-in pathways and are not pathways themselves.
+CATALOGUE_FILES = frozenset({"tags.yaml", "labs.yaml"})
+
+
 def expand_paths(paths: tuple[str, ...]) -> list[str]:
-    """Files as given; a directory stands for its ``*.yaml`` files, sorted."""
+    """Files as given; a directory stands for its ``*.yaml`` files (not the tag and lab
+    catalogues that live beside the built-in pathways), sorted."""
     from pathlib import Path
 
     expanded: list[str] = []
     for given in paths:
         if Path(given).is_dir():
             expanded += sorted(
-                str(Path(given) / p.name) for p in Path(given).iterdir() if p.suffix in (".yaml", ".yml")
+                str(Path(given) / p.name)
+                for p in Path(given).iterdir()
+                if p.suffix in (".yaml", ".yml") and p.name not in CATALOGUE_FILES
             )
         else:
             expanded.append(given)
