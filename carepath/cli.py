@@ -439,3 +439,108 @@ def _print_rows(rows: list, output_format: str) -> None:  # type: ignore[type-ar
         )
     Console(width=160).print(table)
     click.echo(f"{len(rows)} action(s)")
+
+
+@pathway.command("simulate")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--cohort", "cohort_path", metavar="COHORT.csv", help="One row per patient (DSL.md).")
+@click.option("--synthetic", type=click.IntRange(1, 1_000_000), metavar="N", help="N synthetic pregnancies.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the synthetic cohort.")
+@click.option("--until-ga", metavar="W+D", help="Stop each pregnancy at this GA (default: EDD + 12 weeks).")
+@click.option("--format", "output_format", type=click.Choice(["summary", "json"]), default="summary")
+def pathway_simulate(
+    *,
+    paths: tuple[str, ...],
+    cohort_path: str | None,
+    synthetic: int | None,
+    seed: int,
+    until_ga: str | None,
+    output_format: str,
+) -> None:
+    """Run the pathways over a whole cohort and summarise what they would do."""
+    import json
+    import time as timer
+    from pathlib import Path
+
+    from rich.progress import Progress
+
+    from carepath.engine.clock import parse_gestational_age
+    from carepath.engine.cohort import read_cohort_csv, synthetic_cohort
+    from carepath.engine.forms import make_scorer
+    from carepath.engine.runtime import Settings
+    from carepath.engine.summary import CohortSummary, simulate_member
+    from carepath.errors import CarepathError
+
+    if bool(cohort_path) == bool(synthetic):
+        raise click.UsageError("give exactly one of --cohort or --synthetic")
+    until_days = None
+    if until_ga:
+        try:
+            until_days = parse_gestational_age(until_ga)
+        except CarepathError as exc:
+            raise click.BadParameter(exc.message, param_hint="--until-ga") from None
+    library = load_library(paths)
+    if cohort_path:
+        try:
+            text = Path(cohort_path).read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            click.echo(f"{cohort_path}:1:1: unreadable: {exc}", err=True)
+            sys.exit(EXIT_INVALID)
+        members, problems = read_cohort_csv(text, cohort_path)
+        if problems:
+            _fail_with(problems)
+        size = len(members)
+        cohort = iter(members)
+    else:
+        size = synthetic or 0
+        cohort = synthetic_cohort(size, seed)
+    settings = Settings(scorer=make_scorer())
+    total = CohortSummary()
+    started = timer.perf_counter()
+    with Progress(transient=True, console=_stderr_console()) as progress:
+        task = progress.add_task("simulating", total=size)
+        for member in cohort:
+            try:
+                total.add(simulate_member(library, member, until_days, settings))
+            except CarepathError as exc:
+                click.echo(f"error: {member.facts.pregnancy_id}: {exc.code}: {exc.message}", err=True)
+                sys.exit(EXIT_INVALID)
+            progress.advance(task)
+    elapsed = timer.perf_counter() - started
+    report = total.as_json() | {"wall_seconds": round(elapsed, 2)}
+    if output_format == "json":
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    _print_summary(report)
+
+
+def _stderr_console():  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _print_summary(report: dict) -> None:  # type: ignore[type-arg]
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=120)
+    weekly = report["external_messages_per_patient_week"]
+    console.print(
+        f"{report['patients']} patients, {report['evaluations']} evaluations in {report['wall_seconds']} s; "
+        f"external messages per patient-week: mean {weekly['mean']}, "
+        f"p95 {weekly['p95']:g}, max {weekly['max']:g}"
+    )
+    reached = Table(title="patients reached")
+    reached.add_column("pathway")
+    reached.add_column("patients", justify="right")
+    reached.add_column("actions", justify="right")
+    for pathway_id, count in report["patients_reached"].items():
+        reached.add_row(pathway_id, str(count), str(report["actions_by_pathway"].get(pathway_id, 0)))
+    console.print(reached)
+    rules = Table(title="actions by rule")
+    for column in ("pathway", "rule", "action", "count"):
+        rules.add_column(column, justify="right" if column == "count" else "left")
+    for row in report["actions_by_rule"]:
+        rules.add_row(row["pathway"], row["rule"], row["action"], str(row["count"]))
+    console.print(rules)

@@ -8,7 +8,7 @@ give an EDD, labs must be known and plausible, parity must fit gravidity, event 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path as FilePath
 from typing import Any
 
@@ -88,7 +88,32 @@ def _date(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 
 
+DATE_KEYS = frozenset({"lmp", "edd", "birth_date", "delivery_date", "scan_date", "transfer_date", "date"})
+DATETIME_KEYS = frozenset({"enrolled_at", "occurred_at", "at"})
+
+
+def _real_dates(doc: Document, value: Any, at: Path) -> bool:
+    """Quoted dates pass the schema's pattern; check that each one exists (2026-02-30 doesn't)."""
+    ok = True
+    if isinstance(value, dict):
+        for key, child in value.items():
+            if isinstance(child, str) and (key in DATE_KEYS or key in DATETIME_KEYS):
+                try:
+                    (date if key in DATE_KEYS else datetime).fromisoformat(child)
+                except ValueError as exc:
+                    doc.error((*at, key), "bad-date", f"{child!r} is not a real date ({exc})")
+                    ok = False
+            else:
+                ok = _real_dates(doc, child, (*at, key)) and ok
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            ok = _real_dates(doc, child, (*at, index)) and ok
+    return ok
+
+
 def _patient_meaning(doc: Document, patient: dict[str, Any], at: Path, cat: Catalogue) -> None:
+    if not _real_dates(doc, patient, at):
+        return
     if any(k in patient for k in ("lmp", "ultrasound", "ivf", "edd")):
         try:
             dating_of(patient)
@@ -122,6 +147,8 @@ def _check_lab(doc: Document, path: Path, code: str, value: float, cat: Catalogu
 
 
 def _events_meaning(doc: Document, cat: Catalogue) -> None:
+    if not _real_dates(doc, doc.value, ()):
+        return
     seen: dict[str, int] = {}
     for index, event in enumerate(doc.value):
         path: Path = (index,)

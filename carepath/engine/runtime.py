@@ -15,7 +15,7 @@ events, evaluated next, to a depth of 8.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
@@ -120,6 +120,7 @@ class Library:
         self.matcher_kind = matcher
         self.current: dict[str, Pathway] = {}
         self._matchers: dict[tuple[str, str], Matcher] = {}
+        self._timed: dict[tuple[str, str], tuple[Rule, ...]] = {}
         for pathway in pathways:
             self.add(pathway)
 
@@ -140,6 +141,15 @@ class Library:
 
     def ordered(self) -> list[Pathway]:
         return [self.current[k] for k in sorted(self.current)]
+
+    def timed_rules(self, pathway: Pathway) -> tuple[Rule, ...]:
+        """The pathway's ``at`` and ``every`` rules, found once."""
+        key = (pathway.id, pathway.version)
+        rules = self._timed.get(key)
+        if rules is None:
+            rules = tuple(r for r in pathway.rules if isinstance(r.trigger, At | Every))
+            self._timed[key] = rules
+        return rules
 
 
 def dedupe_key(pregnancy_id: str, pathway: Pathway, rule_id: str, occurrence: str, index: int) -> str:
@@ -190,6 +200,7 @@ class _Run:
         self.enrolled: list[Enrolment] = []
         self.exited: list[Enrolment] = []
         self.queue: deque[_Step] = deque()
+        self._anchor_cache: dict[tuple[date | None, date | None, datetime], Anchors] = {}
 
     # --- the chain ---
 
@@ -314,20 +325,24 @@ class _Run:
         return firings
 
     def _anchors(self, enrolment: Enrolment) -> Anchors:
-        return Anchors(self.facts.edd, self.facts.delivery_date, self.window.local_date(enrolment.started_at))
+        key = (self.facts.edd, self.facts.delivery_date, enrolment.started_at)
+        anchors = self._anchor_cache.get(key)
+        if anchors is None:
+            anchors = Anchors(key[0], key[1], self.window.local_date(enrolment.started_at))
+            self._anchor_cache[key] = anchors
+        return anchors
 
     def _timed_firings(self, pathway: Pathway, enrolment: Enrolment) -> list[_Firing]:
         """Occurrences since the last evaluation, after the catch-up policy."""
         anchors = self._anchors(enrolment)
         enrolled_on = anchors.enrolled_on
         since = self.previous if self.previous is not None and enrolment.started_at <= self.previous else None
+        since_day = self.window.local_date(since) if since is not None else None
         firings = []
-        for rule in pathway.rules:
-            if not isinstance(rule.trigger, At | Every):
-                continue
+        for rule in self.library.timed_rules(pathway):
             due = [
                 self.window.opening(day)
-                for day in occurrence_days(rule, anchors, self.today)
+                for day in occurrence_days(rule, anchors, self.today, since_day)
                 if since is None or self.window.opening(day) > since
             ]
             due = [t for t in due if t <= self.now]
@@ -476,11 +491,11 @@ class _Run:
         for enrolment in self._active():
             pathway = self._pathway(enrolment)
             anchors = self._anchors(enrolment)
-            for rule in pathway.rules:
+            for rule in self.library.timed_rules(pathway):
                 day = next_occurrence_day(rule, anchors, self.today)
                 if day is not None:
                     candidates.append(self.window.opening(day))
-            for day in occurrence_days_today(pathway, anchors, self.today):
+            for day in occurrence_days_today(self.library.timed_rules(pathway), anchors, self.today):
                 if self.window.opening(day) > self.now:
                     candidates.append(self.window.opening(day))
             candidates += self._condition_wakeups(pathway.exit, enrolment)
@@ -497,15 +512,9 @@ class _Run:
         return [self.window.opening(day) for day in days]
 
 
-def occurrence_days_today(pathway: Pathway, anchors: Anchors, today: date) -> list[date]:
+def occurrence_days_today(rules: Sequence[Rule], anchors: Anchors, today: date) -> list[date]:
     """Timed occurrences falling today: evaluated before the window opened, they are still ahead."""
-    return [
-        day
-        for rule in pathway.rules
-        if isinstance(rule.trigger, At | Every)
-        for day in occurrence_days(rule, anchors, today)[-1:]
-        if day == today
-    ]
+    return [day for rule in rules for day in occurrence_days(rule, anchors, today, today)]
 
 
 def describe_trigger(rule: Rule, occurrence: str) -> str:

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from carepath.engine.clock import format_gestational_age, gestational_days
 from carepath.engine.facts import Event, Facts, apply_event
-from carepath.engine.runtime import Emitted, Library, Settings, State, evaluate
+from carepath.engine.runtime import Emitted, Evaluation, Library, Settings, State, evaluate
+from carepath.errors import EvaluationError
 
 #: A pregnancy's dry-run never needs more evaluations than this; a bug that stops the clock must not hang.
 MAX_STEPS = 20_000
@@ -87,6 +88,50 @@ def events_from_file(raw_events: Sequence[Mapping[str, Any]]) -> list[Event]:
     return sorted(events, key=lambda e: e.occurred_at)
 
 
+def timeline(
+    library: Library,
+    facts: Facts,
+    events: Iterable[Event] = (),
+    *,
+    start: datetime | None = None,
+    until: datetime,
+    settings: Settings | None = None,
+    extra_ticks: Iterable[datetime] = (),
+) -> Iterator[Evaluation]:
+    """Every evaluation of one pregnancy from ``start`` (default: her registration) to ``until``.
+
+    The clock visits each event and each wake-up the engine asks for, nothing else, except
+    ``extra_ticks``: evaluations at other moments, which must change nothing (the tests
+    check it), just as a scheduler that wakes too often must not send twice.
+    """
+    settings = settings or Settings()
+    start = start or facts.enrolled_at
+    pending_events = sorted(events, key=lambda e: e.occurred_at)
+    while pending_events and pending_events[0].occurred_at < start:
+        facts = apply_event(facts, pending_events.pop(0), settings.scorer)  # history before the window
+    ticks = sorted(t for t in extra_ticks if start < t <= until)
+    state = State(facts)
+    now: datetime | None = start
+    for _ in range(MAX_STEPS):
+        if now is None or now > until:
+            return
+        event = pending_events.pop(0) if pending_events and pending_events[0].occurred_at <= now else None
+        evaluation = evaluate(library, state, event, now, settings)
+        yield evaluation
+        state = evaluation.state
+        while ticks and ticks[0] <= now:
+            ticks.pop(0)
+        if pending_events and pending_events[0].occurred_at <= now:
+            continue  # another event at this very moment: evaluate it next, same clock
+        moments = [t for t in (evaluation.next_wakeup,) if t is not None and t > now]
+        if pending_events:
+            moments.append(pending_events[0].occurred_at)
+        if ticks:
+            moments.append(ticks[0])
+        now = min(moments) if moments else None
+    raise EvaluationError(f"the dry-run did not finish in {MAX_STEPS} steps", code="dry-run-stuck")
+
+
 def dry_run(
     library: Library,
     facts: Facts,
@@ -97,41 +142,18 @@ def dry_run(
     settings: Settings | None = None,
     extra_ticks: Iterable[datetime] = (),
 ) -> list[Row]:
-    """Every action from ``start`` (default: her registration) to ``until``, in time order.
-
-    ``extra_ticks`` adds evaluations at other moments; they must change nothing (a property
-    the tests check), just as a scheduler that wakes too often must not send twice.
-    """
+    """Every action from ``start`` to ``until``, in time order (see ``timeline``)."""
     settings = settings or Settings()
-    start = start or facts.enrolled_at
-    pending_events = sorted(events, key=lambda e: e.occurred_at)
-    while pending_events and pending_events[0].occurred_at < start:
-        facts = apply_event(facts, pending_events.pop(0), settings.scorer)  # history before the window
-    ticks = sorted(t for t in extra_ticks if start < t <= until)
-    state = State(facts)
     rows: dict[str, Row] = {}
-    now: datetime | None = start
-    for _ in range(MAX_STEPS):
-        if now is None or now > until:
-            break
-        event = pending_events.pop(0) if pending_events and pending_events[0].occurred_at == now else None
-        evaluation = evaluate(library, state, event, now, settings)
+    for evaluation in timeline(
+        library, facts, events, start=start, until=until, settings=settings, extra_ticks=extra_ticks
+    ):
         for emitted in evaluation.actions:
             if emitted.dedupe_key not in rows:
                 rows[emitted.dedupe_key] = _row(emitted, evaluation.state.facts, settings, len(rows))
         for cancelled in evaluation.cancellations:
             if cancelled.dedupe_key in rows:
                 rows[cancelled.dedupe_key] = _with_status(rows[cancelled.dedupe_key], cancelled.status)
-        state = evaluation.state
-        while ticks and ticks[0] <= now:
-            ticks.pop(0)
-        moments = [t for t in (evaluation.next_wakeup,) if t is not None]
-        if pending_events:
-            moments.append(max(pending_events[0].occurred_at, now))
-        if ticks:
-            moments.append(ticks[0])
-        later = [t for t in moments if t > now] or [t for t in moments if t == now and pending_events]
-        now = min(later) if later else None
     return sorted(
         (row for row in rows.values() if row.at <= until),
         key=lambda r: (r.at, r.sequence),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from carepath.engine.clock import TERM_DAYS
@@ -22,7 +23,7 @@ class SendWindow:
     opens: time = time(9, 0)
     closes: time = time(20, 0)
 
-    @property
+    @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
@@ -58,7 +59,7 @@ class Anchors:
     delivery_date: date | None
     enrolled_on: date
 
-    @property
+    @cached_property
     def ga_zero(self) -> date | None:
         """The day GA 0+0 falls on (the LMP of a 28-day cycle that gives this EDD)."""
         return self.edd - timedelta(days=TERM_DAYS) if self.edd else None
@@ -83,8 +84,9 @@ def point_date(point: Point, anchors: Anchors) -> date | None:
 MAX_OCCURRENCES = 200
 
 
-def occurrence_days(rule: Rule, anchors: Anchors, through: date) -> list[date]:
-    """Days a timed rule fires on, from its first up to and including ``through``."""
+def occurrence_days(rule: Rule, anchors: Anchors, through: date, since: date | None = None) -> list[date]:
+    """Days a timed rule fires on, from its first (or the first on or after ``since``) up to
+    and including ``through``."""
     trigger = rule.trigger
     if isinstance(trigger, At):
         day = point_date(trigger.point, anchors)
@@ -100,6 +102,8 @@ def occurrence_days(rule: Rule, anchors: Anchors, through: date) -> list[date]:
     step = max(trigger.interval.days, 1)
     days: list[date] = []
     day = start
+    if since is not None and since > start:
+        day = start + timedelta(days=-(-(since - start).days // step) * step)
     while day <= through and (until is None or day < until) and len(days) < MAX_OCCURRENCES:
         days.append(day)
         day += timedelta(days=step)

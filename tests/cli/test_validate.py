@@ -205,3 +205,15 @@ def test_implausible_lab_result_and_duplicate_event_ids(tmp_path):
         (2, "duplicate-event"),
         (2, "bad-unit"),
     ]
+
+
+def test_quoted_impossible_dates_are_caught_too(tmp_path):
+    patient = tmp_path / "p.yaml"
+    patient.write_text(PATIENT.replace("lmp: 2026-01-05", 'lmp: "2026-02-30"'), encoding="utf-8")
+    result = run("--patient", str(patient))
+    assert [(row[3], row[1]) for row in located_codes(result.output)] == [("bad-date", 2)]
+    events = tmp_path / "e.yaml"
+    events.write_text(
+        '- {occurred_at: "2026-02-30T10:00:00+08:00", type: pregnancy.ended}\n', encoding="utf-8"
+    )
+    assert [row[3] for row in located_codes(run("--events", str(events)).output)] == ["bad-date"]
