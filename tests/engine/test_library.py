@@ -213,3 +213,51 @@ def test_o12_is_not_a_hypertensive_disorder_here():
 )
 def test_plans_entered_by_facts(changes, plans):
     assert _audiences(_snapshot(**changes)) == plans
+
+
+def _registration_rows(**patient) -> list[Row]:
+    """What the library does on the day she registers at 8+0 with ``patient`` fields."""
+    base = {
+        "id": "r",
+        "lmp": "2026-01-05",
+        "birth_date": "1995-01-01",
+        "pre_pregnancy": {"height_cm": 160, "weight_kg": 55},
+        "enrolled_at": "2026-03-02T10:00:00+08:00",
+    }
+    return run_persona({"patient": {**base, **patient}, "until": "2026-03-02"})
+
+
+def _colours(rows: list[Row]) -> list[str]:
+    return [r.summary.split(":")[0] for r in rows if r.action == "risk"]
+
+
+def _case_management(rows: list[Row]) -> bool:
+    return any(r.rule == "case-management" and r.action == "task" for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("patient", "colours", "case_managed"),
+    [
+        ({}, ["green"], False),
+        ({"diagnoses": [{"code": "O14.100"}]}, ["green", "orange"], True),  # severe PE
+        ({"diagnoses": [{"code": "O14.000"}]}, ["green", "yellow"], False),  # mild to moderate PE
+        ({"diagnoses": [{"code": "O12.000"}]}, ["green"], False),  # not a hypertensive disorder
+        ({"birth_date": "1986-10-12"}, ["green", "orange"], True),  # 40 on the EDD
+        ({"birth_date": "1986-10-13"}, ["green", "yellow"], False),  # 39 on the EDD
+        ({"pre_pregnancy": {"height_cm": 160, "weight_kg": 64}}, ["green"], False),  # BMI 25.0, not > 25
+        ({"pre_pregnancy": {"height_cm": 160, "weight_kg": 64.3}}, ["green", "yellow"], False),  # BMI 25.1
+        ({"pre_pregnancy": {"height_cm": 160, "weight_kg": 71.7}}, ["green", "orange"], True),  # BMI 28.0
+        ({"pre_pregnancy": {"height_cm": 160, "weight_kg": 47}}, ["green", "yellow"], False),  # BMI 18.4
+        ({"tags": ["传染病"]}, ["green", "purple"], True),
+    ],
+)
+def test_five_colour_grade_at_registration(patient, colours, case_managed):
+    rows = _registration_rows(**patient)
+    assert _colours(rows) == colours
+    assert _case_management(rows) is case_managed
+
+
+def test_hypertensive_codes_without_a_colour_go_to_the_doctor():
+    rows = _registration_rows(diagnoses=[{"code": "O10.001"}])
+    assert _colours(rows) == ["green"]
+    assert [r.rule for r in rows if r.action == "task"] == ["hdp-ungraded-at-registration"]
