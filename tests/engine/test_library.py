@@ -261,3 +261,206 @@ def test_hypertensive_codes_without_a_colour_go_to_the_doctor():
     rows = _registration_rows(diagnoses=[{"code": "O10.001"}])
     assert _colours(rows) == ["green"]
     assert [r.rule for r in rows if r.action == "task"] == ["hdp-ungraded-at-registration"]
+
+
+def _tasks_after(diagnosis: str, event: dict, day: str = "2026-07-01") -> list[str]:
+    """Tasks opened on ``day`` by ``event`` (at 15:00) for a woman registered at 8+0 with ``diagnosis``."""
+    persona = {
+        "patient": {
+            "id": "e",
+            "lmp": "2026-01-05",
+            "birth_date": "1995-01-01",
+            "diagnoses": [{"code": diagnosis}],
+            "enrolled_at": "2026-03-02T10:00:00+08:00",
+        },
+        "events": [{"id": "x", "occurred_at": f"{day}T15:00:00+08:00", **event}],
+        "until": day,
+    }
+    moment = datetime.fromisoformat(f"{day}T15:00:00+08:00")
+    return [
+        f"{r.rule} {r.params['priority']}"
+        for r in run_persona(persona)
+        if r.action == "task" and r.at == moment
+    ]
+
+
+def _form(form: str, **answers) -> dict:
+    return {"type": "questionnaire.submitted", "data": {"form": form, "answers": answers}}
+
+
+def _lab(code: str, value: float, unit: str) -> dict:
+    return {"type": "lab.result", "data": {"code": code, "value": value, "unit": unit}}
+
+
+BP = {"measured_on": "2026-07-01", "time_of_day": "morning"}
+
+
+@pytest.mark.parametrize(
+    ("diagnosis", "event", "tasks"),
+    [
+        # hypertension: ≥160/110 urgent, ≥140/90 high, danger symptoms urgent [CN-HDP]
+        (
+            "O13.x00",
+            _form("bp-log", **BP, systolic=165, diastolic=95, symptoms=["none"]),
+            ["severe-bp urgent"],
+        ),
+        (
+            "O13.x00",
+            _form("bp-log", **BP, systolic=150, diastolic=112, symptoms=["none"]),
+            ["severe-bp urgent"],
+        ),
+        ("O13.x00", _form("bp-log", **BP, systolic=145, diastolic=85, symptoms=["none"]), ["raised-bp high"]),
+        ("O13.x00", _form("bp-log", **BP, systolic=139, diastolic=89, symptoms=["none"]), []),
+        (
+            "O13.x00",
+            _form("bp-log", **BP, systolic=130, diastolic=80, symptoms=["vision"]),
+            ["danger-symptoms urgent"],
+        ),
+        ("O13.x00", _lab("bp_systolic", 162, "mmHg"), ["clinic-bp-severe urgent"]),
+        # cholestasis: TBA ≥40 high, ≥100 urgent; reduced fetal movement urgent [CN-ICP][DAK]
+        ("O26.601", _lab("tba", 39, "µmol/L"), []),
+        ("O26.601", _lab("tba", 40, "µmol/L"), ["tba-40 high"]),
+        ("O26.601", _lab("tba", 100, "µmol/L"), ["tba-100 urgent"]),
+        (
+            "O26.601",
+            _form("icp-itching", itching="mild", jaundice="no", fetal_movement="reduced"),
+            ["reduced-fetal-movement urgent"],
+        ),
+        # anaemia: Hb <70 urgent; fainting or breathlessness urgent [CN-IDA]
+        ("O99.001", _lab("hb", 69, "g/L"), ["hb-below-70 urgent"]),
+        ("O99.001", _lab("hb", 70, "g/L"), []),
+        (
+            "O99.001",
+            _form("anaemia-adherence", adherence="every_day", symptoms=["fainting"]),
+            ["urgent-symptoms urgent"],
+        ),
+        (
+            "O99.001",
+            _form("anaemia-adherence", adherence="stopped", symptoms=["dizziness"]),
+            ["symptoms normal", "not-taking-iron low"],
+        ),
+        # GDM: fasting ≥5.3, 1 h ≥7.8, 2 h ≥6.7, any <3.3 [ADA][CN-GDM]
+        (
+            "O24.401",
+            _form(
+                "gdm-glucose-log", measured_on="2026-07-01", fasting_glucose=5.29, low_glucose_symptoms="no"
+            ),
+            [],
+        ),
+        (
+            "O24.401",
+            _form(
+                "gdm-glucose-log", measured_on="2026-07-01", fasting_glucose=5.3, low_glucose_symptoms="no"
+            ),
+            ["fasting-above-target high"],
+        ),
+        (
+            "O24.401",
+            _form(
+                "gdm-glucose-log",
+                measured_on="2026-07-01",
+                fasting_glucose=4.8,
+                postprandial_1h=7.8,
+                low_glucose_symptoms="no",
+            ),
+            ["postprandial-above-target normal"],
+        ),
+        (
+            "O24.401",
+            _form(
+                "gdm-glucose-log", measured_on="2026-07-01", fasting_glucose=3.2, low_glucose_symptoms="no"
+            ),
+            ["low-glucose urgent"],
+        ),
+        # previa: any bleeding [CN-PP]
+        (
+            "O44.001",
+            _form("previa-bleeding", bleeding="spotting", contractions="yes"),
+            ["any-bleeding urgent"],
+        ),
+        ("O44.001", _form("previa-bleeding", bleeding="none", contractions="yes"), ["contractions high"]),
+        # scarred uterus and twins
+        (
+            "O34.201",
+            _form("scar-symptoms", scar_pain="yes", bleeding="no", contractions="no"),
+            ["symptom-escalation urgent"],
+        ),
+        (
+            "O30.001",
+            _form(
+                "twin-symptoms",
+                tightening="occasional",
+                leaking_fluid="no",
+                sudden_growth="yes",
+                bleeding="no",
+            ),
+            ["symptom-escalation urgent"],
+        ),
+        (
+            "O30.001",
+            _form(
+                "twin-symptoms",
+                tightening="occasional",
+                leaking_fluid="no",
+                sudden_growth="no",
+                bleeding="no",
+            ),
+            [],
+        ),
+    ],
+)
+def test_escalations_open_the_right_task(diagnosis, event, tasks):
+    assert _tasks_after(diagnosis, event) == tasks
+
+
+EPDS_CALM = {f"q{i}": "a" if i in (1, 2, 4) else "d" for i in range(1, 11)}  # total 0
+
+
+@pytest.mark.parametrize(
+    ("answers", "tasks"),
+    [
+        (EPDS_CALM, []),
+        ({**EPDS_CALM, "q10": "c"}, ["epds-self-harm urgent"]),  # 1 point, item 10
+        # 3+3+3+3+1 = 13 on items 3, 5, 7, 8 and 9
+        ({**EPDS_CALM, "q3": "a", "q5": "a", "q7": "a", "q8": "a", "q9": "c"}, ["epds-13-or-more high"]),
+        ({**EPDS_CALM, "q3": "a", "q5": "a", "q7": "a", "q8": "a"}, []),  # 12
+    ],
+)
+def test_epds_escalations_after_a_live_birth(answers, tasks):
+    persona = {
+        "patient": {"id": "p", "lmp": "2026-01-05", "enrolled_at": "2026-03-02T10:00:00+08:00"},
+        "events": [
+            {
+                "id": "d",
+                "occurred_at": "2026-10-05T10:00:00+08:00",
+                "type": "delivery",
+                "data": {"newborns": [{"outcome": "live"}]},
+            },
+            {"id": "e", "occurred_at": "2026-10-20T15:00:00+08:00", **_form("epds", **answers)},
+        ],
+        "until": "2026-10-20",
+    }
+    rows = run_persona(persona)
+    assert [f"{r.rule} {r.params['priority']}" for r in rows if r.action == "task"] == tasks
+
+
+def test_a_record_closed_after_a_live_birth_is_not_a_loss():
+    persona = {
+        "patient": {"id": "c", "lmp": "2026-01-05", "enrolled_at": "2026-03-02T10:00:00+08:00"},
+        "events": [
+            {
+                "id": "d",
+                "occurred_at": "2026-10-05T10:00:00+08:00",
+                "type": "delivery",
+                "data": {"newborns": [{"outcome": "live"}]},
+            },
+            {
+                "id": "e",
+                "occurred_at": "2026-11-20T10:00:00+08:00",
+                "type": "pregnancy.ended",
+                "data": {"reason": "closed"},
+            },
+        ],
+        "until": "2026-12-31",
+    }
+    assert not [r for r in run_persona(persona) if r.pathway == "pregnancy-loss"]
