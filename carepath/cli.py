@@ -447,6 +447,7 @@ def _print_rows(rows: list, output_format: str) -> None:  # type: ignore[type-ar
 @click.option("--synthetic", type=click.IntRange(1, 1_000_000), metavar="N", help="N synthetic pregnancies.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the synthetic cohort.")
 @click.option("--until-ga", metavar="W+D", help="Stop each pregnancy at this GA (default: EDD + 12 weeks).")
+@click.option("--jobs", type=click.IntRange(1, 64), help="Worker processes (default: one per CPU).")
 @click.option("--format", "output_format", type=click.Choice(["summary", "json"]), default="summary")
 def pathway_simulate(
     *,
@@ -455,20 +456,20 @@ def pathway_simulate(
     synthetic: int | None,
     seed: int,
     until_ga: str | None,
+    jobs: int | None,
     output_format: str,
 ) -> None:
     """Run the pathways over a whole cohort and summarise what they would do."""
     import json
+    import os
     import time as timer
     from pathlib import Path
 
     from rich.progress import Progress
 
     from carepath.engine.clock import parse_gestational_age
-    from carepath.engine.cohort import read_cohort_csv, synthetic_cohort
-    from carepath.engine.forms import make_scorer
-    from carepath.engine.runtime import Settings
-    from carepath.engine.summary import CohortSummary, simulate_member
+    from carepath.engine.cohort import read_cohort_csv
+    from carepath.engine.parallel import CHUNK, Job, simulate_cohort, split
     from carepath.errors import CarepathError
 
     if bool(cohort_path) == bool(synthetic):
@@ -479,7 +480,8 @@ def pathway_simulate(
             until_days = parse_gestational_age(until_ga)
         except CarepathError as exc:
             raise click.BadParameter(exc.message, param_hint="--until-ga") from None
-    library = load_library(paths)
+    load_library(paths)  # compile here first: errors are reported once, located, before any work
+    base = Job(tuple(expand_paths(paths)), os.environ.get("CAREPATH_MATCHER", "compiled"), until_days, seed)
     if cohort_path:
         try:
             text = Path(cohort_path).read_text(encoding="utf-8-sig")
@@ -490,24 +492,24 @@ def pathway_simulate(
         if problems:
             _fail_with(problems)
         size = len(members)
-        cohort = iter(members)
+        work = [
+            Job(base.pathway_files, base.matcher, until_days, members=tuple(members[i : i + CHUNK]))
+            for i in range(0, size, CHUNK)
+        ]
     else:
         size = synthetic or 0
-        cohort = synthetic_cohort(size, seed)
-    settings = Settings(scorer=make_scorer())
-    total = CohortSummary()
+        work = split(size, base)
+    processes = min(jobs or os.cpu_count() or 1, len(work))
     started = timer.perf_counter()
     with Progress(transient=True, console=_stderr_console()) as progress:
         task = progress.add_task("simulating", total=size)
-        for member in cohort:
-            try:
-                total.add(simulate_member(library, member, until_days, settings))
-            except CarepathError as exc:
-                click.echo(f"error: {member.facts.pregnancy_id}: {exc.code}: {exc.message}", err=True)
-                sys.exit(EXIT_INVALID)
-            progress.advance(task)
+        try:
+            total = simulate_cohort(work, processes, lambda n: progress.advance(task, n))
+        except CarepathError as exc:
+            click.echo(f"error: {exc.code}: {exc.message}", err=True)
+            sys.exit(EXIT_INVALID)
     elapsed = timer.perf_counter() - started
-    report = total.as_json() | {"wall_seconds": round(elapsed, 2)}
+    report = total.as_json() | {"wall_seconds": round(elapsed, 2), "processes": processes}
     if output_format == "json":
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return

@@ -91,11 +91,13 @@ def read_cohort_csv(text: str, path: str) -> tuple[list[Member], list[Problem]]:
     return members, problems
 
 
-def synthetic_cohort(size: int, seed: int = 0, start: date = date(2026, 1, 1)) -> Iterator[Member]:
-    """``size`` synthetic pregnancies, the same ones for the same seed."""
-    rng = random.Random(seed)
-    for n in range(size):
-        yield _synthetic_member(rng, n, start)
+def synthetic_cohort(
+    size: int, seed: int = 0, start: date = date(2026, 1, 1), first: int = 0
+) -> Iterator[Member]:
+    """Synthetic pregnancies ``first`` to ``size - 1``: member n is the same for the same seed
+    however the cohort is split between worker processes."""
+    for n in range(first, size):
+        yield _synthetic_member(random.Random(f"{seed}:{n}"), n, start)
 
 
 def _synthetic_member(rng: random.Random, n: int, start: date) -> Member:

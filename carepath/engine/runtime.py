@@ -35,7 +35,7 @@ from carepath.engine.spec import (
     Rule,
 )
 from carepath.engine.timing import Anchors, SendWindow, next_occurrence_day, occurrence_days, point_date
-from carepath.engine.wakeups import condition_wakeup_days
+from carepath.engine.wakeups import Boundaries, boundaries, wakeup_days
 from carepath.errors import EvaluationError
 
 #: Actions that reach her phone: the engine places them in the send window.
@@ -121,6 +121,8 @@ class Library:
         self.current: dict[str, Pathway] = {}
         self._matchers: dict[tuple[str, str], Matcher] = {}
         self._timed: dict[tuple[str, str], tuple[Rule, ...]] = {}
+        self._boundaries: dict[tuple[str, str, str], Boundaries] = {}
+        self._ordered: list[Pathway] | None = None
         for pathway in pathways:
             self.add(pathway)
 
@@ -130,6 +132,7 @@ class Library:
             self._matchers[key] = matcher_for(pathway, self.matcher_kind)
         if current:
             self.current[pathway.id] = pathway
+            self._ordered = None
 
     def matcher(self, pathway_id: str, version: str) -> Matcher:
         try:
@@ -140,7 +143,18 @@ class Library:
             ) from None
 
     def ordered(self) -> list[Pathway]:
-        return [self.current[k] for k in sorted(self.current)]
+        if self._ordered is None:
+            self._ordered = [self.current[k] for k in sorted(self.current)]
+        return self._ordered
+
+    def boundaries(self, pathway: Pathway, section: str) -> Boundaries:
+        """When the pathway's audience or exit may change by the calendar alone (cached)."""
+        key = (pathway.id, pathway.version, section)
+        found = self._boundaries.get(key)
+        if found is None:
+            found = boundaries(pathway.audience if section == "audience" else pathway.exit)
+            self._boundaries[key] = found
+        return found
 
     def timed_rules(self, pathway: Pathway) -> tuple[Rule, ...]:
         """The pathway's ``at`` and ``every`` rules, found once."""
@@ -498,18 +512,21 @@ class _Run:
             for day in occurrence_days_today(self.library.timed_rules(pathway), anchors, self.today):
                 if self.window.opening(day) > self.now:
                     candidates.append(self.window.opening(day))
-            candidates += self._condition_wakeups(pathway.exit, enrolment)
+            candidates += self._condition_wakeups(self.library.boundaries(pathway, "exit"), enrolment)
         enrolled_ids = {e.pathway_id for e in self.enrolments}
         registration = Enrolment("", "", "", self.facts.enrolled_at)
         for pathway in self.library.ordered():
             if pathway.id not in enrolled_ids:
-                candidates += self._condition_wakeups(pathway.audience, registration)
+                candidates += self._condition_wakeups(
+                    self.library.boundaries(pathway, "audience"), registration
+                )
         return min(candidates) if candidates else None
 
-    def _condition_wakeups(self, condition: Any, enrolment: Enrolment) -> list[datetime]:
-        anchors = self._anchors(enrolment)
-        days = condition_wakeup_days(condition, anchors, self.today)
-        return [self.window.opening(day) for day in days]
+    def _condition_wakeups(self, bounds: Boundaries, enrolment: Enrolment) -> list[datetime]:
+        if not (bounds.from_ga_zero or bounds.from_delivery):
+            return []
+        days = wakeup_days(bounds, self._anchors(enrolment), self.today)
+        return [self.window.opening(days[0])] if days else []
 
 
 def occurrence_days_today(rules: Sequence[Rule], anchors: Anchors, today: date) -> list[date]:

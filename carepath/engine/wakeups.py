@@ -8,6 +8,7 @@ without any event.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from carepath.engine.spec import Compare, Condition, walk
@@ -21,30 +22,39 @@ def _numbers(node: Compare) -> list[float]:
     return [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
 
 
-def condition_wakeup_days(condition: Condition | None, anchors: Anchors, today: date) -> list[date]:
-    """Days after ``today`` on which some time-dependent leaf of ``condition`` may flip."""
-    days: set[date] = set()
+@dataclass(frozen=True)
+class Boundaries:
+    """The day offsets, from GA 0+0 and from delivery, at which a condition may flip."""
+
+    from_ga_zero: tuple[int, ...] = ()
+    from_delivery: tuple[int, ...] = ()
+
+
+def boundaries(condition: Condition | None) -> Boundaries:
+    """Found once per condition: only facts that move with the calendar count."""
+    ga: set[int] = set()
+    delivery: set[int] = set()
     for node in walk(condition):
         if not isinstance(node, Compare):
             continue
-        offsets: list[int] = []
-        base: date | None = None
-        if node.fact in ("gestational_days", "gestational_week", "trimester"):
-            base = anchors.ga_zero
-            for value in _numbers(node):
-                if node.fact == "gestational_days":
-                    offsets += [int(value), int(value) + 1]
-                elif node.fact == "gestational_week":
-                    offsets += [int(value) * 7, (int(value) + 1) * 7]
-                else:
-                    offsets += [
-                        _TRIMESTER_STARTS.get(int(value), 0),
-                        _TRIMESTER_STARTS.get(int(value) + 1, 0),
-                    ]
-        elif node.fact == "days_since_delivery":
-            base = anchors.delivery_date
-            offsets = [d for v in _numbers(node) for d in (int(v), int(v) + 1)]
-        if base is None:
-            continue
-        days.update(base + timedelta(days=offset) for offset in offsets)
+        for value in _numbers(node):
+            v = int(value)
+            if node.fact == "gestational_days":
+                ga.update((v, v + 1))
+            elif node.fact == "gestational_week":
+                ga.update((v * 7, (v + 1) * 7))
+            elif node.fact == "trimester":
+                ga.update((_TRIMESTER_STARTS.get(v, 0), _TRIMESTER_STARTS.get(v + 1, 0)))
+            elif node.fact == "days_since_delivery":
+                delivery.update((v, v + 1))
+    return Boundaries(tuple(sorted(ga)), tuple(sorted(delivery)))
+
+
+def wakeup_days(bounds: Boundaries, anchors: Anchors, today: date) -> list[date]:
+    """Days after ``today`` on which a condition with these boundaries may flip."""
+    days = []
+    if bounds.from_ga_zero and anchors.ga_zero is not None:
+        days += [anchors.ga_zero + timedelta(days=o) for o in bounds.from_ga_zero]
+    if bounds.from_delivery and anchors.delivery_date is not None:
+        days += [anchors.delivery_date + timedelta(days=o) for o in bounds.from_delivery]
     return sorted(day for day in days if day > today)
