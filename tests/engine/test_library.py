@@ -188,7 +188,9 @@ def _snapshot(**changes) -> dict:
 def _audiences(snap) -> set[str]:
     lib = library()
     return {
-        p.id for p in lib.ordered() if p.id in HIGH_RISK_PLANS and lib.matcher(p.id, p.version).audience(snap)
+        loaded.pathway.id
+        for loaded in lib.ordered()
+        if loaded.pathway.id in HIGH_RISK_PLANS and loaded.matcher.audience(snap)
     }
 
 
