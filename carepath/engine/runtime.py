@@ -121,16 +121,22 @@ class Loaded:
     audience_bounds: Boundaries
     exit_bounds: Boundaries
     rule_order: Mapping[str, int]
+    calendar_exit: bool  # the exit names a fact the calendar moves
+    calendar_entry: bool  # the audience or the exit does
 
     @classmethod
     def build(cls, pathway: Pathway, matcher: Matcher) -> Loaded:
+        audience_bounds = boundaries(pathway.audience)
+        exit_bounds = boundaries(pathway.exit)
         return cls(
             pathway=pathway,
             matcher=matcher,
             timed_rules=tuple(r for r in pathway.rules if isinstance(r.trigger, At | Every)),
-            audience_bounds=boundaries(pathway.audience),
-            exit_bounds=boundaries(pathway.exit),
+            audience_bounds=audience_bounds,
+            exit_bounds=exit_bounds,
             rule_order=MappingProxyType({rule.id: i for i, rule in enumerate(pathway.rules)}),
+            calendar_exit=bool(exit_bounds),
+            calendar_entry=bool(audience_bounds) or bool(exit_bounds),
         )
 
 
@@ -238,7 +244,7 @@ class _Run:
         self.enrolled: list[Enrolment] = []
         self.exited: list[Enrolment] = []
         self.queue: deque[_Step] = deque()
-        self._anchor_cache: dict[tuple[date | None, date | None, datetime], Anchors] = {}
+        self._anchor_cache: dict[str, Anchors] = {}
         self._timetables: dict[str, Timetable] = {}
 
     # --- the chain ---
@@ -305,7 +311,7 @@ class _Run:
         only_time = self._only_time_moved(step)
         for enrolment in sorted(self._active(), key=lambda e: e.pathway_id):
             loaded = self._loaded(enrolment)
-            if only_time and not loaded.exit_bounds:
+            if only_time and not loaded.calendar_exit:
                 continue
             if loaded.matcher.exit(snap):
                 self._end(enrolment, "exit condition met", step)
@@ -332,7 +338,7 @@ class _Run:
         for loaded in self.library.ordered():
             if loaded.pathway.id in seen:
                 continue  # audiences enrol once per pregnancy; `enroll` actions may re-enrol
-            if only_time and not (loaded.audience_bounds or loaded.exit_bounds):
+            if only_time and not loaded.calendar_entry:
                 continue
             if loaded.matcher.audience(snap) and not loaded.matcher.exit(snap):
                 self._enrol(loaded.pathway, step, "audience")
@@ -383,11 +389,13 @@ class _Run:
         return found
 
     def _anchors(self, enrolment: Enrolment) -> Anchors:
-        key = (self.facts.edd, self.facts.delivery_date, enrolment.started_at)
-        anchors = self._anchor_cache.get(key)
+        """Her EDD and delivery date change only with the event applied before the first step,
+        so one Anchors per enrolment serves the whole evaluation."""
+        anchors = self._anchor_cache.get(enrolment.id)
         if anchors is None:
-            anchors = Anchors(key[0], key[1], self.window.local_date(enrolment.started_at))
-            self._anchor_cache[key] = anchors
+            facts = self.facts
+            anchors = Anchors(facts.edd, facts.delivery_date, self.window.local_date(enrolment.started_at))
+            self._anchor_cache[enrolment.id] = anchors
         return anchors
 
     def _timed_firings(self, loaded: Loaded, enrolment: Enrolment) -> list[_Firing]:
@@ -550,11 +558,12 @@ class _Run:
             upcoming = self._timetable(loaded, enrolment).next_after(self.now)
             if upcoming is not None:
                 candidates.append(upcoming)
-            candidates += self._condition_wakeups(loaded.exit_bounds, enrolment)
+            if loaded.calendar_exit:
+                candidates += self._condition_wakeups(loaded.exit_bounds, enrolment)
         enrolled_ids = {e.pathway_id for e in self.enrolments}
         registration = Enrolment("", "", "", self.facts.enrolled_at)
         for loaded in self.library.ordered():
-            if loaded.audience_bounds and loaded.pathway.id not in enrolled_ids:
+            if loaded.calendar_entry and loaded.pathway.id not in enrolled_ids:
                 candidates += self._condition_wakeups(loaded.audience_bounds, registration)
         return min(candidates) if candidates else None
 
