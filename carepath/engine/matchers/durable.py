@@ -18,6 +18,8 @@ module follows it:
   ``$nex``;
 * negation is pushed down to the leaves (each leaf knows its exact complement), because
   durable-rules has no ``not`` inside an expression;
+* a ``seen`` rule that always fires: deleting a session in which no rule fired crashes
+  durable-rules 2.0.28 (segmentation fault, measured here);
 * a fresh session (unique ``sid``) per evaluation, deleted in ``finally``; no timers, no
   ``Host`` (whose dispatcher threads could run our actions from another thread). Actions only
   append their rule's name.
@@ -34,10 +36,11 @@ import itertools
 import json
 import math
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from durable.engine import MessageNotHandledException, Ruleset
+import durable_rules_engine  # durable-rules' C core
 
 from carepath.engine.matchers.compiled import PLAIN_FACTS, CompiledMatcher
 from carepath.engine.spec import (
@@ -56,6 +59,8 @@ from carepath.engine.spec import (
 Json = dict[str, Any]
 
 TRUE: Json = {"kind": "facts"}
+#: The rule that fires on every fact (see ``DurableMatcher``).
+SEEN = "seen"
 FALSE: Json = {"kind": "never"}
 #: durable-rules fails a rule at 32 entries in its expression sequence; each group takes two.
 MAX_GROUPS = 15
@@ -73,24 +78,61 @@ _ORDER = {"lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
 # session at a time per process rules out two live sessions colliding.
 _LOCK = threading.Lock()
 _SESSIONS = itertools.count(1)
-_RULESETS: dict[str, _Registered] = {}
+_RULESETS: weakref.WeakValueDictionary[str, _Registered] = weakref.WeakValueDictionary()
 
 
 class _Registered:
-    """A ruleset registered with durable-rules, and the list its actions append to."""
+    """A ruleset registered with the durable-rules core, shared by every matcher of its content.
+
+    Driven through the C core directly (no ``Host``, whose dispatcher threads could run our
+    actions, and no ``durable.engine.Ruleset``, whose ``json.dumps`` writes ``1e-05``, a
+    number the core's parser rejects). Freed in the core when the last matcher goes.
+    """
 
     def __init__(self, name: str, definition: Mapping[str, Json]) -> None:
-        self.fired: list[str] = []
-        rules: dict[str, Any] = {}
-        for rule_name, rule in definition.items():
-            rules[rule_name] = {**rule, "run": self._recorder(rule_name)}
-        self.ruleset = Ruleset(name, None, rules)
+        self.handle: int = durable_rules_engine.create_ruleset(name, _dump(definition))
+        weakref.finalize(self, durable_rules_engine.delete_ruleset, self.handle)
 
-    def _recorder(self, rule_name: str) -> Callable[[Any], None]:
-        def record(closure: Any) -> None:
-            self.fired.append(rule_name)
+    def fired(self, fact: Mapping[str, Any]) -> list[str]:
+        """The rules ``fact`` fires, in a fresh session deleted before returning.
 
-        return record
+        Each fired rule's action does one thing: append the rule's name.
+        """
+        asserted = False
+        try:
+            code, state = durable_rules_engine.assert_fact(self.handle, _dump(fact))
+            asserted = True
+            if code != 0:
+                raise RuntimeError(f"durable-rules did not take the fact (code {code})")
+            fired: list[str] = []
+            started = durable_rules_engine.start_action_for_state(self.handle, state)
+            messages = json.loads(started[1]) if started else None
+            while messages:
+                fired.append(next(iter(messages)))
+                following = durable_rules_engine.complete_and_start_action(self.handle, state)
+                messages = json.loads(following) if following else None
+            return fired
+        finally:
+            if asserted:
+                durable_rules_engine.delete_state(self.handle, fact["sid"])
+
+
+def _dump(value: Any) -> str:
+    """JSON as the durable-rules core parses it: a number's mantissa always has a fraction."""
+    if isinstance(value, Mapping):
+        items = (f"{json.dumps(k, ensure_ascii=False)}:{_dump(v)}" for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_dump(v) for v in value) + "]"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"durable-rules cannot read {value!r}")
+        text = repr(value)
+        mantissa, e, exponent = text.partition("e")
+        if e and "." not in mantissa:
+            text = f"{mantissa}.0e{exponent}"
+        return text
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _keyed(mapping: Any, keys: tuple[str, ...]) -> Any:
@@ -308,7 +350,7 @@ def _typed_value(fact: dict[str, Any], k: int, value: Any) -> None:
             try:
                 number = float(value)
             except OverflowError:  # an int beyond the double range
-                number = math.copysign(_LARGEST, value)
+                number = _LARGEST if value > 0 else -_LARGEST
             fact[f"y{k}"] = "num"
             fact[f"n{k}"] = max(-_LARGEST, min(_LARGEST, number))
     elif isinstance(value, str):
@@ -333,6 +375,9 @@ class DurableMatcher:
         self.pathway = pathway
         translator = _Translator()
         definition: dict[str, Json] = {
+            # Always fires: a session in which no rule matched crashes durable-rules when it is
+            # deleted (2.0.28, measured here), and its absence would mean the fact went unread.
+            SEEN: {"all": [{"m": TRUE}]},
             "a": {"all": [{"m": translator.condition(pathway.audience, TRUE)}]},
             "x": {"all": [{"m": translator.condition(pathway.exit, FALSE)}]},
         }
@@ -349,9 +394,10 @@ class DurableMatcher:
         digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
         self.name = f"{pathway.id}@{digest}"
         with _LOCK:
-            if self.name not in _RULESETS:
-                _RULESETS[self.name] = _Registered(self.name, definition)
-            self._registered = _RULESETS[self.name]
+            registered = _RULESETS.get(self.name)
+            if registered is None:
+                registered = _RULESETS[self.name] = _Registered(self.name, definition)
+            self._registered = registered
 
     def _check_names(self) -> None:
         t = self._translator
@@ -393,24 +439,12 @@ class DurableMatcher:
     def conditions(self, snapshot: Mapping[str, Any]) -> frozenset[str]:
         """Names of the conditions that hold: ``a``, ``x`` and ``r<i>`` (one session)."""
         fact = self.fact(snapshot)
-        registered = self._registered
-        ruleset = registered.ruleset
         with _LOCK:
-            sid = f"e{next(_SESSIONS)}"
-            fact["sid"] = sid
-            registered.fired = []
-            try:
-                try:
-                    state = ruleset.assert_fact(fact)
-                except MessageNotHandledException:
-                    return frozenset()
-                errors: list[BaseException] = []
-                ruleset.do_actions(state, lambda error, result: errors.append(error) if error else None)
-                if errors:
-                    raise errors[0]
-                return frozenset(registered.fired)
-            finally:
-                ruleset.delete_state(sid)
+            fact["sid"] = f"e{next(_SESSIONS)}"
+            fired = self._registered.fired(fact)
+        if SEEN not in fired:
+            raise RuntimeError(f"durable-rules did not evaluate the fact for {self.name}")
+        return frozenset(fired)
 
     def audience(self, snapshot: Mapping[str, Any]) -> bool:
         return "a" in self.conditions(snapshot)
