@@ -41,7 +41,9 @@ from carepath.engine.spec import (
 # --- values shared by literals and snapshots, so that comparisons hit their boundaries ----
 
 NUMBERS = st.one_of(
-    st.sampled_from([0, 1, -1, 2, 24, 35, 40, 84, 140, 0.5, 5.3, 24.0, 24.5, -0.0, 1e15, 1e16, 1e-05, 5e-324]),
+    st.sampled_from(
+        [0, 1, -1, 2, 24, 35, 40, 84, 140, 0.5, 5.3, 24.0, 24.5, -0.0, 1e15, 1e16, 1e-05, 5e-324]
+    ),
     st.integers(-(10**6), 10**6),
     st.floats(-1e6, 1e6, allow_nan=False),
 )
