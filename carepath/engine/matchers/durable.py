@@ -5,8 +5,9 @@ algebra, so the differential test checks the compiled matcher against it (and it
 compiled one). ``DURABLE-RULES.md`` lists what was measured of durable-rules 2.0.28; this
 module follows it:
 
-* one ruleset per pathway version, named by id and the hash of its translated definition
-  (a name can be registered only once, so a process shares one ruleset per content);
+* one ruleset per pathway version, named by id, version (its content hash) and the hash of
+  the translated definition; a process shares one ruleset per name and frees it with the
+  last matcher that uses it (a name is never re-registered while it lives);
 * one durable rule per condition (``a`` audience, ``x`` exit, ``r<i>`` rule i's ``when``),
   each anchored ``{"$and": [{"kind": "facts"}, <condition>]}`` so that no rule can match
   through negative tests alone;
@@ -101,9 +102,9 @@ class _Registered:
         asserted = False
         try:
             code, state = durable_rules_engine.assert_fact(self.handle, _dump(fact))
-            asserted = True
-            if code != 0:
+            if code != 0:  # the seen rule makes this impossible; deleting such a session crashes
                 raise RuntimeError(f"durable-rules did not take the fact (code {code})")
+            asserted = True
             fired: list[str] = []
             started = durable_rules_engine.start_action_for_state(self.handle, state)
             messages = json.loads(started[1]) if started else None
@@ -392,7 +393,7 @@ class DurableMatcher:
         self._rule_ids = {f"r{i}": rule.id for i, rule in enumerate(pathway.rules)}
         canonical = json.dumps(definition, sort_keys=True, ensure_ascii=False)
         digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
-        self.name = f"{pathway.id}@{digest}"
+        self.name = f"{pathway.id}@{pathway.version}#{digest}"
         with _LOCK:
             registered = _RULESETS.get(self.name)
             if registered is None:
