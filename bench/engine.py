@@ -279,6 +279,7 @@ def main() -> None:
         snapshots = [synthetic_snapshot(rng) for _ in range(count)]
         evaluations = count * len(pathways)
         rates: dict[str, float] = {}
+        cpu_rates: dict[str, float] = {}
         for name, matchers in evaluators.items():
             if name == "durable" and count > args.skip_durable_above:
                 continue
@@ -286,6 +287,7 @@ def main() -> None:
             seconds = min(wall for wall, _ in runs)
             cpu = min(cpu for _, cpu in runs)
             rates[name] = evaluations / seconds
+            cpu_rates[name] = evaluations / cpu
             print(
                 f"{count:>9} {name:>9} {evaluations:>8} {seconds:>8.2f} {rates[name]:>10,.0f} "
                 f"{evaluations / cpu:>10,.0f} {peak_rss_mib():>7.0f} MB"
@@ -296,8 +298,12 @@ def main() -> None:
                 if outcomes_of(name, evaluators[name], snapshot) != expected:
                     raise SystemExit(f"{name} disagrees with compiled on {snapshot}")
         if "durable" in rates:
-            ratio = rates["compiled"] / rates["durable"]
-            print(f"{count:>9} compiled/durable = {ratio:.1f}x (target >= 9x); compiled target >= 150,000/s")
+            wall_ratio = rates["compiled"] / rates["durable"]
+            cpu_ratio = cpu_rates["compiled"] / cpu_rates["durable"]
+            print(
+                f"{count:>9} compiled/durable = {wall_ratio:.1f}x wall, {cpu_ratio:.1f}x CPU (target >= 9x); "
+                "compiled target >= 150,000/s"
+            )
     print(f"peak RSS {peak_rss_mib():.0f} MB")
 
 

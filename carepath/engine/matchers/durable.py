@@ -25,6 +25,11 @@ module follows it:
   ``Host`` (whose dispatcher threads could run our actions from another thread). Actions only
   append their rule's name.
 
+Numbers reach durable-rules as doubles: snapshot integers beyond 2**53 compare as their
+nearest double, infinities as the largest double (literals must stay within +-1e300, so no
+outcome changes), and NaN as its own type tag. durable-rules' parser rejects ``1e-05`` (an
+exponent after a mantissa without a fraction), so facts and rulesets are written by ``_dump``.
+
 durable-rules allows at most 15 ``$and``/``$or`` groups in one rule's expression sequence. A
 condition that needs more is fed as one boolean precomputed by the compiled matcher's code
 (counted in ``DurableMatcher.precomputed``); every pathway in the examples fits natively.
@@ -242,7 +247,7 @@ class _Translator:
     def condition(self, node: Condition | None, absent: Json) -> Json:
         """The anchored durable condition of ``node`` (None: ``absent``, TRUE or FALSE)."""
         body = absent if node is None else self.translate(node, positive=True)
-        while _groups(body) > MAX_GROUPS - 1:  # the anchor's $and is one group
+        if _groups(body) > MAX_GROUPS - 1:  # the anchor's $and is one group
             body = self._precompute(node)
         if body == TRUE:
             return TRUE
