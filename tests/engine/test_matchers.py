@@ -15,10 +15,11 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+import yaml
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from carepath.engine.compiler import compile_paths
+from carepath.engine.compiler import compile_paths, compile_text
 from carepath.engine.matchers import MATCHER_KINDS, Matcher, matcher_for
 from carepath.engine.matchers.compiled import CompiledMatcher
 from carepath.engine.matchers.durable import MAX_GROUPS, DurableMatcher
@@ -237,7 +238,7 @@ def test_durable_agrees_with_compiled_on_generated_pathways(
 
 
 @pytest.mark.timeout(60, method="thread")
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(snapshots(), min_size=1, max_size=10))
 def test_durable_agrees_with_compiled_on_the_examples(snaps: list[dict[str, Any]]) -> None:
     for pathway in EXAMPLES:
@@ -248,6 +249,113 @@ def test_durable_agrees_with_compiled_on_the_examples(snaps: list[dict[str, Any]
 
 
 EXAMPLES = compile_paths(sorted(glob("examples/pathways/*.yaml"))).pathways
+
+
+# --- the same, through the YAML language and the compiler ---------------------------------
+
+GA = st.builds(lambda w, d: f"{w}+{d}", st.integers(4, 42), st.integers(0, 6))
+ORDER_OPS = st.sampled_from(["lt", "lte", "gt", "gte", "eq", "ne"])
+
+
+def _numeric_leaf(values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    between = st.lists(values, min_size=2, max_size=2).map(sorted)
+    return st.one_of(
+        values,
+        st.lists(values, min_size=1, max_size=3),
+        st.dictionaries(ORDER_OPS, values, min_size=1, max_size=1),
+        st.fixed_dictionaries({"between": between}),
+    )
+
+
+def _ga_leaf() -> st.SearchStrategy[Any]:
+    def ordered(pair: list[str]) -> list[str]:
+        return sorted(pair, key=lambda ga: tuple(int(part) for part in ga.split("+")))
+
+    return st.one_of(
+        GA,
+        st.dictionaries(ORDER_OPS, GA, min_size=1, max_size=1),
+        st.fixed_dictionaries({"between": st.lists(GA, min_size=2, max_size=2).map(ordered)}),
+    )
+
+
+def _enum_leaf(options: list[str]) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.sampled_from(options),
+        st.lists(st.sampled_from(options), min_size=1, max_size=2, unique=True),
+        st.dictionaries(st.sampled_from(["eq", "ne"]), st.sampled_from(options), min_size=1, max_size=1),
+    )
+
+
+COLOURS = ["green", "yellow", "orange", "red"]
+yaml_leaves = st.one_of(
+    st.fixed_dictionaries({"gestational_age": _ga_leaf()}),
+    st.fixed_dictionaries({"age_at_edd": _numeric_leaf(st.integers(16, 50))}),
+    st.fixed_dictionaries({"gravida": _numeric_leaf(st.integers(0, 6))}),
+    st.fixed_dictionaries({"days_since_delivery": _numeric_leaf(st.integers(0, 120))}),
+    st.fixed_dictionaries({"bmi_pre": _numeric_leaf(st.sampled_from([18.5, 24, 24.5, 28]))}),
+    st.fixed_dictionaries({"status": _enum_leaf(["pregnant", "delivered", "ended"])}),
+    st.fixed_dictionaries({"bmi_class": _enum_leaf(["underweight", "normal", "overweight", "obese"])}),
+    st.fixed_dictionaries(
+        {
+            "risk_colour": st.one_of(
+                _enum_leaf([*COLOURS, "purple"]),
+                st.dictionaries(ORDER_OPS, st.sampled_from(COLOURS), min_size=1, max_size=1),
+            )
+        }
+    ),
+    st.fixed_dictionaries(
+        {"icd10": st.lists(st.sampled_from(["O24.4", "O34.2", "O10-O16", "O2"]), min_size=1, max_size=2)}
+    ),
+    st.fixed_dictionaries({"tag": st.sampled_from(["GDM", "twins"])}),
+    st.fixed_dictionaries({"visit": st.sampled_from(VISITS)}),
+    st.fixed_dictionaries(
+        {"lab": st.fixed_dictionaries({"code": st.just("bp_systolic"), "gte": st.integers(90, 160)})}
+    ),
+    st.fixed_dictionaries(
+        {
+            "event": st.fixed_dictionaries(
+                {"field": st.sampled_from(["type", "data.kind", "data.form"])},
+                optional={
+                    "eq": st.sampled_from(["anc-contact", "ogtt", "lab.result"]),
+                    "startswith": st.sampled_from(["anc", "lab", ""]),
+                    "contains": st.sampled_from(["-", "contact"]),
+                },
+            ).filter(lambda leaf: len(leaf) > 1)
+        }
+    ),
+)
+yaml_conditions = st.recursive(
+    yaml_leaves,
+    lambda children: st.one_of(
+        st.fixed_dictionaries({"all": st.lists(children, min_size=1, max_size=3)}),
+        st.fixed_dictionaries({"any": st.lists(children, min_size=1, max_size=3)}),
+        st.fixed_dictionaries({"not": children}),
+    ),
+    max_leaves=6,
+)
+
+
+@pytest.mark.timeout(120, method="thread")
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+)
+@given(yaml_conditions, yaml_conditions, st.lists(snapshots(), min_size=1, max_size=4))
+def test_durable_agrees_with_compiled_on_compiled_yaml(
+    audience: dict[str, Any], when: dict[str, Any], snaps: list[dict[str, Any]]
+) -> None:
+    document = {
+        "pathway": "generated",
+        "title": "generated",
+        "tags": ["GDM", "twins"],
+        "audience": audience,
+        "rules": [{"id": "r0", "on": "enrolled", "when": when, "do": [{"tag": {"add": "GDM"}}]}],
+    }
+    result = compile_text(yaml.safe_dump(document, allow_unicode=True))
+    assume(result.ok)
+    (pathway,) = result.pathways
+    compiled, durable = CompiledMatcher(pathway), DurableMatcher(pathway)
+    for snapshot in snaps:
+        assert outcome(durable, snapshot) == outcome(compiled, snapshot), (snapshot, durable.definition)
 
 
 # --- tricky cases, one by one -------------------------------------------------------------
