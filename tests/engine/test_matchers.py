@@ -48,7 +48,9 @@ NUMBERS = st.one_of(
     st.integers(-(10**6), 10**6),
     st.floats(-1e6, 1e6, allow_nan=False),
 )
-TEXTS = st.sampled_from(["", "pregnant", "delivered", "ended", "lmp", "normal", "是", 'a"b\\c', "x" * 40])
+TEXTS = st.sampled_from(
+    ["", "pregnant", "delivered", "ended", "lmp", "normal", "是", 'a"b\\c', "x" * 40, "\ud800"]
+)
 SNAPSHOT_NUMBERS = st.one_of(
     NUMBERS,
     st.sampled_from([math.nan, math.inf, -math.inf, 10**400, -(10**400), 2**63]),

@@ -124,9 +124,13 @@ class _Registered:
 
 
 def _dump(value: Any) -> str:
-    """JSON as the durable-rules core parses it: a number's mantissa always has a fraction."""
+    """JSON as the durable-rules core parses it: a number's mantissa always has a fraction.
+
+    Text is written with ASCII escapes: the core compares strings by their JSON spelling, which
+    is then one per string, and it refuses lone surrogates that Python text may hold.
+    """
     if isinstance(value, Mapping):
-        items = (f"{json.dumps(k, ensure_ascii=False)}:{_dump(v)}" for k, v in value.items())
+        items = (f"{json.dumps(k)}:{_dump(v)}" for k, v in value.items())
         return "{" + ",".join(items) + "}"
     if isinstance(value, list):
         return "[" + ",".join(_dump(v) for v in value) + "]"
@@ -138,7 +142,7 @@ def _dump(value: Any) -> str:
         if e and "." not in mantissa:
             text = f"{mantissa}.0e{exponent}"
         return text
-    return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value)  # ASCII escapes: one spelling per string, lone surrogates too
 
 
 def _keyed(mapping: Any, keys: tuple[str, ...]) -> Any:
@@ -222,6 +226,7 @@ class _Translator:
         self.visits: dict[str, str] = {}
         self.codes: dict[CodePattern, str] = {}
         self.probes: dict[tuple[int, str, Any], str] = {}
+        self.probe_tests: list[tuple[str, Callable[[Mapping[str, Any]], Any], Callable[[Any], bool]]] = []
         self.precomputed: dict[str, Callable[[Mapping[str, Any]], bool]] = {}
         self._precomputed_names: dict[Condition, str] = {}
 
@@ -313,8 +318,10 @@ class _Translator:
             parts = [self._compare(leaf, positive) for leaf in leaves]
             return _any(parts) if positive else _all(parts)
         if op in ("contains", "startswith"):
-            name = self._flag(self.probes, (k, op, value), "probe")
-            return name if positive else {key: False for key in name}
+            if (k, op, value) not in self.probes:
+                self.probe_tests.append((f"probe{len(self.probes)}", _getter(node), _text_probe(op, value)))
+            flag = self._flag(self.probes, (k, op, value), "probe")
+            return flag if positive else {name: False for name in flag}
         raise ValueError(f"unknown operator {op!r}")
 
     @staticmethod
@@ -396,8 +403,8 @@ class DurableMatcher:
         self._translator = translator
         self._check_names()
         self._rule_ids = {f"r{i}": rule.id for i, rule in enumerate(pathway.rules)}
-        canonical = json.dumps(definition, sort_keys=True, ensure_ascii=False)
-        digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+        canonical = json.dumps(definition, sort_keys=True)
+        digest = hashlib.sha256(canonical.encode("ascii")).hexdigest()[:16]
         self.name = f"{pathway.id}@{pathway.version}#{digest}"
         with _LOCK:
             registered = _RULESETS.get(self.name)
@@ -434,10 +441,8 @@ class DurableMatcher:
             codes = tuple(snapshot.get("icd10") or ())
             for pattern, name in t.codes.items():
                 fact[name] = _code_matches(pattern, codes)
-        if t.probes:
-            getters = {k: get for k, get in t.slots.values()}
-            for (k, op, part), name in t.probes.items():
-                fact[name] = _text_probe(op, part)(getters[k](snapshot))
+        for name, get, probe in t.probe_tests:
+            fact[name] = probe(get(snapshot))
         for name, evaluate in t.precomputed.items():
             fact[name] = evaluate(snapshot)
         return fact
