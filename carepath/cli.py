@@ -40,10 +40,35 @@ class IsoDate(click.ParamType):
 ISO_DATE = IsoDate()
 
 
+#: Kept in step with ``carepath.engine.matchers.MATCHER_KINDS`` (a test checks), so that
+#: ``carepath --help`` need not import the engine.
+MATCHER_KINDS = ("compiled", "durable")
+
+
 @click.group()
 @click.version_option(package_name="carepath")
-def cli() -> None:
+@click.option(
+    "--matcher",
+    type=click.Choice(MATCHER_KINDS),
+    default="compiled",
+    show_default=True,
+    envvar="CAREPATH_MATCHER",
+    show_envvar=True,
+    help="Which matcher evaluates conditions (both must agree; durable is the cross-check).",
+)
+@click.pass_context
+def cli(ctx: click.Context, matcher: str) -> None:
     """carepath: care pathways for the pregnancy school and prenatal care."""
+    ctx.meta["carepath.matcher"] = matcher
+
+
+def matcher_kind(ctx: click.Context | None = None) -> str:
+    """The matcher every command hands to ``Library``: ``--matcher`` or ``CAREPATH_MATCHER``.
+
+    The environment is read here, at the CLI edge, never by the engine.
+    """
+    ctx = ctx or click.get_current_context()
+    return str(ctx.meta.get("carepath.matcher", "compiled"))
 
 
 @cli.group()

@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from carepath.engine.facts import Event, Facts, Scorer, apply_event, snapshot
-from carepath.engine.matchers import Matcher, matcher_for
+from carepath.engine.matchers import MATCHER_KINDS, Matcher, matcher_for
 from carepath.engine.spec import (
     DELIVERABLE_KINDS,
     RISK_COLOURS,
@@ -148,6 +148,10 @@ class Library:
     """
 
     def __init__(self, pathways: Iterable[Pathway], matcher: str = "compiled") -> None:
+        """``matcher`` is a kind of ``MATCHER_KINDS``; the engine never reads the environment:
+        the CLI passes ``--matcher`` / ``CAREPATH_MATCHER`` (``carepath.cli.matcher_kind``)."""
+        if matcher not in MATCHER_KINDS:
+            raise ValueError(f"unknown matcher {matcher!r}; use one of {', '.join(MATCHER_KINDS)}")
         self.matcher_kind = matcher
         self.current: dict[str, Pathway] = {}
         self._loaded: dict[tuple[str, str], Loaded] = {}
