@@ -334,8 +334,6 @@ def _fail_with(problems: list) -> None:  # type: ignore[type-arg]
 
 def load_library(paths: tuple[str, ...]):  # type: ignore[no-untyped-def]
     """Compile pathway files or directories into a Library, or exit 1 with located errors."""
-    import os
-
     from carepath.engine.compiler import compile_paths
     from carepath.engine.runtime import Library
 
@@ -345,7 +343,7 @@ def load_library(paths: tuple[str, ...]):  # type: ignore[no-untyped-def]
     result = compile_paths(files)
     if not result.ok:
         _fail_with(list(result.errors))
-    return Library(result.pathways, matcher=os.environ.get("CAREPATH_MATCHER", "compiled"))
+    return Library(result.pathways, matcher=matcher_kind())
 
 
 @pathway.command("dry-run")
@@ -506,7 +504,7 @@ def pathway_simulate(
         except CarepathError as exc:
             raise click.BadParameter(exc.message, param_hint="--until-ga") from None
     load_library(paths)  # compile here first: errors are reported once, located, before any work
-    base = Job(tuple(expand_paths(paths)), os.environ.get("CAREPATH_MATCHER", "compiled"), until_days, seed)
+    base = Job(tuple(expand_paths(paths)), matcher_kind(), until_days, seed)
     if cohort_path:
         try:
             text = Path(cohort_path).read_text(encoding="utf-8-sig")

@@ -47,13 +47,13 @@ def pathway_files() -> list[str]:
 
 
 @cache
-def library() -> Library:
+def library(matcher: str = "compiled") -> Library:
     result = compile_paths(pathway_files())
     assert result.ok, [str(p) for p in result.problems]
-    return Library(result.pathways)
+    return Library(result.pathways, matcher=matcher)
 
 
-def run_persona(persona, extra_ticks=()) -> list[Row]:
+def run_persona(persona, extra_ticks=(), matcher="compiled") -> list[Row]:
     patient = check_patient("patient.yaml", yaml.safe_dump(persona["patient"], allow_unicode=True).encode())
     assert patient.ok, [str(p) for p in patient.problems]
     events = []
@@ -63,7 +63,7 @@ def run_persona(persona, extra_ticks=()) -> list[Row]:
         events = events_from_file(checked.value)
     until = datetime.combine(date.fromisoformat(str(persona["until"])), time(23, 59), SETTINGS.window.zone)
     rows = dry_run(
-        library(),
+        library(matcher),
         facts_from_patient(patient.value),
         events,
         until=until,
@@ -125,6 +125,14 @@ def test_extra_wakeups_change_nothing(name):
         for hour in (3, 9, 15)
     ]
     assert [(r.dedupe_key, r.at, r.status) for r in run_persona(persona, ticks)] == baseline
+
+
+@pytest.mark.timeout(300, method="thread")
+@pytest.mark.parametrize("name", sorted(PERSONAS))
+def test_durable_matcher_gives_the_same_persona_timeline(name):
+    compiled = [(r.dedupe_key, r.at, r.status) for r in run_persona(PERSONAS[name])]
+    durable = [(r.dedupe_key, r.at, r.status) for r in run_persona(PERSONAS[name], matcher="durable")]
+    assert durable == compiled
 
 
 def test_gdm_postpartum_ogtt_reminder_comes_six_weeks_after_delivery():
