@@ -52,9 +52,9 @@ def main() -> None:
     args = parser.parse_args()
     until = parse_gestational_age(args.until_ga)
     print(f"Python {sys.version.split()[0]}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    print(
-        f"{'pathways':>10} {'jobs':>4} {'patients':>8} {'evaluations':>11} {'wall s':>7} {'CPU s':>7} {'µs/eval':>8} {'peak RSS':>9}"
-    )
+    columns = ("pathways", "jobs", "patients", "evaluations", "wall s", "CPU s", "µs/eval", "peak RSS")
+    widths = (10, 4, 8, 11, 7, 7, 8, 9)
+    print(" ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)))
     for label, directory in (
         ("examples", ROOT / "examples" / "pathways"),
         ("library", ROOT / "carepath" / "pathways"),
@@ -65,8 +65,8 @@ def main() -> None:
             summary = simulate_cohort(split(args.patients, base), jobs)
             wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu_before
             print(
-                f"{label:>10} {jobs:>4} {summary.patients:>8} {summary.evaluations:>11,} {wall:>7.1f} {cpu:>7.1f} "
-                f"{cpu / summary.evaluations * 1e6:>8.0f} {peak_rss_mib():>6.0f} MB"
+                f"{label:>10} {jobs:>4} {summary.patients:>8} {summary.evaluations:>11,} {wall:>7.1f} "
+                f"{cpu:>7.1f} {cpu / summary.evaluations * 1e6:>8.0f} {peak_rss_mib():>6.0f} MB"
             )
 
 
