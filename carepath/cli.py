@@ -40,10 +40,35 @@ class IsoDate(click.ParamType):
 ISO_DATE = IsoDate()
 
 
+#: Kept in step with ``carepath.engine.matchers.MATCHER_KINDS`` (a test checks), so that
+#: ``carepath --help`` need not import the engine.
+MATCHER_KINDS = ("compiled", "durable")
+
+
 @click.group()
 @click.version_option(package_name="carepath")
-def cli() -> None:
+@click.option(
+    "--matcher",
+    type=click.Choice(MATCHER_KINDS),
+    default="compiled",
+    show_default=True,
+    envvar="CAREPATH_MATCHER",
+    show_envvar=True,
+    help="Which matcher evaluates conditions (both must agree; durable is the cross-check).",
+)
+@click.pass_context
+def cli(ctx: click.Context, matcher: str) -> None:
     """carepath: care pathways for the pregnancy school and prenatal care."""
+    ctx.meta["carepath.matcher"] = matcher
+
+
+def matcher_kind(ctx: click.Context | None = None) -> str:
+    """The matcher every command hands to ``Library``: ``--matcher`` or ``CAREPATH_MATCHER``.
+
+    The environment is read here, at the CLI edge, never by the engine.
+    """
+    ctx = ctx or click.get_current_context()
+    return str(ctx.meta.get("carepath.matcher", "compiled"))
 
 
 @cli.group()
@@ -51,15 +76,22 @@ def pathway() -> None:
     """Validate, dry-run and simulate pathways."""
 
 
+#: Catalogue files that sit beside the built-in pathways and are not pathways themselves.
+CATALOGUE_FILES = frozenset({"tags.yaml", "labs.yaml"})
+
+
 def expand_paths(paths: tuple[str, ...]) -> list[str]:
-    """Files as given; a directory stands for its ``*.yaml`` files, sorted."""
+    """Files as given; a directory stands for its ``*.yaml`` files (not the tag and lab
+    catalogues that live beside the built-in pathways), sorted."""
     from pathlib import Path
 
     expanded: list[str] = []
     for given in paths:
         if Path(given).is_dir():
             expanded += sorted(
-                str(Path(given) / p.name) for p in Path(given).iterdir() if p.suffix in (".yaml", ".yml")
+                str(Path(given) / p.name)
+                for p in Path(given).iterdir()
+                if p.suffix in (".yaml", ".yml") and p.name not in CATALOGUE_FILES
             )
         else:
             expanded.append(given)
@@ -302,8 +334,6 @@ def _fail_with(problems: list) -> None:  # type: ignore[type-arg]
 
 def load_library(paths: tuple[str, ...]):  # type: ignore[no-untyped-def]
     """Compile pathway files or directories into a Library, or exit 1 with located errors."""
-    import os
-
     from carepath.engine.compiler import compile_paths
     from carepath.engine.runtime import Library
 
@@ -313,7 +343,7 @@ def load_library(paths: tuple[str, ...]):  # type: ignore[no-untyped-def]
     result = compile_paths(files)
     if not result.ok:
         _fail_with(list(result.errors))
-    return Library(result.pathways, matcher=os.environ.get("CAREPATH_MATCHER", "compiled"))
+    return Library(result.pathways, matcher=matcher_kind())
 
 
 @pathway.command("dry-run")
@@ -474,7 +504,7 @@ def pathway_simulate(
         except CarepathError as exc:
             raise click.BadParameter(exc.message, param_hint="--until-ga") from None
     load_library(paths)  # compile here first: errors are reported once, located, before any work
-    base = Job(tuple(expand_paths(paths)), os.environ.get("CAREPATH_MATCHER", "compiled"), until_days, seed)
+    base = Job(tuple(expand_paths(paths)), matcher_kind(), until_days, seed)
     if cohort_path:
         try:
             text = Path(cohort_path).read_text(encoding="utf-8-sig")

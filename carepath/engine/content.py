@@ -32,9 +32,8 @@ from types import MappingProxyType
 from typing import Any
 
 import jsonschema
-import yaml
 
-from carepath.engine.yaml_source import compose, safe_load
+from carepath.engine.loader import load_yaml
 from carepath.errors import CompileError, Location, Problem
 
 CONTENT_DIRECTORY = Path(__file__).resolve().parent.parent / "content"
@@ -134,20 +133,6 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
-def _field_lines(front_matter: str, first_line: int) -> dict[str, int]:
-    """Map each top-level front-matter key to its 1-based line in the file."""
-    try:
-        node = compose(front_matter)
-    except yaml.YAMLError:
-        return {}
-    lines: dict[str, int] = {}
-    if isinstance(node, yaml.MappingNode):
-        for key_node, _ in node.value:
-            if isinstance(key_node, yaml.ScalarNode):
-                lines[str(key_node.value)] = first_line + key_node.start_mark.line
-    return lines
-
-
 def _split_front_matter(text: str, path: str) -> tuple[str, str, int]:
     """Return (front matter, body, body's first line); raise CompileError if absent."""
     lines = text.splitlines()
@@ -167,21 +152,18 @@ def parse_content_item(text: str, path: str | Path) -> ContentItem:
     """Parse one item; every structural problem is raised at once as a located CompileError."""
     where = str(path)
     front_text, body, body_line = _split_front_matter(text.removeprefix("\ufeff"), where)
-    try:
-        front = safe_load(front_text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = 2 + mark.line if mark is not None else 1
-        column = mark.column + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or "invalid YAML"
+    # A blank first line stands for the opening fence, so that positions are file positions.
+    doc = load_yaml(("\n" + front_text).encode("utf-8"), where)
+    if doc.problems:
         raise CompileError(
-            [Problem(Location(where, line, column), "bad-front-matter", str(problem))]
-        ) from None
+            [Problem(p.location, "bad-front-matter", f"{p.code}: {p.message}") for p in doc.problems]
+        )
+    front = doc.value
     if not isinstance(front, dict):
         raise CompileError(
             [Problem(Location(where, 2), "bad-front-matter", "the front matter must be a mapping")]
         )
-    lines = _field_lines(front_text, 2)
+    lines = {str(key[0]): line for key, (line, _) in doc.key_marks.items() if len(key) == 1}
     problems = [
         _schema_problem(error, where, lines) for error in sorted(_validator().iter_errors(front), key=str)
     ]

@@ -5,7 +5,7 @@
 | code | what |
 |---|---|
 | ``missing-front-matter``, ``bad-front-matter``, ``content-schema`` | an item's front matter |
-| ``bad-yaml``, ``form-schema``, ``bad-*``, ``form-id-mismatch`` | a form |
+| ``yaml-syntax`` (and the loader's other codes), ``form-schema``, ``bad-*``, ``form-id-mismatch`` | a form |
 | ``key-mismatch`` | ``key`` is not the file name stem |
 | ``missing-section`` | a required ``## `` heading of the item's kind is absent |
 | ``audience-mismatch`` | a weekly lesson not aimed at its own week |

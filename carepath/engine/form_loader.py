@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
 from carepath.engine.content import read_text_file
 from carepath.engine.form_spec import (
@@ -21,7 +20,7 @@ from carepath.engine.form_spec import (
     FormItem,
     Scoring,
 )
-from carepath.engine.yaml_source import compose, locate, safe_load, yaml_error_location
+from carepath.engine.loader import load_yaml
 from carepath.errors import CompileError, Location, Problem
 
 FORMS_DIRECTORY = Path(__file__).resolve().parent.parent / "forms"
@@ -81,17 +80,15 @@ def _build_item(data: Mapping[str, Any]) -> FormItem:
 def parse_form(text: str, path: str | Path) -> Form:
     """Parse and check one form; raise CompileError with every located problem."""
     where = str(path)
-    try:
-        data = safe_load(text)
-    except yaml.YAMLError as exc:
-        line, column, message = yaml_error_location(exc)
-        raise CompileError([Problem(Location(where, line, column), "bad-yaml", message)]) from None
-    root = compose(text)
+    doc = load_yaml(text.encode("utf-8"), where)  # YAML 1.2 scalars: a choice `no` stays text
+    if doc.problems:
+        raise CompileError(doc.problems)
+    data = doc.value
     if not isinstance(data, dict):
         raise CompileError([Problem(Location(where), "form-schema", "a form must be a mapping")])
     problems = [
         Problem(
-            Location(where, *locate(root, list(error.absolute_path))),
+            doc.location(tuple(error.absolute_path)),
             "form-schema",
             f"{'.'.join(str(p) for p in error.absolute_path) or 'form'}: {error.message}",
         )
@@ -122,7 +119,7 @@ def parse_form(text: str, path: str | Path) -> Form:
         kind=data["kind"],
         items=items,
         summary=data["summary"],
-        summary_line=locate(root, ["summary"])[0],
+        summary_line=doc.location(("summary",)).line,
         scoring=scoring,
         description=data.get("description", ""),
         note=data.get("note", ""),
@@ -131,7 +128,8 @@ def parse_form(text: str, path: str | Path) -> Form:
         path=where,
     )
     problems = [
-        Problem(Location(where, *locate(root, at)), code, message) for at, code, message in check_form(form)
+        Problem(doc.location(tuple(at)), code, message)  # type: ignore[arg-type]
+        for at, code, message in check_form(form)
     ]
     if problems:
         raise CompileError(problems)

@@ -14,15 +14,15 @@ events, evaluated next, to a depth of 8.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
 from carepath.engine.facts import Event, Facts, Scorer, apply_event, snapshot
-from carepath.engine.matchers import Matcher, matcher_for
+from carepath.engine.matchers import MATCHER_KINDS, Matcher, matcher_for
 from carepath.engine.spec import (
     DELIVERABLE_KINDS,
     RISK_COLOURS,
@@ -34,10 +34,12 @@ from carepath.engine.spec import (
     Pathway,
     Rule,
 )
-from carepath.engine.timing import Anchors, SendWindow, next_occurrence_day, occurrence_days, point_date
+from carepath.engine.timing import Anchors, SendWindow, Timetable, point_date, timetable
 from carepath.engine.wakeups import Boundaries, boundaries, wakeup_days
 from carepath.errors import EvaluationError
 
+#: Timetables kept per Library; enough for every pathway of a few hundred pregnancies.
+TIMETABLE_CACHE = 4096
 #: Actions that reach her phone: the engine places them in the send window.
 TO_HER = frozenset({"push", "questionnaire", "remind"})
 
@@ -109,6 +111,35 @@ class Evaluation:
     exited: tuple[Enrolment, ...] = ()
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """A compiled pathway version with everything evaluation looks up, found once."""
+
+    pathway: Pathway
+    matcher: Matcher
+    timed_rules: tuple[Rule, ...]
+    audience_bounds: Boundaries
+    exit_bounds: Boundaries
+    rule_order: Mapping[str, int]
+    calendar_exit: bool  # the exit names a fact the calendar moves
+    calendar_entry: bool  # the audience or the exit does
+
+    @classmethod
+    def build(cls, pathway: Pathway, matcher: Matcher) -> Loaded:
+        audience_bounds = boundaries(pathway.audience)
+        exit_bounds = boundaries(pathway.exit)
+        return cls(
+            pathway=pathway,
+            matcher=matcher,
+            timed_rules=tuple(r for r in pathway.rules if isinstance(r.trigger, At | Every)),
+            audience_bounds=audience_bounds,
+            exit_bounds=exit_bounds,
+            rule_order=MappingProxyType({rule.id: i for i, rule in enumerate(pathway.rules)}),
+            calendar_exit=bool(exit_bounds),
+            calendar_entry=bool(audience_bounds) or bool(exit_bounds),
+        )
+
+
 class Library:
     """Compiled pathways and their matchers, built once and shared by every evaluation.
 
@@ -117,53 +148,56 @@ class Library:
     """
 
     def __init__(self, pathways: Iterable[Pathway], matcher: str = "compiled") -> None:
+        """``matcher`` is a kind of ``MATCHER_KINDS``; the engine never reads the environment:
+        the CLI passes ``--matcher`` / ``CAREPATH_MATCHER`` (``carepath.cli.matcher_kind``)."""
+        if matcher not in MATCHER_KINDS:
+            raise ValueError(f"unknown matcher {matcher!r}; use one of {', '.join(MATCHER_KINDS)}")
         self.matcher_kind = matcher
         self.current: dict[str, Pathway] = {}
-        self._matchers: dict[tuple[str, str], Matcher] = {}
-        self._timed: dict[tuple[str, str], tuple[Rule, ...]] = {}
-        self._boundaries: dict[tuple[str, str, str], Boundaries] = {}
-        self._ordered: list[Pathway] | None = None
+        self._loaded: dict[tuple[str, str], Loaded] = {}
+        self._timetables: OrderedDict[tuple[str, str, Anchors, SendWindow], Timetable] = OrderedDict()
+        self._ordered: list[Loaded] | None = None
         for pathway in pathways:
             self.add(pathway)
 
     def add(self, pathway: Pathway, *, current: bool = True) -> None:
         key = (pathway.id, pathway.version)
-        if key not in self._matchers:
-            self._matchers[key] = matcher_for(pathway, self.matcher_kind)
+        if key not in self._loaded:
+            self._loaded[key] = Loaded.build(pathway, matcher_for(pathway, self.matcher_kind))
         if current:
             self.current[pathway.id] = pathway
             self._ordered = None
 
-    def matcher(self, pathway_id: str, version: str) -> Matcher:
+    def loaded(self, pathway_id: str, version: str) -> Loaded:
         try:
-            return self._matchers[(pathway_id, version)]
+            return self._loaded[(pathway_id, version)]
         except KeyError:
             raise EvaluationError(
                 f"pathway {pathway_id} version {version} is not loaded", code="unknown-version"
             ) from None
 
-    def ordered(self) -> list[Pathway]:
+    def matcher(self, pathway_id: str, version: str) -> Matcher:
+        return self.loaded(pathway_id, version).matcher
+
+    def ordered(self) -> list[Loaded]:
+        """The current versions, by pathway id (the evaluation order)."""
         if self._ordered is None:
-            self._ordered = [self.current[k] for k in sorted(self.current)]
+            self._ordered = [self._loaded[(k, self.current[k].version)] for k in sorted(self.current)]
         return self._ordered
 
-    def boundaries(self, pathway: Pathway, section: str) -> Boundaries:
-        """When the pathway's audience or exit may change by the calendar alone (cached)."""
-        key = (pathway.id, pathway.version, section)
-        found = self._boundaries.get(key)
+    def timetable(self, loaded: Loaded, anchors: Anchors, window: SendWindow) -> Timetable:
+        """The pathway's timed occurrences for these anchors, from a small LRU cache: a
+        simulation evaluates one pregnancy many times in a row, production once per wake-up."""
+        key = (loaded.pathway.id, loaded.pathway.version, anchors, window)
+        found = self._timetables.get(key)
         if found is None:
-            found = boundaries(pathway.audience if section == "audience" else pathway.exit)
-            self._boundaries[key] = found
+            found = timetable(loaded.timed_rules, anchors, window)
+            self._timetables[key] = found
+            if len(self._timetables) > TIMETABLE_CACHE:
+                self._timetables.popitem(last=False)
+        else:
+            self._timetables.move_to_end(key)
         return found
-
-    def timed_rules(self, pathway: Pathway) -> tuple[Rule, ...]:
-        """The pathway's ``at`` and ``every`` rules, found once."""
-        key = (pathway.id, pathway.version)
-        rules = self._timed.get(key)
-        if rules is None:
-            rules = tuple(r for r in pathway.rules if isinstance(r.trigger, At | Every))
-            self._timed[key] = rules
-        return rules
 
 
 def dedupe_key(pregnancy_id: str, pathway: Pathway, rule_id: str, occurrence: str, index: int) -> str:
@@ -214,7 +248,8 @@ class _Run:
         self.enrolled: list[Enrolment] = []
         self.exited: list[Enrolment] = []
         self.queue: deque[_Step] = deque()
-        self._anchor_cache: dict[tuple[date | None, date | None, datetime], Anchors] = {}
+        self._anchor_cache: dict[str, Anchors] = {}
+        self._timetables: dict[str, Timetable] = {}
 
     # --- the chain ---
 
@@ -242,15 +277,15 @@ class _Run:
         self._audiences(snap, step)
         effects: list[tuple[Emitted, Action, Rule]] = []
         for enrolment in sorted(self._active(), key=lambda e: e.pathway_id):
-            pathway = self._pathway(enrolment)
-            matcher = self.library.matcher(enrolment.pathway_id, enrolment.version)
+            loaded = self._loaded(enrolment)
+            pathway = loaded.pathway
             firings = self._event_firings(pathway, enrolment, step)
             if enrolment.id in timed_for or (step.enrolment_id == enrolment.id):
-                firings += self._timed_firings(pathway, enrolment)
+                firings += self._timed_firings(loaded, enrolment)
             if not firings:
                 continue
-            holding = matcher.holding(snap, sorted({f.rule.id for f in firings}))
-            order = {rule.id: i for i, rule in enumerate(pathway.rules)}
+            holding = loaded.matcher.holding(snap, sorted({f.rule.id for f in firings}))
+            order = loaded.rule_order
             firings.sort(key=lambda f: (order[f.rule.id], f.at))
             for firing in firings:
                 if firing.rule.id not in holding:
@@ -265,15 +300,24 @@ class _Run:
     def _active(self) -> list[Enrolment]:
         return [e for e in self.enrolments if e.active]
 
-    def _pathway(self, enrolment: Enrolment) -> Pathway:
-        return self.library.matcher(enrolment.pathway_id, enrolment.version).pathway
+    def _loaded(self, enrolment: Enrolment) -> Loaded:
+        return self.library.loaded(enrolment.pathway_id, enrolment.version)
 
     # --- exits and audiences ---
 
+    def _only_time_moved(self, step: _Step) -> bool:
+        """A clock tick after an earlier evaluation: her facts are those that were checked
+        then, so only conditions on calendar-moving facts (GA, days since delivery) can have
+        changed. Skipping the others is exact, and most evaluations are such ticks."""
+        return step.depth == 0 and step.event is None and self.previous is not None
+
     def _exits(self, snap: Mapping[str, Any], step: _Step) -> None:
+        only_time = self._only_time_moved(step)
         for enrolment in sorted(self._active(), key=lambda e: e.pathway_id):
-            matcher = self.library.matcher(enrolment.pathway_id, enrolment.version)
-            if matcher.exit(snap):
+            loaded = self._loaded(enrolment)
+            if only_time and not loaded.calendar_exit:
+                continue
+            if loaded.matcher.exit(snap):
                 self._end(enrolment, "exit condition met", step)
 
     def _end(self, enrolment: Enrolment, reason: str, step: _Step) -> None:
@@ -294,12 +338,14 @@ class _Run:
 
     def _audiences(self, snap: Mapping[str, Any], step: _Step) -> None:
         seen = {e.pathway_id for e in self.enrolments}
-        for pathway in self.library.ordered():
-            if pathway.id in seen:
+        only_time = self._only_time_moved(step)
+        for loaded in self.library.ordered():
+            if loaded.pathway.id in seen:
                 continue  # audiences enrol once per pregnancy; `enroll` actions may re-enrol
-            matcher = self.library.matcher(pathway.id, pathway.version)
-            if matcher.audience(snap) and not matcher.exit(snap):
-                self._enrol(pathway, step, "audience")
+            if only_time and not loaded.calendar_entry:
+                continue
+            if loaded.matcher.audience(snap) and not loaded.matcher.exit(snap):
+                self._enrol(loaded.pathway, step, "audience")
 
     def _enrol(self, pathway: Pathway, step: _Step, cause: str) -> Enrolment:
         number = sum(1 for e in self.enrolments if e.pathway_id == pathway.id) + 1
@@ -338,28 +384,37 @@ class _Run:
                 firings.append(_Firing(rule, step.occurrence, self.now))
         return firings
 
+    def _timetable(self, loaded: Loaded, enrolment: Enrolment) -> Timetable:
+        """One lookup per enrolment per evaluation: her dates don't move within one."""
+        found = self._timetables.get(enrolment.id)
+        if found is None:
+            found = self.library.timetable(loaded, self._anchors(enrolment), self.window)
+            self._timetables[enrolment.id] = found
+        return found
+
     def _anchors(self, enrolment: Enrolment) -> Anchors:
-        key = (self.facts.edd, self.facts.delivery_date, enrolment.started_at)
-        anchors = self._anchor_cache.get(key)
+        """Her EDD and delivery date change only with the event applied before the first step,
+        so one Anchors per enrolment serves the whole evaluation."""
+        anchors = self._anchor_cache.get(enrolment.id)
         if anchors is None:
-            anchors = Anchors(key[0], key[1], self.window.local_date(enrolment.started_at))
-            self._anchor_cache[key] = anchors
+            facts = self.facts
+            anchors = Anchors(facts.edd, facts.delivery_date, self.window.local_date(enrolment.started_at))
+            self._anchor_cache[enrolment.id] = anchors
         return anchors
 
-    def _timed_firings(self, pathway: Pathway, enrolment: Enrolment) -> list[_Firing]:
+    def _timed_firings(self, loaded: Loaded, enrolment: Enrolment) -> list[_Firing]:
         """Occurrences since the last evaluation, after the catch-up policy."""
         anchors = self._anchors(enrolment)
         enrolled_on = anchors.enrolled_on
         since = self.previous if self.previous is not None and enrolment.started_at <= self.previous else None
-        since_day = self.window.local_date(since) if since is not None else None
+        due_by_rule: dict[str, list[datetime]] = {}
+        rules: dict[str, Rule] = {}
+        for moment, rule in self._timetable(loaded, enrolment).between(since, self.now):
+            due_by_rule.setdefault(rule.id, []).append(moment)
+            rules[rule.id] = rule
         firings = []
-        for rule in self.library.timed_rules(pathway):
-            due = [
-                self.window.opening(day)
-                for day in occurrence_days(rule, anchors, self.today, since_day)
-                if since is None or self.window.opening(day) > since
-            ]
-            due = [t for t in due if t <= self.now]
+        for rule_id, due in due_by_rule.items():
+            rule = rules[rule_id]
             on_time = [
                 t for t in due if self.window.local_date(t) >= enrolled_on and self.now <= self._closing(t)
             ]
@@ -503,35 +558,24 @@ class _Run:
     def next_wakeup(self) -> datetime | None:
         candidates: list[datetime] = [p.at for p in self.pending if p.at > self.now]
         for enrolment in self._active():
-            pathway = self._pathway(enrolment)
-            anchors = self._anchors(enrolment)
-            for rule in self.library.timed_rules(pathway):
-                day = next_occurrence_day(rule, anchors, self.today)
-                if day is not None:
-                    candidates.append(self.window.opening(day))
-            for day in occurrence_days_today(self.library.timed_rules(pathway), anchors, self.today):
-                if self.window.opening(day) > self.now:
-                    candidates.append(self.window.opening(day))
-            candidates += self._condition_wakeups(self.library.boundaries(pathway, "exit"), enrolment)
+            loaded = self._loaded(enrolment)
+            upcoming = self._timetable(loaded, enrolment).next_after(self.now)
+            if upcoming is not None:
+                candidates.append(upcoming)
+            if loaded.calendar_exit:
+                candidates += self._condition_wakeups(loaded.exit_bounds, enrolment)
         enrolled_ids = {e.pathway_id for e in self.enrolments}
         registration = Enrolment("", "", "", self.facts.enrolled_at)
-        for pathway in self.library.ordered():
-            if pathway.id not in enrolled_ids:
-                candidates += self._condition_wakeups(
-                    self.library.boundaries(pathway, "audience"), registration
-                )
+        for loaded in self.library.ordered():
+            if loaded.calendar_entry and loaded.pathway.id not in enrolled_ids:
+                candidates += self._condition_wakeups(loaded.audience_bounds, registration)
         return min(candidates) if candidates else None
 
     def _condition_wakeups(self, bounds: Boundaries, enrolment: Enrolment) -> list[datetime]:
-        if not (bounds.from_ga_zero or bounds.from_delivery):
+        if not bounds:
             return []
         days = wakeup_days(bounds, self._anchors(enrolment), self.today)
         return [self.window.opening(days[0])] if days else []
-
-
-def occurrence_days_today(rules: Sequence[Rule], anchors: Anchors, today: date) -> list[date]:
-    """Timed occurrences falling today: evaluated before the window opened, they are still ahead."""
-    return [day for rule in rules for day in occurrence_days(rule, anchors, today, today)]
 
 
 def describe_trigger(rule: Rule, occurrence: str) -> str:

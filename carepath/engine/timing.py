@@ -6,6 +6,7 @@ are timezone-aware; calendar days are the hospital's local days.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
@@ -84,9 +85,8 @@ def point_date(point: Point, anchors: Anchors) -> date | None:
 MAX_OCCURRENCES = 200
 
 
-def occurrence_days(rule: Rule, anchors: Anchors, through: date, since: date | None = None) -> list[date]:
-    """Days a timed rule fires on, from its first (or the first on or after ``since``) up to
-    and including ``through``."""
+def occurrence_days(rule: Rule, anchors: Anchors, through: date) -> list[date]:
+    """Days a timed rule fires on, from its first up to and including ``through``."""
     trigger = rule.trigger
     if isinstance(trigger, At):
         day = point_date(trigger.point, anchors)
@@ -102,31 +102,48 @@ def occurrence_days(rule: Rule, anchors: Anchors, through: date, since: date | N
     step = max(trigger.interval.days, 1)
     days: list[date] = []
     day = start
-    if since is not None and since > start:
-        day = start + timedelta(days=-(-(since - start).days // step) * step)
     while day <= through and (until is None or day < until) and len(days) < MAX_OCCURRENCES:
         days.append(day)
         day += timedelta(days=step)
     return days
 
 
-def next_occurrence_day(rule: Rule, anchors: Anchors, after: date) -> date | None:
-    """The first day strictly after ``after`` on which a timed rule fires."""
-    trigger = rule.trigger
-    if isinstance(trigger, At):
-        day = point_date(trigger.point, anchors)
-        return day if day is not None and day > after else None
-    if not isinstance(trigger, Every):
-        return None
-    start = point_date(trigger.start, anchors)
-    if start is None:
-        return None
-    until = point_date(trigger.until, anchors) if trigger.until else None
-    if trigger.until is not None and until is None:
-        return None
-    step = max(trigger.interval.days, 1)
-    skipped = 0 if start > after else (after - start).days // step + 1
-    day = start + timedelta(days=skipped * step)
-    if until is not None and day >= until:
-        return None
-    return day
+@dataclass(frozen=True)
+class Timetable:
+    """Every occurrence of a pathway's timed rules for one set of anchors, sorted by time.
+
+    Built once per pathway version and anchors (they change only when she is redated,
+    delivers or re-enrols), then searched by bisection on every evaluation.
+    """
+
+    times: tuple[datetime, ...]
+    rules: tuple[Rule, ...]
+
+    def between(self, after: datetime | None, through: datetime) -> list[tuple[datetime, Rule]]:
+        """Occurrences with ``after < t <= through`` (all up to ``through`` when after is None)."""
+        low = 0 if after is None else bisect_right(self.times, after)
+        high = bisect_right(self.times, through)
+        return list(zip(self.times[low:high], self.rules[low:high], strict=True))
+
+    def next_after(self, moment: datetime) -> datetime | None:
+        index = bisect_right(self.times, moment)
+        return self.times[index] if index < len(self.times) else None
+
+
+#: How far ahead a series without ``until`` is laid out: a year past the EDD covers any
+#: pregnancy and puerperium (and MAX_OCCURRENCES bounds each rule anyway).
+HORIZON = timedelta(days=365)
+
+
+def timetable(rules: tuple[Rule, ...], anchors: Anchors, window: SendWindow) -> Timetable:
+    """The occurrences of ``rules`` at the window's opening on each of their days."""
+    through = (anchors.edd or anchors.enrolled_on) + HORIZON
+    entries = sorted(
+        (
+            (window.opening(day), index)
+            for index, rule in enumerate(rules)
+            for day in occurrence_days(rule, anchors, through)
+        ),
+        key=lambda entry: entry,
+    )
+    return Timetable(tuple(t for t, _ in entries), tuple(rules[i] for _, i in entries))

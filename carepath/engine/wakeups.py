@@ -29,6 +29,10 @@ class Boundaries:
     from_ga_zero: tuple[int, ...] = ()
     from_delivery: tuple[int, ...] = ()
 
+    def __bool__(self) -> bool:
+        """True when the condition depends on the calendar at all."""
+        return bool(self.from_ga_zero or self.from_delivery)
+
 
 def boundaries(condition: Condition | None) -> Boundaries:
     """Found once per condition: only facts that move with the calendar count."""

@@ -187,7 +187,7 @@ def test_broken_form_in_a_directory_is_reported(tmp_path: Path) -> None:
     plant(tmp_path, "form: x\ntitle: [\n", "x.yaml")
     code, output = run(str(tmp_path))
     assert code == 1
-    assert "bad-yaml" in output
+    assert "yaml-syntax" in output
 
 
 @pytest.mark.parametrize("option", ["--no-such-option"])

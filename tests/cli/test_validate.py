@@ -33,6 +33,13 @@ def test_examples_are_valid():
     assert result.stdout == ""
 
 
+def test_the_built_in_library_is_valid_and_its_catalogues_are_not_read_as_pathways():
+    result = run(str(ROOT / "carepath/pathways"), "--strict")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert "tags.yaml" not in result.output and "labs.yaml" not in result.output
+
+
 BAD_PATHWAYS = {
     "alias-bomb": (
         "a: &a [x,x,x,x,x,x,x,x,x]\n"

@@ -45,7 +45,7 @@ def row_text(row) -> str:
     return f"{row.at:%Y-%m-%d %H:%M} {row.rule} {row.action} {row.summary}{status}".rstrip()
 
 
-def run_case(case, extra_ticks=()):
+def run_case(case, extra_ticks=(), matcher="compiled"):
     texts = case["pathways"] if "pathways" in case else [case["pathway"]]
     units = [Unit(f"case-{i}.yaml", text.encode()) for i, text in enumerate(texts)]
     result = compile_units(units, catalogue())
@@ -67,7 +67,11 @@ def run_case(case, extra_ticks=()):
         SETTINGS.window.zone,
     )
     rows = dry_run(
-        Library(pathways), facts_from_patient(patient.value), events, until=until, extra_ticks=extra_ticks
+        Library(pathways, matcher=matcher),
+        facts_from_patient(patient.value),
+        events,
+        until=until,
+        extra_ticks=extra_ticks,
     )
     if not case.get("show_cancelled"):
         rows = [r for r in rows if r.status == "due"]
@@ -100,3 +104,11 @@ def test_extra_wakeups_change_nothing(source, case):
 
 def test_there_are_enough_golden_cases():
     assert len(CASES) >= 30
+
+
+@pytest.mark.timeout(120, method="thread")
+@pytest.mark.parametrize(("source", "case"), [c for c in CASES if "error" not in c[1]], ids=lambda c: "")
+def test_durable_matcher_gives_the_same_dry_run(source, case):
+    """The second matcher, durable-rules, must agree with the compiled one on every golden case."""
+    compiled = [(r.dedupe_key, r.at, r.status) for r in run_case(case)]
+    assert [(r.dedupe_key, r.at, r.status) for r in run_case(case, matcher="durable")] == compiled

@@ -27,11 +27,21 @@ class Matcher(Protocol):
         """Those of ``rule_ids`` whose ``when`` holds (a rule without ``when`` always holds)."""
 
 
+#: The matcher kinds ``matcher_for`` builds; ``CAREPATH_MATCHER`` takes one of these.
+MATCHER_KINDS = ("compiled", "durable")
+
+
 def matcher_for(pathway: Pathway, kind: str = "compiled") -> Matcher:
     """A matcher of the given kind for ``pathway``."""
     if kind == "compiled":
         return CompiledMatcher(pathway)
-    raise ValueError(f"unknown matcher {kind!r}; use 'compiled'")
+    if kind == "durable":
+        # Imported here: durable-rules is a C extension that only the durable matcher needs,
+        # and it must not load (nor register rulesets) in processes that never ask for it.
+        from carepath.engine.matchers.durable import DurableMatcher  # noqa: PLC0415
+
+        return DurableMatcher(pathway)
+    raise ValueError(f"unknown matcher {kind!r}; use one of {', '.join(MATCHER_KINDS)}")
 
 
 from carepath.engine.matchers.compiled import CompiledMatcher  # noqa: E402  (after the protocol it implements)

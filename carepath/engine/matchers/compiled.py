@@ -10,6 +10,7 @@ in a namespace holding only the helpers below, with no builtins.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from carepath.engine.spec import (
@@ -69,10 +70,14 @@ def _has_code(codes: frozenset[str], prefixes: tuple[str, ...], ranges: tuple[tu
     return False
 
 
+#: Checked by type before the (slower) abstract ``Mapping`` check; the outcome is the same.
+_PLAIN_MAPPINGS = (dict, MappingProxyType)
+
+
 def _keyed(mapping: Any, keys: tuple[str, ...]) -> Any:
     """``mapping[k1][k2]...``, or None when any step is absent."""
     for key in keys:
-        if not isinstance(mapping, Mapping):
+        if type(mapping) not in _PLAIN_MAPPINGS and not isinstance(mapping, Mapping):
             return None
         mapping = mapping.get(key)
     return mapping
@@ -218,4 +223,5 @@ class CompiledMatcher:
         return bool(self._exit(snapshot))
 
     def holding(self, snapshot: Mapping[str, Any], rule_ids: Sequence[str]) -> frozenset[str]:
-        return frozenset(rule_id for rule_id in rule_ids if self._when[rule_id](snapshot))
+        when = self._when
+        return frozenset([rule_id for rule_id in rule_ids if when[rule_id](snapshot)])

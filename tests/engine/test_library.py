@@ -1,0 +1,476 @@
+"""Persona goldens: full-pregnancy dry-runs of women over the whole built-in library.
+
+Each tests/cases/library/*.yaml is one persona: a patient mapping, HIS events, the day the
+dry-run stops and the exact timeline expected. The expectations were worked out by hand from
+the pathways' rules and the calendar (LMP 2026-01-05 is a Monday, so GA N+0 falls on
+2026-01-05 + 7N days); each file says what was checked. The library is compiled with the
+real catalogue (content, forms, tags, labs) and the forms' scorer, as production runs it.
+"""
+
+from collections import Counter
+from datetime import date, datetime, time, timedelta
+from functools import cache
+from pathlib import Path
+
+import pytest
+import yaml
+
+from carepath.engine.compiler import compile_paths
+from carepath.engine.facts import Facts, facts_from_patient, snapshot
+from carepath.engine.forms import make_scorer
+from carepath.engine.inputs import check_events, check_patient
+from carepath.engine.runtime import TO_HER, Library, Settings
+from carepath.engine.simulate import Row, dry_run, events_from_file
+
+ROOT = Path(__file__).parent.parent.parent
+PATHWAYS_DIR = ROOT / "carepath" / "pathways"
+PERSONAS_DIR = ROOT / "tests" / "cases" / "library"
+PERSONAS = {
+    path.stem: yaml.safe_load(path.read_text("utf-8")) for path in sorted(PERSONAS_DIR.glob("*.yaml"))
+}
+SETTINGS = Settings(scorer=make_scorer())
+CATALOGUE_FILES = {"tags.yaml", "labs.yaml"}
+HIGH_RISK_PLANS = (
+    "scarred-uterus",
+    "gdm",
+    "placenta-previa",
+    "hypertension",
+    "multiple-pregnancy",
+    "advanced-maternal-age",
+    "anaemia",
+    "cholestasis",
+)
+
+
+def pathway_files() -> list[str]:
+    return sorted(str(p) for p in PATHWAYS_DIR.glob("*.yaml") if p.name not in CATALOGUE_FILES)
+
+
+@cache
+def library(matcher: str = "compiled") -> Library:
+    result = compile_paths(pathway_files())
+    assert result.ok, [str(p) for p in result.problems]
+    return Library(result.pathways, matcher=matcher)
+
+
+def run_persona(persona, extra_ticks=(), matcher="compiled") -> list[Row]:
+    patient = check_patient("patient.yaml", yaml.safe_dump(persona["patient"], allow_unicode=True).encode())
+    assert patient.ok, [str(p) for p in patient.problems]
+    events = []
+    if persona.get("events"):
+        checked = check_events("events.yaml", yaml.safe_dump(persona["events"], allow_unicode=True).encode())
+        assert checked.ok, [str(p) for p in checked.problems]
+        events = events_from_file(checked.value)
+    until = datetime.combine(date.fromisoformat(str(persona["until"])), time(23, 59), SETTINGS.window.zone)
+    rows = dry_run(
+        library(matcher),
+        facts_from_patient(patient.value),
+        events,
+        until=until,
+        settings=SETTINGS,
+        extra_ticks=extra_ticks,
+    )
+    if not persona.get("show_cancelled"):
+        rows = [r for r in rows if r.status == "due"]
+    return rows
+
+
+def row_text(row: Row) -> str:
+    status = "" if row.status == "due" else f" ({row.status})"
+    return f"{row.at:%Y-%m-%d %H:%M} {row.gestational_age} {row.pathway}/{row.rule} {row.action} {row.summary}{status}"
+
+
+def test_the_library_compiles_without_problems():
+    result = compile_paths(pathway_files())
+    assert [str(p) for p in result.problems] == []
+    assert {p.id for p in result.pathways} >= {
+        "school-weekly",
+        "checkup-schedule",
+        "nutrition-on-diagnosis",
+        "risk-colour",
+        "postpartum-and-newborn",
+        "pregnancy-loss",
+        *HIGH_RISK_PLANS,
+    }
+
+
+def test_there_are_at_least_six_personas():
+    assert len(PERSONAS) >= 6
+
+
+@pytest.mark.parametrize("name", sorted(PERSONAS))
+def test_persona_timeline(name):
+    assert [row_text(r) for r in run_persona(PERSONAS[name])] == PERSONAS[name]["expect"]
+
+
+@pytest.mark.parametrize("name", sorted(PERSONAS))
+def test_no_more_than_three_messages_to_her_a_day(name):
+    days = Counter(
+        SETTINGS.window.local_date(r.at)
+        for r in run_persona(PERSONAS[name])
+        if r.status == "due" and r.action in TO_HER
+    )
+    busiest = days.most_common(1)
+    assert not busiest or busiest[0][1] <= 3, busiest
+
+
+@pytest.mark.parametrize("name", sorted(PERSONAS))
+def test_extra_wakeups_change_nothing(name):
+    persona = PERSONAS[name]
+    baseline = [(r.dedupe_key, r.at, r.status) for r in run_persona(persona)]
+    ticks = [
+        datetime(2026, month, day, hour, tzinfo=SETTINGS.window.zone)
+        for month in range(3, 13)
+        for day in (2, 11, 19, 27)
+        for hour in (3, 9, 15)
+    ]
+    assert [(r.dedupe_key, r.at, r.status) for r in run_persona(persona, ticks)] == baseline
+
+
+@pytest.mark.timeout(300, method="thread")
+@pytest.mark.parametrize("name", sorted(PERSONAS))
+def test_durable_matcher_gives_the_same_persona_timeline(name):
+    compiled = [(r.dedupe_key, r.at, r.status) for r in run_persona(PERSONAS[name])]
+    durable = [(r.dedupe_key, r.at, r.status) for r in run_persona(PERSONAS[name], matcher="durable")]
+    assert durable == compiled
+
+
+def test_gdm_postpartum_ogtt_reminder_comes_six_weeks_after_delivery():
+    persona = PERSONAS["gdm"]
+    delivery = next(e for e in persona["events"] if e["type"] == "delivery")
+    delivered_on = datetime.fromisoformat(delivery["occurred_at"]).date()
+    reminders = [
+        r
+        for r in run_persona(persona)
+        if r.pathway == "gdm" and r.rule == "postpartum-ogtt" and r.action == "remind"
+    ]
+    assert [SETTINGS.window.local_date(r.at) for r in reminders] == [delivered_on + timedelta(weeks=6)]
+
+
+def test_a_stillbirth_brings_no_postpartum_ogtt_or_newborn_reminder():
+    rows = run_persona(PERSONAS["gdm-stillbirth"])
+    assert not [r for r in rows if r.pathway == "postpartum-and-newborn" or r.rule == "postpartum-ogtt"]
+    assert [r.rule for r in rows if r.pathway == "pregnancy-loss" and r.action == "push"] == [
+        "gentle-follow-up"
+    ]
+
+
+def test_after_a_loss_only_the_loss_follow_up_reaches_her():
+    rows = run_persona(PERSONAS["loss-at-16-weeks"])
+    ended = datetime(2026, 4, 28, 16, tzinfo=SETTINGS.window.zone)
+    after = [r for r in rows if r.at >= ended and r.status == "due"]
+    assert {r.pathway for r in after} == {"pregnancy-loss"}
+    assert [r.rule for r in rows if r.status == "cancelled"] == ["welcome"]
+
+
+AUDIENCE_CODES = [
+    ("O34.201", "scarred-uterus"),
+    ("O24.401", "gdm"),
+    ("O44.001", "placenta-previa"),
+    ("O44.101", "placenta-previa"),
+    ("O10.001", "hypertension"),
+    ("O11.x00", "hypertension"),
+    ("O13.x00", "hypertension"),
+    ("O14.900", "hypertension"),
+    ("O14.200", "hypertension"),
+    ("O15.000", "hypertension"),
+    ("O16.x00", "hypertension"),
+    ("O30.001", "multiple-pregnancy"),
+    ("O30.101", "multiple-pregnancy"),
+    ("O99.001", "anaemia"),
+    ("O26.601", "cholestasis"),
+]
+
+
+def _snapshot(**changes) -> dict:
+    """A 31-year-old at 21+0 (EDD 2026-10-12) with ``changes``."""
+    base = {"lmp": date(2026, 1, 5), "birth_date": date(1995, 1, 1)}
+    facts = Facts(
+        pregnancy_id="a",
+        enrolled_at=datetime(2026, 3, 2, 10, tzinfo=SETTINGS.window.zone),
+        **{**base, **changes},
+    )
+    return snapshot(facts, date(2026, 6, 1))
+
+
+def _audiences(snap) -> set[str]:
+    lib = library()
+    return {
+        loaded.pathway.id
+        for loaded in lib.ordered()
+        if loaded.pathway.id in HIGH_RISK_PLANS and loaded.matcher.audience(snap)
+    }
+
+
+@pytest.mark.parametrize(("code", "plan"), AUDIENCE_CODES)
+def test_each_plan_is_entered_by_its_icd10_codes(code, plan):
+    assert _audiences(_snapshot(icd10=frozenset({code}))) == {plan}
+
+
+def test_o12_is_not_a_hypertensive_disorder_here():
+    assert _audiences(_snapshot(icd10=frozenset({"O12.000", "O12.200"}))) == set()
+
+
+@pytest.mark.parametrize(
+    ("changes", "plans"),
+    [
+        ({"birth_date": date(1991, 10, 12)}, {"advanced-maternal-age"}),  # 35 on the EDD itself
+        ({"birth_date": date(1991, 10, 13)}, set()),  # 34 on the EDD
+        ({"labs": {"hb": 109.0}}, {"anaemia"}),
+        ({"labs": {"hb": 110.0}}, set()),
+        ({"plurality": 2}, {"multiple-pregnancy"}),
+    ],
+)
+def test_plans_entered_by_facts(changes, plans):
+    assert _audiences(_snapshot(**changes)) == plans
+
+
+def _registration_rows(**patient) -> list[Row]:
+    """What the library does on the day she registers at 8+0 with ``patient`` fields."""
+    base = {
+        "id": "r",
+        "lmp": "2026-01-05",
+        "birth_date": "1995-01-01",
+        "pre_pregnancy": {"height_cm": 160, "weight_kg": 55},
+        "enrolled_at": "2026-03-02T10:00:00+08:00",
+    }
+    return run_persona({"patient": {**base, **patient}, "until": "2026-03-02"})
+
+
+def _colours(rows: list[Row]) -> list[str]:
+    return [r.summary.split(":")[0] for r in rows if r.action == "risk"]
+
+
+def _case_management(rows: list[Row]) -> bool:
+    return any(r.rule == "case-management" and r.action == "task" for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("patient", "colours", "case_managed"),
+    [
+        ({}, ["green"], False),
+        ({"diagnoses": [{"code": "O14.100"}]}, ["green", "orange"], True),  # severe PE
+        ({"diagnoses": [{"code": "O14.000"}]}, ["green", "yellow"], False),  # mild to moderate PE
+        ({"diagnoses": [{"code": "O12.000"}]}, ["green"], False),  # not a hypertensive disorder
+        ({"birth_date": "1986-10-12"}, ["green", "orange"], True),  # 40 on the EDD
+        ({"birth_date": "1986-10-13"}, ["green", "yellow"], False),  # 39 on the EDD
+        ({"pre_pregnancy": {"height_cm": 160, "weight_kg": 64}}, ["green"], False),  # BMI 25.0, not > 25
+        ({"pre_pregnancy": {"height_cm": 160, "weight_kg": 64.3}}, ["green", "yellow"], False),  # BMI 25.1
+        ({"pre_pregnancy": {"height_cm": 160, "weight_kg": 71.7}}, ["green", "orange"], True),  # BMI 28.0
+        ({"pre_pregnancy": {"height_cm": 160, "weight_kg": 47}}, ["green", "yellow"], False),  # BMI 18.4
+        ({"tags": ["传染病"]}, ["green", "purple"], True),
+    ],
+)
+def test_five_colour_grade_at_registration(patient, colours, case_managed):
+    rows = _registration_rows(**patient)
+    assert _colours(rows) == colours
+    assert _case_management(rows) is case_managed
+
+
+def test_hypertensive_codes_without_a_colour_go_to_the_doctor():
+    rows = _registration_rows(diagnoses=[{"code": "O10.001"}])
+    assert _colours(rows) == ["green"]
+    assert [r.rule for r in rows if r.action == "task"] == ["hdp-ungraded-at-registration"]
+
+
+def _tasks_after(diagnosis: str, event: dict, day: str = "2026-07-01") -> list[str]:
+    """Tasks opened on ``day`` by ``event`` (at 15:00) for a woman registered at 8+0 with ``diagnosis``."""
+    persona = {
+        "patient": {
+            "id": "e",
+            "lmp": "2026-01-05",
+            "birth_date": "1995-01-01",
+            "diagnoses": [{"code": diagnosis}],
+            "enrolled_at": "2026-03-02T10:00:00+08:00",
+        },
+        "events": [{"id": "x", "occurred_at": f"{day}T15:00:00+08:00", **event}],
+        "until": day,
+    }
+    moment = datetime.fromisoformat(f"{day}T15:00:00+08:00")
+    return [
+        f"{r.rule} {r.params['priority']}"
+        for r in run_persona(persona)
+        if r.action == "task" and r.at == moment
+    ]
+
+
+def _form(form: str, **answers) -> dict:
+    return {"type": "questionnaire.submitted", "data": {"form": form, "answers": answers}}
+
+
+def _lab(code: str, value: float, unit: str) -> dict:
+    return {"type": "lab.result", "data": {"code": code, "value": value, "unit": unit}}
+
+
+BP = {"measured_on": "2026-07-01", "time_of_day": "morning"}
+
+
+@pytest.mark.parametrize(
+    ("diagnosis", "event", "tasks"),
+    [
+        # hypertension: ≥160/110 urgent, ≥140/90 high, danger symptoms urgent [CN-HDP]
+        (
+            "O13.x00",
+            _form("bp-log", **BP, systolic=165, diastolic=95, symptoms=["none"]),
+            ["severe-bp urgent"],
+        ),
+        (
+            "O13.x00",
+            _form("bp-log", **BP, systolic=150, diastolic=112, symptoms=["none"]),
+            ["severe-bp urgent"],
+        ),
+        ("O13.x00", _form("bp-log", **BP, systolic=145, diastolic=85, symptoms=["none"]), ["raised-bp high"]),
+        ("O13.x00", _form("bp-log", **BP, systolic=139, diastolic=89, symptoms=["none"]), []),
+        (
+            "O13.x00",
+            _form("bp-log", **BP, systolic=130, diastolic=80, symptoms=["vision"]),
+            ["danger-symptoms urgent"],
+        ),
+        ("O13.x00", _lab("bp_systolic", 162, "mmHg"), ["clinic-bp-severe urgent"]),
+        # cholestasis: TBA ≥40 high, ≥100 urgent; reduced fetal movement urgent [CN-ICP][DAK]
+        ("O26.601", _lab("tba", 39, "µmol/L"), []),
+        ("O26.601", _lab("tba", 40, "µmol/L"), ["tba-40 high"]),
+        ("O26.601", _lab("tba", 100, "µmol/L"), ["tba-100 urgent"]),
+        (
+            "O26.601",
+            _form("icp-itching", itching="mild", jaundice="no", fetal_movement="reduced"),
+            ["reduced-fetal-movement urgent"],
+        ),
+        # anaemia: Hb <70 urgent; fainting or breathlessness urgent [CN-IDA]
+        ("O99.001", _lab("hb", 69, "g/L"), ["hb-below-70 urgent"]),
+        ("O99.001", _lab("hb", 70, "g/L"), []),
+        (
+            "O99.001",
+            _form("anaemia-adherence", adherence="every_day", symptoms=["fainting"]),
+            ["urgent-symptoms urgent"],
+        ),
+        (
+            "O99.001",
+            _form("anaemia-adherence", adherence="stopped", symptoms=["dizziness"]),
+            ["symptoms normal", "not-taking-iron low"],
+        ),
+        # GDM: fasting ≥5.3, 1 h ≥7.8, 2 h ≥6.7, any <3.3 [ADA][CN-GDM]
+        (
+            "O24.401",
+            _form(
+                "gdm-glucose-log", measured_on="2026-07-01", fasting_glucose=5.29, low_glucose_symptoms="no"
+            ),
+            [],
+        ),
+        (
+            "O24.401",
+            _form(
+                "gdm-glucose-log", measured_on="2026-07-01", fasting_glucose=5.3, low_glucose_symptoms="no"
+            ),
+            ["fasting-above-target high"],
+        ),
+        (
+            "O24.401",
+            _form(
+                "gdm-glucose-log",
+                measured_on="2026-07-01",
+                fasting_glucose=4.8,
+                postprandial_1h=7.8,
+                low_glucose_symptoms="no",
+            ),
+            ["postprandial-above-target normal"],
+        ),
+        (
+            "O24.401",
+            _form(
+                "gdm-glucose-log", measured_on="2026-07-01", fasting_glucose=3.2, low_glucose_symptoms="no"
+            ),
+            ["low-glucose urgent"],
+        ),
+        # previa: any bleeding [CN-PP]
+        (
+            "O44.001",
+            _form("previa-bleeding", bleeding="spotting", contractions="yes"),
+            ["any-bleeding urgent"],
+        ),
+        ("O44.001", _form("previa-bleeding", bleeding="none", contractions="yes"), ["contractions high"]),
+        # scarred uterus and twins
+        (
+            "O34.201",
+            _form("scar-symptoms", scar_pain="yes", bleeding="no", contractions="no"),
+            ["symptom-escalation urgent"],
+        ),
+        (
+            "O30.001",
+            _form(
+                "twin-symptoms",
+                tightening="occasional",
+                leaking_fluid="no",
+                sudden_growth="yes",
+                bleeding="no",
+            ),
+            ["symptom-escalation urgent"],
+        ),
+        (
+            "O30.001",
+            _form(
+                "twin-symptoms",
+                tightening="occasional",
+                leaking_fluid="no",
+                sudden_growth="no",
+                bleeding="no",
+            ),
+            [],
+        ),
+    ],
+)
+def test_escalations_open_the_right_task(diagnosis, event, tasks):
+    assert _tasks_after(diagnosis, event) == tasks
+
+
+EPDS_CALM = {f"q{i}": "a" if i in (1, 2, 4) else "d" for i in range(1, 11)}  # total 0
+
+
+@pytest.mark.parametrize(
+    ("answers", "tasks"),
+    [
+        (EPDS_CALM, []),
+        ({**EPDS_CALM, "q10": "c"}, ["epds-self-harm urgent"]),  # 1 point, item 10
+        # 3+3+3+3+1 = 13 on items 3, 5, 7, 8 and 9
+        ({**EPDS_CALM, "q3": "a", "q5": "a", "q7": "a", "q8": "a", "q9": "c"}, ["epds-13-or-more high"]),
+        ({**EPDS_CALM, "q3": "a", "q5": "a", "q7": "a", "q8": "a"}, []),  # 12
+    ],
+)
+def test_epds_escalations_after_a_live_birth(answers, tasks):
+    persona = {
+        "patient": {"id": "p", "lmp": "2026-01-05", "enrolled_at": "2026-03-02T10:00:00+08:00"},
+        "events": [
+            {
+                "id": "d",
+                "occurred_at": "2026-10-05T10:00:00+08:00",
+                "type": "delivery",
+                "data": {"newborns": [{"outcome": "live"}]},
+            },
+            {"id": "e", "occurred_at": "2026-10-20T15:00:00+08:00", **_form("epds", **answers)},
+        ],
+        "until": "2026-10-20",
+    }
+    rows = run_persona(persona)
+    assert [f"{r.rule} {r.params['priority']}" for r in rows if r.action == "task"] == tasks
+
+
+def test_a_record_closed_after_a_live_birth_is_not_a_loss():
+    persona = {
+        "patient": {"id": "c", "lmp": "2026-01-05", "enrolled_at": "2026-03-02T10:00:00+08:00"},
+        "events": [
+            {
+                "id": "d",
+                "occurred_at": "2026-10-05T10:00:00+08:00",
+                "type": "delivery",
+                "data": {"newborns": [{"outcome": "live"}]},
+            },
+            {
+                "id": "e",
+                "occurred_at": "2026-11-20T10:00:00+08:00",
+                "type": "pregnancy.ended",
+                "data": {"reason": "closed"},
+            },
+        ],
+        "until": "2026-12-31",
+    }
+    assert not [r for r in run_persona(persona) if r.pathway == "pregnancy-loss"]
