@@ -27,7 +27,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NoReturn, Protocol, runtime_checkable
 
 import httpx
 
@@ -382,14 +382,17 @@ class WechatApi:
         self.tokens = AccessTokens(token_store, f"wechat:token:{appid}", self._fetch_token, clock=clock)
 
     def _fetch_token(self, force: bool) -> tuple[str, int]:
-        body = {"grant_type": "client_credential", "appid": self.appid, "secret": self._secret}
-        body["force_refresh"] = force  # type: ignore[assignment]
+        body = {
+            "grant_type": "client_credential",
+            "appid": self.appid,
+            "secret": self._secret,
+            "force_refresh": force,
+        }
         url = f"{self._base_url}/cgi-bin/stable_token"
         data = json_object(http_post(self._client, url, self._channel, json=body), self._channel)
         token = data.get("access_token")
         if not isinstance(token, str) or not token:
             self._raise_for(data, {})
-            raise RetryableError(f"{self._channel}: token reply without a token")
         return token, int(data.get("expires_in", 7200))
 
     def post(self, path: str, payload: Mapping[str, Any], permanent: Mapping[int, str]) -> dict[str, Any]:
@@ -411,7 +414,6 @@ class WechatApi:
         if code == 0:
             return data
         self._raise_for(data, permanent)
-        raise AssertionError("unreachable")
 
     def _post_once(self, path: str, payload: Mapping[str, Any], token: str) -> dict[str, Any]:
         url = f"{self._base_url}{path}"
@@ -420,7 +422,7 @@ class WechatApi:
         )
         return json_object(response, self._channel)
 
-    def _raise_for(self, data: Mapping[str, Any], permanent: Mapping[int, str]) -> None:
+    def _raise_for(self, data: Mapping[str, Any], permanent: Mapping[int, str]) -> NoReturn:
         code = _errcode(data)
         text = f"{self._channel}: errcode {code}: {data.get('errmsg', '')}"
         if code == 45009:
