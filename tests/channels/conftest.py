@@ -130,6 +130,7 @@ class Adapters:
 def fake() -> Iterator[FakeProviders]:
     with FakeProviders() as server:
         yield server
+    assert server.errors == [], "the fake provider raised while handling a request"
 
 
 @pytest.fixture

@@ -103,6 +103,7 @@ class FakeProviders:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self.requests: list[Received] = []
+        self.errors: list[str] = []  # exceptions inside the fake's handlers
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self._random: tuple[float, random.Random, tuple[Fault, ...]] | None = None
         self._tokens: dict[str, _Token] = {}
@@ -294,6 +295,9 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 request = _Request(fake, route, self.path, self.headers, raw, received, fault)
                 status, reply, extra = self._dispatch(request)
+        except Exception as exc:  # a bug in the fake must fail the test, not look like a lost reply
+            fake.errors.append(f"{route}: {exc!r}")
+            status, reply, extra = 500, {"error": "fake provider bug"}, {}
         finally:
             fake._record(received)
         if fault is not None and fault.hang is not None:
