@@ -123,11 +123,17 @@ class Loaded:
     rule_order: Mapping[str, int]
     calendar_exit: bool  # the exit names a fact the calendar moves
     calendar_entry: bool  # the audience or the exit does
+    on_enrolled: tuple[Rule, ...]
+    on_event: Mapping[str, tuple[Rule, ...]]  # event type -> its rules, in declaration order
 
     @classmethod
     def build(cls, pathway: Pathway, matcher: Matcher) -> Loaded:
         audience_bounds = boundaries(pathway.audience)
         exit_bounds = boundaries(pathway.exit)
+        on_event: dict[str, list[Rule]] = {}
+        for rule in pathway.rules:
+            if isinstance(rule.trigger, OnEvent):
+                on_event.setdefault(rule.trigger.type, []).append(rule)
         return cls(
             pathway=pathway,
             matcher=matcher,
@@ -137,6 +143,8 @@ class Loaded:
             rule_order=MappingProxyType({rule.id: i for i, rule in enumerate(pathway.rules)}),
             calendar_exit=bool(exit_bounds),
             calendar_entry=bool(audience_bounds) or bool(exit_bounds),
+            on_enrolled=tuple(r for r in pathway.rules if isinstance(r.trigger, OnEnrolled)),
+            on_event=MappingProxyType({kind: tuple(rules) for kind, rules in on_event.items()}),
         )
 
 
@@ -279,7 +287,7 @@ class _Run:
         for enrolment in sorted(self._active(), key=lambda e: e.pathway_id):
             loaded = self._loaded(enrolment)
             pathway = loaded.pathway
-            firings = self._event_firings(pathway, enrolment, step)
+            firings = self._event_firings(loaded, enrolment, step)
             if enrolment.id in timed_for or (step.enrolment_id == enrolment.id):
                 firings += self._timed_firings(loaded, enrolment)
             if not firings:
@@ -366,21 +374,17 @@ class _Run:
 
     # --- triggers ---
 
-    def _event_firings(self, pathway: Pathway, enrolment: Enrolment, step: _Step) -> list[_Firing]:
+    def _event_firings(self, loaded: Loaded, enrolment: Enrolment, step: _Step) -> list[_Firing]:
         event = step.event
         if event is None:
             return []
         firings = []
-        for rule in pathway.rules:
+        if event.type == "enrolled" and step.enrolment_id == enrolment.id:
+            firings += [_Firing(rule, enrolment.id, self.now) for rule in loaded.on_enrolled]
+        for rule in loaded.on_event.get(event.type, ()):
             trigger = rule.trigger
-            if isinstance(trigger, OnEnrolled):
-                if event.type == "enrolled" and step.enrolment_id == enrolment.id:
-                    firings.append(_Firing(rule, enrolment.id, self.now))
-            elif (
-                isinstance(trigger, OnEvent)
-                and trigger.type == event.type
-                and all(event.data.get(k) == v for k, v in trigger.filters)
-            ):
+            assert isinstance(trigger, OnEvent)
+            if all(event.data.get(k) == v for k, v in trigger.filters):
                 firings.append(_Firing(rule, step.occurrence, self.now))
         return firings
 
@@ -404,12 +408,14 @@ class _Run:
 
     def _timed_firings(self, loaded: Loaded, enrolment: Enrolment) -> list[_Firing]:
         """Occurrences since the last evaluation, after the catch-up policy."""
-        anchors = self._anchors(enrolment)
-        enrolled_on = anchors.enrolled_on
         since = self.previous if self.previous is not None and enrolment.started_at <= self.previous else None
+        occurrences = self._timetable(loaded, enrolment).between(since, self.now)
+        if not occurrences:
+            return []  # the common case: nothing of this pathway fell due since the last look
+        enrolled_on = self._anchors(enrolment).enrolled_on
         due_by_rule: dict[str, list[datetime]] = {}
         rules: dict[str, Rule] = {}
-        for moment, rule in self._timetable(loaded, enrolment).between(since, self.now):
+        for moment, rule in occurrences:
             due_by_rule.setdefault(rule.id, []).append(moment)
             rules[rule.id] = rule
         firings = []
