@@ -134,6 +134,10 @@ def _synthetic_member(rng: random.Random, n: int, start: date) -> Member:
         later(28 * 7, 32 * 7, "diagnosis.added", {"code": "O44.101"})
     if rng.random() < 0.01:
         later(28 * 7, 34 * 7, "diagnosis.added", {"code": "O26.601"})
+    # Bell-shaped height and pre-pregnancy BMI: synthetic assumptions that keep the BMI classes
+    # plausible (a uniform weight put a third of the cohort at BMI 28 or more), not population data.
+    height = float(min(max(round(rng.gauss(160, 5.5)), 145), 182))
+    bmi = min(max(rng.gauss(21.5, 3.0), 16.0), 40.0)
     delivery_ga = rng.randrange(37 * 7, 41 * 7 + 1)
     later(
         delivery_ga,
@@ -146,8 +150,8 @@ def _synthetic_member(rng: random.Random, n: int, start: date) -> Member:
         enrolled_at=enrolled_at,
         lmp=lmp,
         birth_date=born,
-        height_cm=float(rng.randrange(148, 178)),
-        weight_kg=float(rng.randrange(42, 95)),
+        height_cm=height,
+        weight_kg=round(bmi * (height / 100) ** 2 * 2) / 2,
         gravida=(gravida := rng.randrange(1, 5)),
         para=rng.randrange(0, gravida),
         plurality=plurality,
