@@ -7,6 +7,7 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from carepath.engine.cohort import Member, synthetic_cohort
 from carepath.engine.compiler import compile_paths
@@ -40,9 +41,15 @@ def _library(files: tuple[str, ...], matcher: str) -> Library:
     return _LIBRARIES[key]
 
 
+@cache
+def _settings() -> Settings:
+    """One per process: building the scorer reads every form."""
+    return Settings(scorer=make_scorer())
+
+
 def run_job(job: Job) -> CohortSummary:
     library = _library(job.pathway_files, job.matcher)
-    settings = Settings(scorer=make_scorer())
+    settings = _settings()
     members = job.members or tuple(synthetic_cohort(job.last, job.seed, first=job.first))
     summary = CohortSummary()
     for member in members:
