@@ -97,15 +97,14 @@ def library_for(session: Session, hospital_id: str) -> Library:
         cached = _cache.get(key)
     if cached is not None:
         return cached
-    sources = dict(
-        session.execute(
+    sources: dict[int, str] = {
+        row_id: source
+        for row_id, source in session.execute(
             select(PathwayVersion.id, PathwayVersion.source).where(
                 PathwayVersion.id.in_([r.id for r in rows])
             )
         )
-        .tuples()
-        .all()
-    )
+    }
     newest: dict[str, tuple[datetime | None, int]] = {}
     for r in rows:
         if r.status == "published":

@@ -42,7 +42,7 @@ def metrics() -> Response:
         oldest_due = session.scalar(
             select(func.min(OutboxRow.due_at)).where(OutboxRow.status == "due", OutboxRow.due_at <= now)
         )
-        statuses = dict(by_status.tuples().all())
+        statuses: dict[str, int] = {status: count for status, count in by_status.all()}
     lag = (now - oldest_due).total_seconds() if oldest_due is not None else 0.0
     lines = [
         "# HELP carepath_events_total HIS events recorded.",
