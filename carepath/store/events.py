@@ -142,6 +142,8 @@ def _process(session: Session, cipher: FieldCipher, actor: Actor, event: HisEven
         )
     except CarepathError as exc:
         raise EvaluationFailedError(f"{exc.code}: {exc.message}") from exc
+    except ValueError as exc:  # a value the checks let through and the engine cannot use
+        raise EvaluationFailedError(f"bad-value: {exc}") from exc
     if pregnancy.last_occurred_at is None or event.occurred_at > pregnancy.last_occurred_at:
         pregnancy.last_occurred_at = event.occurred_at
     _side_records(session, pregnancy, event, record, now)

@@ -55,7 +55,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from carepath.webapi import events, health, patients, problems
 
-    problems.init_app(app)
     app.extensions["carepath.db"] = Database(app.config["DATABASE_URL"])
     app.extensions["carepath.cipher"] = FieldCipher.from_config(
         app.config["FIELD_KEYS"], app.config["LOOKUP_KEY"]
@@ -74,6 +73,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(events.blp)
     api.register_blueprint(patients.blp)
     app.register_blueprint(health.blp)
+    problems.init_app(app)  # after Api(app), which registers its own HTTP error handler
 
     @app.get("/api/docs-static/<path:filename>")
     def swagger_static(filename: str) -> Any:

@@ -77,7 +77,12 @@ def test_backdated_lab_changes_history_but_not_the_latest_value(api: Api, app: A
         "patient": {"his_id": "p-001"},
         "data": {"code": "hb", "value": 120, "unit": "g/L"},
     }
-    older = {**newer, "id": "lab-1", "occurred_at": "2026-07-09T10:00:00+08:00", "data": {"code": "hb", "value": 95}}
+    older = {
+        **newer,
+        "id": "lab-1",
+        "occurred_at": "2026-07-09T10:00:00+08:00",
+        "data": {"code": "hb", "value": 95},
+    }
     _ok(api.post("/api/v1/events", newer))
     _ok(api.post("/api/v1/events", older))
     with app.extensions["carepath.db"].reading() as session:
