@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -53,5 +52,3 @@ def test_hospital_pathways_are_its_own(db: Database) -> None:
     with db.reading() as session:
         assert "gdm-example" in pathways.library_for(session, "a").current
         assert pathways.library_for(session, "b").current == {}
-
-

@@ -31,7 +31,9 @@ FORMAT_0_DUMP = {
 
 
 def test_state_survives_a_json_round_trip_after_evaluation() -> None:
-    library = Library(compile_paths(sorted(str(p) for p in (ROOT / "examples" / "pathways").glob("*.yaml"))).pathways)
+    library = Library(
+        compile_paths(sorted(str(p) for p in (ROOT / "examples" / "pathways").glob("*.yaml"))).pathways
+    )
     now = datetime(2026, 7, 10, 7, tzinfo=UTC)
     event = Event("e1", "diagnosis.added", now, {"code": "O24.401"})
     state = evaluate(library, State(facts_from_patient(PATIENT)), event, now).state

@@ -48,7 +48,9 @@ def test_timestamp_within_five_minutes_is_accepted(api: Api) -> None:
     from carepath.webapi.auth import sign
 
     headers = sign(api.key.secret, "POST", "/api/v1/events", timestamp=stamp, key_id=api.key.key_id, body=raw)
-    response = api.client.post("/api/v1/events", data=raw, headers={**headers, "Content-Type": "application/json"})
+    response = api.client.post(
+        "/api/v1/events", data=raw, headers={**headers, "Content-Type": "application/json"}
+    )
     assert response.status_code == 201
 
 

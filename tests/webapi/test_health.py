@@ -12,12 +12,15 @@ def test_healthz_reports_database_and_migrations(app: Any) -> None:
 
 
 def test_healthz_is_503_when_the_database_is_unreachable(database_url: str) -> None:
+    from carepath.webapi import create_app
     from tests.conftest import FIELD_KEYS, LOOKUP_KEY
 
-    from carepath.webapi import create_app
-
     app = create_app(
-        {"DATABASE_URL": "sqlite:////nonexistent/dir/x.db", "FIELD_KEYS": FIELD_KEYS, "LOOKUP_KEY": LOOKUP_KEY}
+        {
+            "DATABASE_URL": "sqlite:////nonexistent/dir/x.db",
+            "FIELD_KEYS": FIELD_KEYS,
+            "LOOKUP_KEY": LOOKUP_KEY,
+        }
     )
     response = app.test_client().get("/healthz")
     assert response.status_code == 503

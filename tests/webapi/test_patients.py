@@ -16,7 +16,10 @@ def _register(api: Api, his_id: str = "p-001") -> dict[str, Any]:
 
 def test_listing_masks_id_number_phone_and_name(api: Api) -> None:
     _register(api)
-    api.post("/api/v1/events", {**registration(), "id": "reg-002", "patient": {"his_id": "p-001", "name": "王小红"}})
+    api.post(
+        "/api/v1/events",
+        {**registration(), "id": "reg-002", "patient": {"his_id": "p-001", "name": "王小红"}},
+    )
     listed = api.get("/api/v1/patients").get_json()
     assert listed == [
         {
