@@ -46,7 +46,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 def empty_tables(database: Any) -> None:
     from sqlalchemy import text
 
-    from carepath.store import pathways
+    from carepath.store import pathways, tenants
     from carepath.store.models import Base
 
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
@@ -56,7 +56,8 @@ def empty_tables(database: Any) -> None:
         else:
             for table in tables:
                 conn.execute(text(f"DELETE FROM {table}"))
-    pathways._cache.clear()
+    pathways.clear_cache()
+    tenants.forget_key()
 
 
 NOW = datetime(2026, 7, 10, 7, 0, tzinfo=UTC)  # 15:00 in Shanghai

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -34,7 +34,7 @@ _SET_FIELDS = ("tags", "icd10", "visits")
 class Decided:
     """What one evaluation wrote: outbox rows of this trigger and the cancellations."""
 
-    actions: tuple[OutboxRow, ...]
+    actions: tuple[Row[Any], ...]  # the outbox columns of _ANSWERED
     cancelled: tuple[tuple[str, str], ...]  # (dedupe key, status)
     next_wakeup: datetime | None
 
@@ -108,7 +108,7 @@ def evaluate_pregnancy(
     pregnancy.next_wakeup = evaluation.next_wakeup
     pregnancy.updated_at = now
 
-    _save_enrolments(session, pregnancy, new_state)
+    _save_enrolments(session, pregnancy, state, new_state)
     rows = _insert_actions(session, pregnancy, evaluation.actions, now, event_row_id)
     cancelled = []
     for cancellation in evaluation.cancellations:
@@ -135,29 +135,32 @@ def load(pregnancy: Pregnancy) -> State:
     return load_state(pregnancy.state)
 
 
-def _save_enrolments(session: Session, pregnancy: Pregnancy, state: State) -> None:
-    stored = {
-        e.id: e
-        for e in session.scalars(select(EnrolmentRecord).where(EnrolmentRecord.pregnancy_id == pregnancy.id))
-    }
-    for enrolment in state.enrolments:
-        row = stored.get(enrolment.id)
-        if row is None:
-            session.add(
-                EnrolmentRecord(
-                    id=enrolment.id,
-                    hospital_id=pregnancy.hospital_id,
-                    pregnancy_id=pregnancy.id,
-                    pathway_id=enrolment.pathway_id,
-                    version=enrolment.version,
-                    started_at=enrolment.started_at,
-                    ended_at=enrolment.ended_at,
-                    reason=enrolment.reason,
-                )
+def _save_enrolments(session: Session, pregnancy: Pregnancy, before: State, after: State) -> None:
+    """Mirror the enrolments that began or ended (the State is the source; no read needed)."""
+    previous = {e.id: e for e in before.enrolments}
+    added = []
+    for enrolment in after.enrolments:
+        old = previous.get(enrolment.id)
+        if old is None:
+            added.append(
+                {
+                    "id": enrolment.id,
+                    "hospital_id": pregnancy.hospital_id,
+                    "pregnancy_id": pregnancy.id,
+                    "pathway_id": enrolment.pathway_id,
+                    "version": enrolment.version,
+                    "started_at": enrolment.started_at,
+                    "ended_at": enrolment.ended_at,
+                    "reason": enrolment.reason,
+                }
             )
-        elif row.ended_at != enrolment.ended_at:
-            row.ended_at = enrolment.ended_at
-            row.reason = enrolment.reason
+        elif old.ended_at != enrolment.ended_at:
+            session.execute(
+                update(EnrolmentRecord)
+                .where(EnrolmentRecord.id == enrolment.id)
+                .values(ended_at=enrolment.ended_at, reason=enrolment.reason)
+            )
+    _insert_ignore(session, EnrolmentRecord, added)
 
 
 def _insert_ignore(session: Session, model: Any, values: list[dict[str, Any]]) -> None:
@@ -183,7 +186,7 @@ def _insert_actions(
     actions: Sequence[Emitted],
     now: datetime,
     event_row_id: int | None,
-) -> list[OutboxRow]:
+) -> list[Row[Any]]:
     outbox, tasks, tags = [], [], []
     for action in actions:
         params = _plain(action.params)
@@ -240,16 +243,36 @@ def _insert_actions(
                             "at": action.at,
                         }
                     )
-    _insert_ignore(session, OutboxRow, outbox)
     _insert_ignore(session, StaffTask, tasks)
     _insert_ignore(session, TagLog, tags)
     if not outbox:
         return []
-    keys = [row["dedupe_key"] for row in outbox]
-    found = {
-        r.dedupe_key: r for r in session.scalars(select(OutboxRow).where(OutboxRow.dedupe_key.in_(keys)))
-    }
-    return [found[k] for k in keys if k in found]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    inserted = session.execute(
+        insert(OutboxRow).values(outbox).on_conflict_do_nothing().returning(*_ANSWERED)
+    ).all()
+    found = {row.dedupe_key: row for row in inserted}
+    missing = [row["dedupe_key"] for row in outbox if row["dedupe_key"] not in found]
+    if missing:  # decided before (a re-evaluation): the stored rows answer
+        found.update(
+            (row.dedupe_key, row)
+            for row in session.execute(select(*_ANSWERED).where(OutboxRow.dedupe_key.in_(missing)))
+        )
+    return [found[row["dedupe_key"]] for row in outbox if row["dedupe_key"] in found]
+
+
+#: The outbox columns an event's answer shows.
+_ANSWERED = (
+    OutboxRow.id,
+    OutboxRow.dedupe_key,
+    OutboxRow.pathway_id,
+    OutboxRow.version,
+    OutboxRow.rule_id,
+    OutboxRow.kind,
+    OutboxRow.due_at,
+    OutboxRow.status,
+)
 
 
 def due_for_wakeup(session: Session, now: datetime, limit: int = 500) -> list[str]:

@@ -9,6 +9,7 @@ stay loaded for the enrolments pinned to them.
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,10 @@ LOADED_STATUSES = ("published", "retired")
 
 _cache: dict[tuple[object, ...], Library] = {}
 _cache_lock = threading.Lock()
+#: How long a hospital's library is used before its versions are looked up again. A version
+#: published (or retired) takes effect in each process within this many seconds.
+RECHECK_SECONDS = 5.0
+_checked: dict[str, tuple[float, Library]] = {}
 
 
 def publish(
@@ -76,8 +81,29 @@ def publish(
     return rows
 
 
-def library_for(session: Session, hospital_id: str) -> Library:
-    """The compiled library of ``hospital_id``, rebuilt only when its versions change."""
+def library_for(session: Session, hospital_id: str, *, fresh: bool = False) -> Library:
+    """The compiled library of ``hospital_id``, rebuilt only when its versions change.
+
+    The versions are looked up at most every ``RECHECK_SECONDS`` per process (``fresh``
+    forces it): one query saved on nearly every event.
+    """
+    with _cache_lock:
+        checked = _checked.get(hospital_id)
+    if checked is not None and not fresh and time.monotonic() - checked[0] < RECHECK_SECONDS:
+        return checked[1]
+    library = _library_for(session, hospital_id)
+    with _cache_lock:
+        _checked[hospital_id] = (time.monotonic(), library)
+    return library
+
+
+def clear_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
+        _checked.clear()
+
+
+def _library_for(session: Session, hospital_id: str) -> Library:
     rows = session.execute(
         select(
             PathwayVersion.id,

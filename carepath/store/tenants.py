@@ -2,12 +2,15 @@
 
 An API key is a public key id (``ck_...``) and a secret. The secret is needed to verify each
 signature, so it is stored sealed with the field cipher (never hashed) and shown once, when
-created. Revoked keys stop working at once.
+created. A revoked key stops working at once in the process that revoked it and
+within ``KEY_CACHE_SECONDS`` (5 s) in every other.
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from carepath.errors import CarepathError
 from carepath.store.crypto import FieldCipher
+from carepath.store.db import Database
 from carepath.store.models import ApiKey, Hospital, Integrator
 
 
@@ -82,7 +86,37 @@ def revoke_api_key(session: Session, key_id: str, now: datetime) -> bool:
     if key is None:
         return False
     key.revoked_at = now
+    forget_key(key_id)
     return True
+
+
+#: Seconds a verified key is remembered per process: a revocation reaches every other
+#: worker within this time (at once in the process that revoked it).
+KEY_CACHE_SECONDS = 5.0
+_known: dict[str, tuple[float, KeyInfo]] = {}
+_known_lock = threading.Lock()
+
+
+def forget_key(key_id: str | None = None) -> None:
+    with _known_lock:
+        if key_id is None:
+            _known.clear()
+        else:
+            _known.pop(key_id, None)
+
+
+def cached_key_info(db: Database, cipher: FieldCipher, key_id: str) -> KeyInfo | None:
+    """``key_info`` remembered for ``KEY_CACHE_SECONDS`` (saves a transaction per request)."""
+    with _known_lock:
+        known = _known.get(key_id)
+    if known is not None and time.monotonic() - known[0] < KEY_CACHE_SECONDS:
+        return known[1]
+    with db.reading() as session:
+        info = key_info(session, cipher, key_id)
+    if info is not None:
+        with _known_lock:
+            _known[key_id] = (time.monotonic(), info)
+    return info
 
 
 def key_info(session: Session, cipher: FieldCipher, key_id: str) -> KeyInfo | None:

@@ -82,8 +82,7 @@ def authenticate() -> Actor:
         )
     db = current_app.extensions["carepath.db"]
     cipher = current_app.extensions["carepath.cipher"]
-    with db.reading() as session:
-        info = tenants.key_info(session, cipher, key_id)
+    info = tenants.cached_key_info(db, cipher, key_id)
     if info is None:
         raise _fail("auth-unknown-key", f"no API key {key_id!r}")
     if info.revoked:

@@ -92,6 +92,7 @@ class EventsBatchView(MethodView):
             )
         now = config["CLOCK"]()
         results: list[dict[str, Any]] = []
+        valid: list[tuple[int, Any]] = []
         for index, item in enumerate(items):
             problems = envelope_problems(item)
             if problems:
@@ -106,7 +107,9 @@ class EventsBatchView(MethodView):
                         },
                     }
                 )
-                continue
-            result = events.post_batch(db, cipher, g.actor, [item], now)[0]
-            results.append({**result, "index": index})
+            else:
+                valid.append((index, item))
+        answered = events.post_batch(db, cipher, g.actor, [item for _, item in valid], now)
+        results += [{**result, "index": index} for (index, _), result in zip(valid, answered, strict=True)]
+        results.sort(key=lambda r: int(r["index"]))
         return {"results": results}
