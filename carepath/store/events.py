@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -377,6 +377,7 @@ def _chunk(
 ) -> list[dict[str, Any]]:
     results = []
     with db.transaction() as session:
+        _lock_in_order(session, cipher, actor, chunk)
         for raw in chunk:
             try:
                 event = parse_event(raw, now)
@@ -387,6 +388,31 @@ def _chunk(
             else:
                 results.append({"status": answer.status, "result": answer.body})
     return results
+
+
+def _lock_in_order(session: Session, cipher: FieldCipher, actor: Actor, chunk: list[Any]) -> None:
+    """Lock every pregnancy the chunk names, in id order, before touching any.
+
+    Two concurrent batches then wait for each other instead of deadlocking (PostgreSQL would
+    detect the deadlock only after a second and abort a whole chunk).
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite's BEGIN IMMEDIATE already runs writers one at a time
+    his_ids, hashes = set(), set()
+    for raw in chunk:
+        patient = raw.get("patient") if isinstance(raw, dict) else None
+        if isinstance(patient, dict):
+            if isinstance(patient.get("his_id"), str):
+                his_ids.add(patient["his_id"])
+            if isinstance(patient.get("id_number"), str):
+                hashes.add(cipher.lookup_hash("id", patient["id_number"].upper()))
+    named = select(Patient.id).where(
+        Patient.hospital_id == actor.hospital_id,
+        or_(Patient.his_patient_id.in_(his_ids), Patient.id_number_hash.in_(hashes)),
+    )
+    session.execute(
+        select(Pregnancy.id).where(Pregnancy.patient_id.in_(named)).order_by(Pregnancy.id).with_for_update()
+    ).all()
 
 
 def _one(db: Database, cipher: FieldCipher, actor: Actor, raw: Any, now: datetime) -> dict[str, Any]:
