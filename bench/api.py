@@ -31,9 +31,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from carepath.engine.catalogue import PATHWAYS_DIR  # noqa: E402
 from carepath.store import demo, events, tenants  # noqa: E402
 from carepath.store.crypto import FieldCipher, new_key  # noqa: E402
 from carepath.store.db import Database, upgrade  # noqa: E402
+from carepath.store.models import ApiKey  # noqa: E402
 from carepath.store.scope import Actor  # noqa: E402
 from carepath.webapi.auth import sign  # noqa: E402
 
@@ -57,7 +61,12 @@ class Client:
     def post(self, path: str, payload: Any) -> tuple[int, Any]:
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         headers = sign(
-            self.key["secret"], "POST", path, timestamp=str(int(time.time())), key_id=self.key["key_id"], body=body
+            self.key["secret"],
+            "POST",
+            path,
+            timestamp=str(int(time.time())),
+            key_id=self.key["key_id"],
+            body=body,
         )
         headers["Content-Type"] = "application/json"
         self.conn.request("POST", path, body=body, headers=headers)
@@ -118,7 +127,9 @@ def open_loop(port: int, key: dict[str, str], rate: float, seconds: float) -> tu
     return latencies, errors[0]
 
 
-def closed_loop(port: int, key: dict[str, str], concurrency: int, seconds: float) -> tuple[float, list[float], int]:
+def closed_loop(
+    port: int, key: dict[str, str], concurrency: int, seconds: float
+) -> tuple[float, list[float], int]:
     """As fast as ``concurrency`` connections go. Returns (events/s, latencies ms, errors)."""
     latencies: list[float] = []
     errors = [0]
@@ -162,7 +173,9 @@ def batches(port: int, key: dict[str, str], concurrency: int, count: int, size: 
                 return
             if item is None:
                 return
-            status, body = client.post("/api/v1/events:batch", {"events": [event(next(counter)) for _ in range(size)]})
+            status, body = client.post(
+                "/api/v1/events:batch", {"events": [event(next(counter)) for _ in range(size)]}
+            )
             if status != 200:
                 errors[0] += size
             else:
@@ -182,13 +195,11 @@ def prepare(url: str, config: dict[str, str]) -> dict[str, str]:
     database = Database(url)
     cipher = FieldCipher.from_config(config["CAREPATH_FIELD_KEYS"], config["CAREPATH_LOOKUP_KEY"])
     now = datetime.now(UTC)
-    demo.publish_examples(database, ROOT / "examples" / "pathways", now)
+    demo.publish_examples(database, PATHWAYS_DIR, now)
     with database.transaction() as session:
         tenants.ensure_hospital(session, "bench", "bench hospital", now)
         key = tenants.create_api_key(session, cipher, "bench", "his", now)
     with database.reading() as session:
-        from carepath.store.models import ApiKey
-
         integrator = session.get(ApiKey, key.key_id).integrator_id  # type: ignore[union-attr]
     actor = Actor("bench", "integrator", str(integrator))
     for n in range(PATIENTS):
@@ -197,7 +208,10 @@ def prepare(url: str, config: dict[str, str]) -> dict[str, str]:
             "type": "patient.registered",
             "occurred_at": now.isoformat(),
             "patient": {"his_id": f"bench-{n:04d}", "id_number": f"33010219900101{n:03d}X"[-18:]},
-            "data": {"lmp": (now - timedelta(days=70 + n % 150)).date().isoformat(), "birth_date": "1990-04-12"},
+            "data": {
+                "lmp": (now - timedelta(days=70 + n % 150)).date().isoformat(),
+                "birth_date": "1990-04-12",
+            },
         }
         events.post_event(database, cipher, actor, registration, now)
     database.dispose()
@@ -215,8 +229,6 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-
-    from sqlalchemy import create_engine, text
 
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(args.database)
@@ -248,7 +260,10 @@ def main() -> None:
                 time.sleep(0.1)
         closed_loop(port, key, 4, 2.0)  # warm up: compile the library in each worker
 
-        print(f"gunicorn {args.workers} sync workers, PostgreSQL, {PATIENTS} pregnancies, {args.seconds:g} s per run")
+        print(
+            f"gunicorn {args.workers} sync workers, PostgreSQL, built-in library, {PATIENTS} pregnancies, "
+            f"{args.seconds:g} s per run"
+        )
         latencies, errors = open_loop(port, key, 100, args.seconds)
         print(
             f"100 events/s: p50 {percentile(latencies, 50):.1f} ms, p95 {percentile(latencies, 95):.1f} ms, "

@@ -380,8 +380,13 @@ def demo() -> None:
 
 @demo.command("setup")
 @click.option("--instance", default="instance", show_default=True, help="Instance folder (git-ignored).")
-@click.option("--examples", default="examples", show_default=True, help="Examples folder.")
-def demo_setup(instance: str, examples: str) -> None:
+@click.option("--examples", default="examples", show_default=True, help="Examples folder (patients).")
+@click.option(
+    "--pathways",
+    "pathways_dir",
+    help="Pathways to publish (default: the built-in library, carepath/pathways/).",
+)
+def demo_setup(instance: str, examples: str, pathways_dir: str | None) -> None:
     """Keys, database, example pathways, a demo hospital, key and pregnancies; prints a signed curl."""
     import os
     from datetime import UTC, datetime
@@ -398,7 +403,9 @@ def demo_setup(instance: str, examples: str) -> None:
     upgrade(app.config["DATABASE_URL"])
     database, cipher = app.extensions["carepath.db"], app.extensions["carepath.cipher"]
     now = datetime.now(UTC)
-    count = demo_data.publish_examples(database, Path(examples) / "pathways", now)
+    from carepath.engine.catalogue import PATHWAYS_DIR
+
+    count = demo_data.publish_examples(database, Path(pathways_dir) if pathways_dir else PATHWAYS_DIR, now)
     key = demo_data.demo_key(database, cipher, folder, now)
     with database.reading() as session:
         integrator_id = session.get(ApiKey, key["key_id"]).integrator_id  # type: ignore[union-attr]

@@ -39,8 +39,17 @@ def instance_config(instance: Path, database_url: str | None = None) -> Path:
     return path
 
 
+#: Files beside the built-in pathways that are not pathways.
+NOT_PATHWAYS = frozenset({"tags.yaml", "labs.yaml"})
+
+
 def publish_examples(db: Database, directory: Path, now: datetime) -> int:
-    sources = {str(p): p.read_text(encoding="utf-8") for p in sorted(directory.glob("*.yaml"))}
+    """Publish every pathway of ``directory`` as a built-in version (idempotent)."""
+    sources = {
+        str(p): p.read_text(encoding="utf-8")
+        for p in sorted(directory.glob("*.yaml"))
+        if p.name not in NOT_PATHWAYS
+    }
     with db.transaction() as session:
         return len(pathways.publish(session, sources, now))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
+from functools import cache
 from types import MappingProxyType
 from typing import Any
 
@@ -19,8 +20,9 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from carepath.engine.facts import Event, Facts, apply_event, facts_from_patient
-from carepath.engine.runtime import Emitted, Library, State, evaluate
+from carepath.engine.facts import Event, Facts, Scorer, apply_event, facts_from_patient
+from carepath.engine.forms import make_scorer
+from carepath.engine.runtime import Emitted, Library, Settings, State, evaluate
 from carepath.engine.spec import parse_duration
 from carepath.store.models import EnrolmentRecord, OutboxRow, Pregnancy, StaffTask, TagLog
 from carepath.store.state_codec import dump_state, load_state
@@ -39,6 +41,12 @@ class Decided:
     next_wakeup: datetime | None
 
 
+@cache
+def settings() -> Settings:
+    """Engine settings: forms are scored (``answers.<form>.score``) like in the dry-run."""
+    return Settings(scorer=make_scorer())
+
+
 def registration_state(pregnancy_id: str, data: Mapping[str, Any], occurred_at: datetime) -> State:
     """The State before her ``patient.registered`` event is evaluated."""
     patient = {**data, "id": pregnancy_id, "enrolled_at": data.get("enrolled_at") or occurred_at.isoformat()}
@@ -49,11 +57,11 @@ def to_event(event_id: str, kind: str, occurred_at: datetime, data: Mapping[str,
     return Event(event_id, kind, occurred_at, MappingProxyType(dict(data)))
 
 
-def replay_facts(start: Facts, events: Iterable[Event]) -> Facts:
+def replay_facts(start: Facts, events: Iterable[Event], scorer: Scorer | None = None) -> Facts:
     """Facts after applying external ``events`` in ``occurred_at`` order."""
     facts = start
     for event in sorted(events, key=lambda e: (e.occurred_at, e.id)):
-        facts = apply_event(facts, event)
+        facts = apply_event(facts, event, scorer)
     return facts
 
 
@@ -95,11 +103,12 @@ def evaluate_pregnancy(
     ``history`` (earlier external events) and ``start`` (facts before any event) are given
     when the event is backdated, so that facts end as if it had arrived in order.
     """
-    evaluation = evaluate(library, state, event, now)
+    evaluation = evaluate(library, state, event, now, settings())
     new_state = evaluation.state
     if event is not None and history is not None and start is not None:
-        naive = apply_event(replay_facts(start, history), event)
-        ordered = replay_facts(start, [*history, event])
+        scorer = settings().scorer
+        naive = apply_event(replay_facts(start, history, scorer), event, scorer)
+        ordered = replay_facts(start, [*history, event], scorer)
         new_state = replace(new_state, facts=reorder_facts(new_state.facts, naive, ordered))
 
     pregnancy.state = dump_state(new_state)
