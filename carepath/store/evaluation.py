@@ -195,7 +195,7 @@ def _insert_actions(
     actions: Sequence[Emitted],
     now: datetime,
     event_row_id: int | None,
-) -> list[Row[Any]]:
+) -> list[Any]:
     outbox, tasks, tags = [], [], []
     for action in actions:
         params = _plain(action.params)

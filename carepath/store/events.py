@@ -19,6 +19,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from carepath.engine.facts import Facts
 from carepath.errors import CarepathError
 from carepath.store import evaluation
 from carepath.store.crypto import FieldCipher
@@ -126,7 +127,7 @@ def _process(session: Session, cipher: FieldCipher, actor: Actor, event: HisEven
                 )
             )
         ]
-        start = evaluation.Facts(pregnancy_id=pregnancy.id, enrolled_at=state.facts.enrolled_at)
+        start = Facts(pregnancy_id=pregnancy.id, enrolled_at=state.facts.enrolled_at)
     library = library_for(session, actor.hospital_id)
     try:
         decided = evaluation.evaluate_pregnancy(

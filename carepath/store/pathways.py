@@ -13,7 +13,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from carepath.engine.compiler import Unit, compile_units
@@ -140,7 +140,7 @@ def _library_for(session: Session, hospital_id: str) -> Library:
     current_ids = {v[1] for v in newest.values()}
     current = [r for r in rows if r.id in current_ids]
 
-    def unit(r: Row[Any]) -> Unit:
+    def unit(r: Any) -> Unit:
         return Unit(f"{r.pathway_id}@{r.version}", sources[r.id].encode("utf-8"))
 
     library = Library([])

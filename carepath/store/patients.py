@@ -1,5 +1,7 @@
 """Patients as staff and integrators see them: masked in lists, every read audited.
 
+Each public function is one transaction of its own (the service owns the session).
+
 All reads go through ``scope.visible_patients``: a hospital sees its own patients and those
 another hospital granted it (medical alliance), nothing else. Grants are logged rows.
 """
@@ -14,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from carepath.errors import CarepathError
 from carepath.store.crypto import FieldCipher, mask_id_number, mask_name, mask_phone
+from carepath.store.db import Database
 from carepath.store.models import OutboxRow, Patient, PatientGrant, Pregnancy
 from carepath.store.scope import Actor, audit, visible_patients
 
@@ -39,9 +42,16 @@ def _masked(cipher: FieldCipher, patient: Patient) -> dict[str, Any]:
 
 
 def list_patients(
-    session: Session, cipher: FieldCipher, actor: Actor, now: datetime, *, limit: int = 100, offset: int = 0
+    db: Database, cipher: FieldCipher, actor: Actor, now: datetime, *, limit: int = 100, offset: int = 0
 ) -> list[dict[str, Any]]:
     """Visible patients, ID and phone numbers masked; the listing itself is audited."""
+    with db.transaction() as session:
+        return _list(session, cipher, actor, now, limit=limit, offset=offset)
+
+
+def _list(
+    session: Session, cipher: FieldCipher, actor: Actor, now: datetime, *, limit: int, offset: int
+) -> list[dict[str, Any]]:
     rows = session.scalars(
         visible_patients(actor, now).order_by(Patient.id).limit(limit).offset(offset)
     ).all()
@@ -50,9 +60,16 @@ def list_patients(
 
 
 def get_patient(
-    session: Session, cipher: FieldCipher, actor: Actor, patient_id: int, now: datetime
+    db: Database, cipher: FieldCipher, actor: Actor, patient_id: int, now: datetime
 ) -> dict[str, Any]:
     """One visible patient with her pregnancies and their actions (masked; audited)."""
+    with db.transaction() as session:
+        return _record(session, cipher, actor, patient_id, now)
+
+
+def _record(
+    session: Session, cipher: FieldCipher, actor: Actor, patient_id: int, now: datetime
+) -> dict[str, Any]:
     patient = session.scalar(visible_patients(actor, now).where(Patient.id == patient_id))
     if patient is None:
         raise PatientNotFoundError(f"no patient {patient_id} visible to {actor.hospital_id}")
@@ -95,9 +112,16 @@ def get_patient(
 
 
 def find_by_id_number(
-    session: Session, cipher: FieldCipher, actor: Actor, id_number: str, now: datetime
+    db: Database, cipher: FieldCipher, actor: Actor, id_number: str, now: datetime
 ) -> dict[str, Any] | None:
     """Exact lookup by ID number through its keyed hash (the number is never searched in clear)."""
+    with db.transaction() as session:
+        return _find(session, cipher, actor, id_number, now)
+
+
+def _find(
+    session: Session, cipher: FieldCipher, actor: Actor, id_number: str, now: datetime
+) -> dict[str, Any] | None:
     patient = session.scalar(
         visible_patients(actor, now).where(
             Patient.id_number_hash == cipher.lookup_hash("id", id_number.upper())
@@ -110,9 +134,18 @@ def find_by_id_number(
 
 
 def grant(
-    session: Session, actor: Actor, patient_id: int, *, grantee_hospital_id: str, reason: str, now: datetime
-) -> PatientGrant:
+    db: Database, actor: Actor, patient_id: int, *, grantee_hospital_id: str, reason: str, now: datetime
+) -> int:
     """Share one of the actor's own patients with another hospital (read-only), logged."""
+    with db.transaction() as session:
+        return _grant(
+            session, actor, patient_id, grantee_hospital_id=grantee_hospital_id, reason=reason, now=now
+        )
+
+
+def _grant(
+    session: Session, actor: Actor, patient_id: int, *, grantee_hospital_id: str, reason: str, now: datetime
+) -> int:
     patient = session.scalar(
         select(Patient).where(Patient.id == patient_id, Patient.hospital_id == actor.hospital_id)
     )
@@ -129,4 +162,5 @@ def grant(
     )
     session.add(row)
     audit(session, actor, "change", now, f"granted to {grantee_hospital_id}: {reason}", patient_id=patient.id)
-    return row
+    session.flush()
+    return row.id

@@ -38,7 +38,7 @@ def owned(statement: Select[T], model: Any, actor: Actor) -> Select[T]:
     return statement.where(model.hospital_id == actor.hospital_id)
 
 
-def visible_patients(actor: Actor, now: datetime) -> Select[tuple[Patient]]:
+def visible_patients(actor: Actor, now: datetime) -> Select[Any]:
     """Patients the actor may read: their hospital's, and those granted to it."""
     granted = select(PatientGrant.patient_id).where(
         PatientGrant.grantee_hospital_id == actor.hospital_id,

@@ -33,10 +33,9 @@ class PatientsView(MethodView):
         db = current_app.extensions["carepath.db"]
         cipher = current_app.extensions["carepath.cipher"]
         limit, offset = _int_arg("limit", 100, 1000), _int_arg("offset", 0, 10**9)
-        with db.transaction() as session:
-            return patients.list_patients(
-                session, cipher, g.actor, current_app.config["CLOCK"](), limit=limit, offset=offset
-            )
+        return patients.list_patients(
+            db, cipher, g.actor, current_app.config["CLOCK"](), limit=limit, offset=offset
+        )
 
 
 @blp.route("/patients/<int:patient_id>")
@@ -47,5 +46,4 @@ class PatientView(MethodView):
         """One patient with her pregnancies and actions (masked)."""
         db = current_app.extensions["carepath.db"]
         cipher = current_app.extensions["carepath.cipher"]
-        with db.transaction() as session:
-            return patients.get_patient(session, cipher, g.actor, patient_id, current_app.config["CLOCK"]())
+        return patients.get_patient(db, cipher, g.actor, patient_id, current_app.config["CLOCK"]())

@@ -84,19 +84,18 @@ def test_staff_of_another_hospital_see_nothing_until_a_logged_grant(api: Api, ap
     db, cipher = app.extensions["carepath.db"], app.extensions["carepath.cipher"]
     nurse_a = Actor("a", "staff", "1", "10.0.0.1")
     nurse_b = Actor("b", "staff", "2", "10.0.0.2")
-    with db.transaction() as session:
-        patient_id = patients.list_patients(session, cipher, nurse_a, NOW)[0]["id"]
-        assert patients.list_patients(session, cipher, nurse_b, NOW) == []
-        with pytest.raises(patients.PatientNotFoundError):
-            patients.get_patient(session, cipher, nurse_b, patient_id, NOW)
-        with pytest.raises(patients.PatientNotFoundError):  # B cannot grant A's patient to itself
-            patients.grant(session, nurse_b, patient_id, grantee_hospital_id="b", reason="x", now=NOW)
-        assert patients.find_by_id_number(session, cipher, nurse_b, "33010219900101123X", NOW) is None
-    with db.transaction() as session:
-        patients.grant(session, nurse_a, patient_id, grantee_hospital_id="b", reason="referral", now=NOW)
-    with db.transaction() as session:
-        record = patients.get_patient(session, cipher, nurse_b, patient_id, NOW)
-        assert record["id_number"] == "3301**********123X"
+    patient_id = patients.list_patients(db, cipher, nurse_a, NOW)[0]["id"]
+    assert patients.list_patients(db, cipher, nurse_b, NOW) == []
+    with pytest.raises(patients.PatientNotFoundError):
+        patients.get_patient(db, cipher, nurse_b, patient_id, NOW)
+    with pytest.raises(patients.PatientNotFoundError):  # B cannot grant A's patient to itself
+        patients.grant(db, nurse_b, patient_id, grantee_hospital_id="b", reason="x", now=NOW)
+    assert patients.find_by_id_number(db, cipher, nurse_b, "33010219900101123X", NOW) is None
+    assert patients.find_by_id_number(db, cipher, nurse_a, "33010219900101123x", NOW) is not None
+    patients.grant(db, nurse_a, patient_id, grantee_hospital_id="b", reason="referral", now=NOW)
+    record = patients.get_patient(db, cipher, nurse_b, patient_id, NOW)
+    assert record["id_number"] == "3301**********123X"
+    with db.reading() as session:
         assert session.query(PatientGrant).count() == 1
         actors = {row.actor for row in session.query(AuditEntry)}
     assert {"staff:1", "staff:2", "integrator:1"} <= actors
