@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from carepath.engine.facts import Event, Facts, Scorer, apply_event, facts_from_patient
 from carepath.engine.forms import make_scorer
-from carepath.engine.runtime import Emitted, Library, Settings, State, evaluate
+from carepath.engine.runtime import Emitted, Evaluation, Library, Settings, State, evaluate
 from carepath.engine.spec import parse_duration
 from carepath.store.models import EnrolmentRecord, OutboxRow, Pregnancy, StaffTask, TagLog
 from carepath.store.state_codec import dump_state, load_state
@@ -86,6 +86,21 @@ def reorder_facts(result: Facts, naive: Facts, ordered: Facts) -> Facts:
     return replace(result, **changes) if changes else result
 
 
+def decide(library: Library, state: State, event: Event | None, now: datetime) -> Evaluation:
+    """The engine's decision for one trigger; pure, nothing is written."""
+    return evaluate(library, state, event, now, settings())
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One evaluated trigger of one pregnancy, waiting to be persisted."""
+
+    pregnancy: Pregnancy
+    before: State
+    evaluation: Evaluation
+    event_row_id: int | None = None
+
+
 def evaluate_pregnancy(
     session: Session,
     library: Library,
@@ -103,41 +118,60 @@ def evaluate_pregnancy(
     ``history`` (earlier external events) and ``start`` (facts before any event) are given
     when the event is backdated, so that facts end as if it had arrived in order.
     """
-    evaluation = evaluate(library, state, event, now, settings())
-    new_state = evaluation.state
+    evaluation = decide(library, state, event, now)
     if event is not None and history is not None and start is not None:
         scorer = settings().scorer
         naive = apply_event(replay_facts(start, history, scorer), event, scorer)
         ordered = replay_facts(start, [*history, event], scorer)
-        new_state = replace(new_state, facts=reorder_facts(new_state.facts, naive, ordered))
+        facts = reorder_facts(evaluation.state.facts, naive, ordered)
+        evaluation = replace(evaluation, state=replace(evaluation.state, facts=facts))
+    return persist_many(session, [Decision(pregnancy, state, evaluation, event_row_id)], now)[0]
 
-    pregnancy.state = dump_state(new_state)
-    pregnancy.status = new_state.facts.status
-    pregnancy.evaluated_at = now
-    pregnancy.next_wakeup = evaluation.next_wakeup
-    pregnancy.updated_at = now
 
-    _save_enrolments(session, pregnancy, state, new_state)
-    rows = _insert_actions(session, pregnancy, evaluation.actions, now, event_row_id)
-    cancelled = []
-    for cancellation in evaluation.cancellations:
-        session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.dedupe_key == cancellation.dedupe_key, OutboxRow.status == "due")
-            .values(
-                status=cancellation.status,
-                status_reason=cancellation.reason,
-                replaced_by=cancellation.replaced_by,
-                updated_at=now,
+def persist_many(session: Session, decisions: Sequence[Decision], now: datetime) -> list[Decided]:
+    """Write decisions in order, in few statements: a pregnancy's last decision is her state.
+
+    Decisions of one pregnancy must chain (each ``before`` the previous one's new state).
+    """
+    first: dict[str, Decision] = {}
+    last: dict[str, Decision] = {}
+    for decision in decisions:
+        first.setdefault(decision.pregnancy.id, decision)
+        last[decision.pregnancy.id] = decision
+    for pregnancy_id, decision in last.items():
+        pregnancy, evaluation = decision.pregnancy, decision.evaluation
+        pregnancy.state = dump_state(evaluation.state)
+        pregnancy.status = evaluation.state.facts.status
+        pregnancy.evaluated_at = now
+        pregnancy.next_wakeup = evaluation.next_wakeup
+        pregnancy.updated_at = now
+        _save_enrolments(session, pregnancy, first[pregnancy_id].before, evaluation.state)
+    rows = _insert_actions(
+        session, [(d.pregnancy, d.evaluation.actions, d.event_row_id) for d in decisions], now
+    )
+    results = []
+    for decision in decisions:
+        cancelled = []
+        for cancellation in decision.evaluation.cancellations:
+            session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.dedupe_key == cancellation.dedupe_key, OutboxRow.status == "due")
+                .values(
+                    status=cancellation.status,
+                    status_reason=cancellation.reason,
+                    replaced_by=cancellation.replaced_by,
+                    updated_at=now,
+                )
             )
-        )
-        session.execute(
-            update(StaffTask)
-            .where(StaffTask.dedupe_key == cancellation.dedupe_key, StaffTask.status == "open")
-            .values(status="cancelled")
-        )
-        cancelled.append((cancellation.dedupe_key, cancellation.status))
-    return Decided(tuple(rows), tuple(cancelled), evaluation.next_wakeup)
+            session.execute(
+                update(StaffTask)
+                .where(StaffTask.dedupe_key == cancellation.dedupe_key, StaffTask.status == "open")
+                .values(status="cancelled")
+            )
+            cancelled.append((cancellation.dedupe_key, cancellation.status))
+        answered = tuple(rows[a.dedupe_key] for a in decision.evaluation.actions if a.dedupe_key in rows)
+        results.append(Decided(answered, tuple(cancelled), decision.evaluation.next_wakeup))
+    return results
 
 
 def load(pregnancy: Pregnancy) -> State:
@@ -191,84 +225,101 @@ def _plain(value: Any) -> Any:
 
 def _insert_actions(
     session: Session,
-    pregnancy: Pregnancy,
-    actions: Sequence[Emitted],
+    batches: Sequence[tuple[Pregnancy, Sequence[Emitted], int | None]],
     now: datetime,
-    event_row_id: int | None,
-) -> list[Any]:
-    outbox, tasks, tags = [], [], []
-    for action in actions:
-        params = _plain(action.params)
-        outbox.append(
-            {
-                "hospital_id": pregnancy.hospital_id,
-                "pregnancy_id": pregnancy.id,
-                "dedupe_key": action.dedupe_key,
-                "pathway_id": action.pathway_id,
-                "version": action.version,
-                "rule_id": action.rule_id,
-                "kind": action.kind,
-                "params": params,
-                "due_at": action.at,
-                "slot": action.slot,
-                "channels": list(action.channels),
-                "enrolment_id": action.enrolment_id,
-                "why": action.why,
-                "status": "due" if action.kind in DELIVERED_BY_CHANNEL else "applied",
-                "attempts": 0,
-                "event_row_id": event_row_id,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-        if action.kind == "task":
-            due = params.get("due")
-            tasks.append(
-                {
-                    "hospital_id": pregnancy.hospital_id,
-                    "pregnancy_id": pregnancy.id,
-                    "dedupe_key": action.dedupe_key,
-                    "title": str(params.get("title", action.rule_id)),
-                    "assign": str(params.get("assign", "")),
-                    "priority": str(params.get("priority", "normal")),
-                    "due_at": action.at + parse_duration(due) if isinstance(due, str) else None,
-                    "status": "open",
-                    "created_at": now,
-                }
+) -> dict[str, Any]:
+    """Outbox rows (insert-if-absent), staff tasks and the tag log; dedupe key -> answered row."""
+    outbox: list[dict[str, Any]] = []
+    tasks: list[dict[str, Any]] = []
+    tags: list[dict[str, Any]] = []
+    for pregnancy, actions, event_row_id in batches:
+        for action in actions:
+            _action_rows(
+                pregnancy, action, now=now, event_row_id=event_row_id, outbox=outbox, tasks=tasks, tags=tags
             )
-        elif action.kind == "tag":
-            by = f"rule {action.pathway_id}@{action.version}/{action.rule_id}"
-            for operation in ("add", "remove"):
-                for tag in params.get(operation, ()):
-                    tags.append(
-                        {
-                            "hospital_id": pregnancy.hospital_id,
-                            "pregnancy_id": pregnancy.id,
-                            "tag": tag,
-                            "operation": operation,
-                            "by": by,
-                            "why": action.why,
-                            "dedupe_key": f"{action.dedupe_key}:{operation}:{tag}",
-                            "at": action.at,
-                        }
-                    )
     _insert_ignore(session, StaffTask, tasks)
     _insert_ignore(session, TagLog, tags)
     if not outbox:
-        return []
+        return {}
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     inserted = session.execute(
         insert(OutboxRow).values(outbox).on_conflict_do_nothing().returning(*_ANSWERED)
     ).all()
-    found = {row.dedupe_key: row for row in inserted}
+    found: dict[str, Any] = {row.dedupe_key: row for row in inserted}
     missing = [row["dedupe_key"] for row in outbox if row["dedupe_key"] not in found]
     if missing:  # decided before (a re-evaluation): the stored rows answer
         found.update(
             (row.dedupe_key, row)
             for row in session.execute(select(*_ANSWERED).where(OutboxRow.dedupe_key.in_(missing)))
         )
-    return [found[row["dedupe_key"]] for row in outbox if row["dedupe_key"] in found]
+    return found
+
+
+def _action_rows(
+    pregnancy: Pregnancy,
+    action: Emitted,
+    *,
+    now: datetime,
+    event_row_id: int | None,
+    outbox: list[dict[str, Any]],
+    tasks: list[dict[str, Any]],
+    tags: list[dict[str, Any]],
+) -> None:
+    params = _plain(action.params)
+    outbox.append(
+        {
+            "hospital_id": pregnancy.hospital_id,
+            "pregnancy_id": pregnancy.id,
+            "dedupe_key": action.dedupe_key,
+            "pathway_id": action.pathway_id,
+            "version": action.version,
+            "rule_id": action.rule_id,
+            "kind": action.kind,
+            "params": params,
+            "due_at": action.at,
+            "slot": action.slot,
+            "channels": list(action.channels),
+            "enrolment_id": action.enrolment_id,
+            "why": action.why,
+            "status": "due" if action.kind in DELIVERED_BY_CHANNEL else "applied",
+            "attempts": 0,
+            "event_row_id": event_row_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+    )
+    if action.kind == "task":
+        due = params.get("due")
+        tasks.append(
+            {
+                "hospital_id": pregnancy.hospital_id,
+                "pregnancy_id": pregnancy.id,
+                "dedupe_key": action.dedupe_key,
+                "title": str(params.get("title", action.rule_id)),
+                "assign": str(params.get("assign", "")),
+                "priority": str(params.get("priority", "normal")),
+                "due_at": action.at + parse_duration(due) if isinstance(due, str) else None,
+                "status": "open",
+                "created_at": now,
+            }
+        )
+    elif action.kind == "tag":
+        by = f"rule {action.pathway_id}@{action.version}/{action.rule_id}"
+        for operation in ("add", "remove"):
+            for tag in params.get(operation, ()):
+                tags.append(
+                    {
+                        "hospital_id": pregnancy.hospital_id,
+                        "pregnancy_id": pregnancy.id,
+                        "tag": tag,
+                        "operation": operation,
+                        "by": by,
+                        "why": action.why,
+                        "dedupe_key": f"{action.dedupe_key}:{operation}:{tag}",
+                        "at": action.at,
+                    }
+                )
 
 
 #: The outbox columns an event's answer shows.
