@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from carepath.engine.facts import Facts
@@ -44,6 +44,10 @@ class UnknownPatientError(CarepathError):
     code = "unknown-patient"
 
 
+class PatientMismatchError(CarepathError):
+    code = "patient-mismatch"
+
+
 class UnknownPregnancyError(CarepathError):
     code = "unknown-pregnancy"
 
@@ -67,7 +71,7 @@ class Answer:
 def post_event(db: Database, cipher: FieldCipher, actor: Actor, raw: Any, now: datetime) -> Answer:
     """Check, record and evaluate one posted event (see the module docstring)."""
     event = parse_event(raw, now)
-    return _retrying(db, lambda session: _process(session, cipher, actor, event, now))
+    return _retrying(db, lambda session: process(session, cipher, actor, event, now))
 
 
 def _retrying(db: Database, work: Callable[[Session], T]) -> T:
@@ -82,7 +86,7 @@ def _retrying(db: Database, work: Callable[[Session], T]) -> T:
     raise AssertionError("unreachable")
 
 
-def _process(session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent, now: datetime) -> Answer:
+def process(session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent, now: datetime) -> Answer:
     integrator_id = int(actor.id)
     existing = session.scalar(
         select(EventRecord).where(
@@ -147,7 +151,7 @@ def _process(session: Session, cipher: FieldCipher, actor: Actor, event: HisEven
         raise EvaluationFailedError(f"bad-value: {exc}") from exc
     if pregnancy.last_occurred_at is None or event.occurred_at > pregnancy.last_occurred_at:
         pregnancy.last_occurred_at = event.occurred_at
-    _side_records(session, pregnancy, event, record, now)
+    side_records(session, pregnancy, event, record.id, now)
     audit(
         session,
         actor,
@@ -157,10 +161,19 @@ def _process(session: Session, cipher: FieldCipher, actor: Actor, event: HisEven
         patient_id=patient.id,
         pregnancy_id=pregnancy.id,
     )
-    answer = {
-        "event": event.id,
-        "patient": patient.his_patient_id,
-        "pregnancy": pregnancy.id,
+    answer = answer_body(event.id, patient.his_patient_id, pregnancy.id, decided)
+    record.answer = answer
+    return Answer(201, answer)
+
+
+def answer_body(
+    event_id: str, his_id: str | None, pregnancy_id: str, decided: evaluation.Decided
+) -> dict[str, Any]:
+    """What the integrator is told: the actions this event produced and what it cancelled."""
+    return {
+        "event": event_id,
+        "patient": his_id,
+        "pregnancy": pregnancy_id,
         "actions": [
             {
                 "id": row.id,
@@ -177,8 +190,6 @@ def _process(session: Session, cipher: FieldCipher, actor: Actor, event: HisEven
         "cancelled": [{"dedupe_key": key, "status": status} for key, status in decided.cancelled],
         "next_wakeup": decided.next_wakeup.isoformat() if decided.next_wakeup else None,
     }
-    record.answer = answer
-    return Answer(201, answer)
 
 
 def _find_patient(session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent) -> Patient | None:
@@ -192,12 +203,28 @@ def _find_patient(session: Session, cipher: FieldCipher, actor: Actor, event: Hi
         if found is not None or event.id_number is None:
             return found
     assert event.id_number is not None
-    return session.scalar(
+    found = session.scalar(
         select(Patient).where(
             Patient.hospital_id == actor.hospital_id,
             Patient.id_number_hash == cipher.lookup_hash("id", event.id_number),
         )
     )
+    check_same_woman(found, event)
+    return found
+
+
+def check_same_woman(patient: Patient | None, event: HisEvent) -> None:
+    """A woman found by ID number must not carry another HIS id than the event names."""
+    if (
+        patient is not None
+        and event.his_id
+        and patient.his_patient_id
+        and patient.his_patient_id != event.his_id
+    ):
+        raise PatientMismatchError(
+            f"the id_number belongs to the patient with his_id {patient.his_patient_id!r}, "
+            f"not {event.his_id!r}; correct the HIS id or the ID number"
+        )
 
 
 def _resolve(
@@ -269,8 +296,8 @@ def _update_identity(patient: Patient, cipher: FieldCipher, event: HisEvent) -> 
         patient.name_sealed = cipher.seal(str(name))
 
 
-def _side_records(
-    session: Session, pregnancy: Pregnancy, event: HisEvent, record: EventRecord, now: datetime
+def side_records(
+    session: Session, pregnancy: Pregnancy, event: HisEvent, event_row_id: int, now: datetime
 ) -> None:
     """The readable history beside the facts: diagnoses, datings, responses, tag log."""
     data = event.data
@@ -283,7 +310,7 @@ def _side_records(
                 name=data.get("name"),
                 added_at=event.occurred_at,
                 removed_at=None,
-                event_row_id=record.id,
+                event_row_id=event_row_id,
             )
         )
     elif event.type == "diagnosis.removed":
@@ -302,7 +329,7 @@ def _side_records(
                 form=data["form"],
                 answers=data.get("answers") or {},
                 submitted_at=event.occurred_at,
-                event_row_id=record.id,
+                event_row_id=event_row_id,
             )
         )
     elif event.type in ("tag.added", "tag.removed"):
@@ -318,12 +345,12 @@ def _side_records(
             )
         )
     if event.type == "dating.ultrasound":
-        _dating(session, common=common, method="ultrasound", data=data, record=record, now=now)
+        _dating(session, common=common, method="ultrasound", data=data, event_row_id=event_row_id, now=now)
     elif event.type in ("patient.registered", "patient.updated"):
         for method in ("lmp", "ultrasound", "ivf", "edd"):
             if method in data:
                 keep = {k: data[k] for k in (method, "cycle_length") if k in data}
-                _dating(session, common=common, method=method, data=keep, record=record, now=now)
+                _dating(session, common=common, method=method, data=keep, event_row_id=event_row_id, now=now)
         for diagnosis in data.get("diagnoses", ()):
             session.add(
                 Diagnosis(
@@ -332,7 +359,7 @@ def _side_records(
                     name=diagnosis.get("name"),
                     added_at=event.occurred_at,
                     removed_at=None,
-                    event_row_id=record.id,
+                    event_row_id=event_row_id,
                 )
             )
 
@@ -343,85 +370,10 @@ def _dating(
     common: dict[str, str],
     method: str,
     data: dict[str, Any],
-    record: EventRecord,
+    event_row_id: int,
     now: datetime,
 ) -> None:
-    session.add(DatingRecord(**common, method=method, data=data, recorded_at=now, event_row_id=record.id))
-
-
-#: Events of a batch committed together: fewer commits (each waits for the disk), short locks.
-BATCH_CHUNK = 50
-
-
-def post_batch(
-    db: Database, cipher: FieldCipher, actor: Actor, items: list[Any], now: datetime
-) -> list[dict[str, Any]]:
-    """Each item answered on its own, in order: an answer or a problem per item.
-
-    Items are checked one by one and processed in chunks of ``BATCH_CHUNK``, each chunk one
-    transaction with a savepoint per item (a refused item rolls back only itself). If the
-    chunk's transaction fails as a whole (a deadlock with a concurrent batch, a unique-key
-    race), its items are processed again one transaction each; replays make that harmless.
-    """
-    results: list[dict[str, Any]] = []
-    for start in range(0, len(items), BATCH_CHUNK):
-        chunk = items[start : start + BATCH_CHUNK]
-        try:
-            results += _chunk(db, cipher, actor, chunk, now)
-        except DBAPIError:
-            results += [_one(db, cipher, actor, raw, now) for raw in chunk]
-    return [{**result, "index": index} for index, result in enumerate(results)]
-
-
-def _chunk(
-    db: Database, cipher: FieldCipher, actor: Actor, chunk: list[Any], now: datetime
-) -> list[dict[str, Any]]:
-    results = []
-    with db.transaction() as session:
-        _lock_in_order(session, cipher, actor, chunk)
-        for raw in chunk:
-            try:
-                event = parse_event(raw, now)
-                with session.begin_nested():
-                    answer = _process(session, cipher, actor, event, now)
-            except CarepathError as exc:
-                results.append({"status": status_of(exc), "problem": problem_of(exc)})
-            else:
-                results.append({"status": answer.status, "result": answer.body})
-    return results
-
-
-def _lock_in_order(session: Session, cipher: FieldCipher, actor: Actor, chunk: list[Any]) -> None:
-    """Lock every pregnancy the chunk names, in id order, before touching any.
-
-    Two concurrent batches then wait for each other instead of deadlocking (PostgreSQL would
-    detect the deadlock only after a second and abort a whole chunk).
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return  # SQLite's BEGIN IMMEDIATE already runs writers one at a time
-    his_ids, hashes = set(), set()
-    for raw in chunk:
-        patient = raw.get("patient") if isinstance(raw, dict) else None
-        if isinstance(patient, dict):
-            if isinstance(patient.get("his_id"), str):
-                his_ids.add(patient["his_id"])
-            if isinstance(patient.get("id_number"), str):
-                hashes.add(cipher.lookup_hash("id", patient["id_number"].upper()))
-    named = select(Patient.id).where(
-        Patient.hospital_id == actor.hospital_id,
-        or_(Patient.his_patient_id.in_(his_ids), Patient.id_number_hash.in_(hashes)),
-    )
-    session.execute(
-        select(Pregnancy.id).where(Pregnancy.patient_id.in_(named)).order_by(Pregnancy.id).with_for_update()
-    ).all()
-
-
-def _one(db: Database, cipher: FieldCipher, actor: Actor, raw: Any, now: datetime) -> dict[str, Any]:
-    try:
-        answer = post_event(db, cipher, actor, raw, now)
-    except CarepathError as exc:
-        return {"status": status_of(exc), "problem": problem_of(exc)}
-    return {"status": answer.status, "result": answer.body}
+    session.add(DatingRecord(**common, method=method, data=data, recorded_at=now, event_row_id=event_row_id))
 
 
 def status_of(error: CarepathError) -> int:

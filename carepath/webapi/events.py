@@ -8,7 +8,7 @@ from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from carepath.store import events
+from carepath.store import batch, events
 from carepath.webapi.auth import require_integrator
 from carepath.webapi.jsonbody import json_body
 from carepath.webapi.problems import ApiProblemError
@@ -109,7 +109,7 @@ class EventsBatchView(MethodView):
                 )
             else:
                 valid.append((index, item))
-        answered = events.post_batch(db, cipher, g.actor, [item for _, item in valid], now)
+        answered = batch.post_batch(db, cipher, g.actor, [item for _, item in valid], now)
         results += [{**result, "index": index} for (index, _), result in zip(valid, answered, strict=True)]
         results.sort(key=lambda r: int(r["index"]))
         return {"results": results}

@@ -138,3 +138,12 @@ def test_batch_of_1000_is_processed(api: Api, app: Any) -> None:
     results = _ok(api.post("/api/v1/events:batch", {"events": events}), 200)["results"]
     assert all(r["status"] == 201 for r in results)
     assert counts(app)["events"] == 1001
+
+
+def test_id_number_of_another_his_id_is_a_mismatch(api: Api, app: Any) -> None:
+    _ok(api.post("/api/v1/events", registration()))
+    before = counts(app)
+    response = api.post("/api/v1/events", registration("p-999", "reg-999"))
+    assert response.status_code == 422
+    assert response.get_json()["code"] == "patient-mismatch"
+    assert counts(app) == before
