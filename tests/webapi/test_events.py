@@ -147,3 +147,30 @@ def test_id_number_of_another_his_id_is_a_mismatch(api: Api, app: Any) -> None:
     assert response.status_code == 422
     assert response.get_json()["code"] == "patient-mismatch"
     assert counts(app) == before
+
+
+def test_concurrent_twins_of_one_event_record_it_once(api: Api, app: Any) -> None:
+    """The HIS retrying before the first answer came: one 201, the others 200, one set of actions."""
+    import threading
+
+    _ok(api.post("/api/v1/events", registration()))
+    statuses: list[int] = []
+    answers: list[dict[str, Any]] = []
+    lock = threading.Lock()
+
+    def post() -> None:
+        client = app.test_client()
+        twin = Api(client, api.key, api.clock)
+        response = twin.post("/api/v1/events", diagnosis())
+        with lock:
+            statuses.append(response.status_code)
+            answers.append(response.get_json())
+
+    threads = [threading.Thread(target=post) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200] * 5 + [201]
+    assert all(answer == answers[0] for answer in answers)
+    assert counts(app)["events"] == 2
