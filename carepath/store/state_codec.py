@@ -85,7 +85,21 @@ def _frozen(value: Any) -> Any:
 
 
 def emitted_to_json(emitted: Emitted) -> dict[str, Any]:
-    return {f.name: _plain(getattr(emitted, f.name)) for f in fields(emitted)}
+    # Written out rather than through fields(): states hold many pending actions.
+    return {
+        "dedupe_key": emitted.dedupe_key,
+        "pathway_id": emitted.pathway_id,
+        "version": emitted.version,
+        "rule_id": emitted.rule_id,
+        "kind": emitted.kind,
+        "params": _plain(emitted.params),
+        "at": emitted.at.isoformat(),
+        "enrolment_id": emitted.enrolment_id,
+        "occurrence": emitted.occurrence,
+        "slot": emitted.slot,
+        "channels": list(emitted.channels),
+        "why": emitted.why,
+    }
 
 
 def emitted_from_json(data: dict[str, Any]) -> Emitted:
@@ -100,7 +114,14 @@ def emitted_from_json(data: dict[str, Any]) -> Emitted:
 
 
 def enrolment_to_json(enrolment: Enrolment) -> dict[str, Any]:
-    return {f.name: _plain(getattr(enrolment, f.name)) for f in fields(enrolment)}
+    return {
+        "id": enrolment.id,
+        "pathway_id": enrolment.pathway_id,
+        "version": enrolment.version,
+        "started_at": enrolment.started_at.isoformat(),
+        "ended_at": enrolment.ended_at.isoformat() if enrolment.ended_at else None,
+        "reason": enrolment.reason,
+    }
 
 
 def enrolment_from_json(data: dict[str, Any]) -> Enrolment:

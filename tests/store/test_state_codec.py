@@ -57,3 +57,17 @@ def test_a_newer_format_is_refused() -> None:
 
     with pytest.raises(StateFormatError):
         load_state({**FORMAT_0_DUMP, "format": FORMAT + 1})
+
+
+def test_codec_writes_every_field_of_the_engine_records() -> None:
+    """The codec spells the fields out for speed; a field added to the engine must be added here."""
+    from dataclasses import fields
+
+    from carepath.engine.runtime import Emitted, Enrolment
+    from carepath.store.state_codec import emitted_to_json, enrolment_to_json
+
+    now = datetime(2026, 7, 10, 7, tzinfo=UTC)
+    emitted = Emitted("k", "p", "v", "r", "push", {"content": "x"}, now, "e", "o")
+    enrolment = Enrolment("e", "p", "v", now)
+    assert set(emitted_to_json(emitted)) == {f.name for f in fields(Emitted)}
+    assert set(enrolment_to_json(enrolment)) == {f.name for f in fields(Enrolment)}
