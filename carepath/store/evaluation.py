@@ -212,7 +212,7 @@ def _insert_ignore(session: Session, model: Any, values: list[dict[str, Any]]) -
         return
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(model).values(values).on_conflict_do_nothing())
+    session.execute(insert(model).on_conflict_do_nothing(), values)
 
 
 def _plain(value: Any) -> Any:
@@ -243,9 +243,7 @@ def _insert_actions(
         return {}
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    inserted = session.execute(
-        insert(OutboxRow).values(outbox).on_conflict_do_nothing().returning(*_ANSWERED)
-    ).all()
+    inserted = session.execute(insert(OutboxRow).on_conflict_do_nothing().returning(*_ANSWERED), outbox).all()
     found: dict[str, Any] = {row.dedupe_key: row for row in inserted}
     missing = [row["dedupe_key"] for row in outbox if row["dedupe_key"] not in found]
     if missing:  # decided before (a re-evaluation): the stored rows answer

@@ -84,11 +84,14 @@ class MaskedPatientSchema(Schema):
     phone = fields.String(allow_none=True, metadata={"description": "masked: 138****5678"})
 
 
+_ENVELOPE = HisEventSchema()  # one instance: building a schema costs more than validating
+
+
 def envelope_problems(raw: Any) -> list[dict[str, str]]:
     """Field problems of the envelope (strict types, unknown keys refused)."""
     if not isinstance(raw, dict):
         return [{"path": "", "code": "type-mismatch", "message": "an event is a JSON object"}]
-    messages = HisEventSchema().validate(raw)
+    messages = _ENVELOPE.validate(raw)
     out: list[dict[str, str]] = []
 
     def walk(node: Any, path: tuple[str, ...]) -> None:
