@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -88,12 +89,33 @@ def _retrying(db: Database, work: Callable[[Session], T]) -> T:
 
 def process(session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent, now: datetime) -> Answer:
     integrator_id = int(actor.id)
-    existing = session.scalar(
-        select(EventRecord).where(
-            EventRecord.integrator_id == integrator_id, EventRecord.event_id == event.id
+    # Insert first: the unique (integrator, event id) decides. A concurrent twin makes this
+    # wait for the first one's commit and then find its row, never a duplicate.
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    row_id = session.execute(
+        insert(EventRecord)
+        .values(
+            hospital_id=actor.hospital_id,
+            integrator_id=integrator_id,
+            event_id=event.id,
+            body_hash=event.body_hash,
+            type=event.type,
+            occurred_at=event.occurred_at,
+            received_at=now,
+            pregnancy_id=None,  # set with the answer, once she is resolved
+            data=event.data,
+            answer={},
         )
-    )
-    if existing is not None:
+        .on_conflict_do_nothing()
+        .returning(EventRecord.id)
+    ).scalar()
+    if row_id is None:
+        existing = session.execute(
+            select(EventRecord.body_hash, EventRecord.answer).where(
+                EventRecord.integrator_id == integrator_id, EventRecord.event_id == event.id
+            )
+        ).one()
         if existing.body_hash == event.body_hash:
             return Answer(200, existing.answer)
         raise EventConflictError(
@@ -101,20 +123,6 @@ def process(session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent
             "send a new id for a new event, the same body for a retry"
         )
     patient, pregnancy, created = _resolve(session, cipher, actor, event, now)
-    record = EventRecord(
-        hospital_id=actor.hospital_id,
-        integrator_id=integrator_id,
-        event_id=event.id,
-        body_hash=event.body_hash,
-        type=event.type,
-        occurred_at=event.occurred_at,
-        received_at=now,
-        pregnancy_id=pregnancy.id,
-        data=event.data,
-        answer={},
-    )
-    session.add(record)
-    session.flush()
 
     engine_event = evaluation.to_event(event.id, event.type, event.occurred_at, event.data)
     if created:
@@ -126,9 +134,7 @@ def process(session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent
         history = [
             evaluation.to_event(r.event_id, r.type, r.occurred_at, r.data)
             for r in session.scalars(
-                select(EventRecord).where(
-                    EventRecord.pregnancy_id == pregnancy.id, EventRecord.id != record.id
-                )
+                select(EventRecord).where(EventRecord.pregnancy_id == pregnancy.id, EventRecord.id != row_id)
             )
         ]
         start = Facts(pregnancy_id=pregnancy.id, enrolled_at=state.facts.enrolled_at)
@@ -141,7 +147,7 @@ def process(session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent
             state,
             engine_event,
             now=now,
-            event_row_id=record.id,
+            event_row_id=row_id,
             history=history,
             start=start,
         )
@@ -151,7 +157,7 @@ def process(session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent
         raise EvaluationFailedError(f"bad-value: {exc}") from exc
     if pregnancy.last_occurred_at is None or event.occurred_at > pregnancy.last_occurred_at:
         pregnancy.last_occurred_at = event.occurred_at
-    side_records(session, pregnancy, event, record.id, now)
+    side_records(session, pregnancy, event, row_id, now)
     audit(
         session,
         actor,
@@ -162,7 +168,9 @@ def process(session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent
         pregnancy_id=pregnancy.id,
     )
     answer = answer_body(event.id, patient.his_patient_id, pregnancy.id, decided)
-    record.answer = answer
+    session.execute(
+        update(EventRecord).where(EventRecord.id == row_id).values(answer=answer, pregnancy_id=pregnancy.id)
+    )
     return Answer(201, answer)
 
 
