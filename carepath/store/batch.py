@@ -28,7 +28,7 @@ from carepath.store.db import Database
 from carepath.store.event_input import HisEvent, parse_event
 from carepath.store.models import AuditEntry, EventRecord, Patient, Pregnancy
 from carepath.store.pathways import library_for
-from carepath.store.scope import Actor
+from carepath.store.scope import Actor, owned
 
 #: Events of a batch committed together: fewer commits (each waits for the disk), short locks.
 BATCH_CHUNK = 100
@@ -99,8 +99,7 @@ def _lock_in_order(session: Session, cipher: FieldCipher, actor: Actor, chunk: l
     already runs writers one at a time.
     """
     his_ids, hashes = _named(cipher, chunk)
-    named = select(Patient.id).where(
-        Patient.hospital_id == actor.hospital_id,
+    named = owned(select(Patient.id), Patient, actor).where(
         or_(Patient.his_patient_id.in_(his_ids), Patient.id_number_hash.in_(hashes)),
     )
     return list(
@@ -162,8 +161,7 @@ def _grouped_or_raise(
     his_ids, hashes = _named(cipher, chunk)
     patients = list(
         session.scalars(
-            select(Patient).where(
-                Patient.hospital_id == actor.hospital_id,
+            owned(select(Patient), Patient, actor).where(
                 or_(Patient.his_patient_id.in_(his_ids), Patient.id_number_hash.in_(hashes)),
             )
         )

@@ -36,7 +36,7 @@ from carepath.store.models import (
     TagLog,
 )
 from carepath.store.pathways import library_for
-from carepath.store.scope import Actor, audit
+from carepath.store.scope import Actor, audit, owned
 
 T = TypeVar("T")
 
@@ -204,16 +204,13 @@ def _find_patient(session: Session, cipher: FieldCipher, actor: Actor, event: Hi
     # Events change data, so only the actor's own hospital counts here (never a grant).
     if event.his_id is not None:
         found = session.scalar(
-            select(Patient).where(
-                Patient.hospital_id == actor.hospital_id, Patient.his_patient_id == event.his_id
-            )
+            owned(select(Patient), Patient, actor).where(Patient.his_patient_id == event.his_id)
         )
         if found is not None or event.id_number is None:
             return found
     assert event.id_number is not None
     found = session.scalar(
-        select(Patient).where(
-            Patient.hospital_id == actor.hospital_id,
+        owned(select(Patient), Patient, actor).where(
             Patient.id_number_hash == cipher.lookup_hash("id", event.id_number),
         )
     )
@@ -251,9 +248,7 @@ def _resolve(
     _update_identity(patient, cipher, event)
     session.flush()
 
-    pregnancies = select(Pregnancy).where(
-        Pregnancy.hospital_id == actor.hospital_id, Pregnancy.patient_id == patient.id
-    )
+    pregnancies = owned(select(Pregnancy), Pregnancy, actor).where(Pregnancy.patient_id == patient.id)
     if event.pregnancy is not None:
         pregnancies = pregnancies.where(Pregnancy.his_pregnancy_id == event.pregnancy)
     pregnancy = session.scalar(pregnancies.order_by(Pregnancy.number.desc()).limit(1).with_for_update())

@@ -18,7 +18,7 @@ from carepath.errors import CarepathError
 from carepath.store.crypto import FieldCipher, mask_id_number, mask_name, mask_phone
 from carepath.store.db import Database
 from carepath.store.models import OutboxRow, Patient, PatientGrant, Pregnancy
-from carepath.store.scope import Actor, audit, visible_patients
+from carepath.store.scope import Actor, audit, owned, visible_patients
 
 
 class PatientNotFoundError(CarepathError):
@@ -146,9 +146,7 @@ def grant(
 def _grant(
     session: Session, actor: Actor, patient_id: int, *, grantee_hospital_id: str, reason: str, now: datetime
 ) -> int:
-    patient = session.scalar(
-        select(Patient).where(Patient.id == patient_id, Patient.hospital_id == actor.hospital_id)
-    )
+    patient = session.scalar(owned(select(Patient), Patient, actor).where(Patient.id == patient_id))
     if patient is None:
         raise PatientNotFoundError(f"no patient {patient_id} in {actor.hospital_id}")
     row = PatientGrant(

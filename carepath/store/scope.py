@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from carepath.store.models import AuditEntry, Patient, PatientGrant
 
-T = TypeVar("T", bound=tuple[Any, ...])
+S = TypeVar("S", bound=Select[Any])
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Actor:
         return f"{self.kind}:{self.id}"
 
 
-def owned(statement: Select[T], model: Any, actor: Actor) -> Select[T]:
+def owned(statement: S, model: Any, actor: Actor) -> S:
     """``statement`` limited to rows of the actor's own hospital (what they may change)."""
     return statement.where(model.hospital_id == actor.hospital_id)
 
