@@ -12,11 +12,17 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
+# make run: demo keys into instance/ (git-ignored), database, example pathways, demo hospital,
+# integrator key and pregnancies; then serve on 127.0.0.1:8000 (HOST=, PORT= to change).
+HOST ?= 127.0.0.1
+PORT ?= 8000
 run: $(STAMP)
 	$(BIN)/carepath content lint
 	$(BIN)/carepath pathway validate examples/pathways $(addprefix --patient ,$(wildcard examples/patients/*.yaml)) $(addprefix --events ,$(wildcard examples/events/*.yaml))
 	$(BIN)/carepath dating --lmp 2026-03-02 --us-date 2026-05-01 --us-ga 8+2
 	$(BIN)/carepath pathway dry-run examples/pathways --patient examples/patients/demo-001.yaml --events examples/events/demo-001.yaml
+	$(BIN)/carepath demo setup --instance instance
+	CAREPATH_INSTANCE_PATH=$(CURDIR)/instance $(BIN)/carepath serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

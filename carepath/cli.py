@@ -275,6 +275,156 @@ def _dating_text(report: dict[str, Any]) -> str:
     )
 
 
+def _app() -> Any:
+    from carepath.webapi import create_app
+
+    return create_app()
+
+
+@cli.group()
+def db() -> None:
+    """The store's database."""
+
+
+@db.command("upgrade")
+@click.option("--url", help="Database URL (default: the app's DATABASE_URL).")
+def db_upgrade(url: str | None) -> None:
+    """Create or migrate the schema to the newest revision (Alembic)."""
+    from carepath.store.db import upgrade
+
+    target = url or _app().config["DATABASE_URL"]
+    upgrade(target)
+    click.echo(f"database at head: {_safe_url(target)}", err=True)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@cli.group()
+def hospital() -> None:
+    """Hospitals (tenants)."""
+
+
+@hospital.command("create")
+@click.argument("hospital_id")
+@click.option("--name", required=True, help="The hospital's name.")
+def hospital_create(hospital_id: str, name: str) -> None:
+    """Create a hospital (does nothing if it exists)."""
+    from datetime import UTC, datetime
+
+    from carepath.store.tenants import ensure_hospital
+
+    app = _app()
+    with app.extensions["carepath.db"].transaction() as session:
+        ensure_hospital(session, hospital_id, name, datetime.now(UTC))
+    click.echo(hospital_id)
+
+
+@cli.group()
+def apikey() -> None:
+    """Integrator API keys."""
+
+
+@apikey.command("create")
+@click.option("--hospital", "hospital_id", required=True, help="The hospital the key acts for.")
+@click.option("--integrator", default="his", show_default=True, help="The integrator's name.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
+def apikey_create(hospital_id: str, integrator: str, output_format: str) -> None:
+    """Create a key; the secret is printed once and cannot be shown again."""
+    import json
+    from datetime import UTC, datetime
+
+    from carepath.errors import CarepathError
+    from carepath.store.tenants import create_api_key
+
+    app = _app()
+    try:
+        with app.extensions["carepath.db"].transaction() as session:
+            key = create_api_key(
+                session, app.extensions["carepath.cipher"], hospital_id, integrator, datetime.now(UTC)
+            )
+    except CarepathError as exc:
+        click.echo(f"error: {exc.code}: {exc.message}", err=True)
+        sys.exit(EXIT_INVALID)
+    if output_format == "json":
+        click.echo(json.dumps({"key_id": key.key_id, "secret": key.secret, "hospital": hospital_id}))
+    else:
+        click.echo(
+            f"key id: {key.key_id}\nsecret: {key.secret}\n(store the secret now; it is not shown again)"
+        )
+
+
+@apikey.command("revoke")
+@click.argument("key_id")
+def apikey_revoke(key_id: str) -> None:
+    """Revoke a key at once."""
+    from datetime import UTC, datetime
+
+    from carepath.store.tenants import revoke_api_key
+
+    app = _app()
+    with app.extensions["carepath.db"].transaction() as session:
+        found = revoke_api_key(session, key_id, datetime.now(UTC))
+    if not found:
+        click.echo(f"error: unknown-key: no key {key_id}", err=True)
+        sys.exit(EXIT_INVALID)
+
+
+@cli.group()
+def demo() -> None:
+    """Synthetic demo data for `make run`."""
+
+
+@demo.command("setup")
+@click.option("--instance", default="instance", show_default=True, help="Instance folder (git-ignored).")
+@click.option("--examples", default="examples", show_default=True, help="Examples folder (patients).")
+@click.option(
+    "--pathways",
+    "pathways_dir",
+    help="Pathways to publish (default: the built-in library, carepath/pathways/).",
+)
+def demo_setup(instance: str, examples: str, pathways_dir: str | None) -> None:
+    """Keys, database, example pathways, a demo hospital, key and pregnancies; prints a signed curl."""
+    import os
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from carepath.store import demo as demo_data
+    from carepath.store.db import upgrade
+    from carepath.store.models import ApiKey
+
+    folder = Path(instance).resolve()
+    demo_data.instance_config(folder, os.environ.get("CAREPATH_DATABASE_URL"))
+    os.environ["CAREPATH_INSTANCE_PATH"] = str(folder)
+    app = _app()
+    upgrade(app.config["DATABASE_URL"])
+    database, cipher = app.extensions["carepath.db"], app.extensions["carepath.cipher"]
+    now = datetime.now(UTC)
+    from carepath.engine.catalogue import PATHWAYS_DIR
+
+    count = demo_data.publish_examples(database, Path(pathways_dir) if pathways_dir else PATHWAYS_DIR, now)
+    key = demo_data.demo_key(database, cipher, folder, now)
+    with database.reading() as session:
+        integrator_id = session.get(ApiKey, key["key_id"]).integrator_id  # type: ignore[union-attr]
+    patients = demo_data.register_patients(database, cipher, integrator_id, Path(examples) / "patients", now)
+    click.echo(f"published {count} pathway versions; demo hospital {key['hospital']!r}")
+    click.echo(f"demo pregnancies: {', '.join(patients)}")
+    click.echo(f"demo key id {key['key_id']} (secret in {folder / 'demo-key.json'})")
+    click.echo("post a signed event:  .venv/bin/python examples/post_event.py --key instance/demo-key.json")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the API (threaded, for one machine; gunicorn for more)."""
+    app = _app()
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
 def main() -> None:
     """Console entry point."""
     cli(prog_name="carepath")

@@ -139,3 +139,13 @@ def _translate(error: ValidationError) -> list[tuple[tuple[str | int, ...], str,
     if kind == "uniqueItems":
         return [(path, "duplicate-item", "each entry may appear only once", False)]
     return [(path, "bad-value", error.message, False)]
+
+
+def problems_of(value: Any, schema_name: str) -> list[tuple[tuple[str | int, ...], str, str]]:
+    """(path, code, message) of each distinct failure of ``value``; for inputs that are not files."""
+    found: list[tuple[tuple[str | int, ...], str, str]] = []
+    for error in validator(schema_name).iter_errors(value):
+        for path, code, message, _at_key in _translate(error):
+            if (path, code, message) not in found:
+                found.append((path, code, message))
+    return found

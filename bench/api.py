@@ -1,0 +1,299 @@
+"""HIS event API benchmark: gunicorn (2 workers) on PostgreSQL, driven from this process.
+
+Prints p50/p95/p99 latency at 100 events/s (open loop: latency counts from the scheduled
+send time, so a stall is not hidden), the highest sustained single-event rate (closed loop
+at rising concurrency; sustained = no errors and p99 under 250 ms), and batch events/s.
+
+    .venv/bin/python bench/api.py [--seconds 10] [--database postgresql+psycopg://...]
+
+Needs the local PostgreSQL (CAREPATH_BENCH_DATABASE_URL or --database); a fresh schema is
+created and dropped. Never part of the pass/fail test run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import queue
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from carepath.engine.catalogue import PATHWAYS_DIR  # noqa: E402
+from carepath.store import demo, events, tenants  # noqa: E402
+from carepath.store.crypto import FieldCipher, new_key  # noqa: E402
+from carepath.store.db import Database, upgrade  # noqa: E402
+from carepath.store.models import ApiKey  # noqa: E402
+from carepath.store.scope import Actor  # noqa: E402
+from carepath.webapi.auth import sign  # noqa: E402
+
+SHANGHAI = timezone(timedelta(hours=8))
+PATIENTS = 200
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Client:
+    """One keep-alive connection that signs each request."""
+
+    def __init__(self, port: int, key: dict[str, str]) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.key = key
+
+    def post(self, path: str, payload: Any) -> tuple[int, Any]:
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        headers = sign(
+            self.key["secret"],
+            "POST",
+            path,
+            timestamp=str(int(time.time())),
+            key_id=self.key["key_id"],
+            body=body,
+        )
+        headers["Content-Type"] = "application/json"
+        self.conn.request("POST", path, body=body, headers=headers)
+        response = self.conn.getresponse()
+        return response.status, json.loads(response.read())
+
+
+def event(n: int, patient: int | None = None) -> dict[str, Any]:
+    """A mix of what the HIS posts most: labs, visits, a few diagnoses."""
+    his_id = f"bench-{(n if patient is None else patient) % PATIENTS:04d}"
+    now = datetime.now(SHANGHAI).isoformat(timespec="seconds")
+    kind = n % 10
+    if kind < 6:
+        body = {"type": "lab.result", "data": {"code": "hb", "value": 100 + n % 30, "unit": "g/L"}}
+    elif kind < 9:
+        body = {"type": "encounter.completed", "data": {"kind": "anc-contact"}}
+    else:
+        body = {"type": "diagnosis.added", "data": {"code": "O24.401", "name": "妊娠期糖尿病"}}
+    return {"id": f"b-{uuid.uuid4().hex}", "occurred_at": now, "patient": {"his_id": his_id}, **body}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] if ordered else float("nan")
+
+
+def open_loop(port: int, key: dict[str, str], rate: float, seconds: float) -> tuple[list[float], int]:
+    """Send at a fixed rate; latency from the scheduled time. Returns (latencies ms, errors)."""
+    schedule: queue.Queue[float | None] = queue.Queue()
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    counter = iter(range(10**9))
+
+    def worker() -> None:
+        client = Client(port, key)
+        while (due := schedule.get()) is not None:
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            status, _ = client.post("/api/v1/events", event(next(counter)))
+            elapsed = (time.perf_counter() - due) * 1000
+            with lock:
+                latencies.append(elapsed)
+                if status != 201:
+                    errors[0] += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(16)]
+    for t in threads:
+        t.start()
+    start = time.perf_counter() + 0.2
+    for i in range(int(rate * seconds)):
+        schedule.put(start + i / rate)
+    for _ in threads:
+        schedule.put(None)
+    for t in threads:
+        t.join()
+    return latencies, errors[0]
+
+
+def closed_loop(
+    port: int, key: dict[str, str], concurrency: int, seconds: float
+) -> tuple[float, list[float], int]:
+    """As fast as ``concurrency`` connections go. Returns (events/s, latencies ms, errors)."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+    counter = iter(range(10**9))
+
+    def worker() -> None:
+        client = Client(port, key)
+        while time.perf_counter() < stop:
+            began = time.perf_counter()
+            status, _ = client.post("/api/v1/events", event(next(counter)))
+            with lock:
+                latencies.append((time.perf_counter() - began) * 1000)
+                if status != 201:
+                    errors[0] += 1
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(latencies) / (time.perf_counter() - started), latencies, errors[0]
+
+
+def batches(port: int, key: dict[str, str], concurrency: int, count: int, size: int) -> tuple[float, int]:
+    """``count`` batches of ``size`` events from ``concurrency`` connections: (events/s, errors)."""
+    errors = [0]
+    todo: queue.Queue[int | None] = queue.Queue()
+    for i in range(count):
+        todo.put(i)
+    counter = iter(range(10**9))
+
+    def worker(feed: int) -> None:
+        # Each connection is one feed (a ward's HIS) with its own women, as in a hospital.
+        client = Client(port, key)
+        while True:
+            try:
+                item = todo.get_nowait()
+            except queue.Empty:
+                return
+            if item is None:
+                return
+            events = []
+            for _ in range(size):
+                n = next(counter)
+                events.append(event(n, patient=(n % (PATIENTS // concurrency)) * concurrency + feed))
+            status, body = client.post("/api/v1/events:batch", {"events": events})
+            if status != 200:
+                errors[0] += size
+            else:
+                errors[0] += sum(1 for r in body["results"] if r["status"] != 201)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(feed,)) for feed in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return count * size / (time.perf_counter() - started), errors[0]
+
+
+def prepare(url: str, config: dict[str, str]) -> dict[str, str]:
+    upgrade(url)
+    database = Database(url)
+    cipher = FieldCipher.from_config(config["CAREPATH_FIELD_KEYS"], config["CAREPATH_LOOKUP_KEY"])
+    now = datetime.now(UTC)
+    demo.publish_examples(database, PATHWAYS_DIR, now)
+    with database.transaction() as session:
+        tenants.ensure_hospital(session, "bench", "bench hospital", now)
+        key = tenants.create_api_key(session, cipher, "bench", "his", now)
+    with database.reading() as session:
+        integrator = session.get(ApiKey, key.key_id).integrator_id  # type: ignore[union-attr]
+    actor = Actor("bench", "integrator", str(integrator))
+    for n in range(PATIENTS):
+        registration = {
+            "id": f"reg-{n}",
+            "type": "patient.registered",
+            "occurred_at": now.isoformat(),
+            "patient": {"his_id": f"bench-{n:04d}", "id_number": f"33010219900101{n:03d}X"[-18:]},
+            "data": {
+                "lmp": (now - timedelta(days=70 + n % 150)).date().isoformat(),
+                "birth_date": "1990-04-12",
+            },
+        }
+        events.post_event(database, cipher, actor, registration, now)
+    database.dispose()
+    return {"key_id": key.key_id, "secret": key.secret}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--database",
+        default=os.environ.get(
+            "CAREPATH_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(args.database)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    url = f"{args.database}{'&' if '?' in args.database else '?'}options=-csearch_path%3D{schema}"
+    config = {
+        "CAREPATH_DATABASE_URL": url,
+        "CAREPATH_FIELD_KEYS": "k1:" + new_key(),
+        "CAREPATH_LOOKUP_KEY": new_key(),
+    }
+    server = None
+    try:
+        key = prepare(url, config)
+        port = free_port()
+        server = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "--workers", str(args.workers), "--bind", f"127.0.0.1:{port}",
+                "--log-level", "warning", "--timeout", "300", "carepath.webapi:create_app()",
+            ],
+            env={**os.environ, **config},
+        )  # fmt: skip
+        for _ in range(100):
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")
+                break
+            except OSError:
+                time.sleep(0.1)
+        closed_loop(port, key, 4, 2.0)  # warm up: compile the library in each worker
+
+        print(
+            f"gunicorn {args.workers} sync workers, PostgreSQL, built-in library, {PATIENTS} pregnancies, "
+            f"{args.seconds:g} s per run"
+        )
+        latencies, errors = open_loop(port, key, 100, args.seconds)
+        print(
+            f"100 events/s: p50 {percentile(latencies, 50):.1f} ms, p95 {percentile(latencies, 95):.1f} ms, "
+            f"p99 {percentile(latencies, 99):.1f} ms ({len(latencies)} events, {errors} errors)"
+        )
+        best = 0.0
+        for concurrency in (1, 2, 4, 8, 16):
+            rate, lat, errors = closed_loop(port, key, concurrency, args.seconds)
+            sustained = errors == 0 and percentile(lat, 99) < 250
+            print(
+                f"single events, {concurrency:2d} connections: {rate:7.0f} events/s, "
+                f"p50 {percentile(lat, 50):.1f} ms, p99 {percentile(lat, 99):.1f} ms, {errors} errors"
+            )
+            if sustained:
+                best = max(best, rate)
+        print(f"highest sustained single-event rate: {best:.0f} events/s")
+        rate, errors = batches(port, key, 2, 4, 1000)
+        print(f"batches of 1,000 from 2 connections (one feed each): {rate:.0f} events/s ({errors} errors)")
+        print(f"(median of the 100/s run {statistics.median(latencies):.1f} ms)")
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=10)
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,345 @@
+"""The one module that calls the engine: load her State, evaluate, persist what it decided.
+
+``evaluate()`` is pure; this service owns the before and after. It loads the pregnancy's
+State (versioned JSON), calls the engine with the trigger and ``now``, then writes, in the
+caller's transaction: the new State, enrolments, outbox rows (insert-if-absent on the
+unique dedupe key, so re-evaluating never duplicates), cancellations (outbox status), the
+tag log, staff tasks and ``next_wakeup``. If the runtime API changes, only this module does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from datetime import datetime, timedelta
+from functools import cache
+from types import MappingProxyType
+from typing import Any
+
+from sqlalchemy import Row, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from carepath.engine.facts import Event, Facts, Scorer, apply_event, facts_from_patient
+from carepath.engine.forms import make_scorer
+from carepath.engine.runtime import Emitted, Evaluation, Library, Settings, State, evaluate
+from carepath.engine.spec import parse_duration
+from carepath.store.models import EnrolmentRecord, OutboxRow, Pregnancy, StaffTask, TagLog
+from carepath.store.state_codec import dump_state, load_state
+
+#: Kinds the dispatcher delivers; the others took effect when decided.
+DELIVERED_BY_CHANNEL = frozenset({"push", "questionnaire", "remind"})
+_SET_FIELDS = ("tags", "icd10", "visits")
+
+
+@dataclass(frozen=True)
+class Decided:
+    """What one evaluation wrote: outbox rows of this trigger and the cancellations."""
+
+    actions: tuple[Row[Any], ...]  # the outbox columns of _ANSWERED
+    cancelled: tuple[tuple[str, str], ...]  # (dedupe key, status)
+    next_wakeup: datetime | None
+
+
+@cache
+def settings() -> Settings:
+    """Engine settings: forms are scored (``answers.<form>.score``) like in the dry-run."""
+    return Settings(scorer=make_scorer())
+
+
+def registration_state(pregnancy_id: str, data: Mapping[str, Any], occurred_at: datetime) -> State:
+    """The State before her ``patient.registered`` event is evaluated."""
+    patient = {**data, "id": pregnancy_id, "enrolled_at": data.get("enrolled_at") or occurred_at.isoformat()}
+    return State(facts_from_patient(patient))
+
+
+def to_event(event_id: str, kind: str, occurred_at: datetime, data: Mapping[str, Any]) -> Event:
+    return Event(event_id, kind, occurred_at, MappingProxyType(dict(data)))
+
+
+def replay_facts(start: Facts, events: Iterable[Event], scorer: Scorer | None = None) -> Facts:
+    """Facts after applying external ``events`` in ``occurred_at`` order."""
+    facts = start
+    for event in sorted(events, key=lambda e: (e.occurred_at, e.id)):
+        facts = apply_event(facts, event, scorer)
+    return facts
+
+
+def reorder_facts(result: Facts, naive: Facts, ordered: Facts) -> Facts:
+    """Correct facts for a backdated event.
+
+    The engine applies an event on top of the latest facts (``naive`` is what that gives
+    from external events alone); ``ordered`` is the replay in ``occurred_at`` order. Where
+    they differ the order mattered: a newer lab value stays, a tag removed later stays
+    removed. Changes the rules made in ``result`` are kept.
+    """
+    changes: dict[str, Any] = {}
+    for f in fields(Facts):
+        before, after = getattr(naive, f.name), getattr(ordered, f.name)
+        if before == after:
+            continue
+        if f.name in _SET_FIELDS:
+            current = getattr(result, f.name)
+            changes[f.name] = (current - (before - after)) | (after - before)
+        else:
+            changes[f.name] = after
+    return replace(result, **changes) if changes else result
+
+
+def decide(library: Library, state: State, event: Event | None, now: datetime) -> Evaluation:
+    """The engine's decision for one trigger; pure, nothing is written."""
+    return evaluate(library, state, event, now, settings())
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One evaluated trigger of one pregnancy, waiting to be persisted."""
+
+    pregnancy: Pregnancy
+    before: State
+    evaluation: Evaluation
+    event_row_id: int | None = None
+
+
+def evaluate_pregnancy(
+    session: Session,
+    library: Library,
+    pregnancy: Pregnancy,
+    state: State,
+    event: Event | None,
+    *,
+    now: datetime,
+    event_row_id: int | None = None,
+    history: Sequence[Event] | None = None,
+    start: Facts | None = None,
+) -> Decided:
+    """Evaluate ``event`` (None: a clock tick) for ``pregnancy`` and persist the outcome.
+
+    ``history`` (earlier external events) and ``start`` (facts before any event) are given
+    when the event is backdated, so that facts end as if it had arrived in order.
+    """
+    evaluation = decide(library, state, event, now)
+    if event is not None and history is not None and start is not None:
+        scorer = settings().scorer
+        naive = apply_event(replay_facts(start, history, scorer), event, scorer)
+        ordered = replay_facts(start, [*history, event], scorer)
+        facts = reorder_facts(evaluation.state.facts, naive, ordered)
+        evaluation = replace(evaluation, state=replace(evaluation.state, facts=facts))
+    return persist_many(session, [Decision(pregnancy, state, evaluation, event_row_id)], now)[0]
+
+
+def persist_many(session: Session, decisions: Sequence[Decision], now: datetime) -> list[Decided]:
+    """Write decisions in order, in few statements: a pregnancy's last decision is her state.
+
+    Decisions of one pregnancy must chain (each ``before`` the previous one's new state).
+    """
+    first: dict[str, Decision] = {}
+    last: dict[str, Decision] = {}
+    for decision in decisions:
+        first.setdefault(decision.pregnancy.id, decision)
+        last[decision.pregnancy.id] = decision
+    for pregnancy_id, decision in last.items():
+        pregnancy, evaluation = decision.pregnancy, decision.evaluation
+        pregnancy.state = dump_state(evaluation.state)
+        pregnancy.status = evaluation.state.facts.status
+        pregnancy.evaluated_at = now
+        pregnancy.next_wakeup = evaluation.next_wakeup
+        pregnancy.updated_at = now
+        _save_enrolments(session, pregnancy, first[pregnancy_id].before, evaluation.state)
+    rows = _insert_actions(
+        session, [(d.pregnancy, d.evaluation.actions, d.event_row_id) for d in decisions], now
+    )
+    results = []
+    for decision in decisions:
+        cancelled = []
+        for cancellation in decision.evaluation.cancellations:
+            session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.dedupe_key == cancellation.dedupe_key, OutboxRow.status == "due")
+                .values(
+                    status=cancellation.status,
+                    status_reason=cancellation.reason,
+                    replaced_by=cancellation.replaced_by,
+                    updated_at=now,
+                )
+            )
+            session.execute(
+                update(StaffTask)
+                .where(StaffTask.dedupe_key == cancellation.dedupe_key, StaffTask.status == "open")
+                .values(status="cancelled")
+            )
+            cancelled.append((cancellation.dedupe_key, cancellation.status))
+        answered = tuple(rows[a.dedupe_key] for a in decision.evaluation.actions if a.dedupe_key in rows)
+        results.append(Decided(answered, tuple(cancelled), decision.evaluation.next_wakeup))
+    return results
+
+
+def load(pregnancy: Pregnancy) -> State:
+    return load_state(pregnancy.state)
+
+
+def _save_enrolments(session: Session, pregnancy: Pregnancy, before: State, after: State) -> None:
+    """Mirror the enrolments that began or ended (the State is the source; no read needed)."""
+    previous = {e.id: e for e in before.enrolments}
+    added = []
+    for enrolment in after.enrolments:
+        old = previous.get(enrolment.id)
+        if old is None:
+            added.append(
+                {
+                    "id": enrolment.id,
+                    "hospital_id": pregnancy.hospital_id,
+                    "pregnancy_id": pregnancy.id,
+                    "pathway_id": enrolment.pathway_id,
+                    "version": enrolment.version,
+                    "started_at": enrolment.started_at,
+                    "ended_at": enrolment.ended_at,
+                    "reason": enrolment.reason,
+                }
+            )
+        elif old.ended_at != enrolment.ended_at:
+            session.execute(
+                update(EnrolmentRecord)
+                .where(EnrolmentRecord.id == enrolment.id)
+                .values(ended_at=enrolment.ended_at, reason=enrolment.reason)
+            )
+    _insert_ignore(session, EnrolmentRecord, added)
+
+
+def _insert_ignore(session: Session, model: Any, values: list[dict[str, Any]]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING: the unique dedupe key decides, never a read first."""
+    if not values:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert(model).on_conflict_do_nothing(), values)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _insert_actions(
+    session: Session,
+    batches: Sequence[tuple[Pregnancy, Sequence[Emitted], int | None]],
+    now: datetime,
+) -> dict[str, Any]:
+    """Outbox rows (insert-if-absent), staff tasks and the tag log; dedupe key -> answered row."""
+    outbox: list[dict[str, Any]] = []
+    tasks: list[dict[str, Any]] = []
+    tags: list[dict[str, Any]] = []
+    for pregnancy, actions, event_row_id in batches:
+        for action in actions:
+            _action_rows(
+                pregnancy, action, now=now, event_row_id=event_row_id, outbox=outbox, tasks=tasks, tags=tags
+            )
+    _insert_ignore(session, StaffTask, tasks)
+    _insert_ignore(session, TagLog, tags)
+    if not outbox:
+        return {}
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    inserted = session.execute(insert(OutboxRow).on_conflict_do_nothing().returning(*_ANSWERED), outbox).all()
+    found: dict[str, Any] = {row.dedupe_key: row for row in inserted}
+    missing = [row["dedupe_key"] for row in outbox if row["dedupe_key"] not in found]
+    if missing:  # decided before (a re-evaluation): the stored rows answer
+        found.update(
+            (row.dedupe_key, row)
+            for row in session.execute(select(*_ANSWERED).where(OutboxRow.dedupe_key.in_(missing)))
+        )
+    return found
+
+
+def _action_rows(
+    pregnancy: Pregnancy,
+    action: Emitted,
+    *,
+    now: datetime,
+    event_row_id: int | None,
+    outbox: list[dict[str, Any]],
+    tasks: list[dict[str, Any]],
+    tags: list[dict[str, Any]],
+) -> None:
+    params = _plain(action.params)
+    outbox.append(
+        {
+            "hospital_id": pregnancy.hospital_id,
+            "pregnancy_id": pregnancy.id,
+            "dedupe_key": action.dedupe_key,
+            "pathway_id": action.pathway_id,
+            "version": action.version,
+            "rule_id": action.rule_id,
+            "kind": action.kind,
+            "params": params,
+            "due_at": action.at,
+            "slot": action.slot,
+            "channels": list(action.channels),
+            "enrolment_id": action.enrolment_id,
+            "why": action.why,
+            "status": "due" if action.kind in DELIVERED_BY_CHANNEL else "applied",
+            "attempts": 0,
+            "event_row_id": event_row_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+    )
+    if action.kind == "task":
+        due = params.get("due")
+        tasks.append(
+            {
+                "hospital_id": pregnancy.hospital_id,
+                "pregnancy_id": pregnancy.id,
+                "dedupe_key": action.dedupe_key,
+                "title": str(params.get("title", action.rule_id)),
+                "assign": str(params.get("assign", "")),
+                "priority": str(params.get("priority", "normal")),
+                "due_at": action.at + parse_duration(due) if isinstance(due, str) else None,
+                "status": "open",
+                "created_at": now,
+            }
+        )
+    elif action.kind == "tag":
+        by = f"rule {action.pathway_id}@{action.version}/{action.rule_id}"
+        for operation in ("add", "remove"):
+            for tag in params.get(operation, ()):
+                tags.append(
+                    {
+                        "hospital_id": pregnancy.hospital_id,
+                        "pregnancy_id": pregnancy.id,
+                        "tag": tag,
+                        "operation": operation,
+                        "by": by,
+                        "why": action.why,
+                        "dedupe_key": f"{action.dedupe_key}:{operation}:{tag}",
+                        "at": action.at,
+                    }
+                )
+
+
+#: The outbox columns an event's answer shows.
+_ANSWERED = (
+    OutboxRow.id,
+    OutboxRow.dedupe_key,
+    OutboxRow.pathway_id,
+    OutboxRow.version,
+    OutboxRow.rule_id,
+    OutboxRow.kind,
+    OutboxRow.due_at,
+    OutboxRow.status,
+)
+
+
+def due_for_wakeup(session: Session, now: datetime, limit: int = 500) -> list[str]:
+    """Pregnancies whose ``next_wakeup`` has come (for the scheduler's sweep)."""
+    return list(
+        session.scalars(
+            select(Pregnancy.id)
+            .where(Pregnancy.next_wakeup <= now + timedelta(seconds=0))
+            .order_by(Pregnancy.next_wakeup)
+            .limit(limit)
+        )
+    )

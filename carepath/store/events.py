@@ -1,0 +1,392 @@
+"""HIS events: record once, apply to her facts, evaluate, answer with the actions.
+
+One event is one transaction: the event row (unique on integrator + event id), the patient
+and pregnancy it names (created only by ``patient.registered``), its side records
+(diagnoses, dating, responses, tag log), the evaluation and its outbox rows. The same id
+with the same body answers 200 with the stored answer and changes nothing; the same id with
+another body is a conflict.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from carepath.engine.facts import Facts
+from carepath.errors import CarepathError
+from carepath.store import evaluation
+from carepath.store.crypto import FieldCipher
+from carepath.store.db import Database
+from carepath.store.event_input import HisEvent, parse_event
+from carepath.store.models import (
+    DatingRecord,
+    Diagnosis,
+    EventRecord,
+    Patient,
+    Pregnancy,
+    QuestionnaireResponse,
+    TagLog,
+)
+from carepath.store.pathways import library_for
+from carepath.store.scope import Actor, audit, owned
+
+T = TypeVar("T")
+
+
+class UnknownPatientError(CarepathError):
+    code = "unknown-patient"
+
+
+class PatientMismatchError(CarepathError):
+    code = "patient-mismatch"
+
+
+class UnknownPregnancyError(CarepathError):
+    code = "unknown-pregnancy"
+
+
+class EventConflictError(CarepathError):
+    code = "event-conflict"
+
+
+class EvaluationFailedError(CarepathError):
+    """The engine refused this event for her (an impossible dating, a loop of rules)."""
+
+    code = "evaluation-failed"
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int  # 201 processed now, 200 a replay of the same event
+    body: dict[str, Any]
+
+
+def post_event(db: Database, cipher: FieldCipher, actor: Actor, raw: Any, now: datetime) -> Answer:
+    """Check, record and evaluate one posted event (see the module docstring)."""
+    event = parse_event(raw, now)
+    return _retrying(db, lambda session: process(session, cipher, actor, event, now))
+
+
+def _retrying(db: Database, work: Callable[[Session], T]) -> T:
+    """Run ``work`` in a transaction; a unique-key race with a concurrent twin retries once."""
+    for attempt in range(3):
+        try:
+            with db.transaction() as session:
+                return work(session)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def process(session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent, now: datetime) -> Answer:
+    integrator_id = int(actor.id)
+    # Insert first: the unique (integrator, event id) decides. A concurrent twin makes this
+    # wait for the first one's commit and then find its row, never a duplicate.
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    row_id = session.execute(
+        insert(EventRecord)
+        .values(
+            hospital_id=actor.hospital_id,
+            integrator_id=integrator_id,
+            event_id=event.id,
+            body_hash=event.body_hash,
+            type=event.type,
+            occurred_at=event.occurred_at,
+            received_at=now,
+            pregnancy_id=None,  # set with the answer, once she is resolved
+            data=event.data,
+            answer={},
+        )
+        .on_conflict_do_nothing()
+        .returning(EventRecord.id)
+    ).scalar()
+    if row_id is None:
+        existing = session.execute(
+            select(EventRecord.body_hash, EventRecord.answer).where(
+                EventRecord.integrator_id == integrator_id, EventRecord.event_id == event.id
+            )
+        ).one()
+        if existing.body_hash == event.body_hash:
+            return Answer(200, existing.answer)
+        raise EventConflictError(
+            f"event {event.id!r} was already received with a different body; "
+            "send a new id for a new event, the same body for a retry"
+        )
+    patient, pregnancy, created = _resolve(session, cipher, actor, event, now)
+
+    engine_event = evaluation.to_event(event.id, event.type, event.occurred_at, event.data)
+    if created:
+        state = evaluation.registration_state(pregnancy.id, event.data, event.occurred_at)
+    else:
+        state = evaluation.load(pregnancy)
+    history = start = None
+    if pregnancy.last_occurred_at is not None and event.occurred_at < pregnancy.last_occurred_at:
+        history = [
+            evaluation.to_event(r.event_id, r.type, r.occurred_at, r.data)
+            for r in session.scalars(
+                select(EventRecord).where(EventRecord.pregnancy_id == pregnancy.id, EventRecord.id != row_id)
+            )
+        ]
+        start = Facts(pregnancy_id=pregnancy.id, enrolled_at=state.facts.enrolled_at)
+    library = library_for(session, actor.hospital_id)
+    try:
+        decided = evaluation.evaluate_pregnancy(
+            session,
+            library,
+            pregnancy,
+            state,
+            engine_event,
+            now=now,
+            event_row_id=row_id,
+            history=history,
+            start=start,
+        )
+    except CarepathError as exc:
+        raise EvaluationFailedError(f"{exc.code}: {exc.message}") from exc
+    except ValueError as exc:  # a value the checks let through and the engine cannot use
+        raise EvaluationFailedError(f"bad-value: {exc}") from exc
+    if pregnancy.last_occurred_at is None or event.occurred_at > pregnancy.last_occurred_at:
+        pregnancy.last_occurred_at = event.occurred_at
+    side_records(session, pregnancy, event, row_id, now)
+    audit(
+        session,
+        actor,
+        "change",
+        now,
+        f"event {event.id} {event.type}",
+        patient_id=patient.id,
+        pregnancy_id=pregnancy.id,
+    )
+    answer = answer_body(event.id, patient.his_patient_id, pregnancy.id, decided)
+    session.execute(
+        update(EventRecord).where(EventRecord.id == row_id).values(answer=answer, pregnancy_id=pregnancy.id)
+    )
+    return Answer(201, answer)
+
+
+def answer_body(
+    event_id: str, his_id: str | None, pregnancy_id: str, decided: evaluation.Decided
+) -> dict[str, Any]:
+    """What the integrator is told: the actions this event produced and what it cancelled."""
+    return {
+        "event": event_id,
+        "patient": his_id,
+        "pregnancy": pregnancy_id,
+        "actions": [
+            {
+                "id": row.id,
+                "pathway": row.pathway_id,
+                "version": row.version,
+                "rule": row.rule_id,
+                "action": row.kind,
+                "at": row.due_at.isoformat(),
+                "status": row.status,
+                "dedupe_key": row.dedupe_key,
+            }
+            for row in decided.actions
+        ],
+        "cancelled": [{"dedupe_key": key, "status": status} for key, status in decided.cancelled],
+        "next_wakeup": decided.next_wakeup.isoformat() if decided.next_wakeup else None,
+    }
+
+
+def _find_patient(session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent) -> Patient | None:
+    # Events change data, so only the actor's own hospital counts here (never a grant).
+    if event.his_id is not None:
+        found = session.scalar(
+            owned(select(Patient), Patient, actor).where(Patient.his_patient_id == event.his_id)
+        )
+        if found is not None or event.id_number is None:
+            return found
+    assert event.id_number is not None
+    found = session.scalar(
+        owned(select(Patient), Patient, actor).where(
+            Patient.id_number_hash == cipher.lookup_hash("id", event.id_number),
+        )
+    )
+    check_same_woman(found, event)
+    return found
+
+
+def check_same_woman(patient: Patient | None, event: HisEvent) -> None:
+    """A woman found by ID number must not carry another HIS id than the event names."""
+    if (
+        patient is not None
+        and event.his_id
+        and patient.his_patient_id
+        and patient.his_patient_id != event.his_id
+    ):
+        raise PatientMismatchError(
+            f"the id_number belongs to the patient with his_id {patient.his_patient_id!r}, "
+            f"not {event.his_id!r}; correct the HIS id or the ID number"
+        )
+
+
+def _resolve(
+    session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent, now: datetime
+) -> tuple[Patient, Pregnancy, bool]:
+    """Her patient and pregnancy rows (locked for the update); True when the pregnancy is new."""
+    registering = event.type == "patient.registered"
+    patient = _find_patient(session, cipher, actor, event)
+    if patient is None:
+        if not registering:
+            raise UnknownPatientError(
+                "no patient with this his_id or id_number in your hospital; post patient.registered first"
+            )
+        patient = Patient(hospital_id=actor.hospital_id, his_patient_id=event.his_id, created_at=now)
+        session.add(patient)
+    _update_identity(patient, cipher, event)
+    session.flush()
+
+    pregnancies = owned(select(Pregnancy), Pregnancy, actor).where(Pregnancy.patient_id == patient.id)
+    if event.pregnancy is not None:
+        pregnancies = pregnancies.where(Pregnancy.his_pregnancy_id == event.pregnancy)
+    pregnancy = session.scalar(pregnancies.order_by(Pregnancy.number.desc()).limit(1).with_for_update())
+    if pregnancy is not None and not (
+        registering and event.pregnancy is None and pregnancy.status != "pregnant"
+    ):
+        return patient, pregnancy, False
+    if not registering:
+        raise UnknownPregnancyError(
+            f"no pregnancy {event.pregnancy!r} for this patient; post patient.registered for it first"
+            if event.pregnancy
+            else "this patient has no pregnancy; post patient.registered first"
+        )
+    number = (
+        session.scalar(select(func.max(Pregnancy.number)).where(Pregnancy.patient_id == patient.id)) or 0
+    ) + 1
+    pregnancy = Pregnancy(
+        id=uuid.uuid4().hex,
+        hospital_id=actor.hospital_id,
+        patient_id=patient.id,
+        number=number,
+        his_pregnancy_id=event.pregnancy,
+        status="pregnant",
+        state={},
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(pregnancy)
+    session.flush()
+    return patient, pregnancy, True
+
+
+def _update_identity(patient: Patient, cipher: FieldCipher, event: HisEvent) -> None:
+    if event.his_id is not None and patient.his_patient_id is None:
+        patient.his_patient_id = event.his_id
+    if event.id_number is not None:
+        digest = cipher.lookup_hash("id", event.id_number)
+        if patient.id_number_hash != digest:
+            patient.id_number_sealed = cipher.seal(event.id_number)
+            patient.id_number_hash = digest
+    if event.phone is not None:
+        digest = cipher.lookup_hash("phone", event.phone)
+        if patient.phone_hash != digest:
+            patient.phone_sealed = cipher.seal(event.phone)
+            patient.phone_hash = digest
+    name = event.name or (event.data.get("name") if event.type.startswith("patient.") else None)
+    if name:
+        patient.name_sealed = cipher.seal(str(name))
+
+
+def side_records(
+    session: Session, pregnancy: Pregnancy, event: HisEvent, event_row_id: int, now: datetime
+) -> None:
+    """The readable history beside the facts: diagnoses, datings, responses, tag log."""
+    data = event.data
+    common = {"hospital_id": pregnancy.hospital_id, "pregnancy_id": pregnancy.id}
+    if event.type == "diagnosis.added":
+        session.add(
+            Diagnosis(
+                **common,
+                code=data["code"],
+                name=data.get("name"),
+                added_at=event.occurred_at,
+                removed_at=None,
+                event_row_id=event_row_id,
+            )
+        )
+    elif event.type == "diagnosis.removed":
+        for row in session.scalars(
+            select(Diagnosis).where(
+                Diagnosis.pregnancy_id == pregnancy.id,
+                Diagnosis.code == data["code"],
+                Diagnosis.removed_at.is_(None),
+            )
+        ):
+            row.removed_at = event.occurred_at
+    elif event.type == "questionnaire.submitted":
+        session.add(
+            QuestionnaireResponse(
+                **common,
+                form=data["form"],
+                answers=data.get("answers") or {},
+                submitted_at=event.occurred_at,
+                event_row_id=event_row_id,
+            )
+        )
+    elif event.type in ("tag.added", "tag.removed"):
+        session.add(
+            TagLog(
+                **common,
+                tag=data["tag"],
+                operation="add" if event.type == "tag.added" else "remove",
+                by=f"event {event.id}",
+                why=f"posted by the HIS ({event.type})",
+                dedupe_key=None,
+                at=event.occurred_at,
+            )
+        )
+    if event.type == "dating.ultrasound":
+        _dating(session, common=common, method="ultrasound", data=data, event_row_id=event_row_id, now=now)
+    elif event.type in ("patient.registered", "patient.updated"):
+        for method in ("lmp", "ultrasound", "ivf", "edd"):
+            if method in data:
+                keep = {k: data[k] for k in (method, "cycle_length") if k in data}
+                _dating(session, common=common, method=method, data=keep, event_row_id=event_row_id, now=now)
+        for diagnosis in data.get("diagnoses", ()):
+            session.add(
+                Diagnosis(
+                    **common,
+                    code=diagnosis["code"],
+                    name=diagnosis.get("name"),
+                    added_at=event.occurred_at,
+                    removed_at=None,
+                    event_row_id=event_row_id,
+                )
+            )
+
+
+def _dating(
+    session: Session,
+    *,
+    common: dict[str, str],
+    method: str,
+    data: dict[str, Any],
+    event_row_id: int,
+    now: datetime,
+) -> None:
+    session.add(DatingRecord(**common, method=method, data=data, recorded_at=now, event_row_id=event_row_id))
+
+
+def status_of(error: CarepathError) -> int:
+    """The HTTP status an error of this service means (the API translates once, here and there)."""
+    return 409 if isinstance(error, EventConflictError) else 422
+
+
+def problem_of(error: CarepathError) -> dict[str, Any]:
+    problem: dict[str, Any] = {"code": error.code, "detail": error.message}
+    problems = getattr(error, "problems", None)
+    if problems:
+        problem["errors"] = [p.as_json() for p in problems]
+    return problem

@@ -1,0 +1,316 @@
+"""The store's tables (SQLAlchemy 2). Every row belongs to a hospital (``hospital_id``).
+
+Facts, enrolments, the outbox and dedupe keys belong to a *pregnancy*, so a woman's second
+pregnancy starts clean while her history stays linked through ``patient_id``. ID numbers,
+phone numbers and names are stored sealed (``*_sealed``) beside a keyed hash for exact lookup.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC as TZ_UTC
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: BigInteger ids autoincrement on PostgreSQL; SQLite only autoincrements INTEGER.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (naive UTC text) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; give a timezone")
+        value = value.astimezone(TZ_UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=TZ_UTC) if value.tzinfo is None else value.astimezone(TZ_UTC)
+
+
+UTC = UtcDateTime()
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UTC}
+
+
+class Hospital(Base):
+    __tablename__ = "hospitals"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class Department(Base):
+    __tablename__ = "departments"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(40))  # nurse, doctor, admin
+
+
+class Integrator(Base):
+    """A system that posts events (the HIS); event ids are unique per integrator."""
+
+    __tablename__ = "integrators"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    __table_args__ = (UniqueConstraint("hospital_id", "name"),)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # the public key id
+    integrator_id: Mapped[int] = mapped_column(ForeignKey("integrators.id"), index=True)
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"), index=True)
+    secret_sealed: Mapped[str] = mapped_column(Text)  # needed to verify signatures
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"), index=True)
+    his_patient_id: Mapped[str | None] = mapped_column(String(64))
+    name_sealed: Mapped[str | None] = mapped_column(Text)
+    id_number_sealed: Mapped[str | None] = mapped_column(Text)
+    id_number_hash: Mapped[str | None] = mapped_column(String(64))
+    phone_sealed: Mapped[str | None] = mapped_column(Text)
+    phone_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    __table_args__ = (
+        UniqueConstraint("hospital_id", "his_patient_id"),
+        Index("ix_patients_id_number", "hospital_id", "id_number_hash"),
+        Index("ix_patients_phone", "hospital_id", "phone_hash"),
+    )
+
+
+class PatientGrant(Base):
+    """A medical alliance shares one patient with another hospital only through a logged grant."""
+
+    __tablename__ = "patient_grants"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"))  # the owner
+    grantee_hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"), index=True)
+    granted_by: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(String(200))
+    granted_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class Pregnancy(Base):
+    """One pregnancy: the engine state (facts, enrolments, pending) as versioned JSON."""
+
+    __tablename__ = "pregnancies"
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)  # her first, second ... pregnancy here
+    his_pregnancy_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))
+    state: Mapped[dict[str, Any]]
+    last_occurred_at: Mapped[datetime | None]  # latest external event applied
+    evaluated_at: Mapped[datetime | None]
+    next_wakeup: Mapped[datetime | None] = mapped_column(UTC, index=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    __table_args__ = (UniqueConstraint("hospital_id", "his_pregnancy_id"),)
+
+
+class DatingRecord(Base):
+    __tablename__ = "dating_records"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"))
+    pregnancy_id: Mapped[str] = mapped_column(ForeignKey("pregnancies.id"), index=True)
+    method: Mapped[str] = mapped_column(String(20))  # lmp, ultrasound, ivf, edd
+    data: Mapped[dict[str, Any]]
+    recorded_at: Mapped[datetime]
+    event_row_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+
+
+class Diagnosis(Base):
+    __tablename__ = "diagnoses"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"))
+    pregnancy_id: Mapped[str] = mapped_column(ForeignKey("pregnancies.id"), index=True)
+    code: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(String(200))
+    added_at: Mapped[datetime]
+    removed_at: Mapped[datetime | None]
+    event_row_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+
+
+class TagLog(Base):
+    """Who or which rule added or removed a tag, when and why."""
+
+    __tablename__ = "tag_log"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"))
+    pregnancy_id: Mapped[str] = mapped_column(ForeignKey("pregnancies.id"), index=True)
+    tag: Mapped[str] = mapped_column(String(40))
+    operation: Mapped[str] = mapped_column(String(8))  # add | remove
+    by: Mapped[str] = mapped_column(String(200))  # "rule gdm@v/welcome" or "event his-..."
+    why: Mapped[str] = mapped_column(Text)
+    dedupe_key: Mapped[str | None] = mapped_column(String(400), unique=True)
+    at: Mapped[datetime]
+
+
+class EventRecord(Base):
+    """An event as received: unique on (integrator, event id); the answer is kept for replays."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"), index=True)
+    integrator_id: Mapped[int] = mapped_column(ForeignKey("integrators.id"))
+    event_id: Mapped[str] = mapped_column(String(128))
+    body_hash: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(40))
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    pregnancy_id: Mapped[str | None] = mapped_column(ForeignKey("pregnancies.id"), index=True)
+    data: Mapped[dict[str, Any]]
+    answer: Mapped[dict[str, Any]]
+    __table_args__ = (UniqueConstraint("integrator_id", "event_id"),)
+
+
+class PathwayVersion(Base):
+    """A pathway version: immutable once published; ``hospital_id`` None means built-in."""
+
+    __tablename__ = "pathway_versions"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hospital_id: Mapped[str | None] = mapped_column(ForeignKey("hospitals.id"), index=True)
+    pathway_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(80))
+    title: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # draft, in-review, published, retired
+    author: Mapped[str] = mapped_column(String(100))
+    reviewer: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    published_at: Mapped[datetime | None]
+    __table_args__ = (UniqueConstraint("hospital_id", "pathway_id", "version"),)
+
+
+class EnrolmentRecord(Base):
+    __tablename__ = "enrolments"
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)  # the engine's enrolment id
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"))
+    pregnancy_id: Mapped[str] = mapped_column(ForeignKey("pregnancies.id"), index=True)
+    pathway_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(80))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    reason: Mapped[str] = mapped_column(String(200))
+
+
+class OutboxRow(Base):
+    """One action the engine decided; the unique dedupe key makes re-evaluation harmless."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"), index=True)
+    pregnancy_id: Mapped[str] = mapped_column(ForeignKey("pregnancies.id"), index=True)
+    dedupe_key: Mapped[str] = mapped_column(String(400), unique=True)
+    pathway_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(80))
+    rule_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    params: Mapped[dict[str, Any]]
+    due_at: Mapped[datetime]
+    slot: Mapped[str | None] = mapped_column(String(64))
+    channels: Mapped[list[Any]]
+    enrolment_id: Mapped[str] = mapped_column(String(200))
+    why: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12))  # due sent failed dead cancelled replaced
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    replaced_by: Mapped[str | None] = mapped_column(String(400))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    event_row_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)
+
+
+class QuestionnaireResponse(Base):
+    __tablename__ = "questionnaire_responses"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"))
+    pregnancy_id: Mapped[str] = mapped_column(ForeignKey("pregnancies.id"), index=True)
+    form: Mapped[str] = mapped_column(String(64))
+    answers: Mapped[dict[str, Any]]
+    submitted_at: Mapped[datetime]
+    event_row_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+
+
+class StaffTask(Base):
+    __tablename__ = "staff_tasks"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"), index=True)
+    pregnancy_id: Mapped[str] = mapped_column(ForeignKey("pregnancies.id"), index=True)
+    dedupe_key: Mapped[str] = mapped_column(String(400), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    assign: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16))  # open, done, cancelled
+    created_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Who read or changed which patient, when, from where (kept at least six months)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hospital_id: Mapped[str] = mapped_column(String(64), index=True)
+    actor: Mapped[str] = mapped_column(String(120))  # "integrator:3", "staff:12"
+    action: Mapped[str] = mapped_column(String(20))  # read, list, change
+    patient_id: Mapped[int | None] = mapped_column(BigId)
+    pregnancy_id: Mapped[str | None] = mapped_column(String(80))
+    detail: Mapped[str] = mapped_column(Text)
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime]

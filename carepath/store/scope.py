@@ -1,0 +1,72 @@
+"""Tenancy in one place: who is asking, and which rows they may see.
+
+Every service query that touches patient data goes through ``owned`` or ``visible_patients``;
+nothing else filters by hospital. A medical alliance shares a patient only through an
+explicit, logged ``PatientGrant`` (read-only for the grantee).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session
+
+from carepath.store.models import AuditEntry, Patient, PatientGrant
+
+S = TypeVar("S", bound=Select[Any])
+
+
+@dataclass(frozen=True)
+class Actor:
+    """An authenticated caller: an integrator (API key) or a staff member, of one hospital."""
+
+    hospital_id: str
+    kind: str  # "integrator" or "staff"
+    id: str
+    remote_addr: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+def owned(statement: S, model: Any, actor: Actor) -> S:
+    """``statement`` limited to rows of the actor's own hospital (what they may change)."""
+    return statement.where(model.hospital_id == actor.hospital_id)
+
+
+def visible_patients(actor: Actor, now: datetime) -> Select[Any]:
+    """Patients the actor may read: their hospital's, and those granted to it."""
+    granted = select(PatientGrant.patient_id).where(
+        PatientGrant.grantee_hospital_id == actor.hospital_id,
+        or_(PatientGrant.revoked_at.is_(None), PatientGrant.revoked_at > now),
+    )
+    return select(Patient).where(or_(Patient.hospital_id == actor.hospital_id, Patient.id.in_(granted)))
+
+
+def audit(
+    session: Session,
+    actor: Actor,
+    action: str,
+    now: datetime,
+    detail: str,
+    *,
+    patient_id: int | None = None,
+    pregnancy_id: str | None = None,
+) -> None:
+    """Record a read or change of patient data (kept at least six months)."""
+    session.add(
+        AuditEntry(
+            hospital_id=actor.hospital_id,
+            actor=actor.label,
+            action=action,
+            patient_id=patient_id,
+            pregnancy_id=pregnancy_id,
+            detail=detail[:2000],
+            remote_addr=actor.remote_addr,
+            at=now,
+        )
+    )

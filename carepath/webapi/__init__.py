@@ -1,0 +1,84 @@
+"""The Flask app: ``create_app(config=None)``.
+
+Configuration, later wins: the defaults below, then the instance file
+(``instance/carepath.cfg``), then ``CAREPATH_*`` environment variables (``CAREPATH_DATABASE_URL``
+sets ``DATABASE_URL``), then ``config`` (tests). One blueprint per resource.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, send_from_directory
+from flask_smorest import Api
+
+from carepath.store.crypto import FieldCipher
+from carepath.store.db import DEFAULT_URL, Database
+
+DEFAULTS: dict[str, Any] = {
+    "DATABASE_URL": DEFAULT_URL,
+    "FIELD_KEYS": "",  # kid:base64key,... the first is current; older ones still decrypt
+    "LOOKUP_KEY": "",  # base64 key of the keyed hash for exact lookups
+    "REPLAY_WINDOW_SECONDS": 300,
+    "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,  # a full batch of 1,000 events fits well inside
+    "MAX_BATCH": 1000,
+    "API_TITLE": "carepath",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": "/api/docs-static/",  # served from the package: no CDN
+    "JSON_SORT_KEYS": False,
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    import os
+
+    app = Flask(
+        __name__, instance_relative_config=True, instance_path=os.environ.get("CAREPATH_INSTANCE_PATH")
+    )
+    app.config.update(DEFAULTS)
+    app.config["CLOCK"] = _now
+    app.config.from_pyfile("carepath.cfg", silent=True)
+    app.config.from_prefixed_env("CAREPATH")
+    if config:
+        app.config.update(config)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    from carepath.webapi import events, health, patients, problems
+
+    app.extensions["carepath.db"] = Database(app.config["DATABASE_URL"])
+    app.extensions["carepath.cipher"] = FieldCipher.from_config(
+        app.config["FIELD_KEYS"], app.config["LOOKUP_KEY"]
+    )
+
+    api = Api(app, spec_kwargs={"info": {"description": "carepath HIS event API (HMAC-signed)"}})
+    api.spec.components.security_scheme(
+        "carepath-hmac",
+        {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-Carepath-Signature",
+            "description": "HMAC-SHA256 of the canonical string; see the README, section Integrators",
+        },
+    )
+    api.register_blueprint(events.blp)
+    api.register_blueprint(patients.blp)
+    app.register_blueprint(health.blp)
+    problems.init_app(app)  # after Api(app), which registers its own HTTP error handler
+
+    @app.get("/api/docs-static/<path:filename>")
+    def swagger_static(filename: str) -> Any:
+        import swagger_ui_bundle
+
+        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
+
+    return app

@@ -1,0 +1,110 @@
+"""Integrator authentication: every request signed with HMAC-SHA256 over a canonical string.
+
+The canonical string is six lines joined by ``\\n`` (no trailing newline)::
+
+    CAREPATH-HMAC-SHA256
+    <METHOD>                      upper case, e.g. POST
+    <PATH>                        the path, plus ?query exactly as sent when there is one
+    <TIMESTAMP>                   Unix seconds, the X-Carepath-Timestamp header
+    <KEY ID>                      the X-Carepath-Key header, e.g. ck_0123456789abcdef
+    <BODY SHA-256>                lower-case hex SHA-256 of the raw body (of b"" when empty)
+
+Headers: ``X-Carepath-Key``, ``X-Carepath-Timestamp``, ``X-Carepath-Content-SHA256`` (the body
+hash) and ``X-Carepath-Signature`` (lower-case hex HMAC-SHA256 of the canonical string with the
+key's secret). The timestamp must be within 5 minutes of the server's clock. A failure is a 401
+problem whose code names the part that failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import current_app, g, request
+
+from carepath.store import tenants
+from carepath.store.scope import Actor
+from carepath.webapi.problems import ApiProblemError
+
+SCHEME = "CAREPATH-HMAC-SHA256"
+HEADERS = ("X-Carepath-Key", "X-Carepath-Timestamp", "X-Carepath-Content-SHA256", "X-Carepath-Signature")
+
+
+def canonical_string(method: str, path: str, timestamp: str, key_id: str, body_sha256: str) -> str:
+    return "\n".join([SCHEME, method.upper(), path, timestamp, key_id, body_sha256])
+
+
+def sign(secret: str, method: str, path: str, *, timestamp: str, key_id: str, body: bytes) -> dict[str, str]:
+    """The headers of a signed request (used by tests, the bench and the README's example)."""
+    digest = hashlib.sha256(body).hexdigest()
+    text = canonical_string(method, path, timestamp, key_id, digest)
+    signature = hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
+    return {
+        "X-Carepath-Key": key_id,
+        "X-Carepath-Timestamp": timestamp,
+        "X-Carepath-Content-SHA256": digest,
+        "X-Carepath-Signature": signature,
+    }
+
+
+def _fail(code: str, detail: str, **extra: Any) -> ApiProblemError:
+    return ApiProblemError(401, code, detail, **extra)
+
+
+def authenticate() -> Actor:
+    """The integrator that signed this request, or a 401 ApiProblemError naming what failed."""
+    missing = [h for h in HEADERS if not request.headers.get(h)]
+    if missing:
+        raise _fail("auth-missing-header", f"missing header(s): {', '.join(missing)}", missing=missing)
+    key_id = request.headers["X-Carepath-Key"]
+    timestamp = request.headers["X-Carepath-Timestamp"]
+    if not timestamp.isdigit() or len(timestamp) > 12:
+        raise _fail("auth-bad-timestamp", "X-Carepath-Timestamp must be Unix seconds, e.g. 1767225600")
+    now = current_app.config["CLOCK"]()
+    skew = abs(now.timestamp() - int(timestamp))
+    window = current_app.config["REPLAY_WINDOW_SECONDS"]
+    if skew > window:
+        raise _fail(
+            "auth-stale-timestamp",
+            f"X-Carepath-Timestamp is {int(skew)} s away from the server's clock; the limit is {window} s",
+            server_time=int(now.timestamp()),
+        )
+    body = request.get_data(cache=True)
+    digest = hashlib.sha256(body).hexdigest()
+    if not hmac.compare_digest(digest, request.headers["X-Carepath-Content-SHA256"].lower()):
+        raise _fail(
+            "auth-body-hash-mismatch",
+            "X-Carepath-Content-SHA256 is not the SHA-256 of the body received",
+            body_sha256=digest,
+        )
+    db = current_app.extensions["carepath.db"]
+    cipher = current_app.extensions["carepath.cipher"]
+    info = tenants.cached_key_info(db, cipher, key_id)
+    if info is None:
+        raise _fail("auth-unknown-key", f"no API key {key_id!r}")
+    if info.revoked:
+        raise _fail("auth-revoked-key", f"API key {key_id!r} has been revoked")
+    path = request.path + (f"?{request.query_string.decode('latin-1')}" if request.query_string else "")
+    text = canonical_string(request.method, path, timestamp, key_id, digest)
+    expected = hmac.new(info.secret.encode(), text.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, request.headers["X-Carepath-Signature"].lower()):
+        raise _fail(
+            "auth-bad-signature",
+            "X-Carepath-Signature does not match; check the canonical string and the secret",
+            canonical_string=text,
+        )
+    return Actor(info.hospital_id, "integrator", str(info.integrator_id), request.remote_addr)
+
+
+def require_integrator(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator: authenticate first; the actor is ``g.actor``."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        g.actor = authenticate()
+        return view(*args, **kwargs)
+
+    return wrapped

@@ -1,0 +1,49 @@
+"""``GET /api/v1/patients``: the hospital's patients, masked; every read audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, g, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from carepath.store import patients
+from carepath.webapi.auth import require_integrator
+from carepath.webapi.problems import ApiProblemError
+from carepath.webapi.schemas import MaskedPatientSchema
+
+blp = Blueprint("patients", __name__, url_prefix="/api/v1", description="Patients, masked.")
+
+
+def _int_arg(name: str, default: int, high: int) -> int:
+    text = request.args.get(name, str(default))
+    if not text.isdigit() or not 0 <= int(text) <= high:
+        raise ApiProblemError(400, "bad-query", f"{name} must be a whole number from 0 to {high}")
+    return int(text)
+
+
+@blp.route("/patients")
+class PatientsView(MethodView):
+    @blp.response(200, MaskedPatientSchema(many=True))
+    @blp.doc(security=[{"carepath-hmac": []}])
+    @require_integrator
+    def get(self) -> Any:
+        """List patients (ID number, phone and name masked)."""
+        db = current_app.extensions["carepath.db"]
+        cipher = current_app.extensions["carepath.cipher"]
+        limit, offset = _int_arg("limit", 100, 1000), _int_arg("offset", 0, 10**9)
+        return patients.list_patients(
+            db, cipher, g.actor, current_app.config["CLOCK"](), limit=limit, offset=offset
+        )
+
+
+@blp.route("/patients/<int:patient_id>")
+class PatientView(MethodView):
+    @blp.doc(security=[{"carepath-hmac": []}])
+    @require_integrator
+    def get(self, patient_id: int) -> Any:
+        """One patient with her pregnancies and actions (masked)."""
+        db = current_app.extensions["carepath.db"]
+        cipher = current_app.extensions["carepath.cipher"]
+        return patients.get_patient(db, cipher, g.actor, patient_id, current_app.config["CLOCK"]())

@@ -1,0 +1,108 @@
+"""Errors as ``application/problem+json`` (RFC 9457), translated once, here.
+
+Every problem carries a stable ``code``; validation problems list each failing field in
+``errors`` (``path``, ``code``, ``message``). Nothing escapes as an HTML page or a bare 500.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Flask, Response
+from werkzeug.exceptions import HTTPException
+
+from carepath.errors import CarepathError
+from carepath.store.event_input import InvalidEventError
+from carepath.store.events import EventConflictError
+from carepath.store.patients import PatientNotFoundError
+
+PROBLEM_TYPE = "https://carepath.example/problems/"
+log = logging.getLogger(__name__)
+
+
+class ApiProblemError(CarepathError):
+    """An error raised by a view with its HTTP status."""
+
+    def __init__(
+        self, status: int, code: str, detail: str, errors: list[dict[str, str]] | None = None, **extra: Any
+    ) -> None:
+        super().__init__(detail, code=code)
+        self.status = status
+        self.errors = errors
+        self.extra = extra
+
+
+def problem(
+    status: int, code: str, detail: str, errors: list[dict[str, str]] | None = None, **extra: Any
+) -> Response:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE + code,
+        "title": code.replace("-", " "),
+        "status": status,
+        "code": code,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    body.update(extra)
+    return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/problem+json")
+
+
+def status_for(error: CarepathError) -> int:
+    if isinstance(error, ApiProblemError):
+        return error.status
+    if isinstance(error, EventConflictError):
+        return 409
+    if isinstance(error, PatientNotFoundError):
+        return 404
+    return 422
+
+
+def from_error(error: CarepathError) -> Response:
+    if isinstance(error, ApiProblemError):
+        return problem(error.status, error.code, error.message, error.errors, **error.extra)
+    errors = [p.as_json() for p in error.problems] if isinstance(error, InvalidEventError) else None
+    return problem(status_for(error), error.code, error.message, errors)
+
+
+def _http(error: HTTPException) -> Response:
+    status = error.code or 500
+    if status == 422:  # webargs/flask-smorest validation: messages by field
+        messages = getattr(error, "data", {}).get("messages", {})
+        errors = [
+            {"path": ".".join(path), "code": "invalid", "message": message}
+            for path, message in _flatten(messages.get("json", messages))
+        ]
+        return problem(422, "invalid-request", "the request does not fit the schema", errors)
+    codes = {
+        404: "not-found",
+        405: "method-not-allowed",
+        413: "body-too-large",
+        415: "unsupported-media-type",
+        400: "bad-request",
+    }
+    return problem(status, codes.get(status, f"http-{status}"), error.description or str(error))
+
+
+def _flatten(messages: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
+    if isinstance(messages, dict):
+        out = []
+        for key, value in messages.items():
+            out += _flatten(value, (*prefix, str(key)))
+        return out
+    if isinstance(messages, list):
+        return [(prefix, str(m)) for m in messages]
+    return [(prefix, str(messages))]
+
+
+def _unexpected(error: Exception) -> Response:
+    log.exception("unexpected error", exc_info=error)
+    return problem(500, "internal-error", "an unexpected error; it has been logged")
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(CarepathError, from_error)
+    app.register_error_handler(HTTPException, _http)
+    app.register_error_handler(Exception, _unexpected)

@@ -1,0 +1,110 @@
+"""marshmallow schemas: the envelope checked strictly here, ``data`` by his-event.schema.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class PatientRefSchema(StrictSchema):
+    his_id = fields.String(validate=[validate.Length(1, 64), validate.Regexp(ID_PATTERN)])
+    id_number = fields.String(validate=validate.Length(6, 20))
+    phone = fields.String(validate=validate.Length(6, 16))
+    name = fields.String(validate=validate.Length(1, 40))
+    pregnancy = fields.String(validate=[validate.Length(1, 64), validate.Regexp(ID_PATTERN)])
+
+    @validates_schema
+    def _identified(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if not (data.get("his_id") or data.get("id_number")):
+            raise ValidationError("give his_id, id_number or both", "his_id")
+
+
+class HisEventSchema(StrictSchema):
+    id = fields.String(required=True, validate=[validate.Length(1, 128), validate.Regexp(ID_PATTERN)])
+    type = fields.String(required=True, validate=validate.Length(1, 40))
+    occurred_at = fields.AwareDateTime(required=True, format="iso")
+    patient = fields.Nested(PatientRefSchema, required=True)
+    data = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class BatchSchema(StrictSchema):
+    events = fields.List(fields.Raw(), required=True, validate=validate.Length(1, 1000))
+
+
+class ActionSchema(Schema):
+    id = fields.Integer()
+    pathway = fields.String()
+    version = fields.String()
+    rule = fields.String()
+    action = fields.String(metadata={"description": "push, questionnaire, remind, task, tag, risk, enroll"})
+    at = fields.String(metadata={"description": "ISO 8601 with offset"})
+    status = fields.String(metadata={"description": "due (the dispatcher sends it) or applied"})
+    dedupe_key = fields.String()
+
+
+class CancelledSchema(Schema):
+    dedupe_key = fields.String()
+    status = fields.String()
+
+
+class EventAnswerSchema(Schema):
+    event = fields.String()
+    patient = fields.String(allow_none=True)
+    pregnancy = fields.String()
+    actions = fields.List(fields.Nested(ActionSchema))
+    cancelled = fields.List(fields.Nested(CancelledSchema))
+    next_wakeup = fields.String(allow_none=True)
+
+
+class BatchItemSchema(Schema):
+    index = fields.Integer()
+    status = fields.Integer()
+    result = fields.Nested(EventAnswerSchema)
+    problem = fields.Dict()
+
+
+class BatchAnswerSchema(Schema):
+    results = fields.List(fields.Nested(BatchItemSchema))
+
+
+class MaskedPatientSchema(Schema):
+    id = fields.Integer()
+    hospital = fields.String()
+    his_id = fields.String(allow_none=True)
+    name = fields.String(allow_none=True, metadata={"description": "family name only"})
+    id_number = fields.String(allow_none=True, metadata={"description": "masked: 3301**********123X"})
+    phone = fields.String(allow_none=True, metadata={"description": "masked: 138****5678"})
+
+
+_ENVELOPE = HisEventSchema()  # one instance: building a schema costs more than validating
+
+
+def envelope_problems(raw: Any) -> list[dict[str, str]]:
+    """Field problems of the envelope (strict types, unknown keys refused)."""
+    if not isinstance(raw, dict):
+        return [{"path": "", "code": "type-mismatch", "message": "an event is a JSON object"}]
+    messages = _ENVELOPE.validate(raw)
+    out: list[dict[str, str]] = []
+
+    def walk(node: Any, path: tuple[str, ...]) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, (*path, str(key)))
+        elif isinstance(node, list):
+            for message in node:
+                if isinstance(message, dict | list):
+                    walk(message, path)
+                else:
+                    code = "unknown-key" if message == "Unknown field." else "invalid"
+                    out.append({"path": ".".join(path), "code": code, "message": str(message)})
+
+    walk(messages, ())
+    return out

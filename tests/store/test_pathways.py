@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from carepath.errors import CompileError
+from carepath.store import pathways
+from carepath.store.db import Database
+from tests.conftest import NOW, ROOT, empty_tables
+
+SOURCE = (ROOT / "examples" / "pathways" / "gdm.yaml").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    empty_tables(database)
+    yield database
+    database.dispose()
+
+
+def test_publishing_twice_is_harmless_and_the_newest_version_is_current(db: Database) -> None:
+    with db.transaction() as session:
+        first = pathways.publish(session, {"gdm.yaml": SOURCE}, NOW)[0]
+        again = pathways.publish(session, {"gdm.yaml": SOURCE}, NOW)[0]
+        assert first.id == again.id
+    changed = SOURCE.replace("due: 2d", "due: 3d")
+    with db.transaction() as session:
+        second = pathways.publish(session, {"gdm.yaml": changed}, NOW)[0]
+    assert second.version != first.version
+    with db.reading() as session:
+        library = pathways.library_for(session, "any-hospital")
+    assert library.current["gdm-example"].version == second.version
+    # the old version stays loaded for enrolments pinned to it
+    assert library.matcher("gdm-example", first.version).pathway.version == first.version
+
+
+def test_an_invalid_pathway_is_not_published(db: Database) -> None:
+    with pytest.raises(CompileError), db.transaction() as session:
+        pathways.publish(session, {"bad.yaml": SOURCE.replace("push:", "shout:")}, NOW)
+    with db.reading() as session:
+        assert pathways.library_for(session, "h").current == {}
+
+
+def test_hospital_pathways_are_its_own(db: Database) -> None:
+    from carepath.store import tenants
+
+    with db.transaction() as session:
+        tenants.ensure_hospital(session, "a", "A", NOW)
+        pathways.publish(session, {"gdm.yaml": SOURCE}, NOW, hospital_id="a")
+    with db.reading() as session:
+        assert "gdm-example" in pathways.library_for(session, "a").current
+        assert pathways.library_for(session, "b").current == {}

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import FIELD_KEYS, LOOKUP_KEY, NOW, ROOT, Clock, empty_tables
+
+
+@dataclass
+class Integrator:
+    key_id: str
+    secret: str
+    hospital: str
+
+
+@dataclass
+class Api:
+    """A signed client for one integrator."""
+
+    client: FlaskClient
+    key: Integrator
+    clock: Clock
+
+    def headers(self, method: str, path: str, body: bytes, **override: str) -> dict[str, str]:
+        from carepath.webapi.auth import sign
+
+        headers = sign(
+            self.key.secret,
+            method,
+            path,
+            timestamp=str(int(self.clock.now.timestamp())),
+            key_id=self.key.key_id,
+            body=body,
+        )
+        headers["Content-Type"] = "application/json"
+        headers.update(override)
+        return headers
+
+    def post(self, path: str, payload: Any = None, *, raw: bytes | None = None, **override: str) -> Any:
+        body = raw if raw is not None else json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        return self.client.post(path, data=body, headers=self.headers("POST", path, body, **override))
+
+    def get(self, path: str, **override: str) -> Any:
+        return self.client.get(path, headers=self.headers("GET", path, b"", **override))
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(NOW)
+
+
+@pytest.fixture
+def app(database_url: str, clock: Clock) -> Iterator[Flask]:
+    from carepath.store import demo, tenants
+    from carepath.webapi import create_app
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "FIELD_KEYS": FIELD_KEYS,
+            "LOOKUP_KEY": LOOKUP_KEY,
+            "CLOCK": clock,
+        }
+    )
+    database = app.extensions["carepath.db"]
+    empty_tables(database)
+    demo.publish_examples(database, ROOT / "examples" / "pathways", NOW)
+    with database.transaction() as session:
+        for hospital in ("a", "b"):
+            tenants.ensure_hospital(session, hospital, f"hospital {hospital}", NOW)
+    yield app
+    database.dispose()
+
+
+def _key(app: Flask, hospital: str) -> Integrator:
+    from carepath.store import tenants
+
+    with app.extensions["carepath.db"].transaction() as session:
+        key = tenants.create_api_key(session, app.extensions["carepath.cipher"], hospital, "his", NOW)
+    return Integrator(key.key_id, key.secret, hospital)
+
+
+@pytest.fixture
+def api(app: Flask, clock: Clock) -> Api:
+    return Api(app.test_client(), _key(app, "a"), clock)
+
+
+@pytest.fixture
+def api_b(app: Flask, clock: Clock) -> Api:
+    return Api(app.test_client(), _key(app, "b"), clock)
+
+
+def registration(his_id: str = "p-001", event_id: str = "reg-001", **patient: str) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "type": "patient.registered",
+        "occurred_at": "2026-07-10T14:00:00+08:00",
+        "patient": {"his_id": his_id, "id_number": "33010219900101123X", "phone": "13812345678", **patient},
+        "data": {
+            "lmp": "2026-01-05",
+            "birth_date": "1990-04-12",
+            "gravida": 1,
+            "para": 0,
+            "enrolled_at": "2026-07-10T14:00:00+08:00",
+        },
+    }
+
+
+def diagnosis(his_id: str = "p-001", event_id: str = "dx-001", code: str = "O24.401") -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "type": "diagnosis.added",
+        "occurred_at": "2026-07-10T14:30:00+08:00",
+        "patient": {"his_id": his_id},
+        "data": {"code": code, "name": "妊娠期糖尿病"},
+    }
+
+
+def counts(app: Flask) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from carepath.store import models
+
+    tables = {
+        "events": models.EventRecord,
+        "patients": models.Patient,
+        "pregnancies": models.Pregnancy,
+        "outbox": models.OutboxRow,
+        "tags": models.TagLog,
+        "tasks": models.StaffTask,
+        "enrolments": models.EnrolmentRecord,
+    }
+    with app.extensions["carepath.db"].reading() as session:
+        return {name: session.scalar(select(func.count()).select_from(m)) or 0 for name, m in tables.items()}
