@@ -17,8 +17,6 @@ dedupe key (the receiver's idempotency key), kind, recipient, neutral summary an
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -36,27 +34,9 @@ from carepath.channels.base import (
     http_post,
     utc_now,
 )
+from carepath.signing import canonical_string, sign_request
 
-SCHEME = "CAREPATH-HMAC-SHA256"
-
-
-def canonical_string(method: str, path: str, timestamp: str, key_id: str, body_sha256: str) -> str:
-    return "\n".join([SCHEME, method.upper(), path, timestamp, key_id, body_sha256])
-
-
-def sign_request(
-    secret: str, method: str, path: str, *, timestamp: str, key_id: str, body: bytes
-) -> dict[str, str]:
-    """The signature headers of one request (the same scheme the inbound API checks)."""
-    digest = hashlib.sha256(body).hexdigest()
-    text = canonical_string(method, path, timestamp, key_id, digest)
-    signature = hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
-    return {
-        "X-Carepath-Key": key_id,
-        "X-Carepath-Timestamp": timestamp,
-        "X-Carepath-Content-SHA256": digest,
-        "X-Carepath-Signature": signature,
-    }
+__all__ = ["WebhookChannel", "canonical_string", "sign_request"]
 
 
 @dataclass(frozen=True)

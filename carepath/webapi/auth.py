@@ -25,29 +25,13 @@ from typing import Any
 
 from flask import current_app, g, request
 
+from carepath.signing import HEADERS, canonical_string, sign_request, signature
 from carepath.store import tenants
 from carepath.store.scope import Actor
 from carepath.webapi.problems import ApiProblemError
 
-SCHEME = "CAREPATH-HMAC-SHA256"
-HEADERS = ("X-Carepath-Key", "X-Carepath-Timestamp", "X-Carepath-Content-SHA256", "X-Carepath-Signature")
-
-
-def canonical_string(method: str, path: str, timestamp: str, key_id: str, body_sha256: str) -> str:
-    return "\n".join([SCHEME, method.upper(), path, timestamp, key_id, body_sha256])
-
-
-def sign(secret: str, method: str, path: str, *, timestamp: str, key_id: str, body: bytes) -> dict[str, str]:
-    """The headers of a signed request (used by tests, the bench and the README's example)."""
-    digest = hashlib.sha256(body).hexdigest()
-    text = canonical_string(method, path, timestamp, key_id, digest)
-    signature = hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
-    return {
-        "X-Carepath-Key": key_id,
-        "X-Carepath-Timestamp": timestamp,
-        "X-Carepath-Content-SHA256": digest,
-        "X-Carepath-Signature": signature,
-    }
+#: Tests, the bench and the README's example sign with the one shared helper.
+sign = sign_request
 
 
 def _fail(code: str, detail: str, **extra: Any) -> ApiProblemError:
@@ -89,7 +73,7 @@ def authenticate() -> Actor:
         raise _fail("auth-revoked-key", f"API key {key_id!r} has been revoked")
     path = request.path + (f"?{request.query_string.decode('latin-1')}" if request.query_string else "")
     text = canonical_string(request.method, path, timestamp, key_id, digest)
-    expected = hmac.new(info.secret.encode(), text.encode(), hashlib.sha256).hexdigest()
+    expected = signature(info.secret, text)
     if not hmac.compare_digest(expected, request.headers["X-Carepath-Signature"].lower()):
         raise _fail(
             "auth-bad-signature",
