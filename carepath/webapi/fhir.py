@@ -286,11 +286,19 @@ def _response_bundle(
             )
         folded = fm.folded_event_id(mapped, item)
         if folded is not None:
+            carrier = next(
+                (e.index for e in mapped.entries if e.events and e.events[0]["id"] == folded), item.index
+            )
+            refused = [int(r["status"]) for r in results.get(carrier, []) if int(r["status"]) >= 400]
+            if mapped.entries[carrier].failed:
+                refused.append(422)
+            statuses += refused
             issues.append(
                 {
-                    "severity": "information",
-                    "code": "informational",
-                    "diagnostics": f"carried by the registration event {folded}",
+                    "severity": "error" if refused else "information",
+                    "code": "processing" if refused else "informational",
+                    "diagnostics": f"carried by the registration event {folded}"
+                    + (f" (Bundle.entry[{carrier}]), which was refused" if refused else ""),
                     "expression": [f"Bundle.entry[{item.index}]"],
                 }
             )

@@ -201,6 +201,11 @@ def fhir_datetime(value: Any, offset: str) -> str | None:
     return parsed.isoformat()
 
 
+def _list(value: Any) -> list[Any]:
+    """A FHIR array, or nothing when the field is absent or not an array."""
+    return value if isinstance(value, list) else []
+
+
 def _codings(concept: Any) -> list[dict[str, Any]]:
     if not isinstance(concept, dict) or not isinstance(concept.get("coding"), list):
         return []
@@ -220,7 +225,7 @@ def _described(concept: Any) -> str:
 
 
 def _identifier(resource: Mapping[str, Any], system: str) -> str | None:
-    for identifier in resource.get("identifier") or []:
+    for identifier in _list(resource.get("identifier")):
         if isinstance(identifier, dict) and identifier.get("system") == system:
             value = identifier.get("value")
             if isinstance(value, str) and value:
@@ -229,12 +234,12 @@ def _identifier(resource: Mapping[str, Any], system: str) -> str | None:
 
 
 def _name(resource: Mapping[str, Any]) -> str | None:
-    for name in resource.get("name") or []:
+    for name in _list(resource.get("name")):
         if not isinstance(name, dict):
             continue
         if isinstance(name.get("text"), str) and name["text"]:
             return str(name["text"])
-        given = "".join(g for g in name.get("given") or [] if isinstance(g, str))
+        given = "".join(g for g in _list(name.get("given")) if isinstance(g, str))
         family = name.get("family") if isinstance(name.get("family"), str) else ""
         if family or given:
             return f"{family}{given}"  # 姓在前: Chinese names are family name then given name
@@ -242,7 +247,7 @@ def _name(resource: Mapping[str, Any]) -> str | None:
 
 
 def _phone(resource: Mapping[str, Any]) -> str | None:
-    for telecom in resource.get("telecom") or []:
+    for telecom in _list(resource.get("telecom")):
         if isinstance(telecom, dict) and telecom.get("system") == "phone":
             value = telecom.get("value")
             if isinstance(value, str) and value:
@@ -552,7 +557,7 @@ def _quantity(item: EntryMap, quantity: Any, lab: str, unit: str, path: str) -> 
 def _observation(item: EntryMap, resource: Mapping[str, Any], context: _Context) -> None:
     assert item.resource_id is not None and item.version is not None
     status = resource.get("status")
-    if status not in _FINAL:
+    if not isinstance(status, str) or status not in _FINAL:
         _error(
             item,
             "not-supported",
@@ -569,7 +574,7 @@ def _observation(item: EntryMap, resource: Mapping[str, Any], context: _Context)
     labs = context.settings.labs
     values: list[tuple[str, str, Any, str]] = []  # (lab, suffix, quantity, path)
     if _code_in(concept, LOINC) == LOINC_BP_PANEL:
-        for i, component in enumerate(resource.get("component") or []):
+        for i, component in enumerate(_list(resource.get("component"))):
             lab = _lab_code(component.get("code") if isinstance(component, dict) else None, labs)
             if lab in ("bp_systolic", "bp_diastolic"):
                 values.append((lab, lab, component.get("valueQuantity"), f"component[{i}].valueQuantity"))
@@ -677,7 +682,7 @@ def _encounter(item: EntryMap, resource: Mapping[str, Any], context: _Context) -
         return
     patient, _ = _subject(item, resource, context)
     kind = None
-    for concept in resource.get("type") or []:
+    for concept in _list(resource.get("type")):
         kind = kind or _code_in(concept, ENCOUNTER_KIND_SYSTEM)
     if kind is None:
         _error(

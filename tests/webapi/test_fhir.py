@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.webapi import fhir_bundles as fb
 from tests.webapi.conftest import Api, counts
@@ -155,6 +158,17 @@ def test_events_the_store_refuses_are_reported_per_entry_in_a_collection(api: Ap
     assert counts(app)["events"] == 0
 
 
+def test_facts_carried_by_a_refused_registration_are_refused_with_it(api: Api, app: Any) -> None:
+    her = fb.patient()
+    her["identifier"][1]["value"] = "12"  # not an ID number
+    answer = _ok(_post(api, fb.bundle(her, fb.lmp(), kind="collection")))
+    registration, lmp = answer["entry"]
+    assert registration["response"]["status"] == lmp["response"]["status"] == "422 Unprocessable Entity"
+    assert "id_number" in registration["response"]["outcome"]["issue"][0]["diagnostics"]
+    assert "which was refused" in lmp["response"]["outcome"]["issue"][0]["diagnostics"]
+    assert counts(app)["events"] == 0
+
+
 def test_implausible_value_is_an_issue_of_its_entry(api: Api, app: Any) -> None:
     response = _post(api, fb.bundle(fb.patient(), fb.hb(value=980)))
     assert response.status_code == 422
@@ -208,3 +222,43 @@ def test_capability_statement(api: Api) -> None:
     assert statement["fhirVersion"] == "4.0.1"
     documented = {r["type"] for r in statement["rest"][0]["resource"]}
     assert documented == {"Patient", "Condition", "Observation", "Encounter"}
+
+
+_RESOURCES = (fb.patient(), fb.lmp(), fb.gdm(), fb.hb(), fb.blood_pressure(), fb.encounter())
+_VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=12)
+    | st.lists(st.text(max_size=3), max_size=2)
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    which=st.integers(0, len(_RESOURCES) - 1),
+    key=st.sampled_from(
+        [
+            "id",
+            "meta",
+            "identifier",
+            "birthDate",
+            "code",
+            "subject",
+            "valueQuantity",
+            "valueDateTime",
+            "period",
+            "effectiveDateTime",
+        ]
+    ),
+    value=_VALUES,
+    kind=st.sampled_from(["transaction", "collection"]),
+)
+def test_a_mangled_bundle_is_never_a_server_error(
+    api: Api, which: int, key: str, value: Any, kind: str
+) -> None:
+    resources = [copy.deepcopy(r) for r in _RESOURCES]
+    resources[which][key] = value
+    response = _post(api, fb.bundle(*resources, kind=kind))
+    assert response.status_code < 500, response.get_data(as_text=True)
+    assert response.get_json()["resourceType"] in ("Bundle", "OperationOutcome")

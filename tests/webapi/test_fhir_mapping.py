@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from carepath.webapi import fhir_mapping as fm
 from tests.webapi import fhir_bundles as fb
@@ -181,3 +184,49 @@ def test_date_only_times_take_the_hospital_offset() -> None:
     assert fm.fhir_datetime("2026-07-10T06:00:00Z", "+08:00") == "2026-07-10T06:00:00+00:00"
     assert fm.fhir_datetime("2026-07-10T06:00:00", "+08:00") is None
     assert fm.fhir_datetime(20260710, "+08:00") is None
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+_RESOURCES = (fb.patient(), fb.lmp(), fb.gdm(), fb.hb(), fb.blood_pressure(), fb.encounter())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    which=st.integers(0, len(_RESOURCES) - 1),
+    key=st.sampled_from(
+        [
+            "id",
+            "meta",
+            "identifier",
+            "name",
+            "telecom",
+            "birthDate",
+            "status",
+            "code",
+            "subject",
+            "clinicalStatus",
+            "verificationStatus",
+            "recordedDate",
+            "effectiveDateTime",
+            "valueQuantity",
+            "valueDateTime",
+            "component",
+            "type",
+            "period",
+            "resourceType",
+        ]
+    ),
+    value=_JSON,
+)
+def test_any_value_in_any_field_is_mapped_or_reported_never_a_crash(which: int, key: str, value: Any) -> None:
+    resources = [copy.deepcopy(r) for r in _RESOURCES]
+    resources[which][key] = value
+    mapped = fm.map_bundle(fb.bundle(*resources), SETTINGS)
+    for item in mapped.entries:
+        assert item.events or item.issues or item.folded_into
