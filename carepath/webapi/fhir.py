@@ -148,7 +148,8 @@ def metadata() -> Response:
                     {"type": kind, "documentation": text, "interaction": [{"code": "create"}]}
                     for kind, text in mapping.items()
                 ],
-                "interaction": [{"code": "transaction"}, {"code": "batch"}],
+                # collection Bundles are taken too (each entry on its own); batch Bundles are not
+                "interaction": [{"code": "transaction"}],
             }
         ],
     }

@@ -46,6 +46,37 @@ def test_registration_gdm_and_hb_become_three_events_with_lmp_folded_in() -> Non
     assert lab["data"] == {"code": "hb", "value": 98, "unit": "g/L"}
 
 
+def test_edd_and_parity_facts_fold_or_become_updates() -> None:
+    edd = fb.lmp()
+    edd["id"] = "edd-001"
+    edd["code"] = {"coding": [{"system": "http://loinc.org", "code": "11778-8"}]}
+    edd["valueDateTime"] = "2026-10-12"
+    gravida = fb.lmp()
+    gravida["id"] = "g-001"
+    gravida["code"] = {"coding": [{"system": "urn:carepath:pregnancy", "code": "gravida"}]}
+    del gravida["valueDateTime"]
+    gravida["valueInteger"] = 2
+    (registration,) = _events(fb.bundle(fb.patient(), copy.deepcopy(edd), copy.deepcopy(gravida)))
+    assert registration["data"] == {"birth_date": "1990-04-12", "edd": "2026-10-12", "gravida": 2}
+    (update,) = _events(fb.bundle(edd))  # without her Patient: an update of her file
+    assert update == {
+        "id": "fhir:Observation:edd-001:1",
+        "type": "patient.updated",
+        "occurred_at": "2026-07-10T14:00:00+08:00",
+        "patient": {"his_id": "p-001"},
+        "data": {"edd": "2026-10-12"},
+    }
+
+
+def test_a_changed_fact_changes_the_registration_s_event_id() -> None:
+    first = _events(fb.registration_bundle())[0]["id"]
+    changed = fb.lmp()
+    changed["meta"]["versionId"] = "2"
+    changed["valueDateTime"] = "2026-01-06"
+    second = _events(fb.bundle(fb.patient(), changed))[0]
+    assert second["id"] != first and second["data"]["lmp"] == "2026-01-06"
+
+
 def test_the_same_bundle_maps_to_the_same_event_ids() -> None:
     assert _events(fb.registration_bundle()) == _events(fb.registration_bundle())
 
