@@ -194,6 +194,8 @@ def post_bundle() -> Response:
                         f"Bundle.entry[{index}].resource",
                     )
                 )
+    # An entry is mapped whole or not at all (a blood pressure with one bad component records neither).
+    checked = [c for c in checked if not mapped.entries[c[0]].failed]
     if mapped.bundle_type == "transaction":
         return _transaction(mapped, checked, now)
     return _collection(mapped, checked, now)

@@ -169,6 +169,18 @@ def test_facts_carried_by_a_refused_registration_are_refused_with_it(api: Api, a
     assert counts(app)["events"] == 0
 
 
+def test_an_entry_is_recorded_whole_or_not_at_all(api: Api, app: Any) -> None:
+    _ok(_post(api, fb.registration_bundle()))
+    before = counts(app)
+    pressure = fb.blood_pressure()
+    pressure["component"][1]["valueQuantity"]["value"] = 910  # diastolic: implausible
+    (entry,) = _ok(_post(api, fb.bundle(pressure, kind="collection")))["entry"]
+    assert entry["response"]["status"] == "422 Unprocessable Entity"
+    (issue,) = entry["response"]["outcome"]["issue"]
+    assert "bp_diastolic" in issue["diagnostics"] and "plausible" in issue["diagnostics"]
+    assert counts(app) == before  # nor the systolic
+
+
 def test_implausible_value_is_an_issue_of_its_entry(api: Api, app: Any) -> None:
     response = _post(api, fb.bundle(fb.patient(), fb.hb(value=980)))
     assert response.status_code == 422
