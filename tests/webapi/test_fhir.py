@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -62,6 +63,23 @@ def test_registration_gdm_and_hb_posted_twice_give_one_set_of_actions(api: Api, 
     assert [e["response"]["status"] for e in again["entry"]] == ["200 OK"] * 4
     assert [_answers(e) for e in again["entry"]] == [_answers(e) for e in first["entry"]]
     assert counts(app) == before
+
+
+def test_concurrent_twins_of_a_transaction_are_recorded_once(api: Api, app: Any) -> None:
+    statuses: list[int] = []
+
+    def post() -> None:
+        twin = Api(app.test_client(), api.key, api.clock)
+        statuses.append(_post(twin, fb.registration_bundle()).status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 6
+    recorded = counts(app)
+    assert (recorded["events"], recorded["patients"], recorded["pregnancies"]) == (3, 1, 1)
 
 
 def test_her_dating_comes_from_the_lmp_observation(api: Api, app: Any) -> None:
