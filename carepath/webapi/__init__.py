@@ -24,6 +24,10 @@ DEFAULTS: dict[str, Any] = {
     "REPLAY_WINDOW_SECONDS": 300,
     "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,  # a full batch of 1,000 events fits well inside
     "MAX_BATCH": 1000,
+    # FHIR intake: the ICD-10 systems of national clinical editions (comma-separated in the
+    # environment), their codes preferred to WHO's; the UTC offset given to date-only dateTimes.
+    "FHIR_ICD10_NATIONAL_SYSTEMS": "urn:carepath:icd-10-cn",
+    "FHIR_DEFAULT_OFFSET": "+08:00",
     "API_TITLE": "carepath",
     "API_VERSION": "v1",
     "OPENAPI_VERSION": "3.0.3",
@@ -53,7 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from carepath.webapi import events, health, patients, problems
+    from carepath.webapi import events, fhir, health, patients, problems
 
     app.extensions["carepath.db"] = Database(app.config["DATABASE_URL"])
     app.extensions["carepath.cipher"] = FieldCipher.from_config(
@@ -73,6 +77,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(events.blp)
     api.register_blueprint(patients.blp)
     app.register_blueprint(health.blp)
+    app.register_blueprint(fhir.blp)
     problems.init_app(app)  # after Api(app), which registers its own HTTP error handler
 
     @app.get("/api/docs-static/<path:filename>")
