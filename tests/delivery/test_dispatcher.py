@@ -329,3 +329,55 @@ def test_two_dispatchers_share_one_outbox(
     assert sum(r.sent for r in reports) == 120
     assert fake.count("wechat.template") == 120
     assert max(delivered_keys(fake).values()) == 1
+
+
+def test_sigkilled_dispatcher_restarted_matches_the_guarantee_exactly(
+    db: Any, cipher: Any, fake: FakeProviders, database_url: str
+) -> None:
+    """A dispatcher process SIGKILLed at random points and restarted until it finishes. WeChat
+    rows (recovered inside the dedupe window) reach her exactly once; an SMS row reaches her
+    once when sent, at most once when its outcome was lost (failed/outcome-unknown)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    count = 200
+    for n in range(count):
+        _, pregnancy = add_pregnancy(db, cipher, n, openid=f"o-{n}" if n % 4 else None, phone=phone(n))
+        add_outbox(db, pregnancy, f"k-{n}", channels=["wechat", "sms"])
+    rng = random.Random(11)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    kills = 0
+    for restart in range(9):  # eight runs SIGKILLed at a random point, then one to the end
+        now = NOW + timedelta(seconds=5 * restart)  # restarts well inside the 5 minute window
+        command = [
+            sys.executable, "-m", "tests.delivery.dispatch_worker", database_url, fake.base_url, now.isoformat()
+        ]  # fmt: skip
+        with subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, text=True) as worker:
+            assert worker.stdout is not None
+            assert worker.stdout.readline().strip() == "ready"
+            if restart < 8:
+                time.sleep(rng.uniform(0.0, 0.15))
+                if worker.poll() is None:
+                    os.kill(worker.pid, signal.SIGKILL)
+                    kills += 1
+            code = worker.wait(timeout=60)
+        if restart == 8:
+            assert code == 0
+    found = rows(db)
+    assert kills >= 3
+    wechat_rows = sum(1 for r in found.values() if r.channel == "wechat_template")
+    assert fake.count("wechat.template") > wechat_rows  # some calls were repeated after a kill ...
+    assert {r.status for r in found.values()} <= {"sent", "failed"}
+    delivered = delivered_keys(fake)
+    for n in range(count):
+        row = found[f"k-{n}"]
+        if row.channel == "wechat_template":  # ... and WeChat dropped every repeat
+            assert row.status == "sent" and delivered[str(n)] == 1, row.dedupe_key
+        elif row.status == "sent":
+            assert delivered[str(n)] == 1, row.dedupe_key
+        else:
+            assert row.status_reason == "outcome-unknown" and delivered[str(n)] <= 1, row.dedupe_key
+    assert not fake.errors
