@@ -300,6 +300,7 @@ def test_fault_storm_every_row_ends_sent_or_dead_and_nothing_twice(
     assert max(counts.values()) == 1  # nothing reached her twice
     sent = [r for r in found.values() if r.status == "sent"]
     assert len(counts) >= len(sent)  # every sent row reached her (failed ones may have)
+    assert fake.tokens_issued[OA_APPID] >= 2  # the expired token was replaced mid-run
     assert not fake.errors
 
 
