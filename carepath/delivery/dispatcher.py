@@ -436,7 +436,9 @@ def _record(
                 _sent(row, result, now, report)
                 continue
             if not isinstance(result, ChannelError):
+                # An adapter's bug may strike after the request went out: the outcome is unknown.
                 logger.error("%s: %s raised %r", row.dedupe_key, job.channel, result)
+                row.unknown_since = row.unknown_since or job.in_flight_at
             row.last_error = f"{job.channel}: {result}"[:2000]
             window = channels_for_hospital(job.hospital_id).policy.window
             outcome = after_failure(

@@ -269,6 +269,28 @@ def test_crash_between_in_flight_and_sent(db: Any, cipher: Any, fake: FakeProvid
     assert fake.count("wechat.template") == 3  # k-late was called twice, WeChat dropped the repeat
 
 
+def test_an_adapter_bug_is_an_unknown_outcome_not_a_fallback(
+    db: Any, cipher: Any, fake: FakeProviders, client: Any
+) -> None:
+    _, pregnancy = add_pregnancy(db, cipher, 1, openid="o-1")
+    add_outbox(db, pregnancy, "k-1", channels=["wechat", "sms"])
+    setup = hospital_delivery(fake, client)
+
+    class Buggy:
+        name, external = "wechat_template", True
+
+        def send(self, message: Message) -> Receipt:
+            setup.channels["wechat_template"].send(message)
+            raise RuntimeError("bug after the request went out")
+
+    buggy = HospitalDelivery(channels={**setup.channels, "wechat_template": Buggy()}, accounts=setup.accounts)
+    report = dispatch_once(db, NOW, lambda h: buggy, cipher=cipher, settings=FAST)
+    row = rows(db)["k-1"]  # it waits for staff at once; SMS is never tried
+    assert (row.status, row.status_reason) == ("failed", "outcome-unknown")
+    assert report.failed == 1
+    assert fake.count("tencent.sms") == 0 and len(fake.delivered("wechat.template")) == 1
+
+
 def test_fault_storm_every_row_ends_sent_or_dead_and_nothing_twice(
     db: Any, cipher: Any, fake: FakeProviders, client: Any
 ) -> None:
