@@ -52,7 +52,7 @@ from carepath.engine.content import load_content_library
 from carepath.store import consents, delivery_state
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
-from carepath.store.models import InboxItem, OutboxRow, Pregnancy
+from carepath.store.models import InboxItem, OutboxRow, Patient, Pregnancy
 
 logger = logging.getLogger("carepath.delivery")
 
@@ -253,13 +253,18 @@ def _claim(
             window = policy.window
             midnight = datetime.combine(window.local_date(now), time(0), window.zone)
             pregnancy_ids = sorted({r.pregnancy_id for r in hospital_rows})
-            patients = dict(
-                session.execute(
-                    select(Pregnancy.id, Pregnancy.patient_id).where(Pregnancy.id.in_(pregnancy_ids))
-                ).all()
-            )
+            found = session.execute(
+                select(Pregnancy.id, Pregnancy.patient_id, Patient.his_patient_id)
+                .join(Patient, Patient.id == Pregnancy.patient_id)
+                .where(Pregnancy.id.in_(pregnancy_ids))
+            ).all()
+            patients = {pregnancy: patient for pregnancy, patient, _ in found}
             consent_rows = consents.active_consents(session, patients.values())
             bindings = consents.active_bindings(session, cipher, patients.values(), dict(hospital.accounts))
+            if "webhook" in hospital.channels:  # the hospital's own system knows her by her HIS id
+                for _, patient, his_id in found:
+                    if his_id:
+                        bindings[patient].setdefault("webhook", his_id)
             sent_today = _sent_today(session, pregnancy_ids, midnight)
             by_pregnancy: dict[str, list[OutboxRow]] = defaultdict(list)
             for row in hospital_rows:

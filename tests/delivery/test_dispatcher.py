@@ -116,6 +116,26 @@ def test_happy_path_wechat_and_sms_over_loopback(
     assert dispatch_once(db, NOW + timedelta(minutes=1), lambda h: setup, cipher=cipher).claimed == 0
 
 
+def test_webhook_reaches_the_hospital_system_by_her_his_id(
+    db: Any, cipher: Any, fake: FakeProviders, client: Any
+) -> None:
+    _, pregnancy = add_pregnancy(db, cipher, 7, channels=("webhook",), phone=None)
+    add_outbox(db, pregnancy, "k-hook", channels=["webhook"])
+    setup = hospital_delivery(fake, client)
+    deps = ChannelDeps(client=client, token_store=InMemoryTokenStore(), inbox=MemoryInbox())
+    hook = {
+        "webhook": {
+            "url": f"{fake.base_url}/hooks/call-centre",
+            "key_id": "ck_hospital",
+            "secret": "hook-secret",
+        }
+    }
+    with_hook = HospitalDelivery(channels={**setup.channels, **build_channels(hook, deps, {})})
+    assert dispatch_once(db, NOW, lambda h: with_hook, cipher=cipher).sent == 1
+    assert rows(db)["k-hook"].channel == "webhook"
+    assert fake.delivered("webhook")[0].payload["recipient"] == "p-7"
+
+
 def test_education_goes_to_the_inbox_only(db: Any, cipher: Any, fake: FakeProviders, client: Any) -> None:
     _, pregnancy = add_pregnancy(db, cipher, 1, openid="o-1")
     add_outbox(db, pregnancy, "k-lesson", kind="push", params={"content": "week-20"})
