@@ -265,7 +265,8 @@ class OutboxRow(Base):
     channels: Mapped[list[Any]]
     enrolment_id: Mapped[str] = mapped_column(String(200))
     why: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(12))  # due sent failed dead cancelled replaced
+    #: due in_flight sent skipped failed dead cancelled replaced applied
+    status: Mapped[str] = mapped_column(String(12))
     status_reason: Mapped[str | None] = mapped_column(Text)
     replaced_by: Mapped[str | None] = mapped_column(String(400))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -273,7 +274,99 @@ class OutboxRow(Base):
     event_row_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # --- delivery (0002) ---
+    channel: Mapped[str | None] = mapped_column(String(40))  # the channel of the last attempt
+    in_flight_at: Mapped[datetime | None]  # the provider call of the current attempt began
+    provider_message_id: Mapped[str | None] = mapped_column(String(128))
+    sent_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]  # not before (backoff, window, cap, quota)
+    first_attempt_at: Mapped[datetime | None]
+    unknown_since: Mapped[datetime | None]  # first call whose outcome is unknown
+    failed_channels: Mapped[list[Any] | None] = mapped_column(JSON)
+    inbox_item_id: Mapped[int | None] = mapped_column(BigId)
+    dead_reason: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)
+
+
+class Consent(Base):
+    """One consent given (or a topic refused) by her: per purpose and channel, PIPL art. 29.
+
+    ``channel`` is an adapter name, or ``*`` for every channel; ``topic`` is
+    ``health-information`` (the separate opt-in to processing health information), ``*`` (all
+    messages through ``channel``) or one content item / form she turned off (``granted`` false).
+    A row is active until ``withdrawn_at``; withdrawing is one call, and the dispatcher reads
+    consent before every claim, so it stops external messages at once.
+    """
+
+    __tablename__ = "consents"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    pregnancy_id: Mapped[str | None] = mapped_column(ForeignKey("pregnancies.id"))  # None: all
+    channel: Mapped[str] = mapped_column(String(40))
+    topic: Mapped[str] = mapped_column(String(64))
+    granted: Mapped[bool]
+    notice_version: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(40))  # mini-program, paper, his, staff:<id>
+    given_at: Mapped[datetime]
+    withdrawn_at: Mapped[datetime | None]
+
+
+class ChannelBinding(Base):
+    """How one woman is reached on a channel: an openid per WeChat account, or her phone
+    (sealed, with a keyed hash). ``kind``: ``wechat_oa``, ``wechat_mp`` or ``phone``."""
+
+    __tablename__ = "channel_bindings"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    account: Mapped[str] = mapped_column(String(64))  # the appid, or "" for a phone
+    value: Mapped[str | None] = mapped_column(String(128))  # openid
+    value_sealed: Mapped[str | None] = mapped_column(Text)  # phone
+    value_hash: Mapped[str | None] = mapped_column(String(64))
+    bound_at: Mapped[datetime]
+    unbound_at: Mapped[datetime | None]
+
+
+class InboxItem(Base):
+    """Her in-app inbox: the full text of every item lives here, behind her login."""
+
+    __tablename__ = "inbox_items"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"))
+    pregnancy_id: Mapped[str] = mapped_column(ForeignKey("pregnancies.id"), index=True)
+    dedupe_key: Mapped[str] = mapped_column(String(400), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(Text)
+    filed_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]
+
+
+class DeliveryPause(Base):
+    """A kill switch: ``scope`` ``all``, ``pathway`` or ``channel`` (``target`` names which);
+    ``hospital_id`` ``*`` pauses every hospital. The policy reads these before every claim."""
+
+    __tablename__ = "delivery_pauses"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hospital_id: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(12))
+    target: Mapped[str] = mapped_column(String(64))
+    paused_by: Mapped[str] = mapped_column(String(120))
+    paused_at: Mapped[datetime]
+    __table_args__ = (UniqueConstraint("hospital_id", "scope", "target"),)
+
+
+class ChannelQuota(Base):
+    """A channel whose provider quota is spent for a hospital, until ``until``."""
+
+    __tablename__ = "channel_quotas"
+    hospital_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(40), primary_key=True)
+    until: Mapped[datetime]
 
 
 class QuestionnaireResponse(Base):

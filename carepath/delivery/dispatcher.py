@@ -1,0 +1,562 @@
+"""The outbox dispatcher: claim due rows, decide, mark in flight, commit, send, record.
+
+One round of ``dispatch_once`` repeats, until nothing is left to do at ``now``:
+
+1. **Claim** (one transaction): up to ``batch`` rows that are ``due`` at ``now`` (and whose
+   ``next_attempt_at`` has come), locked with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so that
+   several dispatchers share one outbox; on SQLite the transaction is ``BEGIN IMMEDIATE``, so
+   claims are single-writer. For each pregnancy the policy (``policy.decide``) sees her
+   consent, bindings, the external messages already sent today, the hospital's window, cap,
+   kill switches and spent quotas. Every item's inbox copy (the full text) is filed here,
+   idempotently; an inbox-only item is then simply sent. Items to send externally are marked
+   ``in_flight`` (channel, ``in_flight_at``, attempt); the transaction COMMITS.
+2. **Send**, outside any transaction: one provider call per row.
+3. **Record** (one transaction): a receipt makes the row ``sent``; an error becomes the step
+   ``retry.after_failure`` gives — back off with jitter within the budget, fall back to her
+   next channel, quota spent until tomorrow, or dead-letter with the reason.
+
+Cancelled and replaced rows are never ``due``, so they are never claimed; the engine's
+cancellation only touches ``due`` rows, so a row once in flight is not cancelled under us.
+
+**Guarantee** (README, "Delivery guarantee"): every due row ends ``sent``, ``skipped``
+(reason), ``dead`` (reason) or ``failed`` with ``outcome-unknown`` (for staff); its inbox copy
+is filed exactly once. A provider receives a row's message *at most once as she sees it*: a
+call whose outcome is unknown (a lost reply, or a crash between in flight and recorded) is
+repeated only through ``wechat_template`` with the same ``client_msg_id`` while the first such
+call is younger than ``dedupe_window`` — WeChat drops the repeat — and never falls back to
+another external channel; any other unknown outcome ends ``failed``/``outcome-unknown``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from carepath.channels.base import Channel, ChannelError, Message, Receipt
+from carepath.delivery import policy as pol
+from carepath.delivery.items import DEFAULT_ADAPTERS, NOTIFICATION_KINDS, due_item
+from carepath.delivery.rendering import build_safe_facts, render_item
+from carepath.delivery.retry import ChannelFailed, QuotaSpent, RetryAt, RetryBudget, after_failure
+from carepath.engine.content import load_content_library
+from carepath.store import consents, delivery_state
+from carepath.store.crypto import FieldCipher
+from carepath.store.db import Database
+from carepath.store.models import InboxItem, OutboxRow, Patient, Pregnancy
+
+logger = logging.getLogger("carepath.delivery")
+
+#: Channels whose provider drops a repeated call (WeChat template messages, ``client_msg_id``).
+DEDUPING_CHANNELS = frozenset({"wechat_template"})
+OUTCOME_UNKNOWN = "outcome-unknown"
+IN_FLIGHT = "in_flight"
+
+#: Inbox titles of items without content of their own, and the one neutral summary external
+#: channels carry for them (it must not contain the title: ``external_params`` checks).
+NEUTRAL_SUMMARY = "您有一条新的孕期消息，请打开孕期助手查看。"
+_TITLES = {"remind": "产检提醒", "questionnaire": "问卷待填写", "push": "新的孕期课程"}
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    """``dedupe_window``: how long after a call with an unknown outcome a repeat with the same
+    ``client_msg_id`` is still dropped by WeChat (keep it below what WeChat honours).
+    ``stale_after``: a row in flight longer than this has lost its dispatcher (longer than any
+    provider call can take with the adapters' timeouts). ``pause_recheck``: how often rows held
+    by a kill switch are looked at again (``resume`` releases them at once anyway)."""
+
+    retry: RetryBudget = field(default_factory=RetryBudget)
+    dedupe_window: timedelta = timedelta(minutes=5)
+    stale_after: timedelta = timedelta(minutes=2)
+    pause_recheck: timedelta = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class HospitalDelivery:
+    """What one hospital delivers with: its channels (adapter name -> adapter), its policy,
+    the pathway-language -> adapter map, the WeChat appid per adapter (an openid belongs to
+    one account) and the base of the links external messages carry to her inbox."""
+
+    channels: Mapping[str, Channel]
+    policy: pol.HospitalPolicy = field(default_factory=pol.HospitalPolicy)
+    adapters: Mapping[str, str] = field(default_factory=lambda: DEFAULT_ADAPTERS)
+    accounts: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    link_base: str = "/inbox"
+
+
+ChannelsForHospital = Callable[[str], HospitalDelivery]
+
+
+@dataclass
+class DispatchReport:
+    claimed: int = 0
+    sent: int = 0
+    held: int = 0
+    skipped: int = 0
+    dead: int = 0
+    retrying: int = 0
+    failed: int = 0  # outcome unknown, for staff
+    recovered: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: DispatchReport) -> None:
+        for name in ("claimed", "sent", "held", "skipped", "dead", "retrying", "failed", "recovered"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.reasons.update(other.reasons)
+
+
+@dataclass(frozen=True)
+class _Job:
+    row_id: int
+    hospital_id: str
+    channel: str
+    in_flight_at: datetime
+    message: Message
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _content() -> Mapping[str, Any]:
+    return load_content_library()
+
+
+def render(row: OutboxRow, today: Any) -> tuple[str, str, str]:
+    """(title, neutral summary, body) of an outbox item. The body goes to the inbox only; an
+    item without content of its own (a checkup reminder) gets the generic wording of its kind."""
+    title, summary = _TITLES.get(row.kind, "新消息"), NEUTRAL_SUMMARY
+    key = row.params.get("content") if isinstance(row.params, dict) else None
+    item = _content().get(str(key)) if key else None
+    if item is None:
+        return title, summary, summary
+    try:
+        rendered = render_item(item, build_safe_facts(first_name="", today=today))
+    except Exception:  # a template lint missed: the inbox still gets the generic wording
+        logger.exception("rendering %s for %s failed", key, row.dedupe_key)
+        return title, summary, summary
+    return rendered.title, rendered.summary, rendered.body
+
+
+def _params(channel: str, summary: str) -> dict[str, str]:
+    if channel.startswith("sms_"):
+        return {"1": summary}
+    if channel.startswith("wechat_"):
+        return {"thing1": summary}
+    return {}
+
+
+# --- claiming -----------------------------------------------------------------------------------
+
+
+def _claimable(now: datetime, dialect: str, batch: int) -> Any:
+    statement = (
+        select(OutboxRow)
+        .where(
+            OutboxRow.status == "due",
+            OutboxRow.due_at <= now,
+            (OutboxRow.next_attempt_at.is_(None)) | (OutboxRow.next_attempt_at <= now),
+        )
+        .order_by(OutboxRow.due_at, OutboxRow.id)
+        .limit(batch)
+    )
+    if dialect == "postgresql":
+        statement = statement.with_for_update(skip_locked=True)
+    return statement
+
+
+def _hospital_policy(
+    session: Session, hospital: HospitalDelivery, hospital_id: str, now: datetime
+) -> pol.HospitalPolicy:
+    paused = delivery_state.pauses(session, hospital_id)
+    kill = pol.KillSwitches(
+        all=any(scope == "all" for scope, _ in paused),
+        pathways=frozenset(t for s, t in paused if s == "pathway"),
+        channels=frozenset(t for s, t in paused if s == "channel"),
+    )
+    return dataclasses.replace(
+        hospital.policy,
+        kill=kill,
+        quota_until=MappingProxyType(delivery_state.quotas(session, hospital_id, now)),
+    )
+
+
+def _sent_today(session: Session, pregnancy_ids: Sequence[str], since: datetime) -> dict[str, int]:
+    when = func.coalesce(OutboxRow.sent_at, OutboxRow.in_flight_at)
+    rows = session.execute(
+        select(OutboxRow.pregnancy_id, func.count())
+        .where(
+            OutboxRow.pregnancy_id.in_(pregnancy_ids),
+            OutboxRow.status.in_(("sent", IN_FLIGHT)),
+            OutboxRow.channel.not_in(tuple(pol.INTERNAL_CHANNELS)),
+            when >= since,
+        )
+        .group_by(OutboxRow.pregnancy_id)
+    )
+    return {pregnancy: int(count) for pregnancy, count in rows}
+
+
+def _file_inbox(session: Session, row: OutboxRow, now: datetime, link_base: str) -> tuple[int, str, str, str]:
+    """File the inbox copy once (idempotent on the dedupe key): (id, title, summary, link)."""
+    existing = session.scalar(select(InboxItem).where(InboxItem.dedupe_key == row.dedupe_key))
+    if existing is None:
+        title, summary, body = render(row, now.date())
+        existing = InboxItem(
+            hospital_id=row.hospital_id,
+            pregnancy_id=row.pregnancy_id,
+            dedupe_key=row.dedupe_key,
+            kind=row.kind,
+            title=title,
+            summary=summary,
+            body=body,
+            filed_at=now,
+        )
+        session.add(existing)
+        session.flush()
+        existing.link = f"{link_base.rstrip('/')}/{existing.id}"
+    row.inbox_item_id = existing.id
+    return existing.id, existing.title, existing.summary, existing.link or ""
+
+
+def _claim(
+    db: Database,
+    *,
+    now: datetime,
+    channels_for_hospital: ChannelsForHospital,
+    batch: int,
+    cipher: FieldCipher,
+    settings: DispatchSettings,
+    report: DispatchReport,
+) -> tuple[int, list[_Job]]:
+    jobs: list[_Job] = []
+    with db.transaction() as session:
+        rows = list(session.scalars(_claimable(now, db.engine.dialect.name, batch)))
+        if not rows:
+            return 0, jobs
+        report.claimed += len(rows)
+        by_hospital: dict[str, list[OutboxRow]] = defaultdict(list)
+        for row in rows:
+            by_hospital[row.hospital_id].append(row)
+        for hospital_id, hospital_rows in by_hospital.items():
+            hospital = channels_for_hospital(hospital_id)
+            policy = _hospital_policy(session, hospital, hospital_id, now)
+            window = policy.window
+            midnight = datetime.combine(window.local_date(now), time(0), window.zone)
+            pregnancy_ids = sorted({r.pregnancy_id for r in hospital_rows})
+            found = session.execute(
+                select(Pregnancy.id, Pregnancy.patient_id, Patient.his_patient_id)
+                .join(Patient, Patient.id == Pregnancy.patient_id)
+                .where(Pregnancy.id.in_(pregnancy_ids))
+            ).all()
+            patients = {pregnancy: patient for pregnancy, patient, _ in found}
+            consent_rows = consents.active_consents(session, patients.values())
+            bindings = consents.active_bindings(session, cipher, patients.values(), dict(hospital.accounts))
+            if "webhook" in hospital.channels:  # the hospital's own system knows her by her HIS id
+                for _, patient, his_id in found:
+                    if his_id:
+                        bindings[patient].setdefault("webhook", his_id)
+            sent_today = _sent_today(session, pregnancy_ids, midnight)
+            by_pregnancy: dict[str, list[OutboxRow]] = defaultdict(list)
+            for row in hospital_rows:
+                by_pregnancy[row.pregnancy_id].append(row)
+            for pregnancy_id, items in by_pregnancy.items():
+                patient_id = patients[pregnancy_id]
+                health, channels, refused_topics, refused = consents.consent_view(
+                    consent_rows.get(patient_id, []), pregnancy_id
+                )
+                her = pol.Recipient(
+                    consent=pol.Consent(health, channels, refused_topics, refused),
+                    bindings=MappingProxyType(dict(bindings.get(patient_id, {}))),
+                    sent_today=sent_today.get(pregnancy_id, 0),
+                )
+                _decide_rows(
+                    session,
+                    items,
+                    her=her,
+                    policy=policy,
+                    hospital=hospital,
+                    now=now,
+                    settings=settings,
+                    report=report,
+                    jobs=jobs,
+                )
+    return len(rows), jobs
+
+
+def _decide_rows(
+    session: Session,
+    rows: list[OutboxRow],
+    *,
+    her: pol.Recipient,
+    policy: pol.HospitalPolicy,
+    hospital: HospitalDelivery,
+    now: datetime,
+    settings: DispatchSettings,
+    report: DispatchReport,
+    jobs: list[_Job],
+) -> None:
+    items: dict[str, OutboxRow] = {}
+    due_items = []
+    for row in rows:
+        try:
+            item = due_item(
+                dedupe_key=row.dedupe_key,
+                kind=row.kind,
+                params=row.params or {},
+                pathway=row.pathway_id,
+                due_at=row.due_at,
+                channels=[str(c) for c in row.channels or []],
+                failed=frozenset(row.failed_channels or []),
+                adapters=hospital.adapters,
+            )
+        except ValueError as exc:
+            _dead(row, f"bad-item: {exc}", now, report)
+            continue
+        items[row.dedupe_key] = row
+        due_items.append(item)
+    for item, decision in pol.decide(due_items, her, policy, now):
+        row = items[item.dedupe_key]
+        row.updated_at = now
+        if row.unknown_since is not None:
+            # A call through row.channel may have reached her: repeat only that call, deduped.
+            deduped = row.channel in DEDUPING_CHANNELS and now < row.unknown_since + settings.dedupe_window
+            if isinstance(decision, pol.Hold) and deduped:
+                pass
+            elif not (isinstance(decision, pol.Send) and decision.channel == row.channel and deduped):
+                _failed_unknown(row, now, report)
+                continue
+        if isinstance(decision, pol.Send):
+            inbox_id, title, summary, link = _file_inbox(session, row, now, hospital.link_base)
+            channel = hospital.channels.get(decision.channel)
+            if decision.channel == "inbox":
+                _sent(row, Receipt("inbox", f"inbox-{inbox_id}", now, "filed"), now, report)
+                continue
+            if channel is None:
+                row.failed_channels = [*(row.failed_channels or []), decision.channel]
+                row.last_error = f"{decision.channel}: not configured for this hospital"
+                row.next_attempt_at = now
+                report.retrying += 1
+                continue
+            row.status = IN_FLIGHT
+            row.channel = decision.channel
+            row.in_flight_at = now
+            row.attempts = (row.attempts or 0) + 1
+            row.first_attempt_at = row.first_attempt_at or now
+            row.next_attempt_at = None
+            message = Message(
+                dedupe_key=row.dedupe_key,
+                hospital_id=row.hospital_id,
+                kind=NOTIFICATION_KINDS.get(row.kind, row.kind),
+                recipient=decision.recipient or row.pregnancy_id,
+                summary=summary,
+                link=link,
+                params=MappingProxyType(_params(decision.channel, summary)),
+                title=title,
+            )
+            jobs.append(_Job(row.id, row.hospital_id, decision.channel, now, message))
+        elif isinstance(decision, pol.Hold):
+            row.next_attempt_at = decision.until or now + settings.pause_recheck
+            row.status_reason = decision.reason
+            report.held += 1
+            report.reasons[decision.reason.split(":", maxsplit=1)[0]] += 1
+        elif isinstance(decision, pol.Skip):
+            if decision.reason in (pol.NO_CONSENT, pol.NO_BINDING, pol.NO_CHANNEL):
+                _file_inbox(session, row, now, hospital.link_base)  # she still sees it in the app
+            row.status = "skipped"
+            row.status_reason = decision.reason
+            report.skipped += 1
+            report.reasons[decision.reason] += 1
+        else:
+            _dead(row, decision.reason, now, report)
+
+
+def _sent(row: OutboxRow, receipt: Receipt, now: datetime, report: DispatchReport) -> None:
+    """Sent at the dispatcher's ``now`` (the clock the daily cap counts by), not the adapter's."""
+    row.status = "sent"
+    row.channel = receipt.channel
+    row.provider_message_id = receipt.provider_message_id[:128]
+    row.sent_at = now
+    row.status_reason = None
+    row.next_attempt_at = None
+    report.sent += 1
+
+
+def _dead(row: OutboxRow, reason: str, now: datetime, report: DispatchReport) -> None:
+    row.status = "dead"
+    row.dead_reason = reason
+    row.status_reason = reason
+    row.updated_at = now
+    report.dead += 1
+    report.reasons[reason.split(":", maxsplit=1)[0]] += 1
+
+
+def _failed_unknown(row: OutboxRow, now: datetime, report: DispatchReport) -> None:
+    """Her message may or may not have reached her through ``row.channel``: staff decide."""
+    row.status = "failed"
+    row.status_reason = OUTCOME_UNKNOWN
+    row.dead_reason = f"{OUTCOME_UNKNOWN}: {row.channel}"
+    row.updated_at = now
+    report.failed += 1
+    report.reasons[OUTCOME_UNKNOWN] += 1
+
+
+# --- sending and recording ----------------------------------------------------------------------
+
+
+def _send(job: _Job, channels_for_hospital: ChannelsForHospital) -> Receipt | ChannelError | Exception:
+    channel = channels_for_hospital(job.hospital_id).channels[job.channel]
+    try:
+        return channel.send(job.message)
+    except Exception as exc:  # every outcome is recorded; the adapter's bug must not stop the batch
+        return exc
+
+
+def _record(
+    db: Database,
+    results: list[tuple[_Job, Receipt | Exception]],
+    *,
+    now: datetime,
+    channels_for_hospital: ChannelsForHospital,
+    settings: DispatchSettings,
+    rng: random.Random,
+    report: DispatchReport,
+) -> None:
+    with db.transaction() as session:
+        for job, result in results:
+            row = session.get(OutboxRow, job.row_id, with_for_update=db.engine.dialect.name == "postgresql")
+            if row is None or row.status != IN_FLIGHT or row.in_flight_at != job.in_flight_at:
+                continue  # recovered meanwhile as stale: the recovery's decision stands
+            row.updated_at = now
+            if isinstance(result, Receipt):
+                _sent(row, result, now, report)
+                continue
+            if not isinstance(result, ChannelError):
+                # An adapter's bug may strike after the request went out: the outcome is unknown.
+                logger.error("%s: %s raised %r", row.dedupe_key, job.channel, result)
+                row.unknown_since = row.unknown_since or job.in_flight_at
+            row.last_error = f"{job.channel}: {result}"[:2000]
+            window = channels_for_hospital(job.hospital_id).policy.window
+            outcome = after_failure(
+                result if isinstance(result, ChannelError) else ChannelError(str(result)),
+                channel=job.channel,
+                attempt=row.attempts,
+                first_try=row.first_attempt_at or now,
+                now=now,
+                window=window,
+                rng=rng,
+                budget=settings.retry,
+            )
+            if isinstance(outcome, RetryAt) and outcome.outcome_unknown:
+                row.unknown_since = row.unknown_since or job.in_flight_at
+            if row.unknown_since is not None:
+                if isinstance(outcome, QuotaSpent):
+                    delivery_state.quota_spent(session, job.hospital_id, outcome.channel, outcome.until)
+                deadline = row.unknown_since + settings.dedupe_window
+                if isinstance(outcome, RetryAt) and job.channel in DEDUPING_CHANNELS and now < deadline:
+                    row.status = "due"
+                    row.next_attempt_at = min(outcome.at, now + (deadline - now) / 2)
+                    report.retrying += 1
+                else:
+                    _failed_unknown(row, now, report)
+                continue
+            row.status = "due"
+            if isinstance(outcome, RetryAt):
+                row.next_attempt_at = outcome.at
+                report.retrying += 1
+            elif isinstance(outcome, ChannelFailed):
+                row.failed_channels = [*(row.failed_channels or []), outcome.channel]
+                row.next_attempt_at = now
+                if outcome.staff_attention:
+                    row.status_reason = f"staff: {outcome.channel}: {outcome.reason}"
+                report.retrying += 1
+            else:
+                delivery_state.quota_spent(session, job.hospital_id, outcome.channel, outcome.until)
+                row.next_attempt_at = now
+                report.retrying += 1
+                report.reasons[pol.QUOTA] += 1
+
+
+def dispatch_once(
+    db: Database,
+    now: datetime,
+    channels_for_hospital: ChannelsForHospital,
+    batch: int = 100,
+    *,
+    cipher: FieldCipher,
+    settings: DispatchSettings = DispatchSettings(),
+    rng: random.Random | None = None,
+    max_rounds: int = 10_000,
+) -> DispatchReport:
+    """Deliver everything that can go out at ``now`` (see the module docstring)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    rng = rng or random.Random()
+    report = DispatchReport()
+    for _ in range(max_rounds):
+        claimed, jobs = _claim(
+            db,
+            now=now,
+            channels_for_hospital=channels_for_hospital,
+            batch=batch,
+            cipher=cipher,
+            settings=settings,
+            report=report,
+        )
+        if not claimed:
+            break
+        results = [(job, _send(job, channels_for_hospital)) for job in jobs]
+        if results:
+            _record(
+                db,
+                results,
+                now=now,
+                channels_for_hospital=channels_for_hospital,
+                settings=settings,
+                rng=rng,
+                report=report,
+            )
+    return report
+
+
+def recover_in_flight(
+    db: Database,
+    now: datetime,
+    *,
+    settings: DispatchSettings = DispatchSettings(),
+    stale_after: timedelta | None = None,
+) -> DispatchReport:
+    """Rows left ``in_flight`` longer than ``stale_after`` lost their dispatcher between the
+    call and its record: the provider may or may not have the message. A WeChat template row
+    still inside ``dedupe_window`` of that call becomes due again (the next round repeats the
+    call with the same ``client_msg_id``, which WeChat drops if the first arrived); any other
+    becomes ``failed`` with reason ``outcome-unknown`` for staff — never re-sent blindly.
+    ``stale_after`` 0 is right at the start of the only dispatcher."""
+    stale = settings.stale_after if stale_after is None else stale_after
+    report = DispatchReport()
+    with db.transaction() as session:
+        statement = select(OutboxRow).where(
+            OutboxRow.status == IN_FLIGHT, OutboxRow.in_flight_at <= now - stale
+        )
+        if db.engine.dialect.name == "postgresql":
+            statement = statement.with_for_update(skip_locked=True)
+        for row in session.scalars(statement):
+            row.unknown_since = row.unknown_since or row.in_flight_at
+            report.recovered += 1
+            if row.channel in DEDUPING_CHANNELS and now < row.unknown_since + settings.dedupe_window:
+                row.status = "due"
+                row.status_reason = "recovered: repeat with the same client_msg_id"
+                row.next_attempt_at = None
+                row.updated_at = now
+            else:
+                _failed_unknown(row, now, report)
+    return report
