@@ -392,6 +392,26 @@ class StaffTask(Base):
     due_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(16))  # open, done, cancelled
     created_at: Mapped[datetime]
+    # Work on the task (issue 9 item 6): who claimed it, its outcome, escalation when overdue.
+    form: Mapped[str | None] = mapped_column(String(64))  # an outcome form, e.g. a call script's
+    script: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
+    claimed_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(Text)
+    outcome_answers: Mapped[str | None] = mapped_column(Text)  # JSON of the outcome form's answers
+    done_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+
+
+class SchedulerLease(Base):
+    """Only one scheduler runs against a database; on SQLite it holds this row (PostgreSQL
+    uses an advisory lock), renewed while it runs and taken over only once it has expired."""
+
+    __tablename__ = "scheduler_leases"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))  # host:pid, shown to a second scheduler
+    acquired_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
 
 
 class AuditEntry(Base):
