@@ -122,7 +122,7 @@ def _services() -> tuple[Any, Any, Any]:
 
 @blp.route("")
 class TasksView(MethodView):
-    @blp.arguments(TaskQuerySchema, location="query", as_kwargs=True)
+    @blp.arguments(TaskQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
     @blp.response(200, TaskSchema(many=True))
     @blp.doc(**_STAFF)
     @require_integrator
