@@ -287,7 +287,8 @@ def check_outcome(form_id: str | None, answers: Mapping[str, object] | None) -> 
     out = []
     for text in problems:
         item, _, message = text.partition(": ")
-        out.append({"path": f"answers.{item}", "code": "invalid-answer", "message": message or text})
+        code = "required" if message == "required" else "invalid-answer"
+        out.append({"path": f"answers.{item[:64]}", "code": code, "message": (message or text)[:200]})
     return out
 
 

@@ -205,3 +205,34 @@ def test_a_task_the_engine_cancels_leaves_the_open_list(api: Api, app: Flask) ->
     assert tasks.list_tasks(db, cipher, doctor, NOW, tasks.TaskFilter(status="open")) == []
     assert tasks.escalate_overdue(db, NOW + timedelta(days=30)) == []
     assert json.dumps(tasks.list_tasks(db, cipher, doctor, NOW, tasks.TaskFilter(status="cancelled")))
+
+
+def test_racing_claims_on_postgresql_leave_one_claimant(api: Api, app: Flask) -> None:
+    import threading
+
+    db, cipher = services(app)
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers; the row lock is PostgreSQL's")
+    staff = [add_staff(app, "a", name=f"医生{i}") for i in range(6)]
+    previa_task(api)
+    task_id = tasks.list_tasks(db, cipher, staff[0], NOW, tasks.TaskFilter())[0]["id"]
+    barrier = threading.Barrier(len(staff))
+    won: list[str] = []
+    refused: list[str] = []
+
+    def attempt(actor: Actor) -> None:
+        barrier.wait()
+        try:
+            won.append(tasks.claim(db, cipher, actor, task_id, NOW)["claimed_by"])
+        except tasks.TaskClaimedError as exc:
+            refused.append(str(exc.claimed_by))
+
+    threads = [threading.Thread(target=attempt, args=(actor,)) for actor in staff]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(won) == 1 and len(refused) == len(staff) - 1 and set(refused) == set(won)
+    with db.reading() as session:
+        row = session.get(StaffTask, task_id)
+        assert row is not None and row.claimed_by == won[0]
