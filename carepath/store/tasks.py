@@ -27,8 +27,9 @@ from carepath.engine.forms import Form, load_forms, score, validate_answers
 from carepath.errors import CarepathError
 from carepath.store.crypto import FieldCipher, mask_name
 from carepath.store.db import Database
-from carepath.store.models import Patient, Pregnancy, Staff, StaffTask
+from carepath.store.models import Hospital, Patient, Pregnancy, Staff, StaffTask
 from carepath.store.scope import Actor, audit, owned
+from carepath.store.tenants import UnknownHospitalError
 
 STATUSES = ("open", "done", "cancelled")
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -90,6 +91,17 @@ class TaskFilter:
 @cache
 def _forms() -> dict[str, Form]:
     return load_forms()
+
+
+def add_staff(db: Database, hospital_id: str, name: str, role: str) -> int:
+    """A staff member of ``hospital_id`` (role ``lead`` receives escalations); their id."""
+    with db.transaction() as session:
+        if session.get(Hospital, hospital_id) is None:
+            raise UnknownHospitalError(f"no hospital {hospital_id}")
+        staff = Staff(hospital_id=hospital_id, name=name, role=role)
+        session.add(staff)
+        session.flush()
+        return staff.id
 
 
 def staff_actor(db: Database, hospital_id: str, staff_id: int, remote_addr: str | None) -> Actor:
