@@ -236,3 +236,43 @@ def test_racing_claims_on_postgresql_leave_one_claimant(api: Api, app: Flask) ->
     with db.reading() as session:
         row = session.get(StaffTask, task_id)
         assert row is not None and row.claimed_by == won[0]
+
+
+LATER_CALL = """
+pathway: later-call-test
+title: 延后电话随访（测试）
+exit:
+  status: [ended]
+rules:
+  - id: call-later
+    on: {event: diagnosis.added}
+    when: {event: {field: data.code, startswith: O09}}
+    do:
+      - task: {assign: responsible_nurse, title: 两天后电话随访, after: 2d, due: 1d}
+"""
+
+
+def test_the_engine_cancelling_a_task_on_exit_closes_it(api: Api, app: Flask, tmp_path: Path) -> None:
+    """A task decided ahead (after 2 days); her pregnancy ending exits the pathway, the engine
+    cancels the pending action and the task leaves the open list, never to be escalated."""
+    from carepath.store import demo
+
+    db, cipher = services(app)
+    (tmp_path / "later-call-test.yaml").write_text(LATER_CALL, encoding="utf-8")
+    demo.publish_examples(db, tmp_path, NOW)
+    nurse = add_staff(app, "a", role="nurse")
+    assert api.post("/api/v1/events", registration()).status_code == 201
+    assert api.post("/api/v1/events", diagnosis(code="O09.5")).status_code == 201
+    [task] = tasks.list_tasks(db, cipher, nurse, NOW, tasks.TaskFilter(assign="responsible_nurse"))
+    assert task["title"] == "两天后电话随访" and task["status"] == "open"
+    ended = {
+        "id": "end-001",
+        "type": "pregnancy.ended",
+        "occurred_at": "2026-07-10T15:00:00+08:00",
+        "patient": {"his_id": "p-001"},
+        "data": {"reason": "miscarriage"},
+    }
+    answer = api.post("/api/v1/events", ended)
+    assert answer.status_code == 201, answer.get_json()
+    assert tasks.get_task(db, cipher, nurse, task["id"], NOW)["status"] == "cancelled"
+    assert tasks.escalate_overdue(db, NOW + timedelta(days=30)) == []
