@@ -374,6 +374,48 @@ def apikey_revoke(key_id: str) -> None:
 
 
 @cli.group()
+def staff() -> None:
+    """Staff members (until the editor issue brings logins, staff tools name them by id)."""
+
+
+@staff.command("add")
+@click.option("--hospital", "hospital_id", required=True, help="The hospital they work for.")
+@click.option("--name", required=True, help="Their name.")
+@click.option("--role", required=True, help="doctor, nurse, midwife, admin; lead receives escalations.")
+def staff_add(hospital_id: str, name: str, role: str) -> None:
+    """Add a staff member and print their id (for the X-Carepath-Staff header)."""
+    from carepath.errors import CarepathError
+    from carepath.store.tasks import add_staff
+
+    app = _app()
+    try:
+        staff_id = add_staff(app.extensions["carepath.db"], hospital_id, name[:100], role[:40])
+    except CarepathError as exc:
+        click.echo(f"error: {exc.code}: {exc.message}", err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(str(staff_id))
+
+
+@cli.group()
+def tasks() -> None:
+    """Staff tasks."""
+
+
+@tasks.command("escalate")
+def tasks_escalate() -> None:
+    """Escalate overdue open tasks to their hospital's team lead, once (what the scheduler calls)."""
+    from datetime import UTC, datetime
+
+    from carepath.store.tasks import escalate_overdue
+
+    app = _app()
+    escalated = escalate_overdue(app.extensions["carepath.db"], datetime.now(UTC))
+    for item in escalated:
+        click.echo(f"task {item.task_id} ({item.hospital_id}): {item.lead or 'no team lead on file'}")
+    click.echo(f"escalated {len(escalated)} task(s)", err=True)
+
+
+@cli.group()
 def demo() -> None:
     """Synthetic demo data for `make run`."""
 

@@ -299,6 +299,8 @@ def _action_rows(
                 "priority": str(params.get("priority", "normal")),
                 "due_at": action.at + parse_duration(due) if isinstance(due, str) else None,
                 "status": "open",
+                "form": str(params["form"]) if params.get("form") else None,  # the outcome form
+                "script": str(params["script"]) if params.get("script") else None,  # e.g. a call script
                 "created_at": now,
             }
         )

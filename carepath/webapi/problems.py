@@ -17,6 +17,13 @@ from carepath.errors import CarepathError
 from carepath.store.event_input import InvalidEventError
 from carepath.store.events import EventConflictError
 from carepath.store.patients import PatientNotFoundError
+from carepath.store.tasks import (
+    InvalidOutcomeError,
+    TaskClaimedError,
+    TaskClosedError,
+    TaskNotFoundError,
+    UnknownStaffError,
+)
 
 PROBLEM_TYPE = "https://carepath.example/problems/"
 log = logging.getLogger(__name__)
@@ -55,14 +62,22 @@ def status_for(error: CarepathError) -> int:
         return error.status
     if isinstance(error, EventConflictError):
         return 409
-    if isinstance(error, PatientNotFoundError):
+    if isinstance(error, PatientNotFoundError | TaskNotFoundError):
         return 404
+    if isinstance(error, TaskClaimedError | TaskClosedError):
+        return 409
+    if isinstance(error, UnknownStaffError):
+        return 403
     return 422
 
 
 def from_error(error: CarepathError) -> Response:
     if isinstance(error, ApiProblemError):
         return problem(error.status, error.code, error.message, error.errors, **error.extra)
+    if isinstance(error, InvalidOutcomeError):
+        return problem(422, error.code, error.message, error.errors)
+    if isinstance(error, TaskClaimedError):
+        return problem(409, error.code, error.message, claimed_by=error.claimed_by)
     errors = [p.as_json() for p in error.problems] if isinstance(error, InvalidEventError) else None
     return problem(status_for(error), error.code, error.message, errors)
 

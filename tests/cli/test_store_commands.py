@@ -52,3 +52,16 @@ def test_demo_setup_is_repeatable(env: Path, monkeypatch: pytest.MonkeyPatch) ->
     key = json.loads((env / "instance" / "demo-key.json").read_text())
     assert key["key_id"] in again.output
     assert "FIELD_KEYS" in (env / "instance" / "carepath.cfg").read_text()
+
+
+def test_staff_add_and_tasks_escalate(env: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(cli, ["hospital", "create", "h1", "--name", "一院"]).exit_code == 0
+    added = runner.invoke(cli, ["staff", "add", "--hospital", "h1", "--name", "护士长", "--role", "lead"])
+    assert added.exit_code == 0, added.output
+    assert added.output.strip().isdigit()
+    unknown = runner.invoke(cli, ["staff", "add", "--hospital", "nowhere", "--name", "x", "--role", "doctor"])
+    assert unknown.exit_code == 1 and "no hospital nowhere" in unknown.output
+    escalated = runner.invoke(cli, ["tasks", "escalate"])
+    assert escalated.exit_code == 0 and "escalated 0 task(s)" in escalated.output
