@@ -191,6 +191,7 @@ class AdvisoryLock:
             self.connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})
             self.connection.commit()
         finally:
+            self.connection.invalidate()  # never back to the pool with the lock still held
             self.connection.close()
             self.connection = None
 
