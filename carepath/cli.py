@@ -608,13 +608,169 @@ def delivery_resume(pathway: str | None, channel: str | None, everything: bool, 
     click.echo(f"resumed {scope} {target} for hospital {hospital}" + ("" if lifted else " (was not paused)"))
 
 
+_CONFIG_OPTION = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A hospital's channels file (default: inbox and console for every hospital).",
+)
+
+
+def _log_to_stderr() -> None:
+    """The console channel and the scheduler speak through logging: show them."""
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for name in ("carepath.channels.console", "carepath.scheduler"):
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
+def _on_report(app: Any) -> Any:
+    """What the jobs did, one line each when there is something to say; when messages are
+    held for the send window (or the cap), when they will go."""
+    from sqlalchemy import func, select
+
+    from carepath.store.models import OutboxRow
+
+    def report(job: str, result: Any) -> None:
+        if job == "sweep":
+            if result:
+                click.echo(f"sweep: {len(result)} pregnancies woken", err=True)
+            return
+        if not (result.claimed or result.failed or result.recovered):
+            return
+        click.echo(
+            f"{job}: claimed {result.claimed} sent {result.sent} held {result.held} skipped {result.skipped} "
+            f"dead {result.dead} retrying {result.retrying} failed {result.failed} "
+            f"recovered {result.recovered}"
+            + (
+                f" ({', '.join(f'{k} {v}' for k, v in sorted(result.reasons.items()))})"
+                if result.reasons
+                else ""
+            ),
+            err=True,
+        )
+        if job == "dispatch" and result.held:
+            with app.extensions["carepath.db"].reading() as session:
+                waiting = session.execute(
+                    select(OutboxRow.status_reason, func.min(OutboxRow.next_attempt_at), func.count())
+                    .where(OutboxRow.status == "due", OutboxRow.next_attempt_at.is_not(None))
+                    .group_by(OutboxRow.status_reason)
+                ).all()
+            for reason, until, count in waiting:
+                click.echo(f"  {count} held ({reason}): the first goes out at {until.isoformat()}", err=True)
+
+    return report
+
+
+def _start_scheduler(app: Any, config_path: str | None, sweep: float, dispatch: float) -> Any:
+    """The single scheduler (sweep + dispatcher) in this process; exits if another holds the lock."""
+    from carepath.scheduler import Jobs, Scheduler, SchedulerLockedError, Settings
+
+    jobs = Jobs(
+        app,
+        _delivery_setup(config_path),
+        Settings(sweep_seconds=sweep, dispatch_seconds=dispatch),
+        on_report=_on_report(app),
+    )
+    running = Scheduler(jobs)
+    try:
+        running.start()
+    except SchedulerLockedError as error:
+        raise click.ClickException(
+            f"{error}; stop it first, or run `carepath serve --no-scheduler`"
+        ) from error
+    _print_upcoming(app)
+    click.echo(
+        f"scheduler started as {running.lock.holder}: sweep every {sweep:g}s, dispatch every {dispatch:g}s",
+        err=True,
+    )
+    return running
+
+
+def _print_upcoming(app: Any, times: int = 5) -> None:
+    """The schedule of what waits in the outbox (outside the send window nothing goes out)."""
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import func, select
+
+    from carepath.store.models import OutboxRow
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+    when = func.coalesce(OutboxRow.next_attempt_at, OutboxRow.due_at)
+    with app.extensions["carepath.db"].reading() as session:
+        upcoming = session.execute(
+            select(when, func.count())
+            .where(OutboxRow.status == "due")
+            .group_by(when)
+            .order_by(when)
+            .limit(times)
+        ).all()
+    now = app.config["CLOCK"]()
+    for at, count in upcoming:
+        local = at.astimezone(shanghai)
+        note = "due now" if at <= now else f"in {str(at - now).split('.')[0]}"
+        click.echo(f"outbox: {count} message(s) at {local:%Y-%m-%d %H:%M} Asia/Shanghai ({note})", err=True)
+
+
+_interval_options = [
+    click.option(
+        "--sweep-every", "sweep", default=60.0, show_default=True, help="Seconds between wake-up sweeps."
+    ),
+    click.option(
+        "--dispatch-every", "dispatch", default=10.0, show_default=True, help="Seconds between dispatches."
+    ),
+]
+
+
+def _with_interval_options(command: Any) -> Any:
+    for option in reversed(_interval_options):
+        command = option(command)
+    return command
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
-    """Serve the API (threaded, for one machine; gunicorn for more)."""
+@click.option("--no-scheduler", is_flag=True, help="The API only (a scheduler runs elsewhere).")
+@_CONFIG_OPTION
+@_with_interval_options
+def serve(
+    *, host: str, port: int, no_scheduler: bool, config_path: str | None, sweep: float, dispatch: float
+) -> None:
+    """Serve the API with the scheduler and dispatcher in the same process (the embedded
+    default; threaded, for one machine; gunicorn and `carepath scheduler` for more)."""
     app = _app()
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    running = None
+    if not no_scheduler:
+        _log_to_stderr()
+        running = _start_scheduler(app, config_path, sweep, dispatch)
+    try:
+        app.run(host=host, port=port, threaded=True, use_reloader=False)
+    finally:
+        if running is not None:
+            running.shutdown()
+
+
+@cli.command("scheduler")
+@_CONFIG_OPTION
+@_with_interval_options
+def scheduler_command(config_path: str | None, sweep: float, dispatch: float) -> None:
+    """Run the wake-up sweep and the dispatcher without the API, until interrupted."""
+    import signal
+
+    app = _app()
+    _log_to_stderr()
+    running = _start_scheduler(app, config_path, sweep, dispatch)
+    signal.signal(signal.SIGTERM, lambda *_: running.lost.set())
+    try:
+        while not running.lost.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.shutdown()
+        click.echo("scheduler stopped, lock released", err=True)
 
 
 def main() -> None:

@@ -550,9 +550,11 @@ def recover_in_flight(
         if db.engine.dialect.name == "postgresql":
             statement = statement.with_for_update(skip_locked=True)
         for row in session.scalars(statement):
-            row.unknown_since = row.unknown_since or row.in_flight_at
+            unknown_since = row.unknown_since or row.in_flight_at
+            assert unknown_since is not None  # selected in flight, so in_flight_at is set
+            row.unknown_since = unknown_since
             report.recovered += 1
-            if row.channel in DEDUPING_CHANNELS and now < row.unknown_since + settings.dedupe_window:
+            if row.channel in DEDUPING_CHANNELS and now < unknown_since + settings.dedupe_window:
                 row.status = "due"
                 row.status_reason = "recovered: repeat with the same client_msg_id"
                 row.next_attempt_at = None

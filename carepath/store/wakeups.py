@@ -1,38 +1,68 @@
 """Clock ticks: evaluate the pregnancies whose ``next_wakeup`` has come.
 
-The scheduler's sweep calls ``wake_due`` inside the app context; each pregnancy is its own
-transaction with its row locked, so a sweep running twice (two processes) evaluates each
-once at a time, and the dedupe keys make a repeated tick harmless.
+The scheduler's sweep calls ``wake_due`` inside the app context. It walks the due pregnancies
+through the ``next_wakeup`` index in batches, keyset-paged on ``(next_wakeup, id)`` so a sweep
+never rereads what it has passed; each batch is one transaction with its rows locked
+(``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so a second sweep skips them; SQLite serialises
+writers with ``BEGIN IMMEDIATE``). Each pregnancy is evaluated inside a savepoint: one that
+fails is rolled back and logged, keeps its wake-up and is retried at the next sweep, without
+undoing the rest of its batch. The dedupe keys make a repeated tick harmless. A sweep costs
+what is due, not what is enrolled: pregnancies not yet due are never read.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from carepath.store import evaluation
 from carepath.store.db import Database
 from carepath.store.models import Pregnancy
 from carepath.store.pathways import library_for
 
+log = logging.getLogger(__name__)
 
-def wake_due(db: Database, now: datetime, limit: int = 500) -> list[str]:
-    """Evaluate up to ``limit`` due pregnancies at ``now``; returns the ids evaluated."""
-    with db.reading() as session:
-        due = evaluation.due_for_wakeup(session, now, limit)
-    woken = []
-    for pregnancy_id in due:
+
+def wake_due(db: Database, now: datetime, batch: int = 200, limit: int | None = None) -> list[str]:
+    """Evaluate the pregnancies due at ``now`` (at most ``limit``, default all), ``batch`` per
+    transaction; returns the ids evaluated."""
+    if now.tzinfo is None:
+        raise ValueError("wake_due needs a timezone-aware now")
+    woken: list[str] = []
+    cursor: tuple[datetime, str] | None = None
+    while limit is None or len(woken) < limit:
+        size = batch if limit is None else min(batch, limit - len(woken))
         with db.transaction() as session:
-            pregnancy = session.scalar(
-                select(Pregnancy)
-                .where(Pregnancy.id == pregnancy_id, Pregnancy.next_wakeup <= now)
-                .with_for_update(skip_locked=True)
+            query = select(Pregnancy).where(Pregnancy.next_wakeup <= now)
+            if cursor is not None:
+                at, last_id = cursor
+                query = query.where(
+                    or_(Pregnancy.next_wakeup > at, and_(Pregnancy.next_wakeup == at, Pregnancy.id > last_id))
+                )
+            rows = list(
+                session.scalars(
+                    query.order_by(Pregnancy.next_wakeup, Pregnancy.id)
+                    .limit(size)
+                    .with_for_update(skip_locked=True)
+                )
             )
-            if pregnancy is None:
-                continue  # another sweep took it, or an event moved its wake-up
-            library = library_for(session, pregnancy.hospital_id)
-            state = evaluation.load(pregnancy)
-            evaluation.evaluate_pregnancy(session, library, pregnancy, state, None, now=now)
-            woken.append(pregnancy_id)
+            if not rows:
+                break
+            last = rows[-1]
+            assert last.next_wakeup is not None
+            cursor = (last.next_wakeup, last.id)
+            for pregnancy in rows:
+                try:
+                    with session.begin_nested():
+                        library = library_for(session, pregnancy.hospital_id)
+                        state = evaluation.load(pregnancy)
+                        evaluation.evaluate_pregnancy(session, library, pregnancy, state, None, now=now)
+                except Exception:
+                    log.exception("wake-up of pregnancy %s failed; retried at the next sweep", pregnancy.id)
+                    continue
+                woken.append(pregnancy.id)
+        if len(rows) < size:
+            break
     return woken
