@@ -37,6 +37,7 @@ from carepath.delivery.dispatcher import DispatchReport, dispatch_once, recover_
 from carepath.errors import CarepathError
 from carepath.store.db import Database
 from carepath.store.models import SchedulerLease
+from carepath.store.tasks import Escalation, escalate_overdue
 from carepath.store.wakeups import wake_due
 
 log = logging.getLogger(__name__)
@@ -208,6 +209,7 @@ def lock_for(
 class Settings:
     sweep_seconds: float = 60.0
     dispatch_seconds: float = 10.0
+    escalate_seconds: float = 300.0
     lease_seconds: float = 60.0
     sweep_batch: int = 200
     dispatch_batch: int = 100
@@ -241,6 +243,13 @@ class Jobs:
             woken = wake_due(self.db, now, batch=self.settings.sweep_batch)
         self._report("sweep", woken)
         return woken
+
+    def escalate(self) -> list[Escalation]:
+        """Overdue open staff tasks go to the hospital's team lead, once each."""
+        with self.app.app_context():
+            escalated = escalate_overdue(self.db, self.now())
+        self._report("escalate", escalated)
+        return escalated
 
     def recover(self) -> DispatchReport:
         with self.app.app_context():
@@ -295,6 +304,9 @@ class Scheduler:
             id="dispatch",
             next_run_time=first,
             **common,
+        )
+        self.apscheduler.add_job(
+            self.jobs.escalate, "interval", seconds=s.escalate_seconds, id="escalate", **common
         )
         self.apscheduler.add_job(
             self._renew, "interval", seconds=max(s.lease_seconds / 3, 1.0), id="lease", **common

@@ -145,11 +145,16 @@ def test_jobs_call_services_inside_the_app_context(
 
         return wrapped
 
-    for name in ("wake_due", "dispatch_once", "recover_in_flight"):
+    for name in ("wake_due", "dispatch_once", "recover_in_flight", "escalate_overdue"):
         monkeypatch.setattr(scheduler_module, name, watch(name, getattr(scheduler_module, name)))
     jobs = Jobs(app, lambda hospital: hospital_delivery_stub())
-    jobs.recover(), jobs.sweep(), jobs.dispatch()
-    assert seen == [("recover_in_flight", True), ("wake_due", True), ("dispatch_once", True)]
+    jobs.recover(), jobs.sweep(), jobs.dispatch(), jobs.escalate()
+    assert seen == [
+        ("recover_in_flight", True),
+        ("wake_due", True),
+        ("dispatch_once", True),
+        ("escalate_overdue", True),
+    ]
     assert not has_app_context()
 
 
