@@ -412,12 +412,14 @@ def test_sigkilled_dispatcher_restarted_matches_the_guarantee_exactly(
     found = rows(db)
     assert kills >= 3
     wechat_rows = sum(1 for r in found.values() if r.channel == "wechat_template")
-    assert fake.count("wechat.template") > wechat_rows  # some calls were repeated after a kill ...
+    # Whether a kill lands between a call and its record is up to timing (once, under load, none
+    # did); the exact per-row counts below are the guarantee, repeats or not.
+    assert fake.count("wechat.template") >= wechat_rows
     assert {r.status for r in found.values()} <= {"sent", "failed"}
     delivered = delivered_keys(fake)
     for n in range(count):
         row = found[f"k-{n}"]
-        if row.channel == "wechat_template":  # ... and WeChat dropped every repeat
+        if row.channel == "wechat_template":  # WeChat dropped every repeat inside its window
             assert row.status == "sent" and delivered[str(n)] == 1, row.dedupe_key
         elif row.status == "sent":
             assert delivered[str(n)] == 1, row.dedupe_key
