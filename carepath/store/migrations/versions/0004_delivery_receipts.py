@@ -1,0 +1,24 @@
+"""delivery receipts, read marks and the provider token store
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-25 23:45:00
+
+A placeholder in the chain, filled in by the change that needs it (the numbers are reserved so
+that work in parallel branches does not fork the chain).
+"""
+
+from __future__ import annotations
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

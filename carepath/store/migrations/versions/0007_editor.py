@@ -1,0 +1,24 @@
+"""editor: drafts, reviews and versions of pathways, content and forms
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-25 23:45:00
+
+A placeholder in the chain, filled in by the change that needs it (the numbers are reserved so
+that work in parallel branches does not fork the chain).
+"""
+
+from __future__ import annotations
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
