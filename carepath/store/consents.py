@@ -165,7 +165,11 @@ def active_bindings(
         return found
     rows = session.scalars(
         select(ChannelBinding)
-        .where(ChannelBinding.patient_id.in_(ids), ChannelBinding.unbound_at.is_(None))
+        .where(
+            ChannelBinding.patient_id.in_(ids),
+            ChannelBinding.unbound_at.is_(None),
+            ChannelBinding.blocked_at.is_(None),  # she blocked the account: fall back
+        )
         .order_by(ChannelBinding.id)
     )
     for row in rows:
@@ -179,6 +183,27 @@ def active_bindings(
             elif row.value:
                 found[row.patient_id][adapter] = row.value
     return found
+
+
+def mark_blocked(
+    session: Session, *, patient_id: int, kind: str, account: str, value: str, at: datetime
+) -> bool:
+    """The provider reported that she blocked this account's messages: her active binding with
+    this openid stops counting (until she is bound again); False when none was active."""
+    result = session.execute(
+        update(ChannelBinding)
+        .where(
+            ChannelBinding.patient_id == patient_id,
+            ChannelBinding.kind == kind,
+            ChannelBinding.account == account,
+            ChannelBinding.value == value,
+            ChannelBinding.unbound_at.is_(None),
+            ChannelBinding.blocked_at.is_(None),
+        )
+        .values(blocked_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def unbind_all(session: Session, patient_id: int, at: datetime, kinds: Iterable[str] | None = None) -> None:

@@ -285,7 +285,17 @@ class OutboxRow(Base):
     failed_channels: Mapped[list[Any] | None] = mapped_column(JSON)
     inbox_item_id: Mapped[int | None] = mapped_column(BigId)
     dead_reason: Mapped[str | None] = mapped_column(Text)
-    __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)
+    # --- receipts (0004): what the provider reported after accepting it, and her read mark ---
+    receipt_status: Mapped[str | None] = mapped_column(String(12))  # delivered | blocked | failed
+    receipt_detail: Mapped[str | None] = mapped_column(String(200))  # the provider's own words
+    receipt_at: Mapped[datetime | None]  # when the provider's report says it happened
+    delivered_at: Mapped[datetime | None]
+    read_at: Mapped[datetime | None]  # she opened its inbox item
+    __table_args__ = (
+        Index("ix_outbox_status_due", "status", "due_at"),
+        # A provider callback names the message by its id: found within one hospital's channel.
+        Index("ix_outbox_provider_message", "hospital_id", "channel", "provider_message_id"),
+    )
 
 
 class Consent(Base):
@@ -327,6 +337,9 @@ class ChannelBinding(Base):
     value_hash: Mapped[str | None] = mapped_column(String(64))
     bound_at: Mapped[datetime]
     unbound_at: Mapped[datetime | None]
+    #: The provider reported that she blocked this account's messages (0004): the policy no
+    #: longer sees the binding, so her next message falls back to the next channel.
+    blocked_at: Mapped[datetime | None]
 
 
 class InboxItem(Base):

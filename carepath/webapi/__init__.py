@@ -28,6 +28,9 @@ DEFAULTS: dict[str, Any] = {
     # environment), their codes preferred to WHO's; the UTC offset given to date-only dateTimes.
     "FHIR_ICD10_NATIONAL_SYSTEMS": "urn:carepath:icd-10-cn",
     "FHIR_DEFAULT_OFFSET": "+08:00",
+    # Hospital channels files (os.pathsep-separated; `carepath serve --config` sets it): the
+    # WeChat accounts whose delivery callbacks /wechat/<hospital>/<appid>/events accepts.
+    "CHANNELS_CONFIG": "",
     "API_TITLE": "carepath",
     "API_VERSION": "v1",
     "OPENAPI_VERSION": "3.0.3",
@@ -57,7 +60,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from carepath.webapi import events, fhir, health, patients, problems, tasks
+    from carepath.webapi import events, fhir, health, inbox, patients, problems, tasks, wechat
 
     app.extensions["carepath.db"] = Database(app.config["DATABASE_URL"])
     app.extensions["carepath.cipher"] = FieldCipher.from_config(
@@ -77,7 +80,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(events.blp)
     api.register_blueprint(patients.blp)
     api.register_blueprint(tasks.blp)
+    api.register_blueprint(inbox.blp)
     app.register_blueprint(health.blp)
+    app.register_blueprint(wechat.blp)
     app.register_blueprint(fhir.blp)
     problems.init_app(app)  # after Api(app), which registers its own HTTP error handler
 

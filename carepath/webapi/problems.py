@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from carepath.errors import CarepathError
 from carepath.store.event_input import InvalidEventError
 from carepath.store.events import EventConflictError
+from carepath.store.inbox import InboxItemNotFoundError, PregnancyNotFoundError
 from carepath.store.patients import PatientNotFoundError
 from carepath.store.tasks import (
     InvalidOutcomeError,
@@ -62,7 +63,9 @@ def status_for(error: CarepathError) -> int:
         return error.status
     if isinstance(error, EventConflictError):
         return 409
-    if isinstance(error, PatientNotFoundError | TaskNotFoundError):
+    if isinstance(
+        error, PatientNotFoundError | TaskNotFoundError | PregnancyNotFoundError | InboxItemNotFoundError
+    ):
         return 404
     if isinstance(error, TaskClaimedError | TaskClosedError):
         return 409

@@ -1,0 +1,125 @@
+"""WeChat's delivery callbacks, from a hospital's channels file to the store.
+
+A hospital points each WeChat account's callback URL (the MP console's 服务器配置, plain-text
+mode) at ``/wechat/<hospital>/<appid>/events`` with a token of its choosing; the same token is
+named in its channels file, under the account's channel, by ``callback_token_env`` (the
+environment variable holding it: a token is a secret and never sits in the file)::
+
+    hospital: demo-mch
+    channels:
+      wechat_template:
+        appid: wx0123456789abcdef
+        callback_token_env: CAREPATH_WECHAT_CALLBACK_TOKEN
+
+``callback_accounts`` reads those; ``verify`` checks WeChat's signature with the account's token;
+``record_callback`` parses the event XML (``channels/wechat_events.py``) and records its reports
+against the outbox (``store/receipts.py``) in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import yaml
+
+from carepath.channels.wechat_events import CallbackError, parse_event, verify_signature
+from carepath.store.db import Database
+from carepath.store.receipts import BINDING_KINDS, RecordResult, ReportAccount, record_reports
+
+logger = logging.getLogger("carepath.delivery.receipts")
+
+__all__ = [
+    "CallbackAccount",
+    "CallbackError",
+    "callback_accounts",
+    "read_channels_files",
+    "record_callback",
+    "verify",
+]
+
+TOKEN_KEY = "callback_token_env"
+
+
+@dataclass(frozen=True)
+class CallbackAccount:
+    account: ReportAccount
+    token: str
+
+
+def read_channels_files(paths: str) -> list[dict[str, Any]]:
+    """The hospital channels files named in ``paths`` (separated by ``os.pathsep``), parsed."""
+    found = []
+    for path in filter(None, (p.strip() for p in paths.split(os.pathsep))):
+        with open(path, encoding="utf-8") as handle:
+            config = yaml.safe_load(handle) or {}
+        if not isinstance(config, dict):
+            raise ValueError(f"{path}: a channels file is a mapping")
+        found.append(config)
+    return found
+
+
+def callback_accounts(
+    configs: list[dict[str, Any]], environ: Mapping[str, str]
+) -> dict[tuple[str, str], CallbackAccount]:
+    """(hospital, appid) -> its callback account, for every WeChat channel of the files that
+    names a callback token. A token variable that is not set leaves that account out (logged):
+    its callbacks are then refused as not configured, never accepted unchecked."""
+    accounts: dict[tuple[str, str], CallbackAccount] = {}
+    for config in configs:
+        hospital = config.get("hospital")
+        channels = config.get("channels") or {}
+        if not hospital or not isinstance(channels, dict):
+            continue
+        for channel in BINDING_KINDS:
+            settings = channels.get(channel)
+            if not isinstance(settings, dict) or "appid" not in settings or TOKEN_KEY not in settings:
+                continue
+            variable = str(settings[TOKEN_KEY])
+            token = environ.get(variable, "")
+            if not token:
+                logger.warning(
+                    "%s %s: %s names %s, which is not set: its callbacks are refused",
+                    hospital,
+                    settings["appid"],
+                    TOKEN_KEY,
+                    variable,
+                )
+                continue
+            appid = str(settings["appid"])
+            accounts[(str(hospital), appid)] = CallbackAccount(
+                ReportAccount(str(hospital), channel, appid), token
+            )
+    return accounts
+
+
+def verify(account: CallbackAccount, timestamp: str, nonce: str, signature: str) -> bool:
+    """WeChat's signature over the account's token, the timestamp and the nonce."""
+    if not (timestamp and nonce and signature):
+        return False
+    return verify_signature(account.token, timestamp, nonce, signature)
+
+
+def record_callback(db: Database, account: CallbackAccount, body: bytes, now: datetime) -> RecordResult:
+    """Parse one callback (``CallbackError`` when it is not understood: nothing recorded) and
+    record its delivery reports; events without reports (follows, menu clicks) record nothing."""
+    reports = parse_event(body)
+    if not reports:
+        return RecordResult()
+    with db.transaction() as session:
+        result = record_reports(session, account.account, reports, now)
+    logger.info(
+        "%s %s: %d report(s): applied %d, unchanged %d, unknown %d, mismatched %d",
+        account.account.hospital_id,
+        account.account.appid,
+        len(reports),
+        result.applied,
+        result.unchanged,
+        result.unknown,
+        result.mismatched,
+    )
+    return result
