@@ -63,6 +63,7 @@ class Received:
     payload: dict[str, Any]
     status: int = 0
     delivered: bool = False
+    reply: dict[str, Any] = field(default_factory=dict)  # what the fake answered
 
 
 @dataclass
@@ -303,6 +304,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.hang is not None:
             time.sleep(fault.hang)
         received.status = status
+        received.reply = reply
         self._reply(status, reply, extra)
 
     def _dispatch(self, req: _Request) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -336,6 +338,33 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+
+def send_finished_callback(
+    received: Received,
+    token: str,
+    status: str = "success",
+    *,
+    created: int = 1783666800,
+    timestamp: str = "1783666800",
+    nonce: str = "nonce-1",
+) -> tuple[dict[str, str], bytes]:
+    """The query and body of WeChat's ``TEMPLATESENDJOBFINISH`` callback for a template message
+    the fake accepted (its openid and msgid), signed with the account's callback token."""
+    msgid, openid = received.reply["msgid"], received.payload["touser"]
+    body = (
+        f"<xml><ToUserName><![CDATA[gh_hospital]]></ToUserName>"
+        f"<FromUserName><![CDATA[{openid}]]></FromUserName><CreateTime>{created}</CreateTime>"
+        f"<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[TEMPLATESENDJOBFINISH]]></Event>"
+        f"<MsgID>{msgid}</MsgID><Status><![CDATA[{status}]]></Status></xml>"
+    ).encode()
+    return callback_query(token, timestamp, nonce), body
+
+
+def callback_query(token: str, timestamp: str, nonce: str, **extra: str) -> dict[str, str]:
+    """WeChat's callback query: ``signature`` = SHA-1 of the sorted token, timestamp, nonce."""
+    signature = hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
+    return {"signature": signature, "timestamp": timestamp, "nonce": nonce, **extra}
 
 
 def _route(path: str, headers: Any) -> str:
