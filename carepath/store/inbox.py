@@ -124,7 +124,8 @@ def mark_read(db: Database, actor: Actor, pregnancy_id: str, item_id: int, now: 
         )
         if item is None:
             raise InboxItemNotFoundError(f"no inbox item {item_id} for pregnancy {pregnancy_id!r}")
-        if item.read_at is None:
+        first = item.read_at is None
+        if first:
             item.read_at = now
             session.execute(
                 update(OutboxRow)
@@ -136,14 +137,14 @@ def mark_read(db: Database, actor: Actor, pregnancy_id: str, item_id: int, now: 
                 .values(read_at=now)
                 .execution_options(synchronize_session=False)
             )
-            audit(
-                session,
-                actor,
-                "change",
-                now,
-                f"inbox item {item.id} marked read",
-                patient_id=pregnancy.patient_id,
-                pregnancy_id=pregnancy.id,
-            )
+        audit(
+            session,
+            actor,
+            "change" if first else "read",
+            now,
+            f"inbox item {item.id} marked read" + ("" if first else " (again)"),
+            patient_id=pregnancy.patient_id,
+            pregnancy_id=pregnancy.id,
+        )
         session.flush()
         return _view(item)
