@@ -416,6 +416,75 @@ def tasks_escalate() -> None:
 
 
 @cli.group()
+def inbox() -> None:
+    """Her in-app inbox (what the mini program shows)."""
+
+
+@inbox.command("show")
+@click.option("--pregnancy", "pregnancy_id", help="A pregnancy id.")
+@click.option(
+    "--patient", "his_patient_id", help="Her HIS patient id (her latest pregnancy); needs --hospital."
+)
+@click.option("--hospital", "hospital_id", help="The hospital (with --patient).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 200))
+@click.option("--body", "with_body", is_flag=True, help="Print each item's full text too.")
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def inbox_show(
+    *,
+    pregnancy_id: str | None,
+    his_patient_id: str | None,
+    hospital_id: str | None,
+    limit: int,
+    with_body: bool,
+    output_format: str,
+) -> None:
+    """One pregnancy's inbox, newest first, and what still waits in her outbox (audited)."""
+    import getpass
+    import json
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from carepath.store import inbox as inbox_service
+    from carepath.store.scope import Actor
+
+    if (pregnancy_id is None) == (his_patient_id is None) or (his_patient_id and not hospital_id):
+        raise click.UsageError("give --pregnancy ID, or --patient HIS_ID with --hospital H")
+    app = _app()
+    database, now = app.extensions["carepath.db"], app.config["CLOCK"]()
+    try:
+        hospital, pregnancy = inbox_service.locate_pregnancy(
+            database, pregnancy_id=pregnancy_id, hospital_id=hospital_id, his_patient_id=his_patient_id
+        )
+    except inbox_service.PregnancyNotFoundError as error:
+        raise click.ClickException(f"{error.code}: {error.message}") from None
+    actor = Actor(hospital, "cli", getpass.getuser())
+    page = inbox_service.list_inbox(database, actor, pregnancy, now, limit=limit)
+    waiting = inbox_service.waiting(database, hospital, pregnancy)
+    if output_format == "json":
+        page["waiting"] = [{"at": at.isoformat(), "count": count} for at, count in waiting]
+        click.echo(json.dumps(page, ensure_ascii=False, indent=2))
+        return
+    shanghai = ZoneInfo("Asia/Shanghai")
+    click.echo(
+        f"inbox of pregnancy {pregnancy} (hospital {hospital}): "
+        f"{page['total']} item(s), {page['unread']} unread"
+    )
+    for item in page["items"]:
+        filed = datetime.fromisoformat(item["filed_at"]).astimezone(shanghai)
+        mark = "  " if item["read_at"] else "* "
+        click.echo(f"{mark}{filed:%Y-%m-%d %H:%M} #{item['id']} [{item['kind']}] {item['title']}")
+        if with_body:
+            click.echo("    " + item["body"].strip().replace("\n", "\n    "))
+    for at, count in waiting:
+        note = "due now" if at <= now else f"in {str(at - now).split('.')[0]}"
+        click.echo(
+            f"waiting: {count} message(s) at {at.astimezone(shanghai):%Y-%m-%d %H:%M} Asia/Shanghai ({note})"
+        )
+
+
+@cli.group()
 def demo() -> None:
     """Synthetic demo data for `make run`."""
 
@@ -713,6 +782,29 @@ def _print_upcoming(app: Any, times: int = 5) -> None:
         click.echo(f"outbox: {count} message(s) at {local:%Y-%m-%d %H:%M} Asia/Shanghai ({note})", err=True)
 
 
+def _print_inbox_hint(app: Any, host: str, port: int) -> None:
+    """How to watch messages arrive: the console channel logs each one here; her inbox holds
+    the full text of every item."""
+    from sqlalchemy import select
+
+    from carepath.store.models import OutboxRow
+
+    with app.extensions["carepath.db"].reading() as session:
+        pregnancy = session.scalar(
+            select(OutboxRow.pregnancy_id)
+            .where(OutboxRow.kind.in_(("remind", "questionnaire", "push")))
+            .order_by(OutboxRow.due_at, OutboxRow.id)
+            .limit(1)
+        )
+    example = pregnancy or "ID"
+    click.echo(
+        f"messages: the console channel logs each one here as it goes out; her inbox: "
+        f"`carepath inbox show --pregnancy {example}`, or (signed) "
+        f"GET http://{host}:{port}/api/v1/pregnancies/{example}/inbox",
+        err=True,
+    )
+
+
 _interval_options = [
     click.option(
         "--sweep-every", "sweep", default=60.0, show_default=True, help="Seconds between wake-up sweeps."
@@ -741,10 +833,13 @@ def serve(
     """Serve the API with the scheduler and dispatcher in the same process (the embedded
     default; threaded, for one machine; gunicorn and `carepath scheduler` for more)."""
     app = _app()
+    if config_path:  # the WeChat callback endpoint reads its accounts' tokens from it too
+        app.config["CHANNELS_CONFIG"] = config_path
     running = None
     if not no_scheduler:
         _log_to_stderr()
         running = _start_scheduler(app, config_path, sweep, dispatch)
+        _print_inbox_hint(app, host, port)
     try:
         app.run(host=host, port=port, threaded=True, use_reloader=False)
     finally:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from carepath.errors import CarepathError
 from carepath.store.db import Database
-from carepath.store.models import InboxItem, OutboxRow, Pregnancy
+from carepath.store.models import InboxItem, OutboxRow, Patient, Pregnancy
 from carepath.store.scope import Actor, audit, owned
 
 
@@ -148,3 +148,54 @@ def mark_read(db: Database, actor: Actor, pregnancy_id: str, item_id: int, now: 
         )
         session.flush()
         return _view(item)
+
+
+def locate_pregnancy(
+    db: Database,
+    *,
+    pregnancy_id: str | None = None,
+    hospital_id: str | None = None,
+    his_patient_id: str | None = None,
+) -> tuple[str, str]:
+    """(hospital, pregnancy) for an operator's command: a pregnancy by its id, or a patient's
+    latest pregnancy by her HIS id within one hospital; ``PregnancyNotFoundError`` otherwise."""
+    with db.reading() as session:
+        statement = select(Pregnancy.hospital_id, Pregnancy.id)
+        if pregnancy_id is not None:
+            statement = statement.where(Pregnancy.id == pregnancy_id)
+            if hospital_id is not None:
+                statement = statement.where(Pregnancy.hospital_id == hospital_id)
+        elif hospital_id is not None and his_patient_id is not None:
+            statement = (
+                statement.join(Patient, Patient.id == Pregnancy.patient_id)
+                .where(Patient.hospital_id == hospital_id, Patient.his_patient_id == his_patient_id)
+                .order_by(Pregnancy.number.desc())
+            )
+        else:
+            raise ValueError("give a pregnancy id, or a hospital and her HIS patient id")
+        found = session.execute(statement.limit(1)).first()
+    if found is None:
+        raise PregnancyNotFoundError(
+            f"no pregnancy {pregnancy_id!r}"
+            if pregnancy_id is not None
+            else f"no patient {his_patient_id!r} in hospital {hospital_id}"
+        )
+    return found[0], found[1]
+
+
+def waiting(db: Database, hospital_id: str, pregnancy_id: str) -> list[tuple[datetime, int]]:
+    """(when, how many) of her outbox messages still to go: held for the send window, the cap,
+    a retry, or simply not yet due."""
+    when = func.coalesce(OutboxRow.next_attempt_at, OutboxRow.due_at)
+    with db.reading() as session:
+        rows = session.execute(
+            select(when, func.count())
+            .where(
+                OutboxRow.hospital_id == hospital_id,
+                OutboxRow.pregnancy_id == pregnancy_id,
+                OutboxRow.status == "due",
+            )
+            .group_by(when)
+            .order_by(when)
+        ).all()
+    return [(at, int(count)) for at, count in rows]
