@@ -525,6 +525,11 @@ def demo_setup(instance: str, examples: str, pathways_dir: str | None) -> None:
     click.echo(f"demo pregnancies: {', '.join(patients)}")
     click.echo(f"demo key id {key['key_id']} (secret in {folder / 'demo-key.json'})")
     click.echo("post a signed event:  .venv/bin/python examples/post_event.py --key instance/demo-key.json")
+    if patients:
+        click.echo(
+            f"her inbox:            .venv/bin/carepath inbox show --hospital {key['hospital']} "
+            f"--patient {patients[0]}"
+        )
 
 
 @cli.group()

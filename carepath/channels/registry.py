@@ -118,11 +118,20 @@ def build_channel(name: str, config: Mapping[str, Any], deps: ChannelDeps) -> Ch
     return builder(config, deps)
 
 
+#: Settings a channel's section may carry for carepath's receiving side, not for sending (the
+#: WeChat callback's token, read by ``delivery/receipts.py``): a sender does not need them set.
+RECEIVING_KEYS = frozenset({"callback_token_env"})
+
+
 def build_channels(
     channels: Mapping[str, Mapping[str, Any]], deps: ChannelDeps, environ: Mapping[str, str]
 ) -> dict[str, Channel]:
     """Every channel of a hospital's ``channels:`` section, secrets read from ``environ``."""
     return {
-        name: build_channel(name, resolve_secrets(config or {}, environ), deps)
+        name: build_channel(
+            name,
+            resolve_secrets({k: v for k, v in (config or {}).items() if k not in RECEIVING_KEYS}, environ),
+            deps,
+        )
         for name, config in channels.items()
     }

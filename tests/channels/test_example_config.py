@@ -38,3 +38,16 @@ def test_the_example_holds_no_secret_only_the_variables_naming_them() -> None:
         if name not in ("inbox", "console"):
             with pytest.raises(KeyError):
                 resolve_secrets(settings, {})
+
+
+def test_the_example_names_callback_tokens_that_sending_does_not_need() -> None:
+    from carepath.delivery.receipts import callback_accounts
+
+    config = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    environ = {**ENVIRON, "CAREPATH_WECHAT_CALLBACK_TOKEN": "t1", "CAREPATH_MINIPROGRAM_CALLBACK_TOKEN": "t2"}
+    accounts = callback_accounts([config], environ)
+    assert {key: (a.account.channel, a.token) for key, a in accounts.items()} == {
+        ("demo-mch", "wx0123456789abcdef"): ("wechat_template", "t1"),
+        ("demo-mch", "wxfedcba9876543210"): ("wechat_subscribe", "t2"),
+    }
+    assert callback_accounts([config], ENVIRON) == {}  # tokens unset: no callbacks accepted
