@@ -44,17 +44,19 @@ def add_pregnancy(
     channels: tuple[str, ...] = ("wechat_template", "sms_tencent"),
     openid: str | None = None,
     phone: str | None = "13800000000",
+    hospital: str = HOSPITAL,
+    account: str = OA_APPID,
 ) -> tuple[int, str]:
     from carepath.store import consents
     from carepath.store.models import Patient, Pregnancy
 
     with db.transaction() as session:
-        patient = Patient(hospital_id=HOSPITAL, his_patient_id=f"p-{n}", created_at=NOW)
+        patient = Patient(hospital_id=hospital, his_patient_id=f"p-{n}", created_at=NOW)
         session.add(patient)
         session.flush()
         pregnancy = Pregnancy(
             id=f"preg-{n}",
-            hospital_id=HOSPITAL,
+            hospital_id=hospital,
             patient_id=patient.id,
             number=1,
             status="pregnant",
@@ -65,7 +67,7 @@ def add_pregnancy(
         session.add(pregnancy)
         session.flush()
         if consent:
-            common = {"hospital_id": HOSPITAL, "patient_id": patient.id, "notice_version": "2026-01"}
+            common = {"hospital_id": hospital, "patient_id": patient.id, "notice_version": "2026-01"}
             consents.record_consent(
                 session, **common, channel="*", topic="health-information", source="mini-program", at=NOW
             )
@@ -75,14 +77,14 @@ def add_pregnancy(
                 )
         if openid is not None:
             consents.bind(
-                session, cipher, hospital_id=HOSPITAL, patient_id=patient.id, kind="wechat_oa",
-                value=openid, account=OA_APPID, at=NOW,
+                session, cipher, hospital_id=hospital, patient_id=patient.id, kind="wechat_oa",
+                value=openid, account=account, at=NOW,
             )  # fmt: skip
         if phone is not None:
             consents.bind(
                 session,
                 cipher,
-                hospital_id=HOSPITAL,
+                hospital_id=hospital,
                 patient_id=patient.id,
                 kind="phone",
                 value=phone,

@@ -11,37 +11,15 @@ from tests.conftest import NOW
 
 
 def add_pregnancy(app: Any, hospital: str, n: int, *, openid: str | None = None, appid: str = "") -> str:
-    from carepath.store import consents
-    from carepath.store.models import Patient, Pregnancy
+    """Her pregnancy in ``hospital`` (``preg-<n>``), bound to ``openid`` on ``appid`` if given."""
+    from tests.delivery.conftest import add_pregnancy as add
 
-    with app.extensions["carepath.db"].transaction() as session:
-        patient = Patient(hospital_id=hospital, his_patient_id=f"p-{n}", created_at=NOW)
-        session.add(patient)
-        session.flush()
-        pregnancy = Pregnancy(
-            id=f"preg-{hospital}-{n}",
-            hospital_id=hospital,
-            patient_id=patient.id,
-            number=1,
-            status="pregnant",
-            state={},
-            created_at=NOW,
-            updated_at=NOW,
-        )
-        session.add(pregnancy)
-        if openid is not None:
-            consents.bind(
-                session,
-                app.extensions["carepath.cipher"],
-                hospital_id=hospital,
-                patient_id=patient.id,
-                kind="wechat_oa",
-                value=openid,
-                account=appid,
-                at=NOW,
-            )
-        session.flush()
-        return pregnancy.id
+    cipher = app.extensions["carepath.cipher"]
+    _, pregnancy = add(
+        app.extensions["carepath.db"], cipher, n, consent=False, openid=openid, phone=None,
+        hospital=hospital, account=appid,
+    )  # fmt: skip
+    return pregnancy
 
 
 def add_sent(
