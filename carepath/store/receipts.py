@@ -94,9 +94,20 @@ def record_reports(
     for report in reports:
         if report.status not in RECEIPT_STATUSES:
             raise ValueError(f"unknown receipt status {report.status!r}")
+        # Whether the report's recipient is (or was) her openid on this account: it is about her.
+        bound = (
+            select(ChannelBinding.id)
+            .where(
+                ChannelBinding.patient_id == Pregnancy.patient_id,
+                ChannelBinding.kind == kind,
+                ChannelBinding.account == account.appid,
+                ChannelBinding.value == report.recipient,
+            )
+            .exists()
+        )
         found = (
             session.execute(
-                select(OutboxRow, Pregnancy.patient_id)
+                select(OutboxRow, Pregnancy.patient_id, bound)
                 .join(Pregnancy, Pregnancy.id == OutboxRow.pregnancy_id)
                 .where(
                     OutboxRow.hospital_id == account.hospital_id,
@@ -117,8 +128,8 @@ def record_reports(
             )
             result.unknown += 1
             continue
-        for row, patient_id in found:
-            if not _was_bound(session, patient_id, kind, account.appid, report.recipient):
+        for row, patient_id, was_bound in found:
+            if not (report.recipient and was_bound):
                 logger.warning(
                     "%s %s: report for message %r names a recipient outbox row %d was never bound "
                     "with: not applied",
@@ -157,23 +168,6 @@ def record_reports(
                 result.blocked_bindings += 1
     session.flush()
     return result
-
-
-def _was_bound(session: Session, patient_id: int, kind: str, appid: str, openid: str) -> bool:
-    """Whether ``openid`` is (or was) her binding on ``appid``: the report is about her."""
-    if not openid:
-        return False
-    found = session.scalar(
-        select(ChannelBinding.id)
-        .where(
-            ChannelBinding.patient_id == patient_id,
-            ChannelBinding.kind == kind,
-            ChannelBinding.account == appid,
-            ChannelBinding.value == openid,
-        )
-        .limit(1)
-    )
-    return found is not None
 
 
 # --- the summary of one row's delivery ------------------------------------------------------
