@@ -87,7 +87,17 @@ def _retrying(db: Database, work: Callable[[Session], T]) -> T:
     raise AssertionError("unreachable")
 
 
-def process(session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent, now: datetime) -> Answer:
+def process(
+    session: Session,
+    cipher: FieldCipher,
+    actor: Actor,
+    event: HisEvent,
+    now: datetime,
+    *,
+    resolved: tuple[Patient, Pregnancy] | None = None,
+) -> Answer:
+    """Record and evaluate ``event`` in the caller's transaction. ``resolved``: her patient and
+    pregnancy rows (locked) when the caller found them already, e.g. by carepath's pregnancy id."""
     integrator_id = int(actor.id)
     # Insert first: the unique (integrator, event id) decides. A concurrent twin makes this
     # wait for the first one's commit and then find its row, never a duplicate.
@@ -122,7 +132,10 @@ def process(session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent
             f"event {event.id!r} was already received with a different body; "
             "send a new id for a new event, the same body for a retry"
         )
-    patient, pregnancy, created = _resolve(session, cipher, actor, event, now)
+    if resolved is None:
+        patient, pregnancy, created = _resolve(session, cipher, actor, event, now)
+    else:
+        (patient, pregnancy), created = resolved, False
 
     engine_event = evaluation.to_event(event.id, event.type, event.occurred_at, event.data)
     if created:

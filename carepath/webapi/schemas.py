@@ -101,7 +101,11 @@ def envelope_problems(raw: Any) -> list[dict[str, str]]:
     """Field problems of the envelope (strict types, unknown keys refused)."""
     if not isinstance(raw, dict):
         return [{"path": "", "code": "type-mismatch", "message": "an event is a JSON object"}]
-    messages = _ENVELOPE.validate(raw)
+    return field_problems(_ENVELOPE.validate(raw))
+
+
+def field_problems(messages: Any) -> list[dict[str, str]]:
+    """marshmallow's messages as ``{path, code, message}``, one per failing field."""
     out: list[dict[str, str]] = []
 
     def walk(node: Any, path: tuple[str, ...]) -> None:
