@@ -103,17 +103,7 @@ def bind(
     """Bind her on a channel (replacing an earlier binding of the same kind and account)."""
     if kind not in BINDING_ADAPTERS:
         raise ValueError(f"binding kind must be one of {sorted(BINDING_ADAPTERS)}")
-    session.execute(
-        update(ChannelBinding)
-        .where(
-            ChannelBinding.patient_id == patient_id,
-            ChannelBinding.kind == kind,
-            ChannelBinding.account == account,
-            ChannelBinding.unbound_at.is_(None),
-        )
-        .values(unbound_at=at)
-        .execution_options(synchronize_session=False)
-    )
+    unbind(session, patient_id, kind, account, at)
     row = ChannelBinding(
         hospital_id=hospital_id, patient_id=patient_id, kind=kind, account=account, bound_at=at
     )
@@ -125,6 +115,26 @@ def bind(
     session.add(row)
     session.flush()
     return row
+
+
+def _active_binding(patient_id: int, kind: str, account: str) -> tuple[Any, ...]:
+    return (
+        ChannelBinding.patient_id == patient_id,
+        ChannelBinding.kind == kind,
+        ChannelBinding.account == account,
+        ChannelBinding.unbound_at.is_(None),
+    )
+
+
+def unbind(session: Session, patient_id: int, kind: str, account: str, at: datetime) -> int:
+    """End her active binding of one kind and account; the number ended (0 or 1)."""
+    result = session.execute(
+        update(ChannelBinding)
+        .where(*_active_binding(patient_id, kind, account))
+        .values(unbound_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def active_consents(session: Session, patient_ids: Iterable[int]) -> dict[int, list[Consent]]:
@@ -400,14 +410,7 @@ def put_binding(
     The same value again changes nothing; another value replaces the earlier binding."""
     with db.transaction() as session:
         patient = _her(session, actor, ref)
-        active = session.scalar(
-            select(ChannelBinding).where(
-                ChannelBinding.patient_id == patient.id,
-                ChannelBinding.kind == kind,
-                ChannelBinding.account == account,
-                ChannelBinding.unbound_at.is_(None),
-            )
-        )
+        active = session.scalar(select(ChannelBinding).where(*_active_binding(patient.id, kind, account)))
         if active is not None and (
             active.value_hash == cipher.lookup_hash("phone", value)
             if kind == "phone"
@@ -428,18 +431,7 @@ def delete_binding(
     """Unbind her on one channel at once (the dispatcher stops using it at its next claim)."""
     with db.transaction() as session:
         patient = _her(session, actor, ref)
-        result = session.execute(
-            update(ChannelBinding)
-            .where(
-                ChannelBinding.patient_id == patient.id,
-                ChannelBinding.kind == kind,
-                ChannelBinding.account == account,
-                ChannelBinding.unbound_at.is_(None),
-            )
-            .values(unbound_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        count = unbind(session, patient.id, kind, account, now)
         audit(
             session, actor, "change", now, f"unbound {kind} {account or '-'} ({count})", patient_id=patient.id
         )

@@ -113,7 +113,7 @@ class ResponsesView(MethodView):
             id=raw["id"],
             form=raw["form"],
             submitted_at=datetime.fromisoformat(raw["submitted_at"]),
-            answers=raw["answers"],
+            answers={k: v for k, v in raw["answers"].items() if v is not None},  # null: unanswered
             raw=raw,
             pregnancy=raw.get("pregnancy"),
             his_id=patient.get("his_id"),

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from carepath.store.models import AuditEntry, ChannelBinding, Consent, OutboxRow, Pregnancy
@@ -226,3 +228,43 @@ def test_consents_and_bindings_are_in_the_openapi_document(api: Api) -> None:
     paths = api.client.get("/api/openapi.json").get_json()["paths"]
     assert {"get", "post", "delete"} <= set(paths["/api/v1/consents"])
     assert {"put", "delete"} <= set(paths["/api/v1/bindings"])
+
+
+_VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=12)
+    | st.lists(st.text(max_size=3), max_size=2)
+    | st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    target=st.sampled_from(["consent", "binding"]),
+    key=st.sampled_from(
+        [
+            "his_id",
+            "patient_id",
+            "channel",
+            "topic",
+            "granted",
+            "source",
+            "given_at",
+            "kind",
+            "value",
+            "account",
+        ]
+    ),
+    value=_VALUES,
+)
+def test_a_mangled_consent_or_binding_is_never_a_server_error(
+    api: Api, target: str, key: str, value: Any
+) -> None:
+    api.post("/api/v1/events", registration())
+    if target == "consent":
+        response = api.post("/api/v1/consents", SMS | {key: value})
+    else:
+        response = _put(api, "/api/v1/bindings", OPENID | {key: value})
+    assert response.status_code < 500, response.get_data(as_text=True)

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from carepath.store.models import AuditEntry, QuestionnaireResponse, StaffTask
@@ -185,3 +187,33 @@ def test_responses_are_in_the_openapi_document(api: Api) -> None:
     post = spec["paths"]["/api/v1/responses"]["post"]
     assert {"201", "200", "409", "422"} <= set(post["responses"])
     assert "Response" in spec["components"]["schemas"] and "ResponseAnswer" in spec["components"]["schemas"]
+
+
+_VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12)
+    | st.lists(st.text(max_size=3) | st.integers(), max_size=3)
+    | st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    key=st.sampled_from(
+        ["id", "form", "submitted_at", "pregnancy", "patient", "answers", "q1", "q10", "extra"]
+    ),
+    value=_VALUES,
+)
+def test_a_mangled_response_is_never_a_server_error(api: Api, key: str, value: Any) -> None:
+    api.post("/api/v1/events", registration())  # once, then replays
+    body = epds(f"fuzz-{key}")
+    if key.startswith("q"):
+        body["answers"] = {**EPDS_13, key: value}
+    else:
+        body[key] = value
+    response = api.post(PATH, body)
+    assert response.status_code < 500, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json" or response.status_code in (200, 201)
