@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from carepath.engine import icd10
@@ -188,8 +188,14 @@ def import_catalogue(db: Database, hospital_id: str, rows: list[CatalogueRow], n
             raise UnknownHospitalError(f"no hospital {hospital_id}; create it first")
         existing = {
             row.code: row
-            for row in session.scalars(select(Icd10Code).where(Icd10Code.hospital_id == hospital_id))
+            for row in session.execute(
+                select(Icd10Code.id, Icd10Code.code, Icd10Code.name, Icd10Code.who_code).where(
+                    Icd10Code.hospital_id == hospital_id
+                )
+            )
         }
+        added: list[dict[str, object]] = []
+        changed: list[dict[str, object]] = []
         for item in rows:
             who = icd10.who_code(item.code)
             if who is None:
@@ -198,20 +204,29 @@ def import_catalogue(db: Database, hospital_id: str, rows: list[CatalogueRow], n
                 report.mapped += 1
             row = existing.pop(item.code, None)
             if row is None:
-                session.add(
-                    Icd10Code(
-                        hospital_id=hospital_id, code=item.code, name=item.name, who_code=who, imported_at=now
-                    )
+                added.append(
+                    {
+                        "hospital_id": hospital_id,
+                        "code": item.code,
+                        "name": item.name,
+                        "who_code": who,
+                        "imported_at": now,
+                    }
                 )
-                report.added += 1
             elif (row.name, row.who_code) != (item.name, who):
-                row.name, row.who_code, row.imported_at = item.name, who, now
-                report.updated += 1
+                changed.append({"id": row.id, "name": item.name, "who_code": who, "imported_at": now})
             else:
                 report.unchanged += 1
+        # Bulk statements: a national edition has tens of thousands of codes.
+        if added:
+            session.execute(insert(Icd10Code), added)
+        if changed:
+            session.execute(update(Icd10Code), changed)
         if existing:
-            session.execute(delete(Icd10Code).where(Icd10Code.id.in_([row.id for row in existing.values()])))
-            report.removed = len(existing)
+            stale = [row.id for row in existing.values()]
+            for start in range(0, len(stale), 1000):
+                session.execute(delete(Icd10Code).where(Icd10Code.id.in_(stale[start : start + 1000])))
+        report.added, report.updated, report.removed = len(added), len(changed), len(existing)
     return report
 
 
