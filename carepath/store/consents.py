@@ -411,10 +411,17 @@ def put_binding(
     with db.transaction() as session:
         patient = _her(session, actor, ref)
         active = session.scalar(select(ChannelBinding).where(*_active_binding(patient.id, kind, account)))
-        if active is not None and (
-            active.value_hash == cipher.lookup_hash("phone", value)
-            if kind == "phone"
-            else active.value == value
+        # A binding the provider reported blocked (``blocked_at``, migration 0004 on main) is
+        # bound again even with the same value: her binding it anew is the way back.
+        blocked = getattr(active, "blocked_at", None) is not None
+        if (
+            active is not None
+            and not blocked
+            and (
+                active.value_hash == cipher.lookup_hash("phone", value)
+                if kind == "phone"
+                else active.value == value
+            )
         ):
             return binding_json(cipher, active), False
         row = bind(
