@@ -19,6 +19,7 @@ import yaml
 from carepath.engine.content import load_content_library
 from carepath.engine.form_spec import SCORE_ITEM, Form
 from carepath.engine.forms import load_forms
+from carepath.engine.icd10 import who_catalogue
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 PATHWAYS_DIR = PACKAGE_ROOT / "pathways"
@@ -59,6 +60,8 @@ class Catalogue:
     content_keys: frozenset[str] | None = None
     forms: Mapping[str, FormShape] | None = None
     pathway_ids: frozenset[str] = frozenset()
+    #: ICD-10 codes a pathway's ``icd10`` prefixes are checked against (a warning, never an error).
+    icd10: Mapping[str, object] | None = None
 
     def with_tags(self, extra: frozenset[str]) -> Catalogue:
         return replace(self, tags=self.tags | extra)
@@ -104,7 +107,7 @@ def form_shapes(forms: Mapping[str, Form]) -> Mapping[str, FormShape]:
 
 @cache
 def load_catalogue() -> Catalogue:
-    """The built-in catalogue: the package's tags, labs, content items, forms and pathway ids.
+    """The built-in catalogue: the package's tags, labs, content items, forms, pathway ids, ICD-10.
 
     Cached: it reads some hundred files and never changes while a process runs.
     """
@@ -114,4 +117,5 @@ def load_catalogue() -> Catalogue:
         content_keys=frozenset(load_content_library()),
         forms=form_shapes(load_forms()),
         pathway_ids=builtin_pathway_ids(),
+        icd10=who_catalogue(),
     )

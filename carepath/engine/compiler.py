@@ -24,7 +24,7 @@ from pathlib import Path as FilePath
 from types import MappingProxyType
 from typing import Any
 
-from carepath.engine import schema_check
+from carepath.engine import icd10, schema_check
 from carepath.engine.catalogue import Catalogue, load_catalogue
 from carepath.engine.clock import parse_gestational_age
 from carepath.engine.conditions import ConditionParser, Reference
@@ -222,6 +222,13 @@ def _resolve(
                 "unknown-item",
                 f"form {ref.form!r} has no item {ref.name!r}{schema_check.suggest(ref.name, choices)}",
             )
+    elif ref.kind == "icd10" and cat.icd10 is not None and not icd10.covers(ref.name, cat.icd10):
+        unit.doc.warning(
+            ref.path,
+            "unknown-icd10",
+            f"{ref.name!r} matches no code of the ICD-10 catalogue (pathways/icd10.csv); "
+            "check the code, or add it to the catalogue",
+        )
     elif ref.kind == "pathway" and ref.name not in pathway_ids:
         err(
             ref.path,

@@ -45,7 +45,7 @@ TEXT_OPS = frozenset({"contains", "startswith"})
 
 @dataclass(frozen=True)
 class Reference:
-    """A name the resolve pass must find: ``kind`` is tag, form, item, lab, content, pathway."""
+    """A name the resolve pass must find: ``kind`` is tag, form, item, lab, content, pathway, icd10."""
 
     kind: str
     name: str
@@ -207,6 +207,8 @@ class ConditionParser:
         return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
 
     def _code_pattern(self, text: str, path: Path) -> CodePattern:
+        for code in text.split("-"):
+            self.references.append(Reference("icd10", code, path))
         if "-" in text:
             low, high = text.split("-")
             if low[0] != high[0] or low > high:

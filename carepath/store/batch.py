@@ -286,9 +286,9 @@ def _grouped_or_raise(
             assert i.event is not None and i.patient is not None and i.pregnancy is not None
             assert i.decision is not None
             row_id = row_ids[i.event.id]
-            events.side_records(session, i.pregnancy, i.event, row_id, now)
+            warnings = events.side_records(session, i.pregnancy, i.event, row_id, now)
             body = events.answer_body(
-                i.event.id, i.patient.his_patient_id, i.pregnancy.id, decided_all[i.decision]
+                i.event.id, i.patient.his_patient_id, i.pregnancy.id, decided_all[i.decision], warnings
             )
             i.result = {"status": 201, "result": body}
             answers.append({"id": row_id, "answer": body})

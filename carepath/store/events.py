@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from carepath.engine.facts import Facts
 from carepath.errors import CarepathError
-from carepath.store import evaluation
+from carepath.store import evaluation, icd10
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
 from carepath.store.event_input import HisEvent, parse_event
@@ -87,7 +87,17 @@ def _retrying(db: Database, work: Callable[[Session], T]) -> T:
     raise AssertionError("unreachable")
 
 
-def process(session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent, now: datetime) -> Answer:
+def process(
+    session: Session,
+    cipher: FieldCipher,
+    actor: Actor,
+    event: HisEvent,
+    now: datetime,
+    *,
+    resolved: tuple[Patient, Pregnancy] | None = None,
+) -> Answer:
+    """Record and evaluate ``event`` in the caller's transaction. ``resolved``: her patient and
+    pregnancy rows (locked) when the caller found them already, e.g. by carepath's pregnancy id."""
     integrator_id = int(actor.id)
     # Insert first: the unique (integrator, event id) decides. A concurrent twin makes this
     # wait for the first one's commit and then find its row, never a duplicate.
@@ -122,7 +132,10 @@ def process(session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent
             f"event {event.id!r} was already received with a different body; "
             "send a new id for a new event, the same body for a retry"
         )
-    patient, pregnancy, created = _resolve(session, cipher, actor, event, now)
+    if resolved is None:
+        patient, pregnancy, created = _resolve(session, cipher, actor, event, now)
+    else:
+        (patient, pregnancy), created = resolved, False
 
     engine_event = evaluation.to_event(event.id, event.type, event.occurred_at, event.data)
     if created:
@@ -157,7 +170,7 @@ def process(session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent
         raise EvaluationFailedError(f"bad-value: {exc}") from exc
     if pregnancy.last_occurred_at is None or event.occurred_at > pregnancy.last_occurred_at:
         pregnancy.last_occurred_at = event.occurred_at
-    side_records(session, pregnancy, event, row_id, now)
+    warnings = side_records(session, pregnancy, event, row_id, now)
     audit(
         session,
         actor,
@@ -167,7 +180,7 @@ def process(session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent
         patient_id=patient.id,
         pregnancy_id=pregnancy.id,
     )
-    answer = answer_body(event.id, patient.his_patient_id, pregnancy.id, decided)
+    answer = answer_body(event.id, patient.his_patient_id, pregnancy.id, decided, warnings)
     session.execute(
         update(EventRecord).where(EventRecord.id == row_id).values(answer=answer, pregnancy_id=pregnancy.id)
     )
@@ -175,9 +188,14 @@ def process(session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent
 
 
 def answer_body(
-    event_id: str, his_id: str | None, pregnancy_id: str, decided: evaluation.Decided
+    event_id: str,
+    his_id: str | None,
+    pregnancy_id: str,
+    decided: evaluation.Decided,
+    warnings: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """What the integrator is told: the actions this event produced and what it cancelled."""
+    """What the integrator is told: the actions this event produced, what it cancelled, and
+    warnings about what it carried (``icd10-unknown``)."""
     return {
         "event": event_id,
         "patient": his_id,
@@ -197,6 +215,7 @@ def answer_body(
         ],
         "cancelled": [{"dedupe_key": key, "status": status} for key, status in decided.cancelled],
         "next_wakeup": decided.next_wakeup.isoformat() if decided.next_wakeup else None,
+        "warnings": warnings or [],
     }
 
 
@@ -301,21 +320,33 @@ def _update_identity(patient: Patient, cipher: FieldCipher, event: HisEvent) -> 
 
 def side_records(
     session: Session, pregnancy: Pregnancy, event: HisEvent, event_row_id: int, now: datetime
-) -> None:
-    """The readable history beside the facts: diagnoses, datings, responses, tag log."""
+) -> list[dict[str, str]]:
+    """The readable history beside the facts: diagnoses (with their WHO code), datings,
+    responses, tag log. Returns the warnings for the answer (an ICD-10 code no WHO code is
+    known for: kept as received, never refused)."""
     data = event.data
     common = {"hospital_id": pregnancy.hospital_id, "pregnancy_id": pregnancy.id}
-    if event.type == "diagnosis.added":
+    warnings: list[dict[str, str]] = []
+
+    def add_diagnosis(code: str, name: str | None) -> None:
+        info = icd10.describe(session, pregnancy.hospital_id, code)
+        warning = icd10.warning_for(info)
+        if warning is not None:
+            warnings.append(warning)
         session.add(
             Diagnosis(
                 **common,
-                code=data["code"],
-                name=data.get("name"),
+                code=code,
+                name=name or info.name,
+                who_code=info.who_code,
                 added_at=event.occurred_at,
                 removed_at=None,
                 event_row_id=event_row_id,
             )
         )
+
+    if event.type == "diagnosis.added":
+        add_diagnosis(data["code"], data.get("name"))
     elif event.type == "diagnosis.removed":
         for row in session.scalars(
             select(Diagnosis).where(
@@ -355,16 +386,8 @@ def side_records(
                 keep = {k: data[k] for k in (method, "cycle_length") if k in data}
                 _dating(session, common=common, method=method, data=keep, event_row_id=event_row_id, now=now)
         for diagnosis in data.get("diagnoses", ()):
-            session.add(
-                Diagnosis(
-                    **common,
-                    code=diagnosis["code"],
-                    name=diagnosis.get("name"),
-                    added_at=event.occurred_at,
-                    removed_at=None,
-                    event_row_id=event_row_id,
-                )
-            )
+            add_diagnosis(diagnosis["code"], diagnosis.get("name"))
+    return warnings
 
 
 def _dating(

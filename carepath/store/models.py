@@ -179,6 +179,7 @@ class Diagnosis(Base):
     pregnancy_id: Mapped[str] = mapped_column(ForeignKey("pregnancies.id"), index=True)
     code: Mapped[str] = mapped_column(String(16))
     name: Mapped[str | None] = mapped_column(String(200))
+    who_code: Mapped[str | None] = mapped_column(String(16))  # its WHO code (0005), None: unknown
     added_at: Mapped[datetime]
     removed_at: Mapped[datetime | None]
     event_row_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
@@ -383,6 +384,10 @@ class ChannelQuota(Base):
 
 
 class QuestionnaireResponse(Base):
+    """Her answers to a form. Posted through ``/api/v1/responses`` it carries the integrator's
+    response id (unique per integrator, like event ids) and its score; through a
+    ``questionnaire.submitted`` event, neither."""
+
     __tablename__ = "questionnaire_responses"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"))
@@ -391,6 +396,25 @@ class QuestionnaireResponse(Base):
     answers: Mapped[dict[str, Any]]
     submitted_at: Mapped[datetime]
     event_row_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    # --- intake (0005) ---
+    integrator_id: Mapped[int | None] = mapped_column(ForeignKey("integrators.id"))
+    response_id: Mapped[str | None] = mapped_column(String(128))
+    score: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # total, band, flags, complete
+    __table_args__ = (UniqueConstraint("integrator_id", "response_id"),)
+
+
+class Icd10Code(Base):
+    """A hospital's own ICD-10 catalogue (national clinical edition codes such as ``O24.401``),
+    each mapped to the WHO code it extends (``who_code``, None when it extends none)."""
+
+    __tablename__ = "icd10_codes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"))
+    code: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    who_code: Mapped[str | None] = mapped_column(String(16))
+    imported_at: Mapped[datetime]
+    __table_args__ = (UniqueConstraint("hospital_id", "code"),)
 
 
 class StaffTask(Base):

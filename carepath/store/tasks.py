@@ -17,14 +17,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from carepath.engine.forms import Form, load_forms, score, validate_answers
+from carepath.engine.forms import score
 from carepath.errors import CarepathError
+from carepath.store import form_answers
 from carepath.store.crypto import FieldCipher, mask_name
 from carepath.store.db import Database
 from carepath.store.models import Hospital, Patient, Pregnancy, Staff, StaffTask
@@ -86,11 +86,6 @@ class TaskFilter:
     pregnancy: str | None = None
     limit: int = 100
     offset: int = 0
-
-
-@cache
-def _forms() -> dict[str, Form]:
-    return load_forms()
 
 
 def add_staff(db: Database, hospital_id: str, name: str, role: str) -> int:
@@ -290,18 +285,11 @@ def check_outcome(form_id: str | None, answers: Mapping[str, object] | None) -> 
         if answers:
             return [{"path": "answers", "code": "no-form", "message": "this task has no outcome form"}]
         return []
-    form = _forms().get(form_id)
-    if form is None:
+    if form_id not in form_answers.forms():
         return [
             {"path": "answers", "code": "unknown-form", "message": f"the task's form {form_id} is not known"}
         ]
-    problems = validate_answers(form, answers or {})
-    out = []
-    for text in problems:
-        item, _, message = text.partition(": ")
-        code = "required" if message == "required" else "invalid-answer"
-        out.append({"path": f"answers.{item[:64]}", "code": code, "message": (message or text)[:200]})
-    return out
+    return form_answers.answer_problems(form_id, answers or {})
 
 
 def record_outcome(
@@ -328,7 +316,7 @@ def record_outcome(
             raise InvalidOutcomeError(f"the outcome does not fit form {task.form or '(none)'}", errors)
         stored: dict[str, Any] | None = None
         if task.form is not None:
-            result = score(_forms()[task.form], answers or {})
+            result = score(form_answers.forms()[task.form], answers or {})
             stored = {"answers": dict(answers or {}), "score": result.total}
         if task.claimed_by is None:
             task.claimed_by, task.claimed_at = actor.label, now

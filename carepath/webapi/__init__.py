@@ -60,7 +60,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from carepath.webapi import events, fhir, health, inbox, patients, problems, tasks, wechat
+    from carepath.webapi import (
+        consents,
+        events,
+        fhir,
+        health,
+        inbox,
+        patients,
+        problems,
+        responses,
+        tasks,
+        wechat,
+    )
 
     app.extensions["carepath.db"] = Database(app.config["DATABASE_URL"])
     app.extensions["carepath.cipher"] = FieldCipher.from_config(
@@ -81,6 +92,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(patients.blp)
     api.register_blueprint(tasks.blp)
     api.register_blueprint(inbox.blp)
+    api.register_blueprint(responses.blp)
+    api.register_blueprint(consents.blp)
     app.register_blueprint(health.blp)
     app.register_blueprint(wechat.blp)
     app.register_blueprint(fhir.blp)

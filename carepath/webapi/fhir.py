@@ -284,6 +284,15 @@ def _response_bundle(
                     "expression": [f"Bundle.entry[{item.index}]"],
                 }
             )
+            issues.extend(
+                {
+                    "severity": "warning",
+                    "code": "code-invalid",
+                    "diagnostics": f"{warning['code']}: {warning['message']}",
+                    "expression": [f"Bundle.entry[{item.index}]"],
+                }
+                for warning in answer.get("warnings", [])
+            )
             extensions.append(
                 {"url": ANSWER_EXTENSION, "valueString": json.dumps(answer, ensure_ascii=False)}
             )

@@ -14,10 +14,12 @@ from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 from carepath.errors import CarepathError
+from carepath.store.consents import InvalidConsentError
 from carepath.store.event_input import InvalidEventError
 from carepath.store.events import EventConflictError
 from carepath.store.inbox import InboxItemNotFoundError, PregnancyNotFoundError
 from carepath.store.patients import PatientNotFoundError
+from carepath.store.responses import InvalidResponseError, ResponseConflictError
 from carepath.store.tasks import (
     InvalidOutcomeError,
     TaskClaimedError,
@@ -61,7 +63,7 @@ def problem(
 def status_for(error: CarepathError) -> int:
     if isinstance(error, ApiProblemError):
         return error.status
-    if isinstance(error, EventConflictError):
+    if isinstance(error, EventConflictError | ResponseConflictError):
         return 409
     if isinstance(
         error, PatientNotFoundError | TaskNotFoundError | PregnancyNotFoundError | InboxItemNotFoundError
@@ -77,7 +79,7 @@ def status_for(error: CarepathError) -> int:
 def from_error(error: CarepathError) -> Response:
     if isinstance(error, ApiProblemError):
         return problem(error.status, error.code, error.message, error.errors, **error.extra)
-    if isinstance(error, InvalidOutcomeError):
+    if isinstance(error, InvalidOutcomeError | InvalidResponseError | InvalidConsentError):
         return problem(422, error.code, error.message, error.errors)
     if isinstance(error, TaskClaimedError):
         return problem(409, error.code, error.message, claimed_by=error.claimed_by)

@@ -55,6 +55,12 @@ class CancelledSchema(Schema):
     status = fields.String()
 
 
+class WarningSchema(Schema):
+    code = fields.String(metadata={"description": "icd10-unknown: a code no WHO ICD-10 code is known for"})
+    icd10 = fields.String()
+    message = fields.String()
+
+
 class EventAnswerSchema(Schema):
     event = fields.String()
     patient = fields.String(allow_none=True)
@@ -62,6 +68,10 @@ class EventAnswerSchema(Schema):
     actions = fields.List(fields.Nested(ActionSchema))
     cancelled = fields.List(fields.Nested(CancelledSchema))
     next_wakeup = fields.String(allow_none=True)
+    warnings = fields.List(
+        fields.Nested(WarningSchema),
+        metadata={"description": "what was accepted but needs a look: the event is recorded"},
+    )
 
 
 class BatchItemSchema(Schema):
@@ -91,7 +101,11 @@ def envelope_problems(raw: Any) -> list[dict[str, str]]:
     """Field problems of the envelope (strict types, unknown keys refused)."""
     if not isinstance(raw, dict):
         return [{"path": "", "code": "type-mismatch", "message": "an event is a JSON object"}]
-    messages = _ENVELOPE.validate(raw)
+    return field_problems(_ENVELOPE.validate(raw))
+
+
+def field_problems(messages: Any) -> list[dict[str, str]]:
+    """marshmallow's messages as ``{path, code, message}``, one per failing field."""
     out: list[dict[str, str]] = []
 
     def walk(node: Any, path: tuple[str, ...]) -> None:
