@@ -463,14 +463,28 @@ def delivery() -> None:
     """The outbox dispatcher and its kill switches."""
 
 
-def _delivery_setup(config_path: str | None) -> Any:
+def _token_store(app: Any) -> Any:
+    """Where every process sending for an account shares its access token: Redis when
+    ``REDIS_URL`` (``CAREPATH_REDIS_URL``) is set, else the database's ``provider_tokens``."""
+    if app.config.get("REDIS_URL"):
+        import redis
+
+        from carepath.channels.redis_tokens import RedisTokenStore
+
+        return RedisTokenStore(redis.Redis.from_url(app.config["REDIS_URL"]))
+    from carepath.delivery.token_store import DatabaseTokenStore
+
+    return DatabaseTokenStore(app.extensions["carepath.db"], clock=app.config["CLOCK"])
+
+
+def _delivery_setup(config_path: str | None, app: Any) -> Any:
     """``channels_for_hospital`` from a hospital's channels file (examples/hospital/channels.yaml):
     its channels and ``delivery:`` policy; every other hospital gets the inbox and the console."""
     import os
 
     import yaml
 
-    from carepath.channels.base import InMemoryTokenStore, make_http_client
+    from carepath.channels.base import make_http_client
     from carepath.channels.console import ConsoleChannel
     from carepath.channels.inbox import InboxChannel, MemoryInbox
     from carepath.channels.registry import ChannelDeps, build_channels
@@ -487,7 +501,7 @@ def _delivery_setup(config_path: str | None) -> Any:
         return lambda hospital_id: default
     with open(config_path, encoding="utf-8") as handle:
         config = yaml.safe_load(handle) or {}
-    deps = ChannelDeps(client=make_http_client(), token_store=InMemoryTokenStore(), inbox=inbox)
+    deps = ChannelDeps(client=make_http_client(), token_store=_token_store(app), inbox=inbox)
     settings = config.get("delivery") or {}
     channel_config = config.get("channels") or {}
     accounts = {
@@ -528,7 +542,7 @@ def delivery_run(once: bool, config_path: str | None, interval: float, batch: in
         app.extensions["carepath.cipher"],
         app.config["CLOCK"],
     )
-    channels_for_hospital = _delivery_setup(config_path)
+    channels_for_hospital = _delivery_setup(config_path, app)
     while True:
         now = clock()
         recovered = recover_in_flight(database, now)
@@ -669,7 +683,7 @@ def _start_scheduler(app: Any, config_path: str | None, sweep: float, dispatch: 
 
     jobs = Jobs(
         app,
-        _delivery_setup(config_path),
+        _delivery_setup(config_path, app),
         Settings(sweep_seconds=sweep, dispatch_seconds=dispatch),
         on_report=_on_report(app),
     )
