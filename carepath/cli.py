@@ -530,7 +530,14 @@ def _delivery_setup(config_path: str | None, app: Any) -> Any:
 )
 @click.option("--interval", default=10.0, show_default=True, help="Seconds between rounds.")
 @click.option("--batch", default=100, show_default=True, help="Rows claimed per transaction.")
-def delivery_run(once: bool, config_path: str | None, interval: float, batch: int) -> None:
+@click.option(
+    "--concurrency",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Provider calls at a time.",
+)
+def delivery_run(once: bool, config_path: str | None, interval: float, batch: int, concurrency: int) -> None:
     """Send what is due: recover rows a crash left in flight, then dispatch, every --interval."""
     import time as time_module
 
@@ -546,7 +553,9 @@ def delivery_run(once: bool, config_path: str | None, interval: float, batch: in
     while True:
         now = clock()
         recovered = recover_in_flight(database, now)
-        report = dispatch_once(database, now, channels_for_hospital, batch, cipher=cipher)
+        report = dispatch_once(
+            database, now, channels_for_hospital, batch, cipher=cipher, concurrency=concurrency
+        )
         click.echo(
             f"{now.isoformat()} claimed {report.claimed} sent {report.sent} held {report.held} "
             f"skipped {report.skipped} dead {report.dead} retrying {report.retrying} "

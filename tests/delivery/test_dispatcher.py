@@ -269,10 +269,11 @@ def test_crash_between_in_flight_and_sent(db: Any, cipher: Any, fake: FakeProvid
         accounts=setup.accounts,
         link_base=setup.link_base,
     )
+    # One call at a time, so that the first crash comes before the batch's second call.
     with pytest.raises(Crash):
-        dispatch_once(db, NOW, lambda h: crashing, batch=2, cipher=cipher)
+        dispatch_once(db, NOW, lambda h: crashing, batch=2, cipher=cipher, concurrency=1)
     with pytest.raises(Crash):
-        dispatch_once(db, NOW + timedelta(minutes=4), lambda h: crashing, cipher=cipher)
+        dispatch_once(db, NOW + timedelta(minutes=4), lambda h: crashing, cipher=cipher, concurrency=1)
     assert {r.status for r in rows(db).values()} == {"in_flight"}
     # The restarted dispatcher: nothing is stale yet at first (a live one may hold the rows).
     assert recover_in_flight(db, NOW + timedelta(minutes=1), settings=FAST).recovered == 0
