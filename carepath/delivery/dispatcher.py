@@ -11,7 +11,9 @@ One round of ``dispatch_once`` repeats, until nothing is left to do at ``now``:
    idempotently; an inbox-only item is then simply sent. Items to send externally are marked
    ``in_flight`` (channel, ``in_flight_at``, attempt); the transaction COMMITS.
 2. **Send**, outside any transaction: one provider call per row, ``concurrency`` at a time
-   (a small thread pool; the adapters share the process's pooled HTTP client).
+   (a small thread pool; the adapters share the process's pooled HTTP client). While a batch's
+   calls are on the wire, the next batch is claimed (step 1), so at most two batches are in
+   flight at once; what a batch learns (a spent quota) reaches the claims after its record.
 3. **Record** (one transaction, one query to read the batch back, a few executemany
    UPDATEs at commit): a receipt makes the row ``sent``; an error becomes the step
    ``retry.after_failure`` gives — back off with jitter within the budget, fall back to her
@@ -36,7 +38,7 @@ import logging
 import random
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from functools import lru_cache
@@ -44,7 +46,7 @@ from time import perf_counter
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from carepath.channels.base import Channel, ChannelError, Message, Receipt
@@ -213,48 +215,67 @@ def _sent_today(session: Session, pregnancy_ids: Sequence[str], since: datetime)
     return {pregnancy: int(count) for pregnancy, count in rows}
 
 
+@dataclass
+class _Filed:
+    """An item's inbox copy as external messages need it (``id`` and ``link`` once inserted)."""
+
+    title: str
+    summary: str
+    id: int = 0
+    link: str = ""
+
+
 class _Inbox:
     """The inbox copies of one claimed batch: the existing ones read in one query, the new ones
-    inserted in one flush (ids returned), their links set after it."""
+    inserted in one statement (ids returned) and their links set in one more per link base."""
 
     def __init__(self, session: Session, rows: Sequence[OutboxRow]) -> None:
         self._session = session
         keys = [row.dedupe_key for row in rows]
+        found = session.execute(
+            select(
+                InboxItem.dedupe_key, InboxItem.id, InboxItem.title, InboxItem.summary, InboxItem.link
+            ).where(InboxItem.dedupe_key.in_(keys))
+        )
         self.items = {
-            item.dedupe_key: item
-            for item in session.scalars(select(InboxItem).where(InboxItem.dedupe_key.in_(keys)))
+            key: _Filed(title, summary, id_, link or "") for key, id_, title, summary, link in found
         }
-        self._new: list[tuple[InboxItem, str]] = []
-        self._filed: list[tuple[OutboxRow, InboxItem]] = []
+        self._new: dict[str, tuple[_Filed, dict[str, Any], str]] = {}
+        self._filed: list[tuple[OutboxRow, _Filed]] = []
 
-    def file(self, row: OutboxRow, now: datetime, link_base: str) -> InboxItem:
+    def file(self, row: OutboxRow, now: datetime, link_base: str) -> _Filed:
         """File the inbox copy once (idempotent on the dedupe key); ``id`` and ``link`` are
         set by ``flush``."""
-        item = self.items.get(row.dedupe_key)
-        if item is None:
+        filed = self.items.get(row.dedupe_key)
+        if filed is None:
             title, summary, body = render(row, now.date())
-            item = InboxItem(
-                hospital_id=row.hospital_id,
-                pregnancy_id=row.pregnancy_id,
-                dedupe_key=row.dedupe_key,
-                kind=row.kind,
-                title=title,
-                summary=summary,
-                body=body,
-                filed_at=now,
-            )
-            self._session.add(item)
-            self.items[row.dedupe_key] = item
-            self._new.append((item, link_base))
-        self._filed.append((row, item))
-        return item
+            filed = self.items[row.dedupe_key] = _Filed(title, summary)
+            values = {"hospital_id": row.hospital_id, "pregnancy_id": row.pregnancy_id,
+                      "dedupe_key": row.dedupe_key, "kind": row.kind, "title": title, "summary": summary,
+                      "body": body, "filed_at": now}  # fmt: skip
+            self._new[row.dedupe_key] = (filed, values, link_base.rstrip("/") + "/")
+        self._filed.append((row, filed))
+        return filed
 
     def flush(self) -> None:
-        self._session.flush()
-        for item, link_base in self._new:
-            item.link = f"{link_base.rstrip('/')}/{item.id}"
-        for row, item in self._filed:
-            row.inbox_item_id = item.id
+        if self._new:
+            new = list(self._new.values())
+            statement = insert(InboxItem).returning(InboxItem.id, sort_by_parameter_order=True)
+            with self._session.no_autoflush:  # the batch's outbox changes are flushed at commit, once
+                ids = self._session.scalars(statement, [values for _, values, _ in new]).all()
+                by_base: dict[str, list[int]] = defaultdict(list)
+                for (filed, _, base), id_ in zip(new, ids, strict=True):
+                    filed.id, filed.link = id_, f"{base}{id_}"
+                    by_base[base].append(id_)
+                for base, base_ids in by_base.items():
+                    self._session.execute(
+                        update(InboxItem)
+                        .where(InboxItem.id.in_(base_ids))
+                        .values(link=literal(base) + cast(InboxItem.id, String))
+                        .execution_options(synchronize_session=False)
+                    )
+        for row, filed in self._filed:
+            row.inbox_item_id = filed.id
         self._new.clear()
         self._filed.clear()
 
@@ -276,7 +297,7 @@ def _claim(
             return 0, jobs
         report.claimed += len(rows)
         inbox = _Inbox(session, rows)
-        sends: list[tuple[OutboxRow, pol.Send, InboxItem]] = []
+        sends: list[tuple[OutboxRow, pol.Send, _Filed]] = []
         by_hospital: dict[str, list[OutboxRow]] = defaultdict(list)
         for row in rows:
             by_hospital[row.hospital_id].append(row)
@@ -324,7 +345,7 @@ def _claim(
                     inbox=inbox,
                     sends=sends,
                 )
-        inbox.flush()  # the new inbox copies get their ids (and links) in one statement
+        inbox.flush()  # the new inbox copies get their ids and links
         for row, decision, item in sends:
             if decision.channel == "inbox":
                 _sent(row, Receipt("inbox", f"inbox-{item.id}", now, "filed"), now, report)
@@ -354,7 +375,7 @@ def _decide_rows(
     settings: DispatchSettings,
     report: DispatchReport,
     inbox: _Inbox,
-    sends: list[tuple[OutboxRow, pol.Send, InboxItem]],
+    sends: list[tuple[OutboxRow, pol.Send, _Filed]],
 ) -> None:
     items: dict[str, OutboxRow] = {}
     due_items = []
@@ -459,14 +480,36 @@ def _send(job: _Job, channels_for_hospital: ChannelsForHospital) -> Receipt | Ch
         return exc
 
 
-def _send_all(
-    jobs: list[_Job], channels_for_hospital: ChannelsForHospital, pool: ThreadPoolExecutor | None
-) -> list[tuple[_Job, Receipt | Exception]]:
+Outcome = Receipt | Exception
+
+
+@dataclass
+class _Sending:
+    """A batch whose provider calls are on the wire (or, without a pool, already made)."""
+
+    claimed: int
+    started: float
+    jobs: list[_Job]
+    calls: list[Future[Outcome]] | list[Outcome]
+
+    def results(self) -> list[tuple[_Job, Outcome]]:
+        """Every call's outcome, once all have ended."""
+        outcomes = [c.result() if isinstance(c, Future) else c for c in self.calls]
+        return list(zip(self.jobs, outcomes, strict=True))
+
+
+def _start_sending(
+    claimed: int,
+    started: float,
+    jobs: list[_Job],
+    channels_for_hospital: ChannelsForHospital,
+    pool: ThreadPoolExecutor | None,
+) -> _Sending:
     """A batch's provider calls, at most ``concurrency`` at a time (the adapters share one
-    pooled HTTP client); every call ends before the batch is recorded."""
-    if pool is None or len(jobs) < 2:
-        return [(job, _send(job, channels_for_hospital)) for job in jobs]
-    return list(zip(jobs, pool.map(lambda job: _send(job, channels_for_hospital), jobs), strict=True))
+    pooled HTTP client); without a pool, one after the other before this returns."""
+    if pool is None:
+        return _Sending(claimed, started, jobs, [_send(job, channels_for_hospital) for job in jobs])
+    return _Sending(claimed, started, jobs, [pool.submit(_send, job, channels_for_hospital) for job in jobs])
 
 
 def _record(
@@ -583,20 +626,9 @@ def _rounds(  # noqa: PLR0917 - dispatch_once's arguments, passed on
     pool: ThreadPoolExecutor | None,
 ) -> DispatchReport:
     report = DispatchReport()
-    for _ in range(max_rounds):
-        started = perf_counter()
-        claimed, jobs = _claim(
-            db,
-            now=now,
-            channels_for_hospital=channels_for_hospital,
-            batch=batch,
-            cipher=cipher,
-            settings=settings,
-            report=report,
-        )
-        if not claimed:
-            break
-        results = _send_all(jobs, channels_for_hospital, pool)
+
+    def finish(batch: _Sending) -> None:
+        results = batch.results()
         if results:
             _record(
                 db,
@@ -607,7 +639,35 @@ def _rounds(  # noqa: PLR0917 - dispatch_once's arguments, passed on
                 rng=rng,
                 report=report,
             )
-        report.rounds.append((claimed, perf_counter() - started))
+        report.rounds.append((batch.claimed, perf_counter() - batch.started))
+
+    sending: _Sending | None = None
+    for _ in range(max_rounds):
+        started = perf_counter()
+        try:  # while the previous batch's calls are on the wire
+            claimed, jobs = _claim(
+                db,
+                now=now,
+                channels_for_hospital=channels_for_hospital,
+                batch=batch,
+                cipher=cipher,
+                settings=settings,
+                report=report,
+            )
+        except BaseException:
+            if sending is not None:  # its outcomes are known: record them before giving up
+                finish(sending)
+            raise
+        if sending is not None:
+            finish(sending)
+            sending = None
+            if not claimed:
+                continue  # what it recorded (a fallback to the next channel) may be due at once
+        if not claimed:
+            break
+        sending = _start_sending(claimed, started, jobs, channels_for_hospital, pool)
+    if sending is not None:
+        finish(sending)
     return report
 
 
