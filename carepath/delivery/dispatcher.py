@@ -334,7 +334,6 @@ def _claim(
                     sent_today=sent_today.get(pregnancy_id, 0),
                 )
                 _decide_rows(
-                    session,
                     items,
                     her=her,
                     policy=policy,
@@ -365,7 +364,6 @@ def _claim(
 
 
 def _decide_rows(
-    session: Session,
     rows: list[OutboxRow],
     *,
     her: pol.Recipient,
@@ -627,8 +625,8 @@ def _rounds(  # noqa: PLR0917 - dispatch_once's arguments, passed on
 ) -> DispatchReport:
     report = DispatchReport()
 
-    def finish(batch: _Sending) -> None:
-        results = batch.results()
+    def finish(done: _Sending) -> None:
+        results = done.results()
         if results:
             _record(
                 db,
@@ -639,7 +637,7 @@ def _rounds(  # noqa: PLR0917 - dispatch_once's arguments, passed on
                 rng=rng,
                 report=report,
             )
-        report.rounds.append((batch.claimed, perf_counter() - batch.started))
+        report.rounds.append((done.claimed, perf_counter() - done.started))
 
     sending: _Sending | None = None
     for _ in range(max_rounds):
