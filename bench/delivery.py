@@ -43,6 +43,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import create_engine, func, insert, select, text, update
+from sqlalchemy.exc import OperationalError
 
 from carepath.channels.base import Message, Receipt, make_http_client
 from carepath.channels.inbox import MemoryInbox
@@ -262,7 +263,12 @@ def main() -> None:
     total = int(args[0]) if args else 100_000
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     if only != "sweep":
-        dispatch_bench(messages, batch, concurrency)
+        try:
+            create_engine(PG_URL).connect().close()
+        except OperationalError as error:
+            print(f"dispatch: skipped, no PostgreSQL at {PG_URL}: {error.orig}")
+        else:
+            dispatch_bench(messages, batch, concurrency)
     if only == "dispatch":
         return
     with tempfile.TemporaryDirectory() as folder:
