@@ -263,12 +263,15 @@ def main() -> None:
     total = int(args[0]) if args else 100_000
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     if only != "sweep":
+        probe = create_engine(PG_URL)
         try:
-            create_engine(PG_URL).connect().close()
+            probe.connect().close()
         except OperationalError as error:
             print(f"dispatch: skipped, no PostgreSQL at {PG_URL}: {error.orig}")
         else:
             dispatch_bench(messages, batch, concurrency)
+        finally:
+            probe.dispose()
     if only == "dispatch":
         return
     with tempfile.TemporaryDirectory() as folder:
