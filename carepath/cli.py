@@ -584,14 +584,28 @@ def delivery() -> None:
     """The outbox dispatcher and its kill switches."""
 
 
-def _delivery_setup(config_path: str | None) -> Any:
+def _token_store(app: Any) -> Any:
+    """Where every process sending for an account shares its access token: Redis when
+    ``REDIS_URL`` (``CAREPATH_REDIS_URL``) is set, else the database's ``provider_tokens``."""
+    if app.config.get("REDIS_URL"):
+        import redis
+
+        from carepath.channels.redis_tokens import RedisTokenStore
+
+        return RedisTokenStore(redis.Redis.from_url(app.config["REDIS_URL"]))
+    from carepath.delivery.token_store import DatabaseTokenStore
+
+    return DatabaseTokenStore(app.extensions["carepath.db"], clock=app.config["CLOCK"])
+
+
+def _delivery_setup(config_path: str | None, app: Any) -> Any:
     """``channels_for_hospital`` from a hospital's channels file (examples/hospital/channels.yaml):
     its channels and ``delivery:`` policy; every other hospital gets the inbox and the console."""
     import os
 
     import yaml
 
-    from carepath.channels.base import InMemoryTokenStore, make_http_client
+    from carepath.channels.base import make_http_client
     from carepath.channels.console import ConsoleChannel
     from carepath.channels.inbox import InboxChannel, MemoryInbox
     from carepath.channels.registry import ChannelDeps, build_channels
@@ -608,7 +622,7 @@ def _delivery_setup(config_path: str | None) -> Any:
         return lambda hospital_id: default
     with open(config_path, encoding="utf-8") as handle:
         config = yaml.safe_load(handle) or {}
-    deps = ChannelDeps(client=make_http_client(), token_store=InMemoryTokenStore(), inbox=inbox)
+    deps = ChannelDeps(client=make_http_client(), token_store=_token_store(app), inbox=inbox)
     settings = config.get("delivery") or {}
     channel_config = config.get("channels") or {}
     accounts = {
@@ -637,7 +651,14 @@ def _delivery_setup(config_path: str | None) -> Any:
 )
 @click.option("--interval", default=10.0, show_default=True, help="Seconds between rounds.")
 @click.option("--batch", default=100, show_default=True, help="Rows claimed per transaction.")
-def delivery_run(once: bool, config_path: str | None, interval: float, batch: int) -> None:
+@click.option(
+    "--concurrency",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Provider calls at a time.",
+)
+def delivery_run(once: bool, config_path: str | None, interval: float, batch: int, concurrency: int) -> None:
     """Send what is due: recover rows a crash left in flight, then dispatch, every --interval."""
     import time as time_module
 
@@ -649,11 +670,13 @@ def delivery_run(once: bool, config_path: str | None, interval: float, batch: in
         app.extensions["carepath.cipher"],
         app.config["CLOCK"],
     )
-    channels_for_hospital = _delivery_setup(config_path)
+    channels_for_hospital = _delivery_setup(config_path, app)
     while True:
         now = clock()
         recovered = recover_in_flight(database, now)
-        report = dispatch_once(database, now, channels_for_hospital, batch, cipher=cipher)
+        report = dispatch_once(
+            database, now, channels_for_hospital, batch, cipher=cipher, concurrency=concurrency
+        )
         click.echo(
             f"{now.isoformat()} claimed {report.claimed} sent {report.sent} held {report.held} "
             f"skipped {report.skipped} dead {report.dead} retrying {report.retrying} "
@@ -790,7 +813,7 @@ def _start_scheduler(app: Any, config_path: str | None, sweep: float, dispatch: 
 
     jobs = Jobs(
         app,
-        _delivery_setup(config_path),
+        _delivery_setup(config_path, app),
         Settings(sweep_seconds=sweep, dispatch_seconds=dispatch),
         on_report=_on_report(app),
     )

@@ -10,8 +10,12 @@ One round of ``dispatch_once`` repeats, until nothing is left to do at ``now``:
    kill switches and spent quotas. Every item's inbox copy (the full text) is filed here,
    idempotently; an inbox-only item is then simply sent. Items to send externally are marked
    ``in_flight`` (channel, ``in_flight_at``, attempt); the transaction COMMITS.
-2. **Send**, outside any transaction: one provider call per row.
-3. **Record** (one transaction): a receipt makes the row ``sent``; an error becomes the step
+2. **Send**, outside any transaction: one provider call per row, ``concurrency`` at a time
+   (a small thread pool; the adapters share the process's pooled HTTP client). While a batch's
+   calls are on the wire, the next batch is claimed (step 1), so at most two batches are in
+   flight at once; what a batch learns (a spent quota) reaches the claims after its record.
+3. **Record** (one transaction, one query to read the batch back, a few executemany
+   UPDATEs at commit): a receipt makes the row ``sent``; an error becomes the step
    ``retry.after_failure`` gives — back off with jitter within the budget, fall back to her
    next channel, quota spent until tomorrow, or dead-letter with the reason.
 
@@ -34,13 +38,15 @@ import logging
 import random
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from functools import lru_cache
+from time import perf_counter
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from carepath.channels.base import Channel, ChannelError, Message, Receipt
@@ -108,11 +114,14 @@ class DispatchReport:
     failed: int = 0  # outcome unknown, for staff
     recovered: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
+    #: (rows claimed, seconds from claim to recorded) per round: a row's latency is its round's.
+    rounds: list[tuple[int, float]] = field(default_factory=list)
 
     def add(self, other: DispatchReport) -> None:
         for name in ("claimed", "sent", "held", "skipped", "dead", "retrying", "failed", "recovered"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.reasons.update(other.reasons)
+        self.rounds.extend(other.rounds)
 
 
 @dataclass(frozen=True)
@@ -206,26 +215,69 @@ def _sent_today(session: Session, pregnancy_ids: Sequence[str], since: datetime)
     return {pregnancy: int(count) for pregnancy, count in rows}
 
 
-def _file_inbox(session: Session, row: OutboxRow, now: datetime, link_base: str) -> tuple[int, str, str, str]:
-    """File the inbox copy once (idempotent on the dedupe key): (id, title, summary, link)."""
-    existing = session.scalar(select(InboxItem).where(InboxItem.dedupe_key == row.dedupe_key))
-    if existing is None:
-        title, summary, body = render(row, now.date())
-        existing = InboxItem(
-            hospital_id=row.hospital_id,
-            pregnancy_id=row.pregnancy_id,
-            dedupe_key=row.dedupe_key,
-            kind=row.kind,
-            title=title,
-            summary=summary,
-            body=body,
-            filed_at=now,
+@dataclass
+class _Filed:
+    """An item's inbox copy as external messages need it (``id`` and ``link`` once inserted)."""
+
+    title: str
+    summary: str
+    id: int = 0
+    link: str = ""
+
+
+class _Inbox:
+    """The inbox copies of one claimed batch: the existing ones read in one query, the new ones
+    inserted in one statement (ids returned) and their links set in one more per link base."""
+
+    def __init__(self, session: Session, rows: Sequence[OutboxRow]) -> None:
+        self._session = session
+        keys = [row.dedupe_key for row in rows]
+        found = session.execute(
+            select(
+                InboxItem.dedupe_key, InboxItem.id, InboxItem.title, InboxItem.summary, InboxItem.link
+            ).where(InboxItem.dedupe_key.in_(keys))
         )
-        session.add(existing)
-        session.flush()
-        existing.link = f"{link_base.rstrip('/')}/{existing.id}"
-    row.inbox_item_id = existing.id
-    return existing.id, existing.title, existing.summary, existing.link or ""
+        self.items = {
+            key: _Filed(title, summary, id_, link or "") for key, id_, title, summary, link in found
+        }
+        self._new: dict[str, tuple[_Filed, dict[str, Any], str]] = {}
+        self._filed: list[tuple[OutboxRow, _Filed]] = []
+
+    def file(self, row: OutboxRow, now: datetime, link_base: str) -> _Filed:
+        """File the inbox copy once (idempotent on the dedupe key); ``id`` and ``link`` are
+        set by ``flush``."""
+        filed = self.items.get(row.dedupe_key)
+        if filed is None:
+            title, summary, body = render(row, now.date())
+            filed = self.items[row.dedupe_key] = _Filed(title, summary)
+            values = {"hospital_id": row.hospital_id, "pregnancy_id": row.pregnancy_id,
+                      "dedupe_key": row.dedupe_key, "kind": row.kind, "title": title, "summary": summary,
+                      "body": body, "filed_at": now}  # fmt: skip
+            self._new[row.dedupe_key] = (filed, values, link_base.rstrip("/") + "/")
+        self._filed.append((row, filed))
+        return filed
+
+    def flush(self) -> None:
+        if self._new:
+            new = list(self._new.values())
+            statement = insert(InboxItem).returning(InboxItem.id, sort_by_parameter_order=True)
+            with self._session.no_autoflush:  # the batch's outbox changes are flushed at commit, once
+                ids = self._session.scalars(statement, [values for _, values, _ in new]).all()
+                by_base: dict[str, list[int]] = defaultdict(list)
+                for (filed, _, base), id_ in zip(new, ids, strict=True):
+                    filed.id, filed.link = id_, f"{base}{id_}"
+                    by_base[base].append(id_)
+                for base, base_ids in by_base.items():
+                    self._session.execute(
+                        update(InboxItem)
+                        .where(InboxItem.id.in_(base_ids))
+                        .values(link=literal(base) + cast(InboxItem.id, String))
+                        .execution_options(synchronize_session=False)
+                    )
+        for row, filed in self._filed:
+            row.inbox_item_id = filed.id
+        self._new.clear()
+        self._filed.clear()
 
 
 def _claim(
@@ -244,6 +296,8 @@ def _claim(
         if not rows:
             return 0, jobs
         report.claimed += len(rows)
+        inbox = _Inbox(session, rows)
+        sends: list[tuple[OutboxRow, pol.Send, _Filed]] = []
         by_hospital: dict[str, list[OutboxRow]] = defaultdict(list)
         for row in rows:
             by_hospital[row.hospital_id].append(row)
@@ -280,7 +334,6 @@ def _claim(
                     sent_today=sent_today.get(pregnancy_id, 0),
                 )
                 _decide_rows(
-                    session,
                     items,
                     her=her,
                     policy=policy,
@@ -288,13 +341,29 @@ def _claim(
                     now=now,
                     settings=settings,
                     report=report,
-                    jobs=jobs,
+                    inbox=inbox,
+                    sends=sends,
                 )
+        inbox.flush()  # the new inbox copies get their ids and links
+        for row, decision, item in sends:
+            if decision.channel == "inbox":
+                _sent(row, Receipt("inbox", f"inbox-{item.id}", now, "filed"), now, report)
+                continue
+            message = Message(
+                dedupe_key=row.dedupe_key,
+                hospital_id=row.hospital_id,
+                kind=NOTIFICATION_KINDS.get(row.kind, row.kind),
+                recipient=decision.recipient or row.pregnancy_id,
+                summary=item.summary,
+                link=item.link or "",
+                params=MappingProxyType(_params(decision.channel, item.summary)),
+                title=item.title,
+            )
+            jobs.append(_Job(row.id, row.hospital_id, decision.channel, now, message))
     return len(rows), jobs
 
 
 def _decide_rows(
-    session: Session,
     rows: list[OutboxRow],
     *,
     her: pol.Recipient,
@@ -303,7 +372,8 @@ def _decide_rows(
     now: datetime,
     settings: DispatchSettings,
     report: DispatchReport,
-    jobs: list[_Job],
+    inbox: _Inbox,
+    sends: list[tuple[OutboxRow, pol.Send, _Filed]],
 ) -> None:
     items: dict[str, OutboxRow] = {}
     due_items = []
@@ -336,34 +406,21 @@ def _decide_rows(
                 _failed_unknown(row, now, report)
                 continue
         if isinstance(decision, pol.Send):
-            inbox_id, title, summary, link = _file_inbox(session, row, now, hospital.link_base)
-            channel = hospital.channels.get(decision.channel)
-            if decision.channel == "inbox":
-                _sent(row, Receipt("inbox", f"inbox-{inbox_id}", now, "filed"), now, report)
-                continue
-            if channel is None:
+            filed = inbox.file(row, now, hospital.link_base)
+            if decision.channel != "inbox" and decision.channel not in hospital.channels:
                 row.failed_channels = [*(row.failed_channels or []), decision.channel]
                 row.last_error = f"{decision.channel}: not configured for this hospital"
                 row.next_attempt_at = now
                 report.retrying += 1
                 continue
-            row.status = IN_FLIGHT
-            row.channel = decision.channel
-            row.in_flight_at = now
-            row.attempts = (row.attempts or 0) + 1
-            row.first_attempt_at = row.first_attempt_at or now
-            row.next_attempt_at = None
-            message = Message(
-                dedupe_key=row.dedupe_key,
-                hospital_id=row.hospital_id,
-                kind=NOTIFICATION_KINDS.get(row.kind, row.kind),
-                recipient=decision.recipient or row.pregnancy_id,
-                summary=summary,
-                link=link,
-                params=MappingProxyType(_params(decision.channel, summary)),
-                title=title,
-            )
-            jobs.append(_Job(row.id, row.hospital_id, decision.channel, now, message))
+            if decision.channel != "inbox":
+                row.status = IN_FLIGHT
+                row.channel = decision.channel
+                row.in_flight_at = now
+                row.attempts = (row.attempts or 0) + 1
+                row.first_attempt_at = row.first_attempt_at or now
+                row.next_attempt_at = None
+            sends.append((row, decision, filed))
         elif isinstance(decision, pol.Hold):
             row.next_attempt_at = decision.until or now + settings.pause_recheck
             row.status_reason = decision.reason
@@ -371,7 +428,7 @@ def _decide_rows(
             report.reasons[decision.reason.split(":", maxsplit=1)[0]] += 1
         elif isinstance(decision, pol.Skip):
             if decision.reason in (pol.NO_CONSENT, pol.NO_BINDING, pol.NO_CHANNEL):
-                _file_inbox(session, row, now, hospital.link_base)  # she still sees it in the app
+                inbox.file(row, now, hospital.link_base)  # she still sees it in the app
             row.status = "skipped"
             row.status_reason = decision.reason
             report.skipped += 1
@@ -421,6 +478,38 @@ def _send(job: _Job, channels_for_hospital: ChannelsForHospital) -> Receipt | Ch
         return exc
 
 
+Outcome = Receipt | Exception
+
+
+@dataclass
+class _Sending:
+    """A batch whose provider calls are on the wire (or, without a pool, already made)."""
+
+    claimed: int
+    started: float
+    jobs: list[_Job]
+    calls: list[Future[Outcome]] | list[Outcome]
+
+    def results(self) -> list[tuple[_Job, Outcome]]:
+        """Every call's outcome, once all have ended."""
+        outcomes = [c.result() if isinstance(c, Future) else c for c in self.calls]
+        return list(zip(self.jobs, outcomes, strict=True))
+
+
+def _start_sending(
+    claimed: int,
+    started: float,
+    jobs: list[_Job],
+    channels_for_hospital: ChannelsForHospital,
+    pool: ThreadPoolExecutor | None,
+) -> _Sending:
+    """A batch's provider calls, at most ``concurrency`` at a time (the adapters share one
+    pooled HTTP client); without a pool, one after the other before this returns."""
+    if pool is None:
+        return _Sending(claimed, started, jobs, [_send(job, channels_for_hospital) for job in jobs])
+    return _Sending(claimed, started, jobs, [pool.submit(_send, job, channels_for_hospital) for job in jobs])
+
+
 def _record(
     db: Database,
     results: list[tuple[_Job, Receipt | Exception]],
@@ -432,8 +521,18 @@ def _record(
     report: DispatchReport,
 ) -> None:
     with db.transaction() as session:
+        # One query reads (and on PostgreSQL locks) the batch's rows; the changes are flushed
+        # at commit as a few executemany UPDATEs (one per set of columns changed).
+        statement = (
+            select(OutboxRow)
+            .where(OutboxRow.id.in_([job.row_id for job, _ in results]))
+            .order_by(OutboxRow.id)
+        )
+        if db.engine.dialect.name == "postgresql":
+            statement = statement.with_for_update()
+        found = {row.id: row for row in session.scalars(statement)}
         for job, result in results:
-            row = session.get(OutboxRow, job.row_id, with_for_update=db.engine.dialect.name == "postgresql")
+            row = found.get(job.row_id)
             if row is None or row.status != IN_FLIGHT or row.in_flight_at != job.in_flight_at:
                 continue  # recovered meanwhile as stale: the recovery's decision stands
             row.updated_at = now
@@ -496,25 +595,38 @@ def dispatch_once(
     settings: DispatchSettings = DispatchSettings(),
     rng: random.Random | None = None,
     max_rounds: int = 10_000,
+    concurrency: int = 8,
 ) -> DispatchReport:
-    """Deliver everything that can go out at ``now`` (see the module docstring)."""
+    """Deliver everything that can go out at ``now`` (see the module docstring): rounds of
+    ``batch`` rows, each round's provider calls ``concurrency`` at a time."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
+    if concurrency < 1 or batch < 1:
+        raise ValueError("batch and concurrency must be at least 1")
     rng = rng or random.Random()
+    pool = ThreadPoolExecutor(concurrency, thread_name_prefix="dispatch") if concurrency > 1 else None
+    try:
+        return _rounds(db, now, channels_for_hospital, batch, cipher, settings, rng, max_rounds, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+
+def _rounds(  # noqa: PLR0917 - dispatch_once's arguments, passed on
+    db: Database,
+    now: datetime,
+    channels_for_hospital: ChannelsForHospital,
+    batch: int,
+    cipher: FieldCipher,
+    settings: DispatchSettings,
+    rng: random.Random,
+    max_rounds: int,
+    pool: ThreadPoolExecutor | None,
+) -> DispatchReport:
     report = DispatchReport()
-    for _ in range(max_rounds):
-        claimed, jobs = _claim(
-            db,
-            now=now,
-            channels_for_hospital=channels_for_hospital,
-            batch=batch,
-            cipher=cipher,
-            settings=settings,
-            report=report,
-        )
-        if not claimed:
-            break
-        results = [(job, _send(job, channels_for_hospital)) for job in jobs]
+
+    def finish(done: _Sending) -> None:
+        results = done.results()
         if results:
             _record(
                 db,
@@ -525,6 +637,35 @@ def dispatch_once(
                 rng=rng,
                 report=report,
             )
+        report.rounds.append((done.claimed, perf_counter() - done.started))
+
+    sending: _Sending | None = None
+    for _ in range(max_rounds):
+        started = perf_counter()
+        try:  # while the previous batch's calls are on the wire
+            claimed, jobs = _claim(
+                db,
+                now=now,
+                channels_for_hospital=channels_for_hospital,
+                batch=batch,
+                cipher=cipher,
+                settings=settings,
+                report=report,
+            )
+        except BaseException:
+            if sending is not None:  # its outcomes are known: record them before giving up
+                finish(sending)
+            raise
+        if sending is not None:
+            finish(sending)
+            sending = None
+            if not claimed:
+                continue  # what it recorded (a fallback to the next channel) may be due at once
+        if not claimed:
+            break
+        sending = _start_sending(claimed, started, jobs, channels_for_hospital, pool)
+    if sending is not None:
+        finish(sending)
     return report
 
 

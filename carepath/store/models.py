@@ -451,6 +451,18 @@ class SchedulerLease(Base):
     expires_at: Mapped[datetime]
 
 
+class ProviderToken(Base):
+    """A provider's access token (WeChat's stable token, per account) shared by every process
+    that sends: ``channels.db_tokens.DatabaseTokenStore``. The row is also the refresh lock
+    (``SELECT ... FOR UPDATE`` on PostgreSQL). Not patient data; a credential valid two hours."""
+
+    __tablename__ = "provider_tokens"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # "wechat:token:<appid>"
+    value: Mapped[str] = mapped_column(Text)  # "" until the first refresh
+    expires_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
 class AuditEntry(Base):
     """Who read or changed which patient, when, from where (kept at least six months)."""
 

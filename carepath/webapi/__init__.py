@@ -24,6 +24,9 @@ DEFAULTS: dict[str, Any] = {
     "REPLAY_WINDOW_SECONDS": 300,
     "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,  # a full batch of 1,000 events fits well inside
     "MAX_BATCH": 1000,
+    # Where the dispatchers share provider access tokens: Redis when set (redis://host:6379/0),
+    # else the database (``provider_tokens``).
+    "REDIS_URL": "",
     # FHIR intake: the ICD-10 systems of national clinical editions (comma-separated in the
     # environment), their codes preferred to WHO's; the UTC offset given to date-only dateTimes.
     "FHIR_ICD10_NATIONAL_SYSTEMS": "urn:carepath:icd-10-cn",

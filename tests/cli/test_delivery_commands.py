@@ -79,3 +79,24 @@ def test_pause_resume_and_run_once(env: str) -> None:
 def test_pause_needs_exactly_one_scope(env: str) -> None:
     result = CliRunner().invoke(cli, ["delivery", "pause", "--all", "--channel", "sms_tencent"])
     assert result.exit_code == 2 and "exactly one" in result.output
+
+
+def test_dispatchers_share_tokens_in_the_database_unless_redis_is_configured(
+    env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from carepath.channels.base import CachedToken
+    from carepath.channels.redis_tokens import RedisTokenStore
+    from carepath.cli import _app, _token_store
+    from carepath.delivery.token_store import DatabaseTokenStore
+    from carepath.store.db import Database, upgrade
+
+    upgrade(env)
+    store = _token_store(_app())
+    assert isinstance(store, DatabaseTokenStore)
+    expires = datetime.now(UTC) + timedelta(hours=1)
+    store.put("wechat:token:wx1", CachedToken("T-1", expires))
+    other = Database(env)  # another process's view of the same table
+    assert DatabaseTokenStore(other).get("wechat:token:wx1") == CachedToken("T-1", expires)
+    other.dispose()
+    monkeypatch.setenv("CAREPATH_REDIS_URL", "redis://127.0.0.1:6379/0")
+    assert isinstance(_token_store(_app()), RedisTokenStore)  # no connection until first used

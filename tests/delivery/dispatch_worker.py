@@ -1,18 +1,20 @@
 """A dispatcher process for the SIGKILL test: ``python -m tests.delivery.dispatch_worker URL
 FAKE_BASE_URL NOW_ISO``. It recovers what a killed predecessor left in flight (it is the only
-dispatcher, so nothing in flight is alive), prints ``ready``, then dispatches in small batches
-until nothing is due and exits 0."""
+dispatcher, so nothing in flight is alive), prints ``ready`` (or calls ``ready``, when the test
+forks it: a forked worker starts without a second's imports), then dispatches until nothing is due and exits 0 (batches of 50, 8 provider calls at a time)."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from carepath.channels.base import InMemoryTokenStore, make_http_client
+from carepath.channels.base import make_http_client
 from carepath.channels.inbox import MemoryInbox
 from carepath.channels.registry import ChannelDeps, build_channels
 from carepath.delivery.dispatcher import DispatchSettings, HospitalDelivery, dispatch_once, recover_in_flight
 from carepath.delivery.policy import HospitalPolicy
+from carepath.delivery.token_store import DatabaseTokenStore
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
 from tests.conftest import FIELD_KEYS, LOOKUP_KEY
@@ -20,7 +22,9 @@ from tests.conftest import FIELD_KEYS, LOOKUP_KEY
 TEMPLATES = {"checkup-reminder": "TPL-checkup", "questionnaire-due": "TPL-form"}
 
 
-def main(url: str, base: str, now_iso: str) -> None:
+def main(
+    url: str, base: str, now_iso: str, ready: Callable[[], None] = lambda: print("ready", flush=True)
+) -> None:
     now = datetime.fromisoformat(now_iso)
     config = {
         "wechat_template": {
@@ -39,18 +43,18 @@ def main(url: str, base: str, now_iso: str) -> None:
         },
     }
     with make_http_client() as client:
-        deps = ChannelDeps(client=client, token_store=InMemoryTokenStore(), inbox=MemoryInbox())
+        database = Database(url)
+        deps = ChannelDeps(client=client, token_store=DatabaseTokenStore(database), inbox=MemoryInbox())
         setup = HospitalDelivery(
             channels=build_channels(config, deps, {}),
             policy=HospitalPolicy(daily_cap=10),
             accounts={"wechat_template": "wx-hospital"},
         )
-        database = Database(url)
         cipher = FieldCipher.from_config(FIELD_KEYS, LOOKUP_KEY)
         settings = DispatchSettings(dedupe_window=timedelta(minutes=5))
         recover_in_flight(database, now, settings=settings, stale_after=timedelta(0))
-        print("ready", flush=True)
-        dispatch_once(database, now, lambda h: setup, 4, cipher=cipher, settings=settings)
+        ready()
+        dispatch_once(database, now, lambda h: setup, 50, cipher=cipher, settings=settings, concurrency=8)
         database.dispose()
 
 

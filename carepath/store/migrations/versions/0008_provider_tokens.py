@@ -4,11 +4,16 @@ Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-25 23:45:00
 
-A placeholder in the chain, filled in by the change that needs it (the numbers are reserved so
-that work in parallel branches does not fork the chain).
+One row per provider account (``wechat:token:<appid>``): the cached token, its expiry, and the
+row lock that serialises refreshes across processes (``DatabaseTokenStore``).
 """
 
 from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+import carepath.store.models
 
 revision = "0008"
 down_revision = "0007"
@@ -17,8 +22,15 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "provider_tokens",
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.Column("expires_at", carepath.store.models.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", carepath.store.models.UtcDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_provider_tokens")),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("provider_tokens")
