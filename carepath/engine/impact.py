@@ -23,6 +23,7 @@ Only the changed pathways, and the pathways they can influence or that can influ
 from __future__ import annotations
 
 import json
+import multiprocessing
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,9 +33,12 @@ from typing import Any, Generic, TypeVar
 from carepath.engine.cohort import Member
 from carepath.engine.dependencies import closure, footprint
 from carepath.engine.facts import Event, Facts
-from carepath.engine.runtime import TO_HER, Emitted, Library, Settings, State
+from carepath.engine.parallel import CHUNK
+from carepath.engine.runtime import TO_HER, Emitted, Evaluation, Library, Settings, State
 from carepath.engine.simulate import Row, dry_run, timeline
+from carepath.engine.spec import At, Every, Pathway
 from carepath.engine.summary import CohortSummary
+from carepath.engine.timing import Anchors
 
 #: Her pregnancy is out of care this long after delivery (the puerperium and newborn care).
 CARE_AFTER_DELIVERY = timedelta(days=84)
@@ -241,37 +245,52 @@ def _may_be_in_care(member: Member, now: datetime) -> bool:
     )
 
 
-@dataclass(frozen=True)
-class Window:
-    """What takes effect in one run from ``now``, and what the run did on the way."""
+class Run:
+    """One pregnancy's run from ``now`` under one library, advanced only as far as asked:
+    most runs stop at the window's end, and only those with changes look further."""
 
-    actions: tuple[Emitted, ...]
-    enrolled_in: frozenset[str]  # pathways she was enrolled in during the run
+    def __init__(
+        self, library: Library, enrolled: Enrolled, now: datetime, horizon: datetime, settings: Settings
+    ) -> None:
+        self._evaluations = timeline(
+            library,
+            enrolled.state.facts,
+            enrolled.events,
+            start=now,
+            until=horizon,
+            settings=settings,
+            state=enrolled.state,
+        )
+        self._waiting: Evaluation | None = None
+        self._taken: dict[str, Emitted] = {p.dedupe_key: p for p in enrolled.state.pending}
+        self.now = now
+        self.enrolled_in: set[str] = set()  # pathways she was enrolled in on the way
+
+    def through(self, end: datetime) -> tuple[Emitted, ...]:
+        """What takes effect from ``now`` to ``end``: what was already pending and what the
+        engine decides on the way, less what it cancels. An evaluation after ``end`` can
+        neither add nor cancel anything due by ``end``."""
+        while True:
+            evaluation = self._waiting or next(self._evaluations, None)
+            if evaluation is None:
+                break
+            if evaluation.state.evaluated_at is not None and evaluation.state.evaluated_at > end:
+                self._waiting = evaluation
+                break
+            self._waiting = None
+            for action in evaluation.actions:
+                self._taken.setdefault(action.dedupe_key, action)
+            for cancelled in evaluation.cancellations:
+                self._taken.pop(cancelled.dedupe_key, None)
+            self.enrolled_in.update(e.pathway_id for e in evaluation.enrolled)
+        return tuple(sorted((a for a in self._taken.values() if self.now <= a.at <= end), key=lambda a: a.at))
 
 
 def window_actions(
     library: Library, enrolled: Enrolled, now: datetime, end: datetime, settings: Settings
-) -> Window:
-    """What takes effect from ``now`` to ``end``: what was already pending, and what the
-    engine decides on the way, less what it cancels."""
-    taken: dict[str, Emitted] = {p.dedupe_key: p for p in enrolled.state.pending}
-    enrolled_in: set[str] = set()
-    for evaluation in timeline(
-        library,
-        enrolled.state.facts,
-        enrolled.events,
-        start=now,
-        until=end,
-        settings=settings,
-        state=enrolled.state,
-    ):
-        for action in evaluation.actions:
-            taken.setdefault(action.dedupe_key, action)
-        for cancelled in evaluation.cancellations:
-            taken.pop(cancelled.dedupe_key, None)
-        enrolled_in.update(e.pathway_id for e in evaluation.enrolled)
-    actions = sorted((a for a in taken.values() if now <= a.at <= end), key=lambda a: a.at)
-    return Window(tuple(actions), frozenset(enrolled_in))
+) -> tuple[Emitted, ...]:
+    """What takes effect for her from ``now`` to ``end`` under ``library``."""
+    return Run(library, enrolled, now, end, settings).through(end)
 
 
 def _weekly(actions: Iterable[Emitted], now: datetime, end: datetime, weeks: int) -> list[int]:
@@ -421,34 +440,134 @@ class Plan:
         return impact
 
     def _one(self, enrolled: Enrolled, impact: CohortImpact) -> None:
-        now, settings = self.now, self.settings
-        horizon = self.end + timedelta(weeks=self.lookahead_weeks)
+        now, end, settings = self.now, self.end, self.settings
+        horizon = end + timedelta(weeks=self.lookahead_weeks)
         impact.patients += 1
-        before = window_actions(self.before, enrolled, now, horizon, settings)
-        impact.weekly_before.update(_weekly(before.actions, now, self.end, self.weeks))
+        before_run = Run(self.before, enrolled, now, horizon, settings)
+        before = before_run.through(end)
+        weekly_before = _weekly(before, now, end, self.weeks)
+        impact.weekly_before.update(weekly_before)
         state = enrolled.state
+        pregnancy = state.facts.pregnancy_id
         seen = {e.pathway_id for e in state.enrolments}
-        if self.changed <= seen and not before.enrolled_in & self.changed:
+        runs: dict[str, Run | None] = {}
+        if self.changed <= seen and not before_run.enrolled_in & self.changed:
             # Pinned, and never newly enrolled in a changed pathway: the candidate's versions
             # are never looked at, so this run is the published one.
-            pinned = before
+            runs["pin"] = None
         else:
-            pinned = window_actions(self.after, enrolled, now, horizon, settings)
+            runs["pin"] = Run(self.after, enrolled, now, horizon, settings)
         moved_state = migrate(state, self.after, self.changed)
-        migrated = (
-            pinned
-            if moved_state is state
-            else window_actions(self.after, replace(enrolled, state=moved_state), now, horizon, settings)
-        )
-        pregnancy = state.facts.pregnancy_id
-        keyed_before = [(emitted_identity(a), a.at, a) for a in before.actions]
-        for choice, run in ((impact.pin, pinned), (impact.migrate, migrated)):
-            weekly = _weekly(run.actions, now, self.end, self.weeks)
-            if run is before:
-                choice.record(pregnancy, Changes(), weekly)
+        if moved_state is state:
+            runs["migrate"] = runs["pin"]
+        elif not self._migration_matters(enrolled, end):
+            runs["migrate"] = None  # no rule that differs falls due for her in the window
+        else:
+            runs["migrate"] = Run(self.after, replace(enrolled, state=moved_state), now, horizon, settings)
+        keyed_before: list[tuple[Identity, datetime, Emitted]] | None = None
+        for name, choice in (("pin", impact.pin), ("migrate", impact.migrate)):
+            run = runs[name]
+            if run is None:
+                choice.record(pregnancy, Changes(), weekly_before)
                 continue
-            changes = match(keyed_before, ((emitted_identity(a), a.at, a) for a in run.actions))
-            choice.record(pregnancy, _within(changes, self.end), weekly)
+            after = run.through(end)
+            if _same(before, after):
+                choice.record(pregnancy, Changes(), weekly_before)
+                continue
+            # Something differs: look past the window, so that a move out of it is a move.
+            if keyed_before is None:
+                keyed_before = [(emitted_identity(a), a.at, a) for a in before_run.through(horizon)]
+            changes = match(keyed_before, ((emitted_identity(a), a.at, a) for a in run.through(horizon)))
+            choice.record(pregnancy, _within(changes, end), _weekly(after, now, end, self.weeks))
+
+    def _migration_matters(self, enrolled: Enrolled, horizon: datetime) -> bool:
+        """Could moving her enrolments to the candidate change anything due by ``horizon``?
+        Only a rule that differs between her version and the candidate's can, and a timed one
+        only on its occurrences; anything else (an event rule, a changed audience or exit, an
+        event that moves her dates) is simulated."""
+        state = enrolled.state
+        since = state.evaluated_at
+        if since is None:
+            return True
+        coming = {e.type for e in enrolled.events if e.occurred_at <= horizon}
+        window = self.settings.window
+        for enrolment in state.enrolments:
+            target = self.after.current.get(enrolment.pathway_id)
+            if not enrolment.active or target is None or target.version == enrolment.version:
+                continue
+            old = self.after.loaded(enrolment.pathway_id, enrolment.version)
+            new = self.after.loaded(target.id, target.version)
+            rules = differing_timed_rules(old.pathway, new.pathway)
+            if rules is None or coming & _moving_events(old.pathway, new.pathway, rules):
+                return True
+            anchors = Anchors(
+                state.facts.edd, state.facts.delivery_date, window.local_date(enrolment.started_at)
+            )
+            for loaded in (old, new):
+                occurrences = self.after.timetable(loaded, anchors, window).between(since, horizon)
+                if any(rule.id in rules for _, rule in occurrences):
+                    return True
+        return False
+
+
+def differing_timed_rules(old: Pathway, new: Pathway) -> frozenset[str] | None:
+    """The ids of the rules that differ between two versions, if all of them are timed and
+    nothing else differs that evaluation looks at; None otherwise."""
+    key = (old.id, old.version, new.version)
+    if key not in _DIFFERING:
+        _DIFFERING[key] = _differing(old, new)
+    return _DIFFERING[key]
+
+
+_DIFFERING: dict[tuple[str, str, str], frozenset[str] | None] = {}
+
+
+def _differing(old: Pathway, new: Pathway) -> frozenset[str] | None:
+    if old.audience != new.audience or old.exit != new.exit:
+        return None
+    old_rules = {r.id: replace(r, line=0, title="") for r in old.rules}
+    new_rules = {r.id: replace(r, line=0, title="") for r in new.rules}
+    common = [i for i in (r.id for r in old.rules) if i in new_rules]
+    if common != [i for i in (r.id for r in new.rules) if i in old_rules]:
+        return None  # reordered: rules fire in declaration order
+    differing = {i for i in old_rules.keys() | new_rules.keys() if old_rules.get(i) != new_rules.get(i)}
+    for rule_id in differing:
+        for rule in (old_rules.get(rule_id), new_rules.get(rule_id)):
+            if rule is not None and not isinstance(rule.trigger, At | Every):
+                return None
+    return frozenset(differing)
+
+
+def _moving_events(old: Pathway, new: Pathway, rules: frozenset[str]) -> frozenset[str]:
+    """The events that can move these rules' occurrences: a delivery those anchored on it,
+    a redating those anchored on GA or the EDD, a registration update anything."""
+    anchors: set[str] = set()
+    for pathway in (old, new):
+        for rule in pathway.rules:
+            if rule.id not in rules:
+                continue
+            trigger = rule.trigger
+            points = [trigger.point] if isinstance(trigger, At) else []
+            if isinstance(trigger, Every):
+                points = [trigger.start] + ([trigger.until] if trigger.until else [])
+            anchors.update(p.anchor for p in points)
+    moving = {"patient.registered", "patient.updated"}
+    if "delivery_date" in anchors:
+        moving.add("delivery")
+    if anchors & {"gestational_age", "edd"}:
+        moving.add("dating.ultrasound")
+    return frozenset(moving)
+
+
+def _same(before: Sequence[Emitted], after: Sequence[Emitted]) -> bool:
+    return len(before) == len(after) and all(
+        a.at == b.at
+        and a.rule_id == b.rule_id
+        and a.pathway_id == b.pathway_id
+        and a.dedupe_key.rsplit("/", 1)[1] == b.dedupe_key.rsplit("/", 1)[1]
+        and a.params == b.params
+        for a, b in zip(before, after, strict=True)
+    )
 
 
 def _within(changes: Changes[Emitted], end: datetime) -> Changes[Emitted]:
@@ -484,3 +603,35 @@ def impact_json(plan: Plan, impact: CohortImpact, affected_limit: int | None = 1
         "pin": impact.pin.as_json(affected_limit),
         "migrate": impact.migrate.as_json(affected_limit),
     }
+
+
+# --- across processes -------------------------------------------------------------------------
+
+#: What forked workers inherit: the plan and the cohort (nothing of it is pickled).
+_SHARED: tuple[Plan, Sequence[Member | Enrolled]] | None = None
+
+
+def _run_slice(bounds: tuple[int, int]) -> CohortImpact:
+    assert _SHARED is not None
+    plan, cohort = _SHARED
+    return plan.run(cohort[bounds[0] : bounds[1]])
+
+
+def parallel_impact(
+    plan: Plan, cohort: Sequence[Member | Enrolled], processes: int, chunk: int = CHUNK
+) -> CohortImpact:
+    """``plan.run`` over ``processes`` forked workers (1: in this process). Evaluation is pure
+    and CPU-bound; the workers inherit the compiled libraries and the cohort by fork."""
+    if processes <= 1 or len(cohort) <= chunk:
+        return plan.run(cohort)
+    global _SHARED  # noqa: PLW0603 - handed to the forked workers, reset after
+    _SHARED = (plan, cohort)
+    total = CohortImpact()
+    try:
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            slices = [(first, min(first + chunk, len(cohort))) for first in range(0, len(cohort), chunk)]
+            for part in pool.imap_unordered(_run_slice, slices):
+                total.add(part)
+    finally:
+        _SHARED = None
+    return total
