@@ -38,6 +38,7 @@ class Row:
     status: str
     why: str = ""
     sequence: int = 0  # emission order: ties in time keep the engine's evaluation order
+    channels: tuple[str, ...] = ()  # the rule's narrowing of her channels, if any
 
     @property
     def summary(self) -> str:
@@ -182,6 +183,7 @@ def _row(emitted: Emitted, facts: Facts, settings: Settings, sequence: int) -> R
         status="due",
         why=emitted.why,
         sequence=sequence,
+        channels=emitted.channels,
     )
 
 
