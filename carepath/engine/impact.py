@@ -34,7 +34,7 @@ from carepath.engine.cohort import Member
 from carepath.engine.dependencies import closure, footprint
 from carepath.engine.facts import Event, Facts
 from carepath.engine.parallel import CHUNK
-from carepath.engine.runtime import TO_HER, Emitted, Evaluation, Library, Settings, State
+from carepath.engine.runtime import TO_HER, Emitted, Evaluation, Library, Settings, State, evaluate
 from carepath.engine.simulate import Row, dry_run, timeline
 from carepath.engine.spec import At, Every, Pathway
 from carepath.engine.summary import CohortSummary
@@ -246,23 +246,34 @@ def _may_be_in_care(member: Member, now: datetime) -> bool:
 
 
 class Run:
-    """One pregnancy's run from ``now`` under one library, advanced only as far as asked:
-    most runs stop at the window's end, and only those with changes look further."""
+    """One pregnancy's run under one library from ``start`` (at or after ``now``), advanced
+    only as far as asked: most runs stop at the window's end, and only those with changes
+    look further. ``decided``: what already takes effect from ``now`` when the run begins."""
 
     def __init__(
-        self, library: Library, enrolled: Enrolled, now: datetime, horizon: datetime, settings: Settings
+        self,
+        library: Library,
+        enrolled: Enrolled,
+        now: datetime,
+        horizon: datetime,
+        settings: Settings,
+        *,
+        start: datetime | None = None,
+        decided: Mapping[str, Emitted] | None = None,
     ) -> None:
         self._evaluations = timeline(
             library,
             enrolled.state.facts,
             enrolled.events,
-            start=now,
+            start=start or now,
             until=horizon,
             settings=settings,
             state=enrolled.state,
         )
         self._waiting: Evaluation | None = None
-        self._taken: dict[str, Emitted] = {p.dedupe_key: p for p in enrolled.state.pending}
+        self._taken: dict[str, Emitted] = (
+            dict(decided) if decided is not None else {p.dedupe_key: p for p in enrolled.state.pending}
+        )
         self.now = now
         self.enrolled_in: set[str] = set()  # pathways she was enrolled in on the way
 
@@ -443,11 +454,24 @@ class Plan:
         now, end, settings = self.now, self.end, self.settings
         horizon = end + timedelta(weeks=self.lookahead_weeks)
         impact.patients += 1
-        before_run = Run(self.before, enrolled, now, horizon, settings)
+        # The moment of publication: she is evaluated at ``now`` under the published library,
+        # so every choice starts from the same state, evaluated now. A migrated enrolment's
+        # rules then fire from now on, whenever she happened to be evaluated last.
+        tick = evaluate(self.before, enrolled.state, None, now, settings)
+        decided = {p.dedupe_key: p for p in enrolled.state.pending}
+        for action in tick.actions:
+            decided.setdefault(action.dedupe_key, action)
+        for cancelled in tick.cancellations:
+            decided.pop(cancelled.dedupe_key, None)
+        enrolled = replace(enrolled, state=tick.state)
+        state = enrolled.state
+        moments = [t for t in (tick.next_wakeup,) if t is not None and t > now]
+        moments += [e.occurred_at for e in enrolled.events[:1]]
+        after_tick = min(moments) if moments else horizon + timedelta(seconds=1)
+        before_run = Run(self.before, enrolled, now, horizon, settings, start=after_tick, decided=decided)
         before = before_run.through(end)
         weekly_before = _weekly(before, now, end, self.weeks)
         impact.weekly_before.update(weekly_before)
-        state = enrolled.state
         pregnancy = state.facts.pregnancy_id
         seen = {e.pathway_id for e in state.enrolments}
         runs: dict[str, Run | None] = {}
@@ -456,14 +480,15 @@ class Plan:
             # are never looked at, so this run is the published one.
             runs["pin"] = None
         else:
-            runs["pin"] = Run(self.after, enrolled, now, horizon, settings)
+            runs["pin"] = Run(self.after, enrolled, now, horizon, settings, decided=decided)
         moved_state = migrate(state, self.after, self.changed)
         if moved_state is state:
             runs["migrate"] = runs["pin"]
         elif not self._migration_matters(enrolled, end):
             runs["migrate"] = None  # no rule that differs falls due for her in the window
         else:
-            runs["migrate"] = Run(self.after, replace(enrolled, state=moved_state), now, horizon, settings)
+            moved = replace(enrolled, state=moved_state)
+            runs["migrate"] = Run(self.after, moved, now, horizon, settings, decided=decided)
         keyed_before: list[tuple[Identity, datetime, Emitted]] | None = None
         for name, choice in (("pin", impact.pin), ("migrate", impact.migrate)):
             run = runs[name]
