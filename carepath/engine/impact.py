@@ -38,7 +38,7 @@ from carepath.engine.runtime import TO_HER, Emitted, Evaluation, Library, Settin
 from carepath.engine.simulate import Row, dry_run, timeline
 from carepath.engine.spec import At, Every, Pathway
 from carepath.engine.summary import CohortSummary
-from carepath.engine.timing import Anchors
+from carepath.engine.timing import Anchors, occurrence_days
 
 #: Her pregnancy is out of care this long after delivery (the puerperium and newborn care).
 CARE_AFTER_DELIVERY = timedelta(days=84)
@@ -528,10 +528,14 @@ class Plan:
             anchors = Anchors(
                 state.facts.edd, state.facts.delivery_date, window.local_date(enrolment.started_at)
             )
-            for loaded in (old, new):
-                occurrences = self.after.timetable(loaded, anchors, window).between(since, horizon)
-                if any(rule.id in rules for _, rule in occurrences):
-                    return True
+            through = window.local_date(horizon)
+            for pathway in (old.pathway, new.pathway):
+                for rule in pathway.rules:
+                    if rule.id in rules and any(
+                        since < window.opening(day) <= horizon
+                        for day in occurrence_days(rule, anchors, through)
+                    ):
+                        return True
         return False
 
 
