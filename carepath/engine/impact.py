@@ -466,7 +466,7 @@ class Plan:
         enrolled = replace(enrolled, state=tick.state)
         state = enrolled.state
         moments = [t for t in (tick.next_wakeup,) if t is not None and t > now]
-        moments += [e.occurred_at for e in enrolled.events[:1]]
+        moments += [min(e.occurred_at for e in enrolled.events)] if enrolled.events else []
         after_tick = min(moments) if moments else horizon + timedelta(seconds=1)
         before_run = Run(self.before, enrolled, now, horizon, settings, start=after_tick, decided=decided)
         before = before_run.through(end)
