@@ -151,8 +151,8 @@ def timeline_svg(preview: Preview, *, title: str = "") -> str:
         slot = (lane, round(at_week * DAYS_PER_WEEK))
         offset = stacked[slot]
         stacked[slot] += 1
-        mark_y = TOP + lane * LANE_HEIGHT + LANE_HEIGHT / 2 + ((offset % 3) - 1) * 7 * (offset > 0)
-        mark_x = _x(at_week) + 4 * (offset // 3)
+        mark_y = TOP + lane * LANE_HEIGHT + LANE_HEIGHT / 2 + (0, -8, 8)[offset % 3]
+        mark_x = _x(at_week) + 6 * (offset // 3)  # marks on one day stack, then step right
         fill, shape, _ = KINDS.get(item.row.action, _OTHER)
         opacity = "" if item.row.status == "due" else ' opacity="0.35"'
         parts.append(

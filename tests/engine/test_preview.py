@@ -172,3 +172,11 @@ def test_the_picture_is_deterministic():
     second = timeline_svg(preview(LIBRARY, facts, events))
     assert first == second
     assert re.search(r'width="\d+(\.\d)?"', first)
+
+
+def test_the_picture_matches_the_golden_file_checked_by_eye():
+    from tests.engine.golden_timeline import GOLDEN, golden_svg
+
+    assert golden_svg() == GOLDEN.read_text(encoding="utf-8"), (
+        "the timeline picture changed: run `python -m tests.engine.golden_timeline`, render it and look"
+    )
