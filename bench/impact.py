@@ -25,7 +25,8 @@ from pathlib import Path
 from carepath.engine.cohort import Member, synthetic_cohort
 from carepath.engine.compiler import Unit, compile_units
 from carepath.engine.forms import make_scorer
-from carepath.engine.impact import Enrolled, Plan, advance, impact_json, parallel_impact
+from carepath.engine.impact import Enrolled, Plan, advance, impact_json
+from carepath.engine.parallel import parallel_impact
 from carepath.engine.runtime import Library, Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1114,7 +1114,8 @@ def pathway_impact(
 
     from carepath.engine.cohort import read_cohort_csv, synthetic_cohort
     from carepath.engine.forms import make_scorer
-    from carepath.engine.impact import Plan, impact_json, parallel_impact
+    from carepath.engine.impact import Plan, impact_json
+    from carepath.engine.parallel import parallel_impact
     from carepath.engine.runtime import Settings
     from carepath.errors import CarepathError
 

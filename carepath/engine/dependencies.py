@@ -17,9 +17,9 @@ libraries and can be left out.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from carepath.engine.spec import Compare, HasTag, OnEvent, Pathway, Scalar, walk
+from carepath.engine.spec import At, Compare, Every, HasTag, OnEvent, Pathway, Scalar, walk
 
 #: Internal events and the data field naming what they are about.
 TAG_EVENTS = frozenset({"tag.added", "tag.removed"})
@@ -119,3 +119,55 @@ def _reach(start: set[str], edges: Mapping[str, set[str]]) -> set[str]:
                 seen.add(nxt)
                 todo.append(nxt)
     return seen
+
+
+# --- which rules an edit changes -------------------------------------------------------------
+
+
+def differing_timed_rules(old: Pathway, new: Pathway) -> frozenset[str] | None:
+    """The ids of the rules that differ between two versions, if all of them are timed and
+    nothing else differs that evaluation looks at; None otherwise."""
+    key = (old.id, old.version, new.version)
+    if key not in _DIFFERING:
+        _DIFFERING[key] = _differing(old, new)
+    return _DIFFERING[key]
+
+
+_DIFFERING: dict[tuple[str, str, str], frozenset[str] | None] = {}
+
+
+def _differing(old: Pathway, new: Pathway) -> frozenset[str] | None:
+    if old.audience != new.audience or old.exit != new.exit:
+        return None
+    old_rules = {r.id: replace(r, line=0, title="") for r in old.rules}
+    new_rules = {r.id: replace(r, line=0, title="") for r in new.rules}
+    common = [i for i in (r.id for r in old.rules) if i in new_rules]
+    if common != [i for i in (r.id for r in new.rules) if i in old_rules]:
+        return None  # reordered: rules fire in declaration order
+    differing = {i for i in old_rules.keys() | new_rules.keys() if old_rules.get(i) != new_rules.get(i)}
+    for rule_id in differing:
+        for rule in (old_rules.get(rule_id), new_rules.get(rule_id)):
+            if rule is not None and not isinstance(rule.trigger, At | Every):
+                return None
+    return frozenset(differing)
+
+
+def moving_events(old: Pathway, new: Pathway, rules: frozenset[str]) -> frozenset[str]:
+    """The events that can move these rules' occurrences: a delivery those anchored on it,
+    a redating those anchored on GA or the EDD, a registration update anything."""
+    anchors: set[str] = set()
+    for pathway in (old, new):
+        for rule in pathway.rules:
+            if rule.id not in rules:
+                continue
+            trigger = rule.trigger
+            points = [trigger.point] if isinstance(trigger, At) else []
+            if isinstance(trigger, Every):
+                points = [trigger.start] + ([trigger.until] if trigger.until else [])
+            anchors.update(p.anchor for p in points)
+    moving = {"patient.registered", "patient.updated"}
+    if "delivery_date" in anchors:
+        moving.add("delivery")
+    if anchors & {"gestational_age", "edd"}:
+        moving.add("dating.ultrasound")
+    return frozenset(moving)

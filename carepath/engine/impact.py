@@ -23,7 +23,6 @@ Only the changed pathways, and the pathways they can influence or that can influ
 from __future__ import annotations
 
 import json
-import multiprocessing
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -31,12 +30,10 @@ from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from carepath.engine.cohort import Member
-from carepath.engine.dependencies import closure, footprint
+from carepath.engine.dependencies import closure, differing_timed_rules, footprint, moving_events
 from carepath.engine.facts import Event, Facts
-from carepath.engine.parallel import CHUNK
 from carepath.engine.runtime import TO_HER, Emitted, Evaluation, Library, Settings, State, evaluate
 from carepath.engine.simulate import Row, dry_run, timeline
-from carepath.engine.spec import At, Every, Pathway
 from carepath.engine.summary import CohortSummary
 from carepath.engine.timing import Anchors, occurrence_days
 
@@ -523,7 +520,7 @@ class Plan:
             old = self.after.loaded(enrolment.pathway_id, enrolment.version)
             new = self.after.loaded(target.id, target.version)
             rules = differing_timed_rules(old.pathway, new.pathway)
-            if rules is None or coming & _moving_events(old.pathway, new.pathway, rules):
+            if rules is None or coming & moving_events(old.pathway, new.pathway, rules):
                 return True
             anchors = Anchors(
                 state.facts.edd, state.facts.delivery_date, window.local_date(enrolment.started_at)
@@ -537,55 +534,6 @@ class Plan:
                     ):
                         return True
         return False
-
-
-def differing_timed_rules(old: Pathway, new: Pathway) -> frozenset[str] | None:
-    """The ids of the rules that differ between two versions, if all of them are timed and
-    nothing else differs that evaluation looks at; None otherwise."""
-    key = (old.id, old.version, new.version)
-    if key not in _DIFFERING:
-        _DIFFERING[key] = _differing(old, new)
-    return _DIFFERING[key]
-
-
-_DIFFERING: dict[tuple[str, str, str], frozenset[str] | None] = {}
-
-
-def _differing(old: Pathway, new: Pathway) -> frozenset[str] | None:
-    if old.audience != new.audience or old.exit != new.exit:
-        return None
-    old_rules = {r.id: replace(r, line=0, title="") for r in old.rules}
-    new_rules = {r.id: replace(r, line=0, title="") for r in new.rules}
-    common = [i for i in (r.id for r in old.rules) if i in new_rules]
-    if common != [i for i in (r.id for r in new.rules) if i in old_rules]:
-        return None  # reordered: rules fire in declaration order
-    differing = {i for i in old_rules.keys() | new_rules.keys() if old_rules.get(i) != new_rules.get(i)}
-    for rule_id in differing:
-        for rule in (old_rules.get(rule_id), new_rules.get(rule_id)):
-            if rule is not None and not isinstance(rule.trigger, At | Every):
-                return None
-    return frozenset(differing)
-
-
-def _moving_events(old: Pathway, new: Pathway, rules: frozenset[str]) -> frozenset[str]:
-    """The events that can move these rules' occurrences: a delivery those anchored on it,
-    a redating those anchored on GA or the EDD, a registration update anything."""
-    anchors: set[str] = set()
-    for pathway in (old, new):
-        for rule in pathway.rules:
-            if rule.id not in rules:
-                continue
-            trigger = rule.trigger
-            points = [trigger.point] if isinstance(trigger, At) else []
-            if isinstance(trigger, Every):
-                points = [trigger.start] + ([trigger.until] if trigger.until else [])
-            anchors.update(p.anchor for p in points)
-    moving = {"patient.registered", "patient.updated"}
-    if "delivery_date" in anchors:
-        moving.add("delivery")
-    if anchors & {"gestational_age", "edd"}:
-        moving.add("dating.ultrasound")
-    return frozenset(moving)
 
 
 def _same(before: Sequence[Emitted], after: Sequence[Emitted]) -> bool:
@@ -617,7 +565,7 @@ def cohort_impact(
     weeks: int = 8,
     settings: Settings | None = None,
 ) -> CohortImpact:
-    """The cohort impact in this process (``parallel_impact`` spreads it over processes)."""
+    """The cohort impact in this process (``parallel.parallel_impact`` spreads it over processes)."""
     return Plan.build(base, candidate, now, weeks, settings).run(cohort)
 
 
@@ -632,35 +580,3 @@ def impact_json(plan: Plan, impact: CohortImpact, affected_limit: int | None = 1
         "pin": impact.pin.as_json(affected_limit),
         "migrate": impact.migrate.as_json(affected_limit),
     }
-
-
-# --- across processes -------------------------------------------------------------------------
-
-#: What forked workers inherit: the plan and the cohort (nothing of it is pickled).
-_SHARED: tuple[Plan, Sequence[Member | Enrolled]] | None = None
-
-
-def _run_slice(bounds: tuple[int, int]) -> CohortImpact:
-    assert _SHARED is not None
-    plan, cohort = _SHARED
-    return plan.run(cohort[bounds[0] : bounds[1]])
-
-
-def parallel_impact(
-    plan: Plan, cohort: Sequence[Member | Enrolled], processes: int, chunk: int = CHUNK
-) -> CohortImpact:
-    """``plan.run`` over ``processes`` forked workers (1: in this process). Evaluation is pure
-    and CPU-bound; the workers inherit the compiled libraries and the cohort by fork."""
-    if processes <= 1 or len(cohort) <= chunk:
-        return plan.run(cohort)
-    global _SHARED  # noqa: PLW0603 - handed to the forked workers, reset after
-    _SHARED = (plan, cohort)
-    total = CohortImpact()
-    try:
-        with multiprocessing.get_context("fork").Pool(processes) as pool:
-            slices = [(first, min(first + chunk, len(cohort))) for first in range(0, len(cohort), chunk)]
-            for part in pool.imap_unordered(_run_slice, slices):
-                total.add(part)
-    finally:
-        _SHARED = None
-    return total

@@ -24,11 +24,11 @@ from carepath.engine.impact import (
     impact_json,
     match,
     migrate,
-    parallel_impact,
     pathways_to_simulate,
     persona_diff,
     window_actions,
 )
+from carepath.engine.parallel import parallel_impact
 from carepath.engine.runtime import Library, Settings, evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
