@@ -324,3 +324,24 @@ def migrate_state(enrolled, plan):
     """The migrate choice by hand: evaluated at now under the published library, re-pinned."""
     tick = evaluate(plan.before, enrolled.state, None, NOW, plan.settings)
     return replace(enrolled, state=migrate(tick.state, plan.after, plan.changed))
+
+
+def test_a_new_pathway_reaches_women_in_care_at_their_next_event():
+    """As the engine runs: a clock tick re-checks only audiences on calendar facts
+    (runtime ``_only_time_moved``), so a woman already in care meets a new pathway's diagnosis
+    audience at her next event, not at publication."""
+    added = library(OGTT, GDM_PLAN)
+    lab = Event("lab", "lab.result", NOW + timedelta(days=10), {"code": "hb", "value": 120})
+    with_event = Member(member("gdm-event", 20, icd10=frozenset({"O24.401"})).facts, (lab,))
+    quiet = member("gdm-quiet", 20, icd10=frozenset({"O24.401"}))
+    impact = cohort_impact(BASE, added, [with_event, quiet, member("other", 20)], NOW, weeks=8)
+    group = ("gdm-plan", "glucose-log", "questionnaire")
+    for choice in (impact.pin, impact.migrate):
+        assert choice.affected == ["gdm-event"] and choice.added == {group: 1}
+
+
+def test_a_pathway_taken_out_keeps_running_for_women_pinned_to_it():
+    # retired versions stay loaded for the enrolments pinned to them (store/pathways.py)
+    without = library(GDM_PLAN)
+    impact = cohort_impact(BASE, without, [member("pinned", 20)], NOW, weeks=8)
+    assert impact.pin.affected == [] and impact.migrate.affected == []
