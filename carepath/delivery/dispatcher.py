@@ -52,7 +52,7 @@ from sqlalchemy.orm import Session
 from carepath.channels.base import Channel, ChannelError, Message, Receipt
 from carepath.delivery import policy as pol
 from carepath.delivery.items import DEFAULT_ADAPTERS, NOTIFICATION_KINDS, due_item
-from carepath.delivery.rendering import build_safe_facts, render_item
+from carepath.delivery.rendering import build_safe_facts, generic_message, render_action
 from carepath.delivery.retry import ChannelFailed, QuotaSpent, RetryAt, RetryBudget, after_failure
 from carepath.engine.content import load_content_library
 from carepath.store import consents, delivery_state
@@ -66,11 +66,6 @@ logger = logging.getLogger("carepath.delivery")
 DEDUPING_CHANNELS = frozenset({"wechat_template"})
 OUTCOME_UNKNOWN = "outcome-unknown"
 IN_FLIGHT = "in_flight"
-
-#: Inbox titles of items without content of their own, and the one neutral summary external
-#: channels carry for them (it must not contain the title: ``external_params`` checks).
-NEUTRAL_SUMMARY = "您有一条新的孕期消息，请打开孕期助手查看。"
-_TITLES = {"remind": "产检提醒", "questionnaire": "问卷待填写", "push": "新的孕期课程"}
 
 
 @dataclass(frozen=True)
@@ -144,16 +139,12 @@ def _content() -> Mapping[str, Any]:
 def render(row: OutboxRow, today: Any) -> tuple[str, str, str]:
     """(title, neutral summary, body) of an outbox item. The body goes to the inbox only; an
     item without content of its own (a checkup reminder) gets the generic wording of its kind."""
-    title, summary = _TITLES.get(row.kind, "新消息"), NEUTRAL_SUMMARY
-    key = row.params.get("content") if isinstance(row.params, dict) else None
-    item = _content().get(str(key)) if key else None
-    if item is None:
-        return title, summary, summary
+    params = row.params if isinstance(row.params, dict) else {}
     try:
-        rendered = render_item(item, build_safe_facts(first_name="", today=today))
+        rendered = render_action(row.kind, params, _content(), build_safe_facts(first_name="", today=today))
     except Exception:  # a template lint missed: the inbox still gets the generic wording
-        logger.exception("rendering %s for %s failed", key, row.dedupe_key)
-        return title, summary, summary
+        logger.exception("rendering %s for %s failed", params.get("content"), row.dedupe_key)
+        rendered = generic_message(row.kind)
     return rendered.title, rendered.summary, rendered.body
 
 

@@ -35,6 +35,16 @@ SAMPLE_FACTS: Mapping[str, object] = {
 
 _TEMPLATE_NAME = "<template>"
 
+#: The one neutral summary external channels carry for an item without content of its own (a
+#: checkup reminder), and the inbox titles of such items (``external_params`` checks that the
+#: summary never contains the title).
+NEUTRAL_SUMMARY = "您有一条新的孕期消息，请打开孕期助手查看。"
+GENERIC_TITLES: Mapping[str, str] = {
+    "remind": "产检提醒",
+    "questionnaire": "问卷待填写",
+    "push": "新的孕期课程",
+}
+
 
 @dataclass(frozen=True)
 class RenderedItem:
@@ -106,6 +116,29 @@ def render_item(item: ContentItem, facts: Mapping[str, object], *, html: bool = 
         summary=render_text(item.summary, facts),
         body=render_text(item.body, facts, html=html),
     )
+
+
+def generic_message(kind: str) -> RenderedItem:
+    """The wording of an action without content of its own (or whose template failed)."""
+    title = GENERIC_TITLES.get(kind, "新消息")
+    return RenderedItem(key="", title=title, summary=NEUTRAL_SUMMARY, body=NEUTRAL_SUMMARY)
+
+
+def render_action(
+    kind: str,
+    params: Mapping[str, object],
+    content: Mapping[str, ContentItem],
+    facts: Mapping[str, object],
+    *,
+    html: bool = False,
+) -> RenderedItem:
+    """Title, neutral summary and body of the message an action sends: its content item's,
+    rendered with her safe facts, or the generic wording of its kind. Raises jinja2 errors."""
+    key = params.get("content")
+    item = content.get(str(key)) if key else None
+    if item is None:
+        return generic_message(kind)
+    return render_item(item, facts, html=html)
 
 
 def _template_line(traceback: TracebackType | None) -> int:

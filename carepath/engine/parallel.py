@@ -1,5 +1,6 @@
-"""Cohort simulation across processes: evaluation is pure and CPU-bound, and CPython runs
-one thread at a time, so more cores means more processes (each compiles the library once).
+"""Cohort simulation and cohort impact across processes: evaluation is pure and CPU-bound,
+and CPython runs one thread at a time, so more cores means more processes (each compiles the
+library once, or inherits the compiled one by fork).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from functools import cache
 from carepath.engine.cohort import Member, synthetic_cohort
 from carepath.engine.compiler import compile_paths
 from carepath.engine.forms import make_scorer
+from carepath.engine.impact import CohortImpact, Enrolled, Plan
 from carepath.engine.runtime import Library, Settings
 from carepath.engine.summary import CohortSummary, simulate_member
 
@@ -81,3 +83,35 @@ def split(size: int, base: Job) -> list[Job]:
         Job(base.pathway_files, base.matcher, base.until_ga_days, base.seed, first, min(first + CHUNK, size))
         for first in range(0, size, CHUNK)
     ]
+
+
+# --- the cohort impact ------------------------------------------------------------------------
+
+#: What forked workers inherit: the plan and the cohort (nothing of it is pickled).
+_SHARED: tuple[Plan, Sequence[Member | Enrolled]] | None = None
+
+
+def _run_slice(bounds: tuple[int, int]) -> CohortImpact:
+    assert _SHARED is not None
+    plan, cohort = _SHARED
+    return plan.run(cohort[bounds[0] : bounds[1]])
+
+
+def parallel_impact(
+    plan: Plan, cohort: Sequence[Member | Enrolled], processes: int, chunk: int = CHUNK
+) -> CohortImpact:
+    """``plan.run`` over ``processes`` forked workers (1: in this process). Evaluation is pure
+    and CPU-bound; the workers inherit the compiled libraries and the cohort by fork."""
+    if processes <= 1 or len(cohort) <= chunk:
+        return plan.run(cohort)
+    global _SHARED  # noqa: PLW0603 - handed to the forked workers, reset after
+    _SHARED = (plan, cohort)
+    total = CohortImpact()
+    try:
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            slices = [(first, min(first + chunk, len(cohort))) for first in range(0, len(cohort), chunk)]
+            for part in pool.imap_unordered(_run_slice, slices):
+                total.add(part)
+    finally:
+        _SHARED = None
+    return total

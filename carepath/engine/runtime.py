@@ -176,6 +176,26 @@ class Library:
             self.current[pathway.id] = pathway
             self._ordered = None
 
+    def subset(self, pathway_ids: Iterable[str], *, pinned_from: Library | None = None) -> Library:
+        """Only these pathways, sharing the compiled matchers (nothing is compiled again).
+
+        ``pinned_from``'s versions of the same pathways stay loaded but not current, for the
+        enrolments pinned to them (a published version while a candidate is tried out).
+        """
+        wanted = frozenset(pathway_ids)
+        part = Library((), matcher=self.matcher_kind)
+        sources = [self] if pinned_from is None else [pinned_from, self]
+        for source in sources:
+            for key, loaded in source._loaded.items():
+                if key[0] in wanted:
+                    part._loaded[key] = loaded
+        part.current = {k: v for k, v in self.current.items() if k in wanted}
+        return part
+
+    def versions(self) -> list[Pathway]:
+        """Every loaded version, current or pinned, by pathway id then version."""
+        return [self._loaded[key].pathway for key in sorted(self._loaded)]
+
     def loaded(self, pathway_id: str, version: str) -> Loaded:
         try:
             return self._loaded[(pathway_id, version)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +38,7 @@ class Row:
     status: str
     why: str = ""
     sequence: int = 0  # emission order: ties in time keep the engine's evaluation order
+    channels: tuple[str, ...] = ()  # the rule's narrowing of her channels, if any
 
     @property
     def summary(self) -> str:
@@ -97,20 +98,26 @@ def timeline(
     until: datetime,
     settings: Settings | None = None,
     extra_ticks: Iterable[datetime] = (),
+    state: State | None = None,
 ) -> Iterator[Evaluation]:
     """Every evaluation of one pregnancy from ``start`` (default: her registration) to ``until``.
 
     The clock visits each event and each wake-up the engine asks for, nothing else, except
     ``extra_ticks``: evaluations at other moments, which must change nothing (the tests
     check it), just as a scheduler that wakes too often must not send twice.
+
+    ``state`` continues a pregnancy from where an earlier run (or the store) left her: her
+    facts are the state's, and ``events`` are only those still to come (after ``start``).
     """
     settings = settings or Settings()
+    if state is not None:
+        facts = state.facts
     start = start or facts.enrolled_at
     pending_events = sorted(events, key=lambda e: e.occurred_at)
     while pending_events and pending_events[0].occurred_at < start:
         facts = apply_event(facts, pending_events.pop(0), settings.scorer)  # history before the window
     ticks = sorted(t for t in extra_ticks if start < t <= until)
-    state = State(facts)
+    state = State(facts) if state is None else replace(state, facts=facts)
     now: datetime | None = start
     for _ in range(MAX_STEPS):
         if now is None or now > until:
@@ -176,6 +183,7 @@ def _row(emitted: Emitted, facts: Facts, settings: Settings, sequence: int) -> R
         status="due",
         why=emitted.why,
         sequence=sequence,
+        channels=emitted.channels,
     )
 
 

@@ -1,0 +1,337 @@
+"""The editor's preview: one persona's whole pregnancy as the pathways would run it.
+
+A persona is what a clinician types into the preview form — LMP or "GA today", tags,
+ICD-10 diagnoses, risk colour, enrolment date, and age, parity or BMI if the pathways ask —
+or a demo patient file (``examples/patients``). It becomes a patient-file mapping and is
+checked exactly like one (``inputs.check_patient``), so a bad field is reported with the
+same located, coded problem, and runs through ``simulate.dry_run``: the preview is the
+dry-run, item by item, with the rule's title and its condition in words next to the engine's
+own account of why the rule fired.
+
+Rendering the messages she would read is delivery's business (``carepath.delivery.preview``);
+the engine stays pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from carepath.engine.clock import (
+    DAYS_PER_WEEK,
+    TERM_DAYS,
+    format_gestational_age,
+    gestational_days,
+    parse_gestational_age,
+)
+from carepath.engine.facts import Event, Facts, facts_from_patient
+from carepath.engine.inputs import check_events, check_patient
+from carepath.engine.runtime import TO_HER, Library, Settings
+from carepath.engine.simulate import Row, dry_run, events_from_file
+from carepath.engine.spec import (
+    AllOf,
+    AnyOf,
+    CodePattern,
+    Compare,
+    Condition,
+    HasCode,
+    HasTag,
+    HasVisit,
+    Not,
+)
+from carepath.errors import CarepathError, CompileError, Location, Problem
+
+#: Persona fields that are patient-file fields as they are.
+PATIENT_FIELDS = (
+    "id",
+    "name",
+    "lmp",
+    "cycle_length",
+    "edd",
+    "birth_date",
+    "gravida",
+    "para",
+    "plurality",
+    "tags",
+    "risk_colour",
+    "purple",
+    "visits",
+    "labs",
+)
+#: Persona fields of the form's own: dating by "GA today", diagnoses as bare codes, age
+#: instead of a birth date, height and weight, an enrolment date instead of a moment.
+PERSONA_FIELDS = (
+    "ga_today",
+    "today",
+    "diagnoses",
+    "age",
+    "height_cm",
+    "weight_kg",
+    "enrolled_at",
+    "enrolled_on",
+)
+#: After her EDD the preview runs this long (the puerperium), unless told otherwise.
+AFTER_EDD = timedelta(weeks=8)
+PERSONA_PATH = "<persona>"
+
+
+def persona_patient(persona: Mapping[str, Any], settings: Settings | None = None) -> dict[str, Any]:
+    """The patient-file mapping a persona stands for; unknown keys are left in, for the
+    patient check to report."""
+    zone = (settings or Settings()).window.zone
+    patient: dict[str, Any] = {"id": "persona"}
+    for key, value in persona.items():
+        if key in PERSONA_FIELDS:
+            continue
+        patient[key] = value
+    today = _day(persona.get("today"), "today")
+    if "ga_today" in persona and "lmp" not in persona:
+        if today is None:
+            raise _problem("today", "missing-key", "'ga_today' needs 'today', the day she is at that age")
+        try:
+            ga = parse_gestational_age(str(persona["ga_today"]))
+        except CarepathError as exc:
+            raise _problem("ga_today", exc.code, exc.message) from None
+        patient["lmp"] = (today - timedelta(days=ga)).isoformat()
+    if "diagnoses" in persona:
+        codes = persona["diagnoses"] or []
+        patient["diagnoses"] = [c if isinstance(c, Mapping) else {"code": str(c)} for c in codes]
+    if "height_cm" in persona or "weight_kg" in persona:
+        patient["pre_pregnancy"] = {k: persona[k] for k in ("height_cm", "weight_kg") if k in persona}
+    enrolled = persona.get("enrolled_at") or persona.get("enrolled_on")
+    if isinstance(enrolled, datetime):
+        patient["enrolled_at"] = enrolled.isoformat()
+    elif enrolled is not None:
+        day = _day(enrolled, "enrolled_at")
+        assert day is not None
+        patient["enrolled_at"] = datetime.combine(day, time(9, 0), zone).isoformat()
+    elif today is not None:
+        patient["enrolled_at"] = datetime.combine(today, time(9, 0), zone).isoformat()
+    if "age" in persona and "birth_date" not in persona:
+        patient["birth_date"] = _birth_date_for(persona["age"], patient)
+    return patient
+
+
+def persona_facts(persona: Mapping[str, Any], settings: Settings | None = None) -> Facts:
+    """A persona's facts, or CompileError with every problem, located in the persona."""
+    patient = persona_patient(persona, settings)
+    text = yaml.safe_dump(patient, allow_unicode=True, sort_keys=False)
+    checked = check_patient(PERSONA_PATH, text.encode("utf-8"))
+    if not checked.ok:
+        raise CompileError([p for p in checked.problems if p.severity == "error"])
+    return facts_from_patient(checked.value)
+
+
+def demo_persona(
+    patient_path: str | Path, events_path: str | Path | None = None
+) -> tuple[Facts, list[Event]]:
+    """A demo patient file and its events (``../events/<same name>`` when not given)."""
+    patient_path = Path(patient_path)
+    checked = check_patient(str(patient_path))
+    if not checked.ok:
+        raise CompileError([p for p in checked.problems if p.severity == "error"])
+    if events_path is None:
+        guess = patient_path.parent.parent / "events" / patient_path.name
+        events_path = guess if guess.exists() else None
+    events: list[Event] = []
+    if events_path is not None:
+        loaded = check_events(str(events_path))
+        if not loaded.ok:
+            raise CompileError([p for p in loaded.problems if p.severity == "error"])
+        events = events_from_file(loaded.value)
+    return facts_from_patient(checked.value), events
+
+
+@dataclass(frozen=True)
+class PreviewItem:
+    """One action of the preview: the dry-run row and what explains it."""
+
+    row: Row
+    week: int | None  # completed gestational weeks on the action's day (None: no dating)
+    pathway_title: str
+    rule_title: str
+    condition: str  # the rule's condition in words ("" when it has none)
+
+    @property
+    def message(self) -> bool:
+        """A message to her (push, questionnaire, remind), which has a rendering per channel."""
+        return self.row.action in TO_HER
+
+    @property
+    def why(self) -> str:
+        """Which rule fired on what (the engine's record), and the condition that held."""
+        trigger = self.row.why.removesuffix("; condition held")
+        why = f"{self.row.pathway}/{self.row.rule} fired: {trigger}"
+        return f"{why}; condition held: {self.condition}" if self.condition else why
+
+    def as_json(self) -> dict[str, Any]:
+        return self.row.as_json() | {
+            "week": self.week,
+            "summary": self.row.summary,
+            "pathway_title": self.pathway_title,
+            "rule_title": self.rule_title,
+            "condition": self.condition,
+            "why": self.why,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class Preview:
+    pregnancy_id: str
+    edd: date | None
+    start: datetime
+    until: datetime
+    items: tuple[PreviewItem, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "pregnancy_id": self.pregnancy_id,
+            "edd": self.edd.isoformat() if self.edd else None,
+            "start": self.start.isoformat(),
+            "until": self.until.isoformat(),
+            "items": [item.as_json() for item in self.items],
+        }
+
+
+def preview(
+    library: Library,
+    facts: Facts,
+    events: Iterable[Event] = (),
+    *,
+    until: datetime | None = None,
+    settings: Settings | None = None,
+    show_cancelled: bool = False,
+) -> Preview:
+    """Every action across her pregnancy (to ``until``, default EDD + 8 weeks), explained."""
+    settings = settings or Settings()
+    edd = facts.edd
+    if until is None:
+        end_day = (edd or facts.enrolled_at.date() + timedelta(days=TERM_DAYS)) + AFTER_EDD
+        until = datetime.combine(end_day, time(23, 59, 59), settings.window.zone)
+    rows = dry_run(library, facts, events, until=until, settings=settings)
+    items = []
+    for row in rows:
+        if row.status != "due" and not show_cancelled:
+            continue
+        pathway = _pathway(library, row.pathway, row.version)
+        rule = None
+        if pathway is not None:
+            try:
+                rule = pathway.rule(row.rule)
+            except KeyError:
+                rule = None
+        week = None
+        if edd is not None:
+            week = gestational_days(edd, settings.window.local_date(row.at)) // DAYS_PER_WEEK
+        items.append(
+            PreviewItem(
+                row=row,
+                week=week,
+                pathway_title=pathway.title if pathway else row.pathway,
+                rule_title=rule.title if rule and rule.title else row.rule,
+                condition=describe_condition(rule.when) if rule else "",
+            )
+        )
+    return Preview(facts.pregnancy_id, edd, facts.enrolled_at, until, tuple(items))
+
+
+def _pathway(library: Library, pathway_id: str, version: str) -> Any:
+    try:
+        return library.loaded(pathway_id, version).pathway
+    except CarepathError:
+        return None
+
+
+# --- conditions in words ----------------------------------------------------------------------
+
+_OPS = {
+    "eq": "=",
+    "ne": "≠",
+    "lt": "<",
+    "lte": "≤",
+    "gt": ">",
+    "gte": "≥",
+    "in": "in",
+    "between": "between",
+    "contains": "contains",
+    "startswith": "starts with",
+}
+_GA_FACTS = frozenset({"gestational_days"})
+
+
+def describe_condition(condition: Condition | None) -> str:
+    """A condition in words, as the editor shows it next to a fired rule."""
+    if condition is None:
+        return ""
+    if isinstance(condition, AllOf):
+        return " and ".join(_grouped(item) for item in condition.items)
+    if isinstance(condition, AnyOf):
+        return " or ".join(_grouped(item) for item in condition.items)
+    if isinstance(condition, Not):
+        return f"not {_grouped(condition.item)}"
+    if isinstance(condition, HasTag):
+        return "tag " + " or ".join(sorted(condition.tags))
+    if isinstance(condition, HasVisit):
+        return "visit done: " + " or ".join(sorted(condition.kinds))
+    if isinstance(condition, HasCode):
+        return "ICD-10 " + " or ".join(_pattern(p) for p in condition.patterns)
+    return _compare(condition)
+
+
+def _grouped(condition: Condition) -> str:
+    text = describe_condition(condition)
+    return f"({text})" if isinstance(condition, AllOf | AnyOf) and len(condition.items) > 1 else text
+
+
+def _pattern(pattern: CodePattern) -> str:
+    return f"{pattern.prefix}*" if pattern.prefix else f"{pattern.low}–{pattern.high}"
+
+
+def _compare(node: Compare) -> str:
+    name = node.fact if not node.key else f"{node.fact}[{'.'.join(node.key)}]"
+    if node.fact in _GA_FACTS:
+        name = "gestational age"
+    values: Sequence[Any] = node.value if isinstance(node.value, tuple) else (node.value,)
+    shown = [
+        format_gestational_age(int(v)) if node.fact in _GA_FACTS and isinstance(v, int) else str(v)
+        for v in values
+    ]
+    value = " and ".join(shown) if node.op == "between" else ", ".join(shown)
+    return f"{name} {_OPS.get(node.op, node.op)} {value}"
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _day(value: Any, field_name: str) -> date | None:
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, datetime):
+        return value.date()
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise _problem(field_name, "bad-date", f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _birth_date_for(age: Any, patient: Mapping[str, Any]) -> str:
+    """A birth date that makes her ``age`` at her EDD (the fact the pathways read)."""
+    if not isinstance(age, int) or isinstance(age, bool) or not 10 <= age <= 65:
+        raise _problem(
+            "age", "out-of-range", f"age must be a whole number of years from 10 to 65, not {age!r}"
+        )
+    lmp = _day(patient.get("lmp"), "lmp")
+    edd = _day(patient.get("edd"), "edd") or (lmp + timedelta(days=TERM_DAYS) if lmp else None)
+    if edd is None:
+        raise _problem("age", "no-dating", "'age' needs 'lmp', 'ga_today' or 'edd' to count from")
+    return date(edd.year - age, edd.month, min(edd.day, 28)).isoformat()
+
+
+def _problem(field_name: str, code: str, message: str) -> CompileError:
+    return CompileError([Problem(Location(PERSONA_PATH, 1, 1), code, f"{field_name}: {message}")])
