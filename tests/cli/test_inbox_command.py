@@ -57,7 +57,7 @@ def test_demo_messages_arrive_in_the_inbox_and_the_console(
         report = dispatch_once(
             database,
             last_due + timedelta(minutes=1),
-            _delivery_setup(None),
+            _delivery_setup(None, app),
             cipher=app.extensions["carepath.cipher"],
         )
     assert report.sent > 0 and report.dead == 0
