@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g, request
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
@@ -19,6 +19,7 @@ from carepath.store import tasks
 from carepath.webapi.auth import require_integrator
 from carepath.webapi.jsonbody import json_body
 from carepath.webapi.problems import ApiProblemError
+from carepath.webapi.staff import STAFF_DOC, staff_actor
 
 blp = Blueprint(
     "tasks",
@@ -26,20 +27,6 @@ blp = Blueprint(
     url_prefix="/api/v1/tasks",
     description="Staff tasks: what a pathway's task action asks of the care team.",
 )
-
-STAFF_HEADER = "X-Carepath-Staff"
-_STAFF = {
-    "security": [{"carepath-hmac": []}],
-    "parameters": [
-        {
-            "in": "header",
-            "name": STAFF_HEADER,
-            "required": True,
-            "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
-            "description": "the id of the staff member (of the signing key's hospital) acting",
-        }
-    ],
-}
 
 
 class TaskQuerySchema(Schema):
@@ -99,19 +86,6 @@ class TaskSchema(Schema):
     created_at = fields.String()
 
 
-def _staff() -> Any:
-    text = request.headers.get(STAFF_HEADER, "")
-    if not text.isdigit() or len(text) > 18:
-        raise ApiProblemError(
-            401, "auth-missing-staff", f"{STAFF_HEADER} must be the acting staff member's id"
-        )
-    db = current_app.extensions["carepath.db"]
-    try:
-        return tasks.staff_actor(db, g.actor.hospital_id, int(text), request.remote_addr)
-    except tasks.UnknownStaffError as exc:
-        raise ApiProblemError(403, exc.code, exc.message) from None
-
-
 def _services() -> tuple[Any, Any, Any]:
     return (
         current_app.extensions["carepath.db"],
@@ -124,11 +98,11 @@ def _services() -> tuple[Any, Any, Any]:
 class TasksView(MethodView):
     @blp.arguments(TaskQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
     @blp.response(200, TaskSchema(many=True))
-    @blp.doc(**_STAFF)
+    @blp.doc(**STAFF_DOC)
     @require_integrator
     def get(self, **query: Any) -> Any:
         """The hospital's tasks, most due first; filters combine. Patients masked; reads audited."""
-        actor = _staff()
+        actor = staff_actor()
         db, cipher, now = _services()
         claimed_by = query.get("claimed_by")
         where = tasks.TaskFilter(
@@ -148,11 +122,11 @@ class TasksView(MethodView):
 class TaskView(MethodView):
     @blp.response(200, TaskSchema)
     @blp.alt_response(404, description="no such task in this hospital")
-    @blp.doc(**_STAFF)
+    @blp.doc(**STAFF_DOC)
     @require_integrator
     def get(self, task_id: int) -> Any:
         """One task (audited)."""
-        actor = _staff()
+        actor = staff_actor()
         db, cipher, now = _services()
         return tasks.get_task(db, cipher, actor, task_id, now)
 
@@ -161,11 +135,11 @@ class TaskView(MethodView):
 class ClaimView(MethodView):
     @blp.response(200, TaskSchema)
     @blp.alt_response(409, description="task-claimed (by someone else) or task-closed")
-    @blp.doc(**_STAFF)
+    @blp.doc(**STAFF_DOC)
     @require_integrator
     def post(self, task_id: int) -> Any:
         """Claim the task for the acting staff member (again by the same one: no change)."""
-        actor = _staff()
+        actor = staff_actor()
         db, cipher, now = _services()
         return tasks.claim(db, cipher, actor, task_id, now)
 
@@ -174,11 +148,11 @@ class ClaimView(MethodView):
 class ReleaseView(MethodView):
     @blp.response(200, TaskSchema)
     @blp.alt_response(409, description="task-claimed (by someone else) or task-closed")
-    @blp.doc(**_STAFF)
+    @blp.doc(**STAFF_DOC)
     @require_integrator
     def post(self, task_id: int) -> Any:
         """Give back one's own claim."""
-        actor = _staff()
+        actor = staff_actor()
         db, cipher, now = _services()
         return tasks.release(db, cipher, actor, task_id, now)
 
@@ -187,7 +161,7 @@ class ReleaseView(MethodView):
 class OutcomeView(MethodView):
     @blp.doc(
         requestBody={"content": {"application/json": {"schema": OutcomeSchema}}, "required": True},
-        **_STAFF,
+        **STAFF_DOC,
     )
     @blp.response(200, TaskSchema)
     @blp.alt_response(409, description="task-claimed (by someone else) or task-closed")
@@ -195,7 +169,7 @@ class OutcomeView(MethodView):
     @require_integrator
     def post(self, task_id: int) -> Any:
         """Record the outcome and close the task; answers are checked against its form."""
-        actor = _staff()
+        actor = staff_actor()
         db, cipher, now = _services()
         raw = json_body()
         if not isinstance(raw, dict):
