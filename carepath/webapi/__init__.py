@@ -57,7 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from carepath.webapi import events, fhir, health, patients, problems, tasks
+    from carepath.webapi import events, fhir, health, outbox, pathways, patients, pregnancies, problems, tasks
 
     app.extensions["carepath.db"] = Database(app.config["DATABASE_URL"])
     app.extensions["carepath.cipher"] = FieldCipher.from_config(
@@ -77,6 +77,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(events.blp)
     api.register_blueprint(patients.blp)
     api.register_blueprint(tasks.blp)
+    api.register_blueprint(pregnancies.blp)
+    api.register_blueprint(pathways.blp)
+    api.register_blueprint(outbox.blp)
     app.register_blueprint(health.blp)
     app.register_blueprint(fhir.blp)
     problems.init_app(app)  # after Api(app), which registers its own HTTP error handler

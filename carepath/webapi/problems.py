@@ -24,6 +24,7 @@ from carepath.store.tasks import (
     TaskNotFoundError,
     UnknownStaffError,
 )
+from carepath.store.timeline import PregnancyNotFoundError
 
 PROBLEM_TYPE = "https://carepath.example/problems/"
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def status_for(error: CarepathError) -> int:
         return error.status
     if isinstance(error, EventConflictError):
         return 409
-    if isinstance(error, PatientNotFoundError | TaskNotFoundError):
+    if isinstance(error, PatientNotFoundError | PregnancyNotFoundError | TaskNotFoundError):
         return 404
     if isinstance(error, TaskClaimedError | TaskClosedError):
         return 409
@@ -86,9 +87,16 @@ def _http(error: HTTPException) -> Response:
     status = error.code or 500
     if status == 422:  # webargs/flask-smorest validation: messages by field
         messages = getattr(error, "data", {}).get("messages", {})
+        # webargs keys messages by location first ({"query": {"status": [...]}}): the path
+        # names the field within its location, as for JSON bodies.
+        located = {
+            key: value
+            for location, fields in messages.items()
+            for key, value in (fields.items() if isinstance(fields, dict) else [(location, fields)])
+        }
         errors = [
             {"path": ".".join(path), "code": "invalid", "message": message}
-            for path, message in _flatten(messages.get("json", messages))
+            for path, message in _flatten(located)
         ]
         return problem(422, "invalid-request", "the request does not fit the schema", errors)
     codes = {
