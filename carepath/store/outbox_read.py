@@ -72,9 +72,7 @@ def _statement(actor: Actor, query: OutboxQuery) -> Any:
 
 
 def _item(row: OutboxRow, patient: Patient, cipher: FieldCipher) -> dict[str, Any]:
-    entry = action_entry(row)
-    del entry["kind"]
-    return {**entry, "pregnancy": row.pregnancy_id, "patient": masked_patient(cipher, patient)}
+    return {**action_entry(row), "pregnancy": row.pregnancy_id, "patient": masked_patient(cipher, patient)}
 
 
 def list_outbox(

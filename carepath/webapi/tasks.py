@@ -118,7 +118,7 @@ class TasksView(MethodView):
         return tasks.list_tasks(db, cipher, actor, now, where)
 
 
-@blp.route("/<int:task_id>")
+@blp.route("/<int(max=9223372036854775807):task_id>")
 class TaskView(MethodView):
     @blp.response(200, TaskSchema)
     @blp.alt_response(404, description="no such task in this hospital")
@@ -131,7 +131,7 @@ class TaskView(MethodView):
         return tasks.get_task(db, cipher, actor, task_id, now)
 
 
-@blp.route("/<int:task_id>/claim")
+@blp.route("/<int(max=9223372036854775807):task_id>/claim")
 class ClaimView(MethodView):
     @blp.response(200, TaskSchema)
     @blp.alt_response(409, description="task-claimed (by someone else) or task-closed")
@@ -144,7 +144,7 @@ class ClaimView(MethodView):
         return tasks.claim(db, cipher, actor, task_id, now)
 
 
-@blp.route("/<int:task_id>/release")
+@blp.route("/<int(max=9223372036854775807):task_id>/release")
 class ReleaseView(MethodView):
     @blp.response(200, TaskSchema)
     @blp.alt_response(409, description="task-claimed (by someone else) or task-closed")
@@ -157,7 +157,7 @@ class ReleaseView(MethodView):
         return tasks.release(db, cipher, actor, task_id, now)
 
 
-@blp.route("/<int:task_id>/outcome")
+@blp.route("/<int(max=9223372036854775807):task_id>/outcome")
 class OutcomeView(MethodView):
     @blp.doc(
         requestBody={"content": {"application/json": {"schema": OutcomeSchema}}, "required": True},
