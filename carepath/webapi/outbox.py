@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Response, current_app, stream_with_context
+from flask import Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -22,7 +22,7 @@ from carepath.webapi.auth import require_integrator
 from carepath.webapi.pregnancies import EntrySchema
 from carepath.webapi.problems import ApiProblemError
 from carepath.webapi.schemas import MaskedPatientSchema
-from carepath.webapi.staff import STAFF_DOC, staff_actor
+from carepath.webapi.staff import STAFF_DOC, services, staff_actor
 
 blp = Blueprint(
     "outbox",
@@ -72,14 +72,6 @@ class OutboxPageSchema(Schema):
     next = fields.Integer(allow_none=True, metadata={"description": "give as after for the next page"})
 
 
-def _services() -> tuple[Any, Any, Any]:
-    return (
-        current_app.extensions["carepath.db"],
-        current_app.extensions["carepath.cipher"],
-        current_app.config["CLOCK"](),
-    )
-
-
 @blp.route("")
 class OutboxView(MethodView):
     @blp.arguments(OutboxQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
@@ -89,7 +81,7 @@ class OutboxView(MethodView):
     def get(self, **given: Any) -> Any:
         """The hospital's actions in id order, filters combined; patients masked, reads audited."""
         actor = staff_actor()
-        db, cipher, now = _services()
+        db, cipher, now = services()
         items, cursor = outbox_read.list_outbox(db, cipher, actor, outbox_read.OutboxQuery(**given), now)
         return {"items": items, "next": cursor}
 
@@ -114,7 +106,7 @@ class ExportView(MethodView):
     def get(self, **given: Any) -> Any:
         """Push records of the filter as CSV (UTF-8 with BOM) or XLSX; one audit entry each."""
         actor = staff_actor()
-        db, cipher, now = _services()
+        db, cipher, now = services()
         file_format = given.pop("format")
         query = outbox_read.OutboxQuery(**given)
         header = [title for title, _ in outbox_read.EXPORT_COLUMNS]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -16,7 +15,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from carepath.store import search, timeline
 from carepath.webapi.auth import require_integrator
 from carepath.webapi.schemas import MaskedPatientSchema
-from carepath.webapi.staff import STAFF_DOC, staff_actor
+from carepath.webapi.staff import STAFF_DOC, services, staff_actor
 
 blp = Blueprint(
     "pregnancies",
@@ -154,14 +153,6 @@ class TimelineSchema(Schema):
     entries = fields.List(fields.Nested(EntrySchema))
 
 
-def _services() -> tuple[Any, Any, Any]:
-    return (
-        current_app.extensions["carepath.db"],
-        current_app.extensions["carepath.cipher"],
-        current_app.config["CLOCK"](),
-    )
-
-
 @blp.route("/search")
 class SearchView(MethodView):
     @blp.arguments(SearchSchema, as_kwargs=True, unknown=RAISE)
@@ -172,7 +163,7 @@ class SearchView(MethodView):
     def post(self, **given: Any) -> Any:
         """Pregnancies matching every filter given, in a stable order; patients masked, audited."""
         actor = staff_actor()
-        db, cipher, now = _services()
+        db, cipher, now = services()
         query = search.PregnancyQuery(**given)
         items, cursor = search.search(db, cipher, actor, query, now)
         return {"items": items, "next": cursor}
@@ -187,5 +178,5 @@ class TimelineView(MethodView):
     def get(self, pregnancy_id: str) -> Any:
         """Her facts today and everything that happened in this pregnancy, oldest first (audited)."""
         actor = staff_actor()
-        db, cipher, now = _services()
+        db, cipher, now = services()
         return timeline.timeline(db, cipher, actor, pregnancy_id, now)

@@ -50,3 +50,12 @@ def staff_actor() -> Actor:
         return tasks.staff_actor(db, g.actor.hospital_id, int(text), request.remote_addr)
     except tasks.UnknownStaffError as exc:
         raise ApiProblemError(403, exc.code, exc.message) from None
+
+
+def services() -> tuple[Any, Any, Any]:
+    """The database, the field cipher and now (the app's clock), for a staff view."""
+    return (
+        current_app.extensions["carepath.db"],
+        current_app.extensions["carepath.cipher"],
+        current_app.config["CLOCK"](),
+    )

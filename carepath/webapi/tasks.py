@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
@@ -19,7 +18,7 @@ from carepath.store import tasks
 from carepath.webapi.auth import require_integrator
 from carepath.webapi.jsonbody import json_body
 from carepath.webapi.problems import ApiProblemError
-from carepath.webapi.staff import STAFF_DOC, staff_actor
+from carepath.webapi.staff import STAFF_DOC, services, staff_actor
 
 blp = Blueprint(
     "tasks",
@@ -86,14 +85,6 @@ class TaskSchema(Schema):
     created_at = fields.String()
 
 
-def _services() -> tuple[Any, Any, Any]:
-    return (
-        current_app.extensions["carepath.db"],
-        current_app.extensions["carepath.cipher"],
-        current_app.config["CLOCK"](),
-    )
-
-
 @blp.route("")
 class TasksView(MethodView):
     @blp.arguments(TaskQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
@@ -103,7 +94,7 @@ class TasksView(MethodView):
     def get(self, **query: Any) -> Any:
         """The hospital's tasks, most due first; filters combine. Patients masked; reads audited."""
         actor = staff_actor()
-        db, cipher, now = _services()
+        db, cipher, now = services()
         claimed_by = query.get("claimed_by")
         where = tasks.TaskFilter(
             assign=query.get("assign"),
@@ -127,7 +118,7 @@ class TaskView(MethodView):
     def get(self, task_id: int) -> Any:
         """One task (audited)."""
         actor = staff_actor()
-        db, cipher, now = _services()
+        db, cipher, now = services()
         return tasks.get_task(db, cipher, actor, task_id, now)
 
 
@@ -140,7 +131,7 @@ class ClaimView(MethodView):
     def post(self, task_id: int) -> Any:
         """Claim the task for the acting staff member (again by the same one: no change)."""
         actor = staff_actor()
-        db, cipher, now = _services()
+        db, cipher, now = services()
         return tasks.claim(db, cipher, actor, task_id, now)
 
 
@@ -153,7 +144,7 @@ class ReleaseView(MethodView):
     def post(self, task_id: int) -> Any:
         """Give back one's own claim."""
         actor = staff_actor()
-        db, cipher, now = _services()
+        db, cipher, now = services()
         return tasks.release(db, cipher, actor, task_id, now)
 
 
@@ -170,7 +161,7 @@ class OutcomeView(MethodView):
     def post(self, task_id: int) -> Any:
         """Record the outcome and close the task; answers are checked against its form."""
         actor = staff_actor()
-        db, cipher, now = _services()
+        db, cipher, now = services()
         raw = json_body()
         if not isinstance(raw, dict):
             raise ApiProblemError(422, "invalid-outcome", "an outcome is a JSON object")
