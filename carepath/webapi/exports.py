@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+import xlsxwriter
 
 #: Excel opens a CSV as UTF-8 only when it starts with the byte order mark.
 BOM = "\ufeff"
@@ -22,6 +22,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 #: Rows per sheet Excel can hold, the header included.
 XLSX_MAX_ROWS = 1_048_576
 CHUNK = 64 * 1024
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def neutralised(value: Any) -> Any:
@@ -46,24 +47,33 @@ def csv_chunks(header: list[str], rows: Iterable[list[Any]]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
+def _xlsx_text(value: Any) -> Any:
+    # Control characters have no place in a cell: dropped before the formula check.
+    return neutralised(CONTROL_CHARACTERS.sub("", value)) if isinstance(value, str) else value
+
+
 def xlsx_file(header: list[str], rows: Iterable[list[Any]], sheet: str) -> tuple[IO[bytes], int]:
-    """The workbook written to a temporary file (write-only mode: rows go to disk as they come)
-    and the number of data rows; the caller streams and closes the file."""
-
-    def cell(value: Any) -> Any:
-        # Control characters are not allowed in XLSX cells: dropped, never an error.
-        return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
-
-    workbook = Workbook(write_only=True)
-    worksheet = workbook.create_sheet(sheet)
-    worksheet.append([neutralised(h) for h in header])
-    count = 0
-    for row in rows:
-        worksheet.append([neutralised(cell(v)) for v in row])
-        count += 1
+    """The workbook written to a temporary file and the number of data rows; the caller
+    streams and closes the file. XlsxWriter's constant-memory mode flushes each row to disk
+    as it is written, and every text goes in as a string, never as a formula or a link."""
     out = tempfile.TemporaryFile()  # noqa: SIM115 - the caller streams it, then closes it
     try:
-        workbook.save(out)
+        workbook = xlsxwriter.Workbook(
+            out,
+            {
+                "constant_memory": True,
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+                "strings_to_numbers": False,
+            },
+        )
+        worksheet = workbook.add_worksheet(sheet)
+        worksheet.write_row(0, 0, [_xlsx_text(h) for h in header])
+        count = 0
+        for row in rows:
+            count += 1
+            worksheet.write_row(count, 0, [_xlsx_text(v) for v in row])
+        workbook.close()
     except BaseException:
         out.close()
         raise
