@@ -120,10 +120,10 @@ def _statement(
     return statement
 
 
-def _name_matches(cipher: FieldCipher, patient: Patient, name: str, mode: str) -> bool:
-    if not patient.name_sealed:
+def _name_matches(cipher: FieldCipher, sealed: str | None, name: str, mode: str) -> bool:
+    if not sealed:
         return False
-    plain = "".join(cipher.open(patient.name_sealed).split())
+    plain = "".join(cipher.open(sealed).split())
     return plain == name if mode == "exact" else plain.startswith(name)
 
 
@@ -153,12 +153,16 @@ def _search(
                 f"{candidates} pregnancies match the other filters; a name search opens at most "
                 f"{NAME_SCAN_LIMIT} sealed names: add his_id, id_number, tag, risk colour, week or pathway"
             )
-        rows = []
-        for pregnancy, patient in session.execute(statement).all():
-            if _name_matches(cipher, patient, name, query.name_mode):
-                rows.append((pregnancy, patient))
-                if len(rows) > query.limit:
+        # Only ids and sealed names are read to match; the page's rows are loaded after.
+        matched: list[str] = []
+        for pregnancy_id, sealed in session.execute(
+            statement.with_only_columns(Pregnancy.id, Patient.name_sealed)
+        ):
+            if _name_matches(cipher, sealed, name, query.name_mode):
+                matched.append(pregnancy_id)
+                if len(matched) > query.limit:
                     break
+        rows = [tuple(r) for r in session.execute(statement.where(Pregnancy.id.in_(matched))).all()]
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     results = []
