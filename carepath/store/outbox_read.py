@@ -151,10 +151,13 @@ def _batch(
     if after is not None:
         statement = statement.where(OutboxRow.id > after)
     out = []
+    masked: dict[int, dict[str, Any]] = {}  # a woman has many actions: open her fields once
     for row, patient in session.execute(statement.order_by(OutboxRow.id).limit(EXPORT_BATCH)).all():
-        item = _item(row, patient, cipher)
-        shown = item.pop("patient")
-        out.append({**item, "his_id": shown["his_id"], "name": shown["name"], "phone": shown["phone"]})
+        shown = masked.get(patient.id) or masked.setdefault(patient.id, masked_patient(cipher, patient))
+        item = action_entry(row)
+        out.append(
+            {**item, "pregnancy": row.pregnancy_id, **{k: shown[k] for k in ("his_id", "name", "phone")}}
+        )
     return out
 
 
