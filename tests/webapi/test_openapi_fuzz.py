@@ -3,17 +3,25 @@
 Every operation is HMAC-signed, and the signature covers the exact path, query and body
 bytes, which exist only once schemathesis has serialised the request. So the auth provider
 marks a case with a placeholder signature, and a WSGI middleware in front of the app signs
-each marked request as an integrator would, and names a real staff member in
-``X-Carepath-Staff``. A case without the placeholder (schemathesis's own probes for ignored
-authentication remove or replace it) reaches the app unsigned and must be refused.
+each marked request as an integrator would, and puts a real staff member's id in a
+schema-valid ``X-Carepath-Staff`` (a missing or malformed one is left to be refused). A case
+without the placeholder (schemathesis's own probes for ignored authentication remove or
+replace it) reaches the app unsigned and must be refused.
 
-Bounded: ``POSITIVE_EXAMPLES`` and ``NEGATIVE_EXAMPLES`` per operation, derandomised (the same cases every run), and a
-wall-clock budget checked after each operation.
+Bounded: ``POSITIVE_EXAMPLES`` and ``NEGATIVE_EXAMPLES`` per operation, derandomised (the
+same cases every run), and a wall-clock budget checked after each operation.
+
+Checks: every default one but three. ``positive_data_acceptance`` is off because a schema
+cannot say everything the event API checks (his_id or id_number; each event type's ``data``
+has its own JSON Schema, applied after the envelope): schema-valid events are rightly refused
+with 422. ``use_after_free`` and ``ensure_resource_availability`` need stateful links, which
+the spec does not declare; ``max_response_time`` would make the run depend on the machine.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -28,9 +36,12 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     ignored_auth,
+    missing_required_header,
+    negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
+    unsupported_method,
 )
 from werkzeug.wrappers import Request
 
@@ -40,11 +51,15 @@ from tests.store.test_tasks import add_staff
 from tests.webapi.conftest import Api, diagnosis, registration
 
 PLACEHOLDER = "sign-me"
+STAFF_ID = re.compile("[0-9]{1,18}")
 POSITIVE_EXAMPLES = 25
 NEGATIVE_EXAMPLES = 10
 BUDGET_SECONDS = 60.0
 CHECKS = [
     not_a_server_error,
+    negative_data_rejection,
+    missing_required_header,
+    unsupported_method,
     status_code_conformance,
     content_type_conformance,
     response_headers_conformance,
@@ -79,7 +94,10 @@ class SigningMiddleware:
             )
             for name, value in headers.items():
                 environ["HTTP_" + name.upper().replace("-", "_")] = value
-            environ["HTTP_X_CAREPATH_STAFF"] = self.staff_id
+            # A schema-valid staff id becomes the real one; a missing or malformed one (a
+            # negative case) reaches the app as generated, to be refused.
+            if STAFF_ID.fullmatch(environ.get("HTTP_X_CAREPATH_STAFF", "")):
+                environ["HTTP_X_CAREPATH_STAFF"] = self.staff_id
 
         def counting(status: str, *args: Any) -> Any:
             self.statuses[signing][int(status.split(maxsplit=1)[0])] += 1
@@ -152,7 +170,9 @@ def test_schemathesis_finds_no_server_error_and_no_response_off_its_schema(
         f"{time.monotonic() - started:.1f} s"
     )
     assert operations >= 10
-    assert reached / generated > 0.9  # generated requests reach the handlers, not the 401
+    # Generated requests reach the handlers; the 401s among them are negative cases whose staff
+    # header is missing or malformed, refused as they should be (about 13%).
+    assert reached / generated > 0.8
     # Without the signature nothing is answered but the spec itself (fetched first) and 404s
     # of paths no route matches (an invalid path parameter misses its route).
     assert unsigned[200] == 1 and set(unsigned) <= {200, 401, 404}
