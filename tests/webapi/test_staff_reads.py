@@ -336,3 +336,19 @@ def test_an_empty_export_still_has_its_header(api: Api, app: Flask) -> None:
     assert answer.get_data().decode("utf-8-sig").splitlines()[0].startswith("action id,")
     [export] = audits(app, "export")
     assert export.detail == "outbox export csv: 0 rows; status=dead"
+
+
+def test_an_export_cut_off_by_the_client_is_audited_as_interrupted(
+    api: Api, app: Flask, women: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from carepath.webapi import exports
+
+    nurse = add_staff(app, "a")
+    monkeypatch.setattr(exports, "CHUNK", 1)  # one piece per row
+    path = "/api/v1/outbox/export?format=csv"
+    response = api.client.get(path, headers=api.headers("GET", path, b"", **staff(nurse)), buffered=False)
+    pieces = iter(response.response)
+    assert next(pieces).decode("utf-8-sig").startswith("action id,")
+    response.close()  # the client goes away after the header
+    [export] = audits(app, "export")
+    assert export.detail.startswith("outbox export csv (interrupted): 1 rows;"), export.detail
