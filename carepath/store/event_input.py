@@ -61,7 +61,7 @@ class HisEvent:
 
 
 @cache
-def _catalogue() -> Catalogue:
+def catalogue() -> Catalogue:
     """The lab catalogue and tag vocabulary, read once per process (not per event)."""
     return load_catalogue()
 
@@ -78,9 +78,9 @@ def _validator_for(kind: Any) -> Draft202012Validator:
 
 def _check_lab(data: dict[str, Any]) -> None:
     """The lab catalogue's unit and plausible range (as the events file check does)."""
-    lab = _catalogue().labs.get(data["code"])
+    lab = catalogue().labs.get(data["code"])
     if lab is None:
-        suggestion = schema_check.suggest(data["code"], _catalogue().labs)
+        suggestion = schema_check.suggest(data["code"], catalogue().labs)
         raise InvalidEventError(
             [
                 FieldProblem(
@@ -141,7 +141,7 @@ def parse_event(raw: Any, now: datetime) -> HisEvent:
         event = {k: raw[k] for k in ("id", "type", "occurred_at", "data") if k in raw}
         # check_events reports quoted impossible dates (2026-02-30) as located bad-date problems.
         checked = inputs.check_events(
-            "event", data=json.dumps([event], ensure_ascii=False).encode("utf-8"), catalogue=_catalogue()
+            "event", data=json.dumps([event], ensure_ascii=False).encode("utf-8"), catalogue=catalogue()
         )
         found = [FieldProblem("data", p.code, p.message) for p in checked.problems if p.severity == "error"]
         if found:

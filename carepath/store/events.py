@@ -72,10 +72,10 @@ class Answer:
 def post_event(db: Database, cipher: FieldCipher, actor: Actor, raw: Any, now: datetime) -> Answer:
     """Check, record and evaluate one posted event (see the module docstring)."""
     event = parse_event(raw, now)
-    return _retrying(db, lambda session: process(session, cipher, actor, event, now))
+    return retrying(db, lambda session: process(session, cipher, actor, event, now))
 
 
-def _retrying(db: Database, work: Callable[[Session], T]) -> T:
+def retrying(db: Database, work: Callable[[Session], T]) -> T:
     """Run ``work`` in a transaction; a unique-key race with a concurrent twin retries once."""
     for attempt in range(3):
         try:

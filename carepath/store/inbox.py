@@ -20,13 +20,7 @@ from sqlalchemy.orm import Session
 from carepath.errors import CarepathError
 from carepath.store.db import Database
 from carepath.store.models import InboxItem, OutboxRow, Patient, Pregnancy
-from carepath.store.scope import Actor, audit, owned
-
-
-class PregnancyNotFoundError(CarepathError):
-    """No such pregnancy *for this actor* (another hospital's is not found, not forbidden)."""
-
-    code = "pregnancy-not-found"
+from carepath.store.scope import Actor, PregnancyNotFoundError, audit, owned
 
 
 class InboxItemNotFoundError(CarepathError):

@@ -470,7 +470,7 @@ class AuditEntry(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     hospital_id: Mapped[str] = mapped_column(String(64), index=True)
     actor: Mapped[str] = mapped_column(String(120))  # "integrator:3", "staff:12"
-    action: Mapped[str] = mapped_column(String(20))  # read, list, change
+    action: Mapped[str] = mapped_column(String(20))  # read, list, change, export
     patient_id: Mapped[int | None] = mapped_column(BigId)
     pregnancy_id: Mapped[str | None] = mapped_column(String(80))
     detail: Mapped[str] = mapped_column(Text)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -131,13 +132,7 @@ def _library_for(session: Session, hospital_id: str) -> Library:
             )
         )
     }
-    newest: dict[str, tuple[datetime | None, int]] = {}
-    for r in rows:
-        if r.status == "published":
-            newest[r.pathway_id] = max(
-                newest.get(r.pathway_id, (None, -1)), (r.published_at, r.id), key=_order
-            )
-    current_ids = {v[1] for v in newest.values()}
+    current_ids = _current_ids(rows)
     current = [r for r in rows if r.id in current_ids]
 
     def unit(r: Any) -> Unit:
@@ -159,6 +154,52 @@ def _library_for(session: Session, hospital_id: str) -> Library:
     return library
 
 
+def _current_ids(rows: Sequence[Any]) -> set[int]:
+    """Row ids of each pathway's current version: its newest published one."""
+    newest: dict[str, tuple[datetime | None, int]] = {}
+    for r in rows:
+        if r.status == "published":
+            newest[r.pathway_id] = max(
+                newest.get(r.pathway_id, (None, -1)), (r.published_at, r.id), key=_order
+            )
+    return {v[1] for v in newest.values()}
+
+
 def _order(item: tuple[datetime | None, int]) -> tuple[float, int]:
     at, row_id = item
     return (at.timestamp() if at else 0.0, row_id)
+
+
+def list_versions(session: Session, hospital_id: str) -> list[dict[str, Any]]:
+    """Every pathway the hospital's library holds, with its versions, built-in and its own.
+
+    ``current`` marks the version new enrolments start on: the newest published one, as
+    ``library_for`` loads it. The YAML source is not listed.
+    """
+    rows = session.scalars(
+        select(PathwayVersion)
+        .where(or_(PathwayVersion.hospital_id.is_(None), PathwayVersion.hospital_id == hospital_id))
+        .order_by(PathwayVersion.pathway_id, PathwayVersion.id)
+    ).all()
+    current_ids = _current_ids(rows)
+    pathways: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        entry = pathways.setdefault(
+            row.pathway_id, {"id": row.pathway_id, "title": row.title, "versions": []}
+        )
+        if row.id in current_ids:
+            entry["title"] = row.title
+        entry["versions"].append(
+            {
+                "version": row.version,
+                "origin": "built-in" if row.hospital_id is None else "hospital",
+                "title": row.title,
+                "status": row.status,
+                "current": row.id in current_ids,
+                "author": row.author,
+                "reviewer": row.reviewer,
+                "created_at": row.created_at.isoformat(),
+                "published_at": row.published_at.isoformat() if row.published_at else None,
+            }
+        )
+    return list(pathways.values())

@@ -27,7 +27,9 @@ class PatientNotFoundError(CarepathError):
     code = "patient-not-found"
 
 
-def _masked(cipher: FieldCipher, patient: Patient) -> dict[str, Any]:
+def masked_patient(cipher: FieldCipher, patient: Patient) -> dict[str, Any]:
+    """Her identifiers as lists and exports show them: name, ID number and phone masked."""
+
     def shown(sealed: str | None, mask: Any) -> str | None:
         return mask(cipher.open(sealed)) if sealed else None
 
@@ -56,7 +58,7 @@ def _list(
         visible_patients(actor, now).order_by(Patient.id).limit(limit).offset(offset)
     ).all()
     audit(session, actor, "list", now, f"listed {len(rows)} patients (offset {offset})")
-    return [_masked(cipher, p) for p in rows]
+    return [masked_patient(cipher, p) for p in rows]
 
 
 def get_patient(
@@ -77,7 +79,7 @@ def _record(
     pregnancies = session.scalars(
         select(Pregnancy).where(Pregnancy.patient_id == patient.id).order_by(Pregnancy.number)
     ).all()
-    body = _masked(cipher, patient)
+    body = masked_patient(cipher, patient)
     body["pregnancies"] = []
     for pregnancy in pregnancies:
         actions = session.scalars(
@@ -130,7 +132,7 @@ def _find(
     if patient is None:
         return None
     audit(session, actor, "read", now, "lookup by ID number", patient_id=patient.id)
-    return _masked(cipher, patient)
+    return masked_patient(cipher, patient)
 
 
 def grant(

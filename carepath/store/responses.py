@@ -75,7 +75,7 @@ def post_response(
         )
     if problems:
         raise InvalidResponseError(problems)
-    return events._retrying(db, lambda session: _record(session, cipher, actor, given, now))
+    return events.retrying(db, lambda session: _record(session, cipher, actor, given, now))
 
 
 def _record(

@@ -14,9 +14,16 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
+from carepath.errors import CarepathError
 from carepath.store.models import AuditEntry, Patient, PatientGrant
 
 S = TypeVar("S", bound=Select[Any])
+
+
+class PregnancyNotFoundError(CarepathError):
+    """No such pregnancy *for this actor* (another hospital's is not found, not forbidden)."""
+
+    code = "pregnancy-not-found"
 
 
 @dataclass(frozen=True)

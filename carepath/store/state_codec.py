@@ -136,8 +136,11 @@ def enrolment_from_json(data: dict[str, Any]) -> Enrolment:
 
 
 def dump_state(state: State) -> dict[str, Any]:
+    """The state as JSON; ``edd`` is derived (ignored on load) so SQL can select by week."""
+    edd = state.facts.edd
     return {
         "format": FORMAT,
+        "edd": edd.isoformat() if edd else None,
         "facts": facts_to_json(state.facts),
         "enrolments": [enrolment_to_json(e) for e in state.enrolments],
         "pending": [emitted_to_json(p) for p in state.pending],

@@ -7,15 +7,18 @@ sets ``DATABASE_URL``), then ``config`` (tests). One blueprint per resource.
 
 from __future__ import annotations
 
+import http
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, send_from_directory
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
 
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import DEFAULT_URL, Database
+from carepath.webapi.schemas import PROBLEM_JSON, ProblemSchema
 
 DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": DEFAULT_URL,
@@ -49,6 +52,25 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class CarepathApi(Api):  # type: ignore[misc]
+    """flask-smorest's Api with its error answers documented as they are sent: problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        # flask-smorest documents every error as application/json with its own Error schema;
+        # carepath answers application/problem+json (problems.py), so the spec says that.
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if not 100 <= status < 200 and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "a problem (RFC 9457) with a stable code", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_JSON)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     import os
 
@@ -69,7 +91,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         fhir,
         health,
         inbox,
+        outbox,
+        pathways,
         patients,
+        pregnancies,
         problems,
         responses,
         tasks,
@@ -81,7 +106,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["FIELD_KEYS"], app.config["LOOKUP_KEY"]
     )
 
-    api = Api(app, spec_kwargs={"info": {"description": "carepath HIS event API (HMAC-signed)"}})
+    api = CarepathApi(app, spec_kwargs={"info": {"description": "carepath HIS event API (HMAC-signed)"}})
     api.spec.components.security_scheme(
         "carepath-hmac",
         {
@@ -97,6 +122,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(inbox.blp)
     api.register_blueprint(responses.blp)
     api.register_blueprint(consents.blp)
+    api.register_blueprint(pregnancies.blp)
+    api.register_blueprint(pathways.blp)
+    api.register_blueprint(outbox.blp)
     app.register_blueprint(health.blp)
     app.register_blueprint(wechat.blp)
     app.register_blueprint(fhir.blp)

@@ -206,16 +206,17 @@ _BINDING_IN = BindingInSchema()
 
 @blp.route("/consents")
 class ConsentsView(MethodView):
+    @require_integrator
     @blp.arguments(ConsentQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
     @blp.response(200, CurrentSchema)
     @blp.alt_response(404, description="patient-not-found (in your hospital)")
     @blp.doc(**_SIGNED)
-    @require_integrator
     def get(self, **query: Any) -> Any:
         """Her current consents, what they allow, and her bindings (masked). The read is audited."""
         db, cipher, now = _services()
         return consents.current(db, cipher, g.actor, _her(query), now)
 
+    @require_integrator
     @blp.doc(
         requestBody={"content": {"application/json": {"schema": ConsentInSchema}}, "required": True},
         **_SIGNED,
@@ -226,7 +227,6 @@ class ConsentsView(MethodView):
     @blp.alt_response(200, schema=ConsentSchema, description="the same word again: nothing changed")
     @blp.alt_response(404, description="patient-not-found (in your hospital)")
     @blp.alt_response(422, description="invalid-consent: errors lists each field")
-    @require_integrator
     def post(self) -> Any:
         """Record a consent given, or a topic she turned off (``granted: false``)."""
         raw = _body(_CONSENT_IN, "invalid-consent")
@@ -260,11 +260,11 @@ class ConsentsView(MethodView):
         )
         return body, 201 if changed else 200
 
+    @require_integrator
     @blp.arguments(ConsentQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
     @blp.response(200, WithdrawnSchema)
     @blp.alt_response(404, description="patient-not-found (in your hospital)")
     @blp.doc(**_SIGNED)
-    @require_integrator
     def delete(self, **query: Any) -> Any:
         """Withdraw her consents: all, or one channel and/or topic. Effective at once."""
         db, _, now = _services()
@@ -276,6 +276,7 @@ class ConsentsView(MethodView):
 
 @blp.route("/bindings")
 class BindingsView(MethodView):
+    @require_integrator
     @blp.doc(
         requestBody={"content": {"application/json": {"schema": BindingInSchema}}, "required": True},
         **_SIGNED,
@@ -286,7 +287,6 @@ class BindingsView(MethodView):
     @blp.alt_response(200, schema=BindingSchema, description="the same binding again: nothing changed")
     @blp.alt_response(404, description="patient-not-found (in your hospital)")
     @blp.alt_response(422, description="invalid-binding: errors lists each field")
-    @require_integrator
     def put(self) -> Any:
         """Bind her on a channel: an openid per WeChat account, or her phone."""
         raw = _body(_BINDING_IN, "invalid-binding")
@@ -303,11 +303,11 @@ class BindingsView(MethodView):
         )
         return body, 201 if changed else 200
 
+    @require_integrator
     @blp.arguments(BindingQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
     @blp.response(200, UnboundSchema)
     @blp.alt_response(404, description="patient-not-found (in your hospital)")
     @blp.doc(**_SIGNED)
-    @require_integrator
     def delete(self, **query: Any) -> Any:
         """Unbind her on one channel (kind and account); effective at the next claim."""
         db, _, now = _services()

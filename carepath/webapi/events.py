@@ -48,6 +48,7 @@ def _checked_envelope(raw: Any) -> None:
 
 @blp.route("/events")
 class EventsView(MethodView):
+    @require_integrator
     @blp.doc(
         requestBody={"content": {"application/json": {"schema": HisEventSchema}}, "required": True},
         **_SIGNED,
@@ -56,7 +57,6 @@ class EventsView(MethodView):
     @blp.alt_response(200, schema=EventAnswerSchema, description="the same event again: the same answer")
     @blp.alt_response(409, description="the same id with a different body")
     @blp.alt_response(422, description="invalid event, unknown patient or pregnancy")
-    @require_integrator
     def post(self) -> Any:
         """Post one HIS event.
 
@@ -72,12 +72,12 @@ class EventsView(MethodView):
 
 @blp.route("/events:batch")
 class EventsBatchView(MethodView):
+    @require_integrator
     @blp.doc(
         requestBody={"content": {"application/json": {"schema": BatchSchema}}, "required": True},
         **_SIGNED,
     )
     @blp.response(200, BatchAnswerSchema, description="one result or problem per item, in order")
-    @require_integrator
     def post(self) -> Any:
         """Post up to 1,000 events; each is processed (or refused) on its own, in order."""
         db, cipher, config = _services()

@@ -20,7 +20,7 @@ from flask import Blueprint, Response, current_app, g, request
 
 from carepath.errors import CarepathError
 from carepath.store import batch, events
-from carepath.store.event_input import HisEvent, InvalidEventError, _catalogue, parse_event
+from carepath.store.event_input import HisEvent, InvalidEventError, catalogue, parse_event
 from carepath.webapi import fhir_mapping as fm
 from carepath.webapi.auth import require_integrator
 from carepath.webapi.jsonbody import _no_constants, _no_duplicates
@@ -100,7 +100,7 @@ def _settings() -> fm.Settings:
     if isinstance(systems, str):
         systems = tuple(s.strip() for s in systems.split(",") if s.strip())
     return fm.Settings(
-        labs={code: lab.unit for code, lab in _catalogue().labs.items()},
+        labs={code: lab.unit for code, lab in catalogue().labs.items()},
         national_icd10=tuple(systems),
         offset=current_app.config["FHIR_DEFAULT_OFFSET"],
     )
@@ -221,7 +221,7 @@ def _transaction(
         return answers
 
     try:
-        answers = events._retrying(db, work)
+        answers = events.retrying(db, work)
     except _EntryFailedError as failed:
         status = events.status_of(failed.error)
         issue = _problem_issue(

@@ -60,11 +60,11 @@ class InboxPageSchema(Schema):
 
 @blp.route("/<pregnancy_id>/inbox")
 class InboxView(MethodView):
+    @require_integrator
     @blp.arguments(InboxQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
     @blp.response(200, InboxPageSchema)
     @blp.alt_response(404, description="pregnancy-not-found (also another hospital's)")
     @blp.doc(**_SIGNED)
-    @require_integrator
     def get(self, pregnancy_id: str, *, limit: int, offset: int, unread: bool) -> Any:
         """One pregnancy's inbox, newest first, with the unread count (audited)."""
         return inbox.list_inbox(
@@ -80,10 +80,10 @@ class InboxView(MethodView):
 
 @blp.route("/<pregnancy_id>/inbox/<int:item_id>/read")
 class ReadView(MethodView):
+    @require_integrator
     @blp.response(200, InboxItemSchema)
     @blp.alt_response(404, description="pregnancy-not-found or inbox-item-not-found")
     @blp.doc(**_SIGNED)
-    @require_integrator
     def post(self, pregnancy_id: str, item_id: int) -> Any:
         """Mark the item read (again: no change, the first read time stays)."""
         return inbox.mark_read(

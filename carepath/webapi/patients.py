@@ -7,6 +7,7 @@ from typing import Any
 from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields
 
 from carepath.store import patients
 from carepath.webapi.auth import require_integrator
@@ -14,6 +15,32 @@ from carepath.webapi.problems import ApiProblemError
 from carepath.webapi.schemas import MaskedPatientSchema
 
 blp = Blueprint("patients", __name__, url_prefix="/api/v1", description="Patients, masked.")
+
+
+class PatientActionSchema(Schema):
+    id = fields.Integer()
+    pathway = fields.String()
+    rule = fields.String()
+    action = fields.String()
+    at = fields.String()
+    status = fields.String()
+    why = fields.String()
+
+
+class PatientPregnancySchema(Schema):
+    id = fields.String()
+    number = fields.Integer()
+    his_pregnancy_id = fields.String(allow_none=True)
+    status = fields.String()
+    tags = fields.List(fields.String())
+    icd10 = fields.List(fields.String())
+    risk_colour = fields.String(allow_none=True)
+    next_wakeup = fields.String(allow_none=True)
+    actions = fields.List(fields.Nested(PatientActionSchema))
+
+
+class PatientRecordSchema(MaskedPatientSchema):
+    pregnancies = fields.List(fields.Nested(PatientPregnancySchema))
 
 
 def _int_arg(name: str, default: int, high: int) -> int:
@@ -25,9 +52,9 @@ def _int_arg(name: str, default: int, high: int) -> int:
 
 @blp.route("/patients")
 class PatientsView(MethodView):
+    @require_integrator
     @blp.response(200, MaskedPatientSchema(many=True))
     @blp.doc(security=[{"carepath-hmac": []}])
-    @require_integrator
     def get(self) -> Any:
         """List patients (ID number, phone and name masked)."""
         db = current_app.extensions["carepath.db"]
@@ -38,10 +65,12 @@ class PatientsView(MethodView):
         )
 
 
-@blp.route("/patients/<int:patient_id>")
+@blp.route("/patients/<int(max=9223372036854775807):patient_id>")
 class PatientView(MethodView):
-    @blp.doc(security=[{"carepath-hmac": []}])
     @require_integrator
+    @blp.response(200, PatientRecordSchema)
+    @blp.alt_response(404, description="patient-not-found")
+    @blp.doc(security=[{"carepath-hmac": []}])
     def get(self, patient_id: int) -> Any:
         """One patient with her pregnancies and actions (masked)."""
         db = current_app.extensions["carepath.db"]

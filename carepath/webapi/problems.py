@@ -17,9 +17,10 @@ from carepath.errors import CarepathError
 from carepath.store.consents import InvalidConsentError
 from carepath.store.event_input import InvalidEventError
 from carepath.store.events import EventConflictError
-from carepath.store.inbox import InboxItemNotFoundError, PregnancyNotFoundError
+from carepath.store.inbox import InboxItemNotFoundError
 from carepath.store.patients import PatientNotFoundError
 from carepath.store.responses import InvalidResponseError, ResponseConflictError
+from carepath.store.scope import PregnancyNotFoundError
 from carepath.store.tasks import (
     InvalidOutcomeError,
     TaskClaimedError,
@@ -91,9 +92,16 @@ def _http(error: HTTPException) -> Response:
     status = error.code or 500
     if status == 422:  # webargs/flask-smorest validation: messages by field
         messages = getattr(error, "data", {}).get("messages", {})
+        # webargs keys messages by location first ({"query": {"status": [...]}}): the path
+        # names the field within its location, as for JSON bodies.
+        located = {
+            key: value
+            for location, fields in messages.items()
+            for key, value in (fields.items() if isinstance(fields, dict) else [(location, fields)])
+        }
         errors = [
             {"path": ".".join(path), "code": "invalid", "message": message}
-            for path, message in _flatten(messages.get("json", messages))
+            for path, message in _flatten(located)
         ]
         return problem(422, "invalid-request", "the request does not fit the schema", errors)
     codes = {

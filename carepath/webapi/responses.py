@@ -81,6 +81,7 @@ _ENVELOPE = ResponseSchema()
 
 @blp.route("/responses")
 class ResponsesView(MethodView):
+    @require_integrator
     @blp.doc(
         requestBody={"content": {"application/json": {"schema": ResponseSchema}}, "required": True},
         security=[{"carepath-hmac": []}],
@@ -97,7 +98,6 @@ class ResponsesView(MethodView):
         description="invalid-response (errors: answers.<item> with required, unknown-item, invalid-answer; "
         "form with unknown-form), unknown-patient, unknown-pregnancy",
     )
-    @require_integrator
     def post(self) -> Any:
         """Post one questionnaire response."""
         raw = json_body()

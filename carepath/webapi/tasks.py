@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
@@ -19,6 +18,7 @@ from carepath.store import tasks
 from carepath.webapi.auth import require_integrator
 from carepath.webapi.jsonbody import json_body
 from carepath.webapi.problems import ApiProblemError
+from carepath.webapi.staff import STAFF_DOC, services, staff_actor
 
 blp = Blueprint(
     "tasks",
@@ -26,20 +26,6 @@ blp = Blueprint(
     url_prefix="/api/v1/tasks",
     description="Staff tasks: what a pathway's task action asks of the care team.",
 )
-
-STAFF_HEADER = "X-Carepath-Staff"
-_STAFF = {
-    "security": [{"carepath-hmac": []}],
-    "parameters": [
-        {
-            "in": "header",
-            "name": STAFF_HEADER,
-            "required": True,
-            "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
-            "description": "the id of the staff member (of the signing key's hospital) acting",
-        }
-    ],
-}
 
 
 class TaskQuerySchema(Schema):
@@ -99,37 +85,16 @@ class TaskSchema(Schema):
     created_at = fields.String()
 
 
-def _staff() -> Any:
-    text = request.headers.get(STAFF_HEADER, "")
-    if not text.isdigit() or len(text) > 18:
-        raise ApiProblemError(
-            401, "auth-missing-staff", f"{STAFF_HEADER} must be the acting staff member's id"
-        )
-    db = current_app.extensions["carepath.db"]
-    try:
-        return tasks.staff_actor(db, g.actor.hospital_id, int(text), request.remote_addr)
-    except tasks.UnknownStaffError as exc:
-        raise ApiProblemError(403, exc.code, exc.message) from None
-
-
-def _services() -> tuple[Any, Any, Any]:
-    return (
-        current_app.extensions["carepath.db"],
-        current_app.extensions["carepath.cipher"],
-        current_app.config["CLOCK"](),
-    )
-
-
 @blp.route("")
 class TasksView(MethodView):
+    @require_integrator
     @blp.arguments(TaskQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
     @blp.response(200, TaskSchema(many=True))
-    @blp.doc(**_STAFF)
-    @require_integrator
+    @blp.doc(**STAFF_DOC)
     def get(self, **query: Any) -> Any:
         """The hospital's tasks, most due first; filters combine. Patients masked; reads audited."""
-        actor = _staff()
-        db, cipher, now = _services()
+        actor = staff_actor()
+        db, cipher, now = services()
         claimed_by = query.get("claimed_by")
         where = tasks.TaskFilter(
             assign=query.get("assign"),
@@ -144,59 +109,59 @@ class TasksView(MethodView):
         return tasks.list_tasks(db, cipher, actor, now, where)
 
 
-@blp.route("/<int:task_id>")
+@blp.route("/<int(max=9223372036854775807):task_id>")
 class TaskView(MethodView):
+    @require_integrator
     @blp.response(200, TaskSchema)
     @blp.alt_response(404, description="no such task in this hospital")
-    @blp.doc(**_STAFF)
-    @require_integrator
+    @blp.doc(**STAFF_DOC)
     def get(self, task_id: int) -> Any:
         """One task (audited)."""
-        actor = _staff()
-        db, cipher, now = _services()
+        actor = staff_actor()
+        db, cipher, now = services()
         return tasks.get_task(db, cipher, actor, task_id, now)
 
 
-@blp.route("/<int:task_id>/claim")
+@blp.route("/<int(max=9223372036854775807):task_id>/claim")
 class ClaimView(MethodView):
+    @require_integrator
     @blp.response(200, TaskSchema)
     @blp.alt_response(409, description="task-claimed (by someone else) or task-closed")
-    @blp.doc(**_STAFF)
-    @require_integrator
+    @blp.doc(**STAFF_DOC)
     def post(self, task_id: int) -> Any:
         """Claim the task for the acting staff member (again by the same one: no change)."""
-        actor = _staff()
-        db, cipher, now = _services()
+        actor = staff_actor()
+        db, cipher, now = services()
         return tasks.claim(db, cipher, actor, task_id, now)
 
 
-@blp.route("/<int:task_id>/release")
+@blp.route("/<int(max=9223372036854775807):task_id>/release")
 class ReleaseView(MethodView):
+    @require_integrator
     @blp.response(200, TaskSchema)
     @blp.alt_response(409, description="task-claimed (by someone else) or task-closed")
-    @blp.doc(**_STAFF)
-    @require_integrator
+    @blp.doc(**STAFF_DOC)
     def post(self, task_id: int) -> Any:
         """Give back one's own claim."""
-        actor = _staff()
-        db, cipher, now = _services()
+        actor = staff_actor()
+        db, cipher, now = services()
         return tasks.release(db, cipher, actor, task_id, now)
 
 
-@blp.route("/<int:task_id>/outcome")
+@blp.route("/<int(max=9223372036854775807):task_id>/outcome")
 class OutcomeView(MethodView):
+    @require_integrator
     @blp.doc(
         requestBody={"content": {"application/json": {"schema": OutcomeSchema}}, "required": True},
-        **_STAFF,
+        **STAFF_DOC,
     )
     @blp.response(200, TaskSchema)
     @blp.alt_response(409, description="task-claimed (by someone else) or task-closed")
     @blp.alt_response(422, description="invalid-outcome: errors lists each field path")
-    @require_integrator
     def post(self, task_id: int) -> Any:
         """Record the outcome and close the task; answers are checked against its form."""
-        actor = _staff()
-        db, cipher, now = _services()
+        actor = staff_actor()
+        db, cipher, now = services()
         raw = json_body()
         if not isinstance(raw, dict):
             raise ApiProblemError(422, "invalid-outcome", "an outcome is a JSON object")
