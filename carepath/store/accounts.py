@@ -284,6 +284,20 @@ def get_staff(db: Database, hospital_id: str, staff_id: int) -> StaffView:
         return _view(_owned_staff(session, hospital_id, staff_id))
 
 
+def find_username(db: Database, username: str) -> StaffView | None:
+    """The staff member with this login name, in any hospital (for setup tools)."""
+    with db.reading() as session:
+        staff = session.scalar(select(Staff).where(Staff.username == normal_username(username)))
+        return _view(staff) if staff is not None else None
+
+
+def verify_password(db: Database, username: str, password: str, profile: str = "rfc9106-low-memory") -> bool:
+    """Whether ``password`` is the active account's, with no session, audit or throttle."""
+    with db.reading() as session:
+        staff = session.scalar(select(Staff).where(Staff.username == normal_username(username)))
+    return _verify(staff, password, profile)
+
+
 def _owned_staff(session: Session, hospital_id: str, staff_id: int, *, lock: bool = False) -> Staff:
     query = select(Staff).where(Staff.id == staff_id, Staff.hospital_id == hospital_id)
     staff = session.scalar(query.with_for_update() if lock else query)
@@ -546,13 +560,23 @@ def change_password(
     now: datetime,
     *,
     remote_addr: str | None = None,
+    limits: ThrottleLimits | None = None,
     profile: str = "rfc9106-low-memory",
 ) -> str:
     """Change one's own password (the old one is required). Every session of theirs ends; the
     token of a fresh session for the browser that asked is returned."""
+    limits = limits or ThrottleLimits()
     with db.reading() as session:
         staff = _owned_staff(session, identity.hospital_id, identity.staff_id)
+        keys = _throttle_keys(staff.username or "", None)
+        wait = _locked_for(session, keys, now)
+    if wait:
+        raise LoginLockedError(_lock_message(wait), wait)
     if not _verify(staff, old_password, profile):
+        # counted like a failed login: a session left open must not be a way to guess
+        with db.transaction() as session:
+            _record_failure(session, keys, limits, now)
+            audit(session, identity.actor(remote_addr), "login-failed", now, "wrong current password")
         raise AccountError("the current password is wrong", code="wrong-password", field="old_password")
     check_password(new_password, staff.username)
     if new_password == old_password:

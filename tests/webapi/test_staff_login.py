@@ -222,3 +222,62 @@ def test_signed_api_needs_no_csrf_token(api: Any) -> None:
     from tests.webapi.conftest import registration
 
     assert api.post("/api/v1/events", registration()).status_code in (200, 201)
+
+
+def test_guessing_the_current_password_locks_like_a_login(app: Flask, browser: StaffBrowser) -> None:
+    make_staff(app, "wang.li", "nurse")
+    browser.login("wang.li")
+    codes = [
+        browser.post("/account/password", _change(f"guess {n}", "a new password 2026")).status_code
+        for n in range(6)
+    ]
+    assert codes == [422, 422, 422, 422, 422, 429]
+    assert StaffBrowser(app.test_client()).login("wang.li").status_code == 429
+
+
+def test_another_hospitals_staff_page_is_not_found(app: Flask, browser: StaffBrowser) -> None:
+    other = make_staff(app, "b.nurse", "nurse", hospital="b")
+    make_staff(app, "boss", "admin")
+    browser.login("boss")
+    page = browser.client.get(f"/admin/staff/{other}")
+    assert page.status_code == 404 and "本院没有这位医护人员" in page.get_data(as_text=True)
+    post = browser.post(f"/admin/staff/{other}", {"name": "x", "roles": "admin"}, token_from="/admin/staff")
+    assert post.status_code == 404
+
+
+def test_admin_screen_creates_edits_and_disables(app: Flask, browser: StaffBrowser) -> None:
+    make_staff(app, "boss", "admin")
+    browser.login("boss")
+    form = {
+        "name": "李护士",
+        "username": "li.hushi",
+        "job": "nurse",
+        "password": "a long password",
+        "roles": "nurse",
+    }
+    assert browser.post("/admin/staff/new", form).status_code == 302
+    again = browser.post("/admin/staff/new", form)
+    assert again.status_code == 422 and "该用户名已被使用" in again.get_data(as_text=True)
+    no_role = browser.post("/admin/staff/new", {**form, "username": "x.y", "roles": []})
+    assert no_role.status_code == 422 and "请至少选择一个角色" in no_role.get_data(as_text=True)
+    forged = browser.post("/admin/staff/new", {**form, "username": "x.z", "roles": "superuser"})
+    assert forged.status_code == 422 and "未知角色" in forged.get_data(as_text=True)
+
+    nurse = StaffBrowser(app.test_client())
+    assert nurse.login("li.hushi", "a long password").status_code == 302
+    from carepath.store import accounts
+
+    staff_id = accounts.find_username(app.extensions["carepath.db"], "li.hushi").id  # type: ignore[union-attr]
+    edit = {
+        "name": "李护士",
+        "username": "li.hushi",
+        "job": "nurse",
+        "roles": ["nurse", "analyst"],
+        "disabled": "on",
+    }
+    assert browser.post(f"/admin/staff/{staff_id}", edit).status_code == 302
+    assert nurse.client.get("/").status_code == 302  # disabled: her session ended
+    listing = browser.client.get("/admin/staff").get_data(as_text=True)
+    assert "已停用" in listing and "数据分析员" in listing
+    actions = [a for a, _, _ in _audit(app)]
+    assert {"staff-create", "role-change", "staff-disable"} <= set(actions)
