@@ -281,3 +281,31 @@ def test_admin_screen_creates_edits_and_disables(app: Flask, browser: StaffBrows
     assert "已停用" in listing and "数据分析员" in listing
     actions = [a for a, _, _ in _audit(app)]
     assert {"staff-create", "role-change", "staff-disable"} <= set(actions)
+
+
+def test_staff_pages_forbid_framing_and_foreign_scripts(app: Flask, browser: StaffBrowser) -> None:
+    page = browser.client.get("/login")
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Frame-Options"] == "DENY" and "Cache-Control" not in page.headers
+    make_staff(app, "wang.li", "nurse")
+    browser.login("wang.li")
+    assert browser.client.get("/").headers["Cache-Control"] == "no-store"
+
+
+def test_behind_a_trusted_proxy_the_client_address_is_throttled(app: Flask) -> None:
+    from carepath.webapi import create_app
+
+    proxied = create_app({**app.config, "TRUSTED_PROXIES": 1, "LOGIN_MAX_FAILURES_PER_ADDRESS": 3})
+    make_staff(app, "wang.li", "nurse")
+
+    def person(address: str) -> StaffBrowser:
+        client = proxied.test_client()
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = address
+        return StaffBrowser(client)
+
+    guesser = person("203.0.113.7")
+    for n in range(3):  # one client behind the proxy guesses three names
+        guesser.login(f"user{n}", "guess")
+    assert person("203.0.113.8").login("wang.li").status_code == 302  # a colleague is not locked
+    assert person("203.0.113.7").login("wang.li").status_code == 429
+    proxied.extensions["carepath.db"].dispose()
