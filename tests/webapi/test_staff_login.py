@@ -309,3 +309,12 @@ def test_behind_a_trusted_proxy_the_client_address_is_throttled(app: Flask) -> N
     assert person("203.0.113.8").login("wang.li").status_code == 302  # a colleague is not locked
     assert person("203.0.113.7").login("wang.li").status_code == 429
     proxied.extensions["carepath.db"].dispose()
+
+
+def test_account_me_tells_the_page_who_is_logged_in(app: Flask, browser: StaffBrowser) -> None:
+    assert browser.client.get("/account/me", headers={"Accept": "application/json"}).status_code == 401
+    staff_id = make_staff(app, "wang.li", "content_author", "analyst")
+    browser.login("wang.li")
+    me = browser.client.get("/account/me").json
+    assert me["id"] == staff_id and me["hospital"] == "a" and me["roles"] == ["content_author", "analyst"]
+    assert "pathway.edit" in me["permissions"] and "staff.manage" not in me["permissions"]

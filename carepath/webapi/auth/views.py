@@ -108,6 +108,22 @@ def home() -> Any:
     return render_template("auth/home.html", granted=granted)
 
 
+@blp.get("/account/me")
+@require()
+def me() -> Any:
+    """Who is logged in, as JSON, for the pages' scripts (show what the role may do)."""
+    staff = current_staff()
+    assert staff is not None
+    return {
+        "id": staff.staff_id,
+        "hospital": staff.hospital_id,
+        "username": staff.username,
+        "name": staff.name,
+        "roles": list(staff.roles),
+        "permissions": sorted(staff.permissions),
+    }
+
+
 @blp.route("/account/password", methods=["GET", "POST"])
 @require()
 def change_password() -> Any:
