@@ -318,3 +318,22 @@ def test_account_me_tells_the_page_who_is_logged_in(app: Flask, browser: StaffBr
     me = browser.client.get("/account/me").json
     assert me["id"] == staff_id and me["hospital"] == "a" and me["roles"] == ["content_author", "analyst"]
     assert "pathway.edit" in me["permissions"] and "staff.manage" not in me["permissions"]
+
+
+def test_a_browser_gets_a_page_for_404_and_scripts_get_problem_json(
+    app: Flask, browser: StaffBrowser
+) -> None:
+    page = browser.client.get(
+        "/admin/stafff", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    )
+    assert (
+        page.status_code == 404
+        and page.mimetype == "text/html"
+        and "没有这个页面" in page.get_data(as_text=True)
+    )
+    api = browser.client.get("/api/v1/nothing", headers={"Accept": "text/html"})
+    assert api.status_code == 404 and api.mimetype == "application/problem+json"
+    bare = browser.client.get("/admin/stafff")
+    assert bare.status_code == 404 and bare.json["code"] == "not-found"
+    wrong_method = browser.client.delete("/login", headers={"Accept": "text/html"})
+    assert wrong_method.status_code in (400, 405)  # CSRF or method: never a traceback

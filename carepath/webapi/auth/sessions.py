@@ -22,10 +22,12 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, g, render_template, request, session
 from flask_babel import format_datetime, gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from carepath.store import accounts
 from carepath.store.roles import PERMISSIONS, ROLE_TITLES
+from carepath.webapi import problems
 from carepath.webapi.auth.permissions import can, current_staff, wants_json
 from carepath.webapi.problems import problem
 
@@ -139,6 +141,24 @@ def _csrf_failed(error: CSRFError) -> Any:
     return render_template("error.html", title=gettext("Form expired"), message=message), 400
 
 
+def _browser_wants_page() -> bool:
+    """A browser navigating (it says text/html), not a script or an integrator."""
+    return "text/html" in request.headers.get("Accept", "") and not (
+        request.path.startswith(("/api/", "/fhir/")) or wants_json()
+    )
+
+
+def _page_or_problem(error: HTTPException) -> Any:
+    """404 and 405 as a page for a browser; problem+json for everyone else, as before."""
+    if not _browser_wants_page():
+        return problems.http_problem(error)
+    if error.code == 404:
+        title, message = gettext("Not found"), gettext("There is no such page.")
+    else:
+        title, message = gettext("Not allowed"), gettext("This page cannot be used that way.")
+    return render_template("error.html", title=title, message=message), error.code
+
+
 def init_app(app: Flask, exempt: list[Blueprint]) -> None:
     """Cookie settings, CSRF (all but ``exempt``), and ``g.staff`` for every request."""
     if not app.config.get("SECRET_KEY"):
@@ -154,6 +174,8 @@ def init_app(app: Flask, exempt: list[Blueprint]) -> None:
     app.before_request(_load_staff)
     app.after_request(_page_headers)
     app.register_error_handler(CSRFError, _csrf_failed)
+    app.register_error_handler(NotFound, _page_or_problem)
+    app.register_error_handler(MethodNotAllowed, _page_or_problem)
     app.jinja_env.globals.update(
         current_staff=current_staff,
         can=can,
