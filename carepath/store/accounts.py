@@ -247,6 +247,10 @@ def update_staff(
     """Change a staff member of the actor's hospital. Role changes, disabling and a password
     set by the admin are audited one by one; disabling or a new password ends their sessions.
     The hospital's last active admin cannot lose the role or be disabled."""
+    new_hash = None
+    if new_password:  # hashed before the transaction: argon2 takes a while, locks should not
+        check_password(new_password)
+        new_hash = hasher(profile).hash(new_password)
     with db.transaction() as session:
         staff = _owned_staff(session, actor.hospital_id, staff_id, lock=True)
         if name is not None:
@@ -278,9 +282,9 @@ def update_staff(
             if disabled:
                 _end_sessions(session, staff)
             audit(session, actor, "staff-disable" if disabled else "staff-enable", now, f"staff:{staff.id}")
-        if new_password:
+        if new_password and new_hash:
             check_password(new_password, staff.username)
-            staff.password_hash = hasher(profile).hash(new_password)
+            staff.password_hash = new_hash
             staff.password_changed_at = now
             _end_sessions(session, staff)
             audit(session, actor, "password-reset", now, f"staff:{staff.id} by an admin")
