@@ -3,6 +3,10 @@
 Configuration, later wins: the defaults below, then the instance file
 (``instance/carepath.cfg``), then ``CAREPATH_*`` environment variables (``CAREPATH_DATABASE_URL``
 sets ``DATABASE_URL``), then ``config`` (tests). One blueprint per resource.
+
+Staff pages (login, ``/admin/staff``) use a session cookie with CSRF protection
+(``auth/sessions.py``); the HMAC-signed API and FHIR blueprints are exempt from CSRF because
+no cookie authenticates them.
 """
 
 from __future__ import annotations
@@ -77,7 +81,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(
         __name__, instance_relative_config=True, instance_path=os.environ.get("CAREPATH_INSTANCE_PATH")
     )
+    from carepath.webapi.auth import sessions
+
     app.config.update(DEFAULTS)
+    app.config.update(sessions.DEFAULTS)
     app.config["CLOCK"] = _now
     app.config.from_pyfile("carepath.cfg", silent=True)
     app.config.from_prefixed_env("CAREPATH")
@@ -90,6 +97,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         events,
         fhir,
         health,
+        i18n,
         inbox,
         outbox,
         pathways,
@@ -100,6 +108,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         tasks,
         wechat,
     )
+    from carepath.webapi.auth import admin as staff_admin
+    from carepath.webapi.auth import views as auth_views
 
     app.extensions["carepath.db"] = Database(app.config["DATABASE_URL"])
     app.extensions["carepath.cipher"] = FieldCipher.from_config(
@@ -129,6 +139,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(wechat.blp)
     app.register_blueprint(fhir.blp)
     problems.init_app(app)  # after Api(app), which registers its own HTTP error handler
+    # Staff pages: cookie sessions and CSRF; the signed API and FHIR carry no cookie.
+    signed = [events, patients, tasks, inbox, responses, consents, pregnancies, pathways, outbox]
+    sessions.init_app(app, exempt=[*(m.blp for m in signed), fhir.blp, health.blp, wechat.blp])
+    i18n.init_app(app)
+    app.register_blueprint(auth_views.blp)
+    app.register_blueprint(staff_admin.blp)
 
     @app.get("/api/docs-static/<path:filename>")
     def swagger_static(filename: str) -> Any:
