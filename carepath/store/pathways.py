@@ -2,24 +2,30 @@
 
 A published version is immutable (its ``version`` is the compiler's content hash). The
 library of a hospital is the built-in versions (``hospital_id`` None) plus its own; the
-newest published version of each pathway is current, older published or retired versions
-stay loaded for the enrolments pinned to them.
+newest published version of each pathway is current (a hospital's own published version of a
+pathway always before the built-in one: a newer shipped library never replaces a hospital's
+copy silently), older published or retired versions stay loaded for the enrolments pinned to
+them. ``move_enrolments`` moves the women already enrolled to a new version when its
+publisher chooses so.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from carepath.engine.compiler import Unit, compile_units
-from carepath.engine.runtime import Library
-from carepath.errors import CompileError
-from carepath.store.models import PathwayVersion
+from carepath.engine.runtime import Library, State
+from carepath.errors import CompileError, EvaluationError
+from carepath.store.models import EnrolmentRecord, PathwayVersion, Pregnancy
+from carepath.store.state_codec import dump_state, load_state
 
 LOADED_STATUSES = ("published", "retired")
 
@@ -103,22 +109,103 @@ def clear_cache() -> None:
         _checked.clear()
 
 
-def _library_for(session: Session, hospital_id: str) -> Library:
-    rows = session.execute(
-        select(
-            PathwayVersion.id,
-            PathwayVersion.pathway_id,
-            PathwayVersion.version,
-            PathwayVersion.status,
-            PathwayVersion.published_at,
+def _loaded_rows(session: Session, hospital_id: str) -> list[Any]:
+    return list(
+        session.execute(
+            select(
+                PathwayVersion.id,
+                PathwayVersion.hospital_id,
+                PathwayVersion.pathway_id,
+                PathwayVersion.version,
+                PathwayVersion.status,
+                PathwayVersion.published_at,
+            )
+            .where(
+                or_(PathwayVersion.hospital_id.is_(None), PathwayVersion.hospital_id == hospital_id),
+                PathwayVersion.status.in_(LOADED_STATUSES),
+            )
+            .order_by(PathwayVersion.id)
+        ).all()
+    )
+
+
+def _current_ids(rows: Sequence[Any]) -> set[int]:
+    """The row of each pathway that new enrolments take: the hospital's own newest published
+    version, else the newest published built-in one."""
+    newest: dict[str, tuple[bool, float, int]] = {}
+    for r in rows:
+        if r.status == "published":
+            rank = (r.hospital_id is not None, r.published_at.timestamp() if r.published_at else 0.0, r.id)
+            newest[r.pathway_id] = max(newest.get(r.pathway_id, rank), rank)
+    return {rank[2] for rank in newest.values()}
+
+
+def current_sources(session: Session, hospital_id: str) -> dict[str, str]:
+    """Pathway id -> the YAML of the version new enrolments of ``hospital_id`` take."""
+    ids = _current_ids(_loaded_rows(session, hospital_id))
+    return {
+        pathway_id: source
+        for pathway_id, source in session.execute(
+            select(PathwayVersion.pathway_id, PathwayVersion.source).where(PathwayVersion.id.in_(ids))
         )
+    }
+
+
+def covering(session: Session, hospital_id: str, library: Library, state: State) -> Library:
+    """``library``, or a fresh one when it lacks a version one of her enrolments is pinned to
+    (the enrolment was just moved to a version this process has not loaded yet)."""
+    for enrolment in state.enrolments:
+        if enrolment.active:
+            try:
+                library.loaded(enrolment.pathway_id, enrolment.version)
+            except EvaluationError:
+                return library_for(session, hospital_id, fresh=True)
+    return library
+
+
+def move_enrolments(session: Session, hospital_id: str, pathway_id: str, version: str, now: datetime) -> int:
+    """Move every active enrolment of ``hospital_id`` on ``pathway_id`` to ``version``.
+
+    Her State (what the evaluation reads) and the enrolment rows change together, under the
+    pregnancy's row lock; her next wake-up is now, so the new version's timed rules are
+    looked at from her last evaluation on. Actions already decided stay as they are (their
+    dedupe keys name the old version; nothing is sent twice). Returns how many moved.
+    """
+    moving = (
+        select(EnrolmentRecord.pregnancy_id)
         .where(
-            or_(PathwayVersion.hospital_id.is_(None), PathwayVersion.hospital_id == hospital_id),
-            PathwayVersion.status.in_(LOADED_STATUSES),
+            EnrolmentRecord.hospital_id == hospital_id,
+            EnrolmentRecord.pathway_id == pathway_id,
+            EnrolmentRecord.ended_at.is_(None),
+            EnrolmentRecord.version != version,
         )
-        .order_by(PathwayVersion.id)
+        .scalar_subquery()
+    )
+    moved = 0
+    pregnancies = session.scalars(
+        select(Pregnancy).where(Pregnancy.id.in_(moving)).order_by(Pregnancy.id).with_for_update()
     ).all()
-    key = tuple((r.id, r.status) for r in rows)
+    for pregnancy in pregnancies:
+        state = load_state(pregnancy.state)
+        ids = [
+            e.id for e in state.enrolments if e.active and e.pathway_id == pathway_id and e.version != version
+        ]
+        if not ids:
+            continue
+        enrolments = tuple(replace(e, version=version) if e.id in ids else e for e in state.enrolments)
+        pregnancy.state = dump_state(replace(state, enrolments=enrolments))
+        pregnancy.updated_at = now
+        if pregnancy.next_wakeup is None or pregnancy.next_wakeup > now:
+            pregnancy.next_wakeup = now
+        session.execute(update(EnrolmentRecord).where(EnrolmentRecord.id.in_(ids)).values(version=version))
+        moved += len(ids)
+    return moved
+
+
+def _library_for(session: Session, hospital_id: str) -> Library:
+    rows = _loaded_rows(session, hospital_id)
+    current_ids = _current_ids(rows)
+    key = tuple((r.id, r.status, r.id in current_ids) for r in rows)
     with _cache_lock:
         cached = _cache.get(key)
     if cached is not None:
@@ -131,13 +218,6 @@ def _library_for(session: Session, hospital_id: str) -> Library:
             )
         )
     }
-    newest: dict[str, tuple[datetime | None, int]] = {}
-    for r in rows:
-        if r.status == "published":
-            newest[r.pathway_id] = max(
-                newest.get(r.pathway_id, (None, -1)), (r.published_at, r.id), key=_order
-            )
-    current_ids = {v[1] for v in newest.values()}
     current = [r for r in rows if r.id in current_ids]
 
     def unit(r: Any) -> Unit:
@@ -157,8 +237,3 @@ def _library_for(session: Session, hospital_id: str) -> Library:
     with _cache_lock:
         _cache[key] = library
     return library
-
-
-def _order(item: tuple[datetime | None, int]) -> tuple[float, int]:
-    at, row_id = item
-    return (at.timestamp() if at else 0.0, row_id)
