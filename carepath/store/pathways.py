@@ -45,16 +45,20 @@ def publish(
     hospital_id: str | None = None,
     author: str = "system",
     reviewer: str | None = "system",
+    context: dict[str, str] | None = None,
 ) -> list[PathwayVersion]:
     """Compile ``sources`` (name -> YAML text) together and publish each new version.
 
-    Raises CompileError with every problem if any file fails; a version already stored is
-    left as it is (publishing the same text twice is harmless).
+    ``context`` (pathway id -> YAML) are other pathways compiled beside them, not published
+    (the hospital's current ones: tags they declare resolve). Raises CompileError with every
+    problem if any file fails; a version already stored is left as it is (publishing the
+    same text twice is harmless).
     """
-    result = compile_units([Unit(name, text.encode("utf-8")) for name, text in sources.items()])
+    others = [Unit(f"<{pid}>", text.encode("utf-8")) for pid, text in sorted((context or {}).items())]
+    result = compile_units([*(Unit(name, text.encode("utf-8")) for name, text in sources.items()), *others])
     if not result.ok:
         raise CompileError(list(result.errors))
-    by_path = dict(zip(sources, result.pathways, strict=True))
+    by_path = {p.source: p for p in result.pathways if p.source in sources}
     rows = []
     for name, pathway in by_path.items():
         existing = session.scalar(
