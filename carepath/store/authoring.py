@@ -46,6 +46,8 @@ OPEN_STATUSES = ("draft", "in_review")
 #: The permission a reviewer of each kind needs (the names of the auth module's roles table).
 REVIEW_PERMISSION = {"pathway": "pathway.review", "content": "content.review", "form": "content.review"}
 EDIT_PERMISSION = {"pathway": "pathway.edit", "content": "content.edit", "form": "content.edit"}
+#: Publishing, rolling back and retiring (content has no separate publish permission).
+PUBLISH_PERMISSION = {"pathway": "pathway.publish", "content": "content.review", "form": "content.review"}
 DEFAULT_APPROVALS = 1
 DEFAULT_REVIEW_ROLES = ("reviewer", "doctor")
 
@@ -457,7 +459,7 @@ def publish(
         raise WrongStatusError(
             f"version {version.number} is {version.status}; only an approved version is published"
         )
-    _require_reviewer(session, editor, document.kind)
+    _require_publisher(editor, document.kind)
     approved = approvals(session, version)
     needed = policy_of(session, editor.hospital_id).approvals
     if len(approved) < needed:
@@ -498,7 +500,7 @@ def rollback(
     document = document_of(session, target)
     if target.status not in ("published", "retired"):
         raise WrongStatusError("only a version that was published can be rolled back to")
-    _require_reviewer(session, editor, document.kind)
+    _require_publisher(editor, document.kind)
     lock_document(session, document)
     open_ = next((v for v in versions_of(session, document.id) if v.status in OPEN_STATUSES), None)
     if open_ is not None:
@@ -524,7 +526,7 @@ def retire(
     document = document_of(session, version)
     if version.status != "published":
         raise WrongStatusError(f"version {version.number} is {version.status}, not published")
-    _require_reviewer(session, editor, document.kind)
+    _require_publisher(editor, document.kind)
     version.status, version.retired_at = "retired", now
     if version.pathway_version_id is not None:
         others = session.scalar(
@@ -674,6 +676,12 @@ def _make_published(
             session, editor.actor, "change", now, f"{_label(document, version)}: moved {moved} enrolment(s)"
         )
     pathways.clear_cache()
+
+
+def _require_publisher(editor: Editor, kind: str) -> None:
+    permission = PUBLISH_PERMISSION[kind]
+    if permission not in editor.permissions:
+        raise NotAllowedError(f"publishing needs the {permission} permission")
 
 
 def _require_reviewer(session: Session, editor: Editor, kind: str) -> None:

@@ -26,8 +26,9 @@ GDM = (ROOT / "examples" / "pathways" / "gdm.yaml").read_text(encoding="utf-8")
 AUTHOR = Editor(
     1, "a", "张护士", frozenset({"nurse", "content_author"}), frozenset({"pathway.edit", "content.edit"})
 )
-REVIEWER = Editor(2, "a", "王医生", frozenset({"doctor"}), frozenset({"pathway.review", "content.review"}))
-SECOND = Editor(3, "a", "李审核", frozenset({"reviewer"}), frozenset({"pathway.review", "content.review"}))
+REVIEWING = frozenset({"pathway.review", "pathway.publish", "content.review"})
+REVIEWER = Editor(2, "a", "王医生", frozenset({"doctor"}), REVIEWING)
+SECOND = Editor(3, "a", "李审核", frozenset({"reviewer"}), REVIEWING)
 LATER = NOW + timedelta(minutes=5)
 
 
@@ -342,7 +343,7 @@ def test_a_newer_shipped_text_is_listed_with_a_diff_and_adopted_only_through_rev
 
 def test_another_hospital_sees_none_of_it(db: Database, shipped: Shipped) -> None:
     mine = _published(db, shipped, GDM.replace("due: 2d", "due: 3d"))
-    outsider = Editor(9, "b", "外院", frozenset({"doctor"}), frozenset({"pathway.review"}))
+    outsider = Editor(9, "b", "外院", frozenset({"doctor"}), REVIEWING)
     with pytest.raises(authoring.DocumentNotFoundError), db.transaction() as session:
         authoring.rollback(session, outsider, mine, now=LATER)
     with db.reading() as session:
@@ -350,3 +351,13 @@ def test_another_hospital_sees_none_of_it(db: Database, shipped: Shipped) -> Non
         listed = {(d.kind, d.name): d for d in authoring.list_documents(session, "a", shipped)}
     assert listed[("pathway", "gdm-example")].published is not None
     assert listed[("content", "gdm")].document_id is None and listed[("content", "gdm")].shipped
+
+
+def test_publishing_needs_the_publish_permission(db: Database, shipped: Shipped) -> None:
+    reviews_only = Editor(5, "a", "钱医生", frozenset({"reviewer"}), frozenset({"pathway.review"}))
+    with db.transaction() as session:
+        draft, _ = authoring.start_draft(session, AUTHOR, "pathway", "gdm-example", now=NOW, shipped=shipped)
+        authoring.submit(session, AUTHOR, draft.id, now=NOW)
+        authoring.review(session, reviews_only, draft.id, "approve", "", now=NOW)
+    with pytest.raises(authoring.NotAllowedError, match=r"pathway\.publish"), db.transaction() as session:
+        authoring.publish(session, reviews_only, draft.id, now=NOW)
