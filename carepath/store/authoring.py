@@ -679,9 +679,12 @@ def _make_published(
 
 
 def _require_publisher(editor: Editor, kind: str) -> None:
-    permission = PUBLISH_PERMISSION[kind]
+    require_permission(editor, PUBLISH_PERMISSION[kind])
+
+
+def require_permission(editor: Editor, permission: str) -> None:
     if permission not in editor.permissions:
-        raise NotAllowedError(f"publishing needs the {permission} permission")
+        raise NotAllowedError(f"this needs the {permission} permission")
 
 
 def _require_reviewer(session: Session, editor: Editor, kind: str) -> None:

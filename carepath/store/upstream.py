@@ -108,6 +108,7 @@ def adopt(
 ) -> DocumentVersion:
     """A draft holding the newer shipped text; it is published only after review."""
     document, text = _change(session, editor, document_id, shipped)
+    authoring.require_permission(editor, authoring.EDIT_PERMISSION[document.kind])
     authoring.lock_document(session, document)
     open_ = next(
         (v for v in authoring.versions_of(session, document.id) if v.status in authoring.OPEN_STATUSES), None
@@ -133,6 +134,7 @@ def dismiss(
 ) -> LibraryDocument:
     """Keep the hospital's copy as it is; this shipped text is not offered again."""
     document, text = _change(session, editor, document_id, shipped)
+    authoring.require_permission(editor, authoring.PUBLISH_PERMISSION[document.kind])
     document.dismissed_hash = text_hash(text)
     authoring.record(session, editor, document, None, "upstream-dismissed", now=now, comment=comment)
     return document
