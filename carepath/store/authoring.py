@@ -13,13 +13,16 @@ reviewers into ``review:``. Every step is in the document's history and the audi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from carepath.engine.content import ContentItem, load_content_library, parse_content_item
 from carepath.errors import CarepathError, Problem
 from carepath.store import pathways
 from carepath.store.library_files import (
@@ -760,3 +763,53 @@ def as_json(version: DocumentVersion, **extra: Any) -> dict[str, Any]:
         "retired_at": version.retired_at.isoformat() if version.retired_at else None,
         **extra,
     }
+
+
+# --- what delivery uses -------------------------------------------------------------------
+
+#: hospital -> (the texts' signature, its parsed items): parsed again only when they change.
+_items_cache: dict[str, tuple[tuple[tuple[str, str], ...], Mapping[str, ContentItem]]] = {}
+
+
+def published_sources(session: Session, hospital_id: str, kind: str) -> dict[str, str]:
+    """Name -> the text of the hospital's current published version of each ``kind`` document."""
+    by_document: dict[int, list[DocumentVersion]] = {}
+    for version in session.scalars(
+        select(DocumentVersion)
+        .join(LibraryDocument, LibraryDocument.id == DocumentVersion.document_id)
+        .where(
+            DocumentVersion.hospital_id == hospital_id,
+            LibraryDocument.kind == kind,
+            DocumentVersion.status == "published",
+        )
+    ):
+        by_document.setdefault(version.document_id, []).append(version)
+    names = dict(
+        session.execute(
+            select(LibraryDocument.id, LibraryDocument.name).where(LibraryDocument.id.in_(by_document))
+        )
+        .tuples()
+        .all()
+    )
+    found = {}
+    for document_id, versions in by_document.items():
+        current = current_published(versions)
+        if current is not None:
+            found[names[document_id]] = current.source
+    return found
+
+
+def content_items(session: Session, hospital_id: str) -> Mapping[str, ContentItem]:
+    """The education library as ``hospital_id`` sends it: the shipped items, each replaced
+    by the hospital's current published version where it has one (delivery renders these)."""
+    sources = published_sources(session, hospital_id, "content")
+    signature = tuple(sorted((name, text_hash(source)) for name, source in sources.items()))
+    cached = _items_cache.get(hospital_id)
+    if cached is not None and cached[0] == signature:
+        return cached[1]
+    items = dict(load_content_library())
+    for name, source in sources.items():
+        items[name] = parse_content_item(source, f"{name}.md")
+    frozen = MappingProxyType(items)
+    _items_cache[hospital_id] = (signature, frozen)
+    return frozen

@@ -47,7 +47,7 @@ from carepath.store.authoring import (
 )
 from carepath.store.db import Database
 from carepath.store.library_files import KINDS, SHIPPED, Shipped, title_of
-from carepath.store.models import DocumentVersion
+from carepath.store.models import DocumentVersion, LibraryDocument
 from carepath.store.roles import ROLES
 from carepath.webapi.auth.permissions import current_staff, refuse, require
 from carepath.webapi.jsonbody import json_body
@@ -231,10 +231,14 @@ def list_documents() -> Response:
                 {
                     "kind": info.kind,
                     "name": info.name,
-                    "title": title_of(current.source if current else (shipped().text(info.kind, info.name) or "")),
+                    "title": title_of(
+                        current.source if current else (shipped().text(info.kind, info.name) or "")
+                    ),
                     "shipped": info.shipped,
                     "document_id": info.document_id,
-                    "status": info.open.status if info.open else ("published" if info.published else "library"),
+                    "status": info.open.status
+                    if info.open
+                    else ("published" if info.published else "library"),
                     "published": info.published.number if info.published else None,
                     "open": (
                         {"id": info.open.id, "number": info.open.number, "status": info.open.status}
@@ -308,7 +312,9 @@ def _kind_of(session: Session, version_id: int) -> str:
 def get_version(version_id: int) -> Response:
     with _db().reading() as session:
         _need(READ_PERMISSION[_kind_of(session, version_id)])
-        return jsonify(_version_json(session, authoring.get_version(session, editor().hospital_id, version_id)))
+        return jsonify(
+            _version_json(session, authoring.get_version(session, editor().hospital_id, version_id))
+        )
 
 
 @blp.put("/versions/<int:version_id>/source")
@@ -344,7 +350,9 @@ def check_version(version_id: int) -> Response:
         _need(READ_PERMISSION[_kind_of(session, version_id)])
         version = authoring.get_version(session, editor().hospital_id, version_id)
         document = authoring.document_of(session, version)
-        found = authoring.problems_of(session, version.hospital_id, document.kind, document.name, version.source)
+        found = authoring.problems_of(
+            session, version.hospital_id, document.kind, document.name, version.source
+        )
         return jsonify({"errors": problems_json(found)})
 
 
@@ -394,7 +402,9 @@ def rollback(version_id: int) -> tuple[Response, int]:
     migrate = _flag(body, "migrate")
     comment = _text(body, "comment")
     with _db().transaction() as session:
-        version = authoring.rollback(session, editor(), version_id, now=_now(), migrate=migrate, comment=comment)
+        version = authoring.rollback(
+            session, editor(), version_id, now=_now(), migrate=migrate, comment=comment
+        )
         return jsonify(_version_json(session, version, source=False)), 201
 
 
@@ -463,8 +473,6 @@ def dismiss(document_id: int) -> Response:
 
 
 def _document_kind(session: Session, document_id: int) -> str:
-    from carepath.store.models import LibraryDocument
-
     document = session.get(LibraryDocument, document_id)
     if document is None or document.hospital_id != editor().hospital_id:
         raise ApiProblemError(404, "document-not-found", f"no document {document_id} in this hospital")
@@ -484,8 +492,14 @@ def get_policy() -> Response:
 def put_policy() -> Response:
     body = _body()
     approvals, roles = body.get("approvals"), body.get("roles")
-    if not isinstance(approvals, int) or not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+    if (
+        not isinstance(approvals, int)
+        or not isinstance(roles, list)
+        or not all(isinstance(r, str) for r in roles)
+    ):
         raise ApiProblemError(422, "bad-policy", "approvals (1 or 2) and roles (a list of role names)")
     with _db().transaction() as session:
-        policy = authoring.set_policy(session, editor(), approvals, roles, now=_now(), known_roles=frozenset(ROLES))
+        policy = authoring.set_policy(
+            session, editor(), approvals, roles, now=_now(), known_roles=frozenset(ROLES)
+        )
     return jsonify({"approvals": policy.approvals, "roles": list(policy.roles)})

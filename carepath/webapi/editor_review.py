@@ -97,7 +97,11 @@ def review_list() -> str:
             if staff.can(READ_PERMISSION[document.kind])
         ]
         needed = authoring.policy_of(session, me.hospital_id).approvals
-        changes = [c for c in upstream.changes(session, me.hospital_id, shipped()) if staff.can(READ_PERMISSION[c.kind])]
+        changes = [
+            c
+            for c in upstream.changes(session, me.hospital_id, shipped())
+            if staff.can(READ_PERMISSION[c.kind])
+        ]
     return render_template(
         "editor/review_list.html",
         waiting=waiting,
@@ -162,7 +166,9 @@ def publish(version_id: int) -> Response:
     choice = request.form.get("migrate")
     try:
         with _db().transaction() as session:
-            kind = authoring.document_of(session, authoring.get_version(session, editor().hospital_id, version_id)).kind
+            kind = authoring.document_of(
+                session, authoring.get_version(session, editor().hospital_id, version_id)
+            ).kind
             if kind == "pathway" and choice not in ("yes", "no"):
                 flash(gettext("Choose whether women already enrolled move to the new version."), "error")
                 return redirect(url_for(".review_page", version_id=version_id), 303)
@@ -222,7 +228,9 @@ def rollback(version_id: int) -> Response:
         return redirect(back, 303)
     try:
         with _db().transaction() as session:
-            authoring.rollback(session, editor(), version_id, now=_now(), migrate=choice == "yes", comment=comment)
+            authoring.rollback(
+                session, editor(), version_id, now=_now(), migrate=choice == "yes", comment=comment
+            )
         flash(gettext("Rolled back: the earlier text is published as a new version."), "ok")
     except AuthoringError as error:
         _failed(error)
@@ -236,7 +244,9 @@ def upstream_action(document_id: int, action: str) -> Response:
         with _db().transaction() as session:
             if action == "adopt":
                 version = upstream.adopt(session, editor(), document_id, now=_now(), shipped=shipped())
-                flash(gettext("A draft with the shipped text was opened; it is published after review."), "ok")
+                flash(
+                    gettext("A draft with the shipped text was opened; it is published after review."), "ok"
+                )
                 del version
             else:
                 upstream.dismiss(

@@ -291,6 +291,10 @@ def test_publishing_a_content_item_records_its_real_reviewers(db: Database, ship
     item = parse_content_item(published.source, "gdm.md")
     assert dict(item.review) == {"status": "approved", "by": "王医生", "at": LATER.isoformat()}
     assert "某专家" not in published.source and "请按医嘱" in published.source
+    with db.reading() as session:  # what delivery renders for each hospital
+        assert "请按医嘱" in authoring.content_items(session, "a")["gdm"].body
+        assert "请按医嘱" not in authoring.content_items(session, "b")["gdm"].body
+        assert dict(authoring.content_items(session, "b")["gdm"].review) == {"status": "draft"}
 
 
 def test_a_summary_that_names_a_condition_is_refused_at_submit(db: Database, shipped: Shipped) -> None:
