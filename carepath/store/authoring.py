@@ -784,13 +784,12 @@ def published_sources(session: Session, hospital_id: str, kind: str) -> dict[str
         )
     ):
         by_document.setdefault(version.document_id, []).append(version)
-    names = dict(
-        session.execute(
+    names: dict[int, str] = {
+        document_id: name
+        for document_id, name in session.execute(
             select(LibraryDocument.id, LibraryDocument.name).where(LibraryDocument.id.in_(by_document))
         )
-        .tuples()
-        .all()
-    )
+    }
     found = {}
     for document_id, versions in by_document.items():
         current = current_published(versions)
