@@ -365,3 +365,35 @@ def test_publishing_needs_the_publish_permission(db: Database, shipped: Shipped)
         authoring.review(session, reviews_only, draft.id, "approve", "", now=NOW)
     with pytest.raises(authoring.NotAllowedError, match=r"pathway\.publish"), db.transaction() as session:
         authoring.publish(session, reviews_only, draft.id, now=NOW)
+
+
+def test_two_authors_saving_at_once_one_wins_and_the_other_gets_a_conflict(
+    db: Database, shipped: Shipped
+) -> None:
+    import threading
+
+    with db.transaction() as session:
+        draft, _ = authoring.start_draft(session, AUTHOR, "pathway", "gdm-example", now=NOW, shipped=shipped)
+    outcomes: list[str] = []
+    start = threading.Barrier(2)
+
+    def save(editor: Editor, text: str) -> None:
+        start.wait()
+        try:
+            with db.transaction() as session:
+                authoring.save_draft(session, editor, draft.id, text, 1, now=LATER)
+            outcomes.append("saved")
+        except authoring.DraftConflictError:
+            outcomes.append("conflict")
+
+    threads = [
+        threading.Thread(target=save, args=(AUTHOR, GDM.replace("due: 2d", "due: 3d"))),
+        threading.Thread(target=save, args=(SECOND, GDM.replace("due: 2d", "due: 4d"))),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["conflict", "saved"]
+    with db.reading() as session:
+        assert authoring.get_version(session, "a", draft.id).revision == 2
