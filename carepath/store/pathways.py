@@ -14,7 +14,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -24,8 +23,8 @@ from sqlalchemy.orm import Session
 from carepath.engine.compiler import Unit, compile_units
 from carepath.engine.runtime import Library, State
 from carepath.errors import CompileError, EvaluationError
+from carepath.store import state_codec
 from carepath.store.models import EnrolmentRecord, PathwayVersion, Pregnancy
-from carepath.store.state_codec import dump_state, load_state
 
 LOADED_STATUSES = ("published", "retired")
 
@@ -185,25 +184,31 @@ def move_enrolments(session: Session, hospital_id: str, pathway_id: str, version
         )
         .scalar_subquery()
     )
-    moved = 0
-    pregnancies = session.scalars(
-        select(Pregnancy).where(Pregnancy.id.in_(moving)).order_by(Pregnancy.id).with_for_update()
+    rows = session.execute(
+        select(Pregnancy.id, Pregnancy.state, Pregnancy.next_wakeup)
+        .where(Pregnancy.id.in_(moving))
+        .order_by(Pregnancy.id)
+        .with_for_update()
     ).all()
-    for pregnancy in pregnancies:
-        state = load_state(pregnancy.state)
-        ids = [
-            e.id for e in state.enrolments if e.active and e.pathway_id == pathway_id and e.version != version
-        ]
+    changes: list[dict[str, Any]] = []
+    moved: list[str] = []
+    for row in rows:
+        state, ids = state_codec.move_enrolments(row.state, pathway_id, version)
         if not ids:
             continue
-        enrolments = tuple(replace(e, version=version) if e.id in ids else e for e in state.enrolments)
-        pregnancy.state = dump_state(replace(state, enrolments=enrolments))
-        pregnancy.updated_at = now
-        if pregnancy.next_wakeup is None or pregnancy.next_wakeup > now:
-            pregnancy.next_wakeup = now
-        session.execute(update(EnrolmentRecord).where(EnrolmentRecord.id.in_(ids)).values(version=version))
-        moved += len(ids)
-    return moved
+        wakeup = row.next_wakeup if row.next_wakeup is not None and row.next_wakeup <= now else now
+        changes.append({"id": row.id, "state": state, "updated_at": now, "next_wakeup": wakeup})
+        moved += ids
+    if changes:
+        session.execute(update(Pregnancy), changes)  # one executemany, by primary key
+    for start in range(0, len(moved), 500):
+        session.execute(
+            update(EnrolmentRecord)
+            .where(EnrolmentRecord.id.in_(moved[start : start + 500]))
+            .values(version=version)
+            .execution_options(synchronize_session=False)
+        )
+    return len(moved)
 
 
 def _library_for(session: Session, hospital_id: str) -> Library:
