@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from flask import Flask
 from sqlalchemy import select
 
@@ -397,3 +398,20 @@ def test_two_authors_saving_at_once_one_wins_and_the_other_gets_a_conflict(
     assert sorted(outcomes) == ["conflict", "saved"]
     with db.reading() as session:
         assert authoring.get_version(session, "a", draft.id).revision == 2
+
+
+def test_publishing_a_form_records_its_real_reviewers_and_still_passes_the_lint(
+    db: Database, shipped: Shipped
+) -> None:
+    from carepath.engine.forms import parse_form
+
+    with db.transaction() as session:
+        draft, _ = authoring.start_draft(session, AUTHOR, "form", "epds", now=NOW, shipped=shipped)
+        authoring.submit(session, AUTHOR, draft.id, now=NOW)
+        authoring.review(session, REVIEWER, draft.id, "approve", "", now=LATER)
+        authoring.review(session, SECOND, draft.id, "approve", "", now=LATER)
+        published = authoring.publish(session, SECOND, draft.id, now=LATER)
+        assert authoring.problems_of(session, "a", "form", "epds", published.source) == []
+    assert parse_form(published.source, "epds.yaml").review_status == "approved"
+    review = yaml.safe_load(published.source)["review"]
+    assert review == {"status": "approved", "by": "王医生, 李审核", "at": LATER.isoformat()}
