@@ -215,13 +215,16 @@ def history_page(kind: str, name: str) -> Any:
 
 @blp.post("/history/<int:version_id>/rollback")
 @require()
-def rollback(version_id: int) -> Response:
+def rollback(version_id: int) -> Any:
     choice = request.form.get("migrate")
     comment = request.form.get("comment", "")[:2000]
-    with _db().reading() as session:
-        version = authoring.get_version(session, editor().hospital_id, version_id)
-        document = authoring.document_of(session, version)
-        kind, name = document.kind, document.name
+    try:
+        with _db().reading() as session:
+            version = authoring.get_version(session, editor().hospital_id, version_id)
+            document = authoring.document_of(session, version)
+            kind, name = document.kind, document.name
+    except AuthoringError as error:
+        return render_template("error.html", title=gettext("Not found"), message=error.message), 404
     back = url_for(".history_page", kind=kind, name=name)
     if kind == "pathway" and choice not in ("yes", "no"):
         flash(gettext("Choose whether women already enrolled move to the new version."), "error")
