@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 from carepath.store import authoring, upstream
 from carepath.store.authoring import AuthoringError, NotCompiledError
 from carepath.store.library_files import KINDS, display_path
-from carepath.store.roles import label
+from carepath.store.roles import ROLE_PERMISSIONS, ROLES, label
 from carepath.webapi.auth.permissions import current_staff, require
 from carepath.webapi.editor_api import READ_PERMISSION, _db, _need_page, _now, editor, shipped
 
@@ -264,3 +264,35 @@ def upstream_action(document_id: int, action: str) -> Response:
     except AuthoringError as error:
         _failed(error)
     return redirect(url_for(".review_list"), 303)
+
+
+@blp.route("/policy", methods=["GET", "POST"])
+@require("workflow.configure")
+def policy_page() -> Any:
+    """The hospital's review workflow (审核流程配置): approvals needed and reviewing roles."""
+    me = editor()
+    if request.method == "POST":
+        try:
+            approvals = int(request.form.get("approvals", "0"))
+        except ValueError:
+            approvals = 0
+        try:
+            with _db().transaction() as session:
+                authoring.set_policy(
+                    session,
+                    me,
+                    approvals,
+                    request.form.getlist("roles"),
+                    now=_now(),
+                    known_roles=frozenset(ROLES),
+                )
+            flash(gettext("Saved."), "ok")
+        except AuthoringError as error:
+            flash(error.message, "error")
+        return redirect(url_for(".policy_page"), 303)
+    with _db().reading() as session:
+        policy = authoring.policy_of(session, me.hospital_id)
+    reviews = {
+        role: bool(ROLE_PERMISSIONS[role] & set(authoring.REVIEW_PERMISSION.values())) for role in ROLES
+    }
+    return render_template("editor/policy.html", policy=policy, roles=ROLES, reviews=reviews)

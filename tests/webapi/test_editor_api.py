@@ -209,3 +209,29 @@ def test_upstream_changes_are_listed_and_adopted_as_a_draft(
     assert again.status_code == 409 and again.get_json()["code"] == "draft-exists"
     diff = author.call("GET", f"/editor/api/versions/{adopted.get_json()['id']}/diff").get_json()["diff"]
     assert "-    catch_up_within: 2w" in diff and "+    catch_up_within: 3w" in diff
+
+
+def test_the_hospital_sets_two_approvals_on_its_workflow_page(
+    app: Flask, author: Staff, reviewer: Staff, shipped: Shipped
+) -> None:
+    refused = reviewer.call("PUT", "/editor/api/policy", {"approvals": 2, "roles": ["reviewer"]})
+    assert refused.status_code == 403 and refused.get_json()["permission"] == "workflow.configure"
+    admin = Staff(app, "admin", "admin")
+    page = admin.page("/editor/policy")
+    assert 'name="approvals" value="1" checked' in page
+    bad = admin.form("/editor/policy", {"approvals": "3", "roles": "reviewer"}, page="/editor/policy")
+    assert bad.status_code == 303
+    assert admin.call("GET", "/editor/api/policy").get_json()["approvals"] == 1
+    admin.form("/editor/policy", {"approvals": "2", "roles": "reviewer"}, page="/editor/policy")
+    assert admin.call("GET", "/editor/api/policy").get_json()["approvals"] == 2
+    second = Staff(app, "reviewer2", "reviewer")
+    draft = _draft(author, GDM.replace("due: 2d", "due: 3d"))
+    author.call("POST", f"/editor/api/versions/{draft['id']}/submit", {})
+    reviewer.call("POST", f"/editor/api/versions/{draft['id']}/reviews", {"decision": "approve"})
+    one = reviewer.call("POST", f"/editor/api/versions/{draft['id']}/publish", {"migrate": False})
+    assert one.status_code == 409 and one.get_json()["code"] == "not-approved"
+    second.call("POST", f"/editor/api/versions/{draft['id']}/reviews", {"decision": "approve"})
+    assert (
+        second.call("POST", f"/editor/api/versions/{draft['id']}/publish", {"migrate": True}).status_code
+        == 200
+    )
