@@ -235,3 +235,36 @@ def test_the_hospital_sets_two_approvals_on_its_workflow_page(
         second.call("POST", f"/editor/api/versions/{draft['id']}/publish", {"migrate": True}).status_code
         == 200
     )
+
+
+def test_bad_requests_get_coded_problems_and_another_hospital_sees_nothing(
+    app: Flask, author: Staff, reviewer: Staff
+) -> None:
+    draft = author.call("POST", DRAFT).get_json()
+    source = f"/editor/api/versions/{draft['id']}/source"
+    no_revision = author.call("PUT", source, {"source": GDM})
+    assert no_revision.status_code == 422 and no_revision.get_json()["errors"][0]["path"] == "base_revision"
+    boolean = author.call("PUT", source, {"source": GDM, "base_revision": True})
+    assert boolean.status_code == 422
+    not_json = author.browser.client.put(
+        source, data="source=x", headers={"X-CSRFToken": author.token, "Content-Type": "text/plain"}
+    )
+    assert not_json.status_code == 415 and not_json.mimetype == "application/problem+json"
+    author.call("POST", f"/editor/api/versions/{draft['id']}/submit", {})
+    maybe = reviewer.call("POST", f"/editor/api/versions/{draft['id']}/reviews", {"decision": "maybe"})
+    assert maybe.status_code == 422 and maybe.get_json()["code"] == "bad-decision"
+    unknown = author.call("GET", "/editor/api/documents/spell/gdm")
+    assert unknown.status_code == 404 and unknown.get_json()["code"] == "document-not-found"
+    make_staff(app, "b-reviewer", "reviewer", hospital="b")
+    b = StaffBrowser(app.test_client())
+    b.login("b-reviewer")
+    token = b.csrf("/")
+    seen = b.client.get(f"/editor/api/versions/{draft['id']}")
+    assert seen.status_code == 404 and seen.get_json()["code"] == "document-not-found"
+    approve = b.client.post(
+        f"/editor/api/versions/{draft['id']}/reviews",
+        json={"decision": "approve"},
+        headers={"X-CSRFToken": token},
+    )
+    assert approve.status_code == 404
+    assert b.client.get(f"/editor/review/{draft['id']}").status_code == 404
