@@ -5,7 +5,9 @@ take. Hospital ``b`` and the ``cholestasis`` pathway keep it apart from the edit
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from carepath.store import pathways
@@ -58,6 +60,8 @@ def test_author_submits_reviewer_approves_and_publishes_and_the_new_version_is_a
     added = reviewer.locator("pre.diff .d-add").all_inner_texts()
     assert any(CHANGED in line for line in added), added
     reviewer.locator("#comment").fill("随访问卷改为2天内完成，同意。")
+    if os.environ.get("CAREPATH_SCREENSHOTS"):  # docs/review.png for the README, on request
+        reviewer.screenshot(path=str(Path(os.environ["CAREPATH_SCREENSHOTS"]) / "review.png"), full_page=True)
     reviewer.locator("#approve").click()
     reviewer.wait_for_selector("#publish-form")
     assert reviewer.locator("#approvals").inner_text() == "1 / 1"
