@@ -27,7 +27,7 @@ from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
 from carepath.store.event_input import HisEvent, parse_event
 from carepath.store.models import AuditEntry, EventRecord, Patient, Pregnancy
-from carepath.store.pathways import library_for
+from carepath.store.pathways import covering, library_for
 from carepath.store.scope import Actor, owned
 
 #: Events of a batch committed together: fewer commits (each waits for the disk), short locks.
@@ -232,6 +232,7 @@ def _grouped_or_raise(
             raise _NotGroupedError  # backdated: the itemwise path replays her history
         before = states.get(pregnancy.id) or evaluation.load(pregnancy)
         engine_event = evaluation.to_event(event.id, event.type, event.occurred_at, event.data)
+        library = covering(session, actor.hospital_id, library, before)  # moved by a publish
         try:
             decided = evaluation.decide(library, before, engine_event, now)
         except CarepathError as exc:

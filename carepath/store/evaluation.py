@@ -25,6 +25,7 @@ from carepath.engine.forms import make_scorer
 from carepath.engine.runtime import Emitted, Evaluation, Library, Settings, State, evaluate
 from carepath.engine.spec import parse_duration
 from carepath.store.models import EnrolmentRecord, OutboxRow, Pregnancy, StaffTask, TagLog
+from carepath.store.pathways import covering
 from carepath.store.state_codec import dump_state, load_state
 
 #: Kinds the dispatcher delivers; the others took effect when decided.
@@ -118,6 +119,7 @@ def evaluate_pregnancy(
     ``history`` (earlier external events) and ``start`` (facts before any event) are given
     when the event is backdated, so that facts end as if it had arrived in order.
     """
+    library = covering(session, pregnancy.hospital_id, library, state)  # moved by a publish
     evaluation = decide(library, state, event, now)
     if event is not None and history is not None and start is not None:
         scorer = settings().scorer

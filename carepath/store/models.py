@@ -519,3 +519,103 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text)
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime]
+
+
+# --- authoring (0007): a hospital's own copies of pathways, content items and forms ---------
+
+
+class LibraryDocument(Base):
+    """A hospital's own copy of one library document: ``kind`` pathway, content or form,
+    ``name`` the pathway id, content key or form id. ``upstream_hash`` is the SHA-256 of the
+    shipped text it was copied or last adopted from (None: the hospital's own document);
+    ``dismissed_hash`` an upstream text the hospital chose not to adopt."""
+
+    __tablename__ = "library_documents"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(64))
+    upstream_hash: Mapped[str | None] = mapped_column(String(64))
+    dismissed_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    __table_args__ = (UniqueConstraint("hospital_id", "kind", "name"),)
+
+
+class DocumentVersion(Base):
+    """One numbered version of a document: a draft (edited in place, ``revision`` counting the
+    saves for optimistic concurrency), then in_review, published (immutable) or retired.
+    A published pathway is also a ``PathwayVersion`` (``pathway_version_id``), what the
+    engine loads; ``engine_version`` is the compiler's content hash."""
+
+    __tablename__ = "document_versions"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("library_documents.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # draft, in_review, published, retired
+    origin: Mapped[str] = mapped_column(String(16))  # library, edit, upstream, rollback
+    based_on_id: Mapped[int | None] = mapped_column(BigId)  # the version it started from
+    upstream_hash: Mapped[str | None] = mapped_column(String(64))  # origin library/upstream
+    source: Mapped[str] = mapped_column(Text)
+    source_hash: Mapped[str] = mapped_column(String(64))
+    revision: Mapped[int] = mapped_column(Integer)
+    author_id: Mapped[int] = mapped_column(BigId)
+    author_name: Mapped[str] = mapped_column(String(100))
+    saved_by_id: Mapped[int] = mapped_column(BigId)
+    saved_by_name: Mapped[str] = mapped_column(String(100))
+    saved_at: Mapped[datetime]
+    round: Mapped[int] = mapped_column(Integer, default=0)  # review rounds: bumps at submit
+    submitted_at: Mapped[datetime | None]
+    published_at: Mapped[datetime | None]
+    published_by_id: Mapped[int | None] = mapped_column(BigId)
+    published_by_name: Mapped[str | None] = mapped_column(String(100))
+    migrate: Mapped[bool | None]  # pathways: enrolled women moved to it (True) or stayed pinned
+    engine_version: Mapped[str | None] = mapped_column(String(80))
+    pathway_version_id: Mapped[int | None] = mapped_column(ForeignKey("pathway_versions.id"))
+    retired_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    __table_args__ = (UniqueConstraint("document_id", "number"),)
+
+
+class DocumentReview(Base):
+    """One reviewer's decision on one review round of a version."""
+
+    __tablename__ = "document_reviews"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("document_versions.id"), index=True)
+    round: Mapped[int] = mapped_column(Integer)
+    reviewer_id: Mapped[int] = mapped_column(BigId)
+    reviewer_name: Mapped[str] = mapped_column(String(100))
+    decision: Mapped[str] = mapped_column(String(8))  # approve, reject
+    comment: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
+    __table_args__ = (UniqueConstraint("version_id", "round", "reviewer_id"),)
+
+
+class ReviewPolicy(Base):
+    """A hospital's review steps (审核流程配置): approvals needed and the roles that may review.
+    Without a row: one approval, by a reviewer or a doctor."""
+
+    __tablename__ = "review_policies"
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"), primary_key=True)
+    approvals: Mapped[int] = mapped_column(Integer)
+    roles: Mapped[list[Any]]
+    updated_by: Mapped[str] = mapped_column(String(120))
+    updated_at: Mapped[datetime]
+
+
+class DocumentEvent(Base):
+    """The history of a document: created, submitted, approved, rejected, published, retired,
+    rolled back, upstream adopted or dismissed; by whom, when, with the comment."""
+
+    __tablename__ = "document_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("library_documents.id"), index=True)
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("document_versions.id"))
+    action: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(120))  # "staff:12"
+    actor_name: Mapped[str] = mapped_column(String(100))
+    comment: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]

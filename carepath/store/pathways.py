@@ -2,8 +2,11 @@
 
 A published version is immutable (its ``version`` is the compiler's content hash). The
 library of a hospital is the built-in versions (``hospital_id`` None) plus its own; the
-newest published version of each pathway is current, older published or retired versions
-stay loaded for the enrolments pinned to them.
+newest published version of each pathway is current (a hospital's own published version of a
+pathway always before the built-in one: a newer shipped library never replaces a hospital's
+copy silently), older published or retired versions stay loaded for the enrolments pinned to
+them. ``move_enrolments`` moves the women already enrolled to a new version when its
+publisher chooses so.
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from carepath.engine.compiler import Unit, compile_units
-from carepath.engine.runtime import Library
-from carepath.errors import CompileError
-from carepath.store.models import PathwayVersion
+from carepath.engine.runtime import Library, State
+from carepath.errors import CompileError, EvaluationError
+from carepath.store import state_codec
+from carepath.store.models import EnrolmentRecord, PathwayVersion, Pregnancy
 
 LOADED_STATUSES = ("published", "retired")
 
@@ -40,16 +44,20 @@ def publish(
     hospital_id: str | None = None,
     author: str = "system",
     reviewer: str | None = "system",
+    context: dict[str, str] | None = None,
 ) -> list[PathwayVersion]:
     """Compile ``sources`` (name -> YAML text) together and publish each new version.
 
-    Raises CompileError with every problem if any file fails; a version already stored is
-    left as it is (publishing the same text twice is harmless).
+    ``context`` (pathway id -> YAML) are other pathways compiled beside them, not published
+    (the hospital's current ones: tags they declare resolve). Raises CompileError with every
+    problem if any file fails; a version already stored is left as it is (publishing the
+    same text twice is harmless).
     """
-    result = compile_units([Unit(name, text.encode("utf-8")) for name, text in sources.items()])
+    others = [Unit(f"<{pid}>", text.encode("utf-8")) for pid, text in sorted((context or {}).items())]
+    result = compile_units([*(Unit(name, text.encode("utf-8")) for name, text in sources.items()), *others])
     if not result.ok:
         raise CompileError(list(result.errors))
-    by_path = dict(zip(sources, result.pathways, strict=True))
+    by_path = {p.source: p for p in result.pathways if p.source in sources}
     rows = []
     for name, pathway in by_path.items():
         existing = session.scalar(
@@ -104,22 +112,109 @@ def clear_cache() -> None:
         _checked.clear()
 
 
-def _library_for(session: Session, hospital_id: str) -> Library:
-    rows = session.execute(
-        select(
-            PathwayVersion.id,
-            PathwayVersion.pathway_id,
-            PathwayVersion.version,
-            PathwayVersion.status,
-            PathwayVersion.published_at,
+def _loaded_rows(session: Session, hospital_id: str) -> list[Any]:
+    return list(
+        session.execute(
+            select(
+                PathwayVersion.id,
+                PathwayVersion.hospital_id,
+                PathwayVersion.pathway_id,
+                PathwayVersion.version,
+                PathwayVersion.status,
+                PathwayVersion.published_at,
+            )
+            .where(
+                or_(PathwayVersion.hospital_id.is_(None), PathwayVersion.hospital_id == hospital_id),
+                PathwayVersion.status.in_(LOADED_STATUSES),
+            )
+            .order_by(PathwayVersion.id)
+        ).all()
+    )
+
+
+def _current_ids(rows: Sequence[Any]) -> set[int]:
+    """The row of each pathway that new enrolments take: the hospital's own newest published
+    version, else the newest published built-in one."""
+    newest: dict[str, tuple[bool, float, int]] = {}
+    for r in rows:
+        if r.status == "published":
+            rank = (r.hospital_id is not None, r.published_at.timestamp() if r.published_at else 0.0, r.id)
+            newest[r.pathway_id] = max(newest.get(r.pathway_id, rank), rank)
+    return {rank[2] for rank in newest.values()}
+
+
+def current_sources(session: Session, hospital_id: str) -> dict[str, str]:
+    """Pathway id -> the YAML of the version new enrolments of ``hospital_id`` take."""
+    ids = _current_ids(_loaded_rows(session, hospital_id))
+    return {
+        pathway_id: source
+        for pathway_id, source in session.execute(
+            select(PathwayVersion.pathway_id, PathwayVersion.source).where(PathwayVersion.id.in_(ids))
         )
+    }
+
+
+def covering(session: Session, hospital_id: str, library: Library, state: State) -> Library:
+    """``library``, or a fresh one when it lacks a version one of her enrolments is pinned to
+    (the enrolment was just moved to a version this process has not loaded yet)."""
+    for enrolment in state.enrolments:
+        if enrolment.active:
+            try:
+                library.loaded(enrolment.pathway_id, enrolment.version)
+            except EvaluationError:
+                return library_for(session, hospital_id, fresh=True)
+    return library
+
+
+def move_enrolments(session: Session, hospital_id: str, pathway_id: str, version: str, now: datetime) -> int:
+    """Move every active enrolment of ``hospital_id`` on ``pathway_id`` to ``version``.
+
+    Her State (what the evaluation reads) and the enrolment rows change together, under the
+    pregnancy's row lock; her next wake-up is now, so the new version's timed rules are
+    looked at from her last evaluation on. Actions already decided stay as they are (their
+    dedupe keys name the old version; nothing is sent twice). Returns how many moved.
+    """
+    moving = (
+        select(EnrolmentRecord.pregnancy_id)
         .where(
-            or_(PathwayVersion.hospital_id.is_(None), PathwayVersion.hospital_id == hospital_id),
-            PathwayVersion.status.in_(LOADED_STATUSES),
+            EnrolmentRecord.hospital_id == hospital_id,
+            EnrolmentRecord.pathway_id == pathway_id,
+            EnrolmentRecord.ended_at.is_(None),
+            EnrolmentRecord.version != version,
         )
-        .order_by(PathwayVersion.id)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(Pregnancy.id, Pregnancy.state, Pregnancy.next_wakeup)
+        .where(Pregnancy.id.in_(moving))
+        .order_by(Pregnancy.id)
+        .with_for_update()
     ).all()
-    key = tuple((r.id, r.status) for r in rows)
+    changes: list[dict[str, Any]] = []
+    moved: list[str] = []
+    for row in rows:
+        state, ids = state_codec.move_enrolments(row.state, pathway_id, version)
+        if not ids:
+            continue
+        wakeup = row.next_wakeup if row.next_wakeup is not None and row.next_wakeup <= now else now
+        changes.append({"id": row.id, "state": state, "updated_at": now, "next_wakeup": wakeup})
+        moved += ids
+    if changes:
+        session.execute(update(Pregnancy), changes)  # one executemany, by primary key
+    for start in range(0, len(moved), 500):
+        session.execute(
+            update(EnrolmentRecord)
+            .where(EnrolmentRecord.id.in_(moved[start : start + 500]))
+            .values(version=version)
+            .execution_options(synchronize_session=False)
+        )
+    return len(moved)
+
+
+def _library_for(session: Session, hospital_id: str) -> Library:
+    rows = _loaded_rows(session, hospital_id)
+    current_ids = _current_ids(rows)
+    key = tuple((r.id, r.status, r.id in current_ids) for r in rows)
     with _cache_lock:
         cached = _cache.get(key)
     if cached is not None:
@@ -132,7 +227,6 @@ def _library_for(session: Session, hospital_id: str) -> Library:
             )
         )
     }
-    current_ids = _current_ids(rows)
     current = [r for r in rows if r.id in current_ids]
 
     def unit(r: Any) -> Unit:
@@ -154,27 +248,11 @@ def _library_for(session: Session, hospital_id: str) -> Library:
     return library
 
 
-def _current_ids(rows: Sequence[Any]) -> set[int]:
-    """Row ids of each pathway's current version: its newest published one."""
-    newest: dict[str, tuple[datetime | None, int]] = {}
-    for r in rows:
-        if r.status == "published":
-            newest[r.pathway_id] = max(
-                newest.get(r.pathway_id, (None, -1)), (r.published_at, r.id), key=_order
-            )
-    return {v[1] for v in newest.values()}
-
-
-def _order(item: tuple[datetime | None, int]) -> tuple[float, int]:
-    at, row_id = item
-    return (at.timestamp() if at else 0.0, row_id)
-
-
 def list_versions(session: Session, hospital_id: str) -> list[dict[str, Any]]:
     """Every pathway the hospital's library holds, with its versions, built-in and its own.
 
-    ``current`` marks the version new enrolments start on: the newest published one, as
-    ``library_for`` loads it. The YAML source is not listed.
+    ``current`` marks the version new enrolments start on (the hospital's own newest published
+    version, else the newest built-in one), as ``library_for`` loads it. The YAML source is not listed.
     """
     rows = session.scalars(
         select(PathwayVersion)

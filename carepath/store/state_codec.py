@@ -148,8 +148,7 @@ def dump_state(state: State) -> dict[str, Any]:
     }
 
 
-def load_state(stored: dict[str, Any]) -> State:
-    """The State of a stored dump of any released format."""
+def _upgraded(stored: dict[str, Any]) -> dict[str, Any]:
     data = dict(stored)
     version = int(data.get("format", 0))
     if version > FORMAT:
@@ -157,6 +156,33 @@ def load_state(stored: dict[str, Any]) -> State:
     while version < FORMAT:
         data = MIGRATIONS[version](data)
         version = int(data["format"])
+    return data
+
+
+def move_enrolments(
+    stored: dict[str, Any], pathway_id: str, version: str
+) -> tuple[dict[str, Any], list[str]]:
+    """The stored state with its active enrolments on ``pathway_id`` pinned to ``version``
+    instead, and the ids of those moved; the rest is left encoded (a publish moves thousands)."""
+    data = _upgraded(stored)
+    moved: list[str] = []
+    enrolments = []
+    for stored_enrolment in data["enrolments"]:
+        enrolment = stored_enrolment
+        if (
+            enrolment["pathway_id"] == pathway_id
+            and enrolment.get("ended_at") is None
+            and enrolment["version"] != version
+        ):
+            enrolment = {**enrolment, "version": version}
+            moved.append(enrolment["id"])
+        enrolments.append(enrolment)
+    return {**data, "enrolments": enrolments}, moved
+
+
+def load_state(stored: dict[str, Any]) -> State:
+    """The State of a stored dump of any released format."""
+    data = _upgraded(stored)
     evaluated = data.get("evaluated_at")
     return State(
         facts=facts_from_json(data["facts"]),

@@ -71,3 +71,22 @@ def test_codec_writes_every_field_of_the_engine_records() -> None:
     enrolment = Enrolment("e", "p", "v", now)
     assert set(emitted_to_json(emitted)) == {f.name for f in fields(Emitted)}
     assert set(enrolment_to_json(enrolment)) == {f.name for f in fields(Enrolment)}
+
+
+def test_moving_enrolments_changes_only_the_active_ones_of_that_pathway() -> None:
+    from carepath.engine.runtime import Enrolment
+    from carepath.store.state_codec import move_enrolments
+
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    state = State(
+        facts_from_patient(PATIENT),
+        (
+            Enrolment("preg-1/gdm#1", "gdm", "v1", at, at, "exit condition met"),
+            Enrolment("preg-1/gdm#2", "gdm", "v1", at),
+            Enrolment("preg-1/anaemia#1", "anaemia", "a1", at),
+        ),
+    )
+    moved_state, moved = move_enrolments(dump_state(state), "gdm", "v2")
+    assert moved == ["preg-1/gdm#2"]
+    assert [e.version for e in load_state(moved_state).enrolments] == ["v1", "v2", "a1"]
+    assert load_state(moved_state).facts == state.facts

@@ -44,7 +44,11 @@ def can(permission: str) -> bool:
 
 
 def wants_json() -> bool:
-    if request.path.startswith("/api/") or request.is_json or request.headers.get("X-Requested-With"):
+    if (
+        request.path.startswith(("/api/", "/editor/api/"))
+        or request.is_json
+        or request.headers.get("X-Requested-With")
+    ):
         return True
     accept = request.accept_mimetypes
     return accept["application/json"] > accept["text/html"]
