@@ -57,7 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from carepath.webapi import events, fhir, health, patients, problems, tasks
+    from carepath.webapi import editor, events, fhir, health, patients, problems, tasks
 
     app.extensions["carepath.db"] = Database(app.config["DATABASE_URL"])
     app.extensions["carepath.cipher"] = FieldCipher.from_config(
@@ -79,6 +79,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(tasks.blp)
     app.register_blueprint(health.blp)
     app.register_blueprint(fhir.blp)
+    editor.init_app(app)
     problems.init_app(app)  # after Api(app), which registers its own HTTP error handler
 
     @app.get("/api/docs-static/<path:filename>")
