@@ -182,16 +182,19 @@ function start() {
     EditorView.lineWrapping,
     EditorState.tabSize.of(2),
     lintGutter(),
-    linter(lint, { delay: LINT_DELAY_MS, needsRefresh: handleRefresh }),
     EditorView.contentAttributes.of({ "aria-label": t.editorLabel || "editor", lang: "zh-CN" }),
   ];
   if (kind === "pathway" || kind === "form") {
     extensions.push(
+      linter(lint, { delay: LINT_DELAY_MS, needsRefresh: handleRefresh }),
       yaml(),
       yamlLanguage.data.of({ autocomplete: yamlCompletion() }),
       hoverTooltip(yamlSchemaHover()),
       stateExtensions(undefined),
     );
+  } else {
+    // an item's Markdown body around YAML front matter: the server's lint checks it all
+    extensions.push(linter(lint, { delay: LINT_DELAY_MS }));
   }
 
   const view = new EditorView({
