@@ -34,6 +34,7 @@ def long_pathway(lines: int = 300) -> str:
     return text
 
 
-def from_line(text: str) -> int:
+def last_from_line(text: str) -> int:
     """The 1-based line of the last rule's ``every:`` (where the tests break ``from:``)."""
-    return text.splitlines().index(next(l for l in reversed(text.splitlines()) if "every:" in l)) + 1
+    lines = text.splitlines()
+    return max(number for number, line in enumerate(lines, 1) if "every:" in line)
