@@ -4,6 +4,7 @@
 import * as esbuild from "esbuild";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
+import { readFile } from "node:fs/promises";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const outdir = path.join(here, "..", "carepath", "webapi", "static", "editor");
@@ -22,6 +23,22 @@ const plainMarkdown = {
   },
 };
 
+// JSONValidation compiles the whole schema (resolving every $ref) on every lint run; the
+// schema only changes when the page swaps it, so keep the compiled one for the same object.
+const compileSchemaOnce = {
+  name: "compile-schema-once",
+  setup(build) {
+    build.onLoad({ filter: /codemirror-json-schema[\\/]dist[\\/]features[\\/]validation\.js$/ }, async (args) => {
+      const source = await readFile(args.path, "utf8");
+      const before = "this.schema = new Draft04(schema);";
+      if (!source.includes(before)) throw new Error("codemirror-json-schema changed: review build.mjs");
+      const after =
+        "if (this.compiledFrom !== schema) { this.compiledFrom = schema; this.schema = new Draft04(schema); }";
+      return { contents: source.replace(before, after), loader: "js" };
+    });
+  },
+};
+
 const result = await esbuild.build({
   entryPoints: { editor: path.join(here, "src", "editor.js") },
   bundle: true,
@@ -31,7 +48,7 @@ const result = await esbuild.build({
   outdir,
   legalComments: "linked",
   metafile: true,
-  plugins: [plainMarkdown],
+  plugins: [plainMarkdown, compileSchemaOnce],
   logLevel: "info",
 });
 const sizes = Object.entries(result.metafile.outputs).map(

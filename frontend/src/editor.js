@@ -60,7 +60,6 @@ function toCodeMirror(doc, d, t) {
     from,
     to: Math.max(to, from),
     severity: d.severity === "warning" ? "warning" : "error",
-    source: `carepath ${d.code}`,
     message: d.hint ? `${d.message} — ${t.hint}: ${d.hint}` : d.message,
     renderMessage: () => renderDiagnostic(d, t),
   };
@@ -104,6 +103,26 @@ function start() {
 
   const schemaLint = kind === "pathway" || kind === "form" ? yamlSchemaLinter() : null;
   let generation = 0;
+
+  // Schema completion parses the whole buffer and walks the schema on the main thread (a
+  // 300-line pathway: a few hundred milliseconds on a busy PC). Run after a keystroke, it
+  // would hold up the compile request behind it, so it waits until the check of that
+  // keystroke has been drawn (at most a second).
+  let checked = Promise.resolve();
+  let markChecked = () => undefined;
+  const awaitingCheck = EditorView.updateListener.of((update) => {
+    if (!update.docChanged) return;
+    markChecked();
+    checked = new Promise((resolve) => {
+      markChecked = resolve;
+      setTimeout(resolve, 1000);
+    });
+  });
+  const completeAfterCheck = (source) => async (context) => {
+    await checked;
+    if (context.aborted) return null;
+    return source(context);
+  };
 
   async function serverDiagnostics(text) {
     const bytes = utf8Length(text);
@@ -152,8 +171,13 @@ function start() {
     setStatus(t.checking, "checking");
     const started = performance.now();
     const server = await serverDiagnostics(text);
+    root.dataset.serverMs = String(Math.round(performance.now() - started));
+    // The server validates against the same schema (draft 2020-12, with carepath's codes)
+    // and compiles; codemirror-json-schema's in-browser check (draft 4 rules, 60-300 ms for
+    // 300 lines) would only repeat it, late. It speaks when the server cannot: offline, or
+    // a session that ended while she typed.
     let local = [];
-    if (schemaLint) {
+    if (schemaLint && !server.ok) {
       try {
         local = schemaLint(view).map((d) => ({ ...d, source: "schema" }));
       } catch {
@@ -172,6 +196,9 @@ function start() {
       if (!server.ok) setStatus(server.reason, "offline");
       else if (merged.length === 0) setStatus(t.clean, "clean");
       else setStatus(t.problems.replace("%(errors)s", errors).replace("%(warnings)s", warnings), "problems");
+      // resolved once CodeMirror has drawn these diagnostics (the next frame)
+      const done = markChecked;
+      requestAnimationFrame(() => done());
     }
     return merged.sort((a, b) => a.from - b.from || a.to - b.to);
   }
@@ -188,7 +215,8 @@ function start() {
     extensions.push(
       linter(lint, { delay: LINT_DELAY_MS, needsRefresh: handleRefresh }),
       yaml(),
-      yamlLanguage.data.of({ autocomplete: yamlCompletion() }),
+      awaitingCheck,
+      yamlLanguage.data.of({ autocomplete: completeAfterCheck(yamlCompletion()) }),
       hoverTooltip(yamlSchemaHover()),
       stateExtensions(undefined),
     );

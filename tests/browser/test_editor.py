@@ -1,0 +1,256 @@
+"""The editor in real Chromium: live diagnostics underlined where she typed, completion from
+the schema, and the keystroke-to-underline round trip for a 300-line pathway."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.webapi.editor.long_pathway import last_from_line, long_pathway
+
+ROOT = Path(__file__).resolve().parents[2]
+ROUND_TRIP_TARGET_MS = 300
+
+# The same lines the page script uses to find what CodeMirror drew; a diagnostic element is
+# mapped back to its document line with the view's own posAtDOM.
+MARKS_JS = """() => {
+  const view = window.carepathEditor.view;
+  return Array.from(view.contentDOM.querySelectorAll('.cm-lintRange-error')).map((el) => ({
+    line: view.state.doc.lineAt(view.posAtDOM(el)).number,
+    text: el.textContent,
+  }));
+}"""
+
+
+def wait_checked(page: Any, state: str) -> None:
+    page.wait_for_function(
+        "(state) => document.getElementById('editor-status').dataset.state === state", arg=state
+    )
+
+
+def put_cursor(page: Any, needle: str, offset: int = 0, *, last: bool = False) -> int:
+    """Put the cursor ``offset`` characters after ``needle`` (its first or last occurrence);
+    returns the line. The typing that follows is real key presses."""
+    return page.evaluate(
+        """([needle, offset, last]) => {
+          const view = window.carepathEditor.view;
+          const text = view.state.doc.toString();
+          const at = (last ? text.lastIndexOf(needle) : text.indexOf(needle)) + offset;
+          view.dispatch({ selection: { anchor: at }, scrollIntoView: true });
+          view.focus();
+          return view.state.doc.lineAt(at).number;
+        }""",
+        [needle, offset, last],
+    )
+
+
+def open_file(page: Any, base_url: str, kind: str, name: str) -> None:
+    page.goto(f"{base_url}/editor/{kind}/{name}")
+    page.wait_for_selector(".cm-content")
+    wait_checked(page, "clean")
+
+
+def test_an_error_is_underlined_at_its_line_with_message_and_hint_and_goes_away_when_fixed(
+    editor_page: Any, live_server: str
+) -> None:
+    page = editor_page
+    open_file(page, live_server, "pathway", "cholestasis")
+    assert page.evaluate(MARKS_JS) == []
+    source = (ROOT / "carepath" / "pathways" / "cholestasis.yaml").read_text(encoding="utf-8")
+    expected_line = next(n for n, line in enumerate(source.splitlines(), 1) if "enrolled: 2w" in line)
+
+    line = put_cursor(page, "enrolled: 2w", len("enrolled: 2w"))
+    assert line == expected_line
+    page.keyboard.press("Backspace")
+    page.keyboard.type("x")  # from: {enrolled: 2x}
+    page.wait_for_selector(".cm-lintRange-error")
+    wait_checked(page, "problems")
+    assert page.evaluate(MARKS_JS) == [{"line": expected_line, "text": "2x"}]
+    assert page.locator(".cm-gutter-lint .cm-lint-marker-error").count() == 1
+    assert "1" in page.inner_text("#editor-status")
+
+    page.locator(".cm-lintRange-error").first.hover()
+    tooltip = page.locator(".cm-tooltip-lint")
+    tooltip.wait_for()
+    assert "bad-duration" in tooltip.inner_text()
+    assert "'2x'" in tooltip.inner_text()
+
+    page.keyboard.press("Backspace")
+    page.keyboard.type("w")
+    wait_checked(page, "clean")
+    assert page.evaluate(MARKS_JS) == []
+    assert page.locator(".cm-gutter-lint .cm-lint-marker-error").count() == 0
+
+
+def test_broken_indentation_is_underlined_near_the_rule(editor_page: Any, live_server: str) -> None:
+    page = editor_page
+    open_file(page, live_server, "pathway", "cholestasis")
+    line = put_cursor(page, "  - id:", 0, last=True)
+    page.keyboard.type(" ")
+    page.wait_for_selector(".cm-lintRange-error")
+    marks = page.evaluate(MARKS_JS)
+    assert marks and line <= marks[0]["line"] <= line + 1
+    page.keyboard.press("Backspace")
+    wait_checked(page, "clean")
+
+
+def test_a_misspelt_key_shows_the_suggestion_as_a_hint(editor_page: Any, live_server: str) -> None:
+    page = editor_page
+    open_file(page, live_server, "pathway", "cholestasis")
+    put_cursor(page, "every:", 2)
+    page.keyboard.press("Delete")  # every -> evry
+    page.wait_for_selector(".cm-lintRange-error")
+    page.locator(".cm-lintRange-error", has_text="evry").first.hover()
+    hint = page.locator(".cm-tooltip-lint .cp-hint")
+    hint.wait_for()
+    assert "'every'" in hint.inner_text()
+
+
+def test_key_completion_offers_the_schema_keys(editor_page: Any, live_server: str) -> None:
+    page = editor_page
+    open_file(page, live_server, "pathway", "cholestasis")
+    put_cursor(page, "on: enrolled", len("on: enrolled"))
+    page.keyboard.press("Enter")
+    page.keyboard.type("catc")
+    options = page.locator(".cm-tooltip-autocomplete li")
+    options.first.wait_for()
+    labels = options.all_inner_texts()
+    assert any(label.startswith("catch_up") for label in labels), labels
+
+
+def test_a_content_item_is_checked_by_the_content_lint(editor_page: Any, live_server: str) -> None:
+    page = editor_page
+    open_file(page, live_server, "content", "anaemia")
+    line = put_cursor(page, "summary: ", len("summary: "))
+    page.keyboard.type("贫血")
+    page.wait_for_selector(".cm-lintRange-error")
+    assert [mark["line"] for mark in page.evaluate(MARKS_JS)] == [line]
+    page.locator(".cm-lintRange-error").first.hover()
+    assert "sensitive-summary" in page.locator(".cm-tooltip-lint").inner_text()
+
+
+def test_keystroke_to_underlined_error_round_trip_for_a_300_line_pathway(
+    editor_page: Any, live_server: str
+) -> None:
+    page = editor_page
+    open_file(page, live_server, "pathway", "gdm")
+    text = long_pathway(300)
+    page.evaluate(
+        """(text) => {
+          const view = window.carepathEditor.view;
+          view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } });
+        }""",
+        text,
+    )
+    wait_checked(page, "clean")
+    timings = []
+    for _ in range(7):
+        line = put_cursor(page, "from: {gestational_age", len("from: {gestational_age"), last=True)
+        assert line == last_from_line(text)
+        page.evaluate(
+            """() => {
+              const view = window.carepathEditor.view;
+              window.roundTrip = new Promise((resolve) => {
+                let pressed = null;
+                view.contentDOM.addEventListener('keydown', () => { pressed = performance.now(); },
+                                                 { once: true, capture: true });
+                const look = () => {
+                  if (pressed !== null && view.contentDOM.querySelector('.cm-lintRange-error')) {
+                    resolve(performance.now() - pressed);
+                  } else {
+                    requestAnimationFrame(look);
+                  }
+                };
+                requestAnimationFrame(look);
+              });
+            }"""
+        )
+        page.keyboard.type("x")  # gestational_agex: an unknown key
+        timings.append(page.evaluate("window.roundTrip"))
+        assert [mark["line"] for mark in page.evaluate(MARKS_JS)] == [line]
+        page.keyboard.press("Backspace")
+        wait_checked(page, "clean")
+    median = statistics.median(timings)
+    print(
+        f"\neditor round trip, keystroke to underlined error, 300-line pathway: "
+        f"median {median:.0f} ms, best {min(timings):.0f} ms, worst {max(timings):.0f} ms "
+        f"(includes the {150} ms debounce; target {ROUND_TRIP_TARGET_MS} ms)"
+    )
+    assert min(timings) <= ROUND_TRIP_TARGET_MS
+    assert median <= 2 * ROUND_TRIP_TARGET_MS  # a loaded shared runner, not a regression
+
+
+def test_screenshot_of_the_editor_for_the_readme(editor_page: Any, live_server: str) -> None:
+    page = editor_page
+    open_file(page, live_server, "pathway", "cholestasis")
+    put_cursor(page, "enrolled: 2w", len("enrolled: 2w"))
+    page.keyboard.press("Backspace")
+    page.keyboard.type("x")
+    page.wait_for_selector(".cm-lintRange-error")
+    page.locator(".cm-lintRange-error").first.hover()
+    page.locator(".cm-tooltip-lint").wait_for()
+    target = ROOT / "docs" / "editor.png"
+    page.screenshot(path=str(target))
+    assert target.stat().st_size > 20_000
+
+
+# --- until the staff login lands: a live server and a page of the editor without a login ----
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import os
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from carepath.webapi import create_app
+    from tests.conftest import FIELD_KEYS, LOOKUP_KEY
+
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the browser tests: install the chromium package")
+        pytest.skip("no Chromium at /usr/bin/chromium (apt-get install chromium fonts-wqy-microhei)")
+    database = tmp_path_factory.mktemp("editor") / "carepath.sqlite3"
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{database}",
+            "FIELD_KEYS": FIELD_KEYS,
+            "LOOKUP_KEY": LOOKUP_KEY,
+        }
+    )
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser(live_server: str) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def editor_page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == []
