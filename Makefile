@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck bench clean frontend
+.PHONY: run test lint typecheck bench clean frontend translations
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,15 @@ typecheck: $(STAMP)
 
 test: lint typecheck
 	$(BIN)/pytest
+
+# After changing a message of the staff UI: extract, merge into the Chinese catalogue (zh_Hans_CN
+# is babel's name for zh_CN), fill in the new msgstr, run it again to compile. The .po and the
+# compiled .mo are both committed, so neither pip install nor CI has a build step.
+I18N := carepath/webapi/translations
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k label --no-location --omit-header -o $(I18N)/messages.pot .
+	$(BIN)/pybabel update -i $(I18N)/messages.pot -d $(I18N) -l zh_Hans_CN --no-fuzzy-matching
+	$(BIN)/pybabel compile -d $(I18N) -l zh_Hans_CN
 
 bench: $(STAMP)
 	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f; done

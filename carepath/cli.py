@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from carepath.store.roles import ROLES  # a table of names, no heavy import
+
 if TYPE_CHECKING:
     from carepath.engine.clock import Dating
 
@@ -375,7 +377,7 @@ def apikey_revoke(key_id: str) -> None:
 
 @cli.group()
 def staff() -> None:
-    """Staff members (until the editor issue brings logins, staff tools name them by id)."""
+    """Staff members and their logins."""
 
 
 @staff.command("add")
@@ -394,6 +396,52 @@ def staff_add(hospital_id: str, name: str, role: str) -> None:
         click.echo(f"error: {exc.code}: {exc.message}", err=True)
         sys.exit(EXIT_INVALID)
     click.echo(str(staff_id))
+
+
+@staff.command("create")
+@click.option("--hospital", "hospital_id", required=True, help="The hospital they work for.")
+@click.option("--username", required=True, help="Their login name (unique across hospitals).")
+@click.option(
+    "--role",
+    "roles",
+    required=True,
+    multiple=True,
+    type=click.Choice(ROLES),
+    help="A permission role (carepath/store/roles.py); repeat the option for several.",
+)
+@click.option("--name", help="Their name (default: the username).")
+@click.option("--job", help="Their job for tasks: doctor, nurse, lead ... (default: the first role).")
+def staff_create(
+    hospital_id: str, username: str, roles: tuple[str, ...], name: str | None, job: str | None
+) -> None:
+    """Create a staff login, e.g. the hospital's first admin. The password is prompted for (or
+    read from the first line of stdin when it is not a terminal), never taken from arguments."""
+    from datetime import UTC, datetime
+
+    from carepath.errors import CarepathError
+    from carepath.store import accounts
+
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    app = _app()
+    try:
+        created = accounts.create_account(
+            app.extensions["carepath.db"],
+            hospital_id,
+            username,
+            password,
+            list(roles),
+            now=datetime.now(UTC),
+            name=name,
+            job=job,
+            profile=app.config["PASSWORD_HASHER"],
+        )
+    except CarepathError as exc:
+        click.echo(f"error: {exc.code}: {exc.message}", err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(f"created staff {created.id} {created.username} ({', '.join(created.roles)}) in {hospital_id}")
 
 
 @cli.group()

@@ -1,5 +1,5 @@
 """The HMAC-SHA256 request signature carepath uses both ways: integrators sign what they post
-to the API (``webapi/auth.py`` checks it) and the webhook channel signs what it posts to a
+to the API (``webapi/auth/integrators.py`` checks it) and the webhook channel signs what it posts to a
 hospital system. One definition, like ``errors.py`` usable from every layer.
 
 The canonical string is six lines joined by ``\\n`` (no trailing newline)::

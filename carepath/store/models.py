@@ -82,12 +82,55 @@ class Department(Base):
 
 
 class Staff(Base):
+    """A member of a hospital's staff. ``role`` is their job (doctor, nurse, ``lead`` receives
+    escalations); ``roles`` are the permission roles of their login (``store/roles.py``).
+
+    A staff member may log in once they have a ``username`` (unique across hospitals, so the
+    login form needs no hospital) and a ``password_hash`` (argon2id). Bumping
+    ``session_generation`` ends every session they have (password change, disabling)."""
+
     __tablename__ = "staff"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"), index=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     name: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(40))  # nurse, doctor, admin
+    # --- logins (0006) ---
+    username: Mapped[str | None] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    roles: Mapped[list[Any] | None] = mapped_column(JSON)
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    disabled_at: Mapped[datetime | None]
+    password_changed_at: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    created_at: Mapped[datetime | None]
+
+
+class StaffSession(Base):
+    """A browser session of a staff member: the cookie carries the token, this row its hash.
+
+    Valid while ``generation`` equals the staff member's ``session_generation``, it was seen
+    within the idle limit and is younger than the absolute limit; logout deletes the row."""
+
+    __tablename__ = "staff_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the token
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    hospital_id: Mapped[str] = mapped_column(String(64))
+    generation: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+
+
+class LoginThrottle(Base):
+    """Failed logins per ``user:<username>`` and per ``ip:<address>``, shared by every
+    process through the database; ``locked_until`` set once the limit is reached."""
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    first_failure_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
 
 
 class Integrator(Base):
@@ -421,7 +464,7 @@ class AuditEntry(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     hospital_id: Mapped[str] = mapped_column(String(64), index=True)
     actor: Mapped[str] = mapped_column(String(120))  # "integrator:3", "staff:12"
-    action: Mapped[str] = mapped_column(String(20))  # read, list, change
+    action: Mapped[str] = mapped_column(String(20))  # read, list, change, login, logout ...
     patient_id: Mapped[int | None] = mapped_column(BigId)
     pregnancy_id: Mapped[str | None] = mapped_column(String(80))
     detail: Mapped[str] = mapped_column(Text)

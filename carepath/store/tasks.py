@@ -105,11 +105,14 @@ def add_staff(db: Database, hospital_id: str, name: str, role: str) -> int:
 
 
 def staff_actor(db: Database, hospital_id: str, staff_id: int, remote_addr: str | None) -> Actor:
-    """The staff member ``staff_id`` of ``hospital_id`` as an actor, or ``UnknownStaffError``."""
+    """The staff member ``staff_id`` of ``hospital_id`` as an actor, or ``UnknownStaffError``
+    (also for a disabled account). The actor is ``staff:<id>``, as for a logged-in session."""
     with db.reading() as session:
         staff = session.scalar(select(Staff).where(Staff.id == staff_id, Staff.hospital_id == hospital_id))
     if staff is None:
         raise UnknownStaffError(f"no staff member {staff_id} in hospital {hospital_id}")
+    if staff.disabled_at is not None:  # the same rows as staff logins: disabled is disabled
+        raise UnknownStaffError(f"staff member {staff_id} is disabled")
     return Actor(hospital_id, "staff", str(staff.id), remote_addr)
 
 

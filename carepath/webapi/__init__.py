@@ -3,6 +3,10 @@
 Configuration, later wins: the defaults below, then the instance file
 (``instance/carepath.cfg``), then ``CAREPATH_*`` environment variables (``CAREPATH_DATABASE_URL``
 sets ``DATABASE_URL``), then ``config`` (tests). One blueprint per resource.
+
+Staff pages (login, ``/admin/staff``) use a session cookie with CSRF protection
+(``auth/sessions.py``); the HMAC-signed API and FHIR blueprints are exempt from CSRF because
+no cookie authenticates them.
 """
 
 from __future__ import annotations
@@ -49,7 +53,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(
         __name__, instance_relative_config=True, instance_path=os.environ.get("CAREPATH_INSTANCE_PATH")
     )
+    from carepath.webapi.auth import sessions
+
     app.config.update(DEFAULTS)
+    app.config.update(sessions.DEFAULTS)
     app.config["CLOCK"] = _now
     app.config.from_pyfile("carepath.cfg", silent=True)
     app.config.from_prefixed_env("CAREPATH")
@@ -57,7 +64,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from carepath.webapi import editor, events, fhir, health, patients, problems, tasks
+    from carepath.webapi import editor, events, fhir, health, i18n, patients, problems, tasks
+    from carepath.webapi.auth import admin as staff_admin
+    from carepath.webapi.auth import views as auth_views
 
     app.extensions["carepath.db"] = Database(app.config["DATABASE_URL"])
     app.extensions["carepath.cipher"] = FieldCipher.from_config(
@@ -81,6 +90,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(fhir.blp)
     editor.init_app(app)
     problems.init_app(app)  # after Api(app), which registers its own HTTP error handler
+    # Staff pages: cookie sessions and CSRF; the signed API and FHIR carry no cookie.
+    sessions.init_app(app, exempt=[events.blp, patients.blp, tasks.blp, fhir.blp, health.blp])
+    i18n.init_app(app)
+    app.register_blueprint(auth_views.blp)
+    app.register_blueprint(staff_admin.blp)
 
     @app.get("/api/docs-static/<path:filename>")
     def swagger_static(filename: str) -> Any:

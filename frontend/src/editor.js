@@ -124,26 +124,25 @@ function start() {
     return source(context);
   };
 
+  const tooLarge = (bytes) => ({
+    line: 1,
+    col: 1,
+    end_col: 2,
+    severity: "error",
+    code: "file-too-large",
+    message: `${bytes.toLocaleString("en")} bytes; the limit is ${maxBytes.toLocaleString("en")}`,
+    hint: t.tooLargeHint,
+  });
+
   async function serverDiagnostics(text) {
     const bytes = utf8Length(text);
-    if (bytes > maxBytes) {
-      // never send it: the server would refuse it the same way, after a long upload
-      return {
-        ok: true,
-        diagnostics: [
-          {
-            line: 1,
-            col: 1,
-            end_col: 2,
-            severity: "error",
-            code: "file-too-large",
-            message: `${bytes.toLocaleString()} bytes; the limit is ${maxBytes.toLocaleString()}`,
-            hint: t.tooLargeHint,
-          },
-        ],
-      };
-    }
-    const headers = { "Content-Type": "application/json", Accept: "application/json" };
+    // never sent: the server would refuse it the same way, after a long upload
+    if (bytes > maxBytes) return { ok: true, diagnostics: [tooLarge(bytes)] };
+    const headers = {
+      "Content-Type": "application/json",
+      Accept: "application/json",
+      "X-Requested-With": "fetch",
+    };
     const token = csrfToken();
     if (token) headers["X-CSRFToken"] = token;
     try {
@@ -153,6 +152,7 @@ function start() {
         credentials: "same-origin",
         body: JSON.stringify({ kind, text, path: file || null }),
       });
+      if (response.status === 413) return { ok: true, diagnostics: [tooLarge(bytes)] };
       if (response.status === 401 || response.status === 403 || response.redirected) {
         return { ok: false, reason: t.sessionExpired };
       }
@@ -203,15 +203,19 @@ function start() {
     return merged.sort((a, b) => a.from - b.from || a.to - b.to);
   }
 
+  const readOnly = root.dataset.readonly === "true";
   const extensions = [
     basicSetup,
+    EditorState.readOnly.of(readOnly),
     keymap.of([indentWithTab]),
     EditorView.lineWrapping,
     EditorState.tabSize.of(2),
     lintGutter(),
     EditorView.contentAttributes.of({ "aria-label": t.editorLabel || "editor", lang: "zh-CN" }),
   ];
-  if (kind === "pathway" || kind === "form") {
+  if (readOnly) {
+    if (kind === "pathway" || kind === "form") extensions.push(yaml());
+  } else if (kind === "pathway" || kind === "form") {
     extensions.push(
       linter(lint, { delay: LINT_DELAY_MS, needsRefresh: handleRefresh }),
       yaml(),
@@ -231,7 +235,7 @@ function start() {
   });
   window.carepathEditor = { view };
 
-  if (schemaUrl) {
+  if (schemaUrl && !readOnly) {
     fetch(schemaUrl, { credentials: "same-origin" })
       .then((response) => (response.ok ? response.json() : null))
       .then((schema) => {

@@ -4,7 +4,7 @@ the schema, and the keystroke-to-underline round trip for a 300-line pathway."""
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,17 +48,29 @@ def put_cursor(page: Any, needle: str, offset: int = 0, *, last: bool = False) -
     )
 
 
-def open_file(page: Any, base_url: str, kind: str, name: str) -> None:
-    page.goto(f"{base_url}/editor/{kind}/{name}")
+@pytest.fixture
+def editor_page(login_as: Callable[..., Any]) -> Iterator[Any]:
+    """A content author's page (logged in through the login form), wide enough for the editor;
+    the test fails on any script error the page raised."""
+    page = login_as("content_author")
+    page.set_viewport_size({"width": 1400, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    assert errors == []
+
+
+def open_file(page: Any, kind: str, name: str) -> None:
+    page.goto(f"/editor/{kind}/{name}")
     page.wait_for_selector(".cm-content")
     wait_checked(page, "clean")
 
 
 def test_an_error_is_underlined_at_its_line_with_message_and_hint_and_goes_away_when_fixed(
-    editor_page: Any, live_server: str
+    editor_page: Any,
 ) -> None:
     page = editor_page
-    open_file(page, live_server, "pathway", "cholestasis")
+    open_file(page, "pathway", "cholestasis")
     assert page.evaluate(MARKS_JS) == []
     source = (ROOT / "carepath" / "pathways" / "cholestasis.yaml").read_text(encoding="utf-8")
     expected_line = next(n for n, line in enumerate(source.splitlines(), 1) if "enrolled: 2w" in line)
@@ -86,9 +98,9 @@ def test_an_error_is_underlined_at_its_line_with_message_and_hint_and_goes_away_
     assert page.locator(".cm-gutter-lint .cm-lint-marker-error").count() == 0
 
 
-def test_broken_indentation_is_underlined_near_the_rule(editor_page: Any, live_server: str) -> None:
+def test_broken_indentation_is_underlined_near_the_rule(editor_page: Any) -> None:
     page = editor_page
-    open_file(page, live_server, "pathway", "cholestasis")
+    open_file(page, "pathway", "cholestasis")
     line = put_cursor(page, "  - id:", 0, last=True)
     page.keyboard.type(" ")
     page.wait_for_selector(".cm-lintRange-error")
@@ -98,9 +110,9 @@ def test_broken_indentation_is_underlined_near_the_rule(editor_page: Any, live_s
     wait_checked(page, "clean")
 
 
-def test_a_misspelt_key_shows_the_suggestion_as_a_hint(editor_page: Any, live_server: str) -> None:
+def test_a_misspelt_key_shows_the_suggestion_as_a_hint(editor_page: Any) -> None:
     page = editor_page
-    open_file(page, live_server, "pathway", "cholestasis")
+    open_file(page, "pathway", "cholestasis")
     put_cursor(page, "every:", 2)
     page.keyboard.press("Delete")  # every -> evry
     page.wait_for_selector(".cm-lintRange-error")
@@ -110,9 +122,9 @@ def test_a_misspelt_key_shows_the_suggestion_as_a_hint(editor_page: Any, live_se
     assert "'every'" in hint.inner_text()
 
 
-def test_key_completion_offers_the_schema_keys(editor_page: Any, live_server: str) -> None:
+def test_key_completion_offers_the_schema_keys(editor_page: Any) -> None:
     page = editor_page
-    open_file(page, live_server, "pathway", "cholestasis")
+    open_file(page, "pathway", "cholestasis")
     put_cursor(page, "on: enrolled", len("on: enrolled"))
     page.keyboard.press("Enter")
     page.keyboard.type("catc")
@@ -122,9 +134,9 @@ def test_key_completion_offers_the_schema_keys(editor_page: Any, live_server: st
     assert any(label.startswith("catch_up") for label in labels), labels
 
 
-def test_a_content_item_is_checked_by_the_content_lint(editor_page: Any, live_server: str) -> None:
+def test_a_content_item_is_checked_by_the_content_lint(editor_page: Any) -> None:
     page = editor_page
-    open_file(page, live_server, "content", "anaemia")
+    open_file(page, "content", "anaemia")
     line = put_cursor(page, "summary: ", len("summary: "))
     page.keyboard.type("贫血")
     page.wait_for_selector(".cm-lintRange-error")
@@ -133,11 +145,9 @@ def test_a_content_item_is_checked_by_the_content_lint(editor_page: Any, live_se
     assert "sensitive-summary" in page.locator(".cm-tooltip-lint").inner_text()
 
 
-def test_keystroke_to_underlined_error_round_trip_for_a_300_line_pathway(
-    editor_page: Any, live_server: str
-) -> None:
+def test_keystroke_to_underlined_error_round_trip_for_a_300_line_pathway(editor_page: Any) -> None:
     page = editor_page
-    open_file(page, live_server, "pathway", "gdm")
+    open_file(page, "pathway", "gdm")
     text = long_pathway(300)
     page.evaluate(
         """(text) => {
@@ -184,9 +194,9 @@ def test_keystroke_to_underlined_error_round_trip_for_a_300_line_pathway(
     assert median <= 2 * ROUND_TRIP_TARGET_MS  # a loaded shared runner, not a regression
 
 
-def test_screenshot_of_the_editor_for_the_readme(editor_page: Any, live_server: str) -> None:
+def test_screenshot_of_the_editor_for_the_readme(editor_page: Any) -> None:
     page = editor_page
-    open_file(page, live_server, "pathway", "cholestasis")
+    open_file(page, "pathway", "cholestasis")
     put_cursor(page, "enrolled: 2w", len("enrolled: 2w"))
     page.keyboard.press("Backspace")
     page.keyboard.type("x")
@@ -196,61 +206,3 @@ def test_screenshot_of_the_editor_for_the_readme(editor_page: Any, live_server: 
     target = ROOT / "docs" / "editor.png"
     page.screenshot(path=str(target))
     assert target.stat().st_size > 20_000
-
-
-# --- until the staff login lands: a live server and a page of the editor without a login ----
-
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import os
-    import threading
-
-    from werkzeug.serving import make_server
-
-    from carepath.webapi import create_app
-    from tests.conftest import FIELD_KEYS, LOOKUP_KEY
-
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("CI must run the browser tests: install the chromium package")
-        pytest.skip("no Chromium at /usr/bin/chromium (apt-get install chromium fonts-wqy-microhei)")
-    database = tmp_path_factory.mktemp("editor") / "carepath.sqlite3"
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{database}",
-            "FIELD_KEYS": FIELD_KEYS,
-            "LOOKUP_KEY": LOOKUP_KEY,
-        }
-    )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
-    server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser(live_server: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM))
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def editor_page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert errors == []

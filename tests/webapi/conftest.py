@@ -67,6 +67,8 @@ def app(database_url: str, clock: Clock) -> Iterator[Flask]:
             "FIELD_KEYS": FIELD_KEYS,
             "LOOKUP_KEY": LOOKUP_KEY,
             "CLOCK": clock,
+            "SECRET_KEY": "test-only-session-key",
+            "PASSWORD_HASHER": "test",  # argon2id with argon2-cffi's cheapest parameters
         }
     )
     database = app.extensions["carepath.db"]
@@ -139,3 +141,47 @@ def counts(app: Flask) -> dict[str, int]:
     }
     with app.extensions["carepath.db"].reading() as session:
         return {name: session.scalar(select(func.count()).select_from(m)) or 0 for name, m in tables.items()}
+
+
+# --- staff logins ------------------------------------------------------------------------------
+
+PASSWORD = "correct horse battery"  # test-only
+
+
+class StaffBrowser:
+    """A test client that behaves like a browser: takes the CSRF token from the page it got."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def csrf(self, path: str = "/login") -> str:
+        import re
+
+        page = self.client.get(path).get_data(as_text=True)
+        match = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
+        assert match, f"no CSRF token on {path}"
+        return match.group(1)
+
+    def post(self, path: str, data: dict[str, Any], *, token_from: str | None = None) -> Any:
+        form = {"csrf_token": self.csrf(token_from or path), **data}
+        return self.client.post(path, data=form)
+
+    def login(self, username: str, password: str = PASSWORD) -> Any:
+        return self.post("/login", {"username": username, "password": password})
+
+    def logout(self) -> Any:
+        return self.post("/logout", {}, token_from="/")
+
+
+def make_staff(app: Flask, username: str, *roles: str, hospital: str = "a", password: str = PASSWORD) -> int:
+    from carepath.store import accounts
+
+    created = accounts.create_account(
+        app.extensions["carepath.db"], hospital, username, password, list(roles), now=NOW, profile="test"
+    )
+    return created.id
+
+
+@pytest.fixture
+def browser(app: Flask) -> StaffBrowser:
+    return StaffBrowser(app.test_client())

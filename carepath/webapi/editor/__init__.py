@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, render_template, request
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest
 
-from carepath.webapi.editor.diagnostics import KINDS, MAX_BYTES, diagnose, too_large
+from carepath.webapi.auth.permissions import can, refuse, require
+from carepath.webapi.editor.diagnostics import KINDS, MAX_BYTES, diagnose
 from carepath.webapi.editor.library import LibraryFile, find, shipped_library
 from carepath.webapi.problems import ApiProblemError
 
-blp = Blueprint("editor", __name__, url_prefix="/editor", template_folder="templates")
+blp = Blueprint("editor", __name__, url_prefix="/editor")
 
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent.parent / "schemas"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "editor"
@@ -31,16 +32,25 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "editor"
 CLIENT_SCHEMAS = {"pathway": "pathway", "form": "form"}
 
 
+#: What reading and changing each kind of file needs.
+READ = {"pathway": "pathway.read", "content": "content.read", "form": "content.read"}
+EDIT = {"pathway": "pathway.edit", "content": "content.edit", "form": "content.edit"}
+
+
 @blp.get("")
+@require("pathway.read")
 def index() -> str:
     return _page(None)
 
 
 @blp.get("/<kind>/<name>")
-def open_file(kind: str, name: str) -> str:
+@require(None)
+def open_file(kind: str, name: str) -> Any:
     entry = find(kind, name)
     if entry is None:
         abort(404)
+    if not can(READ[entry.kind]):
+        return refuse(READ[entry.kind])
     return _page(entry)
 
 
@@ -54,20 +64,22 @@ def _page(current: LibraryFile | None) -> str:
         max_bytes=MAX_BYTES,
         bundle_version=_bundle_version(),
         schema_kind=CLIENT_SCHEMAS.get(current.kind) if current is not None else None,
+        editable=current is not None and can(EDIT[current.kind]),
     )
 
 
 @blp.post("/api/compile")
+@require(None)
 def compile_buffer() -> Response:
     """The diagnostics of one buffer: ``{"kind", "text", "path"?}`` in, ``{"diagnostics"}`` out.
 
-    A body over the request limit is answered like a buffer over the loader's limit: one
-    ``file-too-large`` diagnostic, never a 413 page, so the editor shows it where she typed.
+    A buffer over the loader's limit is one ``file-too-large`` diagnostic. A body over the
+    app's request limit (``MAX_CONTENT_LENGTH``) is refused before this view, by the CSRF
+    check that reads it, as problem+json ``body-too-large`` (413); the page never sends one:
+    it shows ``file-too-large`` itself for a buffer over the loader's limit.
     """
     try:
         body = request.get_json(silent=False)
-    except RequestEntityTooLarge:
-        return _answer([too_large(request.content_length or 0)])
     except BadRequest:
         raise ApiProblemError(400, "bad-json", "the body must be a JSON object") from None
     if not isinstance(body, dict):
@@ -82,10 +94,13 @@ def compile_buffer() -> Response:
         errors.append({"path": "path", "code": "invalid", "message": "a file name without folders"})
     if errors:
         raise ApiProblemError(422, "invalid-request", "the request does not fit the schema", errors)
+    if not can(EDIT[kind]):
+        return refuse(EDIT[kind])  # type: ignore[no-any-return]
     return _answer(diagnose(kind, text, path))
 
 
 @blp.get("/schemas/<kind>.json")
+@require(None)
 def schema(kind: str) -> Response:
     if kind not in CLIENT_SCHEMAS:
         abort(404)
@@ -114,6 +129,4 @@ def _bundle_version() -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Register the editor; ``_`` falls back to the identity until flask-babel is set up."""
     app.register_blueprint(blp)
-    app.jinja_env.globals.setdefault("_", lambda text, **values: text % values if values else text)

@@ -1,0 +1,80 @@
+"""Roles and what each may do: the one table of permissions (pure data, no Flask).
+
+Views check a permission, never a role, through ``webapi/auth/permissions.py``; adding a role
+or moving a permission is a change to ``ROLE_PERMISSIONS`` alone. A staff member may hold
+several roles; their permissions are the union.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def label(text: str) -> str:
+    """Marks an English UI label for the translation catalogue (``make translations``)."""
+    return text
+
+
+#: Every permission a view may require, with what it allows (shown on the admin screen).
+PERMISSIONS: dict[str, str] = {
+    "pathway.read": label("see pathways, their versions and previews"),
+    "pathway.edit": label("write and change drafts of pathways"),
+    "pathway.review": label("review and approve a pathway draft someone else wrote"),
+    "pathway.publish": label("publish an approved pathway version, roll back"),
+    "content.read": label("see content items and forms"),
+    "content.edit": label("write and change drafts of content items and forms"),
+    "content.review": label("review and approve content items and forms"),
+    "impact.run": label("run the cohort impact of a draft"),
+    "patient.read": label("see patient records (audited)"),
+    "task.work": label("work the staff task list"),
+    "export": label("export reports (masked)"),
+    "staff.manage": label("create, change and disable staff accounts and their roles"),
+    "workflow.configure": label("configure the hospital's review workflow"),
+    "audit.read": label("read the audit log"),
+}
+
+_READ = ("pathway.read", "content.read")
+_CARE = ("patient.read", "task.work")
+
+#: The roles, in the order the admin screen lists them, and their permissions.
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": frozenset({*_READ, "staff.manage", "workflow.configure", "audit.read"}),
+    "doctor": frozenset({*_READ, *_CARE}),
+    "nurse": frozenset({*_READ, *_CARE}),
+    "midwife": frozenset({*_READ, *_CARE}),
+    "content_author": frozenset({*_READ, "pathway.edit", "content.edit", "impact.run"}),
+    "reviewer": frozenset({*_READ, "pathway.review", "pathway.publish", "content.review", "impact.run"}),
+    "analyst": frozenset({*_READ, "impact.run", "export"}),
+}
+ROLES: tuple[str, ...] = tuple(ROLE_PERMISSIONS)
+#: What the UI calls each role (English message ids; the UI translates them).
+ROLE_TITLES: dict[str, str] = {
+    "admin": label("Administrator"),
+    "doctor": label("Doctor"),
+    "nurse": label("Nurse"),
+    "midwife": label("Midwife"),
+    "content_author": label("Content author"),
+    "reviewer": label("Reviewer"),
+    "analyst": label("Analyst"),
+}
+
+
+class UnknownRoleError(ValueError):
+    """A role name that is not in ``ROLES``."""
+
+
+def check_roles(roles: Iterable[str]) -> list[str]:
+    """``roles`` deduplicated in the table's order, or ``UnknownRoleError`` naming the first bad one."""
+    wanted = set(roles)
+    unknown = sorted(wanted - set(ROLES))
+    if unknown:
+        raise UnknownRoleError(f"unknown role {unknown[0]!r}; one of {', '.join(ROLES)}")
+    return [role for role in ROLES if role in wanted]
+
+
+def permissions_of(roles: Iterable[str]) -> frozenset[str]:
+    """The union of the permissions of ``roles`` (unknown names grant nothing)."""
+    granted: set[str] = set()
+    for role in roles:
+        granted |= ROLE_PERMISSIONS.get(role, frozenset())
+    return frozenset(granted)

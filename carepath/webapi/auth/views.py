@@ -1,0 +1,134 @@
+"""Staff login pages: ``/login``, ``/logout``, ``/account/password`` and the home page ``/``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
+
+from carepath.store import accounts
+from carepath.store.roles import PERMISSIONS
+from carepath.webapi.auth import sessions
+from carepath.webapi.auth.permissions import current_staff, require
+from carepath.webapi.i18n import safe_next
+
+blp = Blueprint("auth", __name__)
+
+#: What the UI says for each account error code (the service's messages are English).
+MESSAGES = {
+    "login-failed": lazy_gettext("Wrong username or password."),
+    "wrong-password": lazy_gettext("The current password is wrong."),
+    "password-too-short": lazy_gettext(
+        "A password has at least %(n)s characters.", n=accounts.MIN_PASSWORD_LENGTH
+    ),
+    "password-too-long": lazy_gettext(
+        "A password has at most %(n)s characters.", n=accounts.MAX_PASSWORD_LENGTH
+    ),
+    "password-is-username": lazy_gettext("The password must not be the username."),
+    "password-unchanged": lazy_gettext("The new password is the same as the current one."),
+    "password-mismatch": lazy_gettext("The two new passwords differ."),
+    "invalid-username": lazy_gettext(
+        "A username is 2 to 64 letters, digits, “.”, “_” or “-”, starting with a letter or digit."
+    ),
+    "username-taken": lazy_gettext("This username is taken."),
+    "unknown-role": lazy_gettext("Unknown role."),
+    "no-role": lazy_gettext("Choose at least one role."),
+    "name-required": lazy_gettext("A name is required."),
+    "last-admin": lazy_gettext(
+        "The hospital's last active administrator cannot lose the role or be disabled."
+    ),
+}
+
+
+def message_for(error: Exception) -> str:
+    code = getattr(error, "code", "")
+    return str(MESSAGES.get(code, str(error)))
+
+
+def _services() -> tuple[Any, Any]:
+    return current_app.extensions["carepath.db"], current_app.config["CLOCK"]()
+
+
+@blp.get("/login")
+def login() -> Any:
+    if current_staff() is not None:
+        return redirect(safe_next(request.args.get("next"), url_for("auth.home")))
+    return render_template("auth/login.html", next=request.args.get("next", ""), username="")
+
+
+@blp.post("/login")
+def login_post() -> Any:
+    db, now = _services()
+    username = request.form.get("username", "")[:200]
+    password = request.form.get("password", "")
+    target = request.form.get("next", "")
+    try:
+        result = accounts.login(
+            db,
+            username,
+            password,
+            now,
+            remote_addr=request.remote_addr,
+            limits=sessions.throttle_limits(),
+            profile=current_app.config["PASSWORD_HASHER"],
+        )
+    except accounts.LoginLockedError as exc:
+        minutes = max(1, (exc.retry_after + 59) // 60)
+        error = gettext("Too many failed logins. Try again in %(minutes)s minutes.", minutes=minutes)
+        page = render_template("auth/login.html", next=target, username=username, error=error)
+        return page, 429, {"Retry-After": str(exc.retry_after)}
+    except accounts.LoginFailedError as exc:
+        page = render_template("auth/login.html", next=target, username=username, error=message_for(exc))
+        return page, 401
+    sessions.start_session(result.token)
+    return redirect(safe_next(target, url_for("auth.home")))
+
+
+@blp.post("/logout")
+def logout() -> Any:
+    db, now = _services()
+    token = sessions.session_token()
+    if token:
+        accounts.logout(db, token, now, request.remote_addr)
+    sessions.end_session()
+    flash(gettext("You have logged out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@blp.get("/")
+@require()
+def home() -> Any:
+    staff = current_staff()
+    assert staff is not None
+    granted = [(name, PERMISSIONS[name]) for name in PERMISSIONS if staff.can(name)]
+    return render_template("auth/home.html", granted=granted)
+
+
+@blp.route("/account/password", methods=["GET", "POST"])
+@require()
+def change_password() -> Any:
+    staff = current_staff()
+    assert staff is not None
+    if request.method == "GET":
+        return render_template("auth/password.html")
+    old = request.form.get("old_password", "")
+    new = request.form.get("new_password", "")
+    if new != request.form.get("new_password_again", ""):
+        return render_template("auth/password.html", error=str(MESSAGES["password-mismatch"])), 422
+    db, now = _services()
+    try:
+        token = accounts.change_password(
+            db,
+            staff,
+            old,
+            new,
+            now,
+            remote_addr=request.remote_addr,
+            profile=current_app.config["PASSWORD_HASHER"],
+        )
+    except accounts.AccountError as exc:
+        return render_template("auth/password.html", error=message_for(exc)), 422
+    sessions.start_session(token)
+    flash(gettext("Password changed. Your other sessions have been logged out."), "info")
+    return redirect(url_for("auth.home"))
