@@ -145,6 +145,25 @@ def test_a_content_item_is_checked_by_the_content_lint(editor_page: Any) -> None
     assert "sensitive-summary" in page.locator(".cm-tooltip-lint").inner_text()
 
 
+def test_a_huge_paste_is_one_clear_diagnostic_and_never_sent(editor_page: Any) -> None:
+    page = editor_page
+    open_file(page, "pathway", "gdm")
+    posts: list[int] = []
+    page.on("request", lambda request: posts.append(len(request.post_data_buffer or b"")))
+    page.evaluate(
+        """() => {
+          const view = window.carepathEditor.view;
+          view.dispatch({ changes: { from: 0, insert: "# " + "很长".repeat(200000) + "\\n" } });
+        }"""
+    )
+    page.wait_for_selector(".cm-lintRange-error")
+    wait_checked(page, "problems")
+    assert [mark["line"] for mark in page.evaluate(MARKS_JS)] == [1]
+    page.locator(".cm-lintRange-error").first.hover()
+    assert "file-too-large" in page.locator(".cm-tooltip-lint").inner_text()
+    assert all(size < 1_000_000 for size in posts)
+
+
 def test_keystroke_to_underlined_error_round_trip_for_a_300_line_pathway(editor_page: Any) -> None:
     page = editor_page
     open_file(page, "pathway", "gdm")
