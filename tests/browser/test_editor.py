@@ -145,6 +145,19 @@ def test_a_content_item_is_checked_by_the_content_lint(editor_page: Any) -> None
     assert "sensitive-summary" in page.locator(".cm-tooltip-lint").inner_text()
 
 
+def test_a_session_that_expired_while_typing_keeps_the_text_and_says_so(
+    editor_page: Any, live_server: Any
+) -> None:
+    page = editor_page
+    open_file(page, "pathway", "cholestasis")
+    live_server.clock.advance(minutes=31)  # past the idle limit
+    put_cursor(page, "enrolled: 2w", len("enrolled: 2w"))
+    page.keyboard.type(" # 改动")
+    wait_checked(page, "offline")
+    assert "登录已过期" in page.inner_text("#editor-status")
+    assert "enrolled: 2w # 改动" in page.evaluate("window.carepathEditor.view.state.doc.toString()")
+
+
 def test_a_huge_paste_is_one_clear_diagnostic_and_never_sent(editor_page: Any) -> None:
     page = editor_page
     open_file(page, "pathway", "gdm")
