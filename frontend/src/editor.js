@@ -153,7 +153,7 @@ function start() {
         body: JSON.stringify({ kind, text, path: file || null }),
       });
       if (response.status === 413) return { ok: true, diagnostics: [tooLarge(bytes)] };
-      if (response.status === 401 || response.status === 403 || response.redirected) {
+      if (response.status === 401 || response.redirected) {
         return { ok: false, reason: t.sessionExpired };
       }
       if (!response.ok) return { ok: false, reason: `${t.serverError} (${response.status})` };
