@@ -477,7 +477,8 @@ def demo() -> None:
     help="Pathways to publish (default: the built-in library, carepath/pathways/).",
 )
 def demo_setup(instance: str, examples: str, pathways_dir: str | None) -> None:
-    """Keys, database, example pathways, a demo hospital, key and pregnancies; prints a signed curl."""
+    """Keys, database, example pathways, a demo hospital, key, pregnancies and staff logins
+    (random passwords, printed)."""
     import os
     from datetime import UTC, datetime
     from pathlib import Path
@@ -500,10 +501,14 @@ def demo_setup(instance: str, examples: str, pathways_dir: str | None) -> None:
     with database.reading() as session:
         integrator_id = session.get(ApiKey, key["key_id"]).integrator_id  # type: ignore[union-attr]
     patients = demo_data.register_patients(database, cipher, integrator_id, Path(examples) / "patients", now)
+    logins = demo_data.demo_staff(database, folder, now, app.config["PASSWORD_HASHER"])
     click.echo(f"published {count} pathway versions; demo hospital {key['hospital']!r}")
     click.echo(f"demo pregnancies: {', '.join(patients)}")
     click.echo(f"demo key id {key['key_id']} (secret in {folder / 'demo-key.json'})")
     click.echo("post a signed event:  .venv/bin/python examples/post_event.py --key instance/demo-key.json")
+    click.echo("staff logins at /login (demo passwords, also in instance/demo-staff.json):")
+    for login in logins:
+        click.echo(f"  {login['username']:<14} {login['password']}   ({login['roles']})")
 
 
 @cli.group()

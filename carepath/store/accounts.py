@@ -1,62 +1,49 @@
-"""Staff logins: accounts, argon2id passwords, browser sessions, login throttling.
+"""Staff logins: accounts, browser sessions, and the login that checks the throttle.
 
 Each public function is one transaction (the service owns the session). Passwords are hashed
-with argon2id (argon2-cffi; RFC 9106's low-memory profile unless the app asks otherwise) and
-rehashed at login when the parameters change. A session token is random; only its SHA-256 is
-stored, so a copy of the database logs nobody in. Failed logins are counted per username and
-per address in ``login_throttle``: every process sees the same count, and a restart forgets
-nothing. Every login, logout, failed login, lock, password change and role change is written
-to the audit log.
+with argon2id (``passwords.py``) and rehashed at login when the parameters change. A session
+token is random; only its SHA-256 is stored, so a copy of the database logs nobody in. Failed
+logins are counted per username and per address in the database (``login_throttle.py``).
+Every login, logout, failed login, lock, password change and role change is in the audit log.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
-import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
-from typing import Any
 
-from argon2 import PasswordHasher, profiles
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from carepath.errors import CarepathError
 from carepath.store.db import Database
+from carepath.store.login_throttle import (
+    LoginLockedError,
+    ThrottleLimits,
+    lock_message,
+    locked_for,
+    record_failure,
+    throttle_keys,
+)
 from carepath.store.models import Hospital, LoginThrottle, Staff, StaffSession
+from carepath.store.passwords import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    AccountError,
+    check_password,
+    check_username,
+    hasher,
+    normal_username,
+    verify,
+)
 from carepath.store.roles import ROLES, check_roles, permissions_of
 from carepath.store.scope import Actor, audit
 from carepath.store.tenants import UnknownHospitalError
 
-USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
-MIN_PASSWORD_LENGTH = 10
-MAX_PASSWORD_LENGTH = 200  # argon2 takes any length; this bounds the work a request can ask for
 #: How often a session's ``last_seen_at`` is written (not on every request).
 TOUCH_EVERY = timedelta(seconds=60)
-
-#: argon2id parameter sets by name (``PASSWORD_HASHER`` in the app config). ``test`` is
-#: argon2-cffi's cheapest set, for the test suite only.
-HASHER_PROFILES = {
-    "rfc9106-low-memory": profiles.RFC_9106_LOW_MEMORY,
-    "rfc9106-high-memory": profiles.RFC_9106_HIGH_MEMORY,
-    "test": profiles.CHEAPEST,
-}
-
-
-class AccountError(CarepathError):
-    """A request about a staff account that cannot be done; ``field`` names the input at fault."""
-
-    code = "invalid-account"
-
-    def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
-        super().__init__(message, code=code)
-        self.field = field
 
 
 class StaffNotFoundError(CarepathError):
@@ -69,27 +56,6 @@ class LoginFailedError(CarepathError):
     """Wrong username or password, or a disabled account: the same answer for each."""
 
     code = "login-failed"
-
-
-class LoginLockedError(CarepathError):
-    """Too many failed logins for this username or address; try again after ``retry_after`` s."""
-
-    code = "login-locked"
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-@dataclass(frozen=True)
-class ThrottleLimits:
-    """Failures allowed within ``window`` before a ``lock``. One address is shared by a whole
-    ward behind the hospital's NAT, so it is allowed more than one username."""
-
-    per_username: int = 5
-    per_address: int = 20
-    window: timedelta = timedelta(minutes=15)
-    lock: timedelta = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -145,55 +111,8 @@ class SessionCheck:
     reason: str | None = None
 
 
-@cache
-def hasher(profile: str = "rfc9106-low-memory") -> PasswordHasher:
-    if profile not in HASHER_PROFILES:
-        raise AccountError(f"unknown PASSWORD_HASHER {profile!r}; one of {', '.join(HASHER_PROFILES)}")
-    return PasswordHasher.from_parameters(HASHER_PROFILES[profile])
-
-
-@cache
-def _dummy_hash(profile: str) -> str:
-    """A hash to verify against when the username is unknown, so both cost the same time."""
-    return hasher(profile).hash(secrets.token_urlsafe(16))
-
-
 def token_id(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def normal_username(username: str) -> str:
-    return username.strip().lower()
-
-
-def check_username(username: str) -> str:
-    name = normal_username(username)
-    if not USERNAME.match(name):
-        raise AccountError(
-            "a username is 2-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
-            code="invalid-username",
-            field="username",
-        )
-    return name
-
-
-def check_password(password: str, username: str | None = None) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(
-            f"a password has at least {MIN_PASSWORD_LENGTH} characters",
-            code="password-too-short",
-            field="password",
-        )
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise AccountError(
-            f"a password has at most {MAX_PASSWORD_LENGTH} characters",
-            code="password-too-long",
-            field="password",
-        )
-    if username and normal_username(password) == normal_username(username):
-        raise AccountError(
-            "the password must not be the username", code="password-is-username", field="password"
-        )
 
 
 def _roles(roles: list[str] | tuple[str, ...]) -> list[str]:
@@ -282,6 +201,20 @@ def list_staff(db: Database, hospital_id: str) -> list[StaffView]:
 def get_staff(db: Database, hospital_id: str, staff_id: int) -> StaffView:
     with db.reading() as session:
         return _view(_owned_staff(session, hospital_id, staff_id))
+
+
+def find_username(db: Database, username: str) -> StaffView | None:
+    """The staff member with this login name, in any hospital (for setup tools)."""
+    with db.reading() as session:
+        staff = session.scalar(select(Staff).where(Staff.username == normal_username(username)))
+        return _view(staff) if staff is not None else None
+
+
+def verify_password(db: Database, username: str, password: str, profile: str = "rfc9106-low-memory") -> bool:
+    """Whether ``password`` is the active account's, with no session, audit or throttle."""
+    with db.reading() as session:
+        staff = session.scalar(select(Staff).where(Staff.username == normal_username(username)))
+    return _verify(staff, password, profile)
 
 
 def _owned_staff(session: Session, hospital_id: str, staff_id: int, *, lock: bool = False) -> Staff:
@@ -380,58 +313,6 @@ def _purge_sessions(session: Session, staff: Staff, now: datetime) -> None:
     )
 
 
-# --- login throttling -----------------------------------------------------------------------
-
-
-def _throttle_keys(username: str, remote_addr: str | None) -> list[tuple[str, str]]:
-    """(key, kind) pairs; kind picks the limit."""
-    keys = [(f"user:{normal_username(username)[:150]}", "user")]
-    if remote_addr:
-        keys.append((f"ip:{remote_addr[:64]}", "ip"))
-    return keys
-
-
-def _locked_for(session: Session, keys: list[tuple[str, str]], now: datetime) -> int:
-    """Seconds until every lock on ``keys`` has passed (0: not locked)."""
-    rows = session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_([k for k, _ in keys])))
-    wait = 0
-    for row in rows:
-        if row.locked_until is not None and row.locked_until > now:
-            wait = max(wait, math.ceil((row.locked_until - now).total_seconds()))
-    return wait
-
-
-def _record_failure(
-    session: Session, keys: list[tuple[str, str]], limits: ThrottleLimits, now: datetime
-) -> int:
-    """Count one failure on each key; the lock in seconds if one is now reached (else 0)."""
-    dialect = session.get_bind().dialect.name
-    insert: Any = pg_insert if dialect == "postgresql" else sqlite_insert
-    wait = 0
-    for key, kind in keys:
-        # Insert-or-nothing, then lock the row: two processes failing at once both count.
-        session.execute(
-            insert(LoginThrottle)
-            .values(key=key, failures=0, first_failure_at=now, locked_until=None)
-            .on_conflict_do_nothing()
-        )
-        row = session.scalars(select(LoginThrottle).where(LoginThrottle.key == key).with_for_update()).one()
-        expired_lock = row.locked_until is not None and row.locked_until <= now
-        if expired_lock or row.first_failure_at + limits.window < now:
-            row.failures, row.first_failure_at, row.locked_until = 0, now, None
-        row.failures += 1
-        limit = limits.per_username if kind == "user" else limits.per_address
-        if row.failures >= limit:
-            row.locked_until = now + limits.lock
-            wait = max(wait, int(limits.lock.total_seconds()))
-    return wait
-
-
-def _lock_message(seconds: int) -> str:
-    minutes = max(1, (seconds + 59) // 60)
-    return f"too many failed logins; try again in {minutes} minute(s)"
-
-
 # --- sessions -------------------------------------------------------------------------------
 
 
@@ -451,21 +332,21 @@ def login(
     hashing time as known ones and count against the same limits, so neither timing nor the
     lock tells whether a username exists."""
     limits = limits or ThrottleLimits()
-    keys = _throttle_keys(username, remote_addr)
+    keys = throttle_keys(username, remote_addr)
     name = normal_username(username)[:64]
     with db.transaction() as session:
-        wait = _locked_for(session, keys, now)
+        wait = locked_for(session, keys, now)
         staff = session.scalar(select(Staff).where(Staff.username == name)) if name else None
         who = Actor(staff.hospital_id if staff else "-", "login", name or "-", remote_addr)
         if wait:
             audit(session, who, "login-locked", now, f"refused while locked: {name}")
     if wait:
-        raise LoginLockedError(_lock_message(wait), wait)
+        raise LoginLockedError(lock_message(wait), wait)
 
     ok = _verify(staff, password, profile)
     with db.transaction() as session:
         if not ok or staff is None:
-            wait = _record_failure(session, keys, limits, now)
+            wait = record_failure(session, keys, limits, now)
             audit(
                 session, who, "login-failed", now, f"failed login as {name!r}" + (" (locked)" if wait else "")
             )
@@ -476,32 +357,34 @@ def login(
                 row.password_hash = hasher(profile).hash(password)
             row.last_login_at = now
             _purge_sessions(session, row, now)
-            token = secrets.token_urlsafe(32)
-            session.add(
-                StaffSession(
-                    id=token_id(token),
-                    staff_id=row.id,
-                    hospital_id=row.hospital_id,
-                    generation=row.session_generation or 0,
-                    created_at=now,
-                    last_seen_at=now,
-                    remote_addr=(remote_addr or "")[:64] or None,
-                )
-            )
+            token = _new_session(session, row, now, remote_addr)
             audit(session, _identity(row).actor(remote_addr), "login", now, f"login {name}")
             return LoginResult(token, _identity(row))
     if wait:
-        raise LoginLockedError(_lock_message(wait), wait)
+        raise LoginLockedError(lock_message(wait), wait)
     raise LoginFailedError("wrong username or password")
+
+
+def _new_session(session: Session, staff: Staff, now: datetime, remote_addr: str | None) -> str:
+    """A session row for ``staff``; the token for the cookie (only its hash is stored)."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        StaffSession(
+            id=token_id(token),
+            staff_id=staff.id,
+            hospital_id=staff.hospital_id,
+            generation=staff.session_generation or 0,
+            created_at=now,
+            last_seen_at=now,
+            remote_addr=(remote_addr or "")[:64] or None,
+        )
+    )
+    return token
 
 
 def _verify(staff: Staff | None, password: str, profile: str) -> bool:
     usable = staff is not None and staff.disabled_at is None and bool(staff.password_hash)
-    stored = staff.password_hash if usable and staff is not None else _dummy_hash(profile)
-    try:
-        return hasher(profile).verify(stored or "", password[:MAX_PASSWORD_LENGTH]) and usable
-    except (VerificationError, InvalidHashError):
-        return False
+    return verify(staff.password_hash if usable and staff is not None else None, password, profile)
 
 
 def check_session(
@@ -546,13 +429,23 @@ def change_password(
     now: datetime,
     *,
     remote_addr: str | None = None,
+    limits: ThrottleLimits | None = None,
     profile: str = "rfc9106-low-memory",
 ) -> str:
     """Change one's own password (the old one is required). Every session of theirs ends; the
     token of a fresh session for the browser that asked is returned."""
+    limits = limits or ThrottleLimits()
     with db.reading() as session:
         staff = _owned_staff(session, identity.hospital_id, identity.staff_id)
+        keys = throttle_keys(staff.username or "", None)
+        wait = locked_for(session, keys, now)
+    if wait:
+        raise LoginLockedError(lock_message(wait), wait)
     if not _verify(staff, old_password, profile):
+        # counted like a failed login: a session left open must not be a way to guess
+        with db.transaction() as session:
+            record_failure(session, keys, limits, now)
+            audit(session, identity.actor(remote_addr), "login-failed", now, "wrong current password")
         raise AccountError("the current password is wrong", code="wrong-password", field="old_password")
     check_password(new_password, staff.username)
     if new_password == old_password:
@@ -563,18 +456,7 @@ def change_password(
         row.password_hash = new_hash
         row.password_changed_at = now
         _end_sessions(session, row)
-        token = secrets.token_urlsafe(32)
-        session.add(
-            StaffSession(
-                id=token_id(token),
-                staff_id=row.id,
-                hospital_id=row.hospital_id,
-                generation=row.session_generation,
-                created_at=now,
-                last_seen_at=now,
-                remote_addr=(remote_addr or "")[:64] or None,
-            )
-        )
+        token = _new_session(session, row, now, remote_addr)
         audit(
             session,
             identity.actor(remote_addr),
@@ -585,7 +467,9 @@ def change_password(
         return token
 
 
-__all__ = [
+__all__ = [  # the login API, with the names of passwords.py and login_throttle.py it uses
+    "MAX_PASSWORD_LENGTH",
+    "MIN_PASSWORD_LENGTH",
     "ROLES",
     "AccountError",
     "LoginFailedError",
@@ -598,9 +482,11 @@ __all__ = [
     "change_password",
     "check_session",
     "create_account",
+    "find_username",
     "get_staff",
     "list_staff",
     "login",
     "logout",
     "update_staff",
+    "verify_password",
 ]

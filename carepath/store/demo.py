@@ -1,4 +1,4 @@
-"""Demo data for ``make run``: the example pathways, a demo hospital, key and pregnancies.
+"""Demo data for ``make run``: the example pathways, a demo hospital, key, pregnancies and staff.
 
 Everything here is synthetic. Keys are generated at run time into the instance folder, which
 git ignores; nothing secret is in the repository.
@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from carepath.store import events, pathways, tenants
+from carepath.store import accounts, events, pathways, tenants
 from carepath.store.crypto import FieldCipher, new_key
 from carepath.store.db import Database
 from carepath.store.scope import Actor
@@ -36,7 +37,54 @@ def instance_config(instance: Path, database_url: str | None = None) -> Path:
             encoding="utf-8",
         )
         path.chmod(0o600)
+    text = path.read_text(encoding="utf-8")
+    if "SECRET_KEY" not in text:  # folders made before staff logins lack the session key
+        with path.open("a", encoding="utf-8") as f:
+            f.write(f"SECRET_KEY = {secrets.token_hex(32)!r}\n")
     return path
+
+
+#: The demo's staff logins: (username, name, roles). Passwords are random, made at setup.
+DEMO_STAFF = (
+    ("demo-admin", "演示管理员", ("admin",)),
+    ("demo-author", "演示内容编辑", ("content_author",)),
+    ("demo-reviewer", "演示审核人", ("reviewer",)),
+)
+
+
+def demo_staff(db: Database, instance: Path, now: datetime, profile: str) -> list[dict[str, str]]:
+    """Logins for the demo hospital, kept in ``instance/demo-staff.json`` (git-ignored). A
+    password that no longer works (changed in the UI) is replaced by a new random one, so the
+    printed credentials always log in."""
+    path = instance / "demo-staff.json"
+    stored: dict[str, str] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    logins = []
+    for username, name, roles in DEMO_STAFF:
+        password = stored.get(username, "")
+        existing = accounts.find_username(db, username)
+        if existing is None:
+            password = secrets.token_urlsafe(12)
+            accounts.create_account(
+                db, DEMO_HOSPITAL, username, password, roles, now=now, name=name, profile=profile
+            )
+        elif not (password and accounts.verify_password(db, username, password, profile)):
+            password = secrets.token_urlsafe(12)
+            actor = Actor(DEMO_HOSPITAL, "cli", "demo-setup")
+            accounts.update_staff(
+                db,
+                actor,
+                existing.id,
+                now,
+                roles=roles,
+                disabled=False,
+                new_password=password,
+                profile=profile,
+            )
+        stored[username] = password
+        logins.append({"username": username, "password": password, "roles": ",".join(roles)})
+    path.write_text(json.dumps(stored, indent=2), encoding="utf-8")
+    path.chmod(0o600)
+    return logins
 
 
 #: Files beside the built-in pathways that are not pathways.

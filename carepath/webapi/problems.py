@@ -101,6 +101,10 @@ def _http(error: HTTPException) -> Response:
     return problem(status, codes.get(status, f"http-{status}"), error.description or str(error))
 
 
+#: For handlers that answer some clients with a page and the others as the API does.
+http_problem = _http
+
+
 def _flatten(messages: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
     if isinstance(messages, dict):
         out = []

@@ -129,3 +129,25 @@ def test_post_without_csrf_token_is_refused(login_as: Callable[..., Any], live_s
     assert status == 200  # the redirect to the login page, followed
     nurse.goto("/")
     assert "/login" in nurse.url
+
+
+def test_idle_session_expires_and_login_returns_to_the_page(
+    login_as: Callable[..., Any], live_server: LiveServer
+) -> None:
+    admin = login_as("admin")
+    admin.goto("/admin/staff")
+    live_server.clock.advance(minutes=31)
+    try:
+        # a page still open (an editor mid-sentence) learns why, and can keep its text
+        api = admin.evaluate(
+            "async () => { const r = await carepath.fetch('/admin/staff'); return [r.status, (await r.json()).code]; }"
+        )
+        assert api == [401, "session-expired"]
+        admin.reload()
+        assert admin.locator("h1").inner_text() == "医护人员登录"
+        admin.get_by_label("用户名").fill(admin.account.username)
+        admin.get_by_label("密码").fill(admin.account.password)
+        admin.get_by_role("button", name="登录").click()
+        admin.wait_for_url(f"{live_server.url}/admin/staff")
+    finally:
+        live_server.clock.advance(minutes=-31)

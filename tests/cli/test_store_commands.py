@@ -51,7 +51,42 @@ def test_demo_setup_is_repeatable(env: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert again.exit_code == 0, again.output
     key = json.loads((env / "instance" / "demo-key.json").read_text())
     assert key["key_id"] in again.output
-    assert "FIELD_KEYS" in (env / "instance" / "carepath.cfg").read_text()
+    config = (env / "instance" / "carepath.cfg").read_text()
+    assert "FIELD_KEYS" in config and config.count("SECRET_KEY") == 1
+
+
+def _printed_logins(output: str) -> dict[str, str]:
+    import re
+
+    return dict(re.findall(r"^  (demo-[a-z]+) +(\S+) +\(", output, flags=re.MULTILINE))
+
+
+def test_demo_setup_prints_staff_logins_that_work(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+
+    from carepath.store import accounts
+    from carepath.store.db import Database
+
+    monkeypatch.setenv("CAREPATH_PASSWORD_HASHER", "test")
+    runner = CliRunner()
+    args = ["demo", "setup", "--instance", str(env / "instance"), "--examples", str(ROOT / "examples")]
+    first = _printed_logins(runner.invoke(cli, args).output)
+    assert set(first) == {"demo-admin", "demo-author", "demo-reviewer"}
+    assert len(set(first.values())) == 3 and all(len(p) >= 16 for p in first.values())
+    assert _printed_logins(runner.invoke(cli, args).output) == first  # kept while they work
+    db = Database(f"sqlite:///{env / 'cli.db'}")
+    now = datetime.now(UTC)
+    admin = accounts.login(db, "demo-admin", first["demo-admin"], now, profile="test").identity
+    assert admin.can("staff.manage") and admin.hospital_id == "demo"
+    reviewer = accounts.find_username(db, "demo-reviewer")
+    assert reviewer is not None
+    accounts.update_staff(
+        db, admin.actor(None), reviewer.id, now, new_password="changed in the UI", profile="test"
+    )
+    third = _printed_logins(runner.invoke(cli, args).output)
+    assert third["demo-reviewer"] != first["demo-reviewer"] and third["demo-admin"] == first["demo-admin"]
+    assert accounts.verify_password(db, "demo-reviewer", third["demo-reviewer"], "test")
+    db.dispose()
 
 
 def test_staff_add_and_tasks_escalate(env: Path) -> None:

@@ -222,3 +222,118 @@ def test_signed_api_needs_no_csrf_token(api: Any) -> None:
     from tests.webapi.conftest import registration
 
     assert api.post("/api/v1/events", registration()).status_code in (200, 201)
+
+
+def test_guessing_the_current_password_locks_like_a_login(app: Flask, browser: StaffBrowser) -> None:
+    make_staff(app, "wang.li", "nurse")
+    browser.login("wang.li")
+    codes = [
+        browser.post("/account/password", _change(f"guess {n}", "a new password 2026")).status_code
+        for n in range(6)
+    ]
+    assert codes == [422, 422, 422, 422, 422, 429]
+    assert StaffBrowser(app.test_client()).login("wang.li").status_code == 429
+
+
+def test_another_hospitals_staff_page_is_not_found(app: Flask, browser: StaffBrowser) -> None:
+    other = make_staff(app, "b.nurse", "nurse", hospital="b")
+    make_staff(app, "boss", "admin")
+    browser.login("boss")
+    page = browser.client.get(f"/admin/staff/{other}")
+    assert page.status_code == 404 and "本院没有这位医护人员" in page.get_data(as_text=True)
+    post = browser.post(f"/admin/staff/{other}", {"name": "x", "roles": "admin"}, token_from="/admin/staff")
+    assert post.status_code == 404
+
+
+def test_admin_screen_creates_edits_and_disables(app: Flask, browser: StaffBrowser) -> None:
+    make_staff(app, "boss", "admin")
+    browser.login("boss")
+    form = {
+        "name": "李护士",
+        "username": "li.hushi",
+        "job": "nurse",
+        "password": "a long password",
+        "roles": "nurse",
+    }
+    assert browser.post("/admin/staff/new", form).status_code == 302
+    again = browser.post("/admin/staff/new", form)
+    assert again.status_code == 422 and "该用户名已被使用" in again.get_data(as_text=True)
+    no_role = browser.post("/admin/staff/new", {**form, "username": "x.y", "roles": []})
+    assert no_role.status_code == 422 and "请至少选择一个角色" in no_role.get_data(as_text=True)
+    forged = browser.post("/admin/staff/new", {**form, "username": "x.z", "roles": "superuser"})
+    assert forged.status_code == 422 and "未知角色" in forged.get_data(as_text=True)
+
+    nurse = StaffBrowser(app.test_client())
+    assert nurse.login("li.hushi", "a long password").status_code == 302
+    from carepath.store import accounts
+
+    staff_id = accounts.find_username(app.extensions["carepath.db"], "li.hushi").id  # type: ignore[union-attr]
+    edit = {
+        "name": "李护士",
+        "username": "li.hushi",
+        "job": "nurse",
+        "roles": ["nurse", "analyst"],
+        "disabled": "on",
+    }
+    assert browser.post(f"/admin/staff/{staff_id}", edit).status_code == 302
+    assert nurse.client.get("/").status_code == 302  # disabled: her session ended
+    listing = browser.client.get("/admin/staff").get_data(as_text=True)
+    assert "已停用" in listing and "数据分析员" in listing
+    actions = [a for a, _, _ in _audit(app)]
+    assert {"staff-create", "role-change", "staff-disable"} <= set(actions)
+
+
+def test_staff_pages_forbid_framing_and_foreign_scripts(app: Flask, browser: StaffBrowser) -> None:
+    page = browser.client.get("/login")
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Frame-Options"] == "DENY" and "Cache-Control" not in page.headers
+    make_staff(app, "wang.li", "nurse")
+    browser.login("wang.li")
+    assert browser.client.get("/").headers["Cache-Control"] == "no-store"
+
+
+def test_behind_a_trusted_proxy_the_client_address_is_throttled(app: Flask) -> None:
+    from carepath.webapi import create_app
+
+    proxied = create_app({**app.config, "TRUSTED_PROXIES": 1, "LOGIN_MAX_FAILURES_PER_ADDRESS": 3})
+    make_staff(app, "wang.li", "nurse")
+
+    def person(address: str) -> StaffBrowser:
+        client = proxied.test_client()
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = address
+        return StaffBrowser(client)
+
+    guesser = person("203.0.113.7")
+    for n in range(3):  # one client behind the proxy guesses three names
+        guesser.login(f"user{n}", "guess")
+    assert person("203.0.113.8").login("wang.li").status_code == 302  # a colleague is not locked
+    assert person("203.0.113.7").login("wang.li").status_code == 429
+    proxied.extensions["carepath.db"].dispose()
+
+
+def test_account_me_tells_the_page_who_is_logged_in(app: Flask, browser: StaffBrowser) -> None:
+    assert browser.client.get("/account/me", headers={"Accept": "application/json"}).status_code == 401
+    staff_id = make_staff(app, "wang.li", "content_author", "analyst")
+    browser.login("wang.li")
+    me = browser.client.get("/account/me").json
+    assert me["id"] == staff_id and me["hospital"] == "a" and me["roles"] == ["content_author", "analyst"]
+    assert "pathway.edit" in me["permissions"] and "staff.manage" not in me["permissions"]
+
+
+def test_a_browser_gets_a_page_for_404_and_scripts_get_problem_json(
+    app: Flask, browser: StaffBrowser
+) -> None:
+    page = browser.client.get(
+        "/admin/stafff", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    )
+    assert (
+        page.status_code == 404
+        and page.mimetype == "text/html"
+        and "没有这个页面" in page.get_data(as_text=True)
+    )
+    api = browser.client.get("/api/v1/nothing", headers={"Accept": "text/html"})
+    assert api.status_code == 404 and api.mimetype == "application/problem+json"
+    bare = browser.client.get("/admin/stafff")
+    assert bare.status_code == 404 and bare.json["code"] == "not-found"
+    wrong_method = browser.client.delete("/login", headers={"Accept": "text/html"})
+    assert wrong_method.status_code in (400, 405)  # CSRF or method: never a traceback

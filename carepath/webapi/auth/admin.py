@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 
 from carepath.store import accounts
@@ -24,6 +24,11 @@ def _context() -> tuple[Any, Any, Any]:
     staff = current_staff()
     assert staff is not None
     return current_app.extensions["carepath.db"], current_app.config["CLOCK"](), staff
+
+
+def _not_found() -> Any:
+    message = gettext("No such staff member in your hospital.")
+    return render_template("error.html", title=gettext("Not found"), message=message), 404
 
 
 def _form_page(template_staff: Any, form: dict[str, Any], error: str | None, status: int) -> Any:
@@ -92,7 +97,7 @@ def staff_edit(staff_id: int) -> Any:
     try:
         existing = accounts.get_staff(db, me.hospital_id, staff_id)
     except accounts.StaffNotFoundError:
-        abort(404)
+        return _not_found()
     if request.method == "GET":
         form = {
             "username": existing.username or "",
@@ -125,6 +130,6 @@ def staff_edit(staff_id: int) -> Any:
     except accounts.AccountError as exc:
         return _form_page(existing, form, message_for(exc), 422)
     except accounts.StaffNotFoundError:
-        abort(404)
+        return _not_found()
     flash(gettext("Saved %(name)s.", name=form["name"]), "info")
     return redirect(url_for("staff_admin.staff_list"))

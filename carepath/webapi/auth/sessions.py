@@ -22,9 +22,12 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, g, render_template, request, session
 from flask_babel import format_datetime, gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from carepath.store import accounts
 from carepath.store.roles import PERMISSIONS, ROLE_TITLES
+from carepath.webapi import problems
 from carepath.webapi.auth.permissions import can, current_staff, wants_json
 from carepath.webapi.problems import problem
 
@@ -44,6 +47,9 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_MAX_FAILURES_PER_ADDRESS": 20,
     "LOGIN_LOCK_MINUTES": 15,
     "PASSWORD_HASHER": "rfc9106-low-memory",
+    # Behind a reverse proxy, how many proxies set X-Forwarded-For/-Proto: the per-address
+    # login limit needs the client's address, not the proxy's. 0: no proxy, trust no header.
+    "TRUSTED_PROXIES": 0,
     # The CSRF token lives as long as the session (the session has its own limits), so a
     # form left open for an hour still saves.
     "WTF_CSRF_TIME_LIMIT": None,
@@ -104,6 +110,28 @@ def _load_staff() -> None:
         g.staff = check.identity
 
 
+#: Sent with every staff page (HTML outside /api/): no framing (clickjacking), scripts and
+#: styles from this site only (inline styles allowed for the editor's CodeMirror), forms
+#: posted only here.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def _page_headers(response: Any) -> Any:
+    if response.mimetype != "text/html" or request.path.startswith("/api/"):
+        return response
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if g.get("staff") is not None:  # the back button after logout shows nothing
+        headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _csrf_failed(error: CSRFError) -> Any:
     if wants_json():
         return problem(400, "csrf-failed", f"CSRF check failed: {error.description}")
@@ -111,6 +139,24 @@ def _csrf_failed(error: CSRFError) -> Any:
         "The page had expired or the form was not sent by this site. Reload the page and try again."
     )
     return render_template("error.html", title=gettext("Form expired"), message=message), 400
+
+
+def _browser_wants_page() -> bool:
+    """A browser navigating (it says text/html), not a script or an integrator."""
+    return "text/html" in request.headers.get("Accept", "") and not (
+        request.path.startswith(("/api/", "/fhir/")) or wants_json()
+    )
+
+
+def _page_or_problem(error: HTTPException) -> Any:
+    """404 and 405 as a page for a browser; problem+json for everyone else, as before."""
+    if not _browser_wants_page():
+        return problems.http_problem(error)
+    if error.code == 404:
+        title, message = gettext("Not found"), gettext("There is no such page.")
+    else:
+        title, message = gettext("Not allowed"), gettext("This page cannot be used that way.")
+    return render_template("error.html", title=title, message=message), error.code
 
 
 def init_app(app: Flask, exempt: list[Blueprint]) -> None:
@@ -122,8 +168,14 @@ def init_app(app: Flask, exempt: list[Blueprint]) -> None:
     csrf.init_app(app)
     for blueprint in exempt:
         csrf.exempt(blueprint)
+    proxies = int(app.config["TRUSTED_PROXIES"])
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     app.before_request(_load_staff)
+    app.after_request(_page_headers)
     app.register_error_handler(CSRFError, _csrf_failed)
+    app.register_error_handler(NotFound, _page_or_problem)
+    app.register_error_handler(MethodNotAllowed, _page_or_problem)
     app.jinja_env.globals.update(
         current_staff=current_staff,
         can=can,

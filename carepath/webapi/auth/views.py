@@ -46,6 +46,11 @@ def message_for(error: Exception) -> str:
     return str(MESSAGES.get(code, str(error)))
 
 
+def _locked_message(error: accounts.LoginLockedError) -> str:
+    minutes = max(1, (error.retry_after + 59) // 60)
+    return gettext("Too many failed logins. Try again in %(minutes)s minutes.", minutes=minutes)
+
+
 def _services() -> tuple[Any, Any]:
     return current_app.extensions["carepath.db"], current_app.config["CLOCK"]()
 
@@ -74,9 +79,7 @@ def login_post() -> Any:
             profile=current_app.config["PASSWORD_HASHER"],
         )
     except accounts.LoginLockedError as exc:
-        minutes = max(1, (exc.retry_after + 59) // 60)
-        error = gettext("Too many failed logins. Try again in %(minutes)s minutes.", minutes=minutes)
-        page = render_template("auth/login.html", next=target, username=username, error=error)
+        page = render_template("auth/login.html", next=target, username=username, error=_locked_message(exc))
         return page, 429, {"Retry-After": str(exc.retry_after)}
     except accounts.LoginFailedError as exc:
         page = render_template("auth/login.html", next=target, username=username, error=message_for(exc))
@@ -105,6 +108,22 @@ def home() -> Any:
     return render_template("auth/home.html", granted=granted)
 
 
+@blp.get("/account/me")
+@require()
+def me() -> Any:
+    """Who is logged in, as JSON, for the pages' scripts (show what the role may do)."""
+    staff = current_staff()
+    assert staff is not None
+    return {
+        "id": staff.staff_id,
+        "hospital": staff.hospital_id,
+        "username": staff.username,
+        "name": staff.name,
+        "roles": list(staff.roles),
+        "permissions": sorted(staff.permissions),
+    }
+
+
 @blp.route("/account/password", methods=["GET", "POST"])
 @require()
 def change_password() -> Any:
@@ -125,8 +144,11 @@ def change_password() -> Any:
             new,
             now,
             remote_addr=request.remote_addr,
+            limits=sessions.throttle_limits(),
             profile=current_app.config["PASSWORD_HASHER"],
         )
+    except accounts.LoginLockedError as exc:
+        return render_template("auth/password.html", error=_locked_message(exc)), 429
     except accounts.AccountError as exc:
         return render_template("auth/password.html", error=message_for(exc)), 422
     sessions.start_session(token)
