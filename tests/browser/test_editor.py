@@ -242,3 +242,15 @@ def test_screenshot_of_the_editor_for_the_readme(editor_page: Any, tmp_path: Pat
     target = ROOT / "docs" / "editor.png" if update else tmp_path / "editor.png"
     page.screenshot(path=str(target))
     assert target.stat().st_size > 20_000
+
+
+def test_a_doctor_reads_the_source_but_cannot_change_it(login_as: Callable[..., Any]) -> None:
+    page = login_as("doctor")
+    page.goto("/editor/pathway/gdm")
+    page.wait_for_selector(".cm-content")
+    assert "只读" in page.inner_text(".cp-file-header")
+    before = page.evaluate("window.carepathEditor.view.state.doc.toString()")
+    page.locator(".cm-content").click()
+    page.keyboard.type("xyz")
+    assert page.evaluate("window.carepathEditor.view.state.doc.toString()") == before
+    assert page.locator(".cm-lintRange").count() == 0
