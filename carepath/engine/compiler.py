@@ -122,7 +122,7 @@ def schema_pass(comp: Compilation) -> None:
         before = len(unit.doc.problems)
         errors = list(schema_check.validator("pathway").iter_errors(unit.doc.value))
         unit.schema_error_paths = [tuple(e.absolute_path) for e in errors]
-        schema_check.check(unit.doc, "pathway")
+        schema_check.check(unit.doc, "pathway", errors)
         if not unit.structured and len(unit.doc.problems) == before:
             unit.doc.error((), "type-mismatch", "a pathway file is a mapping")
 

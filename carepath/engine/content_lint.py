@@ -23,9 +23,11 @@ stays pure.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import yaml
 
@@ -161,20 +163,62 @@ def lint_paths(
             report.problems.extend(_template_problems(item, template_check))
     known_tags = tags if tags is not None else load_tag_vocabulary()
     for form in report.forms:
-        if known_tags is not None:
-            report.problems.extend(_tag_problems(form, known_tags))
-        where = Location(form.path, form.summary_line)
-        report.problems.extend(summary_problems(form.summary, where, words, condition_titles))
-        for line, message in template_check(form.summary) if template_check else ():
-            report.problems.append(
-                Problem(
-                    Location(form.path, form.summary_line + line - 1),
-                    "bad-template",
-                    f"summary: {message}",
-                )
-            )
+        report.problems.extend(
+            check_form_text_rules(form, known_tags, words, condition_titles, template_check)
+        )
     report.problems.sort(key=lambda p: (p.location, p.code))
     return report
+
+
+def check_form_text_rules(
+    form: Form,
+    known_tags: frozenset[str] | None,
+    words: Vocabulary,
+    condition_titles: Sequence[str] = (),
+    template_check: TemplateCheck | None = None,
+) -> list[Problem]:
+    """The lint rules of a form that parsed: its tags, its summary's privacy and template."""
+    found = _tag_problems(form, known_tags) if known_tags is not None else []
+    where = Location(form.path, form.summary_line)
+    found.extend(summary_problems(form.summary, where, words, condition_titles))
+    for line, message in template_check(form.summary) if template_check else ():
+        found.append(
+            Problem(Location(form.path, form.summary_line + line - 1), "bad-template", f"summary: {message}")
+        )
+    return found
+
+
+def lint_text(
+    text: str,
+    path: str,
+    kind: Literal["content", "form"],
+    *,
+    template_check: TemplateCheck | None = None,
+) -> list[Problem]:
+    """Lint one content item or form given as text (an editor's buffer), against the built-in
+    library, vocabulary and tags; the same rules as ``lint_paths``, sorted by location.
+
+    ``path`` names the buffer in each problem; the key and id checks compare against its stem.
+    """
+    words = _cached_vocabulary()
+    builtin = _cached_builtin_library()
+    titles = {i.title for i in builtin.values() if i.kind == "condition"}
+    try:
+        if kind == "content":
+            item = parse_content_item(text, path)
+            if item.kind == "condition":
+                titles.add(item.title)
+            found = check_item(item, {*builtin, item.key}, words, sorted(titles))
+            if template_check is not None:
+                found.extend(_template_problems(item, template_check))
+        else:
+            form = parse_form(text, path)
+            found = check_form_text_rules(form, _cached_tags(), words, sorted(titles), template_check)
+            if form.id != Path(path).stem:
+                found.append(Problem(Location(path), "form-id-mismatch", f"form {form.id!r} is in {path}"))
+    except CompileError as exc:
+        found = list(exc.problems)
+    return sorted(found, key=lambda p: (p.location, p.code))
 
 
 def _shortest(path: Path) -> Path:
@@ -288,3 +332,10 @@ def _template_problems(item: ContentItem, template_check: TemplateCheck) -> list
                 Problem(Location(item.path, first_line + line - 1), "bad-template", f"{name}: {message}")
             )
     return found
+
+
+# The built-in library, vocabulary and tags are package data: read once per process for the
+# editor, which lints on every keystroke. ``lint_paths`` reads them afresh (the CLI runs once).
+_cached_builtin_library = functools.cache(_builtin_library)
+_cached_vocabulary = functools.cache(load_vocabulary)
+_cached_tags = functools.cache(load_tag_vocabulary)

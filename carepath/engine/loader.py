@@ -147,7 +147,12 @@ def load_yaml(data: bytes, path: str, limits: Limits | None = None) -> Document:
         doc.error((), "empty-file", "the file is empty")
         return doc
     try:
-        _build(text, doc, limits)
+        try:
+            _build(text, doc, limits, _FAST_LOADER)
+        except yaml.YAMLError:
+            # libyaml and PyYAML word some syntax errors differently: report PyYAML's
+            doc = Document(path)
+            _build(text, doc, limits, yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -159,7 +164,12 @@ def load_yaml(data: bytes, path: str, limits: Limits | None = None) -> Document:
     return doc
 
 
-def _build(text: str, doc: Document, limits: Limits) -> None:
+#: libyaml's parser when PyYAML was built with it: the same events and marks as the pure
+#: Python parser, about fifteen times faster, which the editor's compile-as-you-type needs.
+_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _build(text: str, doc: Document, limits: Limits, loader: Any) -> None:
     stack: list[_Frame] = []
     anchors: dict[str, tuple[Any, int]] = {}
     anchor_starts: list[tuple[str, _Frame]] = []
@@ -176,7 +186,7 @@ def _build(text: str, doc: Document, limits: Limits) -> None:
             raise _LoadAbortedError(event, "too-large", f"more than {limits.max_nodes:,} nodes once expanded")
         if not stack:
             root.append(value)
-            doc.value_marks[()] = _mark(event)
+            doc.value_marks.setdefault((), _mark(event))  # where the document starts
             return ()
         frame = stack[-1]
         frame.size += size
@@ -217,14 +227,14 @@ def _build(text: str, doc: Document, limits: Limits) -> None:
         return (*frame.path, frame.pending_key or "")
 
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=loader):
             if isinstance(event, yaml.DocumentStartEvent):
                 documents += 1
                 if documents > 1:
                     raise _LoadAbortedError(event, "multiple-documents", "one YAML document per file")
             elif isinstance(event, yaml.ScalarEvent):
                 check_tag(event)
-                plain = event.implicit[0] and event.style is None and event.tag is None
+                plain = event.implicit[0] and not event.style and event.tag is None  # libyaml: ""
                 is_key = bool(stack) and isinstance(stack[-1].container, dict)
                 is_key = is_key and stack[-1].pending_key is None
                 try:

@@ -67,10 +67,15 @@ def _with_hint(message: str, schema: Mapping[str, Any]) -> str:
     return f"{message}; {hint}" if hint else message
 
 
-def check(doc: Document, schema_name: str) -> None:
-    """Validate ``doc.value`` and append one problem per distinct failure."""
+def check(doc: Document, schema_name: str, errors: Iterable[ValidationError] | None = None) -> None:
+    """Validate ``doc.value`` and append one problem per distinct failure.
+
+    ``errors``: the validator's errors when the caller already has them (validating a
+    300-line pathway takes tens of milliseconds; the editor compiles on every keystroke).
+    """
     seen: set[tuple[tuple[str | int, ...], str, str]] = set()
-    for error in validator(schema_name).iter_errors(doc.value):
+    found = validator(schema_name).iter_errors(doc.value) if errors is None else errors
+    for error in found:
         for path, code, message, at_key in _translate(error):
             marker = (path, code, message)
             if marker in seen:

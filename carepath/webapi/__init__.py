@@ -94,6 +94,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from carepath.webapi import (
         consents,
+        editor,
         events,
         fhir,
         health,
@@ -138,6 +139,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.blp)
     app.register_blueprint(wechat.blp)
     app.register_blueprint(fhir.blp)
+    editor.init_app(app)
     problems.init_app(app)  # after Api(app), which registers its own HTTP error handler
     # Staff pages: cookie sessions and CSRF; the signed API and FHIR carry no cookie.
     signed = [events, patients, tasks, inbox, responses, consents, pregnancies, pathways, outbox]

@@ -85,3 +85,18 @@ def test_tag_vocabulary_file_is_read_in_the_pathways_format(tmp_path: Path) -> N
     path.write_text("tags:\n  - {tag: 瘢痕子宫, en: scarred uterus}\n  - 贫血\n", encoding="utf-8")
     assert load_tag_vocabulary(path) == {"瘢痕子宫", "贫血"}
     assert load_tag_vocabulary(tmp_path / "none.yaml") is None
+
+
+def test_lint_text_checks_an_editor_buffer_like_a_file() -> None:
+    from carepath.engine.content_lint import lint_text
+
+    root = Path(__file__).resolve().parents[2]
+    item = (root / "carepath" / "content" / "anaemia.md").read_text(encoding="utf-8")
+    assert lint_text(item, "anaemia.md", "content") == []
+    flagged = lint_text(item.replace("您有一篇新的健康课程", "您的贫血"), "anaemia.md", "content")
+    assert [p.code for p in flagged] == ["sensitive-summary"]
+    assert [p.code for p in lint_text(item, "other.md", "content")] == ["key-mismatch"]
+    form = (root / "carepath" / "forms" / "epds.yaml").read_text(encoding="utf-8")
+    assert lint_text(form, "epds.yaml", "form") == []
+    assert [p.code for p in lint_text(form, "other.yaml", "form")] == ["form-id-mismatch"]
+    assert [p.code for p in lint_text("a: [\n", "x.yaml", "form")] == ["yaml-syntax"]

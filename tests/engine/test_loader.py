@@ -100,3 +100,56 @@ def test_syntax_error_is_located():
 def test_any_bytes_give_a_document_never_an_exception(data):
     doc = load_yaml(data, "fuzz.yaml")
     assert doc.value is not None or doc.problems
+
+
+# --- libyaml: the fast parser gives the documents the pure-Python one gives ----------------
+
+
+def _load_both(data, monkeypatch):
+    import yaml
+
+    from carepath.engine import loader
+
+    fast = load_yaml(data, "t.yaml")
+    monkeypatch.setattr(loader, "_FAST_LOADER", yaml.SafeLoader)
+    pure = load_yaml(data, "t.yaml")
+    monkeypatch.undo()
+    return fast, pure
+
+
+def test_libyaml_and_pure_python_load_every_shipped_file_alike(monkeypatch):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    files = [
+        *root.glob("carepath/**/*.yaml"),
+        *root.glob("examples/**/*.yaml"),
+        *root.glob("tests/cases/**/*.yaml"),
+    ]
+    assert len(files) > 40
+    for path in files:
+        fast, pure = _load_both(path.read_bytes(), monkeypatch)
+        assert (fast.value, fast.value_marks, fast.key_marks) == (
+            pure.value,
+            pure.value_marks,
+            pure.key_marks,
+        ), path
+        assert fast.problems == pure.problems, path
+
+
+def test_a_syntax_error_keeps_pyyamls_wording_and_place(monkeypatch):
+    for data in (
+        b"a: [\n",
+        b"rules:\n  - id: a\n   - id: b\n",
+        b"a: b: c\n",
+        b"\t- x\n",
+        b"a: 1\na: 2\nb: [\n",
+    ):
+        fast, pure = _load_both(data, monkeypatch)
+        assert fast.problems == pure.problems, data
+        assert "yaml-syntax" in codes(fast)
+
+
+def test_the_document_is_located_where_it_starts():
+    doc = load_yaml(b"# a comment\npathway: p\ntitle: t\n\n\n", "t.yaml")
+    assert doc.value_marks[()] == (2, 1)

@@ -45,6 +45,8 @@ def test_committed_mo_matches_the_po() -> None:
 
 def test_no_cdn_in_templates_or_static() -> None:
     web = ROOT / "carepath" / "webapi"
-    for path in [*Path(web / "templates").rglob("*.html"), *Path(web / "static").glob("*")]:
-        text = path.read_text(encoding="utf-8")
+    static = [path for path in Path(web / "static").rglob("*") if path.is_file()]
+    for path in [*Path(web / "templates").rglob("*.html"), *static]:
+        # XML namespace names (CodeMirror draws SVG) are identifiers, never fetched
+        text = path.read_text(encoding="utf-8").replace("http://www.w3.org/", "")
         assert "http://" not in text and "https://" not in text and "//cdn" not in text, path

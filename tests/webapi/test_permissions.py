@@ -65,7 +65,10 @@ def test_every_staff_page_is_guarded(app: Flask) -> None:
     """Each view of the staff blueprints declares what it needs (None: any logged-in staff)."""
     open_views = {"auth.login", "auth.login_post", "auth.logout", "i18n.choose_language"}
     for rule in app.url_map.iter_rules():
-        if rule.endpoint.split(".")[0] in ("auth", "staff_admin") and rule.endpoint not in open_views:
+        if (
+            rule.endpoint.split(".")[0] in ("auth", "staff_admin", "editor")
+            and rule.endpoint not in open_views
+        ):
             view = app.view_functions[rule.endpoint]
             assert hasattr(view, "required_permission"), rule.endpoint
     assert app.view_functions["staff_admin.staff_list"].required_permission == "staff.manage"

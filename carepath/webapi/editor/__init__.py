@@ -1,0 +1,132 @@
+"""The pathway and content editor: ``/editor`` pages and the live compile endpoint.
+
+``GET /editor`` lists the shipped library; ``GET /editor/<kind>/<name>`` opens one file in
+the CodeMirror editor (the bundle is built from ``frontend/`` into ``static/editor/``);
+``POST /editor/api/compile`` answers the editor's debounced requests with the diagnostics of
+``diagnostics.diagnose``; ``GET /editor/schemas/<kind>.json`` serves the JSON Schemas that
+drive completion and the in-browser schema checks. Saving goes through the drafts API.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, render_template, request
+from werkzeug.exceptions import BadRequest
+
+from carepath.webapi.auth.permissions import can, refuse, require
+from carepath.webapi.editor.diagnostics import KINDS, MAX_BYTES, diagnose
+from carepath.webapi.editor.library import LibraryFile, find, shipped_library
+from carepath.webapi.problems import ApiProblemError
+
+blp = Blueprint("editor", __name__, url_prefix="/editor")
+
+SCHEMAS_DIR = Path(__file__).resolve().parent.parent.parent / "schemas"
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "editor"
+#: The schema that drives the client-side checks of each kind (an item's front matter is
+#: Markdown around YAML, so the server's lint does all of its checking).
+CLIENT_SCHEMAS = {"pathway": "pathway", "form": "form"}
+
+
+#: What reading and changing each kind of file needs.
+READ = {"pathway": "pathway.read", "content": "content.read", "form": "content.read"}
+EDIT = {"pathway": "pathway.edit", "content": "content.edit", "form": "content.edit"}
+
+
+@blp.get("")
+@require("pathway.read")
+def index() -> str:
+    return _page(None)
+
+
+@blp.get("/<kind>/<name>")
+@require(None)
+def open_file(kind: str, name: str) -> Any:
+    entry = find(kind, name)
+    if entry is None:
+        abort(404)
+    if not can(READ[entry.kind]):
+        return refuse(READ[entry.kind])
+    return _page(entry)
+
+
+def _page(current: LibraryFile | None) -> str:
+    groups = [(kind, [f for f in shipped_library() if f.kind == kind]) for kind in KINDS]
+    return render_template(
+        "editor/page.html",
+        groups=groups,
+        current=current,
+        source=current.source() if current is not None else "",
+        max_bytes=MAX_BYTES,
+        bundle_version=_bundle_version(),
+        schema_kind=CLIENT_SCHEMAS.get(current.kind) if current is not None else None,
+        editable=current is not None and can(EDIT[current.kind]),
+    )
+
+
+@blp.post("/api/compile")
+@require(None)
+def compile_buffer() -> Response:
+    """The diagnostics of one buffer: ``{"kind", "text", "path"?}`` in, ``{"diagnostics"}`` out.
+
+    A buffer over the loader's limit is one ``file-too-large`` diagnostic. A body over the
+    app's request limit (``MAX_CONTENT_LENGTH``) is refused before this view, by the CSRF
+    check that reads it, as problem+json ``body-too-large`` (413); the page never sends one:
+    it shows ``file-too-large`` itself for a buffer over the loader's limit.
+    """
+    try:
+        body = request.get_json(silent=False)
+    except BadRequest:
+        raise ApiProblemError(400, "bad-json", "the body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise ApiProblemError(400, "bad-json", "the body must be a JSON object")
+    kind, text, path = body.get("kind"), body.get("text"), body.get("path")
+    errors = []
+    if kind not in KINDS:
+        errors.append({"path": "kind", "code": "invalid", "message": f"one of {', '.join(KINDS)}"})
+    if not isinstance(text, str):
+        errors.append({"path": "text", "code": "invalid", "message": "the buffer's text"})
+    if path is not None and (not isinstance(path, str) or "/" in path or "\\" in path):
+        errors.append({"path": "path", "code": "invalid", "message": "a file name without folders"})
+    if errors:
+        raise ApiProblemError(422, "invalid-request", "the request does not fit the schema", errors)
+    if not can(EDIT[kind]):
+        return refuse(EDIT[kind])  # type: ignore[no-any-return]
+    return _answer(diagnose(kind, text, path))
+
+
+@blp.get("/schemas/<kind>.json")
+@require(None)
+def schema(kind: str) -> Response:
+    if kind not in CLIENT_SCHEMAS:
+        abort(404)
+    return Response(_schema_text(CLIENT_SCHEMAS[kind]), mimetype="application/schema+json")
+
+
+def _answer(diagnostics: list[dict[str, Any]]) -> Response:
+    errors = sum(1 for d in diagnostics if d["severity"] == "error")
+    payload = {"diagnostics": diagnostics, "errors": errors, "warnings": len(diagnostics) - errors}
+    return Response(json.dumps(payload, ensure_ascii=False), mimetype="application/json")
+
+
+@functools.cache
+def _schema_text(name: str) -> str:
+    return (SCHEMAS_DIR / f"{name}.schema.json").read_text(encoding="utf-8")
+
+
+@functools.cache
+def _bundle_version() -> str:
+    """A short hash of the built bundle, so a rebuilt bundle is never served from a stale cache."""
+    digest = hashlib.sha256()
+    for name in ("editor.js", "editor.css"):
+        path = STATIC_DIR / name
+        digest.update(path.read_bytes() if path.exists() else b"")
+    return digest.hexdigest()[:12]
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(blp)
