@@ -41,7 +41,6 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from functools import lru_cache
 from time import perf_counter
 from types import MappingProxyType
 from typing import Any
@@ -54,8 +53,7 @@ from carepath.delivery import policy as pol
 from carepath.delivery.items import DEFAULT_ADAPTERS, NOTIFICATION_KINDS, due_item
 from carepath.delivery.rendering import build_safe_facts, generic_message, render_action
 from carepath.delivery.retry import ChannelFailed, QuotaSpent, RetryAt, RetryBudget, after_failure
-from carepath.engine.content import load_content_library
-from carepath.store import consents, delivery_state
+from carepath.store import authoring, consents, delivery_state
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
 from carepath.store.models import InboxItem, OutboxRow, Patient, Pregnancy
@@ -131,17 +129,14 @@ class _Job:
 # --- rendering ----------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _content() -> Mapping[str, Any]:
-    return load_content_library()
-
-
-def render(row: OutboxRow, today: Any) -> tuple[str, str, str]:
-    """(title, neutral summary, body) of an outbox item. The body goes to the inbox only; an
-    item without content of its own (a checkup reminder) gets the generic wording of its kind."""
+def render(row: OutboxRow, today: Any, content: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(title, neutral summary, body) of an outbox item from ``content`` (the hospital's
+    education library: shipped items, each replaced by its own published version). The body
+    goes to the inbox only; an item without content of its own (a checkup reminder) gets the
+    generic wording of its kind."""
     params = row.params if isinstance(row.params, dict) else {}
     try:
-        rendered = render_action(row.kind, params, _content(), build_safe_facts(first_name="", today=today))
+        rendered = render_action(row.kind, params, content, build_safe_facts(first_name="", today=today))
     except Exception:  # a template lint missed: the inbox still gets the generic wording
         logger.exception("rendering %s for %s failed", params.get("content"), row.dedupe_key)
         rendered = generic_message(row.kind)
@@ -233,13 +228,21 @@ class _Inbox:
         }
         self._new: dict[str, tuple[_Filed, dict[str, Any], str]] = {}
         self._filed: list[tuple[OutboxRow, _Filed]] = []
+        self._libraries: dict[str, Mapping[str, Any]] = {}
+
+    def _library(self, hospital_id: str) -> Mapping[str, Any]:
+        """The hospital's education library, read once per batch."""
+        library = self._libraries.get(hospital_id)
+        if library is None:
+            library = self._libraries[hospital_id] = authoring.content_items(self._session, hospital_id)
+        return library
 
     def file(self, row: OutboxRow, now: datetime, link_base: str) -> _Filed:
         """File the inbox copy once (idempotent on the dedupe key); ``id`` and ``link`` are
         set by ``flush``."""
         filed = self.items.get(row.dedupe_key)
         if filed is None:
-            title, summary, body = render(row, now.date())
+            title, summary, body = render(row, now.date(), self._library(row.hospital_id))
             filed = self.items[row.dedupe_key] = _Filed(title, summary)
             values = {"hospital_id": row.hospital_id, "pregnancy_id": row.pregnancy_id,
                       "dedupe_key": row.dedupe_key, "kind": row.kind, "title": title, "summary": summary,

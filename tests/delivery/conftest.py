@@ -104,13 +104,14 @@ def add_outbox(
     channels: list[str] | None = None,
     params: dict[str, Any] | None = None,
     pathway: str = "anc",
+    hospital: str = HOSPITAL,
 ) -> None:
     from carepath.store.models import OutboxRow
 
     with db.transaction() as session:
         session.add(
             OutboxRow(
-                hospital_id=HOSPITAL,
+                hospital_id=hospital,
                 pregnancy_id=pregnancy_id,
                 dedupe_key=key,
                 pathway_id=pathway,

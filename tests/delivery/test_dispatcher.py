@@ -22,7 +22,7 @@ from carepath.delivery.policy import HospitalPolicy
 from carepath.store import consents, delivery_state
 from carepath.store.models import InboxItem, OutboxRow
 from tests.conftest import NOW
-from tests.delivery.conftest import OA_APPID, add_outbox, add_pregnancy
+from tests.delivery.conftest import HOSPITAL, OA_APPID, add_outbox, add_pregnancy
 from tests.delivery.seeding import add_many
 from tests.fakes.providers import FakeProviders, hang, http_error, provider_code
 
@@ -147,6 +147,39 @@ def test_education_goes_to_the_inbox_only(db: Any, cipher: Any, fake: FakeProvid
     with db.transaction() as session:
         item = session.scalars(select(InboxItem)).one()
     assert item.body and item.title
+
+
+def test_the_inbox_carries_the_hospitals_own_published_wording(
+    db: Any, cipher: Any, fake: FakeProviders, client: Any
+) -> None:
+    """A lesson the hospital edited, reviewed and published reaches her inbox in its words;
+    another hospital's women keep the shipped text."""
+    from carepath.store import authoring, tenants
+
+    with db.transaction() as session:
+        tenants.ensure_hospital(session, "h2", "hospital two", NOW)
+    _, mine = add_pregnancy(db, cipher, 1, openid="o-1")
+    _, theirs = add_pregnancy(db, cipher, 2, openid="o-2", hospital="h2")
+    author = authoring.Editor(
+        1, HOSPITAL, "张护士", frozenset({"content_author"}), frozenset({"content.edit"})
+    )
+    reviewer = authoring.Editor(
+        2, HOSPITAL, "王医生", frozenset({"reviewer"}), frozenset({"content.review", "pathway.publish"})
+    )
+    with db.transaction() as session:
+        draft, _ = authoring.start_draft(session, author, "content", "week-20", now=NOW)
+        edited = draft.source.rstrip("\n") + "\n\n本院孕妇学校每周三下午开课。\n"
+        authoring.save_draft(session, author, draft.id, edited, draft.revision, now=NOW)
+        authoring.submit(session, author, draft.id, now=NOW)
+        authoring.review(session, reviewer, draft.id, "approve", "可以", now=NOW)
+        authoring.publish(session, reviewer, draft.id, now=NOW)
+    add_outbox(db, mine, "k-mine", kind="push", params={"content": "week-20"})
+    add_outbox(db, theirs, "k-theirs", kind="push", params={"content": "week-20"}, hospital="h2")
+    setup = hospital_delivery(fake, client)
+    assert dispatch_once(db, NOW, lambda h: setup, cipher=cipher).sent == 2
+    with db.transaction() as session:
+        bodies = {i.dedupe_key: i.body for i in session.scalars(select(InboxItem))}
+    assert "每周三下午开课" in bodies["k-mine"] and "每周三下午开课" not in bodies["k-theirs"]
 
 
 def test_no_consent_is_skipped_with_reason_and_nothing_sent(
