@@ -1,12 +1,13 @@
 """The built-in WHO ICD-10 catalogue and the rule that maps an extended code to its WHO code.
 
-``pathways/icd10.csv`` lists the WHO ICD-10 (2019) codes the library uses and every category of
-chapter XV, with English titles and Chinese names (the Chinese names are unverified: see the
-file's header). Hospitals send extended codes of their national clinical edition (``O24.401``);
-the WHO code of such a code is the longest catalogue code that is a prefix of it at a code
-boundary: ``O24.401`` -> ``O24.4`` (and its category ``O24``). That is the same prefix rule the
-pathways match with, so mapping never changes which pathway matches; it names the code and
-finds the ones no pathway could ever understand.
+``pathways/icd10.csv`` lists every category and subcategory of WHO ICD-10 (2019) chapter XV and
+the few other WHO codes the library uses, with English titles and Chinese names (a third-party
+copy of the WHO titles, unverified Chinese names: see the file's header). Hospitals send
+extended codes of their national clinical edition (``O24.401``); the WHO code of such a code is
+the longest catalogue code that is a prefix of it at a code boundary: ``O24.401`` -> ``O24.4``
+(and its category ``O24``). That is the same prefix rule the pathways match with, so mapping
+never changes which pathway matches; it names the code and finds the ones no pathway could ever
+understand.
 """
 
 from __future__ import annotations

