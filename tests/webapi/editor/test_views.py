@@ -61,7 +61,7 @@ def test_the_page_lists_every_shipped_pathway_item_and_form_with_its_status(auth
     for entry in files:
         assert f'data-file="{entry.filename}"' in html
     assert "妊娠期糖尿病管理" in html  # gdm.yaml's title
-    assert 'data-status="draft">草稿<' in html  # the Chinese UI by default
+    assert 'data-status="shipped">内置<' in html  # the store has no copy yet; Chinese by default
     assert "路径" in html and "表单" in html
 
 
