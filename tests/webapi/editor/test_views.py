@@ -184,7 +184,9 @@ def test_titles_and_sources_with_script_tags_are_inert(
 
 
 def _embedded(html: str) -> str:
-    text = html.split('<script type="application/json" id="editor-source">')[1].split("</script>")[0]
+    text = html.split('<script type="application/json" id="editor-source">')[1].split(
+        "</script>", maxsplit=1
+    )[0]
     return str(json.loads(text))
 
 
