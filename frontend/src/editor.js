@@ -8,13 +8,14 @@
 // the UI strings in #editor-messages. Nothing the author typed ever goes through innerHTML.
 import "./editor.css";
 import { EditorView, basicSetup } from "codemirror";
-import { EditorState } from "@codemirror/state";
+import { Compartment, EditorState } from "@codemirror/state";
 import { hoverTooltip, keymap } from "@codemirror/view";
 import { indentWithTab } from "@codemirror/commands";
 import { yaml, yamlLanguage } from "@codemirror/lang-yaml";
 import { linter, lintGutter, forceLinting } from "@codemirror/lint";
 import { stateExtensions, updateSchema, handleRefresh } from "codemirror-json-schema";
 import { yamlCompletion, yamlSchemaHover, yamlSchemaLinter } from "codemirror-json-schema/yaml";
+import { attachWorkflow } from "./workflow.js";
 
 const LINT_DELAY_MS = 150;
 
@@ -204,9 +205,13 @@ function start() {
   }
 
   const readOnly = root.dataset.readonly === "true";
+  const readOnlyMode = new Compartment();
   const extensions = [
     basicSetup,
-    EditorState.readOnly.of(readOnly),
+    readOnlyMode.of(EditorState.readOnly.of(readOnly)),
+    EditorView.updateListener.of((update) => {
+      if (update.docChanged && window.carepathEditor.onChange) window.carepathEditor.onChange();
+    }),
     keymap.of([indentWithTab]),
     EditorView.lineWrapping,
     EditorState.tabSize.of(2),
@@ -234,6 +239,13 @@ function start() {
     state: EditorState.create({ doc: source, extensions }),
   });
   window.carepathEditor = { view };
+  attachWorkflow({
+    view,
+    root,
+    t,
+    setReadOnly: (on) => view.dispatch({ effects: readOnlyMode.reconfigure(EditorState.readOnly.of(on)) }),
+    recheck: () => forceLinting(view),
+  });
 
   if (schemaUrl && !readOnly) {
     fetch(schemaUrl, { credentials: "same-origin" })

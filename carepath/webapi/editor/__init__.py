@@ -1,10 +1,14 @@
 """The pathway and content editor: ``/editor`` pages and the live compile endpoint.
 
-``GET /editor`` lists the shipped library; ``GET /editor/<kind>/<name>`` opens one file in
-the CodeMirror editor (the bundle is built from ``frontend/`` into ``static/editor/``);
+``GET /editor`` lists the shipped library with each file's status in this hospital's store
+(its draft, in review, published by the hospital, or the shipped text);
+``GET /editor/<kind>/<name>`` opens one file in the CodeMirror editor (the bundle is built
+from ``frontend/`` into ``static/editor/``): the hospital's open draft or version in review
+when it has one, else its published text, else the shipped file;
 ``POST /editor/api/compile`` answers the editor's debounced requests with the diagnostics of
 ``diagnostics.diagnose``; ``GET /editor/schemas/<kind>.json`` serves the JSON Schemas that
-drive completion and the in-browser schema checks. Saving goes through the drafts API.
+drive completion and the in-browser schema checks. Saving, submitting and the conflict of
+two authors go through the drafts API (``editor_api``); the page only says where it starts.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, render_template, request
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, request, url_for
 from werkzeug.exceptions import BadRequest
 
-from carepath.webapi.auth.permissions import can, refuse, require
+from carepath.store import authoring
+from carepath.store.authoring import DocumentInfo
+from carepath.webapi.auth.permissions import can, current_staff, refuse, require
 from carepath.webapi.editor.diagnostics import KINDS, MAX_BYTES, diagnose
 from carepath.webapi.editor.library import LibraryFile, find, shipped_library
 from carepath.webapi.problems import ApiProblemError
@@ -55,17 +61,52 @@ def open_file(kind: str, name: str) -> Any:
 
 
 def _page(current: LibraryFile | None) -> str:
-    groups = [(kind, [f for f in shipped_library() if f.kind == kind]) for kind in KINDS]
+    staff = current_staff()
+    assert staff is not None  # every page is behind @require
+    with current_app.extensions["carepath.db"].reading() as session:
+        infos = {(i.kind, i.name): i for i in authoring.list_documents(session, staff.hospital_id)}
+        files = [(f, store_status(infos.get((f.kind, f.name)))) for f in shipped_library()]
+        groups = [(kind, [(f, status) for f, status in files if f.kind == kind]) for kind in KINDS]
+        opened = _opened(current, infos.get((current.kind, current.name))) if current else None
     return render_template(
         "editor/page.html",
         groups=groups,
         current=current,
-        source=current.source() if current is not None else "",
+        opened=opened,
         max_bytes=MAX_BYTES,
         bundle_version=_bundle_version(),
         schema_kind=CLIENT_SCHEMAS.get(current.kind) if current is not None else None,
-        editable=current is not None and can(EDIT[current.kind]),
+        may_edit=current is not None and can(EDIT[current.kind]),
+        staff_id=staff.staff_id,
+        versions_url=url_for("editor_api.get_version", version_id=0).rsplit("/", 1)[0],
+        review_url=url_for("editor_review.review_page", version_id=0).rsplit("/", 1)[0],
     )
+
+
+def store_status(info: DocumentInfo | None) -> str:
+    """What the hospital's store says of a document: its open version's status (``draft`` or
+    ``in_review``), ``published`` when the hospital published its own, else ``shipped``."""
+    if info is None:
+        return "shipped"
+    if info.open is not None:
+        return info.open.status
+    return "published" if info.published is not None else "shipped"
+
+
+def _opened(current: LibraryFile, info: DocumentInfo | None) -> dict[str, Any]:
+    """Where the editor starts: the open draft (with its revision, for the conflict check) or
+    the version in review, else the hospital's published text, else the shipped file."""
+    status = store_status(info)
+    version = None
+    if info is not None:
+        version = info.open or info.published
+    return {
+        "status": status,
+        "source": version.source if version is not None else current.source(),
+        "version": version,
+        # a save goes to this draft; from a published or shipped text it opens a draft first
+        "draft": info.open if info is not None and status == "draft" else None,
+    }
 
 
 @blp.post("/api/compile")

@@ -61,7 +61,7 @@ def test_the_page_lists_every_shipped_pathway_item_and_form_with_its_status(auth
     for entry in files:
         assert f'data-file="{entry.filename}"' in html
     assert "妊娠期糖尿病管理" in html  # gdm.yaml's title
-    assert 'data-status="draft">草稿<' in html  # the Chinese UI by default
+    assert 'data-status="shipped">内置<' in html  # the store has no copy yet; Chinese by default
     assert "路径" in html and "表单" in html
 
 
@@ -181,3 +181,67 @@ def test_titles_and_sources_with_script_tags_are_inert(
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     embedded = html.split('id="editor-source">')[1].split("</script>")[0]
     assert json.loads(embedded) == hostile.read_text(encoding="utf-8")
+
+
+def _embedded(html: str) -> str:
+    text = html.split('<script type="application/json" id="editor-source">')[1].split(
+        "</script>", maxsplit=1
+    )[0]
+    return str(json.loads(text))
+
+
+def _status(html: str, name: str) -> str:
+    found = re.search(rf'data-file="{name}">.*?data-status="([a-z_]+)"', html, re.S)
+    assert found is not None
+    return found.group(1)
+
+
+def test_the_page_opens_the_hospitals_draft_with_its_revision_and_then_its_version_in_review(
+    app: Flask, author: Staff
+) -> None:
+    headers = {"X-CSRFToken": author.token}
+    opened = author.client.post("/editor/api/documents/pathway/gdm/draft", headers=headers)
+    assert opened.status_code == 201
+    draft = opened.get_json()
+    changed = source("pathway", "gdm").replace("title:", "# 院内修改\ntitle:", 1)
+    saved = author.client.put(
+        f"/editor/api/versions/{draft['id']}/source",
+        json={"source": changed, "base_revision": draft["revision"]},
+        headers=headers,
+    )
+    assert saved.status_code == 200
+    revision = saved.get_json()["revision"]
+
+    html = author.client.get("/editor/pathway/gdm").get_data(as_text=True)
+    assert _embedded(html) == changed  # the draft, not the shipped file
+    assert f'data-version-id="{draft["id"]}" data-revision="{revision}"' in html
+    assert 'id="document-status" data-status="draft"' in html and "data-readonly" not in html
+    assert _status(html, "gdm.yaml") == "draft" and _status(html, "cholestasis.yaml") == "shipped"
+
+    submitted = author.client.post(f"/editor/api/versions/{draft['id']}/submit", json={}, headers=headers)
+    assert submitted.status_code == 200, submitted.get_json()
+    html = author.client.get("/editor/pathway/gdm").get_data(as_text=True)
+    assert _embedded(html) == changed
+    assert 'data-readonly="true"' in html and 'id="in-review-note"' in html
+    assert f'href="/editor/review/{draft["id"]}"' in html
+    assert _status(html, "gdm.yaml") == "in_review"
+    assert "data-version-id" not in html  # nothing to save to while it is in review
+
+    doctor = logged_in(app, "doctor", "doctor")  # reads it, cannot change it, no buttons
+    html = doctor.client.get("/editor/pathway/gdm").get_data(as_text=True)
+    assert 'data-readonly="true"' in html and 'id="save"' not in html
+    assert _embedded(html) == changed
+
+
+def test_a_title_with_a_script_tag_in_a_draft_stays_text(author: Staff) -> None:
+    headers = {"X-CSRFToken": author.token}
+    draft = author.client.post("/editor/api/documents/pathway/gdm/draft", headers=headers).get_json()
+    changed = source("pathway", "gdm") + "\n# </script><script>alert(1)</script>\n"
+    author.client.put(
+        f"/editor/api/versions/{draft['id']}/source",
+        json={"source": changed, "base_revision": draft["revision"]},
+        headers=headers,
+    )
+    html = author.client.get("/editor/pathway/gdm").get_data(as_text=True)
+    assert "<script>alert(1)" not in html
+    assert _embedded(html) == changed
