@@ -20,7 +20,7 @@ links to a patient record.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from datetime import time as clock_time
 from typing import Any
@@ -137,14 +137,15 @@ def _by_action(impact: CohortImpact, choice: str) -> list[dict[str, Any]]:
     return rows
 
 
-def cohort(
-    session: Session, hospital_id: str, target: Candidate, weeks: int, now: datetime
-) -> dict[str, Any]:
-    """The cohort impact of publishing ``target`` (see the module's docstring), as JSON."""
-    plan = Plan.build(target.base, target.library, now, weeks, engine_settings())
+def cohort_report(plan: Plan, cohort: Iterable[Enrolled]) -> dict[str, Any]:
+    """The cohort impact as the panel shows it: ``impact_json`` without the full list of
+    affected ids, and the first ``DETAILED`` affected pregnancies (masked) with their changes.
+    Each pregnancy runs alone, so that her own changes are known; nothing of her is kept
+    after unless she is among those listed."""
+    now = plan.now
     total = CohortImpact()
     detailed: list[dict[str, Any]] = []
-    for enrolled in enrolled_states(session, hospital_id, now):
+    for enrolled in cohort:
         one = plan.run([enrolled])
         total.add(one)
         if len(detailed) < DETAILED and (one.pin.affected or one.migrate.affected):
@@ -177,7 +178,7 @@ def cohort_impact(version_id: int) -> Response:
         raise ApiProblemError(422, "bad-weeks", f"weeks must be a whole number from 1 to {max(WEEK_CHOICES)}")
     now = _now()
     started = time.perf_counter()
-    with _db().transaction() as session:
+    with _db().reading() as session:
         try:
             version = authoring.get_version(session, me.hospital_id, version_id)
         except AuthoringError as error:
@@ -189,14 +190,17 @@ def cohort_impact(version_id: int) -> Response:
         target = candidate(session, me.hospital_id, version)
         if target.problems:
             raise ApiProblemError(422, "not-compiled", "; ".join(str(p) for p in target.problems[:5]))
-        report = cohort(session, me.hospital_id, target, weeks, now)
+        label = target.label
+        plan = Plan.build(target.base, target.library, now, weeks, engine_settings())
+        report = cohort_report(plan, enrolled_states(session, me.hospital_id, now))
+    with _db().transaction() as session:  # the read of every enrolled woman's state
         audit(
             session,
             me.actor,
             "read",
             now,
-            f"cohort impact of {target.label}: {report['patients']} pregnancies in care, {weeks} weeks",
+            f"cohort impact of {label}: {report['patients']} pregnancies in care, {weeks} weeks",
         )
     report["seconds"] = round(time.perf_counter() - started, 3)
-    current_app.logger.info("cohort impact of %s: %s s", target.label, report["seconds"])
+    current_app.logger.info("cohort impact of %s: %s s", label, report["seconds"])
     return jsonify(report)
