@@ -155,7 +155,7 @@ def _register(api: Api, n: int, lmp: date) -> None:
 
 
 def test_the_review_shows_the_behaviour_diff_and_the_cohort_impact_of_moving_the_ogtt(
-    app: Flask, api: Api, shipped: Shipped
+    app: Flask, api: Api, shipped: Shipped, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     at_22 = TODAY - timedelta(weeks=22)  # her OGTT reminder falls in the next 8 weeks
     at_25 = TODAY - timedelta(weeks=25)  # between 24+0 and 26+0: reminded, and again if moved
@@ -188,6 +188,11 @@ def test_the_review_shows_the_behaviour_diff_and_the_cohort_impact_of_moving_the
     assert report["migrate"]["affected_patients"] == 3
     masked = [one["id"] for one in report["affected"]]
     assert len(masked) == 3 and all(m.endswith("…") and len(m) == 7 for m in masked)
+    from carepath.webapi import review_impact
+
+    monkeypatch.setattr(review_impact, "CHUNK", 1)  # read one state at a time: the same answer
+    again = reviewer.get(f"/editor/api/versions/{version}/impact", weeks="8").get_json()
+    assert again["migrate"]["by_action"] == report["migrate"]["by_action"] and again["patients"] == 4
     with app.extensions["carepath.db"].reading() as session:
         details = session.scalars(select(AuditEntry.detail).where(AuditEntry.action == "read")).all()
     assert any("cohort impact of" in d and "4 pregnancies" in d for d in details)
@@ -217,3 +222,20 @@ def test_a_draft_is_previewed_in_place_of_the_published_text(
     assert page.status_code == 200 and "v1" in _text(html, "preview-target")
     assert "ogtt fired: at GA 26+0" in html and "ogtt fired: at GA 24+0" not in html
     assert doctor.get("/editor/preview", demo="demo-003", version="nope").status_code == 404
+
+
+def test_a_draft_with_errors_is_not_previewed_and_says_why(
+    app: Flask, shipped: Shipped, doctor: Staff
+) -> None:
+    author = Staff(app, "author", "content_author")
+    draft = author.call("POST", "/editor/api/documents/pathway/checkups-example/draft").get_json()
+    broken = CHECKUPS.replace("remind: {content: visit-4}", "shout: {content: visit-4}")
+    saved = author.call(
+        "PUT",
+        f"/editor/api/versions/{draft['id']}/source",
+        {"source": broken, "base_revision": draft["revision"]},
+    )
+    assert saved.status_code == 200
+    page = doctor.get("/editor/preview", demo="demo-003", version=str(draft["id"]))
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "unknown-action" in html and 'id="preview-result"' not in html
