@@ -96,16 +96,16 @@ def read_form(args: Mapping[str, str]) -> tuple[PersonaForm, dict[str, Any]]:
 
 
 def persona_of(form: PersonaForm, persona: dict[str, Any]) -> Facts | None:
-    """Her facts, or None with every problem put by the field it belongs to."""
-    if form.errors:
-        return None
+    """Her facts, or None with every problem put by the field it belongs to (the engine
+    checks the fields that parsed even when another one did not)."""
     try:
-        return persona_facts(persona, engine_settings())
+        facts = persona_facts(persona, engine_settings())
     except CompileError as error:
         lines = _key_lines(persona)
         for problem in error.problems:
             form.error(_field_of(problem, lines, persona), f"{problem.code}: {problem.message}")
-    return None
+        return None
+    return None if form.errors else facts
 
 
 def _key_lines(persona: Mapping[str, Any]) -> list[tuple[int, str]]:

@@ -104,6 +104,7 @@ def test_a_described_patient_with_bad_fields_gets_each_error_by_its_field(doctor
     assert page.status_code == 422
     html = page.get_data(as_text=True)
     assert "two 不是整数" in _text(html, "error-gravida")  # the UI is zh-CN by default
+    assert "bad-icd10" in _text(html, "error-diagnoses")  # the other fields are checked too
     page = doctor.get("/editor/preview", run="1", lmp="2026-02-06", diagnoses="ZZZ", risk_colour="pink")
     assert page.status_code == 422
     html = page.get_data(as_text=True)

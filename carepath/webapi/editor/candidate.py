@@ -33,7 +33,8 @@ from carepath.store.models import DocumentVersion, LibraryDocument
 #: The synthetic demo patients of the repository (``PREVIEW_PATIENTS`` overrides).
 DEMO_PATIENTS = Path(__file__).resolve().parents[3] / "examples" / "patients"
 _CACHE_SIZE = 8
-_cache: OrderedDict[tuple[int, str, int], Library] = OrderedDict()
+#: (version id, text hash) -> (the base library it was built on, the candidate library)
+_cache: OrderedDict[tuple[int, str], tuple[Library, Library]] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -73,11 +74,11 @@ def candidate(session: Session, hospital_id: str, version: DocumentVersion) -> C
         return Candidate(document, version, base, base, {**content, document.name: item})
     if document.kind != "pathway":  # a form changes scoring only: the timeline is the same
         return Candidate(document, version, base, base, content)
-    key = (version.id, version.source_hash, id(base))
+    key = (version.id, version.source_hash)
     with _lock:
         found = _cache.get(key)
-    if found is not None:
-        return Candidate(document, version, base, found, content)
+    if found is not None and found[0] is base:  # the hospital's library has not changed since
+        return Candidate(document, version, base, found[1], content)
     where = display_path(document.kind, document.name)
     others = pathways.current_sources(session, hospital_id)
     units = [Unit(where, version.source.encode("utf-8"))]
@@ -92,7 +93,7 @@ def candidate(session: Session, hospital_id: str, version: DocumentVersion) -> C
     library = base.subset({p.id for p in base.versions()} | set(base.current))
     library.add(compiled[0])
     with _lock:
-        _cache[key] = library
+        _cache[key] = (base, library)
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return Candidate(document, version, base, library, content)
