@@ -161,5 +161,9 @@ def test_a_reviewer_sees_the_persona_diff_and_the_cohort_impact(
     )
     assert rows.locator("td").all_inner_texts()[2:] == ["1", "0", "2"]  # gaining, losing, moved
     assert reviewer.locator("#cohort-affected li").count() == 3
+    if os.environ.get("CAREPATH_SCREENSHOTS"):  # the panel, on request
+        reviewer.locator("#impact").screenshot(
+            path=str(Path(os.environ["CAREPATH_SCREENSHOTS"]) / "impact.png")
+        )
     weekly = reviewer.locator("#cohort-weekly tbody tr")
     assert weekly.count() == 3 and reviewer.locator("#cohort-status").inner_text().endswith("秒")
