@@ -14,6 +14,7 @@ history, which a real store already holds) and the impact itself.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import sys
@@ -28,6 +29,8 @@ from carepath.engine.forms import make_scorer
 from carepath.engine.impact import Enrolled, Plan, advance, impact_json
 from carepath.engine.parallel import parallel_impact
 from carepath.engine.runtime import Library, Settings
+from carepath.store import state_codec
+from carepath.webapi.review_impact import cohort_report
 
 ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = ROOT / "carepath" / "pathways"
@@ -111,6 +114,16 @@ def main() -> None:
                 f"{label:>12} {jobs:>12} {impact.patients:>12} {wall:>12.2f} {cpu:>12.2f} "
                 f"{report['migrate']['affected_patients']:>12} {report['pin']['affected_patients']:>12}"
             )
+    # The review page's path: stored JSON states decoded as they are read, one worker, each
+    # pregnancy run alone so that the first affected are listed with their changes.
+    stored = [json.dumps(state_codec.dump_state(e.state)) for e in states]
+    started, cpu = time.perf_counter(), cpu_seconds()
+    web = cohort_report(plan, (Enrolled(state_codec.load_state(json.loads(t))) for t in stored))
+    wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+    print(
+        f"{'web (JSON)':>12} {1:>12} {web['patients']:>12} {wall:>12.2f} {cpu:>12.2f} "
+        f"{web['migrate']['affected_patients']:>12} {web['pin']['affected_patients']:>12}"
+    )
     for row in report["migrate"]["by_action"]:
         print("migrate:", row)
     print("messages per patient-week before:", report["messages_per_patient_week_before"])

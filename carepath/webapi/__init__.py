@@ -147,10 +147,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     app.register_blueprint(auth_views.blp)
     app.register_blueprint(staff_admin.blp)
-    from carepath.webapi import editor_api, editor_review
+    from carepath.webapi import editor_api, editor_preview, editor_review, review_impact
 
     app.register_blueprint(editor_api.blp)  # the drafts/review JSON API (session + CSRF)
     app.register_blueprint(editor_review.blp)  # the review and history pages
+    app.register_blueprint(editor_preview.blp)  # a persona's pregnancy under a library
+    review_impact.init_app(app)  # the review page's behaviour diff and cohort impact
 
     @app.get("/api/docs-static/<path:filename>")
     def swagger_static(filename: str) -> Any:
