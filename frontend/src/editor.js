@@ -16,8 +16,11 @@ import { linter, lintGutter, forceLinting } from "@codemirror/lint";
 import { stateExtensions, updateSchema, handleRefresh } from "codemirror-json-schema";
 import { yamlCompletion, yamlSchemaHover, yamlSchemaLinter } from "codemirror-json-schema/yaml";
 import { attachWorkflow } from "./workflow.js";
+import { attachPreview } from "./preview.js";
 
 const LINT_DELAY_MS = 150;
+// how long a read-only item waits after a change (a loaded version) before its preview
+const PREVIEW_DELAY_MS = 300;
 
 function readJson(id, fallback) {
   const node = document.getElementById(id);
@@ -93,7 +96,11 @@ function start() {
   if (!root) return;
   const t = readJson("editor-messages", {});
   const source = readJson("editor-source", "");
-  const { kind, file, compileUrl, schemaUrl } = root.dataset;
+  const { kind, file, compileUrl, renderUrl, schemaUrl } = root.dataset;
+  // a content item's check is its preview's request too: POST /editor/api/render answers
+  // with the same diagnostics as /compile, plus what she would read
+  const previewPanel = document.getElementById("content-preview");
+  const preview = kind === "content" && renderUrl && previewPanel ? attachPreview(previewPanel, t) : null;
   const maxBytes = Number(root.dataset.maxBytes || 1000000);
   const status = document.getElementById("editor-status");
   const setStatus = (text, state) => {
@@ -138,7 +145,7 @@ function start() {
   async function serverDiagnostics(text) {
     const bytes = utf8Length(text);
     // never sent: the server would refuse it the same way, after a long upload
-    if (bytes > maxBytes) return { ok: true, diagnostics: [tooLarge(bytes)] };
+    if (bytes > maxBytes) return { ok: true, diagnostics: [tooLarge(bytes)], preview: null };
     const headers = {
       "Content-Type": "application/json",
       Accept: "application/json",
@@ -147,19 +154,19 @@ function start() {
     const token = csrfToken();
     if (token) headers["X-CSRFToken"] = token;
     try {
-      const response = await fetch(compileUrl, {
+      const response = await fetch(preview ? renderUrl : compileUrl, {
         method: "POST",
         headers,
         credentials: "same-origin",
         body: JSON.stringify({ kind, text, path: file || null }),
       });
-      if (response.status === 413) return { ok: true, diagnostics: [tooLarge(bytes)] };
+      if (response.status === 413) return { ok: true, diagnostics: [tooLarge(bytes)], preview: null };
       if (response.status === 401 || response.redirected) {
         return { ok: false, reason: t.sessionExpired };
       }
       if (!response.ok) return { ok: false, reason: `${t.serverError} (${response.status})` };
       const body = await response.json();
-      return { ok: true, diagnostics: body.diagnostics || [] };
+      return { ok: true, diagnostics: body.diagnostics || [], preview: body.preview || null };
     } catch {
       return { ok: false, reason: t.offline };
     }
@@ -190,6 +197,7 @@ function start() {
     const serverLines = new Set(fromServer.map((d) => doc.lineAt(d.from).number));
     const merged = fromServer.concat(local.filter((d) => !serverLines.has(doc.lineAt(d.from).number)));
     if (mine === generation) {
+      if (preview) preview.show(server);
       const errors = merged.filter((d) => d.severity === "error").length;
       const warnings = merged.length - errors;
       const elapsed = Math.round(performance.now() - started);
@@ -232,6 +240,26 @@ function start() {
   } else {
     // an item's Markdown body around YAML front matter: the server's lint checks it all
     extensions.push(linter(lint, { delay: LINT_DELAY_MS }));
+  }
+
+  if (preview && readOnly) {
+    // no lint runs on a read-only item: ask for its preview on opening and when the text is
+    // replaced (a version loaded into the editor)
+    let timer = null;
+    let asked = 0;
+    const refresh = async (text) => {
+      const mine = ++asked;
+      const answer = await serverDiagnostics(text);
+      if (mine === asked) preview.show(answer);
+    };
+    extensions.push(
+      EditorView.updateListener.of((update) => {
+        if (!update.docChanged) return;
+        clearTimeout(timer);
+        timer = setTimeout(() => refresh(update.state.doc.toString()), PREVIEW_DELAY_MS);
+      }),
+    );
+    refresh(source);
   }
 
   const view = new EditorView({

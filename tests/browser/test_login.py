@@ -72,6 +72,7 @@ def test_admin_creates_staff_and_assigns_a_role(
     admin.get_by_label("审核人").check()
     admin.get_by_role("button", name="保存").click()
     row = admin.locator("tr[data-username='li.shenhe']")
+    row.wait_for()  # the list page after the redirect (all_inner_texts does not wait)
     assert row.locator(".badge").all_inner_texts() == ["审核人"]
     assert admin.locator(".flash").inner_text() == "已创建账号 li.shenhe。"
 

@@ -6,7 +6,9 @@
 from ``frontend/`` into ``static/editor/``): the hospital's open draft or version in review
 when it has one, else its published text, else the shipped file;
 ``POST /editor/api/compile`` answers the editor's debounced requests with the diagnostics of
-``diagnostics.diagnose``; ``GET /editor/schemas/<kind>.json`` serves the JSON Schemas that
+``diagnostics.diagnose``; ``POST /editor/api/render`` answers them for a content item, with
+its preview (the summary as WeChat and SMS carry it, the full text as safe HTML:
+``render.preview_item``); ``GET /editor/schemas/<kind>.json`` serves the JSON Schemas that
 drive completion and the in-browser schema checks. Saving, submitting and the conflict of
 two authors go through the drafts API (``editor_api``); the page only says where it starts.
 """
@@ -17,7 +19,7 @@ import functools
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, request, url_for
 from werkzeug.exceptions import BadRequest
@@ -25,8 +27,9 @@ from werkzeug.exceptions import BadRequest
 from carepath.store import authoring
 from carepath.store.authoring import DocumentInfo
 from carepath.webapi.auth.permissions import can, current_staff, refuse, require
-from carepath.webapi.editor.diagnostics import KINDS, MAX_BYTES, diagnose
+from carepath.webapi.editor.diagnostics import KINDS, MAX_BYTES, Kind, diagnose
 from carepath.webapi.editor.library import LibraryFile, find, shipped_library
+from carepath.webapi.editor.render import preview_item
 from carepath.webapi.problems import ApiProblemError
 
 blp = Blueprint("editor", __name__, url_prefix="/editor")
@@ -119,6 +122,14 @@ def compile_buffer() -> Response:
     check that reads it, as problem+json ``body-too-large`` (413); the page never sends one:
     it shows ``file-too-large`` itself for a buffer over the loader's limit.
     """
+    kind, text, path = _buffer_request()
+    if not can(EDIT[kind]):
+        return refuse(EDIT[kind])  # type: ignore[no-any-return]
+    return _answer(diagnose(kind, text, path))
+
+
+def _buffer_request() -> tuple[Kind, str, str | None]:
+    """The ``kind``, ``text`` and ``path`` of a compile or render request, or a 400/422."""
     try:
         body = request.get_json(silent=False)
     except BadRequest:
@@ -135,9 +146,26 @@ def compile_buffer() -> Response:
         errors.append({"path": "path", "code": "invalid", "message": "a file name without folders"})
     if errors:
         raise ApiProblemError(422, "invalid-request", "the request does not fit the schema", errors)
-    if not can(EDIT[kind]):
-        return refuse(EDIT[kind])  # type: ignore[no-any-return]
-    return _answer(diagnose(kind, text, path))
+    return cast(Kind, kind), cast(str, text), cast("str | None", path)
+
+
+@blp.post("/api/render")
+@require(None)
+def render_buffer() -> Response:
+    """A content item's preview: ``{"kind": "content", "text", "path"?}`` in, the compile
+    answer plus ``preview`` out (``null`` while the item does not parse or render)."""
+    kind, text, path = _buffer_request()
+    if kind != "content":
+        raise ApiProblemError(
+            422,
+            "invalid-request",
+            "the request does not fit the schema",
+            [{"path": "kind", "code": "invalid", "message": "only content items have a preview"}],
+        )
+    if not (can(READ[kind]) or can(EDIT[kind])):
+        return refuse(READ[kind])  # type: ignore[no-any-return]
+    answer = preview_item(text, path)
+    return _answer(answer["diagnostics"], preview=answer["preview"])
 
 
 @blp.get("/schemas/<kind>.json")
@@ -148,9 +176,9 @@ def schema(kind: str) -> Response:
     return Response(_schema_text(CLIENT_SCHEMAS[kind]), mimetype="application/schema+json")
 
 
-def _answer(diagnostics: list[dict[str, Any]]) -> Response:
+def _answer(diagnostics: list[dict[str, Any]], **extra: Any) -> Response:
     errors = sum(1 for d in diagnostics if d["severity"] == "error")
-    payload = {"diagnostics": diagnostics, "errors": errors, "warnings": len(diagnostics) - errors}
+    payload = {"diagnostics": diagnostics, "errors": errors, "warnings": len(diagnostics) - errors, **extra}
     return Response(json.dumps(payload, ensure_ascii=False), mimetype="application/json")
 
 
