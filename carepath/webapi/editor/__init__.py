@@ -30,6 +30,7 @@ from carepath.webapi.auth.permissions import can, current_staff, refuse, require
 from carepath.webapi.editor.diagnostics import KINDS, MAX_BYTES, Kind, diagnose
 from carepath.webapi.editor.library import LibraryFile, find, shipped_library
 from carepath.webapi.editor.render import preview_item
+from carepath.webapi.editor_api import shipped
 from carepath.webapi.problems import ApiProblemError
 
 blp = Blueprint("editor", __name__, url_prefix="/editor")
@@ -55,7 +56,7 @@ def index() -> str:
 @blp.get("/<kind>/<name>")
 @require(None)
 def open_file(kind: str, name: str) -> Any:
-    entry = find(kind, name)
+    entry = find(kind, name, shipped())
     if entry is None:
         abort(404)
     if not can(READ[entry.kind]):
@@ -68,7 +69,7 @@ def _page(current: LibraryFile | None) -> str:
     assert staff is not None  # every page is behind @require
     with current_app.extensions["carepath.db"].reading() as session:
         infos = {(i.kind, i.name): i for i in authoring.list_documents(session, staff.hospital_id)}
-        files = [(f, store_status(infos.get((f.kind, f.name)))) for f in shipped_library()]
+        files = [(f, store_status(infos.get((f.kind, f.name)))) for f in shipped_library(shipped())]
         groups = [(kind, [(f, status) for f, status in files if f.kind == kind]) for kind in KINDS]
         opened = _opened(current, infos.get((current.kind, current.name))) if current else None
     return render_template(

@@ -15,9 +15,7 @@ from typing import Any
 
 import yaml
 
-from carepath.engine.catalogue import PATHWAYS_DIR, builtin_pathway_ids
-from carepath.engine.content import CONTENT_DIRECTORY
-from carepath.engine.forms import FORMS_DIRECTORY
+from carepath.store.library_files import KINDS, SHIPPED, Shipped
 from carepath.webapi.editor.diagnostics import Kind
 
 
@@ -34,24 +32,26 @@ class LibraryFile:
         return self.path.read_text(encoding="utf-8")
 
 
-@functools.cache
-def shipped_library() -> tuple[LibraryFile, ...]:
-    """Every file of the built-in library, pathways first, each kind sorted by name.
+def shipped_library(shipped: Shipped = SHIPPED) -> tuple[LibraryFile, ...]:
+    """Every document of the shipped library (the directories and names of
+    ``store.library_files.Shipped``, which the review workflow uses too), pathways first, each
+    kind sorted by name."""
+    return _listing(tuple((kind, shipped.directories[kind]) for kind in KINDS))
 
-    Cached: package data does not change while the process runs.
-    """
+
+@functools.cache
+def _listing(directories: tuple[tuple[str, Path], ...]) -> tuple[LibraryFile, ...]:
+    """Cached per set of directories: package data does not change while the process runs."""
+    shipped = Shipped(dict(directories))
     files: list[LibraryFile] = []
-    for stem in sorted(builtin_pathway_ids()):
-        files.append(_entry("pathway", PATHWAYS_DIR / f"{stem}.yaml", _yaml_fields))
-    for path in sorted(CONTENT_DIRECTORY.glob("*.md")):
-        files.append(_entry("content", path, _front_matter_fields))
-    for path in sorted(FORMS_DIRECTORY.glob("*.yaml")):
-        files.append(_entry("form", path, _yaml_fields))
+    for kind, _ in directories:
+        read = _front_matter_fields if kind == "content" else _yaml_fields
+        files += [_entry(kind, shipped.path(kind, name), read) for name in shipped.names(kind)]
     return tuple(files)
 
 
-def find(kind: str, name: str) -> LibraryFile | None:
-    return next((f for f in shipped_library() if f.kind == kind and f.name == name), None)
+def find(kind: str, name: str, shipped: Shipped = SHIPPED) -> LibraryFile | None:
+    return next((f for f in shipped_library(shipped) if f.kind == kind and f.name == name), None)
 
 
 def _entry(kind: Kind, path: Path, read: Any) -> LibraryFile:

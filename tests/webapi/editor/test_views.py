@@ -174,8 +174,8 @@ def test_titles_and_sources_with_script_tags_are_inert(
         encoding="utf-8",
     )
     entry = library._entry("pathway", hostile, library._yaml_fields)
-    monkeypatch.setattr(library, "shipped_library", lambda: (entry,))
-    monkeypatch.setattr("carepath.webapi.editor.shipped_library", lambda: (entry,))
+    monkeypatch.setattr(library, "shipped_library", lambda *_: (entry,))
+    monkeypatch.setattr("carepath.webapi.editor.shipped_library", lambda *_: (entry,))
     html = author.client.get("/editor/pathway/hostile").get_data(as_text=True)
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
