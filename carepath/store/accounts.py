@@ -413,6 +413,21 @@ def check_session(
         return SessionCheck(_identity(staff))
 
 
+def record_refusal(
+    db: Database,
+    identity: StaffIdentity,
+    permission: str,
+    path: str,
+    now: datetime,
+    *,
+    remote_addr: str | None,
+) -> None:
+    """A logged-in staff member refused for want of ``permission``: who tried what, audited
+    (repeated refusals of one account are how probing shows in the log)."""
+    with db.transaction() as session:
+        audit(session, identity.actor(remote_addr), "refused", now, f"{permission} needed for {path[:300]}")
+
+
 def logout(db: Database, token: str, now: datetime, remote_addr: str | None = None) -> None:
     """End one session (idempotent); audited when there was one."""
     with db.transaction() as session:

@@ -167,8 +167,8 @@ def test_login_returns_to_next_but_never_to_another_site(app: Flask, browser: St
         browser.logout()
 
 
-def test_a_role_without_the_permission_is_refused(app: Flask, browser: StaffBrowser) -> None:
-    make_staff(app, "wang.li", "nurse")
+def test_a_role_without_the_permission_is_refused_and_audited(app: Flask, browser: StaffBrowser) -> None:
+    nurse = make_staff(app, "wang.li", "nurse")
     browser.login("wang.li")
     page = browser.client.get("/admin/staff")
     assert page.status_code == 403 and "staff.manage" in page.get_data(as_text=True)
@@ -179,6 +179,13 @@ def test_a_role_without_the_permission_is_refused(app: Flask, browser: StaffBrow
         "/admin/staff/new", {"username": "x.y", "name": "x", "password": PASSWORD}, token_from="/"
     )
     assert post.status_code == 403
+    refused = [(actor, detail) for action, actor, detail in _audit(app) if action == "refused"]
+    assert [detail for _, detail in refused] == [
+        "staff.manage needed for /admin/staff",
+        "staff.manage needed for /admin/staff",
+        "staff.manage needed for /admin/staff/new",
+    ]
+    assert {actor for actor, _ in refused} == {f"staff:{nurse}"}
 
 
 def test_password_change_ends_other_sessions(app: Flask, browser: StaffBrowser) -> None:

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import g, redirect, render_template, request, url_for
+from flask import current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 
+from carepath.store import accounts
 from carepath.store.accounts import StaffIdentity
 from carepath.store.roles import PERMISSIONS, ROLE_PERMISSIONS, ROLES, permissions_of
 from carepath.webapi.problems import ApiProblemError
@@ -70,6 +71,16 @@ def refuse_anonymous() -> Any:
 
 
 def refuse(permission: str) -> Any:
+    staff = current_staff()
+    if staff is not None:
+        accounts.record_refusal(
+            current_app.extensions["carepath.db"],
+            staff,
+            permission,
+            request.path,
+            current_app.config["CLOCK"](),
+            remote_addr=request.remote_addr,
+        )
     if wants_json():
         raise ApiProblemError(
             403, "permission-denied", f"this needs the permission {permission}", permission=permission
