@@ -116,9 +116,14 @@ def main() -> None:
 
             def export(path: str = path) -> int:
                 headers = sign_request(
-                    secret, "GET", path, timestamp=str(int(NOW.timestamp())), key_id=key_id, body=b""
+                    secret,
+                    "GET",
+                    path,
+                    timestamp=str(int(NOW.timestamp())),
+                    key_id=key_id,
+                    body=b"",
+                    staff=str(staff_id),
                 )
-                headers["X-Carepath-Staff"] = str(staff_id)
                 response = client.get(path, headers=headers, buffered=False)
                 assert response.status_code == 200, response.status_code
                 size = sum(len(chunk) for chunk in response.response)

@@ -2,7 +2,8 @@
 
 A staff tool signs each request with its hospital's HMAC key (``require_integrator``) and
 names the staff member it acts for in ``X-Carepath-Staff``: the id of a staff member of the
-signing key's hospital (``carepath staff add`` prints it). Every read is audited as
+signing key's hospital (``carepath staff add`` prints it). The header is part of the signature
+(the canonical string's seventh line, ``carepath/signing.py``). Every read is audited as
 ``staff:<id>`` with the request's remote address.
 """
 
@@ -12,11 +13,10 @@ from typing import Any
 
 from flask import current_app, g, request
 
+from carepath.signing import STAFF_HEADER
 from carepath.store import tasks
 from carepath.store.scope import Actor
 from carepath.webapi.problems import ApiProblemError
-
-STAFF_HEADER = "X-Carepath-Staff"
 
 #: ``@blp.doc(**STAFF_DOC)`` on every staff endpoint: the HMAC scheme and the staff header.
 STAFF_DOC: dict[str, Any] = {

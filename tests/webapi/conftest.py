@@ -28,6 +28,8 @@ class Api:
     clock: Clock
 
     def headers(self, method: str, path: str, body: bytes, **override: str) -> dict[str, str]:
+        """Signed headers; an ``X-Carepath-Staff`` among ``override`` is signed (the seventh line)."""
+        from carepath.signing import STAFF_HEADER
         from carepath.webapi.auth import sign
 
         headers = sign(
@@ -37,6 +39,7 @@ class Api:
             timestamp=str(int(self.clock.now.timestamp())),
             key_id=self.key.key_id,
             body=body,
+            staff=override.get(STAFF_HEADER),
         )
         headers["Content-Type"] = "application/json"
         headers.update(override)

@@ -102,3 +102,105 @@ def test_query_string_is_signed(api: Api) -> None:
     assert api.get("/api/v1/patients?limit=5").status_code == 200
     headers = api.headers("GET", "/api/v1/patients?limit=5", b"")
     assert _code(api.client.get("/api/v1/patients?limit=6", headers=headers)) == "auth-bad-signature"
+
+
+# --- the acting staff member is signed: X-Carepath-Staff is the canonical string's 7th line ---
+
+
+def test_staff_header_changed_after_signing_is_refused_and_nothing_claimed(api: Api, app: Any) -> None:
+    from sqlalchemy import select
+
+    from carepath.store.models import StaffTask
+    from tests.store.test_tasks import add_staff, previa_task
+
+    doctor, other = add_staff(app, "a"), add_staff(app, "a", name="另一位医生")
+    previa_task(api)
+    listed = api.get("/api/v1/tasks", **{"X-Carepath-Staff": doctor.id})
+    assert listed.status_code == 200, listed.get_json()
+    [task] = listed.get_json()
+    path = f"/api/v1/tasks/{task['id']}/claim"
+    # Captured as the doctor's, replayed under another staff member's name.
+    headers = api.headers("POST", path, b"", **{"X-Carepath-Staff": doctor.id})
+    headers["X-Carepath-Staff"] = other.id
+    response = api.client.post(path, data=b"", headers=headers)
+    assert _code(response) == "auth-bad-signature"
+    canonical = response.get_json()["canonical_string"].split("\n")
+    assert len(canonical) == 7 and canonical[1:3] == ["POST", path] and canonical[6] == other.id
+    with app.extensions["carepath.db"].reading() as session:
+        assert session.scalar(select(StaffTask.claimed_by).where(StaffTask.id == task["id"])) is None
+    # A read too: the name it would be audited under is not the signer's.
+    headers = api.headers("GET", "/api/v1/tasks", b"", **{"X-Carepath-Staff": doctor.id})
+    headers["X-Carepath-Staff"] = doctor.id + "0"
+    assert _code(api.client.get("/api/v1/tasks", headers=headers)) == "auth-bad-signature"
+
+
+def test_signed_with_the_staff_line_but_sent_without_the_header_is_refused(api: Api, app: Any) -> None:
+    from tests.store.test_tasks import add_staff
+
+    doctor = add_staff(app, "a")
+    headers = api.headers("GET", "/api/v1/tasks", b"", **{"X-Carepath-Staff": doctor.id})
+    del headers["X-Carepath-Staff"]
+    response = api.client.get("/api/v1/tasks", headers=headers)
+    assert _code(response) == "auth-bad-signature"  # not auth-missing-staff: the signature fails first
+    assert len(response.get_json()["canonical_string"].split("\n")) == 6
+
+
+def test_staff_header_added_to_a_six_line_signature_is_refused(api: Api, app: Any) -> None:
+    import json
+
+    from tests.store.test_tasks import add_staff
+
+    doctor = add_staff(app, "a")
+    headers = api.headers("GET", "/api/v1/tasks", b"")
+    headers["X-Carepath-Staff"] = doctor.id
+    assert _code(api.client.get("/api/v1/tasks", headers=headers)) == "auth-bad-signature"
+    body = json.dumps(registration()).encode()
+    headers = api.headers("POST", "/api/v1/events", body)
+    headers["X-Carepath-Staff"] = doctor.id
+    assert _code(api.client.post("/api/v1/events", data=body, headers=headers)) == "auth-bad-signature"
+    assert counts(app)["events"] == 0
+
+
+def test_a_request_without_the_staff_header_is_signed_the_old_six_line_way(api: Api, app: Any) -> None:
+    import hashlib
+    import hmac
+    import json
+
+    from carepath.signing import canonical_string, sign_request
+
+    body = json.dumps(registration(), ensure_ascii=False).encode("utf-8")
+    timestamp = str(int(api.clock.now.timestamp()))
+    digest = hashlib.sha256(body).hexdigest()
+    # Exactly what the README's example (and every HIS integration) builds by hand.
+    six = "\n".join(["CAREPATH-HMAC-SHA256", "POST", "/api/v1/events", timestamp, api.key.key_id, digest])
+    assert canonical_string("POST", "/api/v1/events", timestamp, api.key.key_id, digest) == six
+    headers = sign_request(
+        api.key.secret, "POST", "/api/v1/events", timestamp=timestamp, key_id=api.key.key_id, body=body
+    )
+    assert "X-Carepath-Staff" not in headers
+    assert (
+        headers["X-Carepath-Signature"]
+        == hmac.new(api.key.secret.encode(), six.encode(), hashlib.sha256).hexdigest()
+    )
+    response = api.client.post(
+        "/api/v1/events", data=body, headers={**headers, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 201, response.get_json()
+    assert counts(app)["events"] == 1
+
+
+def test_sign_request_with_staff_adds_the_header_and_the_seventh_line() -> None:
+    import hashlib
+    import hmac
+
+    from carepath.signing import canonical_string, sign_request
+
+    headers = sign_request(
+        "s3cret", "GET", "/api/v1/tasks", timestamp="1750000000", key_id="ck_1", body=b"", staff="42"
+    )
+    assert headers["X-Carepath-Staff"] == "42"
+    text = canonical_string(
+        "GET", "/api/v1/tasks", "1750000000", "ck_1", hashlib.sha256(b"").hexdigest(), staff="42"
+    )
+    assert text.split("\n")[5:] == [hashlib.sha256(b"").hexdigest(), "42"]
+    assert headers["X-Carepath-Signature"] == hmac.new(b"s3cret", text.encode(), hashlib.sha256).hexdigest()

@@ -3,8 +3,9 @@
 Every operation is HMAC-signed, and the signature covers the exact path, query and body
 bytes, which exist only once schemathesis has serialised the request. So the auth provider
 marks a case with a placeholder signature, and a WSGI middleware in front of the app signs
-each marked request as an integrator would, and puts a real staff member's id in a
-schema-valid ``X-Carepath-Staff`` (a missing or malformed one is left to be refused). A case
+each marked request as a staff tool would: it first puts a real staff member's id in a
+schema-valid ``X-Carepath-Staff`` (a missing or malformed one is left to be refused), then
+signs, the staff header being part of the canonical string whenever it is sent. A case
 without the placeholder (schemathesis's own probes for ignored authentication remove or
 replace it) reaches the app unsigned and must be refused.
 
@@ -84,6 +85,11 @@ class SigningMiddleware:
             environ["CONTENT_LENGTH"] = str(len(body))
             query = request.query_string.decode("latin-1")
             path = request.path + (f"?{query}" if query else "")
+            # A schema-valid staff id becomes the real one; a missing or malformed one (a
+            # negative case) reaches the app as generated, to be refused. Set before signing:
+            # the staff header, when sent, is the canonical string's seventh line.
+            if STAFF_ID.fullmatch(environ.get("HTTP_X_CAREPATH_STAFF", "")):
+                environ["HTTP_X_CAREPATH_STAFF"] = self.staff_id
             headers = sign_request(
                 self.api.key.secret,
                 request.method,
@@ -91,13 +97,10 @@ class SigningMiddleware:
                 timestamp=str(int(self.clock.now.timestamp())),
                 key_id=self.api.key.key_id,
                 body=body,
+                staff=environ.get("HTTP_X_CAREPATH_STAFF"),
             )
             for name, value in headers.items():
                 environ["HTTP_" + name.upper().replace("-", "_")] = value
-            # A schema-valid staff id becomes the real one; a missing or malformed one (a
-            # negative case) reaches the app as generated, to be refused.
-            if STAFF_ID.fullmatch(environ.get("HTTP_X_CAREPATH_STAFF", "")):
-                environ["HTTP_X_CAREPATH_STAFF"] = self.staff_id
 
         def counting(status: str, *args: Any) -> Any:
             self.statuses[signing][int(status.split(maxsplit=1)[0])] += 1

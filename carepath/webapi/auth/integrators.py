@@ -1,6 +1,7 @@
 """Integrator authentication: every request signed with HMAC-SHA256 over a canonical string.
 
-The canonical string is six lines joined by ``\\n`` (no trailing newline)::
+The canonical string is six lines joined by ``\\n`` (no trailing newline), and a seventh when
+the request carries ``X-Carepath-Staff`` (a staff tool naming who acts)::
 
     CAREPATH-HMAC-SHA256
     <METHOD>                      upper case, e.g. POST
@@ -8,6 +9,10 @@ The canonical string is six lines joined by ``\\n`` (no trailing newline)::
     <TIMESTAMP>                   Unix seconds, the X-Carepath-Timestamp header
     <KEY ID>                      the X-Carepath-Key header, e.g. ck_0123456789abcdef
     <BODY SHA-256>                lower-case hex SHA-256 of the raw body (of b"" when empty)
+    <STAFF>                       only when sent: the X-Carepath-Staff header's exact value
+
+So the acting staff member is covered by the signature: a staff header changed, added or
+removed after signing is an ``auth-bad-signature``. (``carepath/signing.py`` is the definition.)
 
 Headers: ``X-Carepath-Key``, ``X-Carepath-Timestamp``, ``X-Carepath-Content-SHA256`` (the body
 hash) and ``X-Carepath-Signature`` (lower-case hex HMAC-SHA256 of the canonical string with the
@@ -25,7 +30,7 @@ from typing import Any
 
 from flask import current_app, g, request
 
-from carepath.signing import HEADERS, canonical_string, sign_request, signature
+from carepath.signing import HEADERS, STAFF_HEADER, canonical_string, sign_request, signature
 from carepath.store import tenants
 from carepath.store.scope import Actor
 from carepath.webapi.problems import ApiProblemError
@@ -72,7 +77,8 @@ def authenticate() -> Actor:
     if info.revoked:
         raise _fail("auth-revoked-key", f"API key {key_id!r} has been revoked")
     path = request.path + (f"?{request.query_string.decode('latin-1')}" if request.query_string else "")
-    text = canonical_string(request.method, path, timestamp, key_id, digest)
+    staff = request.headers.get(STAFF_HEADER)  # None when absent: the six-line string
+    text = canonical_string(request.method, path, timestamp, key_id, digest, staff=staff)
     expected = signature(info.secret, text)
     if not hmac.compare_digest(expected, request.headers["X-Carepath-Signature"].lower()):
         raise _fail(
