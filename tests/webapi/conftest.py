@@ -3,12 +3,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from carepath.store.library_files import Shipped
 from tests.conftest import FIELD_KEYS, LOOKUP_KEY, NOW, ROOT, Clock, empty_tables
 
 
@@ -188,3 +190,48 @@ def make_staff(app: Flask, username: str, *roles: str, hospital: str = "a", pass
 @pytest.fixture
 def browser(app: Flask) -> StaffBrowser:
     return StaffBrowser(app.test_client())
+
+
+def shipped_copy(app: Flask, tmp_path: Path, pathways: dict[str, str]) -> Shipped:
+    """A shipped library the test may change: ``pathways`` (file stem -> YAML) and copies of
+    the real content items and forms; the app's editor uses it (``EDITOR_SHIPPED``)."""
+    import shutil
+
+    from carepath.engine.content import CONTENT_DIRECTORY
+    from carepath.engine.forms import FORMS_DIRECTORY
+
+    (tmp_path / "pathways").mkdir()
+    for stem, source in pathways.items():
+        (tmp_path / "pathways" / f"{stem}.yaml").write_text(source, encoding="utf-8")
+    shutil.copytree(CONTENT_DIRECTORY, tmp_path / "content")
+    shutil.copytree(FORMS_DIRECTORY, tmp_path / "forms")
+    found = Shipped(
+        {"pathway": tmp_path / "pathways", "content": tmp_path / "content", "form": tmp_path / "forms"}
+    )
+    app.config["EDITOR_SHIPPED"] = found
+    return found
+
+
+class EditorStaff:
+    """A logged-in staff member calling the editor's JSON API like the editor page does."""
+
+    def __init__(self, app: Flask, username: str, *roles: str) -> None:
+        make_staff(app, username, *roles)
+        self.browser = StaffBrowser(app.test_client())
+        assert self.browser.login(username).status_code in (302, 303)
+        self.token = self.browser.csrf("/")
+
+    def call(self, method: str, path: str, payload: Any = None, *, csrf: bool = True) -> Any:
+        headers = {"X-CSRFToken": self.token} if csrf else {}
+        return self.browser.client.open(path, method=method, json=payload, headers=headers)
+
+    def get(self, path: str, **args: str) -> Any:
+        return self.browser.client.get(path, query_string=args)
+
+    def page(self, path: str) -> str:
+        response = self.browser.client.get(path)
+        assert response.status_code == 200, response.status_code
+        return str(response.get_data(as_text=True))
+
+    def form(self, path: str, data: dict[str, str], *, page: str) -> Any:
+        return self.browser.post(path, data, token_from=page)

@@ -3,18 +3,15 @@ logins, sessions and CSRF tokens."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 
-from carepath.engine.content import CONTENT_DIRECTORY
-from carepath.engine.forms import FORMS_DIRECTORY
 from carepath.store.library_files import Shipped
 from tests.conftest import ROOT
-from tests.webapi.conftest import StaffBrowser, make_staff
+from tests.webapi.conftest import EditorStaff, StaffBrowser, make_staff, shipped_copy
 
 GDM = (ROOT / "examples" / "pathways" / "gdm.yaml").read_text(encoding="utf-8")
 DRAFT = "/editor/api/documents/pathway/gdm-example/draft"
@@ -22,37 +19,10 @@ DRAFT = "/editor/api/documents/pathway/gdm-example/draft"
 
 @pytest.fixture
 def shipped(app: Flask, tmp_path: Path) -> Shipped:
-    (tmp_path / "pathways").mkdir()
-    (tmp_path / "pathways" / "gdm-example.yaml").write_text(GDM, encoding="utf-8")
-    shutil.copytree(CONTENT_DIRECTORY, tmp_path / "content")
-    shutil.copytree(FORMS_DIRECTORY, tmp_path / "forms")
-    found = Shipped(
-        {"pathway": tmp_path / "pathways", "content": tmp_path / "content", "form": tmp_path / "forms"}
-    )
-    app.config["EDITOR_SHIPPED"] = found
-    return found
+    return shipped_copy(app, tmp_path, {"gdm-example": GDM})
 
 
-class Staff:
-    """A logged-in staff member calling the JSON API like the editor page does."""
-
-    def __init__(self, app: Flask, username: str, *roles: str) -> None:
-        make_staff(app, username, *roles)
-        self.browser = StaffBrowser(app.test_client())
-        assert self.browser.login(username).status_code in (302, 303)
-        self.token = self.browser.csrf("/")
-
-    def call(self, method: str, path: str, payload: Any = None, *, csrf: bool = True) -> Any:
-        headers = {"X-CSRFToken": self.token} if csrf else {}
-        return self.browser.client.open(path, method=method, json=payload, headers=headers)
-
-    def page(self, path: str) -> str:
-        response = self.browser.client.get(path)
-        assert response.status_code == 200, response.status_code
-        return str(response.get_data(as_text=True))
-
-    def form(self, path: str, data: dict[str, str], *, page: str) -> Any:
-        return self.browser.post(path, data, token_from=page)
+Staff = EditorStaff
 
 
 @pytest.fixture

@@ -5,22 +5,18 @@ the behaviour diff and cohort impact of a real edit (the OGTT reminder moved two
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from carepath.engine.content import CONTENT_DIRECTORY
-from carepath.engine.forms import FORMS_DIRECTORY
 from carepath.store.library_files import Shipped
 from carepath.store.models import AuditEntry
 from tests.conftest import ROOT
-from tests.webapi.conftest import Api, StaffBrowser, make_staff, registration
+from tests.webapi.conftest import Api, EditorStaff, registration, shipped_copy
 
 CHECKUPS = (ROOT / "examples" / "pathways" / "checkups.yaml").read_text(encoding="utf-8")
 OGTT_AT, OGTT_MOVED = 'at: {gestational_age: "24+0"}', 'at: {gestational_age: "26+0"}'
@@ -29,31 +25,10 @@ TODAY = date(2026, 7, 10)  # NOW in Shanghai
 
 @pytest.fixture
 def shipped(app: Flask, tmp_path: Path) -> Shipped:
-    (tmp_path / "pathways").mkdir()
-    (tmp_path / "pathways" / "checkups-example.yaml").write_text(CHECKUPS, encoding="utf-8")
-    shutil.copytree(CONTENT_DIRECTORY, tmp_path / "content")
-    shutil.copytree(FORMS_DIRECTORY, tmp_path / "forms")
-    found = Shipped(
-        {"pathway": tmp_path / "pathways", "content": tmp_path / "content", "form": tmp_path / "forms"}
-    )
-    app.config["EDITOR_SHIPPED"] = found
-    return found
+    return shipped_copy(app, tmp_path, {"checkups-example": CHECKUPS})
 
 
-class Staff:
-    def __init__(self, app: Flask, username: str, *roles: str) -> None:
-        make_staff(app, username, *roles)
-        self.browser = StaffBrowser(app.test_client())
-        assert self.browser.login(username).status_code in (302, 303)
-        self.token = self.browser.csrf("/")
-
-    def call(self, method: str, path: str, payload: Any = None) -> Any:
-        return self.browser.client.open(
-            path, method=method, json=payload, headers={"X-CSRFToken": self.token}
-        )
-
-    def get(self, path: str, **args: str) -> Any:
-        return self.browser.client.get(path, query_string=args)
+Staff = EditorStaff
 
 
 @pytest.fixture
