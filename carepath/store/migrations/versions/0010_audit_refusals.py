@@ -1,0 +1,24 @@
+"""refused attempts in the audit log, counted per actor, target and minute (reserved)
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-07 06:40:00
+
+Reserved on main before parallel work so branches never fork the Alembic chain; a no-op until
+the branch that owns it fills it in.
+"""
+
+from __future__ import annotations
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,24 @@
+"""signed request nonces kept for their window (reserved)
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-07 06:40:00
+
+Reserved on main before parallel work so branches never fork the Alembic chain; a no-op until
+the branch that owns it fills it in.
+"""
+
+from __future__ import annotations
+
+revision = "0012"
+down_revision = "0011"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

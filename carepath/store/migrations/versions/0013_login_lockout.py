@@ -1,0 +1,24 @@
+"""login lockout per username and address, the per-username ceiling (reserved)
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-07 06:40:00
+
+Reserved on main before parallel work so branches never fork the Alembic chain; a no-op until
+the branch that owns it fills it in.
+"""
+
+from __future__ import annotations
+
+revision = "0013"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
