@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from carepath.cli_settings import settings as hospital_settings_commands
 from carepath.store.roles import ROLES  # a table of names, no heavy import
 
 if TYPE_CHECKING:
@@ -323,6 +324,9 @@ def hospital_create(hospital_id: str, name: str) -> None:
     with app.extensions["carepath.db"].transaction() as session:
         ensure_hospital(session, hospital_id, name, datetime.now(UTC))
     click.echo(hospital_id)
+
+
+hospital.add_command(hospital_settings_commands)
 
 
 @cli.group()
@@ -653,7 +657,8 @@ def _token_store(app: Any) -> Any:
 
 def _delivery_setup(config_path: str | None, app: Any) -> Any:
     """``channels_for_hospital`` from a hospital's channels file (examples/hospital/channels.yaml):
-    its channels and ``delivery:`` policy; every other hospital gets the inbox and the console."""
+    its channels and ``delivery:`` policy; every other hospital gets the inbox and the console.
+    The send window and daily cap are each hospital's settings (imported from the file once)."""
     import os
 
     import yaml
@@ -677,6 +682,9 @@ def _delivery_setup(config_path: str | None, app: Any) -> Any:
         config = yaml.safe_load(handle) or {}
     deps = ChannelDeps(client=make_http_client(), token_store=_token_store(app), inbox=inbox)
     settings = config.get("delivery") or {}
+    from carepath.cli_settings import import_settings
+
+    import_settings(app, config, config_path)  # the window and cap, once; then the database wins
     channel_config = config.get("channels") or {}
     accounts = {
         name: str(channel_config[name]["appid"])

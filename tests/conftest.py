@@ -46,7 +46,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 def empty_tables(database: Any) -> None:
     from sqlalchemy import text
 
-    from carepath.store import pathways, tenants
+    from carepath.store import hospital_settings, pathways, tenants
     from carepath.store.models import Base
 
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
@@ -58,6 +58,7 @@ def empty_tables(database: Any) -> None:
                 conn.execute(text(f"DELETE FROM {table}"))
     pathways.clear_cache()
     tenants.forget_key()
+    hospital_settings.CACHE.forget()
 
 
 NOW = datetime(2026, 7, 10, 7, 0, tzinfo=UTC)  # 15:00 in Shanghai
@@ -73,3 +74,15 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+def set_hospital_settings(database: Any, hospital_id: str, **values: Any) -> Any:
+    """Store a hospital's settings the way staff change them (validated, audited); the
+    window and the daily cap the dispatcher and the engine use come from here."""
+    from carepath.store import hospital_settings
+    from carepath.store.scope import Actor
+
+    with database.transaction() as session:
+        return hospital_settings.update(
+            session, hospital_id, values, actor=Actor(hospital_id, "test", "fixture"), now=NOW
+        )

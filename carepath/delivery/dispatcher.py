@@ -53,7 +53,7 @@ from carepath.delivery import policy as pol
 from carepath.delivery.items import DEFAULT_ADAPTERS, NOTIFICATION_KINDS, due_item
 from carepath.delivery.rendering import build_safe_facts, generic_message, render_action
 from carepath.delivery.retry import ChannelFailed, QuotaSpent, RetryAt, RetryBudget, after_failure
-from carepath.store import authoring, consents, delivery_state
+from carepath.store import authoring, consents, delivery_state, hospital_settings
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
 from carepath.store.models import InboxItem, OutboxRow, Patient, Pregnancy
@@ -82,9 +82,11 @@ class DispatchSettings:
 
 @dataclass(frozen=True)
 class HospitalDelivery:
-    """What one hospital delivers with: its channels (adapter name -> adapter), its policy,
-    the pathway-language -> adapter map, the WeChat appid per adapter (an openid belongs to
-    one account) and the base of the links external messages carry to her inbox."""
+    """What one hospital delivers with: its channels (adapter name -> adapter), its policy
+    (fallback order, inbox-only priorities; the window and the daily cap come from the
+    hospital's settings in the database), the pathway-language -> adapter map, the WeChat
+    appid per adapter (an openid belongs to one account) and the base of the links external
+    messages carry to her inbox."""
 
     channels: Mapping[str, Channel]
     policy: pol.HospitalPolicy = field(default_factory=pol.HospitalPolicy)
@@ -173,6 +175,9 @@ def _claimable(now: datetime, dialect: str, batch: int) -> Any:
 def _hospital_policy(
     session: Session, hospital: HospitalDelivery, hospital_id: str, now: datetime
 ) -> pol.HospitalPolicy:
+    """The hospital's policy at ``now``: its send window and daily cap from its settings (at
+    most ``hospital_settings.CACHE_SECONDS`` old), the kill switches and spent quotas."""
+    settings = hospital_settings.current(session, hospital_id)
     paused = delivery_state.pauses(session, hospital_id)
     kill = pol.KillSwitches(
         all=any(scope == "all" for scope, _ in paused),
@@ -181,6 +186,8 @@ def _hospital_policy(
     )
     return dataclasses.replace(
         hospital.policy,
+        window=settings.window,
+        daily_cap=settings.daily_cap,
         kill=kill,
         quota_until=MappingProxyType(delivery_state.quotas(session, hospital_id, now)),
     )
@@ -538,7 +545,7 @@ def _record(
                 logger.error("%s: %s raised %r", row.dedupe_key, job.channel, result)
                 row.unknown_since = row.unknown_since or job.in_flight_at
             row.last_error = f"{job.channel}: {result}"[:2000]
-            window = channels_for_hospital(job.hospital_id).policy.window
+            window = hospital_settings.current(session, job.hospital_id).window
             outcome = after_failure(
                 result if isinstance(result, ChannelError) else ChannelError(str(result)),
                 channel=job.channel,

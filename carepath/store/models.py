@@ -8,7 +8,7 @@ phone numbers and names are stored sealed (``*_sealed``) beside a keyed hash for
 from __future__ import annotations
 
 from datetime import UTC as TZ_UTC
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -21,7 +21,9 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    Time,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -72,6 +74,27 @@ class Hospital(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
+
+
+class HospitalSettingsRow(Base):
+    """One hospital's settings (0009); ``store/hospital_settings.py`` owns the table, its
+    defaults (a hospital without a row) and its validation. Scalars are typed columns; the
+    on-call roster (staff contacts, never patient data) and the working hours are JSON."""
+
+    __tablename__ = "hospital_settings"
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"), primary_key=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    window_opens: Mapped[time] = mapped_column(Time)
+    window_closes: Mapped[time] = mapped_column(Time)
+    daily_cap: Mapped[int] = mapped_column(Integer)
+    drafts_allowed: Mapped[bool] = mapped_column(default=False, server_default=false())
+    emergency_phone: Mapped[str | None] = mapped_column(String(32))
+    on_call: Mapped[list[Any]]
+    working_hours: Mapped[dict[str, Any]]
+    public_base_url: Mapped[str | None] = mapped_column(String(300))
+    version: Mapped[int] = mapped_column(Integer)  # 1 when created, +1 per change
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(120))  # "cli:alice", "staff:12", "import:<file>"
 
 
 class Department(Base):

@@ -21,7 +21,7 @@ from carepath.delivery.dispatcher import DispatchSettings, HospitalDelivery, dis
 from carepath.delivery.policy import HospitalPolicy
 from carepath.store import consents, delivery_state
 from carepath.store.models import InboxItem, OutboxRow
-from tests.conftest import NOW
+from tests.conftest import NOW, set_hospital_settings
 from tests.delivery.conftest import HOSPITAL, OA_APPID, add_outbox, add_pregnancy
 from tests.delivery.seeding import add_many
 from tests.fakes.providers import FakeProviders, hang, http_error, provider_code
@@ -209,7 +209,8 @@ def test_window_and_cap_hold_items(db: Any, cipher: Any, fake: FakeProviders, cl
     _, pregnancy = add_pregnancy(db, cipher, 1, openid="o-1")
     for n in range(5):
         add_outbox(db, pregnancy, f"k-{n}", channels=["wechat"])
-    setup = hospital_delivery(fake, client, daily_cap=3)
+    set_hospital_settings(db, HOSPITAL, daily_cap=3)
+    setup = hospital_delivery(fake, client)
     night = NOW.replace(hour=14)  # 22:00 in Shanghai: outside 09:00-20:00
     report = dispatch_once(db, night, lambda h: setup, cipher=cipher)
     assert report.held == 5 and not fake.requests
@@ -360,7 +361,8 @@ def test_fault_storm_every_row_ends_sent_or_dead_and_nothing_twice(
         )
     faults = (http_error(503), http_error(502), hang(0.4), hang(0.4, delivered=True))
     fake.fault_rate(0.3, seed=7, faults=faults)
-    setup = hospital_delivery(fake, client, daily_cap=10)
+    set_hospital_settings(db, HOSPITAL, daily_cap=10)
+    setup = hospital_delivery(fake, client)
     rng = random.Random(3)
     now = NOW
     for step in range(40):
@@ -429,6 +431,7 @@ def test_sigkilled_dispatcher_restarted_matches_the_guarantee_exactly(
 
     count = 2000
     add_many(db, cipher, count, now=NOW, openid=lambda n: n % 4 != 0)
+    set_hospital_settings(db, HOSPITAL, daily_cap=10)
     rng = random.Random(11)
     # Forked, so that a restart costs no imports; each worker is a process of its own with its
     # own connections and HTTP client, tokens shared through the database token store.
