@@ -23,19 +23,20 @@ import threading
 import time as time_module
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from carepath.engine.timing import SendWindow
 from carepath.errors import CarepathError
 from carepath.store import setting_values as values
 from carepath.store.db import Database
-from carepath.store.models import Hospital, HospitalSettingsRow
+from carepath.store.models import Hospital, HospitalSettingsRow, OutboxRow
 from carepath.store.scope import Actor, audit
 from carepath.store.setting_values import BadValue, Hours, OnCall
 
@@ -252,7 +253,30 @@ def update(
         audit(session, actor, "change", now, f"settings {name}: {change}{suffix}")
     session.flush()
     CACHE.forget(hospital_id)
+    if {"timezone", "window_opens", "window_closes", "daily_cap"} & set(changed):
+        _recheck_held(session, hospital_id, now)
     return _from_row(row)
+
+
+#: The delivery policy's reasons for holding a row until the window opens or the cap allows
+#: (``delivery/policy.py`` OUTSIDE_WINDOW and DAILY_CAP; a test keeps them equal).
+WINDOW_AND_CAP_REASONS = ("outside-window", "daily-cap")
+
+
+def _recheck_held(session: Session, hospital_id: str, now: datetime) -> None:
+    """Rows held for the old window or cap are decided again with the new ones, once every
+    process's cache has them (``CACHE_SECONDS``), not at the time the old ones said."""
+    session.execute(
+        sql_update(OutboxRow)
+        .where(
+            OutboxRow.hospital_id == hospital_id,
+            OutboxRow.status == "due",
+            OutboxRow.status_reason.in_(WINDOW_AND_CAP_REASONS),
+            OutboxRow.next_attempt_at > now + timedelta(seconds=CACHE_SECONDS),
+        )
+        .values(next_attempt_at=now + timedelta(seconds=CACHE_SECONDS))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _audited(settings: HospitalSettings, name: str) -> str:

@@ -224,6 +224,46 @@ def test_window_and_cap_hold_items(db: Any, cipher: Any, fake: FakeProviders, cl
     assert dispatch_once(db, morning + timedelta(days=1), lambda h: setup, cipher=cipher).sent == 2
 
 
+class Ticks:
+    """The settings cache's monotonic clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_running_dispatcher_uses_a_changed_window_and_cap_within_the_ttl(
+    db: Any, cipher: Any, fake: FakeProviders, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from carepath.store import hospital_settings
+
+    ticks = Ticks()
+    monkeypatch.setattr(hospital_settings.CACHE, "clock", ticks)
+    ttl = timedelta(seconds=hospital_settings.CACHE_SECONDS)
+    first, second = (add_pregnancy(db, cipher, n, openid=f"o-{n}")[1] for n in (1, 2))
+    for n in range(3):
+        add_outbox(db, first, f"k-{n}", channels=["wechat"])
+    add_outbox(db, second, "late", channels=["wechat"])
+    set_hospital_settings(db, HOSPITAL, daily_cap=1, window_opens="16:00")  # NOW is 15:00 there
+    setup = hospital_delivery(fake, client)
+    report = dispatch_once(db, NOW, lambda h: setup, cipher=cipher)
+    assert report.held == 4 and report.reasons["outside-window"] == 4 and not fake.requests
+
+    # Staff open the window at 08:00 and raise the cap to 2, through another process: this
+    # one's cache is not told, so it keeps the old values for at most the TTL.
+    monkeypatch.setattr(hospital_settings.CACHE, "forget", lambda hospital_id=None: None)
+    set_hospital_settings(db, HOSPITAL, daily_cap=2, window_opens="08:00")
+    ticks.now += 10
+    assert dispatch_once(db, NOW + timedelta(seconds=10), lambda h: setup, cipher=cipher).sent == 0
+    ticks.now += ttl.total_seconds()
+    report = dispatch_once(db, NOW + ttl + timedelta(seconds=10), lambda h: setup, cipher=cipher)
+    assert report.sent == 3  # two for the first woman (the new cap), one for the second
+    held = [r for r in rows(db).values() if r.status == "due"]
+    assert [r.status_reason for r in held] == ["daily-cap"]
+
+
 def test_cancelled_and_replaced_are_never_sent(
     db: Any, cipher: Any, fake: FakeProviders, client: Any
 ) -> None:
