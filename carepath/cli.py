@@ -622,6 +622,7 @@ def demo_setup(instance: str, examples: str, pathways_dir: str | None) -> None:
         integrator_id = session.get(ApiKey, key["key_id"]).integrator_id  # type: ignore[union-attr]
     patients = demo_data.register_patients(database, cipher, integrator_id, Path(examples) / "patients", now)
     logins = demo_data.demo_staff(database, folder, now, app.config["PASSWORD_HASHER"])
+    demo_data.demo_settings(database, Path(examples), now)
     click.echo(f"published {count} pathway versions; demo hospital {key['hospital']!r}")
     click.echo(f"demo pregnancies: {', '.join(patients)}")
     click.echo(f"demo key id {key['key_id']} (secret in {folder / 'demo-key.json'})")

@@ -8,7 +8,8 @@ the caller's transaction, bumps ``version`` and audits each change, old → new.
 phones are staff contact data; no patient's phone number comes near this table.
 
 Running processes read settings through ``CACHE`` (``current``): a change made in another
-process is used within ``CACHE_SECONDS``; in the process that made it, at once. The send
+process is used within ``CACHE_SECONDS``; in the process that made it, at once; outbox rows
+held for the old window or cap are decided again once every process has the new ones. The send
 window and the daily cap used to live in a channels file's ``delivery:`` section:
 ``import_delivery`` copies them into a hospital's row once, when it has none; from then on the
 database wins and a differing file value is logged once as ignored. Secrets stay in the
