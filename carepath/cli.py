@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from carepath.cli_content import go_live as go_live_command
 from carepath.cli_settings import settings as hospital_settings_commands
 from carepath.store.roles import ROLES  # a table of names, no heavy import
 
@@ -622,7 +623,8 @@ def demo_setup(instance: str, examples: str, pathways_dir: str | None) -> None:
         integrator_id = session.get(ApiKey, key["key_id"]).integrator_id  # type: ignore[union-attr]
     patients = demo_data.register_patients(database, cipher, integrator_id, Path(examples) / "patients", now)
     logins = demo_data.demo_staff(database, folder, now, app.config["PASSWORD_HASHER"])
-    demo_data.demo_settings(database, Path(examples), now)
+    if demo_data.demo_settings(database, Path(examples), now).drafts_allowed:
+        click.echo("the demo hospital sends unapproved content (drafts_allowed; staff pages warn)")
     click.echo(f"published {count} pathway versions; demo hospital {key['hospital']!r}")
     click.echo(f"demo pregnancies: {', '.join(patients)}")
     click.echo(f"demo key id {key['key_id']} (secret in {folder / 'demo-key.json'})")
@@ -1013,6 +1015,9 @@ def main() -> None:
 @cli.group()
 def content() -> None:
     """Check the education library and the forms."""
+
+
+content.add_command(go_live_command)
 
 
 @content.command("lint")

@@ -46,7 +46,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 def empty_tables(database: Any) -> None:
     from sqlalchemy import text
 
-    from carepath.store import hospital_settings, pathways, tenants
+    from carepath.store import approvals, hospital_settings, pathways, tenants
     from carepath.store.models import Base
 
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
@@ -59,6 +59,7 @@ def empty_tables(database: Any) -> None:
     pathways.clear_cache()
     tenants.forget_key()
     hospital_settings.CACHE.forget()
+    approvals.clear_cache()
 
 
 NOW = datetime(2026, 7, 10, 7, 0, tzinfo=UTC)  # 15:00 in Shanghai
@@ -86,3 +87,18 @@ def set_hospital_settings(database: Any, hospital_id: str, **values: Any) -> Any
         return hospital_settings.update(
             session, hospital_id, values, actor=Actor(hospital_id, "test", "fixture"), now=NOW
         )
+
+
+def approve_item(database: Any, hospital_id: str, kind: str, name: str) -> Any:
+    """A reviewer approves the hospital's copy of a shipped content item or form: drafted,
+    submitted, approved and published through the editor's services (the published version)."""
+    from carepath.store import authoring
+    from carepath.store.authoring import Editor
+
+    author = Editor(901, hospital_id, "测试作者", frozenset({"content_author"}), frozenset({"content.edit"}))
+    reviewer = Editor(902, hospital_id, "测试审核", frozenset({"reviewer"}), frozenset({"content.review"}))
+    with database.transaction() as session:
+        draft, _ = authoring.start_draft(session, author, kind, name, now=NOW)
+        authoring.submit(session, author, draft.id, now=NOW)
+        authoring.review(session, reviewer, draft.id, "approve", "已审核", now=NOW)
+        return authoring.publish(session, reviewer, draft.id, now=NOW)

@@ -5,7 +5,9 @@ One round of ``dispatch_once`` repeats, until nothing is left to do at ``now``:
 1. **Claim** (one transaction): up to ``batch`` rows that are ``due`` at ``now`` (and whose
    ``next_attempt_at`` has come), locked with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so that
    several dispatchers share one outbox; on SQLite the transaction is ``BEGIN IMMEDIATE``, so
-   claims are single-writer. For each pregnancy the policy (``policy.decide``) sees her
+   claims are single-writer. A row whose content item or form no reviewer approved is held
+   (``store/approvals.py``, ``held_content.py``) unless the hospital allows drafts; the others
+   record the content version they are filed with. For each pregnancy the policy (``policy.decide``) sees her
    consent, bindings, the external messages already sent today, the hospital's window, cap,
    kill switches and spent quotas. Every item's inbox copy (the full text) is filed here,
    idempotently; an inbox-only item is then simply sent. Items to send externally are marked
@@ -53,7 +55,7 @@ from carepath.delivery import policy as pol
 from carepath.delivery.items import DEFAULT_ADAPTERS, NOTIFICATION_KINDS, due_item
 from carepath.delivery.rendering import build_safe_facts, generic_message, render_action
 from carepath.delivery.retry import ChannelFailed, QuotaSpent, RetryAt, RetryBudget, after_failure
-from carepath.store import authoring, consents, delivery_state, hospital_settings
+from carepath.store import approvals, authoring, consents, delivery_state, held_content, hospital_settings
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
 from carepath.store.models import InboxItem, OutboxRow, Patient, Pregnancy
@@ -244,11 +246,12 @@ class _Inbox:
             library = self._libraries[hospital_id] = authoring.content_items(self._session, hospital_id)
         return library
 
-    def file(self, row: OutboxRow, now: datetime, link_base: str) -> _Filed:
-        """File the inbox copy once (idempotent on the dedupe key); ``id`` and ``link`` are
-        set by ``flush``."""
+    def file(self, row: OutboxRow, now: datetime, link_base: str, version: str | None) -> _Filed:
+        """File the inbox copy once (idempotent on the dedupe key), recording on the row the
+        content ``version`` it was rendered from; ``id`` and ``link`` are set by ``flush``."""
         filed = self.items.get(row.dedupe_key)
         if filed is None:
+            row.content_version = version
             title, summary, body = render(row, now.date(), self._library(row.hospital_id))
             filed = self.items[row.dedupe_key] = _Filed(title, summary)
             values = {"hospital_id": row.hospital_id, "pregnancy_id": row.pregnancy_id,
@@ -302,9 +305,19 @@ def _claim(
         by_hospital: dict[str, list[OutboxRow]] = defaultdict(list)
         for row in rows:
             by_hospital[row.hospital_id].append(row)
-        for hospital_id, hospital_rows in by_hospital.items():
+        for hospital_id, claimed_rows in by_hospital.items():
             hospital = channels_for_hospital(hospital_id)
             policy = _hospital_policy(session, hospital, hospital_id, now)
+            hospital_rows, versions, held = approvals.gate(  # approved content only
+                claimed_rows,
+                approvals.approvals(session, hospital_id),
+                drafts_allowed=hospital_settings.current(session, hospital_id).drafts_allowed,
+                now=now,
+            )
+            report.held += held
+            report.reasons[held_content.UNAPPROVED] += held
+            if not hospital_rows:
+                continue
             window = policy.window
             midnight = datetime.combine(window.local_date(now), time(0), window.zone)
             pregnancy_ids = sorted({r.pregnancy_id for r in hospital_rows})
@@ -336,6 +349,7 @@ def _claim(
                 )
                 _decide_rows(
                     items,
+                    versions=versions,
                     her=her,
                     policy=policy,
                     hospital=hospital,
@@ -367,6 +381,7 @@ def _claim(
 def _decide_rows(
     rows: list[OutboxRow],
     *,
+    versions: Mapping[str, str | None],
     her: pol.Recipient,
     policy: pol.HospitalPolicy,
     hospital: HospitalDelivery,
@@ -407,7 +422,7 @@ def _decide_rows(
                 _failed_unknown(row, now, report)
                 continue
         if isinstance(decision, pol.Send):
-            filed = inbox.file(row, now, hospital.link_base)
+            filed = inbox.file(row, now, hospital.link_base, versions.get(row.dedupe_key))
             if decision.channel != "inbox" and decision.channel not in hospital.channels:
                 row.failed_channels = [*(row.failed_channels or []), decision.channel]
                 row.last_error = f"{decision.channel}: not configured for this hospital"
@@ -429,7 +444,9 @@ def _decide_rows(
             report.reasons[decision.reason.split(":", maxsplit=1)[0]] += 1
         elif isinstance(decision, pol.Skip):
             if decision.reason in (pol.NO_CONSENT, pol.NO_BINDING, pol.NO_CHANNEL):
-                inbox.file(row, now, hospital.link_base)  # she still sees it in the app
+                inbox.file(
+                    row, now, hospital.link_base, versions.get(row.dedupe_key)
+                )  # she sees it in the app
             row.status = "skipped"
             row.status_reason = decision.reason
             report.skipped += 1
@@ -605,12 +622,17 @@ def dispatch_once(
     if concurrency < 1 or batch < 1:
         raise ValueError("batch and concurrency must be at least 1")
     rng = rng or random.Random()
+    approvals.recheck_held(db, now, _drafts_allowed)  # what was approved since it was held
     pool = ThreadPoolExecutor(concurrency, thread_name_prefix="dispatch") if concurrency > 1 else None
     try:
         return _rounds(db, now, channels_for_hospital, batch, cipher, settings, rng, max_rounds, pool)
     finally:
         if pool is not None:
             pool.shutdown()
+
+
+def _drafts_allowed(session: Session, hospital_id: str) -> bool:
+    return hospital_settings.current(session, hospital_id).drafts_allowed
 
 
 def _rounds(  # noqa: PLR0917 - dispatch_once's arguments, passed on

@@ -159,7 +159,9 @@ def _isoformat_dates(value: Any) -> Any:
 
 def demo_settings(db: Database, examples: Path, now: datetime) -> hospital_settings.HospitalSettings:
     """The demo hospital's settings, made once: the send window and daily cap of the example
-    channels file (``examples/hospital/channels.yaml``). A later setup keeps what staff changed."""
+    channels file (``examples/hospital/channels.yaml``), and drafts allowed — the shipped
+    library is all drafts until clinicians approve it, and the demo should send something
+    (every staff page says so). A later setup keeps what staff changed."""
     channels = examples / "hospital" / "channels.yaml"
     delivery = (
         (yaml.safe_load(channels.read_text(encoding="utf-8")) or {}).get("delivery")
@@ -170,7 +172,7 @@ def demo_settings(db: Database, examples: Path, now: datetime) -> hospital_setti
         current = hospital_settings.get(session, DEMO_HOSPITAL)
         if current.version:
             return current
-        changes = hospital_settings.delivery_values(delivery or {}, str(channels))
+        changes = {**hospital_settings.delivery_values(delivery or {}, str(channels)), "drafts_allowed": True}
         actor = Actor(DEMO_HOSPITAL, "cli", "demo-setup")
         return hospital_settings.update(
             session, DEMO_HOSPITAL, changes, actor=actor, now=now, note="demo setup"

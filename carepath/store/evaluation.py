@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 
 from carepath.engine.facts import Event, Facts, Scorer, apply_event, facts_from_patient
 from carepath.engine.forms import make_scorer
-from carepath.engine.runtime import Emitted, Evaluation, Library, Settings, State, evaluate
+from carepath.engine.runtime import Cancellation, Emitted, Evaluation, Library, Settings, State, evaluate
 from carepath.engine.spec import parse_duration
 from carepath.engine.timing import SendWindow
-from carepath.store import hospital_settings
+from carepath.store import held_content, hospital_settings
 from carepath.store.models import EnrolmentRecord, OutboxRow, Pregnancy, StaffTask, TagLog
 from carepath.store.pathways import covering
 from carepath.store.state_codec import dump_state, load_state
@@ -170,27 +170,37 @@ def persist_many(session: Session, decisions: Sequence[Decision], now: datetime)
     )
     results = []
     for decision in decisions:
-        cancelled = []
-        for cancellation in decision.evaluation.cancellations:
-            session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.dedupe_key == cancellation.dedupe_key, OutboxRow.status == "due")
-                .values(
-                    status=cancellation.status,
-                    status_reason=cancellation.reason,
-                    replaced_by=cancellation.replaced_by,
-                    updated_at=now,
-                )
-            )
-            session.execute(
-                update(StaffTask)
-                .where(StaffTask.dedupe_key == cancellation.dedupe_key, StaffTask.status == "open")
-                .values(status="cancelled")
-            )
-            cancelled.append((cancellation.dedupe_key, cancellation.status))
+        cancelled = cancel(session, decision.evaluation.cancellations, now)
         answered = tuple(rows[a.dedupe_key] for a in decision.evaluation.actions if a.dedupe_key in rows)
         results.append(Decided(answered, tuple(cancelled), decision.evaluation.next_wakeup))
     return results
+
+
+def cancel(session: Session, cancellations: Sequence[Cancellation], now: datetime) -> list[tuple[str, str]]:
+    """Record the engine's cancellations: a row not yet sent (due, or held for unapproved
+    content) ends cancelled or replaced, and its staff task with it; (dedupe key, status)."""
+    done = []
+    for cancellation in cancellations:
+        session.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.dedupe_key == cancellation.dedupe_key,
+                OutboxRow.status.in_(("due", held_content.HELD)),
+            )
+            .values(
+                status=cancellation.status,
+                status_reason=cancellation.reason,
+                replaced_by=cancellation.replaced_by,
+                updated_at=now,
+            )
+        )
+        session.execute(
+            update(StaffTask)
+            .where(StaffTask.dedupe_key == cancellation.dedupe_key, StaffTask.status == "open")
+            .values(status="cancelled")
+        )
+        done.append((cancellation.dedupe_key, cancellation.status))
+    return done
 
 
 def load(pregnancy: Pregnancy) -> State:

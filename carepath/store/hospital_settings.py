@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from carepath.engine.timing import SendWindow
 from carepath.errors import CarepathError
+from carepath.store import held_content
 from carepath.store import setting_values as values
 from carepath.store.db import Database
 from carepath.store.models import Hospital, HospitalSettingsRow, OutboxRow
@@ -256,6 +257,8 @@ def update(
     CACHE.forget(hospital_id)
     if {"timezone", "window_opens", "window_closes", "daily_cap"} & set(changed):
         _recheck_held(session, hospital_id, now)
+    if merged.drafts_allowed and not before.drafts_allowed:
+        held_content.release(session, hospital_id, now)  # drafts go out now: nothing waits
     return _from_row(row)
 
 

@@ -332,7 +332,7 @@ class OutboxRow(Base):
     channels: Mapped[list[Any]]
     enrolment_id: Mapped[str] = mapped_column(String(200))
     why: Mapped[str] = mapped_column(Text)
-    #: due in_flight sent skipped failed dead cancelled replaced applied
+    #: due in_flight sent skipped failed dead cancelled replaced applied held (unapproved content)
     status: Mapped[str] = mapped_column(String(12))
     status_reason: Mapped[str | None] = mapped_column(Text)
     replaced_by: Mapped[str | None] = mapped_column(String(400))
@@ -358,6 +358,8 @@ class OutboxRow(Base):
     receipt_at: Mapped[datetime | None]  # when the provider's report says it happened
     delivered_at: Mapped[datetime | None]
     read_at: Mapped[datetime | None]  # she opened its inbox item
+    # --- approval (0011): the SHA-256 of the content item's (else the form's) text as sent ---
+    content_version: Mapped[str | None] = mapped_column(String(64))
     __table_args__ = (
         Index("ix_outbox_status_due", "status", "due_at"),
         # A provider callback names the message by its id: found within one hospital's channel.
