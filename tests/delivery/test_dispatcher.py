@@ -21,7 +21,7 @@ from carepath.delivery.dispatcher import DispatchSettings, HospitalDelivery, dis
 from carepath.delivery.policy import HospitalPolicy
 from carepath.store import consents, delivery_state
 from carepath.store.models import InboxItem, OutboxRow
-from tests.conftest import NOW, set_hospital_settings
+from tests.conftest import NOW, approve_item, set_hospital_settings
 from tests.delivery.conftest import HOSPITAL, OA_APPID, add_outbox, add_pregnancy
 from tests.delivery.seeding import add_many
 from tests.fakes.providers import FakeProviders, hang, http_error, provider_code
@@ -98,6 +98,7 @@ def test_happy_path_wechat_and_sms_over_loopback(
     _, sms_only = add_pregnancy(db, cipher, 2)
     add_outbox(db, with_wechat, "k-wx")
     add_outbox(db, sms_only, "k-sms", kind="questionnaire", params={"form": "epds"})
+    approve_item(db, HOSPITAL, "form", "epds")  # production sends only approved forms
     setup = hospital_delivery(fake, client)
     report = dispatch_once(db, NOW, lambda h: setup, cipher=cipher)
     found = rows(db)
@@ -140,6 +141,7 @@ def test_webhook_reaches_the_hospital_system_by_her_his_id(
 def test_education_goes_to_the_inbox_only(db: Any, cipher: Any, fake: FakeProviders, client: Any) -> None:
     _, pregnancy = add_pregnancy(db, cipher, 1, openid="o-1")
     add_outbox(db, pregnancy, "k-lesson", kind="push", params={"content": "week-20"})
+    approve_item(db, HOSPITAL, "content", "week-20")
     setup = hospital_delivery(fake, client)
     report = dispatch_once(db, NOW, lambda h: setup, cipher=cipher)
     assert report.sent == 1 and rows(db)["k-lesson"].channel == "inbox"
@@ -175,6 +177,7 @@ def test_the_inbox_carries_the_hospitals_own_published_wording(
         authoring.publish(session, reviewer, draft.id, now=NOW)
     add_outbox(db, mine, "k-mine", kind="push", params={"content": "week-20"})
     add_outbox(db, theirs, "k-theirs", kind="push", params={"content": "week-20"}, hospital="h2")
+    set_hospital_settings(db, "h2", drafts_allowed=True)  # h2 sends the shipped text, a draft
     setup = hospital_delivery(fake, client)
     assert dispatch_once(db, NOW, lambda h: setup, cipher=cipher).sent == 2
     with db.transaction() as session:
