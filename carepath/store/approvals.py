@@ -191,24 +191,24 @@ def recheck_held(db: Database, now: datetime, drafts_allowed: Callable[[Session,
     an approval in the editor did not release already (a newer shipped library, a setting
     changed in another process). Looks at a hospital's held rows, in pages, only when its
     approvals or its drafts setting changed since this process last did; returns how many."""
-    released = 0
-    with db.reading() as session:
-        hospitals = list(session.scalars(select(Hospital.id).order_by(Hospital.id)))
-    for hospital_id in hospitals:
-        with db.transaction() as session:
-            found = approvals(session, hospital_id)
-            drafts = drafts_allowed(session, hospital_id)
-            key = (str(db.engine.url), hospital_id)
+    url = str(db.engine.url)
+    changed: list[tuple[str, Approvals, bool]] = []
+    with db.reading() as session:  # one short transaction for every hospital's signature
+        for hospital_id in session.scalars(select(Hospital.id).order_by(Hospital.id)):
+            found, drafts = approvals(session, hospital_id), drafts_allowed(session, hospital_id)
             with _cache_lock:
-                seen = _rechecked.get(key)
-            if seen == (found.signature, drafts):
-                continue
-            if drafts:
+                seen = _rechecked.get((url, hospital_id))
+            if seen != (found.signature, drafts):
+                changed.append((hospital_id, found, drafts))
+    released = 0
+    for hospital_id, found, drafts in changed:
+        if drafts:
+            with db.transaction() as session:
                 released += held_content.release(session, hospital_id, now)
-        if not drafts:
+        else:
             released += _release_approved(db, hospital_id, found, now)
         with _cache_lock:
-            _rechecked[key] = (found.signature, drafts)
+            _rechecked[(url, hospital_id)] = (found.signature, drafts)
     if released:
         log.info("released %s held row(s): their content is approved now", released)
     return released
