@@ -914,11 +914,17 @@ def _print_upcoming(app: Any, times: int = 5) -> None:
             .order_by(when)
             .limit(times)
         ).all()
+        held = session.scalar(select(func.count()).where(OutboxRow.status == "held"))
     now = app.config["CLOCK"]()
     for at, count in upcoming:
         local = at.astimezone(shanghai)
         note = "due now" if at <= now else f"in {str(at - now).split('.')[0]}"
         click.echo(f"outbox: {count} message(s) at {local:%Y-%m-%d %H:%M} Asia/Shanghai ({note})", err=True)
+    if held:
+        click.echo(
+            f"outbox: {held} message(s) held until their content is approved (carepath content go-live)",
+            err=True,
+        )
 
 
 def _print_inbox_hint(app: Any, host: str, port: int) -> None:

@@ -144,21 +144,17 @@ def test_delivery_run_imports_the_file_once(runner: CliRunner, env: str, tmp_pat
     assert bad.exit_code == 1 and f"{path}: delivery.window.opens: bad-time" in bad.stderr
 
 
-def test_demo_setup_imports_the_example_window_once(env: str, tmp_path: Path) -> None:  # noqa: F811
+def test_demo_setup_imports_the_example_window_once_and_allows_drafts(env: str, tmp_path: Path) -> None:  # noqa: F811
     from tests.conftest import ROOT
 
     runner = CliRunner()
     args = ["demo", "setup", "--instance", str(tmp_path / "instance"), "--examples", str(ROOT / "examples")]
-    assert runner.invoke(cli, args).exit_code == 0
-    shown = _shown(runner, "--hospital", "demo")
-    assert (shown["version"], shown["settings"]["window_opens"], shown["settings"]["daily_cap"]) == (
-        1,
-        "09:00",
-        3,
-    )
-    assert (
-        runner.invoke(cli, ["hospital", "settings", "set", "--hospital", "demo", "daily_cap=1"]).exit_code
-        == 0
-    )
+    first = runner.invoke(cli, args)
+    assert first.exit_code == 0 and "sends unapproved content" in first.stdout
+    settings = _shown(runner, "--hospital", "demo")["settings"]
+    assert (settings["window_opens"], settings["daily_cap"]) == ("09:00", 3)
+    assert settings["drafts_allowed"] is True  # the shipped library is all drafts
+    set_cap = ["hospital", "settings", "set", "--hospital", "demo", "daily_cap=1"]
+    assert runner.invoke(cli, set_cap).exit_code == 0
     assert runner.invoke(cli, args).exit_code == 0
     assert _shown(runner, "--hospital", "demo")["settings"]["daily_cap"] == 1  # kept
