@@ -342,7 +342,7 @@ def http_post(client: httpx.Client, url: str, channel: str, **kwargs: Any) -> ht
     try:
         response = client.send(request)
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-        raise RetryableError(f"{channel}: cannot connect: {exc.__class__.__name__}") from exc
+        raise RetryableError(f"{channel}: nothing sent: cannot connect: {exc.__class__.__name__}") from exc
     except httpx.TransportError as exc:
         # The request may have reached the provider: the reply was lost, not the message.
         raise RetryableError(f"{channel}: no reply: {exc.__class__.__name__}", outcome_unknown=True) from exc

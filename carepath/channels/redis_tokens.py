@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import redis
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from carepath.channels.base import CachedToken, RetryableError
@@ -33,7 +33,7 @@ def redis_client(url: str) -> redis.Redis:
         url,
         socket_connect_timeout=2.0,
         socket_timeout=5.0,
-        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 2),
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
     )
 
 
