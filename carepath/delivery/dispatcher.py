@@ -29,6 +29,8 @@ call whose outcome is unknown (a lost reply, or a crash between in flight and re
 repeated only through ``wechat_template`` with the same ``client_msg_id`` while the first such
 call is younger than ``dedupe_window`` — WeChat drops the repeat — and never falls back to
 another external channel; any other unknown outcome ends ``failed``/``outcome-unknown``.
+An error before the provider call (no token, a request not built, a connection refused) sent
+nothing: it is a ``RetryableError`` (``channels.base.before_the_call``), never an unknown outcome.
 """
 
 from __future__ import annotations
