@@ -641,11 +641,9 @@ def _token_store(app: Any) -> Any:
     """Where every process sending for an account shares its access token: Redis when
     ``REDIS_URL`` (``CAREPATH_REDIS_URL``) is set, else the database's ``provider_tokens``."""
     if app.config.get("REDIS_URL"):
-        import redis
+        from carepath.channels.redis_tokens import RedisTokenStore, redis_client
 
-        from carepath.channels.redis_tokens import RedisTokenStore
-
-        return RedisTokenStore(redis.Redis.from_url(app.config["REDIS_URL"]))
+        return RedisTokenStore(redis_client(app.config["REDIS_URL"]))
     from carepath.delivery.token_store import DatabaseTokenStore
 
     return DatabaseTokenStore(app.extensions["carepath.db"], clock=app.config["CLOCK"])
@@ -712,10 +710,13 @@ def _delivery_setup(config_path: str | None, app: Any) -> Any:
     help="Provider calls at a time.",
 )
 def delivery_run(once: bool, config_path: str | None, interval: float, batch: int, concurrency: int) -> None:
-    """Send what is due: recover rows a crash left in flight, then dispatch, every --interval."""
-    import time as time_module
+    """Send what is due: recover rows a crash left in flight, then dispatch, every --interval.
+    A round that fails (the database or Redis unreachable) is logged and tried again after a
+    backoff; the command keeps running. With --once a failed round exits 1."""
+    import threading
 
     from carepath.delivery.dispatcher import dispatch_once, recover_in_flight
+    from carepath.delivery.runner import keep_dispatching
 
     app = _app()
     database, cipher, clock = (
@@ -724,7 +725,8 @@ def delivery_run(once: bool, config_path: str | None, interval: float, batch: in
         app.config["CLOCK"],
     )
     channels_for_hospital = _delivery_setup(config_path, app)
-    while True:
+
+    def one_round() -> None:
         now = clock()
         recovered = recover_in_flight(database, now)
         report = dispatch_once(
@@ -741,9 +743,16 @@ def delivery_run(once: bool, config_path: str | None, interval: float, batch: in
             ),
             err=True,
         )
-        if once:
-            return
-        time_module.sleep(interval)
+
+    if once:
+        try:
+            one_round()
+        except Exception as exc:
+            from carepath.channels.base import brief_error
+
+            raise click.ClickException(f"the delivery round failed: {brief_error(exc)}") from exc
+        return
+    keep_dispatching(one_round, interval=interval, stop=threading.Event())
 
 
 def _switch(pathway: str | None, channel: str | None, everything: bool) -> tuple[str, str]:
