@@ -86,8 +86,10 @@ class Failure:
 
 
 def login_name(username: str) -> str:
-    """The username as the throttle and the account lookup see it."""
-    return normal_username(username)[:KEY_NAME_LENGTH]
+    """The username as the throttle and the account lookup see it. NUL and lone surrogates,
+    which no username has and PostgreSQL cannot store, become U+FFFD and "?": an unknown name."""
+    name = normal_username(username)[:KEY_NAME_LENGTH].replace("\x00", "\ufffd")
+    return name.encode("utf-8", "replace").decode("utf-8")
 
 
 def throttle_keys(username: str, remote_addr: str | None) -> list[tuple[str, str]]:

@@ -128,3 +128,11 @@ def test_the_password_rules_speak_chinese_on_the_pages(app: Flask) -> None:
     change = {"old_password": PASSWORD, "new_password": "qq12345678", "new_password_again": "qq12345678"}
     page = admin.post("/account/password", change)
     assert page.status_code == 422 and "这是最常见的密码之一" in page.get_data(as_text=True)
+
+
+def test_a_nul_in_the_username_is_an_unknown_name_not_a_500(app: Flask, browser: StaffBrowser) -> None:
+    """PostgreSQL cannot store NUL: before, the lookup itself raised (500 on PostgreSQL)."""
+    make_staff(app, "wang.li", "nurse")
+    for name in ("wang\x00li", "wang.li\x00"):
+        assert browser.login(name, "a guess\x00").status_code == 401
+    assert ("login:wang\ufffdli", "failed login as 'wang\ufffdli'") in _audit(app, "login-failed")
