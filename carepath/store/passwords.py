@@ -84,6 +84,8 @@ def check_username(username: str) -> str:
 
 
 def check_password(password: str, username: str | None = None) -> None:
+    """Refuse a password a guesser tries early, with a code the pages translate (the module
+    lists them); ``username`` given, the password may neither be nor contain it."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(
             f"a password has at least {MIN_PASSWORD_LENGTH} characters",
@@ -141,9 +143,9 @@ def _letters_and_digits(text: str) -> str:
 
 
 def _is_trivial(compact: str) -> bool:
-    """Whether ``compact`` (lower-case, no whitespace) is at most two characters, a piece of
-    at most half its length repeated (abcabcabca, hellohello), one step at a time along a line
-    of code points (2468024680 is two such), or part of a run in ``SEQUENCES``."""
+    """Whether ``compact`` (lower-case, no whitespace) is at most two different characters, a
+    piece of at most half its length repeated (abcabcabca, hellohello, 2468024680), even steps
+    of one or two code points (abcdefghij, acegikmoqs), or part of a run in ``SEQUENCES``."""
     if len(set(compact)) <= 2:
         return True
     for period in range(1, len(compact) // 2 + 1):
