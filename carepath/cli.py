@@ -444,6 +444,24 @@ def staff_create(
     click.echo(f"created staff {created.id} {created.username} ({', '.join(created.roles)}) in {hospital_id}")
 
 
+@staff.command("unlock")
+@click.argument("username")
+def staff_unlock(username: str) -> None:
+    """Unlock a login that failed logins locked (from any address), audited as done by the CLI."""
+    from datetime import UTC, datetime
+
+    from carepath.errors import CarepathError
+    from carepath.store import accounts
+
+    app = _app()
+    try:
+        unlocked = accounts.unlock_username(app.extensions["carepath.db"], username, datetime.now(UTC))
+    except CarepathError as exc:
+        click.echo(f"error: {exc.code}: {exc.message}", err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(f"unlocked staff {unlocked.id} {unlocked.username} in {unlocked.hospital_id}")
+
+
 @cli.group()
 def tasks() -> None:
     """Staff tasks."""
