@@ -448,7 +448,7 @@ class Scheduler:
     def _lose(self) -> None:
         """Pause the jobs and start trying to take the lock back."""
         with self._turn:
-            if not self.holding.is_set():
+            if not self.holding.is_set() or not self.apscheduler.running:  # lost already, or stopping
                 return
             self.holding.clear()
             self._each_job(self.apscheduler.pause_job)
@@ -476,7 +476,7 @@ class Scheduler:
         """One try: on success recover in-flight rows and resume; on refusal (another scheduler
         took the lock: standby) or a database still away, try again after a longer wait."""
         with self._turn:
-            if self.holding.is_set():
+            if self.holding.is_set() or not self.apscheduler.running:
                 return
             try:
                 self.lock.acquire()
@@ -518,6 +518,7 @@ class Scheduler:
             log.warning("could not release the scheduler lock: %s", _first_line(error))
 
     def shutdown(self) -> None:
+        """Stop the jobs (waiting for those running) and release the lock."""
         if self.apscheduler.running:
             self.apscheduler.shutdown(wait=True)
         if self.jobs.app.extensions.get("carepath.scheduler") is self:
