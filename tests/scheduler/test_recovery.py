@@ -218,7 +218,7 @@ def test_pg_terminate_backend_leaves_messages_flowing_and_the_pipeline_red_meanw
         eventually(lambda: health.get("/healthz/pipeline").status_code == 200, "a green pipeline")
         assert health.get("/healthz/pipeline").get_json()["scheduler"]["holds_lock"] is True
 
-        rival = Rival(database_url, running.lock.key)  # type: ignore[attr-defined]
+        rival = Rival(database_url, running.lock.key)
         with rival.waiting_on_the_lock():
             names = [serve_app.config["TEST_APPLICATION_NAME"], APP_NAME_PREFIX + holder]
             assert _terminate(database_url, names) >= 1  # at least the lock's own connection
