@@ -857,9 +857,10 @@ def _on_report(app: Any) -> Any:
     from carepath.store.models import OutboxRow
 
     def report(job: str, result: Any) -> None:
-        if job == "sweep":
+        if job in ("sweep", "escalate"):  # lists: the pregnancies woken, the tasks escalated
             if result:
-                click.echo(f"sweep: {len(result)} pregnancies woken", err=True)
+                what = "pregnancies woken" if job == "sweep" else "overdue tasks escalated to the team lead"
+                click.echo(f"{job}: {len(result)} {what}", err=True)
             return
         if not (result.claimed or result.failed or result.recovered):
             return
@@ -891,25 +892,33 @@ def _start_scheduler(app: Any, config_path: str | None, sweep: float, dispatch: 
     """The single scheduler (sweep + dispatcher) in this process; exits if another holds the lock."""
     from carepath.scheduler import Jobs, Scheduler, SchedulerLockedError, Settings
 
-    jobs = Jobs(
-        app,
-        _delivery_setup(config_path, app),
-        Settings(sweep_seconds=sweep, dispatch_seconds=dispatch),
-        on_report=_on_report(app),
+    settings = Settings(
+        sweep_seconds=sweep,
+        dispatch_seconds=dispatch,
+        retry_max_seconds=float(app.config["SCHEDULER_RETRY_MAX_SECONDS"]),
     )
+    jobs = Jobs(app, _delivery_setup(config_path, app), settings, on_report=_on_report(app))
     running = Scheduler(jobs)
     try:
         running.start()
+        _print_upcoming(app)
     except SchedulerLockedError as error:
         raise click.ClickException(
             f"{error}; stop it first, or run `carepath serve --no-scheduler`"
         ) from error
-    _print_upcoming(app)
+    except BaseException:  # interrupted (Ctrl-C, SIGTERM) while starting: the lock goes too
+        _stop_scheduler(running)
+        raise
     click.echo(
         f"scheduler started as {running.lock.holder}: sweep every {sweep:g}s, dispatch every {dispatch:g}s",
         err=True,
     )
     return running
+
+
+def _stop_scheduler(running: Any) -> None:
+    running.shutdown()
+    click.echo("scheduler stopped, lock released", err=True)
 
 
 def _print_upcoming(app: Any, times: int = 5) -> None:
@@ -991,15 +1000,29 @@ def serve(
     if config_path:  # the WeChat callback endpoint reads its accounts' tokens from it too
         app.config["CHANNELS_CONFIG"] = config_path
     running = None
-    if not no_scheduler:
-        _log_to_stderr()
-        running = _start_scheduler(app, config_path, sweep, dispatch)
-        _print_inbox_hint(app, host, port)
+    _stop_on_sigterm()
     try:
+        if not no_scheduler:
+            _log_to_stderr()
+            running = _start_scheduler(app, config_path, sweep, dispatch)
+            _print_inbox_hint(app, host, port)
         app.run(host=host, port=port, threaded=True, use_reloader=False)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM before the server took over listening for it
+        pass
     finally:
         if running is not None:
-            running.shutdown()
+            _stop_scheduler(running)
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (systemd, docker stop, kill) stops like Ctrl-C: the server returns and the
+    scheduler releases its lock, instead of leaving the lease for the next start to wait out."""
+    import signal
+
+    def interrupt(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 @cli.command("scheduler")
@@ -1008,19 +1031,20 @@ def serve(
 def scheduler_command(config_path: str | None, sweep: float, dispatch: float) -> None:
     """Run the wake-up sweep and the dispatcher without the API, until interrupted."""
     import signal
+    import threading
 
     app = _app()
     _log_to_stderr()
     running = _start_scheduler(app, config_path, sweep, dispatch)
-    signal.signal(signal.SIGTERM, lambda *_: running.lost.set())
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        while not running.lost.wait(1.0):
+        while not stop.wait(1.0):  # a lost lock is taken back by the scheduler itself
             pass
     except KeyboardInterrupt:
         pass
     finally:
-        running.shutdown()
-        click.echo("scheduler stopped, lock released", err=True)
+        _stop_scheduler(running)
 
 
 def main() -> None:

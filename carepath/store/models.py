@@ -502,6 +502,18 @@ class SchedulerLease(Base):
     expires_at: Mapped[datetime]
 
 
+class PipelineHeartbeat(Base):
+    """The last run of each scheduler job (``sweep``, ``dispatch``, ``escalate``): one row per
+    job, updated once per run by the scheduler holding the lock, read by ``/healthz/pipeline``
+    in any process (the scheduler may run beside another process's API)."""
+
+    __tablename__ = "pipeline_heartbeats"
+    job: Mapped[str] = mapped_column(String(40), primary_key=True)
+    ran_at: Mapped[datetime]  # when the run finished (the scheduler's clock)
+    count: Mapped[int] = mapped_column(Integer)  # pregnancies woken, messages sent, tasks escalated
+    holder: Mapped[str] = mapped_column(String(200))  # host:pid of the scheduler that ran it
+
+
 class ProviderToken(Base):
     """A provider's access token (WeChat's stable token, per account) shared by every process
     that sends: ``channels.db_tokens.DatabaseTokenStore``. The row is also the refresh lock
