@@ -449,6 +449,24 @@ def staff_create(
     click.echo(f"created staff {created.id} {created.username} ({', '.join(created.roles)}) in {hospital_id}")
 
 
+@staff.command("unlock")
+@click.argument("username")
+def staff_unlock(username: str) -> None:
+    """Unlock a login that failed logins locked (from any address), audited as done by the CLI."""
+    from datetime import UTC, datetime
+
+    from carepath.errors import CarepathError
+    from carepath.store import accounts
+
+    app = _app()
+    try:
+        unlocked = accounts.unlock_username(app.extensions["carepath.db"], username, datetime.now(UTC))
+    except CarepathError as exc:
+        click.echo(f"error: {exc.code}: {exc.message}", err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(f"unlocked staff {unlocked.id} {unlocked.username} in {unlocked.hospital_id}")
+
+
 @cli.group()
 def tasks() -> None:
     """Staff tasks."""
@@ -648,11 +666,9 @@ def _token_store(app: Any) -> Any:
     """Where every process sending for an account shares its access token: Redis when
     ``REDIS_URL`` (``CAREPATH_REDIS_URL``) is set, else the database's ``provider_tokens``."""
     if app.config.get("REDIS_URL"):
-        import redis
+        from carepath.channels.redis_tokens import RedisTokenStore, redis_client
 
-        from carepath.channels.redis_tokens import RedisTokenStore
-
-        return RedisTokenStore(redis.Redis.from_url(app.config["REDIS_URL"]))
+        return RedisTokenStore(redis_client(app.config["REDIS_URL"]))
     from carepath.delivery.token_store import DatabaseTokenStore
 
     return DatabaseTokenStore(app.extensions["carepath.db"], clock=app.config["CLOCK"])
@@ -723,10 +739,13 @@ def _delivery_setup(config_path: str | None, app: Any) -> Any:
     help="Provider calls at a time.",
 )
 def delivery_run(once: bool, config_path: str | None, interval: float, batch: int, concurrency: int) -> None:
-    """Send what is due: recover rows a crash left in flight, then dispatch, every --interval."""
-    import time as time_module
+    """Send what is due: recover rows a crash left in flight, then dispatch, every --interval.
+    A round that fails (the database or Redis unreachable) is logged and tried again after a
+    backoff; the command keeps running. With --once a failed round exits 1."""
+    import threading
 
     from carepath.delivery.dispatcher import dispatch_once, recover_in_flight
+    from carepath.delivery.runner import keep_dispatching
 
     app = _app()
     database, cipher, clock = (
@@ -735,7 +754,8 @@ def delivery_run(once: bool, config_path: str | None, interval: float, batch: in
         app.config["CLOCK"],
     )
     channels_for_hospital = _delivery_setup(config_path, app)
-    while True:
+
+    def one_round() -> None:
         now = clock()
         recovered = recover_in_flight(database, now)
         report = dispatch_once(
@@ -752,9 +772,16 @@ def delivery_run(once: bool, config_path: str | None, interval: float, batch: in
             ),
             err=True,
         )
-        if once:
-            return
-        time_module.sleep(interval)
+
+    if once:
+        try:
+            one_round()
+        except Exception as exc:
+            from carepath.channels.base import brief_error
+
+            raise click.ClickException(f"the delivery round failed: {brief_error(exc)}") from exc
+        return
+    keep_dispatching(one_round, interval=interval, stop=threading.Event())
 
 
 def _switch(pathway: str | None, channel: str | None, everything: bool) -> tuple[str, str]:
@@ -841,9 +868,10 @@ def _on_report(app: Any) -> Any:
     from carepath.store.models import OutboxRow
 
     def report(job: str, result: Any) -> None:
-        if job == "sweep":
+        if job in ("sweep", "escalate"):  # lists: the pregnancies woken, the tasks escalated
             if result:
-                click.echo(f"sweep: {len(result)} pregnancies woken", err=True)
+                what = "pregnancies woken" if job == "sweep" else "overdue tasks escalated to the team lead"
+                click.echo(f"{job}: {len(result)} {what}", err=True)
             return
         if not (result.claimed or result.failed or result.recovered):
             return
@@ -875,25 +903,33 @@ def _start_scheduler(app: Any, config_path: str | None, sweep: float, dispatch: 
     """The single scheduler (sweep + dispatcher) in this process; exits if another holds the lock."""
     from carepath.scheduler import Jobs, Scheduler, SchedulerLockedError, Settings
 
-    jobs = Jobs(
-        app,
-        _delivery_setup(config_path, app),
-        Settings(sweep_seconds=sweep, dispatch_seconds=dispatch),
-        on_report=_on_report(app),
+    settings = Settings(
+        sweep_seconds=sweep,
+        dispatch_seconds=dispatch,
+        retry_max_seconds=float(app.config["SCHEDULER_RETRY_MAX_SECONDS"]),
     )
+    jobs = Jobs(app, _delivery_setup(config_path, app), settings, on_report=_on_report(app))
     running = Scheduler(jobs)
     try:
         running.start()
+        _print_upcoming(app)
     except SchedulerLockedError as error:
         raise click.ClickException(
             f"{error}; stop it first, or run `carepath serve --no-scheduler`"
         ) from error
-    _print_upcoming(app)
+    except BaseException:  # interrupted (Ctrl-C, SIGTERM) while starting: the lock goes too
+        _stop_scheduler(running)
+        raise
     click.echo(
         f"scheduler started as {running.lock.holder}: sweep every {sweep:g}s, dispatch every {dispatch:g}s",
         err=True,
     )
     return running
+
+
+def _stop_scheduler(running: Any) -> None:
+    running.shutdown()
+    click.echo("scheduler stopped, lock released", err=True)
 
 
 def _print_upcoming(app: Any, times: int = 5) -> None:
@@ -981,15 +1017,29 @@ def serve(
     if config_path:  # the WeChat callback endpoint reads its accounts' tokens from it too
         app.config["CHANNELS_CONFIG"] = config_path
     running = None
-    if not no_scheduler:
-        _log_to_stderr()
-        running = _start_scheduler(app, config_path, sweep, dispatch)
-        _print_inbox_hint(app, host, port)
+    _stop_on_sigterm()
     try:
+        if not no_scheduler:
+            _log_to_stderr()
+            running = _start_scheduler(app, config_path, sweep, dispatch)
+            _print_inbox_hint(app, host, port)
         app.run(host=host, port=port, threaded=True, use_reloader=False)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM before the server took over listening for it
+        pass
     finally:
         if running is not None:
-            running.shutdown()
+            _stop_scheduler(running)
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (systemd, docker stop, kill) stops like Ctrl-C: the server returns and the
+    scheduler releases its lock, instead of leaving the lease for the next start to wait out."""
+    import signal
+
+    def interrupt(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 @cli.command("scheduler")
@@ -998,19 +1048,20 @@ def serve(
 def scheduler_command(config_path: str | None, sweep: float, dispatch: float) -> None:
     """Run the wake-up sweep and the dispatcher without the API, until interrupted."""
     import signal
+    import threading
 
     app = _app()
     _log_to_stderr()
     running = _start_scheduler(app, config_path, sweep, dispatch)
-    signal.signal(signal.SIGTERM, lambda *_: running.lost.set())
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        while not running.lost.wait(1.0):
+        while not stop.wait(1.0):  # a lost lock is taken back by the scheduler itself
             pass
     except KeyboardInterrupt:
         pass
     finally:
-        running.shutdown()
-        click.echo("scheduler stopped, lock released", err=True)
+        _stop_scheduler(running)
 
 
 def main() -> None:

@@ -12,9 +12,18 @@ Only one scheduler may run against a database. It holds a lock for its whole lif
   schemas sharing one database (the test suite's) each have their own; the connection's
   ``application_name`` names the holder, and ``pg_stat_activity`` says since when.
 - SQLite: the ``scheduler_leases`` row, taken if absent or expired, renewed every third of
-  its lease, deleted on shutdown; a crashed holder's row expires after ``lease_seconds``.
+  its lease, deleted on shutdown; a crashed holder's row expires after ``lease_seconds``, or is
+  taken over at once when the holder is a process of this host that no longer exists.
 
 A second scheduler raises ``SchedulerLockedError`` naming the holder (host:pid) and since when.
+
+A running scheduler that loses its lock (its PostgreSQL connection was terminated, the server
+restarted or failed over; its lease was taken over after a pause) pauses its jobs and tries to
+take the lock back, with a backoff from ``retry_min_seconds`` doubling to ``retry_max_seconds``.
+While another scheduler holds it, this one stays on standby and keeps trying, so two never run
+at once; once it has the lock again it recovers in-flight rows and resumes. Every job run is
+checked against the lock first, and leaves a heartbeat in the database (``store.heartbeats``)
+that ``/healthz/pipeline`` reads in any process.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ from sqlalchemy import Connection, delete, text, update
 
 from carepath.delivery.dispatcher import DispatchReport, dispatch_once, recover_in_flight
 from carepath.errors import CarepathError
+from carepath.store import heartbeats
 from carepath.store.db import Database
 from carepath.store.models import SchedulerLease
 from carepath.store.tasks import Escalation, escalate_overdue
@@ -62,10 +72,32 @@ def default_holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def holder_is_gone(holder: str) -> bool:
+    """True when ``holder`` (host:pid) names a process of this host that no longer exists.
+
+    Only this host's processes can be checked; a process of another host, a pid that is
+    alive (even if it was reused by another program) or one we may not signal is presumed
+    alive, so its lease is waited out instead."""
+    host, _, pid_text = holder.rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: the existence check, nothing is delivered
+    except ProcessLookupError:
+        return True
+    except OSError:  # PermissionError: alive, another user's
+        return False
+    return False
+
+
 class SchedulerLock(Protocol):
     holder: str
 
     def acquire(self) -> None: ...
+    def held(self) -> bool: ...
     def renew(self) -> bool: ...
     def release(self) -> None: ...
 
@@ -97,12 +129,20 @@ class LeaseLock:
                     )
                 )
                 return
-            if row.holder != self.holder and row.expires_at > now:
-                raise SchedulerLockedError(row.holder, row.acquired_at)
             if row.holder != self.holder:
-                log.warning("taking over the scheduler lease of %s (expired %s)", row.holder, row.expires_at)
+                if row.expires_at > now and not holder_is_gone(row.holder):
+                    raise SchedulerLockedError(row.holder, row.acquired_at)
+                why = f"expired {row.expires_at}" if row.expires_at <= now else "its process is gone"
+                log.warning("taking over the scheduler lease of %s (%s)", row.holder, why)
                 row.acquired_at = now
             row.holder, row.expires_at = self.holder, now + self.lease
+
+    def held(self) -> bool:
+        """Still ours (a read, before every job run). A lease past its expiry but not taken over
+        is still ours: whoever takes it over rewrites the holder first."""
+        with self.db.reading() as session:
+            row = session.get(SchedulerLease, self.name)
+            return row is not None and row.holder == self.holder
 
     def renew(self) -> bool:
         """Extend the lease; False if it was lost (expired and taken by another)."""
@@ -131,6 +171,7 @@ class AdvisoryLock:
         self.db, self.key = db, key if key is not None else self._schema_key(db)
         self.holder = holder or default_holder()
         self.connection: Connection | None = None
+        self._mutex = threading.Lock()  # the jobs check it from several threads; a Connection is not shared
 
     @staticmethod
     def _schema_key(db: Database) -> int:
@@ -139,6 +180,11 @@ class AdvisoryLock:
         return (ADVISORY_CLASS << 32) | zlib.crc32(schema.encode())
 
     def acquire(self) -> None:
+        with self._mutex:
+            self._acquire()
+
+    def _acquire(self) -> None:
+        self._drop()  # a connection left from before a loss holds nothing any more
         conn = self.db.engine.connect()
         try:
             conn.execute(
@@ -173,28 +219,50 @@ class AdvisoryLock:
         name = str(row[0] or "")
         return (name.removeprefix(APP_NAME_PREFIX) or "an unnamed connection"), row[1]
 
+    def held(self) -> bool:
+        """The lock lives as long as its connection: one round trip on it says it is alive.
+        A dead connection is dropped (the server released the lock with it)."""
+        with self._mutex:
+            if self.connection is None:
+                return False
+            try:
+                self.connection.execute(text("SELECT 1"))
+                self.connection.commit()
+            except Exception as error:
+                log.warning("the scheduler lock's connection was lost: %s", _first_line(error))
+                self._drop()
+                return False
+            return True
+
     def renew(self) -> bool:
-        """The lock lives as long as the connection: check that it is still alive."""
-        if self.connection is None:
-            return False
-        try:
-            self.connection.execute(text("SELECT 1"))
-            self.connection.commit()
-        except Exception:
-            log.exception("the scheduler lock's connection was lost")
-            return False
-        return True
+        return self.held()
 
     def release(self) -> None:
+        with self._mutex:
+            if self.connection is None:
+                return
+            try:
+                self.connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})
+                self.connection.commit()
+            except Exception as error:  # the connection is gone, and the lock with it
+                log.warning("could not unlock the scheduler lock (%s); closing it", _first_line(error))
+            finally:
+                self._drop()
+
+    def _drop(self) -> None:
         if self.connection is None:
             return
         try:
-            self.connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})
-            self.connection.commit()
-        finally:
             self.connection.invalidate()  # never back to the pool with the lock still held
             self.connection.close()
+        finally:
             self.connection = None
+
+
+def _first_line(error: BaseException) -> str:
+    """A driver error's first line (psycopg's carry the SQL and a link after it)."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"
 
 
 def lock_for(
@@ -207,6 +275,10 @@ def lock_for(
 
 @dataclass
 class Settings:
+    """Job intervals and batches; the lock's lease and how often it is checked (default a third
+    of the lease, at least a second); the backoff of taking a lost lock back (doubling from
+    ``retry_min_seconds`` up to ``retry_max_seconds``)."""
+
     sweep_seconds: float = 60.0
     dispatch_seconds: float = 10.0
     escalate_seconds: float = 300.0
@@ -214,6 +286,9 @@ class Settings:
     sweep_batch: int = 200
     dispatch_batch: int = 100
     timezone: str = "Asia/Shanghai"
+    renew_seconds: float | None = None
+    retry_min_seconds: float = 1.0
+    retry_max_seconds: float = 60.0
 
 
 @dataclass
@@ -225,6 +300,8 @@ class Jobs:
     settings: Settings = field(default_factory=Settings)
     clock: Callable[[], datetime] | None = None
     on_report: Callable[[str, Any], None] | None = None
+    #: who ran a job, in its heartbeat: this process
+    holder: str = field(default_factory=default_holder)
 
     def now(self) -> datetime:
         now = (self.clock or self.app.config["CLOCK"])()
@@ -241,6 +318,7 @@ class Jobs:
         with self.app.app_context():
             now = self.now()
             woken = wake_due(self.db, now, batch=self.settings.sweep_batch)
+            self._beat("sweep", len(woken))
         self._report("sweep", woken)
         return woken
 
@@ -248,6 +326,7 @@ class Jobs:
         """Overdue open staff tasks go to the hospital's team lead, once each."""
         with self.app.app_context():
             escalated = escalate_overdue(self.db, self.now())
+            self._beat("escalate", len(escalated))
         self._report("escalate", escalated)
         return escalated
 
@@ -266,60 +345,183 @@ class Jobs:
                 self.settings.dispatch_batch,
                 cipher=self.app.extensions["carepath.cipher"],
             )
+            self._beat("dispatch", report.sent)
         self._report("dispatch", report)
         return report
+
+    def _beat(self, job: str, count: int) -> None:
+        heartbeats.beat(self.db, job, self.now(), count, self.holder)
 
     def _report(self, job: str, result: Any) -> None:
         if self.on_report is not None:
             self.on_report(job, result)
 
 
+#: The work the lock guards: paused while the lock is lost, resumed when it is taken back.
+GUARDED_JOBS = ("sweep", "dispatch", "escalate")
+RENEW_JOB, TAKE_BACK_JOB = "lease", "take-back"
+
+
 class Scheduler:
-    """The lock, then APScheduler running the sweep, the dispatcher and the lock's renewal."""
+    """The lock, then APScheduler running the sweep, the dispatcher, the escalation and the
+    lock's renewal. A lost lock pauses the jobs until ``_take_back`` has it again."""
 
     def __init__(self, jobs: Jobs, *, holder: str | None = None) -> None:
         self.jobs = jobs
         self.lock = lock_for(jobs.db, jobs.now, holder=holder, lease_seconds=jobs.settings.lease_seconds)
         self.apscheduler = BackgroundScheduler(timezone=ZoneInfo(jobs.settings.timezone))
-        self.lost = threading.Event()
+        self.holding = threading.Event()  # set while the lock is ours and the jobs may run
+        self._retry = jobs.settings.retry_min_seconds
+        self._turn = threading.Lock()  # losing and taking back, one at a time
 
     def start(self) -> None:
         """Take the lock (``SchedulerLockedError`` if another holds it), recover, schedule the jobs."""
         self.lock.acquire()
         try:
             self.jobs.recover()
-        except Exception:
+        except BaseException:  # an interrupt too: never leave the lock behind
             self.lock.release()
             raise
+        self.holding.set()
         s = self.jobs.settings
         common: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
-        first = datetime.now(ZoneInfo(s.timezone))
+        first = self._local_now()
+        for job_id, job, seconds, at in (
+            ("sweep", self.jobs.sweep, s.sweep_seconds, first),
+            ("dispatch", self.jobs.dispatch, s.dispatch_seconds, first),
+            ("escalate", self.jobs.escalate, s.escalate_seconds, None),
+        ):
+            kwargs = {"next_run_time": at} if at is not None else {}
+            self.apscheduler.add_job(
+                self._guarded(job), "interval", seconds=seconds, id=job_id, name=job_id, **kwargs, **common
+            )
         self.apscheduler.add_job(
-            self.jobs.sweep, "interval", seconds=s.sweep_seconds, id="sweep", next_run_time=first, **common
-        )
-        self.apscheduler.add_job(
-            self.jobs.dispatch,
-            "interval",
-            seconds=s.dispatch_seconds,
-            id="dispatch",
-            next_run_time=first,
-            **common,
-        )
-        self.apscheduler.add_job(
-            self.jobs.escalate, "interval", seconds=s.escalate_seconds, id="escalate", **common
-        )
-        self.apscheduler.add_job(
-            self._renew, "interval", seconds=max(s.lease_seconds / 3, 1.0), id="lease", **common
+            self._renew, "interval", seconds=self._renew_seconds(), id=RENEW_JOB, **common
         )
         self.apscheduler.start()
+        self.jobs.app.extensions["carepath.scheduler"] = self
+
+    def status(self) -> dict[str, Any]:
+        """For ``/healthz/pipeline``: who this scheduler is and whether it holds its lock."""
+        holding = self.holding.is_set()
+        return {
+            "holder": self.lock.holder,
+            "holds_lock": holding,
+            "state": "running" if holding else "standby",
+        }
+
+    def _local_now(self) -> datetime:
+        return datetime.now(ZoneInfo(self.jobs.settings.timezone))
+
+    def _renew_seconds(self) -> float:
+        s = self.jobs.settings
+        return s.renew_seconds if s.renew_seconds is not None else max(s.lease_seconds / 3, 1.0)
+
+    def _guarded(self, job: Callable[[], Any]) -> Callable[[], None]:
+        """``job``, run only while the lock is still ours (checked first: one cheap query), so
+        that a scheduler whose connection died never starts work another may be doing."""
+
+        def run() -> None:
+            if not self.holding.is_set():
+                return
+            try:
+                held = self.lock.held()
+            except Exception as error:
+                log.warning("could not check the scheduler lock: %s", _first_line(error))
+                held = False
+            if not held:
+                self._lose()
+                return
+            job()
+
+        return run
 
     def _renew(self) -> None:
-        if not self.lock.renew():
-            log.error("the scheduler lost its lock; stopping its jobs")
-            self.lost.set()
-            self.apscheduler.remove_all_jobs()
+        try:
+            renewed = self.lock.renew()
+        except Exception as error:  # the database is away: the lock may be gone with it
+            log.warning("could not renew the scheduler lock: %s", _first_line(error))
+            renewed = False
+        if not renewed:
+            self._lose()
+
+    def _lose(self) -> None:
+        """Pause the jobs and start trying to take the lock back."""
+        with self._turn:
+            if not self.holding.is_set() or not self.apscheduler.running:  # lost already, or stopping
+                return
+            self.holding.clear()
+            self._each_job(self.apscheduler.pause_job)
+            self._retry = self.jobs.settings.retry_min_seconds
+            delay = self._try_again()
+            log.error(
+                "the scheduler lost its lock; its jobs pause until it has the lock again (next try in %gs)",
+                delay,
+            )
+
+    def _try_again(self) -> float:
+        delay = self._retry
+        self.apscheduler.add_job(
+            self._take_back,
+            "date",
+            run_date=self._local_now() + timedelta(seconds=delay),
+            id=TAKE_BACK_JOB,
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+        self._retry = min(self._retry * 2, self.jobs.settings.retry_max_seconds)
+        return delay
+
+    def _take_back(self) -> None:
+        """One try: on success recover in-flight rows and resume; on refusal (another scheduler
+        took the lock: standby) or a database still away, try again after a longer wait."""
+        with self._turn:
+            if self.holding.is_set() or not self.apscheduler.running:
+                return
+            try:
+                self.lock.acquire()
+            except SchedulerLockedError as error:
+                log.warning("scheduler on standby: %s; next try in %gs", error, self._try_again())
+                return
+            except Exception as error:
+                log.warning(
+                    "could not take the scheduler lock back (%s); next try in %gs",
+                    _first_line(error),
+                    self._try_again(),
+                )
+                return
+            try:
+                self.jobs.recover()
+            except Exception as error:
+                self._release_quietly()
+                log.warning(
+                    "recovery failed after taking the lock back (%s); next try in %gs",
+                    _first_line(error),
+                    self._try_again(),
+                )
+                return
+            self.holding.set()
+            self._each_job(self.apscheduler.resume_job)
+            now = self._local_now()
+            for job_id in ("sweep", "dispatch"):  # what waited should not wait another interval
+                self.apscheduler.modify_job(job_id, next_run_time=now)
+            log.warning("the scheduler has its lock again as %s; its jobs resume", self.lock.holder)
+
+    def _each_job(self, action: Callable[[str], Any]) -> None:
+        for job_id in (*GUARDED_JOBS, RENEW_JOB):
+            action(job_id)
+
+    def _release_quietly(self) -> None:
+        try:
+            self.lock.release()
+        except Exception as error:
+            log.warning("could not release the scheduler lock: %s", _first_line(error))
 
     def shutdown(self) -> None:
+        """Stop the jobs (waiting for those running) and release the lock."""
         if self.apscheduler.running:
             self.apscheduler.shutdown(wait=True)
+        if self.jobs.app.extensions.get("carepath.scheduler") is self:
+            del self.jobs.app.extensions["carepath.scheduler"]
+        self.holding.clear()
         self.lock.release()

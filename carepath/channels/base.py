@@ -6,7 +6,10 @@ provider call and either returns a ``Receipt`` or raises exactly one of:
 
 - ``RetryableError``: try the same channel again later (``retry_after`` seconds when the
   provider said so). ``outcome_unknown`` is true when the request may have reached the provider
-  (a read timeout, a dropped connection): a retry may then duplicate the message.
+  (a read timeout, a dropped connection): a retry may then duplicate the message. Whatever fails
+  before the provider call — getting a token (the token store's Redis or database down),
+  building the request, a connection refused — sent nothing: ``before_the_call`` and
+  ``http_post`` make it a ``RetryableError`` with ``outcome_unknown`` false.
 - ``PermanentError``: this channel will not reach her with this message; ``reason`` is a stable
   code (``not-following``, ``no-subscription``, ``config-error``, ``bad-recipient``,
   ``rejected``). The dispatcher falls back to the next channel or dead-letters.
@@ -131,6 +134,28 @@ class QuotaError(ChannelError):
     """The account's daily quota is spent: back off to tomorrow, or fall back now."""
 
     code = "channel-quota"
+
+
+@contextlib.contextmanager
+def before_the_call(channel: str, step: str) -> Iterator[None]:
+    """Run ``step`` of a send that comes before the provider call (getting a token, building
+    the request). Nothing has left carepath yet, so whatever fails inside — a token store's
+    lost connection, a bug — is a ``RetryableError`` that is not an unknown outcome: the row
+    waits and is tried again, never left for staff as possibly sent. The channel's own errors
+    (a token endpoint's refusal) pass through as they are."""
+    try:
+        yield
+    except ChannelError:
+        raise
+    except Exception as exc:
+        raise RetryableError(f"{channel}: nothing sent: {step} failed: {brief_error(exc)}") from exc
+
+
+def brief_error(exc: BaseException) -> str:
+    """The error's class and first line: a driver's message may go on to quote the statement's
+    parameters (a token being written), which must reach neither an outbox row nor a log."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:200]}" if lines else type(exc).__name__
 
 
 # --- the protocol --------------------------------------------------------------------------
@@ -309,11 +334,15 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 def http_post(client: httpx.Client, url: str, channel: str, **kwargs: Any) -> httpx.Response:
     """POST, turning transport failures, 5xx and 429 into ``RetryableError``; any other
-    response is returned for the adapter to read."""
+    response is returned for the adapter to read. Only a failure once the request may have
+    been written (a lost or missing reply) is an unknown outcome: a request that could not be
+    built, or a connection never made, sent nothing."""
+    with before_the_call(channel, "building the request"):
+        request = client.build_request("POST", url, **kwargs)
     try:
-        response = client.post(url, **kwargs)
+        response = client.send(request)
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-        raise RetryableError(f"{channel}: cannot connect: {exc.__class__.__name__}") from exc
+        raise RetryableError(f"{channel}: nothing sent: cannot connect: {exc.__class__.__name__}") from exc
     except httpx.TransportError as exc:
         # The request may have reached the provider: the reply was lost, not the message.
         raise RetryableError(f"{channel}: no reply: {exc.__class__.__name__}", outcome_unknown=True) from exc
@@ -398,11 +427,14 @@ class WechatApi:
     def post(self, path: str, payload: Mapping[str, Any], permanent: Mapping[int, str]) -> dict[str, Any]:
         """POST ``payload`` with the current token; the reply when ``errcode`` is 0. ``permanent``
         maps this endpoint's own permanent errcodes to a reason."""
-        token = self.tokens.current()
+        with before_the_call(self._channel, "getting an access token"):
+            token = self.tokens.current()
         data = self._post_once(path, payload, token)
         code = _errcode(data)
         if code in _WECHAT_STALE_TOKEN:
-            token = self.tokens.replace(token, force=_WECHAT_STALE_TOKEN[code])
+            # The stale token's call was refused, so this is again before the (second) call.
+            with before_the_call(self._channel, "getting an access token"):
+                token = self.tokens.replace(token, force=_WECHAT_STALE_TOKEN[code])
             data = self._post_once(path, payload, token)
             code = _errcode(data)
             if code in _WECHAT_STALE_TOKEN:

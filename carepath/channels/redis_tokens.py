@@ -3,6 +3,11 @@
 A token is one key with Redis's own expiry (``SET key value PXAT``); the refresh lock is a key
 set with ``NX`` and a lease, released only by its holder (compare-and-delete in Lua), so a
 process that dies holding it blocks others for the lease at most.
+
+``redis_client`` connects the way a sender should: with timeouts (a Redis host that stops
+answering must not hold a dispatcher thread past a row's ``stale_after``) and a short retry,
+since a lost connection is then a ``RetryableError`` of the send and the row waits for its own
+backoff (``base.before_the_call``).
 """
 
 from __future__ import annotations
@@ -15,8 +20,22 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from carepath.channels.base import CachedToken, RetryableError
+
+
+def redis_client(url: str) -> redis.Redis:
+    """A client for ``url`` (``CAREPATH_REDIS_URL``): 2 s to connect, 5 s per command, two
+    quick retries of a dropped connection."""
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=2.0,
+        socket_timeout=5.0,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+    )
+
 
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 

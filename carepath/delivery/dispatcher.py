@@ -31,6 +31,8 @@ call whose outcome is unknown (a lost reply, or a crash between in flight and re
 repeated only through ``wechat_template`` with the same ``client_msg_id`` while the first such
 call is younger than ``dedupe_window`` — WeChat drops the repeat — and never falls back to
 another external channel; any other unknown outcome ends ``failed``/``outcome-unknown``.
+An error before the provider call (no token, a request not built, a connection refused) sent
+nothing: it is a ``RetryableError`` (``channels.base.before_the_call``), never an unknown outcome.
 """
 
 from __future__ import annotations
@@ -43,14 +45,22 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from time import perf_counter
+from time import monotonic, perf_counter, sleep
 from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import String, cast, func, insert, literal, select, update
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from carepath.channels.base import Channel, ChannelError, Message, Receipt
+from carepath.channels.base import (
+    Channel,
+    ChannelError,
+    Message,
+    Receipt,
+    before_the_call,
+    brief_error,
+)
 from carepath.delivery import policy as pol
 from carepath.delivery.items import DEFAULT_ADAPTERS, NOTIFICATION_KINDS, due_item
 from carepath.delivery.rendering import build_safe_facts, generic_message, render_action
@@ -489,8 +499,9 @@ def _failed_unknown(row: OutboxRow, now: datetime, report: DispatchReport) -> No
 
 
 def _send(job: _Job, channels_for_hospital: ChannelsForHospital) -> Receipt | ChannelError | Exception:
-    channel = channels_for_hospital(job.hospital_id).channels[job.channel]
     try:
+        with before_the_call(job.channel, "finding the channel"):
+            channel = channels_for_hospital(job.hospital_id).channels[job.channel]
         return channel.send(job.message)
     except Exception as exc:  # every outcome is recorded; the adapter's bug must not stop the batch
         return exc
@@ -603,6 +614,52 @@ def _record(
                 report.reasons[pol.QUOTA] += 1
 
 
+def _record_patiently(
+    db: Database,
+    results: list[tuple[_Job, Receipt | Exception]],
+    *,
+    now: datetime,
+    channels_for_hospital: ChannelsForHospital,
+    settings: DispatchSettings,
+    rng: random.Random,
+    report: DispatchReport,
+) -> None:
+    """``_record``, waiting out a lost database connection (a restart, a failover) for up to
+    ``settings.stale_after``: the batch's outcomes — receipts, and refusals that sent nothing —
+    are known only in this process, and a row left in flight is later recovered as possibly
+    sent. Past that, or on any other error, the rows are left to ``recover_in_flight``, as if
+    this process had died; a row recovered meanwhile is skipped by ``_record`` itself."""
+    deadline = monotonic() + settings.stale_after.total_seconds()
+    pause = 0.25
+    while True:
+        attempt = DispatchReport()  # counted once, when the record commits
+        try:
+            _record(
+                db,
+                results,
+                now=now,
+                channels_for_hospital=channels_for_hospital,
+                settings=settings,
+                rng=rng,
+                report=attempt,
+            )
+        except DBAPIError as exc:
+            lost = isinstance(exc, OperationalError) or exc.connection_invalidated
+            if not lost or monotonic() + pause > deadline:
+                raise
+            logger.warning(
+                "recording %d outcomes failed (%s); trying again in %.2f s",
+                len(results),
+                brief_error(exc),
+                pause,
+            )
+            sleep(pause)
+            pause = min(pause * 2, 5.0)
+            continue
+        report.add(attempt)
+        return
+
+
 def dispatch_once(
     db: Database,
     now: datetime,
@@ -651,7 +708,7 @@ def _rounds(  # noqa: PLR0917 - dispatch_once's arguments, passed on
     def finish(done: _Sending) -> None:
         results = done.results()
         if results:
-            _record(
+            _record_patiently(
                 db,
                 results,
                 now=now,

@@ -3,8 +3,11 @@
 Each public function is one transaction (the service owns the session). Passwords are hashed
 with argon2id (``passwords.py``) and rehashed at login when the parameters change. A session
 token is random; only its SHA-256 is stored, so a copy of the database logs nobody in. Failed
-logins are counted per username and per address in the database (``login_throttle.py``).
-Every login, logout, failed login, lock, password change and role change is in the audit log.
+logins are counted per username and address, per address and per username in the database
+(``login_throttle.py``); the last, the account's ceiling, locks the account until an admin
+unlocks it. Every login, logout, failed login, lock, unlock, password change and role change is
+in the audit log (``audit()`` of ``scope.py``; one call per event, so moving to another audit
+writer changes only that import).
 """
 
 from __future__ import annotations
@@ -22,12 +25,15 @@ from carepath.store.db import Database
 from carepath.store.login_throttle import (
     LoginLockedError,
     ThrottleLimits,
-    lock_message,
-    locked_for,
+    account_lock,
+    clear_username,
+    forget_success,
+    hold_account,
+    login_name,
     record_failure,
     throttle_keys,
 )
-from carepath.store.models import Hospital, LoginThrottle, Staff, StaffSession
+from carepath.store.models import Hospital, Staff, StaffSession
 from carepath.store.passwords import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
@@ -95,6 +101,8 @@ class StaffView:
     disabled: bool
     last_login_at: datetime | None
     created_at: datetime | None
+    locked_at: datetime | None = None  # failed logins reached the ceiling; an admin unlocks
+    locked_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +141,8 @@ def _view(staff: Staff) -> StaffView:
         disabled=staff.disabled_at is not None,
         last_login_at=staff.last_login_at,
         created_at=staff.created_at,
+        locked_at=staff.locked_at,
+        locked_reason=staff.locked_reason,
     )
 
 
@@ -171,6 +181,7 @@ def create_account(
             raise UnknownHospitalError(f"no hospital {hospital_id}")
         if session.scalar(select(Staff.id).where(Staff.username == username)) is not None:
             raise AccountError(f"the username {username!r} is taken", code="username-taken", field="username")
+        clear_username(session, username, now)  # guesses at a name nobody had are not hers
         staff = Staff(
             hospital_id=hospital_id,
             name=(name or username)[:100],
@@ -269,6 +280,7 @@ def update_staff(
                     f"the username {wanted_name!r} is taken", code="username-taken", field="username"
                 )
             staff.username = wanted_name
+            clear_username(session, wanted_name, now)  # guesses at a name nobody had are not theirs
         admins_before = _active_admins(session, actor.hospital_id)
         if roles is not None:
             wanted = _roles(roles)
@@ -332,41 +344,99 @@ def login(
 ) -> LoginResult:
     """A new session for the staff member, or ``LoginFailedError`` / ``LoginLockedError``.
 
-    A lock refuses even the right password until it passes. Unknown usernames cost the same
-    hashing time as known ones and count against the same limits, so neither timing nor the
-    lock tells whether a username exists."""
+    A lock refuses even the right password until it passes (or, for the account's ceiling,
+    until an admin unlocks it). Unknown usernames cost the same hashing time as known ones and
+    count against the same limits and ceiling, so neither timing nor a lock tells whether a
+    username exists."""
     limits = limits or ThrottleLimits()
-    keys = throttle_keys(username, remote_addr)
-    name = normal_username(username)[:64]
+    name = login_name(username)
+    keys = throttle_keys(name, remote_addr)
     with db.transaction() as session:
-        wait = locked_for(session, keys, now)
-        staff = session.scalar(select(Staff).where(Staff.username == name)) if name else None
+        staff = _login_staff(session, name)
         who = Actor(staff.hospital_id if staff else "-", "login", name or "-", remote_addr)
-        if wait:
+        lock = account_lock(session, staff, keys, now)
+        if lock:
             audit(session, who, "login-locked", now, f"refused while locked: {name}")
-    if wait:
-        raise LoginLockedError(lock_message(wait), wait)
+    if lock:
+        raise lock.error()
 
     ok = _verify(staff, password, profile)
     with db.transaction() as session:
-        if not ok or staff is None:
-            wait = record_failure(session, keys, limits, now)
-            audit(
-                session, who, "login-failed", now, f"failed login as {name!r}" + (" (locked)" if wait else "")
-            )
+        # the staff row is locked before the throttle rows, here and everywhere, so that two
+        # logins never wait on each other crosswise
+        row = _owned_staff(session, staff.hospital_id, staff.id, lock=True) if staff else None
+        if ok and row is not None:
+            lock = account_lock(session, row, keys, now)  # the ceiling reached while we hashed
+            if not lock:
+                return _start(
+                    session, row, keys, password=password, now=now, remote_addr=remote_addr, profile=profile
+                )
+            audit(session, who, "login-locked", now, f"refused while locked: {name}")
         else:
-            row = _owned_staff(session, staff.hospital_id, staff.id, lock=True)
-            session.execute(delete(LoginThrottle).where(LoginThrottle.key == keys[0][0]))
-            if hasher(profile).check_needs_rehash(row.password_hash or ""):
-                row.password_hash = hasher(profile).hash(password)
-            row.last_login_at = now
-            _purge_sessions(session, row, now)
-            token = _new_session(session, row, now, remote_addr)
-            audit(session, _identity(row).actor(remote_addr), "login", now, f"login {name}")
-            return LoginResult(token, _identity(row))
-    if wait:
-        raise LoginLockedError(lock_message(wait), wait)
+            failure = record_failure(session, keys, limits, now)
+            lock = failure.lock
+            if failure.newly_held:
+                hold_account(
+                    session, row, who, name=name, failures=failure.account_failures, limits=limits, now=now
+                )
+            audit(
+                session, who, "login-failed", now, f"failed login as {name!r}" + (" (locked)" if lock else "")
+            )
+    if lock:
+        raise lock.error()
     raise LoginFailedError("wrong username or password")
+
+
+def _login_staff(session: Session, name: str) -> Staff | None:
+    """The account a login names; none for a name no account can have (empty, too long)."""
+    if not name or len(name) > 64:
+        return None
+    return session.scalar(select(Staff).where(Staff.username == name))
+
+
+def _start(
+    session: Session,
+    staff: Staff,
+    keys: list[tuple[str, str]],
+    *,
+    password: str,
+    now: datetime,
+    remote_addr: str | None,
+    profile: str,
+) -> LoginResult:
+    """The right password and no lock: a new session, audited."""
+    forget_success(session, keys)
+    if hasher(profile).check_needs_rehash(staff.password_hash or ""):
+        staff.password_hash = hasher(profile).hash(password)
+    staff.last_login_at = now
+    _purge_sessions(session, staff, now)
+    token = _new_session(session, staff, now, remote_addr)
+    audit(session, _identity(staff).actor(remote_addr), "login", now, f"login {staff.username}")
+    return LoginResult(token, _identity(staff))
+
+
+def unlock(db: Database, actor: Actor, staff_id: int, now: datetime) -> StaffView:
+    """Unlock a staff member of the actor's hospital: the ceiling's lock and every temporary
+    lock of their username, from any address. Audited: who unlocked whom, and what was held."""
+    with db.transaction() as session:
+        staff = _owned_staff(session, actor.hospital_id, staff_id, lock=True)
+        cleared = clear_username(session, staff.username, now) if staff.username else 0
+        if staff.locked_at is not None:
+            state = f"locked since {staff.locked_at.isoformat()}: {staff.locked_reason or '-'}"
+        else:
+            state = f"not locked; {cleared} temporary lock(s) cleared"
+        staff.locked_at = staff.locked_reason = None
+        audit(session, actor, "account-unlock", now, f"staff:{staff.id} {staff.username} unlocked ({state})")
+        return _view(staff)
+
+
+def unlock_username(db: Database, username: str, now: datetime, *, by: Actor | None = None) -> StaffView:
+    """``unlock`` by login name, in any hospital (the CLI's ``staff unlock``; ``by`` None is
+    the CLI)."""
+    found = find_username(db, username)
+    if found is None:
+        raise StaffNotFoundError(f"no staff member with the username {normal_username(username)!r}")
+    return unlock(db, by or Actor(found.hospital_id, "cli", "staff-unlock"), found.id, now)
 
 
 def _new_session(session: Session, staff: Staff, now: datetime, remote_addr: str | None) -> str:
@@ -456,15 +526,27 @@ def change_password(
     limits = limits or ThrottleLimits()
     with db.reading() as session:
         staff = _owned_staff(session, identity.hospital_id, identity.staff_id)
-        keys = throttle_keys(staff.username or "", None)
-        wait = locked_for(session, keys, now)
-    if wait:
-        raise LoginLockedError(lock_message(wait), wait)
+        keys = throttle_keys(staff.username or "", remote_addr)
+        lock = account_lock(session, staff, keys, now)
+    if lock:
+        raise lock.error()
     if not _verify(staff, old_password, profile):
         # counted like a failed login: a session left open must not be a way to guess
         with db.transaction() as session:
-            record_failure(session, keys, limits, now)
-            audit(session, identity.actor(remote_addr), "login-failed", now, "wrong current password")
+            row = _owned_staff(session, identity.hospital_id, identity.staff_id, lock=True)
+            failure = record_failure(session, keys, limits, now)
+            who = identity.actor(remote_addr)
+            if failure.newly_held:
+                hold_account(
+                    session,
+                    row,
+                    who,
+                    name=row.username or "",
+                    failures=failure.account_failures,
+                    limits=limits,
+                    now=now,
+                )
+            audit(session, who, "login-failed", now, "wrong current password")
         raise AccountError("the current password is wrong", code="wrong-password", field="old_password")
     check_password(new_password, staff.username)
     if new_password == old_password:
@@ -506,6 +588,8 @@ __all__ = [  # the login API, with the names of passwords.py and login_throttle.
     "list_staff",
     "login",
     "logout",
+    "unlock",
+    "unlock_username",
     "update_staff",
     "verify_password",
 ]

@@ -110,7 +110,9 @@ class Staff(Base):
 
     A staff member may log in once they have a ``username`` (unique across hospitals, so the
     login form needs no hospital) and a ``password_hash`` (argon2id). Bumping
-    ``session_generation`` ends every session they have (password change, disabling)."""
+    ``session_generation`` ends every session they have (password change, disabling).
+    ``locked_at`` is set when failed logins from any address reach the account ceiling
+    (``login_throttle.py``); only an admin's unlock clears it."""
 
     __tablename__ = "staff"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -127,6 +129,9 @@ class Staff(Base):
     password_changed_at: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
     created_at: Mapped[datetime | None]
+    # --- login lockout (0013) ---
+    locked_at: Mapped[datetime | None]
+    locked_reason: Mapped[str | None] = mapped_column(String(200))
 
 
 class StaffSession(Base):
@@ -146,14 +151,17 @@ class StaffSession(Base):
 
 
 class LoginThrottle(Base):
-    """Failed logins per ``user:<username>`` and per ``ip:<address>``, shared by every
-    process through the database; ``locked_until`` set once the limit is reached."""
+    """Failed logins per username from one address (``pair:``), per address (``ip:``) and per
+    username from anywhere (``user:``), shared by every process through the database;
+    ``locked_until`` set once a limit is reached, ``held_at`` once the username's ceiling is
+    (held until an admin unlocks it, whether or not the username exists)."""
 
     __tablename__ = "login_throttle"
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer)
     first_failure_at: Mapped[datetime]
     locked_until: Mapped[datetime | None]
+    held_at: Mapped[datetime | None]  # 0013
 
 
 class Integrator(Base):
@@ -517,6 +525,18 @@ class SchedulerLease(Base):
     holder: Mapped[str] = mapped_column(String(200))  # host:pid, shown to a second scheduler
     acquired_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+class PipelineHeartbeat(Base):
+    """The last run of each scheduler job (``sweep``, ``dispatch``, ``escalate``): one row per
+    job, updated once per run by the scheduler holding the lock, read by ``/healthz/pipeline``
+    in any process (the scheduler may run beside another process's API)."""
+
+    __tablename__ = "pipeline_heartbeats"
+    job: Mapped[str] = mapped_column(String(40), primary_key=True)
+    ran_at: Mapped[datetime]  # when the run finished (the scheduler's clock)
+    count: Mapped[int] = mapped_column(Integer)  # pregnancies woken, messages sent, tasks escalated
+    holder: Mapped[str] = mapped_column(String(200))  # host:pid of the scheduler that ran it
 
 
 class ProviderToken(Base):

@@ -41,6 +41,11 @@ DEFAULTS: dict[str, Any] = {
     # Hospital channels files (os.pathsep-separated; `carepath serve --config` sets it): the
     # WeChat accounts whose delivery callbacks /wechat/<hospital>/<appid>/events accepts.
     "CHANNELS_CONFIG": "",
+    # /healthz/pipeline answers 503 once the oldest sendable message has waited longer than this,
+    # or the last sweep or dispatch is older (keep it above --sweep-every and --dispatch-every).
+    "PIPELINE_MAX_LAG_SECONDS": 600,
+    # A scheduler that lost its lock tries to take it back after 1 s, doubling up to this.
+    "SCHEDULER_RETRY_MAX_SECONDS": 60,
     "API_TITLE": "carepath",
     "API_VERSION": "v1",
     "OPENAPI_VERSION": "3.0.3",

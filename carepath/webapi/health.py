@@ -1,14 +1,32 @@
-"""``/healthz`` (database reachable, migrations current) and ``/metrics`` (Prometheus text)."""
+"""``/healthz`` (this process: database reachable, migrations current), ``/healthz/pipeline``
+(the whole pipeline: sweeps, dispatches and the oldest waiting message, from the heartbeats in
+the database, so any process can answer for a scheduler running elsewhere) and ``/metrics``
+(Prometheus text)."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
 
 from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import func, select
 
 from carepath.store import db as store_db
+from carepath.store import heartbeats
 from carepath.store.models import EventRecord, OutboxRow
 
 blp = Blueprint("health", __name__)
+
+#: The jobs whose silence past the bound turns the pipeline red (escalation runs too seldom).
+PULSE_JOBS = ("sweep", "dispatch")
+
+
+class SchedulerStatus(Protocol):
+    """What the scheduler running in this process (if any) says of itself; it registers
+    under ``app.extensions["carepath.scheduler"]`` (webapi never imports the scheduler)."""
+
+    def status(self) -> Mapping[str, Any]: ...
 
 
 @blp.get("/healthz")
@@ -27,6 +45,58 @@ def healthz() -> Response:
         healthy = False
     response = jsonify({"status": "ok" if healthy else "unhealthy", "checks": checks})
     response.status_code = 200 if healthy else 503
+    return response
+
+
+@blp.get("/healthz/pipeline")
+def pipeline() -> Response:
+    """200 while messages flow: the last sweep and dispatch are recent and no message that could
+    be sent has waited longer than ``PIPELINE_MAX_LAG_SECONDS``; else 503 with the reasons."""
+    now = current_app.config["CLOCK"]()
+    bound = float(current_app.config["PIPELINE_MAX_LAG_SECONDS"])
+    scheduler: SchedulerStatus | None = current_app.extensions.get("carepath.scheduler")
+    body: dict[str, Any] = {
+        "max_lag_seconds": bound,
+        "scheduler": {"in_this_process": scheduler is not None, **(scheduler.status() if scheduler else {})},
+    }
+    try:
+        state = heartbeats.pipeline(current_app.extensions["carepath.db"], now)
+    except Exception as exc:  # any failure of the database is the answer, not a 500
+        body.update(status="unhealthy", problems=[f"database unreachable: {type(exc).__name__}"])
+        return _answer(body, 503)
+    problems: list[str] = []
+    for job in heartbeats.JOBS:
+        beat = state.heartbeats.get(job)
+        body[job] = None if beat is None else _heartbeat(beat, now)
+        if job not in PULSE_JOBS:
+            continue
+        if beat is None:
+            problems.append(f"no {job} has run yet")
+        elif (now - beat.ran_at).total_seconds() > bound:
+            problems.append(f"no {job} for {(now - beat.ran_at).total_seconds():.0f} s")
+    lag = max((now - state.oldest_waiting_since).total_seconds(), 0.0) if state.oldest_waiting_since else 0.0
+    body["oldest_due"] = {
+        "since": state.oldest_waiting_since.isoformat() if state.oldest_waiting_since else None,
+        "lag_seconds": round(lag, 3),
+    }
+    if lag > bound:
+        problems.append(f"the oldest due message has waited {lag:.0f} s")
+    body.update(status="lagging" if problems else "ok", problems=problems)
+    return _answer(body, 503 if problems else 200)
+
+
+def _heartbeat(beat: heartbeats.Heartbeat, now: datetime) -> dict[str, Any]:
+    return {
+        "ran_at": beat.ran_at.isoformat(),
+        "age_seconds": round((now - beat.ran_at).total_seconds(), 3),
+        "count": beat.count,
+        "holder": beat.holder,
+    }
+
+
+def _answer(body: dict[str, Any], status: int) -> Response:
+    response = jsonify(body)
+    response.status_code = status
     return response
 
 

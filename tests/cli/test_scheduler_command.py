@@ -1,9 +1,10 @@
-"""`carepath scheduler` refuses to start beside another scheduler, naming it."""
+"""`carepath scheduler` refuses to start beside another scheduler, naming it; the jobs' reports."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -35,3 +36,26 @@ def test_a_second_scheduler_exits_naming_the_holder(tmp_path: Path, monkeypatch:
     finally:
         holder.release()
         database.dispose()
+
+
+def test_the_escalation_job_reports_through_the_cli_without_an_error(
+    api: Any, app: Any, clock: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`serve` and `scheduler` hand every job's result to the same reporter: the escalation
+    job's (a list of escalations) raised AttributeError there every 5 minutes, after its work
+    was committed, so APScheduler logged a traceback on every run."""
+    from carepath.cli import _on_report
+    from carepath.scheduler import Jobs
+    from carepath.store import tasks
+    from tests.scheduler.test_scheduler import hospital_delivery_stub
+    from tests.store.test_tasks import add_staff, previa_task
+
+    jobs = Jobs(app, lambda hospital: hospital_delivery_stub(), on_report=_on_report(app))
+    assert jobs.escalate() == []  # nothing overdue: nothing to say
+    assert capsys.readouterr().err == ""
+    add_staff(app, "a", role=tasks.TEAM_LEAD_ROLE)
+    previa_task(api)
+    clock.now += timedelta(days=4)  # her case-management task is overdue
+    [escalation] = jobs.escalate()
+    assert escalation.lead is not None
+    assert capsys.readouterr().err == "escalate: 1 overdue tasks escalated to the team lead\n"

@@ -115,12 +115,16 @@ class FakeProviders:
         self.tokens_issued: dict[str, int] = defaultdict(int)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._port = 0  # chosen at the first start; a restart listens on the same port
 
     # --- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> FakeProviders:
-        server = _Server(("127.0.0.1", 0), _Handler)
+        """Listen (again, after ``close``: on the same port, so adapters built against
+        ``base_url`` reach it again; what it received before is kept)."""
+        server = _Server(("127.0.0.1", self._port), _Handler)
         server.fake = self
+        self._port = server.server_address[1]
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True

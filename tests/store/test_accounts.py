@@ -99,10 +99,11 @@ def test_failures_from_two_processes_are_all_counted(app: Flask) -> None:
     assert errors == []
     with _db(app).reading() as session:
         counts = {row.key: row.failures for row in session.scalars(select(LoginThrottle))}
-    assert counts == {"user:wang.li": 8, "ip:10.0.0.9": 8}
+    assert counts == {"user:wang.li": 8, "pair:wang.li|10.0.0.9": 8, "ip:10.0.0.9": 8}
 
 
-def test_a_success_clears_the_username_count_but_not_the_address(app: Flask) -> None:
+def test_a_success_clears_its_own_address_count_only(app: Flask) -> None:
+    """The ceiling keeps what was tried (from anywhere), the address its other guesses."""
     make_staff(app, "wang.li", "nurse")
     for _ in range(3):
         with pytest.raises(accounts.LoginFailedError):
@@ -110,7 +111,7 @@ def test_a_success_clears_the_username_count_but_not_the_address(app: Flask) -> 
     accounts.login(_db(app), "wang.li", PASSWORD, NOW, remote_addr="10.0.0.9", profile="test")
     with _db(app).reading() as session:
         counts = {row.key: row.failures for row in session.scalars(select(LoginThrottle))}
-    assert counts == {"ip:10.0.0.9": 3}
+    assert counts == {"user:wang.li": 3, "ip:10.0.0.9": 3}
 
 
 def test_old_failures_outside_the_window_start_a_new_count(app: Flask) -> None:

@@ -76,7 +76,7 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(app: Flask, browser
     assert failed == ["failed login as 'wang.li'", "failed login as 'nobody.here'"]
 
 
-def test_five_failures_lock_the_username_for_15_minutes(
+def test_five_failures_lock_the_username_from_that_address_for_15_minutes(
     app: Flask, browser: StaffBrowser, clock: Clock
 ) -> None:
     make_staff(app, "wang.li", "nurse")

@@ -2,7 +2,8 @@
 
 Admins only (``staff.manage``), and only their own hospital's staff: another hospital's
 staff member is not found. Accounts are disabled, never deleted, so the audit log and the
-versions they wrote keep naming them.
+versions they wrote keep naming them. An account that failed logins locked (the ceiling of
+``login_throttle.py``) is unlocked here, audited as who unlocked whom.
 """
 
 from __future__ import annotations
@@ -132,4 +133,17 @@ def staff_edit(staff_id: int) -> Any:
     except accounts.StaffNotFoundError:
         return _not_found()
     flash(gettext("Saved %(name)s.", name=form["name"]), "info")
+    return redirect(url_for("staff_admin.staff_list"))
+
+
+@blp.post("/<int:staff_id>/unlock")
+@require("staff.manage")
+def staff_unlock(staff_id: int) -> Any:
+    """Lift the failed-login locks of one account (its ceiling and every address's)."""
+    db, now, me = _context()
+    try:
+        unlocked = accounts.unlock(db, me.actor(request.remote_addr), staff_id, now)
+    except accounts.StaffNotFoundError:
+        return _not_found()
+    flash(gettext("Unlocked %(name)s: they can log in again.", name=unlocked.name), "info")
     return redirect(url_for("staff_admin.staff_list"))

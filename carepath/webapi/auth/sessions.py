@@ -43,9 +43,12 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SECURE": False,  # set true behind HTTPS
     "SESSION_IDLE_MINUTES": 30,
     "SESSION_MAX_HOURS": 12,
-    "LOGIN_MAX_FAILURES_PER_USERNAME": 5,
+    "LOGIN_MAX_FAILURES_PER_USERNAME": 5,  # one username from one address
     "LOGIN_MAX_FAILURES_PER_ADDRESS": 20,
     "LOGIN_LOCK_MINUTES": 15,
+    # one username from any address: the account is locked until an admin unlocks it
+    "LOGIN_ACCOUNT_CEILING": 20,
+    "LOGIN_ACCOUNT_CEILING_MINUTES": 60,
     "PASSWORD_HASHER": "rfc9106-low-memory",
     # Behind a reverse proxy, how many proxies set X-Forwarded-For/-Proto: the per-address
     # login limit needs the client's address, not the proxy's. 0: no proxy, trust no header.
@@ -64,6 +67,8 @@ def throttle_limits() -> accounts.ThrottleLimits:
         per_address=int(config["LOGIN_MAX_FAILURES_PER_ADDRESS"]),
         window=lock,
         lock=lock,
+        account_ceiling=int(config["LOGIN_ACCOUNT_CEILING"]),
+        account_window=timedelta(minutes=int(config["LOGIN_ACCOUNT_CEILING_MINUTES"])),
     )
 
 

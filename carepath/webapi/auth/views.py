@@ -26,6 +26,12 @@ MESSAGES = {
         "A password has at most %(n)s characters.", n=accounts.MAX_PASSWORD_LENGTH
     ),
     "password-is-username": lazy_gettext("The password must not be the username."),
+    "password-contains-username": lazy_gettext("The password must not contain the username."),
+    "password-blank": lazy_gettext("A password cannot be only spaces."),
+    "password-trivial": lazy_gettext(
+        "This password is too simple: a character or a short piece repeated, or a run such as 1234567890."
+    ),
+    "password-common": lazy_gettext("This password is one of the most common ones. Please choose another."),
     "password-unchanged": lazy_gettext("The new password is the same as the current one."),
     "password-mismatch": lazy_gettext("The two new passwords differ."),
     "invalid-username": lazy_gettext(
@@ -47,8 +53,15 @@ def message_for(error: Exception) -> str:
 
 
 def _locked_message(error: accounts.LoginLockedError) -> str:
+    if error.held:
+        return gettext("Too many failed logins: this account is locked. Ask an administrator to unlock it.")
     minutes = max(1, (error.retry_after + 59) // 60)
     return gettext("Too many failed logins. Try again in %(minutes)s minutes.", minutes=minutes)
+
+
+def _locked_headers(error: accounts.LoginLockedError) -> dict[str, str]:
+    """Retry-After only for a lock that passes by itself (an admin ends the other)."""
+    return {} if error.held else {"Retry-After": str(error.retry_after)}
 
 
 def _services() -> tuple[Any, Any]:
@@ -80,7 +93,7 @@ def login_post() -> Any:
         )
     except accounts.LoginLockedError as exc:
         page = render_template("auth/login.html", next=target, username=username, error=_locked_message(exc))
-        return page, 429, {"Retry-After": str(exc.retry_after)}
+        return page, 429, _locked_headers(exc)
     except accounts.LoginFailedError as exc:
         page = render_template("auth/login.html", next=target, username=username, error=message_for(exc))
         return page, 401
@@ -152,7 +165,7 @@ def change_password() -> Any:
             profile=current_app.config["PASSWORD_HASHER"],
         )
     except accounts.LoginLockedError as exc:
-        return render_template("auth/password.html", error=_locked_message(exc)), 429
+        return render_template("auth/password.html", error=_locked_message(exc)), 429, _locked_headers(exc)
     except accounts.AccountError as exc:
         return render_template("auth/password.html", error=message_for(exc)), 422
     sessions.start_session(token)
