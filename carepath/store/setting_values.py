@@ -24,7 +24,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_CAP = 20
 MAX_ROSTER = 50
 MAX_URL = 300
-_CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+_CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?")
 #: A phone number as staff write it: digits, an optional leading +, spaces, hyphens, brackets.
 _PHONE = re.compile(r"\+?[0-9][0-9 ()\-]*[0-9]")
 _TRUE = frozenset({"true", "yes", "on", "1"})
@@ -65,7 +65,7 @@ class Hours:
 
 
 def clock_text(value: time) -> str:
-    return value.strftime("%H:%M")
+    return value.strftime("%H:%M:%S" if value.second else "%H:%M")
 
 
 def text(value: object, *, limit: int, where: str = "") -> str:
@@ -81,14 +81,16 @@ def text(value: object, *, limit: int, where: str = "") -> str:
 
 
 def clock(value: object, where: str = "") -> time:
-    """``HH:MM`` (24 hours). A YAML ``9:00`` left unquoted arrives as the number 540: refused."""
+    """``HH:MM`` (24 hours; ``HH:MM:SS`` too, as channels files had it). A YAML ``9:00`` left
+    unquoted arrives as the number 540: refused."""
     if isinstance(value, time):
-        return value.replace(second=0, microsecond=0, tzinfo=None)
-    if not isinstance(value, str) or not _CLOCK.fullmatch(value.strip()):
+        return value.replace(microsecond=0, tzinfo=None)
+    found = _CLOCK.fullmatch(value.strip()) if isinstance(value, str) else None
+    if found is None:
         hint = ' (quote it in YAML: "09:00")' if isinstance(value, int) else ""
         raise BadValue("bad-time", f"{value!r} is not a time of day HH:MM{hint}", where)
-    hours, minutes = value.strip().split(":")
-    return time(int(hours), int(minutes))
+    hours, minutes, seconds = found.groups()
+    return time(int(hours), int(minutes), int(seconds or 0))
 
 
 def timezone(value: object) -> str:

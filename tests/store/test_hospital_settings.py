@@ -260,3 +260,10 @@ def test_the_engine_places_her_messages_in_her_hospitals_window(
     second = registration("p-002", "reg-002", id_number="330102199001011082", phone="13812345679")
     assert api.post("/api/v1/events", second).status_code == 201
     assert _due_local(app, "visit-4", "p-002") == ["17:00"]
+
+
+def test_a_window_closing_at_a_second_to_midnight_is_kept(app: Any) -> None:
+    """Channels files wrote ISO times; ``23:59:59`` leaves no minute of the day closed."""
+    imported = _import(app, {"window": {"opens": "00:00", "closes": "23:59:59"}})
+    assert imported.settings.window_closes == time(23, 59, 59)
+    assert imported.settings.shown("window_closes") == "23:59:59"
