@@ -120,7 +120,8 @@ def metadata() -> Response:
     settings = _settings()
     mapping = {
         "Patient": "patient.registered (identifier "
-        f"{fm.HIS_ID_SYSTEM} = HIS id, else the resource id; {fm.ID_NUMBER_SYSTEM} = ID number)",
+        f"{fm.HIS_ID_SYSTEM} = HIS id, else the resource id; {fm.ID_NUMBER_SYSTEM} = resident ID number, "
+        f"{fm.ID_NUMBER_SYSTEM}:<id_type> = another identity document's number)",
         "Condition": f"diagnosis.added / diagnosis.removed (ICD-10: {', '.join(settings.national_icd10)}, "
         f"{fm.ICD10_WHO})",
         "Observation": f"lab.result ({fm.LAB_SYSTEM}, "

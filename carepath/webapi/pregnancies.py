@@ -40,7 +40,7 @@ class SearchSchema(Schema):
     name_mode = fields.String(load_default="exact", validate=validate.OneOf(("exact", "prefix")))
     his_id = fields.String(validate=validate.Length(1, 64))
     id_number = fields.String(
-        validate=[validate.Length(6, 20), validate.Regexp(r"^[0-9A-Za-z]+$")],
+        validate=[validate.Length(5, 20), validate.Regexp(r"^[0-9A-Za-z]+$")],
         metadata={"description": "matched through its keyed hash, never in clear"},
     )
     tag = fields.String(validate=validate.Length(1, 40), metadata={"description": "e.g. GDM管理中"})

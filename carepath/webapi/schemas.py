@@ -6,6 +6,8 @@ from typing import Any
 
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from carepath.engine.identity import DEFAULT_ID_TYPE, ID_TYPES
+
 ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
 
 
@@ -16,7 +18,17 @@ class StrictSchema(Schema):
 
 class PatientRefSchema(StrictSchema):
     his_id = fields.String(validate=[validate.Length(1, 64), validate.Regexp(ID_PATTERN)])
-    id_number = fields.String(validate=validate.Length(6, 20))
+    id_number = fields.String(
+        validate=validate.Length(1, 20),
+        metadata={
+            "description": "her identity document's number; checked by the rules of id_type "
+            "(resident: GB 11643-1999, its date and check character): id-number-invalid with a reason"
+        },
+    )
+    id_type = fields.String(
+        validate=validate.OneOf(ID_TYPES),
+        metadata={"description": f"which document id_number is of (default {DEFAULT_ID_TYPE})"},
+    )
     phone = fields.String(validate=validate.Length(6, 16))
     name = fields.String(validate=validate.Length(1, 40))
     pregnancy = fields.String(validate=[validate.Length(1, 64), validate.Regexp(ID_PATTERN)])
@@ -56,9 +68,16 @@ class CancelledSchema(Schema):
 
 
 class WarningSchema(Schema):
-    code = fields.String(metadata={"description": "icd10-unknown: a code no WHO ICD-10 code is known for"})
+    code = fields.String(
+        metadata={
+            "description": "icd10-unknown: a code no WHO ICD-10 code is known for; id-number-male: her "
+            "ID number is a man's (her partner's?); id-number-birth-date-mismatch: data.birth_date "
+            "is not the ID number's"
+        }
+    )
     icd10 = fields.String()
     message = fields.String()
+    message_zh = fields.String(metadata={"description": "the ID number warnings' message in Chinese"})
 
 
 class EventAnswerSchema(Schema):
@@ -90,7 +109,7 @@ class MaskedPatientSchema(Schema):
     hospital = fields.String()
     his_id = fields.String(allow_none=True)
     name = fields.String(allow_none=True, metadata={"description": "family name only"})
-    id_number = fields.String(allow_none=True, metadata={"description": "masked: 3301**********123X"})
+    id_number = fields.String(allow_none=True, metadata={"description": "masked: 3301**********180X"})
     phone = fields.String(allow_none=True, metadata={"description": "masked: 138****5678"})
 
 
@@ -131,6 +150,12 @@ class ProblemFieldSchema(Schema):
     path = fields.String(metadata={"description": "the failing field, dotted"})
     code = fields.String()
     message = fields.String()
+    reason = fields.String(
+        metadata={
+            "description": "id-number-invalid: which rule failed (check-digit, date, first-generation ...)"
+        }
+    )
+    message_zh = fields.String(metadata={"description": "id-number-invalid: the message in Chinese"})
 
 
 class ProblemSchema(Schema):
