@@ -14,6 +14,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from carepath.store import search, timeline
 from carepath.webapi.auth import require_integrator
+from carepath.webapi.jsonbody import StrictJsonParser
 from carepath.webapi.schemas import MaskedPatientSchema
 from carepath.webapi.staff import STAFF_DOC, services, staff_actor
 
@@ -23,6 +24,7 @@ blp = Blueprint(
     url_prefix="/api/v1/pregnancies",
     description="Staff search over pregnancies and one pregnancy's timeline (masked, audited).",
 )
+blp.ARGUMENTS_PARSER = StrictJsonParser()  # the search's JSON body: no NUL, no duplicate key
 
 RISK_COLOURS = ("green", "yellow", "orange", "red")
 PREGNANCY_STATUSES = ("pregnant", "delivered", "ended")

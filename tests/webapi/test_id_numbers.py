@@ -23,14 +23,20 @@ def _stored_data(app: Flask, event_id: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("case", sorted(INVALID_RESIDENT))
-def test_an_invalid_resident_number_is_refused_and_nothing_is_written(api: Api, app: Flask, case: str) -> None:
+def test_an_invalid_resident_number_is_refused_and_nothing_is_written(
+    api: Api, app: Flask, case: str
+) -> None:
     number, reason = INVALID_RESIDENT[case]
     response = api.post("/api/v1/events", registration(id_number=number))
     assert response.status_code == 422, response.get_json()
     problem = response.get_json()
     assert problem["code"] == "invalid-event"
     first = problem["errors"][0]
-    assert (first["path"], first["code"], first["reason"]) == ("patient.id_number", "id-number-invalid", reason)
+    assert (first["path"], first["code"], first["reason"]) == (
+        "patient.id_number",
+        "id-number-invalid",
+        reason,
+    )
     assert first["message_zh"]
     assert counts(app)["patients"] == 0
 
@@ -117,7 +123,11 @@ def test_a_response_naming_her_by_an_invalid_number_is_refused(api: Api, app: Fl
     response = api.post("/api/v1/responses", body)
     assert response.status_code == 422, response.get_json()
     first = response.get_json()["errors"][0]
-    assert (first["path"], first["code"], first["reason"]) == ("patient.id_number", "id-number-invalid", "date")
+    assert (first["path"], first["code"], first["reason"]) == (
+        "patient.id_number",
+        "id-number-invalid",
+        "date",
+    )
 
 
 def test_fhir_identifier_systems_name_the_document(api: Api, app: Flask) -> None:
