@@ -120,11 +120,12 @@ def _body() -> dict[str, Any]:
 def _text(body: dict[str, Any], key: str, *, required: bool = False, limit: int = 2000) -> str:
     value = body.get(key, "")
     if (required and key not in body) or not isinstance(value, str) or len(value) > limit:
+        code = "too-long" if isinstance(value, str) and len(value) > limit else "invalid"
         raise ApiProblemError(
             422,
             "invalid-request",
             f"{key} must be a string of at most {limit} characters",
-            [{"path": key, "code": "invalid", "message": "a string"}],
+            [{"path": key, "code": code, "message": f"a string of at most {limit:,} characters"}],
         )
     return value
 

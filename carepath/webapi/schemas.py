@@ -11,6 +11,11 @@ from carepath.engine.identity import DEFAULT_ID_TYPE, ID_TYPES
 ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
 
 
+def text(limit: int) -> list[validate.Validator]:
+    """A free-text field of 1 to ``limit`` characters; over the limit is ``too-long``."""
+    return [validate.Length(min=1), validate.Length(max=limit)]
+
+
 class StrictSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -18,8 +23,7 @@ class StrictSchema(Schema):
 
 class PatientRefSchema(StrictSchema):
     his_id = fields.String(validate=[validate.Length(1, 64), validate.Regexp(ID_PATTERN)])
-    id_number = fields.String(
-        validate=validate.Length(1, 20),
+    id_number = fields.String(  # its length too is checked by the rules of id_type (store)
         metadata={
             "description": "her identity document's number; checked by the rules of id_type "
             "(resident: GB 11643-1999, its date and check character): id-number-invalid with a reason"
@@ -30,7 +34,7 @@ class PatientRefSchema(StrictSchema):
         metadata={"description": f"which document id_number is of (default {DEFAULT_ID_TYPE})"},
     )
     phone = fields.String(validate=validate.Length(6, 16))
-    name = fields.String(validate=validate.Length(1, 40))
+    name = fields.String(validate=text(40))
     pregnancy = fields.String(validate=[validate.Length(1, 64), validate.Regexp(ID_PATTERN)])
 
     @validates_schema
@@ -123,6 +127,10 @@ def envelope_problems(raw: Any) -> list[dict[str, str]]:
     return field_problems(_ENVELOPE.validate(raw))
 
 
+#: marshmallow's messages (up to " maximum ") that have a code of their own; the rest are ``invalid``.
+_CODES = {"Unknown field.": "unknown-key", "Longer than": "too-long"}
+
+
 def field_problems(messages: Any) -> list[dict[str, str]]:
     """marshmallow's messages as ``{path, code, message}``, one per failing field."""
     out: list[dict[str, str]] = []
@@ -136,7 +144,7 @@ def field_problems(messages: Any) -> list[dict[str, str]]:
                 if isinstance(message, dict | list):
                     walk(message, path)
                 else:
-                    code = "unknown-key" if message == "Unknown field." else "invalid"
+                    code = _CODES.get(str(message).split(" maximum ")[0], "invalid")
                     out.append({"path": ".".join(path), "code": code, "message": str(message)})
 
     walk(messages, ())
