@@ -163,6 +163,7 @@ class ProblemFieldSchema(Schema):
             "description": "id-number-invalid: which rule failed (check-digit, date, first-generation ...)"
         }
     )
+    id_type = fields.String(metadata={"description": "id-number-invalid: the document it was checked as"})
     message_zh = fields.String(metadata={"description": "id-number-invalid: the message in Chinese"})
 
 
