@@ -21,7 +21,7 @@ from tests.webapi.conftest import Api, diagnosis, registration
 WOMEN = (
     ("p-001", "王小红", "33010219900412180X", "13812345678"),
     ("p-002", "王小明", "110101199202021220", "13987654321"),
-    ("p-003", "李华", "110101199303031234", "13700001111"),
+    ("p-003", "李华", "110101199303031225", "13700001111"),
 )
 
 
@@ -100,7 +100,7 @@ def test_search_by_each_filter_returns_masked_pregnancies(
 
 def test_week_filter_follows_each_woman_s_own_dating(api: Api, app: Flask) -> None:
     nurse = add_staff(app, "a")
-    register(api, "p-010", "赵一", "110101199001011111", "13800000010")
+    register(api, "p-010", "赵一", "110101199001011122", "13800000010")
     later = registration("p-011", event_id="reg-p-011", name="赵二", id_number="110101199001012221")
     later["data"]["lmp"] = "2026-04-11"  # 12+6 on NOW
     assert api.post("/api/v1/events", later).status_code == 201
@@ -221,7 +221,7 @@ def test_timeline_puts_everything_in_order_in_one_answer(api: Api, app: Flask, w
 
 def test_timeline_shows_staff_tasks_and_tag_changes(api: Api, app: Flask) -> None:
     doctor = add_staff(app, "a")
-    pregnancy = register(api, "p-020", "钱多", "110101199001013333", "13800000020")
+    pregnancy = register(api, "p-020", "钱多", "110101199001013320", "13800000020")
     assert api.post("/api/v1/events", diagnosis("p-020", event_id="dx-020", code="O44.0")).status_code == 201
     body = api.get(f"/api/v1/pregnancies/{pregnancy}/timeline", **staff(doctor)).get_json()
     [task] = [e for e in body["entries"] if e["kind"] == "task"]
