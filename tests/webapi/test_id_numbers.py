@@ -147,3 +147,14 @@ def test_fhir_refuses_an_invalid_resident_number_with_its_reason(api: Api, app: 
     assert entry["response"]["status"] == "422 Unprocessable Entity"
     assert "province" in entry["response"]["outcome"]["issue"][0]["diagnostics"]
     assert counts(app)["events"] == 0
+
+
+@pytest.mark.parametrize("number", range(1, 10))
+def test_demo_numbers_pass_every_check_and_are_womens(number: int) -> None:
+    from datetime import date
+
+    from carepath.engine.identity import check_id_number
+    from carepath.store.demo import demo_id_number
+
+    document = check_id_number(demo_id_number(number, "1998-06-30"), None, date(2026, 7, 10))
+    assert (document.birth_date, document.sex) == (date(1998, 6, 30), "female")
