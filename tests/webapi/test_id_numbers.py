@@ -3,12 +3,15 @@ with ``id-number-invalid``, its reason and a Chinese message; a valid one gives 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from carepath.engine.identity import check_id_number
+from carepath.store.demo import demo_id_number
 from carepath.store.models import EventRecord
 from tests.conftest import resident_id
 from tests.engine.test_identity import INVALID_RESIDENT, _with_check
@@ -151,10 +154,5 @@ def test_fhir_refuses_an_invalid_resident_number_with_its_reason(api: Api, app: 
 
 @pytest.mark.parametrize("number", range(1, 10))
 def test_demo_numbers_pass_every_check_and_are_womens(number: int) -> None:
-    from datetime import date
-
-    from carepath.engine.identity import check_id_number
-    from carepath.store.demo import demo_id_number
-
     document = check_id_number(demo_id_number(number, "1998-06-30"), None, date(2026, 7, 10))
     assert (document.birth_date, document.sex) == (date(1998, 6, 30), "female")
