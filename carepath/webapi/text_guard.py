@@ -57,10 +57,16 @@ def refuse_bad_text(value: Any, prefix: tuple[str, ...] = ()) -> None:
     raise ApiProblemError(422, "bad-text", message, [{"path": path, "code": "bad-text", "message": message}])
 
 
+#: Forms whose view answers a NUL itself: a login with one is a failed login for an unknown
+#: name, audited and throttled like any other (``store/login_throttle.py``), not a 422.
+_FORMS_OF_THEIR_OWN = frozenset({"auth.login_post"})
+
+
 def _check_request() -> None:
     refuse_bad_text(request.view_args or {}, ("path",))
     _check_pairs(request.args.items(multi=True), "query")
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    form = request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
+    if form and request.endpoint not in _FORMS_OF_THEIR_OWN:
         _check_pairs(request.form.items(multi=True), "form")
     # A header's value is Latin-1 text: NUL is the one character of concern there.
     _check_pairs(request.headers.items(), "header")

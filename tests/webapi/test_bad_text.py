@@ -14,7 +14,16 @@ import pytest
 from flask import Flask
 
 from tests.store.test_tasks import add_staff, previa_task
-from tests.webapi.conftest import Api, EditorStaff, counts, diagnosis, registration, shipped_copy
+from tests.webapi.conftest import (
+    PASSWORD,
+    Api,
+    EditorStaff,
+    counts,
+    diagnosis,
+    make_staff,
+    registration,
+    shipped_copy,
+)
 from tests.webapi.fhir_bundles import bundle, patient
 from tests.webapi.test_editor_api import DRAFT, GDM
 from tests.webapi.test_responses import epds
@@ -144,9 +153,18 @@ def test_nul_in_a_path_is_a_422(api: Api, app: Flask) -> None:
     _bad_text(response, "path.pregnancy_id")
 
 
-def test_nul_in_a_login_form_is_a_422(app: Flask, browser: Any) -> None:
-    response = browser.login("wang\u0000li")
-    _bad_text(response, "form.username")
+def test_nul_in_a_staff_form_is_a_422(app: Flask, browser: Any) -> None:
+    make_staff(app, "admin", "admin")
+    assert browser.login("admin").status_code in (302, 303)
+    form = {
+        "username": "wang.li",
+        "name": "王\u0000丽",
+        "job": "护士",
+        "roles": "nurse",
+        "password": PASSWORD,
+    }
+    response = browser.post("/admin/staff/new", form, token_from="/admin/staff/new")
+    _bad_text(response, "form.name")
 
 
 @pytest.mark.parametrize("kind", sorted(BAD))
