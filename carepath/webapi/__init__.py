@@ -112,6 +112,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         problems,
         responses,
         tasks,
+        text_guard,
         wechat,
     )
     from carepath.webapi.auth import admin as staff_admin
@@ -146,6 +147,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(fhir.blp)
     editor.init_app(app)
     problems.init_app(app)  # after Api(app), which registers its own HTTP error handler
+    text_guard.init_app(app)  # NUL and lone surrogates: 422 before any view or query
     # Staff pages: cookie sessions and CSRF; the signed API and FHIR carry no cookie.
     signed = [events, patients, tasks, inbox, responses, consents, pregnancies, pathways, outbox]
     sessions.init_app(app, exempt=[*(m.blp for m in signed), fhir.blp, health.blp, wechat.blp])

@@ -51,7 +51,7 @@ from carepath.store.models import DocumentVersion, LibraryDocument
 from carepath.store.roles import ROLES
 from carepath.webapi.auth.permissions import current_staff, refuse, require
 from carepath.webapi.jsonbody import json_body
-from carepath.webapi.problems import ApiProblemError, problem
+from carepath.webapi.problems import ApiProblemError, capped, problem
 
 blp = Blueprint("editor_api", __name__, url_prefix="/editor/api")
 READ_PERMISSION = {"pathway": "pathway.read", "content": "content.read", "form": "content.read"}
@@ -120,11 +120,12 @@ def _body() -> dict[str, Any]:
 def _text(body: dict[str, Any], key: str, *, required: bool = False, limit: int = 2000) -> str:
     value = body.get(key, "")
     if (required and key not in body) or not isinstance(value, str) or len(value) > limit:
+        code = "too-long" if isinstance(value, str) and len(value) > limit else "invalid"
         raise ApiProblemError(
             422,
             "invalid-request",
             f"{key} must be a string of at most {limit} characters",
-            [{"path": key, "code": "invalid", "message": "a string"}],
+            [{"path": key, "code": code, "message": f"a string of at most {limit:,} characters"}],
         )
     return value
 
@@ -141,8 +142,10 @@ def _flag(body: dict[str, Any], key: str) -> bool:
     return value
 
 
-def problems_json(problems: list[Problem]) -> list[dict[str, Any]]:
-    return [
+def problems_json(problems: list[Problem]) -> tuple[list[dict[str, Any]], int]:
+    """The first MAX_PROBLEMS problems as JSON, and how many more there are."""
+    shown, more = capped(problems)
+    listed = [
         {
             "path": p.location.path,
             "line": p.location.line,
@@ -150,8 +153,9 @@ def problems_json(problems: list[Problem]) -> list[dict[str, Any]]:
             "code": p.code,
             "message": p.message,
         }
-        for p in problems
+        for p in shown
     ]
+    return listed, more
 
 
 @blp.errorhandler(AuthoringError)
@@ -167,7 +171,8 @@ def _authoring_problem(error: AuthoringError) -> Response:
             your_source=error.rejected_source,
         )
     if isinstance(error, NotCompiledError):
-        return problem(422, error.code, error.message, problems_json(error.problems))
+        listed, more = problems_json(error.problems)
+        return problem(422, error.code, error.message, listed, more=more)
     if isinstance(error, DraftExistsError):
         return problem(409, error.code, error.message, version_id=error.version_id)
     return problem(error.status, error.code, error.message)
@@ -353,7 +358,8 @@ def check_version(version_id: int) -> Response:
         found = authoring.problems_of(
             session, version.hospital_id, document.kind, document.name, version.source
         )
-        return jsonify({"errors": problems_json(found)})
+        listed, more = problems_json(found)
+        return jsonify({"errors": listed, "more": more})
 
 
 @blp.post("/versions/<int:version_id>/submit")

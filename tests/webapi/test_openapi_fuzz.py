@@ -113,7 +113,7 @@ class SigningMiddleware:
 def seeded(api: Api, app: Flask) -> str:
     """Two women (one with GDM: enrolments, tags, actions) and a staff member's id."""
     nurse = add_staff(app, "a")
-    for his_id, id_number in (("p-001", "33010219900101123X"), ("p-002", "110101199202021234")):
+    for his_id, id_number in (("p-001", "33010219900412180X"), ("p-002", "110101199202021220")):
         event = registration(his_id, event_id=f"reg-{his_id}", id_number=id_number, name="王小红")
         assert api.post("/api/v1/events", event).status_code == 201
     assert api.post("/api/v1/events", diagnosis()).status_code == 201

@@ -19,9 +19,9 @@ from tests.webapi.conftest import Api, diagnosis, registration
 
 # Registered with LMP 2026-01-05: on NOW (2026-07-10) she is 26+4, EDD 2026-10-12.
 WOMEN = (
-    ("p-001", "王小红", "33010219900101123X", "13812345678"),
-    ("p-002", "王小明", "110101199202021234", "13987654321"),
-    ("p-003", "李华", "110101199303031234", "13700001111"),
+    ("p-001", "王小红", "33010219900412180X", "13812345678"),
+    ("p-002", "王小明", "110101199202021220", "13987654321"),
+    ("p-003", "李华", "110101199303031225", "13700001111"),
 )
 
 
@@ -70,7 +70,7 @@ def test_search_by_each_filter_returns_masked_pregnancies(
         "hospital": "a",
         "his_id": "p-001",
         "name": "王**",
-        "id_number": "3301**********123X",
+        "id_number": "3301**********180X",
         "phone": "138****5678",
     }
     assert (only["gestational_age"], only["gestational_week"], only["edd"]) == ("26+4", 26, "2026-10-12")
@@ -84,8 +84,8 @@ def test_search_by_each_filter_returns_masked_pregnancies(
     assert his_ids(name="王", name_mode="prefix") == ["p-001", "p-002"]
     assert his_ids(name="王") == []  # exact by default
     assert his_ids(his_id="p-003") == ["p-003"]
-    assert his_ids(id_number="110101199202021234") == ["p-002"]
-    assert his_ids(id_number="110101199202021235") == []
+    assert his_ids(id_number="110101199202021220") == ["p-002"]
+    assert his_ids(id_number="110101199202021247") == []
     assert his_ids(pathway="gdm-example") == ["p-001"]
     tag = only["tags"][0]
     assert his_ids(tag=tag) == ["p-001"]
@@ -100,8 +100,8 @@ def test_search_by_each_filter_returns_masked_pregnancies(
 
 def test_week_filter_follows_each_woman_s_own_dating(api: Api, app: Flask) -> None:
     nurse = add_staff(app, "a")
-    register(api, "p-010", "赵一", "110101199001011111", "13800000010")
-    later = registration("p-011", event_id="reg-p-011", name="赵二", id_number="110101199001012222")
+    register(api, "p-010", "赵一", "110101199001011122", "13800000010")
+    later = registration("p-011", event_id="reg-p-011", name="赵二", id_number="110101199001012221")
     later["data"]["lmp"] = "2026-04-11"  # 12+6 on NOW
     assert api.post("/api/v1/events", later).status_code == 201
     items = find(api, nurse, week_from=12, week_to=12).get_json()["items"]
@@ -195,7 +195,7 @@ def test_timeline_puts_everything_in_order_in_one_answer(api: Api, app: Flask, w
     answer = api.get(f"/api/v1/pregnancies/{pregnancy}/timeline", **staff(nurse))
     assert answer.status_code == 200, answer.get_json()
     body = answer.get_json()
-    assert body["patient"]["name"] == "王**" and body["patient"]["id_number"] == "3301**********123X"
+    assert body["patient"]["name"] == "王**" and body["patient"]["id_number"] == "3301**********180X"
     facts = body["facts"]
     assert facts["gestational_age"] == "26+4" and facts["edd"] == "2026-10-12"
     assert [d["code"] for d in facts["diagnoses"]] == ["O24.401"] and facts["tags"]
@@ -221,7 +221,7 @@ def test_timeline_puts_everything_in_order_in_one_answer(api: Api, app: Flask, w
 
 def test_timeline_shows_staff_tasks_and_tag_changes(api: Api, app: Flask) -> None:
     doctor = add_staff(app, "a")
-    pregnancy = register(api, "p-020", "钱多", "110101199001013333", "13800000020")
+    pregnancy = register(api, "p-020", "钱多", "110101199001013320", "13800000020")
     assert api.post("/api/v1/events", diagnosis("p-020", event_id="dx-020", code="O44.0")).status_code == 201
     body = api.get(f"/api/v1/pregnancies/{pregnancy}/timeline", **staff(doctor)).get_json()
     [task] = [e for e in body["entries"] if e["kind"] == "task"]
@@ -285,7 +285,7 @@ def test_csv_export_is_masked_neutralised_and_audited_once(
     api: Api, app: Flask, women: dict[str, str]
 ) -> None:
     nurse = add_staff(app, "a")
-    hostile = registration("-23", event_id="reg-hostile", name="=1+2", id_number="110101199001014444")
+    hostile = registration("-23", event_id="reg-hostile", name="=1+2", id_number="110101199001014446")
     assert api.post("/api/v1/events", hostile).status_code == 201
     _poison(app)
     before = len(audits(app))

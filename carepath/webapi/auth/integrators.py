@@ -43,6 +43,11 @@ def _fail(code: str, detail: str, **extra: Any) -> ApiProblemError:
     return ApiProblemError(401, code, detail, **extra)
 
 
+def _latin1(header: str) -> bytes:
+    """A header's bytes as sent: compare_digest refuses non-ASCII text (a TypeError, a 500)."""
+    return header.encode("latin-1", errors="replace")
+
+
 def authenticate() -> Actor:
     """The integrator that signed this request, or a 401 ApiProblemError naming what failed."""
     missing = [h for h in HEADERS if not request.headers.get(h)]
@@ -50,7 +55,7 @@ def authenticate() -> Actor:
         raise _fail("auth-missing-header", f"missing header(s): {', '.join(missing)}", missing=missing)
     key_id = request.headers["X-Carepath-Key"]
     timestamp = request.headers["X-Carepath-Timestamp"]
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:  # '²'.isdigit()
         raise _fail("auth-bad-timestamp", "X-Carepath-Timestamp must be Unix seconds, e.g. 1767225600")
     now = current_app.config["CLOCK"]()
     skew = abs(now.timestamp() - int(timestamp))
@@ -63,7 +68,9 @@ def authenticate() -> Actor:
         )
     body = request.get_data(cache=True)
     digest = hashlib.sha256(body).hexdigest()
-    if not hmac.compare_digest(digest, request.headers["X-Carepath-Content-SHA256"].lower()):
+    if not hmac.compare_digest(
+        digest.encode(), _latin1(request.headers["X-Carepath-Content-SHA256"].lower())
+    ):
         raise _fail(
             "auth-body-hash-mismatch",
             "X-Carepath-Content-SHA256 is not the SHA-256 of the body received",
@@ -80,7 +87,7 @@ def authenticate() -> Actor:
     staff = request.headers.get(STAFF_HEADER)  # None when absent: the six-line string
     text = canonical_string(request.method, path, timestamp, key_id, digest, staff=staff)
     expected = signature(info.secret, text)
-    if not hmac.compare_digest(expected, request.headers["X-Carepath-Signature"].lower()):
+    if not hmac.compare_digest(expected.encode(), _latin1(request.headers["X-Carepath-Signature"].lower())):
         raise _fail(
             "auth-bad-signature",
             "X-Carepath-Signature does not match; check the canonical string and the secret",
