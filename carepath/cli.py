@@ -592,11 +592,17 @@ def demo() -> None:
     "pathways_dir",
     help="Pathways to publish (default: the built-in library, carepath/pathways/).",
 )
-def demo_setup(instance: str, examples: str, pathways_dir: str | None) -> None:
+@click.option(
+    "--url",
+    "base_url",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="Where `carepath serve` will answer (make run passes HOST and PORT), for the printed hints.",
+)
+def demo_setup(instance: str, examples: str, pathways_dir: str | None, base_url: str) -> None:
     """Keys, database, example pathways, a demo hospital, key, pregnancies and staff logins
     (random passwords, printed)."""
     import os
-    from datetime import UTC, datetime
     from pathlib import Path
 
     from carepath.store import demo as demo_data
@@ -609,7 +615,7 @@ def demo_setup(instance: str, examples: str, pathways_dir: str | None) -> None:
     app = _app()
     upgrade(app.config["DATABASE_URL"])
     database, cipher = app.extensions["carepath.db"], app.extensions["carepath.cipher"]
-    now = datetime.now(UTC)
+    now = app.config["CLOCK"]()  # the demo's dates are relative to this day
     from carepath.engine.catalogue import PATHWAYS_DIR
 
     count = demo_data.publish_examples(database, Path(pathways_dir) if pathways_dir else PATHWAYS_DIR, now)
@@ -621,13 +627,17 @@ def demo_setup(instance: str, examples: str, pathways_dir: str | None) -> None:
     click.echo(f"published {count} pathway versions; demo hospital {key['hospital']!r}")
     click.echo(f"demo pregnancies: {', '.join(patients)}")
     click.echo(f"demo key id {key['key_id']} (secret in {folder / 'demo-key.json'})")
-    click.echo("post a signed event:  .venv/bin/python examples/post_event.py --key instance/demo-key.json")
+    base_url = base_url.rstrip("/")
+    click.echo(
+        f"post a signed event:  .venv/bin/python examples/post_event.py --key {folder / 'demo-key.json'}"
+        f" --url {base_url}"
+    )
     if patients:
         click.echo(
             f"her inbox:            .venv/bin/carepath inbox show --hospital {key['hospital']} "
             f"--patient {patients[0]}"
         )
-    click.echo("staff logins at /login (demo passwords, also in instance/demo-staff.json):")
+    click.echo(f"staff logins at {base_url}/login (demo passwords, also in {folder / 'demo-staff.json'}):")
     for login in logins:
         click.echo(f"  {login['username']:<14} {login['password']}   ({login['roles']})")
 
