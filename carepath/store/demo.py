@@ -145,7 +145,8 @@ def as_of_setup(patient: dict[str, Any], today: date) -> dict[str, Any]:
     else:
         booked = patient["enrolled_at"]
         written_day = booked.astimezone(DEMO_ZONE).date() if isinstance(booked, datetime) else booked
-    return _shifted(patient, today - written_day)
+    shifted: dict[str, Any] = _shifted(patient, today - written_day)
+    return shifted
 
 
 def _shifted(value: Any, by: timedelta) -> Any:
