@@ -190,10 +190,34 @@ def dating(
         click.echo(f"error: {exc.code}: {exc.message}", err=True)
         sys.exit(EXIT_INVALID)
     report = _dating_report(result, date.today() if on is None else on)
+    if report["gestational_days"] < 0:  # day 0+0 after the day asked about: a mistyped date
+        click.echo(f"error: dating-in-the-future: {_dating_sense(result, report)}", err=True)
+        sys.exit(EXIT_INVALID)
     if output_format == "json":
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:
         click.echo(_dating_text(report))
+    if report["gestational_days"] > PLAUSIBLE_GESTATIONAL_DAYS:  # the dating stands; the GA does not
+        click.echo(f"warning: past-any-pregnancy: {_dating_sense(result, report)}", err=True)
+
+
+#: 44+0: no pregnancy runs longer; a GA beyond it means she has delivered or a date is wrong.
+PLAUSIBLE_GESTATIONAL_DAYS = 44 * 7
+
+
+def _dating_sense(result: Dating, report: dict[str, Any]) -> str:
+    """Why a GA cannot be her GA today, naming the date that puts it there."""
+    on = date.fromisoformat(report["on"])
+    day_zero = result.implied_lmp
+    if report["gestational_days"] < 0:
+        return (
+            f"this dating starts the pregnancy (GA 0+0) on {day_zero}, {(day_zero - on).days} day(s) after"
+            f" {on}: check the date, or give --on for a later day"
+        )
+    return (
+        f"GA {report['gestational_age']} on {on} is past 44+0: the pregnancy started (GA 0+0) on"
+        f" {day_zero}, {(on - day_zero).days // 7} weeks ago; she has likely delivered; check the date"
+    )
 
 
 def _check_dating_options(
