@@ -6,7 +6,8 @@ Fixtures for every browser test (the editor's too):
   ``b`` and the example pathways published, served by werkzeug in a thread;
   ``live_server.clock.advance(minutes=31)`` moves the app's clock (idle expiry and the like).
 - ``chromium`` (session): one browser for the whole run; ``page``: a fresh context (no cookies,
-  zh-CN) and page per test.
+  zh-CN) and page per test. The browser resolves ``carepath.test`` to 127.0.0.1, for pages that
+  behave differently on a host that is not the loopback's name (``live_server.public_url``).
 - ``make_account(*roles, hospital="a")``: a staff login; ``login_as(*roles)``: a page logged in
   through the login form as a new staff member with those roles (``page.account`` names them).
 
@@ -31,6 +32,8 @@ from tests.conftest import FIELD_KEYS, LOOKUP_KEY, ROOT
 
 CHROMIUM = os.environ.get("CAREPATH_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "browser test password"  # test-only
+#: A host name the browser maps to 127.0.0.1, as a hospital's server name would not be.
+PUBLIC_HOST = "carepath.test"
 TIMEOUT_MS = 10_000
 
 
@@ -66,6 +69,11 @@ class LiveServer:
     url: str
     app: Any
     clock: LiveClock
+
+    @property
+    def public_url(self) -> str:
+        """The same server under a name that is not localhost (only this browser resolves it)."""
+        return self.url.replace("127.0.0.1", PUBLIC_HOST)
 
     def reset_throttle(self) -> None:
         from sqlalchemy import delete
@@ -121,7 +129,9 @@ def chromium() -> Iterator[Any]:
     except ImportError:
         _missing("the playwright package is not installed (pip install -e '.[dev]')")
     playwright = sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM, args=["--no-sandbox", f"--host-resolver-rules=MAP {PUBLIC_HOST} 127.0.0.1"]
+    )
     yield browser
     browser.close()
     playwright.stop()
