@@ -21,6 +21,7 @@ import itertools
 import os
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -84,15 +85,17 @@ class LiveServer:
             session.execute(delete(LoginThrottle))
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+@contextmanager
+def serving(directory: Path) -> Iterator[LiveServer]:
+    """The app on a free port of 127.0.0.1 with a fresh SQLite database in ``directory``:
+    migrated, the example pathways published, hospitals ``a`` and ``b`` (bench/ uses it too)."""
     from werkzeug.serving import make_server
 
     from carepath.store import demo, tenants
     from carepath.store.db import upgrade
     from carepath.webapi import create_app
 
-    url = f"sqlite:///{tmp_path_factory.mktemp('live') / 'carepath.db'}"
+    url = f"sqlite:///{directory / 'carepath.db'}"
     upgrade(url)
     clock = LiveClock()
     app = create_app(
@@ -114,10 +117,30 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
-    yield LiveServer(f"http://127.0.0.1:{server.server_port}", app, clock)
-    server.shutdown()
-    thread.join(timeout=5)
-    database.dispose()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", app, clock)
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        database.dispose()
+
+
+@contextmanager
+def launched(playwright: Any) -> Iterator[Any]:
+    """Debian's Chromium through Playwright; ``carepath.test`` resolves to 127.0.0.1."""
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM, args=["--no-sandbox", f"--host-resolver-rules=MAP {PUBLIC_HOST} 127.0.0.1"]
+    )
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with serving(tmp_path_factory.mktemp("live")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -129,11 +152,8 @@ def chromium() -> Iterator[Any]:
     except ImportError:
         _missing("the playwright package is not installed (pip install -e '.[dev]')")
     playwright = sync_playwright().start()
-    browser = playwright.chromium.launch(
-        executable_path=CHROMIUM, args=["--no-sandbox", f"--host-resolver-rules=MAP {PUBLIC_HOST} 127.0.0.1"]
-    )
-    yield browser
-    browser.close()
+    with launched(playwright) as browser:
+        yield browser
     playwright.stop()
 
 
