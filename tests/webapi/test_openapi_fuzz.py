@@ -10,7 +10,8 @@ without the placeholder (schemathesis's own probes for ignored authentication re
 replace it) reaches the app unsigned and must be refused.
 
 Bounded: ``POSITIVE_EXAMPLES`` and ``NEGATIVE_EXAMPLES`` per operation, derandomised (the
-same cases every run), and a wall-clock budget checked after each operation.
+same cases every run); a generous timeout stops a runaway generation (a bound, not a measure:
+the figures are printed, and the run's time is not asserted).
 
 Checks: every default one but three. ``positive_data_acceptance`` is off because a schema
 cannot say everything the event API checks (his_id or id_number; each event type's ``data``
@@ -55,7 +56,6 @@ PLACEHOLDER = "sign-me"
 STAFF_ID = re.compile("[0-9]{1,18}")
 POSITIVE_EXAMPLES = 25
 NEGATIVE_EXAMPLES = 10
-BUDGET_SECONDS = 60.0
 CHECKS = [
     not_a_server_error,
     negative_data_rejection,
@@ -120,6 +120,7 @@ def seeded(api: Api, app: Flask) -> str:
     return nurse.id
 
 
+@pytest.mark.timeout(900)  # a bound against a runaway generation, far above a loaded run (~2 min)
 def test_schemathesis_finds_no_server_error_and_no_response_off_its_schema(
     app: Flask, api: Api, clock: Clock, seeded: str
 ) -> None:
@@ -161,7 +162,6 @@ def test_schemathesis_finds_no_server_error_and_no_response_off_its_schema(
                 case.validate_response(response, checks=CHECKS)
 
             run()
-        assert time.monotonic() - started < BUDGET_SECONDS, f"over budget after {operation.label}"
 
     signed, unsigned = middleware.statuses[True], middleware.statuses[False]
     generated = sum(signed.values())
