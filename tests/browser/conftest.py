@@ -35,7 +35,9 @@ CHROMIUM = os.environ.get("CAREPATH_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "browser test password"  # test-only
 #: A host name the browser maps to 127.0.0.1, as a hospital's server name would not be.
 PUBLIC_HOST = "carepath.test"
-TIMEOUT_MS = 10_000
+#: How long any one browser action or wait may take: a bound for a busy machine (two `make test`
+#: at once on 2 cores), never a measure; a passing step takes well under a second.
+TIMEOUT_MS = 30_000
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
