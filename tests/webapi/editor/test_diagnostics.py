@@ -121,4 +121,6 @@ def test_a_300_line_pathway_is_checked_whole_and_its_one_error_located() -> None
     broken = text.replace("from: {gestational_age", "from: {gestational_agee", 1)
     [found] = diagnose("pathway", broken)
     assert found["code"] == "unknown-key"
-    assert found["line"] == next(n for n, line in enumerate(broken.splitlines(), 1) if "gestational_agee" in line)
+    assert found["line"] == next(
+        n for n, line in enumerate(broken.splitlines(), 1) if "gestational_agee" in line
+    )
