@@ -21,6 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from carepath.store import accounts  # noqa: E402
 from tests.browser.conftest import CHROMIUM, PASSWORD, launched, log_in, serving  # noqa: E402
 from tests.browser.test_editor import put_cursor, wait_checked  # noqa: E402
 from tests.webapi.editor.long_pathway import long_pathway  # noqa: E402
@@ -53,10 +56,6 @@ def main() -> None:
     if not Path(CHROMIUM).exists():
         print(f"skipped: no Chromium at {CHROMIUM} (apt-get install chromium)")
         return
-    from playwright.sync_api import sync_playwright
-
-    from carepath.store import accounts
-
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
 
     with tempfile.TemporaryDirectory() as directory, serving(Path(directory)) as server:

@@ -41,9 +41,9 @@ def wall_clock_asserts(source: str) -> list[int]:
     timed: set[str] = set()
     for _ in range(3):  # names computed from names computed from a clock
         for node in ast.walk(tree):
-            if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign) and node.value is not None:
-                if _reads_the_clock(node.value, timed):
-                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                if node.value is not None and _reads_the_clock(node.value, timed):
                     timed |= {t.id for t in targets if isinstance(t, ast.Name)}
             if (  # timings.append(time.perf_counter() - started)
                 isinstance(node, ast.Call)
