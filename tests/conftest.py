@@ -1,5 +1,8 @@
 """Database fixtures: every store and API test runs on SQLite, and on PostgreSQL too when
-``CAREPATH_TEST_DATABASE_URL`` is set (a fresh schema per test session, dropped at the end)."""
+``CAREPATH_TEST_DATABASE_URL`` is set (a fresh schema per test session, dropped at the end).
+
+Hypothesis runs without its per-example deadline (200 ms by default): that is a wall-clock
+assertion, which a busy machine fails. Examples are bounded by count; times are bench/'s."""
 
 from __future__ import annotations
 
@@ -11,8 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
+settings.register_profile("carepath", deadline=None)
+settings.load_profile("carepath")
 PG_URL = os.environ.get("CAREPATH_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
 

@@ -53,6 +53,8 @@ DEFAULTS: dict[str, Any] = {
     "OPENAPI_JSON_PATH": "openapi.json",
     "OPENAPI_SWAGGER_UI_PATH": "docs",
     "OPENAPI_SWAGGER_UI_URL": "/api/docs-static/",  # served from the package: no CDN
+    # Swagger UI's default sends the spec's URL to validator.swagger.io for a badge: off.
+    "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},
     "JSON_SORT_KEYS": False,
 }
 

@@ -84,7 +84,7 @@ def test_postgresql_lock_dies_with_its_connection(app: Any, clock: Any) -> None:
     assert first.connection is not None
     first.connection.invalidate()  # the process is killed: its connection goes with it
     first.connection = None
-    for _ in range(50):  # the server notices the closed socket at once, give it a moment
+    for _ in range(600):  # the server notices the closed socket soon; a busy machine, later
         try:
             AdvisoryLock(db, holder="ward-b:202").acquire()
             break
@@ -258,7 +258,7 @@ def test_the_scheduler_runs_its_jobs_and_releases_its_lease(app: Any, clock: Any
     try:
         with pytest.raises(SchedulerLockedError, match="ward-a:101"):
             Scheduler(jobs, holder="ward-b:202").start()
-        for _ in range(100):
+        for _ in range(1200):  # up to a minute: a bound for a busy machine, not a measure
             if {"sweep", "dispatch"} <= set(reports):
                 break
             time.sleep(0.05)
