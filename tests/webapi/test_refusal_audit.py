@@ -7,6 +7,7 @@ second transaction: on SQLite that waited 30 s for the view's own lock and ended
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from carepath.store.library_files import Shipped
-from tests.conftest import ROOT
-from tests.webapi.conftest import EditorStaff, shipped_copy
+from tests.conftest import NOW, ROOT
+from tests.store.test_tasks import add_staff, previa_task
+from tests.webapi.conftest import Api, EditorStaff, registration, shipped_copy
 
 GDM = (ROOT / "examples" / "pathways" / "gdm.yaml").read_text(encoding="utf-8")
 DRAFT = "/editor/api/documents/pathway/gdm-example/draft"
@@ -87,3 +89,95 @@ def test_the_database_is_free_for_the_next_writer_after_a_refusal(app: Flask, dr
     author = EditorStaff(app, "author2", "content_author")
     saved = bounded(lambda: author.call("PUT", path, {"source": GDM, "base_revision": draft["revision"]}))
     assert saved.status_code == 200, saved.get_json()
+
+
+# --- item 9: another hospital's ids are refused as missing ones, and counted ----------------
+
+
+def not_found_rows(app: Flask) -> list[tuple[str, str, str, int, str]]:
+    from carepath.store.models import AuditEntry
+
+    with app.extensions["carepath.db"].reading() as session:
+        rows = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "not-found").order_by(AuditEntry.id)
+        )
+        return [(r.hospital_id, r.actor, r.detail, r.count, r.at.isoformat()) for r in rows]
+
+
+def register_in_a(api: Api) -> str:
+    answer = api.post("/api/v1/events", registration())
+    assert answer.status_code == 201, answer.get_json()
+    return str(answer.get_json()["pregnancy"])
+
+
+def test_an_integrator_asking_for_another_hospitals_pregnancy_is_counted_per_minute(
+    app: Flask, api: Api, api_b: Api
+) -> None:
+    pregnancy = register_in_a(api)
+    path = f"/api/v1/pregnancies/{pregnancy}/inbox"
+    for _ in range(2):
+        answer = api_b.get(path)
+        assert answer.status_code == 404 and answer.get_json()["code"] == "pregnancy-not-found"
+    [(hospital, actor, detail, count, at)] = not_found_rows(app)
+    assert (hospital, actor, count, at) == ("b", f"integrator:{integrator_id(app, 'b')}", 2, NOW.isoformat())
+    assert detail == f"no pregnancy visible: GET {path}"
+    api_b.clock.now = NOW + timedelta(seconds=59)  # the same minute still
+    assert api_b.get(path).status_code == 404
+    assert [row[3] for row in not_found_rows(app)] == [3]
+    api_b.clock.now = NOW + timedelta(minutes=1)  # the next minute: a new row
+    assert api_b.get(path).status_code == 404
+    assert [row[3] for row in not_found_rows(app)] == [3, 1]
+
+
+def test_staff_of_another_hospital_reading_her_timeline_is_counted(app: Flask, api: Api, api_b: Api) -> None:
+    pregnancy = register_in_a(api)
+    nurse_b = add_staff(app, "b", role="nurse")
+    path = f"/api/v1/pregnancies/{pregnancy}/timeline"
+    for _ in range(2):
+        answer = api_b.get(path, **{"X-Carepath-Staff": nurse_b.id})
+        assert answer.status_code == 404 and answer.get_json()["code"] == "pregnancy-not-found"
+    assert [(h, a, c) for h, a, _, c, _ in not_found_rows(app)] == [("b", nurse_b.label, 2)]
+    api_b.clock.now = NOW + timedelta(minutes=1)
+    assert api_b.get(path, **{"X-Carepath-Staff": nurse_b.id}).status_code == 404
+    assert [(a, c) for _, a, _, c, _ in not_found_rows(app)] == [(nurse_b.label, 2), (nurse_b.label, 1)]
+
+
+def test_another_hospitals_id_answers_exactly_as_a_missing_one(app: Flask, api: Api, api_b: Api) -> None:
+    """The 404 says nothing about whether the id exists elsewhere: same status, same body
+    (the asked id aside), same audit row, for each scoped read."""
+    doctor_a = add_staff(app, "a")
+    previa_task(api)
+    [listed] = api.get("/api/v1/tasks", **{"X-Carepath-Staff": doctor_a.id}).get_json()
+    task, pregnancy = listed["id"], listed["pregnancy"]
+    patient = api.get("/api/v1/patients").get_json()[0]["id"]
+    nurse_b = add_staff(app, "b", role="nurse")
+    as_b = {"X-Carepath-Staff": nurse_b.id}
+    templates = [
+        ("GET", "/api/v1/pregnancies/{}/timeline", pregnancy, "zz-missing", as_b),
+        ("GET", "/api/v1/pregnancies/{}/inbox", pregnancy, "zz-missing", {}),
+        ("GET", "/api/v1/tasks/{}", str(task), "987654321", as_b),
+        ("POST", "/api/v1/tasks/{}/claim", str(task), "987654321", as_b),
+        ("GET", "/api/v1/patients/{}", str(patient), "987654321", {}),
+    ]
+    for method, template, theirs, missing, headers in templates:
+        answers = []
+        for target in (theirs, missing):
+            path = template.format(target)
+            answer = api_b.get(path, **headers) if method == "GET" else api_b.post(path, raw=b"", **headers)
+            assert answer.status_code == 404, (path, answer.get_json())
+            answers.append(answer.get_data(as_text=True).replace(target, "<id>"))
+        assert answers[0] == answers[1], template
+    counted = {(actor, detail.split(":")[0]): count for _, actor, detail, count, _ in not_found_rows(app)}
+    assert counted == {
+        (nurse_b.label, "no pregnancy visible"): 2,
+        (f"integrator:{integrator_id(app, 'b')}", "no pregnancy visible"): 2,
+        (nurse_b.label, "no task visible"): 4,
+        (f"integrator:{integrator_id(app, 'b')}", "no patient visible"): 2,
+    }
+
+
+def integrator_id(app: Flask, hospital: str) -> str:
+    from carepath.store.models import Integrator
+
+    with app.extensions["carepath.db"].reading() as session:
+        return str(session.scalar(select(Integrator.id).where(Integrator.hospital_id == hospital)))
