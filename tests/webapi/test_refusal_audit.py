@@ -181,3 +181,32 @@ def integrator_id(app: Flask, hospital: str) -> str:
 
     with app.extensions["carepath.db"].reading() as session:
         return str(session.scalar(select(Integrator.id).where(Integrator.hospital_id == hospital)))
+
+
+def test_the_other_refusals_go_through_the_same_writer(
+    app: Flask, api: Api, api_b: Api, draft: dict[str, Any]
+) -> None:
+    """An authoring rule's 403, a key naming another hospital's staff member, and another
+    hospital's version or staff id (counted as not found) are audited like a permission."""
+    both = EditorStaff(app, "both", "content_author", "reviewer")
+    mine = both.call("POST", "/editor/api/documents/form/epds/draft").get_json()
+    assert both.call("POST", f"/editor/api/versions/{mine['id']}/submit", {}).status_code == 200
+    own = bounded(
+        lambda: both.call("POST", f"/editor/api/versions/{mine['id']}/reviews", {"decision": "approve"})
+    )
+    assert own.status_code == 403 and own.get_json()["code"] == "own-change"
+    doctor_a = add_staff(app, "a")
+    impostor = api_b.get("/api/v1/tasks", **{"X-Carepath-Staff": doctor_a.id})
+    assert impostor.status_code == 403 and impostor.get_json()["code"] == "unknown-staff"
+    reviewer_b = EditorStaff(app, "b-admin", "reviewer", "admin", hospital="b")
+    assert reviewer_b.call("GET", f"/editor/api/versions/{draft['id']}").status_code == 404
+    assert reviewer_b.browser.client.get(f"/editor/review/{draft['id']}").status_code == 404
+    assert reviewer_b.browser.client.get(f"/admin/staff/{doctor_a.id}").status_code == 404
+    details = [detail.split(":")[0] for _, detail in refusals(app)]
+    assert details == [
+        "own-change for /editor/api/versions/{}/reviews".format(mine["id"]),
+        "unknown-staff for /api/v1/tasks",
+    ]
+    assert refusals(app)[1][0] == f"integrator:{integrator_id(app, 'b')}"
+    counted = [(detail.split(":")[0], count) for _, _, detail, count, _ in not_found_rows(app)]
+    assert counted == [("no document visible", 2), ("no staff visible", 1)]

@@ -179,7 +179,12 @@ def require_staff(permission: str) -> Callable[[Callable[..., Any]], Callable[..
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             g.actor = authenticate()
-            staff = acting_staff(g.actor)
+            try:
+                staff = acting_staff(g.actor)
+            except ApiProblemError as problem:
+                if problem.status == 403:  # the key names no active staff member of its hospital
+                    record_refused(f"{problem.code} for {request.path[:300]}: {problem.message}", g.actor)
+                raise
             g.acting_staff = staff
             if not staff.can(permission):
                 return refuse(permission, staff)
