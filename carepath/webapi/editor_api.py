@@ -40,6 +40,7 @@ from carepath.store import authoring, upstream
 from carepath.store.authoring import (
     EDIT_PERMISSION,
     AuthoringError,
+    DocumentNotFoundError,
     DraftConflictError,
     DraftExistsError,
     Editor,
@@ -49,7 +50,13 @@ from carepath.store.db import Database
 from carepath.store.library_files import KINDS, SHIPPED, Shipped, title_of
 from carepath.store.models import DocumentVersion, LibraryDocument
 from carepath.store.roles import ROLES
-from carepath.webapi.auth.permissions import current_staff, refuse, require
+from carepath.webapi.auth.permissions import (
+    current_staff,
+    record_not_found,
+    record_refused,
+    refuse,
+    require,
+)
 from carepath.webapi.jsonbody import json_body
 from carepath.webapi.problems import ApiProblemError, capped, problem
 
@@ -158,8 +165,19 @@ def problems_json(problems: list[Problem]) -> tuple[list[dict[str, Any]], int]:
     return listed, more
 
 
+def audit_refusal(error: AuthoringError) -> None:
+    """The authoring rules' 403s (``not-allowed``, ``own-change``) are refusals like a missing
+    permission's, and a document or version the staff member may not see (another hospital's)
+    a counted ``not-found``: both through the audit writer, like ``permissions.refuse``."""
+    if isinstance(error, DocumentNotFoundError):
+        record_not_found("document")
+    elif error.status == 403:
+        record_refused(f"{error.code} for {request.path[:300]}: {error.message}")
+
+
 @blp.errorhandler(AuthoringError)
 def _authoring_problem(error: AuthoringError) -> Response:
+    audit_refusal(error)
     if isinstance(error, DraftConflictError):
         return problem(
             409,

@@ -13,7 +13,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from carepath.store import search, timeline
-from carepath.webapi.auth import require_integrator
+from carepath.webapi.auth.permissions import require_staff
 from carepath.webapi.jsonbody import StrictJsonParser
 from carepath.webapi.schemas import MaskedPatientSchema
 from carepath.webapi.staff import STAFF_DOC, services, staff_actor
@@ -157,7 +157,7 @@ class TimelineSchema(Schema):
 
 @blp.route("/search")
 class SearchView(MethodView):
-    @require_integrator
+    @require_staff("patient.read")
     @blp.arguments(SearchSchema, as_kwargs=True, unknown=RAISE)
     @blp.response(200, SearchPageSchema)
     @blp.alt_response(422, description="invalid-request, or name-search-too-broad")
@@ -173,7 +173,7 @@ class SearchView(MethodView):
 
 @blp.route("/<string:pregnancy_id>/timeline")
 class TimelineView(MethodView):
-    @require_integrator
+    @require_staff("patient.read")
     @blp.response(200, TimelineSchema)
     @blp.alt_response(404, description="pregnancy-not-found")
     @blp.doc(**STAFF_DOC)

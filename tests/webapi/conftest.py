@@ -215,8 +215,8 @@ def shipped_copy(app: Flask, tmp_path: Path, pathways: dict[str, str]) -> Shippe
 class EditorStaff:
     """A logged-in staff member calling the editor's JSON API like the editor page does."""
 
-    def __init__(self, app: Flask, username: str, *roles: str) -> None:
-        make_staff(app, username, *roles)
+    def __init__(self, app: Flask, username: str, *roles: str, hospital: str = "a") -> None:
+        make_staff(app, username, *roles, hospital=hospital)
         self.browser = StaffBrowser(app.test_client())
         assert self.browser.login(username).status_code in (302, 303)
         self.token = self.browser.csrf("/")

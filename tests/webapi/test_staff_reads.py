@@ -284,19 +284,20 @@ def _poison(app: Flask) -> None:
 def test_csv_export_is_masked_neutralised_and_audited_once(
     api: Api, app: Flask, women: dict[str, str]
 ) -> None:
-    nurse = add_staff(app, "a")
+    analyst = add_staff(app, "a", role="analyst")  # exports need the export permission
     hostile = registration("-23", event_id="reg-hostile", name="=1+2", id_number="110101199001014446")
     assert api.post("/api/v1/events", hostile).status_code == 201
     _poison(app)
     before = len(audits(app))
-    answer = api.get("/api/v1/outbox/export?format=csv", **staff(nurse))
+    answer = api.get("/api/v1/outbox/export?format=csv", **staff(analyst))
     assert answer.status_code == 200 and answer.mimetype == "text/csv"
     assert "attachment" in answer.headers["Content-Disposition"]
     raw = answer.get_data()
     assert raw.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     header, data = rows[0], rows[1:]
-    count = len(api.get("/api/v1/outbox?limit=1000", **staff(nurse)).get_json()["items"])
+    reader = add_staff(app, "a", role="nurse")
+    count = len(api.get("/api/v1/outbox?limit=1000", **staff(reader)).get_json()["items"])
     assert len(data) == count
     column = {name: header.index(name) for name in header}
     names = {r[column["name (masked)"]] for r in data}
@@ -310,16 +311,16 @@ def test_csv_export_is_masked_neutralised_and_audited_once(
     assert all(not cell.startswith(("=", "+", "-", "@")) for r in data for cell in r)
     exported = audits(app)[before:]
     export = [e for e in exported if e.action == "export"]
-    assert len(export) == 1 and export[0].actor == nurse.label
+    assert len(export) == 1 and export[0].actor == analyst.label
     assert export[0].detail == f"outbox export csv: {count} rows; no filter"
 
 
 def test_xlsx_export_opens_with_masks_and_the_filter_is_audited(
     api: Api, app: Flask, women: dict[str, str]
 ) -> None:
-    nurse = add_staff(app, "a")
+    analyst = add_staff(app, "a", role="analyst")  # exports need the export permission
     _poison(app)
-    answer = api.get("/api/v1/outbox/export?format=xlsx&pathway=gdm-example", **staff(nurse))
+    answer = api.get("/api/v1/outbox/export?format=xlsx&pathway=gdm-example", **staff(analyst))
     assert answer.status_code == 200, answer.get_data()[:300]
     assert answer.mimetype.endswith("spreadsheetml.sheet")
     sheet = load_workbook(io.BytesIO(answer.get_data()), read_only=True).active
@@ -336,8 +337,8 @@ def test_xlsx_export_opens_with_masks_and_the_filter_is_audited(
 
 
 def test_an_empty_export_still_has_its_header(api: Api, app: Flask) -> None:
-    nurse = add_staff(app, "a")
-    answer = api.get("/api/v1/outbox/export?status=dead", **staff(nurse))
+    analyst = add_staff(app, "a", role="analyst")  # exports need the export permission
+    answer = api.get("/api/v1/outbox/export?status=dead", **staff(analyst))
     assert answer.get_data().decode("utf-8-sig").splitlines()[0].startswith("action id,")
     [export] = audits(app, "export")
     assert export.detail == "outbox export csv: 0 rows; status=dead"
@@ -348,10 +349,10 @@ def test_an_export_cut_off_by_the_client_is_audited_as_interrupted(
 ) -> None:
     from carepath.webapi import exports
 
-    nurse = add_staff(app, "a")
+    analyst = add_staff(app, "a", role="analyst")  # exports need the export permission
     monkeypatch.setattr(exports, "CHUNK", 1)  # one piece per row
     path = "/api/v1/outbox/export?format=csv"
-    response = api.client.get(path, headers=api.headers("GET", path, b"", **staff(nurse)), buffered=False)
+    response = api.client.get(path, headers=api.headers("GET", path, b"", **staff(analyst)), buffered=False)
     pieces = iter(response.response)
     assert next(pieces).decode("utf-8-sig").startswith("action id,")
     response.close()  # the client goes away after the header

@@ -31,7 +31,8 @@ from typing import Any
 from flask import current_app, g, request
 
 from carepath.signing import HEADERS, STAFF_HEADER, canonical_string, sign_request, signature
-from carepath.store import tenants
+from carepath.store import tasks, tenants
+from carepath.store.accounts import StaffIdentity
 from carepath.store.scope import Actor
 from carepath.webapi.problems import ApiProblemError
 
@@ -94,6 +95,25 @@ def authenticate() -> Actor:
             canonical_string=text,
         )
     return Actor(info.hospital_id, "integrator", str(info.integrator_id), request.remote_addr)
+
+
+def acting_staff(integrator: Actor) -> StaffIdentity:
+    """The staff member named by ``X-Carepath-Staff``, of the signing ``integrator``'s hospital,
+    with the permissions of their roles (``permissions.require_staff`` checks them).
+
+    A missing or malformed header is a 401 ``auth-missing-staff``, an id not of that hospital
+    (or a disabled account) a 403 ``unknown-staff``.
+    """
+    text = request.headers.get(STAFF_HEADER, "")
+    if not text.isdigit() or len(text) > 18:
+        raise ApiProblemError(
+            401, "auth-missing-staff", f"{STAFF_HEADER} must be the acting staff member's id"
+        )
+    db = current_app.extensions["carepath.db"]
+    try:
+        return tasks.staff_identity(db, integrator.hospital_id, int(text))
+    except tasks.UnknownStaffError as exc:
+        raise ApiProblemError(403, exc.code, exc.message) from None
 
 
 def require_integrator(view: Callable[..., Any]) -> Callable[..., Any]:
