@@ -19,10 +19,9 @@ PORT ?= 8000
 run: $(STAMP)
 	$(BIN)/carepath content lint
 	$(BIN)/carepath pathway validate examples/pathways $(addprefix --patient ,$(wildcard examples/patients/*.yaml)) $(addprefix --events ,$(wildcard examples/events/*.yaml))
-	$(BIN)/carepath dating --lmp 2026-03-02 --us-date 2026-05-01 --us-ga 8+2
+	$(BIN)/carepath dating --lmp 2026-03-02 --us-date 2026-05-01 --us-ga 8+2 --on 2026-06-01
 	$(BIN)/carepath pathway dry-run examples/pathways --patient examples/patients/demo-001.yaml --events examples/events/demo-001.yaml
-	$(BIN)/carepath demo setup --instance instance
-	@echo "staff pages: http://$(HOST):$(PORT)/login (the demo logins are above)"
+	$(BIN)/carepath demo setup --instance instance --url http://$(HOST):$(PORT)
 	CAREPATH_INSTANCE_PATH=$(CURDIR)/instance $(BIN)/carepath serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)

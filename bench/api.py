@@ -210,7 +210,7 @@ def prepare(url: str, config: dict[str, str]) -> dict[str, str]:
             "id": f"reg-{n}",
             "type": "patient.registered",
             "occurred_at": now.isoformat(),
-            "patient": {"his_id": f"bench-{n:04d}", "id_number": f"33010219900101{n:03d}X"[-18:]},
+            "patient": {"his_id": f"bench-{n:04d}", "id_number": demo.demo_id_number(n, "1990-04-12")},
             "data": {
                 "lmp": (now - timedelta(days=70 + n % 150)).date().isoformat(),
                 "birth_date": "1990-04-12",

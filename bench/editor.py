@@ -4,7 +4,7 @@ Prints the time ``diagnose`` takes (what ``POST /editor/api/compile`` runs) for 
 100, 300 and 1,000 lines, clean and with one error, plus a content item and a form; and
 the YAML load alone with libyaml and with PyYAML's pure-Python parser, since the loader
 uses the first. The browser round trip (keystroke to underlined error, 300 lines) is
-measured and printed by ``tests/browser/test_editor.py``.
+measured and printed by ``bench/editor_browser.py``.
 
     .venv/bin/python bench/editor.py [--repeat 20]
 """

@@ -192,10 +192,34 @@ def dating(
         click.echo(f"error: {exc.code}: {exc.message}", err=True)
         sys.exit(EXIT_INVALID)
     report = _dating_report(result, date.today() if on is None else on)
+    if report["gestational_days"] < 0:  # day 0+0 after the day asked about: a mistyped date
+        click.echo(f"error: dating-in-the-future: {_dating_sense(result, report)}", err=True)
+        sys.exit(EXIT_INVALID)
     if output_format == "json":
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:
         click.echo(_dating_text(report))
+    if report["gestational_days"] > PLAUSIBLE_GESTATIONAL_DAYS:  # the dating stands; the GA does not
+        click.echo(f"warning: past-any-pregnancy: {_dating_sense(result, report)}", err=True)
+
+
+#: 44+0: no pregnancy runs longer; a GA beyond it means she has delivered or a date is wrong.
+PLAUSIBLE_GESTATIONAL_DAYS = 44 * 7
+
+
+def _dating_sense(result: Dating, report: dict[str, Any]) -> str:
+    """Why a GA cannot be her GA today, naming the date that puts it there."""
+    on = date.fromisoformat(report["on"])
+    day_zero = result.implied_lmp
+    if report["gestational_days"] < 0:
+        return (
+            f"this dating starts the pregnancy (GA 0+0) on {day_zero}, {(day_zero - on).days} day(s) after"
+            f" {on}: check the date, or give --on for a later day"
+        )
+    return (
+        f"GA {report['gestational_age']} on {on} is past 44+0: the pregnancy started (GA 0+0) on"
+        f" {day_zero}, {(on - day_zero).days // 7} weeks ago; she has likely delivered; check the date"
+    )
 
 
 def _check_dating_options(
@@ -615,11 +639,17 @@ def demo() -> None:
     "pathways_dir",
     help="Pathways to publish (default: the built-in library, carepath/pathways/).",
 )
-def demo_setup(instance: str, examples: str, pathways_dir: str | None) -> None:
+@click.option(
+    "--url",
+    "base_url",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="Where `carepath serve` will answer (make run passes HOST and PORT), for the printed hints.",
+)
+def demo_setup(instance: str, examples: str, pathways_dir: str | None, base_url: str) -> None:
     """Keys, database, example pathways, a demo hospital, key, pregnancies and staff logins
     (random passwords, printed)."""
     import os
-    from datetime import UTC, datetime
     from pathlib import Path
 
     from carepath.store import demo as demo_data
@@ -632,7 +662,7 @@ def demo_setup(instance: str, examples: str, pathways_dir: str | None) -> None:
     app = _app()
     upgrade(app.config["DATABASE_URL"])
     database, cipher = app.extensions["carepath.db"], app.extensions["carepath.cipher"]
-    now = datetime.now(UTC)
+    now = app.config["CLOCK"]()  # the demo's dates are relative to this day
     from carepath.engine.catalogue import PATHWAYS_DIR
 
     count = demo_data.publish_examples(database, Path(pathways_dir) if pathways_dir else PATHWAYS_DIR, now)
@@ -646,13 +676,17 @@ def demo_setup(instance: str, examples: str, pathways_dir: str | None) -> None:
     click.echo(f"published {count} pathway versions; demo hospital {key['hospital']!r}")
     click.echo(f"demo pregnancies: {', '.join(patients)}")
     click.echo(f"demo key id {key['key_id']} (secret in {folder / 'demo-key.json'})")
-    click.echo("post a signed event:  .venv/bin/python examples/post_event.py --key instance/demo-key.json")
+    base_url = base_url.rstrip("/")
+    click.echo(
+        f"post a signed event:  .venv/bin/python examples/post_event.py --key {folder / 'demo-key.json'}"
+        f" --url {base_url}"
+    )
     if patients:
         click.echo(
             f"her inbox:            .venv/bin/carepath inbox show --hospital {key['hospital']} "
             f"--patient {patients[0]}"
         )
-    click.echo("staff logins at /login (demo passwords, also in instance/demo-staff.json):")
+    click.echo(f"staff logins at {base_url}/login (demo passwords, also in {folder / 'demo-staff.json'}):")
     for login in logins:
         click.echo(f"  {login['username']:<14} {login['password']}   ({login['roles']})")
 

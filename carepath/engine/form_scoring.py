@@ -76,6 +76,11 @@ def score(form: Form, answers: Mapping[str, object]) -> ScoreResult:
     )
 
 
+#: The longest free-text answer (a note, not an essay); what the message about it starts with.
+MAX_TEXT = 2000
+TOO_LONG = "at most"
+
+
 def validate_answer(item: FormItem, value: object) -> str | None:
     """Why one answer does not fit its item, or None if it does."""
     if item.type == "number":
@@ -108,7 +113,11 @@ def validate_answer(item: FormItem, value: object) -> str | None:
         except ValueError:
             return f"{item.id}: a date YYYY-MM-DD is required"
         return None
-    return None if isinstance(value, str) else f"{item.id}: text is required"
+    if not isinstance(value, str):
+        return f"{item.id}: text is required"
+    if len(value) > MAX_TEXT:
+        return f"{item.id}: {TOO_LONG} {MAX_TEXT:,} characters ({len(value):,} given)"
+    return None
 
 
 def validate_answers(form: Form, answers: Mapping[str, object]) -> list[str]:

@@ -62,6 +62,10 @@ _TYPE_WORDS = {
 }
 
 
+#: x-codes that name a count or a length: a value of the wrong type is a ``type-mismatch``.
+_COUNT_CODES = frozenset({"trigger-count", "too-long"})
+
+
 def _with_hint(message: str, schema: Mapping[str, Any]) -> str:
     hint = schema.get("x-hint")
     return f"{message}; {hint}" if hint else message
@@ -113,7 +117,7 @@ def _translate(error: ValidationError) -> list[tuple[tuple[str | int, ...], str,
         wanted_list: list[str] = expected if isinstance(expected, list) else [expected]
         words = " or ".join(_TYPE_WORDS.get(w, w) for w in wanted_list)
         code = schema.get("x-code", "type-mismatch")
-        if code == "trigger-count":
+        if code in _COUNT_CODES:  # they say how many or how long, never which type
             code = "type-mismatch"
         message = f"expected {words}, found {_describe(instance)}"
         return [(path, code, _with_hint(message, schema), False)]
@@ -132,6 +136,10 @@ def _translate(error: ValidationError) -> list[tuple[tuple[str | int, ...], str,
         return [(path, code, _with_hint("this does not fit the language", schema), False)]
     if kind in ("minItems", "minProperties", "minLength"):
         return [(path, "empty", _with_hint("this must not be empty", schema), False)]
+    if kind == "maxLength" and isinstance(instance, str):
+        code = schema.get("x-code", "too-long")
+        message = f"{len(instance):,} characters; at most {expected:,} allowed here"
+        return [(path, code, _with_hint(message, schema), False)]
     if kind in ("maxItems", "maxProperties", "maxLength"):
         code = schema.get("x-code", "too-many")
         limit = expected

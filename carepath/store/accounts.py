@@ -153,6 +153,12 @@ def _identity(staff: Staff) -> StaffIdentity:
     )
 
 
+def identity_of(staff: Staff) -> StaffIdentity:
+    """``staff`` as views see them, with the permissions of their roles: the same for a
+    session and for the signed staff API, so one check serves both."""
+    return _identity(staff)
+
+
 # --- accounts -------------------------------------------------------------------------------
 
 
@@ -483,21 +489,6 @@ def check_session(
         return SessionCheck(_identity(staff))
 
 
-def record_refusal(
-    db: Database,
-    identity: StaffIdentity,
-    permission: str,
-    path: str,
-    now: datetime,
-    *,
-    remote_addr: str | None,
-) -> None:
-    """A logged-in staff member refused for want of ``permission``: who tried what, audited
-    (repeated refusals of one account are how probing shows in the log)."""
-    with db.transaction() as session:
-        audit(session, identity.actor(remote_addr), "refused", now, f"{permission} needed for {path[:300]}")
-
-
 def logout(db: Database, token: str, now: datetime, remote_addr: str | None = None) -> None:
     """End one session (idempotent); audited when there was one."""
     with db.transaction() as session:
@@ -585,6 +576,7 @@ __all__ = [  # the login API, with the names of passwords.py and login_throttle.
     "create_account",
     "find_username",
     "get_staff",
+    "identity_of",
     "list_staff",
     "login",
     "logout",

@@ -100,7 +100,7 @@ class FieldCipher:
 
 
 def mask_id_number(value: str) -> str:
-    """``330102199001011234`` -> ``3301**********1234`` (first 4, last 4 shown)."""
+    """``33010219900412180X`` -> ``3301**********180X`` (first 4, last 4 shown)."""
     if len(value) <= 8:
         return "*" * len(value)
     return value[:4] + "*" * (len(value) - 8) + value[-4:]

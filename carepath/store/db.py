@@ -4,11 +4,17 @@ Services own the session and the transaction (``Database.transaction``); views a
 only call services. On SQLite every transaction starts with ``BEGIN IMMEDIATE`` so that two
 writers queue instead of failing half-way; on PostgreSQL the pregnancy row is locked with
 ``SELECT ... FOR UPDATE`` by the evaluation service.
+
+Work that must not run inside the caller's transaction (an audit row that has to survive the
+caller's rollback, and on SQLite could not be written while the caller holds the write lock)
+is handed to ``Database.after_transaction``: it runs once this thread's outermost transaction
+of that database has ended, committed or rolled back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -54,18 +60,47 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._local = threading.local()  # per thread: open transactions, work waiting on them
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on any error."""
-        with self.sessions() as session, session.begin():
+        with self._tracked(), self.sessions() as session, session.begin():
             yield session
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
         """A session for reads (still one transaction, so audit rows can be added)."""
-        with self.sessions() as session, session.begin():
+        with self._tracked(), self.sessions() as session, session.begin():
             yield session
+
+    def in_transaction(self) -> bool:
+        """Whether this thread is inside ``transaction()`` or ``reading()`` of this database."""
+        return bool(getattr(self._local, "depth", 0))
+
+    def after_transaction(self, work: Callable[[], None]) -> None:
+        """Run ``work`` now when this thread holds no transaction of this database, else as soon
+        as its outermost one has ended (committed or rolled back, its connection returned)."""
+        if not self.in_transaction():
+            work()
+            return
+        self._local.waiting.append(work)
+
+    @contextmanager
+    def _tracked(self) -> Iterator[None]:
+        local = self._local
+        depth = getattr(local, "depth", 0)
+        if depth == 0:
+            local.waiting = []
+        local.depth = depth + 1
+        try:
+            yield
+        finally:
+            local.depth = depth
+            if depth == 0:
+                waiting, local.waiting = local.waiting, []
+                for work in waiting:
+                    work()
 
     def ping(self) -> bool:
         with self.engine.connect() as conn:

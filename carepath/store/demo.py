@@ -9,12 +9,16 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 
+from carepath.engine import identity
+from carepath.engine.clock import parse_gestational_age
+from carepath.engine.inputs import dating_of
 from carepath.store import accounts, events, hospital_settings, pathways, tenants
 from carepath.store.crypto import FieldCipher, new_key
 from carepath.store.db import Database
@@ -49,6 +53,8 @@ DEMO_STAFF = (
     ("demo-admin", "演示管理员", ("admin",)),
     ("demo-author", "演示内容编辑", ("content_author",)),
     ("demo-reviewer", "演示审核人", ("reviewer",)),
+    ("demo-doctor", "演示医生", ("doctor",)),
+    ("demo-nurse", "演示护士", ("nurse",)),
 )
 
 
@@ -119,14 +125,49 @@ def demo_key(db: Database, cipher: FieldCipher, instance: Path, now: datetime) -
     return stored
 
 
+#: Where each example pregnancy stands on the day of setup (weeks+days): one in each trimester,
+#: however long after the files were written the demo is set up. The files keep the dates they
+#: were written with (the dry-run examples and the editor's personas use them); setup moves every
+#: date of a file by the same number of days. A file not named here stands where her
+#: ``enrolled_at`` put her: on the day of setup she is as far along as on the day she was booked.
+DEMO_GESTATIONAL_AGE = {"demo-001": "30+0", "demo-002": "23+4", "demo-003": "8+0"}
+
+#: The demo hospital's day (the engine's default send-window zone).
+DEMO_ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def as_of_setup(patient: dict[str, Any], today: date) -> dict[str, Any]:
+    """An example patient file (as YAML loads it) with every date and time moved so that on
+    ``today`` she is at her intended gestational age (``DEMO_GESTATIONAL_AGE``)."""
+    target = DEMO_GESTATIONAL_AGE.get(str(patient.get("id")))
+    if target is not None:
+        day_zero = dating_of(_isoformat_dates(patient)).implied_lmp
+        written_day = day_zero + timedelta(days=parse_gestational_age(target))
+    else:
+        booked = patient["enrolled_at"]
+        written_day = booked.astimezone(DEMO_ZONE).date() if isinstance(booked, datetime) else booked
+    shifted: dict[str, Any] = _shifted(patient, today - written_day)
+    return shifted
+
+
+def _shifted(value: Any, by: timedelta) -> Any:
+    if isinstance(value, dict):
+        return {k: _shifted(v, by) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shifted(v, by) for v in value]
+    return value + by if isinstance(value, date) else value  # a datetime is a date too
+
+
 def register_patients(
     db: Database, cipher: FieldCipher, integrator_id: int, patients_dir: Path, now: datetime
 ) -> list[str]:
-    """Post ``patient.registered`` for each example patient (idempotent: fixed event ids)."""
+    """Post ``patient.registered`` for each example patient (idempotent: fixed event ids), her
+    dates moved to stand where ``DEMO_GESTATIONAL_AGE`` says on the day of ``now``."""
     actor = Actor(DEMO_HOSPITAL, "integrator", str(integrator_id))
     registered = []
+    today = now.astimezone(DEMO_ZONE).date()
     for number, path in enumerate(sorted(patients_dir.glob("*.yaml")), start=1):
-        patient: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+        patient: dict[str, Any] = as_of_setup(yaml.safe_load(path.read_text(encoding="utf-8")), today)
         his_id = str(patient.pop("id"))
         data = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in patient.items()}
         data["enrolled_at"] = now.isoformat()
@@ -137,7 +178,7 @@ def register_patients(
             "occurred_at": now.isoformat(),
             "patient": {
                 "his_id": his_id,
-                "id_number": f"33010219900101{number:03d}X",
+                "id_number": demo_id_number(number, data.get("birth_date")),
                 "phone": f"1380000{number:04d}",
                 "name": "演示" + "一二三四五六七八九"[number - 1] + "号",
             },
@@ -147,6 +188,13 @@ def register_patients(
             events.post_event(db, cipher, actor, event, now)
         registered.append(his_id)
     return registered
+
+
+def demo_id_number(number: int, birth_date: str | None) -> str:
+    """A synthetic resident ID number that passes every check: her birth date, a woman's
+    (even) sequence digit and a computed check character; made up, never copied."""
+    body = f"330102{(birth_date or '1990-01-01').replace('-', '')}{2 * number:03d}"
+    return body + identity.check_digit(body)
 
 
 def _isoformat_dates(value: Any) -> Any:

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jsonschema import Draft202012Validator
 
-from carepath.engine import inputs, schema_check
+from carepath.engine import identity, inputs, schema_check
 from carepath.engine.catalogue import Catalogue, load_catalogue
 from carepath.errors import CarepathError
 
@@ -23,6 +24,9 @@ from carepath.errors import CarepathError
 FUTURE_TOLERANCE = timedelta(minutes=5)
 #: Types whose ``data`` needs the engine's meaning checks (dating, parity).
 _MEANING_CHECKED = frozenset({"patient.registered", "patient.updated"})
+#: The hospital's calendar: an ID number's birth date may not be after its today.
+HOSPITAL_ZONE = ZoneInfo("Asia/Shanghai")
+_ID_PATHS = frozenset({"patient.id_number", "patient.id_type"})
 
 
 @dataclass(frozen=True)
@@ -30,9 +34,40 @@ class FieldProblem:
     path: str
     code: str
     message: str
+    #: More members of the problem's entry: an ID number's ``reason`` and ``message_zh``.
+    extra: tuple[tuple[str, str], ...] = ()
 
     def as_json(self) -> dict[str, str]:
-        return {"path": self.path, "code": self.code, "message": self.message}
+        return {"path": self.path, "code": self.code, "message": self.message, **dict(self.extra)}
+
+
+def id_number_problem(path: str, error: identity.InvalidIdNumberError) -> FieldProblem:
+    """The located problem of a refused ID number: its stable reason and the Chinese words."""
+    return FieldProblem(
+        path,
+        error.code,
+        error.message,
+        (("reason", error.reason), ("id_type", error.id_type), ("message_zh", error.message_zh)),
+    )
+
+
+def hospital_today(now: datetime) -> date:
+    """The hospital's date at ``now`` (the day an ID number's birth date may not pass)."""
+    return now.astimezone(HOSPITAL_ZONE).date()
+
+
+def checked_document(patient: Any, now: datetime) -> identity.IdDocument | FieldProblem | None:
+    """Her ID document checked (None when the event names her without one)."""
+    if not isinstance(patient, dict) or not isinstance(patient.get("id_number"), str):
+        return None
+    id_type = patient.get("id_type")
+    try:
+        return identity.check_id_number(
+            patient["id_number"], id_type if isinstance(id_type, str) else None, hospital_today(now)
+        )
+    except identity.InvalidIdNumberError as error:
+        path = "patient.id_type" if error.reason == "unknown-type" else "patient.id_number"
+        return id_number_problem(path, error)
 
 
 class InvalidEventError(CarepathError):
@@ -58,6 +93,8 @@ class HisEvent:
     name: str | None
     pregnancy: str | None
     body_hash: str
+    #: What was accepted but needs a look, for the answer (an ID number of a man ...).
+    warnings: tuple[dict[str, str], ...] = field(default=())
 
 
 @cache
@@ -120,9 +157,12 @@ def parse_event(raw: Any, now: datetime) -> HisEvent:
     """The checked event, or InvalidEventError naming every failing field."""
     if not isinstance(raw, dict):
         raise InvalidEventError([FieldProblem("", "type-mismatch", "an event is a JSON object")])
-    if not _validator_for(raw.get("type")).is_valid(raw):
+    document = checked_document(raw.get("patient"), now)
+    if not _validator_for(raw.get("type")).is_valid(raw) or isinstance(document, FieldProblem):
         # The full schema again, only on failure: its messages name every failing field.
         problems = [FieldProblem(_dotted(p), c, m) for p, c, m in schema_check.problems_of(raw, "his-event")]
+        if isinstance(document, FieldProblem):  # the precise reason replaces the pattern's word
+            problems = [document, *(p for p in problems if p.path not in _ID_PATHS)]
         raise InvalidEventError(problems or [FieldProblem("", "bad-value", "the event does not fit")])
     occurred_at = datetime.fromisoformat(raw["occurred_at"])
     if occurred_at > now + FUTURE_TOLERANCE:
@@ -149,16 +189,56 @@ def parse_event(raw: Any, now: datetime) -> HisEvent:
     if raw["type"] == "lab.result":
         _check_lab(data)
     patient = raw["patient"]
-    id_number = patient.get("id_number")
+    warnings: tuple[dict[str, str], ...] = ()
+    if document is not None and raw["type"] in _MEANING_CHECKED:
+        data, warnings = _with_document(data, document)
     return HisEvent(
         id=raw["id"],
         type=raw["type"],
         occurred_at=occurred_at,
         data=data,
         his_id=patient.get("his_id"),
-        id_number=id_number.upper() if id_number else None,
+        id_number=document.number if document is not None else None,
         phone=patient.get("phone"),
         name=patient.get("name"),
         pregnancy=patient.get("pregnancy"),
         body_hash=body_hash(raw),
+        warnings=warnings,
     )
+
+
+def _with_document(
+    data: dict[str, Any], document: identity.IdDocument
+) -> tuple[dict[str, Any], tuple[dict[str, str], ...]]:
+    """Her birth date from the number when the event gives none (the engine's ``age_at_edd``
+    needs it); a warning when the number says otherwise than the event, or says a man.
+
+    A man's number is accepted with a warning, not refused: it is most often her partner's
+    number typed in her record, which the clerk should correct, but refusing would hold up the
+    HIS feed for the rare record where it is right; the answer's warnings are the contract's
+    place for what was accepted but needs a look.
+    """
+    warnings: list[dict[str, str]] = []
+    if document.birth_date is not None:
+        given = data.get("birth_date")
+        if given is None:
+            data = {**data, "birth_date": document.birth_date.isoformat()}
+        elif given != document.birth_date.isoformat():
+            warnings.append(
+                {
+                    "code": "id-number-birth-date-mismatch",
+                    "message": f"data.birth_date is {given} but the ID number says "
+                    f"{document.birth_date.isoformat()}; check both",
+                    "message_zh": "出生日期与证件号码中的出生日期不一致，请核对",
+                }
+            )
+    if document.sex == "male":
+        warnings.append(
+            {
+                "code": "id-number-male",
+                "message": "the ID number's 17th digit is odd (a man's number): check that it is hers, "
+                "not her partner's",
+                "message_zh": "证件号码第17位为奇数（男性），请核对是否误填了配偶的证件号码",
+            }
+        )
+    return data, tuple(warnings)

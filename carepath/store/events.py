@@ -323,10 +323,10 @@ def side_records(
 ) -> list[dict[str, str]]:
     """The readable history beside the facts: diagnoses (with their WHO code), datings,
     responses, tag log. Returns the warnings for the answer (an ICD-10 code no WHO code is
-    known for: kept as received, never refused)."""
+    known for: kept as received, never refused; the parse's own, about her ID number)."""
     data = event.data
     common = {"hospital_id": pregnancy.hospital_id, "pregnancy_id": pregnancy.id}
-    warnings: list[dict[str, str]] = []
+    warnings: list[dict[str, str]] = list(event.warnings)
 
     def add_diagnosis(code: str, name: str | None) -> None:
         info = icd10.describe(session, pregnancy.hospital_id, code)

@@ -564,6 +564,10 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text)
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime]
+    # --- refusals (0010): repeated refusals fold into one row per actor, target kind and
+    # minute (``store/audit.py``); ``count`` is 1 for every other row, ``fold_key`` NULL.
+    count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    fold_key: Mapped[str | None] = mapped_column(String(200), index=True, unique=True)
 
 
 # --- authoring (0007): a hospital's own copies of pathways, content items and forms ---------

@@ -17,12 +17,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from carepath.engine import identity
 from carepath.engine.forms import score
 from carepath.errors import CarepathError
 from carepath.store import events, form_answers
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
-from carepath.store.event_input import FUTURE_TOLERANCE, HisEvent, body_hash
+from carepath.store.event_input import FUTURE_TOLERANCE, HisEvent, body_hash, hospital_today
 from carepath.store.models import EventRecord, Patient, Pregnancy, QuestionnaireResponse
 from carepath.store.scope import Actor, owned
 
@@ -57,6 +58,7 @@ class ResponseInput:
     his_id: str | None = None
     id_number: str | None = None
     his_pregnancy: str | None = None
+    id_type: str | None = None  # resident when not given (see engine/identity.py)
 
 
 def post_response(
@@ -64,6 +66,21 @@ def post_response(
 ) -> events.Answer:
     """Check, score and record one response and evaluate its event (see the module docstring)."""
     problems = form_answers.answer_problems(given.form, given.answers)
+    id_number = None
+    if given.id_number is not None:
+        try:
+            id_number = identity.check_id_number(given.id_number, given.id_type, hospital_today(now)).number
+        except identity.InvalidIdNumberError as error:
+            problems.append(
+                {
+                    "path": "patient.id_type" if error.reason == "unknown-type" else "patient.id_number",
+                    "code": error.code,
+                    "message": error.message,
+                    "reason": error.reason,
+                    "id_type": error.id_type,
+                    "message_zh": error.message_zh,
+                }
+            )
     if given.submitted_at > now + FUTURE_TOLERANCE:
         problems.append(
             {
@@ -75,11 +92,19 @@ def post_response(
         )
     if problems:
         raise InvalidResponseError(problems)
-    return events.retrying(db, lambda session: _record(session, cipher, actor, given, now))
+    return events.retrying(
+        db, lambda session: _record(session, cipher, actor, given, now, id_number=id_number)
+    )
 
 
 def _record(
-    session: Session, cipher: FieldCipher, actor: Actor, given: ResponseInput, now: datetime
+    session: Session,
+    cipher: FieldCipher,
+    actor: Actor,
+    given: ResponseInput,
+    now: datetime,
+    *,
+    id_number: str | None,
 ) -> events.Answer:
     resolved = None
     if given.pregnancy is not None:
@@ -99,7 +124,7 @@ def _record(
         occurred_at=given.submitted_at,
         data={"form": given.form, "answers": given.answers},
         his_id=given.his_id,
-        id_number=given.id_number.upper() if given.id_number else None,
+        id_number=id_number,
         phone=None,
         name=None,
         pregnancy=given.his_pregnancy,

@@ -25,9 +25,11 @@ from sqlalchemy.orm import Session
 from carepath.engine.forms import score
 from carepath.errors import CarepathError
 from carepath.store import form_answers
+from carepath.store.accounts import StaffIdentity, identity_of
 from carepath.store.crypto import FieldCipher, mask_name
 from carepath.store.db import Database
 from carepath.store.models import Hospital, Patient, Pregnancy, Staff, StaffTask
+from carepath.store.roles import ROLES
 from carepath.store.scope import Actor, audit, owned
 from carepath.store.tenants import UnknownHospitalError
 
@@ -89,26 +91,34 @@ class TaskFilter:
 
 
 def add_staff(db: Database, hospital_id: str, name: str, role: str) -> int:
-    """A staff member of ``hospital_id`` (role ``lead`` receives escalations); their id."""
+    """A staff member of ``hospital_id`` (role ``lead`` receives escalations); their id.
+
+    ``role`` is their job; when it is also a permission role (doctor, nurse ...) they hold
+    it, so a staff tool acting for them may do what that role may (``store/roles.py``)."""
     with db.transaction() as session:
         if session.get(Hospital, hospital_id) is None:
             raise UnknownHospitalError(f"no hospital {hospital_id}")
-        staff = Staff(hospital_id=hospital_id, name=name, role=role)
+        staff = Staff(hospital_id=hospital_id, name=name, role=role, roles=[role] if role in ROLES else [])
         session.add(staff)
         session.flush()
         return staff.id
 
 
-def staff_actor(db: Database, hospital_id: str, staff_id: int, remote_addr: str | None) -> Actor:
-    """The staff member ``staff_id`` of ``hospital_id`` as an actor, or ``UnknownStaffError``
-    (also for a disabled account). The actor is ``staff:<id>``, as for a logged-in session."""
+def staff_identity(db: Database, hospital_id: str, staff_id: int) -> StaffIdentity:
+    """The staff member ``staff_id`` of ``hospital_id`` with the permissions of their roles,
+    or ``UnknownStaffError`` (also for a disabled account): what the signed staff API checks."""
     with db.reading() as session:
         staff = session.scalar(select(Staff).where(Staff.id == staff_id, Staff.hospital_id == hospital_id))
     if staff is None:
         raise UnknownStaffError(f"no staff member {staff_id} in hospital {hospital_id}")
     if staff.disabled_at is not None:  # the same rows as staff logins: disabled is disabled
         raise UnknownStaffError(f"staff member {staff_id} is disabled")
-    return Actor(hospital_id, "staff", str(staff.id), remote_addr)
+    return identity_of(staff)
+
+
+def staff_actor(db: Database, hospital_id: str, staff_id: int, remote_addr: str | None) -> Actor:
+    """``staff_identity`` as an actor: ``staff:<id>``, as for a logged-in session."""
+    return staff_identity(db, hospital_id, staff_id).actor(remote_addr)
 
 
 def _overdue(task: StaffTask, now: datetime) -> bool:

@@ -53,6 +53,8 @@ DEFAULTS: dict[str, Any] = {
     "OPENAPI_JSON_PATH": "openapi.json",
     "OPENAPI_SWAGGER_UI_PATH": "docs",
     "OPENAPI_SWAGGER_UI_URL": "/api/docs-static/",  # served from the package: no CDN
+    # Swagger UI's default sends the spec's URL to validator.swagger.io for a badge: off.
+    "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},
     "JSON_SORT_KEYS": False,
 }
 
@@ -113,9 +115,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         problems,
         responses,
         tasks,
+        text_guard,
         wechat,
     )
     from carepath.webapi.auth import admin as staff_admin
+    from carepath.webapi.auth import permissions
     from carepath.webapi.auth import views as auth_views
 
     app.extensions["carepath.db"] = Database(app.config["DATABASE_URL"])
@@ -147,6 +151,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(fhir.blp)
     editor.init_app(app)
     problems.init_app(app)  # after Api(app), which registers its own HTTP error handler
+    text_guard.init_app(app)  # NUL and lone surrogates: 422 before any view or query
+    permissions.init_app(app)  # 404s for ids the caller may not see are counted, then answered
     # Staff pages: cookie sessions and CSRF; the signed API and FHIR carry no cookie.
     signed = [events, patients, tasks, inbox, responses, consents, pregnancies, pathways, outbox]
     sessions.init_app(app, exempt=[*(m.blp for m in signed), fhir.blp, health.blp, wechat.blp])

@@ -40,6 +40,7 @@ from carepath.store import authoring, upstream
 from carepath.store.authoring import (
     EDIT_PERMISSION,
     AuthoringError,
+    DocumentNotFoundError,
     DraftConflictError,
     DraftExistsError,
     Editor,
@@ -49,9 +50,15 @@ from carepath.store.db import Database
 from carepath.store.library_files import KINDS, SHIPPED, Shipped, title_of
 from carepath.store.models import DocumentVersion, LibraryDocument
 from carepath.store.roles import ROLES
-from carepath.webapi.auth.permissions import current_staff, refuse, require
+from carepath.webapi.auth.permissions import (
+    current_staff,
+    record_not_found,
+    record_refused,
+    refuse,
+    require,
+)
 from carepath.webapi.jsonbody import json_body
-from carepath.webapi.problems import ApiProblemError, problem
+from carepath.webapi.problems import ApiProblemError, capped, problem
 
 blp = Blueprint("editor_api", __name__, url_prefix="/editor/api")
 READ_PERMISSION = {"pathway": "pathway.read", "content": "content.read", "form": "content.read"}
@@ -120,11 +127,12 @@ def _body() -> dict[str, Any]:
 def _text(body: dict[str, Any], key: str, *, required: bool = False, limit: int = 2000) -> str:
     value = body.get(key, "")
     if (required and key not in body) or not isinstance(value, str) or len(value) > limit:
+        code = "too-long" if isinstance(value, str) and len(value) > limit else "invalid"
         raise ApiProblemError(
             422,
             "invalid-request",
             f"{key} must be a string of at most {limit} characters",
-            [{"path": key, "code": "invalid", "message": "a string"}],
+            [{"path": key, "code": code, "message": f"a string of at most {limit:,} characters"}],
         )
     return value
 
@@ -141,8 +149,10 @@ def _flag(body: dict[str, Any], key: str) -> bool:
     return value
 
 
-def problems_json(problems: list[Problem]) -> list[dict[str, Any]]:
-    return [
+def problems_json(problems: list[Problem]) -> tuple[list[dict[str, Any]], int]:
+    """The first MAX_PROBLEMS problems as JSON, and how many more there are."""
+    shown, more = capped(problems)
+    listed = [
         {
             "path": p.location.path,
             "line": p.location.line,
@@ -150,12 +160,24 @@ def problems_json(problems: list[Problem]) -> list[dict[str, Any]]:
             "code": p.code,
             "message": p.message,
         }
-        for p in problems
+        for p in shown
     ]
+    return listed, more
+
+
+def audit_refusal(error: AuthoringError) -> None:
+    """The authoring rules' 403s (``not-allowed``, ``own-change``) are refusals like a missing
+    permission's, and a document or version the staff member may not see (another hospital's)
+    a counted ``not-found``: both through the audit writer, like ``permissions.refuse``."""
+    if isinstance(error, DocumentNotFoundError):
+        record_not_found("document")
+    elif error.status == 403:
+        record_refused(f"{error.code} for {request.path[:300]}: {error.message}")
 
 
 @blp.errorhandler(AuthoringError)
 def _authoring_problem(error: AuthoringError) -> Response:
+    audit_refusal(error)
     if isinstance(error, DraftConflictError):
         return problem(
             409,
@@ -167,7 +189,8 @@ def _authoring_problem(error: AuthoringError) -> Response:
             your_source=error.rejected_source,
         )
     if isinstance(error, NotCompiledError):
-        return problem(422, error.code, error.message, problems_json(error.problems))
+        listed, more = problems_json(error.problems)
+        return problem(422, error.code, error.message, listed, more=more)
     if isinstance(error, DraftExistsError):
         return problem(409, error.code, error.message, version_id=error.version_id)
     return problem(error.status, error.code, error.message)
@@ -353,7 +376,8 @@ def check_version(version_id: int) -> Response:
         found = authoring.problems_of(
             session, version.hospital_id, document.kind, document.name, version.source
         )
-        return jsonify({"errors": problems_json(found)})
+        listed, more = problems_json(found)
+        return jsonify({"errors": listed, "more": more})
 
 
 @blp.post("/versions/<int:version_id>/submit")

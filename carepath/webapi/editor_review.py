@@ -22,7 +22,15 @@ from carepath.store.authoring import AuthoringError, NotCompiledError
 from carepath.store.library_files import KINDS, display_path
 from carepath.store.roles import ROLE_PERMISSIONS, ROLES, label
 from carepath.webapi.auth.permissions import current_staff, require
-from carepath.webapi.editor_api import READ_PERMISSION, _db, _need_page, _now, editor, shipped
+from carepath.webapi.editor_api import (
+    READ_PERMISSION,
+    _db,
+    _need_page,
+    _now,
+    audit_refusal,
+    editor,
+    shipped,
+)
 
 blp = Blueprint("editor_review", __name__, url_prefix="/editor")
 
@@ -73,6 +81,7 @@ def diff_lines(diff: str) -> list[tuple[str, str]]:
 
 
 def _failed(error: AuthoringError) -> None:
+    audit_refusal(error)
     if isinstance(error, NotCompiledError):
         flash(gettext("The draft has errors:") + " " + "; ".join(str(p) for p in error.problems[:5]), "error")
     else:
@@ -118,6 +127,7 @@ def review_page(version_id: int) -> Any:
         try:
             version = authoring.get_version(session, me.hospital_id, version_id)
         except AuthoringError as error:
+            audit_refusal(error)
             return render_template("error.html", title=gettext("Not found"), message=error.message), 404
         document = authoring.document_of(session, version)
         refused = _need_page(READ_PERMISSION[document.kind])

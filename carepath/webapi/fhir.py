@@ -23,7 +23,7 @@ from carepath.store import batch, events
 from carepath.store.event_input import HisEvent, InvalidEventError, catalogue, parse_event
 from carepath.webapi import fhir_mapping as fm
 from carepath.webapi.auth import require_integrator
-from carepath.webapi.jsonbody import _no_constants, _no_duplicates
+from carepath.webapi.jsonbody import parse_strict
 from carepath.webapi.problems import ApiProblemError
 
 FHIR_JSON = "application/fhir+json"
@@ -80,19 +80,7 @@ def _body() -> Any:
     """The request's JSON (application/fhir+json, or application/json), strictly parsed."""
     if request.mimetype not in (FHIR_JSON, "application/json"):
         raise ApiProblemError(415, "unsupported-media-type", f"send Content-Type: {FHIR_JSON}")
-    raw = request.get_data(cache=True)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ApiProblemError(400, "not-utf8", f"the body is not UTF-8 (byte {exc.start})") from None
-    try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
-    except json.JSONDecodeError as exc:
-        raise ApiProblemError(
-            400, "bad-json", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
-    except RecursionError:
-        raise ApiProblemError(400, "bad-json", "the JSON is nested too deeply") from None
+    return parse_strict(request.get_data(cache=True))
 
 
 def _settings() -> fm.Settings:
@@ -120,7 +108,8 @@ def metadata() -> Response:
     settings = _settings()
     mapping = {
         "Patient": "patient.registered (identifier "
-        f"{fm.HIS_ID_SYSTEM} = HIS id, else the resource id; {fm.ID_NUMBER_SYSTEM} = ID number)",
+        f"{fm.HIS_ID_SYSTEM} = HIS id, else the resource id; {fm.ID_NUMBER_SYSTEM} = resident ID number, "
+        f"{fm.ID_NUMBER_SYSTEM}:<id_type> = another identity document's number)",
         "Condition": f"diagnosis.added / diagnosis.removed (ICD-10: {', '.join(settings.national_icd10)}, "
         f"{fm.ICD10_WHO})",
         "Observation": f"lab.result ({fm.LAB_SYSTEM}, "

@@ -14,7 +14,10 @@ recorded once; a new version is a new event. Without ``meta.versionId`` the vers
 Codes and systems (all documented in the README, section "For FHIR integrators"):
 
 - ``Patient``: ``identifier`` with system :data:`HIS_ID_SYSTEM` is her HIS id (else the
-  resource id is); :data:`ID_NUMBER_SYSTEM` is her resident ID number. A ``Patient`` becomes
+  resource id is); :data:`ID_NUMBER_SYSTEM` is her resident ID number, and
+  ``urn:carepath:id-number:<id_type>`` her number of another identity document
+  (:data:`ID_NUMBER_SYSTEMS`; ``engine/identity.py`` says which and what makes each valid:
+  an invalid number refuses the entry like ``POST /api/v1/events`` does). A ``Patient`` becomes
   ``patient.registered`` (which creates her and her pregnancy, or updates the current one).
 - pregnancy facts are ``Observation``\\ s: LOINC ``8665-2`` (last menstrual period start date)
   and ``11778-8`` (delivery date, estimated) with ``valueDateTime``, or :data:`PREGNANCY_SYSTEM`
@@ -43,8 +46,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from carepath.engine.identity import DEFAULT_ID_TYPE, ID_TYPES
+
 HIS_ID_SYSTEM = "urn:carepath:his-id"
 ID_NUMBER_SYSTEM = "urn:carepath:id-number"
+#: Identifier system -> the identity document (``id_type``) whose number it carries. The
+#: resident ID number keeps the system it always had; each other document adds its id_type.
+ID_NUMBER_SYSTEMS: Mapping[str, str] = {
+    ID_NUMBER_SYSTEM: DEFAULT_ID_TYPE,
+    **{f"{ID_NUMBER_SYSTEM}:{kind}": kind for kind in ID_TYPES},
+}
 LAB_SYSTEM = "urn:carepath:lab"
 PREGNANCY_SYSTEM = "urn:carepath:pregnancy"
 ENCOUNTER_KIND_SYSTEM = "urn:carepath:encounter-kind"
@@ -233,6 +244,27 @@ def _identifier(resource: Mapping[str, Any], system: str) -> str | None:
     return None
 
 
+def _document(identifier: Any) -> dict[str, str]:
+    """``{"id_number", "id_type"?}`` of an identifier of :data:`ID_NUMBER_SYSTEMS` (else empty);
+    ``id_type`` is left out for a resident number, as the events of earlier Bundles had it."""
+    if not isinstance(identifier, dict) or identifier.get("system") not in ID_NUMBER_SYSTEMS:
+        return {}
+    value = identifier.get("value")
+    if not isinstance(value, str) or not value:
+        return {}
+    kind = ID_NUMBER_SYSTEMS[identifier["system"]]
+    return {"id_number": value} if kind == DEFAULT_ID_TYPE else {"id_number": value, "id_type": kind}
+
+
+def _id_document(resource: Mapping[str, Any]) -> dict[str, str]:
+    """Her identity document's number (the first identifier of an ID number system)."""
+    for identifier in _list(resource.get("identifier")):
+        found = _document(identifier)
+        if found:
+            return found
+    return {}
+
+
 def _name(resource: Mapping[str, Any]) -> str | None:
     for name in _list(resource.get("name")):
         if not isinstance(name, dict):
@@ -402,9 +434,7 @@ def _patient(item: EntryMap, entry: Mapping[str, Any], context: _Context) -> Non
     resource = entry["resource"]
     assert item.resource_id is not None and item.version is not None
     identity: dict[str, Any] = {"his_id": _identifier(resource, HIS_ID_SYSTEM) or item.resource_id}
-    id_number = _identifier(resource, ID_NUMBER_SYSTEM)
-    if id_number:
-        identity["id_number"] = id_number
+    identity.update(_id_document(resource))
     occurred = _occurred(item, resource, context, "meta.lastUpdated") if "meta" in resource else None
     if occurred is None and not item.failed:
         occurred = context.bundle_time
@@ -461,12 +491,13 @@ def _subject(item: EntryMap, resource: Mapping[str, Any], context: _Context) -> 
     if isinstance(identifier, dict) and isinstance(identifier.get("value"), str):
         if identifier.get("system") == HIS_ID_SYSTEM:
             return {"his_id": identifier["value"]}, ""
-        if identifier.get("system") == ID_NUMBER_SYSTEM:
-            return {"id_number": identifier["value"]}, ""
+        if _document(identifier):
+            return _document(identifier), ""
     _error(
         item,
         "required",
-        f"subject needs a reference or an identifier of system {HIS_ID_SYSTEM} or {ID_NUMBER_SYSTEM}",
+        f"subject needs a reference or an identifier of system {HIS_ID_SYSTEM} or {ID_NUMBER_SYSTEM}"
+        "[:<id_type>]",
         "subject",
     )
     return {}, ""

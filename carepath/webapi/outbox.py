@@ -18,7 +18,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from carepath.store import outbox_read
 from carepath.webapi import exports
-from carepath.webapi.auth import require_integrator
+from carepath.webapi.auth.permissions import require_staff
 from carepath.webapi.pregnancies import EntrySchema
 from carepath.webapi.problems import ApiProblemError
 from carepath.webapi.schemas import MaskedPatientSchema
@@ -74,7 +74,7 @@ class OutboxPageSchema(Schema):
 
 @blp.route("")
 class OutboxView(MethodView):
-    @require_integrator
+    @require_staff("patient.read")
     @blp.arguments(OutboxQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
     @blp.response(200, OutboxPageSchema)
     @blp.doc(**STAFF_DOC)
@@ -98,7 +98,7 @@ _FILE_RESPONSE = {
 
 @blp.route("/export")
 class ExportView(MethodView):
-    @require_integrator
+    @require_staff("export")
     @blp.arguments(ExportQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
     @blp.response(200, description="the push records as a file (masked)")
     @blp.alt_response(422, description="invalid-request, or export-too-large (XLSX)")

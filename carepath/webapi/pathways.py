@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from carepath.store import pathways
-from carepath.webapi.auth import require_integrator
+from carepath.webapi.auth.permissions import require_staff
 from carepath.webapi.staff import STAFF_DOC, staff_actor
 
 blp = Blueprint(
@@ -41,7 +41,7 @@ class PathwaySchema(Schema):
 
 @blp.route("")
 class PathwaysView(MethodView):
-    @require_integrator
+    @require_staff("pathway.read")
     @blp.response(200, PathwaySchema(many=True))
     @blp.doc(**STAFF_DOC)
     def get(self) -> Any:

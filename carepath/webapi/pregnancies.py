@@ -13,7 +13,8 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from carepath.store import search, timeline
-from carepath.webapi.auth import require_integrator
+from carepath.webapi.auth.permissions import require_staff
+from carepath.webapi.jsonbody import StrictJsonParser
 from carepath.webapi.schemas import MaskedPatientSchema
 from carepath.webapi.staff import STAFF_DOC, services, staff_actor
 
@@ -23,6 +24,7 @@ blp = Blueprint(
     url_prefix="/api/v1/pregnancies",
     description="Staff search over pregnancies and one pregnancy's timeline (masked, audited).",
 )
+blp.ARGUMENTS_PARSER = StrictJsonParser()  # the search's JSON body: no NUL, no duplicate key
 
 RISK_COLOURS = ("green", "yellow", "orange", "red")
 PREGNANCY_STATUSES = ("pregnant", "delivered", "ended")
@@ -40,7 +42,7 @@ class SearchSchema(Schema):
     name_mode = fields.String(load_default="exact", validate=validate.OneOf(("exact", "prefix")))
     his_id = fields.String(validate=validate.Length(1, 64))
     id_number = fields.String(
-        validate=[validate.Length(6, 20), validate.Regexp(r"^[0-9A-Za-z]+$")],
+        validate=[validate.Length(5, 20), validate.Regexp(r"^[0-9A-Za-z]+$")],
         metadata={"description": "matched through its keyed hash, never in clear"},
     )
     tag = fields.String(validate=validate.Length(1, 40), metadata={"description": "e.g. GDM管理中"})
@@ -155,7 +157,7 @@ class TimelineSchema(Schema):
 
 @blp.route("/search")
 class SearchView(MethodView):
-    @require_integrator
+    @require_staff("patient.read")
     @blp.arguments(SearchSchema, as_kwargs=True, unknown=RAISE)
     @blp.response(200, SearchPageSchema)
     @blp.alt_response(422, description="invalid-request, or name-search-too-broad")
@@ -171,7 +173,7 @@ class SearchView(MethodView):
 
 @blp.route("/<string:pregnancy_id>/timeline")
 class TimelineView(MethodView):
-    @require_integrator
+    @require_staff("patient.read")
     @blp.response(200, TimelineSchema)
     @blp.alt_response(404, description="pregnancy-not-found")
     @blp.doc(**STAFF_DOC)

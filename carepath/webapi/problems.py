@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
@@ -31,6 +32,17 @@ from carepath.store.tasks import (
 
 PROBLEM_TYPE = "https://carepath.example/problems/"
 log = logging.getLogger(__name__)
+#: At most this many problems go into one answer; the rest are only counted (``more``). A
+#: buffer of 60,000 duplicate keys made the editor's compile answer 11 MB; nobody reads past
+#: the first screens of them.
+MAX_PROBLEMS = 200
+T = TypeVar("T")
+
+
+def capped(problems: Sequence[T]) -> tuple[list[T], int]:
+    """The first :data:`MAX_PROBLEMS` problems and how many more there are: every answer of
+    the editor's API that lists a buffer's problems (compile, render, check, a refused submit)."""
+    return list(problems[:MAX_PROBLEMS]), max(len(problems) - MAX_PROBLEMS, 0)
 
 
 class ApiProblemError(CarepathError):

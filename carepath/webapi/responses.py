@@ -118,6 +118,7 @@ class ResponsesView(MethodView):
             pregnancy=raw.get("pregnancy"),
             his_id=patient.get("his_id"),
             id_number=patient.get("id_number"),
+            id_type=patient.get("id_type"),
             his_pregnancy=patient.get("pregnancy"),
         )
         db = current_app.extensions["carepath.db"]

@@ -6,7 +6,14 @@ from typing import Any
 
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from carepath.engine.identity import DEFAULT_ID_TYPE, ID_TYPES
+
 ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
+
+
+def text(limit: int) -> list[validate.Validator]:
+    """A free-text field of 1 to ``limit`` characters; over the limit is ``too-long``."""
+    return [validate.Length(min=1), validate.Length(max=limit)]
 
 
 class StrictSchema(Schema):
@@ -16,9 +23,18 @@ class StrictSchema(Schema):
 
 class PatientRefSchema(StrictSchema):
     his_id = fields.String(validate=[validate.Length(1, 64), validate.Regexp(ID_PATTERN)])
-    id_number = fields.String(validate=validate.Length(6, 20))
+    id_number = fields.String(  # its length too is checked by the rules of id_type (store)
+        metadata={
+            "description": "her identity document's number; checked by the rules of id_type "
+            "(resident: GB 11643-1999, its date and check character): id-number-invalid with a reason"
+        },
+    )
+    id_type = fields.String(
+        validate=validate.OneOf(ID_TYPES),
+        metadata={"description": f"which document id_number is of (default {DEFAULT_ID_TYPE})"},
+    )
     phone = fields.String(validate=validate.Length(6, 16))
-    name = fields.String(validate=validate.Length(1, 40))
+    name = fields.String(validate=text(40))
     pregnancy = fields.String(validate=[validate.Length(1, 64), validate.Regexp(ID_PATTERN)])
 
     @validates_schema
@@ -56,9 +72,16 @@ class CancelledSchema(Schema):
 
 
 class WarningSchema(Schema):
-    code = fields.String(metadata={"description": "icd10-unknown: a code no WHO ICD-10 code is known for"})
+    code = fields.String(
+        metadata={
+            "description": "icd10-unknown: a code no WHO ICD-10 code is known for; id-number-male: her "
+            "ID number is a man's (her partner's?); id-number-birth-date-mismatch: data.birth_date "
+            "is not the ID number's"
+        }
+    )
     icd10 = fields.String()
     message = fields.String()
+    message_zh = fields.String(metadata={"description": "the ID number warnings' message in Chinese"})
 
 
 class EventAnswerSchema(Schema):
@@ -90,7 +113,7 @@ class MaskedPatientSchema(Schema):
     hospital = fields.String()
     his_id = fields.String(allow_none=True)
     name = fields.String(allow_none=True, metadata={"description": "family name only"})
-    id_number = fields.String(allow_none=True, metadata={"description": "masked: 3301**********123X"})
+    id_number = fields.String(allow_none=True, metadata={"description": "masked: 3301**********180X"})
     phone = fields.String(allow_none=True, metadata={"description": "masked: 138****5678"})
 
 
@@ -102,6 +125,10 @@ def envelope_problems(raw: Any) -> list[dict[str, str]]:
     if not isinstance(raw, dict):
         return [{"path": "", "code": "type-mismatch", "message": "an event is a JSON object"}]
     return field_problems(_ENVELOPE.validate(raw))
+
+
+#: marshmallow's messages (up to " maximum ") that have a code of their own; the rest are ``invalid``.
+_CODES = {"Unknown field.": "unknown-key", "Longer than": "too-long"}
 
 
 def field_problems(messages: Any) -> list[dict[str, str]]:
@@ -117,7 +144,7 @@ def field_problems(messages: Any) -> list[dict[str, str]]:
                 if isinstance(message, dict | list):
                     walk(message, path)
                 else:
-                    code = "unknown-key" if message == "Unknown field." else "invalid"
+                    code = _CODES.get(str(message).split(" maximum ")[0], "invalid")
                     out.append({"path": ".".join(path), "code": code, "message": str(message)})
 
     walk(messages, ())
@@ -131,6 +158,13 @@ class ProblemFieldSchema(Schema):
     path = fields.String(metadata={"description": "the failing field, dotted"})
     code = fields.String()
     message = fields.String()
+    reason = fields.String(
+        metadata={
+            "description": "id-number-invalid: which rule failed (check-digit, date, first-generation ...)"
+        }
+    )
+    id_type = fields.String(metadata={"description": "id-number-invalid: the document it was checked as"})
+    message_zh = fields.String(metadata={"description": "id-number-invalid: the message in Chinese"})
 
 
 class ProblemSchema(Schema):

@@ -17,7 +17,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
 from carepath.store import tasks
-from carepath.webapi.auth import require_integrator
+from carepath.webapi.auth.permissions import require_staff
 from carepath.webapi.jsonbody import json_body
 from carepath.webapi.problems import ApiProblemError
 from carepath.webapi.staff import STAFF_DOC, services, staff_actor
@@ -89,7 +89,7 @@ class TaskSchema(Schema):
 
 @blp.route("")
 class TasksView(MethodView):
-    @require_integrator
+    @require_staff("task.work")
     @blp.arguments(TaskQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
     @blp.response(200, TaskSchema(many=True))
     @blp.doc(**STAFF_DOC)
@@ -113,7 +113,7 @@ class TasksView(MethodView):
 
 @blp.route("/<int(max=9223372036854775807):task_id>")
 class TaskView(MethodView):
-    @require_integrator
+    @require_staff("task.work")
     @blp.response(200, TaskSchema)
     @blp.alt_response(404, description="no such task in this hospital")
     @blp.doc(**STAFF_DOC)
@@ -126,7 +126,7 @@ class TaskView(MethodView):
 
 @blp.route("/<int(max=9223372036854775807):task_id>/claim")
 class ClaimView(MethodView):
-    @require_integrator
+    @require_staff("task.work")
     @blp.response(200, TaskSchema)
     @blp.alt_response(409, description="task-claimed (by someone else) or task-closed")
     @blp.doc(**STAFF_DOC)
@@ -139,7 +139,7 @@ class ClaimView(MethodView):
 
 @blp.route("/<int(max=9223372036854775807):task_id>/release")
 class ReleaseView(MethodView):
-    @require_integrator
+    @require_staff("task.work")
     @blp.response(200, TaskSchema)
     @blp.alt_response(409, description="task-claimed (by someone else) or task-closed")
     @blp.doc(**STAFF_DOC)
@@ -152,7 +152,7 @@ class ReleaseView(MethodView):
 
 @blp.route("/<int(max=9223372036854775807):task_id>/outcome")
 class OutcomeView(MethodView):
-    @require_integrator
+    @require_staff("task.work")
     @blp.doc(
         requestBody={"content": {"application/json": {"schema": OutcomeSchema}}, "required": True},
         **STAFF_DOC,

@@ -166,7 +166,15 @@ function start() {
       }
       if (!response.ok) return { ok: false, reason: `${t.serverError} (${response.status})` };
       const body = await response.json();
-      return { ok: true, diagnostics: body.diagnostics || [], preview: body.preview || null };
+      return {
+        ok: true,
+        diagnostics: body.diagnostics || [],
+        // the server lists at most 200 problems; these count all of them
+        more: body.more || 0,
+        errors: body.errors || 0,
+        warnings: body.warnings || 0,
+        preview: body.preview || null,
+      };
     } catch {
       return { ok: false, reason: t.offline };
     }
@@ -198,13 +206,19 @@ function start() {
     const merged = fromServer.concat(local.filter((d) => !serverLines.has(doc.lineAt(d.from).number)));
     if (mine === generation) {
       if (preview) preview.show(server);
-      const errors = merged.filter((d) => d.severity === "error").length;
-      const warnings = merged.length - errors;
+      const listed = merged.filter((d) => d.severity === "error").length;
+      const more = server.ok ? server.more : 0;
+      const errors = more ? server.errors : listed;
+      const warnings = more ? server.warnings : merged.length - listed;
       const elapsed = Math.round(performance.now() - started);
       root.dataset.lastCheckMs = String(elapsed);
       if (!server.ok) setStatus(server.reason, "offline");
       else if (merged.length === 0) setStatus(t.clean, "clean");
-      else setStatus(t.problems.replace("%(errors)s", errors).replace("%(warnings)s", warnings), "problems");
+      else {
+        const counts = t.problems.replace("%(errors)s", errors).replace("%(warnings)s", warnings);
+        const unlisted = more ? ` ${String(t.andMore || "").replace("%(count)s", more)}` : "";
+        setStatus(counts + unlisted, "problems");
+      }
       // resolved once CodeMirror has drawn these diagnostics (the next frame)
       const done = markChecked;
       requestAnimationFrame(() => done());

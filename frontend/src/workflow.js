@@ -271,6 +271,8 @@ export function attachWorkflow({ view, root, t, setReadOnly, recheck }) {
         const items = (result.body.errors || []).map((e) =>
           e.line ? `${format(t.atLine, { line: e.line })}: ${e.message} (${e.code})` : `${e.message} (${e.code})`,
         );
+        // the server lists at most 200 of them
+        if (result.body.more) items.push(format(t.andMore, { count: result.body.more }));
         showNotice(t.notCompiled, "error", items);
         setSaveState("", "clean");
         recheck();

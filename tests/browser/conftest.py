@@ -6,7 +6,8 @@ Fixtures for every browser test (the editor's too):
   ``b`` and the example pathways published, served by werkzeug in a thread;
   ``live_server.clock.advance(minutes=31)`` moves the app's clock (idle expiry and the like).
 - ``chromium`` (session): one browser for the whole run; ``page``: a fresh context (no cookies,
-  zh-CN) and page per test.
+  zh-CN) and page per test. The browser resolves ``carepath.test`` to 127.0.0.1, for pages that
+  behave differently on a host that is not the loopback's name (``live_server.public_url``).
 - ``make_account(*roles, hospital="a")``: a staff login; ``login_as(*roles)``: a page logged in
   through the login form as a new staff member with those roles (``page.account`` names them).
 
@@ -20,6 +21,7 @@ import itertools
 import os
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,7 +33,11 @@ from tests.conftest import FIELD_KEYS, LOOKUP_KEY, ROOT
 
 CHROMIUM = os.environ.get("CAREPATH_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "browser test password"  # test-only
-TIMEOUT_MS = 10_000
+#: A host name the browser maps to 127.0.0.1, as a hospital's server name would not be.
+PUBLIC_HOST = "carepath.test"
+#: How long any one browser action or wait may take: a bound for a busy machine (two `make test`
+#: at once on 2 cores), never a measure; a passing step takes well under a second.
+TIMEOUT_MS = 30_000
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -67,6 +73,11 @@ class LiveServer:
     app: Any
     clock: LiveClock
 
+    @property
+    def public_url(self) -> str:
+        """The same server under a name that is not localhost (only this browser resolves it)."""
+        return self.url.replace("127.0.0.1", PUBLIC_HOST)
+
     def reset_throttle(self) -> None:
         from sqlalchemy import delete
 
@@ -76,15 +87,17 @@ class LiveServer:
             session.execute(delete(LoginThrottle))
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+@contextmanager
+def serving(directory: Path) -> Iterator[LiveServer]:
+    """The app on a free port of 127.0.0.1 with a fresh SQLite database in ``directory``:
+    migrated, the example pathways published, hospitals ``a`` and ``b`` (bench/ uses it too)."""
     from werkzeug.serving import make_server
 
     from carepath.store import demo, tenants
     from carepath.store.db import upgrade
     from carepath.webapi import create_app
 
-    url = f"sqlite:///{tmp_path_factory.mktemp('live') / 'carepath.db'}"
+    url = f"sqlite:///{directory / 'carepath.db'}"
     upgrade(url)
     clock = LiveClock()
     app = create_app(
@@ -106,10 +119,30 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
-    yield LiveServer(f"http://127.0.0.1:{server.server_port}", app, clock)
-    server.shutdown()
-    thread.join(timeout=5)
-    database.dispose()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", app, clock)
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        database.dispose()
+
+
+@contextmanager
+def launched(playwright: Any) -> Iterator[Any]:
+    """Debian's Chromium through Playwright; ``carepath.test`` resolves to 127.0.0.1."""
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM, args=["--no-sandbox", f"--host-resolver-rules=MAP {PUBLIC_HOST} 127.0.0.1"]
+    )
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with serving(tmp_path_factory.mktemp("live")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -121,9 +154,8 @@ def chromium() -> Iterator[Any]:
     except ImportError:
         _missing("the playwright package is not installed (pip install -e '.[dev]')")
     playwright = sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-    yield browser
-    browser.close()
+    with launched(playwright) as browser:
+        yield browser
     playwright.stop()
 
 

@@ -1,10 +1,10 @@
 """The editor in real Chromium: live diagnostics underlined where she typed, completion from
-the schema, and the keystroke-to-underline round trip for a 300-line pathway."""
+the schema, and a keystroke in a 300-line pathway underlined at its line (how long that takes:
+bench/editor_browser.py)."""
 
 from __future__ import annotations
 
 import os
-import statistics
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,6 @@ import pytest
 from tests.webapi.editor.long_pathway import last_from_line, long_pathway
 
 ROOT = Path(__file__).resolve().parents[2]
-ROUND_TRIP_TARGET_MS = 300
 
 # The same lines the page script uses to find what CodeMirror drew; a diagnostic element is
 # mapped back to its document line with the view's own posAtDOM.
@@ -178,7 +177,8 @@ def test_a_huge_paste_is_one_clear_diagnostic_and_never_sent(editor_page: Any) -
     assert all(size < 1_000_000 for size in posts)
 
 
-def test_keystroke_to_underlined_error_round_trip_for_a_300_line_pathway(editor_page: Any) -> None:
+def test_each_keystroke_in_a_300_line_pathway_is_underlined_at_its_line_and_cleared(editor_page: Any) -> None:
+    """The round trip's behaviour; its time is bench/editor_browser.py's (``make bench``)."""
     page = editor_page
     open_file(page, "pathway", "gdm")
     text = long_pathway(300)
@@ -190,41 +190,16 @@ def test_keystroke_to_underlined_error_round_trip_for_a_300_line_pathway(editor_
         text,
     )
     wait_checked(page, "clean")
-    timings = []
-    for _ in range(7):
+    for _ in range(3):
         line = put_cursor(page, "from: {gestational_age", len("from: {gestational_age"), last=True)
         assert line == last_from_line(text)
-        page.evaluate(
-            """() => {
-              const view = window.carepathEditor.view;
-              window.roundTrip = new Promise((resolve) => {
-                let pressed = null;
-                view.contentDOM.addEventListener('keydown', () => { pressed = performance.now(); },
-                                                 { once: true, capture: true });
-                const look = () => {
-                  if (pressed !== null && view.contentDOM.querySelector('.cm-lintRange-error')) {
-                    resolve(performance.now() - pressed);
-                  } else {
-                    requestAnimationFrame(look);
-                  }
-                };
-                requestAnimationFrame(look);
-              });
-            }"""
-        )
         page.keyboard.type("x")  # gestational_agex: an unknown key
-        timings.append(page.evaluate("window.roundTrip"))
+        page.wait_for_selector(".cm-lintRange-error")
+        wait_checked(page, "problems")
         assert [mark["line"] for mark in page.evaluate(MARKS_JS)] == [line]
         page.keyboard.press("Backspace")
         wait_checked(page, "clean")
-    median = statistics.median(timings)
-    print(
-        f"\neditor round trip, keystroke to underlined error, 300-line pathway: "
-        f"median {median:.0f} ms, best {min(timings):.0f} ms, worst {max(timings):.0f} ms "
-        f"(includes the {150} ms debounce; target {ROUND_TRIP_TARGET_MS} ms)"
-    )
-    assert min(timings) <= ROUND_TRIP_TARGET_MS
-    assert median <= 2 * ROUND_TRIP_TARGET_MS  # a loaded shared runner, not a regression
+        page.wait_for_function("() => !document.querySelector('.cm-lintRange-error')")
 
 
 def test_screenshot_of_the_editor_for_the_readme(editor_page: Any, tmp_path: Path) -> None:

@@ -18,8 +18,9 @@ from tests.fakes.providers import FakeProviders
 
 #: Generous, so that a loaded machine never turns a normal reply into a timeout ...
 TEST_TIMEOUT = httpx.Timeout(connect=2.0, read=5.0, write=2.0, pool=2.0)
-#: ... and short where a test makes the fake hang on purpose (its hangs last 0.4 s or more).
-IMPATIENT_TIMEOUT = httpx.Timeout(connect=2.0, read=0.25, write=2.0, pool=2.0)
+#: ... and short where a test makes the fake hang on purpose: its hangs last twice as long, so a
+#: hang is always a lost reply and a reply slowed by a busy machine never is.
+IMPATIENT_TIMEOUT = httpx.Timeout(connect=2.0, read=1.0, write=2.0, pool=2.0)
 #: Loading the CA bundle costs ~50 ms per client; the tests build one client each.
 SSL_CONTEXT = httpx.create_ssl_context()
 
@@ -147,7 +148,7 @@ def adapters(fake: FakeProviders, http: httpx.Client) -> Adapters:
 
 @pytest.fixture
 def impatient(fake: FakeProviders) -> Iterator[Adapters]:
-    """Adapters whose client gives up on a reply after 0.25 s, for tests of lost replies."""
+    """Adapters whose client gives up on a reply after 1 s, for tests of lost replies."""
     client = make_http_client(IMPATIENT_TIMEOUT, verify=SSL_CONTEXT)
     yield Adapters(fake, client, InMemoryTokenStore())
     client.close()

@@ -94,7 +94,7 @@ def test_5xx_is_retryable_and_the_message_was_not_sent(adapters: Adapters, name:
 
 @pytest.mark.parametrize("name", EXTERNAL)
 def test_a_lost_reply_is_retryable_with_the_outcome_unknown(impatient: Adapters, name: str) -> None:
-    impatient.fake.inject(ROUTE[name], hang(0.5, delivered=True))
+    impatient.fake.inject(ROUTE[name], hang(2.0, delivered=True))
     with pytest.raises(RetryableError) as caught:
         impatient.build(name).send(message_for(name))
     assert caught.value.outcome_unknown is True

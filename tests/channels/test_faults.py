@@ -12,7 +12,7 @@ from carepath.channels.base import Channel, Message, Receipt, RetryableError
 from tests.channels.conftest import ROUTE, SUMMARY, Adapters, message_for
 from tests.fakes.providers import hang, http_error, provider_code
 
-FAULTS = (http_error(503), http_error(502), hang(0.4), hang(0.4, delivered=True))
+FAULTS = (http_error(503), http_error(502), hang(2.0), hang(2.0, delivered=True))
 
 
 def _message(name: str, key: str) -> Message:
@@ -64,7 +64,7 @@ def test_within_wechats_dedupe_window_a_resend_after_a_lost_reply_is_not_deliver
 ) -> None:
     adapters = impatient
     adapters.fake.client_msg_id_window = 300
-    adapters.fake.inject("wechat.template", hang(0.4, delivered=True))
+    adapters.fake.inject("wechat.template", hang(2.0, delivered=True))
     channel = adapters.build("wechat_template")
     message = message_for("wechat_template")
     with pytest.raises(RetryableError) as caught:

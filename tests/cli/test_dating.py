@@ -154,3 +154,41 @@ def test_dating_errors_print_code_and_exit_1(args: tuple[str, ...], code: str) -
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: {code}: ")
     assert result.stdout == ""
+
+
+def test_a_ga_past_44_weeks_is_printed_with_a_warning_that_she_has_likely_delivered() -> None:
+    result = run("--lmp", "2024-05-01", "--on", "2026-12-07")
+    assert result.exit_code == 0  # the EDD is right; only today's GA means nothing
+    assert result.stdout.startswith("EDD 预产期 2025-02-05 (LMP, Naegele)")
+    assert result.stderr.startswith("warning: past-any-pregnancy: GA 135+5 on 2026-12-07 is past 44+0")
+    assert "135 weeks ago; she has likely delivered; check the date" in result.stderr
+    as_json = run("--lmp", "2024-05-01", "--on", "2026-12-07", "--format", "json")
+    assert json.loads(as_json.stdout)["gestational_age"] == "135+5"
+    assert "past-any-pregnancy" in as_json.stderr
+
+
+def test_44_weeks_exactly_is_still_a_pregnancy() -> None:
+    assert run("--edd", "2025-10-08", "--on", "2025-11-05").stderr == ""  # 44+0
+    assert "past-any-pregnancy" in run("--edd", "2025-10-08", "--on", "2025-11-06").stderr  # 44+1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--lmp", "2027-01-05", "--on", "2026-12-07"),
+        ("--edd", "2027-10-01", "--on", "2026-12-07"),  # more than 40 weeks away
+        ("--transfer", "2027-01-01", "--embryo-day", "5", "--on", "2026-12-07"),
+    ],
+)
+def test_a_pregnancy_that_starts_after_the_day_asked_about_is_refused(args: tuple[str, ...]) -> None:
+    result = run(*args)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: dating-in-the-future: this dating starts the pregnancy")
+    assert "after 2026-12-07: check the date, or give --on" in result.stderr
+
+
+def test_the_first_day_of_the_lmp_is_0_weeks_without_a_word() -> None:
+    result = run("--lmp", "2026-12-07", "--on", "2026-12-07")
+    assert result.exit_code == 0 and result.stderr == ""
+    assert "GA 孕周 0+0 on 2026-12-07" in result.stdout

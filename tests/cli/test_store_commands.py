@@ -71,8 +71,8 @@ def test_demo_setup_prints_staff_logins_that_work(env: Path, monkeypatch: pytest
     runner = CliRunner()
     args = ["demo", "setup", "--instance", str(env / "instance"), "--examples", str(ROOT / "examples")]
     first = _printed_logins(runner.invoke(cli, args).output)
-    assert set(first) == {"demo-admin", "demo-author", "demo-reviewer"}
-    assert len(set(first.values())) == 3 and all(len(p) >= 16 for p in first.values())
+    assert set(first) == {"demo-admin", "demo-author", "demo-reviewer", "demo-doctor", "demo-nurse"}
+    assert len(set(first.values())) == 5 and all(len(p) >= 16 for p in first.values())
     assert _printed_logins(runner.invoke(cli, args).output) == first  # kept while they work
     db = Database(f"sqlite:///{env / 'cli.db'}")
     now = datetime.now(UTC)

@@ -106,7 +106,7 @@ def test_there_are_enough_golden_cases():
     assert len(CASES) >= 30
 
 
-@pytest.mark.timeout(120, method="thread")
+@pytest.mark.timeout(900, method="thread")
 @pytest.mark.parametrize(("source", "case"), [c for c in CASES if "error" not in c[1]], ids=lambda c: "")
 def test_durable_matcher_gives_the_same_dry_run(source, case):
     """The second matcher, durable-rules, must agree with the compiled one on every golden case."""

@@ -127,7 +127,7 @@ def test_extra_wakeups_change_nothing(name):
     assert [(r.dedupe_key, r.at, r.status) for r in run_persona(persona, ticks)] == baseline
 
 
-@pytest.mark.timeout(300, method="thread")
+@pytest.mark.timeout(900, method="thread")
 @pytest.mark.parametrize("name", sorted(PERSONAS))
 def test_durable_matcher_gives_the_same_persona_timeline(name):
     compiled = [(r.dedupe_key, r.at, r.status) for r in run_persona(PERSONAS[name])]

@@ -53,7 +53,7 @@ def _dry_run(library: Library, patient_file: str) -> list[Evaluation]:
     return evaluations
 
 
-@pytest.mark.timeout(60, method="thread")
+@pytest.mark.timeout(600, method="thread")
 @pytest.mark.parametrize("patient_file", PATIENTS)
 def test_durable_and_compiled_dry_runs_are_identical(patient_file: str) -> None:
     compiled = _dry_run(Library(PATHWAYS, matcher="compiled"), patient_file)

@@ -183,7 +183,7 @@ def test_publishing_makes_new_enrolments_take_it_and_pinned_ones_keep_theirs_unl
     # she stayed pinned: her next evaluation still runs the version she started on
     assert _glucose_log(api, "q-1", "p-001") == {built_in}
     # a woman enrolled after the publish takes the new version
-    other = registration("p-002", "reg-002", id_number="110101199003074258", phone="13900000000")
+    other = registration("p-002", "reg-002", id_number="110101199003074266", phone="13900000000")
     assert api.post("/api/v1/events", other).status_code == 201
     assert api.post("/api/v1/events", diagnosis("p-002", "dx-002")).status_code == 201
     assert _enrolled_versions(db) == {"p-001": built_in, "p-002": second}

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from carepath.store.models import OutboxRow, Pregnancy
+from tests.conftest import resident_id
 from tests.webapi.conftest import Api, counts, diagnosis, registration
 
 
@@ -35,7 +36,7 @@ def _keys(answer: dict[str, Any]) -> list[str]:
 
 def test_grouped_batch_decides_what_single_events_decide(api: Api, app: Any) -> None:
     for number, his_id in enumerate(("one", "two")):
-        event = registration(his_id, f"reg-{his_id}", id_number=f"33010219900101{number:03d}X")
+        event = registration(his_id, f"reg-{his_id}", id_number=resident_id(number))
         assert api.post("/api/v1/events", event).status_code == 201
     singles = [api.post("/api/v1/events", e).get_json() for e in _care_events("one")]
     response = api.post("/api/v1/events:batch", {"events": _care_events("two")})

@@ -44,8 +44,11 @@ def publish_followup(app: Flask, tmp_path: Path) -> None:
 
 
 def add_staff(app: Flask, hospital: str, role: str = "doctor", name: str = "医生") -> Actor:
+    """A staff member whose job is ``role``, holding it as a permission role when it is one."""
+    from carepath.store.roles import ROLES
+
     with app.extensions["carepath.db"].transaction() as session:
-        staff = Staff(hospital_id=hospital, name=name, role=role)
+        staff = Staff(hospital_id=hospital, name=name, role=role, roles=[role] if role in ROLES else [])
         session.add(staff)
         session.flush()
         return Actor(hospital, "staff", str(staff.id))

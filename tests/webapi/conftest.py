@@ -109,7 +109,7 @@ def registration(his_id: str = "p-001", event_id: str = "reg-001", **patient: st
         "id": event_id,
         "type": "patient.registered",
         "occurred_at": "2026-07-10T14:00:00+08:00",
-        "patient": {"his_id": his_id, "id_number": "33010219900101123X", "phone": "13812345678", **patient},
+        "patient": {"his_id": his_id, "id_number": "33010219900412180X", "phone": "13812345678", **patient},
         "data": {
             "lmp": "2026-01-05",
             "birth_date": "1990-04-12",
@@ -215,8 +215,8 @@ def shipped_copy(app: Flask, tmp_path: Path, pathways: dict[str, str]) -> Shippe
 class EditorStaff:
     """A logged-in staff member calling the editor's JSON API like the editor page does."""
 
-    def __init__(self, app: Flask, username: str, *roles: str) -> None:
-        make_staff(app, username, *roles)
+    def __init__(self, app: Flask, username: str, *roles: str, hospital: str = "a") -> None:
+        make_staff(app, username, *roles, hospital=hospital)
         self.browser = StaffBrowser(app.test_client())
         assert self.browser.login(username).status_code in (302, 303)
         self.token = self.browser.csrf("/")

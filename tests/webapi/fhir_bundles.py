@@ -14,7 +14,7 @@ def patient(version: str = "1") -> dict[str, Any]:
         "meta": {"versionId": version, "lastUpdated": "2026-07-10T14:00:00+08:00"},
         "identifier": [
             {"system": "urn:carepath:his-id", "value": "p-001"},
-            {"system": "urn:carepath:id-number", "value": "33010219900101123X"},
+            {"system": "urn:carepath:id-number", "value": "33010219900412180X"},
         ],
         "name": [{"family": "王", "given": ["芳"]}],
         "telecom": [{"system": "phone", "value": "138 1234 5678"}],

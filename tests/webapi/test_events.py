@@ -62,7 +62,7 @@ def test_event_for_unknown_patient_is_refused(api: Api, app: Any) -> None:
 def test_patient_found_by_id_number_alone(api: Api) -> None:
     _ok(api.post("/api/v1/events", registration()))
     event = diagnosis()
-    event["patient"] = {"id_number": "33010219900101123x"}
+    event["patient"] = {"id_number": "33010219900412180x"}
     assert _ok(api.post("/api/v1/events", event))["patient"] == "p-001"
 
 

@@ -27,7 +27,7 @@ def test_registration_gdm_and_hb_become_three_events_with_lmp_folded_in() -> Non
     assert registration["type"] == "patient.registered"
     assert registration["patient"] == {
         "his_id": "p-001",
-        "id_number": "33010219900101123X",
+        "id_number": "33010219900412180X",
         "phone": "13812345678",
         "name": "王芳",
     }
@@ -39,7 +39,7 @@ def test_registration_gdm_and_hb_become_three_events_with_lmp_folded_in() -> Non
         "id": "fhir:Condition:dx-gdm-001:1",
         "type": "diagnosis.added",
         "occurred_at": "2026-07-10T14:30:00+08:00",
-        "patient": {"his_id": "p-001", "id_number": "33010219900101123X"},
+        "patient": {"his_id": "p-001", "id_number": "33010219900412180X"},
         "data": {"code": "O24.401", "name": "妊娠期糖尿病"},  # the national code wins over WHO O24.4
     }
     assert lab["id"] == "fhir:Observation:lab-hb-001:1"

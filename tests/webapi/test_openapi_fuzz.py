@@ -10,7 +10,7 @@ without the placeholder (schemathesis's own probes for ignored authentication re
 replace it) reaches the app unsigned and must be refused.
 
 Bounded: ``POSITIVE_EXAMPLES`` and ``NEGATIVE_EXAMPLES`` per operation, derandomised (the
-same cases every run), and a wall-clock budget checked after each operation.
+same cases every run); a generous timeout stops a runaway generation (a bound, not a measure).
 
 Checks: every default one but three. ``positive_data_acceptance`` is off because a schema
 cannot say everything the event API checks (his_id or id_number; each event type's ``data``
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -55,7 +54,6 @@ PLACEHOLDER = "sign-me"
 STAFF_ID = re.compile("[0-9]{1,18}")
 POSITIVE_EXAMPLES = 25
 NEGATIVE_EXAMPLES = 10
-BUDGET_SECONDS = 60.0
 CHECKS = [
     not_a_server_error,
     negative_data_rejection,
@@ -113,13 +111,14 @@ class SigningMiddleware:
 def seeded(api: Api, app: Flask) -> str:
     """Two women (one with GDM: enrolments, tags, actions) and a staff member's id."""
     nurse = add_staff(app, "a")
-    for his_id, id_number in (("p-001", "33010219900101123X"), ("p-002", "110101199202021234")):
+    for his_id, id_number in (("p-001", "33010219900412180X"), ("p-002", "110101199202021220")):
         event = registration(his_id, event_id=f"reg-{his_id}", id_number=id_number, name="王小红")
         assert api.post("/api/v1/events", event).status_code == 201
     assert api.post("/api/v1/events", diagnosis()).status_code == 201
     return nurse.id
 
 
+@pytest.mark.timeout(900)  # a bound against a runaway generation, far above a loaded run (~2 min)
 def test_schemathesis_finds_no_server_error_and_no_response_off_its_schema(
     app: Flask, api: Api, clock: Clock, seeded: str
 ) -> None:
@@ -135,7 +134,6 @@ def test_schemathesis_finds_no_server_error_and_no_response_off_its_schema(
         def set(self, case: Any, data: str, context: Any) -> None:
             case.headers = {**(case.headers or {}), "X-Carepath-Signature": data}
 
-    started = time.monotonic()
     operations = 0
     for result in schema.get_all_operations():
         operation = result.ok()
@@ -161,7 +159,6 @@ def test_schemathesis_finds_no_server_error_and_no_response_off_its_schema(
                 case.validate_response(response, checks=CHECKS)
 
             run()
-        assert time.monotonic() - started < BUDGET_SECONDS, f"over budget after {operation.label}"
 
     signed, unsigned = middleware.statuses[True], middleware.statuses[False]
     generated = sum(signed.values())
@@ -169,8 +166,7 @@ def test_schemathesis_finds_no_server_error_and_no_response_off_its_schema(
     print(
         f"\nschemathesis: {operations} operations, {generated} generated requests (signed), "
         f"{reached} past authentication ({reached / generated:.0%}), statuses {dict(signed)}; "
-        f"{sum(unsigned.values())} unsigned probes, statuses {dict(unsigned)}; "
-        f"{time.monotonic() - started:.1f} s"
+        f"{sum(unsigned.values())} unsigned probes, statuses {dict(unsigned)}"
     )
     assert operations >= 10
     # Generated requests reach the handlers; the 401s among them are negative cases whose staff

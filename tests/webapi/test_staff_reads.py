@@ -19,9 +19,9 @@ from tests.webapi.conftest import Api, diagnosis, registration
 
 # Registered with LMP 2026-01-05: on NOW (2026-07-10) she is 26+4, EDD 2026-10-12.
 WOMEN = (
-    ("p-001", "王小红", "33010219900101123X", "13812345678"),
-    ("p-002", "王小明", "110101199202021234", "13987654321"),
-    ("p-003", "李华", "110101199303031234", "13700001111"),
+    ("p-001", "王小红", "33010219900412180X", "13812345678"),
+    ("p-002", "王小明", "110101199202021220", "13987654321"),
+    ("p-003", "李华", "110101199303031225", "13700001111"),
 )
 
 
@@ -70,7 +70,7 @@ def test_search_by_each_filter_returns_masked_pregnancies(
         "hospital": "a",
         "his_id": "p-001",
         "name": "王**",
-        "id_number": "3301**********123X",
+        "id_number": "3301**********180X",
         "phone": "138****5678",
     }
     assert (only["gestational_age"], only["gestational_week"], only["edd"]) == ("26+4", 26, "2026-10-12")
@@ -84,8 +84,8 @@ def test_search_by_each_filter_returns_masked_pregnancies(
     assert his_ids(name="王", name_mode="prefix") == ["p-001", "p-002"]
     assert his_ids(name="王") == []  # exact by default
     assert his_ids(his_id="p-003") == ["p-003"]
-    assert his_ids(id_number="110101199202021234") == ["p-002"]
-    assert his_ids(id_number="110101199202021235") == []
+    assert his_ids(id_number="110101199202021220") == ["p-002"]
+    assert his_ids(id_number="110101199202021247") == []
     assert his_ids(pathway="gdm-example") == ["p-001"]
     tag = only["tags"][0]
     assert his_ids(tag=tag) == ["p-001"]
@@ -100,8 +100,8 @@ def test_search_by_each_filter_returns_masked_pregnancies(
 
 def test_week_filter_follows_each_woman_s_own_dating(api: Api, app: Flask) -> None:
     nurse = add_staff(app, "a")
-    register(api, "p-010", "赵一", "110101199001011111", "13800000010")
-    later = registration("p-011", event_id="reg-p-011", name="赵二", id_number="110101199001012222")
+    register(api, "p-010", "赵一", "110101199001011122", "13800000010")
+    later = registration("p-011", event_id="reg-p-011", name="赵二", id_number="110101199001012221")
     later["data"]["lmp"] = "2026-04-11"  # 12+6 on NOW
     assert api.post("/api/v1/events", later).status_code == 201
     items = find(api, nurse, week_from=12, week_to=12).get_json()["items"]
@@ -195,7 +195,7 @@ def test_timeline_puts_everything_in_order_in_one_answer(api: Api, app: Flask, w
     answer = api.get(f"/api/v1/pregnancies/{pregnancy}/timeline", **staff(nurse))
     assert answer.status_code == 200, answer.get_json()
     body = answer.get_json()
-    assert body["patient"]["name"] == "王**" and body["patient"]["id_number"] == "3301**********123X"
+    assert body["patient"]["name"] == "王**" and body["patient"]["id_number"] == "3301**********180X"
     facts = body["facts"]
     assert facts["gestational_age"] == "26+4" and facts["edd"] == "2026-10-12"
     assert [d["code"] for d in facts["diagnoses"]] == ["O24.401"] and facts["tags"]
@@ -221,7 +221,7 @@ def test_timeline_puts_everything_in_order_in_one_answer(api: Api, app: Flask, w
 
 def test_timeline_shows_staff_tasks_and_tag_changes(api: Api, app: Flask) -> None:
     doctor = add_staff(app, "a")
-    pregnancy = register(api, "p-020", "钱多", "110101199001013333", "13800000020")
+    pregnancy = register(api, "p-020", "钱多", "110101199001013320", "13800000020")
     assert api.post("/api/v1/events", diagnosis("p-020", event_id="dx-020", code="O44.0")).status_code == 201
     body = api.get(f"/api/v1/pregnancies/{pregnancy}/timeline", **staff(doctor)).get_json()
     [task] = [e for e in body["entries"] if e["kind"] == "task"]
@@ -284,19 +284,20 @@ def _poison(app: Flask) -> None:
 def test_csv_export_is_masked_neutralised_and_audited_once(
     api: Api, app: Flask, women: dict[str, str]
 ) -> None:
-    nurse = add_staff(app, "a")
-    hostile = registration("-23", event_id="reg-hostile", name="=1+2", id_number="110101199001014444")
+    analyst = add_staff(app, "a", role="analyst")  # exports need the export permission
+    hostile = registration("-23", event_id="reg-hostile", name="=1+2", id_number="110101199001014446")
     assert api.post("/api/v1/events", hostile).status_code == 201
     _poison(app)
     before = len(audits(app))
-    answer = api.get("/api/v1/outbox/export?format=csv", **staff(nurse))
+    answer = api.get("/api/v1/outbox/export?format=csv", **staff(analyst))
     assert answer.status_code == 200 and answer.mimetype == "text/csv"
     assert "attachment" in answer.headers["Content-Disposition"]
     raw = answer.get_data()
     assert raw.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     header, data = rows[0], rows[1:]
-    count = len(api.get("/api/v1/outbox?limit=1000", **staff(nurse)).get_json()["items"])
+    reader = add_staff(app, "a", role="nurse")
+    count = len(api.get("/api/v1/outbox?limit=1000", **staff(reader)).get_json()["items"])
     assert len(data) == count
     column = {name: header.index(name) for name in header}
     names = {r[column["name (masked)"]] for r in data}
@@ -310,16 +311,16 @@ def test_csv_export_is_masked_neutralised_and_audited_once(
     assert all(not cell.startswith(("=", "+", "-", "@")) for r in data for cell in r)
     exported = audits(app)[before:]
     export = [e for e in exported if e.action == "export"]
-    assert len(export) == 1 and export[0].actor == nurse.label
+    assert len(export) == 1 and export[0].actor == analyst.label
     assert export[0].detail == f"outbox export csv: {count} rows; no filter"
 
 
 def test_xlsx_export_opens_with_masks_and_the_filter_is_audited(
     api: Api, app: Flask, women: dict[str, str]
 ) -> None:
-    nurse = add_staff(app, "a")
+    analyst = add_staff(app, "a", role="analyst")  # exports need the export permission
     _poison(app)
-    answer = api.get("/api/v1/outbox/export?format=xlsx&pathway=gdm-example", **staff(nurse))
+    answer = api.get("/api/v1/outbox/export?format=xlsx&pathway=gdm-example", **staff(analyst))
     assert answer.status_code == 200, answer.get_data()[:300]
     assert answer.mimetype.endswith("spreadsheetml.sheet")
     sheet = load_workbook(io.BytesIO(answer.get_data()), read_only=True).active
@@ -336,8 +337,8 @@ def test_xlsx_export_opens_with_masks_and_the_filter_is_audited(
 
 
 def test_an_empty_export_still_has_its_header(api: Api, app: Flask) -> None:
-    nurse = add_staff(app, "a")
-    answer = api.get("/api/v1/outbox/export?status=dead", **staff(nurse))
+    analyst = add_staff(app, "a", role="analyst")  # exports need the export permission
+    answer = api.get("/api/v1/outbox/export?status=dead", **staff(analyst))
     assert answer.get_data().decode("utf-8-sig").splitlines()[0].startswith("action id,")
     [export] = audits(app, "export")
     assert export.detail == "outbox export csv: 0 rows; status=dead"
@@ -348,10 +349,10 @@ def test_an_export_cut_off_by_the_client_is_audited_as_interrupted(
 ) -> None:
     from carepath.webapi import exports
 
-    nurse = add_staff(app, "a")
+    analyst = add_staff(app, "a", role="analyst")  # exports need the export permission
     monkeypatch.setattr(exports, "CHUNK", 1)  # one piece per row
     path = "/api/v1/outbox/export?format=csv"
-    response = api.client.get(path, headers=api.headers("GET", path, b"", **staff(nurse)), buffered=False)
+    response = api.client.get(path, headers=api.headers("GET", path, b"", **staff(analyst)), buffered=False)
     pieces = iter(response.response)
     assert next(pieces).decode("utf-8-sig").startswith("action id,")
     response.close()  # the client goes away after the header

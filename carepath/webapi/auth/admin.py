@@ -15,7 +15,7 @@ from flask_babel import gettext
 
 from carepath.store import accounts
 from carepath.store.roles import PERMISSIONS, ROLE_PERMISSIONS, ROLES
-from carepath.webapi.auth.permissions import current_staff, require
+from carepath.webapi.auth.permissions import current_staff, record_not_found, require
 from carepath.webapi.auth.views import message_for
 
 blp = Blueprint("staff_admin", __name__, url_prefix="/admin/staff")
@@ -28,6 +28,7 @@ def _context() -> tuple[Any, Any, Any]:
 
 
 def _not_found() -> Any:
+    record_not_found("staff")  # another hospital's staff id answers, and is counted, as a missing one
     message = gettext("No such staff member in your hospital.")
     return render_template("error.html", title=gettext("Not found"), message=message), 404
 

@@ -31,7 +31,8 @@ from typing import Any
 from flask import current_app, g, request
 
 from carepath.signing import HEADERS, STAFF_HEADER, canonical_string, sign_request, signature
-from carepath.store import tenants
+from carepath.store import tasks, tenants
+from carepath.store.accounts import StaffIdentity
 from carepath.store.scope import Actor
 from carepath.webapi.problems import ApiProblemError
 
@@ -43,6 +44,11 @@ def _fail(code: str, detail: str, **extra: Any) -> ApiProblemError:
     return ApiProblemError(401, code, detail, **extra)
 
 
+def _latin1(header: str) -> bytes:
+    """A header's bytes as sent: compare_digest refuses non-ASCII text (a TypeError, a 500)."""
+    return header.encode("latin-1", errors="replace")
+
+
 def authenticate() -> Actor:
     """The integrator that signed this request, or a 401 ApiProblemError naming what failed."""
     missing = [h for h in HEADERS if not request.headers.get(h)]
@@ -50,7 +56,7 @@ def authenticate() -> Actor:
         raise _fail("auth-missing-header", f"missing header(s): {', '.join(missing)}", missing=missing)
     key_id = request.headers["X-Carepath-Key"]
     timestamp = request.headers["X-Carepath-Timestamp"]
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:  # '²'.isdigit()
         raise _fail("auth-bad-timestamp", "X-Carepath-Timestamp must be Unix seconds, e.g. 1767225600")
     now = current_app.config["CLOCK"]()
     skew = abs(now.timestamp() - int(timestamp))
@@ -63,7 +69,9 @@ def authenticate() -> Actor:
         )
     body = request.get_data(cache=True)
     digest = hashlib.sha256(body).hexdigest()
-    if not hmac.compare_digest(digest, request.headers["X-Carepath-Content-SHA256"].lower()):
+    if not hmac.compare_digest(
+        digest.encode(), _latin1(request.headers["X-Carepath-Content-SHA256"].lower())
+    ):
         raise _fail(
             "auth-body-hash-mismatch",
             "X-Carepath-Content-SHA256 is not the SHA-256 of the body received",
@@ -80,13 +88,32 @@ def authenticate() -> Actor:
     staff = request.headers.get(STAFF_HEADER)  # None when absent: the six-line string
     text = canonical_string(request.method, path, timestamp, key_id, digest, staff=staff)
     expected = signature(info.secret, text)
-    if not hmac.compare_digest(expected, request.headers["X-Carepath-Signature"].lower()):
+    if not hmac.compare_digest(expected.encode(), _latin1(request.headers["X-Carepath-Signature"].lower())):
         raise _fail(
             "auth-bad-signature",
             "X-Carepath-Signature does not match; check the canonical string and the secret",
             canonical_string=text,
         )
     return Actor(info.hospital_id, "integrator", str(info.integrator_id), request.remote_addr)
+
+
+def acting_staff(integrator: Actor) -> StaffIdentity:
+    """The staff member named by ``X-Carepath-Staff``, of the signing ``integrator``'s hospital,
+    with the permissions of their roles (``permissions.require_staff`` checks them).
+
+    A missing or malformed header is a 401 ``auth-missing-staff``, an id not of that hospital
+    (or a disabled account) a 403 ``unknown-staff``.
+    """
+    text = request.headers.get(STAFF_HEADER, "")
+    if not text.isdigit() or len(text) > 18:
+        raise ApiProblemError(
+            401, "auth-missing-staff", f"{STAFF_HEADER} must be the acting staff member's id"
+        )
+    db = current_app.extensions["carepath.db"]
+    try:
+        return tasks.staff_identity(db, integrator.hospital_id, int(text))
+    except tasks.UnknownStaffError as exc:
+        raise ApiProblemError(403, exc.code, exc.message) from None
 
 
 def require_integrator(view: Callable[..., Any]) -> Callable[..., Any]:

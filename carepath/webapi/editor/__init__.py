@@ -31,7 +31,7 @@ from carepath.webapi.editor.diagnostics import KINDS, MAX_BYTES, Kind, diagnose
 from carepath.webapi.editor.library import LibraryFile, find, shipped_library
 from carepath.webapi.editor.render import preview_item
 from carepath.webapi.editor_api import shipped
-from carepath.webapi.problems import ApiProblemError
+from carepath.webapi.problems import ApiProblemError, capped
 
 blp = Blueprint("editor", __name__, url_prefix="/editor")
 
@@ -178,8 +178,17 @@ def schema(kind: str) -> Response:
 
 
 def _answer(diagnostics: list[dict[str, Any]], **extra: Any) -> Response:
+    """The diagnostics (at most MAX_PROBLEMS of them, ``more`` counts the rest) and the counts
+    of all errors and warnings."""
     errors = sum(1 for d in diagnostics if d["severity"] == "error")
-    payload = {"diagnostics": diagnostics, "errors": errors, "warnings": len(diagnostics) - errors, **extra}
+    shown, more = capped(diagnostics)
+    payload = {
+        "diagnostics": shown,
+        "more": more,
+        "errors": errors,
+        "warnings": len(diagnostics) - errors,
+        **extra,
+    }
     return Response(json.dumps(payload, ensure_ascii=False), mimetype="application/json")
 
 

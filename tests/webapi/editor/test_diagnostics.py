@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
+from typing import NoReturn
+
+import pytest
 
 from carepath.webapi.editor.diagnostics import MAX_BYTES, diagnose
 from tests.webapi.editor.long_pathway import last_from_line, long_pathway
@@ -59,10 +61,15 @@ def test_an_invalid_yaml_end_gives_a_visible_range() -> None:
     assert found["end_col"] >= found["col"]
 
 
-def test_a_paste_over_the_loader_limit_is_one_diagnostic_not_a_parse() -> None:
-    started = time.perf_counter()
+def test_a_paste_over_the_loader_limit_is_one_diagnostic_not_a_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    from carepath.webapi.editor import diagnostics
+
+    def never(*args: object, **kwargs: object) -> NoReturn:
+        raise AssertionError("a buffer over the limit was handed to a checker")
+
+    monkeypatch.setattr(diagnostics, "compile_text", never)
+    monkeypatch.setattr(diagnostics, "lint_text", never)
     [found] = diagnose("pathway", "x" * (MAX_BYTES + 1))
-    assert time.perf_counter() - started < 1
     assert found["code"] == "file-too-large"
     assert (found["line"], found["col"]) == (1, 1)
     assert diagnose("content", "中" * (MAX_BYTES // 3 + 1))[0]["code"] == "file-too-large"
@@ -105,18 +112,15 @@ def test_form_schema_and_rule_errors_are_reported() -> None:
     assert any(d["code"] == "form-schema" for d in diagnose("form", unknown_tag))
 
 
-def test_a_300_line_pathway_compiles_fast_enough_to_check_every_keystroke() -> None:
+def test_a_300_line_pathway_is_checked_whole_and_its_one_error_located() -> None:
+    """The buffer the editor sends on every keystroke (its time: ``make bench``, bench/editor.py)."""
     text = long_pathway(300)
     assert text.count("\n") >= 300
-    assert diagnose("pathway", text) == []  # also warms the catalogue
-    broken = text.replace("from: {gestational_age", "from: {gestational_agee", 1)
-    timings = []
-    for _ in range(5):
-        started = time.perf_counter()
-        found = diagnose("pathway", broken)
-        timings.append((time.perf_counter() - started) * 1000)
-    assert [d["code"] for d in found] == ["unknown-key"]
-    best = min(timings)
-    print(f"\nserver diagnostics, 300-line pathway: best {best:.0f} ms, worst {max(timings):.0f} ms")
-    assert best < 250  # ~60 ms on the 2-core machine; generous for a loaded CI runner
     assert last_from_line(text) > 290
+    assert diagnose("pathway", text) == []
+    broken = text.replace("from: {gestational_age", "from: {gestational_agee", 1)
+    [found] = diagnose("pathway", broken)
+    assert found["code"] == "unknown-key"
+    assert found["line"] == next(
+        n for n, line in enumerate(broken.splitlines(), 1) if "gestational_agee" in line
+    )

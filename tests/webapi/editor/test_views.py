@@ -100,7 +100,7 @@ def test_compile_returns_located_diagnostics(author: Staff) -> None:
     assert found["code"] == "bad-duration"
     assert text.splitlines()[found["line"] - 1][found["col"] - 1 : found["end_col"] - 1] == "2x"
     clean = author.compile({"kind": "form", "text": source("form", "epds"), "path": "epds.yaml"})
-    assert clean.get_json() == {"diagnostics": [], "errors": 0, "warnings": 0}
+    assert clean.get_json() == {"diagnostics": [], "more": 0, "errors": 0, "warnings": 0}
 
 
 def test_a_paste_over_the_loader_limit_is_a_diagnostic(author: Staff) -> None:
