@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from carepath.cli_content import go_live as go_live_command
+from carepath.cli_settings import settings as hospital_settings_commands
 from carepath.store.roles import ROLES  # a table of names, no heavy import
 
 if TYPE_CHECKING:
@@ -349,6 +351,9 @@ def hospital_create(hospital_id: str, name: str) -> None:
     click.echo(hospital_id)
 
 
+hospital.add_command(hospital_settings_commands)
+
+
 @cli.group()
 def apikey() -> None:
     """Integrator API keys."""
@@ -666,6 +671,8 @@ def demo_setup(instance: str, examples: str, pathways_dir: str | None, base_url:
         integrator_id = session.get(ApiKey, key["key_id"]).integrator_id  # type: ignore[union-attr]
     patients = demo_data.register_patients(database, cipher, integrator_id, Path(examples) / "patients", now)
     logins = demo_data.demo_staff(database, folder, now, app.config["PASSWORD_HASHER"])
+    if demo_data.demo_settings(database, Path(examples), now).drafts_allowed:
+        click.echo("the demo hospital sends unapproved content (drafts_allowed; staff pages warn)")
     click.echo(f"published {count} pathway versions; demo hospital {key['hospital']!r}")
     click.echo(f"demo pregnancies: {', '.join(patients)}")
     click.echo(f"demo key id {key['key_id']} (secret in {folder / 'demo-key.json'})")
@@ -703,7 +710,8 @@ def _token_store(app: Any) -> Any:
 
 def _delivery_setup(config_path: str | None, app: Any) -> Any:
     """``channels_for_hospital`` from a hospital's channels file (examples/hospital/channels.yaml):
-    its channels and ``delivery:`` policy; every other hospital gets the inbox and the console."""
+    its channels and ``delivery:`` policy; every other hospital gets the inbox and the console.
+    The send window and daily cap are each hospital's settings (imported from the file once)."""
     import os
 
     import yaml
@@ -727,6 +735,9 @@ def _delivery_setup(config_path: str | None, app: Any) -> Any:
         config = yaml.safe_load(handle) or {}
     deps = ChannelDeps(client=make_http_client(), token_store=_token_store(app), inbox=inbox)
     settings = config.get("delivery") or {}
+    from carepath.cli_settings import import_settings
+
+    import_settings(app, config, config_path)  # the window and cap, once; then the database wins
     channel_config = config.get("channels") or {}
     accounts = {
         name: str(channel_config[name]["appid"])
@@ -973,11 +984,17 @@ def _print_upcoming(app: Any, times: int = 5) -> None:
             .order_by(when)
             .limit(times)
         ).all()
+        held = session.scalar(select(func.count()).where(OutboxRow.status == "held"))
     now = app.config["CLOCK"]()
     for at, count in upcoming:
         local = at.astimezone(shanghai)
         note = "due now" if at <= now else f"in {str(at - now).split('.')[0]}"
         click.echo(f"outbox: {count} message(s) at {local:%Y-%m-%d %H:%M} Asia/Shanghai ({note})", err=True)
+    if held:
+        click.echo(
+            f"outbox: {held} message(s) held until their content is approved (carepath content go-live)",
+            err=True,
+        )
 
 
 def _print_inbox_hint(app: Any, host: str, port: int) -> None:
@@ -1089,6 +1106,9 @@ def main() -> None:
 @cli.group()
 def content() -> None:
     """Check the education library and the forms."""
+
+
+content.add_command(go_live_command)
 
 
 @content.command("lint")

@@ -52,7 +52,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 def empty_tables(database: Any) -> None:
     from sqlalchemy import text
 
-    from carepath.store import pathways, tenants
+    from carepath.store import approvals, hospital_settings, pathways, tenants
     from carepath.store.models import Base
 
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
@@ -64,6 +64,8 @@ def empty_tables(database: Any) -> None:
                 conn.execute(text(f"DELETE FROM {table}"))
     pathways.clear_cache()
     tenants.forget_key()
+    hospital_settings.CACHE.forget()
+    approvals.clear_cache()
 
 
 NOW = datetime(2026, 7, 10, 7, 0, tzinfo=UTC)  # 15:00 in Shanghai
@@ -79,6 +81,33 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+def set_hospital_settings(database: Any, hospital_id: str, **values: Any) -> Any:
+    """Store a hospital's settings the way staff change them (validated, audited); the
+    window and the daily cap the dispatcher and the engine use come from here."""
+    from carepath.store import hospital_settings
+    from carepath.store.scope import Actor
+
+    with database.transaction() as session:
+        return hospital_settings.update(
+            session, hospital_id, values, actor=Actor(hospital_id, "test", "fixture"), now=NOW
+        )
+
+
+def approve_item(database: Any, hospital_id: str, kind: str, name: str) -> Any:
+    """A reviewer approves the hospital's copy of a shipped content item or form: drafted,
+    submitted, approved and published through the editor's services (the published version)."""
+    from carepath.store import authoring
+    from carepath.store.authoring import Editor
+
+    author = Editor(901, hospital_id, "测试作者", frozenset({"content_author"}), frozenset({"content.edit"}))
+    reviewer = Editor(902, hospital_id, "测试审核", frozenset({"reviewer"}), frozenset({"content.review"}))
+    with database.transaction() as session:
+        draft, _ = authoring.start_draft(session, author, kind, name, now=NOW)
+        authoring.submit(session, author, draft.id, now=NOW)
+        authoring.review(session, reviewer, draft.id, "approve", "已审核", now=NOW)
+        return authoring.publish(session, reviewer, draft.id, now=NOW)
 
 
 def resident_id(n: int, born: str = "19900412", region: str = "330102") -> str:

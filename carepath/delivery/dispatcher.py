@@ -5,7 +5,9 @@ One round of ``dispatch_once`` repeats, until nothing is left to do at ``now``:
 1. **Claim** (one transaction): up to ``batch`` rows that are ``due`` at ``now`` (and whose
    ``next_attempt_at`` has come), locked with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so that
    several dispatchers share one outbox; on SQLite the transaction is ``BEGIN IMMEDIATE``, so
-   claims are single-writer. For each pregnancy the policy (``policy.decide``) sees her
+   claims are single-writer. A row whose content item or form no reviewer approved is held
+   (``store/approvals.py``, ``held_content.py``) unless the hospital allows drafts; the others
+   record the content version they are filed with. For each pregnancy the policy (``policy.decide``) sees her
    consent, bindings, the external messages already sent today, the hospital's window, cap,
    kill switches and spent quotas. Every item's inbox copy (the full text) is filed here,
    idempotently; an inbox-only item is then simply sent. Items to send externally are marked
@@ -63,7 +65,7 @@ from carepath.delivery import policy as pol
 from carepath.delivery.items import DEFAULT_ADAPTERS, NOTIFICATION_KINDS, due_item
 from carepath.delivery.rendering import build_safe_facts, generic_message, render_action
 from carepath.delivery.retry import ChannelFailed, QuotaSpent, RetryAt, RetryBudget, after_failure
-from carepath.store import authoring, consents, delivery_state
+from carepath.store import approvals, authoring, consents, delivery_state, held_content, hospital_settings
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
 from carepath.store.models import InboxItem, OutboxRow, Patient, Pregnancy
@@ -92,9 +94,11 @@ class DispatchSettings:
 
 @dataclass(frozen=True)
 class HospitalDelivery:
-    """What one hospital delivers with: its channels (adapter name -> adapter), its policy,
-    the pathway-language -> adapter map, the WeChat appid per adapter (an openid belongs to
-    one account) and the base of the links external messages carry to her inbox."""
+    """What one hospital delivers with: its channels (adapter name -> adapter), its policy
+    (fallback order, inbox-only priorities; the window and the daily cap come from the
+    hospital's settings in the database), the pathway-language -> adapter map, the WeChat
+    appid per adapter (an openid belongs to one account) and the base of the links external
+    messages carry to her inbox."""
 
     channels: Mapping[str, Channel]
     policy: pol.HospitalPolicy = field(default_factory=pol.HospitalPolicy)
@@ -183,6 +187,9 @@ def _claimable(now: datetime, dialect: str, batch: int) -> Any:
 def _hospital_policy(
     session: Session, hospital: HospitalDelivery, hospital_id: str, now: datetime
 ) -> pol.HospitalPolicy:
+    """The hospital's policy at ``now``: its send window and daily cap from its settings (at
+    most ``hospital_settings.CACHE_SECONDS`` old), the kill switches and spent quotas."""
+    settings = hospital_settings.current(session, hospital_id)
     paused = delivery_state.pauses(session, hospital_id)
     kill = pol.KillSwitches(
         all=any(scope == "all" for scope, _ in paused),
@@ -191,6 +198,8 @@ def _hospital_policy(
     )
     return dataclasses.replace(
         hospital.policy,
+        window=settings.window,
+        daily_cap=settings.daily_cap,
         kill=kill,
         quota_until=MappingProxyType(delivery_state.quotas(session, hospital_id, now)),
     )
@@ -247,11 +256,12 @@ class _Inbox:
             library = self._libraries[hospital_id] = authoring.content_items(self._session, hospital_id)
         return library
 
-    def file(self, row: OutboxRow, now: datetime, link_base: str) -> _Filed:
-        """File the inbox copy once (idempotent on the dedupe key); ``id`` and ``link`` are
-        set by ``flush``."""
+    def file(self, row: OutboxRow, now: datetime, link_base: str, version: str | None) -> _Filed:
+        """File the inbox copy once (idempotent on the dedupe key), recording on the row the
+        content ``version`` it was rendered from; ``id`` and ``link`` are set by ``flush``."""
         filed = self.items.get(row.dedupe_key)
         if filed is None:
+            row.content_version = version
             title, summary, body = render(row, now.date(), self._library(row.hospital_id))
             filed = self.items[row.dedupe_key] = _Filed(title, summary)
             values = {"hospital_id": row.hospital_id, "pregnancy_id": row.pregnancy_id,
@@ -305,9 +315,19 @@ def _claim(
         by_hospital: dict[str, list[OutboxRow]] = defaultdict(list)
         for row in rows:
             by_hospital[row.hospital_id].append(row)
-        for hospital_id, hospital_rows in by_hospital.items():
+        for hospital_id, claimed_rows in by_hospital.items():
             hospital = channels_for_hospital(hospital_id)
             policy = _hospital_policy(session, hospital, hospital_id, now)
+            hospital_rows, versions, held = approvals.gate(  # approved content only
+                claimed_rows,
+                approvals.approvals(session, hospital_id),
+                drafts_allowed=hospital_settings.current(session, hospital_id).drafts_allowed,
+                now=now,
+            )
+            report.held += held
+            report.reasons[held_content.UNAPPROVED] += held
+            if not hospital_rows:
+                continue
             window = policy.window
             midnight = datetime.combine(window.local_date(now), time(0), window.zone)
             pregnancy_ids = sorted({r.pregnancy_id for r in hospital_rows})
@@ -339,6 +359,7 @@ def _claim(
                 )
                 _decide_rows(
                     items,
+                    versions=versions,
                     her=her,
                     policy=policy,
                     hospital=hospital,
@@ -370,6 +391,7 @@ def _claim(
 def _decide_rows(
     rows: list[OutboxRow],
     *,
+    versions: Mapping[str, str | None],
     her: pol.Recipient,
     policy: pol.HospitalPolicy,
     hospital: HospitalDelivery,
@@ -410,7 +432,7 @@ def _decide_rows(
                 _failed_unknown(row, now, report)
                 continue
         if isinstance(decision, pol.Send):
-            filed = inbox.file(row, now, hospital.link_base)
+            filed = inbox.file(row, now, hospital.link_base, versions.get(row.dedupe_key))
             if decision.channel != "inbox" and decision.channel not in hospital.channels:
                 row.failed_channels = [*(row.failed_channels or []), decision.channel]
                 row.last_error = f"{decision.channel}: not configured for this hospital"
@@ -432,7 +454,9 @@ def _decide_rows(
             report.reasons[decision.reason.split(":", maxsplit=1)[0]] += 1
         elif isinstance(decision, pol.Skip):
             if decision.reason in (pol.NO_CONSENT, pol.NO_BINDING, pol.NO_CHANNEL):
-                inbox.file(row, now, hospital.link_base)  # she still sees it in the app
+                inbox.file(
+                    row, now, hospital.link_base, versions.get(row.dedupe_key)
+                )  # she sees it in the app
             row.status = "skipped"
             row.status_reason = decision.reason
             report.skipped += 1
@@ -549,7 +573,7 @@ def _record(
                 logger.error("%s: %s raised %r", row.dedupe_key, job.channel, result)
                 row.unknown_since = row.unknown_since or job.in_flight_at
             row.last_error = f"{job.channel}: {result}"[:2000]
-            window = channels_for_hospital(job.hospital_id).policy.window
+            window = hospital_settings.current(session, job.hospital_id).window
             outcome = after_failure(
                 result if isinstance(result, ChannelError) else ChannelError(str(result)),
                 channel=job.channel,
@@ -655,12 +679,17 @@ def dispatch_once(
     if concurrency < 1 or batch < 1:
         raise ValueError("batch and concurrency must be at least 1")
     rng = rng or random.Random()
+    approvals.recheck_held(db, now, _drafts_allowed)  # what was approved since it was held
     pool = ThreadPoolExecutor(concurrency, thread_name_prefix="dispatch") if concurrency > 1 else None
     try:
         return _rounds(db, now, channels_for_hospital, batch, cipher, settings, rng, max_rounds, pool)
     finally:
         if pool is not None:
             pool.shutdown()
+
+
+def _drafts_allowed(session: Session, hospital_id: str) -> bool:
+    return hospital_settings.current(session, hospital_id).drafts_allowed
 
 
 def _rounds(  # noqa: PLR0917 - dispatch_once's arguments, passed on

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from carepath.engine.timing import SendWindow
@@ -278,21 +278,11 @@ def _hold(item: DueItem, until: datetime, reason: str) -> Decision:
 
 
 def policy_from_config(config: Mapping[str, object]) -> HospitalPolicy:
-    """A hospital's ``delivery:`` settings (see examples/hospital/channels.yaml)."""
-    window_config = config.get("window") or {}
-    if not isinstance(window_config, Mapping):
-        raise ValueError("delivery.window must be a mapping")
-    window = SendWindow(
-        timezone=str(window_config.get("timezone", "Asia/Shanghai")),
-        opens=time.fromisoformat(str(window_config.get("opens", "09:00"))),
-        closes=time.fromisoformat(str(window_config.get("closes", "20:00"))),
-    )
-    if window.opens >= window.closes:
-        raise ValueError("delivery.window must open before it closes on the same day")
-    cap = config.get("daily_cap", 3)
+    """A hospital's ``delivery:`` settings (see examples/hospital/channels.yaml): the default
+    fallback order. Its ``window`` and ``daily_cap`` are the hospital's settings in the
+    database (``store/hospital_settings.py``, imported from this section once); the
+    dispatcher puts them into the policy it decides with."""
     order = config.get("fallback_order") or DEFAULT_FALLBACK
-    if not isinstance(cap, int) or cap < 0:
-        raise ValueError("delivery.daily_cap must be a whole number, 0 or more")
     if not isinstance(order, list | tuple) or not all(isinstance(c, str) for c in order):
         raise ValueError("delivery.fallback_order must be a list of channel names")
-    return HospitalPolicy(window=window, daily_cap=cap, fallback_order=tuple(order))
+    return HospitalPolicy(fallback_order=tuple(order))

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from carepath.engine.content import ContentItem, load_content_library, parse_content_item
 from carepath.errors import CarepathError, Problem
-from carepath.store import pathways
+from carepath.store import held_content, pathways
 from carepath.store.library_files import (
     KINDS,
     MAX_SOURCE_BYTES,
@@ -653,6 +653,8 @@ def _make_published(
     version.status, version.published_at = "published", now
     version.published_by_id, version.published_by_name = editor.id, editor.name
     if document.kind != "pathway":
+        # Approved now: the rows held for it are due again (a page of them at each claim).
+        held_content.release(session, editor.hospital_id, now, kind=document.kind, name=document.name)
         return
     row = pathways.publish(
         session,

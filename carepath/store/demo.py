@@ -19,7 +19,7 @@ import yaml
 from carepath.engine import identity
 from carepath.engine.clock import parse_gestational_age
 from carepath.engine.inputs import dating_of
-from carepath.store import accounts, events, pathways, tenants
+from carepath.store import accounts, events, hospital_settings, pathways, tenants
 from carepath.store.crypto import FieldCipher, new_key
 from carepath.store.db import Database
 from carepath.store.scope import Actor
@@ -203,3 +203,25 @@ def _isoformat_dates(value: Any) -> Any:
     if isinstance(value, list):
         return [_isoformat_dates(v) for v in value]
     return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def demo_settings(db: Database, examples: Path, now: datetime) -> hospital_settings.HospitalSettings:
+    """The demo hospital's settings, made once: the send window and daily cap of the example
+    channels file (``examples/hospital/channels.yaml``), and drafts allowed — the shipped
+    library is all drafts until clinicians approve it, and the demo should send something
+    (every staff page says so). A later setup keeps what staff changed."""
+    channels = examples / "hospital" / "channels.yaml"
+    delivery = (
+        (yaml.safe_load(channels.read_text(encoding="utf-8")) or {}).get("delivery")
+        if channels.is_file()
+        else None
+    )
+    with db.transaction() as session:
+        current = hospital_settings.get(session, DEMO_HOSPITAL)
+        if current.version:
+            return current
+        changes = {**hospital_settings.delivery_values(delivery or {}, str(channels)), "drafts_allowed": True}
+        actor = Actor(DEMO_HOSPITAL, "cli", "demo-setup")
+        return hospital_settings.update(
+            session, DEMO_HOSPITAL, changes, actor=actor, now=now, note="demo setup"
+        )

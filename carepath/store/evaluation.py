@@ -22,8 +22,10 @@ from sqlalchemy.orm import Session
 
 from carepath.engine.facts import Event, Facts, Scorer, apply_event, facts_from_patient
 from carepath.engine.forms import make_scorer
-from carepath.engine.runtime import Emitted, Evaluation, Library, Settings, State, evaluate
+from carepath.engine.runtime import Cancellation, Emitted, Evaluation, Library, Settings, State, evaluate
 from carepath.engine.spec import parse_duration
+from carepath.engine.timing import SendWindow
+from carepath.store import held_content, hospital_settings
 from carepath.store.models import EnrolmentRecord, OutboxRow, Pregnancy, StaffTask, TagLog
 from carepath.store.pathways import covering
 from carepath.store.state_codec import dump_state, load_state
@@ -31,6 +33,7 @@ from carepath.store.state_codec import dump_state, load_state
 #: Kinds the dispatcher delivers; the others took effect when decided.
 DELIVERED_BY_CHANNEL = frozenset({"push", "questionnaire", "remind"})
 _SET_FIELDS = ("tags", "icd10", "visits")
+DEFAULT_WINDOW = SendWindow()
 
 
 @dataclass(frozen=True)
@@ -43,9 +46,15 @@ class Decided:
 
 
 @cache
-def settings() -> Settings:
-    """Engine settings: forms are scored (``answers.<form>.score``) like in the dry-run."""
-    return Settings(scorer=make_scorer())
+def _scorer() -> Scorer:
+    return make_scorer()
+
+
+@cache
+def settings(window: SendWindow = DEFAULT_WINDOW) -> Settings:
+    """Engine settings for a hospital's send window: forms are scored
+    (``answers.<form>.score``) like in the dry-run. One per window, built once."""
+    return Settings(window=window, scorer=_scorer())
 
 
 def registration_state(pregnancy_id: str, data: Mapping[str, Any], occurred_at: datetime) -> State:
@@ -87,9 +96,17 @@ def reorder_facts(result: Facts, naive: Facts, ordered: Facts) -> Facts:
     return replace(result, **changes) if changes else result
 
 
-def decide(library: Library, state: State, event: Event | None, now: datetime) -> Evaluation:
-    """The engine's decision for one trigger; pure, nothing is written."""
-    return evaluate(library, state, event, now, settings())
+def decide(
+    library: Library, state: State, event: Event | None, now: datetime, *, window: SendWindow
+) -> Evaluation:
+    """The engine's decision for one trigger in the hospital's send ``window``; pure, nothing
+    is written."""
+    return evaluate(library, state, event, now, settings(window))
+
+
+def window_of(session: Session, hospital_id: str) -> SendWindow:
+    """The hospital's send window, as its settings say (through the settings cache)."""
+    return hospital_settings.current(session, hospital_id).window
 
 
 @dataclass(frozen=True)
@@ -120,7 +137,7 @@ def evaluate_pregnancy(
     when the event is backdated, so that facts end as if it had arrived in order.
     """
     library = covering(session, pregnancy.hospital_id, library, state)  # moved by a publish
-    evaluation = decide(library, state, event, now)
+    evaluation = decide(library, state, event, now, window=window_of(session, pregnancy.hospital_id))
     if event is not None and history is not None and start is not None:
         scorer = settings().scorer
         naive = apply_event(replay_facts(start, history, scorer), event, scorer)
@@ -153,27 +170,37 @@ def persist_many(session: Session, decisions: Sequence[Decision], now: datetime)
     )
     results = []
     for decision in decisions:
-        cancelled = []
-        for cancellation in decision.evaluation.cancellations:
-            session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.dedupe_key == cancellation.dedupe_key, OutboxRow.status == "due")
-                .values(
-                    status=cancellation.status,
-                    status_reason=cancellation.reason,
-                    replaced_by=cancellation.replaced_by,
-                    updated_at=now,
-                )
-            )
-            session.execute(
-                update(StaffTask)
-                .where(StaffTask.dedupe_key == cancellation.dedupe_key, StaffTask.status == "open")
-                .values(status="cancelled")
-            )
-            cancelled.append((cancellation.dedupe_key, cancellation.status))
+        cancelled = cancel(session, decision.evaluation.cancellations, now)
         answered = tuple(rows[a.dedupe_key] for a in decision.evaluation.actions if a.dedupe_key in rows)
         results.append(Decided(answered, tuple(cancelled), decision.evaluation.next_wakeup))
     return results
+
+
+def cancel(session: Session, cancellations: Sequence[Cancellation], now: datetime) -> list[tuple[str, str]]:
+    """Record the engine's cancellations: a row not yet sent (due, or held for unapproved
+    content) ends cancelled or replaced, and its staff task with it; (dedupe key, status)."""
+    done = []
+    for cancellation in cancellations:
+        session.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.dedupe_key == cancellation.dedupe_key,
+                OutboxRow.status.in_(("due", held_content.HELD)),
+            )
+            .values(
+                status=cancellation.status,
+                status_reason=cancellation.reason,
+                replaced_by=cancellation.replaced_by,
+                updated_at=now,
+            )
+        )
+        session.execute(
+            update(StaffTask)
+            .where(StaffTask.dedupe_key == cancellation.dedupe_key, StaffTask.status == "open")
+            .values(status="cancelled")
+        )
+        done.append((cancellation.dedupe_key, cancellation.status))
+    return done
 
 
 def load(pregnancy: Pregnancy) -> State:

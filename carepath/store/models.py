@@ -8,7 +8,7 @@ phone numbers and names are stored sealed (``*_sealed``) beside a keyed hash for
 from __future__ import annotations
 
 from datetime import UTC as TZ_UTC
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -21,7 +21,9 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    Time,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -72,6 +74,27 @@ class Hospital(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
+
+
+class HospitalSettingsRow(Base):
+    """One hospital's settings (0009); ``store/hospital_settings.py`` owns the table, its
+    defaults (a hospital without a row) and its validation. Scalars are typed columns; the
+    on-call roster (staff contacts, never patient data) and the working hours are JSON."""
+
+    __tablename__ = "hospital_settings"
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"), primary_key=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    window_opens: Mapped[time] = mapped_column(Time)
+    window_closes: Mapped[time] = mapped_column(Time)
+    daily_cap: Mapped[int] = mapped_column(Integer)
+    drafts_allowed: Mapped[bool] = mapped_column(default=False, server_default=false())
+    emergency_phone: Mapped[str | None] = mapped_column(String(32))
+    on_call: Mapped[list[Any]]
+    working_hours: Mapped[dict[str, Any]]
+    public_base_url: Mapped[str | None] = mapped_column(String(300))
+    version: Mapped[int] = mapped_column(Integer)  # 1 when created, +1 per change
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(120))  # "cli:alice", "staff:12", "import:<file>"
 
 
 class Department(Base):
@@ -317,7 +340,7 @@ class OutboxRow(Base):
     channels: Mapped[list[Any]]
     enrolment_id: Mapped[str] = mapped_column(String(200))
     why: Mapped[str] = mapped_column(Text)
-    #: due in_flight sent skipped failed dead cancelled replaced applied
+    #: due in_flight sent skipped failed dead cancelled replaced applied held (unapproved content)
     status: Mapped[str] = mapped_column(String(12))
     status_reason: Mapped[str | None] = mapped_column(Text)
     replaced_by: Mapped[str | None] = mapped_column(String(400))
@@ -343,6 +366,8 @@ class OutboxRow(Base):
     receipt_at: Mapped[datetime | None]  # when the provider's report says it happened
     delivered_at: Mapped[datetime | None]
     read_at: Mapped[datetime | None]  # she opened its inbox item
+    # --- approval (0011): the SHA-256 of the content item's (else the form's) text as sent ---
+    content_version: Mapped[str | None] = mapped_column(String(64))
     __table_args__ = (
         Index("ix_outbox_status_due", "status", "due_at"),
         # A provider callback names the message by its id: found within one hospital's channel.

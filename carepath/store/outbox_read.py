@@ -23,7 +23,9 @@ from carepath.store.patients import masked_patient
 from carepath.store.scope import Actor, audit, owned
 from carepath.store.timeline import action_entry
 
-STATUSES = ("due", "in_flight", "sent", "skipped", "failed", "dead", "cancelled", "replaced", "applied")
+STATUSES = (
+    "due", "held", "in_flight", "sent", "skipped", "failed", "dead", "cancelled", "replaced", "applied"
+)  # fmt: skip
 #: Rows read per statement while exporting: memory stays bounded whatever the export's size.
 EXPORT_BATCH = 1000
 

@@ -101,6 +101,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from carepath.webapi import (
         consents,
+        drafts_banner,
         editor,
         events,
         fhir,
@@ -156,6 +157,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     signed = [events, patients, tasks, inbox, responses, consents, pregnancies, pathways, outbox]
     sessions.init_app(app, exempt=[*(m.blp for m in signed), fhir.blp, health.blp, wechat.blp])
     i18n.init_app(app)
+    drafts_banner.init_app(app)  # every staff page warns while unapproved content is sent
     app.register_blueprint(auth_views.blp)
     app.register_blueprint(staff_admin.blp)
     from carepath.webapi import editor_api, editor_preview, editor_review, review_impact

@@ -13,7 +13,6 @@ from carepath.channels.base import make_http_client
 from carepath.channels.inbox import MemoryInbox
 from carepath.channels.registry import ChannelDeps, build_channels
 from carepath.delivery.dispatcher import DispatchSettings, HospitalDelivery, dispatch_once, recover_in_flight
-from carepath.delivery.policy import HospitalPolicy
 from carepath.delivery.token_store import DatabaseTokenStore
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
@@ -47,7 +46,6 @@ def main(
         deps = ChannelDeps(client=client, token_store=DatabaseTokenStore(database), inbox=MemoryInbox())
         setup = HospitalDelivery(
             channels=build_channels(config, deps, {}),
-            policy=HospitalPolicy(daily_cap=10),
             accounts={"wechat_template": "wx-hospital"},
         )
         cipher = FieldCipher.from_config(FIELD_KEYS, LOOKUP_KEY)

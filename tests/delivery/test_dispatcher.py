@@ -21,7 +21,7 @@ from carepath.delivery.dispatcher import DispatchSettings, HospitalDelivery, dis
 from carepath.delivery.policy import HospitalPolicy
 from carepath.store import consents, delivery_state
 from carepath.store.models import InboxItem, OutboxRow
-from tests.conftest import NOW
+from tests.conftest import NOW, approve_item, set_hospital_settings
 from tests.delivery.conftest import HOSPITAL, OA_APPID, add_outbox, add_pregnancy
 from tests.delivery.seeding import add_many
 from tests.fakes.providers import FakeProviders, hang, http_error, provider_code
@@ -108,6 +108,7 @@ def test_happy_path_wechat_and_sms_over_loopback(
     _, sms_only = add_pregnancy(db, cipher, 2)
     add_outbox(db, with_wechat, "k-wx")
     add_outbox(db, sms_only, "k-sms", kind="questionnaire", params={"form": "epds"})
+    approve_item(db, HOSPITAL, "form", "epds")  # production sends only approved forms
     setup = hospital_delivery(fake, client)
     report = dispatch_once(db, NOW, lambda h: setup, cipher=cipher)
     found = rows(db)
@@ -150,6 +151,7 @@ def test_webhook_reaches_the_hospital_system_by_her_his_id(
 def test_education_goes_to_the_inbox_only(db: Any, cipher: Any, fake: FakeProviders, client: Any) -> None:
     _, pregnancy = add_pregnancy(db, cipher, 1, openid="o-1")
     add_outbox(db, pregnancy, "k-lesson", kind="push", params={"content": "week-20"})
+    approve_item(db, HOSPITAL, "content", "week-20")
     setup = hospital_delivery(fake, client)
     report = dispatch_once(db, NOW, lambda h: setup, cipher=cipher)
     assert report.sent == 1 and rows(db)["k-lesson"].channel == "inbox"
@@ -185,6 +187,7 @@ def test_the_inbox_carries_the_hospitals_own_published_wording(
         authoring.publish(session, reviewer, draft.id, now=NOW)
     add_outbox(db, mine, "k-mine", kind="push", params={"content": "week-20"})
     add_outbox(db, theirs, "k-theirs", kind="push", params={"content": "week-20"}, hospital="h2")
+    set_hospital_settings(db, "h2", drafts_allowed=True)  # h2 sends the shipped text, a draft
     setup = hospital_delivery(fake, client)
     assert dispatch_once(db, NOW, lambda h: setup, cipher=cipher).sent == 2
     with db.transaction() as session:
@@ -219,7 +222,8 @@ def test_window_and_cap_hold_items(db: Any, cipher: Any, fake: FakeProviders, cl
     _, pregnancy = add_pregnancy(db, cipher, 1, openid="o-1")
     for n in range(5):
         add_outbox(db, pregnancy, f"k-{n}", channels=["wechat"])
-    setup = hospital_delivery(fake, client, daily_cap=3)
+    set_hospital_settings(db, HOSPITAL, daily_cap=3)
+    setup = hospital_delivery(fake, client)
     night = NOW.replace(hour=14)  # 22:00 in Shanghai: outside 09:00-20:00
     report = dispatch_once(db, night, lambda h: setup, cipher=cipher)
     assert report.held == 5 and not fake.requests
@@ -231,6 +235,46 @@ def test_window_and_cap_hold_items(db: Any, cipher: Any, fake: FakeProviders, cl
     assert len(held) == 2 and {r.status_reason for r in held} == {"daily-cap"}
     assert dispatch_once(db, morning + timedelta(hours=2), lambda h: setup, cipher=cipher).sent == 0
     assert dispatch_once(db, morning + timedelta(days=1), lambda h: setup, cipher=cipher).sent == 2
+
+
+class Ticks:
+    """The settings cache's monotonic clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_running_dispatcher_uses_a_changed_window_and_cap_within_the_ttl(
+    db: Any, cipher: Any, fake: FakeProviders, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from carepath.store import hospital_settings
+
+    ticks = Ticks()
+    monkeypatch.setattr(hospital_settings.CACHE, "clock", ticks)
+    ttl = timedelta(seconds=hospital_settings.CACHE_SECONDS)
+    first, second = (add_pregnancy(db, cipher, n, openid=f"o-{n}")[1] for n in (1, 2))
+    for n in range(3):
+        add_outbox(db, first, f"k-{n}", channels=["wechat"])
+    add_outbox(db, second, "late", channels=["wechat"])
+    set_hospital_settings(db, HOSPITAL, daily_cap=1, window_opens="16:00")  # NOW is 15:00 there
+    setup = hospital_delivery(fake, client)
+    report = dispatch_once(db, NOW, lambda h: setup, cipher=cipher)
+    assert report.held == 4 and report.reasons["outside-window"] == 4 and not fake.requests
+
+    # Staff open the window at 08:00 and raise the cap to 2, through another process: this
+    # one's cache is not told, so it keeps the old values for at most the TTL.
+    monkeypatch.setattr(hospital_settings.CACHE, "forget", lambda hospital_id=None: None)
+    set_hospital_settings(db, HOSPITAL, daily_cap=2, window_opens="08:00")
+    ticks.now += 10
+    assert dispatch_once(db, NOW + timedelta(seconds=10), lambda h: setup, cipher=cipher).sent == 0
+    ticks.now += ttl.total_seconds()
+    report = dispatch_once(db, NOW + ttl + timedelta(seconds=10), lambda h: setup, cipher=cipher)
+    assert report.sent == 3  # two for the first woman (the new cap), one for the second
+    held = [r for r in rows(db).values() if r.status == "due"]
+    assert [r.status_reason for r in held] == ["daily-cap"]
 
 
 def test_cancelled_and_replaced_are_never_sent(
@@ -371,7 +415,8 @@ def test_fault_storm_every_row_ends_sent_or_dead_and_nothing_twice(
         )
     faults = (http_error(503), http_error(502), hang(0.4), hang(0.4, delivered=True))
     fake.fault_rate(0.3, seed=7, faults=faults)
-    setup = hospital_delivery(fake, client, daily_cap=10)
+    set_hospital_settings(db, HOSPITAL, daily_cap=10)
+    setup = hospital_delivery(fake, client)
     rng = random.Random(3)
     now = NOW
     for step in range(40):
@@ -440,6 +485,7 @@ def test_sigkilled_dispatcher_restarted_matches_the_guarantee_exactly(
 
     count = 2000
     add_many(db, cipher, count, now=NOW, openid=lambda n: n % 4 != 0)
+    set_hospital_settings(db, HOSPITAL, daily_cap=10)
     rng = random.Random(11)
     # Forked, so that a restart costs no imports; each worker is a process of its own with its
     # own connections and HTTP client, tokens shared through the database token store.

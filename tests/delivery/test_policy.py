@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -310,9 +311,13 @@ def test_the_example_hospital_configuration_gives_its_policy() -> None:
     import yaml
 
     from carepath.delivery.policy import policy_from_config
+    from carepath.store.hospital_settings import DEFAULTS, delivery_values
 
     path = Path(__file__).resolve().parents[2] / "examples" / "hospital" / "channels.yaml"
-    policy = policy_from_config(yaml.safe_load(path.read_text(encoding="utf-8"))["delivery"])
-    assert policy.window == WINDOW
-    assert policy.daily_cap == 3
+    delivery = yaml.safe_load(path.read_text(encoding="utf-8"))["delivery"]
+    policy = policy_from_config(delivery)
     assert policy.fallback_order[-1] == "inbox"
+    # The window and the cap are the hospital's settings, imported from this section once.
+    imported = replace(DEFAULTS, **delivery_values(delivery, "channels.yaml"))
+    assert imported.window == WINDOW
+    assert imported.daily_cap == 3

@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, delete, select, text
 
 from carepath.scheduler import APP_NAME_PREFIX, Jobs, Scheduler, Settings
 from carepath.store.models import OutboxRow, Patient, PipelineHeartbeat, Pregnancy, SchedulerLease
-from tests.conftest import FIELD_KEYS, LOOKUP_KEY
+from tests.conftest import FIELD_KEYS, LOOKUP_KEY, set_hospital_settings
 from tests.scheduler.test_scheduler import hospital_delivery_stub, id_number
 from tests.webapi.conftest import registration
 
@@ -85,6 +85,7 @@ def test_the_scheduler_stands_by_while_another_holds_its_lease_then_resumes(
     if db.engine.dialect.name != "sqlite":
         pytest.skip("the lease is SQLite's lock (PostgreSQL: the pg_terminate_backend test below)")
     caplog.set_level(logging.INFO, logger="carepath.scheduler")
+    set_hospital_settings(db, "a", drafts_allowed=True)  # the lock is tested, not the review
     _register(api, "p-1")
     running = Scheduler(Jobs(app, lambda hospital: hospital_delivery_stub(), FAST), holder="ward-a:101")
     running.start()
@@ -210,6 +211,7 @@ def test_pg_terminate_backend_leaves_messages_flowing_and_the_pipeline_red_meanw
     db = serve_app.extensions["carepath.db"]
     health = serve_app.test_client()
     holder = f"{serve_app.config['TEST_APPLICATION_NAME']}:1"
+    set_hospital_settings(db, "a", drafts_allowed=True)  # the lock is tested, not the review
     _register(api, "p-1")
     running = Scheduler(Jobs(serve_app, lambda hospital: hospital_delivery_stub(), FAST), holder=holder)
     running.start()

@@ -25,7 +25,7 @@ from carepath.scheduler import (
 )
 from carepath.store import consents
 from carepath.store.models import OutboxRow, Patient, Pregnancy, SchedulerLease
-from tests.conftest import NOW, resident_id
+from tests.conftest import NOW, resident_id, set_hospital_settings
 from tests.delivery.conftest import OA_APPID
 from tests.delivery.test_dispatcher import hospital_delivery
 from tests.webapi.conftest import diagnosis, registration
@@ -197,7 +197,9 @@ def test_virtual_clock_jumped_three_weeks(api: Any, app: Any, clock: Any, fake: 
         _register(api, n)
         assert api.post("/api/v1/events", diagnosis(f"p-{n}", f"dx-{n}")).status_code == 201
         _reachable(app, n)
-    setup = hospital_delivery(fake, client, daily_cap=1)
+    # What is held is the cap, not the review: this hospital sends the shipped drafts.
+    set_hospital_settings(_db(app), "a", daily_cap=1, drafts_allowed=True)
+    setup = hospital_delivery(fake, client)
     jobs = Jobs(app, lambda hospital: setup)
     db = _db(app)
 

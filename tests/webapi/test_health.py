@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.conftest import set_hospital_settings
 from tests.webapi.conftest import Api, diagnosis, registration
 
 
@@ -70,6 +71,8 @@ def test_pipeline_is_red_until_a_scheduler_has_swept_and_dispatched(api: Api, ap
     assert status == 503 and body["status"] == "lagging"
     assert body["problems"] == ["no sweep has run yet", "no dispatch has run yet"]
     assert body["scheduler"] == {"in_this_process": False}
+    # The pipeline's mechanics, not the review: this hospital sends the shipped drafts.
+    set_hospital_settings(app.extensions["carepath.db"], "a", drafts_allowed=True)
     api.post("/api/v1/events", registration())  # a reminder due now
     jobs = _jobs(app)
     jobs.sweep(), jobs.dispatch(), jobs.dispatch()
@@ -99,6 +102,7 @@ def test_pipeline_turns_red_when_a_sendable_message_waits_past_the_bound(
 
     app.config["PIPELINE_MAX_LAG_SECONDS"] = 60
     db, jobs = app.extensions["carepath.db"], _jobs(app)
+    set_hospital_settings(db, "a", drafts_allowed=True)  # the pipeline, not the review, is tested
     api.post("/api/v1/events", registration())  # her reminder, due now
 
     def alive_but_stuck() -> None:  # the scheduler ticks; its dispatcher sends nothing

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 
-from carepath.store import accounts
+from carepath.store import accounts, held_content
 from carepath.store.roles import PERMISSIONS
 from carepath.webapi.auth import sessions
 from carepath.webapi.auth.permissions import current_staff, require
@@ -118,7 +118,11 @@ def home() -> Any:
     staff = current_staff()
     assert staff is not None
     granted = [(name, PERMISSIONS[name]) for name in PERMISSIONS if staff.can(name)]
-    return render_template("auth/home.html", granted=granted)
+    with current_app.extensions["carepath.db"].reading() as session:
+        held = held_content.held_counts(session, staff.hospital_id)
+    return render_template(
+        "auth/home.html", granted=granted, held=held, held_total=sum(count for _, _, count in held)
+    )
 
 
 @blp.get("/account/me")
