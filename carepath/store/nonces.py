@@ -68,10 +68,10 @@ class DatabaseNonceStore:
             index_elements=[RequestNonce.key_id, RequestNonce.nonce],
             set_={"expires_at": statement.excluded.expires_at},
             where=RequestNonce.expires_at < now,  # a row past its window, not purged yet
-        )
+        ).returning(RequestNonce.nonce)  # a row back: inserted or taken over; none: held
         try:
             with self._db.transaction() as session:
-                claimed = session.connection().execute(statement).rowcount == 1
+                claimed = session.execute(statement).first() is not None
         except (OperationalError, InterfaceError) as exc:
             raise NonceStoreUnavailableError(f"the nonce store did not answer: {exc.orig}") from exc
         self._purge_when_due(now)
