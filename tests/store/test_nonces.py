@@ -4,7 +4,6 @@ one nonce have exactly one winner."""
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -23,33 +22,9 @@ from carepath.store.nonces import (
     RedisNonceStore,
 )
 from tests.conftest import NOW, empty_tables
+from tests.redis_server import redis_client, redis_prefix  # noqa: F401 (a fixture)
 
 WINDOW = timedelta(minutes=5)
-
-
-@pytest.fixture
-def redis_client() -> Iterator[Any]:
-    """Redis on 127.0.0.1:6379 (as in CI); without it the test is skipped, or fails under CI."""
-    import redis
-
-    client = redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=0.5)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError:
-        client.close()
-        if os.environ.get("CI"):
-            pytest.fail("no Redis on 127.0.0.1:6379")
-        pytest.skip("no Redis on 127.0.0.1:6379")
-    yield client
-    client.close()
-
-
-def redis_prefix(client: Any) -> Iterator[str]:
-    """A fresh key prefix, its keys deleted afterwards (concurrent test runs share Redis)."""
-    prefix = f"carepath-test-{uuid.uuid4().hex}:nonce:"
-    yield prefix
-    for key in client.scan_iter(f"{prefix}*"):
-        client.delete(key)
 
 
 @pytest.fixture
@@ -66,7 +41,7 @@ def store(request: pytest.FixtureRequest, database: Database) -> Iterator[NonceS
         yield DatabaseNonceStore(database)
         return
     client = request.getfixturevalue("redis_client")
-    yield from (RedisNonceStore(client, prefix=prefix) for prefix in redis_prefix(client))
+    yield from (RedisNonceStore(client, prefix=prefix) for prefix in redis_prefix(client, "nonce"))
 
 
 def _claim(store: NonceStore, nonce: str, now: datetime = NOW, key_id: str = "ck_1") -> bool:
@@ -135,8 +110,8 @@ def test_expired_rows_are_purged_by_later_claims_a_page_at_a_time(database: Data
     assert counts == [4, 3, 3, 4]  # +1 -2, +1 -2, +1 -1 (short), +1
 
 
-def test_a_redis_nonce_expires_with_its_window(redis_client: Any) -> None:
-    for prefix in redis_prefix(redis_client):
+def test_a_redis_nonce_expires_with_its_window(redis_client: Any) -> None:  # noqa: F811
+    for prefix in redis_prefix(redis_client, "nonce"):
         nonce = uuid.uuid4().hex
         assert _claim(RedisNonceStore(redis_client, prefix=prefix), nonce)
         assert 0 < redis_client.pttl(f"{prefix}ck_1:{nonce}") <= WINDOW.total_seconds() * 1000

@@ -15,7 +15,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from tests.conftest import FIELD_KEYS, LOOKUP_KEY, NOW
-from tests.store.test_nonces import redis_client  # noqa: F401 (a fixture)
+from tests.redis_server import redis_client, redis_prefix  # noqa: F401 (a fixture)
 from tests.webapi.conftest import Api, counts, registration
 
 HEALTH = {
@@ -34,10 +34,9 @@ def nonces(request: pytest.FixtureRequest, app: Flask) -> Iterator[str]:
         yield "database"
         return
     from carepath.store.nonces import RedisNonceStore
-    from tests.store.test_nonces import redis_prefix
 
     client = request.getfixturevalue("redis_client")
-    for prefix in redis_prefix(client):
+    for prefix in redis_prefix(client, "nonce"):
         app.extensions["carepath.nonces"] = RedisNonceStore(client, prefix=prefix)
         yield "redis"
 
