@@ -252,3 +252,23 @@ def test_a_bad_transition_setting_stops_the_start(database_url: str, until: Any)
                 "SIGNING_ACCEPT_V1_UNTIL": until,
             }
         )
+
+
+def test_the_examples_hand_built_v2_signature_is_accepted_once(api: Api, app: Flask) -> None:
+    """``examples/post_event.py`` (the README's Python) signs by hand, with the real clock."""
+    import importlib.util
+    from datetime import UTC, datetime
+
+    from tests.conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("post_event", ROOT / "examples" / "post_event.py")
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    api.clock.now = datetime.now(UTC)
+    body = json.dumps(registration(), ensure_ascii=False).encode("utf-8")
+    first = example.signed_headers(api.key.key_id, api.key.secret, "POST", "/api/v1/events", body)
+    retry = example.signed_headers(api.key.key_id, api.key.secret, "POST", "/api/v1/events", body)
+    assert api.client.post("/api/v1/events", data=body, headers=first).status_code == 201
+    assert api.client.post("/api/v1/events", data=body, headers=retry).status_code == 200  # idempotent
+    assert _code(api.client.post("/api/v1/events", data=body, headers=first)) == "auth-replayed"
