@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 import redis
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import bindparam, delete, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -60,18 +60,22 @@ class DatabaseNonceStore:
         self._purge_page = purge_page
         self._next_purge: datetime | None = None  # by the callers' clock; None: at the first claim
         self._guard = threading.Lock()
-
-    def claim(self, key_id: str, nonce: str, *, expires_at: datetime, now: datetime) -> bool:
+        # Built once: a request pays for executing it, not for building it again.
         insert = pg_insert if self._postgres else sqlite_insert
-        statement = insert(RequestNonce).values(key_id=key_id, nonce=nonce, expires_at=expires_at)
-        statement = statement.on_conflict_do_update(
+        statement = insert(RequestNonce).values(
+            key_id=bindparam("key_id"), nonce=bindparam("nonce"), expires_at=bindparam("expires_at")
+        )
+        self._claim = statement.on_conflict_do_update(
             index_elements=[RequestNonce.key_id, RequestNonce.nonce],
             set_={"expires_at": statement.excluded.expires_at},
-            where=RequestNonce.expires_at < now,  # a row past its window, not purged yet
+            where=RequestNonce.expires_at < bindparam("now"),  # a row past its window, not purged yet
         ).returning(RequestNonce.nonce)  # a row back: inserted or taken over; none: held
+
+    def claim(self, key_id: str, nonce: str, *, expires_at: datetime, now: datetime) -> bool:
+        values = {"key_id": key_id, "nonce": nonce, "expires_at": expires_at, "now": now}
         try:
-            with self._db.transaction() as session:
-                claimed = session.execute(statement).first() is not None
+            with self._db.engine.begin() as conn:  # its own short transaction, never the request's
+                claimed = conn.execute(self._claim, values).first() is not None
         except (OperationalError, InterfaceError) as exc:
             raise NonceStoreUnavailableError(f"the nonce store did not answer: {exc.orig}") from exc
         self._purge_when_due(now)
@@ -88,8 +92,8 @@ class DatabaseNonceStore:
         if self._postgres:  # two processes purging at once take different rows
             expired = expired.with_for_update(skip_locked=True)
         statement = delete(RequestNonce).where(tuple_(RequestNonce.key_id, RequestNonce.nonce).in_(expired))
-        with self._db.transaction() as session:
-            return session.connection().execute(statement).rowcount
+        with self._db.engine.begin() as conn:
+            return conn.execute(statement).rowcount
 
     def _purge_when_due(self, now: datetime) -> None:
         with self._guard:
