@@ -9,6 +9,7 @@ import argparse
 import hashlib
 import hmac
 import json
+import secrets
 import time
 import urllib.error
 import urllib.request
@@ -17,15 +18,18 @@ from datetime import datetime, timedelta, timezone
 
 
 def signed_headers(key_id: str, secret: str, method: str, path: str, body: bytes) -> dict[str, str]:
+    """Scheme V2; call it for every request, a retry too: each needs a new nonce."""
     timestamp = str(int(time.time()))
+    nonce = secrets.token_urlsafe(24)  # 32 of A-Z a-z 0-9 _ -, never reused
     body_sha256 = hashlib.sha256(body).hexdigest()
-    canonical = "\n".join(["CAREPATH-HMAC-SHA256", method, path, timestamp, key_id, body_sha256])
+    canonical = "\n".join(["CAREPATH-HMAC-SHA256-V2", method, path, timestamp, key_id, body_sha256, nonce])
     signature = hmac.new(secret.encode(), canonical.encode(), hashlib.sha256).hexdigest()
     return {
         "Content-Type": "application/json",
         "X-Carepath-Key": key_id,
         "X-Carepath-Timestamp": timestamp,
         "X-Carepath-Content-SHA256": body_sha256,
+        "X-Carepath-Nonce": nonce,
         "X-Carepath-Signature": signature,
     }
 

@@ -1,18 +1,21 @@
 """A signed HTTP POST to a hospital system (a call centre, a ward dashboard).
 
-The signature is the inbound API's scheme pointed the other way: HMAC-SHA256 with the
-hospital's secret over six lines joined by ``\\n``::
+The signature is the inbound API's scheme V2 (``carepath/signing.py``) pointed the other way:
+HMAC-SHA256 with the hospital's secret over seven lines joined by ``\\n``::
 
-    CAREPATH-HMAC-SHA256
+    CAREPATH-HMAC-SHA256-V2
     <METHOD>          upper case
     <PATH>            the path, plus ?query exactly as sent when there is one
     <TIMESTAMP>       Unix seconds, also in X-Carepath-Timestamp
     <KEY ID>          also in X-Carepath-Key
     <BODY SHA-256>    lower-case hex SHA-256 of the raw body, also in X-Carepath-Content-SHA256
+    <NONCE>           random, new for every POST, also in X-Carepath-Nonce
 
 sent as ``X-Carepath-Signature`` (lower-case hex). The receiver recomputes it, compares in
-constant time and refuses timestamps more than five minutes off. The body carries the
-dedupe key (the receiver's idempotency key), kind, recipient, neutral summary and link.
+constant time, refuses timestamps more than five minutes off and a nonce it has seen within
+them. Every attempt, a retry too, is signed afresh with a new nonce; the body carries the
+dedupe key (the receiver's idempotency key, also ``Idempotency-Key``), kind, recipient, neutral
+summary and link.
 """
 
 from __future__ import annotations

@@ -551,6 +551,17 @@ class ProviderToken(Base):
     updated_at: Mapped[datetime]
 
 
+class RequestNonce(Base):
+    """A signed request's nonce (``X-Carepath-Nonce``), kept until the request's timestamp is
+    out of the replay window, so a second use of it is refused (``store/nonces.py``). The
+    primary key is the insert-or-fail check; ``expires_at`` lets expired rows be purged."""
+
+    __tablename__ = "request_nonces"
+    key_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class AuditEntry(Base):
     """Who read or changed which patient, when, from where (kept at least six months)."""
 

@@ -31,9 +31,13 @@ DEFAULTS: dict[str, Any] = {
     "REPLAY_WINDOW_SECONDS": 300,
     "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,  # a full batch of 1,000 events fits well inside
     "MAX_BATCH": 1000,
-    # Where the dispatchers share provider access tokens: Redis when set (redis://host:6379/0),
-    # else the database (``provider_tokens``).
+    # Where the dispatchers share provider access tokens and the API keeps signed requests'
+    # nonces: Redis when set (redis://host:6379/0), else the database (``provider_tokens``,
+    # ``request_nonces``).
     "REDIS_URL": "",
+    # Requests signed the first way (no X-Carepath-Nonce) are accepted until this ISO date or
+    # datetime; "" (or true): no end set yet, false: refused (``auth/replay.py``).
+    "SIGNING_ACCEPT_V1_UNTIL": "",
     # FHIR intake: the ICD-10 systems of national clinical editions (comma-separated in the
     # environment), their codes preferred to WHO's; the UTC offset given to date-only dateTimes.
     "FHIR_ICD10_NATIONAL_SYSTEMS": "urn:carepath:icd-10-cn",
@@ -126,6 +130,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["carepath.cipher"] = FieldCipher.from_config(
         app.config["FIELD_KEYS"], app.config["LOOKUP_KEY"]
     )
+    from carepath.webapi.auth import replay
+
+    replay.init_app(app)  # the nonce store of signed requests
 
     api = CarepathApi(app, spec_kwargs={"info": {"description": "carepath HIS event API (HMAC-signed)"}})
     api.spec.components.security_scheme(
@@ -134,7 +141,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "type": "apiKey",
             "in": "header",
             "name": "X-Carepath-Signature",
-            "description": "HMAC-SHA256 of the canonical string; see the README, section Integrators",
+            "description": "HMAC-SHA256 of the canonical string (scheme CAREPATH-HMAC-SHA256-V2), "
+            "sent with X-Carepath-Key, X-Carepath-Timestamp, X-Carepath-Content-SHA256 and "
+            "X-Carepath-Nonce (16-64 of A-Z a-z 0-9 _ -, new for every request, retries included: "
+            "a nonce used again is 401 auth-replayed); see the README, section Integrators",
         },
     )
     api.register_blueprint(events.blp)

@@ -130,7 +130,8 @@ def metadata() -> Response:
             {
                 "mode": "server",
                 "documentation": "POST a Bundle (transaction or collection) to the base, signed with "
-                "the carepath HMAC scheme (X-Carepath-Key, -Timestamp, -Content-SHA256, -Signature). "
+                "the carepath HMAC scheme (X-Carepath-Key, -Timestamp, -Content-SHA256, -Nonce, -Signature; "
+                "a new nonce for every request, a retry too). "
                 "Events are idempotent on resource id + meta.versionId.",
                 "security": {"description": "HMAC-SHA256 integrator keys; see the README"},
                 "resource": [

@@ -17,6 +17,7 @@ import hmac
 import itertools
 import json
 import random
+import re
 import threading
 import time
 from collections import defaultdict, deque
@@ -562,10 +563,17 @@ def _webhook(req: _Request) -> tuple[int, dict[str, Any], dict[str, str]]:
     digest = hashlib.sha256(raw).hexdigest()
     if digest != headers.get("X-Carepath-Content-SHA256"):
         return 401, {"code": "body-hash"}, {}
-    text = "\n".join(["CAREPATH-HMAC-SHA256", "POST", req.path, timestamp, headers["X-Carepath-Key"], digest])
+    # Scheme V2, written out here rather than imported, so a signing bug in the channel fails.
+    nonce = headers.get("X-Carepath-Nonce", "")
+    if not re.fullmatch(r"[A-Za-z0-9_-]{16,64}", nonce):
+        return 401, {"code": "bad-nonce"}, {}
+    key_id = headers["X-Carepath-Key"]
+    text = "\n".join(["CAREPATH-HMAC-SHA256-V2", "POST", req.path, timestamp, key_id, digest, nonce])
     expected = hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, headers.get("X-Carepath-Signature", "")):
         return 401, {"code": "bad-signature"}, {}
+    if not fake.fresh_nonce(f"webhook:{key_id}:{nonce}"):
+        return 401, {"code": "replayed"}, {}
     if fault is not None and fault.code is not None:
         return int(fault.code), {"code": "injected"}, {}
     received.delivered = True

@@ -76,8 +76,9 @@ def test_wrong_secret_is_a_bad_signature_with_the_canonical_string(api: Api) -> 
     response = api.post("/api/v1/events", registration())
     assert _code(response) == "auth-bad-signature"
     canonical = response.get_json()["canonical_string"].split("\n")
-    assert canonical[:3] == ["CAREPATH-HMAC-SHA256", "POST", "/api/v1/events"]
+    assert canonical[:3] == ["CAREPATH-HMAC-SHA256-V2", "POST", "/api/v1/events"]
     assert canonical[4] == api.key.key_id
+    assert len(canonical) == 7 and len(canonical[6]) >= 16  # the nonce, the seventh line
 
 
 def test_signature_for_another_path_fails(api: Api) -> None:
@@ -104,7 +105,7 @@ def test_query_string_is_signed(api: Api) -> None:
     assert _code(api.client.get("/api/v1/patients?limit=6", headers=headers)) == "auth-bad-signature"
 
 
-# --- the acting staff member is signed: X-Carepath-Staff is the canonical string's 7th line ---
+# --- the acting staff member is signed: X-Carepath-Staff is the canonical string's last line ---
 
 
 def test_staff_header_changed_after_signing_is_refused_and_nothing_claimed(api: Api, app: Any) -> None:
@@ -125,7 +126,8 @@ def test_staff_header_changed_after_signing_is_refused_and_nothing_claimed(api: 
     response = api.client.post(path, data=b"", headers=headers)
     assert _code(response) == "auth-bad-signature"
     canonical = response.get_json()["canonical_string"].split("\n")
-    assert len(canonical) == 7 and canonical[1:3] == ["POST", path] and canonical[6] == other.id
+    assert len(canonical) == 8 and canonical[1:3] == ["POST", path]
+    assert canonical[6] == headers["X-Carepath-Nonce"] and canonical[7] == other.id
     with app.extensions["carepath.db"].reading() as session:
         assert session.scalar(select(StaffTask.claimed_by).where(StaffTask.id == task["id"])) is None
     # A read too: the name it would be audited under is not the signer's.
@@ -142,7 +144,7 @@ def test_signed_with_the_staff_line_but_sent_without_the_header_is_refused(api: 
     del headers["X-Carepath-Staff"]
     response = api.client.get("/api/v1/tasks", headers=headers)
     assert _code(response) == "auth-bad-signature"  # not auth-missing-staff: the signature fails first
-    assert len(response.get_json()["canonical_string"].split("\n")) == 6
+    assert len(response.get_json()["canonical_string"].split("\n")) == 7
 
 
 def test_staff_header_added_to_a_six_line_signature_is_refused(api: Api, app: Any) -> None:
@@ -161,23 +163,32 @@ def test_staff_header_added_to_a_six_line_signature_is_refused(api: Api, app: An
     assert counts(app)["events"] == 0
 
 
-def test_a_request_without_the_staff_header_is_signed_the_old_six_line_way(api: Api, app: Any) -> None:
+def test_a_v1_request_without_the_staff_header_is_six_lines_and_accepted_in_the_transition(
+    api: Api, app: Any
+) -> None:
+    """Scheme V1 as every HIS integration built it by hand before the nonce: still accepted
+    while ``SIGNING_ACCEPT_V1_UNTIL`` is unset (``tests/webapi/test_replay.py`` ends it)."""
     import hashlib
     import hmac
     import json
 
-    from carepath.signing import canonical_string, sign_request
+    from carepath.signing import SCHEME_V1, canonical_string, sign_request
 
     body = json.dumps(registration(), ensure_ascii=False).encode("utf-8")
     timestamp = str(int(api.clock.now.timestamp()))
     digest = hashlib.sha256(body).hexdigest()
-    # Exactly what the README's example (and every HIS integration) builds by hand.
     six = "\n".join(["CAREPATH-HMAC-SHA256", "POST", "/api/v1/events", timestamp, api.key.key_id, digest])
     assert canonical_string("POST", "/api/v1/events", timestamp, api.key.key_id, digest) == six
     headers = sign_request(
-        api.key.secret, "POST", "/api/v1/events", timestamp=timestamp, key_id=api.key.key_id, body=body
+        api.key.secret,
+        "POST",
+        "/api/v1/events",
+        timestamp=timestamp,
+        key_id=api.key.key_id,
+        body=body,
+        scheme=SCHEME_V1,
     )
-    assert "X-Carepath-Staff" not in headers
+    assert "X-Carepath-Staff" not in headers and "X-Carepath-Nonce" not in headers
     assert (
         headers["X-Carepath-Signature"]
         == hmac.new(api.key.secret.encode(), six.encode(), hashlib.sha256).hexdigest()
@@ -189,7 +200,55 @@ def test_a_request_without_the_staff_header_is_signed_the_old_six_line_way(api: 
     assert counts(app)["events"] == 1
 
 
-def test_sign_request_with_staff_adds_the_header_and_the_seventh_line() -> None:
+def test_a_v2_request_without_the_staff_header_is_seven_lines_the_nonce_last(api: Api, app: Any) -> None:
+    """What the README's example builds by hand: scheme V2, the nonce the seventh line."""
+    import hashlib
+    import hmac
+    import json
+
+    from carepath.signing import canonical_string, sign_request
+
+    body = json.dumps(registration(), ensure_ascii=False).encode("utf-8")
+    timestamp = str(int(api.clock.now.timestamp()))
+    digest = hashlib.sha256(body).hexdigest()
+    nonce = "n0nce_Of-Twenty-Two-ch"
+    seven = "\n".join(
+        ["CAREPATH-HMAC-SHA256-V2", "POST", "/api/v1/events", timestamp, api.key.key_id, digest, nonce]
+    )
+    assert canonical_string("POST", "/api/v1/events", timestamp, api.key.key_id, digest, nonce=nonce) == seven
+    headers = sign_request(
+        api.key.secret,
+        "POST",
+        "/api/v1/events",
+        timestamp=timestamp,
+        key_id=api.key.key_id,
+        body=body,
+        nonce=nonce,
+    )
+    assert headers["X-Carepath-Nonce"] == nonce and "X-Carepath-Staff" not in headers
+    assert (
+        headers["X-Carepath-Signature"]
+        == hmac.new(api.key.secret.encode(), seven.encode(), hashlib.sha256).hexdigest()
+    )
+    response = api.client.post(
+        "/api/v1/events", data=body, headers={**headers, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 201, response.get_json()
+    assert counts(app)["events"] == 1
+
+
+def test_sign_request_makes_a_fresh_v2_nonce_each_time() -> None:
+    import re
+
+    from carepath.signing import sign_request
+
+    made = [sign_request("s", "GET", "/x", timestamp="1", key_id="ck_1", body=b"") for _ in range(50)]
+    nonces = {headers["X-Carepath-Nonce"] for headers in made}
+    assert len(nonces) == 50
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{16,64}", nonce) for nonce in nonces)
+
+
+def test_sign_request_with_staff_adds_the_header_and_the_last_line() -> None:
     import hashlib
     import hmac
 
@@ -199,8 +258,10 @@ def test_sign_request_with_staff_adds_the_header_and_the_seventh_line() -> None:
         "s3cret", "GET", "/api/v1/tasks", timestamp="1750000000", key_id="ck_1", body=b"", staff="42"
     )
     assert headers["X-Carepath-Staff"] == "42"
+    nonce = headers["X-Carepath-Nonce"]
     text = canonical_string(
-        "GET", "/api/v1/tasks", "1750000000", "ck_1", hashlib.sha256(b"").hexdigest(), staff="42"
+        "GET", "/api/v1/tasks", "1750000000", "ck_1", hashlib.sha256(b"").hexdigest(), nonce=nonce, staff="42"
     )
-    assert text.split("\n")[5:] == [hashlib.sha256(b"").hexdigest(), "42"]
+    assert text.split("\n")[0] == "CAREPATH-HMAC-SHA256-V2"
+    assert text.split("\n")[5:] == [hashlib.sha256(b"").hexdigest(), nonce, "42"]
     assert headers["X-Carepath-Signature"] == hmac.new(b"s3cret", text.encode(), hashlib.sha256).hexdigest()

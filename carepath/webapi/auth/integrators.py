@@ -1,22 +1,27 @@
 """Integrator authentication: every request signed with HMAC-SHA256 over a canonical string.
 
-The canonical string is six lines joined by ``\\n`` (no trailing newline), and a seventh when
-the request carries ``X-Carepath-Staff`` (a staff tool naming who acts)::
+The canonical string (``carepath/signing.py`` is the definition) is, in scheme V2, seven lines
+joined by ``\\n`` (no trailing newline), and an eighth when the request carries
+``X-Carepath-Staff`` (a staff tool naming who acts)::
 
-    CAREPATH-HMAC-SHA256
+    CAREPATH-HMAC-SHA256-V2
     <METHOD>                      upper case, e.g. POST
     <PATH>                        the path, plus ?query exactly as sent when there is one
     <TIMESTAMP>                   Unix seconds, the X-Carepath-Timestamp header
     <KEY ID>                      the X-Carepath-Key header, e.g. ck_0123456789abcdef
     <BODY SHA-256>                lower-case hex SHA-256 of the raw body (of b"" when empty)
+    <NONCE>                       the X-Carepath-Nonce header, new for every request
     <STAFF>                       only when sent: the X-Carepath-Staff header's exact value
 
 So the acting staff member is covered by the signature: a staff header changed, added or
-removed after signing is an ``auth-bad-signature``. (``carepath/signing.py`` is the definition.)
+removed after signing is an ``auth-bad-signature``. A request without ``X-Carepath-Nonce`` is
+scheme V1 (first line ``CAREPATH-HMAC-SHA256``, no nonce line), accepted while the transition
+lasts (``replay.py``).
 
 Headers: ``X-Carepath-Key``, ``X-Carepath-Timestamp``, ``X-Carepath-Content-SHA256`` (the body
-hash) and ``X-Carepath-Signature`` (lower-case hex HMAC-SHA256 of the canonical string with the
-key's secret). The timestamp must be within 5 minutes of the server's clock. A failure is a 401
+hash), ``X-Carepath-Nonce`` and ``X-Carepath-Signature`` (lower-case hex HMAC-SHA256 of the
+canonical string with the key's secret). The timestamp must be within 5 minutes of the
+server's clock, and a nonce is accepted once per key within that window. A failure is a 401
 problem whose code names the part that failed.
 """
 
@@ -34,6 +39,7 @@ from carepath.signing import HEADERS, STAFF_HEADER, canonical_string, sign_reque
 from carepath.store import tasks, tenants
 from carepath.store.accounts import StaffIdentity
 from carepath.store.scope import Actor
+from carepath.webapi.auth import replay
 from carepath.webapi.problems import ApiProblemError
 
 #: Tests, the bench and the README's example sign with the one shared helper.
@@ -67,6 +73,7 @@ def authenticate() -> Actor:
             f"X-Carepath-Timestamp is {int(skew)} s away from the server's clock; the limit is {window} s",
             server_time=int(now.timestamp()),
         )
+    nonce = replay.nonce_or_v1(now)  # None: scheme V1, still accepted
     body = request.get_data(cache=True)
     digest = hashlib.sha256(body).hexdigest()
     if not hmac.compare_digest(
@@ -85,8 +92,8 @@ def authenticate() -> Actor:
     if info.revoked:
         raise _fail("auth-revoked-key", f"API key {key_id!r} has been revoked")
     path = request.path + (f"?{request.query_string.decode('latin-1')}" if request.query_string else "")
-    staff = request.headers.get(STAFF_HEADER)  # None when absent: the six-line string
-    text = canonical_string(request.method, path, timestamp, key_id, digest, staff=staff)
+    staff = request.headers.get(STAFF_HEADER)  # None when absent: no staff line
+    text = canonical_string(request.method, path, timestamp, key_id, digest, nonce=nonce, staff=staff)
     expected = signature(info.secret, text)
     if not hmac.compare_digest(expected.encode(), _latin1(request.headers["X-Carepath-Signature"].lower())):
         raise _fail(
@@ -94,6 +101,8 @@ def authenticate() -> Actor:
             "X-Carepath-Signature does not match; check the canonical string and the secret",
             canonical_string=text,
         )
+    if nonce is not None:  # only a verified request's nonce is kept: no one burns another's
+        replay.claim(key_id, nonce, int(timestamp), now)
     return Actor(info.hospital_id, "integrator", str(info.integrator_id), request.remote_addr)
 
 
