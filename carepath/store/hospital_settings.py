@@ -331,7 +331,8 @@ YAML_KEYS = {
     ("window", "closes"): "window_closes",
     ("daily_cap",): "daily_cap",
 }
-_ignored_logged: set[tuple[str, str, str]] = set()
+#: (database, hospital, setting, file value) already logged as ignored: once per process and database.
+_ignored_logged: set[tuple[str, str, str, str]] = set()
 
 
 @dataclass(frozen=True)
@@ -390,7 +391,8 @@ def import_delivery(
         if getattr(stored, name) != value:
             shown_file, shown_db = FIELD[name].show(value), stored.shown(name)
             ignored.append((name, shown_file, shown_db))
-            key = (hospital_id, name, repr(shown_file))
+            bind = session.get_bind()
+            key = (str(getattr(bind, "url", bind)), hospital_id, name, repr(shown_file))
             if key not in _ignored_logged:
                 _ignored_logged.add(key)
                 log.warning(
