@@ -11,6 +11,7 @@ never ends, a slow run must not be mistaken for one (the thread method ends the 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from glob import glob
 from types import MappingProxyType
@@ -224,6 +225,12 @@ def outcome(matcher: Matcher, snapshot: Mapping[str, Any]) -> tuple[bool, bool, 
     return matcher.audience(snapshot), matcher.exit(snapshot), matcher.holding(snapshot, rule_ids)
 
 
+#: Generated pathways per run. 1,000 keeps `make test` under 15 minutes with two runs at once on
+#: 2 cores (2,500 took 49 s idle, over 250 s loaded); a thorough run sets more, e.g.
+#: CAREPATH_MATCHER_EXAMPLES=10000 pytest tests/engine/test_matchers.py.
+GENERATED_EXAMPLES = int(os.environ.get("CAREPATH_MATCHER_EXAMPLES", "1000"))
+
+
 def assert_agree(pathway: Pathway, snapshot: Mapping[str, Any]) -> None:
     compiled, durable = CompiledMatcher(pathway), DurableMatcher(pathway)
     expected = outcome(compiled, snapshot)
@@ -231,7 +238,7 @@ def assert_agree(pathway: Pathway, snapshot: Mapping[str, Any]) -> None:
 
 
 @pytest.mark.timeout(900, method="thread")
-@settings(max_examples=2500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=GENERATED_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(pathways(), st.lists(snapshots(), min_size=1, max_size=4))
 def test_durable_agrees_with_compiled_on_generated_pathways(
     pathway: Pathway, snaps: list[dict[str, Any]]
