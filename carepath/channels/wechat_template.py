@@ -32,7 +32,8 @@ from carepath.channels.base import (
 SEND_PATH = "/cgi-bin/message/template/send"
 
 #: This endpoint's permanent errcodes. 40003 (bad openid) is a binding recorded wrongly, which
-#: staff must correct, so it is reported as a configuration error as CHANNELS.md says.
+#: staff must correct, so it is reported as a configuration error, as docs/channels.md ("What the
+#: providers' documentation says") has it.
 PERMANENT = MappingProxyType(
     {43004: NOT_FOLLOWING, 40003: CONFIG_ERROR, 40037: CONFIG_ERROR, 43019: BAD_RECIPIENT}
 )

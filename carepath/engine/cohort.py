@@ -1,6 +1,7 @@
 """Cohorts for simulation: a hospital's CSV export, or synthetic pregnancies from a seed.
 
-The CSV has one row per patient with the patient-file fields flattened (DSL.md):
+The CSV has one row per patient with the patient-file fields flattened (docs/language.md,
+"Cohort files"):
 ``pre_pregnancy.height_cm``, ``tags`` separated by ``|``, ``diagnoses`` as
 ``code@date|code@date``. Each row is checked against the patient schema like a patient file,
 so a bad row is reported with its line and never half-used.

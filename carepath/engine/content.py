@@ -39,7 +39,7 @@ from carepath.errors import CompileError, Location, Problem
 CONTENT_DIRECTORY = Path(__file__).resolve().parent.parent / "content"
 _SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "content.schema.json"
 
-#: The eight high-risk conditions of the built-in library (DOMAIN.md §4).
+#: The eight high-risk conditions of the built-in library (docs/domain.md §4).
 CONDITION_KEYS = (
     "scarred-uterus",
     "gdm",

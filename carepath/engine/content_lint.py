@@ -10,7 +10,7 @@
 | ``missing-section`` | a required ``## `` heading of the item's kind is absent |
 | ``audience-mismatch`` | a weekly lesson not aimed at its own week |
 | ``broken-link`` | ``[..](content:KEY)`` names no item |
-| ``unknown-source`` | a source not in ``content/sources.yaml`` (DOMAIN.md's list) |
+| ``unknown-source`` | a source not in ``content/sources.yaml`` (docs/domain.md §Sources) |
 | ``sensitive-summary`` | the summary names a condition, diagnosis, test, result or drug |
 | ``unknown-tag`` | a form choice gives a tag missing from ``pathways/tags.yaml`` (when present) |
 | ``sensitive-unmarked`` | the body names a condition or drug but ``sensitive`` is false |

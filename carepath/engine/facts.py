@@ -1,9 +1,10 @@
 """Facts: what carepath knows of one pregnancy, and the snapshot the matchers see.
 
 ``Facts`` is the stored, immutable record (dating inputs, history, tags, codes, answers, labs);
-events change it through ``apply_event`` exactly as DSL.md's table says. ``snapshot`` derives,
-once per evaluation, everything time-dependent (GA, age at EDD, days since delivery) into a
-flat dict that the compiled and durable matchers read.
+events change it through ``apply_event`` exactly as the event table of docs/language.md
+("Patient and events files") says. ``snapshot`` derives, once per evaluation, everything
+time-dependent (GA, age at EDD, days since delivery) into a flat dict that the compiled and
+durable matchers read.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ class Facts:
 
 
 def facts_from_patient(patient: Mapping[str, Any]) -> Facts:
-    """Facts from a checked patient mapping (the patient file's shape, DSL.md)."""
+    """Facts from a checked patient mapping (the patient file's shape, docs/language.md)."""
     return _merge_patient(
         Facts(pregnancy_id=str(patient["id"]), enrolled_at=_datetime(patient["enrolled_at"])), patient
     )
@@ -142,7 +143,7 @@ def _merge_patient(facts: Facts, data: Mapping[str, Any]) -> Facts:
 
 
 def apply_event(facts: Facts, event: Event, scorer: Scorer | None = None) -> Facts:
-    """The facts after ``event`` (DSL.md, "effect on facts"). Unknown types change nothing."""
+    """The facts after ``event`` (docs/language.md, "effect on facts"). Unknown types change nothing."""
     data = event.data
     kind = event.type
     if kind in ("patient.registered", "patient.updated"):

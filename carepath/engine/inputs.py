@@ -1,6 +1,6 @@
 """Patient and events files: loaded and checked like pathways, with located problems.
 
-These are the shapes of DSL.md ("Patient and events files"), the same the store and the HIS
+These are the shapes of docs/language.md ("Patient and events files"), the same the store and the HIS
 API use. The schema pass checks the shape; the checks here need meaning: the dating must
 give an EDD, labs must be known and plausible, parity must fit gravidity, event ids unique.
 """

@@ -25,7 +25,7 @@ MAX_STEPS = 20_000
 
 @dataclass(frozen=True)
 class Row:
-    """One action in the dry-run timeline (DSL.md lists the JSON fields)."""
+    """One action in the dry-run timeline (docs/language.md, "The dry-run", lists the JSON fields)."""
 
     at: datetime
     gestational_age: str

@@ -1,7 +1,8 @@
 """An HIS event as posted: checked against ``his-event.schema.json`` and the engine's rules.
 
-The shape is DSL.md's event plus ``patient``; the same schema pass and meaning checks as the
-events file (located problems with stable codes), so a file and the API never disagree.
+The shape is the events file's event (docs/language.md) plus ``patient``; the same schema pass
+and meaning checks as the events file (located problems with stable codes), so a file and the API
+never disagree.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ def test_author_submits_reviewer_approves_and_publishes_and_the_new_version_is_a
     added = reviewer.locator("pre.diff .d-add").all_inner_texts()
     assert any(CHANGED in line for line in added), added
     reviewer.locator("#comment").fill("随访问卷改为2天内完成，同意。")
-    if os.environ.get("CAREPATH_SCREENSHOTS"):  # docs/review.png for the README, on request
+    if os.environ.get("CAREPATH_SCREENSHOTS"):  # docs/review.png for docs/editor.md, on request
         reviewer.screenshot(path=str(Path(os.environ["CAREPATH_SCREENSHOTS"]) / "review.png"), full_page=True)
     reviewer.locator("#approve").click()
     reviewer.wait_for_selector("#publish-form")

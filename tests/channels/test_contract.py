@@ -119,7 +119,7 @@ def test_a_kind_without_a_template_is_a_configuration_error(adapters: Adapters, 
     assert adapters.fake.count(ROUTE[name]) == 0
 
 
-# What CHANNELS.md says each provider code means: (adapter, fault, error kind, reason).
+# What docs/channels.md ("What the providers' documentation says") says each provider code means: (adapter, fault, error kind, reason).
 ERROR_MAP: list[tuple[str, Fault, type[ChannelError], str | None]] = [
     ("wechat_template", provider_code(43004), PermanentError, NOT_FOLLOWING),
     ("wechat_template", provider_code(40003), PermanentError, CONFIG_ERROR),

@@ -1,4 +1,4 @@
-"""The README's example hospital configuration builds every channel it names."""
+"""The example hospital configuration (docs/channels.md) builds every channel it names."""
 
 from __future__ import annotations
 

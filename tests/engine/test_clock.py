@@ -43,7 +43,7 @@ def date_with_scan(ga_by_lmp: int, difference: int) -> Dating:
 
 
 def acog_limit(ga_by_lmp: int) -> int:
-    """The ACOG CO 700 table as DOMAIN.md writes it, kept independent of the engine's table."""
+    """The ACOG CO 700 table as docs/domain.md §1 writes it, kept independent of the engine's table."""
     if ga_by_lmp <= ga("8+6"):
         return 5
     if ga_by_lmp <= ga("15+6"):
@@ -55,7 +55,7 @@ def acog_limit(ga_by_lmp: int) -> int:
     return 21
 
 
-# --- DOMAIN.md vectors ---------------------------------------------------------------------
+# --- docs/domain.md §1 vectors -------------------------------------------------------------
 
 
 def test_lmp_2025_01_01_gives_edd_2025_10_08() -> None:

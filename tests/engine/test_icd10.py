@@ -32,7 +32,7 @@ CHAPTER_XV = [
 #: The chapter's categories that WHO does not subdivide.
 UNDIVIDED = {"O11", "O13", "O16", "O25", "O40", "O48", "O85", "O94", "O95"}
 
-#: The other WHO codes DOMAIN.md names (their subcategories are not shipped).
+#: The other WHO codes docs/domain.md names (their subcategories are not shipped).
 OTHER = ["D50", "E03", "E05", "Z35"]
 
 #: A WHO code as shipped: a category or a four-character subcategory, nothing longer.

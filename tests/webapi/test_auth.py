@@ -201,7 +201,7 @@ def test_a_v1_request_without_the_staff_header_is_six_lines_and_accepted_in_the_
 
 
 def test_a_v2_request_without_the_staff_header_is_seven_lines_the_nonce_last(api: Api, app: Any) -> None:
-    """What the README's example builds by hand: scheme V2, the nonce the seventh line."""
+    """What docs/signing.md's example builds by hand: scheme V2, the nonce the seventh line."""
     import hashlib
     import hmac
     import json

@@ -255,7 +255,7 @@ def test_a_bad_transition_setting_stops_the_start(database_url: str, until: Any)
 
 
 def test_the_examples_hand_built_v2_signature_is_accepted_once(api: Api, app: Flask) -> None:
-    """``examples/post_event.py`` (the README's Python) signs by hand, with the real clock."""
+    """``examples/post_event.py`` (docs/signing.md's Python) signs by hand, with the real clock."""
     import importlib.util
     from datetime import UTC, datetime
 

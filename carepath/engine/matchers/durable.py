@@ -2,7 +2,7 @@
 
 durable-rules is an independent implementation of the comparisons and of the and/or
 algebra, so the differential test checks the compiled matcher against it (and it against the
-compiled one). ``DURABLE-RULES.md`` lists what was measured of durable-rules 2.0.28; this
+compiled one). ``docs/durable-rules.md`` lists what was measured of durable-rules 2.0.28; this
 module follows it:
 
 * one ruleset per pathway version, named by id, version (its content hash) and the hash of
