@@ -86,7 +86,8 @@ def test_dispatchers_share_tokens_in_the_database_unless_redis_is_configured(
 ) -> None:
     from carepath.channels.base import CachedToken
     from carepath.channels.redis_tokens import RedisTokenStore
-    from carepath.cli import _app, _token_store
+    from carepath.cli.common import load_app as _app
+    from carepath.cli.delivery import _token_store
     from carepath.delivery.token_store import DatabaseTokenStore
     from carepath.store.db import Database, upgrade
 

@@ -51,7 +51,7 @@ def test_every_demo_pregnancy_is_at_its_intended_age_on_the_day_of_setup(
 
     monkeypatch.setattr(webapi, "_now", lambda: now)  # create_app's CLOCK
     set_up(instance)
-    from carepath.cli import _app
+    from carepath.cli.common import load_app as _app
 
     today = now.astimezone(ZoneInfo("Asia/Shanghai")).date()
     with _app().extensions["carepath.db"].reading() as session:
@@ -64,7 +64,7 @@ def test_every_demo_pregnancy_is_at_its_intended_age_on_the_day_of_setup(
 
 
 def test_the_demo_has_a_doctor_and_a_nurse_whose_printed_logins_work(instance: Path) -> None:
-    from carepath.cli import _app
+    from carepath.cli.common import load_app as _app
     from carepath.store import accounts
 
     output = set_up(instance)

@@ -37,7 +37,8 @@ def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 def test_demo_messages_arrive_in_the_inbox_and_the_console(
     demo: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from carepath.cli import _app, _delivery_setup
+    from carepath.cli.common import load_app as _app
+    from carepath.cli.delivery import delivery_setup as _delivery_setup
     from carepath.delivery.dispatcher import dispatch_once
     from carepath.store.models import InboxItem, OutboxRow
 
@@ -97,7 +98,8 @@ def test_bad_arguments_are_usage_errors_and_unknown_patients_exit_1(demo: str) -
 
 
 def test_serve_says_how_to_see_messages(demo: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from carepath.cli import _app, _print_inbox_hint
+    from carepath.cli.common import load_app as _app
+    from carepath.cli.serve import _print_inbox_hint
 
     app = _app()
     _print_inbox_hint(app, "127.0.0.1", 8000)

@@ -44,7 +44,7 @@ def test_the_escalation_job_reports_through_the_cli_without_an_error(
     """`serve` and `scheduler` hand every job's result to the same reporter: the escalation
     job's (a list of escalations) raised AttributeError there every 5 minutes, after its work
     was committed, so APScheduler logged a traceback on every run."""
-    from carepath.cli import _on_report
+    from carepath.cli.scheduler import _on_report
     from carepath.scheduler import Jobs
     from carepath.store import tasks
     from tests.scheduler.test_scheduler import hospital_delivery_stub

@@ -1,8 +1,7 @@
 """``carepath hospital settings show|set|import``: a hospital's settings from the command line
 (the back office will have a page). Values are checked by ``store/hospital_settings.py``; a
 refused value prints ``SETTING: CODE: message`` and exits 1, with nothing written.
-
-Heavy imports live inside the commands, as in ``cli.py``.
+``import_settings`` also runs on ``serve --config`` and ``delivery run --config``.
 """
 
 from __future__ import annotations
@@ -12,32 +11,12 @@ from typing import Any
 
 import click
 
-EXIT_INVALID = 1
+from carepath.cli.common import cli_actor, fail_with, load_app
 
 
 @click.group("settings")
 def settings() -> None:
     """A hospital's settings: send window, daily cap, drafts, contacts, hours, base URL."""
-
-
-def _app() -> Any:
-    from carepath.webapi import create_app
-
-    return create_app()
-
-
-def _cli_actor(hospital_id: str) -> Any:
-    import getpass
-
-    from carepath.store.scope import Actor
-
-    return Actor(hospital_id, "cli", getpass.getuser())
-
-
-def _fail(problems: list[Any]) -> None:
-    for problem in problems:
-        click.echo(str(problem), err=True)
-    raise SystemExit(EXIT_INVALID)
 
 
 def _one_hospital(session: Any, hospital_id: str | None) -> str:
@@ -49,7 +28,7 @@ def _one_hospital(session: Any, hospital_id: str | None) -> str:
     known = list(session.scalars(select(Hospital.id).order_by(Hospital.id)))
     if hospital_id is not None:
         if hospital_id not in known:
-            _fail([f"unknown-hospital: no hospital {hospital_id!r}"])
+            fail_with([f"unknown-hospital: no hospital {hospital_id!r}"])
         return hospital_id
     if len(known) != 1:
         raise click.UsageError(
@@ -65,7 +44,7 @@ def settings_show(hospital_id: str | None, output_format: str) -> None:
     """Print a hospital's settings (the defaults when none were stored)."""
     from carepath.store import hospital_settings
 
-    with _app().extensions["carepath.db"].reading() as session:
+    with load_app().extensions["carepath.db"].reading() as session:
         hospital_id = _one_hospital(session, hospital_id)
         current = hospital_settings.get(session, hospital_id)
     shown = hospital_settings.as_json(current, hospital_id)
@@ -100,16 +79,16 @@ def settings_set(hospital_id: str, assignments: tuple[str, ...]) -> None:
         if not equals or not key.strip():
             raise click.UsageError(f"{assignment!r}: write KEY=VALUE")
         changes[key.strip()] = value
-    app = _app()
+    app = load_app()
     try:
         with app.extensions["carepath.db"].transaction() as session:
             updated = hospital_settings.update(
-                session, hospital_id, changes, actor=_cli_actor(hospital_id), now=app.config["CLOCK"]()
+                session, hospital_id, changes, actor=cli_actor(hospital_id), now=app.config["CLOCK"]()
             )
     except hospital_settings.InvalidSettingsError as error:
-        _fail(error.problems)
+        fail_with(error.problems)
     except hospital_settings.UnknownHospitalError as error:
-        _fail([f"{error.code}: {error.message}"])
+        fail_with([f"{error.code}: {error.message}"])
     click.echo(f"hospital {hospital_id}: settings version {updated.version}")
 
 
@@ -127,7 +106,7 @@ def settings_import(file: str, hospital_id: str | None) -> None:
     hospital_id = hospital_id or config.get("hospital")
     if not hospital_id:
         raise click.UsageError(f"{file} names no `hospital:`; give --hospital")
-    result = import_settings(_app(), config, file, hospital_id=str(hospital_id), strict=True)
+    result = import_settings(load_app(), config, file, hospital_id=str(hospital_id), strict=True)
     if result is None:
         return
     if result.created:
@@ -161,7 +140,7 @@ def import_settings(
     with app.extensions["carepath.db"].transaction() as session:
         if session.get(Hospital, hospital_id) is None:
             if strict:
-                _fail([f"unknown-hospital: no hospital {hospital_id!r}; create it first"])
+                fail_with([f"unknown-hospital: no hospital {hospital_id!r}; create it first"])
             logging.getLogger("carepath.cli").warning(
                 "%s: hospital %s does not exist yet; its settings are not imported", path, hospital_id
             )
@@ -172,9 +151,9 @@ def import_settings(
                 str(hospital_id),
                 delivery,
                 source=path,
-                actor=_cli_actor(str(hospital_id)),
+                actor=cli_actor(str(hospital_id)),
                 now=app.config["CLOCK"](),
             )
         except hospital_settings.InvalidSettingsError as error:
-            _fail(error.problems)
+            fail_with(error.problems)
     return None

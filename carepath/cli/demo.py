@@ -1,0 +1,72 @@
+"""``carepath demo setup``: synthetic demo data for ``make run`` (never a real patient)."""
+
+from __future__ import annotations
+
+import click
+
+from carepath.cli.common import load_app
+
+
+@click.group()
+def demo() -> None:
+    """Synthetic demo data for `make run`."""
+
+
+@demo.command("setup")
+@click.option("--instance", default="instance", show_default=True, help="Instance folder (git-ignored).")
+@click.option("--examples", default="examples", show_default=True, help="Examples folder (patients).")
+@click.option(
+    "--pathways",
+    "pathways_dir",
+    help="Pathways to publish (default: the built-in library, carepath/pathways/).",
+)
+@click.option(
+    "--url",
+    "base_url",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="Where `carepath serve` will answer (make run passes HOST and PORT), for the printed hints.",
+)
+def demo_setup(instance: str, examples: str, pathways_dir: str | None, base_url: str) -> None:
+    """Keys, database, example pathways, a demo hospital, key, pregnancies and staff logins
+    (random passwords, printed)."""
+    import os
+    from pathlib import Path
+
+    from carepath.store import demo as demo_data
+    from carepath.store.db import upgrade
+    from carepath.store.models import ApiKey
+
+    folder = Path(instance).resolve()
+    demo_data.instance_config(folder, os.environ.get("CAREPATH_DATABASE_URL"))
+    os.environ["CAREPATH_INSTANCE_PATH"] = str(folder)
+    app = load_app()
+    upgrade(app.config["DATABASE_URL"])
+    database, cipher = app.extensions["carepath.db"], app.extensions["carepath.cipher"]
+    now = app.config["CLOCK"]()  # the demo's dates are relative to this day
+    from carepath.engine.catalogue import PATHWAYS_DIR
+
+    count = demo_data.publish_examples(database, Path(pathways_dir) if pathways_dir else PATHWAYS_DIR, now)
+    key = demo_data.demo_key(database, cipher, folder, now)
+    with database.reading() as session:
+        integrator_id = session.get(ApiKey, key["key_id"]).integrator_id  # type: ignore[union-attr]
+    patients = demo_data.register_patients(database, cipher, integrator_id, Path(examples) / "patients", now)
+    logins = demo_data.demo_staff(database, folder, now, app.config["PASSWORD_HASHER"])
+    if demo_data.demo_settings(database, Path(examples), now).drafts_allowed:
+        click.echo("the demo hospital sends unapproved content (drafts_allowed; staff pages warn)")
+    click.echo(f"published {count} pathway versions; demo hospital {key['hospital']!r}")
+    click.echo(f"demo pregnancies: {', '.join(patients)}")
+    click.echo(f"demo key id {key['key_id']} (secret in {folder / 'demo-key.json'})")
+    base_url = base_url.rstrip("/")
+    click.echo(
+        f"post a signed event:  .venv/bin/python examples/post_event.py --key {folder / 'demo-key.json'}"
+        f" --url {base_url}"
+    )
+    if patients:
+        click.echo(
+            f"her inbox:            .venv/bin/carepath inbox show --hospital {key['hospital']} "
+            f"--patient {patients[0]}"
+        )
+    click.echo(f"staff logins at {base_url}/login (demo passwords, also in {folder / 'demo-staff.json'}):")
+    for login in logins:
+        click.echo(f"  {login['username']:<14} {login['password']}   ({login['roles']})")
