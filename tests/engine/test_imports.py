@@ -32,7 +32,7 @@ def test_the_engine_imports_only_itself_and_errors() -> None:
 
 
 def test_the_preview_modules_do_no_io_of_their_own() -> None:
-    for name in ("impact.py", "dependencies.py", "timeline_svg.py"):
+    for name in ("impact.py", "dependencies.py"):
         source = (PACKAGE / name).read_text(encoding="utf-8")
         for word in ("open(", "datetime.now", "date.today", "time.time", "import sqlalchemy", "import flask"):
             assert word not in source, f"{name}: {word}"

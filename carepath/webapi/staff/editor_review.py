@@ -22,7 +22,7 @@ from carepath.store.authoring import AuthoringError, NotCompiledError
 from carepath.store.library_files import KINDS, display_path
 from carepath.store.roles import ROLE_PERMISSIONS, ROLES, label
 from carepath.webapi.auth.permissions import current_staff, require
-from carepath.webapi.editor_api import (
+from carepath.webapi.staff.editor_api import (
     READ_PERMISSION,
     _db,
     _need_page,

@@ -38,7 +38,7 @@ from carepath.delivery.preview import ChannelView, render_views
 from carepath.delivery.rendering import NEUTRAL_SUMMARY, SAMPLE_FACTS, render_text
 from carepath.engine.content import ContentItem, parse_content_item
 from carepath.errors import CompileError
-from carepath.webapi.editor.diagnostics import diagnose
+from carepath.webapi.staff.editor.diagnostics import diagnose
 
 #: The link targets the body may have; anything else stays text.
 _LINK_SCHEMES = ("http://", "https://", "content:")

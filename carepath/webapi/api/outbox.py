@@ -17,12 +17,12 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from carepath.store import outbox_read
-from carepath.webapi import exports
+from carepath.webapi.api import exports
+from carepath.webapi.api.pregnancies import EntrySchema
+from carepath.webapi.api.schemas import MaskedPatientSchema
+from carepath.webapi.api.staff import STAFF_DOC, services, staff_actor
 from carepath.webapi.auth.permissions import require_staff
-from carepath.webapi.pregnancies import EntrySchema
-from carepath.webapi.problems import ApiProblemError
-from carepath.webapi.schemas import MaskedPatientSchema
-from carepath.webapi.staff import STAFF_DOC, services, staff_actor
+from carepath.webapi.common.problems import ApiProblemError
 
 blp = Blueprint(
     "outbox",

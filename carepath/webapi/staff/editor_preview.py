@@ -30,13 +30,13 @@ from markupsafe import Markup
 from carepath.delivery.preview import ChannelView, preview_views
 from carepath.engine.facts import Event, Facts
 from carepath.engine.preview import Preview, persona_facts, persona_patient, preview
-from carepath.engine.timeline_svg import timeline_svg
 from carepath.errors import CarepathError, CompileError, Problem
 from carepath.store import authoring, pathways
 from carepath.store.authoring import AuthoringError
 from carepath.webapi.auth.permissions import require
-from carepath.webapi.editor.candidate import Candidate, candidate, demo, demo_patients, engine_settings
-from carepath.webapi.editor_api import READ_PERMISSION, _db, _need_page, _now, editor
+from carepath.webapi.staff.editor.candidate import Candidate, candidate, demo, demo_patients, engine_settings
+from carepath.webapi.staff.editor_api import READ_PERMISSION, _db, _need_page, _now, editor
+from carepath.webapi.staff.timeline_svg import timeline_svg
 
 blp = Blueprint("editor_preview", __name__, url_prefix="/editor")
 

@@ -21,10 +21,10 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from carepath.store import consents
 from carepath.store.event_input import FUTURE_TOLERANCE
+from carepath.webapi.api.schemas import ID_PATTERN, StrictSchema, field_problems
 from carepath.webapi.auth import require_integrator
-from carepath.webapi.jsonbody import json_body
-from carepath.webapi.problems import ApiProblemError
-from carepath.webapi.schemas import ID_PATTERN, StrictSchema, field_problems
+from carepath.webapi.common.jsonbody import json_body
+from carepath.webapi.common.problems import ApiProblemError
 
 blp = Blueprint(
     "consents",

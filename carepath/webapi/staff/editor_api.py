@@ -57,8 +57,8 @@ from carepath.webapi.auth.permissions import (
     refuse,
     require,
 )
-from carepath.webapi.jsonbody import json_body
-from carepath.webapi.problems import ApiProblemError, capped, problem
+from carepath.webapi.common.jsonbody import json_body
+from carepath.webapi.common.problems import ApiProblemError, capped, problem
 
 blp = Blueprint("editor_api", __name__, url_prefix="/editor/api")
 READ_PERMISSION = {"pathway": "pathway.read", "content": "content.read", "form": "content.read"}

@@ -17,10 +17,10 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
 from carepath.store import tasks
+from carepath.webapi.api.staff import STAFF_DOC, services, staff_actor
 from carepath.webapi.auth.permissions import require_staff
-from carepath.webapi.jsonbody import json_body
-from carepath.webapi.problems import ApiProblemError
-from carepath.webapi.staff import STAFF_DOC, services, staff_actor
+from carepath.webapi.common.jsonbody import json_body
+from carepath.webapi.common.problems import ApiProblemError
 
 blp = Blueprint(
     "tasks",

@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Flask, request
 
-from carepath.webapi.problems import ApiProblemError
+from carepath.webapi.common.problems import ApiProblemError
 
 _BAD = re.compile("[\x00\ud800-\udfff]")
 

@@ -10,9 +10,9 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from carepath.store import patients
+from carepath.webapi.api.schemas import MaskedPatientSchema
 from carepath.webapi.auth import require_integrator
-from carepath.webapi.problems import ApiProblemError
-from carepath.webapi.schemas import MaskedPatientSchema
+from carepath.webapi.common.problems import ApiProblemError
 
 blp = Blueprint("patients", __name__, url_prefix="/api/v1", description="Patients, masked.")
 

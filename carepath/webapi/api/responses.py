@@ -11,16 +11,16 @@ from flask_smorest import Blueprint
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from carepath.store import responses
-from carepath.webapi.auth import require_integrator
-from carepath.webapi.jsonbody import json_body
-from carepath.webapi.problems import ApiProblemError
-from carepath.webapi.schemas import (
+from carepath.webapi.api.schemas import (
     ID_PATTERN,
     EventAnswerSchema,
     PatientRefSchema,
     StrictSchema,
     field_problems,
 )
+from carepath.webapi.auth import require_integrator
+from carepath.webapi.common.jsonbody import json_body
+from carepath.webapi.common.problems import ApiProblemError
 
 blp = Blueprint(
     "responses",

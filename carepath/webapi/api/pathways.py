@@ -10,8 +10,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from carepath.store import pathways
+from carepath.webapi.api.staff import STAFF_DOC, staff_actor
 from carepath.webapi.auth.permissions import require_staff
-from carepath.webapi.staff import STAFF_DOC, staff_actor
 
 blp = Blueprint(
     "pathways",

@@ -9,16 +9,16 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from carepath.store import batch, events
-from carepath.webapi.auth import require_integrator
-from carepath.webapi.jsonbody import json_body
-from carepath.webapi.problems import ApiProblemError
-from carepath.webapi.schemas import (
+from carepath.webapi.api.schemas import (
     BatchAnswerSchema,
     BatchSchema,
     EventAnswerSchema,
     HisEventSchema,
     envelope_problems,
 )
+from carepath.webapi.auth import require_integrator
+from carepath.webapi.common.jsonbody import json_body
+from carepath.webapi.common.problems import ApiProblemError
 
 blp = Blueprint(
     "events",

@@ -21,10 +21,10 @@ from flask import Blueprint, Response, current_app, g, request
 from carepath.errors import CarepathError
 from carepath.store import batch, events
 from carepath.store.event_input import HisEvent, InvalidEventError, catalogue, parse_event
-from carepath.webapi import fhir_mapping as fm
 from carepath.webapi.auth import require_integrator
-from carepath.webapi.jsonbody import parse_strict
-from carepath.webapi.problems import ApiProblemError
+from carepath.webapi.common.jsonbody import parse_strict
+from carepath.webapi.common.problems import ApiProblemError
+from carepath.webapi.fhir import mapping as fm
 
 FHIR_JSON = "application/fhir+json"
 ANSWER_EXTENSION = "https://carepath.example/fhir/StructureDefinition/event-answer"

@@ -10,8 +10,8 @@ from flask import Request, request
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
-from carepath.webapi.problems import ApiProblemError
-from carepath.webapi.text_guard import refuse_bad_text
+from carepath.webapi.common.problems import ApiProblemError
+from carepath.webapi.common.text_guard import refuse_bad_text
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -13,10 +13,10 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from carepath.store import search, timeline
+from carepath.webapi.api.schemas import MaskedPatientSchema
+from carepath.webapi.api.staff import STAFF_DOC, services, staff_actor
 from carepath.webapi.auth.permissions import require_staff
-from carepath.webapi.jsonbody import StrictJsonParser
-from carepath.webapi.schemas import MaskedPatientSchema
-from carepath.webapi.staff import STAFF_DOC, services, staff_actor
+from carepath.webapi.common.jsonbody import StrictJsonParser
 
 blp = Blueprint(
     "pregnancies",

@@ -1,5 +1,5 @@
 """The golden timeline picture: a small library and a persona that never change with the
-built-in library. Regenerate with ``python -m tests.engine.golden_timeline`` after a deliberate
+built-in library. Regenerate with ``python -m tests.webapi.staff.golden_timeline`` after a deliberate
 change to the picture, and look at it (render it to PNG) before committing."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 from carepath.engine.compiler import Unit, compile_units
 from carepath.engine.preview import persona_facts, preview
 from carepath.engine.runtime import Library
-from carepath.engine.timeline_svg import timeline_svg
+from carepath.webapi.staff.timeline_svg import timeline_svg
 
 GOLDEN = Path(__file__).parent / "golden" / "timeline-persona.svg"
 PATHWAYS = {

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from carepath.store.library_files import KINDS, SHIPPED, Shipped
-from carepath.webapi.editor.diagnostics import Kind
+from carepath.webapi.staff.editor.diagnostics import Kind
 
 
 @dataclass(frozen=True)

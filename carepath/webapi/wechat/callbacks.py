@@ -20,7 +20,7 @@ import os
 from flask import Blueprint, Response, current_app, request
 
 from carepath.delivery import receipts
-from carepath.webapi.problems import ApiProblemError
+from carepath.webapi.common.problems import ApiProblemError
 
 blp = Blueprint("wechat", __name__, url_prefix="/wechat")
 

@@ -48,10 +48,10 @@ from carepath.store.authoring import AuthoringError
 from carepath.store.models import DocumentVersion, Pregnancy
 from carepath.store.scope import audit
 from carepath.webapi.auth.permissions import current_staff, require
-from carepath.webapi.editor.candidate import Candidate, candidate, demo, demo_patients, engine_settings
-from carepath.webapi.editor_api import READ_PERMISSION, _db, _need, _now, editor
-from carepath.webapi.editor_preview import demo_folder
-from carepath.webapi.problems import ApiProblemError
+from carepath.webapi.common.problems import ApiProblemError
+from carepath.webapi.staff.editor.candidate import Candidate, candidate, demo, demo_patients, engine_settings
+from carepath.webapi.staff.editor_api import READ_PERMISSION, _db, _need, _now, editor
+from carepath.webapi.staff.editor_preview import demo_folder
 
 DEFAULT_WEEKS = 8
 WEEK_CHOICES = (2, 4, 8, 12, 26)

@@ -27,15 +27,15 @@ from werkzeug.exceptions import BadRequest
 from carepath.store import authoring
 from carepath.store.authoring import DocumentInfo
 from carepath.webapi.auth.permissions import can, current_staff, refuse, require
-from carepath.webapi.editor.diagnostics import KINDS, MAX_BYTES, Kind, diagnose
-from carepath.webapi.editor.library import LibraryFile, find, shipped_library
-from carepath.webapi.editor.render import preview_item
-from carepath.webapi.editor_api import shipped
-from carepath.webapi.problems import ApiProblemError, capped
+from carepath.webapi.common.problems import ApiProblemError, capped
+from carepath.webapi.staff.editor.diagnostics import KINDS, MAX_BYTES, Kind, diagnose
+from carepath.webapi.staff.editor.library import LibraryFile, find, shipped_library
+from carepath.webapi.staff.editor.render import preview_item
+from carepath.webapi.staff.editor_api import shipped
 
 blp = Blueprint("editor", __name__, url_prefix="/editor")
 
-SCHEMAS_DIR = Path(__file__).resolve().parent.parent.parent / "schemas"
+SCHEMAS_DIR = Path(__file__).resolve().parents[3] / "schemas"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "editor"
 #: The schema that drives the client-side checks of each kind (an item's front matter is
 #: Markdown around YAML, so the server's lint does all of its checking).

@@ -31,7 +31,7 @@ from carepath.store.library_files import display_path
 from carepath.store.models import DocumentVersion, LibraryDocument
 
 #: The synthetic demo patients of the repository (``PREVIEW_PATIENTS`` overrides).
-DEMO_PATIENTS = Path(__file__).resolve().parents[3] / "examples" / "patients"
+DEMO_PATIENTS = Path(__file__).resolve().parents[4] / "examples" / "patients"
 _CACHE_SIZE = 8
 #: (version id, text hash) -> (the base library it was built on, the candidate library)
 _cache: OrderedDict[tuple[int, str], tuple[Library, Library]] = OrderedDict()
