@@ -22,7 +22,7 @@ from flask_smorest.utils import prepare_response
 
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import DEFAULT_URL, Database
-from carepath.webapi.api.schemas import PROBLEM_JSON, ProblemSchema
+from carepath.webapi.common.schemas import PROBLEM_JSON, ProblemSchema
 
 DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": DEFAULT_URL,

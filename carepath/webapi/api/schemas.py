@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from carepath.engine.identity import DEFAULT_ID_TYPE, ID_TYPES
 
@@ -149,33 +149,3 @@ def field_problems(messages: Any) -> list[dict[str, str]]:
 
     walk(messages, ())
     return out
-
-
-PROBLEM_JSON = "application/problem+json"
-
-
-class ProblemFieldSchema(Schema):
-    path = fields.String(metadata={"description": "the failing field, dotted"})
-    code = fields.String()
-    message = fields.String()
-    reason = fields.String(
-        metadata={
-            "description": "id-number-invalid: which rule failed (check-digit, date, first-generation ...)"
-        }
-    )
-    id_type = fields.String(metadata={"description": "id-number-invalid: the document it was checked as"})
-    message_zh = fields.String(metadata={"description": "id-number-invalid: the message in Chinese"})
-
-
-class ProblemSchema(Schema):
-    """Every error answer (RFC 9457); some carry more members (``claimed_by``, ``missing`` ...)."""
-
-    class Meta:
-        unknown = INCLUDE  # documented as open: problems may add members
-
-    type = fields.String(required=True)
-    title = fields.String(required=True)
-    status = fields.Integer(required=True)
-    code = fields.String(required=True, metadata={"description": "stable, e.g. task-claimed"})
-    detail = fields.String(required=True)
-    errors = fields.List(fields.Nested(ProblemFieldSchema))
