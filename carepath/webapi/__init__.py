@@ -107,7 +107,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from carepath.webapi import health, staff
+    from carepath.webapi import h5, health, staff
     from carepath.webapi.api import (
         consents,
         events,
@@ -178,7 +178,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(editor_preview.blp)  # a persona's pregnancy under a library
     review_impact.init_app(app)  # the review page's behaviour diff and cohort impact
     app.register_blueprint(staff.blp)  # the staff pages' templates
-    assets.init_app(app, [assets.STATIC, staff.STATIC])
+    app.register_blueprint(h5.blp)  # her pages: the base template, no routes yet
+    assets.init_app(app, [assets.STATIC, staff.STATIC, h5.STATIC])
 
     @app.get("/api/docs-static/<path:filename>")
     def swagger_static(filename: str) -> Any:
