@@ -2,7 +2,14 @@
 
 Configuration, later wins: the defaults below, then the instance file
 (``instance/carepath.cfg``), then ``CAREPATH_*`` environment variables (``CAREPATH_DATABASE_URL``
-sets ``DATABASE_URL``), then ``config`` (tests). One blueprint per resource.
+sets ``DATABASE_URL``), then ``config`` (tests).
+
+One package per audience, each with its blueprints (one per resource), templates and static
+files: ``api/`` (the signed integrator API and its OpenAPI document), ``fhir/``, ``wechat/``
+(callbacks), ``staff/`` (editor, review, preview, staff admin) and ``h5/`` (her pages); they
+share only ``auth/`` (who is asking) and ``common/`` (problem+json, i18n, JSON bodies, shared
+schemas, static files), never import each other (``tests/webapi/test_audience_imports.py``),
+and only this factory imports them all. ``health.py`` is operations, no audience's.
 
 Staff pages (login, ``/admin/staff``) use a session cookie with CSRF protection
 (``auth/sessions.py``); the HMAC-signed API and FHIR blueprints are exempt from CSRF because

@@ -1,4 +1,4 @@
-"""FHIR R4 intake at ``/fhir/r4/``: a Bundle mapped onto HIS events (``fhir_mapping``).
+"""FHIR R4 intake at ``/fhir/r4/``: a Bundle mapped onto HIS events (``mapping.py``).
 
 ``POST /fhir/r4/`` takes a ``transaction`` or ``collection`` Bundle, signed like
 ``/api/v1/events``. A transaction is all or nothing: any entry that cannot be mapped or is
