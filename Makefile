@@ -37,7 +37,7 @@ test: lint typecheck
 # After changing a message of the staff UI: extract, merge into the Chinese catalogue (zh_Hans_CN
 # is babel's name for zh_CN), fill in the new msgstr, run it again to compile. The .po and the
 # compiled .mo are both committed, so neither pip install nor CI has a build step.
-I18N := carepath/webapi/translations
+I18N := carepath/webapi/common/translations
 translations: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k label --no-location --omit-header -o $(I18N)/messages.pot .
 	$(BIN)/pybabel update -i $(I18N)/messages.pot -d $(I18N) -l zh_Hans_CN --no-fuzzy-matching
@@ -46,7 +46,7 @@ translations: $(STAMP)
 bench: $(STAMP)
 	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f; done
 
-# The editor's CodeMirror bundle: rebuilt from frontend/ into carepath/webapi/static/editor/
+# The editor's CodeMirror bundle: rebuilt from frontend/ into carepath/webapi/staff/static/editor/
 # (committed, so pip and CI never need Node). Needs Node 20 and the npm registry.
 frontend:
 	cd frontend && npm ci --no-audit --no-fund && npm run build

@@ -23,7 +23,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from carepath.webapi.editor.diagnostics import diagnose  # noqa: E402
+from carepath.webapi.staff.editor.diagnostics import diagnose  # noqa: E402
 from tests.webapi.editor.long_pathway import long_pathway  # noqa: E402
 
 

@@ -30,7 +30,7 @@ from carepath.engine.impact import Enrolled, Plan, advance, impact_json
 from carepath.engine.parallel import parallel_impact
 from carepath.engine.runtime import Library, Settings
 from carepath.store import state_codec
-from carepath.webapi.review_impact import cohort_report
+from carepath.webapi.staff.review_impact import cohort_report
 
 ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = ROOT / "carepath" / "pathways"

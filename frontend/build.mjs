@@ -1,5 +1,5 @@
 // Builds the /editor bundle: one minified IIFE (editor.js) and its stylesheet (editor.css)
-// into carepath/webapi/static/editor/, committed so that neither pip nor CI needs Node.
+// into carepath/webapi/staff/static/editor/, committed so that neither pip nor CI needs Node.
 // Run with `make frontend` (or `npm ci && npm run build` here).
 import * as esbuild from "esbuild";
 import { fileURLToPath } from "node:url";
@@ -7,7 +7,7 @@ import path from "node:path";
 import { readFile } from "node:fs/promises";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const outdir = path.join(here, "..", "carepath", "webapi", "static", "editor");
+const outdir = path.join(here, "..", "carepath", "webapi", "staff", "static", "editor");
 
 // codemirror-json-schema renders schema text and validation messages through markdown-it
 // and shiki (a WASM highlighter, several megabytes) and assigns the result to innerHTML;

@@ -2,7 +2,14 @@
 
 Configuration, later wins: the defaults below, then the instance file
 (``instance/carepath.cfg``), then ``CAREPATH_*`` environment variables (``CAREPATH_DATABASE_URL``
-sets ``DATABASE_URL``), then ``config`` (tests). One blueprint per resource.
+sets ``DATABASE_URL``), then ``config`` (tests).
+
+One package per audience, each with its blueprints (one per resource), templates and static
+files: ``api/`` (the signed integrator API and its OpenAPI document), ``fhir/``, ``wechat/``
+(callbacks), ``staff/`` (editor, review, preview, staff admin) and ``h5/`` (her pages); they
+share only ``auth/`` (who is asking) and ``common/`` (problem+json, i18n, JSON bodies, shared
+schemas, static files), never import each other (``tests/webapi/test_audience_imports.py``),
+and only this factory imports them all. ``health.py`` is operations, no audience's.
 
 Staff pages (login, ``/admin/staff``) use a session cookie with CSRF protection
 (``auth/sessions.py``); the HMAC-signed API and FHIR blueprints are exempt from CSRF because
@@ -22,7 +29,7 @@ from flask_smorest.utils import prepare_response
 
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import DEFAULT_URL, Database
-from carepath.webapi.schemas import PROBLEM_JSON, ProblemSchema
+from carepath.webapi.common.schemas import PROBLEM_JSON, ProblemSchema
 
 DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": DEFAULT_URL,
@@ -90,7 +97,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     import os
 
     app = Flask(
-        __name__, instance_relative_config=True, instance_path=os.environ.get("CAREPATH_INSTANCE_PATH")
+        __name__,
+        instance_relative_config=True,
+        instance_path=os.environ.get("CAREPATH_INSTANCE_PATH"),
+        template_folder="common/templates",  # base.html, error.html; each audience adds its own
+        static_folder=None,  # every audience's static files: common/assets.py
     )
     from carepath.webapi.auth import sessions
 
@@ -103,28 +114,25 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from carepath.webapi import (
+    from carepath.webapi import h5, health, staff
+    from carepath.webapi.api import (
         consents,
-        drafts_banner,
-        editor,
         events,
-        fhir,
-        health,
-        i18n,
         inbox,
         outbox,
         pathways,
         patients,
         pregnancies,
-        problems,
         responses,
         tasks,
-        text_guard,
-        wechat,
     )
-    from carepath.webapi.auth import admin as staff_admin
     from carepath.webapi.auth import permissions
     from carepath.webapi.auth import views as auth_views
+    from carepath.webapi.common import assets, i18n, problems, text_guard
+    from carepath.webapi.fhir import views as fhir
+    from carepath.webapi.staff import admin as staff_admin
+    from carepath.webapi.staff import drafts_banner, editor
+    from carepath.webapi.wechat import callbacks as wechat
 
     app.extensions["carepath.db"] = Database(app.config["DATABASE_URL"])
     app.extensions["carepath.cipher"] = FieldCipher.from_config(
@@ -170,12 +178,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     drafts_banner.init_app(app)  # every staff page warns while unapproved content is sent
     app.register_blueprint(auth_views.blp)
     app.register_blueprint(staff_admin.blp)
-    from carepath.webapi import editor_api, editor_preview, editor_review, review_impact
+    from carepath.webapi.staff import editor_api, editor_preview, editor_review, review_impact
 
     app.register_blueprint(editor_api.blp)  # the drafts/review JSON API (session + CSRF)
     app.register_blueprint(editor_review.blp)  # the review and history pages
     app.register_blueprint(editor_preview.blp)  # a persona's pregnancy under a library
     review_impact.init_app(app)  # the review page's behaviour diff and cohort impact
+    app.register_blueprint(staff.blp)  # the staff pages' templates
+    app.register_blueprint(h5.blp)  # her pages: the base template, no routes yet
+    assets.init_app(app, [assets.STATIC, staff.STATIC, h5.STATIC])
 
     @app.get("/api/docs-static/<path:filename>")
     def swagger_static(filename: str) -> Any:

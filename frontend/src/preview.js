@@ -4,7 +4,7 @@
 // once per pause in typing).
 //
 // Every plain part is set with textContent. The one HTML inserted is the inbox body,
-// `preview.inbox.html`, made on the server by carepath/webapi/editor/render.py: Markdown
+// `preview.inbox.html`, made on the server by carepath/webapi/staff/editor/render.py: Markdown
 // rendered by markdown-it with raw HTML off (a <script> or <img onerror> she typed comes back
 // as escaped text), images off, and only http(s) links (content: links become inert spans).
 // markdown-it escapes every text and attribute it writes, so that HTML cannot carry a tag,

@@ -105,7 +105,7 @@ def test_the_preview_needs_a_login_with_pathway_read(app: Flask) -> None:
     anonymous = app.test_client().get("/editor/preview")
     assert anonymous.status_code in (302, 303) and "/login" in anonymous.headers["Location"]
     assert 'id="nav-preview"' not in app.test_client().get("/login").get_data(as_text=True)
-    from carepath.webapi.editor_preview import preview_page
+    from carepath.webapi.staff.editor_preview import preview_page
 
     assert preview_page.required_permission == "pathway.read"  # type: ignore[attr-defined]
     doctor = Staff(app, "doc2", "doctor")
@@ -157,7 +157,7 @@ def test_the_review_shows_the_behaviour_diff_and_the_cohort_impact_of_moving_the
     assert report["migrate"]["affected_patients"] == 3
     masked = [one["id"] for one in report["affected"]]
     assert len(masked) == 3 and all(m.endswith("…") and len(m) == 7 for m in masked)
-    from carepath.webapi import review_impact
+    from carepath.webapi.staff import review_impact
 
     monkeypatch.setattr(review_impact, "CHUNK", 1)  # read one state at a time: the same answer
     again = reviewer.get(f"/editor/api/versions/{version}/impact", weeks="8").get_json()

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from carepath.webapi import fhir_mapping as fm
+from carepath.webapi.fhir import mapping as fm
 from tests.webapi import fhir_bundles as fb
 
 LABS = {"hb": "g/L", "bp_systolic": "mmHg", "bp_diastolic": "mmHg", "weight_kg": "kg", "ferritin": "µg/L"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo
@@ -11,7 +10,7 @@ from babel.messages.pofile import read_po
 
 from tests.conftest import ROOT
 
-CATALOGUE = ROOT / "carepath" / "webapi" / "translations" / "zh_Hans_CN" / "LC_MESSAGES"
+CATALOGUE = ROOT / "carepath" / "webapi" / "common" / "translations" / "zh_Hans_CN" / "LC_MESSAGES"
 KEYWORDS = {"_": None, "gettext": None, "lazy_gettext": None, "label": None}
 
 
@@ -23,7 +22,7 @@ def _po() -> dict[str, str]:
 def _extracted() -> set[str]:
     found: set[str] = set()
     methods = [("carepath/webapi/**.py", "python"), ("carepath/store/roles.py", "python")]
-    methods.append(("carepath/webapi/templates/**.html", "jinja2"))
+    methods.append(("carepath/webapi/**/templates/**.html", "jinja2"))
     for _file, _line, message, _comments, _context in extract_from_dir(
         str(ROOT), method_map=methods, keywords=KEYWORDS
     ):
@@ -45,8 +44,8 @@ def test_committed_mo_matches_the_po() -> None:
 
 def test_no_cdn_in_templates_or_static() -> None:
     web = ROOT / "carepath" / "webapi"
-    static = [path for path in Path(web / "static").rglob("*") if path.is_file()]
-    for path in [*Path(web / "templates").rglob("*.html"), *static]:
+    static = [path for path in web.glob("*/static/**/*") if path.is_file()]
+    for path in [*web.glob("*/templates/**/*.html"), *static]:
         # XML namespace names (CodeMirror draws SVG) are identifiers, never fetched
         text = path.read_text(encoding="utf-8").replace("http://www.w3.org/", "")
         assert "http://" not in text and "https://" not in text and "//cdn" not in text, path

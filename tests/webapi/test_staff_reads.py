@@ -347,7 +347,7 @@ def test_an_empty_export_still_has_its_header(api: Api, app: Flask) -> None:
 def test_an_export_cut_off_by_the_client_is_audited_as_interrupted(
     api: Api, app: Flask, women: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from carepath.webapi import exports
+    from carepath.webapi.api import exports
 
     analyst = add_staff(app, "a", role="analyst")  # exports need the export permission
     monkeypatch.setattr(exports, "CHUNK", 1)  # one piece per row

@@ -40,7 +40,7 @@ from carepath.store import tasks, tenants
 from carepath.store.accounts import StaffIdentity
 from carepath.store.scope import Actor
 from carepath.webapi.auth import replay
-from carepath.webapi.problems import ApiProblemError
+from carepath.webapi.common.problems import ApiProblemError
 
 #: Tests, the bench and the README's example sign with the one shared helper.
 sign = sign_request

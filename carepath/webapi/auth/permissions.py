@@ -35,7 +35,7 @@ from carepath.store.roles import PERMISSIONS, ROLE_PERMISSIONS, ROLES, permissio
 from carepath.store.scope import Actor, PregnancyNotFoundError
 from carepath.store.tasks import TaskNotFoundError
 from carepath.webapi.auth.integrators import acting_staff, authenticate
-from carepath.webapi.problems import ApiProblemError, from_error
+from carepath.webapi.common.problems import ApiProblemError, from_error
 
 __all__ = [
     "PERMISSIONS",

@@ -21,7 +21,7 @@ from flask import Flask, current_app, request
 
 from carepath.signing import NONCE_HEADER, NONCE_PATTERN, SCHEME_V2
 from carepath.store.nonces import DatabaseNonceStore, NonceStore, NonceStoreUnavailableError, RedisNonceStore
-from carepath.webapi.problems import ApiProblemError
+from carepath.webapi.common.problems import ApiProblemError
 
 SETTING = "SIGNING_ACCEPT_V1_UNTIL"
 _HOSPITAL_TIME = timezone(timedelta(hours=8))

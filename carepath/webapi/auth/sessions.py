@@ -27,9 +27,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from carepath.store import accounts
 from carepath.store.roles import PERMISSIONS, ROLE_TITLES
-from carepath.webapi import problems
 from carepath.webapi.auth.permissions import can, current_staff, wants_json
-from carepath.webapi.problems import problem
+from carepath.webapi.common import problems
+from carepath.webapi.common.problems import problem
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()

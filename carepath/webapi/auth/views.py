@@ -11,9 +11,9 @@ from carepath.store import accounts, held_content
 from carepath.store.roles import PERMISSIONS
 from carepath.webapi.auth import sessions
 from carepath.webapi.auth.permissions import current_staff, require
-from carepath.webapi.i18n import safe_next
+from carepath.webapi.common.i18n import safe_next
 
-blp = Blueprint("auth", __name__)
+blp = Blueprint("auth", __name__, template_folder="templates")  # auth/templates/auth/*.html
 
 #: What the UI says for each account error code (the service's messages are English).
 MESSAGES = {

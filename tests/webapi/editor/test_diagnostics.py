@@ -7,7 +7,7 @@ from typing import NoReturn
 
 import pytest
 
-from carepath.webapi.editor.diagnostics import MAX_BYTES, diagnose
+from carepath.webapi.staff.editor.diagnostics import MAX_BYTES, diagnose
 from tests.webapi.editor.long_pathway import last_from_line, long_pathway
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -62,7 +62,7 @@ def test_an_invalid_yaml_end_gives_a_visible_range() -> None:
 
 
 def test_a_paste_over_the_loader_limit_is_one_diagnostic_not_a_parse(monkeypatch: pytest.MonkeyPatch) -> None:
-    from carepath.webapi.editor import diagnostics
+    from carepath.webapi.staff.editor import diagnostics
 
     def never(*args: object, **kwargs: object) -> NoReturn:
         raise AssertionError("a buffer over the limit was handed to a checker")

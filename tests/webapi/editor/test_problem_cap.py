@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 
 from carepath.store.library_files import Shipped
-from carepath.webapi.problems import MAX_PROBLEMS
+from carepath.webapi.common.problems import MAX_PROBLEMS
 from tests.webapi.conftest import EditorStaff, shipped_copy
 from tests.webapi.editor.test_views import Staff, logged_in
 from tests.webapi.test_editor_api import DRAFT, GDM

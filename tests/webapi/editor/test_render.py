@@ -10,8 +10,8 @@ import pytest
 from flask import Flask
 
 from carepath.delivery.rendering import NEUTRAL_SUMMARY
-from carepath.webapi.editor import library
-from carepath.webapi.editor.render import markdown_html
+from carepath.webapi.staff.editor import library
+from carepath.webapi.staff.editor.render import markdown_html
 from tests.webapi.conftest import StaffBrowser
 from tests.webapi.editor.test_views import Staff, logged_in
 

@@ -12,8 +12,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from carepath.webapi.editor import library
-from carepath.webapi.editor.diagnostics import MAX_BYTES
+from carepath.webapi.staff.editor import library
+from carepath.webapi.staff.editor.diagnostics import MAX_BYTES
 from tests.webapi.conftest import StaffBrowser, make_staff
 
 COMPILE = "/editor/api/compile"
@@ -175,7 +175,7 @@ def test_titles_and_sources_with_script_tags_are_inert(
     )
     entry = library._entry("pathway", hostile, library._yaml_fields)
     monkeypatch.setattr(library, "shipped_library", lambda *_: (entry,))
-    monkeypatch.setattr("carepath.webapi.editor.shipped_library", lambda *_: (entry,))
+    monkeypatch.setattr("carepath.webapi.staff.editor.shipped_library", lambda *_: (entry,))
     html = author.client.get("/editor/pathway/hostile").get_data(as_text=True)
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html

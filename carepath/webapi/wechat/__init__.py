@@ -1,0 +1,2 @@
+"""What WeChat calls: delivery reports and messages (``callbacks.py``); OAuth and payment
+notices later."""

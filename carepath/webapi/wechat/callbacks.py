@@ -1,0 +1,82 @@
+"""``/wechat/<hospital>/<appid>/events``: WeChat's callback URL for one hospital's account.
+
+- ``GET`` is WeChat's URL check when the URL is saved in the MP console: the signature (SHA-1
+  of the sorted token, timestamp and nonce) is checked and ``echostr`` answered as sent.
+- ``POST`` carries an event's XML (plain-text mode): delivery reports
+  (``TEMPLATESENDJOBFINISH``, ``subscribe_msg_sent_event``) are recorded against the outbox;
+  other events are acknowledged and ignored. WeChat expects ``success`` (or an empty body).
+
+The accounts and their tokens come from the hospitals' channels files
+(``CHANNELS_CONFIG``, ``carepath serve --config``; see ``delivery/receipts.py``). A bad
+signature is 401 ``callback-bad-signature``, an unknown hospital or account 404
+``callback-unknown-account``, a body that is not the event XML 400 ``callback-bad-xml``:
+problem+json, never a 500 and never a half-recorded callback.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Blueprint, Response, current_app, request
+
+from carepath.delivery import receipts
+from carepath.webapi.common.problems import ApiProblemError
+
+blp = Blueprint("wechat", __name__, url_prefix="/wechat")
+
+
+def _account(hospital_id: str, appid: str) -> receipts.CallbackAccount:
+    source = str(current_app.config.get("CHANNELS_CONFIG") or "")
+    cached = current_app.extensions.get("carepath.callbacks")
+    if cached is None or cached[0] != source:
+        try:
+            accounts = receipts.callback_accounts(receipts.read_channels_files(source), os.environ)
+        except (OSError, ValueError) as exc:
+            raise ApiProblemError(
+                503, "callback-config-error", f"the channels configuration cannot be read: {exc}"
+            ) from None
+        cached = (source, accounts)
+        current_app.extensions["carepath.callbacks"] = cached
+    account = cached[1].get((hospital_id, appid))
+    if account is None:
+        raise ApiProblemError(
+            404,
+            "callback-unknown-account",
+            f"no WeChat account {appid!r} with a callback token for hospital {hospital_id!r}",
+        )
+    return account
+
+
+def _verified(hospital_id: str, appid: str) -> receipts.CallbackAccount:
+    account = _account(hospital_id, appid)
+    args = request.args
+    if not receipts.verify(
+        account, args.get("timestamp", ""), args.get("nonce", ""), args.get("signature", "")
+    ):
+        raise ApiProblemError(
+            401,
+            "callback-bad-signature",
+            "signature is not the SHA-1 of the sorted token, timestamp and nonce",
+        )
+    return account
+
+
+@blp.get("/<hospital_id>/<appid>/events")
+def check_url(hospital_id: str, appid: str) -> Response:
+    """WeChat's URL check: answer ``echostr`` when the signature is good."""
+    _verified(hospital_id, appid)
+    return Response(request.args.get("echostr", ""), mimetype="text/plain")
+
+
+@blp.post("/<hospital_id>/<appid>/events")
+def event(hospital_id: str, appid: str) -> Response:
+    """One event: delivery reports are recorded; ``success``."""
+    account = _verified(hospital_id, appid)
+    body = request.get_data(cache=False)
+    try:
+        receipts.record_callback(
+            current_app.extensions["carepath.db"], account, body, current_app.config["CLOCK"]()
+        )
+    except receipts.CallbackError as exc:
+        raise ApiProblemError(400, "callback-bad-xml", str(exc)) from None
+    return Response("success", mimetype="text/plain")
