@@ -42,7 +42,7 @@ from carepath.store.scope import Actor
 from carepath.webapi.auth import replay
 from carepath.webapi.common.problems import ApiProblemError
 
-#: Tests, the bench and the README's example sign with the one shared helper.
+#: Tests, the bench and docs/signing.md's example sign with the one shared helper.
 sign = sign_request
 
 

@@ -12,7 +12,7 @@ recorded once; a new version is a new event. Without ``meta.versionId`` the vers
 ``h`` + 16 hex digits of the SHA-256 of the resource's canonical JSON.
 
 Each resource is mapped in ``resources.py`` (which documents the codes and systems it reads,
-all listed in the README, section "For FHIR integrators"); the systems and datatype readers are
+all listed in docs/fhir.md); the systems and datatype readers are
 ``terms.py``'s. The names below are the mapping's public face (``views.py`` and the tests use it).
 """
 

@@ -2,7 +2,7 @@
 as ``mapping.py`` hands them over, each entry's events and issues collected in its
 :class:`EntryMap`. Pure: no I/O, no database, no clock.
 
-Codes and systems (all documented in the README, section "For FHIR integrators"):
+Codes and systems (all documented in docs/fhir.md):
 
 - ``Patient``: ``identifier`` with system :data:`terms.HIS_ID_SYSTEM` is her HIS id (else the
   resource id is); :data:`terms.ID_NUMBER_SYSTEM` is her resident ID number, and
