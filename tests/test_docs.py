@@ -35,7 +35,7 @@ PENDING = {
 
 
 def pages() -> list[Path]:
-    return [README, *sorted(DOCS.glob("*.md"))]
+    return [README, ROOT / "ARCHITECTURE.md", *sorted(DOCS.glob("*.md"))]
 
 
 def prose_lines(text: str) -> list[tuple[int, str]]:
