@@ -23,6 +23,7 @@ from carepath.store import consents
 from carepath.store.event_input import FUTURE_TOLERANCE
 from carepath.webapi.auth import require_integrator
 from carepath.webapi.jsonbody import json_body
+from carepath.webapi.openapi_docs import json_request
 from carepath.webapi.problems import ApiProblemError
 from carepath.webapi.schemas import ID_PATTERN, StrictSchema, field_problems
 
@@ -218,7 +219,7 @@ class ConsentsView(MethodView):
 
     @require_integrator
     @blp.doc(
-        requestBody={"content": {"application/json": {"schema": ConsentInSchema}}, "required": True},
+        **json_request(ConsentInSchema),
         **_SIGNED,
     )
     @blp.response(
@@ -278,7 +279,7 @@ class ConsentsView(MethodView):
 class BindingsView(MethodView):
     @require_integrator
     @blp.doc(
-        requestBody={"content": {"application/json": {"schema": BindingInSchema}}, "required": True},
+        **json_request(BindingInSchema),
         **_SIGNED,
     )
     @blp.response(

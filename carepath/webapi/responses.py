@@ -13,6 +13,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from carepath.store import responses
 from carepath.webapi.auth import require_integrator
 from carepath.webapi.jsonbody import json_body
+from carepath.webapi.openapi_docs import json_request
 from carepath.webapi.problems import ApiProblemError
 from carepath.webapi.schemas import (
     ID_PATTERN,
@@ -83,7 +84,7 @@ _ENVELOPE = ResponseSchema()
 class ResponsesView(MethodView):
     @require_integrator
     @blp.doc(
-        requestBody={"content": {"application/json": {"schema": ResponseSchema}}, "required": True},
+        **json_request(ResponseSchema),
         security=[{"carepath-hmac": []}],
     )
     @blp.response(

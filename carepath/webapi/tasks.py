@@ -19,6 +19,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from carepath.store import tasks
 from carepath.webapi.auth.permissions import require_staff
 from carepath.webapi.jsonbody import json_body
+from carepath.webapi.openapi_docs import json_request
 from carepath.webapi.problems import ApiProblemError
 from carepath.webapi.staff import STAFF_DOC, services, staff_actor
 
@@ -154,7 +155,7 @@ class ReleaseView(MethodView):
 class OutcomeView(MethodView):
     @require_staff("task.work")
     @blp.doc(
-        requestBody={"content": {"application/json": {"schema": OutcomeSchema}}, "required": True},
+        **json_request(OutcomeSchema),
         **STAFF_DOC,
     )
     @blp.response(200, TaskSchema)
