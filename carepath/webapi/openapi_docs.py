@@ -245,7 +245,7 @@ class SignedApiDocs(BasePlugin):  # type: ignore[misc]
 
 
 def _complete(operation: dict[str, Any]) -> None:
-    operation["security"] = [SIGNED_REQUIREMENT]
+    operation["security"] = [dict(SIGNED_REQUIREMENT)]
     staff = any(
         p.get("in") == "header" and p.get("name") == STAFF_HEADER for p in operation.get("parameters", [])
     )

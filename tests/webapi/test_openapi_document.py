@@ -75,6 +75,11 @@ def literal_codes(module: ModuleType) -> set[tuple[int, str]]:
     return found
 
 
+def openapi_path(rule: str) -> str:
+    """A Flask rule as the document writes its path: ``<int(max=...):task_id>`` is ``{task_id}``."""
+    return re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule)
+
+
 def staff_operations(app: Flask) -> set[tuple[str, str]]:
     """(method, path) of every view behind ``require_staff`` (it marks the permission)."""
     out = set()
@@ -83,7 +88,7 @@ def staff_operations(app: Flask) -> set[tuple[str, str]]:
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
             handler = getattr(view_class, method.lower(), None)
             if getattr(handler, "required_permission", None) is not None:
-                out.add((method.lower(), re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)))
+                out.add((method.lower(), openapi_path(rule.rule)))
     return out
 
 
@@ -116,7 +121,7 @@ def test_every_signing_header_is_a_security_scheme_every_api_operation_requires(
     )
     required = {by_header[h] for h in SIGNING_HEADERS}
     api_routes = {
-        (m.lower(), re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", r.rule))
+        (m.lower(), openapi_path(r.rule))
         for r in app.url_map.iter_rules()
         if r.rule.startswith("/api/v1/")
         for m in (r.methods or set()) - {"HEAD", "OPTIONS"}
