@@ -35,7 +35,7 @@ def _read_cohort(cohort_path: str) -> list[Member]:
 
 @click.command("simulate")
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--cohort", "cohort_path", metavar="COHORT.csv", help="One row per patient (docs/language.md, Cohort files).")
+@click.option("--cohort", "cohort_path", metavar="COHORT.csv", help="One row per patient (docs/language.md).")
 @click.option("--synthetic", type=click.IntRange(1, 1_000_000), metavar="N", help="N synthetic pregnancies.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the synthetic cohort.")
 @click.option("--until-ga", metavar="W+D", help="Stop each pregnancy at this GA (default: EDD + 12 weeks).")
@@ -137,7 +137,7 @@ def _print_summary(report: dict) -> None:  # type: ignore[type-arg]
 @click.option(
     "--candidate", "candidate_paths", multiple=True, required=True, metavar="DIR", help="The edited one."
 )
-@click.option("--cohort", "cohort_path", metavar="COHORT.csv", help="One row per patient (docs/language.md, Cohort files).")
+@click.option("--cohort", "cohort_path", metavar="COHORT.csv", help="One row per patient (docs/language.md).")
 @click.option("--synthetic", type=click.IntRange(1, 1_000_000), metavar="N", help="N synthetic pregnancies.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the synthetic cohort.")
 @click.option("--now", "now_day", type=ISO_DATE, help="The day of publication (default: today), at noon.")

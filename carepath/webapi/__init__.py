@@ -142,17 +142,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     replay.init_app(app)  # the nonce store of signed requests
 
-    api = CarepathApi(app, spec_kwargs={"info": {"description": "carepath HIS event API (HMAC-signed)"}})
-    api.spec.components.security_scheme(
-        "carepath-hmac",
-        {
-            "type": "apiKey",
-            "in": "header",
-            "name": "X-Carepath-Signature",
-            "description": "HMAC-SHA256 of the canonical string (scheme CAREPATH-HMAC-SHA256-V2), "
-            "sent with X-Carepath-Key, X-Carepath-Timestamp, X-Carepath-Content-SHA256 and "
-            "X-Carepath-Nonce (16-64 of A-Z a-z 0-9 _ -, new for every request, retries included: "
-            "a nonce used again is 401 auth-replayed); see the README, section Integrators",
+    from carepath.webapi.api import openapi_docs
+
+    # The signing headers, the refusals of a signed request, each event type's data, FHIR.
+    api = CarepathApi(
+        app,
+        spec_kwargs={
+            "info": {"description": openapi_docs.DESCRIPTION},
+            "extra_plugins": [openapi_docs.SignedApiDocs()],
         },
     )
     api.register_blueprint(events.blp)

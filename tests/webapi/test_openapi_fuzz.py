@@ -7,7 +7,8 @@ each marked request as a staff tool would: it first puts a real staff member's i
 schema-valid ``X-Carepath-Staff`` (a missing or malformed one is left to be refused), then
 signs, the staff header being part of the canonical string whenever it is sent. A case
 without the placeholder (schemathesis's own probes for ignored authentication remove or
-replace it) reaches the app unsigned and must be refused.
+replace it) reaches the app unsigned and must be refused, and so does a case without one of
+the other signing headers the document requires (a negative case leaves one out).
 
 Bounded: ``POSITIVE_EXAMPLES`` and ``NEGATIVE_EXAMPLES`` per operation, derandomised (the
 same cases every run); a generous timeout stops a runaway generation (a bound, not a measure).
@@ -45,12 +46,16 @@ from schemathesis.specs.openapi.checks import (
 )
 from werkzeug.wrappers import Request
 
-from carepath.signing import sign_request
+from carepath.signing import HEADERS, NONCE_HEADER, sign_request
 from tests.conftest import Clock
 from tests.store.test_tasks import add_staff
 from tests.webapi.conftest import Api, diagnosis, registration
 
 PLACEHOLDER = "sign-me"
+#: The other signing headers the document requires (security schemes): schemathesis generates
+#: them and the middleware overwrites them; a negative case leaves one out.
+SIGNING_HEADERS = [f"HTTP_{h.upper().replace('-', '_')}" for h in HEADERS if h != "X-Carepath-Signature"]
+SIGNING_HEADERS.append(f"HTTP_{NONCE_HEADER.upper().replace('-', '_')}")
 STAFF_ID = re.compile("[0-9]{1,18}")
 POSITIVE_EXAMPLES = 25
 NEGATIVE_EXAMPLES = 10
@@ -75,7 +80,9 @@ class SigningMiddleware:
         self.statuses: dict[bool, Counter[int]] = {True: Counter(), False: Counter()}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        signing = environ.get("HTTP_X_CAREPATH_SIGNATURE") == PLACEHOLDER
+        signing = environ.get("HTTP_X_CAREPATH_SIGNATURE") == PLACEHOLDER and all(
+            name in environ for name in SIGNING_HEADERS
+        )
         if signing:
             request = Request(environ)
             body = request.get_data()

@@ -21,6 +21,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from carepath.store import consents
 from carepath.store.event_input import FUTURE_TOLERANCE
+from carepath.webapi.api.openapi_docs import json_request
 from carepath.webapi.api.schemas import ID_PATTERN, StrictSchema, field_problems
 from carepath.webapi.auth import require_integrator
 from carepath.webapi.common.jsonbody import json_body
@@ -218,7 +219,7 @@ class ConsentsView(MethodView):
 
     @require_integrator
     @blp.doc(
-        requestBody={"content": {"application/json": {"schema": ConsentInSchema}}, "required": True},
+        **json_request(ConsentInSchema),
         **_SIGNED,
     )
     @blp.response(
@@ -278,7 +279,7 @@ class ConsentsView(MethodView):
 class BindingsView(MethodView):
     @require_integrator
     @blp.doc(
-        requestBody={"content": {"application/json": {"schema": BindingInSchema}}, "required": True},
+        **json_request(BindingInSchema),
         **_SIGNED,
     )
     @blp.response(

@@ -9,11 +9,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from carepath.store import batch, events
+from carepath.webapi.api.openapi_docs import EVENT_BY_TYPE, json_request
 from carepath.webapi.api.schemas import (
     BatchAnswerSchema,
     BatchSchema,
     EventAnswerSchema,
-    HisEventSchema,
     envelope_problems,
 )
 from carepath.webapi.auth import require_integrator
@@ -50,7 +50,7 @@ def _checked_envelope(raw: Any) -> None:
 class EventsView(MethodView):
     @require_integrator
     @blp.doc(
-        requestBody={"content": {"application/json": {"schema": HisEventSchema}}, "required": True},
+        **json_request(EVENT_BY_TYPE),
         **_SIGNED,
     )
     @blp.response(201, EventAnswerSchema, description="processed now: the actions it produced")
@@ -74,7 +74,7 @@ class EventsView(MethodView):
 class EventsBatchView(MethodView):
     @require_integrator
     @blp.doc(
-        requestBody={"content": {"application/json": {"schema": BatchSchema}}, "required": True},
+        **json_request(BatchSchema),
         **_SIGNED,
     )
     @blp.response(200, BatchAnswerSchema, description="one result or problem per item, in order")

@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from carepath.store import responses
+from carepath.webapi.api.openapi_docs import json_request
 from carepath.webapi.api.schemas import (
     ID_PATTERN,
     EventAnswerSchema,
@@ -83,7 +84,7 @@ _ENVELOPE = ResponseSchema()
 class ResponsesView(MethodView):
     @require_integrator
     @blp.doc(
-        requestBody={"content": {"application/json": {"schema": ResponseSchema}}, "required": True},
+        **json_request(ResponseSchema),
         security=[{"carepath-hmac": []}],
     )
     @blp.response(

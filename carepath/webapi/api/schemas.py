@@ -52,7 +52,15 @@ class HisEventSchema(StrictSchema):
 
 
 class BatchSchema(StrictSchema):
-    events = fields.List(fields.Raw(), required=True, validate=validate.Length(1, 1000))
+    events = fields.List(
+        fields.Raw(),
+        required=True,
+        validate=validate.Length(1, 1000),
+        metadata={
+            "description": "events as POST /api/v1/events takes them (HisEventByType); one that "
+            "does not fit is answered in its place (status 422), the others still processed"
+        },
+    )
 
 
 class ActionSchema(Schema):

@@ -18,6 +18,7 @@ from flask import current_app, g, request
 
 from carepath.signing import STAFF_HEADER
 from carepath.store.scope import Actor
+from carepath.webapi.api.openapi_docs import STAFF_DESCRIPTION
 
 #: ``@blp.doc(**STAFF_DOC)`` on every staff endpoint: the HMAC scheme and the staff header.
 STAFF_DOC: dict[str, Any] = {
@@ -28,7 +29,7 @@ STAFF_DOC: dict[str, Any] = {
             "name": STAFF_HEADER,
             "required": True,
             "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
-            "description": "the id of the staff member (of the signing key's hospital) acting",
+            "description": STAFF_DESCRIPTION,
         }
     ],
 }

@@ -17,6 +17,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
 from carepath.store import tasks
+from carepath.webapi.api.openapi_docs import json_request
 from carepath.webapi.api.staff import STAFF_DOC, services, staff_actor
 from carepath.webapi.auth.permissions import require_staff
 from carepath.webapi.common.jsonbody import json_body
@@ -154,7 +155,7 @@ class ReleaseView(MethodView):
 class OutcomeView(MethodView):
     @require_staff("task.work")
     @blp.doc(
-        requestBody={"content": {"application/json": {"schema": OutcomeSchema}}, "required": True},
+        **json_request(OutcomeSchema),
         **STAFF_DOC,
     )
     @blp.response(200, TaskSchema)
