@@ -133,7 +133,7 @@ def metadata() -> Response:
                 "the carepath HMAC scheme (X-Carepath-Key, -Timestamp, -Content-SHA256, -Nonce, -Signature; "
                 "a new nonce for every request, a retry too). "
                 "Events are idempotent on resource id + meta.versionId.",
-                "security": {"description": "HMAC-SHA256 integrator keys; see the README"},
+                "security": {"description": "HMAC-SHA256 integrator keys; see docs/signing.md"},
                 "resource": [
                     {"type": kind, "documentation": text, "interaction": [{"code": "create"}]}
                     for kind, text in mapping.items()
