@@ -3,7 +3,8 @@
 A staff tool signs each request with its hospital's HMAC key (``require_integrator``) and
 names the staff member it acts for in ``X-Carepath-Staff``: the id of a staff member of the
 signing key's hospital (``carepath staff add`` prints it). The header is part of the signature
-(the canonical string's last line: the eighth under V2, the seventh under V1; ``carepath/signing.py``). Each endpoint says what
+(the canonical string's last line: the eighth under V2, the seventh under V1;
+``carepath/signing.py``). Each endpoint says what
 permission it needs with ``@require_staff(...)`` (``auth/permissions.py``), the same check and
 the same refusal as for a logged-in session: the staff member's roles (``store/roles.py``)
 decide, whichever integrator key signed. Every read is audited as ``staff:<id>`` with the

@@ -4,7 +4,8 @@ Staff tools authenticate like the other read endpoints, with the HMAC-signed req
 hospital's key, and name the staff member they act for in ``X-Carepath-Staff`` (a staff id of
 that hospital: the same ``staff`` rows as staff logins, so a disabled account is refused and
 the audit log names ``staff:<id>`` either way). The header is signed with the rest of the
-request (the canonical string's last line: the eighth under V2, the seventh under V1; ``carepath/signing.py``). Patient identifiers are masked, and
+request (the canonical string's last line: the eighth under V2, the seventh under V1;
+``carepath/signing.py``). Patient identifiers are masked, and
 every read of a patient's task is in the audit log.
 """
 
