@@ -1161,7 +1161,7 @@ def _fail_with(problems: list) -> None:  # type: ignore[type-arg]
 def load_library(paths: tuple[str, ...]):  # type: ignore[no-untyped-def]
     """Compile pathway files or directories into a Library, or exit 1 with located errors."""
     from carepath.engine.compiler import compile_paths
-    from carepath.engine.runtime import Library
+    from carepath.engine.library import Library
 
     files = expand_paths(paths)
     if not files:

@@ -23,8 +23,9 @@ from carepath.engine.compiler import Unit, compile_units
 from carepath.engine.content import ContentItem, parse_content_item
 from carepath.engine.facts import Event, Facts
 from carepath.engine.forms import make_scorer
+from carepath.engine.library import Library
 from carepath.engine.preview import demo_persona
-from carepath.engine.runtime import Library, Settings
+from carepath.engine.runtime import Settings
 from carepath.errors import CarepathError, Location, Problem
 from carepath.store import authoring, pathways
 from carepath.store.library_files import display_path
