@@ -17,7 +17,8 @@ from sqlalchemy import select
 from carepath.channels.base import Channel, InMemoryTokenStore, Message, Receipt, make_http_client
 from carepath.channels.inbox import MemoryInbox
 from carepath.channels.registry import ChannelDeps, build_channels
-from carepath.delivery.dispatcher import DispatchSettings, HospitalDelivery, dispatch_once, recover_in_flight
+from carepath.delivery.dispatch_settings import DispatchSettings, HospitalDelivery
+from carepath.delivery.dispatcher import dispatch_once, recover_in_flight
 from carepath.delivery.policy import HospitalPolicy
 from carepath.store import consents, delivery_state
 from carepath.store.models import InboxItem, OutboxRow
