@@ -18,7 +18,7 @@ from sqlalchemy import String, cast, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from carepath.delivery.rendering import build_safe_facts, generic_message, render_action
-from carepath.store import authoring
+from carepath.store import publishing
 from carepath.store.models import InboxItem, OutboxRow
 
 logger = logging.getLogger("carepath.delivery")
@@ -69,7 +69,7 @@ class InboxCopies:
         """The hospital's education library, read once per batch."""
         library = self._libraries.get(hospital_id)
         if library is None:
-            library = self._libraries[hospital_id] = authoring.content_items(self._session, hospital_id)
+            library = self._libraries[hospital_id] = publishing.content_items(self._session, hospital_id)
         return library
 
     def file(self, row: OutboxRow, now: datetime, link_base: str, version: str | None) -> Filed:
