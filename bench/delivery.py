@@ -48,7 +48,8 @@ from sqlalchemy.exc import OperationalError
 from carepath.channels.base import Message, Receipt, make_http_client
 from carepath.channels.inbox import MemoryInbox
 from carepath.channels.registry import ChannelDeps, build_channels
-from carepath.delivery.dispatcher import HospitalDelivery, dispatch_once
+from carepath.delivery.dispatch_settings import HospitalDelivery
+from carepath.delivery.dispatcher import dispatch_once
 from carepath.delivery.policy import HospitalPolicy
 from carepath.delivery.token_store import DatabaseTokenStore
 from carepath.store import demo, tenants

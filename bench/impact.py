@@ -27,8 +27,9 @@ from carepath.engine.cohort import Member, synthetic_cohort
 from carepath.engine.compiler import Unit, compile_units
 from carepath.engine.forms import make_scorer
 from carepath.engine.impact import Enrolled, Plan, advance, impact_json
+from carepath.engine.library import Library
 from carepath.engine.parallel import parallel_impact
-from carepath.engine.runtime import Library, Settings
+from carepath.engine.runtime import Settings
 from carepath.store import state_codec
 from carepath.webapi.staff.review_impact import cohort_report
 

@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, insert, text  # noqa: E402
 
 from carepath.engine.facts import Facts  # noqa: E402
 from carepath.engine.runtime import Enrolment, State  # noqa: E402
-from carepath.store import authoring, pathways, tenants  # noqa: E402
+from carepath.store import authoring, drafting, pathways, publishing, reviewing, tenants  # noqa: E402
 from carepath.store.db import Database, upgrade  # noqa: E402
 from carepath.store.library_files import Shipped  # noqa: E402
 from carepath.store.models import EnrolmentRecord, Patient, Pregnancy  # noqa: E402
@@ -85,13 +85,13 @@ def _setup(db: Database, count: int, shipped_dir: Path) -> tuple[Shipped, str]:
 
 def _publish(db: Database, shipped: Shipped, source: str, migrate: bool) -> float:
     with db.transaction() as session:
-        draft, _ = authoring.start_draft(session, AUTHOR, "pathway", "gdm-example", now=NOW, shipped=shipped)
-        authoring.save_draft(session, AUTHOR, draft.id, source, draft.revision, now=NOW)
-        authoring.submit(session, AUTHOR, draft.id, now=NOW)
-        authoring.review(session, REVIEWER, draft.id, "approve", "", now=NOW)
+        draft, _ = drafting.start_draft(session, AUTHOR, "pathway", "gdm-example", now=NOW, shipped=shipped)
+        drafting.save_draft(session, AUTHOR, draft.id, source, draft.revision, now=NOW)
+        drafting.submit(session, AUTHOR, draft.id, now=NOW)
+        reviewing.review(session, REVIEWER, draft.id, "approve", "", now=NOW)
     started = time.perf_counter()
     with db.transaction() as session:
-        authoring.publish(session, REVIEWER, draft.id, now=NOW, migrate=migrate)
+        publishing.publish(session, REVIEWER, draft.id, now=NOW, migrate=migrate)
     return time.perf_counter() - started
 
 

@@ -42,7 +42,8 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, delete, text, update
 
-from carepath.delivery.dispatcher import DispatchReport, dispatch_once, recover_in_flight
+from carepath.delivery.dispatcher import dispatch_once, recover_in_flight
+from carepath.delivery.outcomes import DispatchReport
 from carepath.errors import CarepathError
 from carepath.store import heartbeats
 from carepath.store.db import Database

@@ -98,16 +98,16 @@ def set_hospital_settings(database: Any, hospital_id: str, **values: Any) -> Any
 def approve_item(database: Any, hospital_id: str, kind: str, name: str) -> Any:
     """A reviewer approves the hospital's copy of a shipped content item or form: drafted,
     submitted, approved and published through the editor's services (the published version)."""
-    from carepath.store import authoring
+    from carepath.store import drafting, publishing, reviewing
     from carepath.store.authoring import Editor
 
     author = Editor(901, hospital_id, "测试作者", frozenset({"content_author"}), frozenset({"content.edit"}))
     reviewer = Editor(902, hospital_id, "测试审核", frozenset({"reviewer"}), frozenset({"content.review"}))
     with database.transaction() as session:
-        draft, _ = authoring.start_draft(session, author, kind, name, now=NOW)
-        authoring.submit(session, author, draft.id, now=NOW)
-        authoring.review(session, reviewer, draft.id, "approve", "已审核", now=NOW)
-        return authoring.publish(session, reviewer, draft.id, now=NOW)
+        draft, _ = drafting.start_draft(session, author, kind, name, now=NOW)
+        drafting.submit(session, author, draft.id, now=NOW)
+        reviewing.review(session, reviewer, draft.id, "approve", "已审核", now=NOW)
+        return publishing.publish(session, reviewer, draft.id, now=NOW)
 
 
 def resident_id(n: int, born: str = "19900412", region: str = "330102") -> str:

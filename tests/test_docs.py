@@ -27,11 +27,6 @@ DESIGN_DOCUMENT = re.compile(r"(?<![\w-])(DSL|DOMAIN|PRIVACY|CHANNELS|DURABLE-RU
 PATH_SPAN = re.compile(r"`((?:carepath|tests|bench|examples|frontend|docs)/[^`\s]*)`")
 #: A docs page may say which design document it began as; nothing else may name one.
 PROVENANCE = re.compile(r"began as the team's (DSL|DOMAIN|PRIVACY|CHANNELS|DURABLE-RULES)\.md")
-#: Files other work is rewriting at the same time (issue 15): their references are repointed
-#: when that work is merged. Remove an entry once its file no longer names a design document.
-PENDING = {
-    "carepath/engine/runtime.py",
-}
 
 
 def pages() -> list[Path]:
@@ -143,7 +138,7 @@ def test_no_file_sends_a_reader_to_a_design_document_outside_the_repository() ->
     offenders = []
     for name in tracked_files():
         path = ROOT / name
-        if name in PENDING or not path.is_file():
+        if not path.is_file():
             continue
         try:
             text = path.read_text(encoding="utf-8")
@@ -154,14 +149,3 @@ def test_no_file_sends_a_reader_to_a_design_document_outside_the_repository() ->
             if DESIGN_DOCUMENT.search(checked):
                 offenders.append(f"{name}:{number}: {line.strip()}")
     assert offenders == [], "point these at the docs/ page that holds the text now"
-
-
-def test_pending_files_still_exist_and_still_need_repointing() -> None:
-    """Keeps PENDING honest: an entry whose file moved or was fixed must be removed."""
-    stale = [
-        name
-        for name in sorted(PENDING)
-        if not (ROOT / name).is_file()
-        or not DESIGN_DOCUMENT.search((ROOT / name).read_text(encoding="utf-8"))
-    ]
-    assert stale == []

@@ -40,7 +40,7 @@ def delivery_setup(config_path: str | None, app: Any) -> Any:
     from carepath.channels.console import ConsoleChannel
     from carepath.channels.inbox import InboxChannel, MemoryInbox
     from carepath.channels.registry import ChannelDeps, build_channels
-    from carepath.delivery.dispatcher import HospitalDelivery
+    from carepath.delivery.dispatch_settings import HospitalDelivery
     from carepath.delivery.items import adapters_from_config
     from carepath.delivery.policy import HospitalPolicy, policy_from_config
 

@@ -13,7 +13,7 @@ import click
 from carepath.cli.common import EXIT_INVALID, ISO_DATE, fail_on, fail_with, matcher_kind, print_problems
 
 if TYPE_CHECKING:
-    from carepath.engine.runtime import Library
+    from carepath.engine.library import Library
 
 
 @click.group()
@@ -82,7 +82,7 @@ def pathway_validate(
 def load_library(paths: tuple[str, ...]) -> Library:
     """Compile pathway files or directories into a Library, or exit 1 with located errors."""
     from carepath.engine.compiler import compile_paths
-    from carepath.engine.runtime import Library
+    from carepath.engine.library import Library
 
     files = expand_paths(paths)
     if not files:

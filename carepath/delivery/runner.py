@@ -10,7 +10,7 @@ checkout (PostgreSQL's are pinged first), and so does the Redis client.
 
 A failed round loses nothing: a send that failed before its provider call is recorded as a
 retry (``channels.base.before_the_call``); rows claimed when the database went away are in
-flight, recorded once it answers again (``dispatcher._record_patiently``) or else recovered by
+flight, recorded once it answers again (``outcomes.record_patiently``) or else recovered by
 the crash rule of the delivery guarantee.
 """
 

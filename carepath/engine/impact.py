@@ -32,7 +32,9 @@ from typing import Any, Generic, TypeVar
 from carepath.engine.cohort import Member
 from carepath.engine.dependencies import closure, differing_timed_rules, footprint, moving_events
 from carepath.engine.facts import Event, Facts
-from carepath.engine.runtime import TO_HER, Emitted, Evaluation, Library, Settings, State, evaluate
+from carepath.engine.library import Library
+from carepath.engine.runtime import Emitted, Evaluation, Settings, State, evaluate
+from carepath.engine.scheduling import TO_HER
 from carepath.engine.simulate import Row, dry_run, timeline
 from carepath.engine.summary import CohortSummary
 from carepath.engine.timing import Anchors, occurrence_days

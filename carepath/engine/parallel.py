@@ -14,7 +14,8 @@ from carepath.engine.cohort import Member, synthetic_cohort
 from carepath.engine.compiler import compile_paths
 from carepath.engine.forms import make_scorer
 from carepath.engine.impact import CohortImpact, Enrolled, Plan
-from carepath.engine.runtime import Library, Settings
+from carepath.engine.library import Library
+from carepath.engine.runtime import Settings
 from carepath.engine.summary import CohortSummary, simulate_member
 
 CHUNK = 250

@@ -31,7 +31,9 @@ from carepath.engine.clock import (
 )
 from carepath.engine.facts import Event, Facts, facts_from_patient
 from carepath.engine.inputs import check_events, check_patient
-from carepath.engine.runtime import TO_HER, Library, Settings
+from carepath.engine.library import Library
+from carepath.engine.runtime import Settings
+from carepath.engine.scheduling import TO_HER
 from carepath.engine.simulate import Row, dry_run, events_from_file
 from carepath.engine.spec import (
     AllOf,

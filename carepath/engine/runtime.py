@@ -6,23 +6,27 @@ scheduled actions it cancels or replaces, the new state and the next wake-up. It
 the wall clock, a database or the network, so the dry-run, the cohort simulation and
 production run the very same code.
 
-Order for one trigger (DSL.md, "Evaluation order"): apply the event to her facts; check
+Order for one trigger (docs/language.md, "Evaluation order"): apply the event to her facts; check
 exits; check audiences; then rules, by pathway id and declaration order, all against one
 snapshot. ``tag``, ``risk`` and ``enroll`` change the facts afterwards and raise internal
 events, evaluated next, to a depth of 8.
+
+The compiled pathways it evaluates against are a ``Library`` (``library.py``); when a timed
+rule fires and when an action takes effect is ``scheduling.py``'s arithmetic.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
-from collections.abc import Iterable, Mapping
+from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
 from carepath.engine.facts import Event, Facts, Scorer, apply_event, snapshot
-from carepath.engine.matchers import MATCHER_KINDS, Matcher, matcher_for
+from carepath.engine.library import Library, Loaded
+from carepath.engine.scheduling import due_occurrences, takes_effect
 from carepath.engine.spec import (
     DELIVERABLE_KINDS,
     RISK_COLOURS,
@@ -34,14 +38,9 @@ from carepath.engine.spec import (
     Pathway,
     Rule,
 )
-from carepath.engine.timing import Anchors, SendWindow, Timetable, point_date, timetable
-from carepath.engine.wakeups import Boundaries, boundaries, wakeup_days
+from carepath.engine.timing import Anchors, SendWindow, Timetable
+from carepath.engine.wakeups import Boundaries, wakeup_days
 from carepath.errors import EvaluationError
-
-#: Timetables kept per Library; enough for every pathway of a few hundred pregnancies.
-TIMETABLE_CACHE = 4096
-#: Actions that reach her phone: the engine places them in the send window.
-TO_HER = frozenset({"push", "questionnaire", "remind"})
 
 
 @dataclass(frozen=True)
@@ -111,125 +110,8 @@ class Evaluation:
     exited: tuple[Enrolment, ...] = ()
 
 
-@dataclass(frozen=True)
-class Loaded:
-    """A compiled pathway version with everything evaluation looks up, found once."""
-
-    pathway: Pathway
-    matcher: Matcher
-    timed_rules: tuple[Rule, ...]
-    audience_bounds: Boundaries
-    exit_bounds: Boundaries
-    rule_order: Mapping[str, int]
-    calendar_exit: bool  # the exit names a fact the calendar moves
-    calendar_entry: bool  # the audience or the exit does
-    on_enrolled: tuple[Rule, ...]
-    on_event: Mapping[str, tuple[Rule, ...]]  # event type -> its rules, in declaration order
-
-    @classmethod
-    def build(cls, pathway: Pathway, matcher: Matcher) -> Loaded:
-        audience_bounds = boundaries(pathway.audience)
-        exit_bounds = boundaries(pathway.exit)
-        on_event: dict[str, list[Rule]] = {}
-        for rule in pathway.rules:
-            if isinstance(rule.trigger, OnEvent):
-                on_event.setdefault(rule.trigger.type, []).append(rule)
-        return cls(
-            pathway=pathway,
-            matcher=matcher,
-            timed_rules=tuple(r for r in pathway.rules if isinstance(r.trigger, At | Every)),
-            audience_bounds=audience_bounds,
-            exit_bounds=exit_bounds,
-            rule_order=MappingProxyType({rule.id: i for i, rule in enumerate(pathway.rules)}),
-            calendar_exit=bool(exit_bounds),
-            calendar_entry=bool(audience_bounds) or bool(exit_bounds),
-            on_enrolled=tuple(r for r in pathway.rules if isinstance(r.trigger, OnEnrolled)),
-            on_event=MappingProxyType({kind: tuple(rules) for kind, rules in on_event.items()}),
-        )
-
-
-class Library:
-    """Compiled pathways and their matchers, built once and shared by every evaluation.
-
-    ``current`` are the versions new enrolments get; older versions stay available for the
-    enrolments pinned to them.
-    """
-
-    def __init__(self, pathways: Iterable[Pathway], matcher: str = "compiled") -> None:
-        """``matcher`` is a kind of ``MATCHER_KINDS``; the engine never reads the environment:
-        the CLI passes ``--matcher`` / ``CAREPATH_MATCHER`` (``carepath.cli.matcher_kind``)."""
-        if matcher not in MATCHER_KINDS:
-            raise ValueError(f"unknown matcher {matcher!r}; use one of {', '.join(MATCHER_KINDS)}")
-        self.matcher_kind = matcher
-        self.current: dict[str, Pathway] = {}
-        self._loaded: dict[tuple[str, str], Loaded] = {}
-        self._timetables: OrderedDict[tuple[str, str, Anchors, SendWindow], Timetable] = OrderedDict()
-        self._ordered: list[Loaded] | None = None
-        for pathway in pathways:
-            self.add(pathway)
-
-    def add(self, pathway: Pathway, *, current: bool = True) -> None:
-        key = (pathway.id, pathway.version)
-        if key not in self._loaded:
-            self._loaded[key] = Loaded.build(pathway, matcher_for(pathway, self.matcher_kind))
-        if current:
-            self.current[pathway.id] = pathway
-            self._ordered = None
-
-    def subset(self, pathway_ids: Iterable[str], *, pinned_from: Library | None = None) -> Library:
-        """Only these pathways, sharing the compiled matchers (nothing is compiled again).
-
-        ``pinned_from``'s versions of the same pathways stay loaded but not current, for the
-        enrolments pinned to them (a published version while a candidate is tried out).
-        """
-        wanted = frozenset(pathway_ids)
-        part = Library((), matcher=self.matcher_kind)
-        sources = [self] if pinned_from is None else [pinned_from, self]
-        for source in sources:
-            for key, loaded in source._loaded.items():
-                if key[0] in wanted:
-                    part._loaded[key] = loaded
-        part.current = {k: v for k, v in self.current.items() if k in wanted}
-        return part
-
-    def versions(self) -> list[Pathway]:
-        """Every loaded version, current or pinned, by pathway id then version."""
-        return [self._loaded[key].pathway for key in sorted(self._loaded)]
-
-    def loaded(self, pathway_id: str, version: str) -> Loaded:
-        try:
-            return self._loaded[(pathway_id, version)]
-        except KeyError:
-            raise EvaluationError(
-                f"pathway {pathway_id} version {version} is not loaded", code="unknown-version"
-            ) from None
-
-    def matcher(self, pathway_id: str, version: str) -> Matcher:
-        return self.loaded(pathway_id, version).matcher
-
-    def ordered(self) -> list[Loaded]:
-        """The current versions, by pathway id (the evaluation order)."""
-        if self._ordered is None:
-            self._ordered = [self._loaded[(k, self.current[k].version)] for k in sorted(self.current)]
-        return self._ordered
-
-    def timetable(self, loaded: Loaded, anchors: Anchors, window: SendWindow) -> Timetable:
-        """The pathway's timed occurrences for these anchors, from a small LRU cache: a
-        simulation evaluates one pregnancy many times in a row, production once per wake-up."""
-        key = (loaded.pathway.id, loaded.pathway.version, anchors, window)
-        found = self._timetables.get(key)
-        if found is None:
-            found = timetable(loaded.timed_rules, anchors, window)
-            self._timetables[key] = found
-            if len(self._timetables) > TIMETABLE_CACHE:
-                self._timetables.popitem(last=False)
-        else:
-            self._timetables.move_to_end(key)
-        return found
-
-
 def dedupe_key(pregnancy_id: str, pathway: Pathway, rule_id: str, occurrence: str, index: int) -> str:
-    """DSL.md's recipe: pregnancy, pathway and version, rule, occurrence, action index."""
+    """docs/language.md, "Dedupe key": pregnancy, pathway and version, rule, occurrence, action index."""
     return f"{pregnancy_id}/{pathway.id}@{pathway.version}/{rule_id}/{occurrence}/{index}"
 
 
@@ -433,29 +315,8 @@ class _Run:
         if not occurrences:
             return []  # the common case: nothing of this pathway fell due since the last look
         enrolled_on = self._anchors(enrolment).enrolled_on
-        due_by_rule: dict[str, list[datetime]] = {}
-        rules: dict[str, Rule] = {}
-        for moment, rule in occurrences:
-            due_by_rule.setdefault(rule.id, []).append(moment)
-            rules[rule.id] = rule
-        firings = []
-        for rule_id, due in due_by_rule.items():
-            rule = rules[rule_id]
-            on_time = [
-                t for t in due if self.window.local_date(t) >= enrolled_on and self.now <= self._closing(t)
-            ]
-            within = rule.catch_up_within or timedelta(weeks=1)
-            missed = [t for t in due if t not in on_time and self.now - t <= within]
-            chosen = list(on_time)
-            if rule.catch_up == "all":
-                chosen = sorted(missed + on_time)
-            elif rule.catch_up == "latest" and not on_time and missed:
-                chosen = [missed[-1]]
-            firings += [_Firing(rule, self.window.local_date(t).isoformat(), t) for t in chosen]
-        return firings
-
-    def _closing(self, moment: datetime) -> datetime:
-        return self.window.closing(self.window.local_date(moment))
+        due = due_occurrences(occurrences, enrolled_on, self.now, self.window)
+        return [_Firing(rule, self.window.local_date(t).isoformat(), t) for rule, t in due]
 
     # --- actions ---
 
@@ -464,7 +325,7 @@ class _Run:
     ) -> Emitted | None:
         at = self.now
         if action.kind in DELIVERABLE_KINDS:
-            placed = self._schedule_time(action, enrolment)
+            placed = takes_effect(action, self._anchors(enrolment), self.now, self.today, self.window)
             if placed is None:
                 return None
             at = placed
@@ -503,30 +364,6 @@ class _Run:
             self.pending = [p for p in self.pending if p.dedupe_key != emitted.dedupe_key] + [emitted]
         self.emitted.append(emitted)
         return emitted
-
-    def _schedule_time(self, action: Action, enrolment: Enrolment) -> datetime | None:
-        """When a deliverable takes effect: computed, clamped, then placed in the window."""
-        schedule = action.schedule
-        anchors = self._anchors(enrolment)
-        moment = self.now
-        clamp_day: date | None = None
-        if schedule is not None:
-            if schedule.after is not None:
-                moment = self.now + schedule.after
-            elif schedule.at is not None:
-                day = point_date(schedule.at, anchors)
-                if day is None:
-                    return None
-                moment = max(self.window.opening(day), self.now)
-            if schedule.not_after is not None:
-                clamp_day = point_date(schedule.not_after, anchors)
-                if clamp_day is None or clamp_day < self.today:
-                    return None  # the bound has passed: the action is dropped
-                bound = max(self.window.opening(clamp_day), self.now)
-                moment = min(moment, bound)
-        if action.kind in TO_HER:
-            moment = self.window.place(moment, clamp_day)
-        return moment
 
     def _apply_effect(self, emitted: Emitted, action: Action, rule: Rule, step: _Step) -> None:
         """tag, risk and enroll change her facts after the step and raise internal events."""

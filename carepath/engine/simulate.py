@@ -16,7 +16,8 @@ from typing import Any
 
 from carepath.engine.clock import format_gestational_age, gestational_days
 from carepath.engine.facts import Event, Facts, apply_event
-from carepath.engine.runtime import Emitted, Evaluation, Library, Settings, State, evaluate
+from carepath.engine.library import Library
+from carepath.engine.runtime import Emitted, Evaluation, Settings, State, evaluate
 from carepath.errors import EvaluationError
 
 #: A pregnancy's dry-run never needs more evaluations than this; a bug that stops the clock must not hang.

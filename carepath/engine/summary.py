@@ -15,7 +15,9 @@ from typing import Any
 
 from carepath.engine.clock import TERM_DAYS
 from carepath.engine.cohort import Member
-from carepath.engine.runtime import TO_HER, Library, Settings
+from carepath.engine.library import Library
+from carepath.engine.runtime import Settings
+from carepath.engine.scheduling import TO_HER
 from carepath.engine.simulate import timeline
 
 

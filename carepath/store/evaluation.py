@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from carepath.engine.facts import Event, Facts, Scorer, apply_event, facts_from_patient
 from carepath.engine.forms import make_scorer
-from carepath.engine.runtime import Cancellation, Emitted, Evaluation, Library, Settings, State, evaluate
+from carepath.engine.library import Library
+from carepath.engine.runtime import Cancellation, Emitted, Evaluation, Settings, State, evaluate
 from carepath.engine.spec import parse_duration
 from carepath.engine.timing import SendWindow
 from carepath.store import held_content, hospital_settings

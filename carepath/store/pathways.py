@@ -21,7 +21,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from carepath.engine.compiler import Unit, compile_units
-from carepath.engine.runtime import Library, State
+from carepath.engine.library import Library
+from carepath.engine.runtime import State
 from carepath.errors import CompileError, EvaluationError
 from carepath.store import state_codec
 from carepath.store.models import EnrolmentRecord, PathwayVersion, Pregnancy

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from carepath.channels.base import make_http_client
 from carepath.channels.inbox import MemoryInbox
 from carepath.channels.registry import ChannelDeps, build_channels
-from carepath.delivery.dispatcher import DispatchSettings, HospitalDelivery, dispatch_once, recover_in_flight
+from carepath.delivery.dispatch_settings import DispatchSettings, HospitalDelivery
+from carepath.delivery.dispatcher import dispatch_once, recover_in_flight
 from carepath.delivery.token_store import DatabaseTokenStore
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from carepath.channels.base import Channel, InMemoryTokenStore, Message, Receipt, make_http_client
 from carepath.channels.inbox import MemoryInbox
 from carepath.channels.registry import ChannelDeps, build_channels
-from carepath.delivery.dispatcher import DispatchSettings, HospitalDelivery, dispatch_once, recover_in_flight
+from carepath.delivery.dispatch_settings import DispatchSettings, HospitalDelivery
+from carepath.delivery.dispatcher import dispatch_once, recover_in_flight
 from carepath.delivery.policy import HospitalPolicy
 from carepath.store import consents, delivery_state
 from carepath.store.models import InboxItem, OutboxRow
@@ -166,7 +167,7 @@ def test_the_inbox_carries_the_hospitals_own_published_wording(
 ) -> None:
     """A lesson the hospital edited, reviewed and published reaches her inbox in its words;
     another hospital's women keep the shipped text."""
-    from carepath.store import authoring, tenants
+    from carepath.store import authoring, drafting, publishing, reviewing, tenants
 
     with db.transaction() as session:
         tenants.ensure_hospital(session, "h2", "hospital two", NOW)
@@ -179,12 +180,12 @@ def test_the_inbox_carries_the_hospitals_own_published_wording(
         2, HOSPITAL, "王医生", frozenset({"reviewer"}), frozenset({"content.review", "pathway.publish"})
     )
     with db.transaction() as session:
-        draft, _ = authoring.start_draft(session, author, "content", "week-20", now=NOW)
+        draft, _ = drafting.start_draft(session, author, "content", "week-20", now=NOW)
         edited = draft.source.rstrip("\n") + "\n\n本院孕妇学校每周三下午开课。\n"
-        authoring.save_draft(session, author, draft.id, edited, draft.revision, now=NOW)
-        authoring.submit(session, author, draft.id, now=NOW)
-        authoring.review(session, reviewer, draft.id, "approve", "可以", now=NOW)
-        authoring.publish(session, reviewer, draft.id, now=NOW)
+        drafting.save_draft(session, author, draft.id, edited, draft.revision, now=NOW)
+        drafting.submit(session, author, draft.id, now=NOW)
+        reviewing.review(session, reviewer, draft.id, "approve", "可以", now=NOW)
+        publishing.publish(session, reviewer, draft.id, now=NOW)
     add_outbox(db, mine, "k-mine", kind="push", params={"content": "week-20"})
     add_outbox(db, theirs, "k-theirs", kind="push", params={"content": "week-20"}, hospital="h2")
     set_hospital_settings(db, "h2", drafts_allowed=True)  # h2 sends the shipped text, a draft

@@ -28,7 +28,8 @@ from sqlalchemy.exc import OperationalError
 from carepath.channels.base import Channel, Message, Receipt, TokenStore, make_http_client
 from carepath.channels.inbox import MemoryInbox
 from carepath.channels.registry import ChannelDeps, build_channels
-from carepath.delivery.dispatcher import DispatchSettings, HospitalDelivery, dispatch_once
+from carepath.delivery.dispatch_settings import DispatchSettings, HospitalDelivery
+from carepath.delivery.dispatcher import dispatch_once
 from carepath.store.models import OutboxRow
 from tests.conftest import NOW
 from tests.delivery.conftest import OA_APPID, add_outbox, add_pregnancy

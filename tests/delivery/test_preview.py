@@ -10,8 +10,8 @@ from carepath.delivery.preview import preview_views, render_views
 from carepath.delivery.rendering import NEUTRAL_SUMMARY
 from carepath.engine.compiler import compile_paths
 from carepath.engine.content import ContentItem, load_content_library
+from carepath.engine.library import Library
 from carepath.engine.preview import demo_persona, preview
-from carepath.engine.runtime import Library
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTENT = load_content_library()

@@ -13,7 +13,8 @@ from carepath.engine.catalogue import Catalogue, load_catalogue
 from carepath.engine.compiler import Unit, compile_units
 from carepath.engine.facts import facts_from_patient
 from carepath.engine.inputs import check_events, check_patient
-from carepath.engine.runtime import Library, Settings
+from carepath.engine.library import Library
+from carepath.engine.runtime import Settings
 from carepath.engine.simulate import dry_run, events_from_file
 from carepath.errors import CarepathError
 

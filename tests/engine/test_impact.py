@@ -28,8 +28,9 @@ from carepath.engine.impact import (
     persona_diff,
     window_actions,
 )
+from carepath.engine.library import Library
 from carepath.engine.parallel import parallel_impact
-from carepath.engine.runtime import Library, Settings, evaluate
+from carepath.engine.runtime import Settings, evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
 ZONE = Settings().window.zone

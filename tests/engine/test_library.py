@@ -19,7 +19,9 @@ from carepath.engine.compiler import compile_paths
 from carepath.engine.facts import Facts, facts_from_patient, snapshot
 from carepath.engine.forms import make_scorer
 from carepath.engine.inputs import check_events, check_patient
-from carepath.engine.runtime import TO_HER, Library, Settings
+from carepath.engine.library import Library
+from carepath.engine.runtime import Settings
+from carepath.engine.scheduling import TO_HER
 from carepath.engine.simulate import Row, dry_run, events_from_file
 
 ROOT = Path(__file__).parent.parent.parent

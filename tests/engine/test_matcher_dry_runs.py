@@ -16,7 +16,8 @@ import yaml
 
 from carepath.engine.compiler import compile_paths
 from carepath.engine.facts import Event, facts_from_patient
-from carepath.engine.runtime import Evaluation, Library, State, evaluate
+from carepath.engine.library import Library
+from carepath.engine.runtime import Evaluation, State, evaluate
 
 PATHWAYS = compile_paths(sorted(glob("examples/pathways/*.yaml"))).pathways
 PATIENTS = sorted(glob("examples/patients/*.yaml"))

@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from carepath.engine.compiler import compile_paths, compile_text
+from carepath.engine.library import Library
 from carepath.engine.matchers import MATCHER_KINDS, Matcher, matcher_for
 from carepath.engine.matchers.compiled import CompiledMatcher
 from carepath.engine.matchers.durable import MAX_GROUPS, DurableMatcher
-from carepath.engine.runtime import Library
 from carepath.engine.spec import (
     AllOf,
     AnyOf,

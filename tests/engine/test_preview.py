@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from carepath.engine.compiler import Unit, compile_paths, compile_units
+from carepath.engine.library import Library
 from carepath.engine.preview import demo_persona, describe_condition, persona_facts, persona_patient, preview
-from carepath.engine.runtime import Library, Settings
+from carepath.engine.runtime import Settings
 from carepath.errors import CompileError
 
 ROOT = Path(__file__).resolve().parents[2]

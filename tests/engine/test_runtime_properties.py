@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from carepath.engine.compiler import compile_paths
 from carepath.engine.facts import Event, Facts
-from carepath.engine.runtime import Library, Settings, State, evaluate
+from carepath.engine.library import Library
+from carepath.engine.runtime import Settings, State, evaluate
 from carepath.engine.simulate import dry_run
 
 ROOT = Path(__file__).resolve().parents[2]

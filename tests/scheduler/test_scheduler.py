@@ -159,7 +159,7 @@ def test_jobs_call_services_inside_the_app_context(
 def hospital_delivery_stub() -> Any:
     from carepath.channels.console import ConsoleChannel
     from carepath.channels.inbox import InboxChannel, MemoryInbox
-    from carepath.delivery.dispatcher import HospitalDelivery
+    from carepath.delivery.dispatch_settings import HospitalDelivery
     from carepath.delivery.policy import HospitalPolicy
 
     return HospitalDelivery(

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from carepath.engine.content import CONTENT_DIRECTORY, parse_content_item
 from carepath.engine.forms import FORMS_DIRECTORY
-from carepath.store import authoring, pathways, upstream
+from carepath.store import authoring, drafting, pathways, publishing, reviewing, upstream
 from carepath.store.authoring import Editor
 from carepath.store.db import Database
 from carepath.store.library_files import Shipped
@@ -56,11 +56,11 @@ def db(app: Flask) -> Iterator[Database]:
 def _published(db: Database, shipped: Shipped, source: str, *, migrate: bool = False) -> int:
     """Draft ``source`` for gdm-example, submit, approve and publish it; the version id."""
     with db.transaction() as session:
-        draft, _ = authoring.start_draft(session, AUTHOR, "pathway", "gdm-example", now=NOW, shipped=shipped)
-        authoring.save_draft(session, AUTHOR, draft.id, source, draft.revision, now=NOW)
-        authoring.submit(session, AUTHOR, draft.id, now=NOW)
-        authoring.review(session, REVIEWER, draft.id, "approve", "看过了", now=NOW)
-        authoring.publish(session, REVIEWER, draft.id, now=NOW, migrate=migrate)
+        draft, _ = drafting.start_draft(session, AUTHOR, "pathway", "gdm-example", now=NOW, shipped=shipped)
+        drafting.save_draft(session, AUTHOR, draft.id, source, draft.revision, now=NOW)
+        drafting.submit(session, AUTHOR, draft.id, now=NOW)
+        reviewing.review(session, REVIEWER, draft.id, "approve", "看过了", now=NOW)
+        publishing.publish(session, REVIEWER, draft.id, now=NOW, migrate=migrate)
         return draft.id
 
 
@@ -68,22 +68,22 @@ def test_a_stale_save_is_refused_with_who_saved_and_the_refused_text_returned(
     db: Database, shipped: Shipped
 ) -> None:
     with db.transaction() as session:
-        draft, created = authoring.start_draft(
+        draft, created = drafting.start_draft(
             session, AUTHOR, "pathway", "gdm-example", now=NOW, shipped=shipped
         )
-        again, created_again = authoring.start_draft(
+        again, created_again = drafting.start_draft(
             session, SECOND, "pathway", "gdm-example", now=NOW, shipped=shipped
         )
     assert created and not created_again and again.id == draft.id  # one open draft per document
     assert draft.source == GDM and draft.revision == 1
     with db.transaction() as session:
-        saved = authoring.save_draft(
+        saved = drafting.save_draft(
             session, SECOND, draft.id, GDM.replace("due: 2d", "due: 3d"), 1, now=LATER
         )
         assert saved.revision == 2
     mine = GDM.replace("due: 2d", "due: 4d")
     with pytest.raises(authoring.DraftConflictError) as caught, db.transaction() as session:
-        authoring.save_draft(session, AUTHOR, draft.id, mine, 1, now=LATER)
+        drafting.save_draft(session, AUTHOR, draft.id, mine, 1, now=LATER)
     assert (caught.value.current_revision, caught.value.saved_by) == (2, "李审核")
     assert caught.value.rejected_source == mine and caught.value.code == "draft-conflict"
     with db.reading() as session:
@@ -95,10 +95,10 @@ def test_a_draft_with_errors_is_not_submitted_and_every_error_is_located(
     db: Database, shipped: Shipped
 ) -> None:
     with db.transaction() as session:
-        draft, _ = authoring.start_draft(session, AUTHOR, "pathway", "gdm-example", now=NOW, shipped=shipped)
-        authoring.save_draft(session, AUTHOR, draft.id, GDM.replace("push:", "shout:", 1), 1, now=NOW)
+        draft, _ = drafting.start_draft(session, AUTHOR, "pathway", "gdm-example", now=NOW, shipped=shipped)
+        drafting.save_draft(session, AUTHOR, draft.id, GDM.replace("push:", "shout:", 1), 1, now=NOW)
     with pytest.raises(authoring.NotCompiledError) as caught, db.transaction() as session:
-        authoring.submit(session, AUTHOR, draft.id, now=NOW)
+        drafting.submit(session, AUTHOR, draft.id, now=NOW)
     problems = caught.value.problems
     assert problems and all(p.location.path == "pathway/gdm-example.yaml" for p in problems)
     assert [(p.code, p.location.line, p.location.column) for p in problems] == [("unknown-action", 17, 9)]
@@ -109,62 +109,62 @@ def test_a_draft_with_errors_is_not_submitted_and_every_error_is_located(
 def test_the_author_or_last_saver_never_approves_their_own_change(db: Database, shipped: Shipped) -> None:
     author_who_reviews = Editor(1, "a", "张护士", frozenset({"doctor"}), frozenset({"pathway.review"}))
     with db.transaction() as session:
-        draft, _ = authoring.start_draft(session, AUTHOR, "pathway", "gdm-example", now=NOW, shipped=shipped)
-        authoring.save_draft(session, REVIEWER, draft.id, GDM.replace("due: 2d", "due: 3d"), 1, now=NOW)
-        authoring.submit(session, AUTHOR, draft.id, now=NOW)
+        draft, _ = drafting.start_draft(session, AUTHOR, "pathway", "gdm-example", now=NOW, shipped=shipped)
+        drafting.save_draft(session, REVIEWER, draft.id, GDM.replace("due: 2d", "due: 3d"), 1, now=NOW)
+        drafting.submit(session, AUTHOR, draft.id, now=NOW)
     for editor in (author_who_reviews, REVIEWER):  # REVIEWER saved the last revision
         with pytest.raises(authoring.OwnChangeError), db.transaction() as session:
-            authoring.review(session, editor, draft.id, "approve", "", now=NOW)
+            reviewing.review(session, editor, draft.id, "approve", "", now=NOW)
     with db.transaction() as session:
-        authoring.review(session, SECOND, draft.id, "approve", "", now=NOW)
-        assert authoring.is_approved(session, authoring.get_version(session, "a", draft.id))
+        reviewing.review(session, SECOND, draft.id, "approve", "", now=NOW)
+        assert reviewing.is_approved(session, authoring.get_version(session, "a", draft.id))
 
 
 def test_a_reviewer_needs_the_permission_and_one_of_the_policy_roles(db: Database, shipped: Shipped) -> None:
     with db.transaction() as session:
-        draft, _ = authoring.start_draft(session, AUTHOR, "pathway", "gdm-example", now=NOW, shipped=shipped)
-        authoring.submit(session, AUTHOR, draft.id, now=NOW)
+        draft, _ = drafting.start_draft(session, AUTHOR, "pathway", "gdm-example", now=NOW, shipped=shipped)
+        drafting.submit(session, AUTHOR, draft.id, now=NOW)
     no_permission = Editor(4, "a", "赵医生", frozenset({"doctor"}), frozenset({"content.review"}))
     with pytest.raises(authoring.NotAllowedError), db.transaction() as session:
-        authoring.review(session, no_permission, draft.id, "approve", "", now=NOW)
+        reviewing.review(session, no_permission, draft.id, "approve", "", now=NOW)
     with db.transaction() as session:
-        authoring.set_policy(
+        reviewing.set_policy(
             session, SECOND, 1, ["reviewer"], now=NOW, known_roles=frozenset({"reviewer", "doctor"})
         )
     with pytest.raises(authoring.NotAllowedError), db.transaction() as session:  # a doctor no longer reviews
-        authoring.review(session, REVIEWER, draft.id, "approve", "", now=NOW)
+        reviewing.review(session, REVIEWER, draft.id, "approve", "", now=NOW)
     with pytest.raises(authoring.BadPolicyError), db.transaction() as session:
-        authoring.set_policy(session, SECOND, 3, ["reviewer"], now=NOW, known_roles=frozenset({"reviewer"}))
+        reviewing.set_policy(session, SECOND, 3, ["reviewer"], now=NOW, known_roles=frozenset({"reviewer"}))
 
 
 def test_two_approvals_are_needed_under_a_two_reviewer_policy_and_a_rejection_starts_over(
     db: Database, shipped: Shipped
 ) -> None:
     with db.transaction() as session:
-        authoring.set_policy(
+        reviewing.set_policy(
             session, SECOND, 2, ["doctor", "reviewer"], now=NOW, known_roles=frozenset({"doctor", "reviewer"})
         )
-        draft, _ = authoring.start_draft(session, AUTHOR, "pathway", "gdm-example", now=NOW, shipped=shipped)
-        authoring.save_draft(session, AUTHOR, draft.id, GDM.replace("due: 2d", "due: 3d"), 1, now=NOW)
-        authoring.submit(session, AUTHOR, draft.id, now=NOW)
-        authoring.review(session, REVIEWER, draft.id, "approve", "", now=NOW)
+        draft, _ = drafting.start_draft(session, AUTHOR, "pathway", "gdm-example", now=NOW, shipped=shipped)
+        drafting.save_draft(session, AUTHOR, draft.id, GDM.replace("due: 2d", "due: 3d"), 1, now=NOW)
+        drafting.submit(session, AUTHOR, draft.id, now=NOW)
+        reviewing.review(session, REVIEWER, draft.id, "approve", "", now=NOW)
     with pytest.raises(authoring.NotApprovedError), db.transaction() as session:
-        authoring.publish(session, REVIEWER, draft.id, now=NOW)
+        publishing.publish(session, REVIEWER, draft.id, now=NOW)
     with pytest.raises(authoring.AlreadyReviewedError), db.transaction() as session:
-        authoring.review(session, REVIEWER, draft.id, "approve", "", now=NOW)
+        reviewing.review(session, REVIEWER, draft.id, "approve", "", now=NOW)
     with pytest.raises(authoring.AuthoringError, match="comment"), db.transaction() as session:
-        authoring.review(session, SECOND, draft.id, "reject", "  ", now=NOW)
+        reviewing.review(session, SECOND, draft.id, "reject", "  ", now=NOW)
     with db.transaction() as session:
-        authoring.review(session, SECOND, draft.id, "reject", "随访时间请再确认", now=NOW)
+        reviewing.review(session, SECOND, draft.id, "reject", "随访时间请再确认", now=NOW)
         assert authoring.get_version(session, "a", draft.id).status == "draft"
-        authoring.submit(session, AUTHOR, draft.id, now=LATER)
-        authoring.review(session, REVIEWER, draft.id, "approve", "", now=LATER)
-        assert not authoring.is_approved(session, authoring.get_version(session, "a", draft.id))  # new round
-        authoring.review(session, SECOND, draft.id, "approve", "", now=LATER)
-        published = authoring.publish(session, SECOND, draft.id, now=LATER)
+        drafting.submit(session, AUTHOR, draft.id, now=LATER)
+        reviewing.review(session, REVIEWER, draft.id, "approve", "", now=LATER)
+        assert not reviewing.is_approved(session, authoring.get_version(session, "a", draft.id))  # new round
+        reviewing.review(session, SECOND, draft.id, "approve", "", now=LATER)
+        published = publishing.publish(session, SECOND, draft.id, now=LATER)
         assert published.status == "published"
     with pytest.raises(authoring.WrongStatusError), db.transaction() as session:  # immutable
-        authoring.save_draft(session, AUTHOR, draft.id, GDM, published.revision, now=LATER)
+        drafting.save_draft(session, AUTHOR, draft.id, GDM, published.revision, now=LATER)
 
 
 def test_publishing_makes_new_enrolments_take_it_and_pinned_ones_keep_theirs_unless_moved(
@@ -189,7 +189,7 @@ def test_publishing_makes_new_enrolments_take_it_and_pinned_ones_keep_theirs_unl
     assert _enrolled_versions(db) == {"p-001": built_in, "p-002": second}
     # the next version moves everyone enrolled: state and enrolment rows together
     with db.transaction() as session:
-        draft, _ = authoring.start_draft(session, AUTHOR, "pathway", "gdm-example", now=NOW, shipped=shipped)
+        draft, _ = drafting.start_draft(session, AUTHOR, "pathway", "gdm-example", now=NOW, shipped=shipped)
     v3 = _publish_existing(db, draft.id, GDM.replace("due: 2d", "due: 5d"), migrate=True)
     with db.reading() as session:
         third = authoring.get_version(session, "a", v3).engine_version
@@ -207,10 +207,10 @@ def test_publishing_makes_new_enrolments_take_it_and_pinned_ones_keep_theirs_unl
 def _publish_existing(db: Database, draft_id: int, source: str, *, migrate: bool) -> int:
     with db.transaction() as session:
         version = authoring.get_version(session, "a", draft_id)
-        authoring.save_draft(session, AUTHOR, draft_id, source, version.revision, now=NOW)
-        authoring.submit(session, AUTHOR, draft_id, now=NOW)
-        authoring.review(session, REVIEWER, draft_id, "approve", "", now=NOW)
-        authoring.publish(session, REVIEWER, draft_id, now=NOW, migrate=migrate)
+        drafting.save_draft(session, AUTHOR, draft_id, source, version.revision, now=NOW)
+        drafting.submit(session, AUTHOR, draft_id, now=NOW)
+        reviewing.review(session, REVIEWER, draft_id, "approve", "", now=NOW)
+        publishing.publish(session, REVIEWER, draft_id, now=NOW, migrate=migrate)
     return draft_id
 
 
@@ -247,10 +247,10 @@ def test_rollback_publishes_an_earlier_text_again_as_the_newest_version(
 ) -> None:
     first = _published(db, shipped, GDM.replace("due: 2d", "due: 3d"))
     with db.transaction() as session:
-        draft, _ = authoring.start_draft(session, AUTHOR, "pathway", "gdm-example", now=NOW, shipped=shipped)
+        draft, _ = drafting.start_draft(session, AUTHOR, "pathway", "gdm-example", now=NOW, shipped=shipped)
     _publish_existing(db, draft.id, GDM.replace("due: 2d", "due: 6d"), migrate=False)
     with db.transaction() as session:
-        back = authoring.rollback(session, SECOND, first, now=LATER, comment="6天太长")
+        back = publishing.rollback(session, SECOND, first, now=LATER, comment="6天太长")
         assert back.number == 3 and back.origin == "rollback" and back.status == "published"
         original = authoring.get_version(session, "a", first)
         assert back.source == original.source and back.engine_version == original.engine_version
@@ -271,7 +271,7 @@ def test_retiring_the_hospital_version_makes_the_built_in_one_current_again(
         built_in = pathways.library_for(session, "a", fresh=True).current["gdm-example"].version
     mine = _published(db, shipped, GDM.replace("due: 2d", "due: 3d"))
     with db.transaction() as session:
-        authoring.retire(session, REVIEWER, mine, now=LATER, comment="回到默认")
+        publishing.retire(session, REVIEWER, mine, now=LATER, comment="回到默认")
     with db.reading() as session:
         library = pathways.library_for(session, "a", fresh=True)
         assert library.current["gdm-example"].version == built_in
@@ -281,32 +281,32 @@ def test_retiring_the_hospital_version_makes_the_built_in_one_current_again(
 
 def test_publishing_a_content_item_records_its_real_reviewers(db: Database, shipped: Shipped) -> None:
     with db.transaction() as session:
-        draft, _ = authoring.start_draft(session, AUTHOR, "content", "gdm", now=NOW, shipped=shipped)
+        draft, _ = drafting.start_draft(session, AUTHOR, "content", "gdm", now=NOW, shipped=shipped)
         invented = draft.source.replace(
             "review: {status: draft}", "review: {status: approved, by: 某专家, at: 2020-01-01}"
         )
-        authoring.save_draft(session, AUTHOR, draft.id, invented.replace("请遵医嘱", "请按医嘱"), 1, now=NOW)
-        authoring.submit(session, AUTHOR, draft.id, now=NOW)
-        authoring.review(session, REVIEWER, draft.id, "approve", "措辞可以", now=LATER)
-        published = authoring.publish(session, REVIEWER, draft.id, now=LATER)
+        drafting.save_draft(session, AUTHOR, draft.id, invented.replace("请遵医嘱", "请按医嘱"), 1, now=NOW)
+        drafting.submit(session, AUTHOR, draft.id, now=NOW)
+        reviewing.review(session, REVIEWER, draft.id, "approve", "措辞可以", now=LATER)
+        published = publishing.publish(session, REVIEWER, draft.id, now=LATER)
     item = parse_content_item(published.source, "gdm.md")
     assert dict(item.review) == {"status": "approved", "by": "王医生", "at": LATER.isoformat()}
     assert "某专家" not in published.source and "请按医嘱" in published.source
     with db.reading() as session:  # what delivery renders for each hospital
-        assert "请按医嘱" in authoring.content_items(session, "a")["gdm"].body
-        assert "请按医嘱" not in authoring.content_items(session, "b")["gdm"].body
-        assert dict(authoring.content_items(session, "b")["gdm"].review) == {"status": "draft"}
+        assert "请按医嘱" in publishing.content_items(session, "a")["gdm"].body
+        assert "请按医嘱" not in publishing.content_items(session, "b")["gdm"].body
+        assert dict(publishing.content_items(session, "b")["gdm"].review) == {"status": "draft"}
 
 
 def test_a_summary_that_names_a_condition_is_refused_at_submit(db: Database, shipped: Shipped) -> None:
     with db.transaction() as session:
-        draft, _ = authoring.start_draft(session, AUTHOR, "content", "gdm", now=NOW, shipped=shipped)
+        draft, _ = drafting.start_draft(session, AUTHOR, "content", "gdm", now=NOW, shipped=shipped)
         leaky = draft.source.replace(
             "summary: 您有一篇新的健康课程，点开看看吧。", "summary: 您的妊娠期糖尿病课程"
         )
-        authoring.save_draft(session, AUTHOR, draft.id, leaky, 1, now=NOW)
+        drafting.save_draft(session, AUTHOR, draft.id, leaky, 1, now=NOW)
     with pytest.raises(authoring.NotCompiledError) as caught, db.transaction() as session:
-        authoring.submit(session, AUTHOR, draft.id, now=NOW)
+        drafting.submit(session, AUTHOR, draft.id, now=NOW)
     assert [(p.code, p.location.line) for p in caught.value.problems] == [("sensitive-summary", 4)]
 
 
@@ -350,7 +350,7 @@ def test_another_hospital_sees_none_of_it(db: Database, shipped: Shipped) -> Non
     mine = _published(db, shipped, GDM.replace("due: 2d", "due: 3d"))
     outsider = Editor(9, "b", "外院", frozenset({"doctor"}), REVIEWING)
     with pytest.raises(authoring.DocumentNotFoundError), db.transaction() as session:
-        authoring.rollback(session, outsider, mine, now=LATER)
+        publishing.rollback(session, outsider, mine, now=LATER)
     with db.reading() as session:
         assert [d for d in authoring.list_documents(session, "b", shipped) if d.document_id] == []
         listed = {(d.kind, d.name): d for d in authoring.list_documents(session, "a", shipped)}
@@ -361,11 +361,11 @@ def test_another_hospital_sees_none_of_it(db: Database, shipped: Shipped) -> Non
 def test_publishing_needs_the_publish_permission(db: Database, shipped: Shipped) -> None:
     reviews_only = Editor(5, "a", "钱医生", frozenset({"reviewer"}), frozenset({"pathway.review"}))
     with db.transaction() as session:
-        draft, _ = authoring.start_draft(session, AUTHOR, "pathway", "gdm-example", now=NOW, shipped=shipped)
-        authoring.submit(session, AUTHOR, draft.id, now=NOW)
-        authoring.review(session, reviews_only, draft.id, "approve", "", now=NOW)
+        draft, _ = drafting.start_draft(session, AUTHOR, "pathway", "gdm-example", now=NOW, shipped=shipped)
+        drafting.submit(session, AUTHOR, draft.id, now=NOW)
+        reviewing.review(session, reviews_only, draft.id, "approve", "", now=NOW)
     with pytest.raises(authoring.NotAllowedError, match=r"pathway\.publish"), db.transaction() as session:
-        authoring.publish(session, reviews_only, draft.id, now=NOW)
+        publishing.publish(session, reviews_only, draft.id, now=NOW)
 
 
 def test_two_authors_saving_at_once_one_wins_and_the_other_gets_a_conflict(
@@ -374,7 +374,7 @@ def test_two_authors_saving_at_once_one_wins_and_the_other_gets_a_conflict(
     import threading
 
     with db.transaction() as session:
-        draft, _ = authoring.start_draft(session, AUTHOR, "pathway", "gdm-example", now=NOW, shipped=shipped)
+        draft, _ = drafting.start_draft(session, AUTHOR, "pathway", "gdm-example", now=NOW, shipped=shipped)
     outcomes: list[str] = []
     start = threading.Barrier(2)
 
@@ -382,7 +382,7 @@ def test_two_authors_saving_at_once_one_wins_and_the_other_gets_a_conflict(
         start.wait()
         try:
             with db.transaction() as session:
-                authoring.save_draft(session, editor, draft.id, text, 1, now=LATER)
+                drafting.save_draft(session, editor, draft.id, text, 1, now=LATER)
             outcomes.append("saved")
         except authoring.DraftConflictError:
             outcomes.append("conflict")
@@ -406,11 +406,11 @@ def test_publishing_a_form_records_its_real_reviewers_and_still_passes_the_lint(
     from carepath.engine.forms import parse_form
 
     with db.transaction() as session:
-        draft, _ = authoring.start_draft(session, AUTHOR, "form", "epds", now=NOW, shipped=shipped)
-        authoring.submit(session, AUTHOR, draft.id, now=NOW)
-        authoring.review(session, REVIEWER, draft.id, "approve", "", now=LATER)
-        authoring.review(session, SECOND, draft.id, "approve", "", now=LATER)
-        published = authoring.publish(session, SECOND, draft.id, now=LATER)
+        draft, _ = drafting.start_draft(session, AUTHOR, "form", "epds", now=NOW, shipped=shipped)
+        drafting.submit(session, AUTHOR, draft.id, now=NOW)
+        reviewing.review(session, REVIEWER, draft.id, "approve", "", now=LATER)
+        reviewing.review(session, SECOND, draft.id, "approve", "", now=LATER)
+        published = publishing.publish(session, SECOND, draft.id, now=LATER)
         assert authoring.problems_of(session, "a", "form", "epds", published.source) == []
     assert parse_form(published.source, "epds.yaml").review_status == "approved"
     review = yaml.safe_load(published.source)["review"]

@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 
 from carepath.engine.compiler import compile_paths
 from carepath.engine.facts import Event, facts_from_patient
-from carepath.engine.runtime import Library, State, evaluate
+from carepath.engine.library import Library
+from carepath.engine.runtime import State, evaluate
 from carepath.store.state_codec import FORMAT, dump_state, load_state
 from tests.conftest import ROOT
 

@@ -19,7 +19,8 @@ from carepath.engine.cohort import synthetic_cohort
 from carepath.engine.compiler import Unit, compile_units
 from carepath.engine.forms import make_scorer
 from carepath.engine.impact import Enrolled, Plan, advance, impact_json
-from carepath.engine.runtime import Evaluation, Library, Settings, State, evaluate
+from carepath.engine.library import Library
+from carepath.engine.runtime import Evaluation, Settings, State, evaluate
 from carepath.engine.simulate import timeline
 from carepath.engine.timing import SendWindow
 from carepath.store.state_codec import dump_state, load_state

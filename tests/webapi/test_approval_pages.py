@@ -19,7 +19,8 @@ BANNER = "演示模式：未经审核的内容也会发送给孕妇"
 def _held_rows(app: Flask, contents: list[str], hospital: str = "a") -> None:
     """Due rows naming ``contents``, claimed once by the dispatcher (which holds the drafts)."""
     from carepath.channels.inbox import InboxChannel, MemoryInbox
-    from carepath.delivery.dispatcher import HospitalDelivery, dispatch_once
+    from carepath.delivery.dispatch_settings import HospitalDelivery
+    from carepath.delivery.dispatcher import dispatch_once
     from tests.delivery.conftest import add_outbox, add_pregnancy
 
     db, cipher = app.extensions["carepath.db"], app.extensions["carepath.cipher"]

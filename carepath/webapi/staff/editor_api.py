@@ -36,7 +36,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.orm import Session
 
 from carepath.errors import Problem
-from carepath.store import authoring, upstream
+from carepath.store import authoring, drafting, publishing, reviewing, upstream
 from carepath.store.authoring import (
     EDIT_PERMISSION,
     AuthoringError,
@@ -198,8 +198,8 @@ def _authoring_problem(error: AuthoringError) -> Response:
 
 def _version_json(session: Session, version: DocumentVersion, *, source: bool = True) -> dict[str, Any]:
     document = authoring.document_of(session, version)
-    reviews = authoring.reviews_of(session, version.id)
-    needed = authoring.policy_of(session, version.hospital_id).approvals
+    reviews = reviewing.reviews_of(session, version.id)
+    needed = reviewing.policy_of(session, version.hospital_id).approvals
     extra: dict[str, Any] = {
         "kind": document.kind,
         "name": document.name,
@@ -321,7 +321,7 @@ def get_document(kind: str, name: str) -> Response:
 def start_draft(kind: str, name: str) -> tuple[Response, int]:
     _need(EDIT_PERMISSION[_kind(kind)])
     with _db().transaction() as session:
-        version, created = authoring.start_draft(session, editor(), kind, name, now=_now(), shipped=shipped())
+        version, created = drafting.start_draft(session, editor(), kind, name, now=_now(), shipped=shipped())
         return jsonify(_version_json(session, version)), 201 if created else 200
 
 
@@ -355,7 +355,7 @@ def save_source(version_id: int) -> Response:
         )
     with _db().transaction() as session:
         _need(EDIT_PERMISSION[_kind_of(session, version_id)])
-        version = authoring.save_draft(session, editor(), version_id, source, revision, now=_now())
+        version = drafting.save_draft(session, editor(), version_id, source, revision, now=_now())
         return jsonify(
             {
                 "id": version.id,
@@ -386,7 +386,7 @@ def submit(version_id: int) -> Response:
     comment = _text(_body(), "comment") if request.content_length else ""
     with _db().transaction() as session:
         _need(EDIT_PERMISSION[_kind_of(session, version_id)])
-        version = authoring.submit(session, editor(), version_id, now=_now(), comment=comment)
+        version = drafting.submit(session, editor(), version_id, now=_now(), comment=comment)
         return jsonify(_version_json(session, version, source=False))
 
 
@@ -395,7 +395,7 @@ def submit(version_id: int) -> Response:
 def withdraw(version_id: int) -> Response:
     with _db().transaction() as session:
         _need(EDIT_PERMISSION[_kind_of(session, version_id)])
-        version = authoring.withdraw(session, editor(), version_id, now=_now())
+        version = drafting.withdraw(session, editor(), version_id, now=_now())
         return jsonify(_version_json(session, version, source=False))
 
 
@@ -406,7 +406,7 @@ def review(version_id: int) -> tuple[Response, int]:
     decision = _text(body, "decision", required=True, limit=10)
     comment = _text(body, "comment")
     with _db().transaction() as session:
-        version = authoring.review(session, editor(), version_id, decision, comment, now=_now())
+        version = reviewing.review(session, editor(), version_id, decision, comment, now=_now())
         return jsonify(_version_json(session, version, source=False)), 201
 
 
@@ -415,7 +415,7 @@ def review(version_id: int) -> tuple[Response, int]:
 def publish(version_id: int) -> Response:
     migrate = _flag(_body(), "migrate")
     with _db().transaction() as session:
-        version = authoring.publish(session, editor(), version_id, now=_now(), migrate=migrate)
+        version = publishing.publish(session, editor(), version_id, now=_now(), migrate=migrate)
         return jsonify(_version_json(session, version, source=False))
 
 
@@ -426,7 +426,7 @@ def rollback(version_id: int) -> tuple[Response, int]:
     migrate = _flag(body, "migrate")
     comment = _text(body, "comment")
     with _db().transaction() as session:
-        version = authoring.rollback(
+        version = publishing.rollback(
             session, editor(), version_id, now=_now(), migrate=migrate, comment=comment
         )
         return jsonify(_version_json(session, version, source=False)), 201
@@ -437,7 +437,7 @@ def rollback(version_id: int) -> tuple[Response, int]:
 def retire(version_id: int) -> Response:
     comment = _text(_body(), "comment") if request.content_length else ""
     with _db().transaction() as session:
-        version = authoring.retire(session, editor(), version_id, now=_now(), comment=comment)
+        version = publishing.retire(session, editor(), version_id, now=_now(), comment=comment)
         return jsonify(_version_json(session, version, source=False))
 
 
@@ -507,7 +507,7 @@ def _document_kind(session: Session, document_id: int) -> str:
 @require()
 def get_policy() -> Response:
     with _db().reading() as session:
-        policy = authoring.policy_of(session, editor().hospital_id)
+        policy = reviewing.policy_of(session, editor().hospital_id)
     return jsonify({"approvals": policy.approvals, "roles": list(policy.roles), "known_roles": list(ROLES)})
 
 
@@ -523,7 +523,7 @@ def put_policy() -> Response:
     ):
         raise ApiProblemError(422, "bad-policy", "approvals (1 or 2) and roles (a list of role names)")
     with _db().transaction() as session:
-        policy = authoring.set_policy(
+        policy = reviewing.set_policy(
             session, editor(), approvals, roles, now=_now(), known_roles=frozenset(ROLES)
         )
     return jsonify({"approvals": policy.approvals, "roles": list(policy.roles)})

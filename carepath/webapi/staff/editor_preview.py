@@ -31,7 +31,7 @@ from carepath.delivery.preview import ChannelView, preview_views
 from carepath.engine.facts import Event, Facts
 from carepath.engine.preview import Preview, persona_facts, persona_patient, preview
 from carepath.errors import CarepathError, CompileError, Problem
-from carepath.store import authoring, pathways
+from carepath.store import authoring, pathways, publishing
 from carepath.store.authoring import AuthoringError
 from carepath.webapi.auth.permissions import require
 from carepath.webapi.staff.editor.candidate import Candidate, candidate, demo, demo_patients, engine_settings
@@ -192,7 +192,7 @@ def preview_page() -> Any:
             context["target"] = target
             context["problems"] = list(target.problems)
         library = target.library if target else pathways.library_for(session, me.hospital_id)
-        content = target.content if target else authoring.content_items(session, me.hospital_id)
+        content = target.content if target else publishing.content_items(session, me.hospital_id)
     if not asked or context["problems"]:
         return render_template("editor/preview.html", **context)
     facts: Facts | None

@@ -17,7 +17,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
-from carepath.store import authoring, upstream
+from carepath.store import authoring, publishing, reviewing, upstream
 from carepath.store.authoring import AuthoringError, NotCompiledError
 from carepath.store.library_files import KINDS, display_path
 from carepath.store.roles import ROLE_PERMISSIONS, ROLES, label
@@ -99,13 +99,13 @@ def review_list() -> str:
             {
                 "document": document,
                 "version": version,
-                "approvals": len(authoring.approvals(session, version)),
+                "approvals": len(reviewing.approvals(session, version)),
                 "path": display_path(document.kind, document.name),
             }
-            for document, version in authoring.in_review(session, me.hospital_id)
+            for document, version in reviewing.in_review(session, me.hospital_id)
             if staff.can(READ_PERMISSION[document.kind])
         ]
-        needed = authoring.policy_of(session, me.hospital_id).approvals
+        needed = reviewing.policy_of(session, me.hospital_id).approvals
         changes = [
             c
             for c in upstream.changes(session, me.hospital_id, shipped())
@@ -133,9 +133,9 @@ def review_page(version_id: int) -> Any:
         refused = _need_page(READ_PERMISSION[document.kind])
         if refused is not None:
             return refused
-        reviews = authoring.reviews_of(session, version.id)
-        approvals = authoring.approvals(session, version)
-        policy = authoring.policy_of(session, me.hospital_id)
+        reviews = reviewing.reviews_of(session, version.id)
+        approvals = reviewing.approvals(session, version)
+        policy = reviewing.policy_of(session, me.hospital_id)
         hook = current_app.extensions.get("carepath.review_impact")
         impact = hook(session, version) if hook is not None and version.status == "in_review" else None
         context = {
@@ -163,7 +163,7 @@ def decide(version_id: int) -> Response:
     comment = request.form.get("comment", "")[:2000]
     try:
         with _db().transaction() as session:
-            authoring.review(session, editor(), version_id, decision, comment, now=_now())
+            reviewing.review(session, editor(), version_id, decision, comment, now=_now())
         flash(gettext("Approved.") if decision == "approve" else gettext("Sent back to the author."), "ok")
     except AuthoringError as error:
         _failed(error)
@@ -182,7 +182,7 @@ def publish(version_id: int) -> Response:
             if kind == "pathway" and choice not in ("yes", "no"):
                 flash(gettext("Choose whether women already enrolled move to the new version."), "error")
                 return redirect(url_for(".review_page", version_id=version_id), 303)
-            authoring.publish(session, editor(), version_id, now=_now(), migrate=choice == "yes")
+            publishing.publish(session, editor(), version_id, now=_now(), migrate=choice == "yes")
         flash(gettext("Published."), "ok")
     except AuthoringError as error:
         _failed(error)
@@ -206,7 +206,7 @@ def history_page(kind: str, name: str) -> Any:
             {
                 "version": v,
                 "current": current is not None and v.id == current.id,
-                "reviews": authoring.reviews_of(session, v.id),
+                "reviews": reviewing.reviews_of(session, v.id),
             }
             for v in reversed(versions)
         ]
@@ -241,7 +241,7 @@ def rollback(version_id: int) -> Any:
         return redirect(back, 303)
     try:
         with _db().transaction() as session:
-            authoring.rollback(
+            publishing.rollback(
                 session, editor(), version_id, now=_now(), migrate=choice == "yes", comment=comment
             )
         flash(gettext("Rolled back: the earlier text is published as a new version."), "ok")
@@ -288,7 +288,7 @@ def policy_page() -> Any:
             approvals = 0
         try:
             with _db().transaction() as session:
-                authoring.set_policy(
+                reviewing.set_policy(
                     session,
                     me,
                     approvals,
@@ -301,7 +301,7 @@ def policy_page() -> Any:
             flash(error.message, "error")
         return redirect(url_for(".policy_page"), 303)
     with _db().reading() as session:
-        policy = authoring.policy_of(session, me.hospital_id)
+        policy = reviewing.policy_of(session, me.hospital_id)
     reviews = {
         role: bool(ROLE_PERMISSIONS[role] & set(authoring.REVIEW_PERMISSION.values())) for role in ROLES
     }

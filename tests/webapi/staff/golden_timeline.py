@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from carepath.engine.compiler import Unit, compile_units
+from carepath.engine.library import Library
 from carepath.engine.preview import persona_facts, preview
-from carepath.engine.runtime import Library
 from carepath.webapi.staff.timeline_svg import timeline_svg
 
 GOLDEN = Path(__file__).parent / "golden" / "timeline-persona.svg"

@@ -7,8 +7,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from carepath.engine.compiler import Unit, compile_units
+from carepath.engine.library import Library
 from carepath.engine.preview import demo_persona, persona_facts, preview
-from carepath.engine.runtime import Library
 from carepath.webapi.staff.timeline_svg import FIRST_WEEK, LABEL_WIDTH, WEEK_WIDTH, timeline_svg
 from tests.engine.test_preview import LIBRARY, ROOT
 

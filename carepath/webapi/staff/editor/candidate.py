@@ -23,10 +23,11 @@ from carepath.engine.compiler import Unit, compile_units
 from carepath.engine.content import ContentItem, parse_content_item
 from carepath.engine.facts import Event, Facts
 from carepath.engine.forms import make_scorer
+from carepath.engine.library import Library
 from carepath.engine.preview import demo_persona
-from carepath.engine.runtime import Library, Settings
+from carepath.engine.runtime import Settings
 from carepath.errors import CarepathError, Location, Problem
-from carepath.store import authoring, pathways
+from carepath.store import authoring, pathways, publishing
 from carepath.store.library_files import display_path
 from carepath.store.models import DocumentVersion, LibraryDocument
 
@@ -64,7 +65,7 @@ def candidate(session: Session, hospital_id: str, version: DocumentVersion) -> C
     """The candidate libraries of ``version`` (of ``hospital_id``, already looked up)."""
     document = authoring.document_of(session, version)
     base = pathways.library_for(session, hospital_id)
-    content = authoring.content_items(session, hospital_id)
+    content = publishing.content_items(session, hospital_id)
     if document.kind == "content":
         try:
             item = parse_content_item(version.source, f"{document.name}.md")

@@ -1,0 +1,273 @@
+"""Step 1 of ``dispatcher.py``, the claim: due rows decided and marked in flight, in one
+transaction.
+
+Rows whose content no reviewer approved are held; for each pregnancy the policy sees her
+consent, bindings and the external messages already sent today, and the hospital's window,
+cap, kill switches and spent quotas. Every item's inbox copy is filed here
+(``inbox_copies.py``); the rows to send externally become jobs, marked ``in_flight`` before
+the transaction commits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime, time
+from types import MappingProxyType
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from carepath.channels.base import Message, Receipt
+from carepath.delivery import policy as pol
+from carepath.delivery.dispatch_settings import ChannelsForHospital, DispatchSettings, HospitalDelivery
+from carepath.delivery.inbox_copies import Filed, InboxCopies
+from carepath.delivery.items import NOTIFICATION_KINDS, due_item
+from carepath.delivery.outcomes import (
+    DEDUPING_CHANNELS,
+    IN_FLIGHT,
+    DispatchReport,
+    Job,
+    mark_dead,
+    mark_failed_unknown,
+    mark_sent,
+)
+from carepath.store import approvals, consents, delivery_state, held_content, hospital_settings
+from carepath.store.crypto import FieldCipher
+from carepath.store.db import Database
+from carepath.store.models import OutboxRow, Patient, Pregnancy
+
+
+def _params(channel: str, summary: str) -> dict[str, str]:
+    if channel.startswith("sms_"):
+        return {"1": summary}
+    if channel.startswith("wechat_"):
+        return {"thing1": summary}
+    return {}
+
+
+def _claimable(now: datetime, dialect: str, batch: int) -> Any:
+    statement = (
+        select(OutboxRow)
+        .where(
+            OutboxRow.status == "due",
+            OutboxRow.due_at <= now,
+            (OutboxRow.next_attempt_at.is_(None)) | (OutboxRow.next_attempt_at <= now),
+        )
+        .order_by(OutboxRow.due_at, OutboxRow.id)
+        .limit(batch)
+    )
+    if dialect == "postgresql":
+        statement = statement.with_for_update(skip_locked=True)
+    return statement
+
+
+def _hospital_policy(
+    session: Session, hospital: HospitalDelivery, hospital_id: str, now: datetime
+) -> pol.HospitalPolicy:
+    """The hospital's policy at ``now``: its send window and daily cap from its settings (at
+    most ``hospital_settings.CACHE_SECONDS`` old), the kill switches and spent quotas."""
+    settings = hospital_settings.current(session, hospital_id)
+    paused = delivery_state.pauses(session, hospital_id)
+    kill = pol.KillSwitches(
+        all=any(scope == "all" for scope, _ in paused),
+        pathways=frozenset(t for s, t in paused if s == "pathway"),
+        channels=frozenset(t for s, t in paused if s == "channel"),
+    )
+    return dataclasses.replace(
+        hospital.policy,
+        window=settings.window,
+        daily_cap=settings.daily_cap,
+        kill=kill,
+        quota_until=MappingProxyType(delivery_state.quotas(session, hospital_id, now)),
+    )
+
+
+def _sent_today(session: Session, pregnancy_ids: Sequence[str], since: datetime) -> dict[str, int]:
+    when = func.coalesce(OutboxRow.sent_at, OutboxRow.in_flight_at)
+    rows = session.execute(
+        select(OutboxRow.pregnancy_id, func.count())
+        .where(
+            OutboxRow.pregnancy_id.in_(pregnancy_ids),
+            OutboxRow.status.in_(("sent", IN_FLIGHT)),
+            OutboxRow.channel.not_in(tuple(pol.INTERNAL_CHANNELS)),
+            when >= since,
+        )
+        .group_by(OutboxRow.pregnancy_id)
+    )
+    return {pregnancy: int(count) for pregnancy, count in rows}
+
+
+def claim(
+    db: Database,
+    *,
+    now: datetime,
+    channels_for_hospital: ChannelsForHospital,
+    batch: int,
+    cipher: FieldCipher,
+    settings: DispatchSettings,
+    report: DispatchReport,
+) -> tuple[int, list[Job]]:
+    """Claim up to ``batch`` due rows, decide each, file the inbox copies and mark what goes out
+    externally in flight; commits, and returns how many rows were claimed and the calls to make."""
+    jobs: list[Job] = []
+    with db.transaction() as session:
+        rows = list(session.scalars(_claimable(now, db.engine.dialect.name, batch)))
+        if not rows:
+            return 0, jobs
+        report.claimed += len(rows)
+        inbox = InboxCopies(session, rows)
+        sends: list[tuple[OutboxRow, pol.Send, Filed]] = []
+        by_hospital: dict[str, list[OutboxRow]] = defaultdict(list)
+        for row in rows:
+            by_hospital[row.hospital_id].append(row)
+        for hospital_id, claimed_rows in by_hospital.items():
+            hospital = channels_for_hospital(hospital_id)
+            policy = _hospital_policy(session, hospital, hospital_id, now)
+            hospital_rows, versions, held = approvals.gate(  # approved content only
+                claimed_rows,
+                approvals.approvals(session, hospital_id),
+                drafts_allowed=hospital_settings.current(session, hospital_id).drafts_allowed,
+                now=now,
+            )
+            report.held += held
+            report.reasons[held_content.UNAPPROVED] += held
+            if not hospital_rows:
+                continue
+            window = policy.window
+            midnight = datetime.combine(window.local_date(now), time(0), window.zone)
+            pregnancy_ids = sorted({r.pregnancy_id for r in hospital_rows})
+            found = session.execute(
+                select(Pregnancy.id, Pregnancy.patient_id, Patient.his_patient_id)
+                .join(Patient, Patient.id == Pregnancy.patient_id)
+                .where(Pregnancy.id.in_(pregnancy_ids))
+            ).all()
+            patients = {pregnancy: patient for pregnancy, patient, _ in found}
+            consent_rows = consents.active_consents(session, patients.values())
+            bindings = consents.active_bindings(session, cipher, patients.values(), dict(hospital.accounts))
+            if "webhook" in hospital.channels:  # the hospital's own system knows her by her HIS id
+                for _, patient, his_id in found:
+                    if his_id:
+                        bindings[patient].setdefault("webhook", his_id)
+            sent_today = _sent_today(session, pregnancy_ids, midnight)
+            by_pregnancy: dict[str, list[OutboxRow]] = defaultdict(list)
+            for row in hospital_rows:
+                by_pregnancy[row.pregnancy_id].append(row)
+            for pregnancy_id, items in by_pregnancy.items():
+                patient_id = patients[pregnancy_id]
+                health, channels, refused_topics, refused = consents.consent_view(
+                    consent_rows.get(patient_id, []), pregnancy_id
+                )
+                her = pol.Recipient(
+                    consent=pol.Consent(health, channels, refused_topics, refused),
+                    bindings=MappingProxyType(dict(bindings.get(patient_id, {}))),
+                    sent_today=sent_today.get(pregnancy_id, 0),
+                )
+                _decide_rows(
+                    items,
+                    versions=versions,
+                    her=her,
+                    policy=policy,
+                    hospital=hospital,
+                    now=now,
+                    settings=settings,
+                    report=report,
+                    inbox=inbox,
+                    sends=sends,
+                )
+        inbox.flush()  # the new inbox copies get their ids and links
+        for row, decision, item in sends:
+            if decision.channel == "inbox":
+                mark_sent(row, Receipt("inbox", f"inbox-{item.id}", now, "filed"), now, report)
+                continue
+            message = Message(
+                dedupe_key=row.dedupe_key,
+                hospital_id=row.hospital_id,
+                kind=NOTIFICATION_KINDS.get(row.kind, row.kind),
+                recipient=decision.recipient or row.pregnancy_id,
+                summary=item.summary,
+                link=item.link or "",
+                params=MappingProxyType(_params(decision.channel, item.summary)),
+                title=item.title,
+            )
+            jobs.append(Job(row.id, row.hospital_id, decision.channel, now, message))
+    return len(rows), jobs
+
+
+def _decide_rows(
+    rows: list[OutboxRow],
+    *,
+    versions: Mapping[str, str | None],
+    her: pol.Recipient,
+    policy: pol.HospitalPolicy,
+    hospital: HospitalDelivery,
+    now: datetime,
+    settings: DispatchSettings,
+    report: DispatchReport,
+    inbox: InboxCopies,
+    sends: list[tuple[OutboxRow, pol.Send, Filed]],
+) -> None:
+    items: dict[str, OutboxRow] = {}
+    due_items = []
+    for row in rows:
+        try:
+            item = due_item(
+                dedupe_key=row.dedupe_key,
+                kind=row.kind,
+                params=row.params or {},
+                pathway=row.pathway_id,
+                due_at=row.due_at,
+                channels=[str(c) for c in row.channels or []],
+                failed=frozenset(row.failed_channels or []),
+                adapters=hospital.adapters,
+            )
+        except ValueError as exc:
+            mark_dead(row, f"bad-item: {exc}", now, report)
+            continue
+        items[row.dedupe_key] = row
+        due_items.append(item)
+    for item, decision in pol.decide(due_items, her, policy, now):
+        row = items[item.dedupe_key]
+        row.updated_at = now
+        if row.unknown_since is not None:
+            # A call through row.channel may have reached her: repeat only that call, deduped.
+            deduped = row.channel in DEDUPING_CHANNELS and now < row.unknown_since + settings.dedupe_window
+            if isinstance(decision, pol.Hold) and deduped:
+                pass
+            elif not (isinstance(decision, pol.Send) and decision.channel == row.channel and deduped):
+                mark_failed_unknown(row, now, report)
+                continue
+        if isinstance(decision, pol.Send):
+            filed = inbox.file(row, now, hospital.link_base, versions.get(row.dedupe_key))
+            if decision.channel != "inbox" and decision.channel not in hospital.channels:
+                row.failed_channels = [*(row.failed_channels or []), decision.channel]
+                row.last_error = f"{decision.channel}: not configured for this hospital"
+                row.next_attempt_at = now
+                report.retrying += 1
+                continue
+            if decision.channel != "inbox":
+                row.status = IN_FLIGHT
+                row.channel = decision.channel
+                row.in_flight_at = now
+                row.attempts = (row.attempts or 0) + 1
+                row.first_attempt_at = row.first_attempt_at or now
+                row.next_attempt_at = None
+            sends.append((row, decision, filed))
+        elif isinstance(decision, pol.Hold):
+            row.next_attempt_at = decision.until or now + settings.pause_recheck
+            row.status_reason = decision.reason
+            report.held += 1
+            report.reasons[decision.reason.split(":", maxsplit=1)[0]] += 1
+        elif isinstance(decision, pol.Skip):
+            if decision.reason in (pol.NO_CONSENT, pol.NO_BINDING, pol.NO_CHANNEL):
+                inbox.file(
+                    row, now, hospital.link_base, versions.get(row.dedupe_key)
+                )  # she sees it in the app
+            row.status = "skipped"
+            row.status_reason = decision.reason
+            report.skipped += 1
+            report.reasons[decision.reason] += 1
+        else:
+            mark_dead(row, decision.reason, now, report)

@@ -1,0 +1,74 @@
+"""When an enrolment's actions take effect: the time arithmetic of ``evaluate()``.
+
+Which timed occurrences fire at an evaluation (after each rule's catch-up policy), and when a
+deliverable takes effect (its schedule computed, clamped to its bound, then placed in the
+hospital's send window). Nothing here reads a clock: ``now`` and ``today`` are handed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+
+from carepath.engine.spec import Action, Rule
+from carepath.engine.timing import Anchors, SendWindow, point_date
+
+#: Actions that reach her phone: the engine places them in the send window.
+TO_HER = frozenset({"push", "questionnaire", "remind"})
+
+
+def due_occurrences(
+    occurrences: Sequence[tuple[datetime, Rule]], enrolled_on: date, now: datetime, window: SendWindow
+) -> list[tuple[Rule, datetime]]:
+    """The occurrences that fire at ``now``, rule by rule: those on time (not before the day
+    she enrolled, and before their day's window closes) and, as each rule's catch-up policy
+    says, all or only the latest of those missed within its catch-up period."""
+    due_by_rule: dict[str, list[datetime]] = {}
+    rules: dict[str, Rule] = {}
+    for moment, rule in occurrences:
+        due_by_rule.setdefault(rule.id, []).append(moment)
+        rules[rule.id] = rule
+    firing: list[tuple[Rule, datetime]] = []
+    for rule_id, due in due_by_rule.items():
+        rule = rules[rule_id]
+        on_time = [t for t in due if window.local_date(t) >= enrolled_on and now <= _closing(window, t)]
+        within = rule.catch_up_within or timedelta(weeks=1)
+        missed = [t for t in due if t not in on_time and now - t <= within]
+        chosen = list(on_time)
+        if rule.catch_up == "all":
+            chosen = sorted(missed + on_time)
+        elif rule.catch_up == "latest" and not on_time and missed:
+            chosen = [missed[-1]]
+        firing += [(rule, t) for t in chosen]
+    return firing
+
+
+def _closing(window: SendWindow, moment: datetime) -> datetime:
+    return window.closing(window.local_date(moment))
+
+
+def takes_effect(
+    action: Action, anchors: Anchors, now: datetime, today: date, window: SendWindow
+) -> datetime | None:
+    """When a deliverable takes effect: computed, clamped, then placed in the window (None:
+    its point is unknown yet, or its bound has passed, and the action is dropped)."""
+    schedule = action.schedule
+    moment = now
+    clamp_day: date | None = None
+    if schedule is not None:
+        if schedule.after is not None:
+            moment = now + schedule.after
+        elif schedule.at is not None:
+            day = point_date(schedule.at, anchors)
+            if day is None:
+                return None
+            moment = max(window.opening(day), now)
+        if schedule.not_after is not None:
+            clamp_day = point_date(schedule.not_after, anchors)
+            if clamp_day is None or clamp_day < today:
+                return None  # the bound has passed: the action is dropped
+            bound = max(window.opening(clamp_day), now)
+            moment = min(moment, bound)
+    if action.kind in TO_HER:
+        moment = window.place(moment, clamp_day)
+    return moment
