@@ -57,6 +57,7 @@ from carepath.webapi.auth.permissions import (
     refuse,
     require,
 )
+from carepath.webapi.diagnostics_text import problem_message
 from carepath.webapi.jsonbody import json_body
 from carepath.webapi.problems import ApiProblemError, capped, problem
 
@@ -150,7 +151,8 @@ def _flag(body: dict[str, Any], key: str) -> bool:
 
 
 def problems_json(problems: list[Problem]) -> tuple[list[dict[str, Any]], int]:
-    """The first MAX_PROBLEMS problems as JSON, and how many more there are."""
+    """The first MAX_PROBLEMS problems as JSON (messages in the user's language), and how many
+    more there are."""
     shown, more = capped(problems)
     listed = [
         {
@@ -158,7 +160,7 @@ def problems_json(problems: list[Problem]) -> tuple[list[dict[str, Any]], int]:
             "line": p.location.line,
             "column": p.location.column,
             "code": p.code,
-            "message": p.message,
+            "message": problem_message(p),
         }
         for p in shown
     ]

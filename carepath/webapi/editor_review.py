@@ -22,6 +22,7 @@ from carepath.store.authoring import AuthoringError, NotCompiledError
 from carepath.store.library_files import KINDS, display_path
 from carepath.store.roles import ROLE_PERMISSIONS, ROLES, label
 from carepath.webapi.auth.permissions import current_staff, require
+from carepath.webapi.diagnostics_text import problem_line
 from carepath.webapi.editor_api import (
     READ_PERMISSION,
     _db,
@@ -59,6 +60,7 @@ def _labels() -> dict[str, Any]:
     return {
         "status_label": lambda status: gettext(STATUS_LABELS.get(status, status)),
         "event_label": lambda action: gettext(EVENT_LABELS.get(action, action)),
+        "problem_line": problem_line,  # a compiler problem in the page's language
     }
 
 
@@ -83,7 +85,8 @@ def diff_lines(diff: str) -> list[tuple[str, str]]:
 def _failed(error: AuthoringError) -> None:
     audit_refusal(error)
     if isinstance(error, NotCompiledError):
-        flash(gettext("The draft has errors:") + " " + "; ".join(str(p) for p in error.problems[:5]), "error")
+        listed = "; ".join(problem_line(p) for p in error.problems[:5])
+        flash(gettext("The draft has errors:") + " " + listed, "error")
     else:
         flash(error.message, "error")
 

@@ -252,9 +252,7 @@ def _compare(node: Compare) -> Text:
 # --- why, as a doctor says it ----------------------------------------------------------------------
 
 
-def why(
-    item: PreviewItem, translate: Translate = untranslated, titles: Titles | None = None
-) -> str:
+def why(item: PreviewItem, translate: Translate = untranslated, titles: Titles | None = None) -> str:
     """Why she gets this action, in one sentence with titles: when (or on what), the pathway
     she is in, and the rule's condition when it has one. Without the rule (a version no longer
     in the library) it is the engine's ``record``."""
@@ -263,7 +261,9 @@ def why(
     when = _when(item.trigger, titles or Titles())
     pathway = item.pathway_title.removesuffix("路径") or item.row.pathway
     if item.condition is not None and _condition(item.condition):
-        text = _say("why/sentence-condition", when=when, pathway=pathway, condition=_condition(item.condition))
+        text = _say(
+            "why/sentence-condition", when=when, pathway=pathway, condition=_condition(item.condition)
+        )
     else:
         text = _say("why/sentence", when=when, pathway=pathway)
     return _render(text, translate)
@@ -318,7 +318,9 @@ def _when(trigger: Trigger, titles: Titles) -> Text:
         start = _point(trigger.start, "from")
         interval = _interval(trigger.interval.days)
         if trigger.until is not None:
-            return _say("why/every-until", start=start, until=_point(trigger.until, "until"), interval=interval)
+            return _say(
+                "why/every-until", start=start, until=_point(trigger.until, "until"), interval=interval
+            )
         return _say("why/every", start=start, interval=interval)
     assert isinstance(trigger, OnEvent)
     return _event(trigger, titles)
