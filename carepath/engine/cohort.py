@@ -85,8 +85,8 @@ def read_cohort_csv(text: str, path: str) -> tuple[list[Member], list[Problem]]:
         if not checked.ok:
             for problem in checked.problems:
                 where = problem.location
-                text = say("row/problem", line=line, problem=problem.text or problem.message)
-                problems.append(messages.problem(type(where)(path, line, 1), problem.code, text))
+                said = say("row/problem", line=line, problem=problem.text or problem.message)
+                problems.append(messages.problem(type(where)(path, line, 1), problem.code, said))
             continue
         members.append(Member(facts_from_patient(checked.value)))
     return members, problems

@@ -234,8 +234,8 @@ def lint_text(
             form = parse_form(text, path)
             found = check_form_text_rules(form, _cached_tags(), words, sorted(titles), template_check)
             if form.id != Path(path).stem:
-                text = say("form-id-mismatch/in-file", form=form.id, file=path)
-                found.append(problem(Location(path), "form-id-mismatch", text))
+                said = say("form-id-mismatch/in-file", form=form.id, file=path)
+                found.append(problem(Location(path), "form-id-mismatch", said))
     except CompileError as exc:
         found = list(exc.problems)
     return sorted(found, key=lambda p: (p.location, p.code))

@@ -200,10 +200,10 @@ def load_yaml(data: bytes, path: str, limits: Limits | None = None) -> Document:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = getattr(exc, "problem", None) or str(exc)
-        text = say(
+        said = say(
             "yaml-syntax/parser", problem=messages.recognised(str(problem), _YAML_PROBLEMS, "yaml/other")
         )
-        doc.problems.append(messages.problem(Location(path, line, column), "yaml-syntax", text))
+        doc.problems.append(messages.problem(Location(path, line, column), "yaml-syntax", said))
         doc.value = None
     if doc.value is None and not doc.problems:
         doc.error((), "empty-file", say("empty-file/no-value"))
@@ -323,8 +323,8 @@ def _build(text: str, doc: Document, limits: Limits, loader: Any) -> None:
             elif isinstance(event, yaml.AliasEvent):
                 aliases += 1
                 if aliases > limits.max_aliases:
-                    text = say("too-many-aliases/limit", limit=limits.max_aliases)
-                    raise _LoadAbortedError(event, "too-many-aliases", text)
+                    said = say("too-many-aliases/limit", limit=limits.max_aliases)
+                    raise _LoadAbortedError(event, "too-many-aliases", said)
                 if event.anchor not in anchors:
                     raise _LoadAbortedError(
                         event, "yaml-syntax", say("yaml-syntax/unknown-alias", anchor=event.anchor)
