@@ -64,30 +64,28 @@ def _literal(node: ast.AST) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 
+def _code_of(node: ast.AST) -> str | None:
+    """The code a node writes where a problem is made, if it is one of those places."""
+    if isinstance(node, ast.Call) and _name(node) in EMITTERS:
+        at = EMITTERS[_name(node)]
+        return _literal(node.args[at]) if len(node.args) > at else None
+    # (path, code, text) findings: check_form's and the schema pass's
+    said = (*SAYERS, "_with_hint", "jsonschema_words")
+    if isinstance(node, ast.Tuple) and len(node.elts) >= 3 and isinstance(node.elts[2], ast.Call):
+        return _literal(node.elts[1]) if _name(node.elts[2]) in said else None
+    # schema.get("x-code", "bad-value"): the schema pass's default codes
+    if isinstance(node, ast.Call) and _name(node) == "get" and len(node.args) == 2:
+        return _literal(node.args[1]) if _literal(node.args[0]) in ("x-code", "x-unknown-key-code") else None
+    return None
+
+
 def emitted_codes() -> set[str]:
     """Codes as the sources write them where a problem is made, and the schemas' codes."""
     codes: set[str] = set()
     for path in sorted(ENGINE.rglob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and _name(node) in EMITTERS:
-                at = EMITTERS[_name(node)]
-                if len(node.args) > at and (code := _literal(node.args[at])) is not None:
-                    codes.add(code)
-            # (path, code, text) findings: check_form's and the schema pass's
-            if isinstance(node, ast.Tuple) and len(node.elts) >= 3 and (code := _literal(node.elts[1])):
-                if isinstance(node.elts[2], ast.Call) and _name(node.elts[2]) in (
-                    *SAYERS,
-                    "_with_hint",
-                    "jsonschema_words",
-                ):
-                    codes.add(code)
-            # schema.get("x-code", "bad-value"): the schema pass's default codes
-            if isinstance(node, ast.Call) and _name(node) == "get" and len(node.args) == 2:
-                if _literal(node.args[0]) in ("x-code", "x-unknown-key-code") and (
-                    code := _literal(node.args[1])
-                ):
-                    codes.add(code)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (code := _code_of(node)) is not None:
+                codes.add(code)
 
     def walk(value: object) -> None:
         if isinstance(value, dict):
