@@ -20,6 +20,7 @@ from carepath.engine.messages import Translate, render_text, untranslated
 from carepath.engine.preview import PreviewItem
 from carepath.engine.sentences import sentence
 from carepath.engine.spec import (
+    RISK_COLOURS,
     AllOf,
     AnyOf,
     At,
@@ -102,6 +103,14 @@ SENTENCES: dict[str, str] = dict(
         sentence("cond/not-icd10", "not ICD-10 {codes}"),
         sentence("cond/compare", "{name} {op} {value}"),
         sentence("cond/between", "{low} and {high}"),
+        sentence("cond/list", "{left}, {right}"),
+        sentence("risk-level/green", "0"),
+        sentence("risk-level/yellow", "1"),
+        sentence("risk-level/orange", "2"),
+        sentence("risk-level/red", "3"),
+        sentence("status-value/pregnant", "pregnant"),
+        sentence("status-value/delivered", "delivered"),
+        sentence("status-value/ended", "ended"),
         sentence("op/in", "in"),
         sentence("op/between", "between"),
         sentence("op/contains", "contains"),
@@ -237,16 +246,27 @@ def _compare(node: Compare) -> Text:
     else:
         name = node.fact
     values: Sequence[Any] = node.value if isinstance(node.value, tuple) else (node.value,)
-    shown = [
-        format_gestational_age(int(v)) if node.fact in _GA_FACTS and isinstance(v, int) else str(v)
-        for v in values
-    ]
+    shown = [_value(node.fact, v) for v in values]
     if node.op == "between" and len(shown) == 2:
         value: Text | str = _say("cond/between", low=shown[0], high=shown[1])
+    elif node.op == "between":
+        value = " and ".join(str(v) for v in values)
     else:
-        value = " and ".join(shown) if node.op == "between" else ", ".join(shown)
+        value = _joined(shown, "cond/list")
     op: Text | str = _say(f"op/{node.op}") if node.op in _WORD_OPS else _OPS.get(node.op, node.op)
     return _say("cond/compare", name=name, op=op, value=value)
+
+
+def _value(fact: str, value: Any) -> Text | str:
+    """A compared value as the record writes it (a risk level by its number); in words where
+    the catalogue has them (the colour of a risk level, a pregnancy's status)."""
+    if fact in _GA_FACTS and isinstance(value, int):
+        return format_gestational_age(value)
+    if fact == "risk_level" and isinstance(value, int) and 0 <= value < len(RISK_COLOURS):
+        return _say(f"risk-level/{RISK_COLOURS[value]}")
+    if fact == "status" and f"status-value/{value}" in SENTENCES:
+        return _say(f"status-value/{value}")
+    return str(value)
 
 
 # --- why, as a doctor says it ----------------------------------------------------------------------
