@@ -247,6 +247,9 @@ SENTENCES: dict[str, str] = dict(
         sentence("template/unsafe-fact", "'{name}' is not a safe fact (allowed: {allowed})"),
         sentence("template/render", "render: {detail}"),
         sentence("template/other", "{detail}"),
+        # --- a document of the hospital's library (store/library_files.py) -----------------
+        sentence("too-large/document", "larger than {kb} KB"),
+        sentence("name-mismatch/pathway", "this is pathway {name!r}, not {compiled!r}"),
         # --- how a line is printed ------------------------------------------------------
         sentence("line/warning", "warning: "),
     ]
@@ -397,5 +400,6 @@ CODE_TITLES: dict[str, str] = dict(
         meaning("sensitive-unmarked", "sensitive words but not marked sensitive"),
         meaning("sensitive-summary", "a summary that names something private"),
         meaning("bad-template", "a template that fails"),
+        meaning("name-mismatch", "the pathway id and the document name differ"),
     ]
 )

@@ -82,7 +82,7 @@ def _code_of(node: ast.AST) -> str | None:
 def emitted_codes() -> set[str]:
     """Codes as the sources write them where a problem is made, and the schemas' codes."""
     codes: set[str] = set()
-    for path in sorted(ENGINE.rglob("*.py")):
+    for path in [*sorted(ENGINE.rglob("*.py")), ROOT / "carepath/store/library_files.py"]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (code := _code_of(node)) is not None:
                 codes.add(code)
