@@ -109,8 +109,8 @@ def _check_pathway(name: str, text: str, where: str, others: Mapping[str, str]) 
     problems = [p for p in result.problems if p.location.path == where]
     compiled = [p for p in result.pathways if p.source == where]
     if compiled and compiled[0].id != name:
-        text = say("name-mismatch/pathway", name=name, compiled=compiled[0].id)
-        problems.append(problem(Location(where), "name-mismatch", text))
+        said = say("name-mismatch/pathway", name=name, compiled=compiled[0].id)
+        problems.append(problem(Location(where), "name-mismatch", said))
     return problems
 
 

@@ -18,7 +18,9 @@ from typing import Any
 from carepath.engine.clock import format_gestational_age
 from carepath.engine.messages import Translate, render_text, untranslated
 from carepath.engine.preview import PreviewItem
+from carepath.engine.runtime import Library
 from carepath.engine.sentences import sentence
+from carepath.engine.simulate import Row
 from carepath.engine.spec import (
     RISK_COLOURS,
     AllOf,
@@ -37,7 +39,7 @@ from carepath.engine.spec import (
     Point,
     Trigger,
 )
-from carepath.errors import Text
+from carepath.errors import CarepathError, Text
 
 SENTENCES: dict[str, str] = dict(
     [
@@ -287,6 +289,20 @@ def why(item: PreviewItem, translate: Translate = untranslated, titles: Titles |
     else:
         text = _say("why/sentence", when=when, pathway=pathway)
     return _render(text, translate)
+
+
+def row_why(
+    row: Row, library: Library, translate: Translate = untranslated, titles: Titles | None = None
+) -> str:
+    """Why a dry-run row happened, as ``why`` says it (the CLI's ``--lang zh``): the rule is
+    looked up in the library the dry-run ran; the engine's record when it is not there."""
+    try:
+        pathway = library.loaded(row.pathway, row.version).pathway
+        rule = pathway.rule(row.rule)
+    except (CarepathError, KeyError):
+        return row.why
+    item = PreviewItem(row, None, pathway.title, rule.title or rule.id, rule.trigger, rule.when)
+    return why(item, translate, titles)
 
 
 def _ga(days: int) -> str:

@@ -9,7 +9,7 @@ from carepath.engine.compiler import Unit, compile_paths, compile_units
 from carepath.engine.preview import demo_persona, persona_facts, preview
 from carepath.engine.runtime import Library
 from carepath.webapi.diagnostics_text import translator
-from carepath.webapi.preview_text import Titles, describe_condition, record, why
+from carepath.webapi.preview_text import Titles, describe_condition, record, row_why, why
 
 ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = Library(
@@ -119,3 +119,15 @@ def test_an_event_trigger_names_the_form_by_its_title():
         why(item, titles=titles)
         == "when she submitted 爱丁堡产后抑郁量表, because she is in the 产后随访 pathway"
     )
+
+
+def test_a_dry_run_row_is_explained_from_the_library_it_ran() -> None:
+    from carepath.engine.simulate import dry_run
+
+    library = Library(compile_units([Unit("gdm-log.yaml", LOG.encode())]).pathways)
+    facts = persona_facts({"ga_today": "20+0", "today": "2026-03-02"})
+    assert facts.edd is not None
+    until = preview(library, facts).until
+    rows = {row.rule: row for row in dry_run(library, facts, until=until)}
+    assert row_why(rows["glucose-log"], library, ZH) == "孕24周起每2周一次，因为她在妊娠期糖尿病管理路径中"
+    assert row_why(rows["glucose-log"], Library([])) == rows["glucose-log"].why  # not in the library
