@@ -39,7 +39,7 @@ test: lint typecheck
 # compiled .mo are both committed, so neither pip install nor CI has a build step.
 I18N := carepath/webapi/common/translations
 translations: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k label --no-location --omit-header -o $(I18N)/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k label -k sentence:1c,2 -k meaning:1c,2 --no-location --omit-header -o $(I18N)/messages.pot .
 	$(BIN)/pybabel update -i $(I18N)/messages.pot -d $(I18N) -l zh_Hans_CN --no-fuzzy-matching
 	$(BIN)/pybabel compile -d $(I18N) -l zh_Hans_CN
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
-from carepath.errors import DatingError
+from carepath.engine.messages import english, say
+from carepath.errors import DatingError, Text
 
 DAYS_PER_WEEK = 7
 #: The latest GA the language accepts: beyond 44+6 a pregnancy has been misdated.
@@ -24,16 +25,13 @@ def parse_gestational_age(text: str) -> int:
     """``"24+3"`` -> 171 days. Raises DatingError(``bad-gestational-age``) on anything else."""
     match = _GA_PATTERN.match(text)
     if not match:
-        raise DatingError(
-            f"{text!r} is not a gestational age; write weeks+days such as '24+3'",
-            code="bad-gestational-age",
-        )
+        raise _dating("bad-gestational-age", say("bad-gestational-age/not-ga", text=text))
     weeks, days = int(match.group(1)), int(match.group(2))
     if days >= DAYS_PER_WEEK:
-        raise DatingError(f"{text!r}: the days after '+' must be 0 to 6", code="bad-gestational-age")
+        raise _dating("bad-gestational-age", say("bad-gestational-age/days", text=text))
     total = weeks * DAYS_PER_WEEK + days
     if total > MAX_GESTATIONAL_DAYS:
-        raise DatingError(f"{text!r} is beyond 44+6, longer than any pregnancy", code="bad-gestational-age")
+        raise _dating("bad-gestational-age", say("bad-gestational-age/too-long", text=text))
     return total
 
 
@@ -147,31 +145,22 @@ def naegele_edd(lmp: date, cycle_length: int = STANDARD_CYCLE_DAYS) -> date:
     A longer cycle ovulates later, so the EDD moves by ``cycle_length − 28`` days.
     """
     if not MIN_CYCLE_DAYS <= cycle_length <= MAX_CYCLE_DAYS:
-        raise DatingError(
-            f"cycle length {cycle_length} days is outside {MIN_CYCLE_DAYS}–{MAX_CYCLE_DAYS};"
-            " the LMP cannot date this pregnancy",
-            code="bad-cycle-length",
-        )
+        text = say("bad-cycle-length/range", days=cycle_length, low=MIN_CYCLE_DAYS, high=MAX_CYCLE_DAYS)
+        raise _dating("bad-cycle-length", text)
     return lmp + timedelta(days=TERM_DAYS + cycle_length - STANDARD_CYCLE_DAYS)
 
 
 def ultrasound_edd(scan_date: date, scan_ga_days: int) -> date:
     """EDD implied by an ultrasound that measured ``scan_ga_days`` on ``scan_date``."""
     if not 0 <= scan_ga_days <= MAX_GESTATIONAL_DAYS:
-        raise DatingError(
-            f"ultrasound GA of {scan_ga_days} days is outside 0+0–44+6",
-            code="bad-gestational-age",
-        )
+        raise _dating("bad-gestational-age", say("bad-gestational-age/scan", days=scan_ga_days))
     return scan_date + timedelta(days=TERM_DAYS - scan_ga_days)
 
 
 def ivf_edd(transfer_date: date, embryo_day: int) -> date:
     """EDD after embryo transfer: day-5 (blastocyst) + 261 days, day-3 + 263 days."""
     if embryo_day not in EMBRYO_DAYS:
-        raise DatingError(
-            f"embryo day {embryo_day}: only day-3 and day-5 transfers can be dated",
-            code="bad-embryo-day",
-        )
+        raise _dating("bad-embryo-day", say("bad-embryo-day/three-or-five", day=embryo_day))
     return transfer_date + timedelta(days=CONCEPTION_TO_BIRTH_DAYS - embryo_day)
 
 
@@ -183,11 +172,7 @@ def redating_band(ga_by_lmp_days: int) -> RedatingBand:
     for band in ACOG_700_BANDS:
         if band.first_day <= ga_by_lmp_days <= band.last_day:
             return band
-    raise DatingError(
-        f"the scan falls at {format_gestational_age(ga_by_lmp_days)} by dates,"
-        " outside 0+0–44+6; the scan date or the dates it is compared with are wrong",
-        code="bad-scan-date",
-    )
+    raise _dating("bad-scan-date", say("bad-scan-date/outside", ga=format_gestational_age(ga_by_lmp_days)))
 
 
 def date_by_lmp(lmp: date, cycle_length: int = STANDARD_CYCLE_DAYS) -> Dating:
@@ -303,10 +288,10 @@ def date_pregnancy(
     Half-given inputs (a scan date without its GA, a transfer without the embryo day, a cycle
     length without an LMP) raise ``incomplete-dating``; nothing at all raises ``no-dating``.
     """
-    _require_pair(scan_date, scan_ga_days, "an ultrasound date", "its gestational age")
-    _require_pair(transfer_date, embryo_day, "a transfer date", "the embryo day")
+    _require_pair(scan_date, scan_ga_days, say("dating/scan-date"), say("dating/scan-ga"))
+    _require_pair(transfer_date, embryo_day, say("dating/transfer-date"), say("dating/embryo-day"))
     if cycle_length is not None and lmp is None:
-        raise DatingError("a cycle length was given without an LMP", code="incomplete-dating")
+        raise _dating("incomplete-dating", say("incomplete-dating/cycle"))
     cycle = STANDARD_CYCLE_DAYS if cycle_length is None else cycle_length
 
     derived: Dating | None = None
@@ -324,15 +309,16 @@ def date_pregnancy(
     if edd is not None:
         return date_by_documented_edd(edd, derived)
     if derived is None:
-        raise DatingError(
-            "nothing to date the pregnancy by: give an LMP, an ultrasound, an IVF transfer or an EDD",
-            code="no-dating",
-        )
+        raise _dating("no-dating", say("no-dating/nothing"))
     return derived
 
 
-def _require_pair(first: object, second: object, first_name: str, second_name: str) -> None:
+def _require_pair(first: object, second: object, first_name: Text, second_name: Text) -> None:
     """Both or neither: half an ultrasound or half a transfer cannot date anything."""
     if (first is None) != (second is None):
         given, missing = (first_name, second_name) if second is None else (second_name, first_name)
-        raise DatingError(f"{given} was given without {missing}", code="incomplete-dating")
+        raise _dating("incomplete-dating", say("incomplete-dating/pair", given=given, missing=missing))
+
+
+def _dating(code: str, text: Text) -> DatingError:
+    return DatingError(english(text), code=code, text=text)

@@ -25,8 +25,10 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from carepath.engine import messages
 from carepath.engine.facts import Event, Facts, facts_from_patient
 from carepath.engine.inputs import check_patient
+from carepath.engine.messages import say
 from carepath.errors import Problem
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -84,9 +86,8 @@ def read_cohort_csv(text: str, path: str) -> tuple[list[Member], list[Problem]]:
         if not checked.ok:
             for problem in checked.problems:
                 where = problem.location
-                problems.append(
-                    Problem(type(where)(path, line, 1), problem.code, f"row {line}: {problem.message}")
-                )
+                said = say("row/problem", line=line, problem=problem.text or problem.message)
+                problems.append(messages.problem(type(where)(path, line, 1), problem.code, said))
             continue
         members.append(Member(facts_from_patient(checked.value)))
     return members, problems

@@ -30,6 +30,8 @@ from carepath.engine.clock import parse_gestational_age
 from carepath.engine.conditions import ConditionParser, Reference
 from carepath.engine.loader import Document, Limits, Path, load_yaml
 from carepath.engine.loops import report_loops
+from carepath.engine.messages import say
+from carepath.engine.schema_check import suggestion
 from carepath.engine.spec import (
     Action,
     At,
@@ -46,6 +48,8 @@ from carepath.engine.spec import (
 from carepath.errors import Location, Problem
 
 SCHEDULE_KEYS = ("after", "at", "not_after", "slot", "channels")
+#: A form item's kinds of value, as a type-mismatch sentence names them.
+JSON_TYPES = frozenset({"number", "string", "date", "list", "boolean"})
 DEFAULT_AT_CATCH_UP_WITHIN = timedelta(weeks=1)
 
 
@@ -110,7 +114,7 @@ def load_pass(comp: Compilation) -> None:
                 unit.data = FilePath(unit.path).read_bytes()
             except OSError as exc:
                 unit.doc = Document(unit.path)
-                unit.doc.error((), "not-found", f"cannot read the file: {exc.strerror}")
+                unit.doc.error((), "not-found", say("not-found/unreadable", reason=exc.strerror))
                 continue
         unit.doc = load_yaml(unit.data, unit.path, comp.limits)
 
@@ -124,7 +128,7 @@ def schema_pass(comp: Compilation) -> None:
         unit.schema_error_paths = [tuple(e.absolute_path) for e in errors]
         schema_check.check(unit.doc, "pathway", errors)
         if not unit.structured and len(unit.doc.problems) == before:
-            unit.doc.error((), "type-mismatch", "a pathway file is a mapping")
+            unit.doc.error((), "type-mismatch", say("type-mismatch/pathway-file"))
 
 
 def parse_pass(comp: Compilation) -> None:
@@ -148,7 +152,7 @@ def parse_pass(comp: Compilation) -> None:
                     unit.doc.error(
                         (*path, "id"),
                         "duplicate-rule",
-                        f"rule id {rule_id!r} is already used at line {first.line}",
+                        say("duplicate-rule/used", rule=rule_id, line=first.line),
                     )
                 else:
                     seen[rule_id] = (*path, "id")
@@ -179,7 +183,7 @@ def resolve_pass(comp: Compilation) -> None:
                 unit.doc.error(
                     ("pathway",),
                     "duplicate-pathway",
-                    f"pathway {pathway_id!r} is also defined in {ids[pathway_id].path}",
+                    say("duplicate-pathway/also", pathway=pathway_id, path=ids[pathway_id].path),
                 )
             ids[pathway_id] = unit
     pathway_ids = cat.pathway_ids | frozenset(ids)
@@ -192,49 +196,35 @@ def _resolve(
     unit: Unit, ref: Reference, cat: Catalogue, tags: frozenset[str], pathway_ids: frozenset[str]
 ) -> None:
     err = unit.doc.error
-    if ref.kind == "tag" and ref.name not in tags:
-        err(
-            ref.path,
-            "unknown-tag",
-            f"tag {ref.name!r} is not in the tag vocabulary or this pathway's tags:"
-            f"{schema_check.suggest(ref.name, tags)}",
-        )
-    elif ref.kind == "lab" and ref.name not in cat.labs:
+    name = ref.name
+    if ref.kind == "tag" and name not in tags:
+        err(ref.path, "unknown-tag", say("unknown-tag/pathway", tag=name, suggestion=suggestion(name, tags)))
+    elif ref.kind == "lab" and name not in cat.labs:
         err(
             ref.path,
             "unknown-lab",
-            f"no lab {ref.name!r} in the lab catalogue{schema_check.suggest(ref.name, cat.labs)}",
+            say("unknown-lab/catalogue", lab=name, suggestion=suggestion(name, cat.labs)),
         )
-    elif ref.kind == "content" and cat.content_keys is not None and ref.name not in cat.content_keys:
+    elif ref.kind == "content" and cat.content_keys is not None and name not in cat.content_keys:
+        text = say("unknown-content/item", key=name, suggestion=suggestion(name, cat.content_keys))
+        err(ref.path, "unknown-content", text)
+    elif ref.kind == "form" and cat.forms is not None and name not in cat.forms:
         err(
             ref.path,
-            "unknown-content",
-            f"no content item {ref.name!r}{schema_check.suggest(ref.name, cat.content_keys)}",
+            "unknown-form",
+            say("unknown-form/form", form=name, suggestion=suggestion(name, cat.forms)),
         )
-    elif ref.kind == "form" and cat.forms is not None and ref.name not in cat.forms:
-        err(ref.path, "unknown-form", f"no form {ref.name!r}{schema_check.suggest(ref.name, cat.forms)}")
     elif ref.kind == "item" and cat.forms is not None and ref.form in cat.forms:
         form = cat.forms[ref.form]
-        if form.item_type(ref.name) is None:
+        if form.item_type(name) is None:
             choices = [*form.items, "score"]
-            err(
-                ref.path,
-                "unknown-item",
-                f"form {ref.form!r} has no item {ref.name!r}{schema_check.suggest(ref.name, choices)}",
-            )
-    elif ref.kind == "icd10" and cat.icd10 is not None and not icd10.covers(ref.name, cat.icd10):
-        unit.doc.warning(
-            ref.path,
-            "unknown-icd10",
-            f"{ref.name!r} matches no code of the ICD-10 catalogue (pathways/icd10.csv); "
-            "check the code, or add it to the catalogue",
-        )
-    elif ref.kind == "pathway" and ref.name not in pathway_ids:
-        err(
-            ref.path,
-            "unknown-pathway",
-            f"no pathway {ref.name!r}{schema_check.suggest(ref.name, pathway_ids)}",
-        )
+            text = say("unknown-item/form", form=ref.form, item=name, suggestion=suggestion(name, choices))
+            err(ref.path, "unknown-item", text)
+    elif ref.kind == "icd10" and cat.icd10 is not None and not icd10.covers(name, cat.icd10):
+        unit.doc.warning(ref.path, "unknown-icd10", say("unknown-icd10/catalogue", code=name))
+    elif ref.kind == "pathway" and name not in pathway_ids:
+        text = say("unknown-pathway/pathway", pathway=name, suggestion=suggestion(name, pathway_ids))
+        err(ref.path, "unknown-pathway", text)
 
 
 def type_check_pass(comp: Compilation) -> None:
@@ -248,8 +238,14 @@ def type_check_pass(comp: Compilation) -> None:
                 unit.doc.error(
                     path,
                     "out-of-range",
-                    f"{threshold:g} is outside the plausible range of {code} "
-                    f"({lab.low:g}–{lab.high:g} {lab.unit}); check the unit",
+                    say(
+                        "out-of-range/lab-threshold",
+                        value=threshold,
+                        lab=code,
+                        low=lab.low,
+                        high=lab.high,
+                        unit=lab.unit,
+                    ),
                 )
         if cat.forms is None:
             continue
@@ -264,8 +260,13 @@ def type_check_pass(comp: Compilation) -> None:
                 unit.doc.error(
                     operands.path,
                     "type-mismatch",
-                    f"{operands.form}.{operands.item} is a {item_type}; "
-                    f"it is compared with a {sorted(wrong)[0]}",
+                    say(
+                        "type-mismatch/answer",
+                        form=operands.form,
+                        item=operands.item,
+                        item_type=say(f"json-type/{item_type}") if item_type in JSON_TYPES else item_type,
+                        compared=say(f"json-type/{sorted(wrong)[0]}"),
+                    ),
                 )
 
 
@@ -328,14 +329,10 @@ def _parse_trigger(unit: Unit, raw: dict[str, Any], path: Path) -> Trigger:
     start_point = Point("enrolled", timedelta(0)) if start == "enrolled" else _parse_point(start)
     until = _parse_point(every["until"]) if "until" in every else None
     if until is not None and until.anchor == start_point.anchor and until.offset <= start_point.offset:
-        unit.doc.error(
-            (*path, "every", "until"), "empty-range", "until is not after from; the rule never fires"
-        )
+        unit.doc.error((*path, "every", "until"), "empty-range", say("empty-range/until"))
     interval = parse_duration(every["interval"])
     if interval < timedelta(days=1) or interval % timedelta(days=1):
-        unit.doc.error(
-            (*path, "every", "interval"), "bad-duration", "every runs at most daily, in whole days or weeks"
-        )
+        unit.doc.error((*path, "every", "interval"), "bad-duration", say("bad-duration/every-daily"))
     return Every(interval, start_point, until)
 
 
@@ -355,7 +352,9 @@ def _check_event_filters(
             unit.doc.error(
                 (*path, key),
                 "unknown-key",
-                f"{event_type} events have no field {key!r}{schema_check.suggest(key, known)}",
+                say(
+                    "unknown-key/event-field", event=event_type, field=key, suggestion=suggestion(key, known)
+                ),
                 key=True,
             )
         elif key == "form":
@@ -387,9 +386,8 @@ def _parse_rule(unit: Unit, raw: dict[str, Any], path: Path) -> Rule | None:
     timed = isinstance(trigger, At | Every)
     for key in ("catch_up", "catch_up_within"):
         if key in raw and not timed and unit.clean_at((*path, key)):
-            unit.doc.error(
-                (*path, key), "catch-up-not-applicable", f"{key} applies to at and every rules only", key=True
-            )
+            text = say("catch-up-not-applicable/timed", key=key)
+            unit.doc.error((*path, key), "catch-up-not-applicable", text, key=True)
     if not whole:
         return None
     within = parse_duration(raw["catch_up_within"]) if "catch_up_within" in raw else None
@@ -428,26 +426,22 @@ def _parse_action(unit: Unit, raw: dict[str, Any], path: Path, index: int) -> Ac
                 )
         added = set(_listed(body.get("add")))
         if added & set(_listed(body.get("remove"))):
-            unit.doc.error(body_path, "bad-value", "a tag cannot be added and removed by the same action")
+            unit.doc.error(body_path, "bad-value", say("bad-value/tag-added-and-removed"))
         return Action(
             kind, index, MappingProxyType({op: _listed(body[op]) for op in ("add", "remove") if op in body})
         )
     if kind == "risk":
         if "colour" not in body and "purple" not in body:
-            unit.doc.error(body_path, "missing-key", "a risk action sets a colour or purple")
+            unit.doc.error(body_path, "missing-key", say("missing-key/risk"))
         return Action(kind, index, MappingProxyType(dict(body)))
     if "content" in body:
         refs.append(Reference("content", body["content"], (*body_path, "content")))
     if "form" in body:
         refs.append(Reference("form", body["form"], (*body_path, "form")))
     if "after" in body and "at" in body:
-        unit.doc.error(body_path, "schedule-conflict", "use after or at, not both")
+        unit.doc.error(body_path, "schedule-conflict", say("schedule-conflict/after-or-at"))
     if "slot" in body and "after" not in body and "at" not in body:
-        unit.doc.warning(
-            (*body_path, "slot"),
-            "slot-unscheduled",
-            "a slot only replaces scheduled actions; add after or at",
-        )
+        unit.doc.warning((*body_path, "slot"), "slot-unscheduled", say("slot-unscheduled/add-after"))
     schedule = None
     if any(k in body for k in ("after", "at", "not_after", "slot")):
         schedule = Schedule(

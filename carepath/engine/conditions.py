@@ -13,6 +13,7 @@ from typing import Any
 
 from carepath.engine.clock import parse_gestational_age
 from carepath.engine.loader import Path
+from carepath.engine.messages import say
 from carepath.engine.spec import (
     RISK_COLOURS,
     AllOf,
@@ -26,6 +27,7 @@ from carepath.engine.spec import (
     Not,
     Scalar,
 )
+from carepath.errors import Text
 
 NUMERIC_FACTS = {
     "gestational_week": "gestational_week",
@@ -67,7 +69,7 @@ class TypedOperands:
 class ConditionParser:
     """Parses conditions; ``error(path, code, message)`` reports into the compiler's unit."""
 
-    error: Callable[[Path, str, str], None]
+    error: Callable[[Path, str, Text], None]
     clean: Callable[[Path], bool] = lambda path: True
     references: list[Reference] = field(default_factory=list)
     typed_operands: list[TypedOperands] = field(default_factory=list)
@@ -141,10 +143,10 @@ class ConditionParser:
                 continue
             op_path = (*path, op)
             if op in TEXT_OPS and fact not in ("answer", "event"):
-                self.error(op_path, "type-mismatch", f"{op} compares text; {fact} is not text")
+                self.error(op_path, "type-mismatch", say("type-mismatch/text-op", op=op, fact=fact))
                 continue
             if op in ORDERING_OPS and not ordered:
-                self.error(op_path, "type-mismatch", f"{fact} has no order; use eq, ne or in")
+                self.error(op_path, "type-mismatch", say("type-mismatch/unordered", fact=fact))
                 continue
             if isinstance(operand, list):
                 converted: Scalar | tuple[Scalar, ...] = tuple(convert(v) for v in operand)
@@ -167,7 +169,7 @@ class ConditionParser:
                 continue
             if op == "between":
                 if numbers[0] > numbers[1]:
-                    self.error((*path, op), "empty-range", "between's low end is above its high end")
+                    self.error((*path, op), "empty-range", say("empty-range/between"))
                     return
                 low, high = _tighter_low(low, (numbers[0], True)), _tighter_high(high, (numbers[1], True))
             elif op in ("gt", "gte"):
@@ -175,7 +177,7 @@ class ConditionParser:
             elif op in ("lt", "lte"):
                 high = _tighter_high(high, (float(value), op == "lte"))
         if low and high and (low[0] > high[0] or (low[0] == high[0] and not (low[1] and high[1]))):
-            self.error(path, "empty-range", "these bounds exclude every value; the leaf is never true")
+            self.error(path, "empty-range", say("empty-range/bounds"))
 
     def _risk_colour(self, value: Any, path: Path) -> Condition:
         def level(colour: str) -> int:
@@ -191,7 +193,7 @@ class ConditionParser:
             wants_purple = "purple" in colours
             plain = [c for c in colours if c != "purple"]
             if wants_purple and op not in ("eq", "ne", "in"):
-                self.error((*path, op), "type-mismatch", "purple stands beside the colours; it has no order")
+                self.error((*path, op), "type-mismatch", say("type-mismatch/purple"))
                 continue
             if op == "in":
                 options: list[Condition] = []
@@ -212,11 +214,7 @@ class ConditionParser:
         if "-" in text:
             low, high = text.split("-")
             if low[0] != high[0] or low > high:
-                self.error(
-                    path,
-                    "empty-range",
-                    f"{text!r}: a range runs from a lower to a higher category of one letter",
-                )
+                self.error(path, "empty-range", say("empty-range/icd10", range=text))
             return CodePattern(low=low, high=high)
         return CodePattern(prefix=text)
 
@@ -226,7 +224,7 @@ class ConditionParser:
         flat = [x for v in operands for x in (v if isinstance(v, list) else [v])]
         types = frozenset(_json_type(x) for x in flat)
         if fact != "answer" and len(types) > 1:
-            self.error(path, "type-mismatch", "the values compared here are of different types")
+            self.error(path, "type-mismatch", say("type-mismatch/mixed"))
         if fact == "event":
             key = tuple(str(value["field"]).split("."))
         if fact == "lab":

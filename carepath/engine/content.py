@@ -34,6 +34,8 @@ from typing import Any
 import jsonschema
 
 from carepath.engine.loader import load_yaml
+from carepath.engine.messages import problem, say
+from carepath.engine.schema_check import jsonschema_words
 from carepath.errors import CompileError, Location, Problem
 
 CONTENT_DIRECTORY = Path(__file__).resolve().parent.parent / "content"
@@ -138,14 +140,12 @@ def _split_front_matter(text: str, path: str) -> tuple[str, str, int]:
     lines = text.splitlines()
     if not lines or lines[0].strip() != _FRONT_MATTER_FENCE:
         raise CompileError(
-            [Problem(Location(path), "missing-front-matter", "the file must start with '---'")]
+            [problem(Location(path), "missing-front-matter", say("missing-front-matter/start"))]
         )
     for index in range(1, len(lines)):
         if lines[index].strip() == _FRONT_MATTER_FENCE:
             return "\n".join(lines[1:index]), "\n".join(lines[index + 1 :]), index + 2
-    raise CompileError(
-        [Problem(Location(path), "missing-front-matter", "the front matter has no closing '---'")]
-    )
+    raise CompileError([problem(Location(path), "missing-front-matter", say("missing-front-matter/close"))])
 
 
 def parse_content_item(text: str, path: str | Path) -> ContentItem:
@@ -156,13 +156,18 @@ def parse_content_item(text: str, path: str | Path) -> ContentItem:
     doc = load_yaml(("\n" + front_text).encode("utf-8"), where)
     if doc.problems:
         raise CompileError(
-            [Problem(p.location, "bad-front-matter", f"{p.code}: {p.message}") for p in doc.problems]
+            [
+                problem(
+                    p.location, "bad-front-matter", say("bad-front-matter/inner", code=p.code, problem=p.text)
+                )
+                if p.text is not None
+                else Problem(p.location, "bad-front-matter", f"{p.code}: {p.message}")
+                for p in doc.problems
+            ]
         )
     front = doc.value
     if not isinstance(front, dict):
-        raise CompileError(
-            [Problem(Location(where, 2), "bad-front-matter", "the front matter must be a mapping")]
-        )
+        raise CompileError([problem(Location(where, 2), "bad-front-matter", say("bad-front-matter/mapping"))])
     lines = {str(key[0]): line for key, (line, _) in doc.key_marks.items() if len(key) == 1}
     problems = [
         _schema_problem(error, where, lines) for error in sorted(_validator().iter_errors(front), key=str)
@@ -187,10 +192,11 @@ def parse_content_item(text: str, path: str | Path) -> ContentItem:
 def _schema_problem(error: jsonschema.ValidationError, path: str, lines: Mapping[str, int]) -> Problem:
     top = str(error.absolute_path[0]) if error.absolute_path else None
     if top is None and error.validator == "required":
-        return Problem(Location(path, 1), "content-schema", error.message)
+        return problem(Location(path, 1), "content-schema", jsonschema_words(error.message))
     line = lines.get(top, 1) if top is not None else 1
     field_path = ".".join(str(part) for part in error.absolute_path)
-    return Problem(Location(path, line), "content-schema", f"{field_path}: {error.message}")
+    text = say("content-schema/field", field=field_path, detail=jsonschema_words(error.message))
+    return problem(Location(path, line), "content-schema", text)
 
 
 def read_text_file(path: Path) -> str:
@@ -198,13 +204,13 @@ def read_text_file(path: Path) -> str:
     try:
         return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        raise CompileError([Problem(Location(str(path)), "missing-file", "no such file")]) from None
+        raise CompileError([problem(Location(str(path)), "missing-file", say("missing-file/none"))]) from None
     except UnicodeDecodeError as exc:
-        raise CompileError(
-            [Problem(Location(str(path)), "bad-encoding", f"not UTF-8 (byte {exc.start})")]
-        ) from None
+        text = say("bad-encoding/byte", byte=exc.start)
+        raise CompileError([problem(Location(str(path)), "bad-encoding", text)]) from None
     except OSError as exc:
-        raise CompileError([Problem(Location(str(path)), "unreadable", exc.strerror or "")]) from None
+        text = say("unreadable/os", reason=exc.strerror or "")
+        raise CompileError([problem(Location(str(path)), "unreadable", text)]) from None
 
 
 def load_content_library(directory: str | Path | None = None) -> dict[str, ContentItem]:
@@ -222,7 +228,8 @@ def load_content_library(directory: str | Path | None = None) -> dict[str, Conte
             problems.extend(exc.problems)
             continue
         if item.key in library:
-            problems.append(Problem(Location(str(path), item.line_of("key")), "duplicate-key", item.key))
+            text = say("duplicate-key/content", key=item.key)
+            problems.append(problem(Location(str(path), item.line_of("key")), "duplicate-key", text))
         library[item.key] = item
     if problems:
         raise CompileError(problems)

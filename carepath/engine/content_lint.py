@@ -24,6 +24,7 @@ stays pure.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ from carepath.engine.content import (
     read_text_file,
 )
 from carepath.engine.forms import FORMS_DIRECTORY, Form, parse_form
+from carepath.engine.messages import problem, recognised, say
 from carepath.errors import CompileError, Location, Problem
 
 #: (template text) -> [(line within the template, message)]
@@ -52,6 +54,22 @@ _DATA_FILES = {SENSITIVE_TERMS_FILE, SOURCES_FILE}
 TAGS_FILE = Path(__file__).resolve().parent.parent / "pathways" / "tags.yaml"
 _SUMMARY_CATEGORIES = ("conditions", "drugs", "tests", "results", "summary_only")
 _BODY_CATEGORIES = ("conditions", "drugs")
+#: The template check's (delivery's) words, as catalogue sentences.
+_TEMPLATE_WORDS = (
+    (re.compile(r"template syntax: (?P<detail>.*)", re.S), "template/syntax"),
+    (
+        re.compile(r"'(?P<name>[^']*)' is not a safe fact \(allowed: (?P<allowed>.*)\)", re.S),
+        "template/unsafe-fact",
+    ),
+    (re.compile(r"render: (?P<detail>.*)", re.S), "template/render"),
+)
+
+
+def _bad_template(location: Location, part: str, message: str) -> Problem:
+    detail = recognised(message, _TEMPLATE_WORDS, "template/other")
+    return problem(
+        location, "bad-template", say("bad-template/part", part=say(f"part/{part}"), detail=detail)
+    )
 
 
 @dataclass
@@ -108,12 +126,16 @@ def _collect(paths: Sequence[Path]) -> tuple[list[Path], list[Path], list[Proble
     problems: list[Problem] = []
     for path in paths:
         if not path.exists():
-            problems.append(Problem(Location(str(path)), "missing-file", "no such file"))
+            problems.append(problem(Location(str(path)), "missing-file", say("missing-file/none")))
             continue
         try:
             candidates = sorted(path.iterdir()) if path.is_dir() else [path]
         except OSError as exc:
-            problems.append(Problem(Location(str(path)), "unreadable", exc.strerror or str(exc)))
+            problems.append(
+                problem(
+                    Location(str(path)), "unreadable", say("unreadable/os", reason=exc.strerror or str(exc))
+                )
+            )
             continue
         for candidate in candidates:
             if candidate.suffix == ".md":
@@ -121,7 +143,7 @@ def _collect(paths: Sequence[Path]) -> tuple[list[Path], list[Path], list[Proble
             elif candidate.suffix in (".yaml", ".yml") and candidate.name not in _DATA_FILES:
                 forms.append(candidate)
             elif not path.is_dir():
-                problems.append(Problem(Location(str(candidate)), "unknown-file", "expected .md or .yaml"))
+                problems.append(problem(Location(str(candidate)), "unknown-file", say("unknown-file/kind")))
     return items, forms, problems
 
 
@@ -149,9 +171,8 @@ def lint_paths(
             report.problems.extend(exc.problems)
             continue
         if form.id != path.stem:
-            report.problems.append(
-                Problem(Location(str(path)), "form-id-mismatch", f"form {form.id!r} is in {path.name}")
-            )
+            text = say("form-id-mismatch/in-file", form=form.id, file=path.name)
+            report.problems.append(problem(Location(str(path)), "form-id-mismatch", text))
         report.forms.append(form)
     builtin = _builtin_library()
     known_keys = set(builtin) | {item.key for item in report.items}
@@ -182,9 +203,7 @@ def check_form_text_rules(
     where = Location(form.path, form.summary_line)
     found.extend(summary_problems(form.summary, where, words, condition_titles))
     for line, message in template_check(form.summary) if template_check else ():
-        found.append(
-            Problem(Location(form.path, form.summary_line + line - 1), "bad-template", f"summary: {message}")
-        )
+        found.append(_bad_template(Location(form.path, form.summary_line + line - 1), "summary", message))
     return found
 
 
@@ -215,7 +234,8 @@ def lint_text(
             form = parse_form(text, path)
             found = check_form_text_rules(form, _cached_tags(), words, sorted(titles), template_check)
             if form.id != Path(path).stem:
-                found.append(Problem(Location(path), "form-id-mismatch", f"form {form.id!r} is in {path}"))
+                said = say("form-id-mismatch/in-file", form=form.id, file=path)
+                found.append(problem(Location(path), "form-id-mismatch", said))
     except CompileError as exc:
         found = list(exc.problems)
     return sorted(found, key=lambda p: (p.location, p.code))
@@ -250,45 +270,38 @@ def check_item(
 
     stem = Path(item.path).stem
     if item.key != stem:
-        found.append(Problem(at(item.line_of("key")), "key-mismatch", f"key {item.key!r} in {stem}.md"))
+        found.append(
+            problem(
+                at(item.line_of("key")), "key-mismatch", say("key-mismatch/stem", key=item.key, stem=stem)
+            )
+        )
     headings = {line.strip()[3:].strip() for line in item.body.splitlines() if line.startswith("## ")}
     for section in KIND_SECTIONS[content_kind(item.key)]:
         if section not in headings:
-            found.append(
-                Problem(at(item.body_line), "missing-section", f"{item.kind} items need '## {section}'")
-            )
+            text = say("missing-section/heading", kind=say(f"content-kind/{item.kind}"), section=section)
+            found.append(problem(at(item.body_line), "missing-section", text))
     if item.kind == "weekly":
         week = int(item.key.split("-")[1])
         if list(item.audience.get("weeks", ())) != [week, week]:
             found.append(
-                Problem(
+                problem(
                     at(item.line_of("audience")),
                     "audience-mismatch",
-                    f"expected weeks: [{week}, {week}]",
+                    say("audience-mismatch/weeks", week=week),
                 )
             )
     for target, line, column in item.links:
         if target not in known_keys:
-            found.append(Problem(at(line, column), "broken-link", f"no content item {target!r}"))
+            found.append(problem(at(line, column), "broken-link", say("broken-link/target", key=target)))
     for source in item.sources:
         if source not in words.sources:
-            found.append(
-                Problem(
-                    at(item.line_of("sources")),
-                    "unknown-source",
-                    f"{source!r} is not in {SOURCES_FILE}",
-                )
-            )
+            text = say("unknown-source/not-listed", source=source, file=SOURCES_FILE)
+            found.append(problem(at(item.line_of("sources")), "unknown-source", text))
     found.extend(summary_problems(item.summary, at(item.line_of("summary")), words, condition_titles))
     body_words = words.found(item.body, _BODY_CATEGORIES)
     if body_words and not item.sensitive:
-        found.append(
-            Problem(
-                at(item.line_of("sensitive")),
-                "sensitive-unmarked",
-                f"the body names {'、'.join(body_words[:3])}; set sensitive: true",
-            )
-        )
+        text = say("sensitive-unmarked/body", words="、".join(body_words[:3]))
+        found.append(problem(at(item.line_of("sensitive")), "sensitive-unmarked", text))
     return found
 
 
@@ -301,17 +314,18 @@ def summary_problems(
     )
     if not named:
         return []
-    message = f"the summary may show on a lock screen but names {'、'.join(named)}"
-    return [Problem(location, "sensitive-summary", message)]
+    return [
+        problem(location, "sensitive-summary", say("sensitive-summary/lock-screen", words="、".join(named)))
+    ]
 
 
 def _tag_problems(form: Form, known_tags: frozenset[str]) -> list[Problem]:
     """A choice may only give tags the pathways know; anything else would never match."""
     return [
-        Problem(
+        problem(
             Location(form.path),
             "unknown-tag",
-            f"{item.id}.{choice.value}: tag {tag!r} is not in the tag vocabulary",
+            say("unknown-tag/form-choice", item=item.id, choice=choice.value, tag=tag),
         )
         for item in form.items
         for choice in item.choices
@@ -328,9 +342,7 @@ def _template_problems(item: ContentItem, template_check: TemplateCheck) -> list
         ("body", item.body, item.body_line),
     ):
         for line, message in template_check(text):
-            found.append(
-                Problem(Location(item.path, first_line + line - 1), "bad-template", f"{name}: {message}")
-            )
+            found.append(_bad_template(Location(item.path, first_line + line - 1), name, message))
     return found
 
 

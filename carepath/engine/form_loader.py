@@ -21,7 +21,9 @@ from carepath.engine.form_spec import (
     Scoring,
 )
 from carepath.engine.loader import load_yaml
-from carepath.errors import CompileError, Location, Problem
+from carepath.engine.messages import problem, say
+from carepath.engine.schema_check import jsonschema_words
+from carepath.errors import CompileError, Location, Problem, Text
 
 FORMS_DIRECTORY = Path(__file__).resolve().parent.parent / "forms"
 _SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "form.schema.json"
@@ -85,12 +87,16 @@ def parse_form(text: str, path: str | Path) -> Form:
         raise CompileError(doc.problems)
     data = doc.value
     if not isinstance(data, dict):
-        raise CompileError([Problem(Location(where), "form-schema", "a form must be a mapping")])
+        raise CompileError([problem(Location(where), "form-schema", say("form-schema/mapping"))])
     problems = [
-        Problem(
+        problem(
             doc.location(tuple(error.absolute_path)),
             "form-schema",
-            f"{'.'.join(str(p) for p in error.absolute_path) or 'form'}: {error.message}",
+            say(
+                "form-schema/field",
+                field=".".join(str(p) for p in error.absolute_path) or "form",
+                detail=jsonschema_words(error.message),
+            ),
         )
         for error in sorted(_validator().iter_errors(data), key=str)
     ]
@@ -128,47 +134,51 @@ def parse_form(text: str, path: str | Path) -> Form:
         path=where,
     )
     problems = [
-        Problem(doc.location(tuple(at)), code, message)  # type: ignore[arg-type]
-        for at, code, message in check_form(form)
+        problem(doc.location(tuple(at)), code, text)  # type: ignore[arg-type]
+        for at, code, text in check_form(form)
     ]
     if problems:
         raise CompileError(problems)
     return form
 
 
-def check_form(form: Form) -> list[tuple[list[object], str, str]]:
-    """Rules the schema cannot state; each finding is (YAML path, code, message)."""
-    found: list[tuple[list[object], str, str]] = []
+def check_form(form: Form) -> list[tuple[list[object], str, Text]]:
+    """Rules the schema cannot state; each finding is (YAML path, code, text)."""
+    found: list[tuple[list[object], str, Text]] = []
     seen: set[str] = set()
     for index, item in enumerate(form.items):
         at: list[object] = ["items", index]
         if item.id == SCORE_ITEM or item.id in seen:
-            found.append(([*at, "id"], "bad-item-id", f"item id {item.id!r} is reserved or repeated"))
+            found.append(([*at, "id"], "bad-item-id", say("bad-item-id/reserved", item=item.id)))
         seen.add(item.id)
         values = [c.value for c in item.choices]
         if len(set(values)) != len(values):
-            found.append(([*at, "choices"], "duplicate-choice", f"{item.id}: repeated choice value"))
+            found.append(
+                ([*at, "choices"], "duplicate-choice", say("duplicate-choice/repeated", item=item.id))
+            )
         if item.range is not None and item.range[0] > item.range[1]:
-            found.append(([*at, "range"], "bad-range", f"{item.id}: range is [min, max]"))
+            found.append(([*at, "range"], "bad-range", say("bad-range/min-max", item=item.id)))
         if item.answer is not None and not set(item.answer) <= set(values):
-            found.append(([*at, "answer"], "bad-answer", f"{item.id}: the answer is not a choice"))
+            found.append(([*at, "answer"], "bad-answer", say("bad-answer/not-a-choice", item=item.id)))
         if item.answer is not None and item.type == "single" and len(item.answer) != 1:
-            found.append(([*at, "answer"], "bad-answer", f"{item.id}: one answer for 'single'"))
+            found.append(([*at, "answer"], "bad-answer", say("bad-answer/single", item=item.id)))
         if form.kind == "exam" and item.type in ("single", "multiple") and item.answer is None:
-            found.append((at, "missing-answer", f"exam item {item.id} has no right answer"))
+            found.append((at, "missing-answer", say("missing-answer/exam", item=item.id)))
     if form.scoring is not None:
         for item_id in form.scoring.items:
             scored_item = form.item(item_id)
             if scored_item is None or scored_item.type not in ("single", "multiple"):
-                found.append((["scoring", "items"], "bad-scoring", f"{item_id}: not a choice item"))
+                found.append(
+                    (["scoring", "items"], "bad-scoring", say("bad-scoring/not-a-choice", item=item_id))
+                )
             elif form.scoring.method == "sum" and any(c.score is None for c in scored_item.choices):
-                found.append((["scoring"], "bad-scoring", f"{item_id}: every choice needs a score"))
+                found.append((["scoring"], "bad-scoring", say("bad-scoring/every-choice", item=item_id)))
         bands = sorted(form.scoring.bands, key=lambda band: band.min)
         for index, band in enumerate(bands):
             if band.min > band.max or (index and band.min <= bands[index - 1].max):
-                found.append((["scoring", "bands"], "bad-band", f"band {band.id} overlaps or is empty"))
+                found.append((["scoring", "bands"], "bad-band", say("bad-band/overlap", band=band.id)))
     if form.kind == "exam" and (form.scoring is None or form.scoring.method != "correct"):
-        found.append((["scoring"], "bad-scoring", "an exam is scored with method 'correct'"))
+        found.append((["scoring"], "bad-scoring", say("bad-scoring/exam")))
     return found
 
 
@@ -184,7 +194,8 @@ def load_forms(directory: str | Path | None = None) -> dict[str, Form]:
             problems.extend(exc.problems)
             continue
         if form.id != path.stem:
-            problems.append(Problem(Location(str(path)), "form-id-mismatch", f"{form.id} != {path.stem}"))
+            text = say("form-id-mismatch/stem", form=form.id, stem=path.stem)
+            problems.append(problem(Location(str(path)), "form-id-mismatch", text))
         forms[form.id] = form
     if problems:
         raise CompileError(problems)

@@ -15,7 +15,8 @@ from typing import Any
 from carepath.engine import schema_check
 from carepath.engine.catalogue import Catalogue, load_catalogue
 from carepath.engine.clock import date_pregnancy, parse_gestational_age
-from carepath.engine.loader import Document, Limits, Path, load_yaml
+from carepath.engine.loader import Document, Limits, Path, date_reason, load_yaml
+from carepath.engine.messages import say
 from carepath.errors import DatingError, Problem
 
 #: Events files can hold a whole pregnancy's history; pathways stay small.
@@ -40,7 +41,7 @@ def _load(path: str, data: bytes | None, limits: Limits) -> Document:
             data = FilePath(path).read_bytes()
         except OSError as exc:
             doc = Document(path)
-            doc.error((), "not-found", f"cannot read the file: {exc.strerror}")
+            doc.error((), "not-found", say("not-found/unreadable", reason=exc.strerror))
             return doc
     return load_yaml(data, path, limits)
 
@@ -101,7 +102,9 @@ def _real_dates(doc: Document, value: Any, at: Path) -> bool:
                 try:
                     (date if key in DATE_KEYS else datetime).fromisoformat(child)
                 except ValueError as exc:
-                    doc.error((*at, key), "bad-date", f"{child!r} is not a real date ({exc})")
+                    doc.error(
+                        (*at, key), "bad-date", say("bad-date/not-real", text=child, reason=date_reason(exc))
+                    )
                     ok = False
             else:
                 ok = _real_dates(doc, child, (*at, key)) and ok
@@ -119,31 +122,24 @@ def _patient_meaning(doc: Document, patient: dict[str, Any], at: Path, cat: Cata
             dating_of(patient)
         except DatingError as exc:
             key = next((k for k in ("ultrasound", "ivf", "lmp", "edd") if k in patient), "")
-            doc.error((*at, key), exc.code, exc.message)
+            doc.error((*at, key), exc.code, exc.text or exc.message)
     gravida, para = patient.get("gravida"), patient.get("para")
     if gravida is not None and para is not None and para > gravida - 1:
-        doc.error(
-            (*at, "para"), "out-of-range", f"para {para} cannot exceed previous pregnancies ({gravida - 1})"
-        )
+        doc.error((*at, "para"), "out-of-range", say("out-of-range/para", para=para, previous=gravida - 1))
     for code, value in (patient.get("labs") or {}).items():
         _check_lab(doc, (*at, "labs", code), code, value, cat)
     if patient.get("delivery_date") and patient.get("status") not in ("delivered", None):
-        doc.error((*at, "delivery_date"), "bad-value", "a delivery date belongs to status delivered")
+        doc.error((*at, "delivery_date"), "bad-value", say("bad-value/delivery-date"))
 
 
 def _check_lab(doc: Document, path: Path, code: str, value: float, cat: Catalogue) -> None:
     lab = cat.labs.get(code)
     if lab is None:
-        doc.error(
-            path, "unknown-lab", f"no lab {code!r} in the lab catalogue{schema_check.suggest(code, cat.labs)}"
-        )
+        text = say("unknown-lab/catalogue", lab=code, suggestion=schema_check.suggestion(code, cat.labs))
+        doc.error(path, "unknown-lab", text)
     elif not lab.plausible(value):
-        doc.error(
-            path,
-            "implausible-lab",
-            f"{code} {value:g} {lab.unit} is outside the plausible range {lab.low:g}–{lab.high:g}; "
-            f"check the value and its unit",
-        )
+        text = say("implausible-lab/range", lab=code, value=value, unit=lab.unit, low=lab.low, high=lab.high)
+        doc.error(path, "implausible-lab", text)
 
 
 def _events_meaning(doc: Document, cat: Catalogue) -> None:
@@ -155,11 +151,8 @@ def _events_meaning(doc: Document, cat: Catalogue) -> None:
         event_id = event.get("id")
         if event_id is not None:
             if event_id in seen:
-                doc.error(
-                    (*path, "id"),
-                    "duplicate-event",
-                    f"event id {event_id!r} is also event {seen[event_id] + 1}",
-                )
+                text = say("duplicate-event/also", event=event_id, number=seen[event_id] + 1)
+                doc.error((*path, "id"), "duplicate-event", text)
             seen.setdefault(event_id, index)
         data = event.get("data") or {}
         kind = event["type"]
@@ -168,10 +161,7 @@ def _events_meaning(doc: Document, cat: Catalogue) -> None:
             lab = cat.labs.get(data["code"])
             _check_lab(doc, (*path, "data", "value"), data["code"], data["value"], cat)
             if lab is not None and unit is not None and unit != lab.unit:
-                doc.error(
-                    (*path, "data", "unit"),
-                    "bad-unit",
-                    f"{data['code']} is recorded in {lab.unit}, not {unit}",
-                )
+                text = say("bad-unit/recorded-in", lab=data["code"], unit=lab.unit, given=unit)
+                doc.error((*path, "data", "unit"), "bad-unit", text)
         elif kind in ("patient.registered", "patient.updated"):
             _patient_meaning(doc, data, (*path, "data"), cat)

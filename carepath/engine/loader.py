@@ -21,7 +21,9 @@ from typing import Any
 
 import yaml
 
-from carepath.errors import Location, Problem
+from carepath.engine import messages
+from carepath.engine.messages import say
+from carepath.errors import Location, Problem, Text
 
 Path = tuple[str | int, ...]
 
@@ -58,11 +60,18 @@ class Document:
                 return Location(self.path, 1, 1)
             probe = probe[:-1]
 
-    def error(self, path: Path, code: str, message: str, *, key: bool = False) -> None:
-        self.problems.append(Problem(self.location(path, key=key), code, message))
+    def error(self, path: Path, code: str, message: str | Text, *, key: bool = False) -> None:
+        """An error at ``path``; ``message`` a catalogue ``Text`` (a plain string stays English)."""
+        self.problems.append(_problem(self.location(path, key=key), code, message))
 
-    def warning(self, path: Path, code: str, message: str) -> None:
-        self.problems.append(Problem(self.location(path), code, message, severity="warning"))
+    def warning(self, path: Path, code: str, message: str | Text) -> None:
+        self.problems.append(_problem(self.location(path), code, message, "warning"))
+
+
+def _problem(location: Location, code: str, message: str | Text, severity: str = "error") -> Problem:
+    if isinstance(message, Text):
+        return messages.problem(location, code, message, severity)
+    return Problem(location, code, message, severity)
 
 
 _INT = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
@@ -84,6 +93,38 @@ _STANDARD_TAGS = {
 class _InvalidScalarError(ValueError):
     """A scalar that looks like a date or time but is not one."""
 
+    def __init__(self, text: Text) -> None:
+        super().__init__(messages.english(text))
+        self.text = text
+
+
+#: Python's words for an impossible date, as catalogue sentences (the rest stay as written).
+_DATE_REASONS = (
+    (re.compile(r"day is out of range for month"), "date/day-out-of-range"),
+    (re.compile(r"month must be in 1\.\.12"), "date/month-out-of-range"),
+    (re.compile(r"hour must be in 0\.\.23"), "date/hour-out-of-range"),
+    (re.compile(r"minute must be in 0\.\.59"), "date/minute-out-of-range"),
+    (re.compile(r"second must be in 0\.\.59"), "date/second-out-of-range"),
+)
+#: PyYAML's words for the commonest syntax errors; anything else is shown as PyYAML wrote it.
+_YAML_PROBLEMS = (
+    (re.compile(r"mapping values are not allowed here"), "yaml/mapping-values"),
+    (re.compile(r"could not find expected ':'"), "yaml/no-colon"),
+    (re.compile(r"did not find expected key"), "yaml/no-key"),
+    (re.compile(r"did not find expected '-' indicator"), "yaml/no-dash"),
+    (re.compile(r"did not find expected node content"), "yaml/no-content"),
+    (re.compile(r"found unexpected end of stream"), "yaml/end-of-stream"),
+    (re.compile(r"found character (?P<char>'.*') that cannot start any token"), "yaml/bad-character"),
+    (re.compile(r"found unexpected ':'"), "yaml/unexpected-colon"),
+    (re.compile(r"found undefined alias (?P<name>.*)"), "yaml/undefined-alias"),
+    (re.compile(r"expected (?P<expected><[^>]*>), but found (?P<found>.*)", re.S), "yaml/expected"),
+)
+
+
+def date_reason(exc: Exception) -> Text:
+    """Why Python refused a date, as a catalogue sentence."""
+    return messages.recognised(str(exc), _DATE_REASONS, "date/reason")
+
 
 def _plain_scalar(text: str) -> Any:
     """Resolve an unquoted scalar by YAML 1.2's core schema, plus checked dates."""
@@ -101,14 +142,16 @@ def _plain_scalar(text: str) -> Any:
             year, month, day = (int(part) for part in text.split("-"))
             return date(year, month, day).isoformat()
         except ValueError as exc:
-            raise _InvalidScalarError(f"{text!r} is not a real date ({exc})") from None
+            raise _InvalidScalarError(say("bad-date/not-real", text=text, reason=date_reason(exc))) from None
     if _DATETIME.match(text):
         normalised = re.sub(r"[ \t]+", "T", text.strip(), count=1).replace("Z", "+00:00")
         normalised = re.sub(r"[ \t]+", "", normalised)
         try:
             return datetime.fromisoformat(normalised).isoformat()
         except ValueError as exc:
-            raise _InvalidScalarError(f"{text!r} is not a real date and time ({exc})") from None
+            raise _InvalidScalarError(
+                say("bad-date/not-real-time", text=text, reason=date_reason(exc))
+            ) from None
     return text
 
 
@@ -133,18 +176,18 @@ def load_yaml(data: bytes, path: str, limits: Limits | None = None) -> Document:
     limits = limits or Limits()
     doc = Document(path)
     if len(data) > limits.max_bytes:
-        doc.error((), "file-too-large", f"{len(data):,} bytes; the limit is {limits.max_bytes:,}")
+        doc.error((), "file-too-large", say("file-too-large/size", size=len(data), limit=limits.max_bytes))
         return doc
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        doc.problems.append(Problem(Location(path, line, column), "not-utf8", "the file must be UTF-8 text"))
+        doc.problems.append(messages.problem(Location(path, line, column), "not-utf8", say("not-utf8/file")))
         return doc
     text = text.removeprefix("\ufeff")
     if not text.strip():
-        doc.error((), "empty-file", "the file is empty")
+        doc.error((), "empty-file", say("empty-file/empty"))
         return doc
     try:
         try:
@@ -157,10 +200,13 @@ def load_yaml(data: bytes, path: str, limits: Limits | None = None) -> Document:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = getattr(exc, "problem", None) or str(exc)
-        doc.problems.append(Problem(Location(path, line, column), "yaml-syntax", str(problem)))
+        said = say(
+            "yaml-syntax/parser", problem=messages.recognised(str(problem), _YAML_PROBLEMS, "yaml/other")
+        )
+        doc.problems.append(messages.problem(Location(path, line, column), "yaml-syntax", said))
         doc.value = None
     if doc.value is None and not doc.problems:
-        doc.error((), "empty-file", "the file holds no value")
+        doc.error((), "empty-file", say("empty-file/no-value"))
     return doc
 
 
@@ -183,7 +229,7 @@ def _build(text: str, doc: Document, limits: Limits, loader: Any) -> None:
         nonlocal total_nodes
         total_nodes += size
         if total_nodes > limits.max_nodes:
-            raise _LoadAbortedError(event, "too-large", f"more than {limits.max_nodes:,} nodes once expanded")
+            raise _LoadAbortedError(event, "too-large", say("too-large/nodes", limit=limits.max_nodes))
         if not stack:
             root.append(value)
             doc.value_marks.setdefault((), _mark(event))  # where the document starts
@@ -197,12 +243,14 @@ def _build(text: str, doc: Document, limits: Limits, loader: Any) -> None:
             return child
         if frame.pending_key is None:
             if not isinstance(value, str | int | float | bool) or value is None:
-                raise _LoadAbortedError(event, "bad-key", "a mapping key must be a plain word")
+                raise _LoadAbortedError(event, "bad-key", say("bad-key/plain-word"))
             key = str(value)
             if key in frame.container:
                 line, col = _mark(event)
                 doc.problems.append(
-                    Problem(Location(doc.path, line, col), "duplicate-key", f"{key!r} appears twice here")
+                    messages.problem(
+                        Location(doc.path, line, col), "duplicate-key", say("duplicate-key/twice", key=key)
+                    )
                 )
             frame.pending_key = key
             doc.key_marks[(*frame.path, key)] = _mark(event)
@@ -216,7 +264,7 @@ def _build(text: str, doc: Document, limits: Limits, loader: Any) -> None:
     def check_tag(event: Any) -> None:
         tag = getattr(event, "tag", None)
         if tag is not None and tag not in _STANDARD_TAGS:
-            raise _LoadAbortedError(event, "yaml-tag", f"the tag {tag!r} is not allowed; write plain values")
+            raise _LoadAbortedError(event, "yaml-tag", say("yaml-tag/not-allowed", tag=tag))
 
     def child_path() -> Path:
         if not stack:
@@ -231,7 +279,7 @@ def _build(text: str, doc: Document, limits: Limits, loader: Any) -> None:
             if isinstance(event, yaml.DocumentStartEvent):
                 documents += 1
                 if documents > 1:
-                    raise _LoadAbortedError(event, "multiple-documents", "one YAML document per file")
+                    raise _LoadAbortedError(event, "multiple-documents", say("multiple-documents/one"))
             elif isinstance(event, yaml.ScalarEvent):
                 check_tag(event)
                 plain = event.implicit[0] and not event.style and event.tag is None  # libyaml: ""
@@ -241,7 +289,7 @@ def _build(text: str, doc: Document, limits: Limits, loader: Any) -> None:
                     value = _plain_scalar(event.value) if plain and not is_key else event.value
                 except _InvalidScalarError as exc:
                     line, col = _mark(event)
-                    doc.problems.append(Problem(Location(doc.path, line, col), "bad-date", str(exc)))
+                    doc.problems.append(messages.problem(Location(doc.path, line, col), "bad-date", exc.text))
                     value = event.value
                 if event.tag == "tag:yaml.org,2002:int" and not plain:
                     value = _plain_scalar(event.value)
@@ -251,13 +299,13 @@ def _build(text: str, doc: Document, limits: Limits, loader: Any) -> None:
             elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
                 check_tag(event)
                 if len(stack) >= limits.max_depth:
-                    raise _LoadAbortedError(event, "too-deep", f"nested more than {limits.max_depth} levels")
+                    raise _LoadAbortedError(event, "too-deep", say("too-deep/levels", limit=limits.max_depth))
                 path = child_path()
                 container: dict[str, Any] | list[Any] = (
                     {} if isinstance(event, yaml.MappingStartEvent) else []
                 )
                 if stack and isinstance(stack[-1].container, dict) and stack[-1].pending_key is None:
-                    raise _LoadAbortedError(event, "bad-key", "a mapping key must be a plain word")
+                    raise _LoadAbortedError(event, "bad-key", say("bad-key/plain-word"))
                 frame = _Frame(container, path)
                 doc.value_marks.setdefault(path, _mark(event))
                 if event.anchor:
@@ -275,15 +323,17 @@ def _build(text: str, doc: Document, limits: Limits, loader: Any) -> None:
             elif isinstance(event, yaml.AliasEvent):
                 aliases += 1
                 if aliases > limits.max_aliases:
-                    message = f"more than {limits.max_aliases} aliases"
-                    raise _LoadAbortedError(event, "too-many-aliases", message)
+                    said = say("too-many-aliases/limit", limit=limits.max_aliases)
+                    raise _LoadAbortedError(event, "too-many-aliases", said)
                 if event.anchor not in anchors:
-                    raise _LoadAbortedError(event, "yaml-syntax", f"unknown alias *{event.anchor}")
+                    raise _LoadAbortedError(
+                        event, "yaml-syntax", say("yaml-syntax/unknown-alias", anchor=event.anchor)
+                    )
                 value, size = anchors[event.anchor]
                 place(value, event, size)
     except _LoadAbortedError as abort:
         line, col = _mark(abort.event)
-        doc.problems.append(Problem(Location(doc.path, line, col), abort.code, abort.message))
+        doc.problems.append(messages.problem(Location(doc.path, line, col), abort.code, abort.text))
         doc.value = None
         return
     doc.value = root[0] if root else None
@@ -292,8 +342,8 @@ def _build(text: str, doc: Document, limits: Limits, loader: Any) -> None:
 class _LoadAbortedError(Exception):
     """Stops loading at the first structural limit; the document is unusable after it."""
 
-    def __init__(self, event: Any, code: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, event: Any, code: str, text: Text) -> None:
+        super().__init__(messages.english(text))
         self.event = event
         self.code = code
-        self.message = message
+        self.text = text

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
+from carepath.engine.messages import say
 from carepath.engine.spec import Condition, HasTag, OnEnrolled, OnEvent, Pathway, Rule, walk
 
 if TYPE_CHECKING:
@@ -123,7 +124,5 @@ def report_loops(comp: Compilation) -> None:
         unit = units[pathway_id]
         names = " -> ".join(f"{p}/{r}" for p, r in cycle)
         unit.doc.warning(
-            unit.rule_paths.get(rule_id, ()),
-            "possible-loop",
-            f"these rules can trigger each other: {names}; at run time a chain stops at depth 8",
+            unit.rule_paths.get(rule_id, ()), "possible-loop", say("possible-loop/rules", rules=names)
         )

@@ -5,8 +5,9 @@ ICD-10 diagnoses, risk colour, enrolment date, and age, parity or BMI if the pat
 or a demo patient file (``examples/patients``). It becomes a patient-file mapping and is
 checked exactly like one (``inputs.check_patient``), so a bad field is reported with the
 same located, coded problem, and runs through ``simulate.dry_run``: the preview is the
-dry-run, item by item, with the rule's title and its condition in words next to the engine's
-own account of why the rule fired.
+dry-run, item by item, with the rule's title, its trigger and its condition (as data) next to
+the engine's own record of why the rule fired. Saying why in words is the page's business
+(``webapi/staff/preview_text.py``).
 
 Rendering the messages she would read is delivery's business (``carepath.delivery.preview``);
 the engine stays pure.
@@ -14,7 +15,7 @@ the engine stays pure.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -25,28 +26,31 @@ import yaml
 from carepath.engine.clock import (
     DAYS_PER_WEEK,
     TERM_DAYS,
-    format_gestational_age,
     gestational_days,
     parse_gestational_age,
 )
 from carepath.engine.facts import Event, Facts, facts_from_patient
 from carepath.engine.inputs import check_events, check_patient
 from carepath.engine.library import Library
+from carepath.engine.messages import problem, say
 from carepath.engine.runtime import Settings
 from carepath.engine.scheduling import TO_HER
 from carepath.engine.simulate import Row, dry_run, events_from_file
 from carepath.engine.spec import (
     AllOf,
     AnyOf,
-    CodePattern,
-    Compare,
+    At,
     Condition,
     HasCode,
     HasTag,
     HasVisit,
     Not,
+    OnEnrolled,
+    OnEvent,
+    Point,
+    Trigger,
 )
-from carepath.errors import CarepathError, CompileError, Location, Problem
+from carepath.errors import CarepathError, CompileError, Location, Text
 
 #: Persona fields that are patient-file fields as they are.
 PATIENT_FIELDS = (
@@ -94,11 +98,11 @@ def persona_patient(persona: Mapping[str, Any], settings: Settings | None = None
     today = _day(persona.get("today"), "today")
     if "ga_today" in persona and "lmp" not in persona:
         if today is None:
-            raise _problem("today", "missing-key", "'ga_today' needs 'today', the day she is at that age")
+            raise _problem("today", "missing-key", say("missing-key/ga-today"))
         try:
             ga = parse_gestational_age(str(persona["ga_today"]))
         except CarepathError as exc:
-            raise _problem("ga_today", exc.code, exc.message) from None
+            raise _problem("ga_today", exc.code, exc.text or exc.message) from None
         patient["lmp"] = (today - timedelta(days=ga)).isoformat()
     if "diagnoses" in persona:
         codes = persona["diagnoses"] or []
@@ -151,25 +155,34 @@ def demo_persona(
 
 @dataclass(frozen=True)
 class PreviewItem:
-    """One action of the preview: the dry-run row and what explains it."""
+    """One action of the preview: the dry-run row and the facts that explain it.
+
+    Words are the pages' business (``webapi/staff/preview_text.py`` says why in a sentence a
+    doctor would say, in her language): the engine gives the rule's trigger and condition
+    as the compiled spec holds them, and ``row.why``, its own record of the firing.
+    """
 
     row: Row
     week: int | None  # completed gestational weeks on the action's day (None: no dating)
     pathway_title: str
     rule_title: str
-    condition: str  # the rule's condition in words ("" when it has none)
+    trigger: Trigger | None = None  # None: the rule is no longer in the library
+    condition: Condition | None = None  # the rule's ``when`` (None when it has none)
 
     @property
     def message(self) -> bool:
         """A message to her (push, questionnaire, remind), which has a rendering per channel."""
         return self.row.action in TO_HER
 
-    @property
-    def why(self) -> str:
-        """Which rule fired on what (the engine's record), and the condition that held."""
-        trigger = self.row.why.removesuffix("; condition held")
-        why = f"{self.row.pathway}/{self.row.rule} fired: {trigger}"
-        return f"{why}; condition held: {self.condition}" if self.condition else why
+    def reason(self) -> dict[str, Any]:
+        """Why the rule fired, as data: which rule, its trigger and the condition that held."""
+        return {
+            "pathway": self.row.pathway,
+            "rule": self.row.rule,
+            "record": self.row.why,
+            "trigger": trigger_json(self.trigger),
+            "condition": condition_json(self.condition),
+        }
 
     def as_json(self) -> dict[str, Any]:
         return self.row.as_json() | {
@@ -177,8 +190,7 @@ class PreviewItem:
             "summary": self.row.summary,
             "pathway_title": self.pathway_title,
             "rule_title": self.rule_title,
-            "condition": self.condition,
-            "why": self.why,
+            "why": self.reason(),
             "message": self.message,
         }
 
@@ -237,7 +249,8 @@ def preview(
                 week=week,
                 pathway_title=pathway.title if pathway else row.pathway,
                 rule_title=rule.title if rule and rule.title else row.rule,
-                condition=describe_condition(rule.when) if rule else "",
+                trigger=rule.trigger if rule else None,
+                condition=rule.when if rule else None,
             )
         )
     return Preview(facts.pregnancy_id, edd, facts.enrolled_at, until, tuple(items))
@@ -250,62 +263,50 @@ def _pathway(library: Library, pathway_id: str, version: str) -> Any:
         return None
 
 
-# --- conditions in words ----------------------------------------------------------------------
-
-_OPS = {
-    "eq": "=",
-    "ne": "≠",
-    "lt": "<",
-    "lte": "≤",
-    "gt": ">",
-    "gte": "≥",
-    "in": "in",
-    "between": "between",
-    "contains": "contains",
-    "startswith": "starts with",
-}
-_GA_FACTS = frozenset({"gestational_days"})
+# --- the reason as data ---------------------------------------------------------------------
 
 
-def describe_condition(condition: Condition | None) -> str:
-    """A condition in words, as the editor shows it next to a fired rule."""
+def point_json(point: Point | None) -> dict[str, Any] | None:
+    """A point as JSON: its anchor and its offset in days (``gestational_age`` counts from 0+0)."""
+    return None if point is None else {"anchor": point.anchor, "days": point.offset.days}
+
+
+def trigger_json(trigger: Trigger | None) -> dict[str, Any] | None:
+    """A rule's trigger as JSON: its kind and what it is set to."""
+    if trigger is None:
+        return None
+    if isinstance(trigger, OnEnrolled):
+        return {"kind": "enrolled"}
+    if isinstance(trigger, OnEvent):
+        return {"kind": "event", "type": trigger.type, "filters": dict(trigger.filters)}
+    if isinstance(trigger, At):
+        return {"kind": "at", "at": point_json(trigger.point)}
+    return {
+        "kind": "every",
+        "interval_days": trigger.interval.days,
+        "from": point_json(trigger.start),
+        "until": point_json(trigger.until),
+    }
+
+
+def condition_json(condition: Condition | None) -> Any:
+    """A condition tree as JSON, node by node (``null`` when there is none)."""
     if condition is None:
-        return ""
+        return None
     if isinstance(condition, AllOf):
-        return " and ".join(_grouped(item) for item in condition.items)
+        return {"all": [condition_json(item) for item in condition.items]}
     if isinstance(condition, AnyOf):
-        return " or ".join(_grouped(item) for item in condition.items)
+        return {"any": [condition_json(item) for item in condition.items]}
     if isinstance(condition, Not):
-        return f"not {_grouped(condition.item)}"
+        return {"not": condition_json(condition.item)}
     if isinstance(condition, HasTag):
-        return "tag " + " or ".join(sorted(condition.tags))
+        return {"tag": sorted(condition.tags)}
     if isinstance(condition, HasVisit):
-        return "visit done: " + " or ".join(sorted(condition.kinds))
+        return {"visit": sorted(condition.kinds)}
     if isinstance(condition, HasCode):
-        return "ICD-10 " + " or ".join(_pattern(p) for p in condition.patterns)
-    return _compare(condition)
-
-
-def _grouped(condition: Condition) -> str:
-    text = describe_condition(condition)
-    return f"({text})" if isinstance(condition, AllOf | AnyOf) and len(condition.items) > 1 else text
-
-
-def _pattern(pattern: CodePattern) -> str:
-    return f"{pattern.prefix}*" if pattern.prefix else f"{pattern.low}–{pattern.high}"
-
-
-def _compare(node: Compare) -> str:
-    name = node.fact if not node.key else f"{node.fact}[{'.'.join(node.key)}]"
-    if node.fact in _GA_FACTS:
-        name = "gestational age"
-    values: Sequence[Any] = node.value if isinstance(node.value, tuple) else (node.value,)
-    shown = [
-        format_gestational_age(int(v)) if node.fact in _GA_FACTS and isinstance(v, int) else str(v)
-        for v in values
-    ]
-    value = " and ".join(shown) if node.op == "between" else ", ".join(shown)
-    return f"{name} {_OPS.get(node.op, node.op)} {value}"
+        return {"icd10": [p.prefix or f"{p.low}-{p.high}" for p in condition.patterns]}
+    value = list(condition.value) if isinstance(condition.value, tuple) else condition.value
+    return {"fact": condition.fact, "op": condition.op, "value": value, "key": list(condition.key)}
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -319,21 +320,20 @@ def _day(value: Any, field_name: str) -> date | None:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise _problem(field_name, "bad-date", f"{value!r} is not a date (YYYY-MM-DD)") from None
+        raise _problem(field_name, "bad-date", say("bad-date/persona", value=value)) from None
 
 
 def _birth_date_for(age: Any, patient: Mapping[str, Any]) -> str:
     """A birth date that makes her ``age`` at her EDD (the fact the pathways read)."""
     if not isinstance(age, int) or isinstance(age, bool) or not 10 <= age <= 65:
-        raise _problem(
-            "age", "out-of-range", f"age must be a whole number of years from 10 to 65, not {age!r}"
-        )
+        raise _problem("age", "out-of-range", say("out-of-range/age", age=age))
     lmp = _day(patient.get("lmp"), "lmp")
     edd = _day(patient.get("edd"), "edd") or (lmp + timedelta(days=TERM_DAYS) if lmp else None)
     if edd is None:
-        raise _problem("age", "no-dating", "'age' needs 'lmp', 'ga_today' or 'edd' to count from")
+        raise _problem("age", "no-dating", say("no-dating/age"))
     return date(edd.year - age, edd.month, min(edd.day, 28)).isoformat()
 
 
-def _problem(field_name: str, code: str, message: str) -> CompileError:
-    return CompileError([Problem(Location(PERSONA_PATH, 1, 1), code, f"{field_name}: {message}")])
+def _problem(field_name: str, code: str, message: Text | str) -> CompileError:
+    text = say("persona/field", field=field_name, problem=message)
+    return CompileError([problem(Location(PERSONA_PATH, 1, 1), code, text)])

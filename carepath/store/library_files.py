@@ -22,6 +22,7 @@ from carepath.engine.compiler import Unit, compile_units
 from carepath.engine.content import CONTENT_DIRECTORY
 from carepath.engine.content_lint import lint_paths
 from carepath.engine.forms import FORMS_DIRECTORY
+from carepath.engine.messages import problem, say
 from carepath.errors import Location, Problem
 
 KINDS = ("pathway", "content", "form")
@@ -91,7 +92,7 @@ def check(kind: str, name: str, text: str, other_pathways: Mapping[str, str] | N
     """
     where = display_path(kind, name)
     if len(text.encode("utf-8")) > MAX_SOURCE_BYTES:
-        return [Problem(Location(where), "too-large", f"larger than {MAX_SOURCE_BYTES // 1024} KB")]
+        return [problem(Location(where), "too-large", say("too-large/document", kb=MAX_SOURCE_BYTES // 1024))]
     if kind == "pathway":
         problems = _check_pathway(name, text, where, other_pathways or {})
     else:
@@ -108,9 +109,8 @@ def _check_pathway(name: str, text: str, where: str, others: Mapping[str, str]) 
     problems = [p for p in result.problems if p.location.path == where]
     compiled = [p for p in result.pathways if p.source == where]
     if compiled and compiled[0].id != name:
-        problems.append(
-            Problem(Location(where), "name-mismatch", f"this is pathway {name!r}, not {compiled[0].id!r}")
-        )
+        said = say("name-mismatch/pathway", name=name, compiled=compiled[0].id)
+        problems.append(problem(Location(where), "name-mismatch", said))
     return problems
 
 

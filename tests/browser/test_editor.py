@@ -98,6 +98,21 @@ def test_an_error_is_underlined_at_its_line_with_message_and_hint_and_goes_away_
     assert page.locator(".cm-gutter-lint .cm-lint-marker-error").count() == 0
 
 
+def test_a_bad_duration_is_explained_in_chinese_in_the_chinese_ui(editor_page: Any) -> None:
+    page = editor_page
+    open_file(page, "pathway", "cholestasis")
+    assert page.get_attribute("html", "lang") == "zh-CN"  # the staff UI's default language
+    put_cursor(page, "interval: 2w", len("interval: 2w"))
+    page.keyboard.press("Backspace")
+    page.keyboard.type("dx")  # every: {interval: 2dx, ...}
+    page.locator(".cm-lintRange-error", has_text="2dx").first.hover()
+    tooltip = page.locator(".cm-tooltip-lint")
+    tooltip.wait_for()
+    said = tooltip.inner_text()
+    assert "bad-duration" in said and "文本 '2dx' 的写法不对" in said and "写数字加单位" in said
+    assert "is not valid" not in said
+
+
 def test_broken_indentation_is_underlined_near_the_rule(editor_page: Any) -> None:
     page = editor_page
     open_file(page, "pathway", "cholestasis")

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from carepath.engine.compiler import Unit, compile_paths, compile_units
+from carepath.engine.compiler import compile_paths
 from carepath.engine.library import Library
-from carepath.engine.preview import demo_persona, describe_condition, persona_facts, persona_patient, preview
+from carepath.engine.preview import demo_persona, persona_facts, persona_patient, preview
 from carepath.engine.runtime import Settings
+from carepath.engine.spec import AllOf, At, Point
 from carepath.errors import CompileError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,21 +72,21 @@ def test_persona_fields_map_onto_the_patient_file():
 
 
 def test_preview_of_a_demo_patient_explains_every_action():
+    # the reason in words (the record "checkup-schedule/ogtt fired: …" and the doctor's
+    # sentence) is the page's: tests/webapi/test_preview_text.py
     facts, events = demo_persona(ROOT / "examples/patients/demo-001.yaml")
     assert events, "the demo's events file is found next to it"
     shown = preview(LIBRARY, facts, events)
     assert shown.items and [i.row.at for i in shown.items] == sorted(i.row.at for i in shown.items)
     for item in shown.items:
-        assert item.why.startswith(f"{item.row.pathway}/{item.row.rule} fired: ")
+        assert item.trigger is not None and item.row.why
         assert item.rule_title and item.pathway_title
     ogtt = next(i for i in shown.items if i.row.rule == "ogtt")
     assert ogtt.week == 23 and ogtt.message
-    assert ogtt.why == (
-        "checkup-schedule/ogtt fired: at GA 23+4; condition held: "
-        "gestational age < 28+0 and not visit done: ogtt and not ICD-10 O24*"
-    )
+    assert ogtt.trigger == At(Point("gestational_age", timedelta(days=23 * 7 + 4)))
+    assert isinstance(ogtt.condition, AllOf) and len(ogtt.condition.items) == 3
     welcome = next(i for i in shown.items if i.row.pathway == "gdm" and i.row.rule == "welcome")
-    assert welcome.row.why == "enrolled" and "condition held" not in welcome.why
+    assert welcome.row.why == "enrolled" and welcome.condition is None
 
 
 def test_preview_json_carries_what_the_page_needs():
@@ -93,28 +94,5 @@ def test_preview_json_carries_what_the_page_needs():
     data = preview(LIBRARY, facts).as_json()
     assert data["edd"] and data["items"]
     assert {"week", "why", "summary", "message", "params", "rule_title"} <= set(data["items"][0])
-
-
-def test_conditions_in_words():
-    pathway = compile_units(
-        [
-            Unit(
-                "c.yaml",
-                b"""
-pathway: c
-title: c
-rules:
-  - id: r
-    on: enrolled
-    when:
-      any:
-        - all: [{gestational_age: {between: ["24+0", "27+6"]}}, {tag: [\xe7\x98\xa2\xe7\x97\x95\xe5\xad\x90\xe5\xae\xab]}]
-        - icd10: [O24.4, O10-O16]
-    do: [{push: {content: week-24}}]
-""",
-            )
-        ]
-    ).pathways[0]
-    assert describe_condition(pathway.rules[0].when) == (
-        "(gestational age between 24+0 and 27+6 and tag 瘢痕子宫) or ICD-10 O24.4* or O10–O16"
-    )
+    why = data["items"][0]["why"]  # the reason as data: the page says it in words
+    assert {"pathway", "rule", "record", "trigger", "condition"} <= set(why) and why["trigger"]["kind"]

@@ -57,8 +57,10 @@ from carepath.webapi.auth.permissions import (
     refuse,
     require,
 )
+from carepath.webapi.common.diagnostics_text import page_translate, problem_message
 from carepath.webapi.common.jsonbody import json_body
 from carepath.webapi.common.problems import ApiProblemError, capped, problem
+from carepath.webapi.staff.review_text import refusal_message
 
 blp = Blueprint("editor_api", __name__, url_prefix="/editor/api")
 READ_PERMISSION = {"pathway": "pathway.read", "content": "content.read", "form": "content.read"}
@@ -150,7 +152,8 @@ def _flag(body: dict[str, Any], key: str) -> bool:
 
 
 def problems_json(problems: list[Problem]) -> tuple[list[dict[str, Any]], int]:
-    """The first MAX_PROBLEMS problems as JSON, and how many more there are."""
+    """The first MAX_PROBLEMS problems as JSON (messages in the user's language), and how many
+    more there are."""
     shown, more = capped(problems)
     listed = [
         {
@@ -158,7 +161,7 @@ def problems_json(problems: list[Problem]) -> tuple[list[dict[str, Any]], int]:
             "line": p.location.line,
             "column": p.location.column,
             "code": p.code,
-            "message": p.message,
+            "message": problem_message(p),
         }
         for p in shown
     ]
@@ -178,11 +181,12 @@ def audit_refusal(error: AuthoringError) -> None:
 @blp.errorhandler(AuthoringError)
 def _authoring_problem(error: AuthoringError) -> Response:
     audit_refusal(error)
+    detail = refusal_message(error, page_translate)  # the audit keeps the English
     if isinstance(error, DraftConflictError):
         return problem(
             409,
             error.code,
-            error.message,
+            detail,
             current_revision=error.current_revision,
             saved_by=error.saved_by,
             saved_at=error.saved_at.isoformat(),
@@ -190,10 +194,10 @@ def _authoring_problem(error: AuthoringError) -> Response:
         )
     if isinstance(error, NotCompiledError):
         listed, more = problems_json(error.problems)
-        return problem(422, error.code, error.message, listed, more=more)
+        return problem(422, error.code, detail, listed, more=more)
     if isinstance(error, DraftExistsError):
-        return problem(409, error.code, error.message, version_id=error.version_id)
-    return problem(error.status, error.code, error.message)
+        return problem(409, error.code, detail, version_id=error.version_id)
+    return problem(error.status, error.code, detail)
 
 
 def _version_json(session: Session, version: DocumentVersion, *, source: bool = True) -> dict[str, Any]:

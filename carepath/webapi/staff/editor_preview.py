@@ -10,11 +10,14 @@ in the inbox (``delivery.preview``), rendered here and shown by ``preview.js`` o
 nothing a user typed is ever put into the page as HTML.
 
 The form is a GET: a preview changes nothing, and its address can be shared. A bad field is
-shown next to the field with the engine's code and message.
+shown next to the field with the engine's code and message, in the page's language. Why each
+action happens is said as a doctor would say it (``preview_text.why``), with the engine's record
+of the firing, with ids, below it for authors.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Mapping
@@ -24,18 +27,22 @@ from typing import Any
 
 import yaml
 from flask import Blueprint, current_app, render_template, request
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from markupsafe import Markup
 
 from carepath.delivery.preview import ChannelView, preview_views
+from carepath.engine.catalogue import load_labs
 from carepath.engine.facts import Event, Facts
+from carepath.engine.forms import load_forms
 from carepath.engine.preview import Preview, persona_facts, persona_patient, preview
 from carepath.errors import CarepathError, CompileError, Problem
 from carepath.store import authoring, pathways, publishing
 from carepath.store.authoring import AuthoringError
 from carepath.webapi.auth.permissions import require
+from carepath.webapi.common.diagnostics_text import page_translate, problem_message
 from carepath.webapi.staff.editor.candidate import Candidate, candidate, demo, demo_patients, engine_settings
 from carepath.webapi.staff.editor_api import READ_PERMISSION, _db, _need_page, _now, editor
+from carepath.webapi.staff.preview_text import Titles, record, why
 from carepath.webapi.staff.timeline_svg import timeline_svg
 
 blp = Blueprint("editor_preview", __name__, url_prefix="/editor")
@@ -103,7 +110,7 @@ def persona_of(form: PersonaForm, persona: dict[str, Any]) -> Facts | None:
     except CompileError as error:
         lines = _key_lines(persona)
         for problem in error.problems:
-            form.error(_field_of(problem, lines, persona), f"{problem.code}: {problem.message}")
+            form.error(_field_of(problem, lines, persona), f"{problem.code}: {problem_message(problem)}")
         return None
     return None if form.errors else facts
 
@@ -143,16 +150,29 @@ class Shown:
     index: int
     item: Any
     views: tuple[ChannelView, ...]
+    why: str = ""  # as a doctor says it, in the page's language
+    record: str = ""  # the engine's record of the firing, with ids
+
+
+def titles() -> Titles:
+    """The forms' and labs' titles the reasons name, in the page's language."""
+    chinese = str(get_locale() or "").startswith("zh")
+    labs = {code: (lab.zh if chinese else lab.en) for code, lab in load_labs().items()}
+    return Titles(forms={form_id: form.title for form_id, form in _forms().items()}, labs=labs)
+
+
+_forms = functools.cache(load_forms)
 
 
 def _views(result: Preview, facts: Facts, content: Mapping[str, Any]) -> list[Shown]:
     zone = engine_settings().window.zone
+    named = titles()
     shown = []
     for index, item in enumerate(result.items):
         views: tuple[ChannelView, ...] = ()
         if item.message:
             views = preview_views(item, content, edd=result.edd, zone=zone)
-        shown.append(Shown(index, item, views))
+        shown.append(Shown(index, item, views, why(item, page_translate, named), record(item)))
     return shown
 
 
@@ -209,7 +229,8 @@ def preview_page() -> Any:
     result = preview(library, facts, events, settings=engine_settings())
     title = chosen or gettext("Described patient")
     context["result"] = result
-    context["svg"] = Markup(timeline_svg(result, title=title))
     context["items"] = _views(result, facts, content)
+    reasons = {id(shown.item): shown.why for shown in context["items"]}
+    context["svg"] = Markup(timeline_svg(result, title=title, why=lambda item: reasons[id(item)]))
     context["seconds"] = time.perf_counter() - started
     return render_template("editor/preview.html", **context)

@@ -22,6 +22,7 @@ from carepath.store.authoring import AuthoringError, NotCompiledError
 from carepath.store.library_files import KINDS, display_path
 from carepath.store.roles import ROLE_PERMISSIONS, ROLES, label
 from carepath.webapi.auth.permissions import current_staff, require
+from carepath.webapi.common.diagnostics_text import page_translate, problem_line
 from carepath.webapi.staff.editor_api import (
     READ_PERMISSION,
     _db,
@@ -31,6 +32,7 @@ from carepath.webapi.staff.editor_api import (
     editor,
     shipped,
 )
+from carepath.webapi.staff.review_text import history_comment, refusal_message
 
 blp = Blueprint("editor_review", __name__, url_prefix="/editor")
 
@@ -59,6 +61,8 @@ def _labels() -> dict[str, Any]:
     return {
         "status_label": lambda status: gettext(STATUS_LABELS.get(status, status)),
         "event_label": lambda action: gettext(EVENT_LABELS.get(action, action)),
+        "problem_line": problem_line,  # a compiler problem in the page's language
+        "history_comment": lambda action, comment: history_comment(action, comment, page_translate),
     }
 
 
@@ -83,9 +87,10 @@ def diff_lines(diff: str) -> list[tuple[str, str]]:
 def _failed(error: AuthoringError) -> None:
     audit_refusal(error)
     if isinstance(error, NotCompiledError):
-        flash(gettext("The draft has errors:") + " " + "; ".join(str(p) for p in error.problems[:5]), "error")
+        listed = "; ".join(problem_line(p) for p in error.problems[:5])
+        flash(gettext("The draft has errors:") + " " + listed, "error")
     else:
-        flash(error.message, "error")
+        flash(refusal_message(error, page_translate), "error")
 
 
 @blp.get("/review")
@@ -128,7 +133,8 @@ def review_page(version_id: int) -> Any:
             version = authoring.get_version(session, me.hospital_id, version_id)
         except AuthoringError as error:
             audit_refusal(error)
-            return render_template("error.html", title=gettext("Not found"), message=error.message), 404
+            message = refusal_message(error, page_translate)
+            return render_template("error.html", title=gettext("Not found"), message=message), 404
         document = authoring.document_of(session, version)
         refused = _need_page(READ_PERMISSION[document.kind])
         if refused is not None:
@@ -234,7 +240,8 @@ def rollback(version_id: int) -> Any:
             document = authoring.document_of(session, version)
             kind, name = document.kind, document.name
     except AuthoringError as error:
-        return render_template("error.html", title=gettext("Not found"), message=error.message), 404
+        message = refusal_message(error, page_translate)
+        return render_template("error.html", title=gettext("Not found"), message=message), 404
     back = url_for(".history_page", kind=kind, name=name)
     if kind == "pathway" and choice not in ("yes", "no"):
         flash(gettext("Choose whether women already enrolled move to the new version."), "error")
@@ -298,7 +305,7 @@ def policy_page() -> Any:
                 )
             flash(gettext("Saved."), "ok")
         except AuthoringError as error:
-            flash(error.message, "error")
+            flash(refusal_message(error, page_translate), "error")
         return redirect(url_for(".policy_page"), 303)
     with _db().reading() as session:
         policy = reviewing.policy_of(session, me.hospital_id)

@@ -26,6 +26,7 @@ from datetime import time as clock_time
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+from flask_babel import gettext
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -48,10 +49,12 @@ from carepath.store.authoring import AuthoringError
 from carepath.store.models import DocumentVersion, Pregnancy
 from carepath.store.scope import audit
 from carepath.webapi.auth.permissions import current_staff, require
+from carepath.webapi.common.diagnostics_text import page_translate, problem_line
 from carepath.webapi.common.problems import ApiProblemError
 from carepath.webapi.staff.editor.candidate import Candidate, candidate, demo, demo_patients, engine_settings
 from carepath.webapi.staff.editor_api import READ_PERMISSION, _db, _need, _now, editor
 from carepath.webapi.staff.editor_preview import demo_folder
+from carepath.webapi.staff.review_text import refusal_message
 
 DEFAULT_WEEKS = 8
 WEEK_CHOICES = (2, 4, 8, 12, 26)
@@ -175,21 +178,24 @@ def cohort_impact(version_id: int) -> Response:
     except ValueError:
         weeks = 0
     if not 1 <= weeks <= max(WEEK_CHOICES):
-        raise ApiProblemError(422, "bad-weeks", f"weeks must be a whole number from 1 to {max(WEEK_CHOICES)}")
+        detail = gettext("weeks must be a whole number from 1 to %(most)s", most=max(WEEK_CHOICES))
+        raise ApiProblemError(422, "bad-weeks", detail)
     now = _now()
     started = time.perf_counter()
     with _db().reading() as session:
         try:
             version = authoring.get_version(session, me.hospital_id, version_id)
         except AuthoringError as error:
-            raise ApiProblemError(404, "document-not-found", error.message) from None
+            raise ApiProblemError(404, "document-not-found", refusal_message(error, page_translate)) from None
         document = authoring.document_of(session, version)
         _need(READ_PERMISSION[document.kind])
         if document.kind != "pathway":
-            raise ApiProblemError(409, "not-a-pathway", "only a pathway version changes what patients get")
+            detail = gettext("only a pathway version changes what patients get")
+            raise ApiProblemError(409, "not-a-pathway", detail)
         target = candidate(session, me.hospital_id, version)
         if target.problems:
-            raise ApiProblemError(422, "not-compiled", "; ".join(str(p) for p in target.problems[:5]))
+            listed = "; ".join(problem_line(p) for p in target.problems[:5])
+            raise ApiProblemError(422, "not-compiled", listed)
         label = target.label
         plan = Plan.build(target.base, target.library, now, weeks, engine_settings())
         report = cohort_report(plan, enrolled_states(session, me.hospital_id, now))

@@ -14,6 +14,7 @@ preview, same bytes, so it can be cached and golden-checked.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from html import escape
 
 from carepath.engine.clock import DAYS_PER_WEEK
@@ -88,17 +89,23 @@ def _text_width(text: str) -> float:
     return sum(12.0 if ord(ch) > 0x2E80 else 6.6 for ch in text)
 
 
-def tooltip(item: PreviewItem) -> str:
+def fired(item: PreviewItem) -> str:
+    """The engine's record of the firing, with ids: what a mark says when the page gives no
+    sentence of its own (the pages say why in words: ``webapi/staff/preview_text.py``)."""
+    return f"{item.row.pathway}/{item.row.rule} fired: {item.row.why}"
+
+
+def tooltip(item: PreviewItem, why: Callable[[PreviewItem], str] = fired) -> str:
     """What the mark says on hover: when, what, why (plain text; escaped where it is used)."""
     row = item.row
     when = f"{row.gestational_age or '—'} · {row.at.strftime('%Y-%m-%d %H:%M')}"
     what = f"{row.action}: {row.summary}" if row.summary else row.action
     status = "" if row.status == "due" else f" ({row.status})"
-    return f"{when}\n{item.pathway_title} · {item.rule_title}\n{what}{status}\n{item.why}"
+    return f"{when}\n{item.pathway_title} · {item.rule_title}\n{what}{status}\n{why(item)}"
 
 
-def timeline_svg(preview: Preview, *, title: str = "") -> str:
-    """The SVG document (UTF-8 text) of a preview."""
+def timeline_svg(preview: Preview, *, title: str = "", why: Callable[[PreviewItem], str] = fired) -> str:
+    """The SVG document (UTF-8 text) of a preview; ``why`` says why each action happens."""
     lanes: list[tuple[str, str]] = []  # (pathway id, title), in the order they first act
     for item in preview.items:
         if item.row.pathway not in [lane for lane, _ in lanes]:
@@ -157,7 +164,7 @@ def timeline_svg(preview: Preview, *, title: str = "") -> str:
         opacity = "" if item.row.status == "due" else ' opacity="0.35"'
         parts.append(
             f'<g class="mark" data-index="{index}" data-kind="{escape(item.row.action)}"{opacity}>'
-            f"<title>{escape(tooltip(item))}</title>{_mark(shape, mark_x, mark_y, fill)}</g>"
+            f"<title>{escape(tooltip(item, why))}</title>{_mark(shape, mark_x, mark_y, fill)}</g>"
         )
     legend_y = plot_bottom + 40
     legend_x = 8.0

@@ -108,6 +108,9 @@ def test_a_paste_over_the_loader_limit_is_a_diagnostic(author: Staff) -> None:
     assert answer.status_code == 200
     [found] = answer.get_json()["diagnostics"]
     assert found["code"] == "file-too-large"
+    assert "上限" in found["message"]  # the UI is zh-CN by default: the diagnostics are Chinese
+    author.client.get("/language/en")
+    [found] = author.compile({"kind": "pathway", "text": "x" * (MAX_BYTES + 10)}).get_json()["diagnostics"]
     assert "limit" in found["message"]
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from carepath.engine.compiler import Unit, compile_units
 from carepath.engine.library import Library
 from carepath.engine.preview import persona_facts, preview
+from carepath.webapi.staff.preview_text import record
 from carepath.webapi.staff.timeline_svg import timeline_svg
 
 GOLDEN = Path(__file__).parent / "golden" / "timeline-persona.svg"
@@ -44,7 +45,8 @@ PERSONA = {"ga_today": "10+0", "today": "2026-03-02", "tags": ["瘢痕子宫"], 
 def golden_svg() -> str:
     result = compile_units([Unit(name, text.encode()) for name, text in PATHWAYS.items()])
     assert result.ok, result.errors
-    return timeline_svg(preview(Library(result.pathways), persona_facts(PERSONA)), title="小雨的孕期时间线")
+    shown = preview(Library(result.pathways), persona_facts(PERSONA))
+    return timeline_svg(shown, title="小雨的孕期时间线", why=record)
 
 
 if __name__ == "__main__":

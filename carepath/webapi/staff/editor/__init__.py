@@ -27,6 +27,7 @@ from werkzeug.exceptions import BadRequest
 from carepath.store import authoring
 from carepath.store.authoring import DocumentInfo
 from carepath.webapi.auth.permissions import can, current_staff, refuse, require
+from carepath.webapi.common.diagnostics_text import page_translate
 from carepath.webapi.common.problems import ApiProblemError, capped
 from carepath.webapi.staff.editor.diagnostics import KINDS, MAX_BYTES, Kind, diagnose
 from carepath.webapi.staff.editor.library import LibraryFile, find, shipped_library
@@ -126,7 +127,7 @@ def compile_buffer() -> Response:
     kind, text, path = _buffer_request()
     if not can(EDIT[kind]):
         return refuse(EDIT[kind])  # type: ignore[no-any-return]
-    return _answer(diagnose(kind, text, path))
+    return _answer(diagnose(kind, text, path, page_translate))
 
 
 def _buffer_request() -> tuple[Kind, str, str | None]:
@@ -165,7 +166,7 @@ def render_buffer() -> Response:
         )
     if not (can(READ[kind]) or can(EDIT[kind])):
         return refuse(READ[kind])  # type: ignore[no-any-return]
-    answer = preview_item(text, path)
+    answer = preview_item(text, path, page_translate)
     return _answer(answer["diagnostics"], preview=answer["preview"])
 
 

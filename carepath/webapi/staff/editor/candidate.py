@@ -102,7 +102,7 @@ def candidate(session: Session, hospital_id: str, version: DocumentVersion) -> C
 
 def _problems(error: CarepathError, where: str) -> list[Problem]:
     found = getattr(error, "problems", None)
-    return list(found) if found else [Problem(Location(where), error.code, str(error))]
+    return list(found) if found else [Problem(Location(where), error.code, str(error), text=error.text)]
 
 
 def demo_patients(folder: Path | None = None) -> dict[str, Path]:

@@ -37,6 +37,7 @@ from markdown_it.utils import EnvType, OptionsDict
 from carepath.delivery.preview import ChannelView, render_views
 from carepath.delivery.rendering import NEUTRAL_SUMMARY, SAMPLE_FACTS, render_text
 from carepath.engine.content import ContentItem, parse_content_item
+from carepath.engine.messages import Translate, untranslated
 from carepath.errors import CompileError
 from carepath.webapi.staff.editor.diagnostics import diagnose
 
@@ -91,9 +92,10 @@ def markdown_html(text: str) -> str:
     return str(_markdown().render(text))
 
 
-def preview_item(text: str, path: str | None) -> dict[str, Any]:
-    """Diagnostics of the buffer and, when it parses and renders, what she would read."""
-    diagnostics = diagnose("content", text, path)
+def preview_item(text: str, path: str | None, translate: Translate = untranslated) -> dict[str, Any]:
+    """Diagnostics of the buffer (in ``translate``'s language) and, when it parses and
+    renders, what she would read."""
+    diagnostics = diagnose("content", text, path, translate)
     payload: dict[str, Any] = {"diagnostics": diagnostics, "preview": None}
     if any(d["code"] in _BLOCKING or d["code"] == "file-too-large" for d in diagnostics):
         return payload

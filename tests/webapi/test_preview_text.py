@@ -1,0 +1,133 @@
+"""The preview in words: the engine's record with ids, unchanged, and the sentence a doctor
+would say, with titles, in Chinese and in English."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from carepath.engine.compiler import Unit, compile_paths, compile_units
+from carepath.engine.preview import demo_persona, persona_facts, preview
+from carepath.engine.runtime import Library
+from carepath.webapi.common.diagnostics_text import translator
+from carepath.webapi.staff.preview_text import Titles, describe_condition, record, row_why, why
+
+ROOT = Path(__file__).resolve().parents[2]
+LIBRARY = Library(
+    compile_paths(
+        sorted(
+            str(p)
+            for p in (ROOT / "carepath/pathways").glob("*.yaml")
+            if p.name not in ("tags.yaml", "labs.yaml")
+        )
+    ).pathways
+)
+ZH = translator("zh")
+
+
+def test_the_record_of_a_demo_patient_names_each_rule_that_fired():
+    # moved from tests/engine/test_preview.py (PreviewItem.why is now preview_text.record)
+    facts, events = demo_persona(ROOT / "examples/patients/demo-001.yaml")
+    shown = preview(LIBRARY, facts, events)
+    for item in shown.items:
+        assert record(item).startswith(f"{item.row.pathway}/{item.row.rule} fired: ")
+    ogtt = next(i for i in shown.items if i.row.rule == "ogtt")
+    assert record(ogtt) == (
+        "checkup-schedule/ogtt fired: at GA 23+4; condition held: "
+        "gestational age < 28+0 and not visit done: ogtt and not ICD-10 O24*"
+    )
+    welcome = next(i for i in shown.items if i.row.pathway == "gdm" and i.row.rule == "welcome")
+    assert welcome.row.why == "enrolled" and "condition held" not in record(welcome)
+
+
+def test_conditions_in_words():
+    # moved from tests/engine/test_preview.py (describe_condition left the engine)
+    pathway = compile_units(
+        [
+            Unit(
+                "c.yaml",
+                b"""
+pathway: c
+title: c
+rules:
+  - id: r
+    on: enrolled
+    when:
+      any:
+        - all: [{gestational_age: {between: ["24+0", "27+6"]}}, {tag: [\xe7\x98\xa2\xe7\x97\x95\xe5\xad\x90\xe5\xae\xab]}]
+        - icd10: [O24.4, O10-O16]
+    do: [{push: {content: week-24}}]
+""",
+            )
+        ]
+    ).pathways[0]
+    assert describe_condition(pathway.rules[0].when) == (
+        "(gestational age between 24+0 and 27+6 and tag 瘢痕子宫) or ICD-10 O24.4* or O10–O16"
+    )
+    assert describe_condition(pathway.rules[0].when, ZH) == (
+        "（孕周 介于 24+0至27+6且有标签瘢痕子宫）或诊断为 O24.4*或O10–O16"
+    )
+
+
+LOG = """
+pathway: gdm-log
+title: 妊娠期糖尿病管理
+rules:
+  - id: glucose-log
+    every: {interval: 2w, from: {gestational_age: "24+0"}}
+    do: [{questionnaire: {form: gdm-glucose-log}}]
+  - id: ogtt
+    at: {gestational_age: "23+4"}
+    when: {not: {visit: ogtt}}
+    do: [{remind: {content: visit-4}}]
+  - id: epds-follow-up
+    on: {event: questionnaire.submitted, form: epds}
+    do: [{task: {title: 随访, assign: responsible_nurse}}]
+"""
+
+
+def _items():
+    library = Library(compile_units([Unit("gdm-log.yaml", LOG.encode())]).pathways)
+    shown = preview(library, persona_facts({"ga_today": "20+0", "today": "2026-03-02"}))
+    return {item.row.rule: item for item in shown.items}
+
+
+def test_why_is_a_sentence_a_doctor_would_say_with_titles_not_ids():
+    items = _items()
+    log = items["glucose-log"]
+    assert why(log, ZH) == "孕24周起每2周一次，因为她在妊娠期糖尿病管理路径中"
+    assert why(log) == "from week 24, every 2 weeks, because she is in the 妊娠期糖尿病管理 pathway"
+    ogtt = items["ogtt"]
+    assert why(ogtt, ZH) == "孕23+4周时，因为她在妊娠期糖尿病管理路径中，且尚未完成ogtt"
+    assert "gdm-log" not in why(ogtt, ZH) and "fired" not in why(ogtt, ZH)
+
+
+def test_an_event_trigger_names_the_form_by_its_title():
+    from carepath.engine.preview import PreviewItem
+
+    library = Library(compile_units([Unit("gdm-log.yaml", LOG.encode())]).pathways)
+    rule = library.current["gdm-log"].rule("epds-follow-up")
+    item = PreviewItem(
+        row=_items()["glucose-log"].row,
+        week=None,
+        pathway_title="产后随访",
+        rule_title="",
+        trigger=rule.trigger,
+    )
+    titles = Titles(forms={"epds": "爱丁堡产后抑郁量表"})
+    assert why(item, ZH, titles) == "她提交《爱丁堡产后抑郁量表》后，因为她在产后随访路径中"
+    assert (
+        why(item, titles=titles)
+        == "when she submitted 爱丁堡产后抑郁量表, because she is in the 产后随访 pathway"
+    )
+
+
+def test_a_dry_run_row_is_explained_from_the_library_it_ran() -> None:
+    from carepath.engine.simulate import dry_run
+
+    library = Library(compile_units([Unit("gdm-log.yaml", LOG.encode())]).pathways)
+    facts = persona_facts({"ga_today": "20+0", "today": "2026-03-02"})
+    assert facts.edd is not None
+    until = preview(library, facts).until
+    rows = {row.rule: row for row in dry_run(library, facts, until=until)}
+    assert row_why(rows["glucose-log"], library, ZH) == "孕24周起每2周一次，因为她在妊娠期糖尿病管理路径中"
+    assert row_why(rows["glucose-log"], Library([])) == rows["glucose-log"].why  # not in the library
