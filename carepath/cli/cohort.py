@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from carepath.cli.common import ISO_DATE, fail_on, fail_with, matcher_kind
+from carepath.cli.common import ISO_DATE, fail_on, fail_with, lang_option, matcher_kind
 from carepath.cli.pathway import expand_paths, load_library
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ def _read_cohort(cohort_path: str) -> list[Member]:
 
 
 @click.command("simulate")
+@lang_option
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--cohort", "cohort_path", metavar="COHORT.csv", help="One row per patient (docs/language.md).")
 @click.option("--synthetic", type=click.IntRange(1, 1_000_000), metavar="N", help="N synthetic pregnancies.")
@@ -131,6 +132,7 @@ def _print_summary(report: dict) -> None:  # type: ignore[type-arg]
 
 
 @click.command("impact")
+@lang_option
 @click.option(
     "--base", "base_paths", multiple=True, required=True, metavar="DIR", help="The published library."
 )

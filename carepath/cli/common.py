@@ -74,15 +74,54 @@ def cli_actor(hospital_id: str) -> Actor:
     return Actor(hospital_id, "cli", getpass.getuser())
 
 
+#: The languages diagnostics can be printed in: English (the default, what scripts parse) and
+#: Chinese, from the same catalogue the staff pages use.
+LANGS = ("en", "zh")
+
+
+def _remember_lang(ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    ctx.meta["carepath.lang"] = value
+    return value
+
+
+#: ``--lang zh`` on the commands that print diagnostics: their messages in Chinese. The code and
+#: the location stay as they are, so a line still reads ``PATH:LINE:COL: CODE: message``.
+lang_option = click.option(
+    "--lang",
+    type=click.Choice(LANGS),
+    default="en",
+    show_default=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_remember_lang,
+    help="Language of the messages (zh: Chinese).",
+)
+
+
+def output_lang() -> str:
+    """The ``--lang`` of the running command (English when it has none)."""
+    ctx = click.get_current_context(silent=True)
+    return str(ctx.meta.get("carepath.lang", "en")) if ctx else "en"
+
+
 def print_problems(problems: Iterable[object], *, err: bool = False) -> None:
     """Print each problem on its own line: the one place every command's diagnostics pass.
 
     Compiler and lint problems (``carepath.errors.Problem``) read ``PATH:LINE:COL: CODE:
-    message``; settings problems ``SETTING: CODE: message``; lines already located by their
-    caller are strings. A translated rendering (``--lang``) belongs here.
+    message``, in the command's ``--lang``; settings problems ``SETTING: CODE: message``; lines
+    already located by their caller are strings.
     """
+    from carepath.errors import Problem
+
+    lang = output_lang()
+    format_problem = None
+    if lang != "en":  # the catalogue lives with the web app's translations: import it only then
+        from carepath.webapi.common.diagnostics_text import format_problem
     for problem in problems:
-        click.echo(str(problem), err=err)
+        if format_problem is not None and isinstance(problem, Problem):
+            click.echo(format_problem(problem, lang), err=err)
+        else:
+            click.echo(str(problem), err=err)
 
 
 def fail_with(problems: Iterable[object]) -> NoReturn:

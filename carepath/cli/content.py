@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from carepath.cli.common import EXIT_INVALID, load_app, print_problems
+from carepath.cli.common import EXIT_INVALID, lang_option, load_app, print_problems
 
 EXIT_UNAPPROVED = 1
 
@@ -62,6 +62,7 @@ def go_live(hospital_id: str | None) -> None:
 @content.command("lint")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--review", "list_review", is_flag=True, help="Also list each item's and form's review status.")
+@lang_option
 def content_lint(paths: tuple[str, ...], list_review: bool) -> None:
     """Lint content items (.md) and forms (.yaml); default: the built-in library.
 

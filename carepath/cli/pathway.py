@@ -5,15 +5,26 @@ pregnancy through the pathways. ``simulate`` and ``impact``, over a whole cohort
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING
 
 import click
 
-from carepath.cli.common import EXIT_INVALID, ISO_DATE, fail_on, fail_with, matcher_kind, print_problems
+from carepath.cli.common import (
+    EXIT_INVALID,
+    ISO_DATE,
+    fail_on,
+    fail_with,
+    lang_option,
+    matcher_kind,
+    output_lang,
+    print_problems,
+)
 
 if TYPE_CHECKING:
     from carepath.engine.library import Library
+    from carepath.engine.simulate import Row
 
 
 @click.group()
@@ -48,6 +59,7 @@ def expand_paths(paths: tuple[str, ...]) -> list[str]:
 @click.option("--patient", "patients", multiple=True, metavar="FILE", help="Check a patient file.")
 @click.option("--events", "events", multiple=True, metavar="FILE", help="Check an events file.")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@lang_option
 def pathway_validate(
     paths: tuple[str, ...], patients: tuple[str, ...], events: tuple[str, ...], strict: bool
 ) -> None:
@@ -102,6 +114,7 @@ def load_library(paths: tuple[str, ...]) -> Library:
 @click.option("--until-ga", metavar="W+D", help="Stop when she reaches this gestational age.")
 @click.option("--show-cancelled", is_flag=True, help="Also list replaced and cancelled actions.")
 @click.option("--format", "output_format", type=click.Choice(["table", "json", "csv"]), default="table")
+@lang_option
 def pathway_dry_run(
     *,
     paths: tuple[str, ...],
@@ -161,10 +174,23 @@ def pathway_dry_run(
         fail_on(exc)
     if not show_cancelled:
         rows = [r for r in rows if r.status == "due"]
-    _print_rows(rows, output_format)
+    _print_rows(rows, output_format, _explainer(library))
 
 
-def _print_rows(rows: list, output_format: str) -> None:  # type: ignore[type-arg]
+def _explainer(library: Library) -> Callable[[Row], str]:
+    """The table's why column: the engine's record (``pathway/rule: fired at GA 23+4``) in
+    English; with ``--lang zh`` the sentence the staff preview says, with titles, not ids."""
+    lang = output_lang()
+    if lang == "en":
+        return lambda row: f"{row.pathway}/{row.rule}: {row.why}"
+    from carepath.webapi.common.diagnostics_text import translator
+    from carepath.webapi.staff.preview_text import row_why
+
+    translate = translator(lang)
+    return lambda row: row_why(row, library, translate)
+
+
+def _print_rows(rows: list, output_format: str, explain: Callable[[Row], str]) -> None:  # type: ignore[type-arg]
     import csv
     import json
 
@@ -204,7 +230,7 @@ def _print_rows(rows: list, output_format: str) -> None:  # type: ignore[type-ar
             row.at.strftime("%Y-%m-%d %H:%M"),
             what,
             row.summary,
-            f"{row.pathway}/{row.rule}: {row.why}",
+            explain(row),
         )
     Console(width=160).print(table)
     click.echo(f"{len(rows)} action(s)")

@@ -137,3 +137,12 @@ def test_simulate_reports_a_bad_cohort_row_by_line(tmp_path):
 
 def test_simulate_needs_exactly_one_cohort():
     assert CliRunner().invoke(cli, ["pathway", "simulate", PATHWAYS]).exit_code == 2
+
+
+def test_the_why_column_is_a_sentence_in_chinese_with_lang_zh():
+    args = ("dry-run", "carepath/pathways", "--patient", PATIENT, "--until-ga", "14+0")
+    english = invoke(*args).stdout
+    chinese = invoke(*args, "--lang", "zh").stdout
+    assert "checkup-schedule/" in english and "因为她在" not in english
+    # titles, not ids: the checkup pathway is named as the library titles it
+    assert "因为她在产检提醒路径中" in chinese and "checkup-schedule/" not in chinese

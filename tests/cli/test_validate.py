@@ -217,3 +217,20 @@ def test_quoted_impossible_dates_are_caught_too(tmp_path):
         '- {occurred_at: "2026-02-30T10:00:00+08:00", type: pregnancy.ended}\n', encoding="utf-8"
     )
     assert [row[3] for row in located_codes(run("--events", str(events)).output)] == ["bad-date"]
+
+
+def test_messages_are_english_by_default_and_chinese_with_lang_zh(tmp_path):
+    bad = tmp_path / "p.yaml"
+    bad.write_text(
+        "pathway: p\ntitle: p\nrules:\n  - id: r\n    every: {interval: 2dx, from: {gestational_age: '24+0'}}\n"
+        "    do: [{push: {content: week-24}}]\n",
+        encoding="utf-8",
+    )
+    english = run(str(bad))
+    chinese = run("--lang", "zh", str(bad))
+    assert english.exit_code == chinese.exit_code == 1
+    line = re.compile(r"^.*p\.yaml:5:\d+: bad-duration: (.*)$", re.M)
+    assert "the text '2dx'" in line.search(english.output)[1]
+    # the location and the code stay, so scripts that parse the line still can; the words change
+    assert "文本 '2dx' 的写法不对" in line.search(chinese.output)[1]
+    assert run("--lang", "fr", str(bad)).exit_code == 2  # a usage error, not a traceback
