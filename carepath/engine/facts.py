@@ -149,9 +149,12 @@ def apply_event(facts: Facts, event: Event, scorer: Scorer | None = None) -> Fac
     if kind in ("patient.registered", "patient.updated"):
         return _merge_patient(facts, data)
     if kind == "diagnosis.added":
-        return replace(facts, icd10=facts.icd10 | {data["code"]})
+        if repeats(facts, event):
+            return facts  # the active code stays as first received
+        return replace(facts, icd10=facts.icd10 | {normalised_code(data["code"])})
     if kind == "diagnosis.removed":
-        return replace(facts, icd10=facts.icd10 - {data["code"]})
+        code = normalised_code(data["code"])
+        return replace(facts, icd10=frozenset(c for c in facts.icd10 if normalised_code(c) != code))
     if kind == "dating.ultrasound":
         if facts.scan_date is not None:
             return facts  # only the first scan dates a pregnancy (ACOG CO 700)
@@ -182,6 +185,27 @@ def apply_event(facts: Facts, event: Event, scorer: Scorer | None = None) -> Fac
     if kind == "pregnancy.ended":
         return replace(facts, status="ended")
     return facts
+
+
+def normalised_code(code: str) -> str:
+    """An ICD-10 code as repeats are compared: without spaces, in upper case (``o24.4 01`` is
+    ``O24.401``)."""
+    return "".join(str(code).split()).upper()
+
+
+def repeats(facts: Facts, event: Event) -> bool:
+    """Whether ``event`` only says again what her facts (before it is applied) already hold: a
+    ``diagnosis.added`` of a code that is active (exactly, after ``normalised_code``) or a
+    ``tag.added`` of a tag she has. A repeat is recorded but is no new occurrence: it fires no
+    ``on: {event: ...}`` rule (docs/language.md, "Repeats"). A more specific code after a
+    general one (``O24.4`` then ``O24.401``) and a code added again after its removal are new.
+    """
+    if event.type == "diagnosis.added":
+        code = normalised_code(event.data["code"])
+        return any(normalised_code(active) == code for active in facts.icd10)
+    if event.type == "tag.added":
+        return event.data["tag"] in facts.tags
+    return False
 
 
 def bmi_class(bmi: float) -> str:

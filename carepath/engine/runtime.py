@@ -9,7 +9,9 @@ production run the very same code.
 Order for one trigger (docs/language.md, "Evaluation order"): apply the event to her facts; check
 exits; check audiences; then rules, by pathway id and declaration order, all against one
 snapshot. ``tag``, ``risk`` and ``enroll`` change the facts afterwards and raise internal
-events, evaluated next, to a depth of 8.
+events, evaluated next, to a depth of 8. An event that only repeats her facts (``facts.repeats``:
+a diagnosis already active, a tag she has) is applied and its exits and audiences are checked,
+but it fires no ``on: {event: ...}`` rule.
 
 The compiled pathways it evaluates against are a ``Library`` (``library.py``); when a timed
 rule fires and when an action takes effect is ``scheduling.py``'s arithmetic.
@@ -24,7 +26,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from carepath.engine.facts import Event, Facts, Scorer, apply_event, snapshot
+from carepath.engine.facts import Event, Facts, Scorer, apply_event, repeats, snapshot
 from carepath.engine.library import Library, Loaded
 from carepath.engine.scheduling import due_occurrences, takes_effect
 from carepath.engine.spec import (
@@ -108,6 +110,8 @@ class Evaluation:
     next_wakeup: datetime | None
     enrolled: tuple[Enrolment, ...] = ()
     exited: tuple[Enrolment, ...] = ()
+    #: The trigger repeated her facts (``facts.repeats``): recorded, no event rule fired.
+    repeat: bool = False
 
 
 def dedupe_key(pregnancy_id: str, pathway: Pathway, rule_id: str, occurrence: str, index: int) -> str:
@@ -124,6 +128,7 @@ class _Step:
     occurrence: str
     chain: tuple[str, ...]  # the rules that raised this step, for the depth-limit error
     enrolment_id: str | None = None  # for an internal "enrolled" event
+    repeat: bool = False  # the event says again what her facts held: no event rule fires
 
 
 @dataclass(frozen=True)
@@ -160,14 +165,16 @@ class _Run:
         self.queue: deque[_Step] = deque()
         self._anchor_cache: dict[str, Anchors] = {}
         self._timetables: dict[str, Timetable] = {}
+        self.repeat = False
 
     # --- the chain ---
 
     def run(self, event: Event | None) -> None:
         if event is not None:
+            self.repeat = repeats(self.facts, event)  # against her facts *before* the event
             self.facts = apply_event(self.facts, event, self.settings.scorer)
         occurrence = event.id if event is not None else f"tick-{self.today.isoformat()}"
-        self.queue.append(_Step(event, 0, occurrence, ()))
+        self.queue.append(_Step(event, 0, occurrence, (), repeat=self.repeat))
         pre_existing = {e.id for e in self.enrolments if e.active}
         first = True
         while self.queue:
@@ -278,7 +285,7 @@ class _Run:
 
     def _event_firings(self, loaded: Loaded, enrolment: Enrolment, step: _Step) -> list[_Firing]:
         event = step.event
-        if event is None:
+        if event is None or step.repeat:
             return []
         firings = []
         if event.type == "enrolled" and step.enrolment_id == enrolment.id:
@@ -479,4 +486,5 @@ def evaluate(
         next_wakeup=run.next_wakeup(),
         enrolled=tuple(run.enrolled),
         exited=tuple(run.exited),
+        repeat=run.repeat,
     )

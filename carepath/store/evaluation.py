@@ -44,6 +44,7 @@ class Decided:
     actions: tuple[Row[Any], ...]  # the outbox columns of _ANSWERED
     cancelled: tuple[tuple[str, str], ...]  # (dedupe key, status)
     next_wakeup: datetime | None
+    repeat: bool = False  # the event said again what her facts held: no event rule fired
 
 
 @cache
@@ -173,7 +174,9 @@ def persist_many(session: Session, decisions: Sequence[Decision], now: datetime)
     for decision in decisions:
         cancelled = cancel(session, decision.evaluation.cancellations, now)
         answered = tuple(rows[a.dedupe_key] for a in decision.evaluation.actions if a.dedupe_key in rows)
-        results.append(Decided(answered, tuple(cancelled), decision.evaluation.next_wakeup))
+        results.append(
+            Decided(answered, tuple(cancelled), decision.evaluation.next_wakeup, decision.evaluation.repeat)
+        )
     return results
 
 

@@ -171,12 +171,14 @@ def process(
     if pregnancy.last_occurred_at is None or event.occurred_at > pregnancy.last_occurred_at:
         pregnancy.last_occurred_at = event.occurred_at
     warnings = side_records(session, pregnancy, event, row_id, now)
+    if decided.repeat:
+        warnings.append(repeat_warning(event))
     audit(
         session,
         actor,
         "change",
         now,
-        f"event {event.id} {event.type}",
+        f"event {event.id} {event.type}" + (" (repeat: recorded, no rule fired)" if decided.repeat else ""),
         patient_id=patient.id,
         pregnancy_id=pregnancy.id,
     )
@@ -185,6 +187,26 @@ def process(
         update(EventRecord).where(EventRecord.id == row_id).values(answer=answer, pregnancy_id=pregnancy.id)
     )
     return Answer(201, answer)
+
+
+def repeat_warning(event: HisEvent) -> dict[str, str]:
+    """The answer's note that the event said again what her record held (docs/language.md,
+    "Repeats"): recorded and audited, but no new occurrence, so no rule on it fired."""
+    if event.type == "diagnosis.added":
+        code = str(event.data["code"])
+        return {
+            "code": "repeat",
+            "icd10": code,
+            "message": f"{code} is already an active diagnosis of this pregnancy; "
+            "recorded, but no rule fired again",
+            "message_zh": f"{code} 已是本次妊娠的在用诊断；已记录，不再重复触发规则",
+        }
+    tag = str(event.data.get("tag", ""))
+    return {
+        "code": "repeat",
+        "message": f"she already has the tag {tag}; recorded, but no rule fired again",
+        "message_zh": f"她已有标签 {tag}；已记录，不再重复触发规则",
+    }
 
 
 def answer_body(

@@ -108,3 +108,23 @@ def test_next_wakeup_is_always_ahead(pregnancy):
             break
         assert evaluation.next_wakeup > evaluation.state.evaluated_at
         evaluation = evaluate(LIBRARY, evaluation.state, None, evaluation.next_wakeup)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pregnancies(), st.sampled_from(CODES), st.integers(1, 200 * 24), st.integers(0, 30 * 24))
+def test_a_repeated_code_under_a_new_id_adds_no_actions(pregnancy, code, hours, later_hours):
+    """Issue 16 item 8: the same code posted again (a resend under a new id) is no new
+    occurrence, so it adds nothing a clock tick at that moment would not add."""
+    facts, _ = pregnancy
+    first_at = facts.enrolled_at + timedelta(hours=hours)
+    again_at = first_at + timedelta(hours=later_hours)
+    start = evaluate(LIBRARY, State(facts), None, facts.enrolled_at).state
+    added = evaluate(LIBRARY, start, Event("first", "diagnosis.added", first_at, {"code": code}), first_at)
+    repeated = evaluate(
+        LIBRARY, added.state, Event("again", "diagnosis.added", again_at, {"code": code}), again_at
+    )
+    ticked = evaluate(LIBRARY, added.state, None, again_at)
+    assert repeated.repeat
+    assert [a.dedupe_key for a in repeated.actions] == [a.dedupe_key for a in ticked.actions]
+    assert not any(a.occurrence == "again" for a in repeated.actions)
+    assert repeated.state.facts == ticked.state.facts

@@ -33,6 +33,26 @@ def test_replaying_one_event_1000_times_leaves_one_set_of_actions(api: Api, app:
     assert counts(app) == before
 
 
+def test_the_same_code_under_a_new_id_is_recorded_and_audited_but_fires_nothing(api: Api, app: Any) -> None:
+    from sqlalchemy import select
+
+    from carepath.store.models import AuditEntry, Diagnosis
+
+    _ok(api.post("/api/v1/events", registration()))
+    first = _ok(api.post("/api/v1/events", diagnosis()))
+    assert first["actions"] and first["warnings"] == []
+    before = counts(app)
+    again = _ok(api.post("/api/v1/events", diagnosis(event_id="dx-002", code="O24.401")))
+    assert again["actions"] == []
+    assert [(w["code"], w["icd10"]) for w in again["warnings"]] == [("repeat", "O24.401")]
+    assert counts(app) == {**before, "events": before["events"] + 1}
+    with app.extensions["carepath.db"].reading() as session:
+        assert len(session.scalars(select(Diagnosis)).all()) == 2
+        details = session.scalars(select(AuditEntry.detail)).all()
+    assert "event dx-002 diagnosis.added (repeat: recorded, no rule fired)" in details
+    assert "event dx-001 diagnosis.added" in details
+
+
 def test_same_id_with_a_different_body_is_a_conflict_and_changes_nothing(api: Api, app: Any) -> None:
     _ok(api.post("/api/v1/events", registration()))
     _ok(api.post("/api/v1/events", diagnosis()))

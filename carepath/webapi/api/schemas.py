@@ -84,12 +84,15 @@ class WarningSchema(Schema):
         metadata={
             "description": "icd10-unknown: a code no WHO ICD-10 code is known for; id-number-male: her "
             "ID number is a man's (her partner's?); id-number-birth-date-mismatch: data.birth_date "
-            "is not the ID number's"
+            "is not the ID number's; repeat: a diagnosis already active or a tag she has, recorded "
+            "but no rule fired again"
         }
     )
     icd10 = fields.String()
     message = fields.String()
-    message_zh = fields.String(metadata={"description": "the ID number warnings' message in Chinese"})
+    message_zh = fields.String(
+        metadata={"description": "the message in Chinese (ID number and repeat warnings)"}
+    )
 
 
 class EventAnswerSchema(Schema):
