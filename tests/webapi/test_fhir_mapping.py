@@ -127,6 +127,14 @@ def test_our_lab_system_and_ucum_units() -> None:
     assert event["data"] == {"code": "ferritin", "value": 12.5, "unit": "µg/L"}
 
 
+def test_hcg_in_international_units_per_litre() -> None:
+    observation = fb.hb(value=1520, unit="[IU]/L")
+    observation["code"] = {"coding": [{"system": "urn:carepath:lab", "code": "hcg"}]}
+    mapped = fm.map_bundle(fb.bundle(observation), fm.Settings(labs={**LABS, "hcg": "IU/L"}))
+    (event,) = (event for _, event in mapped.events())
+    assert event["data"] == {"code": "hcg", "value": 1520, "unit": "IU/L"}
+
+
 def test_finished_encounter_with_its_kind() -> None:
     (event,) = _events(fb.bundle(fb.encounter()))
     assert event["type"] == "encounter.completed"

@@ -63,6 +63,7 @@ UCUM: Mapping[str, str] = {
     "mmHg": "mm[Hg]",
     "kg": "kg",
     "mm": "mm",
+    "IU/L": "[IU]/L",
 }
 DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 EVENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
