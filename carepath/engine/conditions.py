@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from carepath.engine.clock import parse_gestational_age
+from carepath.engine.elapsed import DATE_FACTS, SNAPSHOT_KEY, parse_calendar_duration
 from carepath.engine.loader import Path
 from carepath.engine.messages import say
+from carepath.engine.schema_check import suggestion
 from carepath.engine.spec import (
     RISK_COLOURS,
     AllOf,
@@ -41,6 +43,24 @@ NUMERIC_FACTS = {
     "live_births": "live_births",
 }
 ENUM_FACTS = ("status", "dating_method", "bmi_class")
+#: Facts a condition names that are no dates: a ``since`` leaf on one is ``not-a-date``.
+NOT_DATES = frozenset(
+    {
+        *NUMERIC_FACTS,
+        *ENUM_FACTS,
+        "gestational_age",
+        "gestational_days",
+        "risk_colour",
+        "risk_level",
+        "purple",
+        "icd10",
+        "tag",
+        "visit",
+        "answer",
+        "lab",
+        "event",
+    }
+)
 ORDERING_OPS = frozenset({"lt", "lte", "gt", "gte", "between"})
 TEXT_OPS = frozenset({"contains", "startswith"})
 
@@ -120,6 +140,8 @@ class ConditionParser:
             return self._keyed("lab", value, path, ("code",))
         if key == "event":
             return self._keyed("event", value, path, ("field",))
+        if key == "since":
+            return self._since(value, path)
         return AllOf(())  # an unknown key: the schema pass reported it
 
     def _leaf(
@@ -206,6 +228,31 @@ class ConditionParser:
                 parts.append(Compare("purple", "eq", op == "eq"))
             else:
                 parts.append(Compare("risk_level", op, level(plain[0])))
+        return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+
+    def _since(self, value: dict[str, Any], path: Path) -> Condition:
+        """``since: {fact: delivery_date, lt: 18mo}`` (issue 16 item 9): the time since a date
+        fact, in days or calendar months (engine/elapsed.py), one ``Compare`` per operator."""
+        fact = str(value["fact"])
+        if fact not in DATE_FACTS:
+            dates = ", ".join(DATE_FACTS)
+            if fact in NOT_DATES:
+                self.error((*path, "fact"), "not-a-date", say("not-a-date/since", fact=fact, dates=dates))
+            else:
+                choices = suggestion(fact, DATE_FACTS)
+                text = say("unknown-fact/since", fact=fact, dates=dates, suggestion=choices)
+                self.error((*path, "fact"), "unknown-fact", text)
+            return AllOf(())
+        parts: list[Condition] = []
+        bounds: dict[str, list[tuple[str, Any]]] = {"days": [], "months": []}
+        for op, operand in value.items():
+            if op == "fact":
+                continue
+            amount, unit = parse_calendar_duration(str(operand))
+            parts.append(Compare(SNAPSHOT_KEY, op, amount, (fact, unit)))
+            bounds[unit].append((op, amount))
+        for same_unit in bounds.values():  # days and months are not comparable by number
+            self._check_range(same_unit, path)
         return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
 
     def _code_pattern(self, text: str, path: Path) -> CodePattern:

@@ -23,6 +23,7 @@ from carepath.engine.clock import (
     parse_gestational_age,
     trimester,
 )
+from carepath.engine.elapsed import SNAPSHOT_KEY, elapsed
 from carepath.engine.spec import RISK_COLOURS, Scalar
 
 #: Scores a submitted form: (form id, answers) -> total, or None when the form has no scoring.
@@ -226,6 +227,16 @@ def completed_years(born: date, on: date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
+def date_facts(facts: Facts) -> dict[str, date | None]:
+    """Her dates a ``since`` leaf may name (``elapsed.DATE_FACTS``), None when unknown."""
+    return {
+        "lmp": facts.lmp,
+        "edd": facts.edd,
+        "delivery_date": facts.delivery_date,
+        "birth_date": facts.birth_date,
+    }
+
+
 def snapshot(facts: Facts, today: date, event: Event | None = None) -> dict[str, Any]:
     """The flat view the matchers read; absent facts are None (their leaves are false)."""
     dating = facts.dating
@@ -258,6 +269,7 @@ def snapshot(facts: Facts, today: date, event: Event | None = None) -> dict[str,
         "answers": facts.answers,
         "labs": facts.labs,
         "event": {"type": event.type, "data": event.data} if event else None,
+        SNAPSHOT_KEY: elapsed(date_facts(facts), today),
     }
 
 

@@ -26,7 +26,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from carepath.engine.facts import Event, Facts, Scorer, apply_event, repeats, snapshot
+from carepath.engine.facts import Event, Facts, Scorer, apply_event, date_facts, repeats, snapshot
 from carepath.engine.library import Library, Loaded
 from carepath.engine.scheduling import due_occurrences, takes_effect
 from carepath.engine.spec import (
@@ -444,7 +444,7 @@ class _Run:
     def _condition_wakeups(self, bounds: Boundaries, enrolment: Enrolment) -> list[datetime]:
         if not bounds:
             return []
-        days = wakeup_days(bounds, self._anchors(enrolment), self.today)
+        days = wakeup_days(bounds, self._anchors(enrolment), self.today, date_facts(self.facts))
         return [self.window.opening(days[0])] if days else []
 
 

@@ -403,3 +403,25 @@ CODE_TITLES: dict[str, str] = dict(
         meaning("name-mismatch", "the pathway id and the document name differ"),
     ]
 )
+
+# --- issue 16 item 9: since leaves, the time since a date fact (engine/elapsed.py) ----------
+SENTENCES.update(
+    [
+        sentence(
+            "not-a-date/since", "{fact!r} is not a date; since measures the time from a date fact: {dates}"
+        ),
+        sentence("unknown-fact/since", "no date fact {fact!r}{suggestion}; the date facts are: {dates}"),
+    ]
+)
+for _key, _hint in [
+    sentence("hint/since", "e.g. {{fact: delivery_date, lt: 18mo}}"),
+    sentence("hint/calendar-duration", "write a number and a unit: '10d', '6w', '18mo' or '2y'"),
+]:
+    SENTENCES[_key] = _hint
+    HINTS[_hint.replace("{{", "{").replace("}}", "}")] = _key
+CODE_TITLES.update(
+    [
+        meaning("not-a-date", "since on a fact that is not a date"),
+        meaning("unknown-fact", "an unknown fact"),
+    ]
+)

@@ -234,3 +234,20 @@ def test_messages_are_english_by_default_and_chinese_with_lang_zh(tmp_path):
     # the location and the code stay, so scripts that parse the line still can; the words change
     assert "文本 '2dx' 的写法不对" in line.search(chinese.output)[1]
     assert run("--lang", "fr", str(bad)).exit_code == 2  # a usage error, not a traceback
+
+
+def test_since_on_a_fact_that_is_not_a_date_is_located_in_english_and_chinese(tmp_path):
+    """Issue 16 item 9: the misuse of a since leaf names its line, column and stable code."""
+    bad = tmp_path / "p.yaml"
+    bad.write_text(
+        "pathway: p\ntitle: t\naudience:\n  since: {fact: gravida, lt: 18mo}\n"
+        "rules: [{id: a, on: enrolled, do: [{push: {content: danger-signs}}]}]\n",
+        encoding="utf-8",
+    )
+    english = run(str(bad))
+    chinese = run("--lang", "zh", str(bad))
+    assert english.exit_code == chinese.exit_code == 1
+    assert [row[1:] for row in located_codes(english.output)] == [(4, 17, "not-a-date")]
+    assert [row[1:] for row in located_codes(chinese.output)] == [(4, 17, "not-a-date")]
+    assert "'gravida' is not a date" in english.output
+    assert "'gravida' 不是日期" in chinese.output

@@ -87,6 +87,13 @@ PLAIN = [
 ]
 LABS = ["bp_systolic", "hb"]
 FORMS = {"gdm-glucose-log": ["fasting_glucose", "note"], "scar-symptoms": ["scar_pain", "bleeding"]}
+#: ``since`` leaves (issue 16 item 9): a date fact and the unit its elapsed time is kept in.
+SINCE_KEYS = [
+    ("delivery_date", "days"),
+    ("delivery_date", "months"),
+    ("lmp", "months"),
+    ("birth_date", "days"),
+]
 
 # --- pathways -----------------------------------------------------------------------------
 
@@ -98,6 +105,7 @@ fact_keys = st.one_of(
         st.sampled_from([(form, item) for form, items in FORMS.items() for item in items] + [("nope", "x")]),
     ),
     st.tuples(st.just("event"), st.sampled_from([("type",), ("data", "form"), ("data", "kind"), ("data",)])),
+    st.tuples(st.just("since"), st.sampled_from(SINCE_KEYS)),
 )
 scalars = st.one_of(NUMBERS, TEXTS, st.booleans())
 
@@ -197,6 +205,20 @@ def snapshots(draw: st.DrawFn) -> dict[str, Any]:
             snapshot[name] = draw(_collection(item))
     if draw(st.booleans()):
         snapshot["labs"] = draw(_maybe_keyed(LABS))
+    if draw(st.booleans()):
+        elapsed = st.one_of(
+            st.none(),
+            st.just("not a mapping"),
+            st.dictionaries(
+                st.sampled_from(["days", "months"]), st.one_of(ANY_VALUE, st.floats(-30, 30)), max_size=2
+            ),
+        )
+        snapshot["since"] = draw(
+            st.one_of(
+                st.none(),
+                st.dictionaries(st.sampled_from(["delivery_date", "lmp", "birth_date"]), elapsed, max_size=3),
+            )
+        )
     if draw(st.booleans()):
         forms = st.dictionaries(
             st.sampled_from([*FORMS, "nope"]),
@@ -324,6 +346,21 @@ yaml_leaves = st.one_of(
     ),
     st.fixed_dictionaries(
         {
+            "since": st.fixed_dictionaries(
+                {"fact": st.sampled_from(["delivery_date", "lmp", "birth_date"])},
+                optional={
+                    op: st.builds(
+                        lambda n, unit: f"{n}{unit}",
+                        st.integers(0, 30),
+                        st.sampled_from(["d", "w", "mo", "y"]),
+                    )
+                    for op in ("lt", "lte", "gt", "gte")
+                },
+            ).filter(lambda leaf: len(leaf) > 1)
+        }
+    ),
+    st.fixed_dictionaries(
+        {
             "event": st.fixed_dictionaries(
                 {"field": st.sampled_from(["type", "data.kind", "data.form"])},
                 optional={
@@ -422,6 +459,19 @@ def test_icd_range_includes_both_ends(code: str, inside: bool) -> None:
     pattern = HasCode((CodePattern(low="O10", high="O16"),))
     assert both(pattern, {"icd10": frozenset({code})}) is inside
     assert both(Not(pattern), {"icd10": frozenset({code})}) is not inside
+
+
+@pytest.mark.timeout(300, method="thread")
+def test_since_in_months_agrees_on_the_day_the_months_are_reached() -> None:
+    """Issue 16 item 9: a date 6 calendar months back is 6.0 months elapsed (engine/elapsed.py)."""
+    six = {"since": {"delivery_date": {"days": 181, "months": 6.0}}}
+    before = {"since": {"delivery_date": {"days": 180, "months": 5 + 30 / 31}}}
+    for op, on_the_day, the_day_before in [("lt", False, True), ("lte", True, True), ("gte", True, False)]:
+        leaf = Compare("since", op, 6, ("delivery_date", "months"))
+        assert both(leaf, six) is on_the_day
+        assert both(leaf, before) is the_day_before
+    absent = Compare("since", "gte", 6, ("delivery_date", "months"))
+    assert not both(absent, {"since": {}}) and both(Not(absent), {"since": {}})
 
 
 @pytest.mark.timeout(300, method="thread")

@@ -123,6 +123,8 @@ def _getter(node: Compare) -> str:
         return f"_keyed(s.get('answers'), {_literal(node.key)})"
     if node.fact == "event":
         return f"_keyed(s.get('event'), {_literal(node.key)})"
+    if node.fact == "since":  # key: (date fact, "days" or "months"), engine/elapsed.py
+        return f"_keyed(s.get('since'), {_literal(node.key)})"
     raise ValueError(f"unknown fact {node.fact!r}")
 
 

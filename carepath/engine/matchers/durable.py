@@ -157,7 +157,7 @@ def _getter(node: Compare) -> Callable[[Mapping[str, Any]], Any]:
     if node.fact in PLAIN_FACTS:
         fact = node.fact
         return lambda s: s.get(fact)
-    source = {"lab": "labs", "answer": "answers", "event": "event"}.get(node.fact)
+    source = {"lab": "labs", "answer": "answers", "event": "event", "since": "since"}.get(node.fact)
     if source is None:
         raise ValueError(f"unknown fact {node.fact!r}")
     key = node.key
