@@ -152,7 +152,7 @@ def apply_event(facts: Facts, event: Event, scorer: Scorer | None = None) -> Fac
     if kind == "diagnosis.added":
         if repeats(facts, event):
             return facts  # the active code stays as first received
-        return replace(facts, icd10=facts.icd10 | {normalised_code(data["code"])})
+        return replace(facts, icd10=facts.icd10 | {data["code"]})  # as received (matched by prefix)
     if kind == "diagnosis.removed":
         code = normalised_code(data["code"])
         return replace(facts, icd10=frozenset(c for c in facts.icd10 if normalised_code(c) != code))
