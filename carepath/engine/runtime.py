@@ -133,6 +133,7 @@ class _Firing:
     rule: Rule
     occurrence: str
     at: datetime
+    event: Event | None = None  # the triggering event of an on-event rule (its times, item 2)
 
     @property
     def why(self) -> str:
@@ -287,7 +288,7 @@ class _Run:
             trigger = rule.trigger
             assert isinstance(trigger, OnEvent)
             if all(event.data.get(k) == v for k, v in trigger.filters):
-                firings.append(_Firing(rule, step.occurrence, self.now))
+                firings.append(_Firing(rule, step.occurrence, self.now, event))
         return firings
 
     def _timetable(self, loaded: Loaded, enrolment: Enrolment) -> Timetable:
@@ -325,7 +326,10 @@ class _Run:
     ) -> Emitted | None:
         at = self.now
         if action.kind in DELIVERABLE_KINDS:
-            placed = takes_effect(action, self._anchors(enrolment), self.now, self.today, self.window)
+            data = firing.event.data if firing.event is not None else None
+            placed = takes_effect(
+                action, self._anchors(enrolment), self.now, self.today, self.window, event_data=data
+            )
             if placed is None:
                 return None
             at = placed
