@@ -77,6 +77,7 @@ def takes_effect(
     schedule = action.schedule
     moment = now
     clamp_day: date | None = None
+    latest: datetime | None = None  # an event time's exact bound (item 2)
     if schedule is not None:
         if schedule.after is not None:
             moment = now + schedule.after
@@ -91,13 +92,13 @@ def takes_effect(
                 return None
             moment = max(window.opening(day), now)
         if schedule.not_after is not None and schedule.not_after.anchor == "event_time":
-            # The event's own time bounds to the minute: a reminder for a class that has
-            # begun is dropped, not sent late.
-            bound_at = event_moment(schedule.not_after, event_data)
-            if bound_at is None or bound_at < now:
+            # The event's own time bounds to the minute: a reminder that the send window
+            # would move past the class's start is dropped, not sent late.
+            latest = event_moment(schedule.not_after, event_data)
+            if latest is None or latest < now:
                 return None
-            clamp_day = window.local_date(bound_at)
-            moment = min(moment, bound_at)
+            clamp_day = window.local_date(latest)
+            moment = min(moment, latest)
         elif schedule.not_after is not None:
             clamp_day = point_date(schedule.not_after, anchors)
             if clamp_day is None or clamp_day < today:
@@ -106,4 +107,4 @@ def takes_effect(
             moment = min(moment, bound)
     if action.kind in TO_HER:
         moment = window.place(moment, clamp_day)
-    return moment
+    return None if latest is not None and moment > latest else moment
