@@ -234,3 +234,23 @@ def test_messages_are_english_by_default_and_chinese_with_lang_zh(tmp_path):
     # the location and the code stay, so scripts that parse the line still can; the words change
     assert "文本 '2dx' 的写法不对" in line.search(chinese.output)[1]
     assert run("--lang", "fr", str(bad)).exit_code == 2  # a usage error, not a traceback
+
+
+def test_an_event_time_the_event_type_does_not_carry_is_located_in_english_and_chinese(tmp_path):
+    """Issue 16 item 2: `at: {event_time: …}` names a date-time field of the rule's event type."""
+    bad = tmp_path / "school.yaml"
+    bad.write_text(
+        "pathway: school\ntitle: 孕妇学校\nrules:\n  - id: class-eve\n    on: {event: class.booked}\n"
+        "    do:\n      - remind: {content: danger-signs, at: {event_time: start_at, offset: -1d}}\n"
+        "  - id: visit-eve\n    on: {event: appointment.booked}\n"
+        "    do: [{remind: {content: danger-signs, at: {event_time: at, offset: -1d}}}]\n",
+        encoding="utf-8",
+    )
+    english = run(str(bad))
+    assert english.exit_code == 1
+    assert [row[1:] for row in located_codes(english.output)] == [(7, 58, "bad-event-time")]
+    assert (
+        "class.booked events carry no date and time 'start_at' (did you mean 'starts_at'?)" in english.output
+    )
+    chinese = run("--lang", "zh", str(bad))
+    assert "class.booked 事件没有日期时间字段 'start_at'" in chinese.output
