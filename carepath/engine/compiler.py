@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path as FilePath
@@ -424,6 +424,41 @@ def _check_event_times(unit: Unit, trigger: Trigger, actions: tuple[Action, ...]
             unit.doc.error(where, "bad-event-time", text)
 
 
+# --- issue 16 item 3: a form named by the event ------------------------------------------------
+
+
+def _check_event_forms(unit: Unit, trigger: Trigger, actions: tuple[Action, ...], path: Path) -> None:
+    """``questionnaire: {form: {event_field: exam_form}}`` names a field of the rule's event
+    type that names a form (``x-names: form`` in events.schema.json). Which form it names is
+    known only at run time, where an unpublished one becomes a staff task (event_forms.py)."""
+    for action in actions:
+        chosen = action.params.get("form")
+        if action.kind != "questionnaire" or not isinstance(chosen, Mapping):
+            continue
+        name = str(chosen["event_field"])
+        where = (*path, "do", action.index, action.kind, "form", "event_field")
+        if not isinstance(trigger, OnEvent):
+            unit.doc.error(where, "bad-event-form", say("bad-event-form/no-event"))
+            continue
+        fields = _data_schema(trigger.type).get("properties", {})
+        naming = sorted(k for k, spec in fields.items() if spec.get("x-names") == "form")
+        if name in naming:
+            continue
+        if name in fields:
+            text = say("bad-event-form/not-a-form", event=trigger.type, field=name)
+        elif not naming:
+            text = say("bad-event-form/no-forms", event=trigger.type)
+        else:
+            text = say(
+                "bad-event-form/not-carried",
+                event=trigger.type,
+                field=name,
+                suggestion=suggestion(name, naming),
+                fields=", ".join(naming),
+            )
+        unit.doc.error(where, "bad-event-form", text)
+
+
 def _parse_rule(unit: Unit, raw: dict[str, Any], path: Path) -> Rule | None:
     """Parse what is clean; return the Rule only when all of it was."""
     assert unit.parser is not None
@@ -443,6 +478,7 @@ def _parse_rule(unit: Unit, raw: dict[str, Any], path: Path) -> Rule | None:
         return None
     trigger = _parse_trigger(unit, raw, path)
     _check_event_times(unit, trigger, actions, path)
+    _check_event_forms(unit, trigger, actions, path)
     timed = isinstance(trigger, At | Every)
     for key in ("catch_up", "catch_up_within"):
         if key in raw and not timed and unit.clean_at((*path, key)):
@@ -496,7 +532,7 @@ def _parse_action(unit: Unit, raw: dict[str, Any], path: Path, index: int) -> Ac
         return Action(kind, index, MappingProxyType(dict(body)))
     if "content" in body:
         refs.append(Reference("content", body["content"], (*body_path, "content")))
-    if "form" in body:
+    if "form" in body and isinstance(body["form"], str):  # a mapping: the event names it (item 3)
         refs.append(Reference("form", body["form"], (*body_path, "form")))
     if "after" in body and "at" in body:
         unit.doc.error(body_path, "schedule-conflict", say("schedule-conflict/after-or-at"))

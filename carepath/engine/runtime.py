@@ -24,6 +24,8 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+from carepath.engine import event_forms
+from carepath.engine.event_forms import EvaluationProblem
 from carepath.engine.facts import Event, Facts, Scorer, apply_event, snapshot
 from carepath.engine.library import Library, Loaded
 from carepath.engine.scheduling import due_occurrences, takes_effect
@@ -48,6 +50,8 @@ class Settings:
     window: SendWindow = field(default_factory=SendWindow)
     scorer: Scorer | None = None
     max_chain_depth: int = 8
+    #: Published form ids a form named by an event must be one of (None: the built-in forms).
+    forms: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,8 @@ class Evaluation:
     next_wakeup: datetime | None
     enrolled: tuple[Enrolment, ...] = ()
     exited: tuple[Enrolment, ...] = ()
+    #: Located problems that did not stop the evaluation (a form an event named is unknown).
+    problems: tuple[EvaluationProblem, ...] = ()
 
 
 def dedupe_key(pregnancy_id: str, pathway: Pathway, rule_id: str, occurrence: str, index: int) -> str:
@@ -158,6 +164,7 @@ class _Run:
         self.cancellations: list[Cancellation] = []
         self.enrolled: list[Enrolment] = []
         self.exited: list[Enrolment] = []
+        self.problems: list[EvaluationProblem] = []
         self.queue: deque[_Step] = deque()
         self._anchor_cache: dict[str, Anchors] = {}
         self._timetables: dict[str, Timetable] = {}
@@ -324,6 +331,11 @@ class _Run:
     def _emit(
         self, pathway: Pathway, enrolment: Enrolment, firing: _Firing, action: Action
     ) -> Emitted | None:
+        action, problem = event_forms.resolve(
+            pathway, firing.rule, action, firing.event, self.settings.forms
+        )  # item 3: a form the event names, or a staff task when it is not published
+        if problem is not None:
+            self.problems.append(problem)
         at = self.now
         if action.kind in DELIVERABLE_KINDS:
             data = firing.event.data if firing.event is not None else None
@@ -483,4 +495,5 @@ def evaluate(
         next_wakeup=run.next_wakeup(),
         enrolled=tuple(run.enrolled),
         exited=tuple(run.exited),
+        problems=tuple(run.problems),
     )

@@ -75,3 +75,48 @@ def test_an_event_without_the_time_drops_the_action() -> None:
     assert event_moment(point, {"starts_at": "2026-02-30T14:00:00+08:00"}) is None
     assert point.describe() == "event starts_at -1d"
     assert Point("event_time", timedelta(hours=-2), "at").describe() == "event at -2h"
+
+
+EXAM = """
+pathway: school-exam
+title: 课程考试
+rules:
+  - id: exam
+    on: {event: course.completed}
+    do: [{questionnaire: {form: {event_field: exam_form}, due: 7d}}]
+"""
+
+
+def test_an_unpublished_exam_form_is_a_located_problem_and_a_task_for_the_school() -> None:
+    """Issue 16 item 3: the form the event names is checked against the published forms."""
+    base = load_catalogue()
+    result = compile_text(EXAM, catalogue=Catalogue(tags=base.tags, labs=base.labs))
+    assert result.ok, [str(p) for p in result.problems]
+    lib = Library(result.pathways)
+    (pathway,) = result.pathways
+    registered = datetime(2026, 3, 2, 10, tzinfo=ZONE)
+    state = evaluate(lib, State(Facts("g", registered)), None, registered).state
+    at = datetime(2026, 4, 1, 11, tzinfo=ZONE)
+    completed = Event("his-9", "course.completed", at, {"course_id": "birth-prep", "exam_form": "prep-exam"})
+    published = evaluate(lib, state, completed, at, Settings(forms=frozenset({"prep-exam"})))
+    (sent,) = published.actions
+    assert (sent.kind, sent.params["form"], sent.params["due"], published.problems) == (
+        "questionnaire",
+        "prep-exam",
+        "7d",
+        (),
+    )
+    unknown = evaluate(lib, state, completed, at)  # the built-in forms: no prep-exam among them
+    (task,) = unknown.actions
+    assert (task.kind, task.params["assign"], task.params["priority"], task.at) == (
+        "task",
+        "school",
+        "high",
+        at,
+    )
+    assert task.dedupe_key == sent.dedupe_key  # the same occurrence: never both
+    (problem,) = unknown.problems
+    assert problem.code == "unknown-form"
+    assert problem.location == f"school-exam@{pathway.version}/exam/do[0]/questionnaire/form"
+    assert "'prep-exam'" in problem.message and "his-9" in problem.message
+    assert "prep-exam" in str(task.params["script"]) and problem.location in str(task.params["script"])
