@@ -90,7 +90,9 @@ def _date(text: str | None) -> date | None:
 
 
 DATE_KEYS = frozenset({"lmp", "edd", "birth_date", "delivery_date", "scan_date", "transfer_date", "date"})
-DATETIME_KEYS = frozenset({"enrolled_at", "occurred_at", "at"})
+DATETIME_KEYS = frozenset(
+    {"enrolled_at", "occurred_at", "at", "previous_at", "starts_at", "ends_at", "completed_at"}
+)
 
 
 def _real_dates(doc: Document, value: Any, at: Path) -> bool:

@@ -26,6 +26,8 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+from carepath.engine import event_forms
+from carepath.engine.event_forms import EvaluationProblem
 from carepath.engine.facts import Event, Facts, Scorer, apply_event, date_facts, repeats, snapshot
 from carepath.engine.library import Library, Loaded
 from carepath.engine.scheduling import due_occurrences, takes_effect
@@ -50,6 +52,8 @@ class Settings:
     window: SendWindow = field(default_factory=SendWindow)
     scorer: Scorer | None = None
     max_chain_depth: int = 8
+    #: Published form ids a form named by an event must be one of (None: the built-in forms).
+    forms: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,8 @@ class Evaluation:
     exited: tuple[Enrolment, ...] = ()
     #: The trigger repeated her facts (``facts.repeats``): recorded, no event rule fired.
     repeat: bool = False
+    #: Located problems that did not stop the evaluation (a form an event named is unknown).
+    problems: tuple[EvaluationProblem, ...] = ()
 
 
 def dedupe_key(pregnancy_id: str, pathway: Pathway, rule_id: str, occurrence: str, index: int) -> str:
@@ -138,6 +144,7 @@ class _Firing:
     rule: Rule
     occurrence: str
     at: datetime
+    event: Event | None = None  # the triggering event of an on-event rule (its times, item 2)
 
     @property
     def why(self) -> str:
@@ -162,6 +169,7 @@ class _Run:
         self.cancellations: list[Cancellation] = []
         self.enrolled: list[Enrolment] = []
         self.exited: list[Enrolment] = []
+        self.problems: list[EvaluationProblem] = []
         self.queue: deque[_Step] = deque()
         self._anchor_cache: dict[str, Anchors] = {}
         self._timetables: dict[str, Timetable] = {}
@@ -294,7 +302,7 @@ class _Run:
             trigger = rule.trigger
             assert isinstance(trigger, OnEvent)
             if all(event.data.get(k) == v for k, v in trigger.filters):
-                firings.append(_Firing(rule, step.occurrence, self.now))
+                firings.append(_Firing(rule, step.occurrence, self.now, event))
         return firings
 
     def _timetable(self, loaded: Loaded, enrolment: Enrolment) -> Timetable:
@@ -330,9 +338,17 @@ class _Run:
     def _emit(
         self, pathway: Pathway, enrolment: Enrolment, firing: _Firing, action: Action
     ) -> Emitted | None:
+        action, problem = event_forms.resolve(
+            pathway, firing.rule, action, firing.event, self.settings.forms
+        )  # item 3: a form the event names, or a staff task when it is not published
+        if problem is not None:
+            self.problems.append(problem)
         at = self.now
         if action.kind in DELIVERABLE_KINDS:
-            placed = takes_effect(action, self._anchors(enrolment), self.now, self.today, self.window)
+            data = firing.event.data if firing.event is not None else None
+            placed = takes_effect(
+                action, self._anchors(enrolment), self.now, self.today, self.window, event_data=data
+            )
             if placed is None:
                 return None
             at = placed
@@ -487,4 +503,5 @@ def evaluate(
         enrolled=tuple(run.enrolled),
         exited=tuple(run.exited),
         repeat=run.repeat,
+        problems=tuple(run.problems),
     )

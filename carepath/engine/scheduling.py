@@ -7,10 +7,11 @@ hospital's send window). Nothing here reads a clock: ``now`` and ``today`` are h
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from carepath.engine.spec import Action, Rule
+from carepath.engine.spec import Action, Point, Rule
 from carepath.engine.timing import Anchors, SendWindow, point_date
 
 #: Actions that reach her phone: the engine places them in the send window.
@@ -47,23 +48,58 @@ def _closing(window: SendWindow, moment: datetime) -> datetime:
     return window.closing(window.local_date(moment))
 
 
+def event_moment(point: Point, event_data: Mapping[str, Any] | None) -> datetime | None:
+    """An ``event_time`` point's moment: the triggering event's time plus the offset, to the
+    minute (None when the event does not carry it: the action is dropped, as for a point
+    whose anchor is unknown). The compiler has checked that the event type carries it."""
+    text = (event_data or {}).get(point.field)
+    try:
+        moment = datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    if moment is None or moment.tzinfo is None:
+        return None
+    return moment + point.offset
+
+
 def takes_effect(
-    action: Action, anchors: Anchors, now: datetime, today: date, window: SendWindow
+    action: Action,
+    anchors: Anchors,
+    now: datetime,
+    today: date,
+    window: SendWindow,
+    *,
+    event_data: Mapping[str, Any] | None = None,
 ) -> datetime | None:
     """When a deliverable takes effect: computed, clamped, then placed in the window (None:
-    its point is unknown yet, or its bound has passed, and the action is dropped)."""
+    its point is unknown yet, or its bound has passed, and the action is dropped).
+    ``event_data`` is the triggering event's data, for ``event_time`` points."""
     schedule = action.schedule
     moment = now
     clamp_day: date | None = None
+    latest: datetime | None = None  # an event time's exact bound (item 2)
     if schedule is not None:
         if schedule.after is not None:
             moment = now + schedule.after
+        elif schedule.at is not None and schedule.at.anchor == "event_time":
+            at = event_moment(schedule.at, event_data)
+            if at is None:
+                return None
+            moment = max(at, now)
         elif schedule.at is not None:
             day = point_date(schedule.at, anchors)
             if day is None:
                 return None
             moment = max(window.opening(day), now)
-        if schedule.not_after is not None:
+        if schedule.not_after is not None and schedule.not_after.anchor == "event_time":
+            # The event's own time bounds to the minute: a reminder that the send window
+            # would move past the class's start is dropped, not sent late.
+            latest = event_moment(schedule.not_after, event_data)
+            if latest is None or latest < now:
+                return None
+            clamp_day = window.local_date(latest)
+            moment = min(moment, latest)
+        elif schedule.not_after is not None:
             clamp_day = point_date(schedule.not_after, anchors)
             if clamp_day is None or clamp_day < today:
                 return None  # the bound has passed: the action is dropped
@@ -71,4 +107,4 @@ def takes_effect(
             moment = min(moment, bound)
     if action.kind in TO_HER:
         moment = window.place(moment, clamp_day)
-    return moment
+    return None if latest is not None and moment > latest else moment

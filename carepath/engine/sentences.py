@@ -247,6 +247,30 @@ SENTENCES: dict[str, str] = dict(
         sentence("template/unsafe-fact", "'{name}' is not a safe fact (allowed: {allowed})"),
         sentence("template/render", "render: {detail}"),
         sentence("template/other", "{detail}"),
+        # --- issue 16 item 2: time relative to an event (i16-events) ------------------------
+        sentence(
+            "bad-event-time/no-event",
+            "event_time takes a time of the triggering event; this rule has none "
+            "(write 'on: {{event: TYPE}}')",
+        ),
+        sentence(
+            "bad-event-time/not-carried",
+            "{event} events carry no date and time {field!r}{suggestion}; their times: {times}",
+        ),
+        sentence("bad-event-time/no-times", "{event} events carry no date and time to schedule on"),
+        sentence("bad-event-time/not-a-time", "{field!r} of {event} events is not a date and time"),
+        # --- issue 16 item 3: a form named by the event (i16-events) ------------------------
+        sentence(
+            "bad-event-form/no-event",
+            "event_field takes a form the triggering event names; this rule has none "
+            "(write 'on: {{event: TYPE}}')",
+        ),
+        sentence(
+            "bad-event-form/not-carried",
+            "{event} events name no form in {field!r}{suggestion}; their forms: {fields}",
+        ),
+        sentence("bad-event-form/no-forms", "{event} events name no form"),
+        sentence("bad-event-form/not-a-form", "{field!r} of {event} events does not name a form"),
         # --- a document of the hospital's library (store/library_files.py) -----------------
         sentence("too-large/document", "larger than {kb} KB"),
         sentence("name-mismatch/pathway", "this is pathway {name!r}, not {compiled!r}"),
@@ -309,6 +333,18 @@ for _key, _hint in [
     sentence("hint/date", "a date such as 2026-03-06"),
     sentence("hint/icd10-code", "an ICD-10 code such as O24.401"),
     sentence("hint/dating", "give at least one of lmp, ultrasound, ivf or edd"),
+    # issue 16 item 2 (i16-events)
+    sentence(
+        "hint/event-time-point",
+        "a time of the triggering event and an offset: {{event_time: starts_at, offset: -1d}}",
+    ),
+    sentence("hint/event-time", "a date-time field of the triggering event's data, such as 'starts_at'"),
+    # issue 16 item 3 (i16-events)
+    sentence("hint/event-form", "the form the triggering event names: {{event_field: exam_form}}"),
+    sentence(
+        "hint/event-form-field",
+        "a field of the triggering event's data that names a form, such as 'exam_form'",
+    ),
 ]:
     SENTENCES[_key] = _hint
     HINTS[_hint.replace("{{", "{").replace("}}", "}")] = _key
@@ -401,6 +437,10 @@ CODE_TITLES: dict[str, str] = dict(
         meaning("sensitive-summary", "a summary that names something private"),
         meaning("bad-template", "a template that fails"),
         meaning("name-mismatch", "the pathway id and the document name differ"),
+        # issue 16 item 2 (i16-events)
+        meaning("bad-event-time", "a time the triggering event does not carry"),
+        # issue 16 item 3 (i16-events)
+        meaning("bad-event-form", "a form the triggering event does not name"),
     ]
 )
 

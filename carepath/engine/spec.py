@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Literal
 
 Scalar = str | int | float | bool
-PointAnchor = Literal["gestational_age", "edd", "delivery_date", "enrolled"]
+PointAnchor = Literal["gestational_age", "edd", "delivery_date", "enrolled", "event_time"]
 CatchUp = Literal["skip", "latest", "all"]
 
 #: The five-colour grade, lowest first; purple is a separate flag that stands beside it.
@@ -26,15 +26,26 @@ DELIVERABLE_KINDS: frozenset[str] = frozenset({"push", "questionnaire", "remind"
 
 @dataclass(frozen=True)
 class Point:
-    """A moment in her pregnancy: ``gestational_age`` + offset days, or an anchor + offset."""
+    """A moment in her pregnancy: ``gestational_age`` + offset days, or an anchor + offset.
+
+    ``event_time`` (issue 16 item 2) is a time the triggering event carries: ``field`` names it
+    in the event's ``data`` (``starts_at``); only a scheduled action of an ``on: {event: …}``
+    rule may use it, and its moment is that time plus the offset, to the minute.
+    """
 
     anchor: PointAnchor
     offset: timedelta
+    field: str = ""
 
     def describe(self) -> str:
         if self.anchor == "gestational_age":
             days = self.offset.days
             return f"GA {days // 7}+{days % 7}"
+        if self.anchor == "event_time":
+            hours = int(self.offset.total_seconds()) // 3600
+            sign = "+" if hours >= 0 else "-"
+            amount = f"{abs(hours) // 24}d" if hours % 24 == 0 else f"{abs(hours)}h"
+            return f"event {self.field} {sign}{amount}"
         sign = "+" if self.offset >= timedelta(0) else "-"
         return f"{self.anchor} {sign}{abs(self.offset.days)}d"
 

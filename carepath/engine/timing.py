@@ -67,7 +67,12 @@ class Anchors:
 
 
 def point_date(point: Point, anchors: Anchors) -> date | None:
-    """The local day ``point`` falls on, or None when its anchor is unknown (no EDD yet)."""
+    """The local day ``point`` falls on, or None when its anchor is unknown (no EDD yet).
+
+    An ``event_time`` point has no day of its own: its moment is the triggering event's
+    (``scheduling.event_moment``)."""
+    if point.anchor == "event_time":
+        return None
     if point.anchor == "gestational_age":
         base = anchors.ga_zero
     elif point.anchor == "edd":

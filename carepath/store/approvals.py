@@ -80,7 +80,12 @@ def _own(kind: str, name: str, version: str, text: str) -> ItemVersion:
 
 def referenced(params: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(kind, name) of the library documents an outbox row's params name."""
-    return [(kind, str(params[key])) for key, kind in held_content.REFERENCES if params.get(key)]
+    # A form named by the event (``{event_field: …}``, issue 16 item 3) is known only per row.
+    return [
+        (kind, str(params[key]))
+        for key, kind in held_content.REFERENCES
+        if params.get(key) and not isinstance(params[key], Mapping)
+    ]
 
 
 class Approvals:

@@ -234,8 +234,8 @@ def _grouped_or_raise(
         engine_event = evaluation.to_event(event.id, event.type, event.occurred_at, event.data)
         library = covering(session, actor.hospital_id, library, before)  # moved by a publish
         try:
-            decided = evaluation.decide(
-                library, before, engine_event, now, window=evaluation.window_of(session, actor.hospital_id)
+            decided = evaluation.decide_for(
+                session, actor.hospital_id, library, before, engine_event, now=now
             )
         except CarepathError as exc:
             item.result = _problem(events.EvaluationFailedError(f"{exc.code}: {exc.message}"))

@@ -20,6 +20,8 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from carepath.engine import event_forms
+from carepath.engine.event_forms import published_forms
 from carepath.engine.facts import Event, Facts, Scorer, apply_event, facts_from_patient
 from carepath.engine.forms import make_scorer
 from carepath.engine.library import Library
@@ -27,7 +29,15 @@ from carepath.engine.runtime import Cancellation, Emitted, Evaluation, Settings,
 from carepath.engine.spec import parse_duration
 from carepath.engine.timing import SendWindow
 from carepath.store import held_content, hospital_settings
-from carepath.store.models import EnrolmentRecord, OutboxRow, Pregnancy, StaffTask, TagLog
+from carepath.store.models import (
+    DocumentVersion,
+    EnrolmentRecord,
+    LibraryDocument,
+    OutboxRow,
+    Pregnancy,
+    StaffTask,
+    TagLog,
+)
 from carepath.store.pathways import covering
 from carepath.store.state_codec import dump_state, load_state
 
@@ -99,11 +109,48 @@ def reorder_facts(result: Facts, naive: Facts, ordered: Facts) -> Facts:
 
 
 def decide(
-    library: Library, state: State, event: Event | None, now: datetime, *, window: SendWindow
+    library: Library,
+    state: State,
+    event: Event | None,
+    now: datetime,
+    *,
+    window: SendWindow,
+    forms: frozenset[str] | None = None,
 ) -> Evaluation:
     """The engine's decision for one trigger in the hospital's send ``window``; pure, nothing
-    is written."""
-    return evaluate(library, state, event, now, settings(window))
+    is written. ``forms``: the published forms a form named by an event must be one of (None:
+    the built-in forms)."""
+    chosen = settings(window) if forms is None else replace(settings(window), forms=forms)
+    return evaluate(library, state, event, now, chosen)
+
+
+def decide_for(
+    session: Session, hospital_id: str, library: Library, state: State, event: Event | None, *, now: datetime
+) -> Evaluation:
+    """``decide`` in the hospital's send window, with its published forms when needed."""
+    window = window_of(session, hospital_id)
+    evaluation = decide(library, state, event, now, window=window)
+    if any(problem.code == event_forms.CODE for problem in evaluation.problems):
+        # A form an event named is not built in: the hospital may have published it (one
+        # query, only then); what is still unknown stays a task for the school.
+        forms = hospital_forms(session, hospital_id)
+        evaluation = decide(library, state, event, now, window=window, forms=forms)
+    return evaluation
+
+
+def hospital_forms(session: Session, hospital_id: str) -> frozenset[str]:
+    """The built-in forms and those the hospital has published (issue 16 item 3: a course's
+    own exam, named by its ``course.completed``)."""
+    own = session.scalars(
+        select(LibraryDocument.name)
+        .join(DocumentVersion, DocumentVersion.document_id == LibraryDocument.id)
+        .where(
+            LibraryDocument.hospital_id == hospital_id,
+            LibraryDocument.kind == "form",
+            DocumentVersion.status == "published",
+        )
+    )
+    return published_forms() | frozenset(own)
 
 
 def window_of(session: Session, hospital_id: str) -> SendWindow:
@@ -139,7 +186,7 @@ def evaluate_pregnancy(
     when the event is backdated, so that facts end as if it had arrived in order.
     """
     library = covering(session, pregnancy.hospital_id, library, state)  # moved by a publish
-    evaluation = decide(library, state, event, now, window=window_of(session, pregnancy.hospital_id))
+    evaluation = decide_for(session, pregnancy.hospital_id, library, state, event, now=now)
     if event is not None and history is not None and start is not None:
         scorer = settings().scorer
         naive = apply_event(replay_facts(start, history, scorer), event, scorer)

@@ -25,6 +25,22 @@ from carepath.errors import CarepathError
 FUTURE_TOLERANCE = timedelta(minutes=5)
 #: Types whose ``data`` needs the engine's meaning checks (dating, parity).
 _MEANING_CHECKED = frozenset({"patient.registered", "patient.updated"})
+#: Types whose ``data`` carries a date and time: the schema's pattern admits 2026-02-30T09:00,
+#: and a rule may schedule on it (``at: {event_time: …}``), so each must be a real moment.
+#: Issue 16 item 4 (the school's and booking's events).
+_TIMED = frozenset(
+    {
+        "appointment.booked",
+        "appointment.attended",
+        "appointment.missed",
+        "appointment.cancelled",
+        "appointment.rescheduled",
+        "class.booked",
+        "class.cancelled",
+        "class.attended",
+        "course.completed",
+    }
+)
 #: The hospital's calendar: an ID number's birth date may not be after its today.
 HOSPITAL_ZONE = ZoneInfo("Asia/Shanghai")
 _ID_PATHS = frozenset({"patient.id_number", "patient.id_type"})
@@ -178,7 +194,7 @@ def parse_event(raw: Any, now: datetime) -> HisEvent:
             ]
         )
     data = raw.get("data") or {}
-    if raw["type"] in _MEANING_CHECKED:
+    if raw["type"] in _MEANING_CHECKED or raw["type"] in _TIMED:
         event = {k: raw[k] for k in ("id", "type", "occurred_at", "data") if k in raw}
         # check_events reports quoted impossible dates (2026-02-30) as located bad-date problems.
         checked = inputs.check_events(

@@ -251,3 +251,23 @@ def test_since_on_a_fact_that_is_not_a_date_is_located_in_english_and_chinese(tm
     assert [row[1:] for row in located_codes(chinese.output)] == [(4, 17, "not-a-date")]
     assert "'gravida' is not a date" in english.output
     assert "'gravida' 不是日期" in chinese.output
+
+
+def test_an_event_time_the_event_type_does_not_carry_is_located_in_english_and_chinese(tmp_path):
+    """Issue 16 item 2: `at: {event_time: …}` names a date-time field of the rule's event type."""
+    bad = tmp_path / "school.yaml"
+    bad.write_text(
+        "pathway: school\ntitle: 孕妇学校\nrules:\n  - id: class-eve\n    on: {event: class.booked}\n"
+        "    do:\n      - remind: {content: danger-signs, at: {event_time: start_at, offset: -1d}}\n"
+        "  - id: visit-eve\n    on: {event: appointment.booked}\n"
+        "    do: [{remind: {content: danger-signs, at: {event_time: at, offset: -1d}}}]\n",
+        encoding="utf-8",
+    )
+    english = run(str(bad))
+    assert english.exit_code == 1
+    assert [row[1:] for row in located_codes(english.output)] == [(7, 58, "bad-event-time")]
+    assert (
+        "class.booked events carry no date and time 'start_at' (did you mean 'starts_at'?)" in english.output
+    )
+    chinese = run("--lang", "zh", str(bad))
+    assert "class.booked 事件没有日期时间字段 'start_at'" in chinese.output

@@ -570,3 +570,36 @@ def test_cli_offers_the_engine_matcher_kinds() -> None:
     from carepath import cli
 
     assert cli.MATCHER_KINDS == MATCHER_KINDS
+
+
+def test_both_matchers_read_the_fields_of_the_school_events() -> None:
+    """Issue 16 item 4: a rule on a class reads its data (course, start) the same in both."""
+    text = """
+pathway: school
+title: 孕妇学校
+rules:
+  - id: r
+    on: {event: class.booked}
+    when:
+      any:
+        - event: {field: data.course_id, eq: birth-prep}
+        - all:
+            - event: {field: data.starts_at, startswith: "2026-04-10"}
+            - not: {event: {field: data.title, contains: 母乳}}
+    do: [{push: {content: danger-signs}}]
+"""
+    result = compile_text(text)
+    assert result.ok, [str(p) for p in result.problems]
+    (pathway,) = result.pathways
+    datas = [
+        {"class_id": "c-1", "starts_at": "2026-04-10T14:00:00+08:00", "course_id": "birth-prep"},
+        {"class_id": "c-1", "starts_at": "2026-04-10T14:00:00+08:00", "title": "分娩准备课"},
+        {"class_id": "c-1", "starts_at": "2026-04-10T14:00:00+08:00", "title": "母乳喂养课"},
+        {"class_id": "c-1", "starts_at": "2026-04-11T09:00:00+08:00"},
+    ]
+    held = []
+    for data in datas:
+        snapshot = {"event": {"type": "class.booked", "data": MappingProxyType(data)}}
+        assert_agree(pathway, snapshot)
+        held.append(CompiledMatcher(pathway).holding(snapshot, ["r"]) == {"r"})
+    assert held == [True, True, False, False]

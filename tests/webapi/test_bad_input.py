@@ -122,6 +122,18 @@ def test_impossible_dating_at_registration_is_refused(api: Api, app: Any) -> Non
     assert counts(app)["patients"] == 0
 
 
+def test_a_class_at_an_impossible_time_is_refused_and_a_real_one_taken(api: Api, app: Any) -> None:
+    """Issue 16 item 4: a rule may schedule on a class's time, so the time must be a real one."""
+    assert api.post("/api/v1/events", registration()).status_code == 201
+    booked = {**diagnosis(), "id": "his-class-1", "type": "class.booked"}
+    booked["data"] = {"class_id": "c-1", "starts_at": "2026-02-30T09:30:00+08:00"}
+    response = api.post("/api/v1/events", booked)
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["code"] == "bad-date"
+    booked["data"] = {"class_id": "c-1", "title": "分娩准备课", "starts_at": "2026-07-21T09:30:00+08:00"}
+    assert api.post("/api/v1/events", booked).status_code == 201
+
+
 @pytest.mark.parametrize("fragment", FRAGMENTS)
 def test_free_text_is_stored_as_text_never_interpreted(api: Api, app: Any, fragment: str) -> None:
     """Names and tags are free text: kept verbatim as data (bound parameters, JSON-escaped)."""

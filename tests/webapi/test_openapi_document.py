@@ -239,6 +239,48 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {"service": "产检", "at": "2026-07-20T09:00:00+08:00"},
         {"service": "x" * 101, "at": "2026-07-20T09:00:00+08:00"},
     ),
+    # Issue 16 item 4: the booking desk's and the school's events.
+    "appointment.cancelled": (
+        {
+            "service": "产检",
+            "at": "2026-07-20T09:00:00+08:00",
+            "appointment_id": "a-17",
+            "reason": "孕妇改期",
+        },
+        {"service": "产检", "at": "2026-07-20T09:00:00"},
+    ),
+    "appointment.rescheduled": (
+        {"service": "产检", "at": "2026-07-22T09:00:00+08:00", "previous_at": "2026-07-20T09:00:00+08:00"},
+        {"service": "产检", "at": "2026-07-22T09:00:00+08:00"},
+    ),
+    "class.booked": (
+        {
+            "class_id": "c-2026-07-21-am",
+            "title": "分娩准备课",
+            "starts_at": "2026-07-21T09:30:00+08:00",
+            "ends_at": "2026-07-21T11:00:00+08:00",
+            "place": "门诊楼三楼孕妇学校",
+            "course_id": "birth-prep",
+        },
+        {"class_id": "c 1", "starts_at": "2026-07-21T09:30:00+08:00"},
+    ),
+    "class.cancelled": (
+        {"class_id": "c-1", "starts_at": "2026-07-21T09:30:00+08:00", "reason": "讲师停诊"},
+        {"class_id": "c-1"},
+    ),
+    "class.attended": (
+        {"class_id": "c-1", "starts_at": "2026-07-21T09:30:00+08:00", "course_id": "birth-prep"},
+        {"class_id": "c-1", "starts_at": "2026-07-21T09:30:00+08:00", "seat": 3},
+    ),
+    "course.completed": (
+        {
+            "course_id": "birth-prep",
+            "title": "分娩准备",
+            "completed_at": "2026-08-01T11:00:00+08:00",
+            "exam_form": "birth-prep-exam",
+        },
+        {"course_id": "birth-prep", "exam_form": "Birth Prep"},
+    ),
     "delivery": (
         {
             "mode": "caesarean",

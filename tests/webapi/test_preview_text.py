@@ -131,3 +131,22 @@ def test_a_dry_run_row_is_explained_from_the_library_it_ran() -> None:
     rows = {row.rule: row for row in dry_run(library, facts, until=until)}
     assert row_why(rows["glucose-log"], library, ZH) == "孕24周起每2周一次，因为她在妊娠期糖尿病管理路径中"
     assert row_why(rows["glucose-log"], Library([])) == rows["glucose-log"].why  # not in the library
+
+
+def test_the_school_and_booking_events_are_said_in_words() -> None:
+    """Issue 16 item 4: a rule on a class or a cancelled visit is explained, not named by its type."""
+    from carepath.engine.preview import PreviewItem
+    from carepath.engine.spec import OnEvent
+
+    said = {
+        "class.booked": ("她预约孕妇学校课程时", "when she booked a class"),
+        "class.cancelled": ("她预约的课程取消时", "when a class she booked was cancelled"),
+        "class.attended": ("她参加课程后", "when she came to a class"),
+        "course.completed": ("她完成一门课程时", "when she completed a course"),
+        "appointment.cancelled": ("预约就诊取消时", "when a booked visit was cancelled"),
+        "appointment.rescheduled": ("预约就诊改期时", "when a booked visit was moved"),
+    }
+    for kind, (chinese, english) in said.items():
+        item = PreviewItem(_items()["glucose-log"].row, None, "孕妇学校", "", OnEvent(kind))
+        assert why(item, ZH).startswith(chinese + "，"), kind
+        assert why(item).startswith(english + ", "), kind
