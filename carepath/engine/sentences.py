@@ -252,6 +252,16 @@ SENTENCES: dict[str, str] = dict(
         sentence("name-mismatch/pathway", "this is pathway {name!r}, not {compiled!r}"),
         # --- how a line is printed ------------------------------------------------------
         sentence("line/warning", "warning: "),
+        # --- issue 16 item 1: urgent messages --------------------------------------------
+        sentence(
+            "urgent-not-safety-advice/content",
+            "urgent is only for safety advice; the review of content item {key!r} does not mark it so",
+        ),
+        sentence(
+            "urgent-not-safety-advice/form",
+            "urgent is only for safety advice; the review of form {form!r} does not mark it so",
+        ),
+        sentence("schedule-conflict/urgent", "an urgent message goes at its trigger's time; drop after and at"),
     ]
 )
 
@@ -401,5 +411,7 @@ CODE_TITLES: dict[str, str] = dict(
         meaning("sensitive-summary", "a summary that names something private"),
         meaning("bad-template", "a template that fails"),
         meaning("name-mismatch", "the pathway id and the document name differ"),
+        # --- issue 16 item 1: urgent messages --------------------------------------------
+        meaning("urgent-not-safety-advice", "urgent on something not marked safety advice"),
     ]
 )
