@@ -108,6 +108,10 @@ class Evaluation:
     next_wakeup: datetime | None
     enrolled: tuple[Enrolment, ...] = ()
     exited: tuple[Enrolment, ...] = ()
+    #: Dedupe key -> when a message to her fired, for those whose notice the send window
+    #: moved later: her inbox copy is filed when it fires (issue 16 item 11). Only the outbox
+    #: row needs it, never her state.
+    fired_at: Mapping[str, datetime] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def dedupe_key(pregnancy_id: str, pathway: Pathway, rule_id: str, occurrence: str, index: int) -> str:
@@ -154,6 +158,7 @@ class _Run:
         self.pending = [p for p in state.pending if p.at > now]
         self.emitted: list[Emitted] = []
         self.emitted_keys: set[str] = set()
+        self.fired_at: dict[str, datetime] = {}
         self.cancellations: list[Cancellation] = []
         self.enrolled: list[Enrolment] = []
         self.exited: list[Enrolment] = []
@@ -324,11 +329,14 @@ class _Run:
         self, pathway: Pathway, enrolment: Enrolment, firing: _Firing, action: Action
     ) -> Emitted | None:
         at = self.now
+        fired: datetime | None = None
         if action.kind in DELIVERABLE_KINDS:
-            placed = takes_effect(action, self._anchors(enrolment), self.now, self.today, self.window)
+            anchors = self._anchors(enrolment)
+            placed = takes_effect(action, anchors, self.now, self.today, self.window)
             if placed is None:
                 return None
             at = placed
+            fired = takes_effect(action, anchors, self.now, self.today, self.window, placed=False)
         emitted = Emitted(
             dedupe_key=dedupe_key(
                 self.facts.pregnancy_id, pathway, firing.rule.id, firing.occurrence, action.index
@@ -350,6 +358,8 @@ class _Run:
             # keep applying fact changes, so that a real loop runs into the depth limit.
             return None if action.kind in DELIVERABLE_KINDS else emitted
         self.emitted_keys.add(emitted.dedupe_key)
+        if fired is not None and fired < at:
+            self.fired_at[emitted.dedupe_key] = fired
         if emitted.slot and at > self.now:
             for pending in [
                 p for p in self.pending if p.enrolment_id == enrolment.id and p.slot == emitted.slot
@@ -479,4 +489,5 @@ def evaluate(
         next_wakeup=run.next_wakeup(),
         enrolled=tuple(run.enrolled),
         exited=tuple(run.exited),
+        fired_at=MappingProxyType(run.fired_at),
     )

@@ -261,7 +261,9 @@ SENTENCES: dict[str, str] = dict(
             "urgent-not-safety-advice/form",
             "urgent is only for safety advice; the review of form {form!r} does not mark it so",
         ),
-        sentence("schedule-conflict/urgent", "an urgent message goes at its trigger's time; drop after and at"),
+        sentence(
+            "schedule-conflict/urgent", "an urgent message goes at its trigger's time; drop after and at"
+        ),
     ]
 )
 
