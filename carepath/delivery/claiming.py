@@ -48,13 +48,20 @@ def _params(channel: str, summary: str) -> dict[str, str]:
     return {}
 
 
+#: Holds whose row is claimed early, once, to file her inbox copy (issue 16 item 11).
+FILED_WHILE_HELD = (pol.OUTSIDE_WINDOW, pol.DAILY_CAP, pol.QUOTA)
+
+
 def _claimable(now: datetime, dialect: str, batch: int) -> Any:
     statement = (
         select(OutboxRow)
         .where(
             OutboxRow.status == "due",
             OutboxRow.due_at <= now,
-            (OutboxRow.next_attempt_at.is_(None)) | (OutboxRow.next_attempt_at <= now),
+            (OutboxRow.next_attempt_at.is_(None))
+            | (OutboxRow.next_attempt_at <= now)
+            # fired, but its notice waits: claimed once to file her inbox copy now
+            | (OutboxRow.inbox_item_id.is_(None) & OutboxRow.status_reason.in_(FILED_WHILE_HELD)),
         )
         .order_by(OutboxRow.due_at, OutboxRow.id)
         .limit(batch)
@@ -86,7 +93,9 @@ def _hospital_policy(
 
 
 def _sent_today(session: Session, pregnancy_ids: Sequence[str], since: datetime) -> dict[str, int]:
+    """External messages sent (or in flight) since ``since``; urgent ones do not use her cap."""
     when = func.coalesce(OutboxRow.sent_at, OutboxRow.in_flight_at)
+    urgent = OutboxRow.params["urgent"].as_boolean()
     rows = session.execute(
         select(OutboxRow.pregnancy_id, func.count())
         .where(
@@ -94,6 +103,7 @@ def _sent_today(session: Session, pregnancy_ids: Sequence[str], since: datetime)
             OutboxRow.status.in_(("sent", IN_FLIGHT)),
             OutboxRow.channel.not_in(tuple(pol.INTERNAL_CHANNELS)),
             when >= since,
+            urgent.is_(None) | urgent.is_(False),
         )
         .group_by(OutboxRow.pregnancy_id)
     )
@@ -212,6 +222,9 @@ def _decide_rows(
     items: dict[str, OutboxRow] = {}
     due_items = []
     for row in rows:
+        if row.next_attempt_at is not None and row.next_attempt_at > now:
+            _file_early(row, policy, hospital, now=now, versions=versions, inbox=inbox)
+            continue
         try:
             item = due_item(
                 dedupe_key=row.dedupe_key,
@@ -256,6 +269,8 @@ def _decide_rows(
                 row.next_attempt_at = None
             sends.append((row, decision, filed))
         elif isinstance(decision, pol.Hold):
+            if decision.reason in FILED_WHILE_HELD:  # she reads it now; only the notice waits
+                inbox.file(row, now, hospital.link_base, versions.get(row.dedupe_key))
             row.next_attempt_at = decision.until or now + settings.pause_recheck
             row.status_reason = decision.reason
             report.held += 1
@@ -271,3 +286,21 @@ def _decide_rows(
             report.reasons[decision.reason] += 1
         else:
             mark_dead(row, decision.reason, now, report)
+
+
+def _file_early(
+    row: OutboxRow,
+    policy: pol.HospitalPolicy,
+    hospital: HospitalDelivery,
+    *,
+    now: datetime,
+    versions: Mapping[str, str | None],
+    inbox: InboxCopies,
+) -> None:
+    """A row that fired while its notice waits (``next_attempt_at``): her inbox copy is filed
+    now, the row stays due for its notice. A kill switch holds the copy too."""
+    row.updated_at = now
+    if policy.kill.all or row.pathway_id in policy.kill.pathways:
+        row.status_reason = pol.PAUSED_ALL if policy.kill.all else pol.PAUSED_PATHWAY
+        return
+    inbox.file(row, now, hospital.link_base, versions.get(row.dedupe_key))

@@ -5,7 +5,8 @@ policy and names the notification kind whose template an external channel uses.
 - ``questionnaire`` is a *service* notice, ``questionnaire-due``;
 - ``push`` (a lesson or a condition page) is *education*: the inbox only, announced by the
   weekly ``inbox-digest`` (WeChat allows template messages only for service notices);
-- an action whose params carry ``priority: urgent`` or ``high`` is an *escalation*.
+- an action whose params carry ``priority: urgent`` or ``high`` is an *escalation*, and so is
+  an urgent message (``urgent: true``: safety advice, sent at any hour and outside her cap).
 
 The pathway language names channels by what they are (``wechat``, ``subscribe``, ``sms``,
 ``inbox``, ``webhook``); a hospital chooses which adapter carries each (its SMS vendor).
@@ -47,7 +48,7 @@ def adapters_for(channels: Sequence[str], adapters: Mapping[str, str] = DEFAULT_
 
 
 def priority_of(kind: str, params: Mapping[str, object]) -> str:
-    if params.get("priority") in ("urgent", "high"):
+    if params.get("priority") in ("urgent", "high") or params.get("urgent") is True:
         return "escalation"
     try:
         return _PRIORITY[kind]
@@ -85,6 +86,7 @@ def due_item(
         expires_at=expires_at,
         failed=failed,
         cancelled=cancelled,
+        urgent=params.get("urgent") is True,
     )
 
 

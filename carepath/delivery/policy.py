@@ -27,6 +27,8 @@ Rules, in the order applied:
    even when a rule narrows such an item's channels, ``wechat_template`` is never used.
 5. External messages only inside the send window; at most ``daily_cap`` external messages per
    pregnancy per local day, served by priority (escalation, clinical, service, education).
+   An urgent message (``urgent: true`` in the pathway, safety advice only) goes at any hour
+   and outside the cap: it neither waits for it nor uses it up (issue 16 item 1).
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ class DueItem:
     expires_at: datetime | None = None
     failed: frozenset[str] = frozenset()
     cancelled: bool = False
+    urgent: bool = False  # sent at any hour, outside her daily cap
 
     def __post_init__(self) -> None:
         if self.priority not in PRIORITIES:
@@ -119,7 +122,7 @@ class Consent:
 class Recipient:
     """One pregnancy's side: consent, bindings (channel -> openid / phone / id), her own
     fallback order when she chose one, and the external messages already sent (or in flight)
-    to her on the local day of ``now``."""
+    to her on the local day of ``now`` (urgent ones not counted: they do not use her cap)."""
 
     consent: Consent
     bindings: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -206,7 +209,7 @@ def decide(
     plan: list[tuple[DueItem, Decision]] = []
     for item in served:
         decision = _decide_one(item, her, policy, now, budget)
-        if isinstance(decision, Send) and is_external(decision.channel):
+        if isinstance(decision, Send) and is_external(decision.channel) and not item.urgent:
             budget -= 1
         plan.append((item, decision))
     return plan
@@ -237,7 +240,7 @@ def _decide_one(
             continue
         if channel in policy.kill.channels:
             return Hold(None, f"{PAUSED_CHANNEL}:{channel}")
-        if is_external(channel):
+        if is_external(channel) and not item.urgent:
             if not in_window(policy.window, now):
                 return _hold(item, policy.window.place(now), OUTSIDE_WINDOW)
             if budget <= 0:

@@ -46,6 +46,8 @@ class FormShape:
 
     id: str
     items: Mapping[str, str]  # item id -> "number" | "string" | "date" | "list"
+    #: Its review marks it safety advice: a pathway may send it as ``urgent``.
+    safety_advice: bool = False
 
     def item_type(self, item: str) -> str | None:
         return self.items.get(item)
@@ -62,6 +64,8 @@ class Catalogue:
     pathway_ids: frozenset[str] = frozenset()
     #: ICD-10 codes a pathway's ``icd10`` prefixes are checked against (a warning, never an error).
     icd10: Mapping[str, object] | None = None
+    #: Content items whose review marks them safety advice (``urgent`` is allowed with them).
+    safety_content: frozenset[str] = frozenset()
 
     def with_tags(self, extra: frozenset[str]) -> Catalogue:
         return replace(self, tags=self.tags | extra)
@@ -101,7 +105,7 @@ def form_shapes(forms: Mapping[str, Form]) -> Mapping[str, FormShape]:
         items = dict(form.item_types)
         if form.scoring is not None:
             items[SCORE_ITEM] = "number"
-        shapes[form.id] = FormShape(form.id, MappingProxyType(items))
+        shapes[form.id] = FormShape(form.id, MappingProxyType(items), form.safety_advice)
     return MappingProxyType(shapes)
 
 
@@ -111,10 +115,12 @@ def load_catalogue() -> Catalogue:
 
     Cached: it reads some hundred files and never changes while a process runs.
     """
+    content = load_content_library()
     return Catalogue(
         tags=load_tags(),
         labs=load_labs(),
-        content_keys=frozenset(load_content_library()),
+        content_keys=frozenset(content),
+        safety_content=frozenset(key for key, item in content.items() if item.safety_advice),
         forms=form_shapes(load_forms()),
         pathway_ids=builtin_pathway_ids(),
         icd10=who_catalogue(),

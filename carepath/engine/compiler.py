@@ -225,6 +225,22 @@ def _resolve(
     elif ref.kind == "pathway" and name not in pathway_ids:
         text = say("unknown-pathway/pathway", pathway=name, suggestion=suggestion(name, pathway_ids))
         err(ref.path, "unknown-pathway", text)
+    elif ref.kind.startswith("urgent-"):
+        _resolve_urgent(unit, ref, cat)
+
+
+def _resolve_urgent(unit: Unit, ref: Reference, cat: Catalogue) -> None:
+    """``urgent`` only with safety advice; an unknown name is reported once, as unknown."""
+    if ref.kind == "urgent-content":
+        if cat.content_keys is None or ref.name not in cat.content_keys or ref.name in cat.safety_content:
+            return
+        text = say("urgent-not-safety-advice/content", key=ref.name)
+    else:
+        form = cat.forms.get(ref.name) if cat.forms is not None else None
+        if form is None or form.safety_advice:
+            return
+        text = say("urgent-not-safety-advice/form", form=ref.name)
+    unit.doc.error(ref.path, "urgent-not-safety-advice", text)
 
 
 def type_check_pass(comp: Compilation) -> None:
@@ -534,6 +550,8 @@ def _parse_action(unit: Unit, raw: dict[str, Any], path: Path, index: int) -> Ac
         refs.append(Reference("content", body["content"], (*body_path, "content")))
     if "form" in body and isinstance(body["form"], str):  # a mapping: the event names it (item 3)
         refs.append(Reference("form", body["form"], (*body_path, "form")))
+    if body.get("urgent") is True:
+        _check_urgent(unit, body, body_path)
     if "after" in body and "at" in body:
         unit.doc.error(body_path, "schedule-conflict", say("schedule-conflict/after-or-at"))
     if "slot" in body and "after" not in body and "at" not in body:
@@ -550,6 +568,18 @@ def _parse_action(unit: Unit, raw: dict[str, Any], path: Path, index: int) -> Ac
     if kind == "task":
         params.setdefault("priority", "normal")
     return Action(kind, index, MappingProxyType(params), schedule, tuple(body.get("channels", ())))
+
+
+def _check_urgent(unit: Unit, body: dict[str, Any], body_path: Path) -> None:
+    """Issue 16 item 1: an urgent message goes at its trigger's time (so it takes no ``after``
+    or ``at``), and only with content or a form its review marks as safety advice (checked
+    when the names resolve)."""
+    where = (*body_path, "urgent")
+    if "after" in body or "at" in body:
+        unit.doc.error(where, "schedule-conflict", say("schedule-conflict/urgent"))
+    for kind in ("content", "form"):
+        if isinstance(body.get(kind), str):
+            unit.references.append(Reference(f"urgent-{kind}", body[kind], where))
 
 
 def _listed(value: Any) -> list[str]:

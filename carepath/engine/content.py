@@ -95,6 +95,11 @@ class ContentItem:
         return str(self.review.get("status", "draft"))
 
     @property
+    def safety_advice(self) -> bool:
+        """The review marks it safety advice: a pathway may send it as ``urgent``."""
+        return self.review.get("safety_advice") is True
+
+    @property
     def links(self) -> tuple[tuple[str, int, int], ...]:
         """Every ``content:`` link in the body as (target key, line, column)."""
         found: list[tuple[str, int, int]] = []

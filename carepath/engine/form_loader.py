@@ -132,6 +132,7 @@ def parse_form(text: str, path: str | Path) -> Form:
         citation=tuple(data.get("citation", ())),
         review_status=data["review"]["status"],
         path=where,
+        safety_advice=data["review"].get("safety_advice") is True,
     )
     problems = [
         problem(doc.location(tuple(at)), code, text)  # type: ignore[arg-type]

@@ -110,6 +110,8 @@ class Form:
     citation: tuple[str, ...] = ()
     review_status: str = "draft"
     path: str = ""
+    #: Its review marks it safety advice: a pathway may send it as ``urgent``.
+    safety_advice: bool = False
 
     @property
     def item_ids(self) -> tuple[str, ...]:

@@ -118,6 +118,10 @@ class Evaluation:
     repeat: bool = False
     #: Located problems that did not stop the evaluation (a form an event named is unknown).
     problems: tuple[EvaluationProblem, ...] = ()
+    #: Dedupe key -> when a message to her fired, for those whose notice the send window
+    #: moved later: her inbox copy is filed when it fires (issue 16 item 11). Only the outbox
+    #: row needs it, never her state.
+    fired_at: Mapping[str, datetime] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def dedupe_key(pregnancy_id: str, pathway: Pathway, rule_id: str, occurrence: str, index: int) -> str:
@@ -166,6 +170,7 @@ class _Run:
         self.pending = [p for p in state.pending if p.at > now]
         self.emitted: list[Emitted] = []
         self.emitted_keys: set[str] = set()
+        self.fired_at: dict[str, datetime] = {}
         self.cancellations: list[Cancellation] = []
         self.enrolled: list[Enrolment] = []
         self.exited: list[Enrolment] = []
@@ -344,14 +349,17 @@ class _Run:
         if problem is not None:
             self.problems.append(problem)
         at = self.now
+        fired: datetime | None = None
         if action.kind in DELIVERABLE_KINDS:
             data = firing.event.data if firing.event is not None else None
-            placed = takes_effect(
-                action, self._anchors(enrolment), self.now, self.today, self.window, event_data=data
-            )
+            anchors = self._anchors(enrolment)
+            placed = takes_effect(action, anchors, self.now, self.today, self.window, event_data=data)
             if placed is None:
                 return None
             at = placed
+            fired = takes_effect(
+                action, anchors, self.now, self.today, self.window, event_data=data, placed=False
+            )
         emitted = Emitted(
             dedupe_key=dedupe_key(
                 self.facts.pregnancy_id, pathway, firing.rule.id, firing.occurrence, action.index
@@ -373,6 +381,8 @@ class _Run:
             # keep applying fact changes, so that a real loop runs into the depth limit.
             return None if action.kind in DELIVERABLE_KINDS else emitted
         self.emitted_keys.add(emitted.dedupe_key)
+        if fired is not None and fired < at:
+            self.fired_at[emitted.dedupe_key] = fired
         if emitted.slot and at > self.now:
             for pending in [
                 p for p in self.pending if p.enrolment_id == enrolment.id and p.slot == emitted.slot
@@ -504,4 +514,5 @@ def evaluate(
         exited=tuple(run.exited),
         repeat=run.repeat,
         problems=tuple(run.problems),
+        fired_at=MappingProxyType(run.fired_at),
     )

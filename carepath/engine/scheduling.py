@@ -14,7 +14,7 @@ from typing import Any
 from carepath.engine.spec import Action, Point, Rule
 from carepath.engine.timing import Anchors, SendWindow, point_date
 
-#: Actions that reach her phone: the engine places them in the send window.
+#: Actions that reach her phone: the engine places their notices in the send window.
 TO_HER = frozenset({"push", "questionnaire", "remind"})
 
 
@@ -62,6 +62,11 @@ def event_moment(point: Point, event_data: Mapping[str, Any] | None) -> datetime
     return moment + point.offset
 
 
+def is_urgent(action: Action) -> bool:
+    """An urgent message to her (issue 16 item 1): at its trigger's time, at any hour."""
+    return action.params.get("urgent") is True
+
+
 def takes_effect(
     action: Action,
     anchors: Anchors,
@@ -70,10 +75,13 @@ def takes_effect(
     window: SendWindow,
     *,
     event_data: Mapping[str, Any] | None = None,
+    placed: bool = True,
 ) -> datetime | None:
     """When a deliverable takes effect: computed, clamped, then placed in the window (None:
     its point is unknown yet, or its bound has passed, and the action is dropped).
-    ``event_data`` is the triggering event's data, for ``event_time`` points."""
+    ``event_data`` is the triggering event's data, for ``event_time`` points. An urgent
+    message is never placed; ``placed=False`` gives the moment a message fires, when her
+    inbox copy is filed (only the external notice waits for the window)."""
     schedule = action.schedule
     moment = now
     clamp_day: date | None = None
@@ -105,6 +113,6 @@ def takes_effect(
                 return None  # the bound has passed: the action is dropped
             bound = max(window.opening(clamp_day), now)
             moment = min(moment, bound)
-    if action.kind in TO_HER:
+    if placed and action.kind in TO_HER and not is_urgent(action):
         moment = window.place(moment, clamp_day)
     return None if latest is not None and moment > latest else moment

@@ -276,6 +276,18 @@ SENTENCES: dict[str, str] = dict(
         sentence("name-mismatch/pathway", "this is pathway {name!r}, not {compiled!r}"),
         # --- how a line is printed ------------------------------------------------------
         sentence("line/warning", "warning: "),
+        # --- issue 16 item 1: urgent messages --------------------------------------------
+        sentence(
+            "urgent-not-safety-advice/content",
+            "urgent is only for safety advice; the review of content item {key!r} does not mark it so",
+        ),
+        sentence(
+            "urgent-not-safety-advice/form",
+            "urgent is only for safety advice; the review of form {form!r} does not mark it so",
+        ),
+        sentence(
+            "schedule-conflict/urgent", "an urgent message goes at its trigger's time; drop after and at"
+        ),
     ]
 )
 
@@ -463,5 +475,7 @@ CODE_TITLES.update(
     [
         meaning("not-a-date", "since on a fact that is not a date"),
         meaning("unknown-fact", "an unknown fact"),
+        # --- issue 16 item 1: urgent messages --------------------------------------------
+        meaning("urgent-not-safety-advice", "urgent on something not marked safety advice"),
     ]
 )

@@ -214,9 +214,7 @@ def persist_many(session: Session, decisions: Sequence[Decision], now: datetime)
         pregnancy.next_wakeup = evaluation.next_wakeup
         pregnancy.updated_at = now
         _save_enrolments(session, pregnancy, first[pregnancy_id].before, evaluation.state)
-    rows = _insert_actions(
-        session, [(d.pregnancy, d.evaluation.actions, d.event_row_id) for d in decisions], now
-    )
+    rows = _insert_actions(session, [(d.pregnancy, d.evaluation, d.event_row_id) for d in decisions], now)
     results = []
     for decision in decisions:
         cancelled = cancel(session, decision.evaluation.cancellations, now)
@@ -305,17 +303,25 @@ def _plain(value: Any) -> Any:
 
 def _insert_actions(
     session: Session,
-    batches: Sequence[tuple[Pregnancy, Sequence[Emitted], int | None]],
+    batches: Sequence[tuple[Pregnancy, Evaluation, int | None]],
     now: datetime,
 ) -> dict[str, Any]:
     """Outbox rows (insert-if-absent), staff tasks and the tag log; dedupe key -> answered row."""
     outbox: list[dict[str, Any]] = []
     tasks: list[dict[str, Any]] = []
     tags: list[dict[str, Any]] = []
-    for pregnancy, actions, event_row_id in batches:
-        for action in actions:
+    for pregnancy, evaluation, event_row_id in batches:
+        for action in evaluation.actions:
+            fired = evaluation.fired_at.get(action.dedupe_key)
             _action_rows(
-                pregnancy, action, now=now, event_row_id=event_row_id, outbox=outbox, tasks=tasks, tags=tags
+                pregnancy,
+                action,
+                now=now,
+                fired=fired,
+                event_row_id=event_row_id,
+                outbox=outbox,
+                tasks=tasks,
+                tags=tags,
             )
     _insert_ignore(session, StaffTask, tasks)
     _insert_ignore(session, TagLog, tags)
@@ -339,12 +345,15 @@ def _action_rows(
     action: Emitted,
     *,
     now: datetime,
+    fired: datetime | None,
     event_row_id: int | None,
     outbox: list[dict[str, Any]],
     tasks: list[dict[str, Any]],
     tags: list[dict[str, Any]],
 ) -> None:
     params = _plain(action.params)
+    # Issue 16 item 11: a message to her is due (her inbox copy filed) when it fires; only the
+    # external notice waits for the time the engine placed in the send window.
     outbox.append(
         {
             "hospital_id": pregnancy.hospital_id,
@@ -355,7 +364,9 @@ def _action_rows(
             "rule_id": action.rule_id,
             "kind": action.kind,
             "params": params,
-            "due_at": action.at,
+            "due_at": fired or action.at,
+            "next_attempt_at": action.at if fired else None,
+            "status_reason": NOTICE_WAITS if fired else None,
             "slot": action.slot,
             "channels": list(action.channels),
             "enrolment_id": action.enrolment_id,
@@ -401,6 +412,9 @@ def _action_rows(
                     }
                 )
 
+
+#: Why a fired message's notice waits (the delivery policy's word for a window hold).
+NOTICE_WAITS = "outside-window"
 
 #: The outbox columns an event's answer shows.
 _ANSWERED = (

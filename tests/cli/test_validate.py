@@ -271,3 +271,34 @@ def test_an_event_time_the_event_type_does_not_carry_is_located_in_english_and_c
     )
     chinese = run("--lang", "zh", str(bad))
     assert "class.booked 事件没有日期时间字段 'start_at'" in chinese.output
+
+
+URGENT_MISUSE = """\
+pathway: p
+title: t
+rules:
+  - id: severe
+    on: {event: lab.result, code: bp_systolic}
+    do:
+      - push: {content: danger-signs, urgent: true}
+      - push: {content: hypertension, urgent: true}
+      - questionnaire: {form: bp-log, urgent: true}
+      - remind: {content: danger-signs, urgent: true, after: 1d}
+"""
+
+
+def test_urgent_is_located_on_items_not_marked_safety_advice(tmp_path):
+    """Issue 16 item 1: danger-signs is safety advice; the hypertension page and the BP log
+    are not, and an urgent message takes no after or at (each located at its urgent: true)."""
+    path = tmp_path / "urgent.yaml"
+    path.write_text(URGENT_MISUSE, encoding="utf-8")
+    result = run(str(path))
+    assert result.exit_code == 1
+    assert located_codes(result.stdout) == [
+        (str(path), 8, 47, "urgent-not-safety-advice"),
+        (str(path), 9, 47, "urgent-not-safety-advice"),
+        (str(path), 10, 49, "schedule-conflict"),
+    ]
+    assert "review of content item 'hypertension' does not mark it so" in result.stdout
+    chinese = run("--lang", "zh", str(path))
+    assert "内容 'hypertension' 的审核信息未标记为安全提示" in chinese.stdout

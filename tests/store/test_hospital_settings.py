@@ -221,11 +221,14 @@ def test_every_setting_has_a_description_and_a_chinese_label() -> None:
 def _due_local(app: Any, content: str, pregnancy_of: str | None = None) -> list[str]:
     from zoneinfo import ZoneInfo
 
-    from carepath.store.models import OutboxRow, Patient, Pregnancy
+    from carepath.store.models import UTC, OutboxRow, Patient, Pregnancy
 
+    # The notice's time: a message fired outside the window is due (her inbox copy) at once,
+    # and its notice waits for the time the engine placed it at (issue 16 item 11).
+    notice_at = func.coalesce(OutboxRow.next_attempt_at, OutboxRow.due_at, type_=UTC)
     with _db(app).reading() as session:
         query = (
-            select(OutboxRow.due_at)
+            select(notice_at)
             .join(Pregnancy, Pregnancy.id == OutboxRow.pregnancy_id)
             .join(Patient, Patient.id == Pregnancy.patient_id)
             .where(OutboxRow.params["content"].as_string() == content)
