@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from carepath.store.db import Database
 from carepath.store.models import UTC, OutboxRow, PipelineHeartbeat
@@ -57,16 +58,23 @@ def beat(db: Database, job: str, at: datetime, count: int, holder: str) -> None:
 
 def pipeline(db: Database, now: datetime) -> PipelineState:
     """The heartbeats and the oldest message the dispatcher could have sent by ``now``."""
-    # typed, so that SQLite's naive text comes back as an aware UTC datetime
-    since = func.min(func.coalesce(OutboxRow.next_attempt_at, OutboxRow.due_at), type_=UTC)
     with db.reading() as session:
         rows = session.scalars(select(PipelineHeartbeat)).all()
-        oldest = session.scalar(
-            select(since).where(
-                OutboxRow.status == "due",
-                OutboxRow.due_at <= now,
-                (OutboxRow.next_attempt_at.is_(None)) | (OutboxRow.next_attempt_at <= now),
-            )
-        )
+        oldest = oldest_sendable(session, now)
     beats = {row.job: Heartbeat(row.job, row.ran_at, row.count, row.holder) for row in rows}
     return PipelineState(beats, oldest)
+
+
+def oldest_sendable(session: Session, now: datetime) -> datetime | None:
+    """Since when the oldest message the dispatcher could have sent by ``now`` has waited: a
+    row held for the send window, the cap or a backoff counts from when it may go, not from
+    when it fired (her inbox copy is filed at firing; only the notice waits, issue 16 item 11)."""
+    # typed, so that SQLite's naive text comes back as an aware UTC datetime
+    since = func.min(func.coalesce(OutboxRow.next_attempt_at, OutboxRow.due_at), type_=UTC)
+    return session.scalar(
+        select(since).where(
+            OutboxRow.status == "due",
+            OutboxRow.due_at <= now,
+            (OutboxRow.next_attempt_at.is_(None)) | (OutboxRow.next_attempt_at <= now),
+        )
+    )

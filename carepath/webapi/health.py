@@ -109,9 +109,7 @@ def metrics() -> Response:
         by_status = session.execute(
             select(OutboxRow.status, func.count(OutboxRow.id)).group_by(OutboxRow.status)
         )
-        oldest_due = session.scalar(
-            select(func.min(OutboxRow.due_at)).where(OutboxRow.status == "due", OutboxRow.due_at <= now)
-        )
+        oldest_due = heartbeats.oldest_sendable(session, now)  # as /healthz/pipeline counts it
         statuses: dict[str, int] = {status: count for status, count in by_status.all()}
     lag = (now - oldest_due).total_seconds() if oldest_due is not None else 0.0
     lines = [
@@ -124,7 +122,7 @@ def metrics() -> Response:
     for status in sorted({"due", "sent", "failed", "dead", "cancelled", "replaced", "applied", *statuses}):
         lines.append(f'carepath_actions{{status="{status}"}} {statuses.get(status, 0)}')
     lines += [
-        "# HELP carepath_outbox_lag_seconds Age of the oldest due action not yet sent.",
+        "# HELP carepath_outbox_lag_seconds How long the oldest sendable action has waited.",
         "# TYPE carepath_outbox_lag_seconds gauge",
         f"carepath_outbox_lag_seconds {max(lag, 0.0):.3f}",
     ]

@@ -154,3 +154,33 @@ def test_pipeline_is_503_when_the_database_is_unreachable() -> None:
     status, body = _pipeline(app)
     assert status == 503 and body["status"] == "unhealthy"
     assert body["problems"] == ["database unreachable: OperationalError"]
+
+
+def test_metrics_lag_counts_a_notice_held_for_the_window_from_its_opening(
+    api: Api, app: Any, clock: Any
+) -> None:
+    """Her inbox copy is filed when a message fires at night; its notice waits for the window
+    (issue 16 item 11). That wait is not lag: /metrics says what /healthz/pipeline says."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from carepath.store.models import OutboxRow
+
+    db = app.extensions["carepath.db"]
+    api.post("/api/v1/events", registration())
+
+    def lag() -> float:
+        text = api.client.get("/metrics").get_data(as_text=True)
+        return float(
+            next(x for x in text.splitlines() if x.startswith("carepath_outbox_lag_seconds ")).split()[1]
+        )
+
+    with db.transaction() as session:  # fired now; the notice may go in 8 hours
+        session.execute(
+            update(OutboxRow).values(due_at=clock.now, next_attempt_at=clock.now + timedelta(hours=8))
+        )
+    clock.now += timedelta(hours=1)
+    assert lag() == 0.0
+    clock.now += timedelta(hours=7, seconds=30)  # the window opened 30 s ago
+    assert lag() == 30.0
