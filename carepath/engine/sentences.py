@@ -428,7 +428,9 @@ CODE_TITLES.update(
 
 # --- issue 16 item 5: suggested and confirmed colours (risk_confirmed leaf) -----------------
 for _key, _hint in [
-    sentence("hint/risk-confirmed", "true (the colour she has now is confirmed) or false (it is a suggestion)"),
+    sentence(
+        "hint/risk-confirmed", "true (the colour she has now is confirmed) or false (it is a suggestion)"
+    ),
 ]:
     SENTENCES[_key] = _hint
     HINTS[_hint] = _key

@@ -72,9 +72,15 @@ def test_format_1_colour_becomes_a_suggestion_of_an_unknown_rule_at_the_last_eva
     """Issue 16 item 5: a format-1 colour was set by a rule; it migrates as a suggestion."""
     state = load_state(FORMAT_1_DUMP)
     facts = state.facts
-    assert facts.suggested_risk == Grade("orange", datetime.fromisoformat("2026-03-01T10:00:00+08:00"), "", "")
+    assert facts.suggested_risk == Grade(
+        "orange", datetime.fromisoformat("2026-03-01T10:00:00+08:00"), "", ""
+    )
     assert facts.confirmed_risk is None
-    assert (facts.risk_colour, facts.risk_confirmed, facts.risk_colour_status) == ("orange", False, "suggested")
+    assert (facts.risk_colour, facts.risk_confirmed, facts.risk_colour_status) == (
+        "orange",
+        False,
+        "suggested",
+    )
     assert facts.purple and facts.tags == frozenset({"瘢痕子宫"})
     dumped = dump_state(state)
     assert dumped["format"] == FORMAT == 2
