@@ -76,6 +76,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def stored_colour(facts: dict[str, Any]) -> dict[str, str | None]:
+    """Her colour as the staff reads show it, from the ``facts`` of a stored state of any
+    format without decoding it: ``risk_colour`` and ``risk_colour_status`` (``suggested`` or
+    ``confirmed``; null without a colour). A format-1 row has no status: its colour was set by
+    a rule, so it is a suggestion, as the migration says."""
+    colour = facts.get("risk_colour")
+    status = facts.get("risk_colour_status") or ("suggested" if colour else None)
+    return {"risk_colour": colour, "risk_colour_status": status if colour else None}
+
+
 def grade_to_json(grade: Grade | None) -> dict[str, Any] | None:
     if grade is None:
         return None
