@@ -413,8 +413,11 @@ class _Run:
         colour = params.get("colour")
         if colour is not None:
             current = self.facts.suggested_risk
-            higher = current is None or risk_level(colour) > risk_level(current.colour)
-            if higher or (params.get("lower") and colour != current.colour):
+            if (
+                current is None
+                or risk_level(colour) > risk_level(current.colour)
+                or (params.get("lower") and colour != current.colour)
+            ):
                 grade = Grade(colour, self.now, cause, str(params.get("reason", "")))
                 self.facts = replace(self.facts, suggested_risk=grade)
         if params.get("purple") is True and not self.facts.purple:
