@@ -86,6 +86,14 @@ def stored_colour(facts: dict[str, Any]) -> dict[str, str | None]:
     return {"risk_colour": colour, "risk_colour_status": status if colour else None}
 
 
+def stored_grade(facts: dict[str, Any]) -> dict[str, Any] | None:
+    """The grade behind the colour shown (``{colour, at, by, note}``: who suggested or confirmed
+    it and when), from stored ``facts``; None without a colour (a format-1 row: unknown)."""
+    status = stored_colour(facts)["risk_colour_status"]
+    grade = facts.get("confirmed_risk" if status == "confirmed" else "suggested_risk")
+    return grade if isinstance(grade, dict) else None
+
+
 def grade_to_json(grade: Grade | None) -> dict[str, Any] | None:
     if grade is None:
         return None

@@ -98,6 +98,15 @@ class DiagnosisSchema(Schema):
     added_at = fields.String()
 
 
+class GradeSchema(Schema):
+    colour = fields.String()
+    at = fields.String(allow_none=True)
+    by = fields.String(
+        metadata={"description": "the suggesting pathway/rule, or the confirming clinician; empty: unknown"}
+    )
+    note = fields.String(metadata={"description": "the rule's reason, or the clinician's note"})
+
+
 class FactsSchema(Schema):
     edd = fields.String(allow_none=True)
     gestational_age = fields.String(allow_none=True)
@@ -111,6 +120,7 @@ class FactsSchema(Schema):
             "enum": ["suggested", "confirmed"],
         },
     )
+    risk_grade = fields.Nested(GradeSchema, allow_none=True)
     icd10 = fields.List(fields.String())
     diagnoses = fields.List(fields.Nested(DiagnosisSchema))
     next_wakeup = fields.String(allow_none=True)
