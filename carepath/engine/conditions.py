@@ -52,6 +52,7 @@ NOT_DATES = frozenset(
         "gestational_days",
         "risk_colour",
         "risk_level",
+        "risk_confirmed",
         "purple",
         "icd10",
         "tag",
@@ -126,6 +127,8 @@ class ConditionParser:
             return self._leaf(key, value, path, ordered=False)
         if key == "risk_colour":
             return self._risk_colour(value, path)
+        if key == "risk_confirmed":  # issue 16 item 5: is the colour she has now confirmed
+            return Compare("risk_confirmed", "eq", bool(value))
         if key == "icd10":
             return HasCode(tuple(self._code_pattern(v, path) for v in _as_list(value)))
         if key == "tag":

@@ -24,7 +24,7 @@ from carepath.engine.spec import At, Compare, Every, HasTag, OnEvent, Pathway, S
 #: Internal events and the data field naming what they are about.
 TAG_EVENTS = frozenset({"tag.added", "tag.removed"})
 PATHWAY_EVENTS = frozenset({"enrolled", "exited"})
-RISK_FACTS = frozenset({"risk_level", "purple"})
+RISK_FACTS = frozenset({"risk_level", "risk_confirmed", "purple"})
 
 
 @dataclass

@@ -43,6 +43,20 @@ class Event:
 
 
 @dataclass(frozen=True)
+class Grade:
+    """A colour someone gave her (issue 16 item 5): a ``risk`` action's suggestion or a
+    clinician's confirmation (``risk.confirmed``). ``by`` is the suggesting ``pathway/rule`` or
+    the confirming clinician's staff id or name ("" when unknown: a state migrated from format
+    1); ``note`` the rule's reason or the clinician's note; ``at`` when it was given (None when
+    unknown)."""
+
+    colour: str
+    at: datetime | None = None
+    by: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Facts:
     """One pregnancy of one woman. Dates are local calendar dates of the hospital."""
 
@@ -63,7 +77,10 @@ class Facts:
     plurality: int | None = None
     tags: frozenset[str] = frozenset()
     icd10: frozenset[str] = frozenset()
-    risk_colour: str | None = None
+    #: The highest colour rules suggested since the last confirmation (or ever, if none).
+    suggested_risk: Grade | None = None
+    #: The colour a clinician last confirmed (or the HIS gave at registration).
+    confirmed_risk: Grade | None = None
     purple: bool = False
     visits: frozenset[str] = frozenset()
     status: str = "pregnant"
@@ -95,21 +112,64 @@ class Facts:
         dating = self.dating
         return dating.edd if dating else None
 
+    @property
+    def risk_colour(self) -> str | None:
+        """The colour conditions see: the confirmed one, or the suggestion made after the last
+        confirmation when it is higher (docs/language.md, "Suggested and confirmed colours")."""
+        grade = self.risk_grade
+        return grade.colour if grade else None
+
+    @property
+    def risk_grade(self) -> Grade | None:
+        """The grade behind ``risk_colour`` (a suggestion or the confirmation)."""
+        suggested, confirmed = self.suggested_risk, self.confirmed_risk
+        if confirmed is None:
+            return suggested
+        if suggested is not None and risk_level(suggested.colour) > risk_level(confirmed.colour):
+            return suggested
+        return confirmed
+
+    @property
+    def risk_confirmed(self) -> bool | None:
+        """Whether the colour she has now is a confirmed one; None when she has no colour."""
+        grade = self.risk_grade
+        return None if grade is None else grade is self.confirmed_risk
+
+    @property
+    def risk_colour_status(self) -> str | None:
+        """``suggested`` or ``confirmed`` (shown beside the colour: 待确认 when suggested)."""
+        confirmed = self.risk_confirmed
+        return None if confirmed is None else ("confirmed" if confirmed else "suggested")
+
+
+def risk_level(colour: str) -> int:
+    """A colour's place in the five-colour order (purple stands beside it, not in it)."""
+    return RISK_COLOURS.index(colour)
+
 
 def facts_from_patient(patient: Mapping[str, Any]) -> Facts:
     """Facts from a checked patient mapping (the patient file's shape, docs/language.md)."""
+    enrolled_at = _datetime(patient["enrolled_at"])
     return _merge_patient(
-        Facts(pregnancy_id=str(patient["id"]), enrolled_at=_datetime(patient["enrolled_at"])), patient
+        Facts(pregnancy_id=str(patient["id"]), enrolled_at=enrolled_at), patient, enrolled_at
     )
 
 
-def _merge_patient(facts: Facts, data: Mapping[str, Any]) -> Facts:
-    """The registration fields of ``data`` over ``facts`` (absent fields keep their value)."""
+def _merge_patient(facts: Facts, data: Mapping[str, Any], at: datetime) -> Facts:
+    """The registration fields of ``data`` over ``facts`` (absent fields keep their value).
+
+    A ``risk_colour`` here is the HIS's grade (a clinician's act there): a new one confirms the
+    colour at ``at`` and supersedes earlier suggestions, as a ``risk.confirmed`` does; the
+    same colour sent again (an update of other fields) changes nothing."""
     changes: dict[str, Any] = {}
-    simple = ("cycle_length", "gravida", "para", "plurality", "status", "purple", "risk_colour")
+    simple = ("cycle_length", "gravida", "para", "plurality", "status", "purple")
     for key in simple:
         if key in data:
             changes[key] = data[key]
+    colour = data.get("risk_colour")
+    if colour is not None and (facts.confirmed_risk is None or facts.confirmed_risk.colour != colour):
+        changes["confirmed_risk"] = Grade(str(colour), at, "HIS")
+        changes["suggested_risk"] = None
     for key, target in (("lmp", "lmp"), ("edd", "documented_edd"), ("birth_date", "birth_date")):
         if key in data:
             changes[target] = _date(data[key])
@@ -148,7 +208,12 @@ def apply_event(facts: Facts, event: Event, scorer: Scorer | None = None) -> Fac
     data = event.data
     kind = event.type
     if kind in ("patient.registered", "patient.updated"):
-        return _merge_patient(facts, data)
+        return _merge_patient(facts, data, event.occurred_at)
+    if kind == "risk.confirmed":
+        confirmed = Grade(
+            str(data["colour"]), event.occurred_at, str(data["confirmed_by"]), data.get("note") or ""
+        )
+        return replace(facts, confirmed_risk=confirmed, suggested_risk=None)
     if kind == "diagnosis.added":
         if repeats(facts, event):
             return facts  # the active code stays as first received
@@ -260,7 +325,8 @@ def snapshot(facts: Facts, today: date, event: Event | None = None) -> dict[str,
         "plurality": facts.plurality,
         "tags": facts.tags,
         "icd10": facts.icd10,
-        "risk_level": RISK_COLOURS.index(facts.risk_colour) if facts.risk_colour else None,
+        "risk_level": risk_level(colour) if (colour := facts.risk_colour) else None,
+        "risk_confirmed": facts.risk_confirmed,
         "purple": facts.purple,
         "visits": facts.visits,
         "status": facts.status,

@@ -28,12 +28,21 @@ from typing import Any
 
 from carepath.engine import event_forms
 from carepath.engine.event_forms import EvaluationProblem
-from carepath.engine.facts import Event, Facts, Scorer, apply_event, date_facts, repeats, snapshot
+from carepath.engine.facts import (
+    Event,
+    Facts,
+    Grade,
+    Scorer,
+    apply_event,
+    date_facts,
+    repeats,
+    risk_level,
+    snapshot,
+)
 from carepath.engine.library import Library, Loaded
 from carepath.engine.scheduling import due_occurrences, takes_effect
 from carepath.engine.spec import (
     DELIVERABLE_KINDS,
-    RISK_COLOURS,
     Action,
     At,
     Every,
@@ -423,13 +432,20 @@ class _Run:
                 self._enrol(target, replace(step, chain=(*step.chain, cause)), f"enrolled by {cause}")
 
     def _apply_risk(self, params: Mapping[str, Any], step: _Step, cause: str, occurrence: str) -> None:
+        """A ``risk`` action suggests a colour (issue 16 item 5): it is kept, with the rule that
+        suggested it and when, if it is higher than the suggestion since the last confirmation
+        (or ``lower: true``); conditions see it only when it is above the confirmed colour."""
         previous = (self.facts.risk_colour, self.facts.purple)
         colour = params.get("colour")
         if colour is not None:
-            current = self.facts.risk_colour
-            higher = current is None or RISK_COLOURS.index(colour) > RISK_COLOURS.index(current)
-            if higher or (params.get("lower") and colour != current):
-                self.facts = replace(self.facts, risk_colour=colour)
+            current = self.facts.suggested_risk
+            if (
+                current is None
+                or risk_level(colour) > risk_level(current.colour)
+                or (params.get("lower") and colour != current.colour)
+            ):
+                grade = Grade(colour, self.now, cause, str(params.get("reason", "")))
+                self.facts = replace(self.facts, suggested_risk=grade)
         if params.get("purple") is True and not self.facts.purple:
             self.facts = replace(self.facts, purple=True)
         elif params.get("purple") is False and params.get("lower") and self.facts.purple:

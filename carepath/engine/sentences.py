@@ -479,3 +479,12 @@ CODE_TITLES.update(
         meaning("urgent-not-safety-advice", "urgent on something not marked safety advice"),
     ]
 )
+
+# --- issue 16 item 5: suggested and confirmed colours (risk_confirmed leaf) -----------------
+for _key, _hint in [
+    sentence(
+        "hint/risk-confirmed", "true (the colour she has now is confirmed) or false (it is a suggestion)"
+    ),
+]:
+    SENTENCES[_key] = _hint
+    HINTS[_hint] = _key

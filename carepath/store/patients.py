@@ -19,6 +19,7 @@ from carepath.store.crypto import FieldCipher, mask_id_number, mask_name, mask_p
 from carepath.store.db import Database
 from carepath.store.models import OutboxRow, Patient, PatientGrant, Pregnancy
 from carepath.store.scope import Actor, audit, owned, visible_patients
+from carepath.store.state_codec import stored_colour
 
 
 class PatientNotFoundError(CarepathError):
@@ -94,7 +95,7 @@ def _record(
                 "status": pregnancy.status,
                 "tags": facts.get("tags", []),
                 "icd10": facts.get("icd10", []),
-                "risk_colour": facts.get("risk_colour"),
+                **stored_colour(facts),
                 "next_wakeup": pregnancy.next_wakeup.isoformat() if pregnancy.next_wakeup else None,
                 "actions": [
                     {

@@ -37,6 +37,7 @@ from carepath.store.db import Database
 from carepath.store.models import EnrolmentRecord, Patient, Pregnancy
 from carepath.store.patients import masked_patient
 from carepath.store.scope import Actor, audit, visible_patients
+from carepath.store.state_codec import stored_colour
 
 #: The most sealed names one search opens; beyond it, the search must be narrowed first.
 NAME_SCAN_LIMIT = 5000
@@ -195,7 +196,7 @@ def _result(
         "his_pregnancy_id": pregnancy.his_pregnancy_id,
         "status": pregnancy.status,
         **gestation(pregnancy, today),
-        "risk_colour": facts.get("risk_colour"),
+        **stored_colour(facts),
         "tags": list(facts.get("tags", [])),
         "pathways": list(pathways),
         "patient": masked_patient(cipher, patient),

@@ -3,6 +3,19 @@
 A stored state is ``{"format": N, ...}``. ``load_state`` upgrades older formats step by step
 through ``MIGRATIONS`` before decoding, so a state written by any earlier release still opens
 (tests restore frozen old dumps). Bump ``FORMAT`` and add a migration when the shape changes.
+
+Format 2 (issue 16) keeps her colour as grades: ``facts.suggested_risk`` and
+``facts.confirmed_risk``, each ``{colour, at, by, note}`` or null; format 1's
+``facts.risk_colour`` becomes a suggestion (``by`` "", unknown rule; ``at`` the state's
+``evaluated_at``). The dump also writes ``facts.risk_colour`` and ``facts.risk_colour_status``,
+derived (ignored on load, like ``edd``), so SQL and the staff reads select and show the colour
+conditions see without decoding.
+
+Optional keys need no bump: from format 2 on, the decoder fills the default of every key that
+is missing (a fact, a state key, a key of an enrolment or a pending action that has a default in
+the engine's record), so a later change may add an optional key (per-baby outcomes, a loss
+hold, medications) and still read every format-2 dump. Only a changed meaning, a renamed or a
+new required key needs ``FORMAT`` + 1 and a migration.
 """
 
 from __future__ import annotations
@@ -13,14 +26,17 @@ from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any
 
-from carepath.engine.facts import Facts
+from carepath.engine.facts import Facts, Grade
 from carepath.engine.runtime import Emitted, Enrolment, State
 from carepath.errors import CarepathError
 
-FORMAT = 1
+FORMAT = 2
 
 _DATE_FIELDS = {"lmp", "scan_date", "transfer_date", "documented_edd", "birth_date", "delivery_date"}
 _SET_FIELDS = {"tags", "icd10", "visits"}
+_GRADE_FIELDS = {"suggested_risk", "confirmed_risk"}
+#: Written for readers of the stored JSON (SQL search, staff reads); derived, never loaded.
+DERIVED_FACTS = ("risk_colour", "risk_colour_status")
 
 
 class StateFormatError(CarepathError):
@@ -32,8 +48,19 @@ def _upgrade_0_to_1(state: dict[str, Any]) -> dict[str, Any]:
     return {**state, "pending": state.get("pending", []), "format": 1}
 
 
+def _upgrade_1_to_2(state: dict[str, Any]) -> dict[str, Any]:
+    """Format 1 kept one colour, set by rules outright: it becomes a suggestion of an unknown
+    rule, made when the state was last evaluated (issue 16 item 5)."""
+    facts = dict(state["facts"])
+    colour = facts.pop("risk_colour", None)
+    if colour is not None:
+        at = state.get("evaluated_at")
+        facts["suggested_risk"] = {"colour": colour, "at": at, "by": "", "note": ""}
+    return {**state, "facts": facts, "format": 2}
+
+
 #: from-format -> function returning the state in the next format.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _upgrade_0_to_1}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _upgrade_0_to_1, 1: _upgrade_1_to_2}
 
 
 def _plain(value: Any) -> Any:
@@ -49,11 +76,56 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def stored_colour(facts: dict[str, Any]) -> dict[str, str | None]:
+    """Her colour as the staff reads show it, from the ``facts`` of a stored state of any
+    format without decoding it: ``risk_colour`` and ``risk_colour_status`` (``suggested`` or
+    ``confirmed``; null without a colour). A format-1 row has no status: its colour was set by
+    a rule, so it is a suggestion, as the migration says."""
+    colour = facts.get("risk_colour")
+    status = facts.get("risk_colour_status") or ("suggested" if colour else None)
+    return {"risk_colour": colour, "risk_colour_status": status if colour else None}
+
+
+def stored_grade(facts: dict[str, Any]) -> dict[str, Any] | None:
+    """The grade behind the colour shown (``{colour, at, by, note}``: who suggested or confirmed
+    it and when), from stored ``facts``; None without a colour (a format-1 row: unknown)."""
+    status = stored_colour(facts)["risk_colour_status"]
+    grade = facts.get("confirmed_risk" if status == "confirmed" else "suggested_risk")
+    return grade if isinstance(grade, dict) else None
+
+
+def grade_to_json(grade: Grade | None) -> dict[str, Any] | None:
+    if grade is None:
+        return None
+    at = grade.at.isoformat() if grade.at else None
+    return {"colour": grade.colour, "at": at, "by": grade.by, "note": grade.note}
+
+
+def grade_from_json(data: dict[str, Any]) -> Grade:
+    at = data.get("at")
+    return Grade(
+        colour=data["colour"],
+        at=datetime.fromisoformat(at) if at else None,
+        by=data.get("by", ""),
+        note=data.get("note", ""),
+    )
+
+
 def facts_to_json(facts: Facts) -> dict[str, Any]:
-    return {f.name: _plain(getattr(facts, f.name)) for f in fields(facts)}
+    data = {
+        f.name: grade_to_json(getattr(facts, f.name))
+        if f.name in _GRADE_FIELDS
+        else _plain(getattr(facts, f.name))
+        for f in fields(facts)
+    }
+    for name in DERIVED_FACTS:
+        data[name] = getattr(facts, name)
+    return data
 
 
 def facts_from_json(data: dict[str, Any]) -> Facts:
+    """Facts of a dump; a missing key keeps the field's default, unknown keys (derived ones)
+    are ignored."""
     values: dict[str, Any] = {}
     for f in fields(Facts):
         if f.name not in data:
@@ -67,6 +139,8 @@ def facts_from_json(data: dict[str, Any]) -> Facts:
             values[f.name] = date.fromisoformat(raw)
         elif f.name in _SET_FIELDS:
             values[f.name] = frozenset(raw)
+        elif f.name in _GRADE_FIELDS:
+            values[f.name] = grade_from_json(raw)
         elif f.name == "answers":
             values[f.name] = MappingProxyType({k: MappingProxyType(dict(v)) for k, v in raw.items()})
         elif f.name == "labs":
@@ -186,7 +260,7 @@ def load_state(stored: dict[str, Any]) -> State:
     evaluated = data.get("evaluated_at")
     return State(
         facts=facts_from_json(data["facts"]),
-        enrolments=tuple(enrolment_from_json(e) for e in data["enrolments"]),
-        pending=tuple(emitted_from_json(p) for p in data["pending"]),
+        enrolments=tuple(enrolment_from_json(e) for e in data.get("enrolments", ())),
+        pending=tuple(emitted_from_json(p) for p in data.get("pending", ())),
         evaluated_at=datetime.fromisoformat(evaluated) if evaluated else None,
     )

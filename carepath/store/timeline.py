@@ -36,6 +36,7 @@ from carepath.store.patients import masked_patient
 from carepath.store.receipts import delivery_summary
 from carepath.store.scope import Actor, PregnancyNotFoundError, audit, visible_patients
 from carepath.store.search import gestation
+from carepath.store.state_codec import stored_colour, stored_grade
 
 #: Keys of event data that name her; a timeline shows the event, never these again.
 IDENTITY_KEYS = frozenset({"name", "id_number", "phone"})
@@ -200,7 +201,8 @@ def _timeline(
         "facts": {
             **gestation(pregnancy, today),
             "tags": list(facts.get("tags", [])),
-            "risk_colour": facts.get("risk_colour"),
+            **stored_colour(facts),
+            "risk_grade": stored_grade(facts),
             "icd10": list(facts.get("icd10", [])),
             "diagnoses": [
                 {"code": d.code, "name": d.name, "added_at": d.added_at.isoformat()} for d in diagnoses

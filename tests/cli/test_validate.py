@@ -302,3 +302,23 @@ def test_urgent_is_located_on_items_not_marked_safety_advice(tmp_path):
     assert "review of content item 'hypertension' does not mark it so" in result.stdout
     chinese = run("--lang", "zh", str(path))
     assert "内容 'hypertension' 的审核信息未标记为安全提示" in chinese.stdout
+
+
+def test_a_bad_value_of_risk_confirmed_is_located_in_english_and_chinese(tmp_path):
+    """Issue 16 item 5: risk_confirmed is true or false; anything else names its line and column."""
+    bad = tmp_path / "p.yaml"
+    bad.write_text(
+        "pathway: p\ntitle: t\naudience:\n  risk_confirmed: maybe\n"
+        "rules: [{id: a, on: enrolled, do: [{push: {content: danger-signs}}]}]\n",
+        encoding="utf-8",
+    )
+    english = run(str(bad))
+    chinese = run("--lang", "zh", str(bad))
+    assert english.exit_code == chinese.exit_code == 1
+    assert [row[1:] for row in located_codes(english.output)] == [(4, 19, "type-mismatch")]
+    assert [row[1:] for row in located_codes(chinese.output)] == [(4, 19, "type-mismatch")]
+    assert "the colour she has now is confirmed" in english.output
+    assert "仅为建议，待确认" in chinese.output
+    good = tmp_path / "good.yaml"
+    good.write_text(bad.read_text(encoding="utf-8").replace("maybe", "false"), encoding="utf-8")
+    assert run(str(good)).exit_code == 0

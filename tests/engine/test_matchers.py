@@ -82,6 +82,7 @@ PLAIN = [
     "status",
     "dating_method",
     "risk_level",
+    "risk_confirmed",
     "purple",
     "days_since_delivery",
 ]
@@ -336,6 +337,7 @@ yaml_leaves = st.one_of(
             )
         }
     ),
+    st.fixed_dictionaries({"risk_confirmed": st.booleans()}),
     st.fixed_dictionaries(
         {"icd10": st.lists(st.sampled_from(["O24.4", "O34.2", "O10-O16", "O2"]), min_size=1, max_size=2)}
     ),
@@ -472,6 +474,27 @@ def test_since_in_months_agrees_on_the_day_the_months_are_reached() -> None:
         assert both(leaf, before) is the_day_before
     absent = Compare("since", "gte", 6, ("delivery_date", "months"))
     assert not both(absent, {"since": {}}) and both(Not(absent), {"since": {}})
+
+
+@pytest.mark.timeout(300, method="thread")
+def test_risk_confirmed_compiles_and_both_matchers_read_it_as_a_boolean() -> None:
+    """Issue 16 item 5: risk_confirmed is true, false or absent (no colour: neither holds)."""
+    for value in (True, False):
+        text = (
+            f"pathway: p\ntitle: t\naudience: {{risk_confirmed: {str(value).lower()}}}\n"
+            "rules: [{id: a, on: enrolled, do: [{push: {content: danger-signs}}]}]\n"
+        )
+        result = compile_text(text)
+        assert result.ok, result.problems
+        (pathway,) = result.pathways
+        for snapshot, expected in [
+            ({"risk_confirmed": True}, value),
+            ({"risk_confirmed": False}, not value),
+            ({"risk_confirmed": None}, False),
+            ({}, False),
+        ]:
+            compiled = CompiledMatcher(pathway).audience(snapshot)
+            assert DurableMatcher(pathway).audience(snapshot) == compiled == expected, (value, snapshot)
 
 
 @pytest.mark.timeout(300, method="thread")

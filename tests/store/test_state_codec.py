@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from carepath.engine.compiler import compile_paths
-from carepath.engine.facts import Event, facts_from_patient
+from carepath.engine.facts import Event, Grade, facts_from_patient
 from carepath.engine.library import Library
 from carepath.engine.runtime import State, evaluate
 from carepath.store.state_codec import FORMAT, dump_state, load_state
@@ -30,6 +31,22 @@ FORMAT_0_DUMP = {
     "evaluated_at": "2026-02-23T09:30:00+08:00",
 }  # fmt: skip
 
+# A state written by format 1 (one colour, set by rules outright): frozen, never edit.
+FORMAT_1_DUMP = {
+    "format": 1,
+    "edd": "2026-10-12",
+    "facts": {"pregnancy_id": "preg-1", "enrolled_at": "2026-02-23T09:30:00+08:00", "lmp": "2026-01-05",
+              "cycle_length": None, "scan_date": None, "scan_ga_days": None, "transfer_date": None,
+              "embryo_day": None, "documented_edd": None, "birth_date": "1990-04-12", "height_cm": None,
+              "weight_kg": None, "gravida": 1, "para": 0, "plurality": None, "tags": ["瘢痕子宫"],
+              "icd10": ["O34.201"], "risk_colour": "orange", "purple": True, "visits": [], "status": "pregnant",
+              "delivery_date": None, "live_births": None, "answers": {}, "labs": {"hb": 118.0}},
+    "enrolments": [{"id": "preg-1/risk-colour#1", "pathway_id": "risk-colour", "version": "abc",
+                    "started_at": "2026-02-23T09:30:00+08:00", "ended_at": None, "reason": "audience"}],
+    "pending": [],
+    "evaluated_at": "2026-03-01T10:00:00+08:00",
+}  # fmt: skip
+
 
 def test_state_survives_a_json_round_trip_after_evaluation() -> None:
     library = Library(
@@ -49,6 +66,58 @@ def test_format_0_dump_still_loads() -> None:
     assert state.facts.tags == frozenset({"瘢痕子宫"})
     assert state.pending == ()
     assert state.enrolments[0].pathway_id == "gdm"
+
+
+def test_format_1_colour_becomes_a_suggestion_of_an_unknown_rule_at_the_last_evaluation() -> None:
+    """Issue 16 item 5: a format-1 colour was set by a rule; it migrates as a suggestion."""
+    state = load_state(FORMAT_1_DUMP)
+    facts = state.facts
+    assert facts.suggested_risk == Grade(
+        "orange", datetime.fromisoformat("2026-03-01T10:00:00+08:00"), "", ""
+    )
+    assert facts.confirmed_risk is None
+    assert (facts.risk_colour, facts.risk_confirmed, facts.risk_colour_status) == (
+        "orange",
+        False,
+        "suggested",
+    )
+    assert facts.purple and facts.tags == frozenset({"瘢痕子宫"})
+    dumped = dump_state(state)
+    assert dumped["format"] == FORMAT == 2
+    assert dumped["facts"]["risk_colour"] == "orange"  # derived, for SQL and the staff reads
+    assert dumped["facts"]["risk_colour_status"] == "suggested"
+    assert load_state(dumped) == state
+
+
+def test_format_1_without_a_colour_or_an_evaluation_migrates_to_no_grade() -> None:
+    plain = {**FORMAT_1_DUMP, "facts": {**FORMAT_1_DUMP["facts"], "risk_colour": None}, "evaluated_at": None}
+    assert load_state(plain).facts.suggested_risk is None
+    unevaluated = {**FORMAT_1_DUMP, "evaluated_at": None}
+    assert load_state(unevaluated).facts.suggested_risk == Grade("orange")
+
+
+def test_format_2_fills_defaults_for_missing_optional_keys() -> None:
+    """Later items add optional keys without a bump: a format-2 dump without them still loads."""
+    minimal = {
+        "format": 2,
+        "facts": {"pregnancy_id": "preg-2", "enrolled_at": "2026-02-23T09:30:00+08:00"},
+    }
+    state = load_state(minimal)
+    assert state == State(facts_from_patient({"id": "preg-2", "enrolled_at": "2026-02-23T09:30:00+08:00"}))
+    graded = {**minimal, "facts": {**minimal["facts"], "confirmed_risk": {"colour": "yellow"}}}
+    assert load_state(graded).facts.confirmed_risk == Grade("yellow")
+
+
+def test_confirmed_and_suggested_grades_survive_a_round_trip() -> None:
+    at = datetime(2026, 3, 10, 1, tzinfo=UTC)
+    facts = replace(
+        facts_from_patient(PATIENT),
+        confirmed_risk=Grade("yellow", at, "doc-7", "复核"),
+        suggested_risk=Grade("red", at, "risk-colour/placenta", "出血"),
+    )
+    dumped = json.loads(json.dumps(dump_state(State(facts)), ensure_ascii=False))
+    assert dumped["facts"]["risk_colour"] == "red" and dumped["facts"]["risk_colour_status"] == "suggested"
+    assert load_state(dumped).facts == facts
 
 
 def test_a_newer_format_is_refused() -> None:

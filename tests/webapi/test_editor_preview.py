@@ -208,3 +208,11 @@ def test_a_draft_with_errors_is_not_previewed_and_says_why(
     page = doctor.get("/editor/preview", demo="demo-003", version=str(draft["id"]))
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "unknown-action" in html and 'id="preview-result"' not in html
+
+
+def test_a_colour_a_rule_sets_is_shown_as_a_suggestion_to_be_confirmed(doctor: Staff) -> None:
+    """Issue 16 item 5: risk actions suggest; the page says 待确认 beside the suggested colour."""
+    html = doctor.get("/editor/preview", run="1", ga_today="20+0", age="36").get_data(as_text=True)
+    rows = re.findall(r'<tr data-index="\d+" tabindex="0" class="kind-risk">.*?</tr>', html, re.S)
+    assert rows and all("（待确认）" in row for row in rows), rows
+    assert "（待确认）" not in "".join(re.findall(r'class="kind-(?!risk)[a-z]+">.*?</tr>', html, re.S))

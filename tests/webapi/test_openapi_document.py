@@ -290,6 +290,10 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {"mode": "forceps"},
     ),
     "pregnancy.ended": ({"reason": "自然流产"}, {"reason": 3}),
+    "risk.confirmed": (
+        {"colour": "yellow", "confirmed_by": "王医生", "note": "复核评估表"},
+        {"colour": "purple", "confirmed_by": "王医生"},
+    ),
 }
 
 

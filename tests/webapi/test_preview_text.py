@@ -150,3 +150,30 @@ def test_the_school_and_booking_events_are_said_in_words() -> None:
         item = PreviewItem(_items()["glucose-log"].row, None, "孕妇学校", "", OnEvent(kind))
         assert why(item, ZH).startswith(chinese + "，"), kind
         assert why(item).startswith(english + ", "), kind
+
+
+def test_a_confirmation_and_the_risk_confirmed_leaf_in_words() -> None:
+    """Issue 16 item 5: a rule on risk.confirmed and a risk_confirmed leaf read as a doctor says them."""
+    from carepath.engine.preview import PreviewItem
+
+    text = """
+pathway: graded
+title: 风险分级
+rules:
+  - id: confirmed
+    on: {event: risk.confirmed}
+    when: {risk_confirmed: false}
+    do: [{task: {title: 复核, assign: responsible_doctor}}]
+"""
+    library = Library(compile_units([Unit("graded.yaml", text.encode())]).pathways)
+    rule = library.current["graded"].rule("confirmed")
+    assert describe_condition(rule.when) == "risk grade confirmed = no (suggested, to be confirmed)"
+    assert describe_condition(rule.when, ZH) == "风险分级已确认 = 否（系统建议，待确认）"
+    item = PreviewItem(
+        row=_items()["glucose-log"].row,
+        week=None,
+        pathway_title="风险分级",
+        rule_title="",
+        trigger=rule.trigger,
+    )
+    assert why(item, ZH).startswith("医生确认风险分级时")

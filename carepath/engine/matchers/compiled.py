@@ -43,6 +43,7 @@ PLAIN_FACTS = frozenset(
         "status",
         "dating_method",
         "risk_level",
+        "risk_confirmed",
         "purple",
     }
 )

@@ -35,6 +35,13 @@ class PatientPregnancySchema(Schema):
     tags = fields.List(fields.String())
     icd10 = fields.List(fields.String())
     risk_colour = fields.String(allow_none=True)
+    risk_colour_status = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "suggested (by a rule, shown as 待确认) or confirmed (by a clinician)",
+            "enum": ["suggested", "confirmed"],
+        },
+    )
     next_wakeup = fields.String(allow_none=True)
     actions = fields.List(fields.Nested(PatientActionSchema))
 

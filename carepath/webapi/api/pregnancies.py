@@ -75,6 +75,13 @@ class FoundSchema(Schema):
     gestational_age = fields.String(allow_none=True, metadata={"description": "today, e.g. 24+3"})
     gestational_week = fields.Integer(allow_none=True)
     risk_colour = fields.String(allow_none=True)
+    risk_colour_status = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "suggested (by a rule, shown as 待确认) or confirmed (by a clinician)",
+            "enum": ["suggested", "confirmed"],
+        },
+    )
     tags = fields.List(fields.String())
     pathways = fields.List(fields.String(), metadata={"description": "enrolled now"})
     patient = fields.Nested(MaskedPatientSchema)
@@ -91,12 +98,29 @@ class DiagnosisSchema(Schema):
     added_at = fields.String()
 
 
+class GradeSchema(Schema):
+    colour = fields.String()
+    at = fields.String(allow_none=True)
+    by = fields.String(
+        metadata={"description": "the suggesting pathway/rule, or the confirming clinician; empty: unknown"}
+    )
+    note = fields.String(metadata={"description": "the rule's reason, or the clinician's note"})
+
+
 class FactsSchema(Schema):
     edd = fields.String(allow_none=True)
     gestational_age = fields.String(allow_none=True)
     gestational_week = fields.Integer(allow_none=True)
     tags = fields.List(fields.String())
     risk_colour = fields.String(allow_none=True)
+    risk_colour_status = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "suggested (by a rule, shown as 待确认) or confirmed (by a clinician)",
+            "enum": ["suggested", "confirmed"],
+        },
+    )
+    risk_grade = fields.Nested(GradeSchema, allow_none=True)
     icd10 = fields.List(fields.String())
     diagnoses = fields.List(fields.Nested(DiagnosisSchema))
     next_wakeup = fields.String(allow_none=True)

@@ -279,6 +279,8 @@ def _value(fact: str, value: Any) -> Text | str:
         return format_gestational_age(value)
     if fact == "risk_level" and isinstance(value, int) and 0 <= value < len(RISK_COLOURS):
         return _say(f"risk-level/{RISK_COLOURS[value]}")
+    if fact == "risk_confirmed" and isinstance(value, bool):
+        return _say(f"risk-confirmed/{str(value).lower()}")
     if fact == "status" and f"status-value/{value}" in SENTENCES:
         return _say(f"status-value/{value}")
     return str(value)
@@ -400,3 +402,15 @@ def _event(trigger: OnEvent, titles: Titles) -> Text:
         text = _say("why/event", type=trigger.type)
     rest = ", ".join(f"{k}={v}" for k, v in trigger.filters if k != named)
     return _say("why/event-filters", event=text, filters=rest) if rest else text
+
+
+# --- issue 16 item 5: a clinician's confirmation of her colour, and the leaf that asks for one ---
+SENTENCES.update(
+    [
+        sentence("why/event-risk-confirmed", "when a doctor confirmed her risk grade"),
+        sentence("fact/risk_confirmed", "risk grade confirmed"),
+        sentence("risk-confirmed/true", "yes"),
+        sentence("risk-confirmed/false", "no (suggested, to be confirmed)"),
+    ]
+)
+_EVENTS["risk.confirmed"] = "why/event-risk-confirmed"
