@@ -50,7 +50,7 @@ class _Enrolment(Protocol):
     def ended_by_staff(self) -> bool: ...
 
 
-def _said(prefix: str, data: Mapping[str, Any]) -> str:
+def _reason_text(prefix: str, data: Mapping[str, Any]) -> str:
     who = str(data.get("requested_by", ""))
     code = data.get("reason_code")
     text = f"{prefix} ({who}{', ' + str(code) if code else ''}): {data.get('reason', '')}"
@@ -59,12 +59,12 @@ def _said(prefix: str, data: Mapping[str, Any]) -> str:
 
 def enrol_reason(data: Mapping[str, Any]) -> str:
     """The enrolment's reason: who asked, and why."""
-    return _said("enrolled by staff", data)
+    return _reason_text("enrolled by staff", data)
 
 
 def end_reason(data: Mapping[str, Any]) -> str:
     """The ended enrolment's reason (also the ``exited`` event's): who asked, the code, why."""
-    return _said("ended by staff", data)
+    return _reason_text("ended by staff", data)
 
 
 def ended_by_staff(enrolments: Iterable[_Enrolment], pathway_id: str) -> bool:
