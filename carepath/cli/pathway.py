@@ -77,12 +77,15 @@ def pathway_validate(
     pathway_files = expand_paths(paths)
     if paths and not pathway_files:
         raise click.UsageError("the directories named hold no .yaml files")
+    known = None  # the pathways a staff request may name: those named with it, if any
     if pathway_files:
-        problems += list(compile_paths(pathway_files).problems)
+        compiled = compile_paths(pathway_files)
+        problems += list(compiled.problems)
+        known = frozenset(p.id for p in compiled.pathways) if compiled.ok else None
     for path in patients:
         problems += list(check_patient(path).problems)
     for path in events:
-        problems += list(check_events(path).problems)
+        problems += list(check_events(path, pathways=known).problems)
     print_problems(problems)
     failed = any(p.severity == "error" or strict for p in problems)
     checked = len(pathway_files) + len(patients) + len(events)
@@ -149,7 +152,7 @@ def pathway_dry_run(
         fail_with(patient.problems)
     events = []
     if events_path:
-        checked = check_events(events_path)
+        checked = check_events(events_path, pathways=frozenset(library.current))
         if not checked.ok:
             fail_with(checked.problems)
         events = events_from_file(checked.value)

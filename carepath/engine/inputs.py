@@ -12,7 +12,7 @@ from datetime import date, datetime
 from pathlib import Path as FilePath
 from typing import Any
 
-from carepath.engine import schema_check
+from carepath.engine import plans, schema_check
 from carepath.engine.catalogue import Catalogue, load_catalogue
 from carepath.engine.clock import date_pregnancy, parse_gestational_age
 from carepath.engine.loader import Document, Limits, Path, date_reason, load_yaml
@@ -64,10 +64,19 @@ def check_patient(path: str, data: bytes | None = None, catalogue: Catalogue | N
     )
 
 
-def check_events(path: str, data: bytes | None = None, catalogue: Catalogue | None = None) -> Checked:
-    """Load and check an events file (a list of HIS events)."""
+def check_events(
+    path: str,
+    data: bytes | None = None,
+    catalogue: Catalogue | None = None,
+    pathways: frozenset[str] | None = None,
+) -> Checked:
+    """Load and check an events file (a list of HIS events). ``pathways``: the ids a staff
+    request (``plan.enrol_requested`` / ``plan.end_requested``) may name (None: not checked,
+    the file is checked without its library)."""
     cat = catalogue or load_catalogue()
-    return _finish(_load(path, data, EVENTS_LIMITS), "events", lambda doc: _events_meaning(doc, cat))
+    return _finish(
+        _load(path, data, EVENTS_LIMITS), "events", lambda doc: _events_meaning(doc, cat, pathways)
+    )
 
 
 def dating_of(patient: dict[str, Any]) -> Any:
@@ -144,7 +153,7 @@ def _check_lab(doc: Document, path: Path, code: str, value: float, cat: Catalogu
         doc.error(path, "implausible-lab", text)
 
 
-def _events_meaning(doc: Document, cat: Catalogue) -> None:
+def _events_meaning(doc: Document, cat: Catalogue, pathways: frozenset[str] | None) -> None:
     if not _real_dates(doc, doc.value, ()):
         return
     seen: dict[str, int] = {}
@@ -167,3 +176,8 @@ def _events_meaning(doc: Document, cat: Catalogue) -> None:
                 doc.error((*path, "data", "unit"), "bad-unit", text)
         elif kind in ("patient.registered", "patient.updated"):
             _patient_meaning(doc, data, (*path, "data"), cat)
+        elif kind in plans.REQUESTS and pathways is not None and data["pathway"] not in pathways:
+            name = data["pathway"]
+            hint = schema_check.suggestion(name, pathways)
+            text = say("unknown-pathway/pathway", pathway=name, suggestion=hint)
+            doc.error((*path, "data", "pathway"), "unknown-pathway", text)

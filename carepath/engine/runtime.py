@@ -26,7 +26,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from carepath.engine import event_forms
+from carepath.engine import event_forms, plans
 from carepath.engine.event_forms import EvaluationProblem
 from carepath.engine.facts import (
     Event,
@@ -73,6 +73,10 @@ class Enrolment:
     started_at: datetime
     ended_at: datetime | None = None
     reason: str = ""
+    #: Issue 16 item 4 (plans): begun by a staff request (plan.enrol_requested), not an audience.
+    manual: bool = False
+    #: Ended by a staff request (plan.end_requested): only staff may enrol her in it again.
+    ended_by_staff: bool = False
 
     @property
     def active(self) -> bool:
@@ -131,6 +135,8 @@ class Evaluation:
     #: moved later: her inbox copy is filed when it fires (issue 16 item 11). Only the outbox
     #: row needs it, never her state.
     fired_at: Mapping[str, datetime] = field(default_factory=lambda: MappingProxyType({}))
+    #: Staff requests (plan.enrol_requested / plan.end_requested) that changed nothing, and why.
+    plan_notes: tuple[plans.PlanNote, ...] = ()
 
 
 def dedupe_key(pregnancy_id: str, pathway: Pathway, rule_id: str, occurrence: str, index: int) -> str:
@@ -184,6 +190,7 @@ class _Run:
         self.enrolled: list[Enrolment] = []
         self.exited: list[Enrolment] = []
         self.problems: list[EvaluationProblem] = []
+        self.plan_notes: list[plans.PlanNote] = []
         self.queue: deque[_Step] = deque()
         self._anchor_cache: dict[str, Anchors] = {}
         self._timetables: dict[str, Timetable] = {}
@@ -213,6 +220,8 @@ class _Run:
     def _step(self, step: _Step, timed_for: set[str]) -> None:
         snap = snapshot(self.facts, self.today, step.event)
         self._exits(snap, step)
+        if step.depth == 0 and step.event is not None and step.event.type in plans.REQUESTS:
+            self._staff_request(snap, step, step.event)
         self._audiences(snap, step)
         effects: list[tuple[Emitted, Action, Rule]] = []
         for enrolment in sorted(self._active(), key=lambda e: e.pathway_id):
@@ -259,8 +268,8 @@ class _Run:
             if loaded.matcher.exit(snap):
                 self._end(enrolment, "exit condition met", step)
 
-    def _end(self, enrolment: Enrolment, reason: str, step: _Step) -> None:
-        ended = replace(enrolment, ended_at=self.now, reason=reason)
+    def _end(self, enrolment: Enrolment, reason: str, step: _Step, *, by_staff: bool = False) -> None:
+        ended = replace(enrolment, ended_at=self.now, reason=reason, ended_by_staff=by_staff)
         self.enrolments[self.enrolments.index(enrolment)] = ended
         self.exited.append(ended)
         for pending in [p for p in self.pending if p.enrolment_id == enrolment.id]:
@@ -286,7 +295,7 @@ class _Run:
             if loaded.matcher.audience(snap) and not loaded.matcher.exit(snap):
                 self._enrol(loaded.pathway, step, "audience")
 
-    def _enrol(self, pathway: Pathway, step: _Step, cause: str) -> Enrolment:
+    def _enrol(self, pathway: Pathway, step: _Step, cause: str, *, manual: bool = False) -> Enrolment:
         number = sum(1 for e in self.enrolments if e.pathway_id == pathway.id) + 1
         enrolment = Enrolment(
             id=f"{self.facts.pregnancy_id}/{pathway.id}#{number}",
@@ -294,6 +303,7 @@ class _Run:
             version=pathway.version,
             started_at=self.now,
             reason=cause,
+            manual=manual,
         )
         self.enrolments.append(enrolment)
         self.enrolled.append(enrolment)
@@ -302,6 +312,30 @@ class _Run:
             _Step(event, step.depth + 1, enrolment.id, (*step.chain, f"{pathway.id}:enrolled"), enrolment.id)
         )
         return enrolment
+
+    def _staff_request(self, snap: Mapping[str, Any], step: _Step, event: Event) -> None:
+        """Issue 16 item 4 (plans.py): enrol her by hand, or end her enrolment, in one pathway."""
+        pathway_id = str(event.data["pathway"])
+        target = self.library.current.get(pathway_id)
+        if target is None:
+            raise EvaluationError(
+                f"{event.type} {event.id} names unknown pathway {pathway_id}", code="unknown-pathway"
+            )
+        active = next((e for e in self._active() if e.pathway_id == pathway_id), None)
+        note = None
+        if event.type == plans.ENROL:
+            if active is not None:
+                note = plans.ALREADY_ENROLLED
+            elif self.library.loaded(target.id, target.version).matcher.exit(snap):
+                note = plans.EXIT_HOLDS
+            else:  # the audience is not asked: a clinician decided
+                self._enrol(target, step, plans.enrol_reason(event.data), manual=True)
+        elif active is None:
+            note = plans.NOT_ENROLLED
+        else:
+            self._end(active, plans.end_reason(event.data), step, by_staff=True)
+        if note is not None:
+            self.plan_notes.append(plans.PlanNote(note, pathway_id, event.id))
 
     # --- triggers ---
 
@@ -428,7 +462,9 @@ class _Run:
                 raise EvaluationError(
                     f"{cause} enrols in unknown pathway {params['pathway']}", code="unknown-pathway"
                 )
-            if not any(e.active and e.pathway_id == target.id for e in self.enrolments):
+            if not any(e.active and e.pathway_id == target.id for e in self.enrolments) and not (
+                plans.ended_by_staff(self.enrolments, target.id)  # staff ended it: staff re-enrol
+            ):
                 self._enrol(target, replace(step, chain=(*step.chain, cause)), f"enrolled by {cause}")
 
     def _apply_risk(self, params: Mapping[str, Any], step: _Step, cause: str, occurrence: str) -> None:
@@ -531,4 +567,5 @@ def evaluate(
         repeat=run.repeat,
         problems=tuple(run.problems),
         fired_at=MappingProxyType(run.fired_at),
+        plan_notes=tuple(run.plan_notes),
     )

@@ -20,6 +20,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from carepath.engine import plans
 from carepath.engine.runtime import State
 from carepath.errors import CarepathError
 from carepath.store import evaluation, events
@@ -147,6 +148,8 @@ def _grouped_or_raise(
             continue
         if item.event.type.startswith("patient.") or item.event.phone or item.event.name:
             raise _NotGroupedError
+        if item.event.type in plans.REQUESTS:
+            raise _NotGroupedError  # a staff request: checked and answered by events.process
     integrator_id = int(actor.id)
     ids = [i.event.id for i in items if i.event is not None]
     stored = {

@@ -25,6 +25,7 @@ from carepath.engine.event_forms import published_forms
 from carepath.engine.facts import Event, Facts, Scorer, apply_event, facts_from_patient
 from carepath.engine.forms import make_scorer
 from carepath.engine.library import Library
+from carepath.engine.plans import PlanNote
 from carepath.engine.runtime import Cancellation, Emitted, Evaluation, Settings, State, evaluate
 from carepath.engine.spec import parse_duration
 from carepath.engine.timing import SendWindow
@@ -55,6 +56,8 @@ class Decided:
     cancelled: tuple[tuple[str, str], ...]  # (dedupe key, status)
     next_wakeup: datetime | None
     repeat: bool = False  # the event said again what her facts held: no event rule fired
+    #: Issue 16 item 4: staff requests (plan.*) that changed nothing, for the answer's warnings.
+    plan_notes: tuple[PlanNote, ...] = ()
 
 
 @cache
@@ -220,7 +223,13 @@ def persist_many(session: Session, decisions: Sequence[Decision], now: datetime)
         cancelled = cancel(session, decision.evaluation.cancellations, now)
         answered = tuple(rows[a.dedupe_key] for a in decision.evaluation.actions if a.dedupe_key in rows)
         results.append(
-            Decided(answered, tuple(cancelled), decision.evaluation.next_wakeup, decision.evaluation.repeat)
+            Decided(
+                answered,
+                tuple(cancelled),
+                decision.evaluation.next_wakeup,
+                decision.evaluation.repeat,
+                decision.evaluation.plan_notes,
+            )
         )
     return results
 

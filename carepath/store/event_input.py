@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -17,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from jsonschema import Draft202012Validator
 
-from carepath.engine import identity, inputs, schema_check
+from carepath.engine import identity, inputs, plans, schema_check
 from carepath.engine.catalogue import Catalogue, load_catalogue
 from carepath.errors import CarepathError
 
@@ -222,6 +223,26 @@ def parse_event(raw: Any, now: datetime) -> HisEvent:
         body_hash=body_hash(raw),
         warnings=warnings,
     )
+
+
+def check_pathway(event: HisEvent, pathway_ids: Collection[str]) -> None:
+    """A staff request (``plan.enrol_requested`` / ``plan.end_requested``, issue 16 item 4)
+    names a pathway of the hospital's library, or the event is refused (422, nothing recorded)."""
+    if event.type not in plans.REQUESTS:
+        return
+    name = str(event.data["pathway"])
+    if name not in pathway_ids:
+        suggestion = schema_check.suggest(name, sorted(pathway_ids))
+        raise InvalidEventError(
+            [
+                FieldProblem(
+                    "data.pathway",
+                    "unknown-pathway",
+                    f"no pathway {name!r} in this hospital's library{suggestion}",
+                    (("message_zh", f"本院路径库中没有路径 {name}"),),
+                )
+            ]
+        )
 
 
 def _with_document(

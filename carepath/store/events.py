@@ -20,12 +20,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from carepath.engine import plans
 from carepath.engine.facts import Facts
 from carepath.errors import CarepathError
 from carepath.store import evaluation, icd10
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
-from carepath.store.event_input import HisEvent, parse_event
+from carepath.store.event_input import HisEvent, check_pathway, parse_event
 from carepath.store.models import (
     DatingRecord,
     Diagnosis,
@@ -132,6 +133,8 @@ def process(
             f"event {event.id!r} was already received with a different body; "
             "send a new id for a new event, the same body for a retry"
         )
+    library = library_for(session, actor.hospital_id)
+    check_pathway(event, library.current)  # a staff request names a pathway of the library
     if resolved is None:
         patient, pregnancy, created = _resolve(session, cipher, actor, event, now)
     else:
@@ -151,7 +154,6 @@ def process(
             )
         ]
         start = Facts(pregnancy_id=pregnancy.id, enrolled_at=state.facts.enrolled_at)
-    library = library_for(session, actor.hospital_id)
     try:
         decided = evaluation.evaluate_pregnancy(
             session,
@@ -173,12 +175,15 @@ def process(
     warnings = side_records(session, pregnancy, event, row_id, now)
     if decided.repeat:
         warnings.append(repeat_warning(event))
+    warnings += [plan_warning(note) for note in decided.plan_notes]
     audit(
         session,
         actor,
         "change",
         now,
-        f"event {event.id} {event.type}" + (" (repeat: recorded, no rule fired)" if decided.repeat else ""),
+        f"event {event.id} {event.type}"
+        + (" (repeat: recorded, no rule fired)" if decided.repeat else "")
+        + plan_detail(event, decided.plan_notes),
         patient_id=patient.id,
         pregnancy_id=pregnancy.id,
     )
@@ -207,6 +212,42 @@ def repeat_warning(event: HisEvent) -> dict[str, str]:
         "message": f"she already has the tag {tag}; recorded, but no rule fired again",
         "message_zh": f"她已有标签 {tag}；已记录，不再重复触发规则",
     }
+
+
+#: Issue 16 item 4: a staff request that changed nothing, in the answer's words.
+_PLAN_WORDS = {
+    plans.ALREADY_ENROLLED: (
+        "she is already enrolled in {pathway}; nothing new was started",
+        "她已在路径 {pathway} 中，未重复入组",
+    ),
+    plans.NOT_ENROLLED: (
+        "she is not enrolled in {pathway}; there was nothing to end",
+        "她不在路径 {pathway} 中，无需结束",
+    ),
+    plans.EXIT_HOLDS: (
+        "the exit condition of {pathway} already holds for her; she was not enrolled",
+        "她已满足路径 {pathway} 的退出条件，未入组",
+    ),
+}
+
+
+def plan_warning(note: plans.PlanNote) -> dict[str, str]:
+    """The answer's note that a staff request changed nothing (docs/integrators.md)."""
+    english, chinese = _PLAN_WORDS[note.code]
+    return {
+        "code": note.code,
+        "pathway": note.pathway,
+        "message": english.format(pathway=note.pathway),
+        "message_zh": chinese.format(pathway=note.pathway),
+    }
+
+
+def plan_detail(event: HisEvent, notes: tuple[plans.PlanNote, ...]) -> str:
+    """The audit's words for a staff request: which pathway, who asked, what came of it."""
+    if event.type not in plans.REQUESTS:
+        return ""
+    outcome = f"; {notes[0].code}" if notes else ""
+    return f" {event.data['pathway']} (requested by {event.data['requested_by']}{outcome})"
 
 
 def answer_body(

@@ -195,6 +195,10 @@ def enrolment_to_json(enrolment: Enrolment) -> dict[str, Any]:
         "started_at": enrolment.started_at.isoformat(),
         "ended_at": enrolment.ended_at.isoformat() if enrolment.ended_at else None,
         "reason": enrolment.reason,
+        # Issue 16 item 4 (plans): optional on load (False when absent) so format 1 dumps open
+        # unchanged; format 2 should list them.
+        "manual": enrolment.manual,
+        "ended_by_staff": enrolment.ended_by_staff,
     }
 
 
@@ -205,6 +209,8 @@ def enrolment_from_json(data: dict[str, Any]) -> Enrolment:
             **data,
             "started_at": datetime.fromisoformat(data["started_at"]),
             "ended_at": datetime.fromisoformat(ended) if ended else None,
+            "manual": bool(data.get("manual", False)),
+            "ended_by_staff": bool(data.get("ended_by_staff", False)),
         }
     )
 

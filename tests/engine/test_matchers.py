@@ -626,3 +626,37 @@ rules:
         assert_agree(pathway, snapshot)
         held.append(CompiledMatcher(pathway).holding(snapshot, ["r"]) == {"r"})
     assert held == [True, True, False, False]
+
+
+def test_both_matchers_read_the_fields_of_a_staff_request() -> None:
+    """Issue 16 item 4: a rule on an enrolment ended by hand reads its code and who asked alike."""
+    text = """
+pathway: follow-up
+title: 退出复核
+rules:
+  - id: r
+    on: {event: plan.end_requested, pathway: gdm}
+    when:
+      any:
+        - event: {field: data.reason_code, in: [declined, transferred]}
+        - all:
+            - event: {field: data.requested_by, startswith: staff-}
+            - not: {event: {field: data.reason, contains: 分娩}}
+    do: [{task: {title: 复核退出原因, assign: responsible_doctor}}]
+"""
+    result = compile_text(text)
+    assert result.ok, [str(p) for p in result.problems]
+    (pathway,) = result.pathways
+    base = {"pathway": "gdm", "requested_by": "张医生", "reason": "孕妇要求"}
+    datas = [
+        {**base, "reason_code": "declined"},
+        {**base, "requested_by": "staff-0042"},
+        {**base, "requested_by": "staff-0042", "reason": "已分娩"},
+        {**base, "reason_code": "completed"},
+    ]
+    held = []
+    for data in datas:
+        snapshot = {"event": {"type": "plan.end_requested", "data": MappingProxyType(data)}}
+        assert_agree(pathway, snapshot)
+        held.append(CompiledMatcher(pathway).holding(snapshot, ["r"]) == {"r"})
+    assert held == [True, True, False, False]

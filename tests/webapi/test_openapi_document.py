@@ -294,6 +294,15 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {"colour": "yellow", "confirmed_by": "王医生", "note": "复核评估表"},
         {"colour": "purple", "confirmed_by": "王医生"},
     ),
+    # Issue 16 item 4: staff enrol her in a pathway, or end her enrolment, by hand.
+    "plan.enrol_requested": (
+        {"pathway": "gdm", "requested_by": "张医生", "reason": "空腹血糖偏高，先行管理"},
+        {"pathway": "gdm", "reason": "空腹血糖偏高"},
+    ),
+    "plan.end_requested": (
+        {"pathway": "gdm", "requested_by": "staff-0042", "reason": "孕妇要求退出", "reason_code": "declined"},
+        {"pathway": "gdm", "requested_by": "staff-0042", "reason": "退出", "reason_code": "Declined"},
+    ),
 }
 
 
