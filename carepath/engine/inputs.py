@@ -89,7 +89,19 @@ def _date(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 
 
-DATE_KEYS = frozenset({"lmp", "edd", "birth_date", "delivery_date", "scan_date", "transfer_date", "date"})
+DATE_KEYS = frozenset(
+    {
+        "lmp",
+        "edd",
+        "birth_date",
+        "delivery_date",
+        "scan_date",
+        "transfer_date",
+        "date",
+        "started_on",
+        "stopped_on",
+    }
+)
 DATETIME_KEYS = frozenset(
     {"enrolled_at", "occurred_at", "at", "previous_at", "starts_at", "ends_at", "completed_at"}
 )
@@ -167,3 +179,7 @@ def _events_meaning(doc: Document, cat: Catalogue) -> None:
                 doc.error((*path, "data", "unit"), "bad-unit", text)
         elif kind in ("patient.registered", "patient.updated"):
             _patient_meaning(doc, data, (*path, "data"), cat)
+        elif kind in ("medication.prescribed", "medication.stopped") and data["code"] not in cat.medications:
+            choices = schema_check.suggestion(data["code"], cat.medications)
+            text = say("unknown-medication/vocabulary", code=data["code"], suggestion=choices)
+            doc.error((*path, "data", "code"), "unknown-medication", text)

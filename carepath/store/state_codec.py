@@ -20,7 +20,8 @@ from carepath.errors import CarepathError
 FORMAT = 1
 
 _DATE_FIELDS = {"lmp", "scan_date", "transfer_date", "documented_edd", "birth_date", "delivery_date"}
-_SET_FIELDS = {"tags", "icd10", "visits"}
+#: ``medications`` (issue 16 item 9) is optional: a state stored before it decodes with none.
+_SET_FIELDS = {"tags", "icd10", "visits", "medications"}
 
 
 class StateFormatError(CarepathError):
