@@ -84,11 +84,12 @@ class WarningSchema(Schema):
         metadata={
             "description": "icd10-unknown: a code no WHO ICD-10 code is known for; id-number-male: her "
             "ID number is a man's (her partner's?); id-number-birth-date-mismatch: data.birth_date "
-            "is not the ID number's; repeat: a diagnosis already active or a tag she has, recorded "
-            "but no rule fired again"
+            "is not the ID number's; repeat: a diagnosis already active, a tag she has or a medication "
+            "she takes, recorded but no rule fired again"
         }
     )
     icd10 = fields.String()
+    medication = fields.String(metadata={"description": "a repeat prescription's medication code"})
     message = fields.String()
     message_zh = fields.String(
         metadata={"description": "the message in Chinese (ID number and repeat warnings)"}
