@@ -12,7 +12,7 @@ module follows it:
   each anchored ``{"$and": [{"kind": "facts"}, <condition>]}`` so that no rule can match
   through negative tests alone;
 * one fact per evaluation, holding flattened, typed values computed once per snapshot: a
-  boolean for every tag, ICD-10 prefix or range, visit and text probe (``contains``,
+  boolean for every tag, medication, ICD-10 prefix or range, visit and text probe (``contains``,
   ``startswith``) the pathway names, and per compared fact a type tag (``y``) plus the value
   under a slot of its type (``n`` number, ``t`` text, ``b`` boolean), so that durable-rules
   never coerces text to numbers and absent facts are explicit; never ``$mt``, ``$iall`` or
