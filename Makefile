@@ -37,6 +37,8 @@ test: lint typecheck
 # After changing a message of the staff UI: extract, merge into the Chinese catalogue (zh_Hans_CN
 # is babel's name for zh_CN), fill in the new msgstr, run it again to compile. The .po and the
 # compiled .mo are both committed, so neither pip install nor CI has a build step.
+# The medication names (msgctxt medication/<code>) are keyed at run time and cannot be
+# extracted: if `update` marks them obsolete (#~), un-comment them (test_sentences fails until then).
 I18N := carepath/webapi/common/translations
 translations: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k label -k sentence:1c,2 -k meaning:1c,2 --no-location --omit-header -o $(I18N)/messages.pot .

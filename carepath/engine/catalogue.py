@@ -20,6 +20,7 @@ from carepath.engine.content import load_content_library
 from carepath.engine.form_spec import SCORE_ITEM, Form
 from carepath.engine.forms import load_forms
 from carepath.engine.icd10 import who_catalogue
+from carepath.engine.medications import starting_codes
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 PATHWAYS_DIR = PACKAGE_ROOT / "pathways"
@@ -66,9 +67,15 @@ class Catalogue:
     icd10: Mapping[str, object] | None = None
     #: Content items whose review marks them safety advice (``urgent`` is allowed with them).
     safety_content: frozenset[str] = frozenset()
+    #: Medication codes: the starting vocabulary (engine/medications.py) in every catalogue.
+    medications: frozenset[str] = field(default_factory=starting_codes)
 
     def with_tags(self, extra: frozenset[str]) -> Catalogue:
         return replace(self, tags=self.tags | extra)
+
+    def with_medications(self, extra: frozenset[str]) -> Catalogue:
+        """The hospital's own medication codes over the starting vocabulary."""
+        return replace(self, medications=self.medications | extra)
 
 
 def _read_yaml(path: Path) -> Any:

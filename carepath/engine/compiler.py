@@ -199,6 +199,9 @@ def _resolve(
     name = ref.name
     if ref.kind == "tag" and name not in tags:
         err(ref.path, "unknown-tag", say("unknown-tag/pathway", tag=name, suggestion=suggestion(name, tags)))
+    elif ref.kind == "medication" and name not in cat.medications:
+        text = say("unknown-medication/vocabulary", code=name, suggestion=suggestion(name, cat.medications))
+        err(ref.path, "unknown-medication", text)
     elif ref.kind == "lab" and name not in cat.labs:
         err(
             ref.path,

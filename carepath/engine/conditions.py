@@ -24,6 +24,7 @@ from carepath.engine.spec import (
     Compare,
     Condition,
     HasCode,
+    HasMedication,
     HasTag,
     HasVisit,
     Not,
@@ -56,6 +57,7 @@ NOT_DATES = frozenset(
         "purple",
         "icd10",
         "tag",
+        "medication",
         "visit",
         "answer",
         "lab",
@@ -68,7 +70,8 @@ TEXT_OPS = frozenset({"contains", "startswith"})
 
 @dataclass(frozen=True)
 class Reference:
-    """A name the resolve pass must find: ``kind`` is tag, form, item, lab, content, pathway, icd10."""
+    """A name the resolve pass must find: ``kind`` is tag, form, item, lab, content, pathway,
+    icd10, medication."""
 
     kind: str
     name: str
@@ -135,6 +138,10 @@ class ConditionParser:
             for i, tag in enumerate(_as_list(value)):
                 self.references.append(Reference("tag", tag, _item_path(path, value, i)))
             return HasTag(frozenset(_as_list(value)))
+        if key == "medication":  # issue 16 item 9: any of these is active (engine/medications.py)
+            for i, code in enumerate(_as_list(value)):
+                self.references.append(Reference("medication", code, _item_path(path, value, i)))
+            return HasMedication(frozenset(_as_list(value)))
         if key == "visit":
             return HasVisit(frozenset(_as_list(value)))
         if key == "answer":

@@ -88,6 +88,8 @@ class Facts:
     live_births: int | None = None  # newborns with outcome live, once the HIS reports them
     answers: Mapping[str, Mapping[str, Scalar]] = field(default_factory=lambda: EMPTY)
     labs: Mapping[str, float] = field(default_factory=lambda: EMPTY)
+    #: Active medication codes (engine/medications.py): prescribed and not stopped (issue 16 item 9).
+    medications: frozenset[str] = frozenset()
 
     @cached_property
     def dating(self) -> Dating | None:
@@ -241,6 +243,10 @@ def apply_event(facts: Facts, event: Event, scorer: Scorer | None = None) -> Fac
         return replace(facts, tags=facts.tags | {data["tag"]})
     if kind == "tag.removed":
         return replace(facts, tags=facts.tags - {data["tag"]})
+    if kind == "medication.prescribed":
+        return replace(facts, medications=facts.medications | {data["code"]})
+    if kind == "medication.stopped":
+        return replace(facts, medications=facts.medications - {data["code"]})
     if kind == "encounter.completed":
         return replace(facts, visits=facts.visits | {data["kind"]})
     if kind == "delivery":
@@ -261,8 +267,9 @@ def normalised_code(code: str) -> str:
 
 def repeats(facts: Facts, event: Event) -> bool:
     """Whether ``event`` only says again what her facts (before it is applied) already hold: a
-    ``diagnosis.added`` of a code that is active (exactly, after ``normalised_code``) or a
-    ``tag.added`` of a tag she has. A repeat is recorded but is no new occurrence: it fires no
+    ``diagnosis.added`` of a code that is active (exactly, after ``normalised_code``), a
+    ``tag.added`` of a tag she has or a ``medication.prescribed`` of a medication she takes
+    (a repeat prescription; issue 16 item 9). A repeat is recorded but is no new occurrence: it fires no
     ``on: {event: ...}`` rule (docs/language.md, "Repeats"). A more specific code after a
     general one (``O24.4`` then ``O24.401``) and a code added again after its removal are new.
     """
@@ -271,6 +278,8 @@ def repeats(facts: Facts, event: Event) -> bool:
         return any(normalised_code(active) == code for active in facts.icd10)
     if event.type == "tag.added":
         return event.data["tag"] in facts.tags
+    if event.type == "medication.prescribed":
+        return event.data["code"] in facts.medications
     return False
 
 
@@ -329,6 +338,7 @@ def snapshot(facts: Facts, today: date, event: Event | None = None) -> dict[str,
         "risk_confirmed": facts.risk_confirmed,
         "purple": facts.purple,
         "visits": facts.visits,
+        "medications": facts.medications,
         "status": facts.status,
         "days_since_delivery": (today - delivered).days if delivered else None,
         "live_births": facts.live_births,

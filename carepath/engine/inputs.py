@@ -98,7 +98,19 @@ def _date(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 
 
-DATE_KEYS = frozenset({"lmp", "edd", "birth_date", "delivery_date", "scan_date", "transfer_date", "date"})
+DATE_KEYS = frozenset(
+    {
+        "lmp",
+        "edd",
+        "birth_date",
+        "delivery_date",
+        "scan_date",
+        "transfer_date",
+        "date",
+        "started_on",
+        "stopped_on",
+    }
+)
 DATETIME_KEYS = frozenset(
     {"enrolled_at", "occurred_at", "at", "previous_at", "starts_at", "ends_at", "completed_at"}
 )
@@ -181,3 +193,7 @@ def _events_meaning(doc: Document, cat: Catalogue, pathways: frozenset[str] | No
             hint = schema_check.suggestion(name, pathways)
             text = say("unknown-pathway/pathway", pathway=name, suggestion=hint)
             doc.error((*path, "data", "pathway"), "unknown-pathway", text)
+        elif kind in ("medication.prescribed", "medication.stopped") and data["code"] not in cat.medications:
+            choices = schema_check.suggestion(data["code"], cat.medications)
+            text = say("unknown-medication/vocabulary", code=data["code"], suggestion=choices)
+            doc.error((*path, "data", "code"), "unknown-medication", text)

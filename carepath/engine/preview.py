@@ -42,6 +42,7 @@ from carepath.engine.spec import (
     At,
     Condition,
     HasCode,
+    HasMedication,
     HasTag,
     HasVisit,
     Not,
@@ -303,6 +304,8 @@ def condition_json(condition: Condition | None) -> Any:
         return {"tag": sorted(condition.tags)}
     if isinstance(condition, HasVisit):
         return {"visit": sorted(condition.kinds)}
+    if isinstance(condition, HasMedication):
+        return {"medication": sorted(condition.codes)}
     if isinstance(condition, HasCode):
         return {"icd10": [p.prefix or f"{p.low}-{p.high}" for p in condition.patterns]}
     value = list(condition.value) if isinstance(condition.value, tuple) else condition.value

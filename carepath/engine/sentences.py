@@ -488,3 +488,24 @@ for _key, _hint in [
 ]:
     SENTENCES[_key] = _hint
     HINTS[_hint] = _key
+
+# issue 16 item 9 (medications): the medication vocabulary (engine/medications.py)
+SENTENCES.update(
+    [
+        sentence(
+            "unknown-medication/vocabulary",
+            "medication {code!r} is not in the medication vocabulary{suggestion}",
+        ),
+    ]
+)
+for _key, _hint in [
+    sentence("hint/medication", "a medication code such as 'insulin' or 'aspirin-low-dose'"),
+]:
+    SENTENCES[_key] = _hint
+    HINTS[_hint] = _key
+CODE_TITLES.update(
+    [
+        meaning("unknown-medication", "a medication not in the vocabulary"),
+        meaning("bad-medication", "a medication code that does not fit"),
+    ]
+)

@@ -156,7 +156,14 @@ class HasVisit:
     kinds: frozenset[str]
 
 
-Condition = AllOf | AnyOf | Not | Compare | HasCode | HasTag | HasVisit
+@dataclass(frozen=True)
+class HasMedication:
+    """True when any of these medications is active (prescribed and not stopped; issue 16 item 9)."""
+
+    codes: frozenset[str]
+
+
+Condition = AllOf | AnyOf | Not | Compare | HasCode | HasTag | HasVisit | HasMedication
 
 
 # --- actions and rules ----------------------------------------------------------------------

@@ -42,6 +42,11 @@ _TIMED = frozenset(
         "course.completed",
     }
 )
+#: Types whose code is checked against the medication vocabulary (engine/medications.py) and
+#: dates are real, by the events file's check (issue 16 item 9): ``unknown-medication``.
+_MEDICATION = frozenset({"medication.prescribed", "medication.stopped"})
+#: The field a meaning check's problem is about, when its code says it (else ``data``).
+_FIELD_OF = {"unknown-medication": "data.code"}
 #: The hospital's calendar: an ID number's birth date may not be after its today.
 HOSPITAL_ZONE = ZoneInfo("Asia/Shanghai")
 _ID_PATHS = frozenset({"patient.id_number", "patient.id_type"})
@@ -195,13 +200,17 @@ def parse_event(raw: Any, now: datetime) -> HisEvent:
             ]
         )
     data = raw.get("data") or {}
-    if raw["type"] in _MEANING_CHECKED or raw["type"] in _TIMED:
+    if raw["type"] in _MEANING_CHECKED or raw["type"] in _TIMED or raw["type"] in _MEDICATION:
         event = {k: raw[k] for k in ("id", "type", "occurred_at", "data") if k in raw}
         # check_events reports quoted impossible dates (2026-02-30) as located bad-date problems.
         checked = inputs.check_events(
             "event", data=json.dumps([event], ensure_ascii=False).encode("utf-8"), catalogue=catalogue()
         )
-        found = [FieldProblem("data", p.code, p.message) for p in checked.problems if p.severity == "error"]
+        found = [
+            FieldProblem(_FIELD_OF.get(p.code, "data"), p.code, p.message)
+            for p in checked.problems
+            if p.severity == "error"
+        ]
         if found:
             raise InvalidEventError(found)
     if raw["type"] == "lab.result":

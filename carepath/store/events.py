@@ -206,6 +206,15 @@ def repeat_warning(event: HisEvent) -> dict[str, str]:
             "recorded, but no rule fired again",
             "message_zh": f"{code} 已是本次妊娠的在用诊断；已记录，不再重复触发规则",
         }
+    if event.type == "medication.prescribed":  # issue 16 item 9: a repeat prescription
+        medication = str(event.data["code"])
+        return {
+            "code": "repeat",
+            "medication": medication,
+            "message": f"{medication} is already an active medication of this pregnancy; "
+            "recorded, but no rule fired again",
+            "message_zh": f"{medication} 已在使用中；已记录，不再重复触发规则",
+        }
     tag = str(event.data.get("tag", ""))
     return {
         "code": "repeat",

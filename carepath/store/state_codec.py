@@ -33,7 +33,8 @@ from carepath.errors import CarepathError
 FORMAT = 2
 
 _DATE_FIELDS = {"lmp", "scan_date", "transfer_date", "documented_edd", "birth_date", "delivery_date"}
-_SET_FIELDS = {"tags", "icd10", "visits"}
+#: ``medications`` (issue 16 item 9) is optional: a state stored before it decodes with none.
+_SET_FIELDS = {"tags", "icd10", "visits", "medications"}
 _GRADE_FIELDS = {"suggested_risk", "confirmed_risk"}
 #: Written for readers of the stored JSON (SQL search, staff reads); derived, never loaded.
 DERIVED_FACTS = ("risk_colour", "risk_colour_status")

@@ -322,3 +322,23 @@ def test_a_bad_value_of_risk_confirmed_is_located_in_english_and_chinese(tmp_pat
     good = tmp_path / "good.yaml"
     good.write_text(bad.read_text(encoding="utf-8").replace("maybe", "false"), encoding="utf-8")
     assert run(str(good)).exit_code == 0
+
+
+def test_an_unknown_medication_is_located_in_english_and_chinese_with_the_close_one(tmp_path):
+    """Issue 16 item 9: a medication leaf names a code of the vocabulary (engine/medications.py)."""
+    bad = tmp_path / "p.yaml"
+    bad.write_text(
+        "pathway: p\ntitle: t\naudience:\n  medication: [insuline]\n"
+        "rules: [{id: a, on: enrolled, do: [{push: {content: danger-signs}}]}]\n",
+        encoding="utf-8",
+    )
+    english = run(str(bad))
+    chinese = run("--lang", "zh", str(bad))
+    assert english.exit_code == chinese.exit_code == 1
+    assert [row[1:] for row in located_codes(english.output)] == [(4, 16, "unknown-medication")]
+    assert [row[1:] for row in located_codes(chinese.output)] == [(4, 16, "unknown-medication")]
+    assert (
+        "medication 'insuline' is not in the medication vocabulary (did you mean 'insulin'?)"
+        in english.output
+    )
+    assert "药品 'insuline' 不在药品词表中" in chinese.output and "insulin" in chinese.output

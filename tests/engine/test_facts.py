@@ -36,3 +36,23 @@ def test_a_tag_she_has_is_a_repeat_and_another_is_not() -> None:
     assert repeats(FACTS, Event("t", "tag.added", AT, {"tag": "瘢痕子宫"}))
     assert not repeats(FACTS, Event("t", "tag.added", AT, {"tag": "高龄"}))
     assert not repeats(FACTS, Event("t", "tag.removed", AT, {"tag": "瘢痕子宫"}))
+
+
+def test_a_prescription_adds_to_the_active_set_and_a_stop_removes_from_it() -> None:
+    """Issue 16 item 9: ``medications`` holds what is prescribed and not stopped."""
+    prescribed = apply_event(
+        FACTS, Event("m1", "medication.prescribed", AT, {"code": "insulin", "dose": "4U"})
+    )
+    assert prescribed.medications == frozenset({"insulin"})
+    stopped = apply_event(prescribed, Event("s1", "medication.stopped", AT, {"code": "insulin"}))
+    assert stopped.medications == frozenset()
+    assert apply_event(FACTS, Event("s2", "medication.stopped", AT, {"code": "iron"})) == FACTS
+
+
+def test_a_repeat_prescription_of_an_active_medication_is_a_repeat() -> None:
+    on_insulin = apply_event(FACTS, Event("m1", "medication.prescribed", AT, {"code": "insulin"}))
+    assert repeats(on_insulin, Event("m2", "medication.prescribed", AT, {"code": "insulin"}))
+    assert not repeats(on_insulin, Event("m3", "medication.prescribed", AT, {"code": "metformin"}))
+    assert not repeats(FACTS, Event("m4", "medication.prescribed", AT, {"code": "insulin"}))
+    stopped = apply_event(on_insulin, Event("s1", "medication.stopped", AT, {"code": "insulin"}))
+    assert not repeats(stopped, Event("m5", "medication.prescribed", AT, {"code": "insulin"}))

@@ -34,6 +34,7 @@ from carepath.engine.spec import (
     Compare,
     Condition,
     HasCode,
+    HasMedication,
     HasTag,
     HasVisit,
     Not,
@@ -88,6 +89,8 @@ PLAIN = [
 ]
 LABS = ["bp_systolic", "hb"]
 FORMS = {"gdm-glucose-log": ["fasting_glucose", "note"], "scar-symptoms": ["scar_pain", "bleeding"]}
+#: Medication codes of the vocabulary (issue 16 item 9; engine/medications.py).
+MEDICATIONS = ["insulin", "metformin", "labetalol"]
 #: ``since`` leaves (issue 16 item 9): a date fact and the unit its elapsed time is kept in.
 SINCE_KEYS = [
     ("delivery_date", "days"),
@@ -147,6 +150,7 @@ leaves: st.SearchStrategy[Condition] = st.one_of(
     compares(),
     st.builds(HasTag, st.frozensets(st.sampled_from(TAGS), max_size=2)),
     st.builds(HasVisit, st.frozensets(st.sampled_from(VISITS), max_size=2)),
+    st.builds(HasMedication, st.frozensets(st.sampled_from(MEDICATIONS), max_size=2)),
     st.builds(HasCode, st.lists(code_patterns, max_size=3).map(tuple)),
 )
 
@@ -180,6 +184,7 @@ collections_of = {
     "tags": st.sampled_from(TAGS),
     "visits": st.sampled_from(VISITS),
     "icd10": st.sampled_from(CODES),
+    "medications": st.sampled_from(MEDICATIONS),
 }
 
 
@@ -344,6 +349,13 @@ yaml_leaves = st.one_of(
     st.fixed_dictionaries({"tag": st.sampled_from(["GDM", "twins"])}),
     st.fixed_dictionaries({"visit": st.sampled_from(VISITS)}),
     st.fixed_dictionaries(
+        {
+            "medication": st.one_of(
+                st.sampled_from(MEDICATIONS[:2]), st.lists(st.sampled_from(MEDICATIONS), min_size=1)
+            )
+        }
+    ),
+    st.fixed_dictionaries(
         {"lab": st.fixed_dictionaries({"code": st.just("bp_systolic"), "gte": st.integers(90, 160)})}
     ),
     st.fixed_dictionaries(
@@ -432,6 +444,18 @@ def test_negation_over_an_absent_fact_holds(snapshot: dict[str, Any]) -> None:
     assert not both(GA_24, snapshot)
     assert both(Not(GA_24), snapshot)
     assert both(Not(Not(Not(GA_24))), snapshot)
+
+
+@pytest.mark.timeout(300, method="thread")
+@pytest.mark.parametrize("medications", [None, frozenset(), []])
+def test_no_active_medication_matches_no_medication_leaf_and_its_negation(medications: Any) -> None:
+    """Issue 16 item 9: ``medication: [insulin]`` is true when any named medication is active."""
+    snapshot = {"medications": medications}
+    assert not both(HasMedication(frozenset({"insulin"})), snapshot)
+    assert both(Not(HasMedication(frozenset({"insulin", "metformin"}))), snapshot)
+    active = {"medications": frozenset({"metformin"})}
+    assert both(HasMedication(frozenset({"insulin", "metformin"})), active)
+    assert not both(HasMedication(frozenset({"insulin"})), active)
 
 
 @pytest.mark.timeout(300, method="thread")

@@ -160,3 +160,33 @@ def test_moving_enrolments_changes_only_the_active_ones_of_that_pathway() -> Non
     assert moved == ["preg-1/gdm#2"]
     assert [e.version for e in load_state(moved_state).enrolments] == ["v1", "v2", "a1"]
     assert load_state(moved_state).facts == state.facts
+
+
+# A state written by format 1 before medications were facts (issue 16 item 9): frozen, never edit.
+FORMAT_1_DUMP_WITHOUT_MEDICATIONS = {
+    "format": 1,
+    "facts": {"pregnancy_id": "preg-1", "enrolled_at": "2026-02-23T09:30:00+08:00", "lmp": "2026-01-05",
+              "tags": ["妊娠期糖尿病"], "icd10": ["O24.401"], "visits": [], "answers": {}, "labs": {}},
+    "enrolments": [],
+    "pending": [],
+    "evaluated_at": "2026-02-23T09:30:00+08:00",
+}  # fmt: skip
+
+
+def test_active_medications_survive_a_json_round_trip() -> None:
+    """Issue 16 item 9: the active set is stored as a sorted list and read back as a set."""
+    now = datetime(2026, 7, 10, 7, tzinfo=UTC)
+    state = State(facts_from_patient(PATIENT))
+    for code in ("metformin", "insulin"):
+        prescribed = Event(f"m-{code}", "medication.prescribed", now, {"code": code})
+        state = evaluate(Library(()), state, prescribed, now).state
+    assert state.facts.medications == frozenset({"insulin", "metformin"})
+    dumped = json.loads(json.dumps(dump_state(state), ensure_ascii=False))
+    assert dumped["facts"]["medications"] == ["insulin", "metformin"]
+    assert load_state(dumped) == state
+
+
+def test_a_state_stored_without_medications_loads_with_none_active() -> None:
+    state = load_state(FORMAT_1_DUMP_WITHOUT_MEDICATIONS)
+    assert state.facts.medications == frozenset()
+    assert state.facts.tags == frozenset({"妊娠期糖尿病"})

@@ -154,3 +154,41 @@ def test_unknown_path_and_method_are_problems(api: Api) -> None:
     response = api.client.get("/api/v1/events")
     assert response.status_code == 405
     assert response.mimetype == "application/problem+json"
+
+
+def _medication(event_id: str, kind: str, **data: str) -> dict[str, Any]:
+    return {**diagnosis(event_id=event_id), "type": kind, "data": data}
+
+
+def test_an_unknown_or_ill_formed_medication_is_refused_and_a_known_one_taken(api: Api, app: Any) -> None:
+    """Issue 16 item 9: a medication event names a code of the vocabulary (engine/medications.py)."""
+    assert api.post("/api/v1/events", registration()).status_code == 201
+    before = counts(app)
+    for data, path, code in [
+        ({"code": "insuline"}, "data.code", "unknown-medication"),
+        ({"code": "Insulin"}, "data.code", "bad-medication"),
+        ({"code": "insulin", "started_on": "2026-02-30"}, "data", "bad-date"),
+        ({"dose": "4U"}, "data", "missing-key"),
+    ]:
+        response = api.post("/api/v1/events", _medication("rx-1", "medication.prescribed", **data))
+        assert response.status_code == 422, data
+        assert response.mimetype == "application/problem+json"
+        problem = response.get_json()
+        assert problem["code"] == "invalid-event"
+        assert [(e["path"], e["code"]) for e in problem["errors"]] == [(path, code)], problem
+    assert (
+        "did you mean 'insulin'"
+        in api.post("/api/v1/events", _medication("rx-1", "medication.stopped", code="insuline")).get_json()[
+            "errors"
+        ][0]["message"]
+    )
+    assert counts(app) == before
+    prescribed = _medication(
+        "rx-1", "medication.prescribed", code="insulin", dose="4U", started_on="2026-07-10"
+    )
+    assert api.post("/api/v1/events", prescribed).status_code == 201
+    again = api.post("/api/v1/events", _medication("rx-2", "medication.prescribed", code="insulin"))
+    assert again.status_code == 201
+    assert [(w["code"], w["medication"]) for w in again.get_json()["warnings"]] == [("repeat", "insulin")]
+    stopped = _medication("rx-3", "medication.stopped", code="insulin", stopped_on="2026-07-20")
+    assert api.post("/api/v1/events", stopped).status_code == 201

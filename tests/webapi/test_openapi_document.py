@@ -281,6 +281,17 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         },
         {"course_id": "birth-prep", "exam_form": "Birth Prep"},
     ),
+    # Issue 16 item 9: medications, by a code of the vocabulary (engine/medications.py).
+    "medication.prescribed": (
+        {
+            "code": "insulin",
+            "dose": "门冬胰岛素 4U 三餐前皮下注射",
+            "prescriber": "dr-li",
+            "started_on": "2026-07-11",
+        },
+        {"code": "Insulin"},
+    ),
+    "medication.stopped": ({"code": "insulin", "stopped_on": "2026-07-20"}, {"stopped_on": "2026-07-20"}),
     "delivery": (
         {
             "mode": "caesarean",

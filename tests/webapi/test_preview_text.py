@@ -177,3 +177,29 @@ rules:
         trigger=rule.trigger,
     )
     assert why(item, ZH).startswith("医生确认风险分级时")
+
+
+def test_a_medication_condition_and_its_events_are_said_by_the_medication_name() -> None:
+    """Issue 16 item 9: 正在使用胰岛素, a medication by its name; a hospital's own code as it is."""
+    from carepath.engine.preview import PreviewItem
+    from carepath.engine.spec import HasMedication, Not, OnEvent
+
+    on_insulin = HasMedication(frozenset({"insulin", "metformin"}))
+    assert describe_condition(on_insulin, ZH) == "正在使用胰岛素或二甲双胍"
+    assert describe_condition(on_insulin) == "taking insulin or metformin"
+    assert (
+        describe_condition(Not(HasMedication(frozenset({"aspirin-low-dose"}))), ZH)
+        == "未在使用小剂量阿司匹林"
+    )
+    assert describe_condition(HasMedication(frozenset({"our-own-drug"})), ZH) == "正在使用our-own-drug"
+    said = {
+        OnEvent("medication.prescribed"): ("医生为她开药时", "when a medication was prescribed"),
+        OnEvent("medication.stopped", (("code", "iron"),)): (
+            "她停用铁剂时",
+            "when iron supplement was stopped",
+        ),
+    }
+    for trigger, (chinese, english) in said.items():
+        item = PreviewItem(_items()["glucose-log"].row, None, "妊娠期糖尿病管理", "", trigger)
+        assert why(item, ZH).startswith(chinese + "，"), trigger
+        assert why(item).startswith(english + ", "), trigger

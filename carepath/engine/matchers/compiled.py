@@ -19,6 +19,7 @@ from carepath.engine.spec import (
     Compare,
     Condition,
     HasCode,
+    HasMedication,
     HasTag,
     HasVisit,
     Not,
@@ -190,6 +191,8 @@ def expression(node: Condition | None) -> str:
         return f"(not {_literal(node.tags)}.isdisjoint(s.get('tags') or ()))"
     if isinstance(node, HasVisit):
         return f"(not {_literal(node.kinds)}.isdisjoint(s.get('visits') or ()))"
+    if isinstance(node, HasMedication):
+        return f"(not {_literal(node.codes)}.isdisjoint(s.get('medications') or ()))"
     raise TypeError(f"unknown condition node {type(node).__name__}")
 
 

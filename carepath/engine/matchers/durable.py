@@ -12,7 +12,7 @@ module follows it:
   each anchored ``{"$and": [{"kind": "facts"}, <condition>]}`` so that no rule can match
   through negative tests alone;
 * one fact per evaluation, holding flattened, typed values computed once per snapshot: a
-  boolean for every tag, ICD-10 prefix or range, visit and text probe (``contains``,
+  boolean for every tag, medication, ICD-10 prefix or range, visit and text probe (``contains``,
   ``startswith``) the pathway names, and per compared fact a type tag (``y``) plus the value
   under a slot of its type (``n`` number, ``t`` text, ``b`` boolean), so that durable-rules
   never coerces text to numbers and absent facts are explicit; never ``$mt``, ``$iall`` or
@@ -56,6 +56,7 @@ from carepath.engine.spec import (
     Compare,
     Condition,
     HasCode,
+    HasMedication,
     HasTag,
     HasVisit,
     Not,
@@ -224,6 +225,7 @@ class _Translator:
         self.slots: dict[tuple[str, tuple[str, ...]], tuple[int, Callable[[Mapping[str, Any]], Any]]] = {}
         self.tags: dict[str, str] = {}
         self.visits: dict[str, str] = {}
+        self.medications: dict[str, str] = {}
         self.codes: dict[CodePattern, str] = {}
         self.probes: dict[tuple[int, str, Any], str] = {}
         self.probe_tests: list[tuple[str, Callable[[Mapping[str, Any]], Any], Callable[[Any], bool]]] = []
@@ -244,7 +246,9 @@ class _Translator:
         return {table[item]: True}
 
     def property_count(self) -> int:
-        singles = len(self.tags) + len(self.visits) + len(self.codes) + len(self.probes)
+        singles = (
+            len(self.tags) + len(self.visits) + len(self.medications) + len(self.codes) + len(self.probes)
+        )
         return 2 * len(self.slots) + singles + len(self.precomputed)
 
     # --- conditions ----------------------------------------------------------------------
@@ -266,7 +270,7 @@ class _Translator:
             return _all(parts) if conjunction else _any(parts)
         if isinstance(node, Not):
             return self.translate(node.item, not positive)
-        if isinstance(node, HasTag | HasVisit | HasCode):
+        if isinstance(node, HasTag | HasVisit | HasCode | HasMedication):
             flags = self._flags(node)
             if positive:
                 return _any(flags)
@@ -275,11 +279,13 @@ class _Translator:
             return self._compare(node, positive)
         raise TypeError(f"unknown condition node {type(node).__name__}")
 
-    def _flags(self, node: HasTag | HasVisit | HasCode) -> list[Json]:
+    def _flags(self, node: HasTag | HasVisit | HasCode | HasMedication) -> list[Json]:
         if isinstance(node, HasTag):
             return [self._flag(self.tags, tag, "tag") for tag in sorted(node.tags)]
         if isinstance(node, HasVisit):
             return [self._flag(self.visits, kind, "visit") for kind in sorted(node.kinds)]
+        if isinstance(node, HasMedication):
+            return [self._flag(self.medications, code, "med") for code in sorted(node.codes)]
         return [self._flag(self.codes, pattern, "icd") for pattern in node.patterns]
 
     def _compare(self, node: Compare, positive: bool) -> Json:
@@ -417,7 +423,7 @@ class DurableMatcher:
         names = {"sid", "id", "kind"}
         for k in range(len(t.slots)):
             names |= {f"y{k}", f"n{k}", f"t{k}", f"b{k}"}
-        for table in (t.tags, t.visits, t.codes, t.probes):
+        for table in (t.tags, t.visits, t.medications, t.codes, t.probes):
             names |= set(table.values())
         names |= set(t.precomputed)
         if len({_fnv1a(name) for name in names}) != len(names):
@@ -437,6 +443,10 @@ class DurableMatcher:
             visits = frozenset(snapshot.get("visits") or ())
             for kind, name in t.visits.items():
                 fact[name] = kind in visits
+        if t.medications:
+            active = frozenset(snapshot.get("medications") or ())
+            for code, name in t.medications.items():
+                fact[name] = code in active
         if t.codes:
             codes = tuple(snapshot.get("icd10") or ())
             for pattern, name in t.codes.items():

@@ -84,13 +84,15 @@ class WarningSchema(Schema):
         metadata={
             "description": "icd10-unknown: a code no WHO ICD-10 code is known for; id-number-male: her "
             "ID number is a man's (her partner's?); id-number-birth-date-mismatch: data.birth_date "
-            "is not the ID number's; repeat: a diagnosis already active or a tag she has, recorded "
+            "is not the ID number's; repeat: a diagnosis already active, a tag she has or a medication "
+            "she takes, recorded "
             "but no rule fired again; already-enrolled, not-enrolled, exit-condition-holds: a "
             "staff request (plan.enrol_requested, plan.end_requested) that changed nothing"
         }
     )
     icd10 = fields.String()
     pathway = fields.String(metadata={"description": "the pathway a staff request named"})
+    medication = fields.String(metadata={"description": "a repeat prescription's medication code"})
     message = fields.String()
     message_zh = fields.String(
         metadata={"description": "the message in Chinese (ID number and repeat warnings)"}

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from carepath.engine.clock import format_gestational_age
+from carepath.engine.medications import STARTING_VOCABULARY
 from carepath.engine.messages import Translate, render_text, untranslated
 from carepath.engine.preview import PreviewItem
 from carepath.engine.runtime import Library
@@ -31,6 +32,7 @@ from carepath.engine.spec import (
     Condition,
     Every,
     HasCode,
+    HasMedication,
     HasTag,
     HasVisit,
     Not,
@@ -144,6 +146,19 @@ SENTENCES: dict[str, str] = dict(
         sentence("fact/event", "event[{key}]"),
     ]
 )
+# issue 16 item 9 (medications): the leaf and the events, a medication by its name
+SENTENCES.update(
+    [
+        sentence("cond/medication", "taking {medications}"),
+        sentence("cond/not-medication", "not taking {medications}"),
+        sentence("why/event-medication-prescribed", "when a medication was prescribed"),
+        sentence("why/event-medication-stopped", "when a medication was stopped"),
+        sentence("why/event-medication-prescribed-code", "when {medication} was prescribed"),
+        sentence("why/event-medication-stopped-code", "when {medication} was stopped"),
+        # the starting vocabulary's names (engine/medications.py); a hospital's own code is said as is
+        *(sentence(f"medication/{m.code}", m.en) for m in STARTING_VOCABULARY),
+    ]
+)
 
 _OPS = {"eq": "=", "ne": "≠", "lt": "<", "lte": "≤", "gt": ">", "gte": "≥"}
 _WORD_OPS = frozenset({"in", "between", "contains", "startswith"})
@@ -161,6 +176,8 @@ _EVENTS = {
     "class.cancelled": "why/event-class-cancelled",
     "class.attended": "why/event-class-attended",
     "course.completed": "why/event-course-completed",
+    "medication.prescribed": "why/event-medication-prescribed",
+    "medication.stopped": "why/event-medication-stopped",
     "delivery": "why/event-delivery",
     "patient.registered": "why/event-registered",
     "patient.updated": "why/event-updated",
@@ -228,6 +245,8 @@ def _condition(condition: Condition) -> Text | str:
             return _say("cond/not-tag", tags=_joined(sorted(inner.tags), "cond/or"))
         if isinstance(inner, HasVisit):
             return _say("cond/not-visit", kinds=_joined(sorted(inner.kinds), "cond/or"))
+        if isinstance(inner, HasMedication):
+            return _say("cond/not-medication", medications=_medications(inner))
         if isinstance(inner, HasCode):
             return _say("cond/not-icd10", codes=_joined([_pattern(p) for p in inner.patterns], "cond/or"))
         return _say("cond/not", item=_grouped(inner))
@@ -237,7 +256,18 @@ def _condition(condition: Condition) -> Text | str:
         return _say("cond/visit", kinds=_joined(sorted(condition.kinds), "cond/or"))
     if isinstance(condition, HasCode):
         return _say("cond/icd10", codes=_joined([_pattern(p) for p in condition.patterns], "cond/or"))
+    if isinstance(condition, HasMedication):
+        return _say("cond/medication", medications=_medications(condition))
     return _compare(condition)
+
+
+def _medication(code: str) -> Text | str:
+    """A medication by its name in the reader's language (a hospital's own code as it is)."""
+    return _say(f"medication/{code}") if f"medication/{code}" in SENTENCES else code
+
+
+def _medications(node: HasMedication) -> Text | str:
+    return _joined([_medication(code) for code in sorted(node.codes)], "cond/or")
 
 
 def _grouped(condition: Condition) -> Text | str:
@@ -396,6 +426,9 @@ def _event(trigger: OnEvent, titles: Titles) -> Text:
         kind = "added" if trigger.type == "tag.added" else "removed"
         text = _say(f"why/event-tag-{kind}", tag=str(filters["tag"]))
         named = "tag"
+    elif trigger.type in ("medication.prescribed", "medication.stopped") and "code" in filters:
+        text = _say(f"{_EVENTS[trigger.type]}-code", medication=_medication(str(filters["code"])))
+        named = "code"
     elif trigger.type in _EVENTS:
         text = _say(_EVENTS[trigger.type])
     else:
