@@ -42,6 +42,9 @@ NUMERIC_FACTS = {
     "plurality": "plurality",
     "days_since_delivery": "days_since_delivery",
     "live_births": "live_births",
+    # issue 16 item 6: per-baby outcomes (facts.Baby)
+    "babies_alive": "babies_alive",
+    "babies_lost": "babies_lost",
 }
 ENUM_FACTS = ("status", "dating_method", "bmi_class")
 #: Facts a condition names that are no dates: a ``since`` leaf on one is ``not-a-date``.
@@ -54,6 +57,7 @@ NOT_DATES = frozenset(
         "risk_colour",
         "risk_level",
         "risk_confirmed",
+        "any_baby_lost",
         "purple",
         "icd10",
         "tag",
@@ -132,6 +136,8 @@ class ConditionParser:
             return self._risk_colour(value, path)
         if key == "risk_confirmed":  # issue 16 item 5: is the colour she has now confirmed
             return Compare("risk_confirmed", "eq", bool(value))
+        if key == "any_baby_lost":  # issue 16 item 6: a stillbirth or a baby who died after birth
+            return Compare("any_baby_lost", "eq", bool(value))
         if key == "icd10":
             return HasCode(tuple(self._code_pattern(v, path) for v in _as_list(value)))
         if key == "tag":

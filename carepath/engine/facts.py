@@ -57,6 +57,25 @@ class Grade:
 
 
 @dataclass(frozen=True)
+class Baby:
+    """One baby of the pregnancy (issue 16 item 6): from the ``delivery`` event's ``newborns``
+    (in their order), ``newborn.registered`` and ``newborn.died``. ``id`` is the HIS's baby id,
+    "" until one is given; ``died_on`` is the day a live-born baby died (None while alive).
+    ``ga_days`` is the gestational age at birth in days."""
+
+    outcome: str  # live or stillbirth
+    id: str = ""
+    sex: str | None = None
+    weight_g: float | None = None
+    ga_days: int | None = None
+    died_on: date | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.outcome == "live" and self.died_on is None
+
+
+@dataclass(frozen=True)
 class Facts:
     """One pregnancy of one woman. Dates are local calendar dates of the hospital."""
 
@@ -90,6 +109,31 @@ class Facts:
     labs: Mapping[str, float] = field(default_factory=lambda: EMPTY)
     #: Active medication codes (engine/medications.py): prescribed and not stopped (issue 16 item 9).
     medications: frozenset[str] = frozenset()
+    #: Each baby (issue 16 item 6); None until the HIS reports them. A state stored before the
+    #: babies were kept has only ``live_births``: ``newborns`` derives that many live babies.
+    babies: tuple[Baby, ...] | None = None
+
+    @property
+    def newborns(self) -> tuple[Baby, ...] | None:
+        """Her babies, or None when unknown; without ``babies`` (an older state), ``live_births``
+        live babies (a loss it did not record stays unknown)."""
+        if self.babies is not None:
+            return self.babies
+        if self.live_births is None:
+            return None
+        return tuple(Baby("live") for _ in range(self.live_births))
+
+    @property
+    def babies_alive(self) -> int | None:
+        """Babies born alive who have not died; None when her babies are unknown."""
+        babies = self.newborns
+        return None if babies is None else sum(1 for b in babies if b.alive)
+
+    @property
+    def babies_lost(self) -> int | None:
+        """Stillbirths and babies who died after birth; None when her babies are unknown."""
+        babies = self.newborns
+        return None if babies is None else sum(1 for b in babies if not b.alive)
 
     @cached_property
     def dating(self) -> Dating | None:
@@ -253,10 +297,75 @@ def apply_event(facts: Facts, event: Event, scorer: Scorer | None = None) -> Fac
         delivered_on = _date(data["date"]) if "date" in data else event.occurred_at.date()
         newborns = data.get("newborns")
         live = sum(1 for n in newborns if n.get("outcome") == "live") if newborns else None
-        return replace(facts, status="delivered", delivery_date=delivered_on, live_births=live)
+        babies = _delivered_babies(facts.babies, newborns) if newborns else facts.babies
+        return replace(
+            facts, status="delivered", delivery_date=delivered_on, live_births=live, babies=babies
+        )
+    if kind in ("newborn.registered", "newborn.died"):
+        return replace(facts, babies=_baby_event(facts.newborns or (), kind, data))
     if kind == "pregnancy.ended":
         return replace(facts, status="ended")
     return facts
+
+
+def _baby(entry: Mapping[str, Any], outcome: str, before: Baby | None = None) -> Baby:
+    """A baby from a newborn entry's fields over what was known of it (``before``)."""
+    ga = entry.get("gestational_age_at_birth")
+    weight = entry.get("weight_g")
+    return Baby(
+        outcome=outcome,
+        id=str(entry.get("baby_id") or (before.id if before else "")),
+        sex=entry.get("sex") or (before.sex if before else None),
+        weight_g=float(weight) if weight is not None else (before.weight_g if before else None),
+        ga_days=parse_gestational_age(ga) if ga else (before.ga_days if before else None),
+        died_on=before.died_on if before else None,
+    )
+
+
+def _delivered_babies(
+    known: tuple[Baby, ...] | None, newborns: list[Mapping[str, Any]]
+) -> tuple[Baby, ...]:
+    """The delivery's babies, in its order; one registered before it (same ``baby_id``) keeps
+    what the registration or a death said."""
+    by_id = {b.id: b for b in known or () if b.id}
+    return tuple(
+        _baby(n, str(n["outcome"]), by_id.get(str(n.get("baby_id") or ""))) for n in newborns
+    )
+
+
+def _baby_event(babies: tuple[Baby, ...], kind: str, data: Mapping[str, Any]) -> tuple[Baby, ...]:
+    """``newborn.registered`` (her baby's id, sex, weight) or ``newborn.died`` applied to one
+    baby: the one with that ``baby_id``, else the one at ``index`` (1-based, the delivery's
+    order), else (a registration) the first live baby without an id. A baby none of these finds
+    is added: a registration before the delivery, or a death of a baby never reported, which
+    must still count as a loss."""
+    found = _find_baby(babies, data, kind == "newborn.registered")
+    before = babies[found] if found is not None else None
+    if kind == "newborn.registered":
+        baby = _baby(data, before.outcome if before else "live", before)
+    else:
+        died_on = _date(data["date"])
+        baby = replace(before or _baby(data, "live"), died_on=died_on)
+        if before is not None and not before.alive:
+            return babies  # a stillborn baby or one whose death is known already
+    if found is None:
+        return (*babies, baby)
+    return (*babies[:found], baby, *babies[found + 1 :])
+
+
+def _find_baby(babies: tuple[Baby, ...], data: Mapping[str, Any], unnamed: bool) -> int | None:
+    baby_id = str(data.get("baby_id") or "")
+    for i, baby in enumerate(babies):
+        if baby_id and baby.id == baby_id:
+            return i
+    index = data.get("index")
+    if isinstance(index, int) and 1 <= index <= len(babies):
+        return index - 1
+    if unnamed:
+        for i, baby in enumerate(babies):
+            if not baby.id and baby.outcome == "live":
+                return i
+    return None
 
 
 def normalised_code(code: str) -> str:
@@ -342,6 +451,9 @@ def snapshot(facts: Facts, today: date, event: Event | None = None) -> dict[str,
         "status": facts.status,
         "days_since_delivery": (today - delivered).days if delivered else None,
         "live_births": facts.live_births,
+        "babies_alive": facts.babies_alive,
+        "babies_lost": (lost := facts.babies_lost),
+        "any_baby_lost": None if lost is None else lost > 0,
         "answers": facts.answers,
         "labs": facts.labs,
         "event": {"type": event.type, "data": event.data} if event else None,

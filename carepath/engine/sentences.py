@@ -509,3 +509,22 @@ CODE_TITLES.update(
         meaning("bad-medication", "a medication code that does not fit"),
     ]
 )
+
+# issue 16 item 6 (babies): per-baby outcomes, newborn.registered and newborn.died
+for _key, _hint in [
+    sentence(
+        "hint/any-baby-lost",
+        "true (a stillbirth, or a baby who died after birth) or false (every baby alive)",
+    ),
+    sentence("hint/baby-id", "the baby's id in the HIS: letters, digits and . _ : - only"),
+    sentence("hint/newborn-sex", "female, male or undetermined"),
+    sentence("hint/birth-weight", "the birth weight in grams, from 100 to 8000"),
+    sentence("hint/baby-index", "the baby's place among the delivery's newborns, from 1"),
+]:
+    SENTENCES[_key] = _hint
+    HINTS[_hint] = _key
+CODE_TITLES.update(
+    [
+        meaning("bad-newborn", "a newborn's id, sex, weight or place that does not fit"),
+    ]
+)

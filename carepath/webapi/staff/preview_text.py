@@ -311,6 +311,8 @@ def _value(fact: str, value: Any) -> Text | str:
         return _say(f"risk-level/{RISK_COLOURS[value]}")
     if fact == "risk_confirmed" and isinstance(value, bool):
         return _say(f"risk-confirmed/{str(value).lower()}")
+    if fact == "any_baby_lost" and isinstance(value, bool):
+        return _say(f"any-baby-lost/{str(value).lower()}")
     if fact == "status" and f"status-value/{value}" in SENTENCES:
         return _say(f"status-value/{value}")
     return str(value)
@@ -447,3 +449,19 @@ SENTENCES.update(
     ]
 )
 _EVENTS["risk.confirmed"] = "why/event-risk-confirmed"
+
+
+# --- issue 16 item 6: per-baby outcomes (babies_alive, babies_lost, any_baby_lost) ----------------
+SENTENCES.update(
+    [
+        sentence("fact/babies_alive", "babies alive"),
+        sentence("fact/babies_lost", "babies lost"),
+        sentence("fact/any_baby_lost", "a baby lost"),
+        sentence("any-baby-lost/true", "yes (a stillbirth or a baby who died)"),
+        sentence("any-baby-lost/false", "no (every baby alive)"),
+        sentence("why/event-newborn-registered", "when a newborn was registered"),
+        sentence("why/event-newborn-died", "when a newborn died"),
+    ]
+)
+_EVENTS["newborn.registered"] = "why/event-newborn-registered"
+_EVENTS["newborn.died"] = "why/event-newborn-died"
