@@ -45,6 +45,8 @@ _TIMED = frozenset(
 #: Types whose code is checked against the medication vocabulary (engine/medications.py) and
 #: dates are real, by the events file's check (issue 16 item 9): ``unknown-medication``.
 _MEDICATION = frozenset({"medication.prescribed", "medication.stopped"})
+#: Types whose dates must be real (a baby's death day; issue 16 item 6), by the events file's check.
+_NEWBORN = frozenset({"newborn.registered", "newborn.died"})
 #: The field a meaning check's problem is about, when its code says it (else ``data``).
 _FIELD_OF = {"unknown-medication": "data.code"}
 #: The hospital's calendar: an ID number's birth date may not be after its today.
@@ -200,7 +202,7 @@ def parse_event(raw: Any, now: datetime) -> HisEvent:
             ]
         )
     data = raw.get("data") or {}
-    if raw["type"] in _MEANING_CHECKED or raw["type"] in _TIMED or raw["type"] in _MEDICATION:
+    if raw["type"] in _MEANING_CHECKED or raw["type"] in _TIMED or raw["type"] in _MEDICATION | _NEWBORN:
         event = {k: raw[k] for k in ("id", "type", "occurred_at", "data") if k in raw}
         # check_events reports quoted impossible dates (2026-02-30) as located bad-date problems.
         checked = inputs.check_events(

@@ -14,7 +14,8 @@ conditions see without decoding.
 Optional keys need no bump: from format 2 on, the decoder fills the default of every key that
 is missing (a fact, a state key, a key of an enrolment or a pending action that has a default in
 the engine's record), so a later change may add an optional key (per-baby outcomes, a loss
-hold, medications) and still read every format-2 dump. Only a changed meaning, a renamed or a
+hold, medications) and still read every format-2 dump. ``facts.babies`` (issue 16 item 6) is
+one: a dump without it has None, and ``Facts.newborns`` derives ``live_births`` live babies. Only a changed meaning, a renamed or a
 new required key needs ``FORMAT`` + 1 and a migration.
 """
 
@@ -26,7 +27,7 @@ from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any
 
-from carepath.engine.facts import Facts, Grade
+from carepath.engine.facts import Baby, Facts, Grade
 from carepath.engine.runtime import Emitted, Enrolment, State
 from carepath.errors import CarepathError
 
@@ -36,6 +37,9 @@ _DATE_FIELDS = {"lmp", "scan_date", "transfer_date", "documented_edd", "birth_da
 #: ``medications`` (issue 16 item 9) is optional: a state stored before it decodes with none.
 _SET_FIELDS = {"tags", "icd10", "visits", "medications"}
 _GRADE_FIELDS = {"suggested_risk", "confirmed_risk"}
+#: ``babies`` (issue 16 item 6) is optional: a state stored before it decodes with None, and
+#: ``Facts.newborns`` then derives ``live_births`` live babies (a loss it never kept is unknown).
+_BABY_FIELDS = {"babies"}
 #: Written for readers of the stored JSON (SQL search, staff reads); derived, never loaded.
 DERIVED_FACTS = ("risk_colour", "risk_colour_status")
 
@@ -112,10 +116,25 @@ def grade_from_json(data: dict[str, Any]) -> Grade:
     )
 
 
+def baby_to_json(baby: Baby) -> dict[str, Any]:
+    return {f.name: _plain(getattr(baby, f.name)) for f in fields(baby)}
+
+
+def baby_from_json(data: dict[str, Any]) -> Baby:
+    """A baby of a dump; a missing key keeps its default (later optional keys need no bump)."""
+    known = {f.name for f in fields(Baby)}
+    values = {k: v for k, v in data.items() if k in known}
+    if values.get("died_on"):
+        values["died_on"] = date.fromisoformat(values["died_on"])
+    return Baby(**values)
+
+
 def facts_to_json(facts: Facts) -> dict[str, Any]:
     data = {
         f.name: grade_to_json(getattr(facts, f.name))
         if f.name in _GRADE_FIELDS
+        else [baby_to_json(b) for b in facts.babies]
+        if f.name in _BABY_FIELDS and facts.babies is not None
         else _plain(getattr(facts, f.name))
         for f in fields(facts)
     }
@@ -142,6 +161,8 @@ def facts_from_json(data: dict[str, Any]) -> Facts:
             values[f.name] = frozenset(raw)
         elif f.name in _GRADE_FIELDS:
             values[f.name] = grade_from_json(raw)
+        elif f.name in _BABY_FIELDS:
+            values[f.name] = tuple(baby_from_json(b) for b in raw)
         elif f.name == "answers":
             values[f.name] = MappingProxyType({k: MappingProxyType(dict(v)) for k, v in raw.items()})
         elif f.name == "labs":

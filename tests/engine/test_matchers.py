@@ -86,6 +86,10 @@ PLAIN = [
     "risk_confirmed",
     "purple",
     "days_since_delivery",
+    # issue 16 item 6: per-baby outcomes
+    "babies_alive",
+    "babies_lost",
+    "any_baby_lost",
 ]
 LABS = ["bp_systolic", "hb"]
 FORMS = {"gdm-glucose-log": ["fasting_glucose", "note"], "scar-symptoms": ["scar_pain", "bleeding"]}
@@ -343,6 +347,10 @@ yaml_leaves = st.one_of(
         }
     ),
     st.fixed_dictionaries({"risk_confirmed": st.booleans()}),
+    # issue 16 item 6: per-baby outcomes
+    st.fixed_dictionaries({"babies_alive": _numeric_leaf(st.integers(0, 3))}),
+    st.fixed_dictionaries({"babies_lost": _numeric_leaf(st.integers(0, 3))}),
+    st.fixed_dictionaries({"any_baby_lost": st.booleans()}),
     st.fixed_dictionaries(
         {"icd10": st.lists(st.sampled_from(["O24.4", "O34.2", "O10-O16", "O2"]), min_size=1, max_size=2)}
     ),

@@ -190,3 +190,49 @@ def test_a_state_stored_without_medications_loads_with_none_active() -> None:
     state = load_state(FORMAT_1_DUMP_WITHOUT_MEDICATIONS)
     assert state.facts.medications == frozenset()
     assert state.facts.tags == frozenset({"妊娠期糖尿病"})
+
+
+# A format-2 state stored before per-baby outcomes (issue 16 item 6): a delivery of twins, both
+# live, kept only as ``live_births``. Frozen, never edit.
+FORMAT_2_DUMP_WITHOUT_BABIES = {
+    "format": 2,
+    "facts": {"pregnancy_id": "preg-4", "enrolled_at": "2026-02-23T09:30:00+08:00", "lmp": "2026-01-05",
+              "status": "delivered", "delivery_date": "2026-10-01", "live_births": 2},
+    "enrolments": [],
+    "pending": [],
+    "evaluated_at": "2026-10-01T15:00:00+08:00",
+}  # fmt: skip
+
+
+def test_babies_survive_a_json_round_trip() -> None:
+    """Issue 16 item 6: each baby (outcome, id, sex, weight, GA at birth, the day it died) is
+    stored as a list in the delivery's order and read back the same."""
+    now = datetime(2026, 10, 1, 7, tzinfo=UTC)
+    newborns = [
+        {"outcome": "live", "baby_id": "NB-1", "sex": "female", "weight_g": 2450, "gestational_age_at_birth": "36+3"},
+        {"outcome": "stillbirth", "sex": None},
+    ]
+    events = [
+        Event("d1", "delivery", now, {"mode": "caesarean", "date": "2026-10-01", "newborns": newborns}),
+        Event("x1", "newborn.died", now, {"baby_id": "NB-1", "date": "2026-10-03"}),
+    ]
+    state = State(facts_from_patient(PATIENT))
+    for event in events:
+        state = evaluate(Library(()), state, event, now).state
+    dumped = json.loads(json.dumps(dump_state(state), ensure_ascii=False))
+    assert [b["id"] for b in dumped["facts"]["babies"]] == ["NB-1", ""]
+    assert dumped["facts"]["babies"][0]["died_on"] == "2026-10-03"
+    loaded = load_state(dumped)
+    assert loaded == state
+    assert (loaded.facts.babies_alive, loaded.facts.babies_lost) == (0, 2)
+
+
+def test_a_state_stored_without_babies_derives_them_from_live_births() -> None:
+    """An older dump has no ``babies``: it loads with None, and her babies are ``live_births``
+    live ones, so the leaves still answer (a loss it never kept stays unknown)."""
+    facts = load_state(FORMAT_2_DUMP_WITHOUT_BABIES).facts
+    assert facts.babies is None
+    assert (facts.babies_alive, facts.babies_lost) == (2, 0)
+    assert len(facts.newborns or ()) == 2
+    pregnant = {**FORMAT_2_DUMP_WITHOUT_BABIES, "facts": {**FORMAT_2_DUMP_WITHOUT_BABIES["facts"], "live_births": None}}
+    assert load_state(pregnant).facts.babies_alive is None

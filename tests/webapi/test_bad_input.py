@@ -192,3 +192,53 @@ def test_an_unknown_or_ill_formed_medication_is_refused_and_a_known_one_taken(ap
     assert [(w["code"], w["medication"]) for w in again.get_json()["warnings"]] == [("repeat", "insulin")]
     stopped = _medication("rx-3", "medication.stopped", code="insulin", stopped_on="2026-07-20")
     assert api.post("/api/v1/events", stopped).status_code == 201
+
+
+def _newborn(event_id: str, kind: str, **data: Any) -> dict[str, Any]:
+    return {**diagnosis(event_id=event_id), "type": kind, "data": data}
+
+
+def test_an_ill_formed_newborn_event_is_refused_and_a_well_formed_one_taken(api: Api, app: Any) -> None:
+    """Issue 16 item 6: a baby's id and sex that do not fit are bad-newborn, a weight or place
+    out of bounds out-of-range; its gestational age at birth and the day it died have their
+    codes; the delivery's newborns are checked alike."""
+    assert api.post("/api/v1/events", registration()).status_code == 201
+    before = counts(app)
+    for kind, data, path, code in [
+        ("newborn.registered", {"baby_id": "NB 1"}, "data.baby_id", "bad-newborn"),
+        ("newborn.registered", {"baby_id": "NB-1", "sex": "F"}, "data.sex", "bad-newborn"),
+        ("newborn.registered", {"baby_id": "NB-1", "weight_g": 35000}, "data.weight_g", "out-of-range"),
+        ("newborn.registered", {"baby_id": "NB-1", "index": 0}, "data.index", "out-of-range"),
+        (
+            "newborn.registered",
+            {"baby_id": "NB-1", "gestational_age_at_birth": "38w"},
+            "data.gestational_age_at_birth",
+            "bad-gestational-age",
+        ),
+        ("newborn.died", {"baby_id": "NB-1"}, "data", "missing-key"),
+        ("newborn.died", {"baby_id": "NB-1", "date": "2026-02-30"}, "data", "bad-date"),
+        (
+            "delivery",
+            {"newborns": [{"outcome": "live", "sex": "M"}]},
+            "data.newborns.0.sex",
+            "bad-newborn",
+        ),
+    ]:
+        response = api.post("/api/v1/events", _newborn("nb-1", kind, **data))
+        assert response.status_code == 422, data
+        assert response.mimetype == "application/problem+json"
+        problem = response.get_json()
+        assert problem["code"] == "invalid-event"
+        assert [(e["path"], e["code"]) for e in problem["errors"]] == [(path, code)], problem
+    assert counts(app) == before
+    delivery = _newborn(
+        "nb-1",
+        "delivery",
+        mode="vaginal",
+        newborns=[{"outcome": "live", "baby_id": "NB-1", "sex": "female", "weight_g": 3150}],
+    )
+    assert api.post("/api/v1/events", delivery).status_code == 201
+    registered = _newborn("nb-2", "newborn.registered", baby_id="NB-1", gestational_age_at_birth="38+4")
+    assert api.post("/api/v1/events", registered).status_code == 201
+    died = _newborn("nb-3", "newborn.died", baby_id="NB-1", date="2026-07-11")
+    assert api.post("/api/v1/events", died).status_code == 201
