@@ -298,9 +298,7 @@ def apply_event(facts: Facts, event: Event, scorer: Scorer | None = None) -> Fac
         newborns = data.get("newborns")
         live = sum(1 for n in newborns if n.get("outcome") == "live") if newborns else None
         babies = _delivered_babies(facts.babies, newborns) if newborns else facts.babies
-        return replace(
-            facts, status="delivered", delivery_date=delivered_on, live_births=live, babies=babies
-        )
+        return replace(facts, status="delivered", delivery_date=delivered_on, live_births=live, babies=babies)
     if kind in ("newborn.registered", "newborn.died"):
         return replace(facts, babies=_baby_event(facts.newborns or (), kind, data))
     if kind == "pregnancy.ended":
@@ -322,15 +320,11 @@ def _baby(entry: Mapping[str, Any], outcome: str, before: Baby | None = None) ->
     )
 
 
-def _delivered_babies(
-    known: tuple[Baby, ...] | None, newborns: list[Mapping[str, Any]]
-) -> tuple[Baby, ...]:
+def _delivered_babies(known: tuple[Baby, ...] | None, newborns: list[Mapping[str, Any]]) -> tuple[Baby, ...]:
     """The delivery's babies, in its order; one registered before it (same ``baby_id``) keeps
     what the registration or a death said."""
     by_id = {b.id: b for b in known or () if b.id}
-    return tuple(
-        _baby(n, str(n["outcome"]), by_id.get(str(n.get("baby_id") or ""))) for n in newborns
-    )
+    return tuple(_baby(n, str(n["outcome"]), by_id.get(str(n.get("baby_id") or ""))) for n in newborns)
 
 
 def _baby_event(babies: tuple[Baby, ...], kind: str, data: Mapping[str, Any]) -> tuple[Baby, ...]:

@@ -15,8 +15,8 @@ Optional keys need no bump: from format 2 on, the decoder fills the default of e
 is missing (a fact, a state key, a key of an enrolment or a pending action that has a default in
 the engine's record), so a later change may add an optional key (per-baby outcomes, a loss
 hold, medications) and still read every format-2 dump. ``facts.babies`` (issue 16 item 6) is
-one: a dump without it has None, and ``Facts.newborns`` derives ``live_births`` live babies. Only a changed meaning, a renamed or a
-new required key needs ``FORMAT`` + 1 and a migration.
+one: a dump without it has None, and ``Facts.newborns`` derives ``live_births`` live babies.
+Only a changed meaning, a renamed or a new required key needs ``FORMAT`` + 1 and a migration.
 """
 
 from __future__ import annotations

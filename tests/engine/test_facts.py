@@ -70,7 +70,13 @@ def _babies(facts: Facts, *events: tuple[str, dict[str, object]]) -> Facts:
 
 def test_the_delivery_keeps_each_baby_in_its_order() -> None:
     newborns = [
-        {"outcome": "live", "baby_id": "NB-1", "sex": "female", "weight_g": 2450, "gestational_age_at_birth": "36+3"},
+        {
+            "outcome": "live",
+            "baby_id": "NB-1",
+            "sex": "female",
+            "weight_g": 2450,
+            "gestational_age_at_birth": "36+3",
+        },
         {"outcome": "stillbirth"},
     ]
     facts = _babies(FACTS, ("delivery", {"date": "2026-10-01", "newborns": newborns}))
@@ -114,7 +120,10 @@ def test_a_registration_before_the_delivery_is_kept_by_its_id() -> None:
     facts = _babies(
         FACTS,
         ("newborn.registered", {"baby_id": "NB-1", "sex": "female", "weight_g": 3100}),
-        ("delivery", {"newborns": [{"outcome": "live", "baby_id": "NB-1", "gestational_age_at_birth": "39+0"}]}),
+        (
+            "delivery",
+            {"newborns": [{"outcome": "live", "baby_id": "NB-1", "gestational_age_at_birth": "39+0"}]},
+        ),
     )
     assert facts.babies == (Baby("live", "NB-1", "female", 3100.0, 39 * 7),)
 

@@ -209,7 +209,13 @@ def test_babies_survive_a_json_round_trip() -> None:
     stored as a list in the delivery's order and read back the same."""
     now = datetime(2026, 10, 1, 7, tzinfo=UTC)
     newborns = [
-        {"outcome": "live", "baby_id": "NB-1", "sex": "female", "weight_g": 2450, "gestational_age_at_birth": "36+3"},
+        {
+            "outcome": "live",
+            "baby_id": "NB-1",
+            "sex": "female",
+            "weight_g": 2450,
+            "gestational_age_at_birth": "36+3",
+        },
         {"outcome": "stillbirth", "sex": None},
     ]
     events = [
@@ -234,5 +240,8 @@ def test_a_state_stored_without_babies_derives_them_from_live_births() -> None:
     assert facts.babies is None
     assert (facts.babies_alive, facts.babies_lost) == (2, 0)
     assert len(facts.newborns or ()) == 2
-    pregnant = {**FORMAT_2_DUMP_WITHOUT_BABIES, "facts": {**FORMAT_2_DUMP_WITHOUT_BABIES["facts"], "live_births": None}}
+    pregnant = {
+        **FORMAT_2_DUMP_WITHOUT_BABIES,
+        "facts": {**FORMAT_2_DUMP_WITHOUT_BABIES["facts"], "live_births": None},
+    }
     assert load_state(pregnant).facts.babies_alive is None

@@ -302,7 +302,13 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     ),
     # Issue 16 item 6: a baby's registration and death, one baby at a time.
     "newborn.registered": (
-        {"baby_id": "NB-20261001-1", "index": 1, "sex": "female", "weight_g": 3150, "gestational_age_at_birth": "38+4"},
+        {
+            "baby_id": "NB-20261001-1",
+            "index": 1,
+            "sex": "female",
+            "weight_g": 3150,
+            "gestational_age_at_birth": "38+4",
+        },
         {"baby_id": "NB-1", "sex": "F"},
     ),
     "newborn.died": ({"baby_id": "NB-20261001-1", "date": "2026-10-03"}, {"date": "2026-10-03"}),

@@ -214,7 +214,10 @@ def test_the_baby_leaves_and_the_newborn_events_are_said_in_words() -> None:
     assert describe_condition(congratulate, ZH) == "有宝宝离世 = 否（每个宝宝都健在）且健在的宝宝数 ≥ 1"
     assert describe_condition(congratulate) == "a baby lost = no (every baby alive) and babies alive ≥ 1"
     assert describe_condition(Compare("babies_lost", "gte", 1), ZH) == "失去的宝宝数 ≥ 1"
-    assert describe_condition(Compare("any_baby_lost", "eq", True), ZH) == "有宝宝离世 = 是（死产或宝宝出生后离世）"
+    assert (
+        describe_condition(Compare("any_baby_lost", "eq", True), ZH)
+        == "有宝宝离世 = 是（死产或宝宝出生后离世）"
+    )
     for kind, chinese in [("newborn.registered", "新生儿登记时"), ("newborn.died", "新生儿离世时")]:
         item = PreviewItem(_items()["glucose-log"].row, None, "产后与新生儿随访", "", OnEvent(kind))
         assert why(item, ZH).startswith(chinese + "，"), kind
