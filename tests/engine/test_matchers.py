@@ -530,6 +530,29 @@ def test_risk_confirmed_compiles_and_both_matchers_read_it_as_a_boolean() -> Non
 
 
 @pytest.mark.timeout(300, method="thread")
+def test_the_baby_leaves_compile_and_both_matchers_read_them() -> None:
+    """Issue 16 item 6: any_baby_lost, babies_alive and babies_lost; unknown babies (None, or a
+    snapshot without them) make every leaf false, and `not: {any_baby_lost: true}` true."""
+    twins_one_lost = {"any_baby_lost": True, "babies_alive": 1, "babies_lost": 1}
+    all_alive = {"any_baby_lost": False, "babies_alive": 2, "babies_lost": 0}
+    unknown = {"any_baby_lost": None, "babies_alive": None, "babies_lost": None}
+    for audience, expected in [
+        ("{any_baby_lost: false}", (False, True, False, False)),
+        ("{any_baby_lost: true}", (True, False, False, False)),
+        ("{not: {any_baby_lost: true}}", (False, True, True, True)),
+        ("{babies_alive: {gte: 1}, babies_lost: 1}", (True, False, False, False)),
+        ("{babies_lost: 0}", (False, True, False, False)),
+    ]:
+        text = f"pathway: p\ntitle: t\naudience: {audience}\nrules: [{{id: a, on: enrolled, do: [{{push: {{content: danger-signs}}}}]}}]\n"
+        result = compile_text(text)
+        assert result.ok, result.problems
+        (pathway,) = result.pathways
+        for snapshot, want in zip((twins_one_lost, all_alive, unknown, {}), expected, strict=True):
+            compiled = CompiledMatcher(pathway).audience(snapshot)
+            assert DurableMatcher(pathway).audience(snapshot) == compiled == want, (audience, snapshot)
+
+
+@pytest.mark.timeout(300, method="thread")
 def test_icd_prefix_matches_longer_codes_only() -> None:
     prefix = HasCode((CodePattern(prefix="O24.4"),))
     assert both(prefix, {"icd10": frozenset({"O24.401"})})
