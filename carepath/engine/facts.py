@@ -90,6 +90,9 @@ class Facts:
     labs: Mapping[str, float] = field(default_factory=lambda: EMPTY)
     #: Active medication codes (engine/medications.py): prescribed and not stopped (issue 16 item 9).
     medications: frozenset[str] = frozenset()
+    #: Issue 16 item 7 (engine/loss.py): a loss is suspected and not yet confirmed or rejected;
+    #: every message to her is held meanwhile.
+    loss_suspected: bool = False
 
     @cached_property
     def dating(self) -> Dating | None:
@@ -256,6 +259,13 @@ def apply_event(facts: Facts, event: Event, scorer: Scorer | None = None) -> Fac
         return replace(facts, status="delivered", delivery_date=delivered_on, live_births=live)
     if kind == "pregnancy.ended":
         return replace(facts, status="ended")
+    # issue 16 item 7 (engine/loss.py): suspected, confirmed (the pregnancy ended), rejected
+    if kind == "loss.suspected":
+        return facts if facts.status == "ended" else replace(facts, loss_suspected=True)
+    if kind == "loss.confirmed":
+        return replace(facts, status="ended", loss_suspected=False)
+    if kind == "loss.rejected":
+        return replace(facts, loss_suspected=False)
     return facts
 
 
