@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, update
+from sqlalchemy import ColumnElement, delete, update
 from sqlalchemy.orm import Session
 
 from carepath.engine import loss
@@ -78,7 +78,7 @@ def _lift(session: Session, pregnancy: Pregnancy) -> None:
     )
 
 
-def _update(session: Session, where: object, **values: object) -> int:
+def _update(session: Session, where: ColumnElement[bool], **values: object) -> int:
     result = session.execute(
         update(OutboxRow).where(where).values(**values).execution_options(synchronize_session=False)
     )

@@ -107,7 +107,9 @@ def test_a_hold_then_a_rejection_never_sends_a_message_whose_moment_passed(held_
     )
     rejection = Event("r", "loss.rejected", rejected_at, {"rejected_by": "张医生"})
     until = ENROLLED + timedelta(days=90)
-    rows = [r for r in dry_run(LIBRARY, _facts(), [suspicion, rejection], until=until) if r.action in MESSAGES]
+    rows = [
+        r for r in dry_run(LIBRARY, _facts(), [suspicion, rejection], until=until) if r.action in MESSAGES
+    ]
     assert rows
     for row in rows:
         if row.at < suspected_at:

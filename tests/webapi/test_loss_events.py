@@ -55,9 +55,7 @@ def _read(app: Flask) -> tuple[Pregnancy, list[tuple[str, str, str | None, Any]]
                 OutboxRow.kind.in_(MESSAGES)
             )
         ).all()
-        pauses = list(
-            session.scalars(select(DeliveryPause.target).where(DeliveryPause.scope == "pregnancy"))
-        )
+        pauses = list(session.scalars(select(DeliveryPause.target).where(DeliveryPause.scope == "pregnancy")))
         session.expunge(pregnancy)
     return pregnancy, [tuple(r) for r in rows], pauses
 
@@ -74,7 +72,9 @@ def test_a_loss_code_holds_her_and_the_confirmation_cancels_every_unsent_row(api
     api.clock.now = NOW + timedelta(hours=1)
     confirmed = api.post(
         "/api/v1/events",
-        loss_event("loss-1", "loss.confirmed", "2026-07-10T15:30:00+08:00", confirmed_by="张医生", reason="稽留流产"),
+        loss_event(
+            "loss-1", "loss.confirmed", "2026-07-10T15:30:00+08:00", confirmed_by="张医生", reason="稽留流产"
+        ),
     )
     assert confirmed.status_code == 201, confirmed.get_json()
     new_keys = {a["dedupe_key"] for a in confirmed.get_json()["actions"]}
@@ -94,7 +94,9 @@ def test_a_rejection_releases_what_is_ahead_and_skips_what_passed(api: Api, app:
     assert api.post("/api/v1/events", registration()).status_code == 201
     suspected = api.post(
         "/api/v1/events",
-        loss_event("loss-1", "loss.suspected", "2026-07-10T14:40:00+08:00", reported_by="李护士", reason="阴道出血"),
+        loss_event(
+            "loss-1", "loss.suspected", "2026-07-10T14:40:00+08:00", reported_by="李护士", reason="阴道出血"
+        ),
     )
     assert suspected.status_code == 201, suspected.get_json()
     _, before, pauses = _read(app)

@@ -222,7 +222,11 @@ rules:
     for rule_id in ("suspected", "confirmed", "rejected"):
         rule = library.current["loss-words"].rule(rule_id)
         item = PreviewItem(
-            row=_items()["glucose-log"].row, week=None, pathway_title="妊娠丢失", rule_title="", trigger=rule.trigger
+            row=_items()["glucose-log"].row,
+            week=None,
+            pathway_title="妊娠丢失",
+            rule_title="",
+            trigger=rule.trigger,
         )
         said[rule_id] = why(item, ZH)
     assert said["suspected"].startswith("怀疑妊娠丢失时（暂停给她的所有消息）")

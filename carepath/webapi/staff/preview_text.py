@@ -454,7 +454,9 @@ SENTENCES.update(
     [
         sentence("why/event-loss-suspected", "when a pregnancy loss was suspected (her messages are held)"),
         sentence("why/event-loss-confirmed", "when a doctor confirmed the pregnancy loss"),
-        sentence("why/event-loss-rejected", "when a doctor ruled out the pregnancy loss (her messages resume)"),
+        sentence(
+            "why/event-loss-rejected", "when a doctor ruled out the pregnancy loss (her messages resume)"
+        ),
     ]
 )
 _EVENTS["loss.suspected"] = "why/event-loss-suspected"
