@@ -82,6 +82,7 @@ def _hospital_policy(
         all=any(scope == "all" for scope, _ in paused),
         pathways=frozenset(t for s, t in paused if s == "pathway"),
         channels=frozenset(t for s, t in paused if s == "channel"),
+        pregnancies=frozenset(t for s, t in paused if s == "pregnancy"),
     )
     return dataclasses.replace(
         hospital.policy,
@@ -174,6 +175,7 @@ def claim(
                     consent=pol.Consent(health, channels, refused_topics, refused),
                     bindings=MappingProxyType(dict(bindings.get(patient_id, {}))),
                     sent_today=sent_today.get(pregnancy_id, 0),
+                    held=pregnancy_id in policy.kill.pregnancies,
                 )
                 _decide_rows(
                     items,
@@ -298,8 +300,12 @@ def _file_early(
     inbox: InboxCopies,
 ) -> None:
     """A row that fired while its notice waits (``next_attempt_at``): her inbox copy is filed
-    now, the row stays due for its notice. A kill switch holds the copy too."""
+    now, the row stays due for its notice. A kill switch or a hold on her pregnancy (a
+    suspected loss) holds the copy too."""
     row.updated_at = now
+    if row.pregnancy_id in policy.kill.pregnancies:
+        row.status_reason = pol.PAUSED_PREGNANCY  # not claimed again before its notice's time
+        return
     if policy.kill.all or row.pathway_id in policy.kill.pathways:
         row.status_reason = pol.PAUSED_ALL if policy.kill.all else pol.PAUSED_PATHWAY
         return

@@ -17,8 +17,10 @@ Rules, in the order applied:
 
 1. A cancelled item is skipped; an item whose ``expires_at`` has passed (or would pass before
    the time it is held until) is skipped as expired. Nothing else is ever dropped.
-2. Kill switches: ``all`` or the item's pathway holds it; a paused *channel* holds the items
-   whose chosen channel it is (a pause stops sending, it does not reroute to a costlier one).
+2. Kill switches: ``all`` or the item's pathway holds it; so does a hold on her pregnancy (a
+   suspected loss, issue 16 item 7: every message to her, her inbox copy too); a paused
+   *channel* holds the items whose chosen channel it is (a pause stops sending, it does not
+   reroute to a costlier one).
 3. PIPL art. 29: no external message without her separate consent to health-information
    processing, and her consent to that channel (and topic). The inbox, behind her login, needs
    neither; it is always bound.
@@ -61,6 +63,7 @@ NOT_DUE = "not-due"
 PAUSED_ALL = "paused:all"
 PAUSED_PATHWAY = "paused:pathway"
 PAUSED_CHANNEL = "paused:channel"
+PAUSED_PREGNANCY = "paused:pregnancy"
 ALL_FAILED = "all-channels-failed"
 
 
@@ -128,6 +131,8 @@ class Recipient:
     bindings: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     fallback_order: tuple[str, ...] = ()
     sent_today: int = 0
+    #: A suspected loss holds every message to her (a ``pregnancy`` pause, issue 16 item 7).
+    held: bool = False
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,8 @@ class KillSwitches:
     all: bool = False
     pathways: frozenset[str] = frozenset()
     channels: frozenset[str] = frozenset()
+    #: Pregnancies held by a suspected loss (issue 16 item 7); ``Recipient.held`` for each.
+    pregnancies: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -226,6 +233,8 @@ def _decide_one(
         return Hold(None, PAUSED_ALL)
     if item.pathway in policy.kill.pathways:
         return Hold(None, PAUSED_PATHWAY)
+    if her.held:
+        return Hold(None, PAUSED_PREGNANCY)
     if item.due_at > now:
         return _hold(item, item.due_at, NOT_DUE)
 

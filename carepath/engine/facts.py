@@ -135,6 +135,10 @@ class Facts:
         babies = self.newborns
         return None if babies is None else sum(1 for b in babies if not b.alive)
 
+    #: Issue 16 item 7 (engine/loss.py): a loss is suspected and not yet confirmed or rejected;
+    #: every message to her is held meanwhile.
+    loss_suspected: bool = False
+
     @cached_property
     def dating(self) -> Dating | None:
         """The dating these inputs give, or None when there is nothing to date by.
@@ -303,6 +307,13 @@ def apply_event(facts: Facts, event: Event, scorer: Scorer | None = None) -> Fac
         return replace(facts, babies=_baby_event(facts.newborns or (), kind, data))
     if kind == "pregnancy.ended":
         return replace(facts, status="ended")
+    # issue 16 item 7 (engine/loss.py): suspected, confirmed (the pregnancy ended), rejected
+    if kind == "loss.suspected":
+        return facts if facts.status == "ended" else replace(facts, loss_suspected=True)
+    if kind == "loss.confirmed":
+        return replace(facts, status="ended", loss_suspected=False)
+    if kind == "loss.rejected":
+        return replace(facts, loss_suspected=False)
     return facts
 
 

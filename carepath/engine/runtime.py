@@ -26,7 +26,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from carepath.engine import event_forms, plans
+from carepath.engine import event_forms, loss, plans
 from carepath.engine.event_forms import EvaluationProblem
 from carepath.engine.facts import (
     Event,
@@ -137,6 +137,9 @@ class Evaluation:
     fired_at: Mapping[str, datetime] = field(default_factory=lambda: MappingProxyType({}))
     #: Staff requests (plan.enrol_requested / plan.end_requested) that changed nothing, and why.
     plan_notes: tuple[plans.PlanNote, ...] = ()
+    #: Issue 16 item 7 (loss.py): the hold on her messages began (``held``), ended with the
+    #: pregnancy (``confirmed``) or lifted (``lifted``); None: unchanged.
+    loss: str | None = None
 
 
 def dedupe_key(pregnancy_id: str, pathway: Pathway, rule_id: str, occurrence: str, index: int) -> str:
@@ -203,7 +206,10 @@ class _Run:
             self.repeat = repeats(self.facts, event)  # against her facts *before* the event
             self.facts = apply_event(self.facts, event, self.settings.scorer)
         occurrence = event.id if event is not None else f"tick-{self.today.isoformat()}"
-        self.queue.append(_Step(event, 0, occurrence, (), repeat=self.repeat))
+        first_step = _Step(event, 0, occurrence, (), repeat=self.repeat)
+        self.queue.append(first_step)
+        if event is not None:
+            self._loss_follows(event, first_step)
         pre_existing = {e.id for e in self.enrolments if e.active}
         first = True
         while self.queue:
@@ -216,6 +222,18 @@ class _Run:
                 )
             self._step(step, timed_for=pre_existing if first else set())
             first = False
+
+    def _loss_follows(self, event: Event, step: _Step) -> None:
+        """Issue 16 item 7 (loss.py): a loss code raises ``loss.suspected`` (and holds her
+        messages); ``loss.confirmed`` raises ``pregnancy.ended`` with its reason."""
+        if event.type == "diagnosis.added" and not self.repeat:
+            code = str(event.data["code"])
+            if loss.raises_suspicion(self.facts, code):  # a diagnosis changes neither status nor hold
+                self.facts = replace(self.facts, loss_suspected=True)
+                self._raise(loss.SUSPECTED, {"code": code, "source": "diagnosis"}, step, f"diagnosis {code}")
+        elif event.type == loss.CONFIRMED_EVENT:
+            reason = str(event.data.get("reason") or "")
+            self._raise("pregnancy.ended", {"reason": reason}, step, loss.CONFIRMED_EVENT)
 
     def _step(self, step: _Step, timed_for: set[str]) -> None:
         snap = snapshot(self.facts, self.today, step.event)
@@ -568,4 +586,5 @@ def evaluate(
         problems=tuple(run.problems),
         fired_at=MappingProxyType(run.fired_at),
         plan_notes=tuple(run.plan_notes),
+        loss=loss.transition(state.facts, run.facts, event.type if event is not None else None),
     )

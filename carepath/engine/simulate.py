@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from carepath.engine import loss
 from carepath.engine.clock import format_gestational_age, gestational_days
 from carepath.engine.facts import Event, Facts, apply_event
 from carepath.engine.library import Library
@@ -156,9 +157,14 @@ def dry_run(
     for evaluation in timeline(
         library, facts, events, start=start, until=until, settings=settings, extra_ticks=extra_ticks
     ):
+        now = evaluation.state.evaluated_at
+        if evaluation.loss is not None and now is not None:
+            _loss_hold(rows, evaluation.loss, now)
+        held = evaluation.state.facts.loss_suspected
         for emitted in evaluation.actions:
             if emitted.dedupe_key not in rows:
-                rows[emitted.dedupe_key] = _row(emitted, evaluation.state.facts, settings, len(rows))
+                row = _row(emitted, evaluation.state.facts, settings, len(rows))
+                rows[emitted.dedupe_key] = _with_status(row, "held") if held and _to_her(row) else row
         for cancelled in evaluation.cancellations:
             if cancelled.dedupe_key in rows:
                 rows[cancelled.dedupe_key] = _with_status(rows[cancelled.dedupe_key], cancelled.status)
@@ -186,6 +192,32 @@ def _row(emitted: Emitted, facts: Facts, settings: Settings, sequence: int) -> R
         sequence=sequence,
         channels=emitted.channels,
     )
+
+
+#: The actions that are messages to her (the outbox rows the dispatcher delivers).
+MESSAGES = frozenset({"push", "remind", "questionnaire"})
+
+
+def _to_her(row: Row) -> bool:
+    return row.action in MESSAGES
+
+
+def _loss_hold(rows: dict[str, Row], change: str, now: datetime) -> None:
+    """Issue 16 item 7, as the store does it (engine/loss.py): a suspected loss holds every
+    message to her not yet sent (``held``); ``loss.confirmed`` cancels every message not yet
+    sent; ``loss.rejected`` releases those whose moment is still ahead and skips the others
+    (``skipped``, reason stale-after-hold). Runs before the evaluation's own actions are added,
+    which are not touched (the follow-up a confirmation starts is sent)."""
+    for key, row in list(rows.items()):
+        if not _to_her(row):
+            continue
+        unsent = row.status == "held" or (row.status == "due" and row.at >= now)
+        if change == loss.HELD and row.status == "due" and row.at >= now:
+            rows[key] = _with_status(row, "held")
+        elif change == loss.CONFIRMED and unsent:
+            rows[key] = _with_status(row, "cancelled")
+        elif change == loss.LIFTED and row.status == "held":
+            rows[key] = _with_status(row, "due" if row.at > now else "skipped")
 
 
 def _with_status(row: Row, status: str) -> Row:

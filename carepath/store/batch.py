@@ -20,7 +20,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from carepath.engine import plans
+from carepath.engine import loss, plans
 from carepath.engine.runtime import State
 from carepath.errors import CarepathError
 from carepath.store import evaluation, events
@@ -150,6 +150,8 @@ def _grouped_or_raise(
             raise _NotGroupedError
         if item.event.type in plans.REQUESTS:
             raise _NotGroupedError  # a staff request: checked and answered by events.process
+        if item.event.type in loss.EVENTS:
+            raise _NotGroupedError  # issue 16 item 7: its cancellations come before its own rows
     integrator_id = int(actor.id)
     ids = [i.event.id for i in items if i.event is not None]
     stored = {

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from carepath.store.models import ChannelQuota, DeliveryPause, OutboxRow
 
 EVERY_HOSPITAL = "*"
-SCOPES = ("all", "pathway", "channel")
+SCOPES = ("all", "pathway", "channel", "pregnancy")
 
 
 def pause(
@@ -24,8 +24,8 @@ def pause(
     by: str,
     at: datetime,
 ) -> bool:
-    """Pause sending for ``scope`` (``all``, one ``pathway`` or one ``channel``); False when
-    it was paused already."""
+    """Pause sending for ``scope`` (``all``, one ``pathway``, one ``channel`` or one
+    ``pregnancy``: a suspected loss, ``store/loss_hold.py``); False when it was paused already."""
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {SCOPES}")
     target = "*" if scope == "all" else target

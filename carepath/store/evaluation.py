@@ -29,7 +29,7 @@ from carepath.engine.plans import PlanNote
 from carepath.engine.runtime import Cancellation, Emitted, Evaluation, Settings, State, evaluate
 from carepath.engine.spec import parse_duration
 from carepath.engine.timing import SendWindow
-from carepath.store import held_content, hospital_settings
+from carepath.store import held_content, hospital_settings, loss_hold
 from carepath.store.models import (
     DocumentVersion,
     EnrolmentRecord,
@@ -217,6 +217,9 @@ def persist_many(session: Session, decisions: Sequence[Decision], now: datetime)
         pregnancy.next_wakeup = evaluation.next_wakeup
         pregnancy.updated_at = now
         _save_enrolments(session, pregnancy, first[pregnancy_id].before, evaluation.state)
+    for decision in decisions:  # issue 16 item 7: before this trigger's own rows are written
+        if decision.evaluation.loss is not None:
+            loss_hold.apply(session, decision.pregnancy, decision.evaluation.loss, now)
     rows = _insert_actions(session, [(d.pregnancy, d.evaluation, d.event_row_id) for d in decisions], now)
     results = []
     for decision in decisions:

@@ -437,7 +437,8 @@ class InboxItem(Base):
 
 
 class DeliveryPause(Base):
-    """A kill switch: ``scope`` ``all``, ``pathway`` or ``channel`` (``target`` names which);
+    """A kill switch: ``scope`` ``all``, ``pathway``, ``channel`` or ``pregnancy`` (a suspected
+    loss holds every message to her, issue 16 item 7; ``target`` names which);
     ``hospital_id`` ``*`` pauses every hospital. The policy reads these before every claim."""
 
     __tablename__ = "delivery_pauses"

@@ -245,3 +245,16 @@ def test_a_state_stored_without_babies_derives_them_from_live_births() -> None:
         "facts": {**FORMAT_2_DUMP_WITHOUT_BABIES["facts"], "live_births": None},
     }
     assert load_state(pregnant).facts.babies_alive is None
+
+
+def test_a_suspected_loss_survives_a_json_round_trip_and_an_older_state_has_none() -> None:
+    """Issue 16 item 7: ``loss_suspected`` is an optional fact (no format bump): stored as a
+    boolean, absent from older dumps, which load with no loss suspected."""
+    now = datetime(2026, 7, 10, 7, tzinfo=UTC)
+    suspected = Event("l-1", "loss.suspected", now, {"reported_by": "李护士"})
+    state = evaluate(Library(()), State(facts_from_patient(PATIENT)), suspected, now).state
+    assert state.facts.loss_suspected is True
+    dumped = json.loads(json.dumps(dump_state(state), ensure_ascii=False))
+    assert dumped["facts"]["loss_suspected"] is True
+    assert load_state(dumped) == state
+    assert load_state(FORMAT_1_DUMP_WITHOUT_MEDICATIONS).facts.loss_suspected is False

@@ -313,6 +313,10 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     ),
     "newborn.died": ({"baby_id": "NB-20261001-1", "date": "2026-10-03"}, {"date": "2026-10-03"}),
     "pregnancy.ended": ({"reason": "自然流产"}, {"reason": 3}),
+    # Issue 16 item 7: a suspected loss, confirmed or rejected by a clinician.
+    "loss.suspected": ({"reason": "阴道出血伴腹痛", "reported_by": "李护士", "code": "O03.9"}, {"reason": 3}),
+    "loss.confirmed": ({"confirmed_by": "张医生", "reason": "稽留流产"}, {"confirmed_by": "张医生"}),
+    "loss.rejected": ({"rejected_by": "张医生", "note": "超声见胎心搏动"}, {"note": "超声见胎心搏动"}),
     "risk.confirmed": (
         {"colour": "yellow", "confirmed_by": "王医生", "note": "复核评估表"},
         {"colour": "purple", "confirmed_by": "王医生"},

@@ -221,3 +221,32 @@ def test_the_baby_leaves_and_the_newborn_events_are_said_in_words() -> None:
     for kind, chinese in [("newborn.registered", "新生儿登记时"), ("newborn.died", "新生儿离世时")]:
         item = PreviewItem(_items()["glucose-log"].row, None, "产后与新生儿随访", "", OnEvent(kind))
         assert why(item, ZH).startswith(chinese + "，"), kind
+
+
+def test_the_loss_events_are_said_in_chinese() -> None:
+    """Issue 16 item 7: a rule on loss.suspected / confirmed / rejected, in the doctor's words."""
+    from carepath.engine.preview import PreviewItem
+
+    text = """
+pathway: loss-words
+title: 妊娠丢失
+rules:
+  - {id: suspected, on: {event: loss.suspected}, do: [{task: {title: 确认, assign: responsible_doctor}}]}
+  - {id: confirmed, on: {event: loss.confirmed}, do: [{task: {title: 关怀, assign: responsible_nurse}}]}
+  - {id: rejected, on: {event: loss.rejected}, do: [{task: {title: 复核, assign: responsible_doctor}}]}
+"""
+    library = Library(compile_units([Unit("loss-words.yaml", text.encode())]).pathways)
+    said = {}
+    for rule_id in ("suspected", "confirmed", "rejected"):
+        rule = library.current["loss-words"].rule(rule_id)
+        item = PreviewItem(
+            row=_items()["glucose-log"].row,
+            week=None,
+            pathway_title="妊娠丢失",
+            rule_title="",
+            trigger=rule.trigger,
+        )
+        said[rule_id] = why(item, ZH)
+    assert said["suspected"].startswith("怀疑妊娠丢失时（暂停给她的所有消息）")
+    assert said["confirmed"].startswith("医生确认妊娠丢失时")
+    assert said["rejected"].startswith("医生排除妊娠丢失时（恢复给她的消息）")

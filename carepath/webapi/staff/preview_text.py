@@ -465,3 +465,16 @@ SENTENCES.update(
 )
 _EVENTS["newborn.registered"] = "why/event-newborn-registered"
 _EVENTS["newborn.died"] = "why/event-newborn-died"
+# --- issue 16 item 7: a suspected pregnancy loss, its confirmation and its rejection ---
+SENTENCES.update(
+    [
+        sentence("why/event-loss-suspected", "when a pregnancy loss was suspected (her messages are held)"),
+        sentence("why/event-loss-confirmed", "when a doctor confirmed the pregnancy loss"),
+        sentence(
+            "why/event-loss-rejected", "when a doctor ruled out the pregnancy loss (her messages resume)"
+        ),
+    ]
+)
+_EVENTS["loss.suspected"] = "why/event-loss-suspected"
+_EVENTS["loss.confirmed"] = "why/event-loss-confirmed"
+_EVENTS["loss.rejected"] = "why/event-loss-rejected"
