@@ -46,7 +46,7 @@ NUMERIC_FACTS = {
     "babies_alive": "babies_alive",
     "babies_lost": "babies_lost",
 }
-ENUM_FACTS = ("status", "dating_method", "bmi_class")
+ENUM_FACTS = ("status", "dating_method", "bmi_class", "weight_gain_status")  # the last: issue 16 item 9
 #: Facts a condition names that are no dates: a ``since`` leaf on one is ``not-a-date``.
 NOT_DATES = frozenset(
     {

@@ -16,6 +16,7 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
+from carepath.engine import weight_gain
 from carepath.engine.clock import (
     Dating,
     date_pregnancy,
@@ -443,6 +444,15 @@ def snapshot(facts: Facts, today: date, event: Event | None = None) -> dict[str,
         "age_at_edd": completed_years(facts.birth_date, edd) if facts.birth_date and edd else None,
         "bmi_pre": bmi,
         "bmi_class": bmi_class(bmi) if bmi is not None else None,
+        # issue 16 item 9: the latest measured weight against the WS/T band (engine/weight_gain.py)
+        "weight_gain_status": weight_gain.status(
+            bmi_class=bmi_class(bmi) if bmi is not None else None,
+            gestational_days=ga,
+            pre_pregnancy_kg=facts.weight_kg,
+            weight_kg=facts.labs.get("weight_kg"),
+            plurality=facts.plurality,
+            pregnant=facts.status == "pregnant",
+        ),
         "gravida": facts.gravida,
         "para": facts.para,
         "plurality": facts.plurality,

@@ -528,3 +528,14 @@ CODE_TITLES.update(
         meaning("bad-newborn", "a newborn's id, sex, weight or place that does not fit"),
     ]
 )
+
+# issue 16 item 9 (weight gain): the weight_gain_status leaf (engine/weight_gain.py)
+for _key, _hint in [
+    sentence(
+        "hint/weight-gain-status",
+        "below, within or above the WS/T 801-2022 weight gain band for her pre-pregnancy BMI class"
+        " (singletons only)",
+    ),
+]:
+    SENTENCES[_key] = _hint
+    HINTS[_hint] = _key

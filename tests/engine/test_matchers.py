@@ -90,7 +90,11 @@ PLAIN = [
     "babies_alive",
     "babies_lost",
     "any_baby_lost",
+    # issue 16 item 9: weight gain against the WS/T band (engine/weight_gain.py)
+    "weight_gain_status",
 ]
+#: The weight_gain_status values (issue 16 item 9).
+WEIGHT_GAIN = ["below", "within", "above"]
 LABS = ["bp_systolic", "hb"]
 FORMS = {"gdm-glucose-log": ["fasting_glucose", "note"], "scar-symptoms": ["scar_pain", "bleeding"]}
 #: Medication codes of the vocabulary (issue 16 item 9; engine/medications.py).
@@ -210,6 +214,8 @@ def snapshots(draw: st.DrawFn) -> dict[str, Any]:
     for name in PLAIN:
         if draw(st.booleans()):  # absent keys and None both stand for an absent fact
             snapshot[name] = draw(ANY_VALUE)
+    if draw(st.booleans()):  # the values a leaf names, more often than ANY_VALUE draws them
+        snapshot["weight_gain_status"] = draw(st.sampled_from(WEIGHT_GAIN))
     for name, item in collections_of.items():
         if draw(st.integers(0, 4)):
             snapshot[name] = draw(_collection(item))
@@ -351,6 +357,8 @@ yaml_leaves = st.one_of(
     st.fixed_dictionaries({"babies_alive": _numeric_leaf(st.integers(0, 3))}),
     st.fixed_dictionaries({"babies_lost": _numeric_leaf(st.integers(0, 3))}),
     st.fixed_dictionaries({"any_baby_lost": st.booleans()}),
+    # issue 16 item 9: weight gain against the WS/T band
+    st.fixed_dictionaries({"weight_gain_status": _enum_leaf(WEIGHT_GAIN)}),
     st.fixed_dictionaries(
         {"icd10": st.lists(st.sampled_from(["O24.4", "O34.2", "O10-O16", "O2"]), min_size=1, max_size=2)}
     ),
@@ -550,6 +558,32 @@ def test_the_baby_leaves_compile_and_both_matchers_read_them() -> None:
         for snapshot, want in zip((twins_one_lost, all_alive, unknown, {}), expected, strict=True):
             compiled = CompiledMatcher(pathway).audience(snapshot)
             assert DurableMatcher(pathway).audience(snapshot) == compiled == want, (audience, snapshot)
+
+
+@pytest.mark.timeout(300, method="thread")
+def test_the_weight_gain_leaf_compiles_and_both_matchers_read_it() -> None:
+    """Issue 16 item 9: weight_gain_status; an absent status (twins, a missing weight: None, or
+    a snapshot without it) makes every leaf false and its negation true."""
+    snapshots = (
+        {"weight_gain_status": "above"},
+        {"weight_gain_status": "within"},
+        {"weight_gain_status": None},
+        {},
+    )
+    for condition, expected in [
+        ("{weight_gain_status: [above]}", (True, False, False, False)),
+        ("{weight_gain_status: above}", (True, False, False, False)),
+        ("{weight_gain_status: [below, within]}", (False, True, False, False)),
+        ("{weight_gain_status: {ne: above}}", (False, True, False, False)),
+        ("{not: {weight_gain_status: [above]}}", (False, True, True, True)),
+    ]:
+        text = f"pathway: p\ntitle: t\naudience: {condition}\nrules: [{{id: a, on: enrolled, do: [{{push: {{content: danger-signs}}}}]}}]\n"
+        result = compile_text(text)
+        assert result.ok, result.problems
+        (pathway,) = result.pathways
+        for snapshot, want in zip(snapshots, expected, strict=True):
+            compiled = CompiledMatcher(pathway).audience(snapshot)
+            assert DurableMatcher(pathway).audience(snapshot) == compiled == want, (condition, snapshot)
 
 
 @pytest.mark.timeout(300, method="thread")

@@ -250,3 +250,19 @@ rules:
     assert said["suspected"].startswith("怀疑妊娠丢失时（暂停给她的所有消息）")
     assert said["confirmed"].startswith("医生确认妊娠丢失时")
     assert said["rejected"].startswith("医生排除妊娠丢失时（恢复给她的消息）")
+
+
+def test_the_weight_gain_leaf_is_said_in_words() -> None:
+    """Issue 16 item 9: weight_gain_status as a doctor says it, in Chinese and in English."""
+    from carepath.engine.spec import Compare
+
+    above = Compare("weight_gain_status", "in", ("above",))
+    assert describe_condition(above, ZH) == "孕期增重高于推荐范围"
+    assert describe_condition(above) == "weight gain above the recommended range"
+    assert describe_condition(Compare("weight_gain_status", "eq", "below"), ZH) == "孕期增重低于推荐范围"
+    assert describe_condition(Compare("weight_gain_status", "eq", "within"), ZH) == "孕期增重在推荐范围内"
+    either = Compare("weight_gain_status", "in", ("below", "above"))
+    assert (
+        describe_condition(either)
+        == "weight gain below the recommended range or weight gain above the recommended range"
+    )

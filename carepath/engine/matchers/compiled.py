@@ -36,6 +36,7 @@ PLAIN_FACTS = frozenset(
         "age_at_edd",
         "bmi_pre",
         "bmi_class",
+        "weight_gain_status",  # issue 16 item 9 (engine/weight_gain.py)
         "gravida",
         "para",
         "plurality",

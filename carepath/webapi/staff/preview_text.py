@@ -281,6 +281,8 @@ def _pattern(pattern: CodePattern) -> str:
 
 
 def _compare(node: Compare) -> Text:
+    if node.fact == "weight_gain_status" and node.op in ("eq", "ne", "in"):
+        return _weight_gain(node)
     key = ".".join(node.key)
     if node.key and f"fact/{node.fact}" in SENTENCES and node.fact in ("lab", "answer", "event"):
         name: Text | str = _say(f"fact/{node.fact}", key=key)
@@ -478,3 +480,23 @@ SENTENCES.update(
 _EVENTS["loss.suspected"] = "why/event-loss-suspected"
 _EVENTS["loss.confirmed"] = "why/event-loss-confirmed"
 _EVENTS["loss.rejected"] = "why/event-loss-rejected"
+
+
+# --- issue 16 item 9: weight gain against the WS/T 801-2022 band (engine/weight_gain.py) --------
+SENTENCES.update(
+    [
+        sentence("weight-gain/below", "weight gain below the recommended range"),
+        sentence("weight-gain/within", "weight gain within the recommended range"),
+        sentence("weight-gain/above", "weight gain above the recommended range"),
+    ]
+)
+
+
+def _weight_gain(node: Compare) -> Text:
+    """``weight_gain_status: [above]`` as the sentence a doctor says (孕期增重高于推荐范围)."""
+    values = node.value if isinstance(node.value, tuple) else (node.value,)
+    said = [_say(f"weight-gain/{v}") if f"weight-gain/{v}" in SENTENCES else str(v) for v in values]
+    joined = _joined(said, "cond/or")
+    if node.op == "ne":
+        return _say("cond/not", item=joined)
+    return joined if isinstance(joined, Text) else _say("cond/group", text=joined)
