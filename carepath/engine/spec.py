@@ -109,8 +109,8 @@ class Compare:
 
     Facts: ``gestational_days``, ``gestational_week``, ``trimester``, ``age_at_edd``,
     ``bmi_pre``, ``bmi_class``, ``weight_gain_status``, ``gravida``, ``para``, ``plurality``,
-    ``days_since_delivery``,
-    ``status``, ``dating_method``, ``risk_level`` (index in RISK_COLOURS), ``purple``,
+    ``days_since_delivery``, ``status``, ``dating_method``, ``risk_level`` (index in RISK_COLOURS),
+    ``purple``,
     ``lab`` (key: code), ``answer`` (key: form, item), ``event`` (key: dotted field path),
     ``since`` (key: date fact, ``days`` or ``months``; engine/elapsed.py).
     ``value`` is a scalar, or a tuple for ``in`` and ``between``.
