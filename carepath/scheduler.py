@@ -521,7 +521,10 @@ class Scheduler:
     def shutdown(self) -> None:
         """Stop the jobs (waiting for those running) and release the lock."""
         if self.apscheduler.running:
-            self.apscheduler.shutdown(wait=True)
+            try:
+                self.apscheduler.shutdown(wait=True)
+            except RuntimeError:  # SIGTERM while its thread was starting: no job ever ran
+                log.info("the scheduler was stopped while it was starting")
         if self.jobs.app.extensions.get("carepath.scheduler") is self:
             del self.jobs.app.extensions["carepath.scheduler"]
         self.holding.clear()

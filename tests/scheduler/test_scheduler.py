@@ -268,3 +268,27 @@ def test_the_scheduler_runs_its_jobs_and_releases_its_lease(app: Any, clock: Any
     finally:
         running.shutdown()
     Scheduler(jobs, holder="ward-b:202").lock.acquire()  # released on shutdown
+
+
+def test_a_scheduler_interrupted_while_its_thread_starts_still_shuts_down_and_releases(
+    app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM (``carepath serve``) can land inside APScheduler's start, after it says it runs
+    and before its thread has started: shutting down then must not fail joining that thread
+    (a traceback and exit 1, found by tests/cli/test_serve.py on a loaded machine)."""
+    import threading
+
+    jobs = Jobs(
+        app, lambda hospital: hospital_delivery_stub(), Settings(sweep_seconds=60, dispatch_seconds=60)
+    )
+    running = Scheduler(jobs, holder="ward-a:101")
+
+    def interrupted(self: threading.Thread) -> None:
+        raise KeyboardInterrupt  # what serve's SIGTERM handler raises
+
+    with monkeypatch.context() as patch:
+        patch.setattr(threading.Thread, "start", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            running.start()
+    running.shutdown()  # no RuntimeError: cannot join thread before it is started
+    Scheduler(jobs, holder="ward-b:202").lock.acquire()  # the lock was released

@@ -143,6 +143,14 @@ def test_nul_in_a_query_string_is_a_422(api: Api, app: Flask) -> None:
     _bad_text(response, "query.pregnancy")
 
 
+def test_an_unsigned_request_with_nul_is_refused_as_unsigned(api: Api) -> None:
+    """Authentication answers first: without its signature a request is a 401 whatever its
+    text (the fuzz test's unsigned probes found a 422 here), and nothing reads the NUL."""
+    response = api.client.delete("/api/v1/bindings?his_id=%00", headers={"X-Carepath-Signature": "x"})
+    assert response.status_code == 401, response.get_json()
+    assert api.client.post("/fhir/r4/?x=%00", data=b"{}").status_code == 401
+
+
 def test_nul_in_a_path_is_a_422(api: Api, app: Flask) -> None:
     nurse = add_staff(app, "a", role="nurse")
     # signed as the server reads the path (decoded), so that the request passes authentication

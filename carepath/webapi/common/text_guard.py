@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Flask, request
 
+from carepath.signing import HEADERS as SIGNING_HEADERS
 from carepath.webapi.common.problems import ApiProblemError
 
 _BAD = re.compile("[\x00\ud800-\udfff]")
@@ -61,8 +62,14 @@ def refuse_bad_text(value: Any, prefix: tuple[str, ...] = ()) -> None:
 #: name, audited and throttled like any other (``store/login_throttle.py``), not a 422.
 _FORMS_OF_THEIR_OWN = frozenset({"auth.login_post"})
 
+#: The signed audiences: a request to them without the signing headers is refused there (401)
+#: before anything reads it, so an unsigned caller learns nothing about what its text would do.
+_SIGNED_PATHS = ("/api/v1/", "/fhir/")
+
 
 def _check_request() -> None:
+    if request.path.startswith(_SIGNED_PATHS) and not all(h in request.headers for h in SIGNING_HEADERS):
+        return  # unsigned: authentication answers 401 first, and no view or query runs
     refuse_bad_text(request.view_args or {}, ("path",))
     _check_pairs(request.args.items(multi=True), "query")
     form = request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
