@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path as FilePath
 from types import MappingProxyType
 from typing import Any
 
-from carepath.engine import icd10, schema_check
+from carepath.engine import event_checks, icd10, schema_check
 from carepath.engine.catalogue import Catalogue, load_catalogue
 from carepath.engine.clock import parse_gestational_age
 from carepath.engine.conditions import ConditionParser, Reference
@@ -323,7 +323,7 @@ PASSES: tuple[tuple[str, Callable[[Compilation], None]], ...] = (
 
 
 def _parse_point(raw: dict[str, Any]) -> Point:
-    if "event_time" in raw:  # issue 16 item 2: checked against the trigger by _check_event_times
+    if "event_time" in raw:  # issue 16 item 2: checked against the trigger by event_checks.check_event_times
         return Point("event_time", parse_duration(raw.get("offset", "0d")), raw["event_time"])
     ((anchor, value),) = raw.items()
     if anchor == "gestational_age":
@@ -341,15 +341,15 @@ def _parse_trigger(unit: Unit, raw: dict[str, Any], path: Path) -> Trigger:
             return OnEnrolled()
         event_type = on["event"]
         filters = tuple(sorted((k, v) for k, v in on.items() if k != "event"))
-        _check_event_filters(unit, event_type, filters, (*path, "on"))
+        event_checks.check_event_filters(unit, event_type, filters, (*path, "on"))
         return OnEvent(event_type, filters)
     if "at" in raw:
-        _no_event_time(unit, raw["at"], (*path, "at"))
+        event_checks.no_event_time(unit, raw["at"], (*path, "at"))
         return At(_parse_point(raw["at"]))
     every = raw["every"]
     start = every.get("from", "enrolled")
     for key in ("from", "until"):
-        _no_event_time(unit, every.get(key), (*path, "every", key))
+        event_checks.no_event_time(unit, every.get(key), (*path, "every", key))
     start_point = Point("enrolled", timedelta(0)) if start == "enrolled" else _parse_point(start)
     until = _parse_point(every["until"]) if "until" in every else None
     if until is not None and until.anchor == start_point.anchor and until.offset <= start_point.offset:
@@ -358,124 +358,6 @@ def _parse_trigger(unit: Unit, raw: dict[str, Any], path: Path) -> Trigger:
     if interval < timedelta(days=1) or interval % timedelta(days=1):
         unit.doc.error((*path, "every", "interval"), "bad-duration", say("bad-duration/every-daily"))
     return Every(interval, start_point, until)
-
-
-def _data_schema(event_type: str) -> dict[str, Any]:
-    """The schema of an event type's ``data`` in events.schema.json ({} for internal events)."""
-    events_schema: Any = schema_check.validator("events").schema
-    event_schema = events_schema["$defs"]["event"]
-    data_schema: dict[str, Any] = {}
-    for branch in event_schema["allOf"]:
-        if branch["if"]["properties"]["type"]["const"] == event_type:
-            data_schema = branch["then"]["properties"]["data"]
-    return data_schema
-
-
-def _check_event_filters(
-    unit: Unit, event_type: str, filters: tuple[tuple[str, Any], ...], path: Path
-) -> None:
-    """Filter keys must be data fields of that event type; some values are names to resolve."""
-    data_schema = _data_schema(event_type)
-    known = data_schema.get("properties", {})
-    for key, value in filters:
-        if known and key not in known and data_schema.get("additionalProperties") is False:
-            unit.doc.error(
-                (*path, key),
-                "unknown-key",
-                say(
-                    "unknown-key/event-field", event=event_type, field=key, suggestion=suggestion(key, known)
-                ),
-                key=True,
-            )
-        elif key == "form":
-            unit.references.append(Reference("form", str(value), (*path, key)))
-        elif key == "tag":
-            unit.references.append(Reference("tag", str(value), (*path, key)))
-        elif key == "code" and event_type == "lab.result":
-            unit.references.append(Reference("lab", str(value), (*path, key)))
-
-
-# --- issue 16 item 2: time relative to an event -----------------------------------------------
-
-
-def _no_event_time(unit: Unit, raw: Any, path: Path) -> None:
-    """A timed trigger has no triggering event whose time it could take."""
-    if isinstance(raw, dict) and "event_time" in raw:
-        unit.doc.error((*path, "event_time"), "bad-event-time", say("bad-event-time/no-event"))
-
-
-def _event_times(data_schema: dict[str, Any]) -> list[str]:
-    """The fields of an event type's data that are a date and time (the schema's pattern)."""
-    fields = data_schema.get("properties", {})
-    return sorted(name for name, spec in fields.items() if spec.get("x-code") == "bad-datetime")
-
-
-def _check_event_times(unit: Unit, trigger: Trigger, actions: tuple[Action, ...], path: Path) -> None:
-    """Each ``event_time`` of a scheduled action names a date-time field of the event type
-    its rule is triggered by (``on: {event: class.booked}``), as events.schema.json says."""
-    for action in actions:
-        schedule = action.schedule
-        if schedule is None:
-            continue
-        for key, point in (("at", schedule.at), ("not_after", schedule.not_after)):
-            if point is None or point.anchor != "event_time":
-                continue
-            where = (*path, "do", action.index, action.kind, key, "event_time")
-            if not isinstance(trigger, OnEvent):
-                unit.doc.error(where, "bad-event-time", say("bad-event-time/no-event"))
-                continue
-            data_schema = _data_schema(trigger.type)
-            times = _event_times(data_schema)
-            if point.field in times:
-                continue
-            if point.field in data_schema.get("properties", {}):
-                text = say("bad-event-time/not-a-time", event=trigger.type, field=point.field)
-            elif not times:
-                text = say("bad-event-time/no-times", event=trigger.type)
-            else:
-                text = say(
-                    "bad-event-time/not-carried",
-                    event=trigger.type,
-                    field=point.field,
-                    suggestion=suggestion(point.field, times),
-                    times=", ".join(times),
-                )
-            unit.doc.error(where, "bad-event-time", text)
-
-
-# --- issue 16 item 3: a form named by the event ------------------------------------------------
-
-
-def _check_event_forms(unit: Unit, trigger: Trigger, actions: tuple[Action, ...], path: Path) -> None:
-    """``questionnaire: {form: {event_field: exam_form}}`` names a field of the rule's event
-    type that names a form (``x-names: form`` in events.schema.json). Which form it names is
-    known only at run time, where an unpublished one becomes a staff task (event_forms.py)."""
-    for action in actions:
-        chosen = action.params.get("form")
-        if action.kind != "questionnaire" or not isinstance(chosen, Mapping):
-            continue
-        name = str(chosen["event_field"])
-        where = (*path, "do", action.index, action.kind, "form", "event_field")
-        if not isinstance(trigger, OnEvent):
-            unit.doc.error(where, "bad-event-form", say("bad-event-form/no-event"))
-            continue
-        fields = _data_schema(trigger.type).get("properties", {})
-        naming = sorted(k for k, spec in fields.items() if spec.get("x-names") == "form")
-        if name in naming:
-            continue
-        if name in fields:
-            text = say("bad-event-form/not-a-form", event=trigger.type, field=name)
-        elif not naming:
-            text = say("bad-event-form/no-forms", event=trigger.type)
-        else:
-            text = say(
-                "bad-event-form/not-carried",
-                event=trigger.type,
-                field=name,
-                suggestion=suggestion(name, naming),
-                fields=", ".join(naming),
-            )
-        unit.doc.error(where, "bad-event-form", text)
 
 
 def _parse_rule(unit: Unit, raw: dict[str, Any], path: Path) -> Rule | None:
@@ -496,8 +378,8 @@ def _parse_rule(unit: Unit, raw: dict[str, Any], path: Path) -> Rule | None:
     if len(trigger_keys) != 1 or not unit.clean_at((*path, trigger_keys[0])):
         return None
     trigger = _parse_trigger(unit, raw, path)
-    _check_event_times(unit, trigger, actions, path)
-    _check_event_forms(unit, trigger, actions, path)
+    event_checks.check_event_times(unit, trigger, actions, path)
+    event_checks.check_event_forms(unit, trigger, actions, path)
     timed = isinstance(trigger, At | Every)
     for key in ("catch_up", "catch_up_within"):
         if key in raw and not timed and unit.clean_at((*path, key)):
