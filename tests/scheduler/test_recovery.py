@@ -65,9 +65,9 @@ def _reminder(db: Any, his_id: str) -> str:
     return status
 
 
-def _last_sweep(db: Any) -> Any:
+def _last_sweep(db: Any, job: str = "sweep") -> Any:
     with db.reading() as session:
-        beat = session.get(PipelineHeartbeat, "sweep")
+        beat = session.get(PipelineHeartbeat, job)
         return beat.ran_at if beat else None
 
 
@@ -238,6 +238,8 @@ def test_pg_terminate_backend_leaves_messages_flowing_and_the_pipeline_red_meanw
             assert _reminder(db, "p-2") == "due"
         eventually(lambda: _reminder(db, "p-2") == "sent", "the reminder after the connection loss")
         eventually(lambda: _last_sweep(db) == clock.now, "a sweep after the connection loss")
+        # the dispatch round beats after it commits what it sent: wait for the beat, not the row
+        eventually(lambda: _last_sweep(db, "dispatch") == clock.now, "a dispatch after the connection loss")
         green = health.get("/healthz/pipeline")
         assert green.status_code == 200, green.get_json()
         assert green.get_json()["scheduler"]["holds_lock"] is True
