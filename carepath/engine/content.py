@@ -41,7 +41,8 @@ from carepath.errors import CompileError, Location, Problem
 CONTENT_DIRECTORY = Path(__file__).resolve().parent.parent / "content"
 _SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "content.schema.json"
 
-#: The eight high-risk conditions of the built-in library (docs/domain.md §4).
+#: The high-risk conditions of the built-in library: the eight of docs/domain.md §4 and
+#: pre-existing diabetes (issue 17 item 5).
 CONDITION_KEYS = (
     "scarred-uterus",
     "gdm",
@@ -51,6 +52,7 @@ CONDITION_KEYS = (
     "advanced-maternal-age",
     "anaemia",
     "cholestasis",
+    "pregestational-diabetes",
 )
 
 #: Required second-level headings per kind, in the order they must appear.
