@@ -123,6 +123,16 @@ def test_a_bleeding_previa_code_at_29_weeks_confirms_it_with_one_urgent_task():
     assert "orange" in colours(moment)
 
 
+@pytest.mark.parametrize("tag", ["前置胎盘已确认", "前置胎盘"])
+def test_the_doctor_confirms_a_previa_after_the_rescan_with_a_tag(tag):
+    confirmed = event(1, at(ga_day(29, 4)), "tag.added", tag=tag)
+    rows = run([confirmed], until=ga_day(29, 4), diagnoses=[{"code": "O44.001"}])
+    moment = [r for r in rows if r.at == datetime.fromisoformat(at(ga_day(29, 4)))]
+    assert "placenta-previa/welcome" in rules(moment)
+    assert "orange" in colours(moment)
+    assert "placenta-previa/rescan-result-missing" not in rules(rows)
+
+
 def test_a_bleeding_code_before_28_opens_the_urgent_task_without_the_plan():
     bleeding = event(1, at(ga_day(22)), "diagnosis.added", code="O44.101")
     rows = run([bleeding], until=ga_day(22), diagnoses=[{"code": "O44.001"}])
