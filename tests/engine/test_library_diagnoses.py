@@ -190,6 +190,21 @@ def test_the_previa_bleeding_advice_reaches_her_at_once_at_night():
     assert moment[1].params["content"] == "placenta-previa-bleeding"
 
 
+def test_scar_pain_at_night_brings_the_danger_signs_at_once():
+    when = at(ga_day(26, 2), 23, 0)
+    form = {
+        "id": "f",
+        "occurred_at": when,
+        **_form("scar-symptoms", scar_pain="yes", bleeding="no", contractions="no"),
+    }
+    rows = run([form], until=ga_day(26, 2), diagnoses=[{"code": "O34.201"}])
+    moment = [r for r in rows if r.at == datetime.fromisoformat(when)]
+    assert [(r.rule, r.action, r.params.get("content")) for r in moment] == [
+        ("symptom-escalation", "task", None),
+        ("symptom-escalation", "push", "danger-signs"),
+    ]
+
+
 def test_previa_contractions_without_bleeding_open_a_high_task():
     when = at(ga_day(30, 2))
     form = {"id": "f", "occurred_at": when, **_form("previa-bleeding", bleeding="none", contractions="yes")}
