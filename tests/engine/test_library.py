@@ -153,7 +153,8 @@ def test_a_stillbirth_brings_no_postpartum_ogtt_or_newborn_reminder():
     rows = run_persona(PERSONAS["gdm-stillbirth"])
     assert not [r for r in rows if r.pathway == "postpartum-and-newborn" or r.rule == "postpartum-ogtt"]
     assert [r.rule for r in rows if r.pathway == "pregnancy-loss" and r.action == "push"] == [
-        "gentle-follow-up"
+        "after-delivery",
+        "gentle-follow-up",
     ]
 
 
@@ -435,7 +436,10 @@ EPDS_CALM = {f"q{i}": "a" if i in (1, 2, 4) else "d" for i in range(1, 11)}  # t
         ({**EPDS_CALM, "q10": "c"}, ["epds-self-harm urgent"]),  # 1 point, item 10
         # 3+3+3+3+1 = 13 on items 3, 5, 7, 8 and 9
         ({**EPDS_CALM, "q3": "a", "q5": "a", "q7": "a", "q8": "a", "q9": "c"}, ["epds-13-or-more high"]),
-        ({**EPDS_CALM, "q3": "a", "q5": "a", "q7": "a", "q8": "a"}, []),  # 12
+        # 12, 10 and 9: 10-12 is a nurse's call and a repeat screen (Lee 1998's postnatal 9/10)
+        ({**EPDS_CALM, "q3": "a", "q5": "a", "q7": "a", "q8": "a"}, ["epds-10-to-12 normal"]),
+        ({**EPDS_CALM, "q3": "a", "q5": "a", "q7": "a", "q8": "c"}, ["epds-10-to-12 normal"]),
+        ({**EPDS_CALM, "q3": "a", "q5": "a", "q7": "a"}, []),
     ],
 )
 def test_epds_escalations_after_a_live_birth(answers, tasks):
@@ -452,8 +456,12 @@ def test_epds_escalations_after_a_live_birth(answers, tasks):
         ],
         "until": "2026-10-20",
     }
-    rows = run_persona(persona)
+    submitted = datetime(2026, 10, 20, 15, tzinfo=SETTINGS.window.zone)
+    rows = [r for r in run_persona(persona) if r.at == submitted]
     assert [f"{r.rule} {r.params['priority']}" for r in rows if r.action == "task"] == tasks
+    # item 10 also sends her the crisis advice at the submission's minute (urgent)
+    crisis = [r for r in rows if r.action == "push" and r.summary == "epds-crisis"]
+    assert len(crisis) == (1 if "epds-self-harm urgent" in tasks else 0)
 
 
 def test_a_record_closed_after_a_live_birth_is_not_a_loss():
