@@ -51,7 +51,9 @@ def test_epds_total_of_12_is_below_the_cut_off_and_in_the_follow_up_band(forms: 
     assert "epds-10-to-12" in result.flags
 
 
-@pytest.mark.parametrize(("scores", "band"), [([3, 3, 3, 1] + [0] * 6, "10-to-12"), ([3, 3, 3] + [0] * 7, "below-10")])
+@pytest.mark.parametrize(
+    ("scores", "band"), [([3, 3, 3, 1] + [0] * 6, "10-to-12"), ([3, 3, 3] + [0] * 7, "below-10")]
+)
 def test_epds_10_is_followed_up_and_9_is_not(forms: dict[str, Form], scores: list[int], band: str) -> None:
     # issue 17 item 10: Lee 1998's Chinese postnatal validation put the cut-off at 9/10 (recalled)
     result = score(forms["epds"], epds_answers(scores, forms))

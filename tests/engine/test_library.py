@@ -546,7 +546,12 @@ def test_rh_negative_learnt_after_the_loss_opens_the_anti_d_task():
                 "type": "pregnancy.ended",
                 "data": {"reason": "自然流产"},
             },
-            {"id": "rh", "occurred_at": "2026-04-02T11:00:00+08:00", "type": "tag.added", "data": {"tag": "Rh阴性"}},
+            {
+                "id": "rh",
+                "occurred_at": "2026-04-02T11:00:00+08:00",
+                "type": "tag.added",
+                "data": {"tag": "Rh阴性"},
+            },
         ],
         "until": "2026-04-02",
     }
