@@ -557,3 +557,27 @@ def test_rh_negative_learnt_after_the_loss_opens_the_anti_d_task():
     }
     tasks = [(f"{r.at:%m-%d %H:%M}", r.rule) for r in run_persona(persona) if "抗D" in r.summary]
     assert tasks == [("04-02 11:00", "rh-negative-later")]
+
+
+@pytest.mark.parametrize(
+    ("newborns", "welcome"),
+    [
+        ([{"outcome": "live"}], ["postpartum-care"]),  # every baby known alive: the congratulation
+        (None, ["postpartum-recovery"]),  # not reported: her own recovery, no congratulation
+        ([{"outcome": "live"}, {"outcome": "stillbirth"}], []),  # a twin lost: the loss path's care
+    ],
+)
+def test_the_postpartum_welcome_depends_on_what_is_known_of_her_babies(newborns, welcome):
+    data = {"mode": "vaginal"} | ({"newborns": newborns} if newborns else {})
+    persona = {
+        "patient": {"id": "w", "lmp": "2026-01-05", "enrolled_at": "2026-03-02T10:00:00+08:00"},
+        "events": [{"id": "d", "occurred_at": "2026-10-05T10:00:00+08:00", "type": "delivery", "data": data}],
+        "until": "2026-10-08",
+    }
+    rows = [r for r in run_persona(persona) if r.pathway == "postpartum-and-newborn"]
+    assert [r.summary for r in rows if r.rule.startswith("welcome")] == welcome
+    # a baby is alive or unknown in every case: the screening reminders go (days 2 and 3)
+    assert [r.rule for r in rows if r.action == "remind" and r.rule != "pulse-oximetry"] == [
+        "hearing-screen",
+        "heel-prick",
+    ]
