@@ -296,6 +296,16 @@ def test_an_ogtt_result_after_a_diabetes_code_asks_nothing(diagnosis):
     assert not rules(rows, "diagnosis-confirmation")
 
 
+def test_the_confirm_tag_goes_when_the_plan_starts():
+    lab = {"id": "l", "occurred_at": at(ga_day(25)), **_lab("ogtt_1h", 10.2, "mmol/L")}
+    code = event(2, at(ga_day(25, 2)), "diagnosis.added", code="O24.401")
+    rows = run([lab, code], until=ga_day(25, 2))
+    assert [r.summary for r in rows if r.pathway == "diagnosis-confirmation" and r.action == "tag"] == [
+        "+待确认妊娠期糖尿病",
+        "-待确认妊娠期糖尿病",
+    ]
+
+
 def test_a_transfer_with_an_abnormal_ogtt_and_no_code_is_asked_about_at_registration():
     rows = run(enrolled=ga_day(26), labs={"ogtt_1h": 10.4})
     assert rules(rows, action="task") == ["diagnosis-confirmation/ogtt-at-registration"]
