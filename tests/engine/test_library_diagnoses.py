@@ -167,6 +167,16 @@ def test_a_scar_recorded_after_a_previa_opens_the_accreta_assessment_once(scar, 
     assert [f"{r.pathway}/{r.rule}" for r in tasks] == [expected]
 
 
+@pytest.mark.parametrize("week", [22, 30])
+def test_a_first_previa_code_with_bleeding_opens_one_urgent_task(week):
+    bleeding = event(1, at(ga_day(week)), "diagnosis.added", code="O44.101")
+    rows = run([bleeding], until=ga_day(week))
+    urgent = [r for r in rows if r.action == "task" and r.params["priority"] == "urgent"]
+    assert [f"{r.pathway}/{r.rule}" for r in urgent] == [
+        ("placenta-previa-rescan" if week < 28 else "placenta-previa") + "/bleeding-with-diagnosis"
+    ]
+
+
 def test_a_scar_recorded_after_a_low_placenta_opens_the_site_check_not_the_assessment():
     scar = event(1, at(ga_day(22)), "diagnosis.added", code="O34.201")
     rows = run([scar], until=ga_day(22), diagnoses=[{"code": "O44.001"}])
