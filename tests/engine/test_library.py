@@ -17,7 +17,7 @@ import yaml
 
 from carepath.engine.compiler import compile_paths
 from carepath.engine.facts import Facts, facts_from_patient, snapshot
-from carepath.engine.forms import make_scorer
+from carepath.engine.forms import make_scorer, make_tagger
 from carepath.engine.inputs import check_events, check_patient
 from carepath.engine.library import Library
 from carepath.engine.runtime import Settings
@@ -30,7 +30,7 @@ PERSONAS_DIR = ROOT / "tests" / "cases" / "library"
 PERSONAS = {
     path.stem: yaml.safe_load(path.read_text("utf-8")) for path in sorted(PERSONAS_DIR.glob("*.yaml"))
 }
-SETTINGS = Settings(scorer=make_scorer())
+SETTINGS = Settings(scorer=make_scorer(), tagger=make_tagger())
 CATALOGUE_FILES = {"tags.yaml", "labs.yaml"}
 HIGH_RISK_PLANS = (
     "scarred-uterus",
