@@ -195,7 +195,9 @@ def process(
     return Answer(201, answer)
 
 
-def _log_answer_tags(session: Session, pregnancy: Pregnancy, event: HisEvent, *, before: frozenset[str]) -> None:
+def _log_answer_tags(
+    session: Session, pregnancy: Pregnancy, event: HisEvent, *, before: frozenset[str]
+) -> None:
     """Issue 17 item 4: the tags her answers carried (the engine added them to her facts in
     this evaluation: runtime ``_answer_tags``) get their tag-log line, naming the response."""
     if event.type != "questionnaire.submitted":

@@ -46,9 +46,13 @@ SCREEN = {
 
 
 def _submit(settings: Settings, answers=SCREEN):
-    start = evaluate(LIBRARY, State(Facts(pregnancy_id="p", enrolled_at=ENROLLED, lmp=date(2026, 1, 5))), None, ENROLLED)
+    start = evaluate(
+        LIBRARY, State(Facts(pregnancy_id="p", enrolled_at=ENROLLED, lmp=date(2026, 1, 5))), None, ENROLLED
+    )
     at = ENROLLED + timedelta(hours=1)
-    event = Event("r1", "questionnaire.submitted", at, {"form": "registration-risk-screen", "answers": answers})
+    event = Event(
+        "r1", "questionnaire.submitted", at, {"form": "registration-risk-screen", "answers": answers}
+    )
     return evaluate(LIBRARY, start.state, event, at, settings)
 
 

@@ -83,10 +83,17 @@ def test_no_green_after_the_screen_when_a_registration_fact_suggested_a_colour()
     [
         ({"previous_caesarean": "once", "uterine_surgery_interval": "18_months_or_more"}, ["yellow"]),
         ({"previous_caesarean": "once", "uterine_surgery_interval": "under_18_months"}, ["orange", "yellow"]),
-        ({"previous_caesarean": "twice_or_more", "uterine_surgery_interval": "18_months_or_more"}, ["orange"]),
+        (
+            {"previous_caesarean": "twice_or_more", "uterine_surgery_interval": "18_months_or_more"},
+            ["orange"],
+        ),
         # caesarean + myomectomy: two uterine operations of any kind (附件2 orange 3.5)
         (
-            {"previous_caesarean": "once", "other_uterine_surgery": "once", "uterine_surgery_interval": "18_months_or_more"},
+            {
+                "previous_caesarean": "once",
+                "other_uterine_surgery": "once",
+                "uterine_surgery_interval": "18_months_or_more",
+            },
             ["orange", "yellow"],
         ),
         ({"other_uterine_surgery": "once", "uterine_surgery_interval": "18_months_or_more"}, ["yellow"]),
@@ -212,7 +219,9 @@ def test_icp_is_yellow_once_confirmed_not_on_the_code_alone():
     code_only = _day([{"type": "diagnosis.added", "data": {"code": "O26.600"}}])
     assert "yellow" not in _colours(code_only)
     confirmed = _day([{"type": "diagnosis.added", "data": {"code": "O26.600"}}, _lab("tba", 10, "µmol/L")])
-    assert ("icp-yellow-on-tba", "yellow") in [(r.rule, r.summary.split(":")[0]) for r in confirmed if r.action == "risk"]
+    assert ("icp-yellow-on-tba", "yellow") in [
+        (r.rule, r.summary.split(":")[0]) for r in confirmed if r.action == "risk"
+    ]
 
 
 # --- infections (infections.yaml) ---

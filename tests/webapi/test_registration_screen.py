@@ -32,7 +32,10 @@ SCREEN: dict[str, Any] = {
 def _publish(app: Flask, *names: str) -> None:
     from carepath.store import pathways
 
-    files = {str(ROOT / "carepath" / "pathways" / n): (ROOT / "carepath" / "pathways" / n).read_text("utf-8") for n in names}
+    files = {
+        str(ROOT / "carepath" / "pathways" / n): (ROOT / "carepath" / "pathways" / n).read_text("utf-8")
+        for n in names
+    }
     with app.extensions["carepath.db"].transaction() as session:
         pathways.publish(session, files, NOW)
     pathways.clear_cache()
@@ -81,7 +84,12 @@ def test_a_replayed_screen_changes_nothing_and_a_clear_one_suggests_green(api: A
     young = registration()
     young["data"]["birth_date"] = "1996-04-12"  # 30 at the EDD: no colour at registration
     assert api.post("/api/v1/events", young).status_code == 201
-    clear = {**SCREEN, "previous_caesarean": "no", "uterine_surgery_interval": "no_surgery", "history": ["none"]}
+    clear = {
+        **SCREEN,
+        "previous_caesarean": "no",
+        "uterine_surgery_interval": "no_surgery",
+        "history": ["none"],
+    }
     first = api.post(PATH, _screen("screen-clear", clear))
     assert first.status_code == 201
     assert [(a["rule"], a["action"]) for a in first.get_json()["actions"]] == [("green-after-screen", "risk")]
