@@ -131,8 +131,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from carepath.webapi.common import assets, i18n, problems, text_guard
     from carepath.webapi.fhir import views as fhir
     from carepath.webapi.staff import admin as staff_admin
-    from carepath.webapi.staff import on_call as staff_on_call
     from carepath.webapi.staff import drafts_banner, editor
+    from carepath.webapi.staff import on_call as staff_on_call
     from carepath.webapi.wechat import callbacks as wechat
 
     app.extensions["carepath.db"] = Database(app.config["DATABASE_URL"])
