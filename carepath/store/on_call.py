@@ -319,6 +319,7 @@ def task_page(db: Database, cipher: FieldCipher, actor: Actor, task_id: int, now
     """The task as the on-call page shows it (the read is audited; another hospital's task is
     not found): the task's view, why it was opened, and its notices."""
     view = tasks.get_task(db, cipher, actor, task_id, now)
+    view["due_time"] = datetime.fromisoformat(view["due_at"]) if view["due_at"] else None
     with db.reading() as session:
         view["why"] = _why(session, task_id)
         view["notices"] = [
