@@ -42,7 +42,9 @@ def _sms_texts(fake: FakeProviders) -> list[str]:
 
 def _inbox(db: Any) -> list[tuple[str, str, str]]:
     with db.reading() as session:
-        return [(i.dedupe_key, i.title, i.body) for i in session.scalars(select(InboxItem).order_by(InboxItem.id))]
+        return [
+            (i.dedupe_key, i.title, i.body) for i in session.scalars(select(InboxItem).order_by(InboxItem.id))
+        ]
 
 
 def test_unapproved_urgent_advice_sends_the_emergency_notice_at_night(
@@ -95,7 +97,9 @@ def test_a_retry_sends_the_notice_again_not_the_advice(
     assert _sms_texts(fake) == ["如有不适请立即就医或拨打急诊电话120，情况危急请拨打120。"]
 
 
-def test_approved_urgent_advice_is_sent_itself(db: Any, cipher: Any, fake: FakeProviders, client: Any) -> None:
+def test_approved_urgent_advice_is_sent_itself(
+    db: Any, cipher: Any, fake: FakeProviders, client: Any
+) -> None:
     set_hospital_settings(db, HOSPITAL, emergency_phone="0571-87654321")
     approve_item(db, HOSPITAL, "content", "hypertension-urgent")
     _, pregnancy = add_pregnancy(db, cipher, 1, channels=("sms_tencent",))
