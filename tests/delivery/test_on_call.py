@@ -264,3 +264,21 @@ def test_an_unknown_expired_or_other_hospitals_link_is_not_found(
     analyst = StaffBrowser(app.test_client())
     analyst.login("ana")
     assert analyst.client.get(path).status_code == 403
+
+
+def test_the_schedulers_on_call_job_routes_them(
+    app: Flask,  # noqa: F811
+    clock: Any,  # noqa: F811
+    fake: FakeProviders,
+    setup: HospitalDelivery,
+) -> None:
+    from carepath.scheduler import GUARDED_JOBS, Jobs
+
+    assert "on_call" in GUARDED_JOBS  # runs only while this scheduler holds the lock
+    reports: list[tuple[str, Any]] = []
+    jobs = Jobs(app, lambda hospital: setup, clock=clock, on_report=lambda job, r: reports.append((job, r)))
+    _task(app, NIGHT)
+    clock.now = NIGHT + timedelta(seconds=30)
+    report = jobs.on_call()
+    assert report.sent == 1 and reports == [("on_call", report)]
+    assert [p for p, _, _ in _texts(fake)] == [WANG]
