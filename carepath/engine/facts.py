@@ -29,6 +29,8 @@ from carepath.engine.spec import RISK_COLOURS, Scalar
 
 #: Scores a submitted form: (form id, answers) -> total, or None when the form has no scoring.
 Scorer = Callable[[str, Mapping[str, Any]], float | None]
+#: The tags a submitted form's chosen choices carry: (form id, answers) -> tags (issue 17 item 4).
+Tagger = Callable[[str, Mapping[str, Any]], tuple[str, ...]]
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 

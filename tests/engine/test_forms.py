@@ -43,11 +43,22 @@ def test_every_form_is_still_a_draft(forms: dict[str, Form]) -> None:
     assert {form.review_status for form in forms.values()} == {"draft"}
 
 
-def test_epds_total_of_12_is_below_the_cut_off(forms: dict[str, Form]) -> None:
+def test_epds_total_of_12_is_below_the_cut_off_and_in_the_follow_up_band(forms: dict[str, Form]) -> None:
     result = score(forms["epds"], epds_answers([3, 3, 3, 3, 0, 0, 0, 0, 0, 0], forms))
     assert result.total == 12
-    assert result.band == "below-13"
+    assert result.band == "10-to-12"
     assert "epds-13-or-more" not in result.flags
+    assert "epds-10-to-12" in result.flags
+
+
+@pytest.mark.parametrize(
+    ("scores", "band"), [([3, 3, 3, 1] + [0] * 6, "10-to-12"), ([3, 3, 3] + [0] * 7, "below-10")]
+)
+def test_epds_10_is_followed_up_and_9_is_not(forms: dict[str, Form], scores: list[int], band: str) -> None:
+    # issue 17 item 10: Lee 1998's Chinese postnatal validation put the cut-off at 9/10 (recalled)
+    result = score(forms["epds"], epds_answers(scores, forms))
+    assert result.band == band
+    assert ("epds-10-to-12" in result.flags) is (band == "10-to-12")
 
 
 def test_epds_total_of_13_is_flagged(forms: dict[str, Form]) -> None:
@@ -72,7 +83,7 @@ def test_epds_item_10_flags_self_harm_on_any_positive_answer(
 ) -> None:
     result = score(forms["epds"], epds_answers([0] * 9 + [item_score], forms))
     assert ("self-harm" in result.flags) is flagged
-    assert result.band == "below-13"
+    assert result.band == "below-10"
 
 
 def test_epds_gives_no_band_until_every_item_is_answered(forms: dict[str, Form]) -> None:
@@ -165,7 +176,7 @@ def test_registration_screen_turns_previous_caesarean_into_scarred_uterus_tag(
 ) -> None:
     result = score(
         forms["registration-risk-screen"],
-        {"previous_caesarean": "once", "conception": "art", "history": ["none"]},
+        {"previous_caesarean": "once", "conception": "art", "history": ["none"], "poor_outcomes": ["none"]},
     )
     assert result.tags == ("瘢痕子宫", "辅助生殖")
 

@@ -17,7 +17,7 @@ import yaml
 
 from carepath.engine.compiler import compile_paths
 from carepath.engine.facts import Facts, facts_from_patient, snapshot
-from carepath.engine.forms import make_scorer
+from carepath.engine.forms import make_scorer, make_tagger
 from carepath.engine.inputs import check_events, check_patient
 from carepath.engine.library import Library
 from carepath.engine.runtime import Settings
@@ -30,7 +30,7 @@ PERSONAS_DIR = ROOT / "tests" / "cases" / "library"
 PERSONAS = {
     path.stem: yaml.safe_load(path.read_text("utf-8")) for path in sorted(PERSONAS_DIR.glob("*.yaml"))
 }
-SETTINGS = Settings(scorer=make_scorer())
+SETTINGS = Settings(scorer=make_scorer(), tagger=make_tagger())
 CATALOGUE_FILES = {"tags.yaml", "labs.yaml"}
 HIGH_RISK_PLANS = (
     "scarred-uterus",
@@ -153,7 +153,8 @@ def test_a_stillbirth_brings_no_postpartum_ogtt_or_newborn_reminder():
     rows = run_persona(PERSONAS["gdm-stillbirth"])
     assert not [r for r in rows if r.pathway == "postpartum-and-newborn" or r.rule == "postpartum-ogtt"]
     assert [r.rule for r in rows if r.pathway == "pregnancy-loss" and r.action == "push"] == [
-        "gentle-follow-up"
+        "after-delivery",
+        "gentle-follow-up",
     ]
 
 
@@ -249,18 +250,20 @@ def _case_management(rows: list[Row]) -> bool:
 
 @pytest.mark.parametrize(
     ("patient", "colours", "case_managed"),
+    # Issue 17 item 2: green waits for the registration screen (test_risk_colours.py), so a
+    # registration alone suggests only the colours of her facts and codes.
     [
-        ({}, ["green"], False),
-        ({"diagnoses": [{"code": "O14.100"}]}, ["green", "orange"], True),  # severe PE
-        ({"diagnoses": [{"code": "O14.000"}]}, ["green", "yellow"], False),  # mild to moderate PE
-        ({"diagnoses": [{"code": "O12.000"}]}, ["green"], False),  # not a hypertensive disorder
-        ({"birth_date": "1986-10-12"}, ["green", "orange"], True),  # 40 on the EDD
-        ({"birth_date": "1986-10-13"}, ["green", "yellow"], False),  # 39 on the EDD
-        ({"pre_pregnancy": {"height_cm": 160, "weight_kg": 64}}, ["green"], False),  # BMI 25.0, not > 25
-        ({"pre_pregnancy": {"height_cm": 160, "weight_kg": 64.3}}, ["green", "yellow"], False),  # BMI 25.1
-        ({"pre_pregnancy": {"height_cm": 160, "weight_kg": 71.7}}, ["green", "orange"], True),  # BMI 28.0
-        ({"pre_pregnancy": {"height_cm": 160, "weight_kg": 47}}, ["green", "yellow"], False),  # BMI 18.4
-        ({"tags": ["传染病"]}, ["green", "purple"], True),
+        ({}, [], False),
+        ({"diagnoses": [{"code": "O14.100"}]}, ["orange"], True),  # severe PE
+        ({"diagnoses": [{"code": "O14.000"}]}, ["yellow"], False),  # mild to moderate PE
+        ({"diagnoses": [{"code": "O12.000"}]}, [], False),  # not a hypertensive disorder
+        ({"birth_date": "1986-10-12"}, ["orange"], True),  # 40 on the EDD
+        ({"birth_date": "1986-10-13"}, ["yellow"], False),  # 39 on the EDD
+        ({"pre_pregnancy": {"height_cm": 160, "weight_kg": 64}}, [], False),  # BMI 25.0, not > 25
+        ({"pre_pregnancy": {"height_cm": 160, "weight_kg": 64.3}}, ["yellow"], False),  # BMI 25.1
+        ({"pre_pregnancy": {"height_cm": 160, "weight_kg": 71.7}}, ["orange"], True),  # BMI 28.0
+        ({"pre_pregnancy": {"height_cm": 160, "weight_kg": 47}}, ["yellow"], False),  # BMI 18.4
+        ({"tags": ["传染病"]}, ["purple"], True),
     ],
 )
 def test_five_colour_grade_at_registration(patient, colours, case_managed):
@@ -271,7 +274,7 @@ def test_five_colour_grade_at_registration(patient, colours, case_managed):
 
 def test_hypertensive_codes_without_a_colour_go_to_the_doctor():
     rows = _registration_rows(diagnoses=[{"code": "O10.001"}])
-    assert _colours(rows) == ["green"]
+    assert _colours(rows) == []
     assert [r.rule for r in rows if r.action == "task"] == ["hdp-ungraded-at-registration"]
 
 
@@ -435,7 +438,10 @@ EPDS_CALM = {f"q{i}": "a" if i in (1, 2, 4) else "d" for i in range(1, 11)}  # t
         ({**EPDS_CALM, "q10": "c"}, ["epds-self-harm urgent"]),  # 1 point, item 10
         # 3+3+3+3+1 = 13 on items 3, 5, 7, 8 and 9
         ({**EPDS_CALM, "q3": "a", "q5": "a", "q7": "a", "q8": "a", "q9": "c"}, ["epds-13-or-more high"]),
-        ({**EPDS_CALM, "q3": "a", "q5": "a", "q7": "a", "q8": "a"}, []),  # 12
+        # 12, 10 and 9: 10-12 is a nurse's call and a repeat screen (Lee 1998's postnatal 9/10)
+        ({**EPDS_CALM, "q3": "a", "q5": "a", "q7": "a", "q8": "a"}, ["epds-10-to-12 normal"]),
+        ({**EPDS_CALM, "q3": "a", "q5": "a", "q7": "a", "q8": "c"}, ["epds-10-to-12 normal"]),
+        ({**EPDS_CALM, "q3": "a", "q5": "a", "q7": "a"}, []),
     ],
 )
 def test_epds_escalations_after_a_live_birth(answers, tasks):
@@ -452,8 +458,12 @@ def test_epds_escalations_after_a_live_birth(answers, tasks):
         ],
         "until": "2026-10-20",
     }
-    rows = run_persona(persona)
+    submitted = datetime(2026, 10, 20, 15, tzinfo=SETTINGS.window.zone)
+    rows = [r for r in run_persona(persona) if r.at == submitted]
     assert [f"{r.rule} {r.params['priority']}" for r in rows if r.action == "task"] == tasks
+    # item 10 also sends her the crisis advice at the submission's minute (urgent)
+    crisis = [r for r in rows if r.action == "push" and r.summary == "epds-crisis"]
+    assert len(crisis) == (1 if "epds-self-harm urgent" in tasks else 0)
 
 
 def test_a_record_closed_after_a_live_birth_is_not_a_loss():
@@ -476,3 +486,100 @@ def test_a_record_closed_after_a_live_birth_is_not_a_loss():
         "until": "2026-12-31",
     }
     assert not [r for r in run_persona(persona) if r.pathway == "pregnancy-loss"]
+
+
+CONGRATULATIONS = ("恭喜", "祝贺")
+#: (persona, the moment her loss became known)
+LOSSES = [
+    ("gdm-stillbirth", "2026-09-14T14:00:00+08:00"),
+    ("twins-one-stillbirth", "2026-09-16T08:00:00+08:00"),
+    ("baby-dies-day-10", "2026-10-08T15:00:00+08:00"),
+    ("stillbirth-30-weeks", "2026-08-03T11:00:00+08:00"),
+]
+
+
+@pytest.mark.parametrize(("name", "lost_at"), LOSSES)
+def test_nothing_she_is_sent_after_a_baby_is_lost_congratulates(name, lost_at):
+    """Issue 17 item 9: never 恭喜 (or any congratulation) to a mother once any baby died, in
+    the body or title of any item the library sends her (and no newborn screening after the last
+    baby died)."""
+    from carepath.engine.content import load_content_library
+
+    items = load_content_library()
+    after = [
+        r
+        for r in run_persona(PERSONAS[name])
+        if r.at >= datetime.fromisoformat(lost_at) and r.action in ("push", "remind")
+    ]
+    assert after, "the persona sends her something after the loss"
+    for row in after:
+        item = items[row.summary]
+        assert not any(word in item.body + item.title for word in CONGRATULATIONS), (name, row.summary)
+    if name != "twins-one-stillbirth":  # the living twin keeps its screening
+        assert not [r for r in after if r.summary.startswith("newborn-")], name
+
+
+def test_congratulating_items_are_only_sent_when_every_baby_is_known_alive():
+    """The one item with a congratulation that can reach her after a delivery is sent by one
+    rule, under `any_baby_lost: false`. (Weekly lessons such as week-37's "足月了" go only while
+    she is pregnant: the school exits on delivery and on a loss.)"""
+    from carepath.engine.content import load_content_library
+
+    congratulating = {
+        key
+        for key, item in load_content_library().items()
+        if item.kind != "weekly" and any(word in item.body + item.title for word in CONGRATULATIONS)
+    }
+    assert congratulating == {"postpartum-care"}
+    sources = "".join(p.read_text("utf-8") for p in sorted(PATHWAYS_DIR.glob("*.yaml")))
+    assert sources.count("content: postpartum-care") == 1
+    welcome = yaml.safe_load((PATHWAYS_DIR / "postpartum-and-newborn.yaml").read_text("utf-8"))
+    [rule] = [r for r in welcome["rules"] if "postpartum-care" in str(r["do"])]
+    assert rule["when"] == {"any_baby_lost": False}
+
+
+def test_rh_negative_learnt_after_the_loss_opens_the_anti_d_task():
+    persona = {
+        "patient": {"id": "rh", "lmp": "2026-01-05", "enrolled_at": "2026-03-02T10:00:00+08:00"},
+        "events": [
+            {
+                "id": "end",
+                "occurred_at": "2026-04-01T10:00:00+08:00",
+                "type": "pregnancy.ended",
+                "data": {"reason": "自然流产"},
+            },
+            {
+                "id": "rh",
+                "occurred_at": "2026-04-02T11:00:00+08:00",
+                "type": "tag.added",
+                "data": {"tag": "Rh阴性"},
+            },
+        ],
+        "until": "2026-04-02",
+    }
+    tasks = [(f"{r.at:%m-%d %H:%M}", r.rule) for r in run_persona(persona) if "抗D" in r.summary]
+    assert tasks == [("04-02 11:00", "rh-negative-later")]
+
+
+@pytest.mark.parametrize(
+    ("newborns", "welcome"),
+    [
+        ([{"outcome": "live"}], ["postpartum-care"]),  # every baby known alive: the congratulation
+        (None, ["postpartum-recovery"]),  # not reported: her own recovery, no congratulation
+        ([{"outcome": "live"}, {"outcome": "stillbirth"}], []),  # a twin lost: the loss path's care
+    ],
+)
+def test_the_postpartum_welcome_depends_on_what_is_known_of_her_babies(newborns, welcome):
+    data = {"mode": "vaginal"} | ({"newborns": newborns} if newborns else {})
+    persona = {
+        "patient": {"id": "w", "lmp": "2026-01-05", "enrolled_at": "2026-03-02T10:00:00+08:00"},
+        "events": [{"id": "d", "occurred_at": "2026-10-05T10:00:00+08:00", "type": "delivery", "data": data}],
+        "until": "2026-10-08",
+    }
+    rows = [r for r in run_persona(persona) if r.pathway == "postpartum-and-newborn"]
+    assert [r.summary for r in rows if r.rule.startswith("welcome")] == welcome
+    # a baby is alive or unknown in every case: the screening reminders go (days 2 and 3)
+    assert [r.rule for r in rows if r.action == "remind" and r.rule != "pulse-oximetry"] == [
+        "hearing-screen",
+        "heel-prick",
+    ]

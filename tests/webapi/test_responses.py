@@ -31,11 +31,15 @@ EPDS_13 = {
 
 
 def _publish_postpartum(app: Flask) -> None:
+    """The postpartum plan and the EPDS follow-ups, which every pregnancy has (issue 17)."""
     from carepath.store import pathways
 
-    path = ROOT / "carepath" / "pathways" / "postpartum-and-newborn.yaml"
+    paths = [
+        ROOT / "carepath" / "pathways" / f"{name}.yaml"
+        for name in ("postpartum-and-newborn", "perinatal-mental-health")
+    ]
     with app.extensions["carepath.db"].transaction() as session:
-        pathways.publish(session, {str(path): path.read_text("utf-8")}, NOW)
+        pathways.publish(session, {str(path): path.read_text("utf-8") for path in paths}, NOW)
     pathways.clear_cache()
 
 
@@ -78,7 +82,7 @@ def test_epds_of_13_or_more_opens_one_task_however_often_it_is_posted(api: Api, 
     body = first.get_json()
     assert body["response"] == "r-001" and body["event"] == "response:r-001"
     assert body["score"]["total"] == 13 and body["score"]["complete"] is True
-    assert ("postpartum-and-newborn", "epds-13-or-more", "task") in {
+    assert ("perinatal-mental-health", "epds-13-or-more", "task") in {
         (a["pathway"], a["rule"], a["action"]) for a in body["actions"]
     }
     assert "epds-self-harm" not in {a["rule"] for a in body["actions"]}
@@ -90,7 +94,8 @@ def test_epds_of_13_or_more_opens_one_task_however_often_it_is_posted(api: Api, 
     [stored] = _responses(app)
     assert (stored.response_id, stored.form, stored.score and stored.score["total"]) == ("r-001", "epds", 13)
     with app.extensions["carepath.db"].reading() as session:
-        assert session.scalar(select(func.count()).select_from(StaffTask)) == 1
+        epds_tasks = select(func.count()).where(StaffTask.dedupe_key.like("%/epds-13-or-more/%"))
+        assert session.scalar(epds_tasks) == 1
         assert (
             session.scalar(select(func.count()).where(AuditEntry.detail.like("event response:r-001%"))) == 1
         )
@@ -110,7 +115,11 @@ def test_a_low_total_opens_nothing_and_the_self_harm_item_does(api: Api, app: Fl
     low = api.post(PATH, epds("r-low", calm)).get_json()
     assert low["score"]["total"] == 0 and low["actions"] == []
     worried = api.post(PATH, epds("r-q10", calm | {"q10": "c"})).get_json()
-    assert [a["rule"] for a in worried["actions"]] == ["epds-self-harm"]
+    # the urgent task and, at once, the urgent crisis advice to her (issue 17 item 10)
+    assert [(a["rule"], a["action"]) for a in worried["actions"]] == [
+        ("epds-self-harm", "task"),
+        ("epds-self-harm", "push"),
+    ]
 
 
 def test_the_same_id_with_another_body_is_a_conflict(api: Api, app: Flask) -> None:

@@ -57,7 +57,8 @@ def test_the_page_lists_every_shipped_pathway_item_and_form_with_its_status(auth
     html = page.get_data(as_text=True)
     files = library.shipped_library()
     assert {f.kind for f in files} == {"pathway", "content", "form"}
-    assert len([f for f in files if f.kind == "pathway"]) == 14
+    # issue 17 added suspected-loss and perinatal-mental-health
+    assert len([f for f in files if f.kind == "pathway"]) == 16
     for entry in files:
         assert f'data-file="{entry.filename}"' in html
     assert "妊娠期糖尿病管理" in html  # gdm.yaml's title
