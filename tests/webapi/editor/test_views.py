@@ -57,7 +57,7 @@ def test_the_page_lists_every_shipped_pathway_item_and_form_with_its_status(auth
     html = page.get_data(as_text=True)
     files = library.shipped_library()
     assert {f.kind for f in files} == {"pathway", "content", "form"}
-    assert len([f for f in files if f.kind == "pathway"]) == 14
+    assert len([f for f in files if f.kind == "pathway"]) == 15
     for entry in files:
         assert f'data-file="{entry.filename}"' in html
     assert "妊娠期糖尿病管理" in html  # gdm.yaml's title
