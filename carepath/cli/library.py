@@ -60,7 +60,9 @@ def library_adopt(hospital_id: str, safety: bool, weeks: int, dry_run: bool) -> 
             if not found.release.safety:
                 fail("not-a-safety-release", f"release {found.release.version} is not marked safety: true")
             report = (
-                release.impact(session, hospital_id, found, now, weeks, Settings(scorer=make_scorer()))
+                release.impact(
+                    session, hospital_id, found, now, weeks=weeks, settings=Settings(scorer=make_scorer())
+                )
                 if found.builtin
                 else None
             )
@@ -69,7 +71,10 @@ def library_adopt(hospital_id: str, safety: bool, weeks: int, dry_run: bool) -> 
     _print_release(found, report, weeks)
     if dry_run or not found.builtin:
         if not found.builtin:
-            click.echo("nothing to publish: every pathway of the release is current and no one is left on an older version")
+            click.echo(
+                "nothing to publish: every pathway of the release is current"
+                " and no one is left on an older version"
+            )
         _exit_for(found)
         return
     with database.transaction() as session:
@@ -77,7 +82,9 @@ def library_adopt(hospital_id: str, safety: bool, weeks: int, dry_run: bool) -> 
         assert again is not None
         moved = release.adopt(session, hospital_id, again, now, cli_actor(hospital_id))
     for pathway_id, count in sorted(moved.items()):
-        click.echo(f"published {pathway_id}@{again.versions[pathway_id]} (built-in); moved {count} enrolment(s)")
+        click.echo(
+            f"published {pathway_id}@{again.versions[pathway_id]} (built-in); moved {count} enrolment(s)"
+        )
     _exit_for(found)
 
 

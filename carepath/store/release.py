@@ -35,8 +35,8 @@ from carepath.engine.compiler import Unit, compile_units
 from carepath.engine.dependencies import closure, footprint
 from carepath.engine.impact import CohortImpact, Enrolled, Plan, changed_pathways, impact_json, in_care
 from carepath.engine.library import Library
-from carepath.engine.spec import Pathway
 from carepath.engine.runtime import Settings
+from carepath.engine.spec import Pathway
 from carepath.errors import CarepathError
 from carepath.store import pathways, state_codec
 from carepath.store.library_files import KINDS, SHIPPED, Shipped
@@ -145,7 +145,9 @@ def _compile(session: Session, hospital_id: str, texts: Mapping[str, str]) -> li
         return []
     others = pathways.current_sources(session, hospital_id)
     units = [Unit(f"{name}.yaml", text.encode("utf-8")) for name, text in sorted(texts.items())]
-    units += [Unit(f"<{pid}>", text.encode("utf-8")) for pid, text in sorted(others.items()) if pid not in texts]
+    units += [
+        Unit(f"<{pid}>", text.encode("utf-8")) for pid, text in sorted(others.items()) if pid not in texts
+    ]
     result = compile_units(units)
     if not result.ok:
         listed = "; ".join(str(p) for p in result.errors[:5])
@@ -207,7 +209,15 @@ def libraries(session: Session, hospital_id: str, found: Pending) -> tuple[Libra
     return base, candidate
 
 
-def plan(base: Library, candidate: Library, moving: frozenset[str], now: datetime, weeks: int, settings: Settings) -> Plan:
+def plan(
+    base: Library,
+    candidate: Library,
+    moving: frozenset[str],
+    now: datetime,
+    *,
+    weeks: int,
+    settings: Settings,
+) -> Plan:
     """``Plan.build``, with the pathways whose women move counted as changed even where the
     shipped version is current already (women still pinned to an older one)."""
     versions: dict[str, list[Pathway]] = {}
@@ -249,12 +259,12 @@ def in_care_states(session: Session, hospital_id: str, now: datetime) -> Iterato
 
 
 def impact(
-    session: Session, hospital_id: str, found: Pending, now: datetime, weeks: int, settings: Settings
+    session: Session, hospital_id: str, found: Pending, now: datetime, *, weeks: int, settings: Settings
 ) -> dict[str, Any]:
     """The cohort impact of adopting (``impact_json``: pin against migrate), without the ids of
     the women affected (counts only: the page and the terminal show no one)."""
     base, candidate = libraries(session, hospital_id, found)
-    chosen = plan(base, candidate, frozenset(found.builtin), now, weeks, settings)
+    chosen = plan(base, candidate, frozenset(found.builtin), now, weeks=weeks, settings=settings)
     total = CohortImpact()
     for enrolled in in_care_states(session, hospital_id, now):
         total.add(chosen.run([enrolled]))
@@ -270,7 +280,9 @@ def adopt(session: Session, hospital_id: str, found: Pending, now: datetime, act
     copies are left to its review (``found.own``)."""
     if not found.builtin:
         return {}
-    context = {k: v for k, v in pathways.current_sources(session, hospital_id).items() if k not in found.builtin}
+    context = {
+        k: v for k, v in pathways.current_sources(session, hospital_id).items() if k not in found.builtin
+    }
     rows = pathways.publish(
         session,
         {f"{name}.yaml": text for name, text in found.builtin.items()},
@@ -284,7 +296,9 @@ def adopt(session: Session, hospital_id: str, found: Pending, now: datetime, act
         if row.status != "published" or row.published_at != now:
             # Published before (or retired since): current again from now, its text unchanged.
             row.status, row.published_at = "published", now
-        moved[row.pathway_id] = pathways.move_enrolments(session, hospital_id, row.pathway_id, row.version, now)
+        moved[row.pathway_id] = pathways.move_enrolments(
+            session, hospital_id, row.pathway_id, row.version, now
+        )
         audit(
             session,
             actor,

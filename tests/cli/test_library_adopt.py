@@ -80,7 +80,9 @@ def test_adopt_prints_the_impact_then_moves_the_enrolled_women(env: str, app: Fl
 
     result = runner.invoke(cli, ["library", "adopt", "--safety", "--hospital", "a"])
     assert result.exit_code == 0, result.output
-    (moved_line,) = [line for line in result.stdout.splitlines() if line.startswith("published checkup-schedule@")]
+    (moved_line,) = [
+        line for line in result.stdout.splitlines() if line.startswith("published checkup-schedule@")
+    ]
     new = moved_line.split("@", 1)[1].split(" ", 1)[0]
     assert moved_line.endswith("moved 1 enrolment(s)") and new != old
     assert _versions(app) == {new}

@@ -416,7 +416,9 @@ def test_ivf_a_documented_edd_and_an_lmp_without_a_scan_are_never_flagged() -> N
     ivf = date_pregnancy(
         transfer_date=date(2026, 1, 20), embryo_day=5, scan_date=date(2026, 8, 3), scan_ga_days=24 * 7
     )
-    documented = date_pregnancy(edd=date(2026, 10, 12), lmp=LMP, scan_date=date(2026, 8, 3), scan_ga_days=26 * 7)
+    documented = date_pregnancy(
+        edd=date(2026, 10, 12), lmp=LMP, scan_date=date(2026, 8, 3), scan_ga_days=26 * 7
+    )
     assert suboptimally_dated(ivf, 24 * 7) is False
     assert suboptimally_dated(documented, 26 * 7) is False
     assert suboptimally_dated(date_pregnancy(lmp=LMP), None) is False

@@ -588,7 +588,9 @@ def test_dating_suboptimal_takes_only_a_boolean() -> None:
         "pathway: p\ntitle: t\naudience: {dating_suboptimal: yes-please}\n"
         "rules: [{id: a, on: enrolled, do: [{push: {content: danger-signs}}]}]\n"
     )
-    assert [(p.code, p.location.line, p.location.column) for p in result.problems] == [("type-mismatch", 3, 31)]
+    assert [(p.code, p.location.line, p.location.column) for p in result.problems] == [
+        ("type-mismatch", 3, 31)
+    ]
 
 
 @pytest.mark.timeout(300, method="thread")

@@ -115,18 +115,20 @@ def test_no_banner_for_a_release_not_marked_safety_or_a_broken_manifest(
     assert flashed in reviewer.page("/editor/review")
 
 
-def test_publishing_an_adopted_copy_in_a_safety_release_proposes_to_move(
-    app: Flask, tmp_path: Path
-) -> None:
+def test_publishing_an_adopted_copy_in_a_safety_release_proposes_to_move(app: Flask, tmp_path: Path) -> None:
     shipped = _shipped(app, tmp_path)
     from carepath.store import drafting, publishing, reviewing
     from carepath.store.authoring import Editor
     from carepath.store.library_files import text_hash
 
     author = Editor(901, "a", "作者", frozenset({"content_author"}), frozenset({"pathway.edit"}))
-    chief = Editor(902, "a", "审核", frozenset({"reviewer"}), frozenset({"pathway.review", "pathway.publish"}))
+    chief = Editor(
+        902, "a", "审核", frozenset({"reviewer"}), frozenset({"pathway.review", "pathway.publish"})
+    )
     with app.extensions["carepath.db"].transaction() as session:
-        draft, _ = drafting.start_draft(session, author, "pathway", "checkup-schedule", now=NOW, shipped=shipped)
+        draft, _ = drafting.start_draft(
+            session, author, "pathway", "checkup-schedule", now=NOW, shipped=shipped
+        )
         drafting.save_draft(session, author, draft.id, OLD, draft.revision, now=NOW)
         drafting.submit(session, author, draft.id, now=NOW)
         reviewing.review(session, chief, draft.id, "approve", "ok", now=NOW)

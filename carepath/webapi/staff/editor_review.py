@@ -21,6 +21,7 @@ from carepath.store import authoring, publishing, release, reviewing, upstream
 from carepath.store.authoring import AuthoringError, NotCompiledError
 from carepath.store.library_files import KINDS, display_path
 from carepath.store.roles import ROLE_PERMISSIONS, ROLES, label
+from carepath.store.scope import audit
 from carepath.webapi.auth.permissions import current_staff, require
 from carepath.webapi.common.diagnostics_text import page_translate, problem_line
 from carepath.webapi.staff.editor_api import (
@@ -32,7 +33,6 @@ from carepath.webapi.staff.editor_api import (
     editor,
     shipped,
 )
-from carepath.store.scope import audit
 from carepath.webapi.staff.release_panel import safety_release
 from carepath.webapi.staff.review_text import history_comment, refusal_message
 

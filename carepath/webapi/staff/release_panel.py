@@ -18,8 +18,8 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from carepath.store import release
-from carepath.store.library_files import Shipped, display_path
 from carepath.store.accounts import StaffIdentity
+from carepath.store.library_files import Shipped, display_path
 from carepath.webapi.staff.editor.candidate import engine_settings
 
 #: The weeks the page's cohort impact looks ahead (the review page's default).
@@ -51,7 +51,7 @@ def safety_release(
         return None
     report = None
     if found.builtin and staff.can("impact.run"):
-        report = release.impact(session, hospital_id, found, now, WEEKS, engine_settings())
+        report = release.impact(session, hospital_id, found, now, weeks=WEEKS, settings=engine_settings())
     return SafetyRelease(
         found,
         report,
