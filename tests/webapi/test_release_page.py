@@ -58,6 +58,17 @@ def _versions(app: Flask) -> set[str]:
         )
 
 
+def _release_reads(app: Flask) -> int:
+    from carepath.store.models import AuditEntry
+
+    with app.extensions["carepath.db"].reading() as session:
+        return sum(
+            1
+            for e in session.scalars(select(AuditEntry).where(AuditEntry.action == "read"))
+            if e.detail.startswith("cohort impact of release test-1")
+        )
+
+
 def test_the_upstream_page_shows_the_safety_release_and_adopts_it_with_migrate(
     app: Flask, api: Api, tmp_path: Path
 ) -> None:
@@ -71,8 +82,11 @@ def test_the_upstream_page_shows_the_safety_release_and_adopts_it_with_migrate(
     assert "<code>pathway checkup-schedule</code>: NT提醒的孕周上限改为14+0" in page
     pinned = page.split('id="release-pinned"', 1)[1].split("</table>", 1)[0]
     assert "<code>checkup-schedule</code></td><td>1</td>" in pinned
-    assert "未来8周对在管孕妇的影响" in page and "在管孕妇：1人。" in page
+    assert "在管孕妇：" not in page and 'id="release-impact-link"' in page  # the impact on a click
     assert 'id="adopt-release"' in page and "采纳并迁移已入组孕妇" in page
+    with_impact = reviewer.page("/editor/review?release_impact=1")
+    assert "未来8周对在管孕妇的影响" in with_impact and "在管孕妇：1人。" in with_impact
+    assert _release_reads(app) == 1  # the read of the women's states is audited
     assert _versions(app) == {old}
 
     adopted = reviewer.form("/editor/release/adopt", {}, page="/editor/review")
@@ -90,7 +104,7 @@ def test_an_author_sees_the_banner_but_not_the_button_nor_the_route(
     _shipped(app, tmp_path)
     old = _old_schedule_with_one_woman(app, api)
     author = EditorStaff(app, "author", "content_author")  # impact.run, no pathway.publish
-    page = author.page("/editor/review")
+    page = author.page("/editor/review?release_impact=1")
     assert "内置路径库的安全更新" in page and "在管孕妇：1人。" in page
     assert 'id="adopt-release"' not in page
     refused = author.form("/editor/release/adopt", {}, page="/editor/review")

@@ -119,7 +119,8 @@ def review_list() -> str:
             if staff.can(READ_PERMISSION[c.kind])
         ]
         now = _now()
-        safety = safety_release(session, me.hospital_id, staff, shipped(), now)
+        run = request.args.get("release_impact") == "1"
+        safety = safety_release(session, me.hospital_id, staff, shipped(), now, run=run)
     if safety is not None and safety.report is not None:
         with _db().transaction() as session:  # the read of every enrolled woman's state
             audit(
