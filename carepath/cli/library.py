@@ -42,14 +42,20 @@ def library_adopt(hospital_id: str, safety: bool, weeks: int, dry_run: bool) -> 
             "--safety is required: this command adopts only a safety-relevant release"
             " (others go through the editor's upstream review)"
         )
+    app = load_app()
+    database = app.extensions["carepath.db"]
+    try:  # the engine's connections closed however the command ends (an exit code included)
+        _adopt(database, app.config["CLOCK"](), hospital_id, weeks=weeks, dry_run=dry_run)
+    finally:
+        database.dispose()
+
+
+def _adopt(database: Any, now: Any, hospital_id: str, *, weeks: int, dry_run: bool) -> None:
     from carepath.engine.forms import make_scorer
     from carepath.engine.runtime import Settings
     from carepath.store import release
     from carepath.store.models import Hospital
 
-    app = load_app()
-    database = app.extensions["carepath.db"]
-    now = app.config["CLOCK"]()
     try:
         with database.reading() as session:
             if session.get(Hospital, hospital_id) is None:
