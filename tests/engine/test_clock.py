@@ -380,12 +380,12 @@ def test_ivf_dating_ignores_any_ultrasound(
 # --- issue 17 item 12: suboptimally dated (ACOG CO 700: no scan confirming or revising the EDD
 # before 22+0) ----------------------------------------------------------------------------------
 
-LMP = date(2026, 1, 5)
+SUBOPTIMAL_LMP = date(2026, 1, 5)
 
 
 def _scan_at(ga_by_lmp: int, measured: int) -> tuple[Dating, int]:
-    scan_date = LMP + timedelta(days=ga_by_lmp)
-    return date_pregnancy(lmp=LMP, scan_date=scan_date, scan_ga_days=measured), measured
+    scan_date = SUBOPTIMAL_LMP + timedelta(days=ga_by_lmp)
+    return date_pregnancy(lmp=SUBOPTIMAL_LMP, scan_date=scan_date, scan_ga_days=measured), measured
 
 
 @pytest.mark.parametrize(
@@ -417,8 +417,8 @@ def test_ivf_a_documented_edd_and_an_lmp_without_a_scan_are_never_flagged() -> N
         transfer_date=date(2026, 1, 20), embryo_day=5, scan_date=date(2026, 8, 3), scan_ga_days=24 * 7
     )
     documented = date_pregnancy(
-        edd=date(2026, 10, 12), lmp=LMP, scan_date=date(2026, 8, 3), scan_ga_days=26 * 7
+        edd=date(2026, 10, 12), lmp=SUBOPTIMAL_LMP, scan_date=date(2026, 8, 3), scan_ga_days=26 * 7
     )
     assert suboptimally_dated(ivf, 24 * 7) is False
     assert suboptimally_dated(documented, 26 * 7) is False
-    assert suboptimally_dated(date_pregnancy(lmp=LMP), None) is False
+    assert suboptimally_dated(date_pregnancy(lmp=SUBOPTIMAL_LMP), None) is False
