@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from carepath.cli import cli
 from carepath.engine.catalogue import PATHWAYS_DIR
+from carepath.store.release import load_release
 from tests.conftest import FIELD_KEYS, LOOKUP_KEY, NOW
 from tests.webapi.conftest import Api, registration
 
@@ -73,7 +74,9 @@ def test_adopt_prints_the_impact_then_moves_the_enrolled_women(env: str, app: Fl
 
     dry = runner.invoke(cli, ["library", "adopt", "--safety", "--hospital", "a", "--dry-run"])
     assert dry.exit_code == 0, dry.output
-    assert "release 2026.12-issue17 (safety: yes)" in dry.stdout
+    shipped_release = load_release()
+    assert shipped_release is not None and shipped_release.safety
+    assert f"release {shipped_release.version} (safety: yes)" in dry.stdout
     assert "checkup-schedule: 1 active enrolment(s) on an older version" in dry.stdout
     assert "pregnancies in care" in dry.stdout and "move (proposed)" in dry.stdout
     assert _versions(app) == {old}  # a dry run moves no one
