@@ -12,6 +12,7 @@ from flask import Flask
 
 from carepath.store import sources
 from carepath.store.models import Department, Patient, Staff
+from carepath.store.models_sources import Source
 from tests.conftest import NOW
 
 
@@ -27,7 +28,7 @@ def _setup(app: Flask) -> dict[str, int]:
         return {"department": department.id, "doctor": doctor.id, "patient": patient.id}
 
 
-def _make(app: Flask, hospital: str = "a", **given: Any) -> sources.Source:
+def _make(app: Flask, hospital: str = "a", **given: Any) -> Source:
     with app.extensions["carepath.db"].transaction() as session:
         planned = sources.plan(session, hospital, NOW, **given)
         return sources.create(session, planned, NOW, "test")
@@ -108,8 +109,12 @@ def test_counts_come_from_the_log_and_repeats_count_once(app: Flask) -> None:
         patient = session.get(Patient, ids["patient"])
         assert sources.record_scan(session, poster, sources.HOW_LINK, NOW)
         assert sources.record_scan(session, poster, sources.HOW_LINK_WECHAT, NOW)
-        assert sources.record_scan(session, poster, sources.HOW_WECHAT_QR, NOW, openid_hash="h1", dedupe_key="k1")
-        assert not sources.record_scan(session, poster, sources.HOW_WECHAT_QR, NOW, openid_hash="h1", dedupe_key="k1")
+        assert sources.record_scan(
+            session, poster, sources.HOW_WECHAT_QR, NOW, openid_hash="h1", dedupe_key="k1"
+        )
+        assert not sources.record_scan(
+            session, poster, sources.HOW_WECHAT_QR, NOW, openid_hash="h1", dedupe_key="k1"
+        )
         assert sources.record_follow(session, poster, NOW, openid_hash="h1", dedupe_key="k2")
         assert sources.record_registration(session, poster, patient, NOW, pregnancy_id="preg-1")
         assert not sources.record_registration(session, poster, patient, NOW, pregnancy_id="preg-1")
