@@ -87,8 +87,7 @@ class WechatQrCodes:
         return self._create(payload, scene)
 
     def show_url(self, ticket: str) -> str:
-        """The image's URL: ``showqrcode?ticket=<urlencoded ticket>``."""
-        return f"{self._show_base_url}{SHOW_PATH}?ticket={quote(ticket, safe='')}"
+        return show_url(ticket, self._show_base_url)
 
     def _create(self, payload: dict[str, object], scene: str) -> QrCode:
         reply = self._api.post(CREATE_PATH, payload, MappingProxyType({}))
@@ -97,6 +96,11 @@ class WechatQrCodes:
             raise RetryableError("wechat_qr: a reply without ticket or url")
         expires = reply.get("expire_seconds")
         return QrCode(scene, ticket, url, int(expires) if isinstance(expires, int) else None)
+
+
+def show_url(ticket: str, show_base_url: str = SHOW_BASE_URL) -> str:
+    """The image's URL: ``showqrcode?ticket=<urlencoded ticket>``."""
+    return f"{show_base_url.rstrip('/')}{SHOW_PATH}?ticket={quote(ticket, safe='')}"
 
 
 def _scene(scene: str) -> dict[str, object]:
