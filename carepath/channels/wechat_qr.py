@@ -3,7 +3,7 @@
 Scanning one follows the account (or, for a woman who already follows, opens it) and WeChat
 pushes a ``subscribe`` event with ``EventKey`` ``qrscene_<scene>`` (or ``SCAN`` with the scene)
 to the account's callback: one scan both follows and says where she came from. Facts from
-shared/CHANNELS.md:
+docs/channels.md ("What the providers' documentation says"):
 
 - temporary codes (``QR_STR_SCENE``) carry ``expire_seconds``, at most 2,592,000 (30 days);
   as many as wanted: campaigns;

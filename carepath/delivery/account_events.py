@@ -9,7 +9,7 @@ Both are recorded with the keyed hash of her openid on this account (never the o
 not registered and may never), so that registration, once she signs in through WeChat, can find
 where she came from (``sources.source_for_openid``). WeChat repeats a callback it did not see
 answered within 5 s: each event's dedupe key is the openid's hash and ``CreateTime``, as
-shared/CHANNELS.md says to de-duplicate events, so a repeat records nothing new.
+docs/channels.md says to de-duplicate events, so a repeat records nothing new.
 
 Only the official account's callbacks (the ``wechat_template`` channel's account) are read
 here; a mini program's account sends no such events. A follow not made through a QR code and a

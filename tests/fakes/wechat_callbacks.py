@@ -1,5 +1,5 @@
 """What WeChat posts to an official account's callback about her: ``subscribe`` and ``SCAN``
-events, in plain, compatible and safe mode (shared/CHANNELS.md), signed as WeChat signs them.
+events, in plain, compatible and safe mode (docs/channels.md), signed as WeChat signs them.
 
 The encryption is written here from WeChat's description, apart from
 ``carepath/channels/wechat_crypto.py``, so a mistake there fails against this:

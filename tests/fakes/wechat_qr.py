@@ -1,7 +1,7 @@
 """The fake WeChat's parametric QR codes: ``POST /cgi-bin/qrcode/create`` (route
 ``wechat.qrcode``) and ``GET /cgi-bin/showqrcode?ticket=`` (the image of a ticket it issued).
 
-It keeps WeChat's rules as shared/CHANNELS.md states them: a valid access token (40001 / 42001
+It keeps WeChat's rules as docs/channels.md states them: a valid access token (40001 / 42001
 otherwise, like the send routes), ``QR_STR_SCENE`` / ``QR_SCENE`` with ``expire_seconds`` up to
 2,592,000 (a temporary code), ``QR_LIMIT_STR_SCENE`` / ``QR_LIMIT_SCENE`` without (permanent),
 a string scene of 1 to 64 characters. What it issued is kept in ``fake.qr_codes`` (ticket ->
