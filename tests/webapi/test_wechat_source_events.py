@@ -150,3 +150,17 @@ def test_forged_or_unopenable_encrypted_callbacks_are_refused_and_record_nothing
     bad_time = _send(wechat, event_xml(HER, "SCAN", f"src_{poster.code}").replace("1783666800", "soon"))
     assert bad_time.status_code == 400 and bad_time.get_json()["code"] == "callback-bad-xml"
     assert _counts(wechat, poster) == (0, 0)
+
+
+def test_delivery_reports_are_read_in_safe_mode_too(wechat: Flask) -> None:
+    from tests.webapi.delivery_seed import add_pregnancy, add_sent, outbox_row
+
+    pregnancy = add_pregnancy(wechat, "a", 1, openid=HER, appid=APPID_A)
+    row_id, _ = add_sent(wechat, "a", pregnancy, "k-1", msgid="1001")
+    fields = (
+        f"<ToUserName><![CDATA[gh_a]]></ToUserName><FromUserName><![CDATA[{HER}]]></FromUserName>"
+        "<CreateTime>1783666800</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+        "<Event><![CDATA[TEMPLATESENDJOBFINISH]]></Event><MsgID>1001</MsgID><Status><![CDATA[success]]></Status>"
+    )
+    assert _send(wechat, fields, "safe").get_data(as_text=True) == "success"
+    assert outbox_row(wechat, row_id).receipt_status == "delivered"
