@@ -25,6 +25,7 @@ from carepath.cli.icd10 import icd10
 from carepath.cli.inbox import inbox
 from carepath.cli.library import library
 from carepath.cli.pathway import pathway
+from carepath.cli.qr import qr
 from carepath.cli.scheduler import scheduler_command
 from carepath.cli.serve import serve
 from carepath.cli.staff import staff
@@ -70,6 +71,7 @@ for noun in (
     scheduler_command,
     content,
     library,
+    qr,
 ):
     cli.add_command(noun)
 
