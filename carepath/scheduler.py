@@ -43,6 +43,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, delete, text, update
 
 from carepath.delivery.dispatcher import dispatch_once, recover_in_flight
+from carepath.delivery.on_call import OnCallReport, route_once
 from carepath.delivery.outcomes import DispatchReport
 from carepath.errors import CarepathError
 from carepath.store import heartbeats
@@ -283,6 +284,7 @@ class Settings:
     sweep_seconds: float = 60.0
     dispatch_seconds: float = 10.0
     escalate_seconds: float = 300.0
+    on_call_seconds: float = 60.0
     lease_seconds: float = 60.0
     sweep_batch: int = 200
     dispatch_batch: int = 100
@@ -331,6 +333,14 @@ class Jobs:
         self._report("escalate", escalated)
         return escalated
 
+    def on_call(self) -> OnCallReport:
+        """Urgent tasks created outside working hours go to the on-call roster, and on down it
+        while nobody acknowledges them (issue 17 item 1; ``delivery/on_call.py``)."""
+        with self.app.app_context():
+            report = route_once(self.db, self.now(), self.channels_for_hospital)
+        self._report("on_call", report)
+        return report
+
     def recover(self) -> DispatchReport:
         with self.app.app_context():
             report = recover_in_flight(self.db, self.now())
@@ -359,7 +369,7 @@ class Jobs:
 
 
 #: The work the lock guards: paused while the lock is lost, resumed when it is taken back.
-GUARDED_JOBS = ("sweep", "dispatch", "escalate")
+GUARDED_JOBS = ("sweep", "dispatch", "escalate", "on_call")
 RENEW_JOB, TAKE_BACK_JOB = "lease", "take-back"
 
 
@@ -391,6 +401,7 @@ class Scheduler:
             ("sweep", self.jobs.sweep, s.sweep_seconds, first),
             ("dispatch", self.jobs.dispatch, s.dispatch_seconds, first),
             ("escalate", self.jobs.escalate, s.escalate_seconds, None),
+            ("on_call", self.jobs.on_call, s.on_call_seconds, None),
         ):
             kwargs = {"next_run_time": at} if at is not None else {}
             self.apscheduler.add_job(

@@ -52,6 +52,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 def empty_tables(database: Any) -> None:
     from sqlalchemy import text
 
+    import carepath.store.models_sources  # noqa: F401  (its tables are emptied too)
     from carepath.store import approvals, hospital_settings, pathways, tenants
     from carepath.store.models import Base
 

@@ -23,7 +23,9 @@ from carepath.cli.hospital import hospital
 from carepath.cli.hospital_settings import settings as hospital_settings
 from carepath.cli.icd10 import icd10
 from carepath.cli.inbox import inbox
+from carepath.cli.library import library
 from carepath.cli.pathway import pathway
+from carepath.cli.qr import qr
 from carepath.cli.scheduler import scheduler_command
 from carepath.cli.serve import serve
 from carepath.cli.staff import staff
@@ -68,6 +70,8 @@ for noun in (
     serve,
     scheduler_command,
     content,
+    library,
+    qr,
 ):
     cli.add_command(noun)
 

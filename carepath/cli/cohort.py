@@ -175,7 +175,7 @@ def pathway_impact(
     from datetime import datetime, time
 
     from carepath.engine.cohort import synthetic_cohort
-    from carepath.engine.forms import make_scorer
+    from carepath.engine.forms import make_scorer, make_tagger
     from carepath.engine.impact import Plan, impact_json
     from carepath.engine.parallel import parallel_impact
     from carepath.engine.runtime import Settings
@@ -184,7 +184,7 @@ def pathway_impact(
     if bool(cohort_path) == bool(synthetic):
         raise click.UsageError("give exactly one of --cohort or --synthetic")
     base, candidate = load_library(base_paths), load_library(candidate_paths)
-    settings = Settings(scorer=make_scorer())
+    settings = Settings(scorer=make_scorer(), tagger=make_tagger())
     now = datetime.combine(now_day or date.today(), time(12, 0), settings.window.zone)
     members = _read_cohort(cohort_path) if cohort_path else list(synthetic_cohort(synthetic or 0, seed))
     plan = Plan.build(base, candidate, now, weeks, settings, everything=everything)

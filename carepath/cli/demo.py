@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
 
 from carepath.cli.common import load_app
@@ -67,6 +70,22 @@ def demo_setup(instance: str, examples: str, pathways_dir: str | None, base_url:
             f"her inbox:            .venv/bin/carepath inbox show --hospital {key['hospital']} "
             f"--patient {patients[0]}"
         )
+    _her_qr_code(database, folder, now, base_url)
     click.echo(f"staff logins at {base_url}/login (demo passwords, also in {folder / 'demo-staff.json'}):")
     for login in logins:
         click.echo(f"  {login['username']:<14} {login['password']}   ({login['roles']})")
+
+
+def _her_qr_code(database: Any, folder: Path, now: Any, base_url: str) -> None:
+    """The demo hospital's QR URL (the demo doctor's card; issue 18), printed and drawn into the
+    instance folder: open it at a phone's size, or scan the PNG, to register as a new woman."""
+    from carepath.delivery.sources import write_pictures
+    from carepath.store import demo as demo_data
+    from carepath.store import sources
+
+    code = demo_data.demo_source(database, now)
+    url = sources.short_url(base_url, code)
+    with database.reading() as session:
+        [view] = sources.views(session, [sources.find_by_code(session, code)])  # type: ignore[list-item]
+    write_pictures(folder / "qr", view, url)
+    click.echo(f"her QR URL:           {url}   (QR code in {folder / 'qr' / code}.png)")

@@ -63,6 +63,8 @@ def settings_show(hospital_id: str | None, output_format: str) -> None:
         text = "(not set)" if value is None else json.dumps(value, ensure_ascii=False)
         click.echo(f"  {setting.name:<16} {text}")
         click.echo(f"  {'':<16} {setting.description}")
+    for warning in shown["warnings"]:
+        click.echo(f"warning: {warning}")
 
 
 @settings.command("set")

@@ -138,7 +138,7 @@ def pathway_dry_run(
 
     from carepath.engine.clock import parse_gestational_age
     from carepath.engine.facts import facts_from_patient
-    from carepath.engine.forms import make_scorer
+    from carepath.engine.forms import make_scorer, make_tagger
     from carepath.engine.inputs import check_events, check_patient
     from carepath.engine.runtime import Settings
     from carepath.engine.simulate import dry_run, events_from_file
@@ -156,7 +156,7 @@ def pathway_dry_run(
         if not checked.ok:
             fail_with(checked.problems)
         events = events_from_file(checked.value)
-    settings = Settings(scorer=make_scorer())
+    settings = Settings(scorer=make_scorer(), tagger=make_tagger())
     zone = settings.window.zone
     facts = facts_from_patient(patient.value)
     edd = facts.edd

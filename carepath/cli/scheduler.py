@@ -35,6 +35,14 @@ def _on_report(app: Any) -> Any:
     from carepath.store.models import OutboxRow
 
     def report(job: str, result: Any) -> None:
+        if job == "on_call":  # urgent tasks outside working hours, to the on-call roster
+            if result.sent or result.failed or result.recovered:
+                click.echo(
+                    f"on_call: sent {result.sent} failed {result.failed} retrying {result.retrying} "
+                    f"recovered {result.recovered}",
+                    err=True,
+                )
+            return
         if job in ("sweep", "escalate"):  # lists: the pregnancies woken, the tasks escalated
             if result:
                 what = "pregnancies woken" if job == "sweep" else "overdue tasks escalated to the team lead"

@@ -1,9 +1,10 @@
 """Step 1 of ``dispatcher.py``, the claim: due rows decided and marked in flight, in one
 transaction.
 
-Rows whose content no reviewer approved are held; for each pregnancy the policy sees her
-consent, bindings and the external messages already sent today, and the hospital's window,
-cap, kill switches and spent quotas. Every item's inbox copy is filed here
+Rows whose content no reviewer approved are held — except urgent safety advice, for which
+she is sent the hospital's emergency notice instead (``emergency_notice.py``); for each
+pregnancy the policy sees her consent, bindings and the external messages already sent
+today, and the hospital's window, cap, kill switches and spent quotas. Every item's inbox copy is filed here
 (``inbox_copies.py``); the rows to send externally become jobs, marked ``in_flight`` before
 the transaction commits.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, time
 from types import MappingProxyType
 from typing import Any
@@ -21,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from carepath.channels.base import Message, Receipt
+from carepath.delivery import emergency_notice
 from carepath.delivery import policy as pol
 from carepath.delivery.dispatch_settings import ChannelsForHospital, DispatchSettings, HospitalDelivery
 from carepath.delivery.inbox_copies import Filed, InboxCopies
@@ -34,6 +36,7 @@ from carepath.delivery.outcomes import (
     mark_failed_unknown,
     mark_sent,
 )
+from carepath.delivery.rendering import RenderedItem
 from carepath.store import approvals, consents, delivery_state, held_content, hospital_settings
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
@@ -137,14 +140,19 @@ def claim(
         for hospital_id, claimed_rows in by_hospital.items():
             hospital = channels_for_hospital(hospital_id)
             policy = _hospital_policy(session, hospital, hospital_id, now)
-            hospital_rows, versions, held = approvals.gate(  # approved content only
+            settings_now = hospital_settings.current(session, hospital_id)
+            hospital_rows, versions, held, notice_keys = approvals.gate(  # approved content only
                 claimed_rows,
                 approvals.approvals(session, hospital_id),
-                drafts_allowed=hospital_settings.current(session, hospital_id).drafts_allowed,
+                drafts_allowed=settings_now.drafts_allowed,
                 now=now,
             )
             report.held += held
             report.reasons[held_content.UNAPPROVED] += held
+            notices: dict[str, RenderedItem] = {}
+            if notice_keys:  # urgent advice not approved: her hospital's emergency notice instead
+                text = emergency_notice.notice(settings_now.emergency_phone, hospital_id)
+                notices = dict.fromkeys(notice_keys, text)
             if not hospital_rows:
                 continue
             window = policy.window
@@ -180,6 +188,7 @@ def claim(
                 _decide_rows(
                     items,
                     versions=versions,
+                    notices=notices,
                     her=her,
                     policy=policy,
                     hospital=hospital,
@@ -212,6 +221,7 @@ def _decide_rows(
     rows: list[OutboxRow],
     *,
     versions: Mapping[str, str | None],
+    notices: Mapping[str, RenderedItem],
     her: pol.Recipient,
     policy: pol.HospitalPolicy,
     hospital: HospitalDelivery,
@@ -221,11 +231,17 @@ def _decide_rows(
     inbox: InboxCopies,
     sends: list[tuple[OutboxRow, pol.Send, Filed]],
 ) -> None:
+    def file(row: OutboxRow) -> Filed:
+        notice = notices.get(row.dedupe_key)
+        if notice is not None and row.inbox_item_id is None:
+            report.reasons[emergency_notice.MARKER] += 1
+        return inbox.file(row, now, hospital.link_base, versions.get(row.dedupe_key), notice)
+
     items: dict[str, OutboxRow] = {}
     due_items = []
     for row in rows:
         if row.next_attempt_at is not None and row.next_attempt_at > now:
-            _file_early(row, policy, hospital, now=now, versions=versions, inbox=inbox)
+            _file_early(row, policy, now=now, file=file)
             continue
         try:
             item = due_item(
@@ -255,7 +271,7 @@ def _decide_rows(
                 mark_failed_unknown(row, now, report)
                 continue
         if isinstance(decision, pol.Send):
-            filed = inbox.file(row, now, hospital.link_base, versions.get(row.dedupe_key))
+            filed = file(row)
             if decision.channel != "inbox" and decision.channel not in hospital.channels:
                 row.failed_channels = [*(row.failed_channels or []), decision.channel]
                 row.last_error = f"{decision.channel}: not configured for this hospital"
@@ -272,16 +288,14 @@ def _decide_rows(
             sends.append((row, decision, filed))
         elif isinstance(decision, pol.Hold):
             if decision.reason in FILED_WHILE_HELD:  # she reads it now; only the notice waits
-                inbox.file(row, now, hospital.link_base, versions.get(row.dedupe_key))
+                file(row)
             row.next_attempt_at = decision.until or now + settings.pause_recheck
             row.status_reason = decision.reason
             report.held += 1
             report.reasons[decision.reason.split(":", maxsplit=1)[0]] += 1
         elif isinstance(decision, pol.Skip):
             if decision.reason in (pol.NO_CONSENT, pol.NO_BINDING, pol.NO_CHANNEL):
-                inbox.file(
-                    row, now, hospital.link_base, versions.get(row.dedupe_key)
-                )  # she sees it in the app
+                file(row)  # she sees it in the app
             row.status = "skipped"
             row.status_reason = decision.reason
             report.skipped += 1
@@ -293,11 +307,9 @@ def _decide_rows(
 def _file_early(
     row: OutboxRow,
     policy: pol.HospitalPolicy,
-    hospital: HospitalDelivery,
     *,
     now: datetime,
-    versions: Mapping[str, str | None],
-    inbox: InboxCopies,
+    file: Callable[[OutboxRow], Filed],
 ) -> None:
     """A row that fired while its notice waits (``next_attempt_at``): her inbox copy is filed
     now, the row stays due for its notice. A kill switch or a hold on her pregnancy (a
@@ -309,4 +321,4 @@ def _file_early(
     if policy.kill.all or row.pathway_id in policy.kill.pathways:
         row.status_reason = pol.PAUSED_ALL if policy.kill.all else pol.PAUSED_PATHWAY
         return
-    inbox.file(row, now, hospital.link_base, versions.get(row.dedupe_key))
+    file(row)

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import String, cast, insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from carepath.delivery.rendering import build_safe_facts, generic_message, render_action
+from carepath.delivery.rendering import RenderedItem, build_safe_facts, generic_message, render_action
 from carepath.store import publishing
 from carepath.store.models import InboxItem, OutboxRow
 
@@ -72,13 +72,26 @@ class InboxCopies:
             library = self._libraries[hospital_id] = publishing.content_items(self._session, hospital_id)
         return library
 
-    def file(self, row: OutboxRow, now: datetime, link_base: str, version: str | None) -> Filed:
+    def file(
+        self,
+        row: OutboxRow,
+        now: datetime,
+        link_base: str,
+        version: str | None,
+        notice: RenderedItem | None = None,
+    ) -> Filed:
         """File the inbox copy once (idempotent on the dedupe key), recording on the row the
-        content ``version`` it was rendered from; ``id`` and ``link`` are set by ``flush``."""
+        content ``version`` it was rendered from; ``id`` and ``link`` are set by ``flush``.
+        ``notice``: the hospital's emergency notice, filed in place of urgent advice that is
+        not approved (``emergency_notice.py``; the row's version says so)."""
         filed = self.items.get(row.dedupe_key)
         if filed is None:
-            row.content_version = version
-            title, summary, body = render(row, now.date(), self._library(row.hospital_id))
+            if notice is not None:
+                row.content_version = notice.key
+                title, summary, body = notice.title, notice.summary, notice.body
+            else:
+                row.content_version = version
+                title, summary, body = render(row, now.date(), self._library(row.hospital_id))
             filed = self.items[row.dedupe_key] = Filed(title, summary)
             values = {"hospital_id": row.hospital_id, "pregnancy_id": row.pregnancy_id,
                       "dedupe_key": row.dedupe_key, "kind": row.kind, "title": title, "summary": summary,

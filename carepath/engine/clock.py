@@ -226,6 +226,29 @@ def date_by_lmp_and_ultrasound(
     )
 
 
+#: ACOG CO 700: "a pregnancy without an ultrasonographic examination that confirms or revises
+#: the EDD before 22 0/7 weeks of gestation should be considered suboptimally dated".
+SUBOPTIMAL_FROM_DAYS = 22 * DAYS_PER_WEEK
+
+
+def suboptimally_dated(dating: Dating, scan_ga_days: int | None) -> bool:
+    """Whether this dating rests on a first ultrasound done at or after 22+0 (ACOG CO 700).
+
+    For an LMP with an ultrasound the GA by LMP on the scan day decides (the band's row); for an
+    ultrasound alone, the GA it measured. IVF dating (the embryo's age is exact) and a documented
+    EDD (a clinician's decision, perhaps on a scan this record lacks) are never flagged, nor is an
+    LMP with no scan reported: the HIS may not report every scan, and a flag on every woman
+    whose early scan went unreported would be noise (issue 17 item 12).
+    """
+    if dating.method in ("ivf", "edd"):
+        return False
+    if dating.band is not None:
+        return dating.band.first_day >= SUBOPTIMAL_FROM_DAYS
+    if dating.method == "ultrasound" and scan_ga_days is not None:
+        return scan_ga_days >= SUBOPTIMAL_FROM_DAYS
+    return False
+
+
 def date_by_ivf(
     transfer_date: date,
     embryo_day: int,

@@ -58,6 +58,7 @@ NOT_DATES = frozenset(
         "risk_level",
         "risk_confirmed",
         "any_baby_lost",
+        "dating_suboptimal",
         "purple",
         "icd10",
         "tag",
@@ -138,6 +139,8 @@ class ConditionParser:
             return Compare("risk_confirmed", "eq", bool(value))
         if key == "any_baby_lost":  # issue 16 item 6: a stillbirth or a baby who died after birth
             return Compare("any_baby_lost", "eq", bool(value))
+        if key == "dating_suboptimal":  # issue 17 item 12: first scan at or after 22+0
+            return Compare("dating_suboptimal", "eq", bool(value))
         if key == "icd10":
             return HasCode(tuple(self._code_pattern(v, path) for v in _as_list(value)))
         if key == "tag":

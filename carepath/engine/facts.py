@@ -22,6 +22,7 @@ from carepath.engine.clock import (
     date_pregnancy,
     gestational_days,
     parse_gestational_age,
+    suboptimally_dated,
     trimester,
 )
 from carepath.engine.elapsed import SNAPSHOT_KEY, elapsed
@@ -29,6 +30,8 @@ from carepath.engine.spec import RISK_COLOURS, Scalar
 
 #: Scores a submitted form: (form id, answers) -> total, or None when the form has no scoring.
 Scorer = Callable[[str, Mapping[str, Any]], float | None]
+#: The tags a submitted form's chosen choices carry: (form id, answers) -> tags (issue 17 item 4).
+Tagger = Callable[[str, Mapping[str, Any]], tuple[str, ...]]
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -162,6 +165,13 @@ class Facts:
     def edd(self) -> date | None:
         dating = self.dating
         return dating.edd if dating else None
+
+    @property
+    def dating_suboptimal(self) -> bool | None:
+        """Issue 17 item 12: her dating rests on a first scan at or after 22+0 (ACOG CO 700
+        "suboptimally dated"; ``clock.suboptimally_dated``); None when nothing dates her."""
+        dating = self.dating
+        return None if dating is None else suboptimally_dated(dating, self.scan_ga_days)
 
     @property
     def risk_colour(self) -> str | None:
@@ -441,6 +451,7 @@ def snapshot(facts: Facts, today: date, event: Event | None = None) -> dict[str,
         "trimester": trimester(ga) if ga is not None else None,
         "edd": edd,
         "dating_method": dating.method if dating else None,
+        "dating_suboptimal": facts.dating_suboptimal,  # issue 17 item 12
         "age_at_edd": completed_years(facts.birth_date, edd) if facts.birth_date and edd else None,
         "bmi_pre": bmi,
         "bmi_class": bmi_class(bmi) if bmi is not None else None,

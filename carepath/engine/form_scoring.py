@@ -155,3 +155,24 @@ def make_scorer(
         return result.total if result.complete else None
 
     return scorer
+
+
+def make_tagger(
+    forms: Mapping[str, Form] | None = None,
+) -> Callable[[str, Mapping[str, object]], tuple[str, ...]]:
+    """The runtime's tagger: form id and answers -> the tags her chosen choices carry.
+
+    Issue 17 item 4: what she tells us at registration must act. The runtime adds these tags
+    to her facts when the response arrives and raises ``tag.added`` for each new one, so
+    audiences (a 瘢痕子宫 answer enrols the scar plan) and rules see them in the same
+    evaluation (and so in the store's transaction). An unknown form gives no tags.
+    """
+    if forms is None:
+        forms = load_forms()
+    library = forms
+
+    def tagger(form_id: str, answers: Mapping[str, object]) -> tuple[str, ...]:
+        form = library.get(form_id)
+        return () if form is None else score(form, answers).tags
+
+    return tagger

@@ -9,7 +9,7 @@ from per-item rules (``fasting_glucose >= 5.3``, any positive answer to EPDS ite
 """
 
 from carepath.engine.form_loader import FORMS_DIRECTORY, check_form, load_forms, parse_form
-from carepath.engine.form_scoring import make_scorer, score, validate_answer, validate_answers
+from carepath.engine.form_scoring import make_scorer, make_tagger, score, validate_answer, validate_answers
 from carepath.engine.form_spec import (
     SCORE_ITEM,
     VALUE_TYPES,
@@ -36,6 +36,7 @@ __all__ = [
     "check_form",
     "load_forms",
     "make_scorer",
+    "make_tagger",
     "parse_form",
     "score",
     "validate_answer",

@@ -12,7 +12,7 @@ from functools import cache
 
 from carepath.engine.cohort import Member, synthetic_cohort
 from carepath.engine.compiler import compile_paths
-from carepath.engine.forms import make_scorer
+from carepath.engine.forms import make_scorer, make_tagger
 from carepath.engine.impact import CohortImpact, Enrolled, Plan
 from carepath.engine.library import Library
 from carepath.engine.runtime import Settings
@@ -47,7 +47,7 @@ def _library(files: tuple[str, ...], matcher: str) -> Library:
 @cache
 def _settings() -> Settings:
     """One per process: building the scorer reads every form."""
-    return Settings(scorer=make_scorer())
+    return Settings(scorer=make_scorer(), tagger=make_tagger())
 
 
 def run_job(job: Job) -> CohortSummary:

@@ -33,6 +33,7 @@ from carepath.engine.facts import (
     Facts,
     Grade,
     Scorer,
+    Tagger,
     apply_event,
     date_facts,
     repeats,
@@ -60,6 +61,8 @@ from carepath.errors import EvaluationError
 class Settings:
     window: SendWindow = field(default_factory=SendWindow)
     scorer: Scorer | None = None
+    #: Adds the tags of her chosen answers when a form arrives (None: answers carry no tags).
+    tagger: Tagger | None = None
     max_chain_depth: int = 8
     #: Published form ids a form named by an event must be one of (None: the built-in forms).
     forms: frozenset[str] | None = None
@@ -210,6 +213,7 @@ class _Run:
         self.queue.append(first_step)
         if event is not None:
             self._loss_follows(event, first_step)
+            self._answer_tags(event, first_step)
         pre_existing = {e.id for e in self.enrolments if e.active}
         first = True
         while self.queue:
@@ -234,6 +238,18 @@ class _Run:
         elif event.type == loss.CONFIRMED_EVENT:
             reason = str(event.data.get("reason") or "")
             self._raise("pregnancy.ended", {"reason": reason}, step, loss.CONFIRMED_EVENT)
+
+    def _answer_tags(self, event: Event, step: _Step) -> None:
+        """Issue 17 item 4: the tags her chosen choices carry (a registration screen's 瘢痕子宫,
+        心脏病 ...) join her facts before any rule looks, and each new one raises ``tag.added``,
+        as a ``tag`` action's would. A tag is never removed by a later answer: staff do that."""
+        if event.type != "questionnaire.submitted" or self.settings.tagger is None or self.repeat:
+            return
+        form = str(event.data.get("form", ""))
+        for tag in self.settings.tagger(form, event.data.get("answers") or {}):
+            if tag not in self.facts.tags:
+                self.facts = replace(self.facts, tags=self.facts.tags | {tag})
+                self._raise("tag.added", {"tag": tag}, step, f"form {form}")
 
     def _step(self, step: _Step, timed_for: set[str]) -> None:
         snap = snapshot(self.facts, self.today, step.event)

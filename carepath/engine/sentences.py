@@ -529,6 +529,16 @@ CODE_TITLES.update(
     ]
 )
 
+# issue 17 item 12: the dating_suboptimal leaf (clock.suboptimally_dated, ACOG CO 700)
+for _key, _hint in [
+    sentence(
+        "hint/dating-suboptimal",
+        "true (her dating rests on a first ultrasound at or after 22+0: suboptimally dated) or false",
+    ),
+]:
+    SENTENCES[_key] = _hint
+    HINTS[_hint] = _key
+
 # issue 16 item 9 (weight gain): the weight_gain_status leaf (engine/weight_gain.py)
 for _key, _hint in [
     sentence(

@@ -169,22 +169,33 @@ def clear_cache() -> None:
 
 def gate(
     rows: Iterable[OutboxRow], found: Approvals, *, drafts_allowed: bool, now: datetime
-) -> tuple[list[OutboxRow], dict[str, str | None], int]:
+) -> tuple[list[OutboxRow], dict[str, str | None], int, frozenset[str]]:
     """Split a claimed batch of one hospital: (rows to decide, dedupe key -> the content
-    version each would send, how many were held). A row whose inbox copy was filed already
-    (a retry) went through the gate then and is not held now."""
+    version each would send, how many were held, the dedupe keys that send the hospital's
+    emergency notice instead of their content). A row whose inbox copy was filed already (a
+    retry) went through the gate then and is not held now.
+
+    An *urgent* row (``urgent: true``: safety advice, issue 17 item 1) whose item is not
+    approved is never held: she is sent the hospital's emergency notice in its place — never
+    nothing (``delivery/emergency_notice.py`` words it)."""
     kept: list[OutboxRow] = []
     versions: dict[str, str | None] = {}
+    notices: set[str] = set()
     held = 0
     for row in rows:
         params = row.params if isinstance(row.params, dict) else {}
         if row.inbox_item_id is None and not drafts_allowed and found.unapproved(params):
+            if params.get("urgent") is True:
+                kept.append(row)
+                versions[row.dedupe_key] = None
+                notices.add(row.dedupe_key)
+                continue
             held_content.hold(row, now)
             held += 1
             continue
         kept.append(row)
         versions[row.dedupe_key] = found.version_sent(params)
-    return kept, versions, held
+    return kept, versions, held, frozenset(notices)
 
 
 #: (database, hospital) -> the (signature, drafts allowed) its held rows were last checked at.

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from carepath.engine import event_forms
 from carepath.engine.event_forms import published_forms
 from carepath.engine.facts import Event, Facts, Scorer, apply_event, facts_from_patient
-from carepath.engine.forms import make_scorer
+from carepath.engine.forms import make_scorer, make_tagger
 from carepath.engine.library import Library
 from carepath.engine.plans import PlanNote
 from carepath.engine.runtime import Cancellation, Emitted, Evaluation, Settings, State, evaluate
@@ -69,7 +69,7 @@ def _scorer() -> Scorer:
 def settings(window: SendWindow = DEFAULT_WINDOW) -> Settings:
     """Engine settings for a hospital's send window: forms are scored
     (``answers.<form>.score``) like in the dry-run. One per window, built once."""
-    return Settings(window=window, scorer=_scorer())
+    return Settings(window=window, scorer=_scorer(), tagger=make_tagger())
 
 
 def registration_state(pregnancy_id: str, data: Mapping[str, Any], occurred_at: datetime) -> State:

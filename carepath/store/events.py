@@ -173,6 +173,7 @@ def process(
     if pregnancy.last_occurred_at is None or event.occurred_at > pregnancy.last_occurred_at:
         pregnancy.last_occurred_at = event.occurred_at
     warnings = side_records(session, pregnancy, event, row_id, now)
+    _log_answer_tags(session, pregnancy, event, before=state.facts.tags)
     if decided.repeat:
         warnings.append(repeat_warning(event))
     warnings += [plan_warning(note) for note in decided.plan_notes]
@@ -192,6 +193,33 @@ def process(
         update(EventRecord).where(EventRecord.id == row_id).values(answer=answer, pregnancy_id=pregnancy.id)
     )
     return Answer(201, answer)
+
+
+def _log_answer_tags(
+    session: Session, pregnancy: Pregnancy, event: HisEvent, *, before: frozenset[str]
+) -> None:
+    """Issue 17 item 4: the tags her answers carried (the engine added them to her facts in
+    this evaluation: runtime ``_answer_tags``) get their tag-log line, naming the response."""
+    if event.type != "questionnaire.submitted":
+        return
+    tagger = evaluation.settings().tagger
+    if tagger is None:
+        return
+    form = str(event.data.get("form", ""))
+    for tag in tagger(form, event.data.get("answers") or {}):
+        if tag not in before:
+            session.add(
+                TagLog(
+                    hospital_id=pregnancy.hospital_id,
+                    pregnancy_id=pregnancy.id,
+                    tag=tag,
+                    operation="add",
+                    by=f"event {event.id}",
+                    why=f"answer to form {form}",
+                    dedupe_key=None,
+                    at=event.occurred_at,
+                )
+            )
 
 
 def repeat_warning(event: HisEvent) -> dict[str, str]:

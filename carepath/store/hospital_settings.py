@@ -311,6 +311,24 @@ def _from_row(row: HospitalSettingsRow) -> HospitalSettings:
     )
 
 
+def warnings(settings: HospitalSettings) -> list[str]:
+    """What staff must know about settings left unset that urgent messages and tasks rely on
+    (issue 17 item 1); ``settings show`` prints them."""
+    found = []
+    if not settings.emergency_phone:
+        found.append(
+            "emergency_phone is not set: urgent advice not yet approved is replaced by an "
+            "emergency notice that cannot give the hospital's number (it names 120 only)"
+        )
+    if not settings.on_call:
+        found.append("on_call is empty: urgent tasks created outside working hours reach no one by SMS")
+    elif not settings.public_base_url:
+        found.append("public_base_url is not set: on-call notices go without a link to the task")
+    if not settings.working_hours:
+        found.append("working_hours is empty: every hour counts as outside working hours")
+    return found
+
+
 def as_json(settings: HospitalSettings, hospital_id: str) -> dict[str, Any]:
     """The settings as ``carepath hospital settings show --format json`` prints them."""
     return {
@@ -319,6 +337,7 @@ def as_json(settings: HospitalSettings, hospital_id: str) -> dict[str, Any]:
         "updated_at": settings.updated_at.isoformat() if settings.updated_at else None,
         "updated_by": settings.updated_by,
         "settings": {name: settings.shown(name) for name in FIELD},
+        "warnings": warnings(settings),
     }
 
 

@@ -680,3 +680,8 @@ class DocumentEvent(Base):
     actor_name: Mapped[str] = mapped_column(String(100))
     comment: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime]
+
+
+# Tables that live in modules of their own (this one is long enough); imported here so that
+# every user of ``Base.metadata`` (alembic, the tests' cleanup) sees them.
+from carepath.store import models_on_call  # noqa: E402, F401

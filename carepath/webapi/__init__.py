@@ -132,6 +132,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from carepath.webapi.fhir import views as fhir
     from carepath.webapi.staff import admin as staff_admin
     from carepath.webapi.staff import drafts_banner, editor
+    from carepath.webapi.staff import on_call as staff_on_call
     from carepath.webapi.wechat import callbacks as wechat
 
     app.extensions["carepath.db"] = Database(app.config["DATABASE_URL"])
@@ -175,6 +176,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     drafts_banner.init_app(app)  # every staff page warns while unapproved content is sent
     app.register_blueprint(auth_views.blp)
     app.register_blueprint(staff_admin.blp)
+    app.register_blueprint(staff_on_call.blp)  # the page on-call notices link to (issue 17)
     from carepath.webapi.staff import editor_api, editor_preview, editor_review, review_impact
 
     app.register_blueprint(editor_api.blp)  # the drafts/review JSON API (session + CSRF)
@@ -183,6 +185,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     review_impact.init_app(app)  # the review page's behaviour diff and cohort impact
     app.register_blueprint(staff.blp)  # the staff pages' templates
     app.register_blueprint(h5.blp)  # her pages: the base template, no routes yet
+    from carepath.webapi.h5 import sources as h5_sources
+
+    app.register_blueprint(h5_sources.blp)  # /h5/s/<code>: a source's short URL (issue 18)
     assets.init_app(app, [assets.STATIC, staff.STATIC, h5.STATIC])
 
     @app.get("/api/docs-static/<path:filename>")

@@ -56,6 +56,9 @@ def test_show_prints_the_defaults_of_a_hospital_without_settings(runner: CliRunn
     assert shown["settings"]["drafts_allowed"] is False
     text = runner.invoke(cli, ["hospital", "settings", "show"]).stdout
     assert "no settings stored" in text and "daily_cap" in text and "per pregnancy per local day" in text
+    # issue 17 item 1: staff see that urgent messages and tasks lack what they need
+    assert "warning: emergency_phone is not set" in text and "warning: on_call is empty" in text
+    assert len(shown["warnings"]) == 3
 
 
 def test_set_validates_writes_and_audits_as_the_cli(runner: CliRunner, env: str) -> None:  # noqa: F811
@@ -81,6 +84,7 @@ def test_set_validates_writes_and_audits_as_the_cli(runner: CliRunner, env: str)
     assert shown["settings"]["daily_cap"] == 2 and shown["settings"]["on_call"][0]["name"] == "王医生"
     assert shown["updated_by"] == f"cli:{getpass.getuser()}"
     assert (f"cli:{getpass.getuser()}", "settings daily_cap: 3 → 2") in _audit_details(env)
+    assert any(w.startswith("public_base_url is not set") for w in shown["warnings"])
 
 
 def test_a_bad_value_exits_1_with_the_located_message_and_writes_nothing(runner: CliRunner, env: str) -> None:  # noqa: F811

@@ -20,6 +20,7 @@ from carepath.engine.clock import (
     naegele_edd,
     parse_gestational_age,
     redating_band,
+    suboptimally_dated,
     trimester,
     ultrasound_edd,
 )
@@ -374,3 +375,50 @@ def test_ivf_dating_ignores_any_ultrasound(
     )
     assert dating.edd == transfer + timedelta(days=266 - embryo_day)
     assert not dating.redated
+
+
+# --- issue 17 item 12: suboptimally dated (ACOG CO 700: no scan confirming or revising the EDD
+# before 22+0) ----------------------------------------------------------------------------------
+
+SUBOPTIMAL_LMP = date(2026, 1, 5)
+
+
+def _scan_at(ga_by_lmp: int, measured: int) -> tuple[Dating, int]:
+    scan_date = SUBOPTIMAL_LMP + timedelta(days=ga_by_lmp)
+    return date_pregnancy(lmp=SUBOPTIMAL_LMP, scan_date=scan_date, scan_ga_days=measured), measured
+
+
+@pytest.mark.parametrize(
+    ("ga_by_lmp", "measured", "flagged"),
+    [
+        (30 * 7, 26 * 7, True),  # third trimester, 28 d smaller: redated and flagged
+        (30 * 7, 30 * 7 - 21, True),  # exactly 21 d: LMP kept, still a first scan after 22+0
+        (22 * 7, 22 * 7, True),  # the first day ACOG calls suboptimal
+        (21 * 7 + 6, 21 * 7 + 6 - 11, False),  # 21+6: redated (>10 d) but dated in time
+        (12 * 7, 12 * 7, False),  # a first-trimester CRL
+    ],
+)
+def test_a_first_scan_from_22_plus_0_by_lmp_is_suboptimal_dating(
+    ga_by_lmp: int, measured: int, flagged: bool
+) -> None:
+    dating, scan_ga = _scan_at(ga_by_lmp, measured)
+    assert suboptimally_dated(dating, scan_ga) is flagged
+
+
+def test_an_ultrasound_alone_is_judged_by_the_ga_it_measured() -> None:
+    late = date_pregnancy(scan_date=date(2026, 8, 3), scan_ga_days=26 * 7)
+    early = date_pregnancy(scan_date=date(2026, 3, 2), scan_ga_days=9 * 7)
+    assert suboptimally_dated(late, 26 * 7) is True
+    assert suboptimally_dated(early, 9 * 7) is False
+
+
+def test_ivf_a_documented_edd_and_an_lmp_without_a_scan_are_never_flagged() -> None:
+    ivf = date_pregnancy(
+        transfer_date=date(2026, 1, 20), embryo_day=5, scan_date=date(2026, 8, 3), scan_ga_days=24 * 7
+    )
+    documented = date_pregnancy(
+        edd=date(2026, 10, 12), lmp=SUBOPTIMAL_LMP, scan_date=date(2026, 8, 3), scan_ga_days=26 * 7
+    )
+    assert suboptimally_dated(ivf, 24 * 7) is False
+    assert suboptimally_dated(documented, 26 * 7) is False
+    assert suboptimally_dated(date_pregnancy(lmp=SUBOPTIMAL_LMP), None) is False

@@ -74,6 +74,11 @@ def test_registration_screen_tags_are_in_the_lead_vocabulary() -> None:
             "子宫肌瘤",
             "甲状腺疾病",
             "早产风险",
+            # issue 17 item 4: the screen's history answers act (carepath/pathways/tags.yaml)
+            "心脏病",
+            "孕前糖尿病",
+            "慢性高血压",
+            "子痫前期史",
         }
     )
     report = lint_paths(tags=vocabulary)

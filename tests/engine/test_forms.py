@@ -176,7 +176,7 @@ def test_registration_screen_turns_previous_caesarean_into_scarred_uterus_tag(
 ) -> None:
     result = score(
         forms["registration-risk-screen"],
-        {"previous_caesarean": "once", "conception": "art", "history": ["none"]},
+        {"previous_caesarean": "once", "conception": "art", "history": ["none"], "poor_outcomes": ["none"]},
     )
     assert result.tags == ("瘢痕子宫", "辅助生殖")
 

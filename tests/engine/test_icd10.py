@@ -34,6 +34,9 @@ UNDIVIDED = {"O11", "O13", "O16", "O25", "O40", "O48", "O85", "O94", "O95"}
 
 #: The other WHO codes docs/domain.md names (their subcategories are not shipped).
 OTHER = ["D50", "E03", "E05", "Z35"]
+#: Issue 17: the infection categories infections.yaml names (typed from recall, check-title).
+OTHER += ["A15", "A16", "A17", "A18", "A19", "A50", "A51", "A52", "A53"]
+OTHER += ["B15", "B16", "B17", "B18", "B19", "B20", "B21", "B22", "B23", "B24", "Z21", "Z22"]
 
 #: A WHO code as shipped: a category or a four-character subcategory, nothing longer.
 WHO_CODE = re.compile(r"^[A-Z][0-9]{2}(\.[0-9])?$")

@@ -348,3 +348,29 @@ def test_pre_existing_diabetes_plan_ends_42_days_after_a_live_birth():
     rows = run([delivery], until=ga_day(38) + timedelta(days=60), diagnoses=[{"code": "O24.001"}])
     after = [r for r in rows if r.pathway == "pregestational-diabetes" and r.at.date() >= ga_day(38)]
     assert [r.rule for r in after] == ["after-the-birth"]
+
+
+def test_one_aspirin_task_when_the_code_and_the_registration_tag_both_say_diabetes():
+    rows = run(diagnoses=[{"code": "O24.101"}], tags=["孕前糖尿病"])
+    aspirin = [r for r in rows if r.action == "task" and "阿司匹林" in r.summary]
+    assert [f"{r.pathway}/{r.rule}" for r in aspirin] == ["registration-follow-up/aspirin-at-registration"]
+
+
+def test_a_low_glucose_in_pre_existing_diabetes_sends_the_advice_at_once():
+    when = at(ga_day(14, 3), 22, 30)
+    log = {
+        "id": "g",
+        "occurred_at": when,
+        **_form(
+            "gdm-glucose-log",
+            measured_on=ga_day(14, 3).isoformat(),
+            fasting_glucose=3.1,
+            low_glucose_symptoms="no",
+        ),
+    }
+    rows = run([log], until=ga_day(14, 3), diagnoses=[{"code": "O24.101"}])
+    moment = [r for r in rows if r.at == datetime.fromisoformat(when)]
+    assert [(r.rule, r.action, r.params.get("content")) for r in moment] == [
+        ("low-glucose", "task", None),
+        ("low-glucose", "push", "gdm-low-glucose"),
+    ]

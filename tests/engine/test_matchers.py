@@ -92,6 +92,8 @@ PLAIN = [
     "any_baby_lost",
     # issue 16 item 9: weight gain against the WS/T band (engine/weight_gain.py)
     "weight_gain_status",
+    # issue 17 item 12: suboptimally dated (clock.suboptimally_dated)
+    "dating_suboptimal",
 ]
 #: The weight_gain_status values (issue 16 item 9).
 WEIGHT_GAIN = ["below", "within", "above"]
@@ -357,6 +359,8 @@ yaml_leaves = st.one_of(
     st.fixed_dictionaries({"babies_alive": _numeric_leaf(st.integers(0, 3))}),
     st.fixed_dictionaries({"babies_lost": _numeric_leaf(st.integers(0, 3))}),
     st.fixed_dictionaries({"any_baby_lost": st.booleans()}),
+    # issue 17 item 12: suboptimally dated
+    st.fixed_dictionaries({"dating_suboptimal": st.booleans()}),
     # issue 16 item 9: weight gain against the WS/T band
     st.fixed_dictionaries({"weight_gain_status": _enum_leaf(WEIGHT_GAIN)}),
     st.fixed_dictionaries(
@@ -558,6 +562,35 @@ def test_the_baby_leaves_compile_and_both_matchers_read_them() -> None:
         for snapshot, want in zip((twins_one_lost, all_alive, unknown, {}), expected, strict=True):
             compiled = CompiledMatcher(pathway).audience(snapshot)
             assert DurableMatcher(pathway).audience(snapshot) == compiled == want, (audience, snapshot)
+
+
+@pytest.mark.timeout(300, method="thread")
+def test_the_dating_suboptimal_leaf_compiles_and_both_matchers_read_it() -> None:
+    """Issue 17 item 12: dating_suboptimal; nothing to date her by (None, or a snapshot without
+    it) makes both leaves false and `not: {dating_suboptimal: true}` true."""
+    snapshots = ({"dating_suboptimal": True}, {"dating_suboptimal": False}, {"dating_suboptimal": None}, {})
+    for audience, expected in [
+        ("{dating_suboptimal: true}", (True, False, False, False)),
+        ("{dating_suboptimal: false}", (False, True, False, False)),
+        ("{not: {dating_suboptimal: true}}", (False, True, True, True)),
+    ]:
+        text = f"pathway: p\ntitle: t\naudience: {audience}\nrules: [{{id: a, on: enrolled, do: [{{push: {{content: danger-signs}}}}]}}]\n"
+        result = compile_text(text)
+        assert result.ok, result.problems
+        (pathway,) = result.pathways
+        for snapshot, want in zip(snapshots, expected, strict=True):
+            compiled = CompiledMatcher(pathway).audience(snapshot)
+            assert DurableMatcher(pathway).audience(snapshot) == compiled == want, (audience, snapshot)
+
+
+def test_dating_suboptimal_takes_only_a_boolean() -> None:
+    result = compile_text(
+        "pathway: p\ntitle: t\naudience: {dating_suboptimal: yes-please}\n"
+        "rules: [{id: a, on: enrolled, do: [{push: {content: danger-signs}}]}]\n"
+    )
+    assert [(p.code, p.location.line, p.location.column) for p in result.problems] == [
+        ("type-mismatch", 3, 31)
+    ]
 
 
 @pytest.mark.timeout(300, method="thread")

@@ -47,6 +47,7 @@ PLAIN_FACTS = frozenset(
         "any_baby_lost",
         "status",
         "dating_method",
+        "dating_suboptimal",  # issue 17 item 12
         "risk_level",
         "risk_confirmed",
         "purple",

@@ -17,10 +17,11 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
-from carepath.store import authoring, publishing, reviewing, upstream
+from carepath.store import authoring, publishing, release, reviewing, upstream
 from carepath.store.authoring import AuthoringError, NotCompiledError
 from carepath.store.library_files import KINDS, display_path
 from carepath.store.roles import ROLE_PERMISSIONS, ROLES, label
+from carepath.store.scope import audit
 from carepath.webapi.auth.permissions import current_staff, require
 from carepath.webapi.common.diagnostics_text import page_translate, problem_line
 from carepath.webapi.staff.editor_api import (
@@ -32,6 +33,7 @@ from carepath.webapi.staff.editor_api import (
     editor,
     shipped,
 )
+from carepath.webapi.staff.release_panel import safety_release
 from carepath.webapi.staff.review_text import history_comment, refusal_message
 
 blp = Blueprint("editor_review", __name__, url_prefix="/editor")
@@ -116,12 +118,55 @@ def review_list() -> str:
             for c in upstream.changes(session, me.hospital_id, shipped())
             if staff.can(READ_PERMISSION[c.kind])
         ]
+        now = _now()
+        run = request.args.get("release_impact") == "1"
+        safety = safety_release(session, me.hospital_id, staff, shipped(), now, run=run)
+    if safety is not None and safety.report is not None:
+        with _db().transaction() as session:  # the read of every enrolled woman's state
+            audit(
+                session,
+                me.actor,
+                "read",
+                now,
+                f"cohort impact of release {safety.release.version}: {safety.report['patients']}"
+                " pregnancies in care",
+            )
     return render_template(
         "editor/review_list.html",
         waiting=waiting,
         needed=needed,
         changes=[(c, diff_lines(c.diff), display_path(c.kind, c.name)) for c in changes],
+        safety=safety,
     )
+
+
+@blp.post("/release/adopt")
+@require("pathway.publish")
+def adopt_release() -> Response:
+    """The safety release, adopted with migrate: its shipped pathways current, the hospital's
+    enrolled women moved to them (``store/release.py``); its own copies stay for review."""
+    me = editor()
+    back = url_for(".review_list") + "#release"
+    try:
+        with _db().transaction() as session:
+            found = release.pending(session, me.hospital_id, shipped())
+            if found is None or not found.release.safety or not found.builtin:
+                flash(gettext("There is no safety release left to adopt."), "error")
+                return redirect(back, 303)
+            moved = release.adopt(session, me.hospital_id, found, _now(), me.actor)
+    except release.ReleaseError as error:
+        current_app.logger.error("release manifest: %s", error.message)
+        flash(gettext("The release could not be adopted; the library team has been told."), "error")
+        return redirect(back, 303)
+    flash(
+        gettext(
+            "Adopted release %(version)s: %(moved)s enrolment(s) moved to the new versions.",
+            version=found.release.version,
+            moved=sum(moved.values()),
+        ),
+        "ok",
+    )
+    return redirect(back, 303)
 
 
 @blp.get("/review/<int:version_id>")
@@ -158,8 +203,20 @@ def review_page(version_id: int) -> Any:
             and bool(me.roles & set(policy.roles)),
             "may_publish": authoring.PUBLISH_PERMISSION[document.kind] in me.permissions,
             "impact": impact,
+            "safety_release": _in_safety_release(document, version),
         }
     return render_template("editor/review_detail.html", **context)
+
+
+def _in_safety_release(document: Any, version: Any) -> bool:
+    """An adoption of a shipped text that a safety release changed: publishing proposes "move"."""
+    if version.origin != "upstream":
+        return False
+    try:
+        found = release.load_release(shipped())
+    except release.ReleaseError:
+        return False
+    return found is not None and found.safety and document.name in found.names(document.kind)
 
 
 @blp.post("/review/<int:version_id>/decide")

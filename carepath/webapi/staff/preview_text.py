@@ -315,6 +315,8 @@ def _value(fact: str, value: Any) -> Text | str:
         return _say(f"risk-confirmed/{str(value).lower()}")
     if fact == "any_baby_lost" and isinstance(value, bool):
         return _say(f"any-baby-lost/{str(value).lower()}")
+    if fact == "dating_suboptimal" and isinstance(value, bool):
+        return _say(f"dating-suboptimal/{str(value).lower()}")
     if fact == "status" and f"status-value/{value}" in SENTENCES:
         return _say(f"status-value/{value}")
     return str(value)
@@ -467,6 +469,14 @@ SENTENCES.update(
 )
 _EVENTS["newborn.registered"] = "why/event-newborn-registered"
 _EVENTS["newborn.died"] = "why/event-newborn-died"
+# --- issue 17 item 12: suboptimally dated (a first scan at or after 22+0, ACOG CO 700) ---------
+SENTENCES.update(
+    [
+        sentence("fact/dating_suboptimal", "suboptimally dated"),
+        sentence("dating-suboptimal/true", "yes (first ultrasound at or after 22+0)"),
+        sentence("dating-suboptimal/false", "no"),
+    ]
+)
 # --- issue 16 item 7: a suspected pregnancy loss, its confirmation and its rejection ---
 SENTENCES.update(
     [

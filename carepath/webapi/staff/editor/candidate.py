@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from carepath.engine.compiler import Unit, compile_units
 from carepath.engine.content import ContentItem, parse_content_item
 from carepath.engine.facts import Event, Facts
-from carepath.engine.forms import make_scorer
+from carepath.engine.forms import make_scorer, make_tagger
 from carepath.engine.library import Library
 from carepath.engine.preview import demo_persona
 from carepath.engine.runtime import Settings
@@ -42,7 +42,7 @@ _lock = threading.Lock()
 @functools.cache
 def engine_settings() -> Settings:
     """One per process: the scorer reads every form."""
-    return Settings(scorer=make_scorer())
+    return Settings(scorer=make_scorer(), tagger=make_tagger())
 
 
 @dataclass(frozen=True)
