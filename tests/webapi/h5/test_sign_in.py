@@ -61,7 +61,9 @@ def fake() -> Iterator[FakeProviders]:
 
 
 @pytest.fixture
-def signing_in(app: Flask, fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+def signing_in(
+    app: Flask, fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Flask]:
     monkeypatch.setenv("CAREPATH_TEST_WX_SECRET", "wx-secret")
     monkeypatch.setenv("CAREPATH_TEST_TENCENT_ID", "AKIDfake")
     monkeypatch.setenv("CAREPATH_TEST_TENCENT_KEY", "tencent-secret")
