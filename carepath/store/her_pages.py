@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 
 from carepath.engine.clock import gestational_days
-from carepath.store import hospital_settings
+from carepath.store import consents, hospital_settings
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
 from carepath.store.inbox import InboxItemNotFoundError
-from carepath.store.models import InboxItem, OutboxRow, Patient, Pregnancy
+from carepath.store.models import ChannelBinding, InboxItem, OutboxRow, Patient, Pregnancy
 from carepath.store.scope import Actor, audit
 from carepath.store.search import gestation
 
@@ -150,3 +150,44 @@ def her_item(db: Database, hospital_id: str, patient_id: int, item_id: int, now:
         )
         session.flush()
         return _item(row, str(key) if key else None, version)
+
+
+def bind_wechat(
+    db: Database,
+    cipher: FieldCipher,
+    hospital_id: str,
+    patient_id: int,
+    *,
+    appid: str,
+    openid: str,
+    now: datetime,
+) -> bool:
+    """Bind the official account's openid web authorisation found to her, after she proved her
+    phone (her invitation: a push link opened in WeChat). An openid already bound to another
+    woman of the hospital is left alone (False): it is not taken by proving a phone."""
+    with db.transaction() as session:
+        taken = session.scalar(
+            select(ChannelBinding.patient_id).where(
+                ChannelBinding.hospital_id == hospital_id,
+                ChannelBinding.kind == "wechat_oa",
+                ChannelBinding.account == appid,
+                ChannelBinding.value == openid,
+                ChannelBinding.unbound_at.is_(None),
+            )
+        )
+        if taken is not None:
+            return taken == patient_id
+        consents.bind(
+            session, cipher, hospital_id=hospital_id, patient_id=patient_id, kind="wechat_oa", value=openid,
+            at=now, account=appid,
+        )  # fmt: skip
+        actor = Actor(hospital_id, "patient", str(patient_id))
+        audit(
+            session,
+            actor,
+            "change",
+            now,
+            "her WeChat bound (web authorisation + SMS code)",
+            patient_id=patient_id,
+        )
+    return True

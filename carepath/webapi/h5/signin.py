@@ -35,7 +35,7 @@ from werkzeug.routing import BuildError
 
 from carepath.delivery import sign_in as sign_in_channels
 from carepath.delivery.sign_in import ChannelError
-from carepath.store import hospital_settings, sign_in_codes
+from carepath.store import her_pages, hospital_settings, sign_in_codes
 from carepath.store.models import ChannelBinding
 from carepath.store.nonces import NonceStoreUnavailableError
 from carepath.webapi.auth import patients
@@ -119,6 +119,15 @@ def sign_in() -> Any:
     return page("h5/sign_in.html", phone="")
 
 
+def page_context() -> dict[str, Any]:
+    """Her sign-in page says when proving her phone will also bind her WeChat."""
+    pending = patients.pending_openid()
+    return {"binding": pending is not None and pending.hospital_id == session.get(patients.HOSPITAL)}
+
+
+blp.context_processor(page_context)
+
+
 # --- inside WeChat ---------------------------------------------------------------------------
 
 
@@ -189,6 +198,9 @@ def wechat_return() -> Any:
         )
     if patient is None:
         patients.remember_openid(hospital, account.appid, openid)
+        if patients.next_page().startswith("/h5/inbox/"):
+            # a push link: she is on record already; her phone's code binds this WeChat to her
+            return redirect(url_for("h5.sign_in", via="sms"))
         return redirect(_register_url())
     patients.sign_in_patient(int(patient), hospital, "wechat")
     return redirect(patients.next_page())
@@ -277,6 +289,11 @@ def verify_code() -> Any:
             kind="muted",
             link=_register_url(),
             link_text="去登记",
+        )
+    pending = patients.pending_openid()
+    if pending is not None and pending.hospital_id == hospital:
+        her_pages.bind_wechat(
+            db, cipher, hospital, patient, appid=pending.appid, openid=pending.openid, now=now
         )
     patients.sign_in_patient(patient, hospital, "sms")
     return redirect(patients.next_page())

@@ -267,3 +267,27 @@ def test_an_unknown_phone_is_offered_registration_only_after_its_code(
     answer = type_code(client, code, asked)
     page = answer.get_data(as_text=True)
     assert answer.status_code == 200 and "还没有建档" in page and 'href="/h5/register"' in page
+
+
+def test_a_push_link_opened_in_wechat_by_an_unbound_woman_binds_her_wechat_after_her_code(
+    signing_in: Flask, api: Api, fake: FakeProviders
+) -> None:
+    """Her invitation (item 6): registered by the HIS, no WeChat binding; the link of her
+    first push, opened in WeChat, asks her phone's code once, then binds her openid."""
+    register(api, "p-210", 210, phone="13900000210")
+    fake.web.openid = "o-web-210"
+    client = signing_in.test_client()
+    _, answer = through_wechat(client, "/h5/sign-in?hospital=a&next=/h5/inbox/7")
+    assert answer.status_code == 302 and answer.headers["Location"] == "/h5/sign-in?via=sms"
+    page = client.get("/h5/sign-in?via=sms", headers={"User-Agent": WECHAT_UA})
+    assert "您的微信会和您在医院的档案绑定" in page.get_data(as_text=True)
+    asked = client.post(
+        "/h5/sign-in/code", data={"csrf_token": csrf_of(page.get_data(as_text=True)), "phone": "13900000210"}
+    )
+    (code,) = sent_codes(fake)
+    signed = type_code(client, code, asked)
+    assert signed.status_code == 302 and signed.headers["Location"] == "/h5/inbox/7"
+    # next time in WeChat: silent
+    other = signing_in.test_client()
+    _, again = through_wechat(other, "/h5/sign-in?hospital=a&next=/h5/inbox")
+    assert again.status_code == 302 and again.headers["Location"] == "/h5/inbox"
