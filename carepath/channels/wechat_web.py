@@ -1,7 +1,7 @@
 """WeChat web authorisation (网页授权) with ``snsapi_base``: the official account's openid of the
 woman whose WeChat opened a page, silently.
 
-Two steps (``../shared/CHANNELS.md``): her browser is sent to ``authorize_url(...)`` on
+Two steps (``docs/her-pages.md``): her browser is sent to ``authorize_url(...)`` on
 ``open.weixin.qq.com``, which sends it back to our ``redirect_uri`` with ``code`` and our
 ``state``; the server exchanges the code at ``sns/oauth2/access_token`` for ``openid``. The
 appsecret and this access token stay on the server: ``exchange_code`` returns the openid only
