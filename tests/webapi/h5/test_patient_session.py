@@ -97,3 +97,15 @@ def test_a_session_is_only_for_a_patient_of_her_own_hospital(app: Flask, api: Ap
     patient = register(api, "p-104", 104)
     with pytest.raises(ValueError):
         patient_sessions.start(app.extensions["carepath.db"], patient, "b", "sms", app.config["CLOCK"]())
+
+
+def test_staff_can_end_every_session_of_hers(app: Flask, api: Api) -> None:
+    from carepath.store import patient_sessions
+
+    patient = register(api, "p-105", 105)
+    phone, tablet = app.test_client(), app.test_client()
+    sign_in_as(phone, app, patient)
+    sign_in_as(tablet, app, patient)
+    assert patient_sessions.end_all(app.extensions["carepath.db"], "b", patient) == 0  # not b's
+    assert patient_sessions.end_all(app.extensions["carepath.db"], "a", patient) == 2
+    assert phone.get("/h5/").status_code == 302 and tablet.get("/h5/").status_code == 302
