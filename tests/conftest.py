@@ -52,7 +52,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 def empty_tables(database: Any) -> None:
     from sqlalchemy import text
 
-    import carepath.store.models_sources  # noqa: F401  (its tables are emptied too)
+    # the tables of the models' own modules are emptied too
+    import carepath.store.models_sign_in
+    import carepath.store.models_sources  # noqa: F401
     from carepath.store import approvals, hospital_settings, pathways, tenants
     from carepath.store.models import Base
 

@@ -29,9 +29,10 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from tests.fakes import wechat_qr
+from tests.fakes import wechat_qr, wechat_web
 
-ROUTES = ("wechat.token", "wechat.template", "wechat.subscribe", "tencent.sms", "aliyun.sms", "webhook")
+ROUTES = ("wechat.token", "wechat.template", "wechat.subscribe", "tencent.sms", "aliyun.sms", "webhook",
+          "wechat.authorize", "wechat.oauth_token")  # fmt: skip
 ROUTES += ("wechat.qrcode",)
 
 
@@ -106,6 +107,7 @@ class FakeProviders:
     #: WeChat documents the dedupe but not its reply; the fake answers like the first send.
     client_msg_id_window: float = 0.0
     qr_codes: dict[str, dict[str, Any]] = field(default_factory=dict)  # ticket -> what it encodes
+    web: wechat_web.WebAuth = field(default_factory=wechat_web.WebAuth)  # web authorisation
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -336,6 +338,8 @@ class _Handler(BaseHTTPRequestHandler):
             return _aliyun(req)
         if route == "webhook":
             return _webhook(req)
+        if route.startswith(("wechat.authorize", "wechat.oauth_token")):
+            return wechat_web.handle(req)
         return 404, {"error": "no such route"}, {}
 
     def do_GET(self) -> None:
@@ -392,6 +396,8 @@ def callback_query(token: str, timestamp: str, nonce: str, **extra: str) -> dict
 
 
 def _route(path: str, headers: Any) -> str:
+    if wechat_web.route(path):
+        return str(wechat_web.route(path))
     if path == "/cgi-bin/stable_token":
         return "wechat.token"
     if path == "/cgi-bin/message/template/send":

@@ -5,8 +5,10 @@ from __future__ import annotations
 from alembic import context
 
 # Tables kept in their own modules (models.py holds the first ones); each import adds its tables
-# to Base.metadata, which autogenerate and the models-vs-migrations check compare.
-import carepath.store.models_sources  # noqa: F401  (issue 18: sources)
+# to Base.metadata, which autogenerate and the models-vs-migrations check compare: her sign-in
+# (0016) and sources (0017), issue 18.
+import carepath.store.models_sign_in
+import carepath.store.models_sources  # noqa: F401
 from carepath.store.db import make_engine
 from carepath.store.models import Base
 

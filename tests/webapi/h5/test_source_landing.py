@@ -32,7 +32,7 @@ def test_a_phone_browser_lands_on_registration_and_the_scan_counts_once(app: Fla
     client = app.test_client()
     answer = client.get(f"/h5/s/{poster.code}", headers={"User-Agent": PHONE_UA})
     assert answer.status_code == 302 and answer.headers["Location"] == "/h5/register"
-    with client.session_transaction() as session:
+    with client.session_transaction("/h5/") as session:  # her cookie lives on /h5
         assert session["h5_source"] == poster.code
     client.get(f"/h5/s/{poster.code}", headers={"User-Agent": PHONE_UA})  # a reload
     assert _hows(app) == ["link"]
@@ -54,7 +54,7 @@ def test_another_source_replaces_the_one_remembered(app: Flask) -> None:
     client = app.test_client()
     client.get(f"/h5/s/{first.code}")
     client.get(f"/h5/s/{second.code}")
-    with client.session_transaction() as session:
+    with client.session_transaction("/h5/") as session:  # her cookie lives on /h5
         assert session["h5_source"] == second.code
     with app.extensions["carepath.db"].reading() as session:
         found = sources.counts(session, [first.id, second.id])
