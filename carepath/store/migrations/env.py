@@ -6,6 +6,7 @@ from alembic import context
 
 from carepath.store.db import make_engine
 from carepath.store.models import Base
+from carepath.store.models_registration import Registration  # noqa: F401  (its table)
 
 config = context.config
 target_metadata = Base.metadata

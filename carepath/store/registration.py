@@ -1,0 +1,478 @@
+"""Her registration from her pages (自动化建档 and 自动化招生, issue 18 items 4, 5 and 7).
+
+``register`` takes a checked form (``registration_form.py``) and, in one transaction:
+
+- a new woman (no one in the hospital has her ID number's keyed hash): her patient and
+  pregnancy are made by a ``patient.registered`` event, evaluated as any HIS event is, so every
+  pathway whose audience takes her enrols her (the school's weekly lessons have no audience:
+  every registered pregnancy joins, 自动化招生); the risk screen is submitted as a
+  ``questionnaire.submitted`` event (its rules suggest a colour); her consents are recorded
+  with the notice version and her source; her phone is bound; a girl under 14 opens an urgent
+  task for the staff; ``on_done`` runs last (her pages file her inbox copies at once and
+  record her source);
+- her ID number matches a woman on file: nothing of that woman is changed or shown. The form
+  waits sealed (``status`` pending) until she proves it is hers: an SMS code to the phone on
+  file (``complete_pending``) or a nurse at the desk who checks her ID card
+  (``confirm_at_desk``). Then a woman whose last pregnancy ended gets a new pregnancy (never
+  the old one reopened); one whose pregnancy is ongoing is bound to it as it stands (her
+  dating and history there are the clinic's, not the form's).
+
+The form's token is unique: a second submit of the same form answers as the first did. Events
+are posted as the hospital's ``h5`` integrator, so the HIS's own events (matched by his_id or
+by the ID number's keyed hash, ``events._find_patient``) land on the same woman later.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from carepath.engine.forms import score
+from carepath.errors import CarepathError
+from carepath.store import audit as audit_log
+from carepath.store import consents, events
+from carepath.store.crypto import FieldCipher
+from carepath.store.db import Database
+from carepath.store.event_input import HisEvent, InvalidEventError, body_hash, parse_event
+from carepath.store.models import (
+    EventRecord,
+    Integrator,
+    Patient,
+    Pregnancy,
+    QuestionnaireResponse,
+    StaffTask,
+)
+from carepath.store.models_registration import Registration
+from carepath.store.registration_form import SCREEN_FORM, CheckedForm, RegistrationInvalidError, screen_form
+from carepath.store.scope import Actor, audit
+from carepath.store.state_codec import stored_colour
+
+#: The integrator her pages post registration events as (one per hospital, made on first use).
+H5_INTEGRATOR = "h5"
+EVENT_PREFIX = "h5-register:"
+#: A form waiting for her proof is forgotten after this: she fills it in again.
+PENDING_LIFETIME = timedelta(hours=24)
+#: The channels each consent box of the form stands for (the adapters that carry it).
+CHANNEL_CONSENTS = {"wechat": ("wechat_template",), "sms": ("sms_tencent", "sms_aliyun")}
+PRIVACY_NOTICE = "privacy-notice"
+GUARDIAN_CONSENT = "guardian"
+
+#: Run last in the registration's transaction: (session, registration, pregnancy).
+OnDone = Callable[[Session, Registration, Pregnancy], None]
+
+
+class RegistrationNotFoundError(CarepathError):
+    """No pending registration with this token or reference (or it expired)."""
+
+    code = "registration-not-found"
+
+
+class IdentityMismatchError(CarepathError):
+    """The ID number the nurse read from her card is not the one the form gave."""
+
+    code = "identity-mismatch"
+
+
+@dataclass(frozen=True)
+class Registered:
+    """She is registered: sign her in as ``patient_id``; her pregnancy and suggested colour."""
+
+    reference: str
+    patient_id: int
+    pregnancy_id: str
+    risk_colour: str | None
+    guardian_task: bool
+    proven_by: str
+
+
+@dataclass(frozen=True)
+class ProofNeeded:
+    """Her ID number is on file: she proves it is hers first. ``can_sms``: a phone is on file
+    (never shown, not even masked); ``reference`` is what she tells the nurse at the desk."""
+
+    reference: str
+    can_sms: bool
+
+
+Outcome = Registered | ProofNeeded
+
+
+def register(
+    db: Database,
+    cipher: FieldCipher,
+    hospital_id: str,
+    token: str,
+    form: CheckedForm,
+    *,
+    now: datetime,
+    source: str | None = None,
+    signed_in: int | None = None,
+    on_done: OnDone | None = None,
+) -> Outcome:
+    """Register her from a checked form (see the module docstring). ``signed_in``: the patient
+    her session is signed in as, who needs no proof of her own ID number."""
+
+    def work(session: Session) -> Outcome:
+        existing = session.scalar(select(Registration).where(Registration.token == token))
+        if existing is not None:
+            return _outcome(session, cipher, existing)
+        digest = cipher.lookup_hash("id", form.id_number)
+        matched = session.scalar(
+            select(Patient).where(Patient.hospital_id == hospital_id, Patient.id_number_hash == digest)
+        )
+        row = Registration(
+            hospital_id=hospital_id,
+            token=token,
+            reference=_reference(),
+            status="pending",
+            id_number_hash=digest,
+            form_sealed=cipher.seal(json.dumps(form.as_json(), ensure_ascii=False)),
+            source=source,
+            patient_id=matched.id if matched is not None else None,
+            created_at=now,
+        )
+        session.add(row)
+        session.flush()  # the unique token decides between two submits of one form
+        actor = h5_actor(session, hospital_id)
+        if matched is None or matched.id == signed_in:
+            return _complete(
+                session,
+                cipher,
+                actor,
+                row,
+                form,
+                now=now,
+                proven_by="new" if matched is None else "signed-in",
+                on_done=on_done,
+            )
+        audit(session, actor, "change", now, f"registration {row.reference}: ID number on file, proof asked")
+        return ProofNeeded(row.reference, matched.phone_sealed is not None)
+
+    return events.retrying(db, work)
+
+
+def outcome(db: Database, cipher: FieldCipher, token: str, now: datetime) -> Outcome | None:
+    """Where the registration of this form stands (None: no such form, or it expired)."""
+    with db.reading() as session:
+        row = session.scalar(select(Registration).where(Registration.token == token))
+        if row is None or (row.status == "pending" and row.created_at + PENDING_LIFETIME < now):
+            return None
+        return _outcome(session, cipher, row)
+
+
+def phone_on_file(db: Database, cipher: FieldCipher, token: str, now: datetime) -> tuple[int, str] | None:
+    """(patient id, phone) of the woman a pending form's ID number matched: where her SMS code
+    goes. Never shown to the one asking."""
+    with db.reading() as session:
+        row = _pending(session, token, now)
+        patient = session.get(Patient, row.patient_id)
+        if patient is None or patient.phone_sealed is None:
+            return None
+        return patient.id, cipher.open(patient.phone_sealed)
+
+
+def complete_pending(
+    db: Database,
+    cipher: FieldCipher,
+    token: str,
+    now: datetime,
+    *,
+    proven_by: str,
+    on_done: OnDone | None = None,
+) -> Registered:
+    """She proved the record is hers (``proven_by``: ``sms``): the waiting form is registered."""
+
+    def work(session: Session) -> Registered:
+        row = _pending(session, token, now, lock=True)
+        if row.status == "done":
+            outcome = _outcome(session, cipher, row)
+            assert isinstance(outcome, Registered)
+            return outcome
+        form = CheckedForm.from_json(json.loads(cipher.open(row.form_sealed or "")))
+        return _complete(
+            session,
+            cipher,
+            h5_actor(session, row.hospital_id),
+            row,
+            form,
+            now=now,
+            proven_by=proven_by,
+            on_done=on_done,
+        )
+
+    return events.retrying(db, work)
+
+
+def confirm_at_desk(
+    db: Database,
+    cipher: FieldCipher,
+    actor: Actor,
+    reference: str,
+    id_number: str,
+    *,
+    now: datetime,
+    on_done: OnDone | None = None,
+) -> Registered:
+    """A nurse checked her ID card at the desk: the number she typed from it must be the form's;
+    then the waiting form is registered (proven by the nurse). Her page, reloaded, signs her in."""
+
+    def work(session: Session) -> Registered:
+        row = session.scalar(
+            select(Registration)
+            .where(
+                Registration.hospital_id == actor.hospital_id,
+                Registration.reference == reference.strip().upper(),
+            )
+            .with_for_update()
+        )
+        if row is None or row.status != "pending" or row.created_at + PENDING_LIFETIME < now:
+            raise RegistrationNotFoundError(f"no registration {reference!r} waiting for a check")
+        if cipher.lookup_hash("id", id_number.strip().upper()) != row.id_number_hash:
+            audit_log.record(
+                db, actor, "refuse", now, f"registration {row.reference}: ID number not the form's"
+            )
+            raise IdentityMismatchError("the ID number on her card is not the one her form gave")
+        form = CheckedForm.from_json(json.loads(cipher.open(row.form_sealed or "")))
+        return _complete(
+            session,
+            cipher,
+            h5_actor(session, row.hospital_id),
+            row,
+            form,
+            now=now,
+            proven_by=actor.label,
+            on_done=on_done,
+        )
+
+    return events.retrying(db, work)
+
+
+def h5_actor(session: Session, hospital_id: str) -> Actor:
+    """The hospital's ``h5`` integrator as the actor of events from her pages (made once)."""
+    found = session.scalar(
+        select(Integrator.id).where(Integrator.hospital_id == hospital_id, Integrator.name == H5_INTEGRATOR)
+    )
+    if found is None:
+        integrator = Integrator(hospital_id=hospital_id, name=H5_INTEGRATOR)
+        session.add(integrator)
+        session.flush()
+        found = integrator.id
+    return Actor(hospital_id, "h5", str(found))
+
+
+def _reference() -> str:
+    return f"R{secrets.randbelow(1_000_000):06d}"
+
+
+def _pending(session: Session, token: str, now: datetime, *, lock: bool = False) -> Registration:
+    statement = select(Registration).where(Registration.token == token)
+    row = session.scalar(statement.with_for_update() if lock else statement)
+    if row is None or row.patient_id is None:
+        raise RegistrationNotFoundError("no registration of this form waits for a proof")
+    if row.status == "pending" and row.created_at + PENDING_LIFETIME < now:
+        raise RegistrationNotFoundError("the registration waited too long; fill the form in again")
+    return row
+
+
+def _outcome(session: Session, cipher: FieldCipher, row: Registration) -> Outcome:
+    if row.status == "pending":
+        patient = session.get(Patient, row.patient_id)
+        return ProofNeeded(row.reference, patient is not None and patient.phone_sealed is not None)
+    assert row.patient_id is not None and row.pregnancy_id is not None
+    pregnancy = session.get(Pregnancy, row.pregnancy_id)
+    assert pregnancy is not None
+    task = session.scalar(select(StaffTask.id).where(StaffTask.dedupe_key == _guardian_key(row)))
+    colour = stored_colour(pregnancy.state.get("facts", {}))["risk_colour"]
+    return Registered(
+        row.reference, row.patient_id, row.pregnancy_id, colour, task is not None, row.proven_by or ""
+    )
+
+
+def _complete(
+    session: Session,
+    cipher: FieldCipher,
+    actor: Actor,
+    row: Registration,
+    form: CheckedForm,
+    *,
+    now: datetime,
+    proven_by: str,
+    on_done: OnDone | None,
+) -> Registered:
+    patient = session.get(Patient, row.patient_id) if row.patient_id is not None else None
+    ongoing = (
+        session.scalar(
+            select(Pregnancy)
+            .where(Pregnancy.patient_id == patient.id, Pregnancy.status == "pregnant")
+            .order_by(Pregnancy.number.desc())
+            .limit(1)
+            .with_for_update()
+        )
+        if patient is not None
+        else None
+    )
+    if ongoing is None:  # a new woman, or one whose last pregnancy ended: a new pregnancy
+        answer = events.process(session, cipher, actor, _registration_event(row, form, now), now)
+        pregnancy = session.get(Pregnancy, answer.body["pregnancy"])
+        assert pregnancy is not None
+        patient = session.get(Patient, pregnancy.patient_id)
+    else:
+        pregnancy = ongoing
+    assert patient is not None
+    _screen(session, cipher, actor, row, form, patient=patient, pregnancy=pregnancy, now=now)
+    source = f"h5:{row.source}"[:40] if row.source else "h5"
+    _consents(session, patient, pregnancy, form, source=source, now=now)
+    consents.bind(
+        session,
+        cipher,
+        hospital_id=row.hospital_id,
+        patient_id=patient.id,
+        kind="phone",
+        value=form.phone,
+        at=now,
+    )
+    if form.under_guardian_age:
+        session.add(
+            StaffTask(
+                hospital_id=row.hospital_id,
+                pregnancy_id=pregnancy.id,
+                dedupe_key=_guardian_key(row),
+                title="未满14周岁孕妇线上建档：核实监护人同意，并由本院依规履行报告义务",
+                assign="responsible_nurse",
+                priority="urgent",
+                due_at=now,
+                status="open",
+                created_at=now,
+            )
+        )
+    row.status, row.proven_by, row.completed_at = "done", proven_by, now
+    row.patient_id, row.pregnancy_id = patient.id, pregnancy.id
+    audit(
+        session,
+        actor,
+        "change",
+        now,
+        f"registration {row.reference} done (proven by {proven_by}; source {row.source or '-'})",
+        patient_id=patient.id,
+        pregnancy_id=pregnancy.id,
+    )
+    session.flush()
+    if on_done is not None:
+        on_done(session, row, pregnancy)
+    colour = stored_colour(pregnancy.state.get("facts", {}))["risk_colour"]
+    return Registered(row.reference, patient.id, pregnancy.id, colour, form.under_guardian_age, proven_by)
+
+
+def _guardian_key(row: Registration) -> str:
+    return f"registration:{row.token}:guardian"
+
+
+def _registration_event(row: Registration, form: CheckedForm, now: datetime) -> HisEvent:
+    """The ``patient.registered`` event the form says, checked as the HIS's are."""
+    patient: dict[str, Any] = {"id_number": form.id_number, "phone": form.phone, "name": form.name}
+    if form.id_type != "resident":
+        patient["id_type"] = form.id_type
+    raw = {
+        "id": f"{EVENT_PREFIX}{row.token}",
+        "type": "patient.registered",
+        "occurred_at": now.isoformat(),
+        "patient": patient,
+        "data": form.event_data(now),
+    }
+    try:
+        return parse_event(raw, now)
+    except InvalidEventError as error:  # the form's own checks should have said it first
+        raise RegistrationInvalidError({"form": "填写的内容无法建档，请核对后重试"}) from error
+
+
+def _screen(
+    session: Session,
+    cipher: FieldCipher,
+    actor: Actor,
+    row: Registration,
+    form: CheckedForm,
+    *,
+    patient: Patient,
+    pregnancy: Pregnancy,
+    now: datetime,
+) -> None:
+    """The risk screen as a questionnaire response of her pregnancy: its rules suggest a colour."""
+    event = HisEvent(
+        id=f"{EVENT_PREFIX}{row.token}:screen",
+        type="questionnaire.submitted",
+        occurred_at=now,
+        data={"form": SCREEN_FORM, "answers": form.screen},
+        his_id=None,
+        id_number=None,
+        phone=None,
+        name=None,
+        pregnancy=None,
+        body_hash=body_hash({"screen": form.screen}),
+    )
+    answer = events.process(session, cipher, actor, event, now, resolved=(patient, pregnancy))
+    if answer.status != 201:
+        return
+    result = score(screen_form(), form.screen)
+    row_id = session.scalar(
+        select(EventRecord.id).where(
+            EventRecord.integrator_id == int(actor.id), EventRecord.event_id == event.id
+        )
+    )
+    session.execute(
+        update(QuestionnaireResponse)
+        .where(QuestionnaireResponse.event_row_id == row_id)
+        .values(
+            score={
+                "total": result.total,
+                "max_total": result.max_total,
+                "complete": result.complete,
+                "band": result.band,
+                "band_label": result.band_label,
+                "flags": list(result.flags),
+            }
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _consents(
+    session: Session, patient: Patient, pregnancy: Pregnancy, form: CheckedForm, *, source: str, now: datetime
+) -> None:
+    """Each consent as its own row, with the notice version and her source: the notice read,
+    the separate health-information consent, each channel's yes or no, her guardian's."""
+
+    def record(
+        channel: str, topic: str, *, granted: bool = True, by: str = source, pregnancy_id: str | None = None
+    ) -> None:
+        consents.record_consent(
+            session,
+            hospital_id=patient.hospital_id,
+            patient_id=patient.id,
+            channel=channel,
+            topic=topic,
+            notice_version=form.notice_version,
+            source=by,
+            at=now,
+            granted=granted,
+            pregnancy_id=pregnancy_id,
+        )
+
+    record(consents.ANY, PRIVACY_NOTICE)
+    record(consents.ANY, consents.HEALTH_INFORMATION)
+    for box, given in (("wechat", form.consent_wechat), ("sms", form.consent_sms)):
+        for adapter in CHANNEL_CONSENTS[box]:
+            record(adapter, consents.ANY, granted=given)
+    if form.guardian is not None:  # PIPL art. 31: her guardian's, for this pregnancy's record
+        record(
+            consents.ANY,
+            GUARDIAN_CONSENT,
+            by=f"guardian:{form.guardian['relation']}",
+            pregnancy_id=pregnancy.id,
+        )
