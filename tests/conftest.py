@@ -52,6 +52,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 def empty_tables(database: Any) -> None:
     from sqlalchemy import text
 
+    import carepath.store.models_sign_in  # noqa: F401  (her sign-in tables)
     from carepath.store import approvals, hospital_settings, pathways, tenants
     from carepath.store.models import Base
 

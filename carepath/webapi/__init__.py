@@ -103,10 +103,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         template_folder="common/templates",  # base.html, error.html; each audience adds its own
         static_folder=None,  # every audience's static files: common/assets.py
     )
+    from carepath.webapi.auth import patients as patient_sessions
     from carepath.webapi.auth import sessions
 
     app.config.update(DEFAULTS)
     app.config.update(sessions.DEFAULTS)
+    app.config.update(patient_sessions.DEFAULTS)
     app.config["CLOCK"] = _now
     app.config.from_pyfile("carepath.cfg", silent=True)
     app.config.from_prefixed_env("CAREPATH")
@@ -171,6 +173,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Staff pages: cookie sessions and CSRF; the signed API and FHIR carry no cookie.
     signed = [events, patients, tasks, inbox, responses, consents, pregnancies, pathways, outbox]
     sessions.init_app(app, exempt=[*(m.blp for m in signed), fhir.blp, health.blp, wechat.blp])
+    patient_sessions.init_app(app)  # her pages (/h5/…): her own cookie and session, same CSRF
     i18n.init_app(app)
     drafts_banner.init_app(app)  # every staff page warns while unapproved content is sent
     app.register_blueprint(auth_views.blp)
@@ -182,7 +185,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(editor_preview.blp)  # a persona's pregnancy under a library
     review_impact.init_app(app)  # the review page's behaviour diff and cohort impact
     app.register_blueprint(staff.blp)  # the staff pages' templates
-    app.register_blueprint(h5.blp)  # her pages: the base template, no routes yet
+    app.register_blueprint(h5.blp)  # her pages: sign-in, home, inbox (and what later issues add)
     assets.init_app(app, [assets.STATIC, staff.STATIC, h5.STATIC])
 
     @app.get("/api/docs-static/<path:filename>")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import carepath.store.models_sign_in  # noqa: F401  (her sign-in tables, 0016)
 from carepath.store.db import make_engine
 from carepath.store.models import Base
 from carepath.store.models_registration import Registration  # noqa: F401  (its table)

@@ -1,11 +1,15 @@
-"""Her pages: the mobile H5 pages a pregnant woman opens in WeChat (registration, home, inbox,
-forms, school, booking, conversations), which later issues add here.
+"""Her pages: the mobile H5 pages a pregnant woman opens in WeChat or a phone's browser.
 
-For now the blueprint has no routes, only what every page of hers will extend:
-``templates/h5/base.html`` (Chinese, a phone's viewport, nothing fetched from a CDN, nothing of
-the staff pages' chrome) and ``static/h5/h5.css``, served at ``/static/h5/h5.css``
-(``webapi/common/assets.py``). Her pages import ``webapi.common`` and ``webapi.auth``, never
-another audience's package.
+One blueprint, ``h5`` (no url prefix: each route names its ``/h5/…`` path), whose routes live
+in one module per idea, imported at the end of this file: ``signin.py`` (sign-in inside WeChat
+and by SMS code, sign-out), ``home.py`` (her home page) and ``inbox.py`` (her inbox); later
+issues add theirs the same way (registration at ``/h5/register`` as ``h5.register``).
+
+Every page extends ``templates/h5/base.html`` (Chinese, a phone's viewport, nothing fetched
+from a CDN, nothing of the staff pages' chrome; each form carries its CSRF token) and uses
+``static/h5/h5.css``, served at ``/static/h5/h5.css`` (``webapi/common/assets.py``). Who she is
+comes from ``webapi/auth/patients.py`` (``current_patient``, ``@require_patient``). Her pages
+import ``webapi.common`` and ``webapi.auth``, never another audience's package.
 """
 
 from __future__ import annotations
@@ -16,3 +20,5 @@ from flask import Blueprint
 
 blp = Blueprint("h5", __name__, template_folder="templates")
 STATIC = Path(__file__).resolve().parent / "static"
+
+from carepath.webapi.h5 import home, inbox, signin  # noqa: E402,F401  (their routes join ``blp``)

@@ -1,0 +1,47 @@
+"""Her inbox: ``/h5/inbox`` (the items sent to her, newest first) and ``/h5/inbox/<id>`` (one
+item, its body through the safe renderer). ``/inbox/<id>``, the link older pushes carried,
+answers with a redirect to ``/h5/inbox/<id>``. Another woman's item id is 404, as an unknown one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, current_app, redirect, render_template
+
+from carepath.store import her_pages
+from carepath.store.inbox import InboxItemNotFoundError
+from carepath.webapi.auth import patients
+from carepath.webapi.h5 import blp
+
+
+def _her() -> patients.PatientIdentity:
+    her = patients.current_patient()
+    assert her is not None  # @require_patient
+    return her
+
+
+@blp.get("/h5/inbox")
+@patients.require_patient
+def inbox() -> Any:
+    her = _her()
+    db, now = current_app.extensions["carepath.db"], current_app.config["CLOCK"]()
+    items = her_pages.her_inbox(db, her.hospital_id, her.patient_id, now)
+    return render_template("h5/inbox.html", items=items)
+
+
+@blp.get("/h5/inbox/<int:item_id>")
+@patients.require_patient
+def item(item_id: int) -> Any:
+    her = _her()
+    db, now = current_app.extensions["carepath.db"], current_app.config["CLOCK"]()
+    try:
+        found = her_pages.her_item(db, her.hospital_id, her.patient_id, item_id, now)
+    except InboxItemNotFoundError:
+        abort(404)
+    return render_template("h5/item.html", item=found, body=found.body)
+
+
+@blp.get("/inbox/<int:item_id>")
+def old_link(item_id: int) -> Any:
+    """Pushes sent before issue 18 carried ``/inbox/<id>``: it answers now."""
+    return redirect(f"/h5/inbox/{item_id}", code=301)
