@@ -186,6 +186,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     review_impact.init_app(app)  # the review page's behaviour diff and cohort impact
     app.register_blueprint(staff.blp)  # the staff pages' templates
     app.register_blueprint(h5.blp)  # her pages: sign-in, home, inbox (and what later issues add)
+    from carepath.webapi.h5 import sources as h5_sources
+
+    app.register_blueprint(h5_sources.blp)  # /h5/s/<code>: a source's short URL (issue 18)
     assets.init_app(app, [assets.STATIC, staff.STATIC, h5.STATIC])
 
     @app.get("/api/docs-static/<path:filename>")
