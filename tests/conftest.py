@@ -52,9 +52,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 def empty_tables(database: Any) -> None:
     from sqlalchemy import text
 
-    import carepath.store.models_sign_in  # noqa: F401  (her sign-in tables)
+    import carepath.store.models_registration
+    import carepath.store.models_sign_in
     import carepath.store.models_sources  # noqa: F401  (its tables are emptied too)
-    import carepath.store.models_registration  # noqa: F401  (registrations, 0019)
     from carepath.store import approvals, hospital_settings, pathways, tenants
     from carepath.store.models import Base
 

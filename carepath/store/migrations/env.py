@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 
+import carepath.store.models_sign_in
+
 # Tables kept in their own modules (models.py holds the first ones); each import adds its tables
 # to Base.metadata, which autogenerate and the models-vs-migrations check compare.
 import carepath.store.models_sources  # noqa: F401  (issue 18: sources)
-import carepath.store.models_sign_in  # noqa: F401  (her sign-in tables, 0016)
 from carepath.store.db import make_engine
 from carepath.store.models import Base
 from carepath.store.models_registration import Registration  # noqa: F401  (its table)
