@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from carepath.engine.forms import score
 from carepath.errors import CarepathError
 from carepath.store import audit as audit_log
-from carepath.store import consents, events
+from carepath.store import consents, events, sources
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
 from carepath.store.event_input import HisEvent, InvalidEventError, body_hash, parse_event
@@ -50,6 +50,7 @@ from carepath.store.models import (
     StaffTask,
 )
 from carepath.store.models_registration import Registration
+from carepath.store.models_sources import Source
 from carepath.store.registration_form import SCREEN_FORM, CheckedForm, RegistrationInvalidError, screen_form
 from carepath.store.scope import Actor, audit
 from carepath.store.state_codec import stored_colour
@@ -327,17 +328,29 @@ def _complete(
         pregnancy = ongoing
     assert patient is not None
     _screen(session, cipher, actor, row, form, patient=patient, pregnancy=pregnancy, now=now)
-    source = f"h5:{row.source}"[:40] if row.source else "h5"
-    _consents(session, patient, pregnancy, form, source=source, now=now)
+    openid = form.extra.get("openid")  # web authorisation found her openid before she registered
+    came_from = _source(session, cipher, row, openid)
+    _consents(
+        session, patient, pregnancy, form, source=f"h5:{row.source}"[:40] if row.source else "h5", now=now
+    )
+    hospital_id, patient_id = row.hospital_id, patient.id
     consents.bind(
         session,
         cipher,
-        hospital_id=row.hospital_id,
-        patient_id=patient.id,
+        hospital_id=hospital_id,
+        patient_id=patient_id,
         kind="phone",
         value=form.phone,
         at=now,
     )
+    if isinstance(openid, dict):
+        appid, value = str(openid["appid"]), str(openid["openid"])
+        consents.bind(
+            session, cipher, hospital_id=hospital_id, patient_id=patient_id, kind="wechat_oa", account=appid,
+            value=value, at=now,
+        )  # fmt: skip
+    if came_from is not None:  # 自动化招生: she follows its department and doctor
+        sources.record_registration(session, came_from, patient, now, pregnancy_id=pregnancy.id)
     if form.under_guardian_age:
         session.add(
             StaffTask(
@@ -368,6 +381,20 @@ def _complete(
         on_done(session, row, pregnancy)
     colour = stored_colour(pregnancy.state.get("facts", {}))["risk_colour"]
     return Registered(row.reference, patient.id, pregnancy.id, colour, form.under_guardian_age, proven_by)
+
+
+def _source(session: Session, cipher: FieldCipher, row: Registration, openid: Any) -> Source | None:
+    """The source she came from: its short URL's code, else the source of her openid's last scan
+    or follow; only her hospital's. Counting her registration on it links her to its department
+    and doctor (``sources.record_registration``)."""
+    source = sources.find_by_code(session, row.source) if row.source else None
+    if source is None and isinstance(openid, dict):
+        hashed = sources.openid_hash(cipher, str(openid["appid"]), str(openid["openid"]))
+        source = sources.source_for_openid(session, row.hospital_id, hashed)
+    if source is None or source.hospital_id != row.hospital_id:
+        return None
+    row.source = source.code
+    return source
 
 
 def _guardian_key(row: Registration) -> str:
