@@ -21,7 +21,7 @@ from flask import current_app, redirect, render_template, request, session, url_
 from sqlalchemy.orm import Session
 
 from carepath.delivery.inbox_now import file_due_now
-from carepath.store import registration
+from carepath.store import registration, sources
 from carepath.store.models import Pregnancy
 from carepath.store.models_registration import Registration
 from carepath.store.registration_form import (
@@ -82,6 +82,18 @@ def _form_page(values: dict[str, Any], errors: dict[str, str], status: int = 200
     ), status
 
 
+def _hospital() -> str | None:
+    """Her hospital: the source's she came from (its short URL names one hospital), else what
+    her session, the host or the configuration say (``patients.her_hospital``)."""
+    code = session.get(SOURCE)
+    if code:
+        with current_app.extensions["carepath.db"].reading() as db_session:
+            source = sources.find_by_code(db_session, str(code))
+        if source is not None:
+            return source.hospital_id
+    return patients.her_hospital()
+
+
 def _signed_in(done: registration.Registered, hospital_id: str) -> Any:
     patients.sign_in_patient(done.patient_id, hospital_id, "registration")
     return redirect(url_for("h5.inbox"))
@@ -92,7 +104,7 @@ def register() -> Any:
     her = patients.current_patient()
     if her is not None and her.pregnancy_id is not None:
         return redirect(url_for("h5.home"))  # registered already: her pages
-    if patients.her_hospital() is None:
+    if _hospital() is None:
         return _message("无法建档", "请从医院的二维码或医院发给您的链接打开本页面。", 404)
     session[TOKEN] = session.get(TOKEN) or secrets.token_urlsafe(24)
     return _form_page({"id_type": "resident", "dating_method": "lmp"}, {})
@@ -100,7 +112,7 @@ def register() -> Any:
 
 @blp.post("/h5/register")
 def register_submit() -> Any:
-    hospital_id = patients.her_hospital()
+    hospital_id = _hospital()
     if hospital_id is None:
         return _message("无法建档", "请从医院的二维码或医院发给您的链接打开本页面。", 404)
     db, cipher, now = _tools()
@@ -152,7 +164,7 @@ def register_prove() -> Any:
         text = "没有等待核对的建档，或已超过24小时。请重新填写。"
         return _message("请重新建档", text, 404, url_for("h5.register"), "重新填写")
     if isinstance(found, registration.Registered):  # a nurse confirmed her at the desk
-        hospital_id = patients.her_hospital()
+        hospital_id = _hospital()
         assert hospital_id is not None
         return _signed_in(found, hospital_id)
     return render_template("h5/register_prove.html", pending=found, sent=request.args.get("sent") == "1")
@@ -184,7 +196,7 @@ def register_check_code() -> Any:
     if refused:
         return render_template("h5/register_prove.html", pending=_pending(), error=refused), 422
     done = registration.complete_pending(db, cipher, str(token), now, proven_by="sms", on_done=_file_inbox)
-    hospital_id = patients.her_hospital()
+    hospital_id = _hospital()
     assert hospital_id is not None
     return _signed_in(done, hospital_id)
 

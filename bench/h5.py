@@ -1,0 +1,309 @@
+"""Her pages benchmark (issue 18): registration submit on gunicorn (2 workers) and PostgreSQL,
+warm, 50 women at once, each in her own browser session (cookie, CSRF token, form token).
+
+Prints p50/p95/p99 of the submit (POST /h5/register: the form checked, her patient, pregnancy,
+risk screen, consents, bindings, source count and inbox copies written in one transaction, her
+session started), measured on loopback from the request to the end of the answer, and what
+dominates one submit (the service's parts timed in this process on the same database).
+
+    .venv/bin/python bench/h5.py [--women 50] [--rounds 4] [--database postgresql+psycopg://...]
+
+Needs the local PostgreSQL (CAREPATH_BENCH_DATABASE_URL or --database); a fresh schema is
+created and dropped. Never part of the pass/fail test run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from carepath.delivery import inbox_now  # noqa: E402
+from carepath.engine import identity  # noqa: E402
+from carepath.engine.catalogue import PATHWAYS_DIR  # noqa: E402
+from carepath.store import consents, demo, events, hospital_settings, registration, sources, tenants  # noqa: E402
+from carepath.store.crypto import FieldCipher, new_key  # noqa: E402
+from carepath.store.db import Database, upgrade  # noqa: E402
+from carepath.store.registration_form import NOTICE_VERSION, check_form, screen_form  # noqa: E402
+from carepath.store.scope import Actor  # noqa: E402
+
+HOSPITAL = "bench"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] if ordered else float("nan")
+
+
+_numbers = itertools.count(1)
+
+
+def id_number(n: int) -> str:
+    """A synthetic resident number (a woman's even sequence digit), one per ``n`` below 500,000."""
+    body = f"3301{n // 500:02d}1990041{n % 10}{(2 * (n % 500)) % 1000:03d}"
+    return body + identity.check_digit(body)
+
+
+def fields(n: int) -> dict[str, Any]:
+    answers: dict[str, Any] = {}
+    for item in screen_form().items:
+        if item.type == "single" and item.required:
+            answers[f"screen.{item.id}"] = item.choices[0].value
+        elif item.type == "multiple" and item.required:
+            exclusive = [c.value for c in item.choices if c.exclusive]
+            answers[f"screen.{item.id}"] = exclusive[0] if exclusive else item.choices[0].value
+    lmp = datetime.fromtimestamp(time.time() - (60 + n % 150) * 86400, UTC).date().isoformat()
+    return {
+        "name": "试用孕妇",
+        "id_type": "resident",
+        "id_number": id_number(n),
+        "phone": f"139{n:08d}",
+        "dating_method": "lmp",
+        "lmp": lmp,
+        "height_cm": "160",
+        "weight_kg": "55",
+        "gravida": "1",
+        "para": "0",
+        "notice": NOTICE_VERSION,
+        "consent_health": "yes",
+        "consent_wechat": "yes",
+        "consent_sms": "yes",
+        **answers,
+    }
+
+
+class Browser:
+    """One woman's browser: one keep-alive connection and her cookie."""
+
+    def __init__(self, port: int) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.cookie = ""
+
+    def request(self, method: str, path: str, body: str | None = None) -> tuple[int, str]:
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        self.conn.request(method, path, body=body, headers=headers)
+        response = self.conn.getresponse()
+        found = re.match(r"(carepath_h5=[^;]*)", response.getheader("Set-Cookie") or "")
+        if found:
+            self.cookie = found.group(1)
+        return response.status, response.read().decode("utf-8")
+
+
+def woman(port: int, code: str, n: int, results: tuple[list[float], list[str], threading.Lock]) -> None:
+    times, errors, lock = results
+    browser = Browser(port)
+    browser.request("GET", f"/h5/s/{code}")
+    status, page = browser.request("GET", "/h5/register")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    token = re.search(r'name="token" value="([^"]+)"', page)
+    if status != 200 or not csrf or not token:
+        with lock:
+            errors.append(f"form page {status}")
+        return
+    body = urlencode({"csrf_token": csrf.group(1), "token": token.group(1), **fields(n)}, doseq=True)
+    began = time.perf_counter()
+    status, _ = browser.request("POST", "/h5/register", body)
+    elapsed = (time.perf_counter() - began) * 1000
+    with lock:
+        if status == 302:
+            times.append(elapsed)
+        else:
+            errors.append(f"submit {status}")
+
+
+def round_of(port: int, code: str, women: int) -> tuple[list[float], list[str]]:
+    """``women`` at once, each opening the scan URL, the form, and submitting it."""
+    times: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    threads = [
+        threading.Thread(target=woman, args=(port, code, next(_numbers), (times, errors, lock)))
+        for _ in range(women)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return times, errors
+
+
+@contextmanager
+def timed(parts: dict[str, list[float]], name: str) -> Iterator[None]:
+    began = time.perf_counter()
+    try:
+        yield
+    finally:
+        parts[name].append((time.perf_counter() - began) * 1000)
+
+
+def breakdown(url: str, config: dict[str, str], count: int) -> dict[str, float]:
+    """One submit's parts, timed in this process (median ms over ``count`` women): the form's
+    checks, the registration event (patient, pregnancy, evaluation of every pathway), the risk
+    screen's event, consents and bindings, the inbox copies."""
+    database = Database(url)
+    cipher = FieldCipher.from_config(config["CAREPATH_FIELD_KEYS"], config["CAREPATH_LOOKUP_KEY"])
+    parts: dict[str, list[float]] = defaultdict(list)
+    originals: dict[str, Any] = {}
+
+    def wrap(owner: Any, name: str, label: Callable[..., str]) -> None:
+        original = getattr(owner, name)
+        originals[name] = (owner, original)
+
+        def timed_call(*args: Any, **kwargs: Any) -> Any:
+            with timed(parts, label(*args, **kwargs)):
+                return original(*args, **kwargs)
+
+        setattr(owner, name, timed_call)
+
+    wrap(events, "process", lambda *a, **k: f"event {a[3].type} (evaluation included)")
+    wrap(consents, "record_consent", lambda *a, **k: "consents (7 rows)")
+    wrap(consents, "bind", lambda *a, **k: "phone binding")
+    try:
+        for _ in range(count):
+            n = next(_numbers) + 100_000
+            values = fields(n)
+            with timed(parts, "form checks"):
+                form = check_form(
+                    lambda k, v=values: str(v.get(k, "")),
+                    lambda k, v=values: [str(v.get(k, ""))],
+                    datetime.now(UTC),
+                )
+
+            def file_inbox(session: Any, row: Any, pregnancy: Any) -> None:
+                with timed(parts, "inbox copies filed"):
+                    inbox_now.file_due_now(
+                        session, row.hospital_id, pregnancy.id, datetime.now(UTC), "/inbox"
+                    )
+
+            with timed(parts, "whole submit (service)"):
+                registration.register(
+                    database,
+                    cipher,
+                    HOSPITAL,
+                    uuid.uuid4().hex,
+                    form,
+                    now=datetime.now(UTC),
+                    on_done=file_inbox,
+                )
+    finally:
+        for name, (owner, original) in originals.items():
+            setattr(owner, name, original)
+        database.dispose()
+    return {name: sorted(v)[len(v) // 2] * (len(v) / count) for name, v in parts.items()}
+
+
+def prepare(url: str, config: dict[str, str]) -> str:
+    upgrade(url)
+    database = Database(url)
+    now = datetime.now(UTC)
+    demo.publish_examples(database, PATHWAYS_DIR, now)
+    with database.transaction() as session:
+        tenants.ensure_hospital(session, HOSPITAL, "bench hospital", now)
+        hospital_settings.update(
+            session, HOSPITAL, {"drafts_allowed": True}, actor=Actor(HOSPITAL, "bench", "setup"), now=now
+        )
+        code = sources.create(session, sources.plan(session, HOSPITAL, now), now, "bench").code
+    database.dispose()
+    return code
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--women", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument(
+        "--database",
+        default=os.environ.get(
+            "CAREPATH_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(args.database)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    url = f"{args.database}{'&' if '?' in args.database else '?'}options=-csearch_path%3D{schema}"
+    config = {
+        "CAREPATH_DATABASE_URL": url,
+        "CAREPATH_FIELD_KEYS": "k1:" + new_key(),
+        "CAREPATH_LOOKUP_KEY": new_key(),
+        "CAREPATH_SECRET_KEY": new_key(),
+    }
+    server = None
+    try:
+        code = prepare(url, config)
+        port = free_port()
+        server = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "--workers", str(args.workers), "--bind", f"127.0.0.1:{port}",
+                "--log-level", "warning", "--timeout", "300", "carepath.webapi:create_app()",
+            ],
+            env={**os.environ, **config},
+        )  # fmt: skip
+        for _ in range(100):
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")
+                break
+            except OSError:
+                time.sleep(0.1)
+        round_of(port, code, 8)  # warm up: compile the library and load the forms in each worker
+        print(
+            f"gunicorn {args.workers} sync workers, PostgreSQL, built-in library; "
+            f"{args.rounds} rounds of {args.women} women registering at once"
+        )
+        times: list[float] = []
+        failures: list[str] = []
+        for _ in range(args.rounds):
+            done, errors = round_of(port, code, args.women)
+            times += done
+            failures += errors
+        print(
+            f"registration submit: p50 {percentile(times, 50):.0f} ms, p95 {percentile(times, 95):.0f} ms, "
+            f"p99 {percentile(times, 99):.0f} ms ({len(times)} women, {len(failures)} errors "
+            f"{sorted(set(failures))})"
+        )
+        print("one submit, alone, timed in this process (median ms):")
+        for name, ms in sorted(breakdown(url, config, 20).items(), key=lambda kv: -kv[1]):
+            print(f"  {name:44s} {ms:7.1f}")
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=10)
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
