@@ -31,39 +31,31 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from carepath.engine.forms import score
 from carepath.errors import CarepathError
 from carepath.store import audit as audit_log
 from carepath.store import consents, events, sources
+from carepath.store import registration_records as records
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
-from carepath.store.event_input import HisEvent, InvalidEventError, body_hash, parse_event
 from carepath.store.models import (
-    EventRecord,
     Integrator,
     Patient,
     Pregnancy,
-    QuestionnaireResponse,
     StaffTask,
 )
 from carepath.store.models_registration import Registration
 from carepath.store.models_sources import Source
-from carepath.store.registration_form import SCREEN_FORM, CheckedForm, RegistrationInvalidError, screen_form
+from carepath.store.registration_form import CheckedForm
 from carepath.store.scope import Actor, audit
 from carepath.store.state_codec import stored_colour
 
 #: The integrator her pages post registration events as (one per hospital, made on first use).
 H5_INTEGRATOR = "h5"
-EVENT_PREFIX = "h5-register:"
 #: A form waiting for her proof is forgotten after this: she fills it in again.
 PENDING_LIFETIME = timedelta(hours=24)
-#: The channels each consent box of the form stands for (the adapters that carry it).
-CHANNEL_CONSENTS = {"wechat": ("wechat_template",), "sms": ("sms_tencent", "sms_aliyun")}
-PRIVACY_NOTICE = "privacy-notice"
-GUARDIAN_CONSENT = "guardian"
 
 #: Run last in the registration's transaction: (session, registration, pregnancy).
 OnDone = Callable[[Session, Registration, Pregnancy], None]
@@ -320,17 +312,17 @@ def _complete(
         else None
     )
     if ongoing is None:  # a new woman, or one whose last pregnancy ended: a new pregnancy
-        answer = events.process(session, cipher, actor, _registration_event(row, form, now), now)
+        answer = events.process(session, cipher, actor, records.registration_event(row, form, now), now)
         pregnancy = session.get(Pregnancy, answer.body["pregnancy"])
         assert pregnancy is not None
         patient = session.get(Patient, pregnancy.patient_id)
     else:
         pregnancy = ongoing
     assert patient is not None
-    _screen(session, cipher, actor, row, form, patient=patient, pregnancy=pregnancy, now=now)
+    records.screen(session, cipher, actor, row, form, patient=patient, pregnancy=pregnancy, now=now)
     openid = form.extra.get("openid")  # web authorisation found her openid before she registered
     came_from = _source(session, cipher, row, openid)
-    _consents(
+    records.consents(
         session, patient, pregnancy, form, source=f"h5:{row.source}"[:40] if row.source else "h5", now=now
     )
     hospital_id, patient_id = row.hospital_id, patient.id
@@ -399,107 +391,3 @@ def _source(session: Session, cipher: FieldCipher, row: Registration, openid: An
 
 def _guardian_key(row: Registration) -> str:
     return f"registration:{row.token}:guardian"
-
-
-def _registration_event(row: Registration, form: CheckedForm, now: datetime) -> HisEvent:
-    """The ``patient.registered`` event the form says, checked as the HIS's are."""
-    patient: dict[str, Any] = {"id_number": form.id_number, "phone": form.phone, "name": form.name}
-    if form.id_type != "resident":
-        patient["id_type"] = form.id_type
-    raw = {
-        "id": f"{EVENT_PREFIX}{row.token}",
-        "type": "patient.registered",
-        "occurred_at": now.isoformat(),
-        "patient": patient,
-        "data": form.event_data(now),
-    }
-    try:
-        return parse_event(raw, now)
-    except InvalidEventError as error:  # the form's own checks should have said it first
-        raise RegistrationInvalidError({"form": "填写的内容无法建档，请核对后重试"}) from error
-
-
-def _screen(
-    session: Session,
-    cipher: FieldCipher,
-    actor: Actor,
-    row: Registration,
-    form: CheckedForm,
-    *,
-    patient: Patient,
-    pregnancy: Pregnancy,
-    now: datetime,
-) -> None:
-    """The risk screen as a questionnaire response of her pregnancy: its rules suggest a colour."""
-    event = HisEvent(
-        id=f"{EVENT_PREFIX}{row.token}:screen",
-        type="questionnaire.submitted",
-        occurred_at=now,
-        data={"form": SCREEN_FORM, "answers": form.screen},
-        his_id=None,
-        id_number=None,
-        phone=None,
-        name=None,
-        pregnancy=None,
-        body_hash=body_hash({"screen": form.screen}),
-    )
-    answer = events.process(session, cipher, actor, event, now, resolved=(patient, pregnancy))
-    if answer.status != 201:
-        return
-    result = score(screen_form(), form.screen)
-    row_id = session.scalar(
-        select(EventRecord.id).where(
-            EventRecord.integrator_id == int(actor.id), EventRecord.event_id == event.id
-        )
-    )
-    session.execute(
-        update(QuestionnaireResponse)
-        .where(QuestionnaireResponse.event_row_id == row_id)
-        .values(
-            score={
-                "total": result.total,
-                "max_total": result.max_total,
-                "complete": result.complete,
-                "band": result.band,
-                "band_label": result.band_label,
-                "flags": list(result.flags),
-            }
-        )
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _consents(
-    session: Session, patient: Patient, pregnancy: Pregnancy, form: CheckedForm, *, source: str, now: datetime
-) -> None:
-    """Each consent as its own row, with the notice version and her source: the notice read,
-    the separate health-information consent, each channel's yes or no, her guardian's."""
-
-    def record(
-        channel: str, topic: str, *, granted: bool = True, by: str = source, pregnancy_id: str | None = None
-    ) -> None:
-        consents.record_consent(
-            session,
-            hospital_id=patient.hospital_id,
-            patient_id=patient.id,
-            channel=channel,
-            topic=topic,
-            notice_version=form.notice_version,
-            source=by,
-            at=now,
-            granted=granted,
-            pregnancy_id=pregnancy_id,
-        )
-
-    record(consents.ANY, PRIVACY_NOTICE)
-    record(consents.ANY, consents.HEALTH_INFORMATION)
-    for box, given in (("wechat", form.consent_wechat), ("sms", form.consent_sms)):
-        for adapter in CHANNEL_CONSENTS[box]:
-            record(adapter, consents.ANY, granted=given)
-    if form.guardian is not None:  # PIPL art. 31: her guardian's, for this pregnancy's record
-        record(
-            consents.ANY,
-            GUARDIAN_CONSENT,
-            by=f"guardian:{form.guardian['relation']}",
-            pregnancy_id=pregnancy.id,
-        )
