@@ -41,10 +41,10 @@ def phone_page(chromium: Any, server: LiveServer, viewport: dict[str, int] = PHO
 
 def fill_form(page: Any, n: int) -> None:
     """What she types, in the form's order; the risk screen answered by its first choices."""
-    page.get_by_label("姓名").fill("李梅")
+    page.get_by_label("姓名 *", exact=True).fill("李梅")
     page.get_by_label("证件号码").fill(resident_id(n))
     page.get_by_label("手机号码").fill(f"1391234{n:04d}")
-    page.get_by_label("末次月经").check()
+    page.get_by_label("末次月经", exact=True).check()
     today = page.evaluate("new Date(Date.now() - 100 * 86400000).toISOString().slice(0, 10)")
     page.get_by_label("末次月经第一天").fill(today)  # 14+2 today
     page.get_by_label("身高（厘米）").fill("160")
@@ -92,7 +92,7 @@ def test_a_problem_is_shown_next_to_its_field(chromium: Any, h5_server: LiveServ
     error = page.locator("#phone-error")
     error.wait_for()
     assert "中国大陆手机号码" in error.inner_text()
-    assert page.get_by_label("姓名").input_value() == "李梅"  # what she typed is kept
+    assert page.get_by_label("姓名 *", exact=True).input_value() == "李梅"  # what she typed is kept
     page.context.close()
 
 
@@ -107,7 +107,7 @@ def test_the_form_fits_a_small_phone_and_large_text(
     """Chromium's 150 % zoom on a 390-px phone is 260 CSS px at 1.5 device pixels each."""
     page = phone_page(chromium, h5_server, viewport, device_scale_factor=scale * 3)
     page.goto("/h5/register?hospital=a")
-    page.get_by_label("B超检查").check()  # the widest part: weeks and days side by side
+    page.get_by_label("B超检查", exact=True).check()  # the widest part: weeks and days side by side
     page.get_by_label("证件类型").select_option("passport")
     no_horizontal_overflow(page)
     page.get_by_role("button", name="提交建档").click()  # every problem shown at once
