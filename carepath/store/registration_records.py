@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from carepath.engine.forms import score
@@ -15,7 +15,7 @@ from carepath.store import consents as consent_rows
 from carepath.store import events
 from carepath.store.crypto import FieldCipher
 from carepath.store.event_input import HisEvent, InvalidEventError, body_hash, parse_event
-from carepath.store.models import EventRecord, Patient, Pregnancy, QuestionnaireResponse
+from carepath.store.models import Consent, EventRecord, Patient, Pregnancy, QuestionnaireResponse
 from carepath.store.models_registration import Registration
 from carepath.store.registration_form import SCREEN_FORM, CheckedForm, RegistrationInvalidError, screen_form
 from carepath.store.scope import Actor
@@ -99,33 +99,40 @@ def consents(
     session: Session, patient: Patient, pregnancy: Pregnancy, form: CheckedForm, *, source: str, now: datetime
 ) -> None:
     """Each consent as its own row, with the notice version and her source: the notice read,
-    the separate health-information consent, each channel's yes or no, her guardian's."""
-
-    def record(
-        channel: str, topic: str, *, granted: bool = True, by: str = source, pregnancy_id: str | None = None
-    ) -> None:
-        consent_rows.record_consent(
-            session,
-            hospital_id=patient.hospital_id,
-            patient_id=patient.id,
-            channel=channel,
-            topic=topic,
-            notice_version=form.notice_version,
-            source=by,
-            at=now,
-            granted=granted,
-            pregnancy_id=pregnancy_id,
-        )
-
-    record(consent_rows.ANY, PRIVACY_NOTICE)
-    record(consent_rows.ANY, consent_rows.HEALTH_INFORMATION)
+    the separate health-information consent, each channel's yes or no, her guardian's. Her
+    earlier word on the same channel and topic is withdrawn (the latest counts), in one
+    statement for all of them (``consents.record_consent`` would take two per row)."""
+    common = {"hospital_id": patient.hospital_id, "patient_id": patient.id, "given_at": now,
+              "notice_version": form.notice_version}  # fmt: skip
+    rows = [
+        Consent(**common, channel=consent_rows.ANY, topic=PRIVACY_NOTICE, granted=True, source=source),
+        Consent(
+            **common,
+            channel=consent_rows.ANY,
+            topic=consent_rows.HEALTH_INFORMATION,
+            granted=True,
+            source=source,
+        ),
+    ]
     for box, given in (("wechat", form.consent_wechat), ("sms", form.consent_sms)):
-        for adapter in CHANNEL_CONSENTS[box]:
-            record(adapter, consent_rows.ANY, granted=given)
+        rows += [
+            Consent(**common, channel=adapter, topic=consent_rows.ANY, granted=given, source=source)
+            for adapter in CHANNEL_CONSENTS[box]
+        ]
     if form.guardian is not None:  # PIPL art. 31: her guardian's, for this pregnancy's record
-        record(
-            consent_rows.ANY,
-            GUARDIAN_CONSENT,
-            by=f"guardian:{form.guardian['relation']}",
-            pregnancy_id=pregnancy.id,
+        by = f"guardian:{form.guardian['relation']}"
+        rows.append(
+            Consent(**common, channel=consent_rows.ANY, topic=GUARDIAN_CONSENT, granted=True, source=by,
+                    pregnancy_id=pregnancy.id)
+        )  # fmt: skip
+    session.execute(
+        update(Consent)
+        .where(
+            Consent.patient_id == patient.id,
+            Consent.withdrawn_at.is_(None),
+            or_(*(and_(Consent.channel == row.channel, Consent.topic == row.topic) for row in rows)),
         )
+        .values(withdrawn_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.add_all(rows)
