@@ -69,7 +69,7 @@ def delivery_setup(config_path: str | None, app: Any) -> Any:
         policy=policy_from_config(settings),
         adapters=adapters_from_config(settings),
         accounts=accounts,
-        link_base=str(settings.get("link_base", "/inbox")),
+        link_base=str(settings.get("link_base", "/h5/inbox")),
     )
     hospital_id = config.get("hospital")
     return lambda hospital: configured if hospital == hospital_id else default

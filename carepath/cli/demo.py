@@ -67,6 +67,23 @@ def demo_setup(instance: str, examples: str, pathways_dir: str | None, base_url:
             f"her inbox:            .venv/bin/carepath inbox show --hospital {key['hospital']} "
             f"--patient {patients[0]}"
         )
+    if patients:
+        click.echo(f"her pages, signed in as {patients[0]}: {base_url}{_demo_sign_in(app, patients[0])}")
     click.echo(f"staff logins at {base_url}/login (demo passwords, also in {folder / 'demo-staff.json'}):")
     for login in logins:
         click.echo(f"  {login['username']:<14} {login['password']}   ({login['roles']})")
+
+
+def _demo_sign_in(app: object, his_id: str) -> str:
+    """The path that signs in as a demo patient on her pages (a demo instance only)."""
+    from sqlalchemy import select
+
+    from carepath.store.demo import DEMO_HOSPITAL
+    from carepath.store.models import Patient
+    from carepath.webapi.h5.demo import demo_token
+
+    with app.extensions["carepath.db"].reading() as session:  # type: ignore[attr-defined]
+        patient = session.scalar(
+            select(Patient.id).where(Patient.hospital_id == DEMO_HOSPITAL, Patient.his_patient_id == his_id)
+        )
+    return f"/h5/demo/sign-in/{demo_token(app.secret_key, int(patient))}"  # type: ignore[attr-defined]

@@ -40,12 +40,26 @@ from carepath.store.db import Database
 from carepath.store.models import OutboxRow, Patient, Pregnancy
 
 
-def _params(channel: str, summary: str) -> dict[str, str]:
+def _params(channel: str, summary: str, link: str) -> dict[str, str]:
+    """Template fields: an SMS carries the summary and the link to her item (``{1}``, ``{2}``:
+    a text message has no link field of its own); WeChat's link is the template's ``url``."""
     if channel.startswith("sms_"):
-        return {"1": summary}
+        return {"1": summary, "2": link} if link else {"1": summary}
     if channel.startswith("wechat_"):
         return {"thing1": summary}
     return {}
+
+
+#: Her item's page under a hospital's ``public_base_url`` (``webapi/h5/inbox.py``).
+ITEM_PATH = "/h5/inbox"
+
+
+def links_of(hospital: HospitalDelivery, public_base_url: str | None) -> HospitalDelivery:
+    """Links to her items are absolute HTTPS links on the hospital's public base URL (a
+    setting, https only) when it has one; else the channels file's ``link_base``."""
+    if not public_base_url:
+        return hospital
+    return dataclasses.replace(hospital, link_base=public_base_url.rstrip("/") + ITEM_PATH)
 
 
 #: Holds whose row is claimed early, once, to file her inbox copy (issue 16 item 11).
@@ -135,7 +149,10 @@ def claim(
         for row in rows:
             by_hospital[row.hospital_id].append(row)
         for hospital_id, claimed_rows in by_hospital.items():
-            hospital = channels_for_hospital(hospital_id)
+            hospital = links_of(
+                channels_for_hospital(hospital_id),
+                hospital_settings.current(session, hospital_id).public_base_url,
+            )
             policy = _hospital_policy(session, hospital, hospital_id, now)
             hospital_rows, versions, held = approvals.gate(  # approved content only
                 claimed_rows,
@@ -201,7 +218,7 @@ def claim(
                 recipient=decision.recipient or row.pregnancy_id,
                 summary=item.summary,
                 link=item.link or "",
-                params=MappingProxyType(_params(decision.channel, item.summary)),
+                params=MappingProxyType(_params(decision.channel, item.summary, item.link or "")),
                 title=item.title,
             )
             jobs.append(Job(row.id, row.hospital_id, decision.channel, now, message))

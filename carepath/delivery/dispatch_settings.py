@@ -33,13 +33,14 @@ class HospitalDelivery:
     (fallback order, inbox-only priorities; the window and the daily cap come from the
     hospital's settings in the database), the pathway-language -> adapter map, the WeChat
     appid per adapter (an openid belongs to one account) and the base of the links external
-    messages carry to her inbox."""
+    messages carry to her inbox (her item page; the hospital's ``public_base_url`` setting,
+    when set, makes it ``<public_base_url>/h5/inbox``: ``claiming.links_of``)."""
 
     channels: Mapping[str, Channel]
     policy: pol.HospitalPolicy = field(default_factory=pol.HospitalPolicy)
     adapters: Mapping[str, str] = field(default_factory=lambda: DEFAULT_ADAPTERS)
     accounts: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    link_base: str = "/inbox"
+    link_base: str = "/h5/inbox"
 
 
 ChannelsForHospital = Callable[[str], HospitalDelivery]

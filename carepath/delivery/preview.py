@@ -7,7 +7,7 @@ same rules decide where it may go:
 
 - **WeChat** (template message): the neutral summary and a link, never the title or body;
   lessons (``push``) are never sent as template messages — the weekly digest announces them;
-- **SMS**: the neutral summary only;
+- **SMS**: the neutral summary and the link (``{1}``, ``{2}``);
 - **inbox** (behind her login): the full title and body.
 
 Every external text is put through ``external_params``, the check the adapters run before a
@@ -63,7 +63,7 @@ def render_views(
     content: Mapping[str, ContentItem],
     facts: Mapping[str, object],
     *,
-    link: str = "/inbox/preview",
+    link: str = "/h5/inbox/preview",
     policy: HospitalPolicy | None = None,
 ) -> tuple[ChannelView, ...]:
     """WeChat, SMS and inbox views of one message. ``channels``: the rule's narrowing, in
@@ -96,8 +96,10 @@ def render_views(
             kind=NOTIFICATION_KINDS.get(kind, DIGEST_KIND),
             recipient="preview",
             summary=rendered.summary,
-            link=link if name == "wechat" else None,
-            params=MappingProxyType({"thing1" if name == "wechat" else "1": rendered.summary}),
+            link=link,
+            params=MappingProxyType(
+                {"thing1": rendered.summary} if name == "wechat" else {"1": rendered.summary, "2": link}
+            ),
             title=rendered.title,  # as the dispatcher builds it: the body never reaches an adapter
         )
         try:
@@ -126,7 +128,7 @@ def preview_views(
     first_name: str = "",
     edd: dt.date | None = None,
     zone: dt.tzinfo | None = None,
-    link: str = "/inbox/preview",
+    link: str = "/h5/inbox/preview",
 ) -> tuple[ChannelView, ...]:
     """The views of a previewed message on its day: her safe facts as of that day."""
     row = item.row

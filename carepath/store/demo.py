@@ -45,6 +45,9 @@ def instance_config(instance: Path, database_url: str | None = None) -> Path:
     if "SECRET_KEY" not in text:  # folders made before staff logins lack the session key
         with path.open("a", encoding="utf-8") as f:
             f.write(f"SECRET_KEY = {secrets.token_hex(32)!r}\n")
+    if "DEMO_INSTANCE" not in text:  # what lets her pages' demo sign-in work (h5/demo.py)
+        with path.open("a", encoding="utf-8") as f:
+            f.write("DEMO_INSTANCE = True\n")
     return path
 
 

@@ -15,11 +15,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
-from carepath.store import hospital_settings
+from carepath.engine.clock import gestational_days
+from carepath.store import consents, hospital_settings
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
 from carepath.store.inbox import InboxItemNotFoundError
-from carepath.store.models import InboxItem, OutboxRow, Patient, Pregnancy
+from carepath.store.models import ChannelBinding, InboxItem, OutboxRow, Patient, Pregnancy
 from carepath.store.scope import Actor, audit
 from carepath.store.search import gestation
 
@@ -35,6 +36,7 @@ class HerItem:
     filed_at: datetime
     read_at: datetime | None
     content_key: str | None = None
+    content_version: str | None = None  # of the text filed (``approvals``: the SHA-256 of it)
 
 
 def hospital_today(db: Database, hospital_id: str, now: datetime) -> date:
@@ -51,17 +53,23 @@ def her_home(
     pregnancy_id: str | None,
     today: date,
 ) -> dict[str, Any]:
-    """Her name (she is signed in: her own, in full) and, while pregnant, her week."""
+    """Her name (she is signed in: her own, in full), and while pregnant her week, her GA in
+    days and her EDD (what her items' safe facts are made of)."""
     with db.reading() as session:
         patient = session.get(Patient, patient_id)
         if patient is None or patient.hospital_id != hospital_id:
             raise InboxItemNotFoundError(f"no patient {patient_id} in hospital {hospital_id}")
         name = cipher.open(patient.name_sealed) if patient.name_sealed else ""
-        week = None
+        found: dict[str, Any] = {"name": name, "week": None, "gestational_days": None, "edd": None}
         pregnancy = session.get(Pregnancy, pregnancy_id) if pregnancy_id else None
         if pregnancy is not None and pregnancy.patient_id == patient_id:
-            week = gestation(pregnancy, today)["gestational_week"]
-    return {"name": name, "week": week}
+            dates = gestation(pregnancy, today)
+            found["week"] = dates["gestational_week"]
+            if dates["edd"] is not None:
+                found["edd"] = date.fromisoformat(dates["edd"])
+                if dates["gestational_week"] is not None:
+                    found["gestational_days"] = gestational_days(found["edd"], today)
+    return found
 
 
 def _mine(hospital_id: str, patient_id: int) -> Any:
@@ -77,7 +85,7 @@ def _mine(hospital_id: str, patient_id: int) -> Any:
     )
 
 
-def _item(row: InboxItem, content_key: str | None = None) -> HerItem:
+def _item(row: InboxItem, content_key: str | None = None, version: str | None = None) -> HerItem:
     return HerItem(
         row.id,
         row.pregnancy_id,
@@ -88,6 +96,7 @@ def _item(row: InboxItem, content_key: str | None = None) -> HerItem:
         row.filed_at,
         row.read_at,
         content_key,
+        version,
     )
 
 
@@ -125,8 +134,11 @@ def her_item(db: Database, hospital_id: str, patient_id: int, item_id: int, now:
                 .values(read_at=now)
                 .execution_options(synchronize_session=False)
             )
-        content = session.scalar(select(OutboxRow.params).where(OutboxRow.dedupe_key == row.dedupe_key))
-        key = content.get("content") if isinstance(content, dict) else None
+        sent = session.execute(
+            select(OutboxRow.params, OutboxRow.content_version).where(OutboxRow.dedupe_key == row.dedupe_key)
+        ).first()
+        params, version = (sent[0], sent[1]) if sent is not None else (None, None)
+        key = params.get("content") if isinstance(params, dict) else None
         audit(
             session,
             actor,
@@ -137,4 +149,45 @@ def her_item(db: Database, hospital_id: str, patient_id: int, item_id: int, now:
             pregnancy_id=row.pregnancy_id,
         )
         session.flush()
-        return _item(row, str(key) if key else None)
+        return _item(row, str(key) if key else None, version)
+
+
+def bind_wechat(
+    db: Database,
+    cipher: FieldCipher,
+    hospital_id: str,
+    patient_id: int,
+    *,
+    appid: str,
+    openid: str,
+    now: datetime,
+) -> bool:
+    """Bind the official account's openid web authorisation found to her, after she proved her
+    phone (her invitation: a push link opened in WeChat). An openid already bound to another
+    woman of the hospital is left alone (False): it is not taken by proving a phone."""
+    with db.transaction() as session:
+        taken = session.scalar(
+            select(ChannelBinding.patient_id).where(
+                ChannelBinding.hospital_id == hospital_id,
+                ChannelBinding.kind == "wechat_oa",
+                ChannelBinding.account == appid,
+                ChannelBinding.value == openid,
+                ChannelBinding.unbound_at.is_(None),
+            )
+        )
+        if taken is not None:
+            return taken == patient_id
+        consents.bind(
+            session, cipher, hospital_id=hospital_id, patient_id=patient_id, kind="wechat_oa", value=openid,
+            at=now, account=appid,
+        )  # fmt: skip
+        actor = Actor(hospital_id, "patient", str(patient_id))
+        audit(
+            session,
+            actor,
+            "change",
+            now,
+            "her WeChat bound (web authorisation + SMS code)",
+            patient_id=patient_id,
+        )
+    return True

@@ -102,3 +102,29 @@ def test_make_run_passes_its_host_and_port_to_every_hint() -> None:
     assert "--url http://0.0.0.0:8123" in setup
     assert ":8000" not in dry_run
     assert "--host 0.0.0.0 --port 8123" in dry_run
+
+
+def test_the_printed_url_signs_in_to_her_pages_only_in_the_demo_instance(instance: Path) -> None:
+    """`carepath demo setup` prints a full URL that signs in as a demo patient (issue 18); the
+    same URL on an app that is not a demo instance is refused."""
+    from carepath.cli.common import load_app as _app
+
+    output = set_up(instance, "--url", "http://127.0.0.1:8000")
+    match = re.search(
+        r"her pages, signed in as demo-001: (http://127\.0\.0\.1:8000(/h5/demo/sign-in/\S+))$",
+        output,
+        re.MULTILINE,
+    )
+    assert match, output
+    app = _app()
+    assert app.config["DEMO_INSTANCE"] is True  # written into the instance's carepath.cfg
+    client = app.test_client()
+    signed = client.get(match.group(2))
+    assert signed.status_code == 302 and signed.headers["Location"] == "/h5/"
+    assert "演示一号" in client.get("/h5/").get_data(as_text=True)
+    app.config["DEMO_INSTANCE"] = False  # as in production
+    refused = app.test_client().get(match.group(2))
+    assert refused.status_code == 404 and "演示登录只在演示环境中可用" in refused.get_data(as_text=True)
+    app.config["DEMO_INSTANCE"] = True
+    forged = app.test_client().get(match.group(2)[:-3] + "abc")
+    assert forged.status_code == 404

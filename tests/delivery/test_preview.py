@@ -46,7 +46,9 @@ def test_a_checkup_reminder_shows_the_neutral_summary_outside_and_the_full_text_
     visit = CONTENT["visit-4"]
     wechat, sms, inbox = views["wechat"], views["sms"], views["inbox"]
     assert wechat.sent and sms.sent and inbox.sent
-    assert wechat.title == "checkup-reminder" and wechat.link == "/inbox/9" and not sms.link
+    assert (
+        wechat.title == "checkup-reminder" and wechat.link == "/inbox/9" and sms.link == "/inbox/9"
+    )  # SMS carries the link too (issue 18)
     assert wechat.text == sms.text and "{{" not in wechat.text
     for outside in (wechat.text, sms.text):
         assert inbox.title not in outside and inbox.text.strip()[:20] not in outside

@@ -28,7 +28,10 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-ROUTES = ("wechat.token", "wechat.template", "wechat.subscribe", "tencent.sms", "aliyun.sms", "webhook")
+from tests.fakes import wechat_web
+
+ROUTES = ("wechat.token", "wechat.template", "wechat.subscribe", "tencent.sms", "aliyun.sms", "webhook",
+          "wechat.authorize", "wechat.oauth_token")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ class FakeProviders:
     #: Seconds within which a repeated template ``client_msg_id`` is not delivered again (0: off).
     #: WeChat documents the dedupe but not its reply; the fake answers like the first send.
     client_msg_id_window: float = 0.0
+    web: wechat_web.WebAuth = field(default_factory=wechat_web.WebAuth)  # web authorisation
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -312,6 +316,8 @@ class _Handler(BaseHTTPRequestHandler):
         received.reply = reply
         self._reply(status, reply, extra)
 
+    do_GET = do_POST  # noqa: N815  web authorisation's two GETs (wechat_web.py); a GET has no body
+
     def _dispatch(self, req: _Request) -> tuple[int, dict[str, Any], dict[str, str]]:
         fake, route, raw, received, fault = req.fake, req.route, req.raw, req.received, req.fault
         if fault is not None and fault.status is not None:
@@ -329,6 +335,8 @@ class _Handler(BaseHTTPRequestHandler):
             return _aliyun(req)
         if route == "webhook":
             return _webhook(req)
+        if route.startswith(("wechat.authorize", "wechat.oauth_token")):
+            return wechat_web.handle(req)
         return 404, {"error": "no such route"}, {}
 
     def _reply(self, status: int, reply: dict[str, Any], extra: dict[str, str]) -> None:
@@ -373,6 +381,8 @@ def callback_query(token: str, timestamp: str, nonce: str, **extra: str) -> dict
 
 
 def _route(path: str, headers: Any) -> str:
+    if wechat_web.route(path):
+        return str(wechat_web.route(path))
     if path == "/cgi-bin/stable_token":
         return "wechat.token"
     if path == "/cgi-bin/message/template/send":

@@ -15,6 +15,9 @@ The API (everything her pages and registration need; nothing else here is public
 - ``remember_openid(hospital_id, appid, openid)`` / ``pending_openid()``: web authorisation found
   an openid bound to nobody; registration reads it (and binds it) before it calls
   ``sign_in_patient``, which forgets it.
+- ``remember_verified_phone(hospital_id, phone)`` / ``verified_phone()``: an SMS code proved she
+  holds a phone nobody of this hospital registered with; registration may take it as proved
+  (within the half hour), and ``sign_in_patient`` forgets it.
 - ``next_page(default)``: the local path she was going to (``next``), or ``default``.
 
 The cookie. Flask's one session interface is made to serve two cookies: on ``/h5/…`` the
@@ -65,9 +68,11 @@ __all__ = [
     "next_page",
     "pending_openid",
     "remember_openid",
+    "remember_verified_phone",
     "require_patient",
     "sign_in_patient",
     "sign_out",
+    "verified_phone",
 ]
 
 #: Her pages live under this path; her cookie is sent only there.
@@ -76,6 +81,7 @@ TOKEN = "her"  # never "sid": that is the staff session's key
 HOSPITAL = "hospital"
 NEXT = "next"
 PENDING = "wx_pending"
+VERIFIED_PHONE = "phone_proved"
 #: A pending openid is forgotten after this long (she registers within the half hour).
 PENDING_SECONDS = 30 * 60
 
@@ -85,6 +91,11 @@ DEFAULTS: dict[str, Any] = {
     "H5_SESSION_MAX_DAYS": 30,
     # The hospital of her pages when nothing else says (a one-hospital server, the demo).
     "H5_HOSPITAL": "",
+    # Where web authorisation starts (a test points it at its fake WeChat).
+    "WECHAT_AUTHORIZE_URL": "https://open.weixin.qq.com/connect/oauth2/authorize",
+    # One-time SMS codes: at most this many an hour to one phone, and from one address.
+    "H5_CODES_PER_PHONE": 5,
+    "H5_CODES_PER_ADDRESS": 20,
 }
 
 
@@ -286,3 +297,15 @@ def pending_openid() -> PendingOpenid | None:
     if not isinstance(found, dict) or int(found.get("at", 0)) + PENDING_SECONDS < _now().timestamp():
         return None
     return PendingOpenid(str(found["hospital"]), str(found["appid"]), str(found["openid"]))
+
+
+def remember_verified_phone(hospital_id: str, phone: str) -> None:
+    session[VERIFIED_PHONE] = {"hospital": hospital_id, "phone": phone, "at": int(_now().timestamp())}
+
+
+def verified_phone() -> tuple[str, str] | None:
+    """(hospital, 11-digit phone) an SMS code proved within the last half hour, else None."""
+    found = session.get(VERIFIED_PHONE)
+    if not isinstance(found, dict) or int(found.get("at", 0)) + PENDING_SECONDS < _now().timestamp():
+        return None
+    return str(found["hospital"]), str(found["phone"])

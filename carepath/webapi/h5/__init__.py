@@ -2,8 +2,9 @@
 
 One blueprint, ``h5`` (no url prefix: each route names its ``/h5/…`` path), whose routes live
 in one module per idea, imported at the end of this file: ``signin.py`` (sign-in inside WeChat
-and by SMS code, sign-out), ``home.py`` (her home page) and ``inbox.py`` (her inbox); later
-issues add theirs the same way (registration at ``/h5/register`` as ``h5.register``).
+and by SMS code, sign-out), ``home.py`` (her home page), ``inbox.py`` (her inbox) and
+``demo.py`` (the demo's sign-in); later issues add theirs the same way (registration at
+``/h5/register`` as ``h5.register``).
 
 Every page extends ``templates/h5/base.html`` (Chinese, a phone's viewport, nothing fetched
 from a CDN, nothing of the staff pages' chrome; each form carries its CSRF token) and uses
@@ -21,4 +22,4 @@ from flask import Blueprint
 blp = Blueprint("h5", __name__, template_folder="templates")
 STATIC = Path(__file__).resolve().parent / "static"
 
-from carepath.webapi.h5 import home, inbox, register, signin  # noqa: E402,F401  (their routes join ``blp``)
+from carepath.webapi.h5 import demo, home, inbox, register, signin  # noqa: E402,F401  (their routes join ``blp``)

@@ -7,7 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, current_app, redirect, render_template
+from markupsafe import Markup
 
+from carepath.delivery import her_item
 from carepath.store import her_pages
 from carepath.store.inbox import InboxItemNotFoundError
 from carepath.webapi.auth import patients
@@ -38,7 +40,17 @@ def item(item_id: int) -> Any:
         found = her_pages.her_item(db, her.hospital_id, her.patient_id, item_id, now)
     except InboxItemNotFoundError:
         abort(404)
-    return render_template("h5/item.html", item=found, body=found.body)
+    today = her_pages.hospital_today(db, her.hospital_id, now)
+    facts = her_pages.her_home(
+        db,
+        current_app.extensions["carepath.cipher"],
+        hospital_id=her.hospital_id,
+        patient_id=her.patient_id,
+        pregnancy_id=her.pregnancy_id,
+        today=today,
+    )
+    text = her_item.body_text(db, her.hospital_id, found, her_item.her_facts(facts, today))
+    return render_template("h5/item.html", item=found, body=Markup(her_item.body_html(text)))
 
 
 @blp.get("/inbox/<int:item_id>")

@@ -57,3 +57,12 @@ def csrf_of(page: str) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert match, "no CSRF token in the form"
     return match.group(1)
+
+
+def her_session(client: FlaskClient, app: Flask) -> dict[str, Any]:
+    """What her cookie holds now (the app's signature checked)."""
+    cookie = client.get_cookie(app.config["H5_SESSION_COOKIE_NAME"], path="/h5")
+    assert cookie is not None
+    with app.test_request_context("/h5/"):
+        serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+        return dict(serializer.loads(cookie.value))

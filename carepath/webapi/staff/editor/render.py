@@ -12,84 +12,29 @@ render, a ``preview``:
   adapters' own leak check, ``external_params``, runs on them too);
 - ``inbox``: the title and the body as HTML.
 
-The body's HTML is made here, on the server, and is the one HTML the editor page inserts.
-It is safe because of how it is made, not because of a clean-up afterwards: the body is
-rendered by the sandboxed Jinja environment as plain text, then by markdown-it with raw HTML
-off (``<script>``, ``<img onerror=..>`` and every other tag stay escaped text), images off,
-and a link check that admits only ``http:``, ``https:`` and ``content:`` targets (so no
-``javascript:`` or ``data:`` link). markdown-it escapes every text and attribute it writes;
-the only attributes it can write are ``href``, and the ``rel``, ``class`` and ``data-*``
-added below.
+The body's HTML is made on the server, and is the one HTML the editor page inserts: the body
+is rendered by the sandboxed Jinja environment as plain text, then by
+``delivery/safe_markdown.py`` (raw HTML off, images off, http(s) and ``content:`` links only),
+the same renderer as her inbox item page; ``markdown_html`` stays importable from here.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-from collections.abc import Sequence
 from typing import Any
-
-from markdown_it import MarkdownIt
-from markdown_it.renderer import RendererHTML
-from markdown_it.token import Token
-from markdown_it.utils import EnvType, OptionsDict
 
 from carepath.delivery.preview import ChannelView, render_views
 from carepath.delivery.rendering import NEUTRAL_SUMMARY, SAMPLE_FACTS, render_text
+from carepath.delivery.safe_markdown import markdown_html
 from carepath.engine.content import ContentItem, parse_content_item
 from carepath.engine.messages import Translate, untranslated
 from carepath.errors import CompileError
 from carepath.webapi.staff.editor.diagnostics import diagnose
 
-#: The link targets the body may have; anything else stays text.
-_LINK_SCHEMES = ("http://", "https://", "content:")
+__all__ = ["markdown_html", "preview_item"]
+
 #: Diagnostics that stop a preview: the item would not be sent as written.
 _BLOCKING = ("bad-template",)
-
-
-def _link_allowed(url: str) -> bool:
-    return url.strip().lower().startswith(_LINK_SCHEMES)
-
-
-def _render_link_open(
-    renderer: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
-) -> str:
-    token = tokens[idx]
-    href = str(token.attrGet("href") or "")
-    if href.startswith("content:"):
-        # a link to another item: shown, inert (the editor opens items from its library)
-        token.attrs = {"class": "cp-content-link", "data-content": href[len("content:") :]}
-        token.tag = "span"
-        return renderer.renderToken(tokens, idx, options, env)
-    token.attrs = {"href": href, "rel": "noopener noreferrer nofollow", "target": "_blank"}
-    return renderer.renderToken(tokens, idx, options, env)
-
-
-def _render_link_close(
-    renderer: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
-) -> str:
-    opening = next(
-        (t for t in reversed(tokens[:idx]) if t.type == "link_open" and t.level == tokens[idx].level),
-        None,
-    )
-    if opening is not None and opening.tag == "span":
-        return "</span>"
-    return "</a>"
-
-
-@functools.cache
-def _markdown() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
-    md.disable(["html_block", "html_inline", "image"])
-    md.validateLink = _link_allowed  # type: ignore[method-assign]
-    md.add_render_rule("link_open", _render_link_open)
-    md.add_render_rule("link_close", _render_link_close)
-    return md
-
-
-def markdown_html(text: str) -> str:
-    """Markdown to HTML with no raw HTML, no images and http(s)/content: links only."""
-    return str(_markdown().render(text))
 
 
 def preview_item(text: str, path: str | None, translate: Translate = untranslated) -> dict[str, Any]:
