@@ -119,8 +119,9 @@ def build_channel(name: str, config: Mapping[str, Any], deps: ChannelDeps) -> Ch
 
 
 #: Settings a channel's section may carry for carepath's receiving side, not for sending (the
-#: WeChat callback's token, read by ``delivery/receipts.py``): a sender does not need them set.
-RECEIVING_KEYS = frozenset({"callback_token_env"})
+#: WeChat callback's token and EncodingAESKey, read by ``delivery/receipts.py``): a sender does
+#: not need them set.
+RECEIVING_KEYS = frozenset({"callback_token_env", "encoding_aes_key_env"})
 
 
 def build_channels(

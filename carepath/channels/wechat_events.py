@@ -8,7 +8,13 @@ the receipt's provider message id.
 - Mini-program subscribe messages: ``Event`` = ``subscribe_msg_sent_event`` with a
   ``SubscribeMsgSentEvent/List`` per message (``MsgID``, ``ErrorCode``, ``ErrorStatus``).
 
-Plain-text mode only; an account in encrypted ("safe") mode needs the AES layer first.
+The same callback URL receives the official account's events about her (``AccountEvent``):
+``subscribe`` (with ``EventKey`` ``qrscene_<scene>`` when she followed by scanning a parametric
+QR code) and ``SCAN`` (she already follows; ``EventKey`` is the scene). Part 2 reads
+``unsubscribe`` and menu clicks (``CLICK``, ``VIEW``) from the same parse.
+
+This module reads the message XML; in safe and compatible mode it is first taken out of
+``Encrypt`` (``encrypted_part``, ``wechat_crypto.py``).
 """
 
 from __future__ import annotations
@@ -45,14 +51,73 @@ def verify_signature(token: str, timestamp: str, nonce: str, signature: str) -> 
     return hmac.compare_digest(expected, signature.lower())
 
 
-def parse_event(body: bytes) -> list[DeliveryReport]:
-    """The delivery reports in one callback; other events (follow, menu clicks) give none."""
+@dataclass(frozen=True)
+class AccountEvent:
+    """An event of the official account about her: ``event`` as WeChat names it (``subscribe``,
+    ``SCAN``, ``unsubscribe``, ``CLICK`` …), her ``openid``, WeChat's ``created`` time (seconds,
+    with the openid the key WeChat's retries repeat), ``event_key`` and ``ticket`` as sent."""
+
+    event: str
+    openid: str
+    created: int
+    event_key: str
+    ticket: str
+
+    @property
+    def at(self) -> datetime:
+        return _time(str(self.created))
+
+    @property
+    def scene(self) -> str | None:
+        """The QR code's scene: ``qrscene_<scene>`` of a ``subscribe``, the key of a ``SCAN``;
+        None for a follow not made through a QR code (a search, an article)."""
+        if self.event == "subscribe":
+            return self.event_key.removeprefix("qrscene_") if self.event_key.startswith("qrscene_") else None
+        if self.event == "SCAN":
+            return self.event_key or None
+        return None
+
+
+def _root(body: bytes) -> ET.Element:
     if len(body) > MAX_EVENT_BYTES or b"<!DOCTYPE" in body.upper() or b"<!ENTITY" in body.upper():
         raise CallbackError("refused: oversized or declares a DTD")
     try:
-        root = ET.fromstring(body)
+        return ET.fromstring(body)
     except ET.ParseError as exc:
         raise CallbackError(f"not XML: {exc}") from exc
+
+
+def encrypted_part(body: bytes) -> str:
+    """The ``Encrypt`` text of a safe- or compatible-mode callback."""
+    encrypted = (_root(body).findtext("Encrypt") or "").strip()
+    if not encrypted:
+        raise CallbackError("encrypt_type=aes but no Encrypt element")
+    return encrypted
+
+
+def parse_account_event(body: bytes) -> AccountEvent | None:
+    """The account event in one callback, or None when it carries none (a delivery report is
+    an event too, but about a message: ``parse_event`` reads those)."""
+    root = _root(body)
+    if root.findtext("MsgType", "") != "event":
+        return None
+    event = root.findtext("Event", "")
+    if event in ("TEMPLATESENDJOBFINISH", "subscribe_msg_sent_event"):
+        return None
+    created = root.findtext("CreateTime", "0").strip()
+    _time(created)  # a CreateTime WeChat would never send is a CallbackError
+    return AccountEvent(
+        event=event,
+        openid=root.findtext("FromUserName", ""),
+        created=int(created),
+        event_key=(root.findtext("EventKey") or "").strip(),
+        ticket=(root.findtext("Ticket") or "").strip(),
+    )
+
+
+def parse_event(body: bytes) -> list[DeliveryReport]:
+    """The delivery reports in one callback; other events (follow, menu clicks) give none."""
+    root = _root(body)
     event = root.findtext("Event", "")
     recipient = root.findtext("FromUserName", "")
     at = _time(root.findtext("CreateTime", "0"))

@@ -24,6 +24,7 @@ from carepath.cli.hospital_settings import settings as hospital_settings
 from carepath.cli.icd10 import icd10
 from carepath.cli.inbox import inbox
 from carepath.cli.pathway import pathway
+from carepath.cli.qr import qr
 from carepath.cli.scheduler import scheduler_command
 from carepath.cli.serve import serve
 from carepath.cli.staff import staff
@@ -68,6 +69,7 @@ for noun in (
     serve,
     scheduler_command,
     content,
+    qr,
 ):
     cli.add_command(noun)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
 
 from carepath.cli.common import load_app
@@ -67,6 +70,7 @@ def demo_setup(instance: str, examples: str, pathways_dir: str | None, base_url:
             f"her inbox:            .venv/bin/carepath inbox show --hospital {key['hospital']} "
             f"--patient {patients[0]}"
         )
+    _her_qr_code(database, folder, now, base_url)
     if patients:
         click.echo(f"her pages, signed in as {patients[0]}: {base_url}{_demo_sign_in(app, patients[0])}")
     click.echo(f"staff logins at {base_url}/login (demo passwords, also in {folder / 'demo-staff.json'}):")
@@ -87,3 +91,18 @@ def _demo_sign_in(app: object, his_id: str) -> str:
             select(Patient.id).where(Patient.hospital_id == DEMO_HOSPITAL, Patient.his_patient_id == his_id)
         )
     return f"/h5/demo/sign-in/{demo_token(app.secret_key, int(patient))}"  # type: ignore[attr-defined]
+
+
+def _her_qr_code(database: Any, folder: Path, now: Any, base_url: str) -> None:
+    """The demo hospital's QR URL (the demo doctor's card; issue 18), printed and drawn into the
+    instance folder: open it at a phone's size, or scan the PNG, to register as a new woman."""
+    from carepath.delivery.sources import write_pictures
+    from carepath.store import demo as demo_data
+    from carepath.store import sources
+
+    code = demo_data.demo_source(database, now)
+    url = sources.short_url(base_url, code)
+    with database.reading() as session:
+        [view] = sources.views(session, [sources.find_by_code(session, code)])  # type: ignore[list-item]
+    write_pictures(folder / "qr", view, url)
+    click.echo(f"her QR URL:           {url}   (QR code in {folder / 'qr' / code}.png)")

@@ -11,6 +11,10 @@ environment variable holding it: a token is a secret and never sits in the file)
         appid: wx0123456789abcdef
         callback_token_env: CAREPATH_WECHAT_CALLBACK_TOKEN
 
+An account in safe or compatible mode (安全模式 / 兼容模式) also names its EncodingAESKey the same
+way, ``encoding_aes_key_env``; ``open_message`` checks ``msg_signature`` and decrypts
+(``channels/wechat_crypto.py``).
+
 ``callback_accounts`` reads those; ``verify`` checks WeChat's signature with the account's token;
 ``record_callback`` parses the event XML (``channels/wechat_events.py``) and records its reports
 against the outbox (``store/receipts.py``) in one transaction.
@@ -27,7 +31,8 @@ from typing import Any
 
 import yaml
 
-from carepath.channels.wechat_events import CallbackError, parse_event, verify_signature
+from carepath.channels import wechat_crypto
+from carepath.channels.wechat_events import CallbackError, encrypted_part, parse_event, verify_signature
 from carepath.store.db import Database
 from carepath.store.receipts import BINDING_KINDS, RecordResult, ReportAccount, record_reports
 
@@ -36,6 +41,8 @@ logger = logging.getLogger("carepath.delivery.receipts")
 __all__ = [
     "CallbackAccount",
     "CallbackError",
+    "CallbackSignatureError",
+    "NotDecryptableError",
     "callback_accounts",
     "read_channels_files",
     "record_callback",
@@ -43,12 +50,23 @@ __all__ = [
 ]
 
 TOKEN_KEY = "callback_token_env"
+AES_KEY = "encoding_aes_key_env"
+
+
+class CallbackSignatureError(CallbackError):
+    """``msg_signature`` is not the one of this account's token over the ``Encrypt`` text."""
+
+
+class NotDecryptableError(CallbackError):
+    """An encrypted callback this account cannot open: no EncodingAESKey configured, or the
+    text was not encrypted with it for this appid."""
 
 
 @dataclass(frozen=True)
 class CallbackAccount:
     account: ReportAccount
     token: str
+    aes_key: bytes | None = None  # safe and compatible mode
 
 
 def read_channels_files(paths: str) -> list[dict[str, Any]]:
@@ -92,9 +110,22 @@ def callback_accounts(
                 continue
             appid = str(settings["appid"])
             accounts[(str(hospital), appid)] = CallbackAccount(
-                ReportAccount(str(hospital), channel, appid), token
+                ReportAccount(str(hospital), channel, appid), token, _aes_key(hospital, settings, environ)
             )
     return accounts
+
+
+def _aes_key(hospital: str, settings: Mapping[str, Any], environ: Mapping[str, str]) -> bytes | None:
+    """The account's EncodingAESKey, when its section names one that is set and well formed
+    (otherwise logged: its encrypted callbacks are then refused, never read unchecked)."""
+    if AES_KEY not in settings:
+        return None
+    variable = str(settings[AES_KEY])
+    try:
+        return wechat_crypto.aes_key(environ.get(variable, ""))
+    except ValueError as exc:
+        logger.warning("%s %s: %s names %s: %s", hospital, settings["appid"], AES_KEY, variable, exc)
+        return None
 
 
 def verify(account: CallbackAccount, timestamp: str, nonce: str, signature: str) -> bool:
@@ -102,6 +133,31 @@ def verify(account: CallbackAccount, timestamp: str, nonce: str, signature: str)
     if not (timestamp and nonce and signature):
         return False
     return verify_signature(account.token, timestamp, nonce, signature)
+
+
+def open_message(account: CallbackAccount, query: Mapping[str, str], body: bytes) -> bytes:
+    """The message XML of a callback whose ``signature`` was verified: the body as it is in
+    plain mode; in safe and compatible mode (``encrypt_type=aes``) what ``Encrypt`` holds, once
+    ``msg_signature`` is checked (the plain copies of compatible mode are not read)."""
+    if query.get("encrypt_type", "raw") != "aes":
+        return body
+    encrypted = encrypted_part(body)
+    if not wechat_crypto.verify_msg_signature(
+        account.token,
+        query.get("timestamp", ""),
+        query.get("nonce", ""),
+        encrypted,
+        query.get("msg_signature", ""),
+    ):
+        raise CallbackSignatureError(
+            "msg_signature is not the SHA-1 of the sorted token, timestamp, nonce and Encrypt"
+        )
+    if account.aes_key is None:
+        raise NotDecryptableError(f"an encrypted callback, but the account names no {AES_KEY} that is set")
+    try:
+        return wechat_crypto.decrypt(account.aes_key, account.account.appid, encrypted)
+    except wechat_crypto.DecryptError as exc:
+        raise NotDecryptableError(str(exc)) from exc
 
 
 def record_callback(db: Database, account: CallbackAccount, body: bytes, now: datetime) -> RecordResult:

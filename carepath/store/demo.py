@@ -15,13 +15,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
+from sqlalchemy import select
 
 from carepath.engine import identity
 from carepath.engine.clock import parse_gestational_age
 from carepath.engine.inputs import dating_of
-from carepath.store import accounts, events, hospital_settings, pathways, tenants
+from carepath.store import accounts, events, hospital_settings, pathways, sources, tenants
 from carepath.store.crypto import FieldCipher, new_key
 from carepath.store.db import Database
+from carepath.store.models_sources import Source
 from carepath.store.scope import Actor
 
 DEMO_HOSPITAL = "demo"
@@ -228,3 +230,24 @@ def demo_settings(db: Database, examples: Path, now: datetime) -> hospital_setti
         return hospital_settings.update(
             session, DEMO_HOSPITAL, changes, actor=actor, now=now, note="demo setup"
         )
+
+
+# --- her way in (issue 18: sources) ----------------------------------------------------------
+
+#: Who made the demo's source; setup finds it again by this, so running setup twice keeps one.
+DEMO_SOURCE_BY = "demo-setup"
+
+
+def demo_source(db: Database, now: datetime) -> str:
+    """The code of the demo hospital's source: the demo doctor's card (a permanent code, no
+    WeChat account in the demo), created once. Its short URL is what a newcomer opens."""
+    with db.transaction() as session:
+        code = session.scalars(
+            select(Source.code)
+            .where(Source.hospital_id == DEMO_HOSPITAL, Source.created_by == DEMO_SOURCE_BY)
+            .order_by(Source.id)
+        ).first()
+        if code is not None:
+            return code
+        planned = sources.plan(session, DEMO_HOSPITAL, now, doctor="demo-doctor")
+        return sources.create(session, planned, now, DEMO_SOURCE_BY).code

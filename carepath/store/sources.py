@@ -55,7 +55,7 @@ PERMANENT = "permanent"  # posters, doctors' cards
 TEMPORARY = "temporary"  # campaigns
 QR_KINDS = (PERMANENT, TEMPORARY)
 #: WeChat allows at most 100,000 permanent parametric QR codes per official account
-#: (``QR_LIMIT_STR_SCENE``; shared/CHANNELS.md): refused here before WeChat refuses.
+#: (``QR_LIMIT_STR_SCENE``; docs/channels.md): refused here before WeChat refuses.
 PERMANENT_LIMIT = 100_000
 #: A temporary code lives at most 2,592,000 s (30 days) at WeChat (``expire_seconds``).
 TEMPORARY_MAX_DAYS = 30

@@ -6,7 +6,8 @@ implementation (so a signing bug in an adapter fails here as it would at the pro
 WeChat's stable-token rules (the same token while valid, ``force_refresh`` invalidates it), and
 counts what it received. Faults are programmable per route: a queue of ``Fault`` consumed one
 per request, or a random rate. Routes: ``wechat.token``, ``wechat.template``,
-``wechat.subscribe``, ``tencent.sms``, ``aliyun.sms``, ``webhook``.
+``wechat.subscribe``, ``wechat.qrcode`` (and ``GET /cgi-bin/showqrcode``: ``wechat_qr.py``),
+``tencent.sms``, ``aliyun.sms``, ``webhook``.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from tests.fakes import wechat_web
+from tests.fakes import wechat_qr, wechat_web
 
 ROUTES = ("wechat.token", "wechat.template", "wechat.subscribe", "tencent.sms", "aliyun.sms", "webhook",
           "wechat.authorize", "wechat.oauth_token")  # fmt: skip
+ROUTES += ("wechat.qrcode",)
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ class FakeProviders:
     #: WeChat documents the dedupe but not its reply; the fake answers like the first send.
     client_msg_id_window: float = 0.0
     web: wechat_web.WebAuth = field(default_factory=wechat_web.WebAuth)  # web authorisation
+    qr_codes: dict[str, dict[str, Any]] = field(default_factory=dict)  # ticket -> what it encodes
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -316,7 +319,6 @@ class _Handler(BaseHTTPRequestHandler):
         received.reply = reply
         self._reply(status, reply, extra)
 
-    do_GET = do_POST  # noqa: N815  web authorisation's two GETs (wechat_web.py); a GET has no body
 
     def _dispatch(self, req: _Request) -> tuple[int, dict[str, Any], dict[str, str]]:
         fake, route, raw, received, fault = req.fake, req.route, req.raw, req.received, req.fault
@@ -329,6 +331,8 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, fake.stable_token(body), {}
         if route in ("wechat.template", "wechat.subscribe"):
             return _wechat_send(req)
+        if route == "wechat.qrcode":
+            return wechat_qr.create(req)
         if route == "tencent.sms":
             return _tencent(req)
         if route == "aliyun.sms":
@@ -338,6 +342,22 @@ class _Handler(BaseHTTPRequestHandler):
         if route.startswith(("wechat.authorize", "wechat.oauth_token")):
             return wechat_web.handle(req)
         return 404, {"error": "no such route"}, {}
+
+    def do_GET(self) -> None:
+        split = urlsplit(self.path)
+        if split.path != "/cgi-bin/showqrcode":  # web authorisation's two GETs (wechat_web.py)
+            self.do_POST()
+            return
+        status, data, kind = (
+            wechat_qr.show(self.server.fake, split.query)
+            if split.path == "/cgi-bin/showqrcode"
+            else (404, b"", "text/plain")
+        )
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _reply(self, status: int, reply: dict[str, Any], extra: dict[str, str]) -> None:
         data = json.dumps(reply, ensure_ascii=False).encode()
@@ -389,6 +409,8 @@ def _route(path: str, headers: Any) -> str:
         return "wechat.template"
     if path == "/cgi-bin/message/subscribe/send":
         return "wechat.subscribe"
+    if path == "/cgi-bin/qrcode/create":
+        return "wechat.qrcode"
     if path.startswith("/tencent"):
         return "tencent.sms"
     if path.startswith("/aliyun"):

@@ -8,9 +8,12 @@ Opening it:
    source's department and doctor. **Until her own session exists** (h5-identity's patient
    session), the source's code is kept in Flask's session under the key ``h5_source``
    (``SESSION_KEY``); registration reads it there;
-3. sends her on to registration, ``/h5/register`` — inside WeChat first through web
-   authorisation, ``/h5/signin/wechat?next=/h5/register`` (the sign-in route's agreed URL),
-   so she arrives signed in with her openid.
+3. sends her on to registration, ``/h5/register`` (which takes her hospital from the source) —
+   inside WeChat first through her sign-in, ``/h5/sign-in?next=/h5/register&hospital=<id>``
+   (``webapi/h5/signin.py`` of her sign-in's change: inside WeChat it goes on to web
+   authorisation when the hospital's account is configured; ``hospital`` names the flow's
+   hospital, ``next`` where she goes after), so she arrives with her openid — bound already
+   (she is signed in) or pending for registration to bind.
 
 A campaign's source whose WeChat code has expired still lands here: the short URL printed on a
 leaflet is still where she came from. An unknown code is a Chinese page, 404.
@@ -29,17 +32,17 @@ blp = Blueprint("h5_sources", __name__, url_prefix="/h5", template_folder="templ
 
 SESSION_KEY = "h5_source"  # the code of the source she came from (until her own session holds it)
 REGISTER_PATH = "/h5/register"
-WECHAT_SIGN_IN_PATH = "/h5/signin/wechat"
+SIGN_IN_PATH = "/h5/sign-in"
 
 
 def in_wechat() -> bool:
     return "micromessenger" in request.headers.get("User-Agent", "").lower()
 
 
-def next_step() -> str:
-    """Where she goes after the landing: registration, through WeChat's sign-in inside WeChat."""
+def next_step(hospital_id: str) -> str:
+    """Where she goes after the landing: registration, through her sign-in inside WeChat."""
     if in_wechat():
-        return f"{WECHAT_SIGN_IN_PATH}?{urlencode({'next': REGISTER_PATH})}"
+        return f"{SIGN_IN_PATH}?{urlencode({'next': REGISTER_PATH, 'hospital': hospital_id})}"
     return REGISTER_PATH
 
 
@@ -55,4 +58,5 @@ def landing(code: str) -> Response | tuple[str, int]:
             how = sources.HOW_LINK_WECHAT if in_wechat() else sources.HOW_LINK
             sources.record_scan(db_session, source, how, now)
         session[SESSION_KEY] = source.code
-    return redirect(next_step(), code=302)
+        hospital_id = source.hospital_id
+    return redirect(next_step(hospital_id), code=302)

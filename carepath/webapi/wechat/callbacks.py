@@ -2,15 +2,22 @@
 
 - ``GET`` is WeChat's URL check when the URL is saved in the MP console: the signature (SHA-1
   of the sorted token, timestamp and nonce) is checked and ``echostr`` answered as sent.
-- ``POST`` carries an event's XML (plain-text mode): delivery reports
+- ``POST`` carries an event's XML in plain mode; in safe and compatible mode
+  (``encrypt_type=aes``) inside ``Encrypt``, opened with the account's EncodingAESKey once
+  ``msg_signature`` is checked (``delivery/receipts.py``, ``open_message``). Delivery reports
   (``TEMPLATESENDJOBFINISH``, ``subscribe_msg_sent_event``) are recorded against the outbox;
-  other events are acknowledged and ignored. WeChat expects ``success`` (or an empty body).
+  the official account's ``subscribe`` and ``SCAN`` events with a source's scene are recorded
+  against that source (``delivery/account_events.py``, where part 2 adds ``unsubscribe`` and
+  menu clicks); other events are acknowledged and ignored. WeChat expects ``success`` (or an
+  empty body), in every mode.
 
 The accounts and their tokens come from the hospitals' channels files
 (``CHANNELS_CONFIG``, ``carepath serve --config``; see ``delivery/receipts.py``). A bad
 signature is 401 ``callback-bad-signature``, an unknown hospital or account 404
 ``callback-unknown-account``, a body that is not the event XML 400 ``callback-bad-xml``:
-problem+json, never a 500 and never a half-recorded callback.
+A wrong ``msg_signature`` is 401 ``callback-bad-signature`` too; an encrypted callback the account
+cannot open (no EncodingAESKey configured, or not encrypted with it for this appid) is 400
+``callback-not-decryptable``. All problem+json, never a 500 and never a half-recorded callback.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import os
 
 from flask import Blueprint, Response, current_app, request
 
-from carepath.delivery import receipts
+from carepath.delivery import account_events, receipts
 from carepath.webapi.common.problems import ApiProblemError
 
 blp = Blueprint("wechat", __name__, url_prefix="/wechat")
@@ -70,13 +77,19 @@ def check_url(hospital_id: str, appid: str) -> Response:
 
 @blp.post("/<hospital_id>/<appid>/events")
 def event(hospital_id: str, appid: str) -> Response:
-    """One event: delivery reports are recorded; ``success``."""
+    """One event: delivery reports and follows or scans of a source are recorded; ``success``."""
     account = _verified(hospital_id, appid)
-    body = request.get_data(cache=False)
+    database = current_app.extensions["carepath.db"]
     try:
-        receipts.record_callback(
-            current_app.extensions["carepath.db"], account, body, current_app.config["CLOCK"]()
+        body = receipts.open_message(account, request.args, request.get_data(cache=False))
+        receipts.record_callback(database, account, body, current_app.config["CLOCK"]())
+        account_events.record_account_event(
+            database, current_app.extensions["carepath.cipher"], account, body
         )
+    except receipts.CallbackSignatureError as exc:
+        raise ApiProblemError(401, "callback-bad-signature", str(exc)) from None
+    except receipts.NotDecryptableError as exc:
+        raise ApiProblemError(400, "callback-not-decryptable", str(exc)) from None
     except receipts.CallbackError as exc:
         raise ApiProblemError(400, "callback-bad-xml", str(exc)) from None
     return Response("success", mimetype="text/plain")

@@ -45,7 +45,7 @@ def test_inside_wechat_she_signs_in_through_web_authorisation_first(app: Flask) 
     poster = _poster(app)
     answer = app.test_client().get(f"/h5/s/{poster.code}", headers={"User-Agent": WECHAT_UA})
     assert answer.status_code == 302
-    assert answer.headers["Location"] == "/h5/signin/wechat?next=%2Fh5%2Fregister"
+    assert answer.headers["Location"] == "/h5/sign-in?next=%2Fh5%2Fregister&hospital=a"
     assert _hows(app) == ["link-wechat"]
 
 
