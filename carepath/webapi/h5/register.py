@@ -178,7 +178,9 @@ def register_send_code() -> Any:
     found = registration.phone_on_file(db, cipher, str(token), now) if token else None
     if found is None:
         return redirect(url_for("h5.register_prove"))
-    refused = codes.send(found[1], now)
+    hospital_id = _hospital()
+    assert hospital_id is not None
+    refused = codes.send(hospital_id, found[1], now)
     if refused:
         return render_template("h5/register_prove.html", pending=_pending(), error=refused), 429
     return redirect(url_for("h5.register_prove", sent=1))
@@ -192,12 +194,12 @@ def register_check_code() -> Any:
     found = registration.phone_on_file(db, cipher, str(token), now) if token else None
     if found is None:
         return redirect(url_for("h5.register_prove"))
-    refused = codes.check(found[1], request.form.get("code", ""), now)
+    hospital_id = _hospital()
+    assert hospital_id is not None
+    refused = codes.check(hospital_id, found[1], request.form.get("code", ""), now)
     if refused:
         return render_template("h5/register_prove.html", pending=_pending(), error=refused), 422
     done = registration.complete_pending(db, cipher, str(token), now, proven_by="sms", on_done=_file_inbox)
-    hospital_id = _hospital()
-    assert hospital_id is not None
     return _signed_in(done, hospital_id)
 
 

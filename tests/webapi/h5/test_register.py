@@ -15,9 +15,11 @@ from sqlalchemy import func, select
 from carepath.store.models import Consent, Patient, Pregnancy
 from carepath.store.models_registration import Registration
 from tests.conftest import resident_id, set_hospital_settings
+from tests.fakes.providers import FakeProviders
 from tests.registration_fields import form_fields
 from tests.webapi.conftest import Api
 from tests.webapi.h5.conftest import csrf_of, register
+from tests.webapi.h5.test_sign_in import fake, sent_codes, signing_in  # noqa: F401  (fixtures)
 
 
 def _check(body: str) -> str:
@@ -157,3 +159,30 @@ def test_a_nurse_confirms_her_and_her_page_signs_her_in(app: Flask, api: Api) ->
     reloaded = client.get("/h5/register/prove")
     assert reloaded.status_code == 302 and reloaded.headers["Location"].endswith("/h5/inbox")
     assert client.get("/h5/inbox").status_code == 200
+
+
+def test_her_id_number_on_file_is_proven_by_a_code_to_the_phone_on_file(
+    signing_in: Flask,  # noqa: F811  (the sign-in tests' fixture: SMS through the fake Tencent)
+    api: Api,
+    fake: FakeProviders,  # noqa: F811
+) -> None:
+    register(api, "p-9", 1, phone="13812349876")
+    client = signing_in.test_client()
+    submit(client, open_form(client), phone="13700001111")  # the form's phone is not where it goes
+    page = client.get("/h5/register/prove").get_data(as_text=True)
+    sent = client.post("/h5/register/prove/send", data={"csrf_token": csrf_of(page)})
+    assert sent.status_code == 302
+    (delivered,) = fake.delivered("tencent.sms")
+    assert delivered.payload["PhoneNumberSet"] == ["+8613812349876"]
+    page = client.get(sent.headers["Location"]).get_data(as_text=True)
+    assert "验证码已发送" in page and "9876" not in page
+    wrong = client.post("/h5/register/prove/check", data={"csrf_token": csrf_of(page), "code": "000000"})
+    if delivered.payload["TemplateParamSet"][0] != "000000":
+        assert wrong.status_code == 422 and "还可以再试 4 次" in wrong.get_data(as_text=True)
+    (code,) = sent_codes(fake)
+    done = client.post("/h5/register/prove/check", data={"csrf_token": csrf_of(page), "code": code})
+    assert done.status_code == 302 and done.headers["Location"].endswith("/h5/inbox")
+    assert client.get("/h5/inbox").status_code == 200
+    with signing_in.extensions["carepath.db"].reading() as session:
+        assert session.scalar(select(func.count()).select_from(Patient)) == 1
+        assert session.scalar(select(Registration.proven_by)) == "sms"
