@@ -6,6 +6,7 @@ as in the demo), so the other browser tests keep their library."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,16 +14,31 @@ import pytest
 
 from tests.browser.conftest import TIMEOUT_MS, LiveServer, serving
 from tests.conftest import resident_id, set_hospital_settings
+from tests.fakes.providers import FakeProviders
+from tests.webapi.h5.test_sign_in import channels_file, sent_codes
 
 PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
-def h5_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def fake() -> Iterator[FakeProviders]:
+    with FakeProviders() as providers:
+        yield providers
+
+
+@pytest.fixture(scope="module")
+def h5_server(tmp_path_factory: pytest.TempPathFactory, fake: FakeProviders) -> Iterator[LiveServer]:
+    """Her pages with the shipped library, a source to scan, and SMS through the fake Tencent."""
     from carepath.engine.catalogue import PATHWAYS_DIR
     from carepath.store import demo, pathways, sources
 
-    with serving(tmp_path_factory.mktemp("h5")) as server:
+    folder = tmp_path_factory.mktemp("h5")
+    secrets = {"CAREPATH_TEST_WX_SECRET": "wx-secret", "CAREPATH_TEST_TENCENT_ID": "AKIDfake",
+               "CAREPATH_TEST_TENCENT_KEY": "tencent-secret"}  # fmt: skip
+    saved = {name: os.environ.get(name) for name in secrets}
+    os.environ.update(secrets)
+    with serving(folder) as server:
+        server.app.config["CHANNELS_CONFIG"] = str(channels_file(folder, fake))
         database = server.app.extensions["carepath.db"]
         demo.publish_examples(database, PATHWAYS_DIR, server.clock())
         pathways.clear_cache()
@@ -31,6 +47,14 @@ def h5_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
             planned = sources.plan(session, "a", server.clock())
             server.source_code = sources.create(session, planned, server.clock(), "test").code  # type: ignore[attr-defined]
         yield server
+        setup = server.app.extensions.pop("carepath.sign_in", None)
+        if setup is not None:
+            setup.close()
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def phone_page(chromium: Any, server: LiveServer, viewport: dict[str, int] = PHONE, **options: Any) -> Any:
@@ -79,6 +103,34 @@ def test_scan_register_and_see_her_welcome_lesson(chromium: Any, h5_server: Live
     page.get_by_role("button", name="提交建档").click()
     page.wait_for_url("**/h5/inbox")
     assert "孕14周" in page.locator("main").inner_text() or "14周" in page.locator("main").inner_text()
+    no_horizontal_overflow(page)
+    page.context.close()
+
+
+def test_her_id_number_again_from_another_browser_is_proven_by_a_code_to_the_phone_on_file(
+    chromium: Any, h5_server: LiveServer, fake: FakeProviders
+) -> None:
+    first = phone_page(chromium, h5_server)
+    first.goto("/h5/register?hospital=a")
+    fill_form(first, 9)  # her phone on file: 13912340009
+    first.get_by_role("button", name="提交建档").click()
+    first.wait_for_url("**/h5/inbox")
+    first.context.close()
+    page = phone_page(chromium, h5_server)  # another browser: nothing of hers in it
+    page.goto("/h5/register?hospital=a")
+    fill_form(page, 9)
+    page.get_by_label("手机号码").fill("13700009999")
+    page.get_by_role("button", name="提交建档").click()
+    page.wait_for_url("**/h5/register/prove")
+    assert "请到护士站核对身份" in page.locator("main").inner_text()
+    assert "0009" not in page.locator("main").inner_text()  # not even the last digits of hers
+    page.get_by_role("button", name="发送验证码").click()
+    page.get_by_text("验证码已发送").wait_for()
+    sent = [r for r in fake.delivered("tencent.sms") if r.payload["TemplateId"] == "900001"]
+    assert sent[-1].payload["PhoneNumberSet"] == ["+8613912340009"]  # the phone on file
+    page.get_by_label("验证码").fill(sent_codes(fake)[-1])
+    page.get_by_role("button", name="核对").click()
+    page.wait_for_url("**/h5/inbox")
     no_horizontal_overflow(page)
     page.context.close()
 
