@@ -200,9 +200,7 @@ def breakdown(url: str, config: dict[str, str], count: int) -> dict[str, float]:
 
             def file_inbox(session: Any, row: Any, pregnancy: Any) -> None:
                 with timed(parts, "inbox copies filed"):
-                    inbox_now.file_due_now(
-                        session, row.hospital_id, pregnancy.id, datetime.now(UTC), "/inbox"
-                    )
+                    inbox_now.file_due_now(session, row.hospital_id, pregnancy.id, datetime.now(UTC))
 
             with timed(parts, "whole submit (service)"):
                 registration.register(
@@ -293,7 +291,8 @@ def main() -> None:
             times += done
             failures += errors
         print(
-            f"registration submit as each woman waited (2 workers, so queueing included): p50 {percentile(times, 50):.0f} ms, p95 {percentile(times, 95):.0f} ms, "
+            f"submit as each woman waited (queueing in front of the 2 workers included): "
+            f"p50 {percentile(times, 50):.0f} ms, p95 {percentile(times, 95):.0f} ms, "
             f"p99 {percentile(times, 99):.0f} ms ({len(times)} women, {len(failures)} errors "
             f"{sorted(set(failures))})"
         )

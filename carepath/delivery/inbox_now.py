@@ -17,14 +17,17 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from carepath.delivery.claiming import ITEM_PATH
 from carepath.delivery.inbox_copies import InboxCopies
 from carepath.delivery.items import NOTIFICATION_KINDS
 from carepath.store import approvals, delivery_state, hospital_settings
 from carepath.store.models import OutboxRow
 
 
-def file_due_now(session: Session, hospital_id: str, pregnancy_id: str, now: datetime, link_base: str) -> int:
-    """File the inbox copies of her messages due by ``now`` (not yet filed); how many were filed."""
+def file_due_now(session: Session, hospital_id: str, pregnancy_id: str, now: datetime) -> int:
+    """File the inbox copies of her messages due by ``now`` (not yet filed); how many were filed.
+    Their links are the dispatcher's: ``<public_base_url>/h5/inbox/<id>`` when the hospital has a
+    public base URL (``claiming.links_of``), else ``/h5/inbox/<id>``."""
     rows = list(
         session.scalars(
             select(OutboxRow)
@@ -44,7 +47,10 @@ def file_due_now(session: Session, hospital_id: str, pregnancy_id: str, now: dat
     if any(scope == "all" for scope, _ in paused) or ("pregnancy", pregnancy_id) in paused:
         return 0
     found = approvals.approvals(session, hospital_id)
-    drafts = hospital_settings.current(session, hospital_id).drafts_allowed
+    settings = hospital_settings.current(session, hospital_id)
+    drafts = settings.drafts_allowed
+    base = settings.public_base_url
+    link_base = base.rstrip("/") + ITEM_PATH if base else ITEM_PATH
     inbox = InboxCopies(session, rows)
     filed = 0
     for row in rows:

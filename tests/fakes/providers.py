@@ -319,7 +319,6 @@ class _Handler(BaseHTTPRequestHandler):
         received.reply = reply
         self._reply(status, reply, extra)
 
-
     def _dispatch(self, req: _Request) -> tuple[int, dict[str, Any], dict[str, str]]:
         fake, route, raw, received, fault = req.fake, req.route, req.raw, req.received, req.fault
         if fault is not None and fault.status is not None:

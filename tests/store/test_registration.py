@@ -62,7 +62,7 @@ def tools(app: Flask) -> tuple[Any, Any]:
 
 
 def file_inbox(session: Any, row: Registration, pregnancy: Pregnancy) -> None:
-    file_due_now(session, row.hospital_id, pregnancy.id, NOW, "/h5/inbox")
+    file_due_now(session, row.hospital_id, pregnancy.id, NOW)
 
 
 def register(app: Flask, token: str, form: CheckedForm, **kw: Any) -> registration.Outcome:
@@ -77,7 +77,9 @@ def count(app: Flask) -> dict[str, int]:
 
 
 def test_a_new_woman_is_registered_screened_enrolled_and_her_lesson_filed_at_once(app: Flask) -> None:
-    set_hospital_settings(app.extensions["carepath.db"], "a", drafts_allowed=True)
+    set_hospital_settings(
+        app.extensions["carepath.db"], "a", drafts_allowed=True, public_base_url="https://fy.example.cn"
+    )
     form = checked(1, source=None, **screen_fields(previous_caesarean="once"))
     done = register(app, "tok-1", form, source="dept-obstetrics")
     assert isinstance(done, registration.Registered)
@@ -123,7 +125,7 @@ def test_a_new_woman_is_registered_screened_enrolled_and_her_lesson_filed_at_onc
         assert lesson is not None and lesson.params["content"] == "week-18"
         item = session.get(InboxItem, lesson.inbox_item_id)
         assert (
-            item is not None and item.link == f"/h5/inbox/{item.id}"
+            item is not None and item.link == f"https://fy.example.cn/h5/inbox/{item.id}"
         )  # filed in the registration's transaction
         assert lesson.status == "due"  # the dispatcher still owns its delivery
         guardian_tasks = select(StaffTask.id).where(StaffTask.dedupe_key.startswith("registration:"))

@@ -61,7 +61,7 @@ def _tools() -> tuple[Any, Any, Any]:
 
 def _file_inbox(db_session: Session, row: Registration, pregnancy: Pregnancy) -> None:
     now = current_app.config["CLOCK"]()
-    file_due_now(db_session, row.hospital_id, pregnancy.id, now, LINK_BASE)
+    file_due_now(db_session, row.hospital_id, pregnancy.id, now)
 
 
 def _message(title: str, text: str, status: int, link: str | None = None, link_text: str = "") -> Any:
