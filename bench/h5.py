@@ -1,10 +1,13 @@
-"""Her pages benchmark (issue 18): registration submit on gunicorn (2 workers) and PostgreSQL,
-warm, 50 women at once, each in her own browser session (cookie, CSRF token, form token).
+"""Her pages benchmark (issue 18): registration submit and the sign-in callback on gunicorn
+(2 workers) and PostgreSQL, warm, 50 women at once, each in her own browser session.
 
 Prints p50/p95/p99 of the submit (POST /h5/register: the form checked, her patient, pregnancy,
 risk screen, consents, bindings, source count and inbox copies written in one transaction, her
-session started), measured on loopback from the request to the end of the answer, and what
-dominates one submit (the service's parts timed in this process on the same database).
+session started) and of the WeChat sign-in callback (GET /h5/sign-in/wechat/return: the state
+checked, the code claimed once, exchanged at the fake WeChat over loopback, her binding found,
+her session started): the server's own request time (gunicorn's access log, queueing in front
+of the two workers excluded) and the time each woman waited; and what dominates one submit
+(the service's parts timed in this process on the same database).
 
     .venv/bin/python bench/h5.py [--women 50] [--rounds 4] [--database postgresql+psycopg://...]
 
@@ -37,6 +40,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import yaml  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from carepath.delivery import inbox_now  # noqa: E402
@@ -47,8 +51,11 @@ from carepath.store.crypto import FieldCipher, new_key  # noqa: E402
 from carepath.store.db import Database, upgrade  # noqa: E402
 from carepath.store.registration_form import NOTICE_VERSION, check_form, screen_form  # noqa: E402
 from carepath.store.scope import Actor  # noqa: E402
+from tests.fakes.providers import FakeProviders  # noqa: E402
 
 HOSPITAL = "bench"
+APPID = "wx-hospital"
+OPENID = "o-bench-1"
 
 
 def free_port() -> int:
@@ -105,6 +112,7 @@ class Browser:
     def __init__(self, port: int) -> None:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         self.cookie = ""
+        self.location = ""
 
     def request(self, method: str, path: str, body: str | None = None) -> tuple[int, str]:
         headers = {"Cookie": self.cookie} if self.cookie else {}
@@ -115,6 +123,7 @@ class Browser:
         found = re.match(r"(carepath_h5=[^;]*)", response.getheader("Set-Cookie") or "")
         if found:
             self.cookie = found.group(1)
+        self.location = response.getheader("Location") or ""
         return response.status, response.read().decode("utf-8")
 
 
@@ -147,6 +156,42 @@ def round_of(port: int, code: str, women: int) -> tuple[list[float], list[str]]:
     lock = threading.Lock()
     threads = [
         threading.Thread(target=woman, args=(port, code, next(_numbers), (times, errors, lock)))
+        for _ in range(women)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return times, errors
+
+
+def signing_in(port: int, fake_port: int, results: tuple[list[float], list[str], threading.Lock]) -> None:
+    """One woman inside WeChat: her sign-in page, WeChat's authorisation (the fake), the callback."""
+    times, errors, lock = results
+    browser = Browser(port)
+    status, _ = browser.request("GET", f"/h5/sign-in/wechat?hospital={HOSPITAL}&next=/h5/inbox")
+    authorize = browser.location
+    wechat = http.client.HTTPConnection("127.0.0.1", fake_port, timeout=60)
+    wechat.request("GET", authorize.split(str(fake_port), 1)[1])
+    answer = wechat.getresponse()
+    answer.read()
+    back = answer.getheader("Location") or ""
+    began = time.perf_counter()
+    status, _ = browser.request("GET", back.split(str(port), 1)[1])
+    elapsed = (time.perf_counter() - began) * 1000
+    with lock:
+        if status == 302 and browser.location.endswith("/h5/inbox"):
+            times.append(elapsed)
+        else:
+            errors.append(f"callback {status}")
+
+
+def sign_in_round(port: int, fake_port: int, women: int) -> tuple[list[float], list[str]]:
+    times: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    threads = [
+        threading.Thread(target=signing_in, args=(port, fake_port, (times, errors, lock)))
         for _ in range(women)
     ]
     for t in threads:
@@ -230,8 +275,37 @@ def prepare(url: str, config: dict[str, str]) -> str:
             session, HOSPITAL, {"drafts_allowed": True}, actor=Actor(HOSPITAL, "bench", "setup"), now=now
         )
         code = sources.create(session, sources.plan(session, HOSPITAL, now), now, "bench").code
+    cipher = FieldCipher.from_config(config["CAREPATH_FIELD_KEYS"], config["CAREPATH_LOOKUP_KEY"])
+    values = fields(0)
+    form = check_form(lambda k: str(values.get(k, "")), lambda k: [str(values.get(k, ""))], now)
+    form.extra["openid"] = {"appid": APPID, "openid": OPENID}  # the woman who signs in, bound
+    registration.register(database, cipher, HOSPITAL, "bench-bound", form, now=now)
     database.dispose()
     return code
+
+
+def report(what: str, rounds: list[tuple[list[float], list[str]]]) -> None:
+    times = [t for done, _ in rounds for t in done]
+    failures = [e for _, errors in rounds for e in errors]
+    print(
+        f"{what} as each woman waited (queueing in front of the workers included): "
+        f"p50 {percentile(times, 50):.0f} ms, p95 {percentile(times, 95):.0f} ms, "
+        f"p99 {percentile(times, 99):.0f} ms ({len(times)} women, {len(failures)} errors "
+        f"{sorted(set(failures))})"
+    )
+
+
+def report_server(access_log: Path, warm: int, prefix: str, what: str) -> None:
+    server_ms = [
+        int(line.split()[3]) / 1000
+        for line in access_log.read_text().splitlines()[warm:]
+        if line.startswith(prefix)
+    ]
+    print(
+        f"{what}, server time (gunicorn's request time): p50 {percentile(server_ms, 50):.0f} ms, "
+        f"p95 {percentile(server_ms, 95):.0f} ms, p99 {percentile(server_ms, 99):.0f} ms "
+        f"({len(server_ms)} requests)"
+    )
 
 
 def main() -> None:
@@ -259,10 +333,22 @@ def main() -> None:
         "CAREPATH_SECRET_KEY": new_key(),
     }
     server = None
+    fake = FakeProviders().start()
+    folder = Path(tempfile.mkdtemp())
+    channels = {"hospital": HOSPITAL, "channels": {"wechat_template": {
+        "appid": APPID, "secret_env": "CAREPATH_BENCH_WX_SECRET", "base_url": fake.base_url}}}  # fmt: skip
+    (folder / "channels.yaml").write_text(yaml.safe_dump(channels), encoding="utf-8")
+    config.update(
+        CAREPATH_CHANNELS_CONFIG=str(folder / "channels.yaml"),
+        CAREPATH_WECHAT_AUTHORIZE_URL=f"{fake.base_url}/connect/oauth2/authorize",
+        CAREPATH_BENCH_WX_SECRET=fake.wechat_accounts[APPID],
+    )
+    fake_port = int(fake.base_url.rsplit(":", 1)[1])
+    fake.web.openid = OPENID  # every woman signing in is "inside WeChat" as this bound woman
     try:
         code = prepare(url, config)
         port = free_port()
-        access_log = Path(tempfile.mkdtemp()) / "access.log"
+        access_log = folder / "access.log"
         server = subprocess.Popen(
             [
                 str(Path(sys.executable).parent / "gunicorn"),
@@ -279,33 +365,17 @@ def main() -> None:
             except OSError:
                 time.sleep(0.1)
         round_of(port, code, 8)  # warm up: compile the library and load the forms in each worker
+        sign_in_round(port, fake_port, 8)
         print(
             f"gunicorn {args.workers} sync workers, PostgreSQL, built-in library; "
-            f"{args.rounds} rounds of {args.women} women registering at once"
+            f"{args.rounds} rounds of {args.women} women at once"
         )
-        times: list[float] = []
-        failures: list[str] = []
         warm = len(access_log.read_text().splitlines())
-        for _ in range(args.rounds):
-            done, errors = round_of(port, code, args.women)
-            times += done
-            failures += errors
-        print(
-            f"submit as each woman waited (queueing in front of the 2 workers included): "
-            f"p50 {percentile(times, 50):.0f} ms, p95 {percentile(times, 95):.0f} ms, "
-            f"p99 {percentile(times, 99):.0f} ms ({len(times)} women, {len(failures)} errors "
-            f"{sorted(set(failures))})"
-        )
-        server_ms = [
-            int(line.split()[3]) / 1000
-            for line in access_log.read_text().splitlines()[warm:]
-            if line.startswith("POST /h5/register ")
-        ]
-        print(
-            f"server time of the submit (gunicorn's request time, queueing excluded): p50 "
-            f"{percentile(server_ms, 50):.0f} ms, p95 {percentile(server_ms, 95):.0f} ms, "
-            f"p99 {percentile(server_ms, 99):.0f} ms ({len(server_ms)} submits)"
-        )
+        report("registration submit", [round_of(port, code, args.women) for _ in range(args.rounds)])
+        report_server(access_log, warm, "POST /h5/register ", "registration submit")
+        warm = len(access_log.read_text().splitlines())
+        report("sign-in callback", [sign_in_round(port, fake_port, args.women) for _ in range(args.rounds)])
+        report_server(access_log, warm, "GET /h5/sign-in/wechat/return ", "sign-in callback")
         print("one submit, alone, timed in this process (median ms):")
         for name, ms in sorted(breakdown(url, config, 20).items(), key=lambda kv: -kv[1]):
             print(f"  {name:44s} {ms:7.1f}")
@@ -313,6 +383,7 @@ def main() -> None:
         if server is not None:
             server.terminate()
             server.wait(timeout=10)
+        fake.close()
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
