@@ -18,7 +18,8 @@ The API (everything her pages and registration need; nothing else here is public
 - ``remember_verified_phone(hospital_id, phone)`` / ``verified_phone()``: an SMS code proved she
   holds a phone nobody of this hospital registered with; registration may take it as proved
   (within the half hour), and ``sign_in_patient`` forgets it.
-- ``next_page(default)``: the local path she was going to (``next``), or ``default``.
+- ``next_page(default)`` / ``remember_next(path)``: the local path she was going to (``next``,
+  only a local path is kept), or ``default`` (her home).
 
 The cookie. Flask's one session interface is made to serve two cookies: on ``/h5/…`` the
 session is hers, ``carepath_h5`` (``H5_SESSION_COOKIE_NAME``), Path ``/h5``, HttpOnly,
@@ -67,6 +68,7 @@ __all__ = [
     "her_hospital",
     "next_page",
     "pending_openid",
+    "remember_next",
     "remember_openid",
     "remember_verified_phone",
     "require_patient",
