@@ -180,7 +180,7 @@ def signing_in(port: int, fake_port: int, results: tuple[list[float], list[str],
     status, _ = browser.request("GET", back.split(str(port), 1)[1])
     elapsed = (time.perf_counter() - began) * 1000
     with lock:
-        if status == 302 and browser.location.endswith("/h5/inbox"):
+        if status == 302 and browser.location.rsplit(str(port), 1)[-1] in ("/h5/", "/h5/inbox"):  # signed in
             times.append(elapsed)
         else:
             errors.append(f"callback {status}")
