@@ -9,7 +9,10 @@ The row is the submission's idempotency and its memory while she proves who she 
   ``done``: her pregnancy exists (``pregnancy_id``), and she may be signed in as ``patient_id``;
 - ``form_sealed`` is the checked form (JSON, sealed with the field cipher) kept only while
   pending, and emptied once the registration is done (what it held is in her record then);
-- ``reference`` is the short number a nurse asks for at the desk (``R`` and six digits).
+- ``reference`` is the short number a nurse asks for at the desk (``R`` and six digits);
+- ``remote_addr`` counts the forms from one address that waited for a proof: an ID number on file
+  tells whoever typed it that she is registered at a maternity hospital, so one address may ask
+  that only a few times an hour (``registration.PROOFS_PER_ADDRESS``).
 """
 
 from __future__ import annotations
@@ -35,9 +38,11 @@ class Registration(Base):
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
     pregnancy_id: Mapped[str | None] = mapped_column(ForeignKey("pregnancies.id"))
     proven_by: Mapped[str | None] = mapped_column(String(64))  # new, sms, signed-in, staff:<id>
+    remote_addr: Mapped[str | None] = mapped_column(String(64))  # where the form came from
     created_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
     __table_args__ = (
         UniqueConstraint("hospital_id", "reference"),
         Index("ix_registrations_patient", "patient_id"),
+        Index("ix_registrations_address", "remote_addr", "created_at"),
     )

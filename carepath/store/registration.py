@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from carepath.errors import CarepathError
@@ -56,6 +56,12 @@ from carepath.store.state_codec import stored_colour
 H5_INTEGRATOR = "h5"
 #: A form waiting for her proof is forgotten after this: she fills it in again.
 PENDING_LIFETIME = timedelta(hours=24)
+#: Forms from one address that may wait for a proof within an hour. "Prove it is yours" tells the
+#: one who typed an ID number that its owner is registered here (at a maternity hospital): past
+#: this, every form from the address is refused for the hour, matched or not, so the refusal
+#: itself tells nothing. A clinic's shared Wi-Fi makes one address of many women; proofs are rare.
+PROOFS_PER_ADDRESS = 5
+PROOF_WINDOW = timedelta(hours=1)
 
 #: Run last in the registration's transaction: (session, registration, pregnancy).
 OnDone = Callable[[Session, Registration, Pregnancy], None]
@@ -65,6 +71,12 @@ class RegistrationNotFoundError(CarepathError):
     """No pending registration with this token or reference (or it expired)."""
 
     code = "registration-not-found"
+
+
+class TooManyProofsError(CarepathError):
+    """This address had too many forms waiting for a proof this hour (``PROOFS_PER_ADDRESS``)."""
+
+    code = "registration-rate-limited"
 
 
 class IdentityMismatchError(CarepathError):
@@ -107,6 +119,7 @@ def register(
     now: datetime,
     source: str | None = None,
     signed_in: int | None = None,
+    remote_addr: str | None = None,
     on_done: OnDone | None = None,
 ) -> Outcome:
     """Register her from a checked form (see the module docstring). ``signed_in``: the patient
@@ -116,6 +129,30 @@ def register(
         existing = session.scalar(select(Registration).where(Registration.token == token))
         if existing is not None:
             return _outcome(session, cipher, existing)
+        address = (remote_addr or "")[:64] or None
+        if (
+            address is not None
+            and (
+                session.scalar(
+                    select(func.count())
+                    .select_from(Registration)
+                    .where(
+                        Registration.remote_addr == address,
+                        Registration.created_at > now - PROOF_WINDOW,
+                        # the forms that waited for a proof (pending, or proven since)
+                        or_(
+                            Registration.proven_by.is_(None),
+                            Registration.proven_by.not_in(("new", "signed-in")),
+                        ),
+                    )
+                )
+                or 0
+            )
+            >= PROOFS_PER_ADDRESS
+        ):
+            raise TooManyProofsError(
+                f"{PROOFS_PER_ADDRESS} forms from {address} waited for a proof this hour"
+            )
         digest = cipher.lookup_hash("id", form.id_number)
         matched = session.scalar(
             select(Patient).where(Patient.hospital_id == hospital_id, Patient.id_number_hash == digest)
@@ -128,6 +165,7 @@ def register(
             id_number_hash=digest,
             form_sealed=cipher.seal(json.dumps(form.as_json(), ensure_ascii=False)),
             source=source,
+            remote_addr=address,
             patient_id=matched.id if matched is not None else None,
             created_at=now,
         )

@@ -272,3 +272,27 @@ def test_his_events_find_her_by_the_id_numbers_keyed_hash(app: Flask, api: Api) 
         pregnancies = session.scalars(select(Pregnancy)).all()
         # the HIS's id for the pregnancy she registered herself: adopted, not a second pregnancy
         assert [(p.id, p.his_pregnancy_id) for p in pregnancies] == [(done.pregnancy_id, "his-preg-1")]
+
+
+def test_one_address_may_ask_to_prove_only_a_few_times_an_hour(app: Flask, api: Api) -> None:
+    """An ID number on file tells who typed it that its owner is registered at a maternity
+    hospital: past the limit every form from the address is refused, matched or not."""
+    for n in range(1, registration.PROOFS_PER_ADDRESS + 1):
+        api.post(
+            "/api/v1/events", his_registration(his_id=f"p-{n}", event_id=f"r-{n}", id_number=resident_id(n))
+        )
+        pending = register(app, f"probe-{n}", checked(n), remote_addr="10.0.0.9")
+        assert isinstance(pending, registration.ProofNeeded)
+    before = count(app)
+    with pytest.raises(registration.TooManyProofsError):  # a new woman's number too: nothing told
+        register(app, "probe-new", checked(99), remote_addr="10.0.0.9")
+    assert count(app) == before
+    assert isinstance(
+        register(app, "elsewhere", checked(99), remote_addr="10.0.0.10"), registration.Registered
+    )
+    later = NOW + registration.PROOF_WINDOW + timedelta(seconds=1)
+    db, cipher = tools(app)
+    assert isinstance(
+        registration.register(db, cipher, "a", "later", checked(98), now=later, remote_addr="10.0.0.9"),
+        registration.Registered,
+    )

@@ -137,17 +137,23 @@ def register_submit() -> Any:
     if pending is not None and pending.hospital_id == hospital_id:
         form.extra["openid"] = {"appid": pending.appid, "openid": pending.openid}
     her = patients.current_patient()
-    done = registration.register(
-        db,
-        cipher,
-        hospital_id,
-        token,
-        form,
-        now=now,
-        source=session.get(SOURCE),
-        signed_in=her.patient_id if her is not None else None,
-        on_done=_file_inbox,
-    )
+    try:
+        done = registration.register(
+            db,
+            cipher,
+            hospital_id,
+            token,
+            form,
+            now=now,
+            source=session.get(SOURCE),
+            signed_in=her.patient_id if her is not None else None,
+            remote_addr=request.remote_addr,
+            on_done=_file_inbox,
+        )
+    except registration.TooManyProofsError:
+        return _message(
+            "提交太频繁", "这台设备或网络提交建档太频繁，请一小时后再试，或到护士站办理建档。", 429
+        )
     if isinstance(done, registration.Registered):
         return _signed_in(done, hospital_id)
     session[PENDING] = token

@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("patient_id", BigId, nullable=True),
         sa.Column("pregnancy_id", sa.String(length=80), nullable=True),
         sa.Column("proven_by", sa.String(length=64), nullable=True),
+        sa.Column("remote_addr", sa.String(length=64), nullable=True),
         sa.Column("created_at", UTC, nullable=False),
         sa.Column("completed_at", UTC, nullable=True),
         sa.ForeignKeyConstraint(
@@ -60,6 +61,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("registrations", schema=None) as batch_op:
         batch_op.create_index("ix_registrations_patient", ["patient_id"], unique=False)
+        batch_op.create_index("ix_registrations_address", ["remote_addr", "created_at"], unique=False)
     with op.batch_alter_table("patients", schema=None) as batch_op:
         batch_op.drop_index("ix_patients_id_number")
         batch_op.create_index("ix_patients_id_number", ["hospital_id", "id_number_hash"], unique=True)
@@ -70,5 +72,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_patients_id_number")
         batch_op.create_index("ix_patients_id_number", ["hospital_id", "id_number_hash"], unique=False)
     with op.batch_alter_table("registrations", schema=None) as batch_op:
+        batch_op.drop_index("ix_registrations_address")
         batch_op.drop_index("ix_registrations_patient")
     op.drop_table("registrations")
