@@ -422,6 +422,7 @@ def _source(session: Session, cipher: FieldCipher, row: Registration, openid: An
         hashed = sources.openid_hash(cipher, str(openid["appid"]), str(openid["openid"]))
         source = sources.source_for_openid(session, row.hospital_id, hashed)
     if source is None or source.hospital_id != row.hospital_id:
+        row.source = None  # an unknown code, or another hospital's: not where she came from
         return None
     row.source = source.code
     return source

@@ -296,3 +296,35 @@ def test_one_address_may_ask_to_prove_only_a_few_times_an_hour(app: Flask, api: 
         registration.register(db, cipher, "a", "later", checked(98), now=later, remote_addr="10.0.0.9"),
         registration.Registered,
     )
+
+
+def test_she_follows_her_sources_department_and_doctor_and_her_openid_is_bound(app: Flask) -> None:
+    from carepath.store import sources
+
+    db, _ = tools(app)
+    with db.transaction() as session:
+        card = sources.create(session, sources.plan(session, "a", NOW), NOW, "test")
+        other = sources.create(session, sources.plan(session, "b", NOW), NOW, "test")
+        card_id, card_code, other_code = card.id, card.code, other.code
+    form = checked(1)
+    form.extra["openid"] = {"appid": "wx-hospital", "openid": "o-her"}
+    done = register(app, "tok-s1", form, source=card_code)
+    assert isinstance(done, registration.Registered)
+    again = register(app, "tok-s2", checked(2), source=other_code)  # another hospital's code: not hers
+    assert isinstance(again, registration.Registered)
+    with db.reading() as session:
+        assert sources.counts(session, [card_id])[card_id].registrations == 1
+        binding = session.scalar(select(ChannelBinding).where(ChannelBinding.kind == "wechat_oa"))
+        assert binding is not None and (binding.patient_id, binding.account, binding.value) == (
+            done.patient_id,
+            "wx-hospital",
+            "o-her",
+        )
+        sources_of = dict(session.execute(select(Registration.token, Registration.source)).all())
+        assert sources_of == {"tok-s1": card_code, "tok-s2": None}
+        consent_source = session.scalar(
+            select(Consent.source).where(
+                Consent.patient_id == again.patient_id, Consent.topic == "privacy-notice"
+            )
+        )
+        assert consent_source == "h5"  # not attributed to another hospital's source
