@@ -202,7 +202,10 @@ def phone_on_file(db: Database, cipher: FieldCipher, token: str, now: datetime) 
     """(patient id, phone) of the woman a pending form's ID number matched: where her SMS code
     goes. Never shown to the one asking."""
     with db.reading() as session:
-        row = _pending(session, token, now)
+        try:
+            row = _pending(session, token, now)
+        except RegistrationNotFoundError:
+            return None
         patient = session.get(Patient, row.patient_id)
         if patient is None or patient.phone_sealed is None:
             return None

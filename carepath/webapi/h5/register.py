@@ -179,14 +179,13 @@ def register_prove() -> Any:
 @blp.post("/h5/register/prove/send")
 def register_send_code() -> Any:
     """A code to the phone on file of the woman her ID number matched (never to the form's)."""
-    db, cipher, now = _tools()
-    token = session.get(PENDING)
-    found = registration.phone_on_file(db, cipher, str(token), now) if token else None
-    if found is None:
-        return redirect(url_for("h5.register_prove"))
+    now = current_app.config["CLOCK"]()
+    _, phone = _waiting()
+    if phone is None:
+        return redirect(url_for("h5.register_prove"))  # expired, done already, or no phone on file
     hospital_id = _hospital()
     assert hospital_id is not None
-    refused = codes.send(hospital_id, found[1], now)
+    refused = codes.send(hospital_id, phone, now)
     if refused:
         return render_template("h5/register_prove.html", pending=_pending(), error=refused), 429
     return redirect(url_for("h5.register_prove", sent=1))
@@ -196,17 +195,27 @@ def register_send_code() -> Any:
 def register_check_code() -> Any:
     """The code she read from the phone on file proves the record is hers: registered, signed in."""
     db, cipher, now = _tools()
-    token = session.get(PENDING)
-    found = registration.phone_on_file(db, cipher, str(token), now) if token else None
-    if found is None:
-        return redirect(url_for("h5.register_prove"))
+    token, phone = _waiting()
+    if phone is None:
+        return redirect(url_for("h5.register_prove"))  # the page says what became of it
     hospital_id = _hospital()
     assert hospital_id is not None
-    refused = codes.check(hospital_id, found[1], request.form.get("code", ""), now)
+    refused = codes.check(hospital_id, phone, request.form.get("code", ""), now)
     if refused:
         return render_template("h5/register_prove.html", pending=_pending(), error=refused), 422
-    done = registration.complete_pending(db, cipher, str(token), now, proven_by="sms", on_done=_file_inbox)
+    done = registration.complete_pending(db, cipher, token, now, proven_by="sms", on_done=_file_inbox)
     return _signed_in(done, hospital_id)
+
+
+def _waiting() -> tuple[str, str | None]:
+    """Her waiting form's token, and the phone on file its code goes to (None: the form is not
+    waiting any more — expired or done — or no phone is on file)."""
+    db, cipher, now = _tools()
+    token = str(session.get(PENDING) or "")
+    if not isinstance(registration.outcome(db, cipher, token, now), registration.ProofNeeded):
+        return token, None
+    found = registration.phone_on_file(db, cipher, token, now)
+    return token, found[1] if found is not None else None
 
 
 def _pending() -> registration.ProofNeeded | None:

@@ -186,3 +186,21 @@ def test_her_id_number_on_file_is_proven_by_a_code_to_the_phone_on_file(
     with signing_in.extensions["carepath.db"].reading() as session:
         assert session.scalar(select(func.count()).select_from(Patient)) == 1
         assert session.scalar(select(Registration.proven_by)) == "sms"
+
+
+def test_a_code_for_a_form_that_no_longer_waits_is_a_chinese_page(app: Flask, api: Api) -> None:
+    from datetime import timedelta
+
+    from carepath.store import registration
+
+    register(api, "p-9", 1)
+    client = app.test_client()
+    submit(client, open_form(client))
+    page = client.get("/h5/register/prove").get_data(as_text=True)
+    app.config["CLOCK"].now += registration.PENDING_LIFETIME + timedelta(minutes=1)
+    for path in ("/h5/register/prove/send", "/h5/register/prove/check"):
+        answer = client.post(path, data={"csrf_token": csrf_of(page), "code": "123456"})
+        assert answer.status_code == 302 and answer.headers["Location"].endswith("/h5/register/prove")
+    expired = client.get("/h5/register/prove")
+    assert expired.status_code == 404 and "超过24小时" in expired.get_data(as_text=True)
+    assert rows(app)["pregnancies"] == 1
