@@ -80,8 +80,12 @@ def test_a_new_woman_is_registered_screened_enrolled_and_her_lesson_filed_at_onc
     set_hospital_settings(
         app.extensions["carepath.db"], "a", drafts_allowed=True, public_base_url="https://fy.example.cn"
     )
-    form = checked(1, source=None, **screen_fields(previous_caesarean="once"))
-    done = register(app, "tok-1", form, source="dept-obstetrics")
+    from carepath.store import sources
+
+    with app.extensions["carepath.db"].transaction() as session:
+        poster = sources.create(session, sources.plan(session, "a", NOW), NOW, "test").code
+    form = checked(1, **screen_fields(previous_caesarean="once"))
+    done = register(app, "tok-1", form, source=poster)
     assert isinstance(done, registration.Registered)
     assert done.proven_by == "new" and done.risk_colour == "yellow"  # the screen's rule suggested it
     db, cipher = tools(app)
@@ -115,7 +119,7 @@ def test_a_new_woman_is_registered_screened_enrolled_and_her_lesson_filed_at_onc
             ("sms_aliyun", "*"),
         }
         assert {(c.notice_version, c.source, c.granted) for c in rows.values()} == {
-            (NOTICE_VERSION, "h5:dept-obstetrics", True)
+            (NOTICE_VERSION, f"h5:{poster}", True)
         }
         lesson = session.scalar(
             select(OutboxRow).where(
