@@ -157,6 +157,7 @@ def register_submit() -> Any:
     if isinstance(done, registration.Registered):
         return _signed_in(done, hospital_id)
     session[PENDING] = token
+    session[TOKEN] = secrets.token_urlsafe(24)  # a corrected form (a mistyped number) is a new one
     return redirect(url_for("h5.register_prove"))
 
 

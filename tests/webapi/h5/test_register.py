@@ -204,3 +204,14 @@ def test_a_code_for_a_form_that_no_longer_waits_is_a_chinese_page(app: Flask, ap
     expired = client.get("/h5/register/prove")
     assert expired.status_code == 404 and "超过24小时" in expired.get_data(as_text=True)
     assert rows(app)["pregnancies"] == 1
+
+
+def test_a_mistyped_id_number_corrected_after_the_proof_page_registers_her(app: Flask, api: Api) -> None:
+    register(api, "p-9", 1)
+    client = app.test_client()
+    hidden = open_form(client)
+    assert submit(client, hidden).headers["Location"].endswith("/h5/register/prove")  # someone else's
+    stale = submit(client, hidden, id_number=resident_id(2))  # the back button: that form is spent
+    assert stale.status_code == 400 and "页面已过期" in stale.get_data(as_text=True)
+    fixed = submit(client, open_form(client), id_number=resident_id(2))
+    assert fixed.status_code == 302 and fixed.headers["Location"].endswith("/h5/inbox")
