@@ -215,3 +215,24 @@ def test_a_mistyped_id_number_corrected_after_the_proof_page_registers_her(app: 
     assert stale.status_code == 400 and "页面已过期" in stale.get_data(as_text=True)
     fixed = submit(client, open_form(client), id_number=resident_id(2))
     assert fixed.status_code == 302 and fixed.headers["Location"].endswith("/h5/inbox")
+
+
+def test_the_scan_url_names_her_hospital_and_her_registration_counts_on_its_source(app: Flask) -> None:
+    from carepath.store import sources
+
+    now = app.config["CLOCK"]()
+    with app.extensions["carepath.db"].transaction() as session:
+        card = sources.create(session, sources.plan(session, "a", now), now, "test")
+        card_id, code = card.id, card.code
+    client = app.test_client()
+    assert client.get(f"/h5/s/{code}").headers["Location"] == "/h5/register"
+    page = client.get("/h5/register").get_data(as_text=True)  # two hospitals: the source says which
+    token = re.search(r'name="token" value="([^"]+)"', page)
+    assert token
+    answer = client.post(
+        "/h5/register", data={"csrf_token": csrf_of(page), "token": token.group(1), **form_fields(1)}
+    )
+    assert answer.headers["Location"].endswith("/h5/inbox")
+    with app.extensions["carepath.db"].reading() as session:
+        assert sources.counts(session, [card_id])[card_id].registrations == 1
+        assert session.scalar(select(Registration.source)) == code
