@@ -11,6 +11,8 @@ minutes; WeChat refuses a second exchange (40163) and an unknown code (40029).
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -24,6 +26,23 @@ CHANNEL = "wechat_web"
 #: WeChat's own codes for a code it will not exchange.
 CODE_USED = 40163
 CODE_INVALID = 40029
+
+
+_SECRET = re.compile(r"(secret=)[^&\s\"]+")
+
+
+class _NoSecretInLogs(logging.Filter):
+    """httpx logs each request's URL at INFO; this exchange's URL carries the appsecret (WeChat
+    wants it in the query), so the secret is masked before any handler sees the line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if "secret=" in text:
+            record.msg, record.args = _SECRET.sub(r"\1***", text), ()
+        return True
+
+
+logging.getLogger("httpx").addFilter(_NoSecretInLogs())
 
 
 @dataclass(frozen=True)

@@ -44,11 +44,11 @@ def body_text(db: Database, hospital_id: str, item: HerItem, facts: Mapping[str,
     with db.reading() as session:
         if approvals.approvals(session, hospital_id).version_sent({"content": content_key}) != version:
             return filed  # the library moved on since: the text as filed
-        item = publishing.content_items(session, hospital_id).get(content_key)
-    if item is None:
+        content = publishing.content_items(session, hospital_id).get(content_key)
+    if content is None:
         return filed
     try:
-        return render_text(item.body, facts)
+        return render_text(content.body, facts)
     except Exception:  # a template lint missed: she still reads the filed text
         log.exception("rendering %s for her page failed", content_key)
         return filed

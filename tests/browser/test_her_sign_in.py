@@ -64,7 +64,7 @@ def phone_page(chromium: Any, live_server: LiveServer) -> Iterator[Callable[...,
 
 
 def a_woman(
-    server: LiveServer, *, phone: str, openid: str | None = None, title: str = "孕期课程"
+    server: LiveServer, *, phone: str, openid: str | None = None, title: str = "孕期课程", body: str = ""
 ) -> tuple[int, int]:
     """A woman of hospital ``a`` (her phone, maybe her openid bound) with one item; (patient, item)."""
     from tests.delivery.conftest import add_pregnancy
@@ -75,7 +75,9 @@ def a_woman(
         app.extensions["carepath.db"], app.extensions["carepath.cipher"], n, consent=False,
         openid=openid, phone=phone, hospital="a", account="wx-hospital",
     )  # fmt: skip
-    return patient, file_item(app, patient, f"browser-{n}", title=title, body=f"## {title}\n\n正文 {n}")
+    return patient, file_item(
+        app, patient, f"browser-{n}", title=title, body=body or f"## {title}\n\n正文 {n}"
+    )
 
 
 def no_horizontal_overflow(page: Any) -> bool:
@@ -85,7 +87,10 @@ def no_horizontal_overflow(page: Any) -> bool:
 def test_a_push_link_signs_her_in_by_sms_and_lands_on_the_item(
     her_server: LiveServer, fake: FakeProviders, phone_page: Callable[..., Any]
 ) -> None:
-    _, item = a_woman(her_server, phone="13900000601", title="第一次产检")
+    long_link = "https://example.org/" + "a" * 120  # an unbroken line must wrap, not widen the page
+    _, item = a_woman(
+        her_server, phone="13900000601", title="第一次产检", body=f"## 第一次产检\n\n{long_link}"
+    )
     _, other_item = a_woman(her_server, phone="13900000602", title="别人的课程")
     page = phone_page()
     page.goto(f"/h5/inbox/{item}")  # the link her SMS carried (its host is the hospital's)
@@ -101,7 +106,14 @@ def test_a_push_link_signs_her_in_by_sms_and_lands_on_the_item(
     page.get_by_role("button", name="登录").click()
     page.wait_for_url(f"{her_server.url}/h5/inbox/{item}")
     page.get_by_role("heading", name="第一次产检", level=1).wait_for()
-    assert no_horizontal_overflow(page)
+    # her pages fit a small phone (360×640), and with large text: zoom 150% on that phone is a
+    # layout viewport of 240 CSS px, which is what is set here
+    for size in (PHONE_SIZE, {"width": 360, "height": 640}, {"width": 240, "height": 427}):
+        page.set_viewport_size(size)
+        for path in (f"/h5/inbox/{item}", "/h5/inbox", "/h5/"):
+            page.goto(path)
+            assert no_horizontal_overflow(page), (size, path)
+    page.set_viewport_size(PHONE_SIZE)
     page.goto(f"/h5/inbox/{other_item}")  # another woman's item: not hers
     page.get_by_text("没有这条内容，或者它不属于您。").wait_for()
     assert "别人的课程" not in page.content()

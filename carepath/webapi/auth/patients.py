@@ -52,14 +52,26 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g, has_request_context, redirect, request, session, url_for
+from flask import (
+    Flask,
+    current_app,
+    g,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from carepath.store import hospital_settings, patient_sessions
 from carepath.store.models import Hospital, HospitalSettingsRow
 from carepath.store.patient_sessions import PatientIdentity
+from carepath.webapi.auth import sessions
 from carepath.webapi.common.i18n import safe_next
 
 __all__ = [
@@ -187,13 +199,32 @@ def _no_store(response: Any) -> Any:
     return response
 
 
+#: Her words for an address that is not a page, or not used that way (no view of hers ran, so
+#: her blueprint's own handlers do not apply).
+_HER_ERRORS = {
+    404: ("没有找到", "没有这个页面。请从医院发给您的链接或首页进入。"),
+    405: ("无法打开", "这个页面不能这样打开。请返回后再试。"),
+}
+
+
+def _her_page_or_staff(error: HTTPException) -> Any:
+    code = error.code or 500
+    if _hers(request.path) and code in _HER_ERRORS and "text/html" in request.headers.get("Accept", ""):
+        title, text = _HER_ERRORS[code]
+        return render_template("h5/message.html", title=title, text=text), code
+    return sessions.page_or_problem(error)
+
+
 def init_app(app: Flask) -> None:
-    """Her cookie beside staff's, and ``g.patient`` on every page of hers."""
+    """Her cookie beside staff's, ``g.patient`` on every page of hers, and her error pages
+    (after ``sessions.init_app``, whose handlers answer everything that is not hers)."""
     for name, value in DEFAULTS.items():
         app.config.setdefault(name, value)
     app.session_interface = AudienceSessionInterface()
     app.before_request(_load_patient)
     app.after_request(_no_store)
+    app.register_error_handler(NotFound, _her_page_or_staff)
+    app.register_error_handler(MethodNotAllowed, _her_page_or_staff)
     app.jinja_env.globals["current_patient"] = current_patient
 
 

@@ -153,7 +153,7 @@ def _browser_wants_page() -> bool:
     )
 
 
-def _page_or_problem(error: HTTPException) -> Any:
+def page_or_problem(error: HTTPException) -> Any:
     """404 and 405 as a page for a browser; problem+json for everyone else, as before."""
     if not _browser_wants_page():
         return problems.http_problem(error)
@@ -179,8 +179,8 @@ def init_app(app: Flask, exempt: list[Blueprint]) -> None:
     app.before_request(_load_staff)
     app.after_request(_page_headers)
     app.register_error_handler(CSRFError, _csrf_failed)
-    app.register_error_handler(NotFound, _page_or_problem)
-    app.register_error_handler(MethodNotAllowed, _page_or_problem)
+    app.register_error_handler(NotFound, page_or_problem)
+    app.register_error_handler(MethodNotAllowed, page_or_problem)
     app.jinja_env.globals.update(
         current_staff=current_staff,
         can=can,

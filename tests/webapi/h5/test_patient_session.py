@@ -97,3 +97,27 @@ def test_a_session_is_only_for_a_patient_of_her_own_hospital(app: Flask, api: Ap
     patient = register(api, "p-104", 104)
     with pytest.raises(ValueError):
         patient_sessions.start(app.extensions["carepath.db"], patient, "b", "sms", app.config["CLOCK"]())
+
+
+def test_staff_can_end_every_session_of_hers(app: Flask, api: Api) -> None:
+    from carepath.store import patient_sessions
+
+    patient = register(api, "p-105", 105)
+    phone, tablet = app.test_client(), app.test_client()
+    sign_in_as(phone, app, patient)
+    sign_in_as(tablet, app, patient)
+    assert patient_sessions.end_all(app.extensions["carepath.db"], "b", patient) == 0  # not b's
+    assert patient_sessions.end_all(app.extensions["carepath.db"], "a", patient) == 2
+    assert phone.get("/h5/").status_code == 302 and tablet.get("/h5/").status_code == 302
+
+
+def test_an_address_of_hers_that_is_no_page_answers_in_her_words(app: Flask) -> None:
+    client = app.test_client()
+    html = {"Accept": "text/html"}
+    missing = client.get("/h5/no-such-page", headers=html)
+    assert missing.status_code == 404 and "没有这个页面" in missing.get_data(as_text=True)
+    wrong_way = client.get("/h5/sign-out", headers=html)
+    assert wrong_way.status_code == 405 and "这个页面不能这样打开" in wrong_way.get_data(as_text=True)
+    staff = client.get("/no-such-page", headers=html)  # staff's pages keep their own
+    assert staff.status_code == 404 and "没有这个页面。请从医院" not in staff.get_data(as_text=True)
+    assert client.get("/h5/no-such-page").mimetype == "application/problem+json"  # not a browser

@@ -291,3 +291,16 @@ def test_a_push_link_opened_in_wechat_by_an_unbound_woman_binds_her_wechat_after
     other = signing_in.test_client()
     _, again = through_wechat(other, "/h5/sign-in?hospital=a&next=/h5/inbox")
     assert again.status_code == 302 and again.headers["Location"] == "/h5/inbox"
+
+
+def test_next_is_kept_only_as_a_local_path(signing_in: Flask, api: Api, fake: FakeProviders) -> None:
+    register(api, "p-211", 211, phone="13900000211")
+    for target in ("https://evil.example/h5/", "//evil.example/h5/", "/\\evil.example"):
+        client = signing_in.test_client()
+        client.get("/h5/sign-in", query_string={"hospital": "a", "next": target})
+        asked = ask_code(client, "13900000211")
+        code = sent_codes(fake)[-1]
+        signed = type_code(client, code, asked)
+        assert signed.status_code == 302 and signed.headers["Location"] == "/h5/", target
+        fake.requests.clear()
+        signing_in.config["CLOCK"].now += timedelta(minutes=2)  # past the one-a-minute limit
