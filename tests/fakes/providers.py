@@ -343,15 +343,11 @@ class _Handler(BaseHTTPRequestHandler):
         return 404, {"error": "no such route"}, {}
 
     def do_GET(self) -> None:
+        """``showqrcode`` answers an image; any other GET goes the way of a POST (its routes)."""
         split = urlsplit(self.path)
-        if split.path != "/cgi-bin/showqrcode":  # web authorisation's two GETs (wechat_web.py)
-            self.do_POST()
-            return
-        status, data, kind = (
-            wechat_qr.show(self.server.fake, split.query)
-            if split.path == "/cgi-bin/showqrcode"
-            else (404, b"", "text/plain")
-        )
+        if split.path != "/cgi-bin/showqrcode":
+            return self.do_POST()
+        status, data, kind = wechat_qr.show(self.server.fake, split.query)
         self.send_response(status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))

@@ -33,7 +33,12 @@ def wechat(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Flask
     monkeypatch.setenv("TEST_WX_TOKEN_B", TOKEN_B)
     files = []
     for hospital, appid, extra in (
-        ("a", APPID_A, "TEST_WX_TOKEN_A\n    encoding_aes_key_env: TEST_WX_AES_A"),
+        (
+            "a",
+            APPID_A,
+            "TEST_WX_TOKEN_A\n    encoding_aes_key_env: TEST_WX_AES_A\n"
+            "  wechat_subscribe:\n    appid: wx-mini-a\n    callback_token_env: TEST_WX_TOKEN_A",
+        ),
         ("b", APPID_B, "TEST_WX_TOKEN_B"),
     ):
         path = tmp_path / f"{hospital}.yaml"
@@ -164,3 +169,11 @@ def test_delivery_reports_are_read_in_safe_mode_too(wechat: Flask) -> None:
     )
     assert _send(wechat, fields, "safe").get_data(as_text=True) == "success"
     assert outbox_row(wechat, row_id).receipt_status == "delivered"
+
+
+def test_a_mini_programs_callback_records_no_source_events(wechat: Flask) -> None:
+    poster = _source(wechat)
+    query, body = callback(TOKEN_A, event_xml(HER, "subscribe", f"qrscene_src_{poster.code}"))
+    answer = _post(wechat, query, body, appid="wx-mini-a")
+    assert answer.status_code == 200 and answer.get_data(as_text=True) == "success"
+    assert _counts(wechat, poster) == (0, 0)
