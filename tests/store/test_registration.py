@@ -332,3 +332,23 @@ def test_she_follows_her_sources_department_and_doctor_and_her_openid_is_bound(a
             )
         )
         assert consent_source == "h5"  # not attributed to another hospital's source
+
+
+def test_two_forms_at_once_with_one_new_id_number_make_one_woman(app: Flask) -> None:
+    """The unique ID-number hash decides a race: one registers her, the other is asked for proof."""
+    import threading
+
+    results: list[object] = []
+    start = threading.Barrier(2)
+
+    def submit(token: str) -> None:
+        start.wait()
+        results.append(register(app, token, checked(5)))
+
+    threads = [threading.Thread(target=submit, args=(token,)) for token in ("race-1", "race-2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(type(r).__name__ for r in results) == ["ProofNeeded", "Registered"]
+    assert count(app)["patients"] == 1 and count(app)["pregnancies"] == 1
