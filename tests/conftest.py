@@ -53,6 +53,7 @@ def empty_tables(database: Any) -> None:
     from sqlalchemy import text
 
     # the tables of the models' own modules are emptied too
+    import carepath.store.models_registration
     import carepath.store.models_sign_in
     import carepath.store.models_sources  # noqa: F401
     from carepath.store import approvals, hospital_settings, pathways, tenants

@@ -78,21 +78,6 @@ def demo_setup(instance: str, examples: str, pathways_dir: str | None, base_url:
         click.echo(f"  {login['username']:<14} {login['password']}   ({login['roles']})")
 
 
-def _her_qr_code(database: Any, folder: Path, now: Any, base_url: str) -> None:
-    """The demo hospital's QR URL (the demo doctor's card; issue 18), printed and drawn into the
-    instance folder: open it at a phone's size, or scan the PNG, to register as a new woman."""
-    from carepath.delivery.sources import write_pictures
-    from carepath.store import demo as demo_data
-    from carepath.store import sources
-
-    code = demo_data.demo_source(database, now)
-    url = sources.short_url(base_url, code)
-    with database.reading() as session:
-        [view] = sources.views(session, [sources.find_by_code(session, code)])  # type: ignore[list-item]
-    write_pictures(folder / "qr", view, url)
-    click.echo(f"her QR URL:           {url}   (QR code in {folder / 'qr' / code}.png)")
-
-
 def _demo_sign_in(app: object, his_id: str) -> str:
     """The path that signs in as a demo patient on her pages (a demo instance only)."""
     from sqlalchemy import select
@@ -106,3 +91,18 @@ def _demo_sign_in(app: object, his_id: str) -> str:
             select(Patient.id).where(Patient.hospital_id == DEMO_HOSPITAL, Patient.his_patient_id == his_id)
         )
     return f"/h5/demo/sign-in/{demo_token(app.secret_key, int(patient))}"  # type: ignore[attr-defined]
+
+
+def _her_qr_code(database: Any, folder: Path, now: Any, base_url: str) -> None:
+    """The demo hospital's QR URL (the demo doctor's card; issue 18), printed and drawn into the
+    instance folder: open it at a phone's size, or scan the PNG, to register as a new woman."""
+    from carepath.delivery.sources import write_pictures
+    from carepath.store import demo as demo_data
+    from carepath.store import sources
+
+    code = demo_data.demo_source(database, now)
+    url = sources.short_url(base_url, code)
+    with database.reading() as session:
+        [view] = sources.views(session, [sources.find_by_code(session, code)])  # type: ignore[list-item]
+    write_pictures(folder / "qr", view, url)
+    click.echo(f"her QR URL:           {url}   (QR code in {folder / 'qr' / code}.png)")

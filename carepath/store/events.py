@@ -364,13 +364,15 @@ def _resolve(
             )
         patient = Patient(hospital_id=actor.hospital_id, his_patient_id=event.his_id, created_at=now)
         session.add(patient)
-    _update_identity(patient, cipher, event)
+    _update_identity(session, patient, cipher, event)
     session.flush()
 
     pregnancies = owned(select(Pregnancy), Pregnancy, actor).where(Pregnancy.patient_id == patient.id)
     if event.pregnancy is not None:
         pregnancies = pregnancies.where(Pregnancy.his_pregnancy_id == event.pregnancy)
     pregnancy = session.scalar(pregnancies.order_by(Pregnancy.number.desc()).limit(1).with_for_update())
+    if pregnancy is None and registering and event.pregnancy is not None:
+        pregnancy = _adopt(session, actor, patient, event.pregnancy)
     if pregnancy is not None and not (
         registering and event.pregnancy is None and pregnancy.status != "pregnant"
     ):
@@ -400,12 +402,44 @@ def _resolve(
     return patient, pregnancy, True
 
 
-def _update_identity(patient: Patient, cipher: FieldCipher, event: HisEvent) -> None:
+def _adopt(session: Session, actor: Actor, patient: Patient, his_pregnancy: str) -> Pregnancy | None:
+    """Her ongoing pregnancy that no HIS id names yet (she registered it on her pages, issue 18):
+    the HIS's registration of it names it now, instead of making her a second pregnancy."""
+    ongoing = session.scalar(
+        owned(select(Pregnancy), Pregnancy, actor)
+        .where(
+            Pregnancy.patient_id == patient.id,
+            Pregnancy.status == "pregnant",
+            Pregnancy.his_pregnancy_id.is_(None),
+        )
+        .order_by(Pregnancy.number.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    if ongoing is not None:
+        ongoing.his_pregnancy_id = his_pregnancy
+    return ongoing
+
+
+def _update_identity(session: Session, patient: Patient, cipher: FieldCipher, event: HisEvent) -> None:
     if event.his_id is not None and patient.his_patient_id is None:
         patient.his_patient_id = event.his_id
     if event.id_number is not None:
         digest = cipher.lookup_hash("id", event.id_number)
         if patient.id_number_hash != digest:
+            # One woman per ID number in a hospital (0019): another's number is refused, not copied.
+            other = session.scalar(
+                select(Patient).where(
+                    Patient.hospital_id == patient.hospital_id,
+                    Patient.id_number_hash == digest,
+                    Patient.id != patient.id,
+                )
+            )
+            if other is not None:
+                raise PatientMismatchError(
+                    f"the id_number belongs to the patient with his_id {other.his_patient_id!r}; "
+                    "correct the HIS id or the ID number"
+                )
             patient.id_number_sealed = cipher.seal(event.id_number)
             patient.id_number_hash = digest
     if event.phone is not None:

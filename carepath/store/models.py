@@ -197,7 +197,8 @@ class Patient(Base):
     created_at: Mapped[datetime]
     __table_args__ = (
         UniqueConstraint("hospital_id", "his_patient_id"),
-        Index("ix_patients_id_number", "hospital_id", "id_number_hash"),
+        # unique (0019): one woman per ID number in a hospital (NULLs never collide)
+        Index("ix_patients_id_number", "hospital_id", "id_number_hash", unique=True),
         Index("ix_patients_phone", "hospital_id", "phone_hash"),
     )
 

@@ -11,6 +11,7 @@ import carepath.store.models_sign_in
 import carepath.store.models_sources  # noqa: F401
 from carepath.store.db import make_engine
 from carepath.store.models import Base
+from carepath.store.models_registration import Registration  # noqa: F401  (its table)
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,0 +1,393 @@
+"""Her pages benchmark (issue 18): registration submit and the sign-in callback on gunicorn
+(2 workers) and PostgreSQL, warm, 50 women at once, each in her own browser session.
+
+Prints p50/p95/p99 of the submit (POST /h5/register: the form checked, her patient, pregnancy,
+risk screen, consents, bindings, source count and inbox copies written in one transaction, her
+session started) and of the WeChat sign-in callback (GET /h5/sign-in/wechat/return: the state
+checked, the code claimed once, exchanged at the fake WeChat over loopback, her binding found,
+her session started): the server's own request time (gunicorn's access log, queueing in front
+of the two workers excluded) and the time each woman waited; and what dominates one submit
+(the service's parts timed in this process on the same database).
+
+    .venv/bin/python bench/h5.py [--women 50] [--rounds 4] [--database postgresql+psycopg://...]
+
+Needs the local PostgreSQL (CAREPATH_BENCH_DATABASE_URL or --database); a fresh schema is
+created and dropped. Never part of the pass/fail test run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import yaml  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from carepath.delivery import inbox_now  # noqa: E402
+from carepath.engine import identity  # noqa: E402
+from carepath.engine.catalogue import PATHWAYS_DIR  # noqa: E402
+from carepath.store import consents, demo, events, hospital_settings, registration, sources, tenants  # noqa: E402
+from carepath.store.crypto import FieldCipher, new_key  # noqa: E402
+from carepath.store.db import Database, upgrade  # noqa: E402
+from carepath.store.registration_form import NOTICE_VERSION, check_form, screen_form  # noqa: E402
+from carepath.store.scope import Actor  # noqa: E402
+from tests.fakes.providers import FakeProviders  # noqa: E402
+
+HOSPITAL = "bench"
+APPID = "wx-hospital"
+OPENID = "o-bench-1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] if ordered else float("nan")
+
+
+_numbers = itertools.count(1)
+
+
+def id_number(n: int) -> str:
+    """A synthetic resident number (a woman's even sequence digit), one per ``n`` below 500,000."""
+    body = f"3301{n // 500 % 100:02d}1990041{n % 10}{(2 * (n % 500)) % 1000:03d}"
+    return body + identity.check_digit(body)
+
+
+def fields(n: int) -> dict[str, Any]:
+    answers: dict[str, Any] = {}
+    for item in screen_form().items:
+        if item.type == "single" and item.required:
+            answers[f"screen.{item.id}"] = item.choices[0].value
+        elif item.type == "multiple" and item.required:
+            exclusive = [c.value for c in item.choices if c.exclusive]
+            answers[f"screen.{item.id}"] = exclusive[0] if exclusive else item.choices[0].value
+    lmp = datetime.fromtimestamp(time.time() - (60 + n % 150) * 86400, UTC).date().isoformat()
+    return {
+        "name": "试用孕妇",
+        "id_type": "resident",
+        "id_number": id_number(n),
+        "phone": f"139{n:08d}",
+        "dating_method": "lmp",
+        "lmp": lmp,
+        "height_cm": "160",
+        "weight_kg": "55",
+        "gravida": "1",
+        "para": "0",
+        "notice": NOTICE_VERSION,
+        "consent_health": "yes",
+        "consent_wechat": "yes",
+        "consent_sms": "yes",
+        **answers,
+    }
+
+
+class Browser:
+    """One woman's browser: one keep-alive connection and her cookie."""
+
+    def __init__(self, port: int) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.cookie = ""
+        self.location = ""
+
+    def request(self, method: str, path: str, body: str | None = None) -> tuple[int, str]:
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        self.conn.request(method, path, body=body, headers=headers)
+        response = self.conn.getresponse()
+        found = re.match(r"(carepath_h5=[^;]*)", response.getheader("Set-Cookie") or "")
+        if found:
+            self.cookie = found.group(1)
+        self.location = response.getheader("Location") or ""
+        return response.status, response.read().decode("utf-8")
+
+
+def woman(port: int, code: str, n: int, results: tuple[list[float], list[str], threading.Lock]) -> None:
+    times, errors, lock = results
+    browser = Browser(port)
+    browser.request("GET", f"/h5/s/{code}")
+    status, page = browser.request("GET", "/h5/register")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    token = re.search(r'name="token" value="([^"]+)"', page)
+    if status != 200 or not csrf or not token:
+        with lock:
+            errors.append(f"form page {status}")
+        return
+    body = urlencode({"csrf_token": csrf.group(1), "token": token.group(1), **fields(n)}, doseq=True)
+    began = time.perf_counter()
+    status, _ = browser.request("POST", "/h5/register", body)
+    elapsed = (time.perf_counter() - began) * 1000
+    with lock:
+        if status == 302:
+            times.append(elapsed)
+        else:
+            errors.append(f"submit {status}")
+
+
+def round_of(port: int, code: str, women: int) -> tuple[list[float], list[str]]:
+    """``women`` at once, each opening the scan URL, the form, and submitting it."""
+    times: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    threads = [
+        threading.Thread(target=woman, args=(port, code, next(_numbers), (times, errors, lock)))
+        for _ in range(women)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return times, errors
+
+
+def signing_in(port: int, fake_port: int, results: tuple[list[float], list[str], threading.Lock]) -> None:
+    """One woman inside WeChat: her sign-in page, WeChat's authorisation (the fake), the callback."""
+    times, errors, lock = results
+    browser = Browser(port)
+    status, _ = browser.request("GET", f"/h5/sign-in/wechat?hospital={HOSPITAL}&next=/h5/inbox")
+    authorize = browser.location
+    wechat = http.client.HTTPConnection("127.0.0.1", fake_port, timeout=60)
+    wechat.request("GET", authorize.split(str(fake_port), 1)[1])
+    answer = wechat.getresponse()
+    answer.read()
+    back = answer.getheader("Location") or ""
+    began = time.perf_counter()
+    status, _ = browser.request("GET", back.split(str(port), 1)[1])
+    elapsed = (time.perf_counter() - began) * 1000
+    with lock:
+        if status == 302 and browser.location.rsplit(str(port), 1)[-1] in ("/h5/", "/h5/inbox"):  # signed in
+            times.append(elapsed)
+        else:
+            errors.append(f"callback {status}")
+
+
+def sign_in_round(port: int, fake_port: int, women: int) -> tuple[list[float], list[str]]:
+    times: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    threads = [
+        threading.Thread(target=signing_in, args=(port, fake_port, (times, errors, lock)))
+        for _ in range(women)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return times, errors
+
+
+@contextmanager
+def timed(parts: dict[str, list[float]], name: str) -> Iterator[None]:
+    began = time.perf_counter()
+    try:
+        yield
+    finally:
+        parts[name].append((time.perf_counter() - began) * 1000)
+
+
+def breakdown(url: str, config: dict[str, str], count: int) -> dict[str, float]:
+    """One submit's parts, timed in this process (median ms over ``count`` women): the form's
+    checks, the registration event (patient, pregnancy, evaluation of every pathway), the risk
+    screen's event, consents and bindings, the inbox copies."""
+    database = Database(url)
+    cipher = FieldCipher.from_config(config["CAREPATH_FIELD_KEYS"], config["CAREPATH_LOOKUP_KEY"])
+    parts: dict[str, list[float]] = defaultdict(list)
+    originals: dict[str, Any] = {}
+
+    def wrap(owner: Any, name: str, label: Callable[..., str]) -> None:
+        original = getattr(owner, name)
+        originals[name] = (owner, original)
+
+        def timed_call(*args: Any, **kwargs: Any) -> Any:
+            with timed(parts, label(*args, **kwargs)):
+                return original(*args, **kwargs)
+
+        setattr(owner, name, timed_call)
+
+    wrap(events, "process", lambda *a, **k: f"event {a[3].type} (evaluation included)")
+    wrap(consents, "record_consent", lambda *a, **k: "consents (7 rows)")
+    wrap(consents, "bind", lambda *a, **k: "phone binding")
+    try:
+        for _ in range(count):
+            n = next(_numbers) + 100_000
+            values = fields(n)
+            with timed(parts, "form checks"):
+                form = check_form(
+                    lambda k, v=values: str(v.get(k, "")),
+                    lambda k, v=values: [str(v.get(k, ""))],
+                    datetime.now(UTC),
+                )
+
+            def file_inbox(session: Any, row: Any, pregnancy: Any) -> None:
+                with timed(parts, "inbox copies filed"):
+                    inbox_now.file_due_now(session, row.hospital_id, pregnancy.id, datetime.now(UTC))
+
+            with timed(parts, "whole submit (service)"):
+                registration.register(
+                    database,
+                    cipher,
+                    HOSPITAL,
+                    uuid.uuid4().hex,
+                    form,
+                    now=datetime.now(UTC),
+                    on_done=file_inbox,
+                )
+    finally:
+        for name, (owner, original) in originals.items():
+            setattr(owner, name, original)
+        database.dispose()
+    return {name: sorted(v)[len(v) // 2] * (len(v) / count) for name, v in parts.items()}
+
+
+def prepare(url: str, config: dict[str, str]) -> str:
+    upgrade(url)
+    database = Database(url)
+    now = datetime.now(UTC)
+    demo.publish_examples(database, PATHWAYS_DIR, now)
+    with database.transaction() as session:
+        tenants.ensure_hospital(session, HOSPITAL, "bench hospital", now)
+        hospital_settings.update(
+            session, HOSPITAL, {"drafts_allowed": True}, actor=Actor(HOSPITAL, "bench", "setup"), now=now
+        )
+        code = sources.create(session, sources.plan(session, HOSPITAL, now), now, "bench").code
+    cipher = FieldCipher.from_config(config["CAREPATH_FIELD_KEYS"], config["CAREPATH_LOOKUP_KEY"])
+    values = fields(0)
+    form = check_form(lambda k: str(values.get(k, "")), lambda k: [str(values.get(k, ""))], now)
+    form.extra["openid"] = {"appid": APPID, "openid": OPENID}  # the woman who signs in, bound
+    registration.register(database, cipher, HOSPITAL, "bench-bound", form, now=now)
+    database.dispose()
+    return code
+
+
+def report(what: str, rounds: list[tuple[list[float], list[str]]]) -> None:
+    times = [t for done, _ in rounds for t in done]
+    failures = [e for _, errors in rounds for e in errors]
+    print(
+        f"{what} as each woman waited (queueing in front of the workers included): "
+        f"p50 {percentile(times, 50):.0f} ms, p95 {percentile(times, 95):.0f} ms, "
+        f"p99 {percentile(times, 99):.0f} ms ({len(times)} women, {len(failures)} errors "
+        f"{sorted(set(failures))})"
+    )
+
+
+def report_server(access_log: Path, warm: int, prefix: str, what: str) -> None:
+    server_ms = [
+        int(line.split()[3]) / 1000
+        for line in access_log.read_text().splitlines()[warm:]
+        if line.startswith(prefix)
+    ]
+    print(
+        f"{what}, server time (gunicorn's request time): p50 {percentile(server_ms, 50):.0f} ms, "
+        f"p95 {percentile(server_ms, 95):.0f} ms, p99 {percentile(server_ms, 99):.0f} ms "
+        f"({len(server_ms)} requests)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--women", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument(
+        "--database",
+        default=os.environ.get(
+            "CAREPATH_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(args.database)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    url = f"{args.database}{'&' if '?' in args.database else '?'}options=-csearch_path%3D{schema}"
+    config = {
+        "CAREPATH_DATABASE_URL": url,
+        "CAREPATH_FIELD_KEYS": "k1:" + new_key(),
+        "CAREPATH_LOOKUP_KEY": new_key(),
+        "CAREPATH_SECRET_KEY": new_key(),
+    }
+    server = None
+    fake = FakeProviders().start()
+    folder = Path(tempfile.mkdtemp())
+    channels = {"hospital": HOSPITAL, "channels": {"wechat_template": {
+        "appid": APPID, "secret_env": "CAREPATH_BENCH_WX_SECRET", "base_url": fake.base_url}}}  # fmt: skip
+    (folder / "channels.yaml").write_text(yaml.safe_dump(channels), encoding="utf-8")
+    config.update(
+        CAREPATH_CHANNELS_CONFIG=str(folder / "channels.yaml"),
+        CAREPATH_WECHAT_AUTHORIZE_URL=f"{fake.base_url}/connect/oauth2/authorize",
+        CAREPATH_BENCH_WX_SECRET=fake.wechat_accounts[APPID],
+    )
+    fake_port = int(fake.base_url.rsplit(":", 1)[1])
+    fake.web.openid = OPENID  # every woman signing in is "inside WeChat" as this bound woman
+    try:
+        code = prepare(url, config)
+        port = free_port()
+        access_log = folder / "access.log"
+        server = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "--workers", str(args.workers), "--bind", f"127.0.0.1:{port}",
+                "--log-level", "warning", "--timeout", "300", "--access-logfile", str(access_log),
+                "--access-logformat", "%(m)s %(U)s %(s)s %(D)s", "carepath.webapi:create_app()",
+            ],
+            env={**os.environ, **config},
+        )  # fmt: skip
+        for _ in range(100):
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")
+                break
+            except OSError:
+                time.sleep(0.1)
+        round_of(port, code, 8)  # warm up: compile the library and load the forms in each worker
+        sign_in_round(port, fake_port, 8)
+        print(
+            f"gunicorn {args.workers} sync workers, PostgreSQL, built-in library; "
+            f"{args.rounds} rounds of {args.women} women at once"
+        )
+        warm = len(access_log.read_text().splitlines())
+        report("registration submit", [round_of(port, code, args.women) for _ in range(args.rounds)])
+        report_server(access_log, warm, "POST /h5/register ", "registration submit")
+        warm = len(access_log.read_text().splitlines())
+        report("sign-in callback", [sign_in_round(port, fake_port, args.women) for _ in range(args.rounds)])
+        report_server(access_log, warm, "GET /h5/sign-in/wechat/return ", "sign-in callback")
+        print("one submit, alone, timed in this process (median ms):")
+        for name, ms in sorted(breakdown(url, config, 20).items(), key=lambda kv: -kv[1]):
+            print(f"  {name:44s} {ms:7.1f}")
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=10)
+        fake.close()
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
