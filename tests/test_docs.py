@@ -22,7 +22,10 @@ FENCE = re.compile(r"^\s*(```|~~~)")
 CODE_SPAN = re.compile(r"`[^`]*`")
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 #: The team's design documents that live outside the repository; their content is now in docs/.
-DESIGN_DOCUMENT = re.compile(r"(?<![\w-])(DSL|DOMAIN|PRIVACY|CHANNELS|DURABLE-RULES)\.md\b")
+DESIGN_DOCUMENT = re.compile(
+    r"(?<![\w-])(DSL|DOMAIN|PRIVACY|CHANNELS|DURABLE-RULES)\.md\b"
+    r"|/work/(shared)/"  # the team's machine: a reader of the repository has no such folder
+)
 #: A file of the repository named in a code span: `carepath/store/scope.py`, `bench/api.py`.
 PATH_SPAN = re.compile(r"`((?:carepath|tests|bench|examples|frontend|docs)/[^`\s]*)`")
 #: A docs page may say which design document it began as; nothing else may name one.
