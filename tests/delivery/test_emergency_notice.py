@@ -37,7 +37,11 @@ def client() -> Iterator[httpx.Client]:
 
 
 def _sms_texts(fake: FakeProviders) -> list[str]:
-    return [" ".join(r.payload["TemplateParamSet"]) for r in fake.delivered("tencent.sms")]
+    """What each SMS says: its first template parameter. Since her inbox got absolute links
+    (issue 18) the second is the link to the inbox copy, which every SMS here must carry."""
+    sent = [r.payload["TemplateParamSet"] for r in fake.delivered("tencent.sms")]
+    assert all(len(p) == 2 and p[1].startswith("https://mch.example/inbox/") for p in sent), sent
+    return [p[0] for p in sent]
 
 
 def _inbox(db: Any) -> list[tuple[str, str, str]]:

@@ -533,6 +533,43 @@ def test_congratulating_items_are_only_sent_when_every_baby_is_known_alive():
     assert rule["when"] == {"any_baby_lost": False}
 
 
+def test_a_twin_who_died_in_the_womb_stops_the_term_congratulation():
+    """Review of issue 17: one twin dies in the womb at 30+0 (O31.2) and the pregnancy goes on.
+    No loss rule ends it, so the school keeps sending lessons; week-37's opens with 恭喜."""
+    from carepath.engine.content import load_content_library
+
+    persona = {
+        "patient": {
+            "id": "twin-iufd",
+            "lmp": "2026-01-05",
+            "plurality": 2,
+            "diagnoses": [{"code": "O30.001", "date": "2026-03-02"}],
+            "enrolled_at": "2026-03-02T10:00:00+08:00",
+        },
+        "events": [
+            {
+                "id": "iufd",
+                "occurred_at": "2026-08-03T11:00:00+08:00",
+                "type": "diagnosis.added",
+                "data": {"code": "O31.201", "name": "双胎之一宫内死亡后继续妊娠"},
+            }
+        ],
+        "until": "2026-09-28",  # 38+0
+    }
+    items = load_content_library()
+    after = [
+        r
+        for r in run_persona(persona)
+        if r.at >= datetime.fromisoformat("2026-08-03T11:00:00+08:00") and r.action in ("push", "remind")
+    ]
+    assert [r.summary for r in after if r.summary == "week-38"], "the lessons go on"
+    assert [
+        r.summary
+        for r in after
+        if any(w in items[r.summary].body + items[r.summary].title for w in CONGRATULATIONS)
+    ] == []
+
+
 def test_rh_negative_learnt_after_the_loss_opens_the_anti_d_task():
     persona = {
         "patient": {"id": "rh", "lmp": "2026-01-05", "enrolled_at": "2026-03-02T10:00:00+08:00"},
