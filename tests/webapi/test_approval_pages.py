@@ -66,6 +66,8 @@ def _staff_pages(app: Flask) -> list[str]:
         "/metrics",
         "/editor/api",
         "/editor/schemas",
+        "/h5",  # her pages: not staff pages, no staff banner (drafts she is sent are the setting's)
+        "/inbox",  # old links to her inbox items, redirected to /h5
     )
     pages = []
     for rule in app.url_map.iter_rules():
