@@ -15,7 +15,9 @@ An item is ``carepath/content/<key>.md``::
     ...
 
 The ``summary`` is all an external channel (WeChat, SMS) ever carries, so it must stay
-neutral; ``sensitive`` says whether the body names a condition, a result or a drug. The kind
+neutral; ``sensitive`` says whether the body names a condition, a result or a drug;
+``celebrates`` (optional, default false) that it congratulates her — the lint requires it of
+any item whose text says 恭喜 or 祝贺, and a lost baby withdraws such items. The kind
 of an item, and so the sections its body must have, follows from its key (``KIND_SECTIONS``).
 Items link to each other with Markdown links whose target is ``content:<key>``.
 """
@@ -86,6 +88,9 @@ class ContentItem:
     path: str
     body_line: int = 1
     field_lines: Mapping[str, int] = field(default_factory=dict)
+    #: It congratulates her (恭喜, 祝贺): once a baby of hers is lost it is withdrawn from her
+    #: inbox and its unsent notices are cancelled (``store/congratulations.py``).
+    celebrates: bool = False
 
     @property
     def kind(self) -> str:
@@ -193,6 +198,7 @@ def parse_content_item(text: str, path: str | Path) -> ContentItem:
         path=where,
         body_line=body_line,
         field_lines=MappingProxyType(lines),
+        celebrates=front.get("celebrates", False),
     )
 
 

@@ -14,6 +14,7 @@
 | ``sensitive-summary`` | the summary names a condition, diagnosis, test, result or drug |
 | ``unknown-tag`` | a form choice gives a tag missing from ``pathways/tags.yaml`` (when present) |
 | ``sensitive-unmarked`` | the body names a condition or drug but ``sensitive`` is false |
+| ``celebrates-unmarked`` | the text congratulates her (恭喜, 祝贺) but ``celebrates`` is not true |
 | ``bad-template`` | the title, summary or body fails to compile or render (injected check) |
 | ``missing-file``, ``bad-encoding``, ``unknown-file`` | the input itself |
 
@@ -302,7 +303,28 @@ def check_item(
     if body_words and not item.sensitive:
         text = say("sensitive-unmarked/body", words="、".join(body_words[:3]))
         found.append(problem(at(item.line_of("sensitive")), "sensitive-unmarked", text))
+    found.extend(_celebration_problems(item, at))
     return found
+
+
+#: Words that congratulate her: an item saying them must be marked ``celebrates: true``, so a
+#: lost baby withdraws it (``store/congratulations.py``; docs/content-and-forms.md).
+CELEBRATING_WORDS = ("恭喜", "祝贺")
+
+
+def _celebration_problems(item: ContentItem, at: Callable[..., Location]) -> list[Problem]:
+    """``celebrates-unmarked`` at the first line that congratulates, if the item is not marked."""
+    if item.celebrates:
+        return []
+    places = [(item.title, item.line_of("title")), (item.summary, item.line_of("summary"))]
+    places += [(line, item.body_line + offset) for offset, line in enumerate(item.body.splitlines())]
+    for text, line in places:
+        words = [word for word in CELEBRATING_WORDS if word in text]
+        if words:
+            column = min(text.index(word) for word in words) + 1
+            said = say("celebrates-unmarked/words", words="、".join(words))
+            return [problem(at(line, column), "celebrates-unmarked", said)]
+    return []
 
 
 def summary_problems(

@@ -238,6 +238,7 @@ SENTENCES: dict[str, str] = dict(
         sentence("unknown-source/not-listed", "{source!r} is not in {file}"),
         sentence("sensitive-unmarked/body", "the body names {words}; set sensitive: true"),
         sentence("sensitive-summary/lock-screen", "the summary may show on a lock screen but names {words}"),
+        sentence("celebrates-unmarked/words", "the text congratulates her ({words}); set celebrates: true"),
         sentence("unknown-tag/form-choice", "{item}.{choice}: tag {tag!r} is not in the tag vocabulary"),
         sentence("bad-template/part", "{part}: {detail}"),
         sentence("part/title", "title"),
@@ -447,6 +448,7 @@ CODE_TITLES: dict[str, str] = dict(
         meaning("unknown-source", "an unknown source"),
         meaning("sensitive-unmarked", "sensitive words but not marked sensitive"),
         meaning("sensitive-summary", "a summary that names something private"),
+        meaning("celebrates-unmarked", "congratulations not marked celebrates"),
         meaning("bad-template", "a template that fails"),
         meaning("name-mismatch", "the pathway id and the document name differ"),
         # issue 16 item 2 (i16-events)

@@ -29,7 +29,7 @@ from carepath.engine.plans import PlanNote
 from carepath.engine.runtime import Cancellation, Emitted, Evaluation, Settings, State, evaluate
 from carepath.engine.spec import parse_duration
 from carepath.engine.timing import SendWindow
-from carepath.store import held_content, hospital_settings, loss_hold
+from carepath.store import congratulations, held_content, hospital_settings, loss_hold
 from carepath.store.models import (
     DocumentVersion,
     EnrolmentRecord,
@@ -221,6 +221,9 @@ def persist_many(session: Session, decisions: Sequence[Decision], now: datetime)
         if decision.evaluation.loss is not None:
             loss_hold.apply(session, decision.pregnancy, decision.evaluation.loss, now)
     rows = _insert_actions(session, [(d.pregnancy, d.evaluation, d.event_row_id) for d in decisions], now)
+    for decision in decisions:  # after the rows: nothing celebrating survives a lost baby
+        if congratulations.lost_now(decision.before.facts, decision.evaluation.state.facts, decision.evaluation.loss):
+            congratulations.withdraw(session, decision.pregnancy, now)
     results = []
     for decision in decisions:
         cancelled = cancel(session, decision.evaluation.cancellations, now)

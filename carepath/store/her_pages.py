@@ -73,7 +73,8 @@ def her_home(
 
 
 def _mine(hospital_id: str, patient_id: int) -> Any:
-    """Her items: every pregnancy of hers, in her hospital."""
+    """Her items: every pregnancy of hers, in her hospital; a withdrawn congratulation
+    (``store/congratulations.py``) is not hers to see any more."""
     return (
         select(InboxItem)
         .join(Pregnancy, Pregnancy.id == InboxItem.pregnancy_id)
@@ -81,6 +82,7 @@ def _mine(hospital_id: str, patient_id: int) -> Any:
             Pregnancy.patient_id == patient_id,
             Pregnancy.hospital_id == hospital_id,
             InboxItem.hospital_id == hospital_id,
+            InboxItem.withdrawn_at.is_(None),
         )
     )
 

@@ -6,7 +6,8 @@ Each public function is one transaction (the service owns the session). Tenancy 
 inbox is reading patient data, so every listing and read mark is in the audit log.
 Marking an item read is idempotent: the first time sets ``InboxItem.read_at`` and the
 ``read_at`` of the outbox row it came from (the delivery summary then says ``read``); later
-marks change nothing.
+marks change nothing. A withdrawn congratulation (``store/congratulations.py``) is neither
+listed nor found.
 """
 
 from __future__ import annotations
@@ -65,7 +66,9 @@ def list_inbox(
     with db.transaction() as session:
         pregnancy = _pregnancy(session, actor, pregnancy_id)
         mine = select(InboxItem).where(
-            InboxItem.pregnancy_id == pregnancy.id, InboxItem.hospital_id == actor.hospital_id
+            InboxItem.pregnancy_id == pregnancy.id,
+            InboxItem.hospital_id == actor.hospital_id,
+            InboxItem.withdrawn_at.is_(None),
         )
         if unread_only:
             mine = mine.where(InboxItem.read_at.is_(None))
@@ -78,6 +81,7 @@ def list_inbox(
                     InboxItem.pregnancy_id == pregnancy.id,
                     InboxItem.hospital_id == actor.hospital_id,
                     InboxItem.read_at.is_(None),
+                    InboxItem.withdrawn_at.is_(None),
                 )
             )
             or 0
@@ -114,6 +118,7 @@ def mark_read(db: Database, actor: Actor, pregnancy_id: str, item_id: int, now: 
                 InboxItem.id == item_id,
                 InboxItem.pregnancy_id == pregnancy.id,
                 InboxItem.hospital_id == actor.hospital_id,
+                InboxItem.withdrawn_at.is_(None),
             )
         )
         if item is None:

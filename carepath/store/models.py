@@ -435,6 +435,10 @@ class InboxItem(Base):
     link: Mapped[str | None] = mapped_column(Text)
     filed_at: Mapped[datetime]
     read_at: Mapped[datetime | None]
+    # A congratulation taken back once a baby of hers was lost (store/congratulations.py): she
+    # no longer sees it; staff see it withdrawn, with the reason.
+    withdrawn_at: Mapped[datetime | None]
+    withdrawn_reason: Mapped[str | None] = mapped_column(String(40))
 
 
 class DeliveryPause(Base):

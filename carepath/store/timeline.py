@@ -25,6 +25,7 @@ from carepath.store.models import (
     Diagnosis,
     EnrolmentRecord,
     EventRecord,
+    InboxItem,
     OutboxRow,
     Patient,
     Pregnancy,
@@ -49,9 +50,11 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def action_entry(row: OutboxRow) -> dict[str, Any]:
-    """One outbox row as a timeline entry: what was decided, and how its delivery went."""
-    return {
+def action_entry(row: OutboxRow, withdrawn: InboxItem | None = None) -> dict[str, Any]:
+    """One outbox row as a timeline entry: what was decided, and how its delivery went;
+    ``withdrawn``: its inbox copy, taken back from her (a congratulation after a lost baby,
+    ``store/congratulations.py``), shown to staff as withdrawn with the reason."""
+    entry = {
         "at": row.due_at.isoformat(),
         "kind": "action",
         "id": row.id,
@@ -72,6 +75,10 @@ def action_entry(row: OutboxRow) -> dict[str, Any]:
         "replaced_by": row.replaced_by,
         "delivery": delivery_summary(row).as_json(),
     }
+    if withdrawn is not None and withdrawn.withdrawn_at is not None:
+        entry["inbox_withdrawn_at"] = withdrawn.withdrawn_at.isoformat()
+        entry["inbox_withdrawn_reason"] = withdrawn.withdrawn_reason
+    return entry
 
 
 def timeline(
@@ -154,8 +161,14 @@ def _timeline(
                 "why": tag.why,
             },
         )
+    withdrawn = {
+        item.dedupe_key: item
+        for item in session.scalars(
+            select(InboxItem).where(InboxItem.pregnancy_id == of_pregnancy, InboxItem.withdrawn_at.is_not(None))
+        )
+    }
     for row in session.scalars(select(OutboxRow).where(OutboxRow.pregnancy_id == of_pregnancy)):
-        add(row.due_at, "action", row.id, action_entry(row))
+        add(row.due_at, "action", row.id, action_entry(row, withdrawn.get(row.dedupe_key)))
     for response in session.scalars(
         select(QuestionnaireResponse).where(QuestionnaireResponse.pregnancy_id == of_pregnancy)
     ):

@@ -246,3 +246,23 @@ def test_review_option_lists_each_file_with_its_status(tmp_path: Path) -> None:
     code, output = run("--review", str(item))
     assert code == 0, output
     assert f"{item}: review: draft" in output
+
+
+@pytest.mark.parametrize("word", ["恭喜", "祝贺"])
+def test_congratulating_item_must_be_marked_celebrates(tmp_path: Path, word: str) -> None:
+    """A lost baby withdraws celebrating content: an unmarked congratulation would be missed."""
+    text = GOOD_ITEM.format(key="week-24").replace("宝宝在继续长大。", f"{word}，宝宝在继续长大。")
+    path = plant(tmp_path, text)
+    code, output = run(str(path))
+    assert code == 1
+    assert f"{path}:12:1: celebrates-unmarked: the text congratulates her ({word}); set celebrates: true" in output
+    marked = text.replace("sensitive: false\n", "sensitive: false\ncelebrates: true\n")
+    code, output = run(str(plant(tmp_path, marked)))
+    assert code == 0, output
+
+
+def test_the_shipped_congratulations_are_marked() -> None:
+    from carepath.engine.content import load_content_library
+
+    marked = {key for key, item in load_content_library().items() if item.celebrates}
+    assert marked == {"postpartum-care", "week-37"}
