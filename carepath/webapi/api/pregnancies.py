@@ -158,6 +158,10 @@ class EntrySchema(Schema):
     dead_reason = fields.String(allow_none=True)
     replaced_by = fields.String(allow_none=True)
     delivery = fields.Dict(allow_none=True, metadata={"description": "delivered/read receipts, when stored"})
+    inbox_withdrawn_at = fields.String(
+        metadata={"description": "her inbox copy was taken back (a congratulation after a lost baby)"}
+    )
+    inbox_withdrawn_reason = fields.String(allow_none=True, metadata={"description": "why: baby-lost"})
     form = fields.String()
     score = fields.Dict(allow_none=True)
     title = fields.String()
