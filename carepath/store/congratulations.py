@@ -40,12 +40,16 @@ UNSENT = ("due", held_content.HELD)
 def lost_now(before: Facts, after: Facts, loss_change: str | None) -> bool:
     """Whether this evaluation is the moment a baby was lost: ``any_baby_lost`` turned true, or
     a loss ended the pregnancy."""
-    return loss_change == loss.CONFIRMED or ((after.babies_lost or 0) > 0 and not (before.babies_lost or 0) > 0)
+    return loss_change == loss.CONFIRMED or (
+        (after.babies_lost or 0) > 0 and not (before.babies_lost or 0) > 0
+    )
 
 
 def celebrating_keys(session: Session, hospital_id: str) -> frozenset[str]:
     """The content keys of the hospital's library that congratulate her."""
-    return frozenset(key for key, item in publishing.content_items(session, hospital_id).items() if item.celebrates)
+    return frozenset(
+        key for key, item in publishing.content_items(session, hospital_id).items() if item.celebrates
+    )
 
 
 def withdraw(session: Session, pregnancy: Pregnancy, now: datetime) -> tuple[int, int]:

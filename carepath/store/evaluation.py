@@ -222,7 +222,9 @@ def persist_many(session: Session, decisions: Sequence[Decision], now: datetime)
             loss_hold.apply(session, decision.pregnancy, decision.evaluation.loss, now)
     rows = _insert_actions(session, [(d.pregnancy, d.evaluation, d.event_row_id) for d in decisions], now)
     for decision in decisions:  # after the rows: nothing celebrating survives a lost baby
-        if congratulations.lost_now(decision.before.facts, decision.evaluation.state.facts, decision.evaluation.loss):
+        if congratulations.lost_now(
+            decision.before.facts, decision.evaluation.state.facts, decision.evaluation.loss
+        ):
             congratulations.withdraw(session, decision.pregnancy, now)
     results = []
     for decision in decisions:

@@ -164,7 +164,9 @@ def _timeline(
     withdrawn = {
         item.dedupe_key: item
         for item in session.scalars(
-            select(InboxItem).where(InboxItem.pregnancy_id == of_pregnancy, InboxItem.withdrawn_at.is_not(None))
+            select(InboxItem).where(
+                InboxItem.pregnancy_id == of_pregnancy, InboxItem.withdrawn_at.is_not(None)
+            )
         )
     }
     for row in session.scalars(select(OutboxRow).where(OutboxRow.pregnancy_id == of_pregnancy)):

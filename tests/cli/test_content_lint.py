@@ -255,7 +255,10 @@ def test_congratulating_item_must_be_marked_celebrates(tmp_path: Path, word: str
     path = plant(tmp_path, text)
     code, output = run(str(path))
     assert code == 1
-    assert f"{path}:12:1: celebrates-unmarked: the text congratulates her ({word}); set celebrates: true" in output
+    assert (
+        f"{path}:12:1: celebrates-unmarked: the text congratulates her ({word}); set celebrates: true"
+        in output
+    )
     marked = text.replace("sensitive: false\n", "sensitive: false\ncelebrates: true\n")
     code, output = run(str(plant(tmp_path, marked)))
     assert code == 0, output

@@ -19,8 +19,8 @@ from carepath.store.models import InboxItem, OutboxRow, Pregnancy
 from carepath.store.scope import Actor
 from tests.conftest import NOW, ROOT, approve_item
 from tests.delivery.test_dispatcher import client, fake, hospital_delivery  # noqa: F401
-from tests.webapi.conftest import Api, registration
 from tests.store.test_tasks import add_staff
+from tests.webapi.conftest import Api, registration
 from tests.webapi.test_consents_api import HEALTH, PHONE, SMS, _put
 
 SHANGHAI = timedelta(hours=8)
@@ -69,7 +69,9 @@ def _event(api: Api, event_id: str, kind: str, at: datetime, data: dict[str, Any
 
 def _dispatch(app: Flask, fake: Any, client: Any, at: datetime) -> None:  # noqa: F811
     setup = hospital_delivery(fake, client)
-    dispatch_once(app.extensions["carepath.db"], at, lambda h: setup, cipher=app.extensions["carepath.cipher"])
+    dispatch_once(
+        app.extensions["carepath.db"], at, lambda h: setup, cipher=app.extensions["carepath.cipher"]
+    )
 
 
 def _rows(app: Flask, content: str) -> list[OutboxRow]:
@@ -100,7 +102,9 @@ def _nothing_celebrates(app: Flask) -> None:
     db = app.extensions["carepath.db"]
     with db.reading() as session:
         celebrating = {k for k, item in publishing.content_items(session, "a").items() if item.celebrates}
-        rows = [r for r in session.scalars(select(OutboxRow)) if (r.params or {}).get("content") in celebrating]
+        rows = [
+            r for r in session.scalars(select(OutboxRow)) if (r.params or {}).get("content") in celebrating
+        ]
         keys = {row.dedupe_key for row in rows}
         visible = session.scalars(
             select(InboxItem).where(InboxItem.dedupe_key.in_(keys), InboxItem.withdrawn_at.is_(None))
@@ -204,6 +208,7 @@ def test_twins_one_stillborn_at_delivery_are_never_congratulated(
     ],
 )
 def test_the_term_lesson_is_withdrawn_from_her_inbox_after_a_loss(
+    *,
     api: Api,
     app: Flask,
     fake: Any,  # noqa: F811
