@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
-from carepath.store.models import OutboxRow, Patient, Pregnancy
+from carepath.store.models import InboxItem, OutboxRow, Patient, Pregnancy
 from carepath.store.patients import masked_patient
 from carepath.store.scope import Actor, audit, owned
-from carepath.store.timeline import action_entry
+from carepath.store.timeline import action_entry, withdrawn_copies
 
 STATUSES = (
     "due", "held", "in_flight", "sent", "skipped", "failed", "dead", "cancelled", "replaced", "applied"
@@ -73,8 +73,11 @@ def _statement(actor: Actor, query: OutboxQuery) -> Any:
     return statement
 
 
-def _item(row: OutboxRow, patient: Patient, cipher: FieldCipher) -> dict[str, Any]:
-    return {**action_entry(row), "pregnancy": row.pregnancy_id, "patient": masked_patient(cipher, patient)}
+def _item(
+    row: OutboxRow, patient: Patient, cipher: FieldCipher, withdrawn: InboxItem | None = None
+) -> dict[str, Any]:
+    entry = action_entry(row, withdrawn)
+    return {**entry, "pregnancy": row.pregnancy_id, "patient": masked_patient(cipher, patient)}
 
 
 def list_outbox(
@@ -101,7 +104,8 @@ def list_outbox(
                     patient_id=patient.id,
                     pregnancy_id=row.pregnancy_id,
                 )
-        items = [_item(row, patient, cipher) for row, patient in rows]
+        withdrawn = withdrawn_copies(session, InboxItem.dedupe_key.in_([row.dedupe_key for row, _ in rows]))
+        items = [_item(row, patient, cipher, withdrawn.get(row.dedupe_key)) for row, patient in rows]
         return items, (rows[-1][0].id if more and rows else None)
 
 

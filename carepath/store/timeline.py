@@ -81,6 +81,12 @@ def action_entry(row: OutboxRow, withdrawn: InboxItem | None = None) -> dict[str
     return entry
 
 
+def withdrawn_copies(session: Session, where: Any) -> dict[str, InboxItem]:
+    """The withdrawn inbox copies matching ``where``, by dedupe key (``action_entry`` shows them)."""
+    found = session.scalars(select(InboxItem).where(where, InboxItem.withdrawn_at.is_not(None)))
+    return {item.dedupe_key: item for item in found}
+
+
 def timeline(
     db: Database, cipher: FieldCipher, actor: Actor, pregnancy_id: str, now: datetime
 ) -> dict[str, Any]:
@@ -161,14 +167,7 @@ def _timeline(
                 "why": tag.why,
             },
         )
-    withdrawn = {
-        item.dedupe_key: item
-        for item in session.scalars(
-            select(InboxItem).where(
-                InboxItem.pregnancy_id == of_pregnancy, InboxItem.withdrawn_at.is_not(None)
-            )
-        )
-    }
+    withdrawn = withdrawn_copies(session, InboxItem.pregnancy_id == of_pregnancy)
     for row in session.scalars(select(OutboxRow).where(OutboxRow.pregnancy_id == of_pregnancy)):
         add(row.due_at, "action", row.id, action_entry(row, withdrawn.get(row.dedupe_key)))
     for response in session.scalars(

@@ -229,3 +229,10 @@ def test_the_term_lesson_is_withdrawn_from_her_inbox_after_a_loss(
     _nothing_celebrates(app)
     entry = _withdrawn_in_timeline(api, app, term.dedupe_key)
     assert (entry["status"], entry["inbox_withdrawn_reason"]) == ("sent", "baby-lost")
+    nurse = add_staff(app, "a", role="nurse")
+    page = api.get(f"/api/v1/outbox?pregnancy={term.pregnancy_id}", **{"X-Carepath-Staff": nurse.id})
+    assert page.status_code == 200, page.get_json()
+    [listed] = [item for item in page.get_json()["items"] if item["id"] == term.id]
+    assert (listed["status"], listed["inbox_withdrawn_reason"]) == ("sent", "baby-lost")
+    others = [item for item in page.get_json()["items"] if item["id"] != term.id]
+    assert others and not any("inbox_withdrawn_at" in item for item in others)
