@@ -530,7 +530,9 @@ def test_congratulating_items_are_only_sent_when_every_baby_is_known_alive():
     assert sources.count("content: postpartum-care") == 1
     welcome = yaml.safe_load((PATHWAYS_DIR / "postpartum-and-newborn.yaml").read_text("utf-8"))
     [rule] = [r for r in welcome["rules"] if "postpartum-care" in str(r["do"])]
-    assert rule["when"] == {"any_baby_lost": False}
+    # every baby known alive, and no twin lost in the womb (O31.2: the HIS may list only the
+    # living baby)
+    assert rule["when"] == {"all": [{"any_baby_lost": False}, {"not": {"icd10": "O31.2"}}]}
 
 
 def test_a_twin_who_died_in_the_womb_stops_the_term_congratulation():
