@@ -474,3 +474,22 @@ def test_a_hospital_without_sms_gets_the_notice_by_its_webhook(
         notice = session.scalars(select(OnCallNotice)).one()
         assert (notice.task_id, notice.channel, notice.status) == (task_id, "webhook", "sent")
         assert notice.token_hash == on_call.token_hash(body["link"].rsplit("/", 1)[1])
+
+
+def test_her_two_tasks_refused_by_a_landline_pass_on_together_as_one_sms(
+    app: Flask,  # noqa: F811
+    fake: FakeProviders,
+    setup: HospitalDelivery,
+) -> None:
+    db = app.extensions["carepath.db"]
+    set_hospital_settings(
+        db, HOSPITAL, on_call=[{"role": "值班", "name": "座机", "phone": "0571-87654321"}, *ROSTER]
+    )
+    bp = _task(app, NIGHT)
+    _task(app, NIGHT, pregnancy=_pregnancy_of(app, bp), rule="danger-symptoms", title=DANGER)
+    report = route_once(db, NIGHT, lambda h: setup)
+    assert (report.planned, report.sent, report.failed) == (2, 0, 1)  # two rows, one message
+    with db.reading() as session:
+        assert [n.status for n in session.scalars(select(OnCallNotice))] == ["failed", "failed"]
+    assert route_once(db, NIGHT + timedelta(minutes=1), lambda h: setup).sent == 1
+    assert [p for p, _, _ in _texts(fake)] == [WANG]
