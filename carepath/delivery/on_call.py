@@ -4,10 +4,12 @@
 One run (the scheduler's ``on_call`` job): recover notices a dead process left in flight, plan
 the notices due now, claim them (each with a fresh one-time token, committed before any call),
 send each through the hospital's SMS adapter (or its webhook when it has no SMS) and record the
-outcomes. SMS goes to a mobile number of the roster as ``+86…``; a landline cannot take one and
-fails at once, so the next person is told. As for her messages, a call whose outcome is unknown
-is never repeated (a duplicate page at 3 a.m. is worse than the next person being told), and a
-call that never reached the provider is tried again, up to ``on_call.MAX_ATTEMPTS``.
+outcomes. The notices due for the same person about the same woman go as ONE message (her
+tasks ride on one link; ``store/on_call.py`` says which). SMS goes to a mobile number of the
+roster as ``+86…``; a landline cannot take one and fails at once, so the next person is told.
+As for her messages, a call whose outcome is unknown is never repeated (a duplicate page at
+3 a.m. is worse than the next person being told), and a call that never reached the provider
+is tried again, up to ``on_call.MAX_ATTEMPTS``.
 
 The SMS carries the neutral text and the link as template fields ``1`` and ``2`` of the
 hospital's ``on-call-task`` template; the webhook carries them as ``summary`` and ``link``.
@@ -92,6 +94,7 @@ def route_once(db: Database, now: datetime, channels_for_hospital: ChannelsForHo
     report.planned = on_call.plan(db, now, channel_for(channels_for_hospital))
     outcomes: list[on_call.Outcome] = []
     for out in on_call.claim(db, now):
+        covers = out.covers  # her other tasks for the same person: one message carries them
         try:
             channel = channels_for_hospital(out.hospital_id).channels.get(out.channel)
             if channel is None:
@@ -101,15 +104,19 @@ def route_once(db: Database, now: datetime, channels_for_hospital: ChannelsForHo
             receipt = channel.send(_message(out))
         except RetryableError as error:
             unknown = error.outcome_unknown
-            outcomes.append(on_call.Outcome(out.notice_id, retry=not unknown, error=_said(error, unknown)))
+            outcomes.append(
+                on_call.Outcome(out.notice_id, retry=not unknown, error=_said(error, unknown), covers=covers)
+            )
         except (PermanentError, QuotaError) as error:
-            outcomes.append(on_call.Outcome(out.notice_id, error=str(error)))
+            outcomes.append(on_call.Outcome(out.notice_id, error=str(error), covers=covers))
         except Exception as error:  # an adapter bug: the call may have gone out; never repeat it
             log.exception("on-call notice %s: unexpected error", out.notice_id)
-            outcomes.append(on_call.Outcome(out.notice_id, error=f"outcome-unknown: {error}"))
+            outcomes.append(on_call.Outcome(out.notice_id, error=f"outcome-unknown: {error}", covers=covers))
         else:
             outcomes.append(
-                on_call.Outcome(out.notice_id, sent=True, provider_message_id=receipt.provider_message_id)
+                on_call.Outcome(
+                    out.notice_id, sent=True, provider_message_id=receipt.provider_message_id, covers=covers
+                )
             )
     on_call.record(db, now, outcomes)
     for outcome in outcomes:

@@ -10,6 +10,24 @@ that receives escalations, ``tasks.TEAM_LEAD_ROLE``). A notice that could not be
 landline, a refused number) passes the task on to the next person at once. Never two notices to
 the same person for the same task: the table is unique on (task, phone) as well as (task, step).
 
+One notice per woman (one bad report can open several urgent tasks, e.g. ``severe-bp`` and
+``danger-symptoms``). The rows stay one per task and person, so each task keeps its own ladder,
+but what goes over the wire is grouped:
+
+- the rows *due* for the same person about the same pregnancy when a run claims them go out as
+  ONE message with one link (``claim``: the lowest row carries the token, the others ride with
+  it and share its outcome);
+- a task that becomes due for a person who already holds a sent, unopened, unexpired notice
+  about the same woman, whose task is still waiting (open, unclaimed), *joins* that notice: its
+  row is written as sent with the carrier's expiry and no message goes out (``plan``);
+- opening the link acknowledges every task of hers whose notice to that person was sent and
+  not yet opened (one audit entry per task), and the page lists all her open urgent tasks.
+
+Escalation stays per task: a task acknowledged stops; each unacknowledged one goes on down the
+roster from its own due time (tasks with the same due time go to the next person together, as
+one notice); a task for her that is due after the person's link was opened (or after its task
+was claimed or closed, or the link expired) is not covered and gets a notice of its own.
+
 The task counts as acknowledged when someone opened a notice's link after logging in (the
 acknowledgement, audited), claimed it or closed it; then nobody else is told. Only tasks
 created in the last ``LOOKBACK`` are routed, so that turning routing on does not page anyone
@@ -98,6 +116,31 @@ def same_person(phone: str) -> str:
     return digits[2:] if digits.startswith("86") and len(digits) == 13 else digits
 
 
+def _joinable(session: Session, task: StaffTask, phone: str, now: datetime) -> OnCallNotice | None:
+    """A sent, unopened, unexpired notice to the same person about the same woman whose task
+    is still waiting: a new task of hers due for that person rides on it (no new message)."""
+    rows = session.execute(
+        select(OnCallNotice, StaffTask)
+        .join(StaffTask, StaffTask.id == OnCallNotice.task_id)
+        .where(
+            StaffTask.pregnancy_id == task.pregnancy_id,
+            StaffTask.hospital_id == task.hospital_id,
+            StaffTask.id != task.id,
+            StaffTask.status == "open",
+            StaffTask.claimed_by.is_(None),
+            OnCallNotice.status == SENT,
+            OnCallNotice.opened_at.is_(None),
+            OnCallNotice.token_hash.is_not(None),
+            OnCallNotice.expires_at > now,
+        )
+        .order_by(OnCallNotice.id)
+    ).all()
+    for notice, _ in rows:
+        if same_person(notice.phone) == same_person(phone):
+            return notice
+    return None
+
+
 def _acknowledged(task: StaffTask, notices: Sequence[OnCallNotice]) -> bool:
     return task.status != "open" or task.claimed_by is not None or any(n.opened_at for n in notices)
 
@@ -116,7 +159,9 @@ def _next_due(task: StaffTask, notices: Sequence[OnCallNotice]) -> datetime | No
 
 
 def plan(db: Database, now: datetime, channel_for: ChannelFor) -> int:
-    """Write the notices due at ``now`` (status ``due``); returns how many. ``channel_for``
+    """Write the notices due at ``now`` (status ``due``, or joined to a notice she already has:
+    see the module's docstring); returns how many rows were written due (``claim`` makes one
+    message of those for the same woman and person). ``channel_for``
     names the adapter that carries a hospital's notices (its SMS vendor, or webhook; None:
     the hospital has neither, and nothing is written)."""
     written = 0
@@ -155,38 +200,45 @@ def plan(db: Database, now: datetime, channel_for: ChannelFor) -> int:
                 person = people[step]
                 if same_person(person.phone) in told:
                     continue
-                session.add(
-                    OnCallNotice(
-                        hospital_id=task.hospital_id,
-                        task_id=task.id,
-                        step=step,
-                        role=person.role,
-                        name=person.name,
-                        phone=person.phone,
-                        channel=channel,
-                        status=DUE,
-                        attempts=0,
-                        created_at=now,
-                    )
+                carrier = _joinable(session, task, person.phone, now)
+                row = OnCallNotice(
+                    hospital_id=task.hospital_id,
+                    task_id=task.id,
+                    step=step,
+                    role=person.role,
+                    name=person.name,
+                    phone=person.phone,
+                    channel=channel,
+                    status=DUE,
+                    attempts=0,
+                    created_at=now,
                 )
+                how = f"on-call notice to {person.role} {person.name} (roster step {step})"
+                if carrier is not None:  # rides on the notice she already holds: no new message
+                    row.channel, row.status, row.sent_at = carrier.channel, SENT, now
+                    row.expires_at, row.provider_message_id = carrier.expires_at, carrier.provider_message_id
+                    how += f", joined to her unacknowledged notice {carrier.id}"
+                else:
+                    written += 1
+                session.add(row)
                 why = "created outside working hours" if not notices else "not acknowledged"
                 audit(
                     session,
                     Actor(task.hospital_id, ROUTER, "on-call"),
                     "change",
                     now,
-                    f"task {task.id} ({why}): on-call notice to {person.role} {person.name} "
-                    f"(roster step {step})",
+                    f"task {task.id} ({why}): {how}",
                     pregnancy_id=task.pregnancy_id,
                 )
-                written += 1
+                session.flush()  # the next task of hers this run sees this row
                 break
     return written
 
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One notice to send: its row, the roster phone, the text and the one-time link."""
+    """One message to send: its carrying row, the rows that ride with it (other tasks of the
+    same woman for the same person), the roster phone, the text and the one-time link."""
 
     notice_id: int
     hospital_id: str
@@ -196,35 +248,46 @@ class Outgoing:
     phone: str
     text: str
     link: str
+    covers: tuple[int, ...] = ()
 
 
 def claim(db: Database, now: datetime) -> list[Outgoing]:
-    """Mark the due notices in flight, each with a fresh one-time token (only its hash is
-    stored); commits before any provider call."""
+    """Mark the due notices in flight, one message per woman and person with a fresh one-time
+    token (only its hash is stored, on the carrying row); commits before any provider call."""
     out: list[Outgoing] = []
     with db.transaction() as session:
-        notices = session.scalars(
-            select(OnCallNotice).where(OnCallNotice.status == DUE).order_by(OnCallNotice.id)
+        due = session.execute(
+            select(OnCallNotice, StaffTask.pregnancy_id)
+            .join(StaffTask, StaffTask.id == OnCallNotice.task_id)
+            .where(OnCallNotice.status == DUE)
+            .order_by(OnCallNotice.id)
         ).all()
-        for notice in notices:
+        groups: dict[tuple[str, str, str, str], list[OnCallNotice]] = {}
+        for notice, pregnancy_id in due:
+            key = (notice.hospital_id, pregnancy_id, same_person(notice.phone), notice.channel)
+            groups.setdefault(key, []).append(notice)
+        for group in groups.values():
+            carrier, riders = group[0], group[1:]
             token = secrets.token_urlsafe(32)
-            notice.token_hash = token_hash(token)
-            notice.expires_at = now + LINK_TTL
-            notice.status = IN_FLIGHT
-            notice.in_flight_at = now
-            notice.attempts = (notice.attempts or 0) + 1
-            base = hospital_settings.current(session, notice.hospital_id).public_base_url
+            carrier.token_hash = token_hash(token)
+            for notice in group:
+                notice.expires_at = now + LINK_TTL
+                notice.status = IN_FLIGHT
+                notice.in_flight_at = now
+                notice.attempts = (notice.attempts or 0) + 1
+            base = hospital_settings.current(session, carrier.hospital_id).public_base_url
             link = f"{base.rstrip('/')}{LINK_PATH}{token}" if base else ""
             out.append(
                 Outgoing(
-                    notice.id,
-                    notice.hospital_id,
-                    notice.task_id,
-                    notice.step,
-                    notice.channel,
-                    notice.phone,
+                    carrier.id,
+                    carrier.hospital_id,
+                    carrier.task_id,
+                    carrier.step,
+                    carrier.channel,
+                    carrier.phone,
                     NOTICE_TEXT,
                     link,
+                    tuple(n.id for n in riders),
                 )
             )
     return out
@@ -234,13 +297,14 @@ def claim(db: Database, now: datetime) -> list[Outgoing]:
 class Outcome:
     """What a send did: ``sent`` (with the provider's id), ``retry`` (nothing reached the
     provider: try again), or failed with ``error`` (refused, or an unknown outcome: never
-    repeated, the next person is told instead)."""
+    repeated, the next person is told instead). ``covers``: the rows that rode with it."""
 
     notice_id: int
     sent: bool = False
     provider_message_id: str = ""
     retry: bool = False
     error: str = ""
+    covers: tuple[int, ...] = ()
 
 
 def record(db: Database, now: datetime, outcomes: Sequence[Outcome]) -> None:
@@ -249,20 +313,24 @@ def record(db: Database, now: datetime, outcomes: Sequence[Outcome]) -> None:
         return
     with db.transaction() as session:
         for outcome in outcomes:
-            notice = session.get(OnCallNotice, outcome.notice_id)
-            if notice is None or notice.status != IN_FLIGHT:
-                continue
-            if outcome.sent:
-                notice.status, notice.sent_at = SENT, now
-                notice.provider_message_id = outcome.provider_message_id[:128]
-                notice.last_error = None
-                detail = f"on-call notice {notice.id} of task {notice.task_id} sent by {notice.channel}"
-                audit(session, Actor(notice.hospital_id, ROUTER, "on-call"), "change", now, detail)
-            elif outcome.retry and notice.attempts < MAX_ATTEMPTS:
-                notice.status, notice.token_hash, notice.last_error = DUE, None, outcome.error[:500]
-            else:
-                notice.status, notice.sent_at, notice.last_error = FAILED, now, outcome.error[:500]
-                notice.token_hash = None  # its link, if it went out, no longer works
+            carrier = outcome.notice_id
+            for notice_id in (carrier, *outcome.covers):
+                notice = session.get(OnCallNotice, notice_id)
+                if notice is None or notice.status != IN_FLIGHT:
+                    continue
+                if outcome.sent:
+                    notice.status, notice.sent_at = SENT, now
+                    notice.provider_message_id = outcome.provider_message_id[:128]
+                    notice.last_error = None
+                    detail = f"on-call notice {notice.id} of task {notice.task_id} sent by {notice.channel}"
+                    if notice_id != carrier:
+                        detail += f" in the message of notice {carrier}"
+                    audit(session, Actor(notice.hospital_id, ROUTER, "on-call"), "change", now, detail)
+                elif outcome.retry and notice.attempts < MAX_ATTEMPTS:
+                    notice.status, notice.token_hash, notice.last_error = DUE, None, outcome.error[:500]
+                else:
+                    notice.status, notice.sent_at, notice.last_error = FAILED, now, outcome.error[:500]
+                    notice.token_hash = None  # its link, if it went out, no longer works
 
 
 def recover(db: Database, now: datetime) -> int:
@@ -285,8 +353,10 @@ def recover(db: Database, now: datetime) -> int:
 
 def open_link(db: Database, actor: Actor, token: str, now: datetime) -> int:
     """The staff member ``actor`` (logged in, allowed to work tasks) opened a notice's link:
-    the first opening acknowledges the task (audited); returns the task's id. An unknown,
-    expired or other hospital's link raises ``OnCallLinkError``."""
+    the first opening acknowledges every task of hers whose notice to that person was sent and
+    not yet opened (the ones this message carried or that joined it; audited per task); returns
+    the carrying task's id. An unknown, expired or other hospital's link raises
+    ``OnCallLinkError``."""
     with db.transaction() as session:
         notice = session.scalar(select(OnCallNotice).where(OnCallNotice.token_hash == token_hash(token)))
         if (
@@ -297,17 +367,56 @@ def open_link(db: Database, actor: Actor, token: str, now: datetime) -> int:
         ):
             raise OnCallLinkError("this on-call link is unknown or has expired")
         if notice.opened_at is None:
-            notice.opened_at, notice.opened_by = now, actor.label
             task = session.get(StaffTask, notice.task_id)
-            audit(
-                session,
-                actor,
-                "change",
-                now,
-                f"task {notice.task_id} acknowledged: on-call link of notice {notice.id} opened",
-                pregnancy_id=task.pregnancy_id if task else None,
-            )
+            pregnancy_id = task.pregnancy_id if task else None
+            rows = session.execute(
+                select(OnCallNotice)
+                .join(StaffTask, StaffTask.id == OnCallNotice.task_id)
+                .where(
+                    StaffTask.pregnancy_id == pregnancy_id,
+                    OnCallNotice.hospital_id == notice.hospital_id,
+                    OnCallNotice.status == SENT,
+                    OnCallNotice.opened_at.is_(None),
+                )
+                .order_by(OnCallNotice.id)
+            ).scalars()
+            covered = [
+                n for n in rows if n.id != notice.id and same_person(n.phone) == same_person(notice.phone)
+            ]
+            for row in (notice, *covered):
+                row.opened_at, row.opened_by = now, actor.label
+                audit(
+                    session,
+                    actor,
+                    "change",
+                    now,
+                    f"task {row.task_id} acknowledged: on-call link of notice {notice.id} opened",
+                    pregnancy_id=pregnancy_id,
+                )
         return notice.task_id
+
+
+def her_urgent_tasks(db: Database, actor: Actor, task_id: int) -> list[int]:
+    """The ids of her open urgent tasks in ``actor``'s hospital, ``task_id``'s first (if it is
+    one of them): what the on-call page lists and its 已知晓 acknowledges."""
+    with db.reading() as session:
+        task = session.get(StaffTask, task_id)
+        if task is None or task.hospital_id != actor.hospital_id:
+            return []
+        ids = list(
+            session.scalars(
+                select(StaffTask.id)
+                .where(
+                    StaffTask.hospital_id == actor.hospital_id,
+                    StaffTask.pregnancy_id == task.pregnancy_id,
+                    StaffTask.priority == "urgent",
+                    StaffTask.status == "open",
+                    StaffTask.id != task_id,
+                )
+                .order_by(StaffTask.created_at, StaffTask.id)
+            )
+        )
+        return ([task_id] if task.status == "open" and task.priority == "urgent" else []) + ids
 
 
 def _why(session: Session, task_id: int) -> str | None:
@@ -315,25 +424,37 @@ def _why(session: Session, task_id: int) -> str | None:
     return session.scalar(select(OutboxRow.why).where(OutboxRow.dedupe_key == dedupe_key))
 
 
-def task_page(db: Database, cipher: FieldCipher, actor: Actor, task_id: int, now: datetime) -> dict[str, Any]:
-    """The task as the on-call page shows it (the read is audited; another hospital's task is
-    not found): the task's view, why it was opened, and its notices."""
-    view = tasks.get_task(db, cipher, actor, task_id, now)
+def _page_view(session: Session, view: dict[str, Any], task_id: int) -> dict[str, Any]:
     view["due_time"] = datetime.fromisoformat(view["due_at"]) if view["due_at"] else None
+    view["why"] = _why(session, task_id)
+    view["notices"] = [
+        {
+            "step": n.step,
+            "role": n.role,
+            "name": n.name,
+            "status": n.status,
+            "sent_at": n.sent_at,
+            "opened_at": n.opened_at,
+            "opened_by": n.opened_by,
+        }
+        for n in session.scalars(
+            select(OnCallNotice).where(OnCallNotice.task_id == task_id).order_by(OnCallNotice.id)
+        )
+    ]
+    return view
+
+
+def task_page(db: Database, cipher: FieldCipher, actor: Actor, task_id: int, now: datetime) -> dict[str, Any]:
+    """The task as the on-call page shows it (the reads are audited; another hospital's task
+    is not found): the task's view, why it was opened, and its notices; under ``her_tasks``
+    the same for each of her open urgent tasks, this one first."""
+    view = tasks.get_task(db, cipher, actor, task_id, now)
+    others = [
+        tasks.get_task(db, cipher, actor, other, now)
+        for other in her_urgent_tasks(db, actor, task_id)
+        if other != task_id
+    ]
     with db.reading() as session:
-        view["why"] = _why(session, task_id)
-        view["notices"] = [
-            {
-                "step": n.step,
-                "role": n.role,
-                "name": n.name,
-                "status": n.status,
-                "sent_at": n.sent_at,
-                "opened_at": n.opened_at,
-                "opened_by": n.opened_by,
-            }
-            for n in session.scalars(
-                select(OnCallNotice).where(OnCallNotice.task_id == task_id).order_by(OnCallNotice.id)
-            )
-        ]
+        _page_view(session, view, task_id)
+        view["her_tasks"] = [view, *(_page_view(session, o, o["id"]) for o in others)]
     return view

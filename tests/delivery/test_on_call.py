@@ -21,6 +21,7 @@ from carepath.channels.registry import ChannelDeps, build_channels
 from carepath.delivery.dispatch_settings import HospitalDelivery
 from carepath.delivery.on_call import route_once
 from carepath.store import on_call
+from carepath.store.db import Database
 from carepath.store.models import AuditEntry, OutboxRow, StaffTask
 from carepath.store.models_on_call import OnCallNotice
 from tests.conftest import NOW, set_hospital_settings
@@ -75,16 +76,31 @@ def setup(app: Flask, fake: FakeProviders, client: httpx.Client) -> HospitalDeli
     return HospitalDelivery(channels=build_channels(config, deps, {}))
 
 
-def _task(app: Flask, created: datetime, *, n: int = 1, priority: str = "urgent") -> int:  # noqa: F811
+SEVERE_BP = "血压≥160/110 mmHg，请立即联系并安排急诊评估"
+DANGER = "血压升高伴头痛等危险症状，请立即联系并安排急诊评估"
+
+
+def _task(
+    app: Flask,  # noqa: F811
+    created: datetime,
+    *,
+    n: int = 1,
+    priority: str = "urgent",
+    pregnancy: str | None = None,
+    rule: str = "severe-bp",
+    title: str = SEVERE_BP,
+) -> int:
+    """An urgent task of pregnancy ``n`` (a new one), or of ``pregnancy`` (another of hers)."""
     db, cipher = app.extensions["carepath.db"], app.extensions["carepath.cipher"]
-    _, pregnancy = add_pregnancy(db, cipher, n, hospital=HOSPITAL)
-    key = f"{pregnancy}/hypertension@1/severe-bp/ev-{n}/0"
+    if pregnancy is None:
+        _, pregnancy = add_pregnancy(db, cipher, n, hospital=HOSPITAL)
+    key = f"{pregnancy}/hypertension@1/{rule}/ev-{n}/0"
     with db.transaction() as session:
         task = StaffTask(
             hospital_id=HOSPITAL,
             pregnancy_id=pregnancy,
             dedupe_key=key,
-            title="血压≥160/110 mmHg，请立即联系并安排急诊评估",
+            title=title,
             assign="responsible_doctor",
             priority=priority,
             due_at=created + timedelta(hours=1),
@@ -99,7 +115,7 @@ def _task(app: Flask, created: datetime, *, n: int = 1, priority: str = "urgent"
                 dedupe_key=key,
                 pathway_id="hypertension",
                 version="1",
-                rule_id="severe-bp",
+                rule_id=rule,
                 kind="task",
                 params={},
                 due_at=created,
@@ -281,4 +297,199 @@ def test_the_schedulers_on_call_job_routes_them(
     clock.now = NIGHT + timedelta(seconds=30)
     report = jobs.on_call()
     assert report.sent == 1 and reports == [("on_call", report)]
+    assert [p for p, _, _ in _texts(fake)] == [WANG]
+
+
+def _pregnancy_of(app: Flask, task_id: int) -> str:  # noqa: F811
+    db: Database = app.extensions["carepath.db"]
+    with db.reading() as session:
+        task = session.get(StaffTask, task_id)
+        assert task is not None
+        return task.pregnancy_id
+
+
+def test_one_bad_report_with_two_urgent_tasks_is_one_notice_and_one_link_acknowledges_both(
+    app: Flask,  # noqa: F811
+    clock: Any,  # noqa: F811
+    fake: FakeProviders,
+    setup: HospitalDelivery,
+) -> None:
+    """166/104 with a headache opens ``severe-bp`` and ``danger-symptoms``: the on-call doctor
+    gets one SMS with one link; opening it acknowledges both (audited per task); the page lists
+    both; 已知晓 claims both; nobody else is told about either."""
+    db = app.extensions["carepath.db"]
+    bp = _task(app, NIGHT)
+    pregnancy = _pregnancy_of(app, bp)
+    danger = _task(app, NIGHT, pregnancy=pregnancy, rule="danger-symptoms", title=DANGER)
+    other_woman = _task(app, NIGHT, n=2)  # another woman's task: her own notice
+    report = route_once(db, NIGHT, lambda h: setup)
+    assert report.sent == 2
+    texts = _texts(fake)
+    assert [p for p, _, _ in texts] == [WANG, WANG]  # one for her, one for the other woman
+    link = texts[0][2]
+    assert len({t[2] for t in texts}) == 2
+
+    clock.now = NIGHT + timedelta(minutes=10)
+    browser = StaffBrowser(app.test_client())
+    staff_id = make_staff(app, "wang", "doctor")
+    browser.login("wang")
+    opened = browser.client.get(urlsplit(link).path)
+    assert opened.status_code == 302 and opened.headers["Location"].endswith(f"/staff/on-call/tasks/{bp}")
+    page = browser.client.get(opened.headers["Location"]).get_data(as_text=True)
+    assert SEVERE_BP in page and DANGER in page and page.count('class="on-call-task"') == 2
+    with db.reading() as session:
+        opened_tasks = {
+            n.task_id
+            for n in session.scalars(select(OnCallNotice).where(OnCallNotice.opened_at.is_not(None)))
+        }
+        details = set(
+            session.scalars(select(AuditEntry.detail).where(AuditEntry.actor == f"staff:{staff_id}"))
+        )
+    assert opened_tasks == {bp, danger}  # not the other woman's
+    with db.reading() as session:
+        carrier = session.scalars(
+            select(OnCallNotice.id).where(OnCallNotice.token_hash.is_not(None)).order_by(OnCallNotice.id)
+        ).first()
+    assert {
+        f"task {bp} acknowledged: on-call link of notice {carrier} opened",
+        f"task {danger} acknowledged: on-call link of notice {carrier} opened",
+    } <= details
+
+    for minutes in (61, 95, 180):  # both acknowledged: nobody else hears of either
+        route_once(db, NIGHT + timedelta(minutes=minutes), lambda h: setup)
+    assert [p for p, _, _ in _texts(fake)] == [WANG, WANG, LI, ZHANG]  # the other woman's goes on
+
+    answer = browser.post(
+        f"/staff/on-call/tasks/{bp}/acknowledge", {}, token_from=f"/staff/on-call/tasks/{bp}"
+    )
+    assert answer.status_code == 302
+    with db.reading() as session:
+        claimed = {t.id: t.claimed_by for t in session.scalars(select(StaffTask))}
+    assert claimed[bp] == claimed[danger] == f"staff:{staff_id}" and claimed[other_woman] is None
+
+
+def test_her_tasks_go_down_the_roster_together_and_a_task_while_unacknowledged_joins_the_notice(
+    app: Flask,  # noqa: F811
+    clock: Any,  # noqa: F811
+    fake: FakeProviders,
+    setup: HospitalDelivery,
+) -> None:
+    db = app.extensions["carepath.db"]
+    bp = _task(app, NIGHT)
+    pregnancy = _pregnancy_of(app, bp)
+    danger = _task(app, NIGHT, pregnancy=pregnancy, rule="danger-symptoms", title=DANGER)
+    route_once(db, NIGHT, lambda h: setup)
+    # 23:20 she reports again: a third urgent task while Wang has not opened his link
+    later = _task(app, NIGHT + timedelta(minutes=20), pregnancy=pregnancy, rule="severe-bp-2")
+    assert route_once(db, NIGHT + timedelta(minutes=20), lambda h: setup).sent == 0
+    assert [p for p, _, _ in _texts(fake)] == [WANG]  # joined: no second SMS
+    # 00:00 the first two are due and unacknowledged: one SMS to the next person for both
+    route_once(db, NIGHT + timedelta(hours=1), lambda h: setup)
+    assert [p for p, _, _ in _texts(fake)] == [WANG, LI]
+    with db.reading() as session:
+        told = sorted(
+            (n.task_id, same)
+            for n, same in ((n, on_call.same_person(n.phone)) for n in session.scalars(select(OnCallNotice)))
+        )
+    assert told == sorted(
+        [
+            (bp, "13800000001"),
+            (danger, "13800000001"),
+            (later, "13800000001"),
+            (bp, "13800000002"),
+            (danger, "13800000002"),
+        ]
+    )
+    # 00:20 the third is due: Li already holds an unopened notice about her, it joins that one
+    route_once(db, NIGHT + timedelta(hours=1, minutes=20), lambda h: setup)
+    assert [p for p, _, _ in _texts(fake)] == [WANG, LI]
+    # Li opens his link: all three acknowledged, the lead is never told
+    clock.now = NIGHT + timedelta(hours=1, minutes=25)
+    browser = StaffBrowser(app.test_client())
+    make_staff(app, "li", "doctor")
+    browser.login("li")
+    assert browser.client.get(urlsplit(_texts(fake)[1][2]).path).status_code == 302
+    for minutes in (90, 120, 240):
+        route_once(db, NIGHT + timedelta(minutes=minutes), lambda h: setup)
+    assert [p for p, _, _ in _texts(fake)] == [WANG, LI]
+
+
+def test_a_task_for_her_after_the_acknowledgement_gets_a_new_notice(
+    app: Flask,  # noqa: F811
+    clock: Any,  # noqa: F811
+    fake: FakeProviders,
+    setup: HospitalDelivery,
+) -> None:
+    db = app.extensions["carepath.db"]
+    bp = _task(app, NIGHT)
+    pregnancy = _pregnancy_of(app, bp)
+    _task(app, NIGHT, pregnancy=pregnancy, rule="danger-symptoms", title=DANGER)
+    route_once(db, NIGHT, lambda h: setup)
+    clock.now = NIGHT + timedelta(minutes=10)
+    browser = StaffBrowser(app.test_client())
+    make_staff(app, "wang", "doctor")
+    browser.login("wang")
+    assert browser.client.get(urlsplit(_texts(fake)[0][2]).path).status_code == 302
+    third = _task(app, NIGHT + timedelta(minutes=40), pregnancy=pregnancy, rule="severe-bp-2")
+    assert route_once(db, NIGHT + timedelta(minutes=40), lambda h: setup).sent == 1
+    texts = _texts(fake)
+    assert [p for p, _, _ in texts] == [WANG, WANG] and texts[0][2] != texts[1][2]
+    clock.now = NIGHT + timedelta(minutes=45)
+    browser.login("wang")
+    opened = browser.client.get(urlsplit(texts[1][2]).path)
+    assert opened.headers["Location"].endswith(f"/staff/on-call/tasks/{third}")
+
+
+def test_a_hospital_without_sms_gets_the_notice_by_its_webhook(
+    app: Flask,  # noqa: F811
+    fake: FakeProviders,
+    client: httpx.Client,
+) -> None:
+    db = app.extensions["carepath.db"]
+    deps = ChannelDeps(client=client, token_store=InMemoryTokenStore(), inbox=MemoryInbox())
+    hook = {
+        "inbox": {},
+        "webhook": {
+            "url": f"{fake.base_url}/hooks/call-centre",
+            "key_id": "ck_hospital",
+            "secret": "hook-secret",
+        },
+    }
+    set_hospital_settings(
+        db,
+        HOSPITAL,
+        working_hours={day: "08:00-17:30" for day in ("mon", "tue", "wed", "thu", "fri")},
+        on_call=ROSTER,
+        public_base_url="https://mch.example",
+    )
+    setup = HospitalDelivery(channels=build_channels(hook, deps, {}))
+    task_id = _task(app, NIGHT)
+    report = route_once(db, NIGHT, lambda h: setup)
+    assert report.sent == 1 and not fake.delivered("tencent.sms")
+    (received,) = fake.delivered("webhook")
+    body = received.payload
+    assert (body["recipient"], body["summary"]) == ("138 0000 0001", on_call.NOTICE_TEXT)
+    assert body["kind"] == "on-call-task" and body["link"].startswith("https://mch.example/staff/on-call/")
+    with db.reading() as session:
+        notice = session.scalars(select(OnCallNotice)).one()
+        assert (notice.task_id, notice.channel, notice.status) == (task_id, "webhook", "sent")
+        assert notice.token_hash == on_call.token_hash(body["link"].rsplit("/", 1)[1])
+
+
+def test_her_two_tasks_refused_by_a_landline_pass_on_together_as_one_sms(
+    app: Flask,  # noqa: F811
+    fake: FakeProviders,
+    setup: HospitalDelivery,
+) -> None:
+    db = app.extensions["carepath.db"]
+    set_hospital_settings(
+        db, HOSPITAL, on_call=[{"role": "值班", "name": "座机", "phone": "0571-87654321"}, *ROSTER]
+    )
+    bp = _task(app, NIGHT)
+    _task(app, NIGHT, pregnancy=_pregnancy_of(app, bp), rule="danger-symptoms", title=DANGER)
+    report = route_once(db, NIGHT, lambda h: setup)
+    assert (report.planned, report.sent, report.failed) == (2, 0, 1)  # two rows, one message
+    with db.reading() as session:
+        assert [n.status for n in session.scalars(select(OnCallNotice))] == ["failed", "failed"]
+    assert route_once(db, NIGHT + timedelta(minutes=1), lambda h: setup).sent == 1
     assert [p for p, _, _ in _texts(fake)] == [WANG]

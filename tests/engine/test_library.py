@@ -490,6 +490,7 @@ LOSSES = [
     ("twins-one-stillbirth", "2026-09-16T08:00:00+08:00"),
     ("baby-dies-day-10", "2026-10-08T15:00:00+08:00"),
     ("stillbirth-30-weeks", "2026-08-03T11:00:00+08:00"),
+    ("twin-dies-in-womb-o31-2", "2026-08-03T11:00:00+08:00"),
 ]
 
 
@@ -510,7 +511,7 @@ def test_nothing_she_is_sent_after_a_baby_is_lost_congratulates(name, lost_at):
     for row in after:
         item = items[row.summary]
         assert not any(word in item.body + item.title for word in CONGRATULATIONS), (name, row.summary)
-    if name != "twins-one-stillbirth":  # the living twin keeps its screening
+    if name not in ("twins-one-stillbirth", "twin-dies-in-womb-o31-2"):  # the living twin's screening
         assert not [r for r in after if r.summary.startswith("newborn-")], name
 
 
@@ -530,7 +531,9 @@ def test_congratulating_items_are_only_sent_when_every_baby_is_known_alive():
     assert sources.count("content: postpartum-care") == 1
     welcome = yaml.safe_load((PATHWAYS_DIR / "postpartum-and-newborn.yaml").read_text("utf-8"))
     [rule] = [r for r in welcome["rules"] if "postpartum-care" in str(r["do"])]
-    assert rule["when"] == {"any_baby_lost": False}
+    # every baby known alive, and no twin lost in the womb (O31.2: the HIS may list only the
+    # living baby)
+    assert rule["when"] == {"all": [{"any_baby_lost": False}, {"not": {"icd10": "O31.2"}}]}
 
 
 def test_a_twin_who_died_in_the_womb_stops_the_term_congratulation():
@@ -568,6 +571,42 @@ def test_a_twin_who_died_in_the_womb_stops_the_term_congratulation():
         for r in after
         if any(w in items[r.summary].body + items[r.summary].title for w in CONGRATULATIONS)
     ] == []
+
+
+@pytest.mark.parametrize(
+    "patient",
+    [
+        {
+            "plurality": 2,
+            "diagnoses": [
+                {"code": "O30.001", "date": "2026-07-20"},
+                {"code": "O31.201", "date": "2026-07-20"},
+            ],
+        },
+        {"diagnoses": [{"code": "O31.201", "date": "2026-07-20"}]},  # the code alone enrols her
+    ],
+)
+def test_a_transfer_who_arrives_after_a_twins_death_in_the_womb_gets_the_tasks_once(patient):
+    """O31.2 already on her record at entry: the doctor's urgent task and the nurse's call at
+    once, each once (the at-entry rule; the tag keeps the diagnosis rule from repeating them),
+    and no twin-scan reminder though she is monochorionic."""
+    persona = {
+        "patient": {
+            "id": "twin-iufd-transfer",
+            "lmp": "2026-01-05",
+            "tags": ["单绒毛膜双胎"],
+            "enrolled_at": "2026-07-20T10:00:00+08:00",
+            **patient,
+        },
+        "until": "2026-08-31",
+    }
+    rows = run_persona(persona)
+    tasks = [(f"{r.at:%m-%d %H:%M}", r.rule, r.summary.split("：")[0]) for r in rows if r.action == "task"]
+    assert [t for t in tasks if "双胎之一" in t[2] or "关怀" in t[2]] == [
+        ("07-20 10:00", "one-fetus-died-at-entry", "双胎之一宫内死亡（O31.2）"),
+        ("07-20 10:00", "one-fetus-died-at-entry", "关怀电话"),
+    ]
+    assert not [r for r in rows if r.summary == "twin-scan"]
 
 
 def test_rh_negative_learnt_after_the_loss_opens_the_anti_d_task():

@@ -5,8 +5,9 @@ workspace (issue 20) has a task page of its own that absorbs it.
 (the login form brings them back here) and the ``task.work`` permission; the first opening
 acknowledges the task (audited), which stops the notices going on down the roster, then leads to
 the task. An unknown, expired or other hospital's link answers alike (404, counted).
-``/staff/on-call/tasks/<id>``: the task (title, due, why), with a 已知晓 button that claims it
-for whoever pressed it (``tasks.claim``, audited; CSRF-protected).
+``/staff/on-call/tasks/<id>``: all her open urgent tasks, this one first (title, due, why,
+who was told), with a 已知晓 button that claims them all for whoever pressed it (``tasks.claim``
+per task, audited; CSRF-protected). One link per woman: see ``store/on_call.py``.
 """
 
 from __future__ import annotations
@@ -59,9 +60,13 @@ def task_page(task_id: int) -> Any:
 @blp.post("/tasks/<int:task_id>/acknowledge")
 @require("task.work")
 def acknowledge(task_id: int) -> Any:
+    """已知晓: claims this task and every other open urgent task of hers the page listed (one
+    ``tasks.claim`` each, audited per task); one taken by someone else is left to them."""
     db, now, actor = _context()
+    cipher = current_app.extensions["carepath.cipher"]
+    others = [other for other in on_call.her_urgent_tasks(db, actor, task_id) if other != task_id]
     try:
-        tasks.claim(db, current_app.extensions["carepath.cipher"], actor, task_id, now)
+        tasks.claim(db, cipher, actor, task_id, now)
     except tasks.TaskNotFoundError:
         return _not_found(gettext("No such task in your hospital."))
     except tasks.TaskClaimedError:
@@ -70,4 +75,9 @@ def acknowledge(task_id: int) -> Any:
         flash(gettext("This task is already closed."), "error")
     else:
         flash(gettext("Acknowledged: the task is yours."), "ok")
+    for other in others:
+        try:
+            tasks.claim(db, cipher, actor, other, now)
+        except (tasks.TaskClaimedError, tasks.TaskClosedError, tasks.TaskNotFoundError):
+            continue  # taken or closed meanwhile: left as it is
     return redirect(url_for("staff_on_call.task_page", task_id=task_id))
