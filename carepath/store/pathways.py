@@ -215,7 +215,12 @@ def move_enrolments(session: Session, hospital_id: str, pathway_id: str, version
 def _library_for(session: Session, hospital_id: str) -> Library:
     rows = _loaded_rows(session, hospital_id)
     current_ids = _current_ids(rows)
-    key = tuple((r.id, r.status, r.id in current_ids) for r in rows)
+    # Row ids are only unique within one database: the key names the database too (a process
+    # with two — tests, a migration tool — must never take one's library for the other's).
+    key = (
+        session.get_bind().engine.url.render_as_string(hide_password=True),
+        tuple((r.id, r.pathway_id, r.version, r.status, r.id in current_ids) for r in rows),
+    )
     with _cache_lock:
         cached = _cache.get(key)
     if cached is not None:

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from carepath.errors import CompileError
 from carepath.store import pathways
-from carepath.store.db import Database
+from carepath.store.db import Database, upgrade
 from tests.conftest import NOW, ROOT, empty_tables
 
 SOURCE = (ROOT / "examples" / "pathways" / "gdm.yaml").read_text(encoding="utf-8")
@@ -52,3 +53,22 @@ def test_hospital_pathways_are_its_own(db: Database) -> None:
     with db.reading() as session:
         assert "gdm-example" in pathways.library_for(session, "a").current
         assert pathways.library_for(session, "b").current == {}
+
+
+def test_two_databases_in_one_process_never_share_a_library(tmp_path: Path) -> None:
+    """Row ids repeat across databases: each database's pathways are its own (the content
+    go-live test once listed another test database's pathway)."""
+    urls = [f"sqlite:///{tmp_path / name}" for name in ("one.db", "two.db")]
+    for url in urls:
+        upgrade(url)
+    first, second = (Database(url) for url in urls)
+    try:
+        for database, source in ((first, SOURCE), (second, SOURCE.replace("gdm-example", "gdm-other"))):
+            with database.transaction() as session:
+                pathways.publish(session, {"gdm.yaml": source}, NOW)  # row id 1 in both
+        for database, expected in ((first, "gdm-example"), (second, "gdm-other")):
+            with database.reading() as session:
+                assert set(pathways.library_for(session, "h", fresh=True).current) == {expected}
+    finally:
+        first.dispose()
+        second.dispose()
