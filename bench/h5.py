@@ -229,7 +229,7 @@ def breakdown(url: str, config: dict[str, str], count: int) -> dict[str, float]:
 
         setattr(owner, name, timed_call)
 
-    wrap(events, "process", lambda *a, **k: f"event {a[3].type} (evaluation included)")
+    wrap(events, "record", lambda *a, **k: f"event {a[3].type} (evaluation included)")
     wrap(consents, "record_consent", lambda *a, **k: "consents (7 rows)")
     wrap(consents, "bind", lambda *a, **k: "phone binding")
     try:
