@@ -26,13 +26,7 @@ from carepath.store import evaluation, icd10
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
 from carepath.store.event_input import HisEvent, check_pathway, parse_event
-from carepath.store.event_patients import (  # noqa: F401  (the errors are this service's, too)
-    PatientMismatchError,
-    UnknownPatientError,
-    UnknownPregnancyError,
-    check_same_woman,
-    resolve,
-)
+from carepath.store.event_patients import resolve
 from carepath.store.models import (
     DatingRecord,
     Diagnosis,
