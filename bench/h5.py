@@ -6,8 +6,9 @@ risk screen, consents, bindings, source count and inbox copies written in one tr
 session started) and of the WeChat sign-in callback (GET /h5/sign-in/wechat/return: the state
 checked, the code claimed once, exchanged at the fake WeChat over loopback, her binding found,
 her session started): the server's own request time (gunicorn's access log, queueing in front
-of the two workers excluded) and the time each woman waited; and what dominates one submit
-(the service's parts timed in this process on the same database).
+of the two workers excluded) and the time each woman waited; the workers' CPU per woman (the
+work itself, which other load on a shared machine stretches far less than the times); and what
+dominates one submit (the service's parts timed in this process on the same database).
 
     .venv/bin/python bench/h5.py [--women 50] [--rounds 4] [--database postgresql+psycopg://...]
 
@@ -229,7 +230,7 @@ def breakdown(url: str, config: dict[str, str], count: int) -> dict[str, float]:
 
         setattr(owner, name, timed_call)
 
-    wrap(events, "process", lambda *a, **k: f"event {a[3].type} (evaluation included)")
+    wrap(events, "record", lambda *a, **k: f"event {a[3].type} (evaluation included)")
     wrap(consents, "record_consent", lambda *a, **k: "consents (7 rows)")
     wrap(consents, "bind", lambda *a, **k: "phone binding")
     try:
@@ -282,6 +283,24 @@ def prepare(url: str, config: dict[str, str]) -> str:
     registration.register(database, cipher, HOSPITAL, "bench-bound", form, now=now)
     database.dispose()
     return code
+
+
+def worker_cpu(server: subprocess.Popen[bytes]) -> float:
+    """Seconds of CPU (user + system) gunicorn's workers have used so far (Linux /proc): the work
+    per request, which other load on the machine stretches far less than the request's time."""
+    used = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # a process that ended meanwhile
+            continue
+        if int(fields[1]) == server.pid:  # its parent is gunicorn's master
+            used += int(fields[11]) + int(fields[12])  # utime, stime
+    return used / os.sysconf("SC_CLK_TCK")
+
+
+def report_cpu(server: subprocess.Popen[bytes], before: float, women: int, what: str) -> None:
+    print(f"{what}: the workers' CPU per woman {(worker_cpu(server) - before) / women * 1000:.0f} ms")
 
 
 def report(what: str, rounds: list[tuple[list[float], list[str]]]) -> None:
@@ -370,12 +389,14 @@ def main() -> None:
             f"gunicorn {args.workers} sync workers, PostgreSQL, built-in library; "
             f"{args.rounds} rounds of {args.women} women at once"
         )
-        warm = len(access_log.read_text().splitlines())
+        warm, cpu = len(access_log.read_text().splitlines()), worker_cpu(server)
         report("registration submit", [round_of(port, code, args.women) for _ in range(args.rounds)])
         report_server(access_log, warm, "POST /h5/register ", "registration submit")
-        warm = len(access_log.read_text().splitlines())
+        report_cpu(server, cpu, args.women * args.rounds, "registration (scan URL, form page, submit)")
+        warm, cpu = len(access_log.read_text().splitlines()), worker_cpu(server)
         report("sign-in callback", [sign_in_round(port, fake_port, args.women) for _ in range(args.rounds)])
         report_server(access_log, warm, "GET /h5/sign-in/wechat/return ", "sign-in callback")
+        report_cpu(server, cpu, args.women * args.rounds, "sign-in (page, callback)")
         print("one submit, alone, timed in this process (median ms):")
         for name, ms in sorted(breakdown(url, config, 20).items(), key=lambda kv: -kv[1]):
             print(f"  {name:44s} {ms:7.1f}")

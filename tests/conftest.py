@@ -56,7 +56,7 @@ def empty_tables(database: Any) -> None:
     import carepath.store.models_registration
     import carepath.store.models_sign_in
     import carepath.store.models_sources  # noqa: F401
-    from carepath.store import approvals, hospital_settings, pathways, tenants
+    from carepath.store import approvals, hospital_settings, pathways, recent, tenants
     from carepath.store.models import Base
 
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
@@ -70,6 +70,7 @@ def empty_tables(database: Any) -> None:
     tenants.forget_key()
     hospital_settings.CACHE.forget()
     approvals.clear_cache()
+    recent.PUBLISHED.forget()
 
 
 NOW = datetime(2026, 7, 10, 7, 0, tzinfo=UTC)  # 15:00 in Shanghai

@@ -52,7 +52,14 @@ class InboxCopies:
     """The inbox copies of one claimed batch: the existing ones read in one query, the new ones
     inserted in one statement (ids returned) and their links set in one more per link base."""
 
-    def __init__(self, session: Session, rows: Sequence[OutboxRow]) -> None:
+    def __init__(
+        self,
+        session: Session,
+        rows: Sequence[OutboxRow],
+        *,
+        libraries: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        """``libraries``: hospital -> its education library, when the caller has it already."""
         self._session = session
         keys = [row.dedupe_key for row in rows]
         found = session.execute(
@@ -63,7 +70,7 @@ class InboxCopies:
         self.items = {key: Filed(title, summary, id_, link or "") for key, id_, title, summary, link in found}
         self._new: dict[str, tuple[Filed, dict[str, Any], str]] = {}
         self._filed: list[tuple[OutboxRow, Filed]] = []
-        self._libraries: dict[str, Mapping[str, Any]] = {}
+        self._libraries: dict[str, Mapping[str, Any]] = dict(libraries or {})
 
     def _library(self, hospital_id: str) -> Mapping[str, Any]:
         """The hospital's education library, read once per batch."""

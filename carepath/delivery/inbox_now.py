@@ -8,6 +8,10 @@ hospital allows drafts) and a kill switch leave the row to the dispatcher, which
 always does. The rows stay ``due``: the dispatcher still claims them, finds the copy filed and
 sends only what is external (and holds that for the send window); a lesson, inbox-only, is then
 marked sent.
+
+The hospital's approvals and education library come through ``store/recent.py`` (a publish is
+seen here within ``pathways.RECHECK_SECONDS``, in the publishing process at once); the kill
+switches are read every time.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from sqlalchemy.orm import Session
 from carepath.delivery.claiming import ITEM_PATH
 from carepath.delivery.inbox_copies import InboxCopies
 from carepath.delivery.items import NOTIFICATION_KINDS
-from carepath.store import approvals, delivery_state, hospital_settings
+from carepath.store import approvals, delivery_state, hospital_settings, publishing
 from carepath.store.models import OutboxRow
+from carepath.store.recent import PUBLISHED, Published
 
 
 def file_due_now(session: Session, hospital_id: str, pregnancy_id: str, now: datetime) -> int:
@@ -46,12 +51,13 @@ def file_due_now(session: Session, hospital_id: str, pregnancy_id: str, now: dat
     paused = delivery_state.pauses(session, hospital_id)
     if any(scope == "all" for scope, _ in paused) or ("pregnancy", pregnancy_id) in paused:
         return 0
-    found = approvals.approvals(session, hospital_id)
+    published = PUBLISHED.get(session, hospital_id, _published)
+    found = published.approvals
     settings = hospital_settings.current(session, hospital_id)
     drafts = settings.drafts_allowed
     base = settings.public_base_url
     link_base = base.rstrip("/") + ITEM_PATH if base else ITEM_PATH
-    inbox = InboxCopies(session, rows)
+    inbox = InboxCopies(session, rows, libraries={hospital_id: published.content})
     filed = 0
     for row in rows:
         params = row.params if isinstance(row.params, dict) else {}
@@ -61,3 +67,9 @@ def file_due_now(session: Session, hospital_id: str, pregnancy_id: str, now: dat
         filed += 1
     inbox.flush()
     return filed
+
+
+def _published(session: Session, hospital_id: str) -> Published:
+    return Published(
+        approvals.approvals(session, hospital_id), publishing.content_items(session, hospital_id)
+    )

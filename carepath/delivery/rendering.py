@@ -10,6 +10,7 @@ autoescaped; plain-text output (WeChat, SMS) is not, since it is never parsed as
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -34,6 +35,10 @@ SAMPLE_FACTS: Mapping[str, object] = {
 }
 
 _TEMPLATE_NAME = "<template>"
+#: Compiled templates a process keeps (least recently used dropped first): a lesson's three
+#: templates are compiled once, not on every send. The key is the text itself, so an edited
+#: or newly published text is a new entry; nothing here can go stale.
+TEMPLATES_KEPT = 512
 
 #: The one neutral summary external channels carry for an item without content of its own (a
 #: checkup reminder), and the inbox titles of such items (``external_params`` checks that the
@@ -102,10 +107,16 @@ def build_safe_facts(
     return facts
 
 
+@functools.lru_cache(maxsize=TEMPLATES_KEPT)
+def _compiled(template: str, html: bool) -> jinja2.Template:
+    """``template`` compiled in its own sandbox (no loader, fixed filters: a compiled template
+    holds nothing of one render for the next, and renders safely from several threads)."""
+    return make_environment(html=html).from_string(template)
+
+
 def render_text(template: str, facts: Mapping[str, object], *, html: bool = False) -> str:
     """Render one template with her safe facts. Raises jinja2 errors; lint catches them first."""
-    env = make_environment(html=html)
-    return env.from_string(template).render(safe_facts(facts))
+    return _compiled(template, html).render(safe_facts(facts))
 
 
 def render_item(item: ContentItem, facts: Mapping[str, object], *, html: bool = False) -> RenderedItem:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from carepath.engine import loss, plans
 from carepath.engine.runtime import State
 from carepath.errors import CarepathError
-from carepath.store import evaluation, events
+from carepath.store import evaluation, event_patients, events
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
 from carepath.store.event_input import HisEvent, parse_event
@@ -214,13 +214,15 @@ def _grouped_or_raise(
         if patient is None and digest is not None:
             patient = by_hash.get(digest)
             try:
-                events.check_same_woman(patient, event)
+                event_patients.check_same_woman(patient, event)
             except CarepathError as exc:
                 item.result = _problem(exc)
                 continue
         if patient is None:
             item.result = _problem(
-                events.UnknownPatientError("no patient with this his_id or id_number in your hospital")
+                event_patients.UnknownPatientError(
+                    "no patient with this his_id or id_number in your hospital"
+                )
             )
             continue
         if digest is not None and patient.id_number_hash != digest:
@@ -229,7 +231,7 @@ def _grouped_or_raise(
         if event.pregnancy is not None:
             candidates = [p for p in candidates if p.his_pregnancy_id == event.pregnancy]
         if not candidates:
-            item.result = _problem(events.UnknownPregnancyError("no such pregnancy for this patient"))
+            item.result = _problem(event_patients.UnknownPregnancyError("no such pregnancy for this patient"))
             continue
         pregnancy = candidates[-1]
         last = latest.get(pregnancy.id, pregnancy.last_occurred_at)

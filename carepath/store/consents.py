@@ -99,11 +99,14 @@ def bind(
     value: str,
     at: datetime,
     account: str = "",
+    first: bool = False,
 ) -> ChannelBinding:
-    """Bind her on a channel (replacing an earlier binding of the same kind and account)."""
+    """Bind her on a channel (replacing an earlier binding of the same kind and account).
+    ``first``: her patient row was made in this transaction, so there is none to replace."""
     if kind not in BINDING_ADAPTERS:
         raise ValueError(f"binding kind must be one of {sorted(BINDING_ADAPTERS)}")
-    unbind(session, patient_id, kind, account, at)
+    if not first:
+        unbind(session, patient_id, kind, account, at)
     row = ChannelBinding(
         hospital_id=hospital_id, patient_id=patient_id, kind=kind, account=account, bound_at=at
     )

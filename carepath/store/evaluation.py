@@ -301,13 +301,19 @@ def _save_enrolments(session: Session, pregnancy: Pregnancy, before: State, afte
     _insert_ignore(session, EnrolmentRecord, added)
 
 
+#: Rows of one batch go in one statement: a None is written as NULL (none of these tables'
+#: columns has a default of its own for it) instead of being left out, which would split the
+#: batch into one statement per pattern of missing values.
+_ONE_STATEMENT = {"render_nulls": True}
+
+
 def _insert_ignore(session: Session, model: Any, values: list[dict[str, Any]]) -> None:
     """INSERT ... ON CONFLICT DO NOTHING: the unique dedupe key decides, never a read first."""
     if not values:
         return
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(model).on_conflict_do_nothing(), values)
+    session.execute(insert(model).on_conflict_do_nothing(), values, execution_options=_ONE_STATEMENT)
 
 
 def _plain(value: Any) -> Any:
@@ -346,7 +352,8 @@ def _insert_actions(
         return {}
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    inserted = session.execute(insert(OutboxRow).on_conflict_do_nothing().returning(*_ANSWERED), outbox).all()
+    statement = insert(OutboxRow).on_conflict_do_nothing().returning(*_ANSWERED)
+    inserted = session.execute(statement, outbox, execution_options=_ONE_STATEMENT).all()
     found: dict[str, Any] = {row.dedupe_key: row for row in inserted}
     missing = [row["dedupe_key"] for row in outbox if row["dedupe_key"] not in found]
     if missing:  # decided before (a re-evaluation): the stored rows answer

@@ -9,13 +9,12 @@ another body is a conflict.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -27,6 +26,7 @@ from carepath.store import evaluation, icd10
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
 from carepath.store.event_input import HisEvent, check_pathway, parse_event
+from carepath.store.event_patients import resolve
 from carepath.store.models import (
     DatingRecord,
     Diagnosis,
@@ -37,21 +37,9 @@ from carepath.store.models import (
     TagLog,
 )
 from carepath.store.pathways import library_for
-from carepath.store.scope import Actor, audit, owned
+from carepath.store.scope import Actor, audit
 
 T = TypeVar("T")
-
-
-class UnknownPatientError(CarepathError):
-    code = "unknown-patient"
-
-
-class PatientMismatchError(CarepathError):
-    code = "patient-mismatch"
-
-
-class UnknownPregnancyError(CarepathError):
-    code = "unknown-pregnancy"
 
 
 class EventConflictError(CarepathError):
@@ -68,6 +56,18 @@ class EvaluationFailedError(CarepathError):
 class Answer:
     status: int  # 201 processed now, 200 a replay of the same event
     body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """``record``'s outcome: the answer and, when processed now, what it wrote for her (her
+    rows, the event's row id, and whether her patient row is new in this transaction)."""
+
+    answer: Answer
+    patient: Patient | None = None
+    pregnancy: Pregnancy | None = None
+    row_id: int | None = None
+    new_patient: bool = False
 
 
 def post_event(db: Database, cipher: FieldCipher, actor: Actor, raw: Any, now: datetime) -> Answer:
@@ -99,6 +99,21 @@ def process(
 ) -> Answer:
     """Record and evaluate ``event`` in the caller's transaction. ``resolved``: her patient and
     pregnancy rows (locked) when the caller found them already, e.g. by carepath's pregnancy id."""
+    return record(session, cipher, actor, event, now, resolved=resolved).answer
+
+
+def record(
+    session: Session,
+    cipher: FieldCipher,
+    actor: Actor,
+    event: HisEvent,
+    now: datetime,
+    *,
+    resolved: tuple[Patient, Pregnancy] | None = None,
+    scored: Mapping[str, Any] | None = None,
+) -> Recorded:
+    """``process``, telling the caller what it wrote (``Recorded``). ``scored``: the score of a
+    ``questionnaire.submitted`` event's response, written with the response's row."""
     integrator_id = int(actor.id)
     # Insert first: the unique (integrator, event id) decides. A concurrent twin makes this
     # wait for the first one's commit and then find its row, never a duplicate.
@@ -128,7 +143,7 @@ def process(
             )
         ).one()
         if existing.body_hash == event.body_hash:
-            return Answer(200, existing.answer)
+            return Recorded(Answer(200, existing.answer))
         raise EventConflictError(
             f"event {event.id!r} was already received with a different body; "
             "send a new id for a new event, the same body for a retry"
@@ -136,9 +151,12 @@ def process(
     library = library_for(session, actor.hospital_id)
     check_pathway(event, library.current)  # a staff request names a pathway of the library
     if resolved is None:
-        patient, pregnancy, created = _resolve(session, cipher, actor, event, now)
+        found = resolve(session, cipher, actor, event, now)
+        patient, pregnancy, created, new_patient = (
+            found.patient, found.pregnancy, found.new_pregnancy, found.new_patient
+        )  # fmt: skip
     else:
-        (patient, pregnancy), created = resolved, False
+        (patient, pregnancy), created, new_patient = resolved, False, False
 
     engine_event = evaluation.to_event(event.id, event.type, event.occurred_at, event.data)
     if created:
@@ -154,6 +172,8 @@ def process(
             )
         ]
         start = Facts(pregnancy_id=pregnancy.id, enrolled_at=state.facts.enrolled_at)
+    if pregnancy.last_occurred_at is None or event.occurred_at > pregnancy.last_occurred_at:
+        pregnancy.last_occurred_at = event.occurred_at  # written with her new state, one statement
     try:
         decided = evaluation.evaluate_pregnancy(
             session,
@@ -170,9 +190,7 @@ def process(
         raise EvaluationFailedError(f"{exc.code}: {exc.message}") from exc
     except ValueError as exc:  # a value the checks let through and the engine cannot use
         raise EvaluationFailedError(f"bad-value: {exc}") from exc
-    if pregnancy.last_occurred_at is None or event.occurred_at > pregnancy.last_occurred_at:
-        pregnancy.last_occurred_at = event.occurred_at
-    warnings = side_records(session, pregnancy, event, row_id, now)
+    warnings = side_records(session, pregnancy, event, row_id, now, scored=scored)
     _log_answer_tags(session, pregnancy, event, before=state.facts.tags)
     if decided.repeat:
         warnings.append(repeat_warning(event))
@@ -192,7 +210,7 @@ def process(
     session.execute(
         update(EventRecord).where(EventRecord.id == row_id).values(answer=answer, pregnancy_id=pregnancy.id)
     )
-    return Answer(201, answer)
+    return Recorded(Answer(201, answer), patient, pregnancy, row_id, new_patient)
 
 
 def _log_answer_tags(
@@ -319,145 +337,19 @@ def answer_body(
     }
 
 
-def _find_patient(session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent) -> Patient | None:
-    # Events change data, so only the actor's own hospital counts here (never a grant).
-    if event.his_id is not None:
-        found = session.scalar(
-            owned(select(Patient), Patient, actor).where(Patient.his_patient_id == event.his_id)
-        )
-        if found is not None or event.id_number is None:
-            return found
-    assert event.id_number is not None
-    found = session.scalar(
-        owned(select(Patient), Patient, actor).where(
-            Patient.id_number_hash == cipher.lookup_hash("id", event.id_number),
-        )
-    )
-    check_same_woman(found, event)
-    return found
-
-
-def check_same_woman(patient: Patient | None, event: HisEvent) -> None:
-    """A woman found by ID number must not carry another HIS id than the event names."""
-    if (
-        patient is not None
-        and event.his_id
-        and patient.his_patient_id
-        and patient.his_patient_id != event.his_id
-    ):
-        raise PatientMismatchError(
-            f"the id_number belongs to the patient with his_id {patient.his_patient_id!r}, "
-            f"not {event.his_id!r}; correct the HIS id or the ID number"
-        )
-
-
-def _resolve(
-    session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent, now: datetime
-) -> tuple[Patient, Pregnancy, bool]:
-    """Her patient and pregnancy rows (locked for the update); True when the pregnancy is new."""
-    registering = event.type == "patient.registered"
-    patient = _find_patient(session, cipher, actor, event)
-    if patient is None:
-        if not registering:
-            raise UnknownPatientError(
-                "no patient with this his_id or id_number in your hospital; post patient.registered first"
-            )
-        patient = Patient(hospital_id=actor.hospital_id, his_patient_id=event.his_id, created_at=now)
-        session.add(patient)
-    _update_identity(session, patient, cipher, event)
-    session.flush()
-
-    pregnancies = owned(select(Pregnancy), Pregnancy, actor).where(Pregnancy.patient_id == patient.id)
-    if event.pregnancy is not None:
-        pregnancies = pregnancies.where(Pregnancy.his_pregnancy_id == event.pregnancy)
-    pregnancy = session.scalar(pregnancies.order_by(Pregnancy.number.desc()).limit(1).with_for_update())
-    if pregnancy is None and registering and event.pregnancy is not None:
-        pregnancy = _adopt(session, actor, patient, event.pregnancy)
-    if pregnancy is not None and not (
-        registering and event.pregnancy is None and pregnancy.status != "pregnant"
-    ):
-        return patient, pregnancy, False
-    if not registering:
-        raise UnknownPregnancyError(
-            f"no pregnancy {event.pregnancy!r} for this patient; post patient.registered for it first"
-            if event.pregnancy
-            else "this patient has no pregnancy; post patient.registered first"
-        )
-    number = (
-        session.scalar(select(func.max(Pregnancy.number)).where(Pregnancy.patient_id == patient.id)) or 0
-    ) + 1
-    pregnancy = Pregnancy(
-        id=uuid.uuid4().hex,
-        hospital_id=actor.hospital_id,
-        patient_id=patient.id,
-        number=number,
-        his_pregnancy_id=event.pregnancy,
-        status="pregnant",
-        state={},
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(pregnancy)
-    session.flush()
-    return patient, pregnancy, True
-
-
-def _adopt(session: Session, actor: Actor, patient: Patient, his_pregnancy: str) -> Pregnancy | None:
-    """Her ongoing pregnancy that no HIS id names yet (she registered it on her pages, issue 18):
-    the HIS's registration of it names it now, instead of making her a second pregnancy."""
-    ongoing = session.scalar(
-        owned(select(Pregnancy), Pregnancy, actor)
-        .where(
-            Pregnancy.patient_id == patient.id,
-            Pregnancy.status == "pregnant",
-            Pregnancy.his_pregnancy_id.is_(None),
-        )
-        .order_by(Pregnancy.number.desc())
-        .limit(1)
-        .with_for_update()
-    )
-    if ongoing is not None:
-        ongoing.his_pregnancy_id = his_pregnancy
-    return ongoing
-
-
-def _update_identity(session: Session, patient: Patient, cipher: FieldCipher, event: HisEvent) -> None:
-    if event.his_id is not None and patient.his_patient_id is None:
-        patient.his_patient_id = event.his_id
-    if event.id_number is not None:
-        digest = cipher.lookup_hash("id", event.id_number)
-        if patient.id_number_hash != digest:
-            # One woman per ID number in a hospital (0019): another's number is refused, not copied.
-            other = session.scalar(
-                select(Patient).where(
-                    Patient.hospital_id == patient.hospital_id,
-                    Patient.id_number_hash == digest,
-                    Patient.id != patient.id,
-                )
-            )
-            if other is not None:
-                raise PatientMismatchError(
-                    f"the id_number belongs to the patient with his_id {other.his_patient_id!r}; "
-                    "correct the HIS id or the ID number"
-                )
-            patient.id_number_sealed = cipher.seal(event.id_number)
-            patient.id_number_hash = digest
-    if event.phone is not None:
-        digest = cipher.lookup_hash("phone", event.phone)
-        if patient.phone_hash != digest:
-            patient.phone_sealed = cipher.seal(event.phone)
-            patient.phone_hash = digest
-    name = event.name or (event.data.get("name") if event.type.startswith("patient.") else None)
-    if name:
-        patient.name_sealed = cipher.seal(str(name))
-
-
 def side_records(
-    session: Session, pregnancy: Pregnancy, event: HisEvent, event_row_id: int, now: datetime
+    session: Session,
+    pregnancy: Pregnancy,
+    event: HisEvent,
+    event_row_id: int,
+    now: datetime,
+    *,
+    scored: Mapping[str, Any] | None = None,
 ) -> list[dict[str, str]]:
     """The readable history beside the facts: diagnoses (with their WHO code), datings,
-    responses, tag log. Returns the warnings for the answer (an ICD-10 code no WHO code is
-    known for: kept as received, never refused; the parse's own, about her ID number)."""
+    responses (with their ``scored`` score when the caller has it), tag log. Returns the
+    warnings for the answer (an ICD-10 code no WHO code is known for: kept as received, never
+    refused; the parse's own, about her ID number)."""
     data = event.data
     common = {"hospital_id": pregnancy.hospital_id, "pregnancy_id": pregnancy.id}
     warnings: list[dict[str, str]] = list(event.warnings)
@@ -498,6 +390,7 @@ def side_records(
                 answers=data.get("answers") or {},
                 submitted_at=event.occurred_at,
                 event_row_id=event_row_id,
+                **({"score": dict(scored)} if scored is not None else {}),  # never a JSON null
             )
         )
     elif event.type in ("tag.added", "tag.removed"):

@@ -82,6 +82,20 @@ def start(
 ) -> str:
     """A new session for her; the token for her cookie. Refuses a patient of another
     hospital (``ValueError``: a bug in the caller, never her input). Audited as a login."""
+    return started(db, patient_id, hospital_id, how, now, remote_addr=remote_addr)[0]
+
+
+def started(
+    db: Database,
+    patient_id: int,
+    hospital_id: str,
+    how: str,
+    now: datetime,
+    *,
+    remote_addr: str | None = None,
+) -> tuple[str, PatientIdentity]:
+    """``start``, with who the new session is (as ``check`` would say, in the same
+    transaction: signing her in reads nothing back)."""
     if how not in HOW:
         raise ValueError(f"how must be one of {HOW}")
     token = secrets.token_urlsafe(32)
@@ -102,7 +116,8 @@ def start(
         )
         actor = Actor(hospital_id, "patient", str(patient_id), remote_addr)
         audit(session, actor, "login", now, f"her sign-in ({how})", patient_id=patient_id)
-    return token
+        pregnancy = current_pregnancy(session, patient_id)
+    return token, PatientIdentity(patient_id, hospital_id, pregnancy, how)
 
 
 def check(

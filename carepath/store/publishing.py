@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from carepath.engine.content import ContentItem, load_content_library, parse_content_item
-from carepath.store import held_content, pathways
+from carepath.store import held_content, pathways, recent
 from carepath.store.authoring import (
     OPEN_STATUSES,
     PUBLISH_PERMISSION,
@@ -126,6 +126,7 @@ def retire(
         raise WrongStatusError(f"version {version.number} is {version.status}, not published")
     _require_publisher(editor, document.kind)
     version.status, version.retired_at = "retired", now
+    recent.PUBLISHED.forget(editor.hospital_id)
     if version.pathway_version_id is not None:
         others = session.scalar(
             select(func.count())
@@ -154,6 +155,7 @@ def _make_published(
 ) -> None:
     version.status, version.published_at = "published", now
     version.published_by_id, version.published_by_name = editor.id, editor.name
+    recent.PUBLISHED.forget(editor.hospital_id)  # this process sees it at once
     if document.kind != "pathway":
         # Approved now: the rows held for it are due again (a page of them at each claim).
         held_content.release(session, editor.hospital_id, now, kind=document.kind, name=document.name)

@@ -19,7 +19,7 @@
 
 The form's token is unique: a second submit of the same form answers as the first did. Events
 are posted as the hospital's ``h5`` integrator, so the HIS's own events (matched by his_id or
-by the ID number's keyed hash, ``events._find_patient``) land on the same woman later.
+by the ID number's keyed hash, ``event_patients.find_patient``) land on the same woman later.
 """
 
 from __future__ import annotations
@@ -352,11 +352,13 @@ def _complete(
         if patient is not None
         else None
     )
+    new_patient = False  # her patient row made in this transaction: no consent or binding to end
     if ongoing is None:  # a new woman, or one whose last pregnancy ended: a new pregnancy
-        answer = events.process(session, cipher, actor, records.registration_event(row, form, now), now)
-        pregnancy = session.get(Pregnancy, answer.body["pregnancy"])
+        done = events.record(session, cipher, actor, records.registration_event(row, form, now), now)
+        pregnancy = done.pregnancy or session.get(Pregnancy, done.answer.body["pregnancy"])
         assert pregnancy is not None
-        patient = session.get(Patient, pregnancy.patient_id)
+        patient = done.patient or session.get(Patient, pregnancy.patient_id)
+        new_patient = done.new_patient
     else:
         pregnancy = ongoing
     assert patient is not None
@@ -364,8 +366,9 @@ def _complete(
     openid = form.extra.get("openid")  # web authorisation found her openid before she registered
     came_from = _source(session, cipher, row, openid)
     records.consents(
-        session, patient, pregnancy, form, source=f"h5:{row.source}"[:40] if row.source else "h5", now=now
-    )
+        session, patient, pregnancy, form, source=f"h5:{row.source}"[:40] if row.source else "h5", now=now,
+        new_patient=new_patient,
+    )  # fmt: skip
     hospital_id, patient_id = row.hospital_id, patient.id
     consents.bind(
         session,
@@ -375,12 +378,13 @@ def _complete(
         kind="phone",
         value=form.phone,
         at=now,
+        first=new_patient,
     )
     if isinstance(openid, dict):
         appid, value = str(openid["appid"]), str(openid["openid"])
         consents.bind(
             session, cipher, hospital_id=hospital_id, patient_id=patient_id, kind="wechat_oa", account=appid,
-            value=value, at=now,
+            value=value, at=now, first=new_patient,
         )  # fmt: skip
     if came_from is not None:  # 自动化招生: she follows its department and doctor
         sources.record_registration(session, came_from, patient, now, pregnancy_id=pregnancy.id)

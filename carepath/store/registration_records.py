@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.orm import Session
 
 from carepath.engine.forms import score
@@ -15,7 +15,7 @@ from carepath.store import consents as consent_rows
 from carepath.store import events
 from carepath.store.crypto import FieldCipher
 from carepath.store.event_input import HisEvent, InvalidEventError, body_hash, parse_event
-from carepath.store.models import Consent, EventRecord, Patient, Pregnancy, QuestionnaireResponse
+from carepath.store.models import Consent, Patient, Pregnancy
 from carepath.store.models_registration import Registration
 from carepath.store.registration_form import SCREEN_FORM, CheckedForm, RegistrationInvalidError, screen_form
 from carepath.store.scope import Actor
@@ -69,39 +69,33 @@ def screen(
         pregnancy=None,
         body_hash=body_hash({"screen": form.screen}),
     )
-    answer = events.process(session, cipher, actor, event, now, resolved=(patient, pregnancy))
-    if answer.status != 201:
-        return
     result = score(screen_form(), form.screen)
-    row_id = session.scalar(
-        select(EventRecord.id).where(
-            EventRecord.integrator_id == int(actor.id), EventRecord.event_id == event.id
-        )
-    )
-    session.execute(
-        update(QuestionnaireResponse)
-        .where(QuestionnaireResponse.event_row_id == row_id)
-        .values(
-            score={
-                "total": result.total,
-                "max_total": result.max_total,
-                "complete": result.complete,
-                "band": result.band,
-                "band_label": result.band_label,
-                "flags": list(result.flags),
-            }
-        )
-        .execution_options(synchronize_session=False)
-    )
+    scored = {
+        "total": result.total,
+        "max_total": result.max_total,
+        "complete": result.complete,
+        "band": result.band,
+        "band_label": result.band_label,
+        "flags": list(result.flags),
+    }  # written with the response's row
+    events.record(session, cipher, actor, event, now, resolved=(patient, pregnancy), scored=scored)
 
 
 def consents(
-    session: Session, patient: Patient, pregnancy: Pregnancy, form: CheckedForm, *, source: str, now: datetime
+    session: Session,
+    patient: Patient,
+    pregnancy: Pregnancy,
+    form: CheckedForm,
+    *,
+    source: str,
+    now: datetime,
+    new_patient: bool = False,
 ) -> None:
     """Each consent as its own row, with the notice version and her source: the notice read,
     the separate health-information consent, each channel's yes or no, her guardian's. Her
     earlier word on the same channel and topic is withdrawn (the latest counts), in one
-    statement for all of them (``consents.record_consent`` would take two per row)."""
+    statement for all of them (``consents.record_consent`` would take two per row); a
+    ``new_patient`` (her row made in this transaction) has no earlier word."""
     common = {"hospital_id": patient.hospital_id, "patient_id": patient.id, "given_at": now,
               "notice_version": form.notice_version}  # fmt: skip
     rows = [
@@ -125,6 +119,9 @@ def consents(
             Consent(**common, channel=consent_rows.ANY, topic=GUARDIAN_CONSENT, granted=True, source=by,
                     pregnancy_id=pregnancy.id)
         )  # fmt: skip
+    if new_patient:
+        session.add_all(rows)
+        return
     session.execute(
         update(Consent)
         .where(

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from carepath.engine import identity
 from carepath.engine.forms import score
 from carepath.errors import CarepathError
-from carepath.store import events, form_answers
+from carepath.store import event_patients, events, form_answers
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
 from carepath.store.event_input import FUTURE_TOLERANCE, HisEvent, body_hash, hospital_today
@@ -114,7 +114,7 @@ def _record(
             .with_for_update()
         )
         if pregnancy is None:  # another hospital's pregnancy is not found, never shown
-            raise events.UnknownPregnancyError(f"no pregnancy {given.pregnancy!r} in your hospital")
+            raise event_patients.UnknownPregnancyError(f"no pregnancy {given.pregnancy!r} in your hospital")
         patient = session.get(Patient, pregnancy.patient_id)
         assert patient is not None
         resolved = (patient, pregnancy)

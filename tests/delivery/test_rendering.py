@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+from jinja2.exceptions import SecurityError
+
 from carepath.delivery.rendering import (
     SAMPLE_FACTS,
     build_safe_facts,
@@ -51,3 +54,13 @@ def test_safe_facts_are_built_from_gestational_days() -> None:
     facts = build_safe_facts(first_name="小雨", today=dt.date(2026, 6, 20), gestational_days=171)
     assert (facts["gestational_age"], facts["gestational_week"]) == ("24+3", 24)
     assert "edd" not in facts
+
+
+def test_a_template_compiled_once_renders_each_womans_own_facts_and_stays_sandboxed() -> None:
+    template = "{{ first_name }}，您孕{{ gestational_week }}周了"
+    assert render_text(template, {"first_name": "小雨", "gestational_week": 20}) == "小雨，您孕20周了"
+    assert render_text(template, {"first_name": "小雪", "gestational_week": 31}) == "小雪，您孕31周了"
+    escape = "{{ first_name.__class__.__mro__ }}"
+    for _ in range(2):  # compiled once, refused on every render
+        with pytest.raises(SecurityError):
+            render_text(escape, {"first_name": "小雨"})

@@ -121,3 +121,14 @@ def test_an_address_of_hers_that_is_no_page_answers_in_her_words(app: Flask) -> 
     staff = client.get("/no-such-page", headers=html)  # staff's pages keep their own
     assert staff.status_code == 404 and "没有这个页面。请从医院" not in staff.get_data(as_text=True)
     assert client.get("/h5/no-such-page").mimetype == "application/problem+json"  # not a browser
+
+
+def test_a_new_session_says_who_she_is_as_checking_it_would(app: Flask, api: Api) -> None:
+    """Signing her in reads nothing back: the identity ``started`` gives is ``check``'s."""
+    from carepath.store import patient_sessions
+
+    patient = register(api, "p-106", 106)
+    db, now = app.extensions["carepath.db"], app.config["CLOCK"]()
+    token, identity = patient_sessions.started(db, patient, "a", "sms", now)
+    assert identity.pregnancy_id is not None  # her HIS registration's pregnancy
+    assert patient_sessions.check(db, token, now) == identity
