@@ -3,9 +3,9 @@
 ``create`` makes a source — a poster (hospital or ``--department``), a doctor's card
 (``--doctor``), or a campaign (``--campaign NAME --days N``, 1 to 30) — prints its short URL
 and, when the hospital has an official account in its channels file (``--config``, else
-``CAREPATH_CHANNELS_CONFIG``), the account's parametric QR code's image URL; with ``--out DIR``
-it writes the codes as PNG and SVG there (default: the instance's ``qr`` folder). ``list`` prints the hospital's sources with their counts of
-scans, follows and registrations.
+``CAREPATH_CHANNELS_CONFIG``), the account's parametric QR code's image URL; it writes the
+codes as PNG and SVG in ``--out DIR`` (default: the instance's ``qr`` folder). ``list`` prints
+the hospital's sources with their counts of scans, follows and registrations.
 
 Short URLs are built on ``--base-url``, else the hospital's ``public_base_url`` setting
 (``carepath hospital settings set``). Errors print ``error: CODE: message`` and exit 1;
