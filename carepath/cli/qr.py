@@ -3,9 +3,9 @@
 ``create`` makes a source — a poster (hospital or ``--department``), a doctor's card
 (``--doctor``), or a campaign (``--campaign NAME --days N``, 1 to 30) — prints its short URL
 and, when the hospital has an official account in its channels file (``--config``, else
-``CAREPATH_CHANNELS_CONFIG``), the account's parametric QR code's image URL; with ``--out DIR``
-it writes the codes as PNG and SVG. ``list`` prints the hospital's sources with their counts of
-scans, follows and registrations.
+``CAREPATH_CHANNELS_CONFIG``), the account's parametric QR code's image URL; it writes the
+codes as PNG and SVG in ``--out DIR`` (default: the instance's ``qr`` folder). ``list`` prints
+the hospital's sources with their counts of scans, follows and registrations.
 
 Short URLs are built on ``--base-url``, else the hospital's ``public_base_url`` setting
 (``carepath hospital settings set``). Errors print ``error: CODE: message`` and exit 1;
@@ -76,7 +76,12 @@ def _wechat(app: Any, hospital_id: str, config_path: str | None, client: Any) ->
 @click.option("--doctor", help="The doctor's username (or staff id): her card.")
 @click.option("--campaign", help="A campaign's name (needs --days): a temporary code.")
 @click.option("--days", type=int, help="How long a campaign's WeChat code lives, 1 to 30 days.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Write PNG and SVG codes here.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help="Write the PNG and SVG codes here (default: the instance's qr folder).",
+)
 @click.option("--base-url", help="The public base URL of her pages (default: the hospital's setting).")
 @click.option(
     "--config",
@@ -129,7 +134,9 @@ def qr_create(
     finally:
         client.close()
     short = sources.short_url(base, made.source.code)
-    files = making.write_pictures(Path(out_dir), made.source, short) if out_dir else []
+    # the command writes the pictures without --out: the instance's folder, as the demo's
+    folder = Path(out_dir) if out_dir else Path(app.instance_path) / "qr"
+    files = making.write_pictures(folder, made.source, short)
     found = {
         **made.source.as_json(),
         "short_url": short,

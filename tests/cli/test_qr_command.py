@@ -47,6 +47,7 @@ def env(tmp_path: Path) -> dict[str, str]:
         "CAREPATH_FIELD_KEYS": FIELD_KEYS,
         "CAREPATH_LOOKUP_KEY": LOOKUP_KEY,
         "CAREPATH_CHANNELS_CONFIG": "",
+        "CAREPATH_INSTANCE_PATH": str(tmp_path / "instance"),
         "TEST_WX_SECRET": "wx-secret",
     }
 
@@ -100,6 +101,15 @@ def test_a_poster_without_wechat_gets_its_short_url_as_png_and_svg(
     assert (out / f"{code}.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     svg = (out / f"{code}.svg").read_text(encoding="utf-8")
     assert "<svg" in svg and f"<title>{made['short_url']}</title>" in svg
+
+
+def test_without_out_the_codes_are_written_in_the_instance_s_qr_folder(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    made = _json(_run(env, "create", "--hospital", "a", "--format", "json"))
+    folder = tmp_path / "instance" / "qr"
+    assert made["files"] == [str(folder / f"{made['code']}.png"), str(folder / f"{made['code']}.svg")]
+    assert (folder / f"{made['code']}.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
 def test_a_doctors_card_gets_the_accounts_permanent_code(

@@ -15,6 +15,10 @@ from carepath.store.inbox import InboxItemNotFoundError
 from carepath.webapi.auth import patients
 from carepath.webapi.h5 import blp
 
+#: The largest id an inbox item can have (its column is a 32-bit INTEGER on PostgreSQL); a
+#: larger one in her address is no item of hers (SQLite's driver would raise on it: a 500).
+LAST_ID = 2**31 - 1
+
 
 def _her() -> patients.PatientIdentity:
     her = patients.current_patient()
@@ -35,6 +39,8 @@ def inbox() -> Any:
 @patients.require_patient
 def item(item_id: int) -> Any:
     her = _her()
+    if item_id > LAST_ID:
+        abort(404)
     db, now = current_app.extensions["carepath.db"], current_app.config["CLOCK"]()
     try:
         found = her_pages.her_item(db, her.hospital_id, her.patient_id, item_id, now)

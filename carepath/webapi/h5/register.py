@@ -174,7 +174,7 @@ def register_prove() -> Any:
         hospital_id = _hospital()
         assert hospital_id is not None
         return _signed_in(found, hospital_id)
-    return render_template("h5/register_prove.html", pending=found, sent=request.args.get("sent") == "1")
+    return _proof_page(found, sent=request.args.get("sent") == "1")
 
 
 @blp.post("/h5/register/prove/send")
@@ -188,7 +188,7 @@ def register_send_code() -> Any:
     assert hospital_id is not None
     refused = codes.send(hospital_id, phone, now)
     if refused:
-        return render_template("h5/register_prove.html", pending=_pending(), error=refused), 429
+        return _proof_page(_pending(), error=refused), 429
     return redirect(url_for("h5.register_prove", sent=1))
 
 
@@ -203,7 +203,7 @@ def register_check_code() -> Any:
     assert hospital_id is not None
     refused = codes.check(hospital_id, phone, request.form.get("code", ""), now)
     if refused:
-        return render_template("h5/register_prove.html", pending=_pending(), error=refused), 422
+        return _proof_page(_pending(), error=refused), 422
     done = registration.complete_pending(db, cipher, token, now, proven_by="sms", on_done=_file_inbox)
     return _signed_in(done, hospital_id)
 
@@ -217,6 +217,12 @@ def _waiting() -> tuple[str, str | None]:
         return token, None
     found = registration.phone_on_file(db, cipher, token, now)
     return token, found[1] if found is not None else None
+
+
+def _proof_page(pending: registration.ProofNeeded | None, **shown: Any) -> str:
+    """The proof page; its SMS code only when a phone is on file and the hospital sends SMS."""
+    can_sms = pending is not None and pending.can_sms and codes.sms_ready(_hospital())
+    return render_template("h5/register_prove.html", pending=pending, can_sms=can_sms, **shown)
 
 
 def _pending() -> registration.ProofNeeded | None:

@@ -19,6 +19,11 @@ log = logging.getLogger(__name__)
 DESK = "请到护士站核对身份。"
 
 
+def sms_ready(hospital_id: str | None) -> bool:
+    """Whether the hospital sends SMS codes at all (else the proof page offers only the desk)."""
+    return hospital_id is not None and signin._setup(hospital_id).sms is not None
+
+
 def send(hospital_id: str, phone: str, now: datetime) -> str | None:
     setup = signin._setup(hospital_id)  # the sign-in page's channels (one cache)
     if setup.sms is None:

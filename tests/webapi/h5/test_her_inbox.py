@@ -64,6 +64,15 @@ def test_she_sees_only_her_own_items(app: Flask, api: Api, api_b: Api) -> None:
         assert "别人的正文" not in page and "另一家医院的正文" not in page
 
 
+def test_an_item_id_no_row_can_have_is_404_not_a_500(app: Flask, api: Api) -> None:
+    her = register(api, "p-309", 309)
+    client = app.test_client()
+    sign_in_as(client, app, her)
+    for too_big in (2**31, 2**63, 10**20):  # past the id column (SQLite's driver raised OverflowError)
+        answer = client.get(f"/h5/inbox/{too_big}")
+        assert answer.status_code == 404 and "没有这条内容" in answer.get_data(as_text=True)
+
+
 def test_reading_an_item_marks_it_and_its_outbox_row_read(app: Flask, api: Api) -> None:
     from carepath.store.models import InboxItem, OutboxRow
 

@@ -142,6 +142,15 @@ def test_another_womans_id_number_shows_nothing_of_her(app: Flask, api: Api) -> 
         assert session.scalar(select(func.count()).select_from(Pregnancy)) == 1
 
 
+def test_without_an_sms_channel_the_proof_page_offers_only_the_desk(app: Flask, api: Api) -> None:
+    register(api, "p-9", 1)  # a phone on file, but this hospital sends no SMS (the demo's case)
+    client = app.test_client()
+    submit(client, open_form(client))
+    page = client.get("/h5/register/prove").get_data(as_text=True)
+    assert "发送验证码" not in page and 'id="send-code"' not in page
+    assert "<h2>请到护士站核对身份</h2>" in page
+
+
 def test_a_nurse_confirms_her_and_her_page_signs_her_in(app: Flask, api: Api) -> None:
     from carepath.store import registration
     from carepath.store.scope import Actor
@@ -195,11 +204,11 @@ def test_a_code_for_a_form_that_no_longer_waits_is_a_chinese_page(app: Flask, ap
 
     register(api, "p-9", 1)
     client = app.test_client()
-    submit(client, open_form(client))
-    page = client.get("/h5/register/prove").get_data(as_text=True)
+    hidden = open_form(client)  # this hospital sends no SMS: its proof page has no code form
+    submit(client, hidden)
     app.config["CLOCK"].now += registration.PENDING_LIFETIME + timedelta(minutes=1)
     for path in ("/h5/register/prove/send", "/h5/register/prove/check"):
-        answer = client.post(path, data={"csrf_token": csrf_of(page), "code": "123456"})
+        answer = client.post(path, data={"csrf_token": hidden["csrf_token"], "code": "123456"})
         assert answer.status_code == 302 and answer.headers["Location"].endswith("/h5/register/prove")
     expired = client.get("/h5/register/prove")
     assert expired.status_code == 404 and "超过24小时" in expired.get_data(as_text=True)
