@@ -20,7 +20,7 @@ from sqlalchemy import select
 from carepath.engine import identity
 from carepath.engine.clock import parse_gestational_age
 from carepath.engine.inputs import dating_of
-from carepath.store import accounts, events, hospital_settings, pathways, sources, tenants
+from carepath.store import accounts, events, hospital_settings, pathways, setting_values, sources, tenants
 from carepath.store.crypto import FieldCipher, new_key
 from carepath.store.db import Database
 from carepath.store.models_sources import Source
@@ -210,11 +210,14 @@ def _isoformat_dates(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-def demo_settings(db: Database, examples: Path, now: datetime) -> hospital_settings.HospitalSettings:
+def demo_settings(
+    db: Database, examples: Path, now: datetime, base_url: str | None = None
+) -> hospital_settings.HospitalSettings:
     """The demo hospital's settings, made once: the send window and daily cap of the example
     channels file (``examples/hospital/channels.yaml``), and drafts allowed — the shipped
     library is all drafts until clinicians approve it, and the demo should send something
-    (every staff page says so). A later setup keeps what staff changed."""
+    (every staff page says so); her pages' public base URL is the demo's own (``base_url``),
+    so the links in her messages open. A later setup keeps what staff changed."""
     channels = examples / "hospital" / "channels.yaml"
     delivery = (
         (yaml.safe_load(channels.read_text(encoding="utf-8")) or {}).get("delivery")
@@ -226,6 +229,11 @@ def demo_settings(db: Database, examples: Path, now: datetime) -> hospital_setti
         if current.version:
             return current
         changes = {**hospital_settings.delivery_values(delivery or {}, str(channels)), "drafts_allowed": True}
+        try:
+            if base_url:
+                changes["public_base_url"] = setting_values.https_url(base_url)
+        except setting_values.BadValue:
+            pass  # plain http beyond the loopback: her links stay relative until set over https
         actor = Actor(DEMO_HOSPITAL, "cli", "demo-setup")
         return hospital_settings.update(
             session, DEMO_HOSPITAL, changes, actor=actor, now=now, note="demo setup"

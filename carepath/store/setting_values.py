@@ -141,16 +141,23 @@ def optional(parser: Callable[[object], T]) -> Callable[[object], T | None]:
     return parse
 
 
+#: Hosts whose plain-http base URL is accepted: this machine only.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
 def https_url(value: object) -> str:
-    """The public base URL of her pages: ``https://host[:port][/path]``, no user, query or
-    fragment; kept without a trailing ``/``."""
+    """The public base URL of her pages: ``https://host[:port][/path]`` (``http://`` only on
+    the loopback), no user, query or fragment; kept without a trailing ``/``."""
     url = text(value, limit=MAX_URL)
     try:
         parts = urlsplit(url)
         _ = parts.port  # a port that is not a number raises here
     except ValueError:
         raise BadValue("bad-url", f"{url!r} is not a URL") from None
-    if parts.scheme != "https":
+    # Plain http only on this machine's loopback (a local demo, `make run`): it never crosses
+    # a network, and the demo's pushes then carry links that open.
+    loopback = parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+    if parts.scheme != "https" and not loopback:
         raise BadValue("not-https", "her pages are served over https: the URL starts with https://")
     if not parts.hostname or parts.username or parts.password or " " in url:
         raise BadValue("bad-url", f"{url!r} needs a host name and no user or password")

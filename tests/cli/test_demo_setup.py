@@ -128,3 +128,23 @@ def test_the_printed_url_signs_in_to_her_pages_only_in_the_demo_instance(instanc
     app.config["DEMO_INSTANCE"] = True
     forged = app.test_client().get(match.group(2)[:-3] + "abc")
     assert forged.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"), [("http://127.0.0.1:8123", True), ("http://192.168.1.5:8000", False)]
+)
+def test_the_demo_s_links_to_her_pages_are_absolute_on_this_machine(
+    instance: Path, url: str, kept: bool
+) -> None:
+    """Her messages carry `<public_base_url>/h5/inbox/<id>`: the demo sets it to its own loopback
+    address (plain http is accepted only there); a LAN address over http is left unset."""
+    from carepath.cli.common import load_app
+    from carepath.store import hospital_settings
+    from carepath.store.demo import DEMO_HOSPITAL
+
+    set_up(instance, "--url", url)
+    app = load_app()
+    with app.extensions["carepath.db"].reading() as session:
+        settings = hospital_settings.get(session, DEMO_HOSPITAL)
+    assert settings.public_base_url == (url if kept else None)
+    app.extensions["carepath.db"].dispose()

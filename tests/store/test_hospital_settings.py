@@ -106,6 +106,8 @@ def test_update_writes_every_value_and_audits_old_to_new(app: Any) -> None:
         ({"drafts_allowed": "maybe"}, [("drafts_allowed", "bad-boolean")]),
         ({"emergency_phone": "call us"}, [("emergency_phone", "bad-phone")]),
         ({"public_base_url": "http://mch.example"}, [("public_base_url", "not-https")]),
+        ({"public_base_url": "http://192.168.1.5:8000"}, [("public_base_url", "not-https")]),
+        ({"public_base_url": "http://localhost.example"}, [("public_base_url", "not-https")]),
         ({"public_base_url": "https://u:p@mch.example"}, [("public_base_url", "bad-url")]),
         ({"public_base_url": "https://mch.example/?a=1"}, [("public_base_url", "bad-url")]),
         ({"on_call": [{"role": "值班", "name": "王", "phone": "x"}]}, [("on_call[0].phone", "bad-phone")]),
@@ -270,3 +272,11 @@ def test_a_window_closing_at_a_second_to_midnight_is_kept(app: Any) -> None:
     imported = _import(app, {"window": {"opens": "00:00", "closes": "23:59:59"}})
     assert imported.settings.window_closes == time(23, 59, 59)
     assert imported.settings.shown("window_closes") == "23:59:59"
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000", "http://localhost:8000/", "http://[::1]:8000"])
+def test_plain_http_is_accepted_on_the_loopback_only(url: str) -> None:
+    """A local demo (`make run`) serves her pages on this machine over plain http."""
+    from carepath.store import setting_values
+
+    assert setting_values.https_url(url) == url.rstrip("/")
