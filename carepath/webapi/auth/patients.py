@@ -72,7 +72,9 @@ from carepath.store import hospital_settings, patient_sessions
 from carepath.store.models import Hospital, HospitalSettingsRow
 from carepath.store.patient_sessions import PatientIdentity
 from carepath.webapi.auth import sessions
+from carepath.webapi.common import problems
 from carepath.webapi.common.i18n import safe_next
+from carepath.webapi.common.problems import ApiProblemError
 
 __all__ = [
     "PatientIdentity",
@@ -215,6 +217,18 @@ def _her_page_or_staff(error: HTTPException) -> Any:
     return sessions.page_or_problem(error)
 
 
+def _her_page_or_problem(error: ApiProblemError) -> Any:
+    """Text no database can keep in her address or form (``bad-text``, the common text guard,
+    before any view of hers): a page in her words; anything else stays problem+json."""
+    if _hers(request.path) and error.code == "bad-text" and "text/html" in request.headers.get("Accept", ""):
+        return render_template(
+            "h5/message.html",
+            title="链接有误",
+            text="这个链接或您填写的内容里有无法识别的字符。请返回后重新打开或重新填写。",
+        ), error.status
+    return problems.from_error(error)
+
+
 def init_app(app: Flask) -> None:
     """Her cookie beside staff's, ``g.patient`` on every page of hers, and her error pages
     (after ``sessions.init_app``, whose handlers answer everything that is not hers)."""
@@ -225,6 +239,7 @@ def init_app(app: Flask) -> None:
     app.after_request(_no_store)
     app.register_error_handler(NotFound, _her_page_or_staff)
     app.register_error_handler(MethodNotAllowed, _her_page_or_staff)
+    app.register_error_handler(ApiProblemError, _her_page_or_problem)
     app.jinja_env.globals["current_patient"] = current_patient
 
 

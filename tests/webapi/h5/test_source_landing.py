@@ -69,3 +69,14 @@ def test_an_unknown_code_is_a_chinese_page_not_a_redirect(app: Flask) -> None:
         assert "二维码无效" in answer.get_data(as_text=True)
         assert "<script>" not in answer.get_data(as_text=True)
     assert _hows(app) == []
+
+
+def test_a_garbled_short_url_is_a_chinese_page_for_her_and_a_problem_for_a_program(app: Flask) -> None:
+    """A NUL in her address is refused before any view (the text guard): in her words in a
+    browser; problem+json, with its stable code, for anything that asks for JSON."""
+    client = app.test_client()
+    page = client.get("/h5/s/%00", headers={"Accept": "text/html"})
+    assert page.status_code == 422 and page.mimetype == "text/html"
+    assert "无法识别的字符" in page.get_data(as_text=True)
+    machine = client.get("/h5/s/%00", headers={"Accept": "application/json"})
+    assert machine.status_code == 422 and machine.get_json()["code"] == "bad-text"
