@@ -259,7 +259,8 @@ def plan(
 
 def in_care_states(session: Session, hospital_id: str, now: datetime) -> Iterator[Enrolled]:
     """Every pregnancy of the hospital in care at ``now``, from its stored state, ``CHUNK`` rows
-    at a time (as the review page's cohort impact reads them)."""
+    at a time (keyset by id: bounded memory however large the hospital); the review page's
+    cohort impact reads them through this too."""
     after = ""
     while True:
         rows = session.execute(

@@ -20,7 +20,7 @@ links to a patient record.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from datetime import time as clock_time
 from typing import Any
@@ -28,7 +28,6 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 from flask_babel import gettext
 from markupsafe import Markup
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carepath.engine.clock import format_gestational_age, gestational_days
@@ -39,14 +38,14 @@ from carepath.engine.impact import (
     Plan,
     changed_pathways,
     impact_json,
-    in_care,
     persona_diff,
 )
 from carepath.engine.preview import AFTER_EDD
 from carepath.engine.simulate import Row
-from carepath.store import authoring, state_codec
+from carepath.store import authoring
 from carepath.store.authoring import AuthoringError
-from carepath.store.models import DocumentVersion, Pregnancy
+from carepath.store.models import DocumentVersion
+from carepath.store.release import in_care_states
 from carepath.store.scope import audit
 from carepath.webapi.auth.permissions import current_staff, require
 from carepath.webapi.common.diagnostics_text import page_translate, problem_line
@@ -58,7 +57,6 @@ from carepath.webapi.staff.review_text import refusal_message
 
 DEFAULT_WEEKS = 8
 WEEK_CHOICES = (2, 4, 8, 12, 26)
-CHUNK = 500  # stored states read at a time
 DETAILED = 50  # affected pregnancies listed with their changes
 
 
@@ -111,28 +109,6 @@ def review_impact(session: Session, version: DocumentVersion) -> Markup:
 def mask(pregnancy_id: str) -> str:
     """A pregnancy as the panel lists it: enough to tell two apart, nothing to look her up by."""
     return pregnancy_id[:6] + "…"
-
-
-def enrolled_states(session: Session, hospital_id: str, now: datetime) -> Iterator[Enrolled]:
-    """Every pregnancy of the hospital in care at ``now``, from its stored state, ``CHUNK``
-    rows at a time (keyset by id: bounded memory however large the hospital)."""
-    after = ""
-    while True:
-        rows = session.execute(
-            select(Pregnancy.id, Pregnancy.state)
-            .where(Pregnancy.hospital_id == hospital_id, Pregnancy.id > after)
-            .order_by(Pregnancy.id)
-            .limit(CHUNK)
-        ).all()
-        if not rows:
-            return
-        after = rows[-1].id
-        for row in rows:
-            if not row.state:
-                continue  # registered, never evaluated: nothing enrolled yet
-            state = state_codec.load_state(row.state)
-            if in_care(state.facts, now):
-                yield Enrolled(state)
 
 
 def _by_action(impact: CohortImpact, choice: str) -> list[dict[str, Any]]:
@@ -198,7 +174,7 @@ def cohort_impact(version_id: int) -> Response:
             raise ApiProblemError(422, "not-compiled", listed)
         label = target.label
         plan = Plan.build(target.base, target.library, now, weeks, engine_settings())
-        report = cohort_report(plan, enrolled_states(session, me.hospital_id, now))
+        report = cohort_report(plan, in_care_states(session, me.hospital_id, now))
     with _db().transaction() as session:  # the read of every enrolled woman's state
         audit(
             session,
