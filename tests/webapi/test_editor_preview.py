@@ -157,9 +157,9 @@ def test_the_review_shows_the_behaviour_diff_and_the_cohort_impact_of_moving_the
     assert report["migrate"]["affected_patients"] == 3
     masked = [one["id"] for one in report["affected"]]
     assert len(masked) == 3 and all(m.endswith("…") and len(m) == 7 for m in masked)
-    from carepath.webapi.staff import review_impact
+    from carepath.store import release
 
-    monkeypatch.setattr(review_impact, "CHUNK", 1)  # read one state at a time: the same answer
+    monkeypatch.setattr(release, "CHUNK", 1)  # read one state at a time: the same answer
     again = reviewer.get(f"/editor/api/versions/{version}/impact", weeks="8").get_json()
     assert again["migrate"]["by_action"] == report["migrate"]["by_action"] and again["patients"] == 4
     with app.extensions["carepath.db"].reading() as session:
