@@ -20,7 +20,8 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from carepath.engine.compiler import Unit, compile_units
+from carepath.engine.catalogue import load_catalogue
+from carepath.engine.compiler import CompileResult, Unit, compile_units
 from carepath.engine.library import Library
 from carepath.engine.runtime import State
 from carepath.errors import CompileError, EvaluationError
@@ -35,6 +36,28 @@ _cache_lock = threading.Lock()
 #: published (or retired) takes effect in each process within this many seconds.
 RECHECK_SECONDS = 5.0
 _checked: dict[str, tuple[float, Library]] = {}
+
+
+#: Compilations of the same texts against the same catalogue, kept per process: publishing the
+#: same library again (every demo setup, a test's fresh database, an adopted release) compiles
+#: nothing. A compilation is pure and its result immutable, so a hit is the very same answer.
+_COMPILED_MAX = 32
+_compiled_cache: dict[tuple[object, ...], CompileResult] = {}
+
+
+def _compiled(named_texts: tuple[tuple[str, str], ...]) -> CompileResult:
+    catalogue = load_catalogue()
+    key = (id(catalogue), named_texts)
+    with _cache_lock:
+        hit = _compiled_cache.get(key)
+    if hit is not None:
+        return hit
+    result = compile_units([Unit(name, text.encode("utf-8")) for name, text in named_texts], catalogue)
+    with _cache_lock:
+        if len(_compiled_cache) >= _COMPILED_MAX:
+            _compiled_cache.pop(next(iter(_compiled_cache)))  # the oldest
+        _compiled_cache[key] = result
+    return result
 
 
 def publish(
@@ -54,8 +77,8 @@ def publish(
     problem if any file fails; a version already stored is left as it is (publishing the
     same text twice is harmless).
     """
-    others = [Unit(f"<{pid}>", text.encode("utf-8")) for pid, text in sorted((context or {}).items())]
-    result = compile_units([*(Unit(name, text.encode("utf-8")) for name, text in sources.items()), *others])
+    others = [(f"<{pid}>", text) for pid, text in sorted((context or {}).items())]
+    result = _compiled((*sources.items(), *others))
     if not result.ok:
         raise CompileError(list(result.errors))
     by_path = {p.source: p for p in result.pathways if p.source in sources}

@@ -72,3 +72,16 @@ def test_two_databases_in_one_process_never_share_a_library(tmp_path: Path) -> N
     finally:
         first.dispose()
         second.dispose()
+
+
+def test_the_same_texts_are_compiled_once_and_a_changed_text_again(db: Database) -> None:
+    """Publishing the same library again (every fresh database of the suite, every demo setup)
+    reuses the compilation; any change of text is compiled anew, problems and all."""
+    first = pathways._compiled((("gdm.yaml", SOURCE),))
+    assert pathways._compiled((("gdm.yaml", SOURCE),)) is first and first.ok
+    changed = pathways._compiled((("gdm.yaml", SOURCE.replace("due: 2d", "due: 3d")),))
+    assert changed is not first and changed.pathways[0].version != first.pathways[0].version
+    broken = pathways._compiled((("bad.yaml", SOURCE.replace("push:", "shout:")),))
+    assert not broken.ok
+    with pytest.raises(CompileError), db.transaction() as session:
+        pathways.publish(session, {"bad.yaml": SOURCE.replace("push:", "shout:")}, NOW)  # a hit refuses too
