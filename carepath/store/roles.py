@@ -27,6 +27,12 @@ PERMISSIONS: dict[str, str] = {
     "impact.run": label("run the cohort impact of a draft"),
     "patient.read": label("see patient records (audited)"),
     "task.work": label("work the staff task list"),
+    "task.assign": label("reassign a task to another member of the team"),
+    "patient.write": label("change a woman's record: tags, plans, messages, tasks (audited)"),
+    "patient.register": label("register a woman at the desk"),
+    "risk.confirm": label("confirm or change a suggested risk colour"),
+    "batch.run": label("act on many women at once (tags, plans, messages)"),
+    "deletion.handle": label("decide on women's deletion and correction requests"),
     "export": label("export reports (masked)"),
     "staff.manage": label("create, change and disable staff accounts and their roles"),
     "workflow.configure": label("configure the hospital's review workflow"),
@@ -34,12 +40,15 @@ PERMISSIONS: dict[str, str] = {
 }
 
 _READ = ("pathway.read", "content.read")
-_CARE = ("patient.read", "task.work")
+_CARE = ("patient.read", "task.work", "task.assign", "patient.write", "patient.register")
 
 #: The roles, in the order the admin screen lists them, and their permissions.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset({*_READ, "staff.manage", "workflow.configure", "audit.read"}),
-    "doctor": frozenset({*_READ, *_CARE}),
+    # Deciding on her deletion request is the records office's work, not a clinician's.
+    "admin": frozenset({*_READ, "staff.manage", "workflow.configure", "audit.read", "deletion.handle"}),
+    # A suggested colour is a clinical judgement (2017 规范): doctors confirm it; batches act on
+    # many women's care, so they are a doctor's decision too.
+    "doctor": frozenset({*_READ, *_CARE, "risk.confirm", "batch.run"}),
     "nurse": frozenset({*_READ, *_CARE}),
     "midwife": frozenset({*_READ, *_CARE}),
     "content_author": frozenset({*_READ, "pathway.edit", "content.edit", "impact.run"}),

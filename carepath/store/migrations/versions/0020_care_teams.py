@@ -1,0 +1,21 @@
+"""care teams: reserved (a no-op until the issue that owns it fills it)
+
+Revision ID: 0020
+Revises: 0019
+Create Date: 2026-12-07 15:25:00
+"""
+
+from __future__ import annotations
+
+revision = "0020"
+down_revision = "0019"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
