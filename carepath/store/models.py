@@ -520,6 +520,9 @@ class StaffTask(Base):
     outcome_answers: Mapped[str | None] = mapped_column(Text)  # JSON of the outcome form's answers
     done_at: Mapped[datetime | None]
     escalated_at: Mapped[datetime | None]
+    # Resolved when created (issue 20, ``store/care_teams.py``): whose queue, and for whom.
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("care_teams.id"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
 
 
 class SchedulerLease(Base):
@@ -689,4 +692,4 @@ class DocumentEvent(Base):
 
 # Tables that live in modules of their own (this one is long enough); imported here so that
 # every user of ``Base.metadata`` (alembic, the tests' cleanup) sees them.
-from carepath.store import models_on_call  # noqa: E402, F401
+from carepath.store import models_on_call, models_teams  # noqa: E402, F401
