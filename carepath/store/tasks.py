@@ -349,6 +349,55 @@ def record_outcome(
         return _view(task, patient, cipher, now)
 
 
+class NotInTeamError(CarepathError):
+    """Reassigning to someone who is not an active member of the task's team (or the task has
+    no team)."""
+
+    code = "not-in-team"
+
+
+def reassign(
+    db: Database, cipher: FieldCipher, actor: Actor, task_id: int, now: datetime, *, to_staff_id: int
+) -> dict[str, Any]:
+    """Give an open task to another active member of its team (the page checks
+    ``task.assign``): ``assignee_id`` becomes them and a claim on it is given back, so the new
+    person can take it; audited as who gave it from whom to whom."""
+    from carepath.store.models_teams import CareTeamMember
+
+    with db.transaction() as session:
+        task, patient = _load(session, actor, task_id, lock=True)
+        _open(task)
+        member = None
+        if task.team_id is not None:
+            member = session.scalar(
+                select(Staff.id)
+                .join(CareTeamMember, CareTeamMember.staff_id == Staff.id)
+                .where(
+                    CareTeamMember.team_id == task.team_id,
+                    CareTeamMember.removed_at.is_(None),
+                    Staff.id == to_staff_id,
+                    Staff.hospital_id == actor.hospital_id,
+                    Staff.disabled_at.is_(None),
+                )
+                .limit(1)
+            )
+        if member is None:
+            raise NotInTeamError(f"staff {to_staff_id} is not an active member of task {task.id}'s team")
+        before = task.assignee_id
+        task.assignee_id = to_staff_id
+        task.claimed_by, task.claimed_at = None, None
+        audit(
+            session,
+            actor,
+            "change",
+            now,
+            f"task {task.id} reassigned from staff:{before or '-'} to staff:{to_staff_id}",
+            patient_id=patient.id,
+            pregnancy_id=task.pregnancy_id,
+        )
+        return _view(task, patient, cipher, now)
+
+
 @dataclass(frozen=True)
 class Escalation:
     task_id: int
