@@ -161,6 +161,7 @@ def _task_page(task_id: int, *, answers: dict[str, Any] | None = None, errors: d
         task = tasks.get_task(db, cipher, actor, task_id, now)
     except tasks.TaskNotFoundError:
         return _not_found()
+    task["due_time"] = datetime.fromisoformat(task["due_at"]) if task["due_at"] else None
     her = workspace.her_identity(db, cipher, actor, task_id, now) if can("patient.read") else None
     form = _forms().get(task["form"]) if task["form"] else None
     return (
@@ -175,7 +176,7 @@ def _task_page(task_id: int, *, answers: dict[str, Any] | None = None, errors: d
             answers=answers or {},
             errors=errors or {},
             outcome=outcome,
-            me=actor.label,
+            my_label=actor.label,
         ),
         status,
     )
