@@ -284,13 +284,14 @@ def counts(db: Database, actor: Actor, now: datetime, *, view: str = "all") -> C
     data: not audited)."""
     with db.reading() as session:
         scope = _scope(actor, my_team_ids(session, actor.hospital_id, int(actor.id)), view)
-        colours = session.execute(
-            select(_colour().label("colour"), func.count())
+        theirs = (
+            select(_colour().label("colour"))
             .select_from(StaffTask)
             .join(Pregnancy, Pregnancy.id == StaffTask.pregnancy_id)
             .where(scope)
-            .group_by(_colour())
-        ).all()
+            .subquery()
+        )
+        colours = session.execute(select(theirs.c.colour, func.count()).group_by(theirs.c.colour)).all()
         states = session.execute(
             select(
                 func.count(),
