@@ -693,4 +693,3 @@ class DocumentEvent(Base):
 # Tables that live in modules of their own (this one is long enough); imported here so that
 # every user of ``Base.metadata`` (alembic, the tests' cleanup) sees them.
 from carepath.store import models_on_call, models_teams  # noqa: E402, F401
-from carepath.store import models_workspace  # noqa: E402, F401  (indexes only: issue 20, 0021)

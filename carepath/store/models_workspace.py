@@ -14,9 +14,7 @@ from carepath.store.models import StaffTask
 
 OPEN = text("status = 'open'")
 
-OPEN_BY_TEAM = Index(
-    "ix_staff_tasks_open_team", StaffTask.team_id, postgresql_where=OPEN, sqlite_where=OPEN
-)
+OPEN_BY_TEAM = Index("ix_staff_tasks_open_team", StaffTask.team_id, postgresql_where=OPEN, sqlite_where=OPEN)
 OPEN_BY_ASSIGNEE = Index(
     "ix_staff_tasks_open_assignee", StaffTask.assignee_id, postgresql_where=OPEN, sqlite_where=OPEN
 )

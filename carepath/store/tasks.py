@@ -29,6 +29,7 @@ from carepath.store.accounts import StaffIdentity, identity_of
 from carepath.store.crypto import FieldCipher, mask_name
 from carepath.store.db import Database
 from carepath.store.models import Hospital, Patient, Pregnancy, Staff, StaffTask
+from carepath.store.models_teams import CareTeamMember
 from carepath.store.roles import ROLES
 from carepath.store.scope import Actor, audit, owned
 from carepath.store.tenants import UnknownHospitalError
@@ -362,8 +363,6 @@ def reassign(
     """Give an open task to another active member of its team (the page checks
     ``task.assign``): ``assignee_id`` becomes them and a claim on it is given back, so the new
     person can take it; audited as who gave it from whom to whom."""
-    from carepath.store.models_teams import CareTeamMember
-
     with db.transaction() as session:
         task, patient = _load(session, actor, task_id, lock=True)
         _open(task)

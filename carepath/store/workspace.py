@@ -25,19 +25,22 @@ from sqlalchemy import and_, case, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from carepath.errors import CarepathError
-from carepath.store import pathways
+from carepath.store import models_workspace, pathways
 from carepath.store.crypto import FieldCipher, mask_name, mask_phone
 from carepath.store.db import Database
 from carepath.store.models import EventRecord, OutboxRow, Patient, Pregnancy, Staff, StaffTask
 from carepath.store.models_teams import CareTeam, CareTeamMember
 from carepath.store.scope import Actor, audit
 from carepath.store.state_codec import stored_colour
+from carepath.store.tasks import TaskNotFoundError
 
 PAGE_SIZE = 50
 #: The list's sections: both (default), mine, my team's.
 VIEWS = ("all", "mine", "team")
 #: What the colour counts call a woman without a colour.
 NO_COLOUR = "none"
+#: The indexes this read model relies on (migration 0021).
+INDEXES = (models_workspace.OPEN_BY_TEAM, models_workspace.OPEN_BY_ASSIGNEE, models_workspace.OPEN_BY_CLAIMER)
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,9 @@ def _after(cursor: Cursor) -> Any:
 def _staff_names(session: Session, hospital_id: str, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    rows = session.execute(select(Staff.id, Staff.name).where(Staff.hospital_id == hospital_id, Staff.id.in_(ids)))
+    rows = session.execute(
+        select(Staff.id, Staff.name).where(Staff.hospital_id == hospital_id, Staff.id.in_(ids))
+    )
     return {row.id: row.name for row in rows}
 
 
@@ -167,7 +172,12 @@ def _whys(session: Session, hospital_id: str, keys: list[str]) -> dict[str, Why]
         try:
             pathway = library.loaded(row.pathway_id, row.version).pathway
             rule = pathway.rule(row.rule_id)
-            pathway_title, rule_title, trigger, condition = pathway.title, rule.title or None, rule.trigger, rule.when
+            pathway_title, rule_title, trigger, condition = (
+                pathway.title,
+                rule.title or None,
+                rule.trigger,
+                rule.when,
+            )
         except (CarepathError, KeyError):  # a version no longer loaded: the stored record says it
             pass
         data = row.data if isinstance(row.data, dict) else {}
@@ -178,8 +188,10 @@ def _whys(session: Session, hospital_id: str, keys: list[str]) -> dict[str, Why]
 
 
 def _row(
-    task: Any, patient: Any, colour: str | None, cipher: FieldCipher, actor: Actor, names: dict[int, str], now: datetime
+    task: Any, *, cipher: FieldCipher, actor: Actor, names: dict[int, str], now: datetime
 ) -> dict[str, Any]:
+    """One listed task (``task`` is a row of ``list_page``'s query: the task, her, her colour)."""
+    patient = task
     name = cipher.open(patient.name_sealed) if patient.name_sealed else None
     phone = cipher.open(patient.phone_sealed) if patient.phone_sealed else None
     claimer = _label_id(task.claimed_by)
@@ -201,7 +213,7 @@ def _row(
         "name": mask_name(name) if name else None,
         "phone": mask_phone(phone) if phone else None,
         "his_id": patient.his_patient_id,
-        "colour": colour,
+        "colour": task.colour,
         "created_at": task.created_at,
     }
 
@@ -252,7 +264,9 @@ def list_page(
         if after is not None:
             statement = statement.where(_after(after))
         rows = session.execute(
-            statement.order_by(_rank(), StaffTask.due_at.is_(None), StaffTask.due_at, StaffTask.id).limit(limit + 1)
+            statement.order_by(_rank(), StaffTask.due_at.is_(None), StaffTask.due_at, StaffTask.id).limit(
+                limit + 1
+            )
         ).all()
         more, rows = len(rows) > limit, rows[:limit]
         ids = {r.assignee_id for r in rows if r.assignee_id} | {
@@ -261,11 +275,21 @@ def list_page(
         names = _staff_names(session, actor.hospital_id, ids)
         whys = _whys(session, actor.hospital_id, [r.dedupe_key for r in rows])
         for r in rows:
-            audit(session, actor, "list", now, f"task {r.id} listed", patient_id=r.patient_id, pregnancy_id=r.pregnancy_id)
-        shown = [_row(r, r, r.colour, cipher, actor, names, now) for r in rows]
+            audit(
+                session,
+                actor,
+                "list",
+                now,
+                f"task {r.id} listed",
+                patient_id=r.patient_id,
+                pregnancy_id=r.pregnancy_id,
+            )
+        shown = [_row(r, cipher=cipher, actor=actor, names=names, now=now) for r in rows]
         last = rows[-1] if rows and more else None
         cursor = (
-            Cursor(0 if last.priority == "urgent" else 1, 1 if last.due_at is None else 0, last.due_at, last.id)
+            Cursor(
+                0 if last.priority == "urgent" else 1, 1 if last.due_at is None else 0, last.due_at, last.id
+            )
             if last is not None
             else None
         )
@@ -332,7 +356,9 @@ def why_of(db: Database, actor: Actor, task_id: int) -> Why | None:
     """Why one task of the actor's hospital exists (None when nothing is on file)."""
     with db.reading() as session:
         key = session.scalar(
-            select(StaffTask.dedupe_key).where(StaffTask.id == task_id, StaffTask.hospital_id == actor.hospital_id)
+            select(StaffTask.dedupe_key).where(
+                StaffTask.id == task_id, StaffTask.hospital_id == actor.hospital_id
+            )
         )
         if key is None:
             return None
@@ -373,18 +399,20 @@ def her_colour(db: Database, actor: Actor, pregnancy_id: str) -> dict[str, str |
     """Her risk colour (suggested or confirmed) as the task page shows it."""
     with db.reading() as session:
         state = session.scalar(
-            select(Pregnancy.state).where(Pregnancy.id == pregnancy_id, Pregnancy.hospital_id == actor.hospital_id)
+            select(Pregnancy.state).where(
+                Pregnancy.id == pregnancy_id, Pregnancy.hospital_id == actor.hospital_id
+            )
         )
     facts = state.get("facts", {}) if isinstance(state, dict) else {}
     return stored_colour(facts)
 
 
-def her_identity(db: Database, cipher: FieldCipher, actor: Actor, task_id: int, now: datetime) -> dict[str, Any]:
+def her_identity(
+    db: Database, cipher: FieldCipher, actor: Actor, task_id: int, now: datetime
+) -> dict[str, Any]:
     """Her name and phone in full, for a task page opened by someone holding ``patient.read``
     (the page checks it); the opening is audited as a read of her identity. Another
     hospital's task is not found (``tasks.TaskNotFoundError``)."""
-    from carepath.store.tasks import TaskNotFoundError
-
     with db.transaction() as session:
         row = session.execute(
             select(StaffTask.pregnancy_id, Patient.id, Patient.name_sealed, Patient.phone_sealed)
@@ -395,8 +423,13 @@ def her_identity(db: Database, cipher: FieldCipher, actor: Actor, task_id: int, 
         if row is None:
             raise TaskNotFoundError(f"no task {task_id} in hospital {actor.hospital_id}")
         audit(
-            session, actor, "read", now, f"task {task_id} opened: her name and phone shown",
-            patient_id=row.id, pregnancy_id=row.pregnancy_id,
+            session,
+            actor,
+            "read",
+            now,
+            f"task {task_id} opened: her name and phone shown",
+            patient_id=row.id,
+            pregnancy_id=row.pregnancy_id,
         )
     return {
         "name": cipher.open(row.name_sealed) if row.name_sealed else None,

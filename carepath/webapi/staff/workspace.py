@@ -42,7 +42,11 @@ COLOURS = ("purple", "red", "orange", "yellow", "green", workspace.NO_COLOUR)
 def _context() -> tuple[Any, Any, Any]:
     staff = current_staff()
     assert staff is not None
-    return current_app.extensions["carepath.db"], current_app.config["CLOCK"](), staff.actor(request.remote_addr)
+    return (
+        current_app.extensions["carepath.db"],
+        current_app.config["CLOCK"](),
+        staff.actor(request.remote_addr),
+    )
 
 
 def _view() -> str:
@@ -98,7 +102,9 @@ def why_words(found: workspace.Why | None, at: datetime | None = None) -> dict[s
 
 def _list_context(db: Any, now: Any, actor: Any, view: str) -> dict[str, Any]:
     cipher = current_app.extensions["carepath.cipher"]
-    page = workspace.list_page(db, cipher, actor, now, view=view, after=workspace.Cursor.decode(request.args.get("after")))
+    page = workspace.list_page(
+        db, cipher, actor, now, view=view, after=workspace.Cursor.decode(request.args.get("after"))
+    )
     whys = {task_id: why_words(found) for task_id, found in page.whys.items()}
     return {
         "rows": page.rows,
@@ -153,8 +159,14 @@ def _forms() -> dict[str, Form]:
     return form_answers.forms()
 
 
-def _task_page(task_id: int, *, answers: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
-               outcome: str = "", status: int = 200) -> Any:
+def _task_page(
+    task_id: int,
+    *,
+    answers: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    outcome: str = "",
+    status: int = 200,
+) -> Any:
     db, now, actor = _context()
     cipher = current_app.extensions["carepath.cipher"]
     try:
@@ -303,7 +315,10 @@ def outcome(task_id: int) -> Any:
     except tasks.TaskClaimedError:
         return _taken(task_id)
     except tasks.InvalidOutcomeError as invalid:  # checked above; the store's check is the last word
-        found = {p["path"].removeprefix("answers."): _field_message(p["code"], p["message"]) for p in invalid.errors}
+        found = {
+            p["path"].removeprefix("answers."): _field_message(p["code"], p["message"])
+            for p in invalid.errors
+        }
         return _task_page(task_id, answers=answers, errors=found, outcome=text, status=422)
     flash(gettext("Outcome recorded: the task is done."), "info")
     return redirect(url_for("staff_work.work"), 303)
@@ -319,7 +334,9 @@ def reassign(task_id: int) -> Any:
         flash(gettext("Choose a member of the team."), "error")
         return redirect(url_for("staff_work.task_page", task_id=task_id), 303)
     try:
-        tasks.reassign(db, current_app.extensions["carepath.cipher"], actor, task_id, now, to_staff_id=to_staff)
+        tasks.reassign(
+            db, current_app.extensions["carepath.cipher"], actor, task_id, now, to_staff_id=to_staff
+        )
     except tasks.TaskNotFoundError:
         return _not_found()
     except tasks.TaskClosedError:

@@ -78,9 +78,11 @@ def test_the_list_is_urgent_first_masked_with_why_and_counts(app: Flask, seeded:
 
 
 def test_my_view_and_team_view(app: Flask, seeded: Any) -> None:
-    nurse, nurse_id, team_id = seeded
-    other, other_id = logged_in(app, "nurse-wu", "nurse")  # in no team: sees nothing
-    assert URGENT not in text(other.client.get("/staff/work")) and "暂无待办" in text(other.client.get("/staff/work"))
+    nurse, _, _ = seeded
+    other, _ = logged_in(app, "nurse-wu", "nurse")  # in no team: sees nothing
+    assert URGENT not in text(other.client.get("/staff/work")) and "暂无待办" in text(
+        other.client.get("/staff/work")
+    )
     assert URGENT in text(nurse.client.get("/staff/work?view=team"))
     assert URGENT not in text(nurse.client.get("/staff/work?view=mine"))
     urgent = task_id(app, URGENT)
@@ -98,7 +100,9 @@ def test_keyset_pages(app: Flask, seeded: Any) -> None:
     actor = Actor("a", "staff", str(nurse_id))
     first = workspace.list_page(db, cipher, actor, NOW, limit=1)
     assert [r["title"] for r in first.rows] == [URGENT] and first.next is not None
-    second = workspace.list_page(db, cipher, actor, NOW, limit=1, after=workspace.Cursor.decode(first.next.encode()))
+    second = workspace.list_page(
+        db, cipher, actor, NOW, limit=1, after=workspace.Cursor.decode(first.next.encode())
+    )
     assert [r["title"] for r in second.rows] == [NORMAL] and second.next is None
 
 
@@ -123,7 +127,9 @@ def test_claim_release_and_outcome_leave_the_list(app: Flask, seeded: Any) -> No
     assert nurse.post(f"{path}/release", {}, token_from=path).status_code == 303
     assert task_row(app, urgent).claimed_by is None
     # a missing required answer: a field-level error in Chinese next to it, nothing saved
-    refused = nurse.post(f"{path}/outcome", {"outcome": "已电话联系", "answer-contractions": "no"}, token_from=path)
+    refused = nurse.post(
+        f"{path}/outcome", {"outcome": "已电话联系", "answer-contractions": "no"}, token_from=path
+    )
     assert refused.status_code == 422
     page = text(refused)
     field = page[page.index('id="item-bleeding"') :].split("</fieldset>")[0]
@@ -138,7 +144,11 @@ def test_claim_release_and_outcome_leave_the_list(app: Flask, seeded: Any) -> No
     )
     assert done.status_code == 303 and done.headers["Location"].endswith("/staff/work")
     row = task_row(app, urgent)
-    assert (row.status, row.outcome, row.claimed_by) == ("done", "已电话联系，嘱立即来院", f"staff:{nurse_id}")
+    assert (row.status, row.outcome, row.claimed_by) == (
+        "done",
+        "已电话联系，嘱立即来院",
+        f"staff:{nurse_id}",
+    )
     after = text(nurse.client.get("/staff/work"))
     assert URGENT not in after and NORMAL in after and "任务已完成" in after
 
@@ -161,7 +171,9 @@ def test_reassign_within_the_team_only(app: Flask, seeded: Any) -> None:
     assert moved.status_code == 303
     row = task_row(app, normal)
     assert (row.assignee_id, row.claimed_by) == (colleague, None)
-    assert f"task {normal} reassigned from staff:- to staff:{colleague}" in audit_details(app, f"staff:{nurse_id}")
+    assert f"task {normal} reassigned from staff:- to staff:{colleague}" in audit_details(
+        app, f"staff:{nurse_id}"
+    )
     refused = nurse.post(f"{path}/reassign", {"to": str(outsider)}, token_from=path)
     assert refused.status_code == 303 and task_row(app, normal).assignee_id == colleague
     assert "只能转给本团队" in text(nurse.client.get(path))
@@ -179,7 +191,9 @@ def test_a_stale_page_acting_on_a_closed_task_is_told_so(app: Flask, seeded: Any
 
     db, cipher = app.extensions["carepath.db"], app.extensions["carepath.cipher"]
     answers = {"test_done": "diagnosis", "result": "low_risk"}
-    tasks.record_outcome(db, cipher, Actor("a", "staff", str(other)), normal, NOW, outcome="已随访", answers=answers)
+    tasks.record_outcome(
+        db, cipher, Actor("a", "staff", str(other)), normal, NOW, outcome="已随访", answers=answers
+    )
     for action, data in (("claim", {}), ("release", {}), ("outcome", {"outcome": "x"})):
         answer = nurse.post(f"{path}/{action}", data, token_from=token_page)
         assert answer.status_code == 303, action
@@ -217,11 +231,15 @@ def test_the_poll_stamp_changes_when_a_task_arrives(app: Flask, api: Api, seeded
     into_team(app, team_id)
     assert nurse.client.get("/staff/work/stamp").get_json()["stamp"] != before
     rows = text(nurse.client.get("/staff/work/rows"))
-    assert rows.startswith('<div id="work-rows"') or rows.lstrip().startswith("{#") or 'id="work-rows"' in rows
+    assert (
+        rows.startswith('<div id="work-rows"') or rows.lstrip().startswith("{#") or 'id="work-rows"' in rows
+    )
     assert rows.count('data-priority="urgent"') == 2 and "赵*" in rows and "<html" not in rows
 
 
-def test_the_staff_home_links_pages_by_chinese_name_and_a_nurse_is_refused_admin(app: Flask, seeded: Any) -> None:
+def test_the_staff_home_links_pages_by_chinese_name_and_a_nurse_is_refused_admin(
+    app: Flask, seeded: Any
+) -> None:
     nurse, _, _ = seeded
     home = text(nurse.client.get("/"))
     links = home[home.index('id="home-pages"') :].split("</ul>")[0]
@@ -239,7 +257,9 @@ def test_the_staff_home_links_pages_by_chinese_name_and_a_nurse_is_refused_admin
 def test_acknowledging_an_on_call_task_leads_to_its_workspace_page(app: Flask, seeded: Any) -> None:
     nurse, nurse_id, _ = seeded
     urgent = task_id(app, URGENT)
-    answer = nurse.post(f"/staff/on-call/tasks/{urgent}/acknowledge", {}, token_from=f"/staff/on-call/tasks/{urgent}")
+    answer = nurse.post(
+        f"/staff/on-call/tasks/{urgent}/acknowledge", {}, token_from=f"/staff/on-call/tasks/{urgent}"
+    )
     assert answer.status_code == 302 and answer.headers["Location"].endswith(f"/staff/work/tasks/{urgent}")
     assert task_row(app, urgent).claimed_by == f"staff:{nurse_id}"
     assert f'href="/staff/work/tasks/{urgent}"' in text(nurse.client.get(f"/staff/on-call/tasks/{urgent}"))

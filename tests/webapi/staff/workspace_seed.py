@@ -77,14 +77,18 @@ def into_team(app: Flask, team_id: int, assignee_id: int | None = None) -> list[
     """Every task without a team goes to ``team_id`` (for ``assignee_id``); their ids."""
     with app.extensions["carepath.db"].transaction() as session:
         session.execute(
-            update(StaffTask).where(StaffTask.team_id.is_(None)).values(team_id=team_id, assignee_id=assignee_id)
+            update(StaffTask)
+            .where(StaffTask.team_id.is_(None))
+            .values(team_id=team_id, assignee_id=assignee_id)
         )
         return list(session.scalars(select(StaffTask.id).order_by(StaffTask.id)))
 
 
 def task_id(app: Flask, title: str) -> int:
     with app.extensions["carepath.db"].reading() as session:
-        found = session.scalar(select(StaffTask.id).where(StaffTask.title == title).order_by(StaffTask.id.desc()))
+        found = session.scalar(
+            select(StaffTask.id).where(StaffTask.title == title).order_by(StaffTask.id.desc())
+        )
     assert found is not None
     return found
 
