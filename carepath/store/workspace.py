@@ -218,6 +218,37 @@ def _row(
     }
 
 
+def list_statement(actor: Actor, team_ids: list[int], *, view: str, after: Cursor | None, limit: int) -> Any:
+    """The list's query (one page and one row more, to know if there is a next page); also what
+    docs/workspace.md's EXPLAIN shows."""
+    statement = (
+        select(
+            StaffTask.id,
+            StaffTask.pregnancy_id,
+            StaffTask.dedupe_key,
+            StaffTask.title,
+            StaffTask.priority,
+            StaffTask.due_at,
+            StaffTask.claimed_by,
+            StaffTask.assignee_id,
+            StaffTask.team_id,
+            StaffTask.created_at,
+            Patient.id.label("patient_id"),
+            Patient.his_patient_id,
+            Patient.name_sealed,
+            Patient.phone_sealed,
+            _colour().label("colour"),
+        )
+        .join(Pregnancy, Pregnancy.id == StaffTask.pregnancy_id)
+        .join(Patient, Patient.id == Pregnancy.patient_id)
+        .where(_scope(actor, team_ids, view))
+    )
+    if after is not None:
+        statement = statement.where(_after(after))
+    order = (_rank(), StaffTask.due_at.is_(None), StaffTask.due_at, StaffTask.id)
+    return statement.order_by(*order).limit(limit + 1)
+
+
 @dataclass(frozen=True)
 class Page:
     rows: list[dict[str, Any]]
@@ -239,35 +270,8 @@ def list_page(
     identity masked; each task shown is audited as listed."""
     with db.transaction() as session:
         team_ids = my_team_ids(session, actor.hospital_id, int(actor.id))
-        statement = (
-            select(
-                StaffTask.id,
-                StaffTask.pregnancy_id,
-                StaffTask.dedupe_key,
-                StaffTask.title,
-                StaffTask.priority,
-                StaffTask.due_at,
-                StaffTask.claimed_by,
-                StaffTask.assignee_id,
-                StaffTask.team_id,
-                StaffTask.created_at,
-                Patient.id.label("patient_id"),
-                Patient.his_patient_id,
-                Patient.name_sealed,
-                Patient.phone_sealed,
-                _colour().label("colour"),
-            )
-            .join(Pregnancy, Pregnancy.id == StaffTask.pregnancy_id)
-            .join(Patient, Patient.id == Pregnancy.patient_id)
-            .where(_scope(actor, team_ids, view))
-        )
-        if after is not None:
-            statement = statement.where(_after(after))
-        rows = session.execute(
-            statement.order_by(_rank(), StaffTask.due_at.is_(None), StaffTask.due_at, StaffTask.id).limit(
-                limit + 1
-            )
-        ).all()
+        statement = list_statement(actor, team_ids, view=view, after=after, limit=limit)
+        rows = session.execute(statement).all()
         more, rows = len(rows) > limit, rows[:limit]
         ids = {r.assignee_id for r in rows if r.assignee_id} | {
             i for r in rows if (i := _label_id(r.claimed_by)) is not None
