@@ -3,6 +3,7 @@ home's links; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from carepath.store.models import AuditEntry
 from tests.conftest import NOW, Clock
 from tests.webapi.conftest import Api, StaffBrowser, make_staff
 from tests.webapi.staff.workspace_seed import (
+    BP,
     LATER,
     NORMAL,
     URGENT,
@@ -151,6 +153,54 @@ def test_claim_release_and_outcome_leave_the_list(app: Flask, seeded: Any) -> No
     )
     after = text(nurse.client.get("/staff/work"))
     assert URGENT not in after and NORMAL in after and "任务已完成" in after
+
+
+def test_every_item_kind_of_a_form_is_a_field_typed_and_checked(app: Flask, api: Api, seeded: Any) -> None:
+    """bp-log has a date, a single choice, numbers and a multiple choice (previa-bleeding's
+    text is in the test above): each is a field; answers are typed as the form expects."""
+    nurse, _, team_id = seeded
+    woman(api, "p-004", "O13.0", name="孙丽")
+    into_team(app, team_id)
+    bp = task_id(app, BP)
+    path = f"/staff/work/tasks/{bp}"
+    page = text(nurse.client.get(path))
+    for kind in ('type="date"', 'type="radio"', 'type="number"', 'type="checkbox"'):
+        assert kind in page, kind
+    answers = {
+        "answer-measured_on": "2026-07-10",
+        "answer-time_of_day": "morning",
+        "answer-systolic": "300",  # outside 60-260
+        "answer-diastolic": "abc",
+        "outcome": "已复测",
+    }
+    refused = nurse.post(f"{path}/outcome", answers, token_from=path)
+    assert refused.status_code == 422
+    page = text(refused)
+    assert "超出了表单允许的范围" in page.split('id="item-systolic"')[1].split("</fieldset>")[0]
+    assert "请填写数字" in page.split('id="item-diastolic"')[1].split("</fieldset>")[0]
+    assert "请回答这个问题" in page.split('id="item-symptoms"')[1].split("</fieldset>")[0]
+    assert task_row(app, bp).status == "open"
+    client = nurse.client
+    token = nurse.csrf(path)
+    done = client.post(
+        f"{path}/outcome",
+        data={
+            **answers,
+            "answer-systolic": "128",
+            "answer-diastolic": "82.5",
+            "answer-symptoms": ["headache", "swelling"],
+            "csrf_token": token,
+        },
+    )
+    assert done.status_code == 303
+    stored = json.loads(task_row(app, bp).outcome_answers or "{}")
+    assert stored["answers"] == {
+        "measured_on": "2026-07-10",
+        "time_of_day": "morning",
+        "systolic": 128,
+        "diastolic": 82.5,
+        "symptoms": ["headache", "swelling"],
+    }
 
 
 def test_reassign_within_the_team_only(app: Flask, seeded: Any) -> None:

@@ -41,7 +41,14 @@ rules:
           due: 1d
           priority: normal
           form: ama-screening-followup
+  - id: bp-check
+    title: 妊娠期高血压复测
+    on: {event: diagnosis.added}
+    when: {event: {field: data.code, startswith: O13}}
+    do:
+      - task: {assign: responsible_nurse, title: 请电话复测血压, due: 2d, priority: high, form: bp-log}
 """
+BP = "请电话复测血压"
 URGENT = "血压≥160/110，请立即联系"
 NORMAL = "电话随访产前筛查结果"
 
