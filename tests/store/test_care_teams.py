@@ -5,6 +5,7 @@ unclaimed tasks following a change; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from flask import Flask
 from sqlalchemy import event, select
 
 import carepath.store.models_teams  # noqa: F401  (the tables, until conftest's list names them)
-from carepath.store import care_routing, care_teams
+from carepath.store import care_routing, care_teams, tasks
 from carepath.store.models import AuditEntry, StaffTask
 from carepath.store.models_teams import CareTeam, PregnancyCare, PregnancyCareChange
 from carepath.store.scope import Actor, PregnancyNotFoundError
@@ -27,6 +28,18 @@ ADMIN = Actor("a", "staff", "admin")
 @pytest.fixture
 def api_b(app: Flask, clock: Any) -> Api:
     return Api(app.test_client(), webapi._key(app, "b"), clock)
+
+
+def team_lead(app: Flask, hospital: str = "a", name: str = "护士长") -> Actor:
+    """A staff member who leads the hospital's default team (made when missing): who receives
+    escalations of overdue tasks in a team without a lead of its own."""
+    lead = add_staff(app, hospital, "nurse", name)
+    db, actor = db_of(app), Actor(hospital, "staff", "admin")
+    with db.transaction() as session:
+        team = care_routing.default_team(session, hospital, NOW)
+    care_teams.add_member(db, actor, team, int(lead.id), team_role="nurse", now=NOW)
+    care_teams.set_lead(db, actor, team, int(lead.id), NOW)
+    return lead
 
 
 def db_of(app: Flask) -> Any:
@@ -280,3 +293,40 @@ def test_the_default_team_and_a_team_with_women_are_not_archived(api: Api, app: 
         default = session.scalar(select(CareTeam.id).where(CareTeam.is_default.is_(True)))
     with pytest.raises(care_teams.CareTeamError):
         care_teams.archive_team(db, ADMIN, default, NOW)
+
+
+# --- escalation ----------------------------------------------------------------------------------
+
+
+def test_an_overdue_task_escalates_to_its_teams_lead_else_the_default_teams(api: Api, app: Flask) -> None:
+    db = db_of(app)
+    default_lead = team_lead(app)
+    doctor, head = add_staff(app, "a", name="王医生"), add_staff(app, "a", name="主任")
+    add_staff(app, "a", role="lead", name="旧护士长")  # a job title: no longer decides anything
+    first = pregnancy_of(api, "p-1", n=1)
+    second = pregnancy_of(api, "p-2", n=2)
+    team = team_with(app, "产科一组", (doctor, "doctor"), (head, "doctor"))
+    leaderless = team_with(app, "产科二组", (doctor, "doctor"))
+    care_teams.set_lead(db, ADMIN, team, int(head.id), NOW)
+    care_teams.set_care(db, ADMIN, first, team_id=team, reason="分组", now=NOW)
+    care_teams.set_care(db, ADMIN, second, team_id=leaderless, reason="分组", now=NOW)
+    previa_task(api, "p-1")
+    previa_task(api, "p-2")
+    escalated = tasks.escalate_overdue(db, NOW + timedelta(days=4))
+    by_pregnancy = {tasks_of(app, p)[0].id: p for p in (first, second)}
+    assert {by_pregnancy[e.task_id]: e.lead for e in escalated} == {
+        first: head.label,
+        second: default_lead.label,
+    }
+
+
+def test_without_any_team_lead_the_escalation_is_recorded_as_such(api: Api, app: Flask) -> None:
+    db = db_of(app)
+    add_staff(app, "a", role="lead", name="护士长")  # the old job title alone is not a lead
+    pregnancy_of(api)
+    previa_task(api)
+    [escalated] = tasks.escalate_overdue(db, NOW + timedelta(days=4))
+    assert escalated.lead is None
+    with db.reading() as session:
+        details = session.scalars(select(AuditEntry.detail).where(AuditEntry.actor == "scheduler:escalation"))
+        assert any("no team lead on file" in d for d in details)
