@@ -29,7 +29,6 @@ from carepath.store.accounts import StaffIdentity, identity_of
 from carepath.store.crypto import FieldCipher, mask_name
 from carepath.store.db import Database
 from carepath.store.models import Hospital, Patient, Pregnancy, Staff, StaffTask
-from carepath.store.models_teams import CareTeamMember
 from carepath.store.roles import ROLES
 from carepath.store.scope import Actor, audit, owned
 from carepath.store.tenants import UnknownHospitalError
@@ -364,21 +363,10 @@ def reassign(
     with db.transaction() as session:
         task, patient = _load(session, actor, task_id, lock=True)
         _open(task)
-        member = None
-        if task.team_id is not None:
-            member = session.scalar(
-                select(Staff.id)
-                .join(CareTeamMember, CareTeamMember.staff_id == Staff.id)
-                .where(
-                    CareTeamMember.team_id == task.team_id,
-                    CareTeamMember.removed_at.is_(None),
-                    Staff.id == to_staff_id,
-                    Staff.hospital_id == actor.hospital_id,
-                    Staff.disabled_at.is_(None),
-                )
-                .limit(1)
-            )
-        if member is None:
+        # is_member: an active member, not disabled; and of the actor's hospital (a team is one
+        # hospital's, and the task was loaded as the actor's)
+        member = task.team_id is not None and care_routing.is_member(session, task.team_id, to_staff_id)
+        if not member:
             raise NotInTeamError(f"staff {to_staff_id} is not an active member of task {task.id}'s team")
         before = task.assignee_id
         task.assignee_id = to_staff_id

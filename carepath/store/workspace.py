@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from carepath.errors import CarepathError
 from carepath.store import models_workspace, pathways
+from carepath.store.care_teams import my_team_ids
 from carepath.store.crypto import FieldCipher, mask_name, mask_phone
 from carepath.store.db import Database
 from carepath.store.models import EventRecord, OutboxRow, Patient, Pregnancy, Staff, StaffTask
@@ -66,25 +67,6 @@ class Cursor:
             return cls(int(rank), int(no_due), datetime.fromisoformat(due) if due else None, int(task_id))
         except ValueError:
             return None
-
-
-def my_team_ids(session: Session, hospital_id: str, staff_id: int) -> list[int]:
-    """The teams ``staff_id`` is an active member of (the teams helper's ``care_teams`` has the
-    same function; this one reads the model directly until that lands)."""
-    return list(
-        session.scalars(
-            select(CareTeamMember.team_id)
-            .join(CareTeam, CareTeam.id == CareTeamMember.team_id)
-            .where(
-                CareTeam.hospital_id == hospital_id,
-                CareTeam.archived_at.is_(None),
-                CareTeamMember.staff_id == staff_id,
-                CareTeamMember.removed_at.is_(None),
-            )
-            .order_by(CareTeamMember.team_id)
-            .distinct()
-        )
-    )
 
 
 def _rank() -> Any:

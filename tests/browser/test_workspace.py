@@ -13,10 +13,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import update
 
 from carepath.store import pathways, tenants
-from carepath.store.models import StaffTask
 from tests.browser.conftest import LiveServer, log_in
 from tests.webapi.conftest import Api, Integrator
 from tests.webapi.staff.workspace_seed import PATHWAY, URGENT, team
@@ -58,7 +56,7 @@ def test_an_urgent_task_appears_without_reloading_and_she_works_it_on_a_phone(
     new_page: Callable[[], Any], make_account: Callable[..., Any], live_server: LiveServer, ward: Api
 ) -> None:
     nurse = make_account("nurse", hospital=HOSPITAL)
-    team_id = team(live_server.app, nurse.staff_id, hospital=HOSPITAL, name="病区一组")
+    team(live_server.app, nurse.staff_id, hospital=HOSPITAL, name="病区一组")  # her default team
     page = new_page()
     page.set_viewport_size({"width": 390, "height": 844})
     errors: list[str] = []
@@ -93,12 +91,6 @@ def test_an_urgent_task_appears_without_reloading_and_she_works_it_on_a_phone(
         },
     )
     assert diagnosed.status_code == 201, diagnosed.get_json()
-    with live_server.app.extensions["carepath.db"].transaction() as session:  # her team's queue
-        session.execute(
-            update(StaffTask)
-            .where(StaffTask.hospital_id == HOSPITAL, StaffTask.team_id.is_(None))
-            .values(team_id=team_id)
-        )
 
     # it appears by itself, urgent, her name masked; the page was not reloaded
     row = page.locator('.work-item[data-priority="urgent"]')

@@ -21,7 +21,6 @@ from tests.webapi.staff.workspace_seed import (
     LATER,
     NORMAL,
     URGENT,
-    into_team,
     publish,
     task_id,
     task_row,
@@ -54,7 +53,6 @@ def seeded(app: Flask, api: Api, tmp_path: Path) -> tuple[StaffBrowser, int, int
     team_id = team(app, nurse_id)
     woman(api, "p-001", "O09.5", name="王小红")
     woman(api, "p-002", "O14.1", name="李芳芳", phone="13998765432")
-    into_team(app, team_id)
     return nurse, nurse_id, team_id
 
 
@@ -158,9 +156,8 @@ def test_claim_release_and_outcome_leave_the_list(app: Flask, seeded: Any) -> No
 def test_every_item_kind_of_a_form_is_a_field_typed_and_checked(app: Flask, api: Api, seeded: Any) -> None:
     """bp-log has a date, a single choice, numbers and a multiple choice (previa-bleeding's
     text is in the test above): each is a field; answers are typed as the form expects."""
-    nurse, _, team_id = seeded
+    nurse, _, _ = seeded
     woman(api, "p-004", "O13.0", name="孙丽")
-    into_team(app, team_id)
     bp = task_id(app, BP)
     path = f"/staff/work/tasks/{bp}"
     page = text(nurse.client.get(path))
@@ -209,7 +206,7 @@ def test_reassign_within_the_team_only(app: Flask, seeded: Any) -> None:
     outsider = make_staff(app, "nurse-qian", "nurse")
     from tests.webapi.staff.workspace_seed import team as add_team
 
-    add_team(app, outsider, name="营养组")
+    add_team(app, outsider, name="营养组", default=False)
     with app.extensions["carepath.db"].transaction() as session:
         from carepath.store.models_teams import CareTeamMember
 
@@ -274,11 +271,10 @@ def test_another_hospitals_task_is_not_found_and_counted(app: Flask, seeded: Any
 
 
 def test_the_poll_stamp_changes_when_a_task_arrives(app: Flask, api: Api, seeded: Any) -> None:
-    nurse, _, team_id = seeded
+    nurse, _, _ = seeded
     before = nurse.client.get("/staff/work/stamp").get_json()["stamp"]
     assert nurse.client.get("/staff/work/stamp").get_json()["stamp"] == before
     woman(api, "p-003", "O14.9", name="赵敏")
-    into_team(app, team_id)
     assert nurse.client.get("/staff/work/stamp").get_json()["stamp"] != before
     rows = text(nurse.client.get("/staff/work/rows"))
     assert (

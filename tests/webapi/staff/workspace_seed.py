@@ -1,6 +1,6 @@
-"""What the workspace's tests share: a pathway that opens an urgent and a normal task from HIS
-events, a care team, and the tasks put in it (until the teams' resolution lands on main, a
-task gets its team here, as ``care_teams.resolve`` will give it)."""
+"""What the workspace's tests share: a pathway that opens an urgent, a high and a normal task
+from HIS events, and the hospital's default care team, which her tasks are routed to when they
+are written (``care_routing``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from carepath.store.models import StaffTask
 from carepath.store.models_teams import CareTeam, CareTeamMember
@@ -70,25 +70,16 @@ def woman(api: Api, his_id: str, code: str, name: str = "王小红", phone: str 
     assert answer.status_code == 201, answer.get_json()
 
 
-def team(app: Flask, *members: int, hospital: str = "a", name: str = "产科一组") -> int:
+def team(app: Flask, *members: int, hospital: str = "a", name: str = "产科一组", default: bool = True) -> int:
+    """A team with ``members`` (nurses); ``default``: the hospital's default team, which a
+    woman registered without a source joins, and so her tasks (``care_routing``)."""
     with app.extensions["carepath.db"].transaction() as session:
-        row = CareTeam(hospital_id=hospital, name=name, kind="obstetric", created_at=NOW)
+        row = CareTeam(hospital_id=hospital, name=name, kind="obstetric", is_default=default, created_at=NOW)
         session.add(row)
         session.flush()
         for staff_id in members:
             session.add(CareTeamMember(team_id=row.id, staff_id=staff_id, team_role="nurse", added_at=NOW))
         return row.id
-
-
-def into_team(app: Flask, team_id: int, assignee_id: int | None = None) -> list[int]:
-    """Every task without a team goes to ``team_id`` (for ``assignee_id``); their ids."""
-    with app.extensions["carepath.db"].transaction() as session:
-        session.execute(
-            update(StaffTask)
-            .where(StaffTask.team_id.is_(None))
-            .values(team_id=team_id, assignee_id=assignee_id)
-        )
-        return list(session.scalars(select(StaffTask.id).order_by(StaffTask.id)))
 
 
 def task_id(app: Flask, title: str) -> int:
