@@ -30,13 +30,14 @@ from sqlalchemy.orm import Session
 from carepath.engine.catalogue import load_labs
 from carepath.engine.medications import STARTING_VOCABULARY
 from carepath.engine.timing import SendWindow
-from carepath.store import consents, publishing
+from carepath.store import consents, her_timeline, publishing
 from carepath.store.crypto import FieldCipher, mask_name, mask_phone
 from carepath.store.db import Database
 from carepath.store.form_answers import forms
 from carepath.store.models import (
     ChannelBinding,
     DatingRecord,
+    Diagnosis,
     EventRecord,
     InboxItem,
     OutboxRow,
@@ -46,15 +47,18 @@ from carepath.store.models import (
     Staff,
 )
 from carepath.store.models_teams import CareTeam, CareTeamMember, PregnancyCare, PregnancyCareChange
+from carepath.store.patients import masked_patient
 from carepath.store.scope import Actor, PregnancyNotFoundError, audit, visible_patients
 from carepath.store.search import gestation
 from carepath.store.state_codec import stored_colour
-from carepath.store.timeline import timeline_in
 
 #: Rows of the 患者 list per page.
 PAGE = 30
 #: Her inbox items the record shows (newest first): her inbox page pages further.
 INBOX_SHOWN = 50
+#: Her newest lab results and medication events the record shows.
+LABS_SHOWN = 100
+MEDICATION_EVENTS = ("medication.prescribed", "medication.stopped")
 
 
 @dataclass(frozen=True)
@@ -161,46 +165,84 @@ def her_record(
     *,
     unmasked: bool = False,
 ) -> dict[str, Any]:
-    """Everything her record page shows (see the module). ``unmasked``: her name, ID number
-    and phone in clear — the caller checked ``patient.read``; audited here as ``unmask``."""
+    """Everything her record page shows (see the module); audited as a ``read``. ``unmasked``:
+    her name, ID number and phone in clear — the caller checked ``patient.read``; audited as
+    ``unmask``."""
     with db.transaction() as session:
-        record = timeline_in(session, cipher, actor, pregnancy_id, now)
-        pregnancy = session.get(Pregnancy, record["pregnancy"])
-        assert pregnancy is not None
-        patient_id = record["patient"]["id"]
+        found = session.execute(
+            select(Pregnancy, Patient)
+            .join(Patient, Patient.id == Pregnancy.patient_id)
+            .where(
+                Pregnancy.id == pregnancy_id,
+                Patient.id.in_(select(visible_patients(actor, now).subquery().c.id)),
+            )
+        ).one_or_none()
+        if found is None:
+            raise PregnancyNotFoundError(f"no pregnancy {pregnancy_id} visible to {actor.hospital_id}")
+        pregnancy, patient = found
+        audit(session, actor, "read", now, "her record", patient_id=patient.id, pregnancy_id=pregnancy.id)
+        shown = masked_patient(cipher, patient)
         if unmasked:
-            patient = session.get(Patient, patient_id)
-            assert patient is not None
-            record["patient"] = {**record["patient"], **_clear(cipher, patient), "unmasked": True}
+            shown = {**shown, **_clear(cipher, patient), "unmasked": True}
             audit(
                 session,
                 actor,
                 "unmask",
                 now,
                 "her record: name, ID number and phone shown",
-                patient_id=patient_id,
+                patient_id=patient.id,
                 pregnancy_id=pregnancy.id,
             )
         facts = pregnancy.state.get("facts", {})
-        record["risk"] = _risk(session, pregnancy, facts, record["entries"])
-        record["dating"] = _dating(session, pregnancy)
-        titles = _pathway_titles(session, pregnancy.hospital_id, _pathways_named(record["entries"]))
-        record["pathway_titles"] = titles
-        _explain(session, pregnancy, record["entries"], titles)
-        record["labs"] = _labs(record["entries"])
-        record["medications"] = _medications(facts, record["entries"])
-        record["tag_log"] = [e for e in record["entries"] if e["kind"] == "tag"]
-        record["enrolments"] = [
-            {**e, "title": titles.get(e["pathway"], e["pathway"])}
-            for e in record["entries"]
-            if e["kind"] == "enrolment"
-        ]
-        record["tasks"] = [e for e in record["entries"] if e["kind"] == "task"]
-        record["responses"] = [e for e in record["entries"] if e["kind"] == "response"]
-        record["inbox"] = _inbox(session, pregnancy.id)
-        record["consents"], record["bindings"] = _consents(session, patient_id, pregnancy.id)
-        record["care"] = _care(session, pregnancy.id)
-        return record
+        timeline = her_timeline.newest(session, pregnancy.id)
+        entries = timeline.entries
+        confirmations = her_timeline.events_of(session, pregnancy.id, ("risk.confirmed",), her_timeline.SHOWN)
+        titles = _pathway_titles(session, pregnancy.hospital_id, _pathways_named(entries))
+        _explain(session, pregnancy, entries, timeline.rows, titles)
+        return {
+            "pregnancy": pregnancy.id,
+            "number": pregnancy.number,
+            "his_pregnancy_id": pregnancy.his_pregnancy_id,
+            "status": pregnancy.status,
+            "patient": shown,
+            "facts": {
+                **gestation(pregnancy, SendWindow().local_date(now)),
+                "tags": list(facts.get("tags", [])),
+                **stored_colour(facts),
+                "diagnoses": _diagnoses(session, pregnancy.id),
+            },
+            "entries": entries,
+            "more_entries": timeline.more,
+            "risk": _risk(session, pregnancy, facts, confirmations),
+            "dating": _dating(session, pregnancy),
+            "pathway_titles": titles,
+            "labs": _labs(her_timeline.events_of(session, pregnancy.id, ("lab.result",), LABS_SHOWN)),
+            "medications": _medications(
+                facts, her_timeline.events_of(session, pregnancy.id, MEDICATION_EVENTS, LABS_SHOWN)
+            ),
+            "tag_log": [e for e in entries if e["kind"] == "tag"],
+            "enrolments": [
+                {**e, "title": titles.get(e["pathway"], e["pathway"])}
+                for e in entries
+                if e["kind"] == "enrolment"
+            ],
+            "tasks": [e for e in entries if e["kind"] == "task"],
+            "responses": [e for e in entries if e["kind"] == "response"],
+            "inbox": _inbox(session, pregnancy.id),
+            **dict(zip(("consents", "bindings"), _consents(session, patient.id, pregnancy.id), strict=True)),
+            "care": _care(session, pregnancy.id),
+        }
+
+
+def _diagnoses(session: Session, pregnancy_id: str) -> list[dict[str, Any]]:
+    return [
+        {"code": d.code, "name": d.name, "added_at": d.added_at.isoformat()}
+        for d in session.scalars(
+            select(Diagnosis)
+            .where(Diagnosis.pregnancy_id == pregnancy_id, Diagnosis.removed_at.is_(None))
+            .order_by(Diagnosis.added_at, Diagnosis.id)
+        )
+    ]
 
 
 def _clear(cipher: FieldCipher, patient: Patient) -> dict[str, str | None]:
@@ -215,7 +257,7 @@ def _clear(cipher: FieldCipher, patient: Patient) -> dict[str, str | None]:
 
 
 def _risk(
-    session: Session, pregnancy: Pregnancy, facts: dict[str, Any], entries: list[dict[str, Any]]
+    session: Session, pregnancy: Pregnancy, facts: dict[str, Any], confirmations: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """Her colour now (suggested and confirmed) and its history: each rule's suggestion (the
     outbox's ``risk`` rows) and each clinician's confirmation (``risk.confirmed`` events)."""
@@ -237,8 +279,8 @@ def _risk(
                 "status": row.status,
             }
         )
-    for entry in entries:
-        if entry["kind"] == "event" and entry["type"] == "risk.confirmed":
+    for entry in confirmations:
+        if entry["type"] == "risk.confirmed":
             history.append(
                 {
                     "at": entry["at"],
@@ -299,23 +341,15 @@ def _pathway_titles(session: Session, hospital_id: str, names: set[str]) -> dict
 
 
 def _explain(
-    session: Session, pregnancy: Pregnancy, entries: list[dict[str, Any]], titles: dict[str, str]
+    session: Session,
+    pregnancy: Pregnancy,
+    entries: list[dict[str, Any]],
+    rows: dict[int, OutboxRow],
+    titles: dict[str, str],
 ) -> None:
     """Give each action its words: the pathway's title, what it sent (the content item's or
     form's title) and the event that set the rule off (its type and when), in one query for
-    the rows and one for their events."""
-    rows = {
-        row.id: row
-        for row in session.execute(
-            select(
-                OutboxRow.id,
-                OutboxRow.params,
-                OutboxRow.event_row_id,
-                OutboxRow.inbox_item_id,
-                OutboxRow.read_at,
-            ).where(OutboxRow.pregnancy_id == pregnancy.id)
-        )
-    }
+    those events."""
     event_ids = {row.event_row_id for row in rows.values() if row.event_row_id is not None}
     events = (
         {
@@ -361,7 +395,7 @@ def _explain(
 def _labs(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     found = []
     for entry in entries:
-        if entry["kind"] == "event" and entry["type"] == "lab.result":
+        if entry["type"] == "lab.result":
             code = str(entry["data"].get("code", ""))
             title, unit = _lab_titles().get(code, (code, ""))
             found.append(
@@ -388,7 +422,7 @@ def _medications(facts: dict[str, Any], entries: list[dict[str, Any]]) -> dict[s
             "dose": e["data"].get("dose"),
         }
         for e in entries
-        if e["kind"] == "event" and e["type"] in ("medication.prescribed", "medication.stopped")
+        if e["type"] in MEDICATION_EVENTS
     ]
     return {"current": current, "history": history}
 

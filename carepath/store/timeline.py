@@ -92,13 +92,12 @@ def timeline(
 ) -> dict[str, Any]:
     """The pregnancy's facts and entries, oldest first (audited as a read)."""
     with db.transaction() as session:
-        return timeline_in(session, cipher, actor, pregnancy_id, now)
+        return _timeline(session, cipher, actor, pregnancy_id, now)
 
 
-def timeline_in(
+def _timeline(
     session: Session, cipher: FieldCipher, actor: Actor, pregnancy_id: str, now: datetime
 ) -> dict[str, Any]:
-    """``timeline`` in the caller's transaction (her record, ``her_record.py``, builds on it)."""
     found = session.execute(
         select(Pregnancy, Patient)
         .join(Patient, Patient.id == Pregnancy.patient_id)
