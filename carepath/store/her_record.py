@@ -18,6 +18,7 @@ and audits that it did (the page's 显示 button).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -221,6 +222,7 @@ def her_record(
                 facts, her_timeline.events_of(session, pregnancy.id, MEDICATION_EVENTS, LABS_SHOWN)
             ),
             "tag_log": [e for e in entries if e["kind"] == "tag"],
+            "staff_names": _staff_names(session, [e["by"] for e in entries if e["kind"] == "tag"]),
             "enrolments": [
                 {**e, "title": titles.get(e["pathway"], e["pathway"])}
                 for e in entries
@@ -315,7 +317,22 @@ def _dating(session: Session, pregnancy: Pregnancy) -> list[dict[str, Any]]:
 
 
 def _pathways_named(entries: Iterable[dict[str, Any]]) -> set[str]:
-    return {e["pathway"] for e in entries if e["kind"] in ("enrolment", "action") and e.get("pathway")}
+    named = set()
+    for e in entries:
+        if e["kind"] in ("enrolment", "action") and e.get("pathway"):
+            named.add(e["pathway"])
+        elif e["kind"] == "tag" and e["by"].startswith("rule ") and "@" in e["by"]:
+            named.add(e["by"].removeprefix("rule ").partition("@")[0])
+    return named
+
+
+def _staff_names(session: Session, labels: Iterable[str]) -> dict[str, str]:
+    """``staff:<id>`` -> the staff member's name, for the labels that name one."""
+    ids = {int(label.removeprefix("staff:")) for label in labels if re.fullmatch(r"staff:\d+", label)}
+    if not ids:
+        return {}
+    found = session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(sorted(ids)))).all()
+    return {f"staff:{staff_id}": name for staff_id, name in found}
 
 
 def _pathway_titles(session: Session, hospital_id: str, names: set[str]) -> dict[str, str]:

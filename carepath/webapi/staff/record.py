@@ -112,7 +112,7 @@ STATUS_TITLES = {
     "replaced": label("Replaced by a newer message"),
     "applied": label("Applied"),
     "held": label("Held: content not approved"),
-    "open": label("Open"),
+    "open": label("Waiting to be handled"),
     "done": label("Done"),
 }
 ASSIGN_TITLES = {
@@ -122,6 +122,17 @@ ASSIGN_TITLES = {
     "midwife": label("Midwives"),
     "nutritionist": label("Nutrition"),
     "school": label("Pregnancy school"),
+}
+PREGNANCY_STATUS = {
+    "pregnant": label("pregnant"),
+    "delivered": label("delivered"),
+    "ended": label("pregnancy ended"),
+}
+DATING_METHODS = {
+    "lmp": label("last menstrual period"),
+    "ultrasound": label("ultrasound"),
+    "ivf": label("embryo transfer"),
+    "edd": label("due date given"),
 }
 PRIORITY_TITLES = {"low": label("Low"), "normal": label("Normal"), "high": label("High"), "urgent": "Urgent"}
 
@@ -136,6 +147,19 @@ def _not_found() -> Any:
     record_not_found("pregnancy")  # another hospital's woman answers, and is counted, as a missing one
     message = gettext("No such woman in your hospital.")
     return render_template("error.html", title=gettext("Not found"), message=message), 404
+
+
+def _tagged_by(by: str, titles: dict[str, str], names: dict[str, str]) -> str:
+    """Who changed a tag, in words: a rule (its pathway's title), an event, a staff member."""
+    if by.startswith("rule ") and "@" in by and "/" in by:
+        pathway, _, rest = by.removeprefix("rule ").partition("@")
+        rule = rest.rpartition("/")[2]
+        return str(
+            gettext("the rule %(rule)s of %(pathway)s", rule=rule, pathway=titles.get(pathway, pathway))
+        )
+    if by.startswith("event "):
+        return str(gettext("an event from the HIS or her pages"))
+    return names.get(by, by)
 
 
 def _local(value: str | datetime | None) -> str:
@@ -156,6 +180,9 @@ def _helpers() -> dict[str, Any]:
         "assign_title": lambda a: gettext(ASSIGN_TITLES[a]) if a in ASSIGN_TITLES else (a or "—"),
         "priority_title": lambda p: gettext(PRIORITY_TITLES[p]) if p in PRIORITY_TITLES else (p or "—"),
         "iso_local": _local,
+        "pregnancy_status": lambda v: gettext(PREGNANCY_STATUS[v]) if v in PREGNANCY_STATUS else v,
+        "dating_method": lambda v: gettext(DATING_METHODS[v]) if v in DATING_METHODS else v,
+        "tagged_by": _tagged_by,
     }
 
 
