@@ -133,19 +133,19 @@ def newest(session: Session, pregnancy_id: str, limit: int = SHOWN) -> Newest:
                 "why": tag.why,
             },
         )
-    rows = {
-        row.id: row
-        for row in session.scalars(
+    rows: dict[int, OutboxRow] = {
+        outbox.id: outbox
+        for outbox in session.scalars(
             select(OutboxRow)
             .where(OutboxRow.pregnancy_id == pregnancy_id)
             .order_by(OutboxRow.due_at.desc(), OutboxRow.id.desc())
             .limit(limit)
         )
     }
-    keys = [row.dedupe_key for row in rows.values()]
+    keys = [action.dedupe_key for action in rows.values()]
     withdrawn = withdrawn_copies(session, InboxItem.dedupe_key.in_(keys)) if keys else {}
-    for row in rows.values():
-        add(row.due_at, "action", row.id, action_entry(row, withdrawn.get(row.dedupe_key)))
+    for action in rows.values():
+        add(action.due_at, "action", action.id, action_entry(action, withdrawn.get(action.dedupe_key)))
     known = forms()
     for response in session.scalars(
         select(QuestionnaireResponse)

@@ -14,7 +14,6 @@ from carepath.store.scope import Actor
 from tests.browser.conftest import LiveServer
 from tests.conftest import resident_id
 
-
 #: The elements that reach past the screen's right edge (the assertion's message).
 WIDER_THAN_THE_SCREEN = """() => [...document.querySelectorAll('body *')]
   .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
@@ -38,18 +37,28 @@ def _orange_woman(live_server: LiveServer) -> str:
         db,
         cipher,
         actor,
-        {"id": "record-browser-reg", "type": "patient.registered", "occurred_at": at, "patient": patient,
-         "data": {"lmp": (now - timedelta(days=180)).date().isoformat(), "birth_date": "1990-04-12"}},
+        {
+            "id": "record-browser-reg",
+            "type": "patient.registered",
+            "occurred_at": at,
+            "patient": patient,
+            "data": {"lmp": (now - timedelta(days=180)).date().isoformat(), "birth_date": "1990-04-12"},
+        },
         now,
-    )  # fmt: skip
+    )
     events.post_event(
         db,
         cipher,
         actor,
-        {"id": "record-browser-dx", "type": "diagnosis.added", "occurred_at": at,
-         "patient": {"his_id": "record-browser-1"}, "data": {"code": "O44.1"}},
+        {
+            "id": "record-browser-dx",
+            "type": "diagnosis.added",
+            "occurred_at": at,
+            "patient": {"his_id": "record-browser-1"},
+            "data": {"code": "O44.1"},
+        },
         now,
-    )  # fmt: skip
+    )
     return str(registered.body["pregnancy"])
 
 
