@@ -157,11 +157,14 @@ class Shown:
 def titles() -> Titles:
     """The forms' and labs' titles the reasons name, in the page's language."""
     chinese = str(get_locale() or "").startswith("zh")
-    labs = {code: (lab.zh if chinese else lab.en) for code, lab in load_labs().items()}
+    labs = {code: (lab.zh if chinese else lab.en) for code, lab in _labs().items()}
     return Titles(forms={form_id: form.title for form_id, form in _forms().items()}, labs=labs)
 
 
 _forms = functools.cache(load_forms)
+#: labs.yaml read once per process, as the forms are: the workspace's list asks for these titles
+#: once per task shown, and parsing the YAML each time cost ~65 ms a task (bench/workspace.py).
+_labs = functools.cache(load_labs)
 
 
 def _views(result: Preview, facts: Facts, content: Mapping[str, Any]) -> list[Shown]:
