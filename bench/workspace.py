@@ -26,6 +26,7 @@ created and dropped. Never part of the pass/fail test run. Figures: docs/workspa
 from __future__ import annotations
 
 import argparse
+import cProfile
 import http.client
 import os
 import random
@@ -48,12 +49,15 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from sqlalchemy import create_engine, event, text  # noqa: E402
+from workspace_seed import PASSWORD, Member, Seeded, seed  # noqa: E402
 
 from carepath.store.crypto import FieldCipher, new_key  # noqa: E402
-from workspace_seed import PASSWORD, Member, Seeded, seed  # noqa: E402
+from carepath.webapi import create_app  # noqa: E402
 
 #: The pages measured: name -> how a request line of the access log is recognised.
 PAGES = ("list", "list team", "stamp", "record long", "record short")
+#: The tables whose size the report gives.
+TABLES = ("pregnancies", "staff_tasks", "outbox", "events", "tag_log", "enrolments", "inbox_items")
 
 
 def free_port() -> int:
@@ -130,7 +134,7 @@ def clients(port: int, seeded: Seeded, count: int, rounds: int) -> tuple[dict[st
         for _ in range(rounds):
             for page, path in paths(seeded, member, rng).items():
                 began = time.perf_counter()
-                status, body = client.request("GET", path)
+                status, _ = client.request("GET", path)
                 elapsed = (time.perf_counter() - began) * 1000
                 with lock:
                     if status == 200:
@@ -175,8 +179,6 @@ def in_process(url: str, config: dict[str, str], seeded: Seeded) -> None:
     """Each page once, in this process on the same database: the statements it sends, the
     slowest of them, and EXPLAIN ANALYZE of the slowest."""
     os.environ.update(config)
-    from carepath.webapi import create_app
-
     app = create_app({"TESTING": False})
     engine = app.extensions["carepath.db"].engine
     member = next(m for m in seeded.members if "nurse" in m.username)
@@ -184,16 +186,17 @@ def in_process(url: str, config: dict[str, str], seeded: Seeded) -> None:
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
     assert token
-    client.post("/login", data={"csrf_token": token.group(1), "username": member.username, "password": PASSWORD})
+    form = {"csrf_token": token.group(1), "username": member.username, "password": PASSWORD}
+    client.post("/login", data=form)
     rng = random.Random(7)
     run: list[tuple[str, Any, float]] = []
     started: dict[int, float] = {}
 
-    def before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        started[id(cursor)] = time.perf_counter()
+    def before(*args: Any) -> None:  # conn, cursor, statement, parameters, context, executemany
+        started[id(args[1])] = time.perf_counter()
 
-    def after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        run.append((statement, parameters, (time.perf_counter() - started.pop(id(cursor), 0)) * 1000))
+    def after(*args: Any) -> None:
+        run.append((args[2], args[3], (time.perf_counter() - started.pop(id(args[1]), 0)) * 1000))
 
     for name, path in paths(seeded, member, rng).items():
         client.get(path)  # warm
@@ -207,8 +210,6 @@ def in_process(url: str, config: dict[str, str], seeded: Seeded) -> None:
         event.remove(engine, "after_cursor_execute", after)
         in_db = sum(t for *_, t in run)
         if os.environ.get("BENCH_PROFILE") == name:  # where the time of one request goes
-            import cProfile
-
             cProfile.runctx("client.get(path)", globals(), {"client": client, "path": path}, sort="cumtime")
         print(
             f"{name:13} {response.status_code}: {len(run)} statements, {in_db:.0f} ms of {whole:.0f} ms in "
@@ -234,9 +235,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="keep the schema (to EXPLAIN by hand); no load")
     parser.add_argument(
         "--database",
-        default=os.environ.get("CAREPATH_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+        default=os.environ.get(
+            "CAREPATH_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
     )
     args = parser.parse_args()
 
@@ -260,9 +264,11 @@ def main() -> None:
         with admin.connect() as conn:
             counts = {
                 table: conn.execute(text(f"SELECT count(*) FROM {schema}.{table}")).scalar_one()
-                for table in ("pregnancies", "staff_tasks", "outbox", "events", "tag_log", "enrolments", "inbox_items")
+                for table in TABLES
             }
-            open_tasks = conn.execute(text(f"SELECT count(*) FROM {schema}.staff_tasks WHERE status = 'open'")).scalar()
+            open_tasks = conn.execute(
+                text(f"SELECT count(*) FROM {schema}.staff_tasks WHERE status = 'open'")
+            ).scalar()
         print(
             f"seeded in {seeded.seconds:.0f} s; the schema holds {seeded.size}: "
             + ", ".join(f"{n} {t}" for t, n in counts.items())
@@ -270,6 +276,9 @@ def main() -> None:
         )
         print("one request alone, in this process (a nurse):")
         in_process(url, config, seeded)
+        if args.keep:
+            print(f"kept: the schema {schema} (drop it by hand: DROP SCHEMA {schema} CASCADE)")
+            return
         port = free_port()
         access_log = folder / "access.log"
         server = subprocess.Popen(
@@ -298,7 +307,8 @@ def main() -> None:
         served = server_times(access_log, skip, rich)
         print(
             f"gunicorn {args.workers} sync workers, PostgreSQL; {args.clients} staff at once, "
-            f"{args.rounds} rounds each, no think time; {sum(map(len, served.values())) / seconds:.1f} requests/s; "
+            f"{args.rounds} rounds each, no think time; "
+            f"{sum(map(len, served.values())) / seconds:.1f} requests/s; "
             f"errors {len(errors)} {sorted(set(errors))}"
         )
         print(f"load average before: {load}; after: {load_after}")
@@ -309,8 +319,9 @@ def main() -> None:
         if server is not None:
             server.terminate()
             server.wait()
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        if not args.keep:
+            with admin.connect() as conn:
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
 
 

@@ -132,7 +132,15 @@ def seed(url: str, cipher: FieldCipher, women: int, open_tasks: int, now: dateti
     }
     engine_seconds = time.perf_counter() - began
     with db.engine.begin() as conn:
-        _bulk(conn, women, open_tasks, teams, sealed, now, integrator)
+        _bulk(
+            conn,
+            women=women,
+            open_tasks=open_tasks,
+            teams=teams,
+            sealed=sealed,
+            now=now,
+            integrator=integrator,
+        )
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
         size = conn.execute(
@@ -161,6 +169,7 @@ def seed(url: str, cipher: FieldCipher, women: int, open_tasks: int, now: dateti
 
 def _bulk(
     conn: Connection,
+    *,
     women: int,
     open_tasks: int,
     teams: list[dict[str, Any]],
@@ -173,7 +182,8 @@ def _bulk(
     # the engine's women are the templates; woman g (1..n) copies template g % k, is in team g % 3
     run(
         text(
-            "CREATE TEMP TABLE tpl AS SELECT row_number() OVER (ORDER BY id) - 1 AS k, id, patient_id FROM pregnancies"
+            "CREATE TEMP TABLE tpl AS SELECT row_number() OVER (ORDER BY id) - 1 AS k, id, patient_id "
+            "FROM pregnancies"
         )
     )
     k = int(run(text("SELECT count(*) FROM tpl")).scalar_one())
@@ -186,7 +196,13 @@ def _bulk(
         {"base": BASE, "k": k, "rich": RICH, "n": women},
     )
     run(text("CREATE UNIQUE INDEX ON w (g)"))
-    run(text("CREATE TEMP TABLE sealed AS SELECT CAST(:names AS text[]) AS names, CAST(:ids AS text[]) AS ids, CAST(:phones AS text[]) AS phones"), sealed)  # fmt: skip
+    run(
+        text(
+            "CREATE TEMP TABLE sealed AS SELECT CAST(:names AS text[]) AS names, "
+            "CAST(:ids AS text[]) AS ids, CAST(:phones AS text[]) AS phones"
+        ),
+        sealed,
+    )
     run(text("ANALYZE w"))
     _clone(
         conn,
@@ -204,8 +220,10 @@ def _bulk(
     )
     # her engine state: the template's, with her id in place of the template's; colours spread
     state = (
-        'CASE WHEN w.g % 20 = 0 THEN replace(t.state::text, \'"risk_colour": "yellow"\', \'"risk_colour": "orange"\') '
-        'WHEN w.g % 50 = 1 THEN replace(t.state::text, \'"risk_colour": "yellow"\', \'"risk_colour": "red"\') '
+        'CASE WHEN w.g % 20 = 0 THEN replace(t.state::text, \'"risk_colour": "yellow"\', '
+        '\'"risk_colour": "orange"\') '
+        'WHEN w.g % 50 = 1 THEN replace(t.state::text, \'"risk_colour": "yellow"\', '
+        '\'"risk_colour": "red"\') '
         "ELSE t.state::text END"
     )
     _clone(
@@ -237,7 +255,8 @@ def _bulk(
     # her team and the people named for her
     run(text("CREATE TEMP TABLE tp (t int, team bigint, doctors bigint[], nurses bigint[])"))
     for i, team in enumerate(teams):
-        run(text("INSERT INTO tp VALUES (:t, :team, :d, :n)"), {"t": i, "team": team["id"], "d": team["doctor"], "n": team["nurse"]})  # fmt: skip
+        values = {"t": i, "team": team["id"], "d": team["doctor"], "n": team["nurse"]}
+        run(text("INSERT INTO tp VALUES (:t, :team, :d, :n)"), values)
     run(
         text(
             "INSERT INTO pregnancy_care (pregnancy_id, hospital_id, team_id, responsible_doctor_id, "
@@ -262,7 +281,14 @@ def _bulk(
         "dating_records",
         "diagnoses",
     ):
-        run(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT coalesce(max(id), 1) FROM {table}))"))  # fmt: skip
+        sequence = f"pg_get_serial_sequence('{table}', 'id')"
+        run(text(f"SELECT setval({sequence}, (SELECT coalesce(max(id), 1) FROM {table}))"))
+
+
+#: Her registration event: the template's.
+REGISTRATION = (
+    "w JOIN tpl ON tpl.k = w.k JOIN events t ON t.pregnancy_id = tpl.id AND t.type = 'patient.registered'"
+)
 
 
 def _events(conn: Connection, p: dict[str, Any]) -> None:
@@ -270,14 +296,13 @@ def _events(conn: Connection, p: dict[str, Any]) -> None:
     _clone(
         conn,
         "events",
-        "w JOIN tpl ON tpl.k = w.k JOIN events t ON t.pregnancy_id = tpl.id AND t.type = 'patient.registered'",
+        REGISTRATION,
         {"id": None, "event_id": "'bench-reg-' || w.g", "pregnancy_id": "w.pid"},
     )
     _clone(
         conn,
         "events",
-        "w JOIN tpl ON tpl.k = w.k JOIN events t ON t.pregnancy_id = tpl.id AND t.type = 'patient.registered' "
-        f"CROSS JOIN generate_series(1, {RICH_EVENTS}) i WHERE w.rich",
+        f"{REGISTRATION} CROSS JOIN generate_series(1, {RICH_EVENTS}) i WHERE w.rich",
         {
             "id": None,
             "event_id": "'bench-his-' || w.g || '-' || i",
@@ -286,14 +311,16 @@ def _events(conn: Connection, p: dict[str, Any]) -> None:
             "occurred_at": ":now - interval '1 hour' * (i * 5)",
             "received_at": ":now - interval '1 hour' * (i * 5)",
             "data": 'CAST((ARRAY[\'{"code": "hb", "value": 108}\', \'{"kind": "anc-contact"}\', '
-            '\'{"tag": "妊娠期糖尿病"}\', \'{"code": "ogtt_0h", "value": 5.4, "unit": "mmol/L"}\'])[1 + i % 4] AS json)',
+            '\'{"tag": "妊娠期糖尿病"}\', \'{"code": "ogtt_0h", "value": 5.4, "unit": "mmol/L"}\'])'
+            "[1 + i % 4] AS json)",
             "answer": "CAST('{}' AS json)",
         },
         now=p["now"],
     )
     conn.execute(
         text(
-            "CREATE TEMP TABLE reg AS SELECT e.id, w.g FROM events e JOIN w ON e.event_id = 'bench-reg-' || w.g"
+            "CREATE TEMP TABLE reg AS SELECT e.id, w.g FROM events e "
+            "JOIN w ON e.event_id = 'bench-reg-' || w.g"
         )
     )
     conn.execute(text("CREATE UNIQUE INDEX ON reg (g)"))
@@ -312,6 +339,7 @@ def _outbox(conn: Connection, p: dict[str, Any]) -> None:
     }
     _clone(conn, "outbox", common, mine)
     copies = 1 + RICH_OUTBOX // 7
+    past = "t.due_at - interval '1 day' * (i * 3)"
     _clone(
         conn,
         "outbox",
@@ -321,8 +349,8 @@ def _outbox(conn: Connection, p: dict[str, Any]) -> None:
             "dedupe_key": "replace(t.dedupe_key, tpl.id, w.pid) || '/past-' || i",
             "due_at": "t.due_at - interval '1 day' * (i * 3)",
             "status": "CASE WHEN t.kind IN ('push', 'remind', 'questionnaire') THEN 'sent' ELSE t.status END",
-            "sent_at": "CASE WHEN t.kind IN ('push', 'remind', 'questionnaire') THEN t.due_at - interval '1 day' * (i * 3) END",
-            "read_at": "CASE WHEN i % 3 = 0 AND t.kind = 'push' THEN t.due_at - interval '1 day' * (i * 3) END",
+            "sent_at": f"CASE WHEN t.kind IN ('push', 'remind', 'questionnaire') THEN {past} END",
+            "read_at": f"CASE WHEN i % 3 = 0 AND t.kind = 'push' THEN {past} END",
             "channel": "CASE WHEN t.kind IN ('push', 'remind', 'questionnaire') THEN 'wechat_template' END",
         },
     )
@@ -335,14 +363,16 @@ def _tasks(conn: Connection, p: dict[str, Any], open_tasks: int, women: int) -> 
     run = conn.execute
     run(
         text(
-            "CREATE TEMP TABLE ttpl AS SELECT row_number() OVER (ORDER BY id) - 1 AS k, id, dedupe_key FROM staff_tasks"
+            "CREATE TEMP TABLE ttpl AS SELECT row_number() OVER (ORDER BY id) - 1 AS k, id, dedupe_key "
+            "FROM staff_tasks"
         )
     )
     kt = int(run(text("SELECT count(*) FROM ttpl")).scalar_one())
     run(
         text(
             "CREATE TEMP TABLE tk AS "
-            "SELECT i, w.g, w.pid, i % :kt AS k, i <= :open AS open FROM generate_series(1, :open + :closed) i "
+            "SELECT i, w.g, w.pid, i % :kt AS k, i <= :open AS open "
+            "FROM generate_series(1, :open + :closed) i "
             "JOIN w ON w.g = 1 + (i * 7919) % :n "
             "UNION ALL SELECT :open + :closed + row_number() OVER (), w.g, w.pid, j % :kt, false "
             "FROM w CROSS JOIN generate_series(1, :rich_tasks) j WHERE w.rich"
@@ -350,7 +380,9 @@ def _tasks(conn: Connection, p: dict[str, Any], open_tasks: int, women: int) -> 
         {"kt": kt, "open": open_tasks, "closed": CLOSED_TASKS, "n": women, "rich_tasks": RICH_TASKS},
     )
     run(text("CREATE TEMP TABLE tkey AS SELECT tk.*, 'bench-task-' || tk.i || '/' || tk.pid AS key FROM tk"))
-    assign = "(ARRAY['responsible_doctor','responsible_doctor','responsible_doctor','responsible_doctor','responsible_doctor','responsible_nurse','responsible_nurse','case_manager','case_manager','case_manager'])[1 + (tk.i / 7) % 10]"  # fmt: skip
+    # half her doctor's, a fifth her nurse's, the rest the team's queue (case_manager: none named)
+    values = ["responsible_doctor"] * 5 + ["responsible_nurse"] * 2 + ["case_manager"] * 3
+    assign = f"(ARRAY[{', '.join(repr(v) for v in values)}])[1 + (tk.i / 7) % 10]"
     person = (
         f"CASE {assign} WHEN 'responsible_doctor' THEN c.responsible_doctor_id "
         "WHEN 'responsible_nurse' THEN c.responsible_nurse_id END"
@@ -365,12 +397,14 @@ def _tasks(conn: Connection, p: dict[str, Any], open_tasks: int, women: int) -> 
             "pregnancy_id": "tk.pid",
             "dedupe_key": "tk.key",
             "assign": assign,
-            "priority": "CASE WHEN tk.i % 20 = 0 THEN 'urgent' WHEN tk.i % 20 < 5 THEN 'high' ELSE 'normal' END",
+            "priority": "CASE WHEN tk.i % 20 = 0 THEN 'urgent' WHEN tk.i % 20 < 5 THEN 'high' "
+            "ELSE 'normal' END",
             "due_at": "CASE WHEN tk.i % 20 = 0 THEN :now + interval '1 hour' * (tk.i % 6 - 2) "
             "ELSE :now + interval '1 hour' * (tk.i % 100 - 20) END",
             "status": "CASE WHEN tk.open THEN 'open' WHEN tk.i % 9 = 0 THEN 'cancelled' ELSE 'done' END",
             "created_at": ":now - interval '1 hour' * (30 + tk.i % 200)",
-            "claimed_by": f"CASE WHEN tk.i % 7 = 0 OR NOT tk.open THEN 'staff:' || coalesce({person}, c.responsible_doctor_id) END",
+            "claimed_by": "CASE WHEN tk.i % 7 = 0 OR NOT tk.open "
+            f"THEN 'staff:' || coalesce({person}, c.responsible_doctor_id) END",
             "claimed_at": "CASE WHEN tk.i % 7 = 0 OR NOT tk.open THEN :now - interval '1 hour' * (1) END",
             "outcome": "CASE WHEN NOT tk.open THEN '已电话联系，孕妇知晓' END",
             "done_at": "CASE WHEN NOT tk.open THEN :now - interval '1 hour' * (tk.i % 500) END",
@@ -382,7 +416,8 @@ def _tasks(conn: Connection, p: dict[str, Any], open_tasks: int, women: int) -> 
     _clone(
         conn,
         "outbox",
-        "tkey tk JOIN ttpl ON ttpl.k = tk.k JOIN outbox t ON t.dedupe_key = ttpl.dedupe_key JOIN reg ON reg.g = tk.g",
+        "tkey tk JOIN ttpl ON ttpl.k = tk.k JOIN outbox t ON t.dedupe_key = ttpl.dedupe_key "
+        "JOIN reg ON reg.g = tk.g",
         {
             "id": None,
             "pregnancy_id": "tk.pid",
@@ -408,16 +443,20 @@ def _tags_and_inbox(conn: Connection, p: dict[str, Any]) -> None:
         text(
             "INSERT INTO tag_log (hospital_id, pregnancy_id, tag, operation, by, why, at) "
             "SELECT :h, w.pid, '妊娠期糖尿病', CASE WHEN i % 2 = 0 THEN 'add' ELSE 'remove' END, "
-            f"CASE WHEN i % 3 = 0 THEN 'staff:' || c.responsible_doctor_id ELSE 'event bench-his-' || w.g || '-' || i END, "
-            f"'复查结果', :now - interval '1 hour' * (i * 7) FROM w JOIN pregnancy_care c ON c.pregnancy_id = w.pid "
+            "CASE WHEN i % 3 = 0 THEN 'staff:' || c.responsible_doctor_id "
+            "ELSE 'event bench-his-' || w.g || '-' || i END, "
+            "'复查结果', :now - interval '1 hour' * (i * 7) "
+            "FROM w JOIN pregnancy_care c ON c.pregnancy_id = w.pid "
             f"CROSS JOIN generate_series(1, {RICH_TAGS}) i WHERE w.rich"
         ),
         p,
     )
     run(
         text(
-            "INSERT INTO inbox_items (hospital_id, pregnancy_id, dedupe_key, kind, title, summary, body, filed_at, read_at) "
-            "SELECT :h, w.pid, 'bench-inbox-' || w.g || '-' || i, 'push', '孕期营养小贴士', '每天吃什么更合适', "
+            "INSERT INTO inbox_items (hospital_id, pregnancy_id, dedupe_key, kind, title, summary, body, "
+            "filed_at, read_at) "
+            "SELECT :h, w.pid, 'bench-inbox-' || w.g || '-' || i, 'push', '孕期营养小贴士', "
+            "'每天吃什么更合适', "
             "'## 孕期营养\n\n每天适量摄入**优质蛋白**，多吃新鲜蔬菜。\n\n- 少量多餐\n- 控制甜食', "
             f":now - interval '1 day' * (i), CASE WHEN i % 2 = 0 THEN :now - interval '1 day' * (i) END "
             f"FROM w CROSS JOIN generate_series(1, {RICH_INBOX}) i WHERE w.rich"
