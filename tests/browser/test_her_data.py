@@ -95,6 +95,12 @@ def test_she_downloads_her_data_and_stops_sms_without_javascript(
     assert small_targets(page) == []
     assert page.get_by_label("更换手机号（新号码）").is_visible()
     assert "她的备注：晚上脚肿" in page.content() and "另一位的备注" not in page.content()
+    page.set_viewport_size({"width": 360, "height": 640})  # the smaller phone: nothing wider
+    for path in ("/h5/my-data", "/h5/my-data/print"):
+        page.goto(path)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+    page.set_viewport_size(PHONE_SIZE)
+    page.goto("/h5/my-data")
 
     with page.expect_download() as download:
         page.get_by_role("link", name="下载我的数据（JSON 文件）").click()
