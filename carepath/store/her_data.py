@@ -407,7 +407,14 @@ def set_channel(
         raise KeyError(channel)
     actor = Actor(hospital_id, "patient", str(patient_id), remote_addr)
     with db.transaction() as session:
-        patient = _her(session, hospital_id, patient_id)
+        # her row locked: two taps at once (two tabs) give one active consent, not two
+        patient = session.scalar(
+            select(Patient)
+            .where(Patient.id == patient_id, Patient.hospital_id == hospital_id)
+            .with_for_update()
+        )
+        if patient is None:
+            raise her_requests.HerRequestNotFoundError(f"no patient {patient_id} in hospital {hospital_id}")
         changed = 0
         if give:
             active = {
