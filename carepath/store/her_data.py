@@ -288,6 +288,12 @@ def _answer_text(form: Any, item_id: str, value: Any) -> tuple[str, str]:
     item = next((i for i in form.items if i.id == item_id), None) if form is not None else None
     if item is None:
         return item_id, str(value)
+    if item.type == "date" and isinstance(value, str):
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            return item.label, value
+        return item.label, f"{day.year}年{day.month}月{day.day}日"
     labels = {c.value: c.label for c in item.choices}
     values = value if isinstance(value, list) else [value]
     shown = "、".join(labels.get(str(v), str(v)) for v in values)

@@ -136,6 +136,9 @@ def test_the_download_is_hers_alone_with_her_answers_and_audited(app: Flask, api
     assert response["title"] == "家庭血压记录"
     notes = next(a for a in response["answers"] if a["item"] == "notes")
     assert notes["answer"] == "她的备注：早上有点头晕"
+    shown = {a["question"]: a["answer"] for a in response["answers"]}
+    assert shown["测量日期"] == "2026年7月10日" and shown["收缩压（高压）"] == "128 mmHg"
+    assert shown["现在有没有以下感觉（可多选）"] == "头痛" and shown["测量时间"] == "上午"
     assert [d["code"] for d in data["pregnancies"][0]["diagnoses"]] == ["O24.401"]
     assert {c["channel"] for c in data["consents"]} >= {"sms_tencent", "wechat_template"}
     text = json.dumps(data, ensure_ascii=False)
