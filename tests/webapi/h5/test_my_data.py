@@ -21,6 +21,7 @@ from tests.conftest import NOW
 from tests.fakes.providers import FakeProviders
 from tests.webapi.conftest import Api, diagnosis
 from tests.webapi.h5.conftest import csrf_of, register, sign_in_as
+from tests.webapi.h5.test_her_inbox import file_item
 from tests.webapi.h5.test_sign_in import channels_file, sent_codes
 
 PAGE = "/h5/my-data"
@@ -105,6 +106,8 @@ def two_women(app: Flask, api: Api) -> tuple[int, int, FlaskClient]:
     give_consents(app, her, "sms_tencent", "wechat_template")
     answer(app, her, "她的备注：早上有点头晕")
     answer(app, other, "另一位的备注：不要给别人看", systolic=150)
+    file_item(app, her, "k-her-401", title="她的孕期课程", body="她的正文")
+    file_item(app, other, "k-other-402", title="别人的孕期课程", body="别人的正文")
     client = app.test_client()
     sign_in_as(client, app, her)
     return her, other, client
@@ -116,9 +119,10 @@ def test_she_sees_what_is_held_about_her_unmasked_and_private(app: Flask, api: A
     page = answer_.get_data(as_text=True)
     assert answer_.status_code == 200 and answer_.headers["Cache-Control"] == "no-store"
     for shown in ("王小红", "13900000401", "妊娠期糖尿病", "家庭血压记录", "收缩压（高压）", "头痛",
-                  "她的备注：早上有点头晕", "短信", "接收中", "处理我的健康信息"):  # fmt: skip
+                  "她的备注：早上有点头晕", "短信", "接收中", "处理我的健康信息", "她的孕期课程"):  # fmt: skip
         assert shown in page, shown
     assert "李秀英" not in page and "另一位的备注" not in page and "13900000402" not in page
+    assert "别人的孕期课程" not in page
     assert "bp-log" not in page  # titles, not ids
     assert audited(app, her, "read") == ["her data page"]
     assert audited(app, other, "read") == []
@@ -142,12 +146,17 @@ def test_the_download_is_hers_alone_with_her_answers_and_audited(app: Flask, api
     assert [d["code"] for d in data["pregnancies"][0]["diagnoses"]] == ["O24.401"]
     assert {c["channel"] for c in data["consents"]} >= {"sms_tencent", "wechat_template"}
     text = json.dumps(data, ensure_ascii=False)
+    assert [m["title"] for m in data["messages"]] == ["她的孕期课程"] and data["messages"][0][
+        "body"
+    ] == "她的正文"
     assert "李秀英" not in text and "另一位的备注" not in text and "13900000402" not in text
-    assert audited(app, her, "export") == ["her data, json: 0 message(s), 1 answer(s)"]
+    assert "别人的" not in text
+    assert audited(app, her, "export") == ["her data, json: 1 message(s), 1 answer(s)"]
 
     printed = client.get(f"{PAGE}/print")
     page = printed.get_data(as_text=True)
     assert printed.status_code == 200 and "她的备注：早上有点头晕" in page and "另一位的备注" not in page
+    assert "她的正文" in page and "别人的" not in page
     assert "<form" not in page  # nothing to post from the printable copy
     assert len(audited(app, her, "export")) == 2
 
