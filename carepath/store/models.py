@@ -92,6 +92,7 @@ class HospitalSettingsRow(Base):
     on_call: Mapped[list[Any]]
     working_hours: Mapped[dict[str, Any]]
     public_base_url: Mapped[str | None] = mapped_column(String(300))
+    retention_notice: Mapped[str | None] = mapped_column(Text)  # 0022: what she is told is kept
     version: Mapped[int] = mapped_column(Integer)  # 1 when created, +1 per change
     updated_at: Mapped[datetime]
     updated_by: Mapped[str] = mapped_column(String(120))  # "cli:alice", "staff:12", "import:<file>"
