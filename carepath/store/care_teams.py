@@ -290,8 +290,8 @@ def list_teams(session: Session, hospital_id: str, *, archived: bool = False) ->
         names[staff_id] = name
     leads = {t.lead_staff_id for t in teams if t.lead_staff_id and t.lead_staff_id not in names}
     if leads:
-        rows = session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(leads)))
-        names.update({staff_id: name for staff_id, name in rows})
+        found = session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(leads)))
+        names.update({staff_id: name for staff_id, name in found})
     return [
         Team(
             t.id,

@@ -138,7 +138,11 @@ def _backfill() -> None:
         sa.text(
             "INSERT INTO pregnancy_care_changes (pregnancy_id, hospital_id, what, old_value, new_value, "
             "reason, actor, at) SELECT c.pregnancy_id, c.hospital_id, 'team', NULL, "
-            + ("CAST(c.team_id AS VARCHAR)" if conn.dialect.name == "postgresql" else "CAST(c.team_id AS TEXT)")
+            + (
+                "CAST(c.team_id AS VARCHAR)"
+                if conn.dialect.name == "postgresql"
+                else "CAST(c.team_id AS TEXT)"
+            )
             + ", :reason, 'migration', :now FROM pregnancy_care c"
         ),
         {"now": now, "reason": "迁移：医院默认团队"},
