@@ -191,6 +191,7 @@ def set_care(
         if pregnancy is None:
             raise PregnancyNotFoundError(f"no pregnancy {pregnancy_id} in hospital {actor.hospital_id}")
         ensure_care(session, pregnancy_id, actor.hospital_id, now)
+        session.flush()  # a care row made just now is read back below
         care = session.get(PregnancyCare, pregnancy_id)
         assert care is not None
         new_team = care.team_id if team_id is _UNSET else team_id

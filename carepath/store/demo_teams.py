@@ -18,6 +18,7 @@ from carepath.store import care_teams, events
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
 from carepath.store.models import Patient, Pregnancy, Staff
+from carepath.store.models_sources import Source
 from carepath.store.scope import Actor
 
 DEMO_HOSPITAL = "demo"
@@ -98,6 +99,16 @@ def demo_work(db: Database, cipher: FieldCipher, integrator_id: int, now: dateti
     for event in demo_events(URGENT_FOR, now):
         with contextlib.suppress(events.EventConflictError):
             events.post_event(db, cipher, actor, event, now)
+
+
+def join_source(db: Database, team_id: int) -> None:
+    """The demo's source (demo-doctor's card) brings a newcomer to 产科一组, with demo-doctor
+    as her responsible doctor (docs/care-teams.md, registration's rule)."""
+    with db.transaction() as session:
+        for source in session.scalars(
+            select(Source).where(Source.hospital_id == DEMO_HOSPITAL, Source.team_id.is_(None))
+        ):
+            source.team_id = team_id
 
 
 def setup(db: Database, cipher: FieldCipher, integrator_id: int, his_ids: list[str], now: datetime) -> int:

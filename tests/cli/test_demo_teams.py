@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from carepath.store.models import Pregnancy, StaffTask
+from carepath.store.models_sources import Source
 from carepath.store.models_teams import CareTeam, PregnancyCare, PregnancyCareChange
 from carepath.store.state_codec import stored_colour
 from tests.cli.test_demo_setup import instance, set_up  # noqa: F401  (instance: a fixture)
@@ -50,6 +51,9 @@ def test_the_demo_team_has_its_women_and_an_urgent_task_waiting(instance: Path) 
     assert urgent and all((t.team_id, t.assignee_id) == (team.id, doctor.staff_id) for t in urgent)
     assert any("160/110" in t.title for t in urgent)
     assert {"risk_colour": "orange", "risk_colour_status": "suggested"} in colours
+    with database.reading() as session:
+        sources = session.scalars(select(Source)).all()
+    assert sources and {(s.team_id, s.staff_id) for s in sources} == {(team.id, doctor.staff_id)}
 
     set_up(instance)  # again: the same demo
     assert snapshot() == first

@@ -11,6 +11,7 @@ from carepath.store import care_teams, registration, sources
 from carepath.store.models import StaffTask
 from carepath.store.models_sources import Source
 from carepath.store.models_teams import PregnancyCare, PregnancyCareChange
+from carepath.store.scope import Actor
 from tests.conftest import NOW, resident_id
 from tests.store.test_care_teams import ADMIN, db_of, team_with
 from tests.store.test_registration import checked, register
@@ -90,3 +91,13 @@ def test_her_guardian_task_waits_in_her_teams_queue(app: Flask) -> None:
             select(StaffTask).where(StaffTask.dedupe_key.startswith("registration:"))
         ).one()
         assert (task.team_id, task.assignee_id) == (team, int(nurse.id))  # followed her new nurse
+
+
+def test_a_sources_team_must_be_an_active_team_of_its_hospital(app: Flask) -> None:
+    theirs = care_teams.create_team(db_of(app), Actor("b", "staff", "x"), "B组", "obstetric", NOW)
+    ours = care_teams.create_team(db_of(app), ADMIN, "产科一组", "obstetric", NOW)
+    with db_of(app).transaction() as session:
+        with pytest.raises(sources.SourceError):
+            sources.plan(session, "a", NOW, team=theirs)
+        made = sources.create(session, sources.plan(session, "a", NOW, team=ours), NOW, "test")
+        assert made.team_id == ours
