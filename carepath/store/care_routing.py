@@ -304,11 +304,8 @@ def escalation_leads(
     lead_of = {t.id: t.lead_staff_id for refs in teams.values() for t in refs}
     archived = {t for t, _ in pairs if t is not None and t not in lead_of}
     if archived:  # an archived team's tasks: its lead still stands, when it has one
-        lead_of.update(
-            session.execute(select(CareTeam.id, CareTeam.lead_staff_id).where(CareTeam.id.in_(archived)))
-            .tuples()
-            .all()
-        )
+        rows = session.execute(select(CareTeam.id, CareTeam.lead_staff_id).where(CareTeam.id.in_(archived)))
+        lead_of.update({team_id: lead for team_id, lead in rows})
     default = {h: next((t.lead_staff_id for t in refs if t.is_default), None) for h, refs in teams.items()}
     found: dict[tuple[int | None, str], int | None] = {}
     for team_id, hospital_id in pairs:

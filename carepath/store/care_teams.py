@@ -191,6 +191,7 @@ def set_care(
         if pregnancy is None:
             raise PregnancyNotFoundError(f"no pregnancy {pregnancy_id} in hospital {actor.hospital_id}")
         ensure_care(session, pregnancy_id, actor.hospital_id, now)
+        session.flush()  # a care row made just now is read back below
         care = session.get(PregnancyCare, pregnancy_id)
         assert care is not None
         new_team = care.team_id if team_id is _UNSET else team_id
@@ -290,7 +291,8 @@ def list_teams(session: Session, hospital_id: str, *, archived: bool = False) ->
         names[staff_id] = name
     leads = {t.lead_staff_id for t in teams if t.lead_staff_id and t.lead_staff_id not in names}
     if leads:
-        names.update(session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(leads))).tuples().all())
+        found = session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(leads)))
+        names.update({staff_id: name for staff_id, name in found})
     return [
         Team(
             t.id,
@@ -310,7 +312,7 @@ def list_teams(session: Session, hospital_id: str, *, archived: bool = False) ->
 def _check_name(name: str) -> str:
     name = (name or "").strip()
     if not name or len(name) > 100:
-        raise CareTeamError("a team's name is 1 to 100 characters")
+        raise CareTeamError("a team's name is 1 to 100 characters", code="team-name-invalid")
     return name
 
 
@@ -321,12 +323,14 @@ def create_team(
     ``default``: it becomes the hospital's default team (the previous one stops being it)."""
     name = _check_name(name)
     if kind not in TEAM_KINDS:
-        raise CareTeamError(f"a team's kind is one of {', '.join(TEAM_KINDS)}, not {kind!r}")
+        raise CareTeamError(
+            f"a team's kind is one of {', '.join(TEAM_KINDS)}, not {kind!r}", code="team-kind-invalid"
+        )
     with db.transaction() as session:
         if session.scalar(
             select(CareTeam.id).where(CareTeam.hospital_id == actor.hospital_id, CareTeam.name == name)
         ):
-            raise CareTeamError(f"the hospital already has a team named {name}")
+            raise CareTeamError(f"the hospital already has a team named {name}", code="team-name-taken")
         if default:
             session.execute(
                 update(CareTeam).where(CareTeam.hospital_id == actor.hospital_id).values(is_default=False)
@@ -350,7 +354,7 @@ def rename_team(db: Database, actor: Actor, team_id: int, name: str, now: dateti
             )
         )
         if clash is not None:
-            raise CareTeamError(f"the hospital already has a team named {name}")
+            raise CareTeamError(f"the hospital already has a team named {name}", code="team-name-taken")
         audit(session, actor, "change", now, f"team {team_id} renamed: {team.name} -> {name}")
         team.name = name
 
@@ -361,11 +365,16 @@ def archive_team(db: Database, actor: Actor, team_id: int, now: datetime) -> Non
     with db.transaction() as session:
         team = _team_of(session, actor.hospital_id, team_id)
         if team.is_default:
-            raise CareTeamError("the default team cannot be archived; make another team the default first")
+            raise CareTeamError(
+                "the default team cannot be archived; make another team the default first",
+                code="team-is-default",
+            )
         if session.scalar(
             select(PregnancyCare.pregnancy_id).where(PregnancyCare.team_id == team_id).limit(1)
         ):
-            raise CareTeamError("the team still has women in it; move them to another team first")
+            raise CareTeamError(
+                "the team still has women in it; move them to another team first", code="team-in-use"
+            )
         team.archived_at = now
         audit(session, actor, "change", now, f"team {team_id} archived: {team.name}")
 
@@ -382,7 +391,9 @@ def add_member(
 ) -> None:
     """``staff_id`` joins the team with ``team_role`` (a member already: their role changes)."""
     if team_role not in TEAM_ROLES:
-        raise CareTeamError(f"a team role is one of {', '.join(TEAM_ROLES)}, not {team_role!r}")
+        raise CareTeamError(
+            f"a team role is one of {', '.join(TEAM_ROLES)}, not {team_role!r}", code="team-role-invalid"
+        )
     with db.transaction() as session:
         _team_of(session, actor.hospital_id, team_id)
         staff = _staff_of(session, actor.hospital_id, staff_id)

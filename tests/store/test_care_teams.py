@@ -330,3 +330,27 @@ def test_without_any_team_lead_the_escalation_is_recorded_as_such(api: Api, app:
     with db.reading() as session:
         details = session.scalars(select(AuditEntry.detail).where(AuditEntry.actor == "scheduler:escalation"))
         assert any("no team lead on file" in d for d in details)
+
+
+def test_a_pregnancy_without_a_care_row_gets_one_in_the_default_team(api: Api, app: Flask) -> None:
+    from sqlalchemy import delete
+
+    db = db_of(app)
+    doctor = add_staff(app, "a")
+    pregnancy = pregnancy_of(api)
+    with db.transaction() as session:  # as if made before care rows existed and missed by 0020
+        session.execute(delete(PregnancyCareChange))
+        session.execute(delete(PregnancyCare))
+    with db.transaction() as session:
+        team, person = care_routing.resolve(session, pregnancy, "responsible_doctor", now=NOW)
+        default = care_routing.default_team(session, "a", NOW)
+    assert (team, person) == (default, None)
+    with db.transaction() as session:
+        session.execute(delete(PregnancyCareChange))
+        session.execute(delete(PregnancyCare))
+    team_one = team_with(app, "产科一组", (doctor, "doctor"))
+    care = care_teams.set_care(
+        db, ADMIN, pregnancy, team_id=team_one, responsible_doctor_id=int(doctor.id), reason="分组", now=NOW
+    )
+    assert care.team is not None and care.team.id == team_one
+    assert [(c.what, c.actor) for c in care.history][-1] == ("team", "registration")  # the rule's row first
