@@ -34,7 +34,7 @@ from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
 from carepath.store.event_input import HisEvent, InvalidEventError, body_hash
 from carepath.store.her_record import find_pregnancy
-from carepath.store.models import Integrator, OutboxRow, Patient, Pregnancy, Staff, StaffTask, TagLog
+from carepath.store.models import Integrator, OutboxRow, Pregnancy, Staff, StaffTask, TagLog
 from carepath.store.models_teams import PregnancyCare
 from carepath.store.pathways import library_for
 from carepath.store.scope import Actor, audit
@@ -427,6 +427,3 @@ def pathway_choices(db: Database, hospital_id: str) -> list[tuple[str, str]]:
         library = library_for(session, hospital_id)
         return sorted((name, loaded.title) for name, loaded in library.current.items())
 
-
-def her_patient(session: Session, pregnancy: Pregnancy) -> Patient | None:
-    return session.get(Patient, pregnancy.patient_id)
