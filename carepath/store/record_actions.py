@@ -426,4 +426,3 @@ def pathway_choices(db: Database, hospital_id: str) -> list[tuple[str, str]]:
     with db.reading() as session:
         library = library_for(session, hospital_id)
         return sorted((name, loaded.title) for name, loaded in library.current.items())
-
