@@ -56,7 +56,8 @@ def empty_tables(database: Any) -> None:
     import carepath.store.models_registration
     import carepath.store.models_sign_in
     import carepath.store.models_requests
-    import carepath.store.models_sources  # noqa: F401
+    import carepath.store.models_sources
+    import carepath.store.models_teams  # noqa: F401
     from carepath.store import approvals, hospital_settings, pathways, recent, tenants
     from carepath.store.models import Base
 

@@ -182,6 +182,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(staff_admin.blp)
     app.register_blueprint(staff_on_call.blp)  # the page on-call notices link to (issue 17)
     app.register_blueprint(staff_teams.blp)  # /staff/teams: care teams, members, leads (issue 20)
+    from carepath.webapi.staff import record as staff_record
+
+    app.register_blueprint(staff_record.blp)  # 患者 and her record (issue 20 item 3)
     from carepath.webapi.staff import editor_api, editor_preview, editor_review, review_impact
 
     app.register_blueprint(editor_api.blp)  # the drafts/review JSON API (session + CSRF)
