@@ -13,9 +13,10 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from carepath.engine.clock import gestational_days
+from carepath.store import audit as refusals
 from carepath.store import consents, hospital_settings
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
@@ -117,12 +118,25 @@ def her_inbox(
         return [_item(row) for row in rows]
 
 
+def her_unread(db: Database, hospital_id: str, patient_id: int) -> int:
+    """How many of her items she has not opened yet (the count on her home)."""
+    with db.reading() as session:
+        found = session.scalar(
+            _mine(hospital_id, patient_id)
+            .where(InboxItem.read_at.is_(None))
+            .with_only_columns(func.count(InboxItem.id))
+        )
+        return int(found or 0)
+
+
 def her_item(db: Database, hospital_id: str, patient_id: int, item_id: int, now: datetime) -> HerItem:
     """One item of hers, marked read the first time (and its outbox row: ``read``)."""
     actor = Actor(hospital_id, "patient", str(patient_id))
     with db.transaction() as session:
         row = session.scalar(_mine(hospital_id, patient_id).where(InboxItem.id == item_id))
-        if row is None:
+        if row is None:  # another woman's id, or none: recorded (someone may be trying ids)
+            detail = f"her inbox item {item_id}: not hers"
+            refusals.record(db, actor, "refused", now, detail, patient_id=patient_id)
             raise InboxItemNotFoundError(f"no inbox item {item_id} of patient {patient_id}")
         if row.read_at is None:
             row.read_at = now
