@@ -263,7 +263,8 @@ def home_content(
     pregnancy = session.get(Pregnancy, pregnancy_id) if pregnancy_id else None
     visits: frozenset[str] = frozenset()
     if pregnancy is not None and pregnancy.hospital_id == hospital_id and pregnancy.status == "pregnant":
-        visits = load_state(pregnancy.state).facts.visits
+        if pregnancy.state:  # a row not evaluated yet has no state: nothing reported done
+            visits = load_state(pregnancy.state).facts.visits
         library = pathways.library_for(session, hospital_id)
         lesson = _lesson(reader, home.get("week"))
         checkups = _checkups(reader, library.current, home.get("edd"), home.get("gestational_days"), visits)
