@@ -21,6 +21,7 @@ Every text is filled in with her safe facts and becomes HTML through the one saf
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Mapping
@@ -35,7 +36,7 @@ from carepath.delivery.safe_markdown import markdown_html
 from carepath.engine.clock import DAYS_PER_WEEK
 from carepath.engine.content import ContentItem
 from carepath.engine.spec import AllOf, At, Compare, Every, HasVisit, Not, Pathway, Rule
-from carepath.store import approvals, hospital_settings, pathways, publishing
+from carepath.store import approvals, her_pages, hospital_settings, pathways, publishing
 from carepath.store.models import Hospital, Pregnancy
 from carepath.store.state_codec import load_state
 
@@ -77,6 +78,13 @@ class HomeContent:
     hospital_name: str
     emergency_phone: str | None
     drafts_shown: bool  # something shown is a draft (the hospital allows drafts)
+    unread: int  # her items not opened yet
+
+
+@functools.lru_cache(maxsize=1024)
+def _html(markdown: str) -> str:
+    """The safe renderer, remembered: most sections read the same for every woman of a week."""
+    return markdown_html(markdown)
 
 
 def sections(markdown: str) -> tuple[str, dict[str, str]]:
@@ -197,9 +205,7 @@ def _lesson(reader: _Reader, week: int | None) -> Lesson | None:
         if text is None:
             return None
         _, found = sections(text)
-        return Lesson(
-            item.title, markdown_html(found.get(BABY_SECTION, "")), markdown_html(text), reader.draft(key)
-        )
+        return Lesson(item.title, _html(found.get(BABY_SECTION, "")), _html(text), reader.draft(key))
     return None
 
 
@@ -243,7 +249,7 @@ def _checkups(
         week = days // DAYS_PER_WEEK
         now = first is not None and last is not None and first <= week <= last
         what = found.get(CHECKUP_SECTION) or intro
-        what_html = markdown_html(what)
+        what_html = _html(what)
         shown.append(Checkup(item.title, first, last, starts, ends, now, what_html, reader.draft(key)))
         if len(shown) == CHECKUPS_SHOWN:
             break
@@ -252,7 +258,9 @@ def _checkups(
 
 def home_content(
     session: Session,
+    *,
     hospital_id: str,
+    patient_id: int,
     pregnancy_id: str | None,
     home: Mapping[str, Any],
     facts: Mapping[str, object],
@@ -278,4 +286,5 @@ def home_content(
         hospital.name if hospital is not None else "",
         settings.emergency_phone,
         reader.drafts_shown,
+        her_pages.unread_in(session, hospital_id, patient_id),
     )

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from carepath.engine.clock import gestational_days
 from carepath.store import audit as refusals
@@ -118,15 +119,14 @@ def her_inbox(
         return [_item(row) for row in rows]
 
 
-def her_unread(db: Database, hospital_id: str, patient_id: int) -> int:
+def unread_in(session: Session, hospital_id: str, patient_id: int) -> int:
     """How many of her items she has not opened yet (the count on her home)."""
-    with db.reading() as session:
-        found = session.scalar(
-            _mine(hospital_id, patient_id)
-            .where(InboxItem.read_at.is_(None))
-            .with_only_columns(func.count(InboxItem.id))
-        )
-        return int(found or 0)
+    found = session.scalar(
+        _mine(hospital_id, patient_id)
+        .where(InboxItem.read_at.is_(None))
+        .with_only_columns(func.count(InboxItem.id))
+    )
+    return int(found or 0)
 
 
 def her_item(db: Database, hospital_id: str, patient_id: int, item_id: int, now: datetime) -> HerItem:

@@ -44,13 +44,17 @@ def home() -> Any:
     )
     with db.reading() as session:
         content = her_home.home_content(
-            session, her.hospital_id, her.pregnancy_id, facts, her_item.her_facts(facts, today)
+            session,
+            hospital_id=her.hospital_id,
+            patient_id=her.patient_id,
+            pregnancy_id=her.pregnancy_id,
+            home=facts,
+            facts=her_item.her_facts(facts, today),
         )
     return render_template(
         "h5/home.html",
         **facts,
         content=content,
-        unread=her_pages.her_unread(db, her.hospital_id, her.patient_id),
         # LEAD (merge, issue 19 item 3): forms=her_forms.forms_for(session, her.pregnancy_id, now)
         # — the due ones are listed in the template's 待办 section; None shows only the link.
         forms=None,
