@@ -87,6 +87,9 @@ def test_the_home_counts_what_she_has_not_read(app: Flask, api: Api) -> None:
     assert "2 条未读" in client.get("/h5/").get_data(as_text=True)
     assert client.get(f"/h5/inbox/{first}").status_code == 200
     assert "1 条未读" in client.get("/h5/").get_data(as_text=True)
+    listing = client.get("/h5/inbox").get_data(as_text=True)
+    assert listing.count('class="badge">未读<') == 1  # her list marks the one still unread
+    assert listing.index("课程二") < listing.index("未读") < listing.index("课程一")
 
 
 def test_another_woman_s_item_is_404_and_the_attempt_audited(app: Flask, api: Api) -> None:
