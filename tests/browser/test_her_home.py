@@ -3,13 +3,13 @@ violation (labels, names, AA contrast), nor have her inbox and item pages; its f
 ≤ 150 KB (fonts aside), every link and button is a 44 px target, and its folded texts open
 without JavaScript; a smoke at 360×640.
 
-She is registered through the HIS API on the shared live server, in hospital ``b`` (drafts
-allowed for this module only, and put back), 26 weeks pregnant today."""
+She is registered through the HIS API on the shared live server, in a hospital of this module's
+own (``h5home``: drafts allowed; other modules count hospital ``a``'s and ``b``'s women), 26
+weeks pregnant today."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +22,7 @@ from tests.conftest import resident_id, set_hospital_settings
 from tests.webapi.conftest import Api, Integrator, registration
 from tests.webapi.h5.conftest import her_cookie
 
+HOSPITAL = "h5home"
 PHONE = {"width": 390, "height": 844}
 SMALL_PHONE = {"width": 360, "height": 640}
 
@@ -32,8 +33,8 @@ class _Now:
 
 
 @pytest.fixture(scope="module")
-def her(live_server: LiveServer) -> Iterator[int]:
-    """A woman of hospital ``b`` 26+0 today, with an unread item; drafts shown while it lasts."""
+def her(live_server: LiveServer) -> int:
+    """A woman of hospital ``h5home`` 26+0 today, with an unread item."""
     from sqlalchemy import select
 
     from carepath.store import tenants
@@ -42,10 +43,11 @@ def her(live_server: LiveServer) -> Iterator[int]:
 
     app, now = live_server.app, live_server.clock()
     database = app.extensions["carepath.db"]
-    set_hospital_settings(database, "b", drafts_allowed=True, emergency_phone="0571-87061501")
     with database.transaction() as session:
-        key = tenants.create_api_key(session, app.extensions["carepath.cipher"], "b", "his", now)
-    api = Api(app.test_client(), Integrator(key.key_id, key.secret, "b"), _Now(now))  # type: ignore[arg-type]
+        tenants.ensure_hospital(session, HOSPITAL, "市妇幼保健院", now)
+        key = tenants.create_api_key(session, app.extensions["carepath.cipher"], HOSPITAL, "his", now)
+    set_hospital_settings(database, HOSPITAL, drafts_allowed=True, emergency_phone="0571-87061501")
+    api = Api(app.test_client(), Integrator(key.key_id, key.secret, HOSPITAL), _Now(now))  # type: ignore[arg-type]
     event = registration(
         "p-home-1", "reg-home-1", id_number=resident_id(881), phone="13900000881", name="赵小芳"
     )
@@ -56,11 +58,12 @@ def her(live_server: LiveServer) -> Iterator[int]:
     answer = api.post("/api/v1/events", event)
     assert answer.status_code in (200, 201, 202), json.dumps(answer.get_json(), ensure_ascii=False)
     with database.reading() as session:
-        patient = session.scalar(select(Patient.id).where(Patient.his_patient_id == "p-home-1"))
+        patient = session.scalar(
+            select(Patient.id).where(Patient.his_patient_id == "p-home-1", Patient.hospital_id == HOSPITAL)
+        )
     assert patient is not None
     file_item(app, patient, "k-home-1", title="孕期课程", body="## 孕期课程\n\n正文")
-    yield int(patient)
-    set_hospital_settings(database, "b", drafts_allowed=False)
+    return int(patient)
 
 
 def _signed_in(
@@ -69,7 +72,7 @@ def _signed_in(
     from carepath.store import patient_sessions
 
     app = server.app
-    token = patient_sessions.start(app.extensions["carepath.db"], patient, "b", "demo", server.clock())
+    token = patient_sessions.start(app.extensions["carepath.db"], patient, HOSPITAL, "demo", server.clock())
     context = chromium.new_context(base_url=server.url, locale="zh-CN", viewport=viewport, **options)
     context.set_default_timeout(TIMEOUT_MS)
     name = app.config["H5_SESSION_COOKIE_NAME"]
@@ -99,6 +102,7 @@ def test_her_home_at_390_passes_axe_weighs_under_150_kb_and_has_thumb_targets(
         assert weight <= PAGE_BUDGET, weight
         page.get_by_role("heading", name="赵小芳", level=1).wait_for()
         assert page.get_by_text("孕26周", exact=True).is_visible()
+        assert page.get_by_text("市妇幼保健院").is_visible()
         page.get_by_role("heading", name="本周课程：孕26周").wait_for()
         assert page.get_by_role("link", name="消息 1 条未读").is_visible()
         violations = serious_violations(page)
