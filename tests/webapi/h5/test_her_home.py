@@ -119,3 +119,21 @@ def test_her_home_after_delivery_has_no_lesson_or_checkups(app: Flask, api: Api)
     assert api.post("/api/v1/events", delivered).status_code in (200, 201, 202)
     page = _home(app, her)
     assert "本周课程" not in page and "接下来的产检" not in page
+
+
+def test_with_the_shipped_checkup_schedule_her_next_three_checkups_are_listed(app: Flask, api: Api) -> None:
+    from carepath.engine.catalogue import PATHWAYS_DIR
+    from carepath.store import demo, pathways
+    from tests.conftest import NOW
+
+    database = app.extensions["carepath.db"]
+    demo.publish_examples(database, PATHWAYS_DIR, NOW)  # checkup-schedule beside checkups-example
+    pathways.clear_cache()
+    set_hospital_settings(database, "a", drafts_allowed=True)
+    her = register(api, "p-709", 709)
+    page = _home(app, her)
+    shown = ["第4次产检（孕25～28周）", "第5次产检（孕29～32周）", "第6次产检（孕33～36周）"]
+    places = [page.index(f"<h3>{title}") for title in shown]
+    assert places == sorted(places)
+    assert page.count("第4次产检（孕25～28周）") == 1  # both pathways remind of it: listed once
+    assert "<h3>B族链球菌" not in page  # the fourth is for later
