@@ -58,19 +58,39 @@ def her_home(
     """Her name (she is signed in: her own, in full), and while pregnant her week, her GA in
     days and her EDD (what her items' safe facts are made of)."""
     with db.reading() as session:
-        patient = session.get(Patient, patient_id)
-        if patient is None or patient.hospital_id != hospital_id:
-            raise InboxItemNotFoundError(f"no patient {patient_id} in hospital {hospital_id}")
-        name = cipher.open(patient.name_sealed) if patient.name_sealed else ""
-        found: dict[str, Any] = {"name": name, "week": None, "gestational_days": None, "edd": None}
-        pregnancy = session.get(Pregnancy, pregnancy_id) if pregnancy_id else None
-        if pregnancy is not None and pregnancy.patient_id == patient_id:
-            dates = gestation(pregnancy, today)
-            found["week"] = dates["gestational_week"]
-            if dates["edd"] is not None:
-                found["edd"] = date.fromisoformat(dates["edd"])
-                if dates["gestational_week"] is not None:
-                    found["gestational_days"] = gestational_days(found["edd"], today)
+        return her_home_in(
+            session,
+            cipher,
+            hospital_id=hospital_id,
+            patient_id=patient_id,
+            pregnancy_id=pregnancy_id,
+            today=today,
+        )
+
+
+def her_home_in(
+    session: Session,
+    cipher: FieldCipher,
+    *,
+    hospital_id: str,
+    patient_id: int,
+    pregnancy_id: str | None,
+    today: date,
+) -> dict[str, Any]:
+    """``her_home`` in the caller's session (her home page reads the rest in the same one)."""
+    patient = session.get(Patient, patient_id)
+    if patient is None or patient.hospital_id != hospital_id:
+        raise InboxItemNotFoundError(f"no patient {patient_id} in hospital {hospital_id}")
+    name = cipher.open(patient.name_sealed) if patient.name_sealed else ""
+    found: dict[str, Any] = {"name": name, "week": None, "gestational_days": None, "edd": None}
+    pregnancy = session.get(Pregnancy, pregnancy_id) if pregnancy_id else None
+    if pregnancy is not None and pregnancy.patient_id == patient_id:
+        dates = gestation(pregnancy, today)
+        found["week"] = dates["gestational_week"]
+        if dates["edd"] is not None:
+            found["edd"] = date.fromisoformat(dates["edd"])
+            if dates["gestational_week"] is not None:
+                found["gestational_days"] = gestational_days(found["edd"], today)
     return found
 
 

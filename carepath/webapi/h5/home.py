@@ -34,15 +34,15 @@ def home() -> Any:
     db, now = current_app.extensions["carepath.db"], current_app.config["CLOCK"]()
     today = her_pages.hospital_today(db, her.hospital_id, now)
     cipher = current_app.extensions["carepath.cipher"]
-    facts = her_pages.her_home(
-        db,
-        cipher,
-        hospital_id=her.hospital_id,
-        patient_id=her.patient_id,
-        pregnancy_id=her.pregnancy_id,
-        today=today,
-    )
-    with db.reading() as session:
+    with db.reading() as session:  # one session: her pregnancy is read once
+        facts = her_pages.her_home_in(
+            session,
+            cipher,
+            hospital_id=her.hospital_id,
+            patient_id=her.patient_id,
+            pregnancy_id=her.pregnancy_id,
+            today=today,
+        )
         content = her_home.home_content(
             session,
             hospital_id=her.hospital_id,
@@ -55,8 +55,9 @@ def home() -> Any:
         "h5/home.html",
         **facts,
         content=content,
-        # LEAD (merge, issue 19 item 3): forms=her_forms.forms_for(session, her.pregnancy_id, now)
-        # — the due ones are listed in the template's 待办 section; None shows only the link.
+        # LEAD (merge, issue 19 item 3): forms=her_forms.forms_for(session, her.pregnancy_id, now),
+        # read in the `with` above; the template's 待办 lists its due forms (title, due time,
+        # url; adjust the attribute names there to what it returns); None shows only the link.
         forms=None,
         # LEAD (merge, issue 20): her care team when one exists; None shows her hospital.
         care_team=None,
