@@ -270,7 +270,9 @@ def home_content(
     reader = _Reader(session, hospital_id, facts)
     pregnancy = session.get(Pregnancy, pregnancy_id) if pregnancy_id else None
     visits: frozenset[str] = frozenset()
-    if pregnancy is not None and pregnancy.hospital_id == hospital_id and pregnancy.status == "pregnant":
+    if pregnancy is not None and (pregnancy.hospital_id, pregnancy.patient_id) != (hospital_id, patient_id):
+        pregnancy = None  # never another woman's
+    if pregnancy is not None and pregnancy.status == "pregnant":
         if pregnancy.state:  # a row not evaluated yet has no state: nothing reported done
             visits = load_state(pregnancy.state).facts.visits
         library = pathways.library_for(session, hospital_id)
