@@ -55,8 +55,8 @@ def empty_tables(database: Any) -> None:
 
     # the tables of the models' own modules are emptied too
     import carepath.store.models_registration
-    import carepath.store.models_sign_in
     import carepath.store.models_requests
+    import carepath.store.models_sign_in
     import carepath.store.models_sources
     import carepath.store.models_teams  # noqa: F401
     from carepath.store import approvals, hospital_settings, pathways, recent, tenants
