@@ -18,7 +18,7 @@ from flask import current_app, render_template
 
 from carepath.delivery import her_home, her_item
 from carepath.engine.clock import DAYS_PER_WEEK
-from carepath.store import her_pages
+from carepath.store import care_teams, her_pages
 from carepath.webapi.auth import patients
 from carepath.webapi.h5 import blp
 
@@ -51,6 +51,7 @@ def home() -> Any:
             home=facts,
             facts=her_item.her_facts(facts, today),
         )
+        care_team = _care_team(care_teams.care_of(session, her.pregnancy_id))
     return render_template(
         "h5/home.html",
         **facts,
@@ -59,11 +60,26 @@ def home() -> Any:
         # read in the `with` above; the template's 待办 lists its due forms (title, due time,
         # url; adjust the attribute names there to what it returns); None shows only the link.
         forms=None,
-        # LEAD (merge, issue 20): her care team when one exists; None shows her hospital.
-        care_team=None,
+        care_team=care_team,
         forms_url=FORMS_URL,
         my_data_url=MY_DATA_URL,
     )
+
+
+def _care_team(care: care_teams.Care | None) -> dict[str, Any] | None:
+    """Her team and the people named for her, as she reads them (issue 20's care row); None
+    when nobody is named and no team is set, and the page shows her hospital alone."""
+    if care is None:
+        return None
+    named = (
+        ("主管医生", care.responsible_doctor),
+        ("责任护士", care.responsible_nurse),
+        ("个案管理", care.case_manager),
+    )
+    members = [{"role": role, "name": person.name} for role, person in named if person is not None]
+    if care.team is None and not members:
+        return None
+    return {"name": care.team.name if care.team else None, "members": members}
 
 
 @blp.app_template_filter("h5_day")

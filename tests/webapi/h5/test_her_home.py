@@ -137,3 +137,26 @@ def test_with_the_shipped_checkup_schedule_her_next_three_checkups_are_listed(ap
     assert places == sorted(places)
     assert page.count("第4次产检（孕25～28周）") == 1  # both pathways remind of it: listed once
     assert "<h3>B族链球菌" not in page  # the fourth is for later
+
+
+def test_her_home_names_her_team_and_her_responsible_doctor(app: Flask, api: Api) -> None:
+    from carepath.store import care_teams, tasks
+    from carepath.store.models import Pregnancy
+    from carepath.store.scope import Actor
+    from tests.conftest import NOW
+
+    db = app.extensions["carepath.db"]
+    her = register(api, "p-709", 709)
+    page = _home(app, her)
+    assert "产科团队" in page and "主管医生" not in page  # the default team; nobody named yet
+    doctor = tasks.add_staff(db, "a", "王医生", "doctor")
+    admin = Actor("a", "staff:1", "test")
+    team = care_teams.create_team(db, admin, "产科一组", "obstetric", NOW)
+    care_teams.add_member(db, admin, team, doctor, team_role="doctor", now=NOW)
+    with db.reading() as session:
+        pregnancy = session.scalars(select(Pregnancy.id).where(Pregnancy.patient_id == her)).one()
+    care_teams.set_care(
+        db, admin, pregnancy, team_id=team, responsible_doctor_id=doctor, reason="分组", now=NOW
+    )
+    page = _home(app, her)
+    assert "产科一组" in page and "主管医生：王医生" in page and "产科团队" not in page
