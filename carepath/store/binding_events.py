@@ -78,7 +78,9 @@ class ServiceQuota:
 #: CHANNELS.md, since June 2023: her message -> 5 within 48 h; a follow, scan or click -> 3 within 1 min.
 AFTER_HER_MESSAGE = ServiceQuota(5, timedelta(hours=48))
 AFTER_AN_EVENT = ServiceQuota(3, timedelta(minutes=1))
-QUOTA_OF = {MESSAGE: AFTER_HER_MESSAGE, SUBSCRIBE: AFTER_AN_EVENT, SCAN: AFTER_AN_EVENT, CLICK: AFTER_AN_EVENT}
+QUOTA_OF = {
+    MESSAGE: AFTER_HER_MESSAGE, SUBSCRIBE: AFTER_AN_EVENT, SCAN: AFTER_AN_EVENT, CLICK: AFTER_AN_EVENT,
+}  # fmt: skip
 
 
 def _log(session: Session, **values: object) -> int | None:
@@ -119,7 +121,7 @@ def account_event(
     openid_hash: str,
     kind: str,
     detail: str,
-    created: int,
+    occurrence: str,
     at: datetime,
     now: datetime,
 ) -> str:
@@ -130,7 +132,7 @@ def account_event(
         session,
         hospital_id=hospital_id, channel=OFFICIAL_ACCOUNT, account=appid, kind=kind, detail=detail[:200],
         value_hash=openid_hash, patient_id=binding.patient_id if binding else None, at=at,
-        recorded_at=now, outcome="", dedupe_key=f"wx:{appid}:{openid_hash}:{created}:{kind}"[:200],
+        recorded_at=now, outcome="", dedupe_key=f"wx:{appid}:{openid_hash}:{occurrence}:{kind}"[:200],
     )  # fmt: skip
     if event_id is None:
         return REPEAT
@@ -252,13 +254,16 @@ def sms_reply(
     withdrawn_any = False
     outcome = NO_KEYWORD
     for patient_id in patient_ids:
-        event_id = _log(session, **common, patient_id=patient_id, outcome="", dedupe_key=f"{base}:{patient_id}"[:200])
+        key = f"{base}:{patient_id}"[:200]
+        event_id = _log(session, **common, patient_id=patient_id, outcome="", dedupe_key=key)
         if event_id is None:
             continue
         written.append(event_id)
         if keyword is None:
             outcome = NO_KEYWORD
-        elif _withdraw_sms(session, hospital_id, patient_id, channel, keyword, at, now):
+        elif _withdraw_sms(
+            session, hospital_id, patient_id, channel=channel, keyword=keyword, at=at, now=now
+        ):
             outcome, withdrawn_any = SMS_WITHDRAWN, True
         else:
             outcome = ALREADY_WITHDRAWN if not withdrawn_any else SMS_WITHDRAWN
@@ -273,7 +278,14 @@ def _ids(event_id: int | None) -> tuple[int, ...]:
 
 
 def _withdraw_sms(
-    session: Session, hospital_id: str, patient_id: int, channel: str, keyword: str, at: datetime, now: datetime
+    session: Session,
+    hospital_id: str,
+    patient_id: int,
+    *,
+    channel: str,
+    keyword: str,
+    at: datetime,
+    now: datetime,
 ) -> bool:
     """Record her refusal of SMS on every vendor (source ``sms-reply``); False when she had no
     SMS consent left to withdraw."""
