@@ -218,15 +218,17 @@ def sms_reply(
     *,
     hospital_id: str,
     channel: str,
-    phone_hash: str,
+    phone_hashes: tuple[str, ...],
     text: str,
     keywords: tuple[str, ...],
     reply_key: str,
     at: datetime,
     now: datetime,
 ) -> SmsReplyOutcome:
-    """Log one SMS reply from the phone whose keyed hash is ``phone_hash`` and, when it is an
-    opt-out keyword from a woman bound with that phone, withdraw her SMS consent."""
+    """Log one SMS reply from the phone whose keyed hashes (as a binding may hold it: 11 digits,
+    or with +86) are ``phone_hashes`` and, when it is an opt-out keyword from a woman bound with
+    that phone, withdraw her SMS consent."""
+    phone_hash = phone_hashes[0]
     keyword = opt_out_keyword(text, keywords)
     patient_ids = list(
         session.scalars(
@@ -234,7 +236,7 @@ def sms_reply(
             .where(
                 ChannelBinding.hospital_id == hospital_id,
                 ChannelBinding.kind == "phone",
-                ChannelBinding.value_hash == phone_hash,
+                ChannelBinding.value_hash.in_(phone_hashes),
                 ChannelBinding.unbound_at.is_(None),
             )
             .distinct()
