@@ -33,6 +33,8 @@ def _setup() -> sms_replies.SmsReplySetup:
     source = str(current_app.config.get("CHANNELS_CONFIG") or "")
     cached = current_app.extensions.get("carepath.sms_replies")
     if cached is None or cached.source != source:
+        if cached is not None:
+            cached.close()
         try:
             cached = sms_replies.SmsReplySetup(source, os.environ)
         except (OSError, ValueError) as exc:
