@@ -9,7 +9,7 @@ The official account (its callback: ``delivery/account_events.py``):
 - ``subscribe`` of an openid she is bound with: she followed again; ``unsubscribed_at`` is
   cleared and WeChat carries her messages again. A follow that is older than her unfollow (a
   late delivery) changes nothing.
-- The customer-service window (客服消息, CHANNELS.md): her message to the account allows 5
+- The customer-service window (客服消息, docs/channels.md): her message to the account allows 5
   messages within 48 hours; a follow, a scan or a menu click (``CLICK``) 3 within 1 minute.
   The window is kept per binding (``service_window_until``, ``service_window_left``; a new
   one replaces the old only when it lasts longer), and ``use_service_message`` spends one
@@ -75,7 +75,7 @@ class ServiceQuota:
     lasting: timedelta
 
 
-#: CHANNELS.md, since June 2023: her message -> 5 within 48 h; a follow, scan or click -> 3 within 1 min.
+#: docs/channels.md, since June 2023: her message -> 5 within 48 h; a follow, scan or click -> 3 within 1 min.
 AFTER_HER_MESSAGE = ServiceQuota(5, timedelta(hours=48))
 AFTER_AN_EVENT = ServiceQuota(3, timedelta(minutes=1))
 QUOTA_OF = {

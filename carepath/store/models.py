@@ -424,7 +424,7 @@ class ChannelBinding(Base):
     #: She unfollowed the account (``unsubscribe``): the policy no longer sees the binding and
     #: her next message falls back; a re-follow of the same openid clears it.
     unsubscribed_at: Mapped[datetime | None]
-    #: The customer-service messages her last interaction allows (CHANNELS.md): how many are
+    #: The customer-service messages her last interaction allows (docs/channels.md): how many are
     #: left, until when. Written by the callback; ``binding_events.use_service_message`` spends one.
     service_window_until: Mapped[datetime | None]
     service_window_left: Mapped[int | None] = mapped_column(Integer)

@@ -117,6 +117,7 @@ def _next_message(
     client: Any,  # noqa: F811
     pregnancy: str,
     key: str,
+    *,
     minutes: int,
     order: tuple[str, ...] = (),
 ) -> OutboxRow:
@@ -151,14 +152,14 @@ def test_unfollow_falls_back_to_sms_and_a_refollow_brings_wechat_back(
     fake: FakeProviders,  # noqa: F811
     client: Any,  # noqa: F811
 ) -> None:
-    first = _next_message(channels, fake, client, her, "k-1", 0)
+    first = _next_message(channels, fake, client, her, "k-1", minutes=0)
     assert (first.status, first.channel) == ("sent", "wechat_template")
 
     for _ in range(2):  # WeChat's retry of the same unfollow: one effect
         answer = _event(channels, "unsubscribe", created=CREATED + 60)
         assert answer.status_code == 200 and answer.get_data(as_text=True) == "success"
     assert _binding(channels).unsubscribed_at is not None
-    second = _next_message(channels, fake, client, her, "k-2", 2)
+    second = _next_message(channels, fake, client, her, "k-2", minutes=2)
     assert (second.status, second.channel) == ("sent", "sms_tencent")
     assert fake.count("wechat.template") == 1 and fake.count("tencent.sms") == 1
 
@@ -166,7 +167,7 @@ def test_unfollow_falls_back_to_sms_and_a_refollow_brings_wechat_back(
     assert _binding(channels).unsubscribed_at is None
     # the unfollow replayed after she followed again (WeChat's late retry) changes nothing
     assert _event(channels, "unsubscribe", created=CREATED + 60).status_code == 200
-    third = _next_message(channels, fake, client, her, "k-3", 4)
+    third = _next_message(channels, fake, client, her, "k-3", minutes=4)
     assert (third.status, third.channel) == ("sent", "wechat_template")
     assert fake.count("wechat.template") == 2 and fake.count("tencent.sms") == 1
     logged = [(e.kind, e.outcome) for e in _rows(channels, BindingEvent)]
@@ -182,7 +183,7 @@ def test_unfollow_without_a_phone_falls_back_to_her_inbox(
     db, cipher = channels.extensions["carepath.db"], channels.extensions["carepath.cipher"]
     _, pregnancy = add_pregnancy(db, cipher, 1, openid=HER, phone=None, hospital="a")
     assert _event(channels, "unsubscribe").status_code == 200
-    row = _next_message(channels, fake, client, pregnancy, "k-1", 1)
+    row = _next_message(channels, fake, client, pregnancy, "k-1", minutes=1)
     assert (row.status, row.channel) == ("sent", "inbox")
     assert fake.count("wechat.template") == 0 and fake.count("tencent.sms") == 0
 
@@ -214,7 +215,7 @@ def test_menu_clicks_are_recorded_open_her_window_and_a_known_key_gets_its_answe
     )
     kinds = [(e.kind, e.detail) for e in _rows(channels, BindingEvent)]
     assert kinds == [("click", "HELP"), ("click", "OTHER"), ("view", "https://mch.example/h5/")]
-    # a click allows 3 customer-service messages within a minute (CHANNELS.md) ...
+    # a click allows 3 customer-service messages within a minute (docs/channels.md) ...
     binding = _binding(channels)
     assert binding_events.service_messages_left(binding, NOW + timedelta(seconds=30)) == 3
     assert binding_events.service_messages_left(binding, NOW + timedelta(seconds=62)) == 0
@@ -289,13 +290,13 @@ def test_sms_consent_withdrawn_the_next_message_goes_through_wechat(
     from carepath.store import consents
     from carepath.store.scope import Actor
 
-    first = _next_message(channels, fake, client, her, "k-1", 0, SMS_FIRST)
+    first = _next_message(channels, fake, client, her, "k-1", minutes=0, order=SMS_FIRST)
     assert (first.status, first.channel) == ("sent", "sms_tencent")
     db = channels.extensions["carepath.db"]
     actor = Actor("a", "integrator", "his")
     ref = consents.PatientRef(his_id="p-1")
     assert consents.withdraw(db, actor, ref, now=NOW, channel="sms_tencent", topic=None) == 1
-    second = _next_message(channels, fake, client, her, "k-2", 1, SMS_FIRST)
+    second = _next_message(channels, fake, client, her, "k-2", minutes=1, order=SMS_FIRST)
     assert (second.status, second.channel) == ("sent", "wechat_template")
     assert fake.count("tencent.sms") == 1 and fake.count("wechat.template") == 1
 
@@ -308,7 +309,7 @@ def test_a_td_reply_withdraws_sms_confirms_it_once_and_the_next_message_is_not_b
     client: Any,  # noqa: F811
     text: str,
 ) -> None:
-    first = _next_message(channels, fake, client, her, "k-1", 0, SMS_FIRST)
+    first = _next_message(channels, fake, client, her, "k-1", minutes=0, order=SMS_FIRST)
     assert first.channel == "sms_tencent" and fake.count("tencent.sms") == 1
     for _ in range(2):  # the vendor's retry of the same callback: one withdrawal, one confirmation
         answer = _tencent_reply(channels, text)
@@ -324,7 +325,7 @@ def test_a_td_reply_withdraws_sms_confirms_it_once_and_the_next_message_is_not_b
     audit = [a.detail for a in _rows(channels, AuditEntry) if a.patient_id == event.patient_id]
     assert any("consent withdrawn: SMS" in detail for detail in audit)
 
-    second = _next_message(channels, fake, client, her, "k-2", 1, SMS_FIRST)
+    second = _next_message(channels, fake, client, her, "k-2", minutes=1, order=SMS_FIRST)
     assert (second.status, second.channel) == ("sent", "wechat_template")
     assert fake.count("tencent.sms") == 2  # her first message and the one confirmation
     # a second TD, a new message from her: recorded, nothing more to withdraw, no SMS
