@@ -34,7 +34,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -136,15 +136,32 @@ def account_event(
     )  # fmt: skip
     if event_id is None:
         return REPEAT
-    outcome = UNKNOWN_SENDER if binding is None else _apply(binding, kind, at)
+    if binding is None:
+        outcome = UNKNOWN_SENDER
+    else:
+        followed = _last_follow(session, hospital_id, appid, openid_hash) if kind == UNSUBSCRIBE else None
+        outcome = _apply(binding, kind, at, followed)
     _set_outcome(session, event_id, outcome)
     return outcome
 
 
-def _apply(binding: ChannelBinding, kind: str, at: datetime) -> str:
+def _last_follow(session: Session, hospital_id: str, appid: str, openid_hash: str) -> datetime | None:
+    """When she last followed the account (as logged), so that an unfollow WeChat delivers
+    after a later follow (out of order) does not stop a binding she is using."""
+    return session.scalar(
+        select(func.max(BindingEvent.at)).where(
+            BindingEvent.hospital_id == hospital_id,
+            BindingEvent.account == appid,
+            BindingEvent.value_hash == openid_hash,
+            BindingEvent.kind == SUBSCRIBE,
+        )
+    )
+
+
+def _apply(binding: ChannelBinding, kind: str, at: datetime, followed: datetime | None = None) -> str:
     last_change = binding.unsubscribed_at or binding.bound_at
     if kind == UNSUBSCRIBE:
-        if binding.unsubscribed_at is not None or at < binding.bound_at:
+        if binding.unsubscribed_at is not None or at < binding.bound_at or (followed and at < followed):
             return STALE
         binding.unsubscribed_at = at
         binding.service_window_until, binding.service_window_left = None, None

@@ -165,13 +165,19 @@ def test_unfollow_falls_back_to_sms_and_a_refollow_brings_wechat_back(
 
     assert _event(channels, "subscribe", created=CREATED + 180).status_code == 200
     assert _binding(channels).unsubscribed_at is None
-    # the unfollow replayed after she followed again (WeChat's late retry) changes nothing
+    # the unfollow replayed after she followed again (WeChat's late retry) changes nothing, nor
+    # does an older one delivered out of order
     assert _event(channels, "unsubscribe", created=CREATED + 60).status_code == 200
+    assert _event(channels, "unsubscribe", created=CREATED + 120).status_code == 200
     third = _next_message(channels, fake, client, her, "k-3", minutes=4)
     assert (third.status, third.channel) == ("sent", "wechat_template")
     assert fake.count("wechat.template") == 2 and fake.count("tencent.sms") == 1
     logged = [(e.kind, e.outcome) for e in _rows(channels, BindingEvent)]
-    assert logged == [("unsubscribe", "binding-inactive"), ("subscribe", "binding-active")]
+    assert logged == [
+        ("unsubscribe", "binding-inactive"),
+        ("subscribe", "binding-active"),
+        ("unsubscribe", "stale"),
+    ]
     assert all(HER not in str(value) for e in _rows(channels, BindingEvent) for value in vars(e).values())
 
 
