@@ -23,7 +23,8 @@ through the same vendor confirming it (template kind ``sms-opt-out-confirmed``, 
 with no fields). That confirmation is the only SMS after her withdrawal: it is sent only when
 the reply withdrew something (a second "TD" gets none), once per reply (a vendor's retry of the
 callback is a repeat: nothing happens), never retried (a confirmation lost to a crash or a
-refused call is logged on the event row, ``confirmation-failed: …``; her withdrawal stands).
+refused call is logged on the event row, ``confirmation-failed: …``; her withdrawal stands),
+and not sent while a kill switch stops all sending or this vendor (``carepath delivery pause``).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from carepath.channels.inbox import MemoryInbox
 from carepath.channels.registry import RECEIVING_KEYS, ChannelDeps, build_channel, resolve_secrets
 from carepath.channels.sms_replies import ACKNOWLEDGEMENTS, BadReplyError, SmsReply, parse
 from carepath.delivery.receipts import read_channels_files
-from carepath.store import binding_events, hospital_settings
+from carepath.store import binding_events, delivery_state, hospital_settings
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
 
@@ -140,6 +141,11 @@ def record_replies(
     """Record the replies of one callback (one transaction), then confirm each opt-out."""
     with db.transaction() as session:
         keywords = hospital_settings.current(session, account.hospital_id).sms_opt_out_keywords
+        paused = [
+            scope
+            for scope, target in delivery_state.pauses(session, account.hospital_id)
+            if scope == "all" or (scope == "channel" and target == account.channel)
+        ]
         outcomes = [
             binding_events.sms_reply(
                 session,
@@ -157,7 +163,9 @@ def record_replies(
     for reply, outcome in zip(replies, outcomes, strict=True):
         log.info("%s %s: SMS reply: %s", account.hospital_id, account.channel, outcome.outcome)
         if outcome.confirm:
-            result = _confirm(account, reply.phone, outcome.event_ids[0])
+            # a kill switch on all sending or on this vendor stops the confirmation too
+            paused_by = f"confirmation-not-sent: paused:{paused[0]}" if paused else None
+            result = paused_by or _confirm(account, reply.phone, outcome.event_ids[0])
             with db.transaction() as session:
                 binding_events.set_confirmation(session, outcome.event_ids, result)
     return outcomes

@@ -385,6 +385,23 @@ def test_alibabas_batch_push_is_read_and_acknowledged_its_own_way(
     assert withdrawn == {"sms_tencent"}  # her SMS consent, whichever vendor she answered
 
 
+def test_a_kill_switch_on_sms_stops_the_confirmation_not_the_withdrawal(
+    channels: Flask,
+    her: str,
+    fake: FakeProviders,  # noqa: F811
+) -> None:
+    from carepath.store import delivery_state
+
+    with channels.extensions["carepath.db"].transaction() as session:
+        delivery_state.pause(
+            session, scope="channel", target="sms_tencent", by="cli:ops", at=NOW, hospital_id="a"
+        )
+    assert _tencent_reply(channels, "TD").status_code == 200
+    assert fake.count("tencent.sms") == 0
+    [event] = _rows(channels, BindingEvent)
+    assert event.outcome == "sms-withdrawn; confirmation-not-sent: paused:channel"
+
+
 def test_a_hospitals_own_keywords_replace_the_defaults(channels: Flask, her: str) -> None:
     from tests.conftest import set_hospital_settings
 
