@@ -32,6 +32,7 @@ from tests.delivery.conftest import OA_APPID, add_outbox, add_pregnancy
 from tests.delivery.test_dispatcher import TEMPLATES, client, fake, hospital_delivery  # noqa: F401
 from tests.fakes.providers import FakeProviders
 from tests.fakes.wechat_callbacks import callback, event_xml
+from tests.webapi.conftest import Api
 
 TOKEN = "token-of-hospital-a"
 SECRET = "s3cret-path-of-hospital-a-0123456789"
@@ -290,18 +291,15 @@ def test_a_menu_answer_in_safe_mode_is_encrypted_for_the_account(
 def test_sms_consent_withdrawn_the_next_message_goes_through_wechat(
     channels: Flask,
     her: str,
+    api: Api,
     fake: FakeProviders,  # noqa: F811
     client: Any,  # noqa: F811
 ) -> None:
-    from carepath.store import consents
-    from carepath.store.scope import Actor
-
     first = _next_message(channels, fake, client, her, "k-1", minutes=0, order=SMS_FIRST)
     assert (first.status, first.channel) == ("sent", "sms_tencent")
-    db = channels.extensions["carepath.db"]
-    actor = Actor("a", "integrator", "his")
-    ref = consents.PatientRef(his_id="p-1")
-    assert consents.withdraw(db, actor, ref, now=NOW, channel="sms_tencent", topic=None) == 1
+    path = "/api/v1/consents?his_id=p-1&channel=sms_tencent"  # the HIS, or her data page's service
+    withdrawn = api.client.delete(path, headers=api.headers("DELETE", path, b""))
+    assert withdrawn.status_code == 200 and withdrawn.get_json() == {"withdrawn": 1}
     second = _next_message(channels, fake, client, her, "k-2", minutes=1, order=SMS_FIRST)
     assert (second.status, second.channel) == ("sent", "wechat_template")
     assert fake.count("tencent.sms") == 1 and fake.count("wechat.template") == 1
