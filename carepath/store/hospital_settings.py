@@ -65,6 +65,8 @@ class HospitalSettings:
     #: What she is told about the records the hospital keeps when she asks for deletion
     #: (her data page, 我的数据); None: ``her_requests.DEFAULT_RETENTION_NOTICE``, a draft.
     retention_notice: str | None = None
+    #: Replies to her SMS that withdraw her SMS consent (issue 19 item 6), in ``reply_form``.
+    sms_opt_out_keywords: tuple[str, ...] = values.DEFAULT_OPT_OUT_KEYWORDS
     version: int = 0
     updated_at: datetime | None = None
     updated_by: str | None = None
@@ -154,6 +156,13 @@ FIELDS: tuple[SettingField, ...] = (
         "what her data page tells her the hospital keeps (medical records) when she asks for "
         "deletion, in Chinese; unset: a draft default",
         "病历保存说明",
+    ),
+    SettingField(
+        "sms_opt_out_keywords",
+        values.opt_out_keywords,
+        "replies that withdraw her SMS consent (the whole reply, any case), e.g. R, T, TD, 退订",
+        "短信退订关键词",
+        list,
     ),
 )
 FIELD: Mapping[str, SettingField] = MappingProxyType({f.name: f for f in FIELDS})
@@ -299,7 +308,7 @@ def _audited(settings: HospitalSettings, name: str) -> str:
 
 
 def _stored(name: str, value: Any) -> Any:
-    if name in ("on_call", "working_hours"):
+    if name in ("on_call", "working_hours", "sms_opt_out_keywords"):
         return FIELD[name].show(value)
     return value
 
@@ -316,6 +325,11 @@ def _from_row(row: HospitalSettingsRow) -> HospitalSettings:
         working_hours=values.hours(dict(row.working_hours or {})),
         public_base_url=row.public_base_url,
         retention_notice=row.retention_notice,
+        sms_opt_out_keywords=(
+            values.opt_out_keywords(list(row.sms_opt_out_keywords))
+            if row.sms_opt_out_keywords
+            else values.DEFAULT_OPT_OUT_KEYWORDS
+        ),
         version=row.version,
         updated_at=row.updated_at,
         updated_by=row.updated_by,

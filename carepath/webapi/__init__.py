@@ -6,7 +6,8 @@ sets ``DATABASE_URL``), then ``config`` (tests).
 
 One package per audience, each with its blueprints (one per resource), templates and static
 files: ``api/`` (the signed integrator API and its OpenAPI document), ``fhir/``, ``wechat/``
-(callbacks), ``staff/`` (editor, review, preview, staff admin) and ``h5/`` (her pages); they
+(callbacks), ``sms/`` (the SMS vendors' reply callbacks), ``staff/`` (editor, review, preview,
+staff admin) and ``h5/`` (her pages); they
 share only ``auth/`` (who is asking) and ``common/`` (problem+json, i18n, JSON bodies, shared
 schemas, static files), never import each other (``tests/webapi/test_audience_imports.py``),
 and only this factory imports them all. ``health.py`` is operations, no audience's.
@@ -132,6 +133,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from carepath.webapi.auth import views as auth_views
     from carepath.webapi.common import assets, i18n, problems, text_guard
     from carepath.webapi.fhir import views as fhir
+    from carepath.webapi.sms import replies as sms_replies
     from carepath.webapi.staff import admin as staff_admin
     from carepath.webapi.staff import drafts_banner, editor
     from carepath.webapi.staff import on_call as staff_on_call
@@ -167,6 +169,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(outbox.blp)
     app.register_blueprint(health.blp)
     app.register_blueprint(wechat.blp)
+    app.register_blueprint(sms_replies.blp)  # the SMS vendors' reply callbacks (issue 19)
     app.register_blueprint(fhir.blp)
     editor.init_app(app)
     problems.init_app(app)  # after Api(app), which registers its own HTTP error handler
@@ -174,7 +177,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     permissions.init_app(app)  # 404s for ids the caller may not see are counted, then answered
     # Staff pages: cookie sessions and CSRF; the signed API and FHIR carry no cookie.
     signed = [events, patients, tasks, inbox, responses, consents, pregnancies, pathways, outbox]
-    sessions.init_app(app, exempt=[*(m.blp for m in signed), fhir.blp, health.blp, wechat.blp])
+    sessions.init_app(
+        app, exempt=[*(m.blp for m in signed), fhir.blp, health.blp, wechat.blp, sms_replies.blp]
+    )
     patient_sessions.init_app(app)  # her pages (/h5/…): her own cookie and session, same CSRF
     i18n.init_app(app)
     drafts_banner.init_app(app)  # every staff page warns while unapproved content is sent

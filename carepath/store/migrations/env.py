@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
+import carepath.store.models_binding_events
+
 # Tables kept in their own modules (models.py holds the first ones); each import adds its tables
 # to Base.metadata, which autogenerate and the models-vs-migrations check compare: her sign-in
 # (0016) and sources (0017), issue 18.
