@@ -9,8 +9,10 @@ with its history and the names it points at. Titles replace ids wherever the lib
 (pathways, content items, forms, labs, medications), so the page says why each message and task
 happened in words.
 
-``my_women`` is the 患者 list: the pregnancies whose care row names a team I am a member of,
-masked, keyset-paged by pregnancy id (stable while rows are added, no ``OFFSET`` scan).
+``my_women`` is the 患者 list: the pregnancies whose care row names one of my teams (the one
+definition of them, ``care_teams.my_team_ids``, the workspace's too: active teams of my hospital
+I am an active member of), masked, keyset-paged by pregnancy id (stable while rows are added,
+no ``OFFSET`` scan).
 
 Names and phones stay masked here; ``unmasked`` opens them for a holder of ``patient.read``
 and audits that it did (the page's 显示 button).
@@ -31,7 +33,7 @@ from sqlalchemy.orm import Session
 from carepath.engine.catalogue import load_labs
 from carepath.engine.medications import STARTING_VOCABULARY
 from carepath.engine.timing import SendWindow
-from carepath.store import consents, her_timeline, publishing
+from carepath.store import care_teams, consents, her_timeline, publishing
 from carepath.store.crypto import FieldCipher, mask_name, mask_phone
 from carepath.store.db import Database
 from carepath.store.form_answers import forms
@@ -47,7 +49,7 @@ from carepath.store.models import (
     Pregnancy,
     Staff,
 )
-from carepath.store.models_teams import CareTeam, CareTeamMember, PregnancyCare, PregnancyCareChange
+from carepath.store.models_teams import CareTeam, PregnancyCare, PregnancyCareChange
 from carepath.store.patients import masked_patient
 from carepath.store.scope import Actor, PregnancyNotFoundError, audit, visible_patients
 from carepath.store.search import gestation
@@ -83,18 +85,6 @@ class WomenPage:
     next_after: str | None  # the keyset of the next page, None on the last
 
 
-def my_team_ids(session: Session, staff_id: int) -> list[int]:
-    """The teams ``staff_id`` is a member of now. (``care_teams.my_team_ids`` replaces this
-    once it is on main: the teams helper owns that service.)"""
-    return list(
-        session.scalars(
-            select(CareTeamMember.team_id).where(
-                CareTeamMember.staff_id == staff_id, CareTeamMember.removed_at.is_(None)
-            )
-        )
-    )
-
-
 def my_women(
     db: Database,
     cipher: FieldCipher,
@@ -108,7 +98,7 @@ def my_women(
     """The pregnancies of my teams, by id after ``after``, masked; the listing is audited."""
     limit = limit or PAGE
     with db.transaction() as session:
-        teams = my_team_ids(session, staff_id)
+        teams = care_teams.my_team_ids(session, actor.hospital_id, staff_id)
         statement = (
             select(Pregnancy, Patient, CareTeam.name)
             .join(Patient, Patient.id == Pregnancy.patient_id)

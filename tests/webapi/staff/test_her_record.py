@@ -83,6 +83,31 @@ def test_a_staff_member_in_no_team_sees_an_empty_list(app: Flask, woman: str, nu
     assert 'id="no-women"' in page
 
 
+def test_the_list_reads_my_teams_as_the_workspace_does(app: Flask, api: Api, nurse: Any) -> None:
+    """One definition of "my teams" (care_teams.my_team_ids): an archived team's women, and a
+    team I have left, are not in my list."""
+    from carepath.store.models_teams import CareTeam, CareTeamMember
+
+    browser, nurse_id = nurse
+    kept = team(app, members=((nurse_id, "nurse"),))
+    archived = team(app, name="旧产科组", members=((nurse_id, "nurse"),))
+    left = team(app, name="产科三组", members=((nurse_id, "nurse"),))
+    ids = [register(api, f"p-{n:03d}", code=None, n=n) for n in range(1, 4)]
+    for pregnancy_id, team_id in zip(ids, (kept, archived, left), strict=True):
+        in_care(app, pregnancy_id, team_id)
+    from tests.conftest import NOW
+
+    with _db(app).transaction() as session:
+        archived_team = session.get(CareTeam, archived)
+        assert archived_team is not None
+        archived_team.archived_at = NOW
+        for member in session.scalars(select(CareTeamMember).where(CareTeamMember.team_id == left)):
+            member.removed_at = NOW
+    page = browser.client.get("/staff/patients").get_data(as_text=True)
+    assert f"/staff/patients/{ids[0]}" in page
+    assert f"/staff/patients/{ids[1]}" not in page and f"/staff/patients/{ids[2]}" not in page
+
+
 def test_the_list_needs_a_login_and_task_work(app: Flask, woman: str) -> None:
     anonymous = app.test_client().get("/staff/patients")
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
