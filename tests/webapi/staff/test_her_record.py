@@ -403,6 +403,40 @@ def test_opening_a_task_puts_it_in_her_teams_queue(app: Flask, woman: str, nurse
     assert bad.status_code == 422
 
 
+def test_a_task_opened_by_hand_is_routed_like_the_engines(app: Flask, woman: str, nurse: Any) -> None:
+    """care_routing.resolve: for her responsible doctor, on that doctor (as the engine's 高风险孕妇
+    专案管理 task for her doctor is); for a service, that service's team; else her team's queue."""
+    from carepath.store import care_teams
+    from carepath.store.scope import Actor
+    from tests.conftest import NOW
+    from tests.webapi.conftest import make_staff
+
+    browser, nurse_id = nurse
+    doctor_id = make_staff(app, "doctor.zhou", "doctor")
+    midwife_id = make_staff(app, "midwife.sun", "nurse")
+    mine = team(app, members=((nurse_id, "nurse"), (doctor_id, "doctor")))
+    in_care(app, woman, mine, doctor=doctor_id, nurse=nurse_id)
+    admin = Actor("a", "staff", "0")
+    midwives = care_teams.create_team(_db(app), admin, "助产士组", "midwives", NOW)
+    care_teams.add_member(_db(app), admin, midwives, midwife_id, team_role="midwife", now=NOW)
+    for title, assign in (
+        ("复查B超", "responsible_doctor"),
+        ("电话随访", "responsible_nurse"),
+        ("分娩计划", "midwife"),
+        ("个案管理", "case_manager"),
+    ):
+        done = act(
+            browser, woman, "tasks", "task-form", {"title": title, "assign": assign, "priority": "high"}
+        )
+        assert done.status_code == 302, title
+    with _db(app).reading() as session:
+        routed = {t.title: (t.team_id, t.assignee_id) for t in session.scalars(select(StaffTask))}
+    assert routed["复查B超"] == (mine, doctor_id) == routed["高风险孕妇专案管理"]
+    assert routed["电话随访"] == (mine, nurse_id)
+    assert routed["分娩计划"] == (midwives, None)
+    assert routed["个案管理"] == (mine, None)  # no case manager named: her team's queue
+
+
 def test_the_binding_qr_is_drawn_inline_and_audited(app: Flask, woman: str, nurse: Any) -> None:
     browser, _ = nurse
     page = browser.client.get(f"/staff/patients/{woman}/bind")
