@@ -49,7 +49,7 @@ from carepath.store.models import (
     Pregnancy,
     Staff,
 )
-from carepath.store.models_teams import CareTeam, PregnancyCare, PregnancyCareChange
+from carepath.store.models_teams import CareTeam, PregnancyCare
 from carepath.store.patients import masked_patient
 from carepath.store.scope import Actor, PregnancyNotFoundError, audit, visible_patients
 from carepath.store.search import gestation
@@ -489,63 +489,11 @@ def _consents(
 
 
 def _care(session: Session, pregnancy_id: str) -> dict[str, Any]:
-    """Her team and the people responsible for her now, and every change (who, when, why)."""
-    care = session.get(PregnancyCare, pregnancy_id)
-    changes = session.scalars(
-        select(PregnancyCareChange)
-        .where(PregnancyCareChange.pregnancy_id == pregnancy_id)
-        .order_by(PregnancyCareChange.at, PregnancyCareChange.id)
-    ).all()
-    staff_ids: set[int] = set()
-    team_ids: set[int] = set()
-    if care is not None:
-        staff_ids |= {
-            i for i in (care.responsible_doctor_id, care.responsible_nurse_id, care.case_manager_id) if i
-        }
-        team_ids |= {care.team_id} if care.team_id else set()
-    for change in changes:
-        for value in (change.old_value, change.new_value):
-            if value and value.isdigit():
-                (team_ids if change.what == "team" else staff_ids).add(int(value))
-    names = (
-        dict(session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(sorted(staff_ids)))).all())
-        if staff_ids
-        else {}
-    )
-    teams = (
-        dict(
-            session.execute(select(CareTeam.id, CareTeam.name).where(CareTeam.id.in_(sorted(team_ids)))).all()
-        )
-        if team_ids
-        else {}
-    )
-
-    def named(what: str, value: str | None) -> str | None:
-        if not value or not value.isdigit():
-            return value or None
-        return (teams if what == "team" else names).get(int(value), value)
-
-    return {
-        "team": teams.get(care.team_id) if care is not None and care.team_id else None,
-        "responsible_doctor": names.get(care.responsible_doctor_id)
-        if care and care.responsible_doctor_id
-        else None,
-        "responsible_nurse": names.get(care.responsible_nurse_id)
-        if care and care.responsible_nurse_id
-        else None,
-        "case_manager": names.get(care.case_manager_id) if care and care.case_manager_id else None,
-        "history": [
-            {
-                "what": change.what,
-                "old": named(change.what, change.old_value),
-                "new": named(change.what, change.new_value),
-                "reason": change.reason,
-                "actor": change.actor,
-                "at": change.at.isoformat(),
-            }
-            for change in changes
-        ],
-    }
+    """Her team and the people responsible for her now, and every change, newest first (who,
+    when, why): ``care_teams.care_of``, and the names of the staff who made the changes."""
+    care = care_teams.care_of(session, pregnancy_id)
+    actors = _staff_names(session, [c.actor for c in care.history]) if care is not None else {}
+    return {"now": care, "actors": actors}
 
 
 def find_pregnancy(
