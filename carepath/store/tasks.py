@@ -347,6 +347,42 @@ def record_outcome(
         return _view(task, patient, cipher, now)
 
 
+class NotInTeamError(CarepathError):
+    """Reassigning to someone who is not an active member of the task's team (or the task has
+    no team)."""
+
+    code = "not-in-team"
+
+
+def reassign(
+    db: Database, cipher: FieldCipher, actor: Actor, task_id: int, now: datetime, *, to_staff_id: int
+) -> dict[str, Any]:
+    """Give an open task to another active member of its team (the page checks
+    ``task.assign``): ``assignee_id`` becomes them and a claim on it is given back, so the new
+    person can take it; audited as who gave it from whom to whom."""
+    with db.transaction() as session:
+        task, patient = _load(session, actor, task_id, lock=True)
+        _open(task)
+        # is_member: an active member, not disabled; and of the actor's hospital (a team is one
+        # hospital's, and the task was loaded as the actor's)
+        member = task.team_id is not None and care_routing.is_member(session, task.team_id, to_staff_id)
+        if not member:
+            raise NotInTeamError(f"staff {to_staff_id} is not an active member of task {task.id}'s team")
+        before = task.assignee_id
+        task.assignee_id = to_staff_id
+        task.claimed_by, task.claimed_at = None, None
+        audit(
+            session,
+            actor,
+            "change",
+            now,
+            f"task {task.id} reassigned from staff:{before or '-'} to staff:{to_staff_id}",
+            patient_id=patient.id,
+            pregnancy_id=task.pregnancy_id,
+        )
+        return _view(task, patient, cipher, now)
+
+
 @dataclass(frozen=True)
 class Escalation:
     task_id: int
