@@ -190,6 +190,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from carepath.webapi.staff import record as staff_record
 
     app.register_blueprint(staff_record.blp)  # 患者 and her record (issue 20 item 3)
+    from carepath.webapi.staff import record_care as staff_record_care
+
+    app.register_blueprint(staff_record_care.blp)  # her team and responsible doctor, from her record
+
     from carepath.webapi.staff import workspace as staff_workspace
 
     app.register_blueprint(staff_workspace.blp)  # 工作台: my tasks and my teams' (issue 20)
