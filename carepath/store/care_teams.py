@@ -24,12 +24,13 @@ from sqlalchemy.orm import Session
 from carepath.errors import CarepathError
 from carepath.store.care_routing import (
     PERSON_COLUMNS,
+    care_row,
     ensure_care,
     is_member,
     reresolve_open_tasks,
 )
 from carepath.store.db import Database
-from carepath.store.models import Pregnancy, Staff
+from carepath.store.models import Pregnancy, Staff, StaffTask
 from carepath.store.models_teams import (
     TEAM_KINDS,
     TEAM_ROLES,
@@ -194,6 +195,7 @@ def set_care(
         session.flush()  # a care row made just now is read back below
         care = session.get(PregnancyCare, pregnancy_id)
         assert care is not None
+        before = care_row(care)
         new_team = care.team_id if team_id is _UNSET else team_id
         if new_team is None:
             raise TeamNotFoundError("her team cannot be empty")
@@ -244,7 +246,7 @@ def set_care(
                 patient_id=pregnancy.patient_id, pregnancy_id=pregnancy_id,
             )  # fmt: skip
             session.flush()
-            reresolve_open_tasks(session, pregnancy_id, actor.hospital_id)
+            reresolve_open_tasks(session, pregnancy_id, actor.hospital_id, before)
         found = care_of(session, pregnancy_id)
         assert found is not None
         return found
@@ -435,6 +437,7 @@ def remove_member(db: Database, actor: Actor, team_id: int, staff_id: int, now: 
             team.lead_staff_id = None
         for care in session.scalars(select(PregnancyCare).where(PregnancyCare.team_id == team_id)):
             cleared = [w for w, c in PERSON_COLUMNS.items() if getattr(care, c) == staff_id]
+            before = care_row(care)
             for what in cleared:
                 setattr(care, PERSON_COLUMNS[what], None)
                 session.add(
@@ -446,7 +449,21 @@ def remove_member(db: Database, actor: Actor, team_id: int, staff_id: int, now: 
             if cleared:
                 care.updated_at, care.updated_by = now, actor.label
                 session.flush()
-                reresolve_open_tasks(session, care.pregnancy_id, care.hospital_id)
+                reresolve_open_tasks(session, care.pregnancy_id, care.hospital_id, before, leaving=staff_id)
+        # Tasks given to them by hand (not as anyone's named carer) go back to the routing too.
+        handed = session.scalars(
+            select(StaffTask.pregnancy_id)
+            .where(
+                StaffTask.assignee_id == staff_id, StaffTask.team_id == team_id, StaffTask.status == "open"
+            )
+            .distinct()
+        ).all()
+        for pregnancy_id in handed:
+            care_now = session.get(PregnancyCare, pregnancy_id)
+            if care_now is not None:
+                reresolve_open_tasks(
+                    session, pregnancy_id, care_now.hospital_id, care_row(care_now), leaving=staff_id
+                )
         audit(session, actor, "change", now, f"team {team_id}: staff {staff_id} removed")
 
 
