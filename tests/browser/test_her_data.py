@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from tests.browser.axe import describe, serious_violations
 from tests.browser.conftest import TIMEOUT_MS, LiveServer
 from tests.webapi.h5.conftest import her_cookie
 from tests.webapi.h5.test_my_data import answer
@@ -94,11 +95,13 @@ def test_she_downloads_her_data_and_stops_sms_without_javascript(
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert small_targets(page) == []
     assert page.get_by_label("更换手机号（新号码）").is_visible()
+    assert (found := serious_violations(page)) == [], describe(found)  # labels, contrast (axe-core)
     assert "她的备注：晚上脚肿" in page.content() and "另一位的备注" not in page.content()
     page.set_viewport_size({"width": 360, "height": 640})  # the smaller phone: nothing wider
     for path in ("/h5/my-data", "/h5/my-data/print"):
         page.goto(path)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+        assert (found := serious_violations(page)) == [], describe(found)
     page.set_viewport_size(PHONE_SIZE)
     page.goto("/h5/my-data")
 
