@@ -353,3 +353,19 @@ def submit(
 
     first = events.retrying(db, work)
     return Submitted(first, sent_form(db, hospital_id, patient_id, outbox_id, now))
+
+
+def form_url_of_item(db: Database, item: HerItem) -> str | None:
+    """Her form page for an inbox item that sent her a form (her inbox links to it), else None.
+    ``item`` is hers already (``her_pages.her_item``)."""
+    if item.kind != "questionnaire":
+        return None
+    with db.reading() as session:
+        found = session.execute(
+            select(OutboxRow.id, OutboxRow.params).where(
+                OutboxRow.inbox_item_id == item.id, OutboxRow.kind == "questionnaire"
+            )
+        ).first()
+    if found is None or str((found[1] or {}).get("form", "")) not in _library():
+        return None
+    return f"{PATH}{found[0]}"

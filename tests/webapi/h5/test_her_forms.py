@@ -395,3 +395,17 @@ def test_a_survey_is_thanked_without_a_score(app: Flask, api: Api) -> None:
     assert "已提交，谢谢您" in page and "得分" not in page
     app.config["CLOCK"].now = NOW + timedelta(days=1)
     assert "得分" not in client.get("/h5/forms").get_data(as_text=True)
+
+
+def test_the_inbox_copy_of_a_form_links_to_it(app: Flask, api: Api) -> None:
+    from carepath.store.models import OutboxRow
+
+    her = register(api, "p-419", 419)
+    bp = send_form(app, her, "bp-log", "k-bp")
+    with app.extensions["carepath.db"].reading() as session:
+        row = session.get(OutboxRow, bp)
+        assert row is not None
+        item = row.inbox_item_id
+    client = signed_in(app, her)
+    page = client.get(f"/h5/inbox/{item}").get_data(as_text=True)
+    assert f'<a class="button" id="fill-form" href="/h5/forms/{bp}">去填写</a>' in page
