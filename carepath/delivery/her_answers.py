@@ -63,7 +63,9 @@ def file_at_once(session: Session, hospital_id: str, pregnancy_id: str, now: dt.
     inbox = InboxCopies(session, kept)
     notice = emergency_notice.notice(settings.emergency_phone, hospital_id)
     for row in kept:
-        inbox.file(row, now, link_base, versions.get(row.dedupe_key), notice if row.dedupe_key in notices else None)
+        inbox.file(
+            row, now, link_base, versions.get(row.dedupe_key), notice if row.dedupe_key in notices else None
+        )
     inbox.flush()
 
 

@@ -58,6 +58,15 @@ class FormNotFoundError(CarepathError):
     code = "form-not-found"
 
 
+class AnswersInvalidError(responses.InvalidResponseError):
+    """Her answers do not fit the form (the responses service's problems); ``sent`` is the form
+    she was answering, for her page to show again with each problem next to its field."""
+
+    def __init__(self, errors: list[dict[str, str]], sent: SentForm) -> None:
+        super().__init__(errors)
+        self.sent = sent
+
+
 class SubmissionTokenError(CarepathError):
     """The page's submission token is missing or not one her page makes."""
 
@@ -125,8 +134,14 @@ def forms_for(session: Session, pregnancy_id: str, now: datetime) -> HerForms:
     one thing to do, not ten). ``now`` bounds what counts as sent (a copy filed later is not)."""
     library = _library()
     found = session.execute(
-        select(OutboxRow.id, OutboxRow.params, OutboxRow.status, InboxItem.filed_at, HerFormAnswer.submitted_at,
-               QuestionnaireResponse.score)  # fmt: skip
+        select(
+            OutboxRow.id,
+            OutboxRow.params,
+            OutboxRow.status,
+            InboxItem.filed_at,
+            HerFormAnswer.submitted_at,
+            QuestionnaireResponse.score,
+        )
         .join(InboxItem, InboxItem.id == OutboxRow.inbox_item_id)
         .outerjoin(HerFormAnswer, HerFormAnswer.outbox_id == OutboxRow.id)
         .outerjoin(QuestionnaireResponse, QuestionnaireResponse.id == HerFormAnswer.response_id)
@@ -146,11 +161,9 @@ def forms_for(session: Session, pregnancy_id: str, now: datetime) -> HerForms:
         if form is None:
             continue
         if submitted_at is not None:
-            exam = form.kind == "exam" and isinstance(score, dict)
-            done.append(
-                HerForm(row_id, form.id, form.title, form.kind, filed_at, submitted_at,
-                        score.get("total") if exam else None, score.get("max_total") if exam else None)  # type: ignore[union-attr]
-            )  # fmt: skip
+            scored = score if form.kind == "exam" and isinstance(score, dict) else {}
+            total, most = scored.get("total"), scored.get("max_total")
+            done.append(HerForm(row_id, form.id, form.title, form.kind, filed_at, submitted_at, total, most))
         elif status not in NOT_IN_FORCE and form.id not in seen:
             due.append(HerForm(row_id, form.id, form.title, form.kind, filed_at))
         seen.add(form.id)
@@ -158,12 +171,16 @@ def forms_for(session: Session, pregnancy_id: str, now: datetime) -> HerForms:
     return HerForms(due, done)
 
 
-def her_forms(db: Database, hospital_id: str, patient_id: int, pregnancy_id: str | None, now: datetime) -> HerForms:
+def her_forms(
+    db: Database, hospital_id: str, patient_id: int, pregnancy_id: str | None, now: datetime
+) -> HerForms:
     """``forms_for`` her pregnancy of this session, audited as her read."""
     with db.transaction() as session:
         mine = pregnancy_id is not None and session.scalar(
             select(Pregnancy.id).where(
-                Pregnancy.id == pregnancy_id, Pregnancy.patient_id == patient_id, Pregnancy.hospital_id == hospital_id
+                Pregnancy.id == pregnancy_id,
+                Pregnancy.patient_id == patient_id,
+                Pregnancy.hospital_id == hospital_id,
             )
         )
         found = forms_for(session, pregnancy_id, now) if mine and pregnancy_id else HerForms([], [])
@@ -261,7 +278,9 @@ def _answered(session: Session, outbox_id: int) -> Answered | None:
             tasks += 1
         elif row.kind in ("push", "questionnaire", "remind") and params.get("urgent") is True:
             advice.append(UrgentAdvice(row.id, _copy(session, row, params)))
-    return Answered(submitted_at, dict(response.answers or {}), dict(response.score or {}), tuple(advice), tasks)
+    return Answered(
+        submitted_at, dict(response.answers or {}), dict(response.score or {}), tuple(advice), tasks
+    )
 
 
 def _copy(session: Session, row: OutboxRow, params: Mapping[str, Any]) -> HerItem | None:
@@ -287,19 +306,20 @@ def submit(
     patient_id: int,
     outbox_id: int,
     token: str,
-    answers: Mapping[str, Any],
+    answers_of: Callable[[Form], Mapping[str, Any]],
     now: datetime,
     on_done: OnDone | None = None,
 ) -> Submitted:
     """Her answers to a form sent to her, checked, scored, recorded and evaluated (see the
-    module). Raises ``FormNotFoundError`` (audited), ``SubmissionTokenError``, and the
-    responses service's ``InvalidResponseError`` (each problem with its field path and code;
-    nothing is written)."""
+    module). ``answers_of`` reads her answers for the form she was sent. Raises
+    ``FormNotFoundError`` (audited), ``SubmissionTokenError``, and ``AnswersInvalidError``: the
+    responses service's problems, each with its field path and code; nothing is written."""
     if not TOKEN.match(token or ""):
         raise SubmissionTokenError("the page's submission token is missing or malformed")
     sent = sent_form(db, hospital_id, patient_id, outbox_id, now)
     if sent.answered is not None:
         return Submitted(False, sent)
+    answers = answers_of(sent.form)
     given = responses.ResponseInput(
         id=token,
         form=sent.form.id,
@@ -308,7 +328,10 @@ def submit(
         raw={"form": sent.form.id, "answers": dict(answers), "outbox": outbox_id},
         pregnancy=sent.pregnancy_id,
     )
-    responses.check_response(given, now)  # InvalidResponseError: nothing written
+    try:
+        responses.check_response(given, now)
+    except responses.InvalidResponseError as error:  # nothing written
+        raise AnswersInvalidError(error.errors, sent) from None
 
     def work(session: Session) -> bool:
         found = _sent_row(session, hospital_id, patient_id, outbox_id, lock=True)

@@ -48,13 +48,22 @@ def a_woman_with_hypertension(server: LiveServer, n: int) -> int:
         "id": f"reg-forms-{n}",
         "type": "patient.registered",
         "occurred_at": now.isoformat(),
-        "patient": {"his_id": f"forms-{n}", "id_number": resident_id(n), "phone": f"1391111{n:04d}", "name": "陈静"},
+        "patient": {
+            "his_id": f"forms-{n}",
+            "id_number": resident_id(n),
+            "phone": f"1391111{n:04d}",
+            "name": "陈静",
+        },
         "data": {"lmp": lmp, "gravida": 1, "para": 0, "diagnoses": [{"code": "O13", "name": "妊娠期高血压"}]},
     }
     db = app.extensions["carepath.db"]
     with db.transaction() as session:
         events.process(
-            session, app.extensions["carepath.cipher"], registration.h5_actor(session, "a"), parse_event(raw, now), now
+            session,
+            app.extensions["carepath.cipher"],
+            registration.h5_actor(session, "a"),
+            parse_event(raw, now),
+            now,
         )
         patient = session.scalar(select(Patient.id).where(Patient.his_patient_id == f"forms-{n}"))
     assert patient is not None
@@ -113,12 +122,17 @@ def test_a_severe_bp_with_a_headache_shows_urgent_advice_and_the_emergency_numbe
     urgent.get_by_role("heading", name="请马上按下面的提示做").wait_for()
     assert urgent.is_visible() and urgent.bounding_box()["y"] < PHONE["height"]  # at once, on screen
     assert EMERGENCY in urgent.inner_text() and "紧急就医提醒" in urgent.inner_text()  # the advice is a draft
-    assert urgent.get_by_role("link", name=f"拨打急诊电话 {EMERGENCY}").get_attribute("href") == f"tel:{EMERGENCY}"
+    assert (
+        urgent.get_by_role("link", name=f"拨打急诊电话 {EMERGENCY}").get_attribute("href")
+        == f"tel:{EMERGENCY}"
+    )
     with forms_server.app.extensions["carepath.db"].reading() as session:
         mine = session.scalars(
             select(StaffTask)
             .join(Pregnancy, Pregnancy.id == StaffTask.pregnancy_id)
-            .where(Pregnancy.patient_id == patient, StaffTask.status == "open", StaffTask.priority == "urgent")
+            .where(
+                Pregnancy.patient_id == patient, StaffTask.status == "open", StaffTask.priority == "urgent"
+            )
         ).all()
     assert any("头痛" in t.title for t in mine) and any("160/110" in t.title for t in mine)
 

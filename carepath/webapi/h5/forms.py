@@ -32,7 +32,6 @@ from carepath.delivery import her_answers, her_item
 from carepath.engine.form_scoring import MAX_TEXT
 from carepath.engine.forms import Form, FormItem
 from carepath.store import her_forms, her_pages
-from carepath.store.responses import InvalidResponseError
 from carepath.webapi.auth import patients
 from carepath.webapi.h5 import blp
 from carepath.webapi.h5.inbox import LAST_ID
@@ -88,13 +87,14 @@ def submit(form_id: int) -> Any:
         abort(404)
     db, cipher, now = _tools()
     token = request.form.get("submission", "")
+
+    def file_at_once(session: Any, pregnancy_id: str) -> None:
+        her_answers.file_at_once(session, her.hospital_id, pregnancy_id, now)
+
     try:
-        sent = her_forms.sent_form(db, her.hospital_id, her.patient_id, form_id, now)
-        answers = _answers(sent.form, request.form)
         her_forms.submit(
             db, cipher, hospital_id=her.hospital_id, patient_id=her.patient_id, outbox_id=form_id,
-            token=token, answers=answers, now=now,
-            on_done=lambda session, pregnancy: her_answers.file_at_once(session, her.hospital_id, pregnancy, now),
+            token=token, answers_of=lambda form: _answers(form, request.form), now=now, on_done=file_at_once,
         )  # fmt: skip
     except her_forms.FormNotFoundError:
         abort(404)
@@ -103,9 +103,9 @@ def submit(form_id: int) -> Any:
             "h5/message.html", title="页面已过期", text="页面已过期，请返回后刷新页面再填写。",
             link=url_for("h5.form", form_id=form_id), link_text="重新打开",
         ), 400  # fmt: skip
-    except InvalidResponseError as error:
-        errors, general = _errors(sent.form, error.errors)
-        return _form_page(sent, request.form, errors, token, general=general, status=422)
+    except her_forms.AnswersInvalidError as error:
+        errors, general = _errors(error.sent.form, error.errors)
+        return _form_page(error.sent, request.form, errors, token, general=general, status=422)
     return redirect(url_for("h5.form", form_id=form_id), code=303)
 
 
@@ -146,7 +146,13 @@ def _answers(form: Form, posted: Mapping[str, Any]) -> dict[str, Any]:
 def _field_message(item: FormItem, code: str, chosen: object) -> str:
     """The responses service's problem code, said to her next to the field."""
     if code == "required":
-        return "请选择一项" if item.type == "single" else "请至少选择一项" if item.type == "multiple" else "请填写这一项"
+        return (
+            "请选择一项"
+            if item.type == "single"
+            else "请至少选择一项"
+            if item.type == "multiple"
+            else "请填写这一项"
+        )
     if code == "too-long":
         return f"最多填写{MAX_TEXT}个字"
     if item.type == "number" and item.range is not None:
@@ -188,7 +194,9 @@ def _form_page(
     general: list[str] | None = None,
     status: int = 200,
 ) -> Any:
-    chosen = {item.id: [str(v) for v in values.getlist(item.id)] for item in sent.form.items} if values else {}  # type: ignore[attr-defined]
+    chosen = (
+        {item.id: [str(v) for v in values.getlist(item.id)] for item in sent.form.items} if values else {}
+    )  # type: ignore[attr-defined]
     return render_template(
         "h5/form.html",
         sent=sent,
@@ -238,10 +246,15 @@ def _answered_page(sent: her_forms.SentForm) -> Any:
             given = answered.answers.get(item.id)
             right = list(item.answer or ())
             mine = sorted(given) if isinstance(given, list) else [given]
+            shown_right = _shown(item, right if item.type == "multiple" else (right[0] if right else None))
             review.append(
-                {"item": item, "mine": _shown(item, given), "right": _shown(item, right if item.type == "multiple" else right[0] if right else None),
-                 "correct": sorted(right) == mine}
-            )  # fmt: skip
+                {
+                    "item": item,
+                    "mine": _shown(item, given),
+                    "right": shown_right,
+                    "correct": sorted(right) == mine,
+                }
+            )
     return render_template(
         "h5/form_done.html",
         sent=sent,

@@ -57,7 +57,9 @@ def item(item_id: int) -> Any:
     )
     text = her_item.body_text(db, her.hospital_id, found, her_item.her_facts(facts, today))
     form_url = her_forms.form_url_of_item(db, found)  # a form sent to her: the button to fill it in
-    return render_template("h5/item.html", item=found, body=Markup(her_item.body_html(text)), form_url=form_url)
+    return render_template(
+        "h5/item.html", item=found, body=Markup(her_item.body_html(text)), form_url=form_url
+    )
 
 
 @blp.get("/inbox/<int:item_id>")

@@ -48,7 +48,9 @@ def enrol_in_hypertension(api: Api, his_id: str) -> None:
     assert answer.status_code == 201, answer.get_json()
 
 
-def send_form(app: Flask, patient: int, form: str, key: str, *, filed: bool = True, kind: str = "questionnaire") -> int:
+def send_form(
+    app: Flask, patient: int, form: str, key: str, *, filed: bool = True, kind: str = "questionnaire"
+) -> int:
     """A form sent to her latest pregnancy: its outbox row and the inbox copy; the row's id."""
     from carepath.store.models import InboxItem, OutboxRow, Pregnancy
 
@@ -147,7 +149,9 @@ def test_every_item_kind_is_drawn_with_its_label_and_checks(app: Flask, api: Api
     page = signed_in(app, her).get(f"/h5/forms/{bp}").get_data(as_text=True)
     assert '<label for="measured_on">测量日期 *</label>' in page and 'type="date"' in page
     assert re.search(r'name="systolic" type="number"[^>]*min="60" max="260"[^>]*required', page, re.S)
-    assert '<label for="systolic">收缩压（高压） *</label>' in page and '<span class="unit">mmHg</span>' in page
+    assert (
+        '<label for="systolic">收缩压（高压） *</label>' in page and '<span class="unit">mmHg</span>' in page
+    )
     assert re.search(r'type="radio" name="time_of_day" value="morning" required', page)
     assert re.search(r'type="checkbox" name="symptoms" value="none" data-exclusive', page)
     assert "<legend>现在有没有以下感觉（可多选） *</legend>" in page
@@ -195,7 +199,9 @@ def test_a_severe_reading_with_a_headache_shows_the_emergency_notice_at_once_and
         assert {t.priority for t in tasks} == {"urgent"}
         assert any("头痛" in t.title for t in tasks) and any("160/110" in t.title for t in tasks)
         advice = session.scalars(select(OutboxRow).where(OutboxRow.rule_id == "urgent-advice")).one()
-        assert advice.status == "due" and advice.content_version == "emergency-notice"  # sent by the dispatcher
+        assert (
+            advice.status == "due" and advice.content_version == "emergency-notice"
+        )  # sent by the dispatcher
         copy = session.get(InboxItem, advice.inbox_item_id)
         assert copy is not None and copy.title == "紧急就医提醒"  # her inbox holds what the page showed
 
@@ -239,7 +245,10 @@ def test_a_value_outside_its_range_is_said_in_chinese_and_nothing_is_saved(app: 
     answer = post_form(client, bp, BP_FORM | {"systolic": "300", "symptoms": ["none", "headache"]})
     page = answer.get_data(as_text=True)
     assert answer.status_code == 422
-    assert '<p class="error field-error" id="systolic-error" role="alert">请填写60～260之间的数字（单位：mmHg）</p>' in page
+    assert (
+        '<p class="error field-error" id="systolic-error" role="alert">请填写60～260之间的数字（单位：mmHg）</p>'
+        in page
+    )
     assert "选了“都没有”就不能再选其他选项" in page and "有 2 处需要修改" in page
     assert 'value="300"' in page and 'value="128"' not in page.split('id="systolic"')[0]  # kept as she typed
     assert count(app, QuestionnaireResponse) == 0 and count(app, HerFormAnswer) == 0
@@ -265,7 +274,9 @@ def test_a_form_without_its_csrf_token_is_refused(app: Flask, api: Api) -> None:
     bp = send_form(app, her, "bp-log", "k-bp")
     client = signed_in(app, her)
     page = client.get(f"/h5/forms/{bp}").get_data(as_text=True)
-    answer = client.post(f"/h5/forms/{bp}", data={"submission": token_of(page), **BP_FORM, "symptoms": "none"})
+    answer = client.post(
+        f"/h5/forms/{bp}", data={"submission": token_of(page), **BP_FORM, "symptoms": "none"}
+    )
     assert answer.status_code == 400 and "页面已过期" in answer.get_data(as_text=True)
     assert count(app, QuestionnaireResponse) == 0
 
@@ -350,7 +361,9 @@ def test_two_concurrent_submits_make_one_answer(app: Flask, api: Api, hypertensi
 
     def post(client: FlaskClient, page: str, token: str) -> None:
         barrier.wait()
-        answer = client.post(f"/h5/forms/{bp}", data={"csrf_token": csrf_of(page), "submission": token, **data})
+        answer = client.post(
+            f"/h5/forms/{bp}", data={"csrf_token": csrf_of(page), "submission": token, **data}
+        )
         statuses.append(answer.status_code)
 
     for token in ("same-token-for-both-posts-00001", None):  # one token twice, then two tokens

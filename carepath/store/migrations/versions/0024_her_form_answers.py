@@ -41,7 +41,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["pregnancy_id"], ["pregnancies.id"], name=op.f("fk_her_form_answers_pregnancy_id_pregnancies")
         ),
-        sa.ForeignKeyConstraint(["outbox_id"], ["outbox.id"], name=op.f("fk_her_form_answers_outbox_id_outbox")),
+        sa.ForeignKeyConstraint(
+            ["outbox_id"], ["outbox.id"], name=op.f("fk_her_form_answers_outbox_id_outbox")
+        ),
         sa.ForeignKeyConstraint(
             ["response_id"],
             ["questionnaire_responses.id"],
