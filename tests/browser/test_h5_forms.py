@@ -135,6 +135,10 @@ def test_a_severe_bp_with_a_headache_shows_urgent_advice_and_the_emergency_numbe
             )
         ).all()
     assert any("头痛" in t.title for t in mine) and any("160/110" in t.title for t in mine)
+    page.set_viewport_size({"width": 360, "height": 640})  # a small phone: nothing wider than it
+    for path in (f"/h5/forms/{bp}", "/h5/forms"):
+        page.goto(path)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
 
 
 def test_an_exam_shows_her_score(chromium: Any, forms_server: LiveServer) -> None:
