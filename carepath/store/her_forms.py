@@ -270,7 +270,11 @@ def _answered(session: Session, outbox_id: int) -> Answered | None:
     advice: list[UrgentAdvice] = []
     tasks = 0
     produced = session.scalars(
-        select(OutboxRow).where(OutboxRow.event_row_id == response.event_row_id).order_by(OutboxRow.id)
+        select(OutboxRow)  # by her pregnancy first: its index (event_row_id has none)
+        .where(
+            OutboxRow.pregnancy_id == response.pregnancy_id, OutboxRow.event_row_id == response.event_row_id
+        )
+        .order_by(OutboxRow.id)
     ).all()
     for row in produced if response.event_row_id is not None else ():
         params = row.params if isinstance(row.params, dict) else {}
@@ -386,7 +390,9 @@ def form_url_of_item(db: Database, item: HerItem) -> str | None:
     with db.reading() as session:
         found = session.execute(
             select(OutboxRow.id, OutboxRow.params).where(
-                OutboxRow.inbox_item_id == item.id, OutboxRow.kind == "questionnaire"
+                OutboxRow.pregnancy_id == item.pregnancy_id,  # its index (inbox_item_id has none)
+                OutboxRow.inbox_item_id == item.id,
+                OutboxRow.kind == "questionnaire",
             )
         ).first()
     if found is None or str((found[1] or {}).get("form", "")) not in _library():

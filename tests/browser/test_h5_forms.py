@@ -126,6 +126,7 @@ def test_a_severe_bp_with_a_headache_shows_urgent_advice_and_the_emergency_numbe
         urgent.get_by_role("link", name=f"拨打急诊电话 {EMERGENCY}").get_attribute("href")
         == f"tel:{EMERGENCY}"
     )
+    assert small_targets(page) == []
     with forms_server.app.extensions["carepath.db"].reading() as session:
         mine = session.scalars(
             select(StaffTask)

@@ -422,3 +422,22 @@ def test_the_inbox_copy_of_a_form_links_to_it(app: Flask, api: Api) -> None:
     client = signed_in(app, her)
     page = client.get(f"/h5/inbox/{item}").get_data(as_text=True)
     assert f'<a class="button" id="fill-form" href="/h5/forms/{bp}">去填写</a>' in page
+
+
+def test_a_cancelled_form_is_not_due_and_a_withdrawn_copy_is_not_hers(app: Flask, api: Api) -> None:
+    from carepath.store.models import InboxItem, OutboxRow
+
+    her = register(api, "p-420", 420)
+    cancelled = send_form(app, her, "epds", "k-epds")
+    withdrawn = send_form(app, her, "bp-log", "k-bp")
+    with app.extensions["carepath.db"].transaction() as session:
+        row = session.get(OutboxRow, cancelled)
+        assert row is not None
+        row.status = "cancelled"
+        copy = session.get(InboxItem, session.get(OutboxRow, withdrawn).inbox_item_id)  # type: ignore[union-attr]
+        assert copy is not None
+        copy.withdrawn_at = NOW
+    client = signed_in(app, her)
+    assert "现在没有要填写的问卷" in client.get("/h5/forms").get_data(as_text=True)
+    assert client.get(f"/h5/forms/{withdrawn}").status_code == 404
+    assert "爱丁堡抑郁量表" in client.get(f"/h5/forms/{cancelled}").get_data(as_text=True)  # still opens
