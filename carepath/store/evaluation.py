@@ -29,7 +29,7 @@ from carepath.engine.plans import PlanNote
 from carepath.engine.runtime import Cancellation, Emitted, Evaluation, Settings, State, evaluate
 from carepath.engine.spec import parse_duration
 from carepath.engine.timing import SendWindow
-from carepath.store import congratulations, held_content, hospital_settings, loss_hold
+from carepath.store import care_routing, congratulations, held_content, hospital_settings, loss_hold
 from carepath.store.models import (
     DocumentVersion,
     EnrolmentRecord,
@@ -346,6 +346,8 @@ def _insert_actions(
                 tasks=tasks,
                 tags=tags,
             )
+    # Issue 20: each task's queue and person, from the care rows of the whole batch at once.
+    care_routing.resolve_rows(session, tasks, now)
     _insert_ignore(session, StaffTask, tasks)
     _insert_ignore(session, TagLog, tags)
     if not outbox:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from carepath.engine import plans
 from carepath.engine.facts import Facts
 from carepath.errors import CarepathError
-from carepath.store import evaluation, icd10
+from carepath.store import care_routing, evaluation, icd10
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
 from carepath.store.event_input import HisEvent, check_pathway, parse_event
@@ -36,6 +36,7 @@ from carepath.store.models import (
     QuestionnaireResponse,
     TagLog,
 )
+from carepath.store.models_sources import Source
 from carepath.store.pathways import library_for
 from carepath.store.scope import Actor, audit
 
@@ -111,9 +112,11 @@ def record(
     *,
     resolved: tuple[Patient, Pregnancy] | None = None,
     scored: Mapping[str, Any] | None = None,
+    source: Source | None = None,
 ) -> Recorded:
     """``process``, telling the caller what it wrote (``Recorded``). ``scored``: the score of a
-    ``questionnaire.submitted`` event's response, written with the response's row."""
+    ``questionnaire.submitted`` event's response, written with the response's row. ``source``:
+    where she came from, when the event registers her (her team and doctor, ``care_routing``)."""
     integrator_id = int(actor.id)
     # Insert first: the unique (integrator, event id) decides. A concurrent twin makes this
     # wait for the first one's commit and then find its row, never a duplicate.
@@ -157,6 +160,8 @@ def record(
         )  # fmt: skip
     else:
         (patient, pregnancy), created, new_patient = resolved, False, False
+    if created:  # issue 20: her team (and doctor) before her first tasks are routed
+        care_routing.place_at_registration(session, pregnancy, now, source=source)
 
     engine_event = evaluation.to_event(event.id, event.type, event.occurred_at, event.data)
     if created:

@@ -62,6 +62,9 @@ class HospitalSettings:
     on_call: tuple[OnCall, ...] = ()
     working_hours: Mapping[str, Hours] = field(default_factory=lambda: MappingProxyType({}))
     public_base_url: str | None = None
+    #: What she is told about the records the hospital keeps when she asks for deletion
+    #: (her data page, 我的数据); None: ``her_requests.DEFAULT_RETENTION_NOTICE``, a draft.
+    retention_notice: str | None = None
     version: int = 0
     updated_at: datetime | None = None
     updated_by: str | None = None
@@ -144,6 +147,13 @@ FIELDS: tuple[SettingField, ...] = (
         values.optional(values.https_url),
         "public https base URL of her pages (links in her messages)",
         "孕妇页面网址",
+    ),
+    SettingField(
+        "retention_notice",
+        values.optional(values.paragraphs),
+        "what her data page tells her the hospital keeps (medical records) when she asks for "
+        "deletion, in Chinese; unset: a draft default",
+        "病历保存说明",
     ),
 )
 FIELD: Mapping[str, SettingField] = MappingProxyType({f.name: f for f in FIELDS})
@@ -305,6 +315,7 @@ def _from_row(row: HospitalSettingsRow) -> HospitalSettings:
         on_call=values.roster(list(row.on_call or [])),
         working_hours=values.hours(dict(row.working_hours or {})),
         public_base_url=row.public_base_url,
+        retention_notice=row.retention_notice,
         version=row.version,
         updated_at=row.updated_at,
         updated_by=row.updated_by,

@@ -92,6 +92,7 @@ class HospitalSettingsRow(Base):
     on_call: Mapped[list[Any]]
     working_hours: Mapped[dict[str, Any]]
     public_base_url: Mapped[str | None] = mapped_column(String(300))
+    retention_notice: Mapped[str | None] = mapped_column(Text)  # 0022: what she is told is kept
     version: Mapped[int] = mapped_column(Integer)  # 1 when created, +1 per change
     updated_at: Mapped[datetime]
     updated_by: Mapped[str] = mapped_column(String(120))  # "cli:alice", "staff:12", "import:<file>"
@@ -520,6 +521,9 @@ class StaffTask(Base):
     outcome_answers: Mapped[str | None] = mapped_column(Text)  # JSON of the outcome form's answers
     done_at: Mapped[datetime | None]
     escalated_at: Mapped[datetime | None]
+    # Resolved when created (issue 20, ``store/care_teams.py``): whose queue, and for whom.
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("care_teams.id"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
 
 
 class SchedulerLease(Base):
@@ -689,4 +693,4 @@ class DocumentEvent(Base):
 
 # Tables that live in modules of their own (this one is long enough); imported here so that
 # every user of ``Base.metadata`` (alembic, the tests' cleanup) sees them.
-from carepath.store import models_on_call  # noqa: E402, F401
+from carepath.store import models_on_call, models_teams  # noqa: E402, F401

@@ -35,6 +35,8 @@ class Source(Base):
     qr_kind: Mapped[str] = mapped_column(String(12))  # permanent | temporary
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # the doctor of a card
+    # The care team a woman who registers through it joins (issue 20); empty: the hospital's rule.
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("care_teams.id"))
     campaign: Mapped[str | None] = mapped_column(String(100))
     expires_at: Mapped[datetime | None]  # temporary codes: when WeChat's code stops working
     # The official account's parametric QR code (``cgi-bin/qrcode/create``), when one was made:

@@ -5,8 +5,8 @@ An *urgent* task (priority ``urgent``) created outside the hospital's working ho
 settings ``working_hours`` in its ``timezone``; a weekday left out is closed) goes at once to the
 on-call contact: the first person on the roster (settings ``on_call``). Unacknowledged by the
 task's due time, it goes to the next person on the roster, and every ``ESCALATE_EVERY`` after
-that to the next, the team lead last (roster entries whose role is ``lead``, the staff role
-that receives escalations, ``tasks.TEAM_LEAD_ROLE``). A notice that could not be sent (a
+that to the next, the team lead last (roster entries whose role is ``lead``, ``ROSTER_LEAD``:
+a word of the roster setting, not a staff member's job title). A notice that could not be sent (a
 landline, a refused number) passes the task on to the next person at once. Never two notices to
 the same person for the same task: the table is unique on (task, phone) as well as (task, step).
 
@@ -77,6 +77,9 @@ NOTICE_TEXT = "有一项紧急随访任务，请点击处理"
 #: Where the link leads (``webapi/staff/on_call.py``), under the hospital's public base URL.
 LINK_PATH = "/staff/on-call/"
 
+#: A roster entry (hospital settings ``on_call``) with this role is told last.
+ROSTER_LEAD = "lead"
+
 DUE, IN_FLIGHT, SENT, FAILED = "due", "in_flight", "sent", "failed"
 ROUTER = "scheduler"
 
@@ -105,9 +108,7 @@ def outside_working_hours(settings: HospitalSettings, at: datetime) -> bool:
 def ladder(settings: HospitalSettings) -> list[OnCall]:
     """Who is told, in order: the roster as written, the team lead(s) last."""
     roster = list(settings.on_call)
-    return [e for e in roster if e.role != tasks.TEAM_LEAD_ROLE] + [
-        e for e in roster if e.role == tasks.TEAM_LEAD_ROLE
-    ]
+    return [e for e in roster if e.role != ROSTER_LEAD] + [e for e in roster if e.role == ROSTER_LEAD]
 
 
 def same_person(phone: str) -> str:

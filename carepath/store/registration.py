@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from carepath.errors import CarepathError
 from carepath.store import audit as audit_log
-from carepath.store import consents, events, sources
+from carepath.store import care_routing, consents, events, sources
 from carepath.store import registration_records as records
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
@@ -353,8 +353,11 @@ def _complete(
         else None
     )
     new_patient = False  # her patient row made in this transaction: no consent or binding to end
+    openid = form.extra.get("openid")  # web authorisation found her openid before she registered
+    came_from = _source(session, cipher, row, openid)  # also her team and doctor (care_routing)
     if ongoing is None:  # a new woman, or one whose last pregnancy ended: a new pregnancy
-        done = events.record(session, cipher, actor, records.registration_event(row, form, now), now)
+        event = records.registration_event(row, form, now)
+        done = events.record(session, cipher, actor, event, now, source=came_from)
         pregnancy = done.pregnancy or session.get(Pregnancy, done.answer.body["pregnancy"])
         assert pregnancy is not None
         patient = done.patient or session.get(Patient, pregnancy.patient_id)
@@ -363,8 +366,6 @@ def _complete(
         pregnancy = ongoing
     assert patient is not None
     records.screen(session, cipher, actor, row, form, patient=patient, pregnancy=pregnancy, now=now)
-    openid = form.extra.get("openid")  # web authorisation found her openid before she registered
-    came_from = _source(session, cipher, row, openid)
     records.consents(
         session, patient, pregnancy, form, source=f"h5:{row.source}"[:40] if row.source else "h5", now=now,
         new_patient=new_patient,
@@ -389,8 +390,11 @@ def _complete(
     if came_from is not None:  # 自动化招生: she follows its department and doctor
         sources.record_registration(session, came_from, patient, now, pregnancy_id=pregnancy.id)
     if form.under_guardian_age:
+        team_id, assignee_id = care_routing.resolve(session, pregnancy.id, "responsible_nurse", now=now)
         session.add(
             StaffTask(
+                team_id=team_id,
+                assignee_id=assignee_id,
                 hospital_id=row.hospital_id,
                 pregnancy_id=pregnancy.id,
                 dedupe_key=_guardian_key(row),

@@ -80,6 +80,20 @@ def text(value: object, *, limit: int, where: str = "") -> str:
     return value
 
 
+def paragraphs(value: object, *, limit: int = 2000) -> str:
+    """A text of a few paragraphs for her pages (line breaks kept, no other control
+    characters), at most ``limit`` long."""
+    if not isinstance(value, str):
+        raise BadValue("bad-text", "must be text")
+    lines = [line.strip() for line in value.replace("\r\n", "\n").split("\n")]
+    kept = "\n".join(lines).strip()
+    if any(unicodedata.category(c) in ("Cc", "Cs") and c != "\n" for c in kept):
+        raise BadValue("bad-text", "control characters are not allowed")
+    if len(kept) > limit:
+        raise BadValue("too-long", f"at most {limit} characters")
+    return kept
+
+
 def clock(value: object, where: str = "") -> time:
     """``HH:MM`` (24 hours; ``HH:MM:SS`` too, as channels files had it). A YAML ``9:00`` left
     unquoted arrives as the number 540: refused."""

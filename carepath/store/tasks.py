@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from carepath.engine.forms import score
 from carepath.errors import CarepathError
-from carepath.store import form_answers
+from carepath.store import care_routing, form_answers
 from carepath.store.accounts import StaffIdentity, identity_of
 from carepath.store.crypto import FieldCipher, mask_name
 from carepath.store.db import Database
@@ -35,8 +35,6 @@ from carepath.store.tenants import UnknownHospitalError
 
 STATUSES = ("open", "done", "cancelled")
 PRIORITIES = ("low", "normal", "high", "urgent")
-#: Staff with this role receive escalations of their hospital's overdue tasks.
-TEAM_LEAD_ROLE = "lead"
 SCHEDULER = "scheduler"
 
 
@@ -91,7 +89,7 @@ class TaskFilter:
 
 
 def add_staff(db: Database, hospital_id: str, name: str, role: str) -> int:
-    """A staff member of ``hospital_id`` (role ``lead`` receives escalations); their id.
+    """A staff member of ``hospital_id``; their id (escalations go to a care team's lead).
 
     ``role`` is their job; when it is also a permission role (doctor, nurse ...) they hold
     it, so a staff tool acting for them may do what that role may (``store/roles.py``)."""
@@ -349,6 +347,42 @@ def record_outcome(
         return _view(task, patient, cipher, now)
 
 
+class NotInTeamError(CarepathError):
+    """Reassigning to someone who is not an active member of the task's team (or the task has
+    no team)."""
+
+    code = "not-in-team"
+
+
+def reassign(
+    db: Database, cipher: FieldCipher, actor: Actor, task_id: int, now: datetime, *, to_staff_id: int
+) -> dict[str, Any]:
+    """Give an open task to another active member of its team (the page checks
+    ``task.assign``): ``assignee_id`` becomes them and a claim on it is given back, so the new
+    person can take it; audited as who gave it from whom to whom."""
+    with db.transaction() as session:
+        task, patient = _load(session, actor, task_id, lock=True)
+        _open(task)
+        # is_member: an active member, not disabled; and of the actor's hospital (a team is one
+        # hospital's, and the task was loaded as the actor's)
+        member = task.team_id is not None and care_routing.is_member(session, task.team_id, to_staff_id)
+        if not member:
+            raise NotInTeamError(f"staff {to_staff_id} is not an active member of task {task.id}'s team")
+        before = task.assignee_id
+        task.assignee_id = to_staff_id
+        task.claimed_by, task.claimed_at = None, None
+        audit(
+            session,
+            actor,
+            "change",
+            now,
+            f"task {task.id} reassigned from staff:{before or '-'} to staff:{to_staff_id}",
+            patient_id=patient.id,
+            pregnancy_id=task.pregnancy_id,
+        )
+        return _view(task, patient, cipher, now)
+
+
 @dataclass(frozen=True)
 class Escalation:
     task_id: int
@@ -357,10 +391,12 @@ class Escalation:
 
 
 def escalate_overdue(db: Database, now: datetime, *, limit: int = 500) -> list[Escalation]:
-    """Escalate open overdue tasks not yet escalated to their hospital's team lead, once.
+    """Escalate open overdue tasks not yet escalated to their team's lead, once.
 
     For the scheduler: sets ``escalated_at`` and records who in the audit log (actor
-    ``scheduler``); a hospital without a staff member of role ``lead`` is recorded as such.
+    ``scheduler``). The lead is the task's team's (``CareTeam.lead_staff_id``), else the
+    hospital's default team's (issue 20: no longer a free-text job title); without either the
+    task is recorded as escalated with no team lead on file.
     """
     with db.transaction() as session:
         tasks = session.scalars(
@@ -375,18 +411,11 @@ def escalate_overdue(db: Database, now: datetime, *, limit: int = 500) -> list[E
             .limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
-        leads: dict[str, str | None] = {}
+        leads = care_routing.escalation_leads(session, [(t.team_id, t.hospital_id) for t in tasks])
         done = []
         for task in tasks:
-            if task.hospital_id not in leads:
-                lead_id = session.scalar(
-                    select(Staff.id)
-                    .where(Staff.hospital_id == task.hospital_id, Staff.role == TEAM_LEAD_ROLE)
-                    .order_by(Staff.id)
-                    .limit(1)
-                )
-                leads[task.hospital_id] = f"staff:{lead_id}" if lead_id is not None else None
-            lead = leads[task.hospital_id]
+            lead_id = leads[(task.team_id, task.hospital_id)]
+            lead = f"staff:{lead_id}" if lead_id is not None else None
             task.escalated_at = now
             actor = Actor(task.hospital_id, SCHEDULER, "escalation")
             detail = f"task {task.id} overdue since {task.due_at.isoformat() if task.due_at else '?'}: "

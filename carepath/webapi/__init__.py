@@ -135,6 +135,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from carepath.webapi.staff import admin as staff_admin
     from carepath.webapi.staff import drafts_banner, editor
     from carepath.webapi.staff import on_call as staff_on_call
+    from carepath.webapi.staff import teams as staff_teams
     from carepath.webapi.wechat import callbacks as wechat
 
     app.extensions["carepath.db"] = Database(app.config["DATABASE_URL"])
@@ -180,6 +181,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_views.blp)
     app.register_blueprint(staff_admin.blp)
     app.register_blueprint(staff_on_call.blp)  # the page on-call notices link to (issue 17)
+    app.register_blueprint(staff_teams.blp)  # /staff/teams: care teams, members, leads (issue 20)
+    from carepath.webapi.staff import record as staff_record
+
+    app.register_blueprint(staff_record.blp)  # 患者 and her record (issue 20 item 3)
+    from carepath.webapi.staff import workspace as staff_workspace
+
+    app.register_blueprint(staff_workspace.blp)  # 工作台: my tasks and my teams' (issue 20)
     from carepath.webapi.staff import editor_api, editor_preview, editor_review, review_impact
 
     app.register_blueprint(editor_api.blp)  # the drafts/review JSON API (session + CSRF)

@@ -46,14 +46,14 @@ def test_the_escalation_job_reports_through_the_cli_without_an_error(
     was committed, so APScheduler logged a traceback on every run."""
     from carepath.cli.scheduler import _on_report
     from carepath.scheduler import Jobs
-    from carepath.store import tasks
     from tests.scheduler.test_scheduler import hospital_delivery_stub
-    from tests.store.test_tasks import add_staff, previa_task
+    from tests.store.test_care_teams import team_lead
+    from tests.store.test_tasks import previa_task
 
     jobs = Jobs(app, lambda hospital: hospital_delivery_stub(), on_report=_on_report(app))
     assert jobs.escalate() == []  # nothing overdue: nothing to say
     assert capsys.readouterr().err == ""
-    add_staff(app, "a", role=tasks.TEAM_LEAD_ROLE)
+    team_lead(app, "a")
     previa_task(api)
     clock.now += timedelta(days=4)  # her case-management task is overdue
     [escalation] = jobs.escalate()

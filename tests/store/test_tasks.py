@@ -156,7 +156,7 @@ def test_outcome_with_a_form_is_validated_and_nothing_is_written_when_it_does_no
 def test_overdue_flag_and_escalation_to_the_team_lead_once(api: Api, app: Flask) -> None:
     db, cipher = services(app)
     doctor = add_staff(app, "a")
-    lead = add_staff(app, "a", role=tasks.TEAM_LEAD_ROLE, name="护士长")
+    lead = team_lead(app, "a")  # the default team's lead (issue 20)
     previa_task(api)
     [task] = tasks.list_tasks(db, cipher, doctor, NOW, tasks.TaskFilter())
     assert tasks.escalate_overdue(db, NOW) == []
@@ -179,6 +179,12 @@ def test_escalation_without_a_team_lead_is_recorded(api: Api, app: Flask) -> Non
     previa_task(api)
     [escalated] = tasks.escalate_overdue(db, NOW + timedelta(days=4))
     assert escalated.lead is None
+
+
+def team_lead(app: Flask, hospital: str) -> Actor:
+    from tests.store.test_care_teams import team_lead as lead_of_default_team
+
+    return lead_of_default_team(app, hospital)
 
 
 def test_another_hospitals_staff_can_neither_see_nor_claim(api: Api, app: Flask) -> None:

@@ -97,7 +97,9 @@ def test_overdue_flag_and_escalation(api: Api, app: Flask) -> None:
     from carepath.store import tasks
 
     doctor = add_staff(app, "a")
-    lead = add_staff(app, "a", role=tasks.TEAM_LEAD_ROLE)
+    from tests.store.test_care_teams import team_lead
+
+    lead = team_lead(app, "a")  # the default team's lead (issue 20)
     previa_task(api)
     assert api.get("/api/v1/tasks?overdue=true", **as_staff(doctor)).get_json() == []
     api.clock.now = NOW + timedelta(days=4)

@@ -8,8 +8,10 @@ from alembic import context
 # to Base.metadata, which autogenerate and the models-vs-migrations check compare: her sign-in
 # (0016) and sources (0017), issue 18.
 import carepath.store.models_her_forms  # her answers to sent forms (0024), issue 19
+import carepath.store.models_requests  # her requests and contact changes (0022), issue 19
 import carepath.store.models_sign_in
-import carepath.store.models_sources  # noqa: F401
+import carepath.store.models_sources
+import carepath.store.models_workspace  # noqa: F401  (indexes of open tasks, 0021)
 from carepath.store.db import make_engine
 from carepath.store.models import Base
 from carepath.store.models_registration import Registration  # noqa: F401  (its table)

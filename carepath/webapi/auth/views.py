@@ -112,6 +112,36 @@ def logout() -> Any:
     return redirect(url_for("auth.login"))
 
 
+#: The staff home's links (issue 20 item 5): each page by its Chinese name, shown to whoever
+#: holds its permission and only once the page exists in this build (a page is named by its
+#: endpoint, or by its path when another package adds it later).
+HOME_PAGES: tuple[tuple[str, str, str], ...] = (
+    (lazy_gettext("My work"), "staff_work.work", "task.work"),
+    (lazy_gettext("Patients"), "/staff/patients", "patient.read"),
+    (lazy_gettext("Teams"), "/staff/teams", "staff.manage"),
+    (lazy_gettext("Editor"), "editor.index", "pathway.read"),
+    (lazy_gettext("Preview"), "editor_preview.preview_page", "pathway.read"),
+    (lazy_gettext("Review"), "editor_review.review_list", "content.read"),
+    (lazy_gettext("Review workflow"), "editor_review.policy_page", "workflow.configure"),
+    (lazy_gettext("Staff and roles"), "staff_admin.staff_list", "staff.manage"),
+)
+
+
+def home_pages(staff: accounts.StaffIdentity) -> list[tuple[str, str]]:
+    """(name, URL) of each page of ``HOME_PAGES`` this staff member may open."""
+    paths = {rule.rule for rule in current_app.url_map.iter_rules()}
+    pages = []
+    for name, target, permission in HOME_PAGES:
+        if not staff.can(permission):
+            continue
+        if target.startswith("/"):
+            if target in paths:
+                pages.append((str(name), target))
+        elif target in current_app.view_functions:
+            pages.append((str(name), url_for(target)))
+    return pages
+
+
 @blp.get("/")
 @require()
 def home() -> Any:
@@ -121,7 +151,11 @@ def home() -> Any:
     with current_app.extensions["carepath.db"].reading() as session:
         held = held_content.held_counts(session, staff.hospital_id)
     return render_template(
-        "auth/home.html", granted=granted, held=held, held_total=sum(count for _, _, count in held)
+        "auth/home.html",
+        granted=granted,
+        held=held,
+        held_total=sum(count for _, _, count in held),
+        pages=home_pages(staff),
     )
 
 

@@ -7,7 +7,9 @@ acknowledges the task (audited), which stops the notices going on down the roste
 the task. An unknown, expired or other hospital's link answers alike (404, counted).
 ``/staff/on-call/tasks/<id>``: all her open urgent tasks, this one first (title, due, why,
 who was told), with a 已知晓 button that claims them all for whoever pressed it (``tasks.claim``
-per task, audited; CSRF-protected). One link per woman: see ``store/on_call.py``.
+per task, audited; CSRF-protected) and leads on to the workspace's task page
+(``/staff/work/tasks/<id>``: her, why, the script, the outcome form), where the task is worked.
+One link per woman: see ``store/on_call.py``.
 """
 
 from __future__ import annotations
@@ -80,4 +82,5 @@ def acknowledge(task_id: int) -> Any:
             tasks.claim(db, cipher, actor, other, now)
         except (tasks.TaskClaimedError, tasks.TaskClosedError, tasks.TaskNotFoundError):
             continue  # taken or closed meanwhile: left as it is
-    return redirect(url_for("staff_on_call.task_page", task_id=task_id))
+    # Acknowledged: on to the workspace's task page, where the doctor acts (issue 20).
+    return redirect(url_for("staff_work.task_page", task_id=task_id))

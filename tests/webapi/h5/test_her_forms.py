@@ -441,3 +441,11 @@ def test_a_cancelled_form_is_not_due_and_a_withdrawn_copy_is_not_hers(app: Flask
     assert "现在没有要填写的问卷" in client.get("/h5/forms").get_data(as_text=True)
     assert client.get(f"/h5/forms/{withdrawn}").status_code == 404
     assert "爱丁堡抑郁量表" in client.get(f"/h5/forms/{cancelled}").get_data(as_text=True)  # still opens
+
+
+def test_her_home_lists_the_forms_due(app: Flask, api: Api) -> None:
+    her = register(api, "p-421", 421)
+    bp = send_form(app, her, "bp-log", "k-bp")
+    page = signed_in(app, her).get("/h5/").get_data(as_text=True)
+    todo = page.split('id="todo-heading"')[1].split("</section>")[0]
+    assert f'<a href="/h5/forms/{bp}">家庭血压记录</a>' in todo and "2026年7月10日发送" in todo
