@@ -80,4 +80,6 @@ def advice_html(
     if item is None:
         notice = emergency_notice.notice(phone, hospital_id)
         return notice.title, markdown_html(notice.body)
-    return item.title, her_item.body_html(her_item.body_text(db, hospital_id, item, facts))
+    with db.reading() as session:
+        text = her_item.body_text_in(session, hospital_id, item, facts)
+    return item.title, her_item.body_html(text)

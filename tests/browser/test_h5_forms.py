@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from tests.browser.axe import PAGE_BUDGET, describe, first_load_bytes, serious_violations
 from tests.browser.conftest import TIMEOUT_MS, LiveServer, serving
 from tests.conftest import ROOT, resident_id, set_hospital_settings
 from tests.webapi.h5.conftest import her_cookie
@@ -109,6 +110,8 @@ def test_a_severe_bp_with_a_headache_shows_urgent_advice_and_the_emergency_numbe
     page.get_by_role("link", name="家庭血压记录").click()
     page.wait_for_url(f"{forms_server.url}/h5/forms/{bp}")
     assert small_targets(page) == []
+    violations = serious_violations(page)
+    assert violations == [], describe(violations)
     page.get_by_label("测量日期").fill(forms_server.clock().date().isoformat())
     page.get_by_label("下午或晚上").check()
     page.get_by_label("收缩压（高压）").fill("166")
@@ -127,6 +130,8 @@ def test_a_severe_bp_with_a_headache_shows_urgent_advice_and_the_emergency_numbe
         == f"tel:{EMERGENCY}"
     )
     assert small_targets(page) == []
+    violations = serious_violations(page)  # the answer page with its urgent advice
+    assert violations == [], describe(violations)
     with forms_server.app.extensions["carepath.db"].reading() as session:
         mine = session.scalars(
             select(StaffTask)
@@ -146,7 +151,7 @@ def test_an_exam_shows_her_score(chromium: Any, forms_server: LiveServer) -> Non
     patient = a_woman_with_hypertension(forms_server, 452)
     exam = send_form(forms_server.app, patient, "course-exam", "browser-exam-452")
     page = her_page(chromium, forms_server, patient)
-    page.goto(f"/h5/forms/{exam}")
+    assert first_load_bytes(page, f"/h5/forms/{exam}") <= PAGE_BUDGET  # the longest shipped form
     for fieldset in page.locator("fieldset").all():  # the first choice of each question
         fieldset.locator("input").first.check()
     page.get_by_role("button", name="提交").click()
