@@ -18,7 +18,7 @@ from flask import current_app, render_template
 
 from carepath.delivery import her_home, her_item
 from carepath.engine.clock import DAYS_PER_WEEK
-from carepath.store import care_teams, her_pages
+from carepath.store import care_teams, her_forms, her_pages
 from carepath.webapi.auth import patients
 from carepath.webapi.h5 import blp
 
@@ -52,14 +52,12 @@ def home() -> Any:
             facts=her_item.her_facts(facts, today),
         )
         care_team = _care_team(care_teams.care_of(session, her.pregnancy_id))
+        forms = her_forms.forms_for(session, her.pregnancy_id, now) if her.pregnancy_id else None
     return render_template(
         "h5/home.html",
         **facts,
         content=content,
-        # LEAD (merge, issue 19 item 3): forms=her_forms.forms_for(session, her.pregnancy_id, now),
-        # read in the `with` above; the template's 待办 lists its due forms (title, due time,
-        # url; adjust the attribute names there to what it returns); None shows only the link.
-        forms=None,
+        forms=forms,  # her forms due (store/her_forms.py); None shows only the link
         care_team=care_team,
         forms_url=FORMS_URL,
         my_data_url=MY_DATA_URL,
