@@ -55,6 +55,7 @@ def empty_tables(database: Any) -> None:
 
     # the tables of the models' own modules are emptied too
     import carepath.store.models_binding_events
+    import carepath.store.models_her_forms
     import carepath.store.models_registration
     import carepath.store.models_requests
     import carepath.store.models_sign_in
