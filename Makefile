@@ -31,8 +31,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The suite in TEST_WORKERS processes (pytest-xdist; each has its own SQLite file and PostgreSQL
+# schema): 2 for this 2-core machine. TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= 2
 test: lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 # After changing a message of the staff UI: extract, merge into the Chinese catalogue (zh_Hans_CN
 # is babel's name for zh_CN), fill in the new msgstr, run it again to compile. The .po and the

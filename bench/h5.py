@@ -1,5 +1,6 @@
-"""Her pages benchmark (issue 18): registration submit and the sign-in callback on gunicorn
-(2 workers) and PostgreSQL, warm, 50 women at once, each in her own browser session.
+"""Her pages benchmark (issues 18 and 19): registration submit, the sign-in callback, and her
+home, inbox and inbox item pages on gunicorn (2 workers) and PostgreSQL, warm, 50 women at once,
+each in her own browser session.
 
 Prints p50/p95/p99 of the submit (POST /h5/register: the form checked, her patient, pregnancy,
 risk screen, consents, bindings, source count and inbox copies written in one transaction, her
@@ -9,6 +10,12 @@ her session started): the server's own request time (gunicorn's access log, queu
 of the two workers excluded) and the time each woman waited; the workers' CPU per woman (the
 work itself, which other load on a shared machine stretches far less than the times); and what
 dominates one submit (the service's parts timed in this process on the same database).
+
+Her pages (issue 19: p95 server time ≤ 50 ms): the women registered above, signed in, each open
+her home (GET /h5/: GA, EDD, lesson, checkups, unread count), her inbox (GET /h5/inbox) and the
+newest item of it (GET /h5/inbox/<id>, marked read the first time; a woman whose week had no
+item due yet has none), all 50 at once, a few rounds.
+The form page (/h5/forms/<id>) joins once issue 19's forms are merged.
 
     .venv/bin/python bench/h5.py [--women 50] [--rounds 4] [--database postgresql+psycopg://...]
 
@@ -128,6 +135,10 @@ class Browser:
         return response.status, response.read().decode("utf-8")
 
 
+#: The women whose registration succeeded, signed in (her pages' rounds use them).
+SIGNED_IN: list[Browser] = []
+
+
 def woman(port: int, code: str, n: int, results: tuple[list[float], list[str], threading.Lock]) -> None:
     times, errors, lock = results
     browser = Browser(port)
@@ -146,6 +157,7 @@ def woman(port: int, code: str, n: int, results: tuple[list[float], list[str], t
     with lock:
         if status == 302:
             times.append(elapsed)
+            SIGNED_IN.append(browser)
         else:
             errors.append(f"submit {status}")
 
@@ -195,6 +207,34 @@ def sign_in_round(port: int, fake_port: int, women: int) -> tuple[list[float], l
         threading.Thread(target=signing_in, args=(port, fake_port, (times, errors, lock)))
         for _ in range(women)
     ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return times, errors
+
+
+def reading(browser: Browser, results: tuple[list[float], list[str], threading.Lock]) -> None:
+    """One signed-in woman: her home, her inbox, her newest item."""
+    times, errors, lock = results
+    began = time.perf_counter()
+    home, _ = browser.request("GET", "/h5/")
+    listing, page = browser.request("GET", "/h5/inbox")
+    newest = re.search(r'href="(/h5/inbox/\d+)"', page)
+    item, _ = browser.request("GET", newest.group(1)) if newest else (200, "")  # none filed yet
+    elapsed = (time.perf_counter() - began) * 1000
+    with lock:
+        if (home, listing, item) == (200, 200, 200):
+            times.append(elapsed)
+        else:
+            errors.append(f"home {home}, inbox {listing}, item {item}")
+
+
+def reading_round(browsers: list[Browser]) -> tuple[list[float], list[str]]:
+    times: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    threads = [threading.Thread(target=reading, args=(b, (times, errors, lock))) for b in browsers]
     for t in threads:
         t.start()
     for t in threads:
@@ -397,6 +437,14 @@ def main() -> None:
         report("sign-in callback", [sign_in_round(port, fake_port, args.women) for _ in range(args.rounds)])
         report_server(access_log, warm, "GET /h5/sign-in/wechat/return ", "sign-in callback")
         report_cpu(server, cpu, args.women * args.rounds, "sign-in (page, callback)")
+        women = SIGNED_IN[-args.women :]
+        reading_round(women)  # warm: each woman's first look marks her item read
+        warm, cpu = len(access_log.read_text().splitlines()), worker_cpu(server)
+        report("home + inbox + item (3 pages)", [reading_round(women) for _ in range(args.rounds)])
+        report_server(access_log, warm, "GET /h5/ ", "her home")
+        report_server(access_log, warm, "GET /h5/inbox ", "her inbox")
+        report_server(access_log, warm, "GET /h5/inbox/", "an inbox item")
+        report_cpu(server, cpu, len(women) * args.rounds, "her pages (home, inbox, item)")
         print("one submit, alone, timed in this process (median ms):")
         for name, ms in sorted(breakdown(url, config, 20).items(), key=lambda kv: -kv[1]):
             print(f"  {name:44s} {ms:7.1f}")

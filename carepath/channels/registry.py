@@ -119,9 +119,10 @@ def build_channel(name: str, config: Mapping[str, Any], deps: ChannelDeps) -> Ch
 
 
 #: Settings a channel's section may carry for carepath's receiving side, not for sending (the
-#: WeChat callback's token and EncodingAESKey, read by ``delivery/receipts.py``): a sender does
-#: not need them set.
-RECEIVING_KEYS = frozenset({"callback_token_env", "encoding_aes_key_env"})
+#: WeChat callback's token, EncodingAESKey and menu replies, read by ``delivery/receipts.py``;
+#: the secret path of the SMS vendors' reply callbacks, ``delivery/sms_replies.py``): a sender
+#: does not need them set.
+RECEIVING_KEYS = frozenset({"callback_token_env", "encoding_aes_key_env", "menu_replies", "reply_secret_env"})
 
 
 def build_channels(

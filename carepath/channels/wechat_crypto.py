@@ -11,7 +11,9 @@ In safe mode (and in compatible mode, beside the plain fields) WeChat posts
   to a multiple of 32 bytes;
 - the appid at the end must be the account's own (a message for another account is refused).
 
-A reply of ``success`` needs no encryption, so only decryption lives here.
+A reply of ``success`` needs no encryption; a passive reply (a menu click's answer, issue 19)
+is encrypted the same way and sent as ``<xml><Encrypt/><MsgSignature/><TimeStamp/><Nonce/></xml>``
+(``encrypted_reply``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import os
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -74,3 +77,24 @@ def decrypt(key: bytes, appid: str, encrypted: str) -> bytes:
     if len(message) != length or from_appid.decode("utf-8", "replace") != appid:
         raise DecryptError("not a message for this account")
     return message
+
+
+def encrypt(key: bytes, appid: str, message: bytes) -> str:
+    """``message`` as WeChat encrypts it for this account (the inverse of ``decrypt``)."""
+    plain = os.urandom(16) + len(message).to_bytes(4, "big") + message + appid.encode()
+    pad = BLOCK - len(plain) % BLOCK
+    plain += bytes([pad]) * pad
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
+    return base64.b64encode(encryptor.update(plain) + encryptor.finalize()).decode()
+
+
+def encrypted_reply(
+    key: bytes, appid: str, token: str, message: bytes, *, timestamp: str, nonce: str
+) -> bytes:
+    """A passive reply in safe mode: ``message`` encrypted, signed with the account's token."""
+    encrypted = encrypt(key, appid, message)
+    signature = msg_signature(token, timestamp, nonce, encrypted)
+    return (
+        f"<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt><MsgSignature><![CDATA[{signature}]]></MsgSignature>"
+        f"<TimeStamp>{timestamp}</TimeStamp><Nonce><![CDATA[{nonce}]]></Nonce></xml>"
+    ).encode()

@@ -10,8 +10,9 @@ the receipt's provider message id.
 
 The same callback URL receives the official account's events about her (``AccountEvent``):
 ``subscribe`` (with ``EventKey`` ``qrscene_<scene>`` when she followed by scanning a parametric
-QR code) and ``SCAN`` (she already follows; ``EventKey`` is the scene). Part 2 reads
-``unsubscribe`` and menu clicks (``CLICK``, ``VIEW``) from the same parse.
+QR code) and ``SCAN`` (she already follows; ``EventKey`` is the scene), ``unsubscribe``, menu
+clicks (``CLICK``, ``VIEW``) and, as the event ``message``, that she sent the account a message
+(its type and ``MsgId``, never its content).
 
 This module reads the message XML; in safe and compatible mode it is first taken out of
 ``Encrypt`` (``encrypted_part``, ``wechat_crypto.py``).
@@ -62,6 +63,16 @@ class AccountEvent:
     created: int
     event_key: str
     ticket: str
+    #: A message she sent (``event`` ``message``): WeChat's ``MsgId``, by which its retries are
+    #: de-duplicated; ``event_key`` is then its ``MsgType``. Her text itself is never read.
+    msg_id: str = ""
+    #: The account's original id (``ToUserName``), which a passive reply is sent from.
+    to: str = ""
+
+    @property
+    def occurrence(self) -> str:
+        """What WeChat's retries repeat: ``MsgId`` for her messages, ``CreateTime`` for events."""
+        return self.msg_id or str(self.created)
 
     @property
     def at(self) -> datetime:
@@ -99,8 +110,9 @@ def parse_account_event(body: bytes) -> AccountEvent | None:
     """The account event in one callback, or None when it carries none (a delivery report is
     an event too, but about a message: ``parse_event`` reads those)."""
     root = _root(body)
-    if root.findtext("MsgType", "") != "event":
-        return None
+    kind = root.findtext("MsgType", "")
+    if kind != "event":
+        return _her_message(root, kind) if kind else None
     event = root.findtext("Event", "")
     if event in ("TEMPLATESENDJOBFINISH", "subscribe_msg_sent_event"):
         return None
@@ -112,6 +124,23 @@ def parse_account_event(body: bytes) -> AccountEvent | None:
         created=int(created),
         event_key=(root.findtext("EventKey") or "").strip(),
         ticket=(root.findtext("Ticket") or "").strip(),
+        to=root.findtext("ToUserName", ""),
+    )
+
+
+def _her_message(root: ET.Element, kind: str) -> AccountEvent:
+    """A message she sent the account (text, image, voice …) as an event ``message``: only
+    that she wrote, when, and its ``MsgId`` — it opens her customer-service window."""
+    created = root.findtext("CreateTime", "0").strip()
+    _time(created)
+    return AccountEvent(
+        event="message",
+        openid=root.findtext("FromUserName", ""),
+        created=int(created),
+        event_key=kind[:40],
+        ticket="",
+        msg_id=(root.findtext("MsgId") or "").strip()[:64],
+        to=root.findtext("ToUserName", ""),
     )
 
 
@@ -150,3 +179,17 @@ def _time(text: str) -> datetime:
         return datetime.fromtimestamp(int(text), UTC)
     except (ValueError, OverflowError) as exc:
         raise CallbackError(f"bad CreateTime {text!r}") from exc
+
+
+def _cdata(text: str) -> str:
+    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def passive_text_reply(event: AccountEvent, text: str, created: int) -> bytes:
+    """The XML of a passive reply (被动回复) to her event: a text message from the account
+    (``event.to``) to her, answered in the body of the callback's response."""
+    return (
+        f"<xml><ToUserName>{_cdata(event.openid)}</ToUserName><FromUserName>{_cdata(event.to)}</FromUserName>"
+        f"<CreateTime>{created}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content>{_cdata(text)}</Content></xml>"
+    ).encode()

@@ -30,6 +30,7 @@ from carepath.cli.scheduler import scheduler_command
 from carepath.cli.serve import serve
 from carepath.cli.staff import staff
 from carepath.cli.tasks import tasks
+from carepath.cli.team import team
 
 __all__ = ["MATCHER_KINDS", "cli", "main", "matcher_kind"]
 
@@ -62,6 +63,7 @@ for noun in (
     hospital,
     apikey,
     staff,
+    team,
     tasks,
     inbox,
     icd10,

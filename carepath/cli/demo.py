@@ -55,10 +55,15 @@ def demo_setup(instance: str, examples: str, pathways_dir: str | None, base_url:
         integrator_id = session.get(ApiKey, key["key_id"]).integrator_id  # type: ignore[union-attr]
     patients = demo_data.register_patients(database, cipher, integrator_id, Path(examples) / "patients", now)
     logins = demo_data.demo_staff(database, folder, now, app.config["PASSWORD_HASHER"])
+    from carepath.store import demo_teams
+
+    team_id = demo_teams.setup(database, cipher, integrator_id, patients, now)  # 产科一组, its work
     if demo_data.demo_settings(database, Path(examples), now, base_url.rstrip("/")).drafts_allowed:
         click.echo("the demo hospital sends unapproved content (drafts_allowed; staff pages warn)")
     click.echo(f"published {count} pathway versions; demo hospital {key['hospital']!r}")
-    click.echo(f"demo pregnancies: {', '.join(patients)}")
+    click.echo(
+        f"demo pregnancies: {', '.join(patients)} (team {demo_teams.DEMO_TEAM}: demo-doctor, demo-nurse)"
+    )
     click.echo(f"demo key id {key['key_id']} (secret in {folder / 'demo-key.json'})")
     base_url = base_url.rstrip("/")
     click.echo(
@@ -71,6 +76,7 @@ def demo_setup(instance: str, examples: str, pathways_dir: str | None, base_url:
             f"--patient {patients[0]}"
         )
     _her_qr_code(database, folder, now, base_url)
+    demo_teams.join_source(database, team_id)  # a newcomer through the demo's QR joins 产科一组
     if patients:
         click.echo(f"her pages, signed in as {patients[0]}: {base_url}{_demo_sign_in(app, patients[0])}")
     click.echo(f"staff logins at {base_url}/login (demo passwords, also in {folder / 'demo-staff.json'}):")

@@ -76,6 +76,7 @@ def _wechat(app: Any, hospital_id: str, config_path: str | None, client: Any) ->
 @click.option("--doctor", help="The doctor's username (or staff id): her card.")
 @click.option("--campaign", help="A campaign's name (needs --days): a temporary code.")
 @click.option("--days", type=int, help="How long a campaign's WeChat code lives, 1 to 30 days.")
+@click.option("--team", type=int, help="The care team (id) a woman registering through it joins.")
 @click.option(
     "--out",
     "out_dir",
@@ -97,6 +98,7 @@ def qr_create(
     doctor: str | None,
     campaign: str | None,
     days: int | None,
+    team: int | None,
     out_dir: str | None,
     base_url: str | None,
     config_path: str | None,
@@ -126,6 +128,7 @@ def qr_create(
             campaign=campaign,
             days=days,
             wechat=wechat,
+            team=team,
         )
     except ChannelError as exc:
         fail("wechat-qr-failed", f"WeChat did not make the QR code, nothing was saved: {exc}")

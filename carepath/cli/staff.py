@@ -18,7 +18,11 @@ def staff() -> None:
 @staff.command("add")
 @click.option("--hospital", "hospital_id", required=True, help="The hospital they work for.")
 @click.option("--name", required=True, help="Their name.")
-@click.option("--role", required=True, help="doctor, nurse, midwife, admin; lead receives escalations.")
+@click.option(
+    "--role",
+    required=True,
+    help="Their job: doctor, nurse, midwife, admin (escalations go to a care team's lead).",
+)
 def staff_add(hospital_id: str, name: str, role: str) -> None:
     """Add a staff member and print their id (for the X-Carepath-Staff header)."""
     from carepath.errors import CarepathError
@@ -44,7 +48,7 @@ def staff_add(hospital_id: str, name: str, role: str) -> None:
     help="A permission role (carepath/store/roles.py); repeat the option for several.",
 )
 @click.option("--name", help="Their name (default: the username).")
-@click.option("--job", help="Their job for tasks: doctor, nurse, lead ... (default: the first role).")
+@click.option("--job", help="Their job: doctor, nurse, midwife ... (default: the first role).")
 def staff_create(
     hospital_id: str, username: str, roles: tuple[str, ...], name: str | None, job: str | None
 ) -> None:

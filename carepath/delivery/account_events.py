@@ -11,26 +11,34 @@ where she came from (``sources.source_for_openid``). WeChat repeats a callback i
 answered within 5 s: each event's dedupe key is the openid's hash and ``CreateTime``, as
 docs/channels.md says to de-duplicate events, so a repeat records nothing new.
 
+Issue 19 item 5 adds what the events mean for her binding (``store/binding_events.py``, logged
+in ``binding_events``): ``unsubscribe`` stops her WeChat binding being used (delivery falls back
+to her next channel), a ``subscribe`` of an openid she is bound with makes it active again, and
+a follow, a scan, a menu ``CLICK`` or a message she sends opens her customer-service window.
+Menu clicks (``CLICK``, ``VIEW``) are logged with their key; a ``CLICK`` whose key the account's
+``menu_replies`` names is answered with that text as a passive reply (``MenuReply``), the only
+answer other than ``success`` the callback gives.
+
 Only the official account's callbacks (the ``wechat_template`` channel's account) are read
 here; a mini program's account sends no such events. A follow not made through a QR code and a
 scene that is no source's (another hospital's, a retired code) are acknowledged and logged.
 
-``HANDLERS`` maps WeChat's event name to what carepath does with it. Part 2 of her pages adds
-``unsubscribe`` (her binding stops being used) and menu clicks (``CLICK``, ``VIEW``) there, and
-the customer-service quota a follow or a scan opens.
+``HANDLERS`` maps WeChat's event name to what carepath does with it.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from types import MappingProxyType
 
 from sqlalchemy.orm import Session
 
-from carepath.channels.wechat_events import AccountEvent, parse_account_event
+from carepath.channels.wechat_events import AccountEvent, parse_account_event, passive_text_reply
 from carepath.delivery.receipts import CallbackAccount
-from carepath.store import sources
+from carepath.store import binding_events, sources
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
 from carepath.store.receipts import ReportAccount
@@ -40,7 +48,7 @@ logger = logging.getLogger("carepath.delivery.account_events")
 #: The channel whose account is the official account (服务号).
 OFFICIAL_ACCOUNT = "wechat_template"
 
-Handler = Callable[[Session, ReportAccount, str, AccountEvent], str]
+Handler = Callable[[Session, ReportAccount, str, AccountEvent, datetime], str]
 
 
 def _scene_source(session: Session, account: ReportAccount, event: AccountEvent) -> sources.Source | None:
@@ -55,34 +63,73 @@ def _scan(
     sources.record_scan(session, source, sources.HOW_WECHAT_QR, event.at, openid_hash=hashed, dedupe_key=key)
 
 
-def _followed(session: Session, account: ReportAccount, hashed: str, event: AccountEvent) -> str:
+def _followed(
+    session: Session, account: ReportAccount, hashed: str, event: AccountEvent, now: datetime
+) -> str:
+    done = _binding(binding_events.SUBSCRIBE)(session, account, hashed, event, now)
     source = _scene_source(session, account, event)
     if source is None:
-        return "follow-without-source"
+        return f"{done}, follow-without-source"
     _scan(session, account, hashed, event, source)
     key = f"wx:{account.appid}:{hashed}:{event.created}:follow"
     sources.record_follow(session, source, event.at, openid_hash=hashed, dedupe_key=key)
-    return "follow"
+    return f"{done}, follow"
 
 
-def _scanned(session: Session, account: ReportAccount, hashed: str, event: AccountEvent) -> str:
+def _scanned(
+    session: Session, account: ReportAccount, hashed: str, event: AccountEvent, now: datetime
+) -> str:
+    done = _binding(binding_events.SCAN)(session, account, hashed, event, now)
     source = _scene_source(session, account, event)
     if source is None:
-        return "scan-without-source"
+        return f"{done}, scan-without-source"
     _scan(session, account, hashed, event, source)
-    return "scan"
+    return f"{done}, scan"
 
 
-#: WeChat's event -> what is recorded. Part 2: "unsubscribe", "CLICK", "VIEW".
-HANDLERS: Mapping[str, Handler] = MappingProxyType({"subscribe": _followed, "SCAN": _scanned})
+def _binding(kind: str) -> Handler:
+    """The handler that logs an event of this kind and applies it to her binding."""
+
+    def handle(
+        session: Session, account: ReportAccount, hashed: str, event: AccountEvent, now: datetime
+    ) -> str:
+        return binding_events.account_event(
+            session, hospital_id=account.hospital_id, appid=account.appid, openid=event.openid,
+            openid_hash=hashed, kind=kind, detail=event.event_key, occurrence=event.occurrence,
+            at=event.at, now=now,
+        )  # fmt: skip
+
+    return handle
+
+
+#: WeChat's event -> what is recorded (``message``: she sent the account a message).
+HANDLERS: Mapping[str, Handler] = MappingProxyType(
+    {
+        "subscribe": _followed,
+        "SCAN": _scanned,
+        "unsubscribe": _binding(binding_events.UNSUBSCRIBE),
+        "CLICK": _binding(binding_events.CLICK),
+        "VIEW": _binding(binding_events.VIEW),
+        "message": _binding(binding_events.MESSAGE),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What one callback did: ``done`` (for logs and tests: the binding's outcome, then the
+    source's — ``binding-inactive``, ``recorded, follow``, ``unknown-sender, scan-without-source``,
+    ``repeat`` …) and, for a menu ``CLICK`` the account answers, the passive reply's XML."""
+
+    done: str
+    reply: bytes | None = None
 
 
 def record_account_event(
-    db: Database, cipher: FieldCipher, callback: CallbackAccount, body: bytes
-) -> str | None:
-    """Record what one callback says about her; returns what was done (for logs and tests:
-    ``follow``, ``scan``, ``…-without-source``), None when the callback is not such an event.
-    A ``CallbackError`` (the body is not understood) records nothing."""
+    db: Database, cipher: FieldCipher, callback: CallbackAccount, body: bytes, now: datetime
+) -> Recorded | None:
+    """Record what one callback says about her (see the module docstring); None when the
+    callback is not such an event. A ``CallbackError`` (the body is not understood) records nothing."""
     account = callback.account
     if account.channel != OFFICIAL_ACCOUNT:
         return None
@@ -92,8 +139,8 @@ def record_account_event(
         return None
     hashed = sources.openid_hash(cipher, account.appid, event.openid)
     with db.transaction() as session:
-        done = handler(session, account, hashed, event)
-    if done.endswith("-without-source"):
+        done = handler(session, account, hashed, event, now)
+    if "-without-source" in done:
         logger.info(
             "%s %s: %s with scene %r: no source of this hospital",
             account.hospital_id,
@@ -101,4 +148,6 @@ def record_account_event(
             event.event,
             event.scene,
         )
-    return done
+    answer = callback.menu_replies.get(event.event_key) if event.event == "CLICK" else None
+    reply = passive_text_reply(event, answer, int(now.timestamp())) if answer else None
+    return Recorded(done, reply)

@@ -16,10 +16,11 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from carepath.delivery.rendering import build_safe_facts, render_text
 from carepath.delivery.safe_markdown import markdown_html
 from carepath.store import approvals, publishing
-from carepath.store.db import Database
 from carepath.store.her_pages import HerItem
 
 log = logging.getLogger(__name__)
@@ -36,15 +37,14 @@ def her_facts(facts: Mapping[str, Any], today: dt.date) -> dict[str, object]:
     )
 
 
-def body_text(db: Database, hospital_id: str, item: HerItem, facts: Mapping[str, object]) -> str:
-    """The Markdown she reads (see the module)."""
+def body_text_in(session: Session, hospital_id: str, item: HerItem, facts: Mapping[str, object]) -> str:
+    """The Markdown she reads (see the module), read in the caller's session."""
     filed, content_key, version = item.body, item.content_key, item.content_version
     if not content_key or not version:
         return filed
-    with db.reading() as session:
-        if approvals.approvals(session, hospital_id).version_sent({"content": content_key}) != version:
-            return filed  # the library moved on since: the text as filed
-        content = publishing.content_items(session, hospital_id).get(content_key)
+    if approvals.approvals(session, hospital_id).version_sent({"content": content_key}) != version:
+        return filed  # the library moved on since: the text as filed
+    content = publishing.content_items(session, hospital_id).get(content_key)
     if content is None:
         return filed
     try:

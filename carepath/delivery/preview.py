@@ -8,7 +8,9 @@ same rules decide where it may go:
 - **WeChat** (template message): the neutral summary and a link, never the title or body;
   lessons (``push``) are never sent as template messages — the weekly digest announces them;
 - **SMS**: the neutral summary and the link (``{1}``, ``{2}``);
-- **inbox** (behind her login): the full title and body.
+- **inbox** (behind her login): the full title and body; ``html`` is the body as her inbox
+  item page shows it, through the same safe renderer (``safe_markdown.markdown_html``, which
+  ``her_item.body_html`` is), never its Markdown source.
 
 Every external text is put through ``external_params``, the check the adapters run before a
 send, so a summary that would leak the title or body shows up here as refused.
@@ -26,6 +28,7 @@ from carepath.channels.base import Message, PermanentError, external_params
 from carepath.delivery.items import DIGEST_KIND, NOTIFICATION_KINDS, priority_of
 from carepath.delivery.policy import HospitalPolicy
 from carepath.delivery.rendering import build_safe_facts, render_action
+from carepath.delivery.safe_markdown import markdown_html
 from carepath.engine.clock import gestational_days
 from carepath.engine.content import ContentItem
 from carepath.engine.preview import PreviewItem
@@ -44,6 +47,11 @@ class ChannelView:
     text: str = ""
     link: str = ""
     note: str = ""
+
+    @property
+    def html(self) -> str:
+        """The inbox body as safe HTML, as her page renders it (WeChat and SMS are plain text)."""
+        return markdown_html(self.text) if self.channel == "inbox" else ""
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -25,8 +25,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -44,6 +45,7 @@ __all__ = [
     "CallbackSignatureError",
     "NotDecryptableError",
     "callback_accounts",
+    "encrypted_reply",
     "read_channels_files",
     "record_callback",
     "verify",
@@ -51,6 +53,7 @@ __all__ = [
 
 TOKEN_KEY = "callback_token_env"
 AES_KEY = "encoding_aes_key_env"
+MENU_REPLIES = "menu_replies"
 
 
 class CallbackSignatureError(CallbackError):
@@ -67,6 +70,9 @@ class CallbackAccount:
     account: ReportAccount
     token: str
     aes_key: bytes | None = None  # safe and compatible mode
+    #: The official account's menu: a ``CLICK`` key -> the text answered as a passive reply
+    #: (``menu_replies`` in its channels section; ``delivery/account_events.py``).
+    menu_replies: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def read_channels_files(paths: str) -> list[dict[str, Any]]:
@@ -110,7 +116,10 @@ def callback_accounts(
                 continue
             appid = str(settings["appid"])
             accounts[(str(hospital), appid)] = CallbackAccount(
-                ReportAccount(str(hospital), channel, appid), token, _aes_key(hospital, settings, environ)
+                ReportAccount(str(hospital), channel, appid),
+                token,
+                _aes_key(hospital, settings, environ),
+                _menu_replies(hospital, settings),
             )
     return accounts
 
@@ -126,6 +135,26 @@ def _aes_key(hospital: str, settings: Mapping[str, Any], environ: Mapping[str, s
     except ValueError as exc:
         logger.warning("%s %s: %s names %s: %s", hospital, settings["appid"], AES_KEY, variable, exc)
         return None
+
+
+#: WeChat takes a text message of at most 2,048 bytes; a menu's answer is far shorter.
+MENU_REPLY_LIMIT = 600
+
+
+def _menu_replies(hospital: str, settings: Mapping[str, Any]) -> Mapping[str, str]:
+    """The account's ``menu_replies`` (a ``CLICK`` key -> its answer); one that is not text,
+    or too long, is left out (logged): that click is then answered ``success``."""
+    configured = settings.get(MENU_REPLIES)
+    if not isinstance(configured, dict):
+        return MappingProxyType({})
+    replies = {}
+    for key, text in configured.items():
+        if isinstance(text, str) and text.strip() and len(text) <= MENU_REPLY_LIMIT:
+            replies[str(key)] = text.strip()
+        else:
+            logger.warning("%s %s: menu reply for %r is not a text of 1-%d characters: left out",
+                           hospital, settings["appid"], key, MENU_REPLY_LIMIT)  # fmt: skip
+    return MappingProxyType(replies)
 
 
 def verify(account: CallbackAccount, timestamp: str, nonce: str, signature: str) -> bool:
@@ -158,6 +187,14 @@ def open_message(account: CallbackAccount, query: Mapping[str, str], body: bytes
         return wechat_crypto.decrypt(account.aes_key, account.account.appid, encrypted)
     except wechat_crypto.DecryptError as exc:
         raise NotDecryptableError(str(exc)) from exc
+
+
+def encrypted_reply(account: CallbackAccount, reply: bytes, timestamp: str, nonce: str) -> bytes:
+    """A passive reply as an account in safe or compatible mode sends it."""
+    assert account.aes_key is not None
+    return wechat_crypto.encrypted_reply(
+        account.aes_key, account.account.appid, account.token, reply, timestamp=timestamp, nonce=nonce
+    )
 
 
 def record_callback(db: Database, account: CallbackAccount, body: bytes, now: datetime) -> RecordResult:

@@ -26,7 +26,7 @@ from carepath.channels.base import (
     make_http_client,
 )
 from carepath.channels.inbox import MemoryInbox
-from carepath.channels.registry import ChannelDeps, build_channel, resolve_secrets
+from carepath.channels.registry import RECEIVING_KEYS, ChannelDeps, build_channel, resolve_secrets
 from carepath.channels.wechat_web import (
     AUTHORIZE_URL,
     CodeRefusedError,
@@ -94,7 +94,7 @@ def _hospital(
     wechat: WebAccount | None = None
     try:
         if isinstance(channels.get(sms_name), dict):
-            settings = {k: v for k, v in channels[sms_name].items() if k != "callback_token_env"}
+            settings = {k: v for k, v in channels[sms_name].items() if k not in RECEIVING_KEYS}
             sms = build_channel(sms_name, resolve_secrets(settings, environ), deps)
         account = channels.get("wechat_template")
         if isinstance(account, dict) and "appid" in account:

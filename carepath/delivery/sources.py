@@ -106,6 +106,7 @@ def make_source(
     campaign: str | None = None,
     days: int | None = None,
     wechat: WechatQrCodes | None = None,
+    team: int | None = None,
 ) -> Made:
     """A new source, with the official account's QR code when ``wechat`` is given. Raises the
     store's ``CarepathError``s for a bad request and a channel's ``ChannelError`` when WeChat
@@ -120,6 +121,7 @@ def make_source(
             campaign=campaign,
             days=days,
             wechat_appid=wechat.appid if wechat else None,
+            team=team,
         )
     made: sources.WechatQr | None = None
     show_url = None

@@ -276,9 +276,18 @@ def is_member(session: Session, team_id: int, staff_id: int) -> bool:
     )
 
 
-def reresolve_open_tasks(session: Session, pregnancy_id: str, hospital_id: str) -> int:
-    """Route her open unclaimed tasks again after her care changed; how many moved. A claimed
-    task stays with whoever claimed it."""
+def care_row(care: PregnancyCare) -> CareRow:
+    """Her care row as routing reads it (taken before a change, to know where tasks were put)."""
+    return CareRow(care.team_id, care.responsible_doctor_id, care.responsible_nurse_id, care.case_manager_id)
+
+
+def reresolve_open_tasks(
+    session: Session, pregnancy_id: str, hospital_id: str, before: CareRow, *, leaving: int | None = None
+) -> int:
+    """Route her open unclaimed tasks again after her care changed from ``before``; how many
+    moved. Only a task still where ``before`` routed it moves (a task for her doctor follows her
+    new doctor); one a colleague reassigned by hand stays with whom it was given — unless that
+    person is ``leaving`` her team. A claimed task stays with whoever claimed it."""
     care = care_rows(session, [pregnancy_id]).get(pregnancy_id) or CareRow(None)
     teams = active_teams(session, [hospital_id])[hospital_id]
     moved = 0
@@ -287,8 +296,12 @@ def reresolve_open_tasks(session: Session, pregnancy_id: str, hospital_id: str) 
             StaffTask.pregnancy_id == pregnancy_id, StaffTask.status == "open", StaffTask.claimed_by.is_(None)
         )
     ):
+        placed = (task.team_id, task.assignee_id)
+        by_hand = placed != route(before, teams, task.assign)
+        if by_hand and (leaving is None or task.assignee_id != leaving):
+            continue
         team, person = route(care, teams, task.assign)
-        if (task.team_id, task.assignee_id) != (team, person):
+        if placed != (team, person):
             task.team_id, task.assignee_id = team, person
             moved += 1
     return moved
@@ -304,11 +317,8 @@ def escalation_leads(
     lead_of = {t.id: t.lead_staff_id for refs in teams.values() for t in refs}
     archived = {t for t, _ in pairs if t is not None and t not in lead_of}
     if archived:  # an archived team's tasks: its lead still stands, when it has one
-        lead_of.update(
-            session.execute(select(CareTeam.id, CareTeam.lead_staff_id).where(CareTeam.id.in_(archived)))
-            .tuples()
-            .all()
-        )
+        rows = session.execute(select(CareTeam.id, CareTeam.lead_staff_id).where(CareTeam.id.in_(archived)))
+        lead_of.update({team_id: lead for team_id, lead in rows})
     default = {h: next((t.lead_staff_id for t in refs if t.is_default), None) for h, refs in teams.items()}
     found: dict[tuple[int | None, str], int | None] = {}
     for team_id, hospital_id in pairs:

@@ -24,12 +24,13 @@ from sqlalchemy.orm import Session
 from carepath.errors import CarepathError
 from carepath.store.care_routing import (
     PERSON_COLUMNS,
+    care_row,
     ensure_care,
     is_member,
     reresolve_open_tasks,
 )
 from carepath.store.db import Database
-from carepath.store.models import Pregnancy, Staff
+from carepath.store.models import Pregnancy, Staff, StaffTask
 from carepath.store.models_teams import (
     TEAM_KINDS,
     TEAM_ROLES,
@@ -191,8 +192,10 @@ def set_care(
         if pregnancy is None:
             raise PregnancyNotFoundError(f"no pregnancy {pregnancy_id} in hospital {actor.hospital_id}")
         ensure_care(session, pregnancy_id, actor.hospital_id, now)
+        session.flush()  # a care row made just now is read back below
         care = session.get(PregnancyCare, pregnancy_id)
         assert care is not None
+        before = care_row(care)
         new_team = care.team_id if team_id is _UNSET else team_id
         if new_team is None:
             raise TeamNotFoundError("her team cannot be empty")
@@ -243,7 +246,7 @@ def set_care(
                 patient_id=pregnancy.patient_id, pregnancy_id=pregnancy_id,
             )  # fmt: skip
             session.flush()
-            reresolve_open_tasks(session, pregnancy_id, actor.hospital_id)
+            reresolve_open_tasks(session, pregnancy_id, actor.hospital_id, before)
         found = care_of(session, pregnancy_id)
         assert found is not None
         return found
@@ -290,7 +293,8 @@ def list_teams(session: Session, hospital_id: str, *, archived: bool = False) ->
         names[staff_id] = name
     leads = {t.lead_staff_id for t in teams if t.lead_staff_id and t.lead_staff_id not in names}
     if leads:
-        names.update(session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(leads))).tuples().all())
+        found = session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(leads)))
+        names.update({staff_id: name for staff_id, name in found})
     return [
         Team(
             t.id,
@@ -310,7 +314,7 @@ def list_teams(session: Session, hospital_id: str, *, archived: bool = False) ->
 def _check_name(name: str) -> str:
     name = (name or "").strip()
     if not name or len(name) > 100:
-        raise CareTeamError("a team's name is 1 to 100 characters")
+        raise CareTeamError("a team's name is 1 to 100 characters", code="team-name-invalid")
     return name
 
 
@@ -321,12 +325,14 @@ def create_team(
     ``default``: it becomes the hospital's default team (the previous one stops being it)."""
     name = _check_name(name)
     if kind not in TEAM_KINDS:
-        raise CareTeamError(f"a team's kind is one of {', '.join(TEAM_KINDS)}, not {kind!r}")
+        raise CareTeamError(
+            f"a team's kind is one of {', '.join(TEAM_KINDS)}, not {kind!r}", code="team-kind-invalid"
+        )
     with db.transaction() as session:
         if session.scalar(
             select(CareTeam.id).where(CareTeam.hospital_id == actor.hospital_id, CareTeam.name == name)
         ):
-            raise CareTeamError(f"the hospital already has a team named {name}")
+            raise CareTeamError(f"the hospital already has a team named {name}", code="team-name-taken")
         if default:
             session.execute(
                 update(CareTeam).where(CareTeam.hospital_id == actor.hospital_id).values(is_default=False)
@@ -350,7 +356,7 @@ def rename_team(db: Database, actor: Actor, team_id: int, name: str, now: dateti
             )
         )
         if clash is not None:
-            raise CareTeamError(f"the hospital already has a team named {name}")
+            raise CareTeamError(f"the hospital already has a team named {name}", code="team-name-taken")
         audit(session, actor, "change", now, f"team {team_id} renamed: {team.name} -> {name}")
         team.name = name
 
@@ -361,11 +367,16 @@ def archive_team(db: Database, actor: Actor, team_id: int, now: datetime) -> Non
     with db.transaction() as session:
         team = _team_of(session, actor.hospital_id, team_id)
         if team.is_default:
-            raise CareTeamError("the default team cannot be archived; make another team the default first")
+            raise CareTeamError(
+                "the default team cannot be archived; make another team the default first",
+                code="team-is-default",
+            )
         if session.scalar(
             select(PregnancyCare.pregnancy_id).where(PregnancyCare.team_id == team_id).limit(1)
         ):
-            raise CareTeamError("the team still has women in it; move them to another team first")
+            raise CareTeamError(
+                "the team still has women in it; move them to another team first", code="team-in-use"
+            )
         team.archived_at = now
         audit(session, actor, "change", now, f"team {team_id} archived: {team.name}")
 
@@ -382,7 +393,9 @@ def add_member(
 ) -> None:
     """``staff_id`` joins the team with ``team_role`` (a member already: their role changes)."""
     if team_role not in TEAM_ROLES:
-        raise CareTeamError(f"a team role is one of {', '.join(TEAM_ROLES)}, not {team_role!r}")
+        raise CareTeamError(
+            f"a team role is one of {', '.join(TEAM_ROLES)}, not {team_role!r}", code="team-role-invalid"
+        )
     with db.transaction() as session:
         _team_of(session, actor.hospital_id, team_id)
         staff = _staff_of(session, actor.hospital_id, staff_id)
@@ -424,6 +437,7 @@ def remove_member(db: Database, actor: Actor, team_id: int, staff_id: int, now: 
             team.lead_staff_id = None
         for care in session.scalars(select(PregnancyCare).where(PregnancyCare.team_id == team_id)):
             cleared = [w for w, c in PERSON_COLUMNS.items() if getattr(care, c) == staff_id]
+            before = care_row(care)
             for what in cleared:
                 setattr(care, PERSON_COLUMNS[what], None)
                 session.add(
@@ -435,7 +449,21 @@ def remove_member(db: Database, actor: Actor, team_id: int, staff_id: int, now: 
             if cleared:
                 care.updated_at, care.updated_by = now, actor.label
                 session.flush()
-                reresolve_open_tasks(session, care.pregnancy_id, care.hospital_id)
+                reresolve_open_tasks(session, care.pregnancy_id, care.hospital_id, before, leaving=staff_id)
+        # Tasks given to them by hand (not as anyone's named carer) go back to the routing too.
+        handed = session.scalars(
+            select(StaffTask.pregnancy_id)
+            .where(
+                StaffTask.assignee_id == staff_id, StaffTask.team_id == team_id, StaffTask.status == "open"
+            )
+            .distinct()
+        ).all()
+        for pregnancy_id in handed:
+            care_now = session.get(PregnancyCare, pregnancy_id)
+            if care_now is not None:
+                reresolve_open_tasks(
+                    session, pregnancy_id, care_now.hospital_id, care_row(care_now), leaving=staff_id
+                )
         audit(session, actor, "change", now, f"team {team_id}: staff {staff_id} removed")
 
 

@@ -193,6 +193,7 @@ def active_bindings(
             ChannelBinding.patient_id.in_(ids),
             ChannelBinding.unbound_at.is_(None),
             ChannelBinding.blocked_at.is_(None),  # she blocked the account: fall back
+            ChannelBinding.unsubscribed_at.is_(None),  # she unfollowed it: fall back (0023)
         )
         .order_by(ChannelBinding.id)
     )
@@ -441,7 +442,8 @@ def put_binding(
         active = session.scalar(select(ChannelBinding).where(*_active_binding(patient.id, kind, account)))
         # A binding the provider reported blocked (``blocked_at``, migration 0004 on main) is
         # bound again even with the same value: her binding it anew is the way back.
-        blocked = getattr(active, "blocked_at", None) is not None
+        # So is one whose account she unfollowed (``unsubscribed_at``, 0023).
+        blocked = active is not None and (active.blocked_at or active.unsubscribed_at) is not None
         if (
             active is not None
             and not blocked

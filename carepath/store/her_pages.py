@@ -13,9 +13,11 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from carepath.engine.clock import gestational_days
+from carepath.store import audit as refusals
 from carepath.store import consents, hospital_settings
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
@@ -56,19 +58,39 @@ def her_home(
     """Her name (she is signed in: her own, in full), and while pregnant her week, her GA in
     days and her EDD (what her items' safe facts are made of)."""
     with db.reading() as session:
-        patient = session.get(Patient, patient_id)
-        if patient is None or patient.hospital_id != hospital_id:
-            raise InboxItemNotFoundError(f"no patient {patient_id} in hospital {hospital_id}")
-        name = cipher.open(patient.name_sealed) if patient.name_sealed else ""
-        found: dict[str, Any] = {"name": name, "week": None, "gestational_days": None, "edd": None}
-        pregnancy = session.get(Pregnancy, pregnancy_id) if pregnancy_id else None
-        if pregnancy is not None and pregnancy.patient_id == patient_id:
-            dates = gestation(pregnancy, today)
-            found["week"] = dates["gestational_week"]
-            if dates["edd"] is not None:
-                found["edd"] = date.fromisoformat(dates["edd"])
-                if dates["gestational_week"] is not None:
-                    found["gestational_days"] = gestational_days(found["edd"], today)
+        return her_home_in(
+            session,
+            cipher,
+            hospital_id=hospital_id,
+            patient_id=patient_id,
+            pregnancy_id=pregnancy_id,
+            today=today,
+        )
+
+
+def her_home_in(
+    session: Session,
+    cipher: FieldCipher,
+    *,
+    hospital_id: str,
+    patient_id: int,
+    pregnancy_id: str | None,
+    today: date,
+) -> dict[str, Any]:
+    """``her_home`` in the caller's session (her home page reads the rest in the same one)."""
+    patient = session.get(Patient, patient_id)
+    if patient is None or patient.hospital_id != hospital_id:
+        raise InboxItemNotFoundError(f"no patient {patient_id} in hospital {hospital_id}")
+    name = cipher.open(patient.name_sealed) if patient.name_sealed else ""
+    found: dict[str, Any] = {"name": name, "week": None, "gestational_days": None, "edd": None}
+    pregnancy = session.get(Pregnancy, pregnancy_id) if pregnancy_id else None
+    if pregnancy is not None and pregnancy.patient_id == patient_id:
+        dates = gestation(pregnancy, today)
+        found["week"] = dates["gestational_week"]
+        if dates["edd"] is not None:
+            found["edd"] = date.fromisoformat(dates["edd"])
+            if dates["gestational_week"] is not None:
+                found["gestational_days"] = gestational_days(found["edd"], today)
     return found
 
 
@@ -117,12 +139,24 @@ def her_inbox(
         return [_item(row) for row in rows]
 
 
+def unread_in(session: Session, hospital_id: str, patient_id: int) -> int:
+    """How many of her items she has not opened yet (the count on her home)."""
+    found = session.scalar(
+        _mine(hospital_id, patient_id)
+        .where(InboxItem.read_at.is_(None))
+        .with_only_columns(func.count(InboxItem.id))
+    )
+    return int(found or 0)
+
+
 def her_item(db: Database, hospital_id: str, patient_id: int, item_id: int, now: datetime) -> HerItem:
     """One item of hers, marked read the first time (and its outbox row: ``read``)."""
     actor = Actor(hospital_id, "patient", str(patient_id))
     with db.transaction() as session:
         row = session.scalar(_mine(hospital_id, patient_id).where(InboxItem.id == item_id))
-        if row is None:
+        if row is None:  # another woman's id, or none: recorded (someone may be trying ids)
+            detail = f"her inbox item {item_id}: not hers"
+            refusals.record(db, actor, "refused", now, detail, patient_id=patient_id)
             raise InboxItemNotFoundError(f"no inbox item {item_id} of patient {patient_id}")
         if row.read_at is None:
             row.read_at = now

@@ -9,8 +9,10 @@ with its history and the names it points at. Titles replace ids wherever the lib
 (pathways, content items, forms, labs, medications), so the page says why each message and task
 happened in words.
 
-``my_women`` is the 患者 list: the pregnancies whose care row names a team I am a member of,
-masked, keyset-paged by pregnancy id (stable while rows are added, no ``OFFSET`` scan).
+``my_women`` is the 患者 list: the pregnancies whose care row names one of my teams (the one
+definition of them, ``care_teams.my_team_ids``, the workspace's too: active teams of my hospital
+I am an active member of), masked, keyset-paged by pregnancy id (stable while rows are added,
+no ``OFFSET`` scan).
 
 Names and phones stay masked here; ``unmasked`` opens them for a holder of ``patient.read``
 and audits that it did (the page's 显示 button).
@@ -31,7 +33,7 @@ from sqlalchemy.orm import Session
 from carepath.engine.catalogue import load_labs
 from carepath.engine.medications import STARTING_VOCABULARY
 from carepath.engine.timing import SendWindow
-from carepath.store import consents, her_timeline, publishing
+from carepath.store import care_teams, consents, her_timeline, publishing
 from carepath.store.crypto import FieldCipher, mask_name, mask_phone
 from carepath.store.db import Database
 from carepath.store.form_answers import forms
@@ -47,7 +49,7 @@ from carepath.store.models import (
     Pregnancy,
     Staff,
 )
-from carepath.store.models_teams import CareTeam, CareTeamMember, PregnancyCare, PregnancyCareChange
+from carepath.store.models_teams import CareTeam, PregnancyCare
 from carepath.store.patients import masked_patient
 from carepath.store.scope import Actor, PregnancyNotFoundError, audit, visible_patients
 from carepath.store.search import gestation
@@ -83,18 +85,6 @@ class WomenPage:
     next_after: str | None  # the keyset of the next page, None on the last
 
 
-def my_team_ids(session: Session, staff_id: int) -> list[int]:
-    """The teams ``staff_id`` is a member of now. (``care_teams.my_team_ids`` replaces this
-    once it is on main: the teams helper owns that service.)"""
-    return list(
-        session.scalars(
-            select(CareTeamMember.team_id).where(
-                CareTeamMember.staff_id == staff_id, CareTeamMember.removed_at.is_(None)
-            )
-        )
-    )
-
-
 def my_women(
     db: Database,
     cipher: FieldCipher,
@@ -108,7 +98,7 @@ def my_women(
     """The pregnancies of my teams, by id after ``after``, masked; the listing is audited."""
     limit = limit or PAGE
     with db.transaction() as session:
-        teams = my_team_ids(session, staff_id)
+        teams = care_teams.my_team_ids(session, actor.hospital_id, staff_id)
         statement = (
             select(Pregnancy, Patient, CareTeam.name)
             .join(Patient, Patient.id == Pregnancy.patient_id)
@@ -499,63 +489,11 @@ def _consents(
 
 
 def _care(session: Session, pregnancy_id: str) -> dict[str, Any]:
-    """Her team and the people responsible for her now, and every change (who, when, why)."""
-    care = session.get(PregnancyCare, pregnancy_id)
-    changes = session.scalars(
-        select(PregnancyCareChange)
-        .where(PregnancyCareChange.pregnancy_id == pregnancy_id)
-        .order_by(PregnancyCareChange.at, PregnancyCareChange.id)
-    ).all()
-    staff_ids: set[int] = set()
-    team_ids: set[int] = set()
-    if care is not None:
-        staff_ids |= {
-            i for i in (care.responsible_doctor_id, care.responsible_nurse_id, care.case_manager_id) if i
-        }
-        team_ids |= {care.team_id} if care.team_id else set()
-    for change in changes:
-        for value in (change.old_value, change.new_value):
-            if value and value.isdigit():
-                (team_ids if change.what == "team" else staff_ids).add(int(value))
-    names = (
-        dict(session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(sorted(staff_ids)))).all())
-        if staff_ids
-        else {}
-    )
-    teams = (
-        dict(
-            session.execute(select(CareTeam.id, CareTeam.name).where(CareTeam.id.in_(sorted(team_ids)))).all()
-        )
-        if team_ids
-        else {}
-    )
-
-    def named(what: str, value: str | None) -> str | None:
-        if not value or not value.isdigit():
-            return value or None
-        return (teams if what == "team" else names).get(int(value), value)
-
-    return {
-        "team": teams.get(care.team_id) if care is not None and care.team_id else None,
-        "responsible_doctor": names.get(care.responsible_doctor_id)
-        if care and care.responsible_doctor_id
-        else None,
-        "responsible_nurse": names.get(care.responsible_nurse_id)
-        if care and care.responsible_nurse_id
-        else None,
-        "case_manager": names.get(care.case_manager_id) if care and care.case_manager_id else None,
-        "history": [
-            {
-                "what": change.what,
-                "old": named(change.what, change.old_value),
-                "new": named(change.what, change.new_value),
-                "reason": change.reason,
-                "actor": change.actor,
-                "at": change.at.isoformat(),
-            }
-            for change in changes
-        ],
-    }
+    """Her team and the people responsible for her now, and every change, newest first (who,
+    when, why): ``care_teams.care_of``, and the names of the staff who made the changes."""
+    care = care_teams.care_of(session, pregnancy_id)
+    actors = _staff_names(session, [c.actor for c in care.history]) if care is not None else {}
+    return {"now": care, "actors": actors}
 
 
 def find_pregnancy(

@@ -62,6 +62,11 @@ class HospitalSettings:
     on_call: tuple[OnCall, ...] = ()
     working_hours: Mapping[str, Hours] = field(default_factory=lambda: MappingProxyType({}))
     public_base_url: str | None = None
+    #: What she is told about the records the hospital keeps when she asks for deletion
+    #: (her data page, 我的数据); None: ``her_requests.DEFAULT_RETENTION_NOTICE``, a draft.
+    retention_notice: str | None = None
+    #: Replies to her SMS that withdraw her SMS consent (issue 19 item 6), in ``reply_form``.
+    sms_opt_out_keywords: tuple[str, ...] = values.DEFAULT_OPT_OUT_KEYWORDS
     version: int = 0
     updated_at: datetime | None = None
     updated_by: str | None = None
@@ -144,6 +149,20 @@ FIELDS: tuple[SettingField, ...] = (
         values.optional(values.https_url),
         "public https base URL of her pages (links in her messages)",
         "孕妇页面网址",
+    ),
+    SettingField(
+        "retention_notice",
+        values.optional(values.paragraphs),
+        "what her data page tells her the hospital keeps (medical records) when she asks for "
+        "deletion, in Chinese; unset: a draft default",
+        "病历保存说明",
+    ),
+    SettingField(
+        "sms_opt_out_keywords",
+        values.opt_out_keywords,
+        "replies that withdraw her SMS consent (the whole reply, any case), e.g. R, T, TD, 退订",
+        "短信退订关键词",
+        list,
     ),
 )
 FIELD: Mapping[str, SettingField] = MappingProxyType({f.name: f for f in FIELDS})
@@ -289,7 +308,7 @@ def _audited(settings: HospitalSettings, name: str) -> str:
 
 
 def _stored(name: str, value: Any) -> Any:
-    if name in ("on_call", "working_hours"):
+    if name in ("on_call", "working_hours", "sms_opt_out_keywords"):
         return FIELD[name].show(value)
     return value
 
@@ -305,6 +324,12 @@ def _from_row(row: HospitalSettingsRow) -> HospitalSettings:
         on_call=values.roster(list(row.on_call or [])),
         working_hours=values.hours(dict(row.working_hours or {})),
         public_base_url=row.public_base_url,
+        retention_notice=row.retention_notice,
+        sms_opt_out_keywords=(
+            values.opt_out_keywords(list(row.sms_opt_out_keywords))
+            if row.sms_opt_out_keywords
+            else values.DEFAULT_OPT_OUT_KEYWORDS
+        ),
         version=row.version,
         updated_at=row.updated_at,
         updated_by=row.updated_by,

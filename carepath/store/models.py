@@ -92,6 +92,9 @@ class HospitalSettingsRow(Base):
     on_call: Mapped[list[Any]]
     working_hours: Mapped[dict[str, Any]]
     public_base_url: Mapped[str | None] = mapped_column(String(300))
+    retention_notice: Mapped[str | None] = mapped_column(Text)  # 0022: what she is told is kept
+    #: Replies that withdraw her SMS consent (0023); NULL: the defaults.
+    sms_opt_out_keywords: Mapped[list[Any] | None] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(Integer)  # 1 when created, +1 per change
     updated_at: Mapped[datetime]
     updated_by: Mapped[str] = mapped_column(String(120))  # "cli:alice", "staff:12", "import:<file>"
@@ -418,6 +421,14 @@ class ChannelBinding(Base):
     #: The provider reported that she blocked this account's messages (0004): the policy no
     #: longer sees the binding, so her next message falls back to the next channel.
     blocked_at: Mapped[datetime | None]
+    # --- the official account's own events (0023, ``store/binding_events.py``) ---
+    #: She unfollowed the account (``unsubscribe``): the policy no longer sees the binding and
+    #: her next message falls back; a re-follow of the same openid clears it.
+    unsubscribed_at: Mapped[datetime | None]
+    #: The customer-service messages her last interaction allows (docs/channels.md): how many are
+    #: left, until when. Written by the callback; ``binding_events.use_service_message`` spends one.
+    service_window_until: Mapped[datetime | None]
+    service_window_left: Mapped[int | None] = mapped_column(Integer)
 
 
 class InboxItem(Base):

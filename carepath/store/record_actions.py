@@ -12,8 +12,9 @@ twice) records one event and the second answers as a replay.
 Sending a content item now writes one outbox ``push`` row (dedupe key ``<pregnancy>/staff/
 <request>``: a double click sends once), only for an item a reviewer approved — whatever the
 hospital's drafts setting: a person choosing to send something by hand sends approved text only.
-Opening a task writes one staff task in her team's queue (``care_teams.resolve`` takes over the
-assignment once it is on main).
+Opening a task writes one staff task routed by ``care_routing.resolve`` exactly as the engine's
+tasks are: a task for her responsible doctor lands on that doctor, one for a service (midwives,
+nutrition, the school) in that service's team, any other in her team's queue.
 """
 
 from __future__ import annotations
@@ -29,13 +30,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from carepath.errors import CarepathError
-from carepath.store import approvals, events
+from carepath.store import approvals, care_routing, events
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
 from carepath.store.event_input import HisEvent, InvalidEventError, body_hash
 from carepath.store.her_record import find_pregnancy
-from carepath.store.models import Integrator, OutboxRow, Patient, Pregnancy, Staff, StaffTask, TagLog
-from carepath.store.models_teams import PregnancyCare
+from carepath.store.models import Integrator, OutboxRow, Pregnancy, Staff, StaffTask, TagLog
 from carepath.store.pathways import library_for
 from carepath.store.scope import Actor, audit
 
@@ -366,7 +366,8 @@ def open_task(
     request: str,
     now: datetime,
 ) -> Done:
-    """A staff task for her, in her team's queue (dedupe key ``<pregnancy>/staff-task/<request>``)."""
+    """A staff task for her, routed as the engine's (see the module; dedupe key
+    ``<pregnancy>/staff-task/<request>``)."""
     request = _request(request)
     text = (title or "").strip()
     if not text:
@@ -384,7 +385,9 @@ def open_task(
         due_at = now + timedelta(hours=int(due_hours))
     with db.transaction() as session:
         pregnancy, patient = find_pregnancy(session, actor, pregnancy_id, now)
-        team = session.scalar(select(PregnancyCare.team_id).where(PregnancyCare.pregnancy_id == pregnancy.id))
+        # routed as the engine's tasks are (care_routing.resolve_rows): for her responsible
+        # doctor on that doctor, for a service that service's team, else her team's queue
+        team, assignee = care_routing.resolve(session, pregnancy.id, assign, now=now)
         dialect = session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         inserted = session.execute(
@@ -402,7 +405,7 @@ def open_task(
                 script=None,
                 form=None,
                 team_id=team,
-                assignee_id=None,
+                assignee_id=assignee,
             )
             .on_conflict_do_nothing()
             .returning(StaffTask.id)
@@ -426,7 +429,3 @@ def pathway_choices(db: Database, hospital_id: str) -> list[tuple[str, str]]:
     with db.reading() as session:
         library = library_for(session, hospital_id)
         return sorted((name, loaded.title) for name, loaded in library.current.items())
-
-
-def her_patient(session: Session, pregnancy: Pregnancy) -> Patient | None:
-    return session.get(Patient, pregnancy.patient_id)

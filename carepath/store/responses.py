@@ -65,6 +65,16 @@ def post_response(
     db: Database, cipher: FieldCipher, actor: Actor, given: ResponseInput, now: datetime
 ) -> events.Answer:
     """Check, score and record one response and evaluate its event (see the module docstring)."""
+    id_number = check_response(given, now)
+    return events.retrying(
+        db, lambda session: record_response(session, cipher, actor, given, now, id_number=id_number)
+    )
+
+
+def check_response(given: ResponseInput, now: datetime) -> str | None:
+    """Every problem of a response before anything is written (``InvalidResponseError``);
+    her ID number as checked, if the response names her by one. Her pages call this and
+    ``record_response`` in their own transaction (``store/her_forms.py``)."""
     problems = form_answers.answer_problems(given.form, given.answers)
     id_number = None
     if given.id_number is not None:
@@ -92,12 +102,10 @@ def post_response(
         )
     if problems:
         raise InvalidResponseError(problems)
-    return events.retrying(
-        db, lambda session: _record(session, cipher, actor, given, now, id_number=id_number)
-    )
+    return id_number
 
 
-def _record(
+def record_response(
     session: Session,
     cipher: FieldCipher,
     actor: Actor,
@@ -106,6 +114,7 @@ def _record(
     *,
     id_number: str | None,
 ) -> events.Answer:
+    """Score and record a checked response in the caller's transaction (``check_response``)."""
     resolved = None
     if given.pregnancy is not None:
         pregnancy = session.scalar(

@@ -80,6 +80,20 @@ def text(value: object, *, limit: int, where: str = "") -> str:
     return value
 
 
+def paragraphs(value: object, *, limit: int = 2000) -> str:
+    """A text of a few paragraphs for her pages (line breaks kept, no other control
+    characters), at most ``limit`` long."""
+    if not isinstance(value, str):
+        raise BadValue("bad-text", "must be text")
+    lines = [line.strip() for line in value.replace("\r\n", "\n").split("\n")]
+    kept = "\n".join(lines).strip()
+    if any(unicodedata.category(c) in ("Cc", "Cs") and c != "\n" for c in kept):
+        raise BadValue("bad-text", "control characters are not allowed")
+    if len(kept) > limit:
+        raise BadValue("too-long", f"at most {limit} characters")
+    return kept
+
+
 def clock(value: object, where: str = "") -> time:
     """``HH:MM`` (24 hours; ``HH:MM:SS`` too, as channels files had it). A YAML ``9:00`` left
     unquoted arrives as the number 540: refused."""
@@ -223,3 +237,37 @@ def hours(value: object) -> Mapping[str, Hours]:
         if found[day].opens >= found[day].closes:
             raise BadValue("bad-hours", "opens before it closes, on the same day", f".{day}")
     return MappingProxyType({day: found[day] for day in WEEKDAYS if day in found})
+
+
+#: The replies that withdraw her SMS consent when a hospital sets none: R (Tencent's "拒收请回复R"),
+#: T and TD (the carriers' 退订 shorthand) and 退订 itself.
+DEFAULT_OPT_OUT_KEYWORDS = ("r", "t", "td", "退订")
+MAX_KEYWORDS = 20
+#: What may surround a keyword she typed: spaces and end punctuation ("TD。", " td! ").
+_REPLY_TRIM = " \t\r\n.,!?;:'\"。，！？；：、…~～"
+
+
+def reply_form(value: str) -> str:
+    """An SMS reply as it is compared with the opt-out keywords: full-width letters made
+    half-width (NFKC: "ＴＤ" is "TD"), case folded, spaces and end punctuation trimmed."""
+    return unicodedata.normalize("NFKC", value).casefold().strip(_REPLY_TRIM)
+
+
+def opt_out_keywords(value: object) -> tuple[str, ...]:
+    """The SMS opt-out keywords: a JSON list, or text separated by commas ("R, T, TD, 退订");
+    kept in ``reply_form``, without repeats; at least one."""
+    if isinstance(value, str) and not value.lstrip().startswith("["):
+        value = value.replace("，", ",").split(",")
+    entries = value if isinstance(value, list | tuple) else _structured(value, list)
+    found: list[str] = []
+    for index, entry in enumerate(entries):
+        word = reply_form(text(entry, limit=20, where=f"[{index}]"))
+        if not word or any(c.isspace() for c in word):
+            raise BadValue("bad-keyword", "a keyword is one word, not empty", f"[{index}]")
+        if word not in found:
+            found.append(word)
+    if not found:
+        raise BadValue("bad-keyword", "at least one keyword")
+    if len(found) > MAX_KEYWORDS:
+        raise BadValue("too-long", f"at most {MAX_KEYWORDS} keywords")
+    return tuple(found)

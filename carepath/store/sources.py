@@ -50,6 +50,7 @@ from carepath.errors import CarepathError
 from carepath.store.crypto import FieldCipher
 from carepath.store.models import Department, Hospital, Patient, Staff
 from carepath.store.models_sources import Source, SourceEvent
+from carepath.store.models_teams import CareTeam
 
 PERMANENT = "permanent"  # posters, doctors' cards
 TEMPORARY = "temporary"  # campaigns
@@ -156,6 +157,7 @@ class Planned:
     campaign: str | None
     expires_at: datetime | None
     expire_seconds: int | None  # a temporary code's life at WeChat
+    team_id: int | None = None  # the care team a woman registering through it joins (issue 20)
 
     @property
     def scene(self) -> str:
@@ -217,6 +219,7 @@ def plan(
     campaign: str | None = None,
     days: int | None = None,
     wechat_appid: str | None = None,
+    team: int | None = None,
 ) -> Planned:
     """Check a new source and give it an unused code. ``department``: its name or id;
     ``doctor``: a staff member's id or username; ``campaign`` with ``days`` (1–30) makes a
@@ -255,7 +258,10 @@ def plan(
     code = new_code()
     while session.scalar(select(Source.id).where(Source.code == code)) is not None:
         code = new_code()  # 31**8 codes: a second try is rare, a third rarer still
-    return Planned(hospital_id, code, qr_kind, department_id, staff_id, campaign, expires_at, seconds)
+    team_id = _team(session, hospital_id, team) if team is not None else None
+    return Planned(
+        hospital_id, code, qr_kind, department_id, staff_id, campaign, expires_at, seconds, team_id
+    )
 
 
 def create(
@@ -268,6 +274,7 @@ def create(
         qr_kind=planned.qr_kind,
         department_id=planned.department_id,
         staff_id=planned.staff_id,
+        team_id=planned.team_id,
         campaign=planned.campaign,
         expires_at=planned.expires_at,
         wechat_appid=wechat.appid if wechat else None,
@@ -279,6 +286,18 @@ def create(
     session.add(source)
     session.flush()
     return source
+
+
+def _team(session: Session, hospital_id: str, team_id: int) -> int:
+    """An active care team of the hospital (docs/care-teams.md: she joins it at registration)."""
+    found = session.scalar(
+        select(CareTeam.id).where(
+            CareTeam.id == team_id, CareTeam.hospital_id == hospital_id, CareTeam.archived_at.is_(None)
+        )
+    )
+    if found is None:
+        raise SourceError(f"no active care team {team_id} in hospital {hospital_id!r}")
+    return found
 
 
 def _department(session: Session, hospital_id: str, given: str) -> int:

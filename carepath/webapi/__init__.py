@@ -6,7 +6,8 @@ sets ``DATABASE_URL``), then ``config`` (tests).
 
 One package per audience, each with its blueprints (one per resource), templates and static
 files: ``api/`` (the signed integrator API and its OpenAPI document), ``fhir/``, ``wechat/``
-(callbacks), ``staff/`` (editor, review, preview, staff admin) and ``h5/`` (her pages); they
+(callbacks), ``sms/`` (the SMS vendors' reply callbacks), ``staff/`` (editor, review, preview,
+staff admin) and ``h5/`` (her pages); they
 share only ``auth/`` (who is asking) and ``common/`` (problem+json, i18n, JSON bodies, shared
 schemas, static files), never import each other (``tests/webapi/test_audience_imports.py``),
 and only this factory imports them all. ``health.py`` is operations, no audience's.
@@ -132,9 +133,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from carepath.webapi.auth import views as auth_views
     from carepath.webapi.common import assets, i18n, problems, text_guard
     from carepath.webapi.fhir import views as fhir
+    from carepath.webapi.sms import replies as sms_replies
     from carepath.webapi.staff import admin as staff_admin
     from carepath.webapi.staff import drafts_banner, editor
     from carepath.webapi.staff import on_call as staff_on_call
+    from carepath.webapi.staff import teams as staff_teams
     from carepath.webapi.wechat import callbacks as wechat
 
     app.extensions["carepath.db"] = Database(app.config["DATABASE_URL"])
@@ -166,6 +169,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(outbox.blp)
     app.register_blueprint(health.blp)
     app.register_blueprint(wechat.blp)
+    app.register_blueprint(sms_replies.blp)  # the SMS vendors' reply callbacks (issue 19)
     app.register_blueprint(fhir.blp)
     editor.init_app(app)
     problems.init_app(app)  # after Api(app), which registers its own HTTP error handler
@@ -173,19 +177,26 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     permissions.init_app(app)  # 404s for ids the caller may not see are counted, then answered
     # Staff pages: cookie sessions and CSRF; the signed API and FHIR carry no cookie.
     signed = [events, patients, tasks, inbox, responses, consents, pregnancies, pathways, outbox]
-    sessions.init_app(app, exempt=[*(m.blp for m in signed), fhir.blp, health.blp, wechat.blp])
+    sessions.init_app(
+        app, exempt=[*(m.blp for m in signed), fhir.blp, health.blp, wechat.blp, sms_replies.blp]
+    )
     patient_sessions.init_app(app)  # her pages (/h5/…): her own cookie and session, same CSRF
     i18n.init_app(app)
     drafts_banner.init_app(app)  # every staff page warns while unapproved content is sent
     app.register_blueprint(auth_views.blp)
     app.register_blueprint(staff_admin.blp)
     app.register_blueprint(staff_on_call.blp)  # the page on-call notices link to (issue 17)
-    from carepath.webapi.staff import workspace as staff_workspace
-
-    app.register_blueprint(staff_workspace.blp)  # 工作台: my tasks and my teams' (issue 20)
+    app.register_blueprint(staff_teams.blp)  # /staff/teams: care teams, members, leads (issue 20)
     from carepath.webapi.staff import record as staff_record
 
     app.register_blueprint(staff_record.blp)  # 患者 and her record (issue 20 item 3)
+    from carepath.webapi.staff import record_care as staff_record_care
+
+    app.register_blueprint(staff_record_care.blp)  # her team and responsible doctor, from her record
+
+    from carepath.webapi.staff import workspace as staff_workspace
+
+    app.register_blueprint(staff_workspace.blp)  # 工作台: my tasks and my teams' (issue 20)
     from carepath.webapi.staff import editor_api, editor_preview, editor_review, review_impact
 
     app.register_blueprint(editor_api.blp)  # the drafts/review JSON API (session + CSRF)

@@ -132,7 +132,7 @@ def test_inside_wechat_a_push_link_signs_her_in_silently(
     assert fake.count("wechat.oauth_token") == 1 and fake.count("tencent.sms") == 0
     page.goto("/h5/")
     page.get_by_role("link", name="消息").wait_for()
-    page.get_by_text("即将开放").wait_for()
+    page.get_by_role("link", name="问卷", exact=True).wait_for()  # issue 19: her forms are open
     page.goto("/h5/sign-in/wechat/return?code=forged&state=forged")
     page.get_by_text("登录链接已失效或不是从本页面发起的").wait_for()
 

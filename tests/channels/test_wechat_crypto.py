@@ -58,11 +58,17 @@ def test_the_scene_of_an_account_event(event: str, key: str, scene: str | None) 
     assert parsed is not None and (parsed.event, parsed.openid, parsed.scene) == (event, "o-1", scene)
 
 
-def test_delivery_reports_and_messages_are_not_account_events() -> None:
+def test_delivery_reports_are_not_account_events_and_her_messages_carry_no_content() -> None:
     report = (
         "<xml><MsgType>event</MsgType><Event>TEMPLATESENDJOBFINISH</Event><CreateTime>1</CreateTime></xml>"
     )
     assert parse_account_event(report.encode()) is None
-    assert parse_account_event(b"<xml><MsgType>text</MsgType><Content>hi</Content></xml>") is None
+    message = parse_account_event(
+        b"<xml><FromUserName>o-1</FromUserName><CreateTime>7</CreateTime><MsgType>text</MsgType>"
+        b"<Content>hi there</Content><MsgId>6100</MsgId></xml>"
+    )
+    assert message is not None
+    assert (message.event, message.event_key, message.occurrence) == ("message", "text", "6100")
+    assert "hi there" not in repr(message)  # her message opens her window; its text is never read
     with pytest.raises(CallbackError):
         parse_account_event(b"<!DOCTYPE x><xml/>")

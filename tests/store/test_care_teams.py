@@ -330,3 +330,50 @@ def test_without_any_team_lead_the_escalation_is_recorded_as_such(api: Api, app:
     with db.reading() as session:
         details = session.scalars(select(AuditEntry.detail).where(AuditEntry.actor == "scheduler:escalation"))
         assert any("no team lead on file" in d for d in details)
+
+
+def test_a_pregnancy_without_a_care_row_gets_one_in_the_default_team(api: Api, app: Flask) -> None:
+    from sqlalchemy import delete
+
+    db = db_of(app)
+    doctor = add_staff(app, "a")
+    pregnancy = pregnancy_of(api)
+    with db.transaction() as session:  # as if made before care rows existed and missed by 0020
+        session.execute(delete(PregnancyCareChange))
+        session.execute(delete(PregnancyCare))
+    with db.transaction() as session:
+        team, person = care_routing.resolve(session, pregnancy, "responsible_doctor", now=NOW)
+        default = care_routing.default_team(session, "a", NOW)
+    assert (team, person) == (default, None)
+    with db.transaction() as session:
+        session.execute(delete(PregnancyCareChange))
+        session.execute(delete(PregnancyCare))
+    team_one = team_with(app, "产科一组", (doctor, "doctor"))
+    care = care_teams.set_care(
+        db, ADMIN, pregnancy, team_id=team_one, responsible_doctor_id=int(doctor.id), reason="分组", now=NOW
+    )
+    assert care.team is not None and care.team.id == team_one
+    assert [(c.what, c.actor) for c in care.history][-1] == ("team", "registration")  # the rule's row first
+
+
+def test_a_task_reassigned_by_hand_stays_when_her_care_changes_unless_its_person_leaves(
+    api: Api, app: Flask
+) -> None:
+    db, cipher = db_of(app), app.extensions["carepath.cipher"]
+    doctor, colleague = add_staff(app, "a", name="王医生"), add_staff(app, "a", name="赵医生")
+    nurse = add_staff(app, "a", name="陈护士")
+    pregnancy = pregnancy_of(api)
+    team = team_with(app, "产科一组", (doctor, "doctor"), (colleague, "doctor"), (nurse, "nurse"))
+    care_teams.set_care(
+        db, ADMIN, pregnancy, team_id=team, responsible_doctor_id=int(doctor.id), reason="分组", now=NOW
+    )
+    previa_task(api)
+    (task,) = tasks_of(app, pregnancy)
+    assert task.assignee_id == int(doctor.id)
+    tasks.reassign(
+        db, cipher, ADMIN, task.id, NOW, to_staff_id=int(colleague.id)
+    )  # a colleague takes it over
+    care_teams.set_care(db, ADMIN, pregnancy, responsible_nurse_id=int(nurse.id), reason="指定护士", now=NOW)
+    assert tasks_of(app, pregnancy)[0].assignee_id == int(colleague.id)  # not undone
+    care_teams.remove_member(db, ADMIN, team, int(colleague.id), NOW)
+    assert tasks_of(app, pregnancy)[0].assignee_id == int(doctor.id)  # its person left: routed again

@@ -54,7 +54,11 @@ def test_tampered_value_does_not_open() -> None:
         cipher.open(tampered)
 
 
-@pytest.mark.parametrize("config", ["", "k1", "k1:" + "QQ==", "k-1:" + new_key()])
+@pytest.mark.parametrize(
+    "config",
+    ["", "k1", "k1:" + "QQ==", "k-1:" + new_key()],
+    ids=["empty", "no-key", "short-key", "bad-key-id"],
+)
 def test_bad_key_configuration_is_refused(config: str) -> None:
     with pytest.raises(CryptoConfigError):
         parse_field_keys(config)

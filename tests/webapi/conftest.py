@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from carepath.store.library_files import Shipped
-from tests.conftest import FIELD_KEYS, LOOKUP_KEY, NOW, ROOT, Clock, empty_tables
+from tests.conftest import FIELD_KEYS, LOOKUP_KEY, NOW, ROOT, BuiltApp, Clock, empty_tables  # noqa: F401 (tests import the keys from here)
 
 
 @dataclass
@@ -61,22 +62,22 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def app(database_url: str, clock: Clock) -> Iterator[Flask]:
+def app(built_app: BuiltApp, clock: Clock) -> Iterator[Flask]:
+    """The app as create_app makes it, its database empty but for the published examples and
+    hospitals a and b, its clock the test's ``clock``. The app is built once per database
+    (``built_app``: its Flask setup took longer than most tests) and made new for each test:
+    create_app's config (tests set EDITOR_SHIPPED, CHANNELS_CONFIG...) and extensions (a test's
+    nonce store, the channels a callback or a sign-in read, a scheduler's status) are put back,
+    and the state create_app made (the database's engine and the nonce store, which keeps when
+    it last purged) is made again. A test that needs another configuration calls create_app."""
     from carepath.store import demo, tenants
-    from carepath.webapi import create_app
+    from carepath.store.db import Database
+    from carepath.webapi.auth import replay
 
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": database_url,
-            "FIELD_KEYS": FIELD_KEYS,
-            "LOOKUP_KEY": LOOKUP_KEY,
-            "CLOCK": clock,
-            "SECRET_KEY": "test-only-session-key",
-            "PASSWORD_HASHER": "test",  # argon2id with argon2-cffi's cheapest parameters
-        }
-    )
-    database = app.extensions["carepath.db"]
+    app = built_app.app
+    app.config["CLOCK"] = clock
+    database = app.extensions["carepath.db"] = Database(app.config["DATABASE_URL"])
+    replay.init_app(app)
     empty_tables(database)
     demo.publish_examples(database, ROOT / "examples" / "pathways", NOW)
     with database.transaction() as session:
@@ -84,6 +85,10 @@ def app(database_url: str, clock: Clock) -> Iterator[Flask]:
             tenants.ensure_hospital(session, hospital, f"hospital {hospital}", NOW)
     yield app
     database.dispose()
+    app.config.clear()
+    app.config.update(copy.deepcopy(built_app.config))
+    app.extensions.clear()
+    app.extensions.update(built_app.extensions)
 
 
 def _key(app: Flask, hospital: str) -> Integrator:

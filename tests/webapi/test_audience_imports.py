@@ -1,5 +1,5 @@
 """ARCHITECTURE.md: the web app is one package per audience (``api``, ``fhir``, ``wechat``,
-``staff``, ``h5``) that share only ``common`` and ``auth``. An audience never imports another;
+``sms``, ``staff``, ``h5``) that share only ``common`` and ``auth``. An audience never imports another;
 ``auth`` imports only ``common``; ``common`` imports no audience and not ``auth``; none of them
 imports the app factory (``carepath/webapi/__init__.py``), which imports them all. Every import
 counts, those inside functions and under ``TYPE_CHECKING`` too."""
@@ -13,7 +13,7 @@ import carepath.webapi
 
 WEBAPI = Path(carepath.webapi.__file__).parent
 CAREPATH = WEBAPI.parent
-AUDIENCES = frozenset({"api", "fhir", "wechat", "staff", "h5"})
+AUDIENCES = frozenset({"api", "fhir", "wechat", "sms", "staff", "h5"})
 #: package -> the webapi packages it may import ("" is the factory, carepath/webapi/__init__.py)
 MAY_IMPORT = {
     **{audience: {audience, "common", "auth"} for audience in AUDIENCES},

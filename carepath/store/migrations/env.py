@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from alembic import context
 
+import carepath.store.models_binding_events
+
 # Tables kept in their own modules (models.py holds the first ones); each import adds its tables
 # to Base.metadata, which autogenerate and the models-vs-migrations check compare: her sign-in
 # (0016) and sources (0017), issue 18.
+import carepath.store.models_her_forms  # her answers to sent forms (0024), issue 19
+import carepath.store.models_requests  # her requests and contact changes (0022), issue 19
 import carepath.store.models_sign_in
 import carepath.store.models_sources
 import carepath.store.models_workspace  # noqa: F401  (indexes of open tasks, 0021)

@@ -22,4 +22,4 @@ from flask import Blueprint
 blp = Blueprint("h5", __name__, template_folder="templates")
 STATIC = Path(__file__).resolve().parent / "static"
 
-from carepath.webapi.h5 import demo, home, inbox, register, signin  # noqa: E402,F401  (their routes join ``blp``)
+from carepath.webapi.h5 import demo, forms, home, inbox, my_data, register, signin  # noqa: E402,F401  (their routes join ``blp``)

@@ -10,7 +10,7 @@ from flask import abort, current_app, redirect, render_template
 from markupsafe import Markup
 
 from carepath.delivery import her_item
-from carepath.store import her_pages
+from carepath.store import her_forms, her_pages
 from carepath.store.inbox import InboxItemNotFoundError
 from carepath.webapi.auth import patients
 from carepath.webapi.h5 import blp
@@ -47,16 +47,20 @@ def item(item_id: int) -> Any:
     except InboxItemNotFoundError:
         abort(404)
     today = her_pages.hospital_today(db, her.hospital_id, now)
-    facts = her_pages.her_home(
-        db,
-        current_app.extensions["carepath.cipher"],
-        hospital_id=her.hospital_id,
-        patient_id=her.patient_id,
-        pregnancy_id=her.pregnancy_id,
-        today=today,
+    with db.reading() as session:  # her facts and the item's text in one session
+        facts = her_pages.her_home_in(
+            session,
+            current_app.extensions["carepath.cipher"],
+            hospital_id=her.hospital_id,
+            patient_id=her.patient_id,
+            pregnancy_id=her.pregnancy_id,
+            today=today,
+        )
+        text = her_item.body_text_in(session, her.hospital_id, found, her_item.her_facts(facts, today))
+    form_url = her_forms.form_url_of_item(db, found)  # a form sent to her: the button to fill it in
+    return render_template(
+        "h5/item.html", item=found, body=Markup(her_item.body_html(text)), form_url=form_url
     )
-    text = her_item.body_text(db, her.hospital_id, found, her_item.her_facts(facts, today))
-    return render_template("h5/item.html", item=found, body=Markup(her_item.body_html(text)))
 
 
 @blp.get("/inbox/<int:item_id>")

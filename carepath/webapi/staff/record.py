@@ -4,7 +4,8 @@
 Reads come from ``store/her_record.py``, actions from ``store/record_actions.py`` (each through
 the language's events, evaluated as the HIS's are). Every view is checked here by permission,
 through ``auth/permissions.py``: reading by ``task.work``, her name in clear by ``patient.read``
-(audited), acting by ``patient.write``, confirming a colour by ``risk.confirm``. Another
+(audited), acting by ``patient.write`` (changing her team and the people named for her too:
+``record_care.py``), confirming a colour by ``risk.confirm``. Another
 hospital's pregnancy answers as a missing one (404, counted). An action refused for its input
 shows the record again with the field's error in Chinese (422); a success goes back to the
 record with a note (post/redirect/get). Docs: docs/her-record.md.
@@ -23,11 +24,11 @@ from markupsafe import Markup
 from carepath.delivery import her_item
 from carepath.delivery.inbox_now import file_due_now
 from carepath.delivery.sources import draw
-from carepath.store import her_record, hospital_settings, record_actions
+from carepath.store import care_teams, her_record, hospital_settings, record_actions
 from carepath.store.record_actions import RecordActionError
 from carepath.store.roles import label
 from carepath.store.scope import PregnancyNotFoundError, audit
-from carepath.webapi.auth.permissions import current_staff, record_not_found, require
+from carepath.webapi.auth.permissions import can, current_staff, record_not_found, require
 
 blp = Blueprint("staff_record", __name__, url_prefix="/staff/patients")
 
@@ -134,6 +135,14 @@ DATING_METHODS = {
     "ivf": label("embryo transfer"),
     "edd": label("due date given"),
 }
+#: What a change of her care row changed, and who made it when not a staff member.
+CARE_WHAT = {
+    "team": label("Team"),
+    "responsible_doctor": label("Responsible doctor"),
+    "responsible_nurse": label("Responsible nurse"),
+    "case_manager": label("Case manager"),
+}
+CARE_ACTORS = {"registration": label("registration"), "migration": label("data migration")}
 PRIORITY_TITLES = {"low": label("Low"), "normal": label("Normal"), "high": label("High"), "urgent": "Urgent"}
 
 
@@ -143,7 +152,7 @@ def _context() -> tuple[Any, Any, Any]:
     return current_app.extensions["carepath.db"], current_app.config["CLOCK"](), staff
 
 
-def _not_found() -> Any:
+def not_found() -> Any:
     record_not_found("pregnancy")  # another hospital's woman answers, and is counted, as a missing one
     message = gettext("No such woman in your hospital.")
     return render_template("error.html", title=gettext("Not found"), message=message), 404
@@ -183,6 +192,8 @@ def _helpers() -> dict[str, Any]:
         "pregnancy_status": lambda v: gettext(PREGNANCY_STATUS[v]) if v in PREGNANCY_STATUS else v,
         "dating_method": lambda v: gettext(DATING_METHODS[v]) if v in DATING_METHODS else v,
         "tagged_by": _tagged_by,
+        "care_what": lambda w: gettext(CARE_WHAT[w]) if w in CARE_WHAT else w,
+        "care_actor": lambda a, names: names.get(a) or (gettext(CARE_ACTORS[a]) if a in CARE_ACTORS else a),
     }
 
 
@@ -202,7 +213,7 @@ def women() -> Any:
     return render_template("record/list.html", page=page, after=after)
 
 
-def _record_page(
+def record_page_with(
     pregnancy_id: str,
     *,
     unmasked: bool = False,
@@ -217,7 +228,7 @@ def _record_page(
             db, cipher, me.actor(request.remote_addr), pregnancy_id, now, unmasked=unmasked
         )
     except PregnancyNotFoundError:
-        return _not_found()
+        return not_found()
     inbox = [{**item, "html": Markup(her_item.body_html(item["body"]))} for item in record["inbox"]]
     return (
         render_template(
@@ -230,22 +241,32 @@ def _record_page(
             assign=record_actions.ASSIGN,
             priorities=record_actions.PRIORITIES,
             colours=record_actions.COLOURS,
+            care_teams=_care_choices(db, me.hospital_id),
         ),
         status,
     )
 
 
+def _care_choices(db: Any, hospital_id: str) -> list[Any]:
+    """The hospital's active teams with their active members, for the care form (to whom may
+    change it)."""
+    if not can("patient.write"):
+        return []
+    with db.reading() as session:
+        return care_teams.list_teams(session, hospital_id)
+
+
 @blp.get("/<pregnancy_id>")
 @require("task.work")
 def record_page(pregnancy_id: str) -> Any:
-    return _record_page(pregnancy_id[:80])
+    return record_page_with(pregnancy_id[:80])
 
 
 @blp.post("/<pregnancy_id>/unmask")
 @require("patient.read")
 def unmask(pregnancy_id: str) -> Any:
     """显示: her name, ID number and phone in clear on this one answer (audited as ``unmask``)."""
-    return _record_page(pregnancy_id[:80], unmasked=True)
+    return record_page_with(pregnancy_id[:80], unmasked=True)
 
 
 def _act(pregnancy_id: str, action: Any, done_message: str) -> Any:
@@ -253,7 +274,7 @@ def _act(pregnancy_id: str, action: Any, done_message: str) -> Any:
     try:
         done = action()
     except PregnancyNotFoundError:
-        return _not_found()
+        return not_found()
     except RecordActionError as error:
         message = (
             gettext(MESSAGES[error.code])
@@ -261,7 +282,7 @@ def _act(pregnancy_id: str, action: Any, done_message: str) -> Any:
             else gettext("This change could not be made: %(reason)s", reason=error.message)
         )
         form = {k: v[:500] for k, v in request.form.items() if k != "csrf_token"}
-        return _record_page(
+        return record_page_with(
             pregnancy_id,
             errors={error.field or "form": message, "action": request.path},
             form=form,
@@ -402,7 +423,7 @@ def bind_qr(pregnancy_id: str) -> Any:
         try:
             pregnancy, patient = her_record.find_pregnancy(session, actor, pregnancy_id[:80], now)
         except PregnancyNotFoundError:
-            return _not_found()
+            return not_found()
         audit(
             session,
             actor,

@@ -133,9 +133,12 @@ def work() -> Any:
 @blp.get("/rows")
 @require("task.work")
 def rows() -> Any:
-    """The list's rows and counts alone (what the poll swaps in)."""
+    """The list's rows and counts alone (what the poll swaps in, asked with
+    ``X-Requested-With``); anyone else is sent to the page itself."""
     db, now, actor = _context()
     view = _view()
+    if not request.headers.get("X-Requested-With"):
+        return redirect(url_for("staff_work.work", view=view))
     return render_template(
         "workspace/rows.html",
         counts=workspace.counts(db, actor, now, view=view),

@@ -23,6 +23,8 @@ cannot open (no EncodingAESKey configured, or not encrypted with it for this app
 from __future__ import annotations
 
 import os
+import secrets
+from datetime import datetime
 
 from flask import Blueprint, Response, current_app, request
 
@@ -80,11 +82,12 @@ def event(hospital_id: str, appid: str) -> Response:
     """One event: delivery reports and follows or scans of a source are recorded; ``success``."""
     account = _verified(hospital_id, appid)
     database = current_app.extensions["carepath.db"]
+    now = current_app.config["CLOCK"]()
     try:
         body = receipts.open_message(account, request.args, request.get_data(cache=False))
-        receipts.record_callback(database, account, body, current_app.config["CLOCK"]())
-        account_events.record_account_event(
-            database, current_app.extensions["carepath.cipher"], account, body
+        receipts.record_callback(database, account, body, now)
+        recorded = account_events.record_account_event(
+            database, current_app.extensions["carepath.cipher"], account, body, now
         )
     except receipts.CallbackSignatureError as exc:
         raise ApiProblemError(401, "callback-bad-signature", str(exc)) from None
@@ -92,4 +95,14 @@ def event(hospital_id: str, appid: str) -> Response:
         raise ApiProblemError(400, "callback-not-decryptable", str(exc)) from None
     except receipts.CallbackError as exc:
         raise ApiProblemError(400, "callback-bad-xml", str(exc)) from None
+    if recorded is not None and recorded.reply is not None:
+        return _passive_reply(account, recorded.reply, now)
     return Response("success", mimetype="text/plain")
+
+
+def _passive_reply(account: receipts.CallbackAccount, reply: bytes, now: datetime) -> Response:
+    """A menu click's answer: as it is in plain mode, encrypted and signed in safe and
+    compatible mode (WeChat reads an encrypted account's replies encrypted)."""
+    if request.args.get("encrypt_type", "raw") == "aes" and account.aes_key is not None:
+        reply = receipts.encrypted_reply(account, reply, str(int(now.timestamp())), secrets.token_hex(8))
+    return Response(reply, mimetype="application/xml")

@@ -56,7 +56,7 @@ def test_signed_in_she_sees_her_home_and_a_staff_cookie_is_not_her_session(app: 
     home = client.get("/h5/")
     assert home.status_code == 200
     page = home.get_data(as_text=True)
-    assert "王小红" in page and "消息" in page and "问卷" in page and "即将开放" in page
+    assert "王小红" in page and "消息" in page and "问卷" in page and "我的数据" in page
     assert home.headers["Cache-Control"] == "no-store"
     make_staff(app, "nurse.one", "nurse")
     staff = StaffBrowser(app.test_client())

@@ -1,6 +1,6 @@
 """Women for the 患者 list and her record's page tests: registered and diagnosed through the
-signed API (as the HIS would), put in a care team directly (the teams helper's service
-``care_teams.set_care`` replaces that once it is on main)."""
+signed API (as the HIS would; registration gives her the hospital's default team), moved to a
+care team through ``care_teams.set_care``, as staff would."""
 
 from __future__ import annotations
 
@@ -54,33 +54,28 @@ def team(
 
 
 def in_care(
-    app: Flask, pregnancy_id: str, team_id: int, *, doctor: int | None = None, hospital: str = "a"
+    app: Flask,
+    pregnancy_id: str,
+    team_id: int,
+    *,
+    doctor: int | None = None,
+    nurse: int | None = None,
+    hospital: str = "a",
 ) -> None:
-    from carepath.store.models_teams import PregnancyCare, PregnancyCareChange
+    """Her team (and doctor, nurse) set by an admin of ``hospital``, for the reason 建档分组."""
+    from carepath.store import care_teams
+    from carepath.store.scope import Actor
 
-    with app.extensions["carepath.db"].transaction() as session:
-        session.add(
-            PregnancyCare(
-                pregnancy_id=pregnancy_id,
-                hospital_id=hospital,
-                team_id=team_id,
-                responsible_doctor_id=doctor,
-                updated_at=NOW,
-                updated_by="test",
-            )
-        )
-        session.add(
-            PregnancyCareChange(
-                pregnancy_id=pregnancy_id,
-                hospital_id=hospital,
-                what="team",
-                old_value=None,
-                new_value=str(team_id),
-                reason="建档分组",
-                actor="registration",
-                at=NOW,
-            )
-        )
+    care_teams.set_care(
+        app.extensions["carepath.db"],
+        Actor(hospital, "staff", "0"),
+        pregnancy_id,
+        team_id=team_id,
+        responsible_doctor_id=doctor,
+        responsible_nurse_id=nurse,
+        reason="建档分组",
+        now=NOW,
+    )
 
 
 def logged_in(app: Flask, username: str, *roles: str, hospital: str = "a") -> tuple[StaffBrowser, int]:

@@ -83,6 +83,31 @@ def test_a_staff_member_in_no_team_sees_an_empty_list(app: Flask, woman: str, nu
     assert 'id="no-women"' in page
 
 
+def test_the_list_reads_my_teams_as_the_workspace_does(app: Flask, api: Api, nurse: Any) -> None:
+    """One definition of "my teams" (care_teams.my_team_ids): an archived team's women, and a
+    team I have left, are not in my list."""
+    from carepath.store.models_teams import CareTeam, CareTeamMember
+
+    browser, nurse_id = nurse
+    kept = team(app, members=((nurse_id, "nurse"),))
+    archived = team(app, name="旧产科组", members=((nurse_id, "nurse"),))
+    left = team(app, name="产科三组", members=((nurse_id, "nurse"),))
+    ids = [register(api, f"p-{n:03d}", code=None, n=n) for n in range(1, 4)]
+    for pregnancy_id, team_id in zip(ids, (kept, archived, left), strict=True):
+        in_care(app, pregnancy_id, team_id)
+    from tests.conftest import NOW
+
+    with _db(app).transaction() as session:
+        archived_team = session.get(CareTeam, archived)
+        assert archived_team is not None
+        archived_team.archived_at = NOW
+        for member in session.scalars(select(CareTeamMember).where(CareTeamMember.team_id == left)):
+            member.removed_at = NOW
+    page = browser.client.get("/staff/patients").get_data(as_text=True)
+    assert f"/staff/patients/{ids[0]}" in page
+    assert f"/staff/patients/{ids[1]}" not in page and f"/staff/patients/{ids[2]}" not in page
+
+
 def test_the_list_needs_a_login_and_task_work(app: Flask, woman: str) -> None:
     anonymous = app.test_client().get("/staff/patients")
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
@@ -376,6 +401,40 @@ def test_opening_a_task_puts_it_in_her_teams_queue(app: Flask, woman: str, nurse
     assert task is not None and task.team_id == mine and task.priority == "high" and task.due_at is not None
     bad = act(browser, woman, "tasks", "task-form", {"title": "x", "assign": "everyone", "priority": "high"})
     assert bad.status_code == 422
+
+
+def test_a_task_opened_by_hand_is_routed_like_the_engines(app: Flask, woman: str, nurse: Any) -> None:
+    """care_routing.resolve: for her responsible doctor, on that doctor (as the engine's 高风险孕妇
+    专案管理 task for her doctor is); for a service, that service's team; else her team's queue."""
+    from carepath.store import care_teams
+    from carepath.store.scope import Actor
+    from tests.conftest import NOW
+    from tests.webapi.conftest import make_staff
+
+    browser, nurse_id = nurse
+    doctor_id = make_staff(app, "doctor.zhou", "doctor")
+    midwife_id = make_staff(app, "midwife.sun", "nurse")
+    mine = team(app, members=((nurse_id, "nurse"), (doctor_id, "doctor")))
+    in_care(app, woman, mine, doctor=doctor_id, nurse=nurse_id)
+    admin = Actor("a", "staff", "0")
+    midwives = care_teams.create_team(_db(app), admin, "助产士组", "midwives", NOW)
+    care_teams.add_member(_db(app), admin, midwives, midwife_id, team_role="midwife", now=NOW)
+    for title, assign in (
+        ("复查B超", "responsible_doctor"),
+        ("电话随访", "responsible_nurse"),
+        ("分娩计划", "midwife"),
+        ("个案管理", "case_manager"),
+    ):
+        done = act(
+            browser, woman, "tasks", "task-form", {"title": title, "assign": assign, "priority": "high"}
+        )
+        assert done.status_code == 302, title
+    with _db(app).reading() as session:
+        routed = {t.title: (t.team_id, t.assignee_id) for t in session.scalars(select(StaffTask))}
+    assert routed["复查B超"] == (mine, doctor_id) == routed["高风险孕妇专案管理"]
+    assert routed["电话随访"] == (mine, nurse_id)
+    assert routed["分娩计划"] == (midwives, None)
+    assert routed["个案管理"] == (mine, None)  # no case manager named: her team's queue
 
 
 def test_the_binding_qr_is_drawn_inline_and_audited(app: Flask, woman: str, nurse: Any) -> None:

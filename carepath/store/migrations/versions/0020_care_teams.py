@@ -8,7 +8,9 @@ Create Date: 2026-12-07 15:25:00
 (``store/models_teams.py`` says what each is); ``staff_tasks.team_id`` and ``assignee_id`` (whose
 queue a task is in, and for whom); ``sources.team_id`` (the team a woman registering through a
 source joins). Existing data is backfilled: each hospital with pregnancies gets a default team
-(产科团队), each pregnancy a care row in it, each open task its queue.
+(产科团队), each pregnancy a care row in it (and the history line saying so), each open task
+its queue. Nobody is named her responsible doctor by the migration: staff name them (her
+record, ``care_teams.set_care``), and until then her team's queue holds her tasks.
 """
 
 from __future__ import annotations
@@ -131,6 +133,19 @@ def _backfill() -> None:
             "JOIN care_teams t ON t.hospital_id = p.hospital_id AND t.is_default = :yes"
         ),
         {"now": now, "yes": True},
+    )
+    conn.execute(
+        sa.text(
+            "INSERT INTO pregnancy_care_changes (pregnancy_id, hospital_id, what, old_value, new_value, "
+            "reason, actor, at) SELECT c.pregnancy_id, c.hospital_id, 'team', NULL, "
+            + (
+                "CAST(c.team_id AS VARCHAR)"
+                if conn.dialect.name == "postgresql"
+                else "CAST(c.team_id AS TEXT)"
+            )
+            + ", :reason, 'migration', :now FROM pregnancy_care c"
+        ),
+        {"now": now, "reason": "迁移：医院默认团队"},
     )
     conn.execute(
         sa.text(

@@ -1,0 +1,1 @@
+"""What the SMS vendors call: her replies to SMS (``replies.py``, issue 19 item 6)."""
