@@ -22,3 +22,19 @@ def test_a_nurse_on_a_phone_sees_no_sideways_scroll_and_tap_sized_nav(login_as: 
         for i in range(links.count()):
             box = links.nth(i).bounding_box()
             assert box is not None and box["height"] >= 44, (path, links.nth(i).inner_text(), box)
+
+
+def test_a_nurse_is_refused_the_admin_pages_and_sees_no_link_to_them(login_as: Callable[..., Any]) -> None:
+    """Issue 20 item 4 in a real browser: a nurse's home links her work, not the admin pages;
+    typed in by hand, each admin page answers the refusal page in Chinese, not its content."""
+    page = login_as("nurse")
+    page.goto("/")
+    nav = page.locator(".main-nav").inner_text()
+    assert "工作台" in nav and "患者" in nav
+    assert "团队" not in nav and page.locator('a[href^="/admin/"]').count() == 0
+    for path in ("/admin/staff", "/admin/staff/new", "/staff/teams", "/editor/policy"):
+        answer = page.goto(path)
+        assert answer is not None and answer.status == 403, path
+        body = page.locator("body").inner_text()
+        assert "权限" in body, (path, body[:200])
+        assert "Forbidden" not in body and "Staff and roles" not in body, path
