@@ -235,6 +235,9 @@ def _bulk(
             "patient_id": "w.patient",
             "his_pregnancy_id": "w.his",
             "state": f"CAST(replace({state}, tpl.id, w.pid) AS json)",
+            # the column kept beside the state (0025) says the same colour
+            "risk_colour": "CASE WHEN t.risk_colour = 'yellow' AND w.g % 20 = 0 THEN 'orange' "
+            "WHEN t.risk_colour = 'yellow' AND w.g % 50 = 1 THEN 'red' ELSE t.risk_colour END",
             "next_wakeup": "t.next_wakeup + interval '1 minute' * (w.g % 1440)",
         },
     )

@@ -212,6 +212,7 @@ def persist_many(session: Session, decisions: Sequence[Decision], now: datetime)
     for pregnancy_id, decision in last.items():
         pregnancy, evaluation = decision.pregnancy, decision.evaluation
         pregnancy.state = dump_state(evaluation.state)
+        pregnancy.risk_colour = evaluation.state.facts.risk_colour
         pregnancy.status = evaluation.state.facts.status
         pregnancy.evaluated_at = now
         pregnancy.next_wakeup = evaluation.next_wakeup

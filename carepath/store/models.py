@@ -231,6 +231,9 @@ class Pregnancy(Base):
     his_pregnancy_id: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20))
     state: Mapped[dict[str, Any]]
+    # ``state``'s ``facts.risk_colour``, kept beside it on every write (0025): lists count and
+    # filter by colour without reading each woman's whole state (docs/workspace-performance.md).
+    risk_colour: Mapped[str | None] = mapped_column(String(16))
     last_occurred_at: Mapped[datetime | None]  # latest external event applied
     evaluated_at: Mapped[datetime | None]
     next_wakeup: Mapped[datetime | None] = mapped_column(UTC, index=True)

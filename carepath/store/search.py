@@ -97,7 +97,7 @@ def _statement(
     if query.status is not None:
         statement = statement.where(Pregnancy.status == query.status)
     if query.risk_colour is not None:
-        statement = statement.where(Pregnancy.state["facts"]["risk_colour"].as_string() == query.risk_colour)
+        statement = statement.where(Pregnancy.risk_colour == query.risk_colour)
     if query.tag is not None:
         statement = statement.where(_has_tag(dialect, query.tag))
     if query.week_from is not None or query.week_to is not None:

@@ -74,7 +74,7 @@ def _rank() -> Any:
 
 
 def _colour() -> Any:
-    return Pregnancy.state["facts"]["risk_colour"].as_string()
+    return Pregnancy.risk_colour  # kept beside her state: no state is read to count colours
 
 
 def _scope(actor: Actor, team_ids: list[int], view: str) -> Any:

@@ -82,3 +82,26 @@ def test_0020_backfills_the_default_team_her_care_row_its_history_and_open_tasks
         upgrade(fresh_url)
     finally:
         db.dispose()
+
+
+def test_0025_fills_the_colour_column_from_each_state(fresh_url: str) -> None:
+    """Her colour kept beside her state (issue 20's workspace counts by it): the migration
+    copies ``facts.risk_colour`` of every existing state, and a state without one stays empty."""
+    upgrade(fresh_url, "0024")
+    db = Database(fresh_url)
+    try:
+        _seed(db)
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO pregnancies (id, hospital_id, patient_id, number, status, state, created_at,"
+                    " updated_at) VALUES ('preg-2', 'a', 1, 2, 'pregnant', :state, :at, :at)"
+                ),
+                {"state": '{"facts": {"risk_colour": "red"}}', "at": NOW.replace(tzinfo=None)},
+            )
+        upgrade(fresh_url)
+        with db.engine.connect() as conn:
+            found = dict(conn.execute(text("SELECT id, risk_colour FROM pregnancies")).all())
+        assert found == {"preg-1": None, "preg-2": "red"}
+    finally:
+        db.dispose()

@@ -57,3 +57,23 @@ def test_a_confirmation_without_a_colour_of_the_grade_is_refused_with_its_field(
     answer = api.post("/api/v1/events", confirmation("p-031", "purple"))
     assert answer.status_code == 422, answer.get_json()
     assert "data.colour" in str(answer.get_json())
+
+
+def test_the_colour_column_follows_her_state_on_every_evaluation(api: Api, app: Flask) -> None:
+    """``pregnancies.risk_colour`` (0025) is what lists count and filter by: after each event
+    it says what her state's facts say: suggested higher, then confirmed lower."""
+    from carepath.store.models import Pregnancy
+
+    pregnancy = register(api, "p-031", "周敏", "110101199001013339", "13800000031")
+
+    def column_and_state() -> tuple[Any, Any]:
+        with app.extensions["carepath.db"].reading() as session:
+            row = session.get(Pregnancy, pregnancy)
+            assert row is not None
+            return row.risk_colour, row.state["facts"].get("risk_colour")
+
+    assert column_and_state() == ("yellow", "yellow")  # the examples suggest yellow at registration
+    assert api.post("/api/v1/events", diagnosis("p-031", event_id="dx-031", code="O44.0")).status_code == 201
+    assert column_and_state() == ("orange", "orange")
+    assert api.post("/api/v1/events", confirmation("p-031", "yellow", "rc-31")).status_code == 201
+    assert column_and_state() == ("yellow", "yellow")
