@@ -130,4 +130,7 @@ def test_the_demo_woman_reports_166_over_104_and_a_headache_and_the_nurse_sees_t
     )
     work = nurse.get("/staff/work/rows", headers={"X-Requested-With": "fetch"})
     assert work.status_code == 200
-    assert "头痛、视物模糊或上腹痛，请立即联系评估" in work.get_data(as_text=True)
+    listed = work.get_data(as_text=True)
+    assert "头痛、视物模糊或上腹痛，请立即联系评估" in listed
+    # why her clinic reading's task exists, in words: the event by its name, the lab by its title
+    assert "化验结果（收缩压）" in listed and "lab.result" not in listed
