@@ -134,3 +134,9 @@ def test_the_demo_woman_reports_166_over_104_and_a_headache_and_the_nurse_sees_t
     assert "头痛、视物模糊或上腹痛，请立即联系评估" in listed
     # why her clinic reading's task exists, in words: the event by its name, the lab by its title
     assert "化验结果（收缩压）" in listed and "lab.result" not in listed
+    patients = nurse.get("/staff/patients").get_data(as_text=True)
+    row = next(r for r in patients.split("<tr") if "138****0002" in r)
+    record_path = re.search(r'href="(/staff/patients/[0-9a-f]+)"', row)
+    assert record_path
+    record = nurse.get(record_path.group(1)).get_data(as_text=True)  # her answer, why each thing
+    assert "家庭血压记录" in record and "None" not in record
