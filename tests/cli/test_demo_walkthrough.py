@@ -140,3 +140,4 @@ def test_the_demo_woman_reports_166_over_104_and_a_headache_and_the_nurse_sees_t
     assert record_path
     record = nurse.get(record_path.group(1)).get_data(as_text=True)  # her answer, why each thing
     assert "家庭血压记录" in record and "None" not in record
+    assert "ivf:" not in record and "{&#39;" not in record and "胚胎移植日" in record  # her dating in words
