@@ -79,6 +79,11 @@ def demo_setup(instance: str, examples: str, pathways_dir: str | None, base_url:
     demo_teams.join_source(database, team_id)  # a newcomer through the demo's QR joins 产科一组
     if patients:
         click.echo(f"her pages, signed in as {patients[0]}: {base_url}{_demo_sign_in(app, patients[0])}")
+    if demo_teams.URGENT_FOR in patients:
+        click.echo(
+            f"her pages, signed in as {demo_teams.URGENT_FOR} (her BP log is due): "
+            f"{base_url}{_demo_sign_in(app, demo_teams.URGENT_FOR)}"
+        )
     click.echo(f"staff logins at {base_url}/login (demo passwords, also in {folder / 'demo-staff.json'}):")
     for login in logins:
         click.echo(f"  {login['username']:<14} {login['password']}   ({login['roles']})")

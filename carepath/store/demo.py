@@ -137,6 +137,18 @@ def demo_key(db: Database, cipher: FieldCipher, instance: Path, now: datetime) -
 #: ``enrolled_at`` put her: on the day of setup she is as far along as on the day she was booked.
 DEMO_GESTATIONAL_AGE = {"demo-001": "30+0", "demo-002": "23+4", "demo-003": "8+0"}
 
+#: Demo women the HIS booked before the day of setup, and how long before: demo-002 two days
+#: earlier, so that the hypertension pathway her diagnosis enrols her in (``demo_teams``) has
+#: sent her its BP log (every 3 days from the day after she entered it) by the day of setup, at
+#: whatever hour setup runs (issue 19's "Done when": the demo woman fills her BP log).
+DEMO_BOOKED_BEFORE_SETUP = {"demo-002": timedelta(days=2)}
+
+
+def booked_at(his_id: str, now: datetime) -> datetime:
+    """When the demo's HIS booked ``his_id``, for a setup at ``now``."""
+    return now - DEMO_BOOKED_BEFORE_SETUP.get(his_id, timedelta(0))
+
+
 #: The demo hospital's day (the engine's default send-window zone).
 DEMO_ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -167,20 +179,22 @@ def register_patients(
     db: Database, cipher: FieldCipher, integrator_id: int, patients_dir: Path, now: datetime
 ) -> list[str]:
     """Post ``patient.registered`` for each example patient (idempotent: fixed event ids), her
-    dates moved to stand where ``DEMO_GESTATIONAL_AGE`` says on the day of ``now``."""
+    dates moved to stand where ``DEMO_GESTATIONAL_AGE`` says on the day of ``now``, booked and
+    evaluated when ``booked_at`` says."""
     actor = Actor(DEMO_HOSPITAL, "integrator", str(integrator_id))
     registered = []
     today = now.astimezone(DEMO_ZONE).date()
     for number, path in enumerate(sorted(patients_dir.glob("*.yaml")), start=1):
         patient: dict[str, Any] = as_of_setup(yaml.safe_load(path.read_text(encoding="utf-8")), today)
         his_id = str(patient.pop("id"))
+        at = booked_at(his_id, now)
         data = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in patient.items()}
-        data["enrolled_at"] = now.isoformat()
+        data["enrolled_at"] = at.isoformat()
         data.pop("name", None)
         event = {
             "id": f"demo-register-{his_id}",
             "type": "patient.registered",
-            "occurred_at": now.isoformat(),
+            "occurred_at": at.isoformat(),
             "patient": {
                 "his_id": his_id,
                 "id_number": demo_id_number(number, data.get("birth_date")),
@@ -190,7 +204,7 @@ def register_patients(
             "data": _isoformat_dates(data),
         }
         with contextlib.suppress(events.EventConflictError):  # registered on an earlier run
-            events.post_event(db, cipher, actor, event, now)
+            events.post_event(db, cipher, actor, event, at)
         registered.append(his_id)
     return registered
 
@@ -210,14 +224,21 @@ def _isoformat_dates(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
+#: The demo hospital's emergency number: what she is shown beside urgent advice and on her home
+#: (issue 19's "Done when"). Synthetic: a local number starting with 0 is never assigned, so it
+#: rings nowhere.
+DEMO_EMERGENCY_PHONE = "0571-00000000"
+
+
 def demo_settings(
     db: Database, examples: Path, now: datetime, base_url: str | None = None
 ) -> hospital_settings.HospitalSettings:
     """The demo hospital's settings, made once: the send window and daily cap of the example
     channels file (``examples/hospital/channels.yaml``), and drafts allowed — the shipped
     library is all drafts until clinicians approve it, and the demo should send something
-    (every staff page says so); her pages' public base URL is the demo's own (``base_url``),
-    so the links in her messages open. A later setup keeps what staff changed."""
+    (every staff page says so); a synthetic emergency number (``DEMO_EMERGENCY_PHONE``); her
+    pages' public base URL is the demo's own (``base_url``), so the links in her messages open.
+    A later setup keeps what staff changed."""
     channels = examples / "hospital" / "channels.yaml"
     delivery = (
         (yaml.safe_load(channels.read_text(encoding="utf-8")) or {}).get("delivery")
@@ -228,7 +249,11 @@ def demo_settings(
         current = hospital_settings.get(session, DEMO_HOSPITAL)
         if current.version:
             return current
-        changes = {**hospital_settings.delivery_values(delivery or {}, str(channels)), "drafts_allowed": True}
+        changes = {
+            **hospital_settings.delivery_values(delivery or {}, str(channels)),
+            "drafts_allowed": True,
+            "emergency_phone": DEMO_EMERGENCY_PHONE,
+        }
         try:
             if base_url:
                 changes["public_base_url"] = setting_values.https_url(base_url)

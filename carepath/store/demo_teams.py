@@ -4,6 +4,11 @@ demo-nurse as their nurse, and work waiting for them: synthetic HIS events, eval
 engine like any other, give demo-002 a severe pre-eclampsia diagnosis (a suggested orange a
 doctor has to confirm) and a clinic blood pressure of 165/112 (the hypertension pathway's
 urgent task, due in an hour). Everything is synthetic; running setup again changes nothing.
+
+Her diagnosis came the day the HIS booked her, two days before setup (``demo.booked_at``); the
+engine then runs her wake-ups of the days between, each at its own time as the scheduler would
+have, so the hypertension pathway's BP log has been sent to her by the day of setup (issue 19's
+"Done when": she fills it in). Her clinic reading is today's, so its task is due in an hour.
 """
 
 from __future__ import annotations
@@ -14,11 +19,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from carepath.store import care_teams, events
+from carepath.store import care_teams, evaluation, events
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
+from carepath.store.demo import booked_at
 from carepath.store.models import Patient, Pregnancy, Staff
 from carepath.store.models_sources import Source
+from carepath.store.pathways import library_for
 from carepath.store.scope import Actor
 
 DEMO_HOSPITAL = "demo"
@@ -73,20 +80,20 @@ def demo_care(db: Database, team_id: int, his_ids: list[str], now: datetime) -> 
 
 
 def demo_events(his_id: str, now: datetime) -> list[dict[str, Any]]:
-    """The synthetic HIS events behind the demo's waiting work (fixed ids: posted once)."""
-    at = now.isoformat()
+    """The synthetic HIS events behind the demo's waiting work (fixed ids: posted once): her
+    diagnosis on the day she was booked, her clinic reading on the day of setup (``now``)."""
     return [
         {
             "id": f"demo-dx-{his_id}-O14.1",
             "type": "diagnosis.added",
-            "occurred_at": at,
+            "occurred_at": booked_at(his_id, now).isoformat(),
             "patient": {"his_id": his_id},
             "data": {"code": "O14.1", "name": "重度子痫前期"},
         },
         {
             "id": f"demo-bp-{his_id}-systolic",
             "type": "lab.result",
-            "occurred_at": at,
+            "occurred_at": now.isoformat(),
             "patient": {"his_id": his_id},
             "data": {"code": "bp_systolic", "value": 165, "unit": "mmHg"},
         },
@@ -94,11 +101,35 @@ def demo_events(his_id: str, now: datetime) -> list[dict[str, Any]]:
 
 
 def demo_work(db: Database, cipher: FieldCipher, integrator_id: int, now: datetime) -> None:
-    """Post the demo events through the engine (an earlier run's are answered as replays)."""
+    """Post the demo events through the engine, each evaluated at its own time, her wake-ups
+    between them run as the scheduler would have (an earlier run's events are replays)."""
     actor = Actor(DEMO_HOSPITAL, "integrator", str(integrator_id))
     for event in demo_events(URGENT_FOR, now):
+        at = datetime.fromisoformat(event["occurred_at"])
+        catch_up(db, URGENT_FOR, at)
         with contextlib.suppress(events.EventConflictError):
-            events.post_event(db, cipher, actor, event, now)
+            events.post_event(db, cipher, actor, event, at)
+
+
+def catch_up(db: Database, his_id: str, until: datetime) -> None:
+    """Evaluate the demo woman ``his_id`` at each of her wake-ups up to ``until``, at its own
+    time (what ``wakeups.wake_due`` does for every due pregnancy, one tick at a time)."""
+    last: datetime | None = None
+    while True:
+        with db.transaction() as session:
+            pregnancy = session.scalars(
+                select(Pregnancy)
+                .join(Patient, Patient.id == Pregnancy.patient_id)
+                .where(Patient.hospital_id == DEMO_HOSPITAL, Patient.his_patient_id == his_id)
+            ).first()
+            at = pregnancy.next_wakeup if pregnancy is not None else None
+            if pregnancy is None or at is None or at > until or at == last:  # == last: no progress
+                return
+            last = at
+            library = library_for(session, pregnancy.hospital_id)
+            evaluation.evaluate_pregnancy(
+                session, library, pregnancy, evaluation.load(pregnancy), None, now=at
+            )
 
 
 def join_source(db: Database, team_id: int) -> None:

@@ -139,6 +139,25 @@ def her_inbox(
         return [_item(row) for row in rows]
 
 
+def her_items_in(session: Session, hospital_id: str, patient_id: int) -> dict[int, HerItem]:
+    """Every item of hers by id, each with the content it was filed from (what her printed copy
+    renders as her item page does), read in the caller's session. Not audited: the caller's
+    read of her data (``her_data.held``) is."""
+    rows = session.execute(
+        _mine(hospital_id, patient_id)
+        .outerjoin(
+            OutboxRow,
+            (OutboxRow.dedupe_key == InboxItem.dedupe_key) & (OutboxRow.hospital_id == hospital_id),
+        )
+        .add_columns(OutboxRow.params, OutboxRow.content_version)
+    ).all()
+    found = {}
+    for row, params, version in rows:
+        key = params.get("content") if isinstance(params, dict) else None
+        found[row.id] = _item(row, str(key) if key else None, version)
+    return found
+
+
 def unread_in(session: Session, hospital_id: str, patient_id: int) -> int:
     """How many of her items she has not opened yet (the count on her home)."""
     found = session.scalar(

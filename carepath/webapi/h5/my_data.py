@@ -23,10 +23,12 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from flask import abort, current_app, redirect, render_template, request, session, url_for
+from markupsafe import Markup
 
+from carepath.delivery import her_item
 from carepath.delivery import sign_in as sign_in_channels
 from carepath.delivery.sign_in import ChannelError
-from carepath.store import audit, her_contact, her_data, her_requests, sign_in_codes
+from carepath.store import audit, her_contact, her_data, her_pages, her_requests, sign_in_codes
 from carepath.store.scope import Actor
 from carepath.webapi.auth import patients
 from carepath.webapi.h5 import blp, signin
@@ -197,7 +199,21 @@ def print_page() -> Any:
     db, cipher, now = _services()
     data = her_data.held(db, cipher, her.hospital_id, her.patient_id, now, purpose="print",
                          remote_addr=request.remote_addr)  # fmt: skip
-    return render_template("h5/my_data_print.html", data=data)
+    return render_template("h5/my_data_print.html", data=data, bodies=_bodies(her, db, cipher, now))
+
+
+def _bodies(her: Any, db: Any, cipher: Any, now: Any) -> dict[int, Markup]:
+    """Each message's body as her item page shows it (her safe facts, the one safe renderer):
+    her printed copy never shows Markdown source or a greeting without her name."""
+    today = her_pages.hospital_today(db, her.hospital_id, now)
+    with db.reading() as session:
+        facts = her_pages.her_home_in(session, cipher, hospital_id=her.hospital_id, patient_id=her.patient_id,
+                                      pregnancy_id=her.pregnancy_id, today=today)  # fmt: skip
+        safe = her_item.her_facts(facts, today)
+        return {
+            item_id: Markup(her_item.body_html(her_item.body_text_in(session, her.hospital_id, item, safe)))
+            for item_id, item in her_pages.her_items_in(session, her.hospital_id, her.patient_id).items()
+        }
 
 
 # --- her requests ------------------------------------------------------------------------------

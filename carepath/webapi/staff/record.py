@@ -29,6 +29,7 @@ from carepath.store.record_actions import RecordActionError
 from carepath.store.roles import label
 from carepath.store.scope import PregnancyNotFoundError, audit
 from carepath.webapi.auth.permissions import can, current_staff, record_not_found, require
+from carepath.webapi.staff import record_dating
 
 blp = Blueprint("staff_record", __name__, url_prefix="/staff/patients")
 
@@ -191,6 +192,7 @@ def _helpers() -> dict[str, Any]:
         "iso_local": _local,
         "pregnancy_status": lambda v: gettext(PREGNANCY_STATUS[v]) if v in PREGNANCY_STATUS else v,
         "dating_method": lambda v: gettext(DATING_METHODS[v]) if v in DATING_METHODS else v,
+        "dating_details": record_dating.details,
         "tagged_by": _tagged_by,
         "care_what": lambda w: gettext(CARE_WHAT[w]) if w in CARE_WHAT else w,
         "care_actor": lambda a, names: names.get(a) or (gettext(CARE_ACTORS[a]) if a in CARE_ACTORS else a),

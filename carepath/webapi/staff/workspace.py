@@ -65,8 +65,8 @@ def _event_label(event_type: str | None) -> str | None:
         "patient.registered": gettext("registration (建档)"),
         "diagnosis.added": gettext("a diagnosis added"),
         "diagnosis.removed": gettext("a diagnosis removed"),
-        "lab.resulted": gettext("a lab result"),
-        "encounter": gettext("a visit"),
+        "lab.result": gettext("a lab result"),
+        "encounter.completed": gettext("a visit"),
         "questionnaire.submitted": gettext("a questionnaire she submitted"),
         "risk.changed": gettext("a change of her risk colour"),
         "delivery": gettext("the birth"),
@@ -90,6 +90,8 @@ def why_words(found: workspace.Why | None, at: datetime | None = None) -> dict[s
         )
         sentence = why_sentence(item, page_translate, titles())
     detail = found.event_data.get("name") or found.event_data.get("code") if found.event_data else None
+    if found.event_type == "lab.result" and isinstance(detail, str):  # the lab by its title
+        detail = titles().labs.get(detail, detail)
     event = _event_label(found.event_type)
     return {
         "pathway": found.pathway_title,
