@@ -29,7 +29,10 @@ from carepath.store.record_actions import RecordActionError
 from carepath.store.roles import label
 from carepath.store.scope import PregnancyNotFoundError, audit
 from carepath.webapi.auth.permissions import can, current_staff, record_not_found, require
+from carepath.webapi.common.diagnostics_text import page_translate
 from carepath.webapi.staff import record_dating
+from carepath.webapi.staff.editor_preview import titles
+from carepath.webapi.staff.why_words import said
 
 blp = Blueprint("staff_record", __name__, url_prefix="/staff/patients")
 
@@ -194,6 +197,8 @@ def _helpers() -> dict[str, Any]:
         "dating_method": lambda v: gettext(DATING_METHODS[v]) if v in DATING_METHODS else v,
         "dating_details": record_dating.details,
         "tagged_by": _tagged_by,
+        # the engine's record of a firing, said in Chinese (issue 20 items 2 and 3)
+        "why_said": lambda record: said(record, page_translate, titles()),
         "care_what": lambda w: gettext(CARE_WHAT[w]) if w in CARE_WHAT else w,
         "care_actor": lambda a, names: names.get(a) or (gettext(CARE_ACTORS[a]) if a in CARE_ACTORS else a),
     }

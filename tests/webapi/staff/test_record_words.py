@@ -1,0 +1,37 @@
+"""Issue 20: a nurse reads her record and the workspace in Chinese, titles not ids — the engine's
+records of why a rule fired (items 2, 3), the rules and pathways (item 4), who did it (item 5)."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+
+from carepath.webapi.common.diagnostics_text import translator
+from carepath.webapi.staff.preview_text import Titles
+from carepath.webapi.staff.why_words import said
+from tests.webapi.conftest import Api
+from tests.webapi.staff.record_seed import in_care, logged_in, register, team
+
+ZH = translator("zh")
+ENGINE_WORDS = re.compile(r"condition held|event [a-z]+\.[a-z]+|every \d+d from|\bat GA \d|enrolled [+-]\d+d")
+
+
+def test_the_engines_record_of_a_firing_is_said_in_chinese() -> None:
+    assert said("every 3d from enrolled +1d (2026-03-02)", ZH) == "入组后1天起每3天一次"
+    assert said("every 14d from GA 24+0", ZH) == "孕24周起每2周一次"
+    assert said("event risk.changed; condition held", ZH) == "风险分级变化时（条件成立）"
+    assert said("at GA 23+4", ZH) == "孕23+4周时"
+    assert said("event lab.result (code=hb)", ZH, Titles(labs={"hb": "血红蛋白"})) == "血红蛋白结果回报时"
+    assert said("enrolled", ZH) == "入组时"
+    assert said("something else", ZH) == "something else"  # a record it cannot read, as it is
+
+
+def test_her_record_says_why_in_chinese_not_the_engines_words(app: Flask, api: Api) -> None:
+    browser, nurse_id = logged_in(app, "nurse.li", "nurse")
+    woman = register(api)
+    in_care(app, woman, team(app, members=((nurse_id, "nurse"),)), doctor=nurse_id)
+    text = browser.client.get(f"/staff/patients/{woman}").get_data(as_text=True)
+    shown = re.sub(r'title="[^"]*"', "", text)  # ids may stay in a tooltip for support
+    assert not ENGINE_WORDS.search(shown), ENGINE_WORDS.search(shown)
+    assert "风险分级变化时（条件成立）" in shown  # the tag log says why in Chinese
