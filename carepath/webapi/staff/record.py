@@ -162,14 +162,18 @@ def not_found() -> Any:
     return render_template("error.html", title=gettext("Not found"), message=message), 404
 
 
-def _tagged_by(by: str, titles: dict[str, str], names: dict[str, str]) -> str:
-    """Who changed a tag, in words: a rule (its pathway's title), an event, a staff member."""
+def _tagged_by(
+    by: str, titles: dict[str, str], names: dict[str, str], rules: dict[str, str] | None = None
+) -> str:
+    """Who changed a tag, in words: a rule (its title and its pathway's), an event, a staff
+    member. A rule without a title is not named by its id (issue 20): "a rule of …"."""
     if by.startswith("rule ") and "@" in by and "/" in by:
-        pathway, _, rest = by.removeprefix("rule ").partition("@")
-        rule = rest.rpartition("/")[2]
-        return str(
-            gettext("the rule %(rule)s of %(pathway)s", rule=rule, pathway=titles.get(pathway, pathway))
-        )
+        pathway, _, _ = by.removeprefix("rule ").partition("@")
+        rule = (rules or {}).get(by.removeprefix("rule "))
+        named = titles.get(pathway, pathway)
+        if rule is None:
+            return str(gettext("a rule of %(pathway)s", pathway=named))
+        return str(gettext("the rule %(rule)s of %(pathway)s", rule=rule, pathway=named))
     if by.startswith("event "):
         return str(gettext("an event from the HIS or her pages"))
     return names.get(by, by)

@@ -35,3 +35,23 @@ def test_her_record_says_why_in_chinese_not_the_engines_words(app: Flask, api: A
     shown = re.sub(r'title="[^"]*"', "", text)  # ids may stay in a tooltip for support
     assert not ENGINE_WORDS.search(shown), ENGINE_WORDS.search(shown)
     assert "风险分级变化时（条件成立）" in shown  # the tag log says why in Chinese
+
+
+def test_her_record_names_rules_by_title_and_keeps_ids_and_versions_out_of_the_text(
+    app: Flask, api: Api
+) -> None:
+    from carepath.store.models import OutboxRow
+
+    browser, nurse_id = logged_in(app, "nurse.li", "nurse")
+    woman = register(api)
+    in_care(app, woman, team(app, members=((nurse_id, "nurse"),)), doctor=nurse_id)
+    with app.extensions["carepath.db"].reading() as session:
+        fired = session.query(OutboxRow.rule_id, OutboxRow.version).filter_by(pregnancy_id=woman).all()
+    assert fired
+    text = browser.client.get(f"/staff/patients/{woman}").get_data(as_text=True)
+    shown = re.sub(r'title="[^"]*"', "", text)  # ids may stay in a tooltip for support
+    for rule_id, version in fired:
+        assert (
+            f" {rule_id} " not in shown and f">{rule_id}<" not in shown and f"规则 {rule_id}" not in shown
+        ), rule_id
+        assert version not in shown, version
