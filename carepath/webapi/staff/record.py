@@ -146,7 +146,7 @@ CARE_WHAT = {
     "responsible_nurse": label("Responsible nurse"),
     "case_manager": label("Case manager"),
 }
-CARE_ACTORS = {"registration": label("registration"), "migration": label("data migration")}
+CARE_ACTORS = {"registration": label("at registration"), "migration": label("data migration")}
 PRIORITY_TITLES = {"low": label("Low"), "normal": label("Normal"), "high": label("High"), "urgent": "Urgent"}
 
 
@@ -179,6 +179,21 @@ def _tagged_by(
     return names.get(by, by)
 
 
+def _care_actor(actor: str, names: dict[str, str]) -> str:
+    """Who changed her care, as a nurse says it (issue 20): a staff member by name, 建档时, or
+    系统（…） for a command or an import; never the label ``staff:12`` or ``cli:…``."""
+    if actor in names:
+        return names[actor]
+    if actor in CARE_ACTORS:
+        return str(gettext(CARE_ACTORS[actor]))
+    kind, _, who = actor.partition(":")
+    if kind in ("cli", "import", "system") and who:
+        return str(gettext("the system (%(who)s)", who=who))
+    if kind == "staff":
+        return str(gettext("a staff member"))
+    return actor
+
+
 def _local(value: str | datetime | None) -> str:
     if not value:
         return "—"
@@ -204,7 +219,7 @@ def _helpers() -> dict[str, Any]:
         # the engine's record of a firing, said in Chinese (issue 20 items 2 and 3)
         "why_said": lambda record: said(record, page_translate, titles()),
         "care_what": lambda w: gettext(CARE_WHAT[w]) if w in CARE_WHAT else w,
-        "care_actor": lambda a, names: names.get(a) or (gettext(CARE_ACTORS[a]) if a in CARE_ACTORS else a),
+        "care_actor": _care_actor,
     }
 
 

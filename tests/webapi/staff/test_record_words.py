@@ -55,3 +55,28 @@ def test_her_record_names_rules_by_title_and_keeps_ids_and_versions_out_of_the_t
             f" {rule_id} " not in shown and f">{rule_id}<" not in shown and f"规则 {rule_id}" not in shown
         ), rule_id
         assert version not in shown, version
+
+
+def test_the_care_history_names_who_did_it_not_an_actor_label(app: Flask, api: Api) -> None:
+    from carepath.store import care_teams
+    from carepath.store.scope import Actor
+    from tests.webapi.staff.record_seed import NOW
+
+    browser, nurse_id = logged_in(app, "nurse.li", "nurse")
+    woman = register(api)
+    first = team(app, members=((nurse_id, "nurse"),))
+    in_care(app, woman, first)  # by "staff:0", no one's id on this page
+    care_teams.set_care(
+        app.extensions["carepath.db"],
+        Actor("a", "cli", "demo-setup"),
+        woman,
+        team_id=first,
+        responsible_nurse_id=nurse_id,
+        reason="演示",
+        now=NOW,
+    )
+    text = browser.client.get(f"/staff/patients/{woman}").get_data(as_text=True)
+    shown = re.sub(r'title="[^"]*"', "", text)
+    for label in ("staff:0", "cli:demo-setup", ">registration<"):
+        assert label not in shown, label
+    assert "系统（demo-setup）" in shown
