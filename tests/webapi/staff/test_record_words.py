@@ -80,3 +80,14 @@ def test_the_care_history_names_who_did_it_not_an_actor_label(app: Flask, api: A
     for label in ("staff:0", "cli:demo-setup", ">registration<"):
         assert label not in shown, label
     assert "系统（demo-setup）" in shown
+
+
+def test_the_staff_home_lists_what_she_may_do_in_words_not_permission_ids(app: Flask) -> None:
+    from carepath.store.roles import ROLE_PERMISSIONS
+
+    browser, _ = logged_in(app, "nurse.li", "nurse")
+    text = browser.client.get("/").get_data(as_text=True)
+    shown = re.sub(r'title="[^"]*"', "", text)
+    assert 'class="permissions"' in shown
+    for permission in ROLE_PERMISSIONS["nurse"]:
+        assert f">{permission}<" not in shown and f"{permission} " not in shown, permission
