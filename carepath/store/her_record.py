@@ -33,7 +33,8 @@ from sqlalchemy.orm import Session
 from carepath.engine.catalogue import load_labs
 from carepath.engine.medications import STARTING_VOCABULARY
 from carepath.engine.timing import SendWindow
-from carepath.store import care_teams, consents, her_timeline, publishing
+from carepath.errors import CarepathError
+from carepath.store import care_teams, consents, her_timeline, pathways, publishing
 from carepath.store.crypto import FieldCipher, mask_name, mask_phone
 from carepath.store.db import Database
 from carepath.store.form_answers import forms
@@ -190,6 +191,8 @@ def her_record(
         confirmations = her_timeline.events_of(session, pregnancy.id, ("risk.confirmed",), her_timeline.SHOWN)
         titles = _pathway_titles(session, pregnancy.hospital_id, _pathways_named(entries))
         _explain(session, pregnancy, entries, timeline.rows, titles)
+        risk = _risk(session, pregnancy, facts, confirmations)
+        rule_titles = _rule_titles(session, pregnancy.hospital_id, entries, risk["history"])
         return {
             "pregnancy": pregnancy.id,
             "number": pregnancy.number,
@@ -204,7 +207,8 @@ def her_record(
             },
             "entries": entries,
             "more_entries": timeline.more,
-            "risk": _risk(session, pregnancy, facts, confirmations),
+            "risk": risk,
+            "rule_titles": rule_titles,
             "dating": _dating(session, pregnancy),
             "pathway_titles": titles,
             "labs": _labs(her_timeline.events_of(session, pregnancy.id, ("lab.result",), LABS_SHOWN)),
@@ -323,6 +327,45 @@ def _staff_names(session: Session, labels: Iterable[str]) -> dict[str, str]:
         return {}
     found = session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(sorted(ids)))).all()
     return {f"staff:{staff_id}": name for staff_id, name in found}
+
+
+def _rule_key(pathway: str, version: str | None, rule: str) -> str:
+    return f"{pathway}@{version}/{rule}" if version else f"{pathway}/{rule}"
+
+
+def _rule_titles(
+    session: Session, hospital_id: str, entries: list[dict[str, Any]], history: list[dict[str, Any]]
+) -> dict[str, str]:
+    """Each rule named on the record by its title (issue 20: titles, not ids), keyed as the tag
+    log names a rule (``pathway@version/rule``) or ``pathway/rule`` for the current version;
+    the actions and suggestions get theirs as ``rule_title``. A rule without a title is left out."""
+    wanted: set[tuple[str, str | None, str]] = set()
+    for entry in entries:
+        if entry["kind"] == "action" and entry.get("rule"):
+            wanted.add((entry["pathway"], entry.get("version"), entry["rule"]))
+        by = str(entry.get("by") or "") if entry["kind"] == "tag" else ""
+        if by.startswith("rule ") and "@" in by and "/" in by:
+            named, _, rest = by.removeprefix("rule ").partition("@")
+            at, _, rule = rest.rpartition("/")
+            wanted.add((named, at, rule))
+    wanted |= {(h["pathway"], None, h["rule"]) for h in history if h.get("rule")}
+    if not wanted:
+        return {}
+    library = pathways.library_for(session, hospital_id)
+    found: dict[str, str] = {}
+    for pathway_id, version, rule_id in wanted:
+        try:
+            pathway = library.loaded(pathway_id, version).pathway if version else library.current[pathway_id]
+            title = pathway.rule(rule_id).title
+        except (CarepathError, KeyError):  # a version no longer loaded: no title to say
+            continue
+        if title:
+            found[_rule_key(pathway_id, version, rule_id)] = title
+    for entry in [*entries, *history]:
+        if entry.get("rule") and entry.get("kind") in ("action", "suggested"):
+            key = _rule_key(entry["pathway"], entry.get("version"), entry["rule"])
+            entry["rule_title"] = found.get(key)
+    return found
 
 
 def _pathway_titles(session: Session, hospital_id: str, names: set[str]) -> dict[str, str]:

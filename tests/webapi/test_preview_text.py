@@ -266,3 +266,36 @@ def test_the_weight_gain_leaf_is_said_in_words() -> None:
         describe_condition(either)
         == "weight gain below the recommended range or weight gain above the recommended range"
     )
+
+
+TITLED = b"""
+pathway: t
+title: t
+rules:
+  - id: r
+    on: enrolled
+    when:
+      any:
+        - lab: {code: bp_systolic, gte: 160}
+        - answer: {form: bp-log, item: symptoms, contains: headache}
+        - event: {field: data.code, startswith: O15}
+        - icd10: [O24]
+    do: [{push: {content: week-24}}]
+"""
+
+
+def test_a_condition_names_labs_form_items_choices_and_diagnoses_by_their_titles(app) -> None:
+    # issue 20: "化验 bp_systolic ≥ 160" is read by a nurse; she reads "收缩压 ≥ 160 mmHg"
+    when = compile_units([Unit("t.yaml", TITLED)]).pathways[0].rules[0].when
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        from carepath.webapi.staff.editor_preview import titles
+
+        named = titles()
+    said = describe_condition(when, ZH, named)
+    assert "收缩压 ≥ 160 mmHg" in said
+    assert "家庭血压记录「现在有没有以下感觉（可多选）」 包含 「头痛」" in said
+    assert "子痫（O15）" in said and "妊娠合并糖尿病（O24）" in said
+    for word in ("bp_systolic", "bp-log", "headache", "化验", "问卷答案", "data.code", "事件字段"):
+        assert word not in said, word
+    # without titles the ids stay (the engine's record, the CLI)
+    assert "bp_systolic" in describe_condition(when, ZH)

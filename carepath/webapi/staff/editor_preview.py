@@ -34,6 +34,7 @@ from carepath.delivery.preview import ChannelView, preview_views
 from carepath.engine.catalogue import load_labs
 from carepath.engine.facts import Event, Facts
 from carepath.engine.forms import load_forms
+from carepath.engine.icd10 import who_catalogue
 from carepath.engine.preview import Preview, persona_facts, persona_patient, preview
 from carepath.errors import CarepathError, CompileError, Problem
 from carepath.store import authoring, pathways, publishing
@@ -155,10 +156,29 @@ class Shown:
 
 
 def titles() -> Titles:
-    """The forms' and labs' titles the reasons name, in the page's language."""
-    chinese = str(get_locale() or "").startswith("zh")
+    """The forms' and labs' titles the reasons name, in the page's language; a condition's
+    form items, choices and ICD-10 codes by their names too (issue 20: titles, not ids)."""
+    return _titles(str(get_locale() or "").startswith("zh"))
+
+
+@functools.cache
+def _titles(chinese: bool) -> Titles:
+    """Built once per language and process: the workspace's list asks once per task shown."""
     labs = {code: (lab.zh if chinese else lab.en) for code, lab in _labs().items()}
-    return Titles(forms={form_id: form.title for form_id, form in _forms().items()}, labs=labs)
+    forms = _forms()
+    items = {f"{f.id}.{i.id}": i.label for f in forms.values() for i in f.items}
+    choices = {
+        f"{f.id}.{i.id}={c.value}": c.label for f in forms.values() for i in f.items for c in i.choices
+    }
+    icd10 = {c.code: (c.name_zh or c.title_en) if chinese else c.title_en for c in who_catalogue().values()}
+    return Titles(
+        forms={form_id: form.title for form_id, form in forms.items()},
+        labs=labs,
+        lab_units={code: lab.unit for code, lab in _labs().items() if lab.unit},
+        items=items,
+        choices=choices,
+        icd10=icd10,
+    )
 
 
 _forms = functools.cache(load_forms)

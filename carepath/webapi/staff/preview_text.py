@@ -194,6 +194,15 @@ class Titles:
 
     forms: Mapping[str, str] = field(default_factory=dict)
     labs: Mapping[str, str] = field(default_factory=dict)
+    #: a condition's names (issue 20: "titles, not ids"): a lab's unit by code, a form item's
+    #: label by ``form.item``, a choice's label by ``form.item=value``, an ICD-10 name by code
+    lab_units: Mapping[str, str] = field(default_factory=dict)
+    items: Mapping[str, str] = field(default_factory=dict)
+    choices: Mapping[str, str] = field(default_factory=dict)
+    icd10: Mapping[str, str] = field(default_factory=dict)
+
+
+_NO_TITLES = Titles()
 
 
 def _say(key: str, /, **args: object) -> Text:
@@ -221,9 +230,12 @@ def record(item: PreviewItem) -> str:
 # --- conditions in words -------------------------------------------------------------------------
 
 
-def describe_condition(condition: Condition | None, translate: Translate = untranslated) -> str:
-    """A condition in words, as the page shows it next to a fired rule ("" for none)."""
-    return "" if condition is None else _render(_condition(condition), translate)
+def describe_condition(
+    condition: Condition | None, translate: Translate = untranslated, titles: Titles | None = None
+) -> str:
+    """A condition in words, as the page shows it next to a fired rule ("" for none); with
+    ``titles``, labs, form items, choices and ICD-10 codes by their names."""
+    return "" if condition is None else _render(_condition(condition, titles or _NO_TITLES), translate)
 
 
 def _joined(items: Sequence[Text | str], key: str) -> Text | str:
@@ -234,11 +246,10 @@ def _joined(items: Sequence[Text | str], key: str) -> Text | str:
     return joined
 
 
-def _condition(condition: Condition) -> Text | str:
-    if isinstance(condition, AllOf):
-        return _joined([_grouped(item) for item in condition.items], "cond/and") if condition.items else ""
-    if isinstance(condition, AnyOf):
-        return _joined([_grouped(item) for item in condition.items], "cond/or") if condition.items else ""
+def _condition(condition: Condition, titles: Titles) -> Text | str:
+    if isinstance(condition, AllOf | AnyOf):
+        key = "cond/and" if isinstance(condition, AllOf) else "cond/or"
+        return _joined([_grouped(item, titles) for item in condition.items], key) if condition.items else ""
     if isinstance(condition, Not):
         inner = condition.item
         if isinstance(inner, HasTag):
@@ -248,17 +259,18 @@ def _condition(condition: Condition) -> Text | str:
         if isinstance(inner, HasMedication):
             return _say("cond/not-medication", medications=_medications(inner))
         if isinstance(inner, HasCode):
-            return _say("cond/not-icd10", codes=_joined([_pattern(p) for p in inner.patterns], "cond/or"))
-        return _say("cond/not", item=_grouped(inner))
+            codes = _joined([_pattern(p, titles) for p in inner.patterns], "cond/or")
+            return _say("cond/not-icd10", codes=codes)
+        return _say("cond/not", item=_grouped(inner, titles))
     if isinstance(condition, HasTag):
         return _say("cond/tag", tags=_joined(sorted(condition.tags), "cond/or"))
     if isinstance(condition, HasVisit):
         return _say("cond/visit", kinds=_joined(sorted(condition.kinds), "cond/or"))
     if isinstance(condition, HasCode):
-        return _say("cond/icd10", codes=_joined([_pattern(p) for p in condition.patterns], "cond/or"))
+        return _say("cond/icd10", codes=_joined([_pattern(p, titles) for p in condition.patterns], "cond/or"))
     if isinstance(condition, HasMedication):
         return _say("cond/medication", medications=_medications(condition))
-    return _compare(condition)
+    return _compare(condition, titles)
 
 
 def _medication(code: str) -> Text | str:
@@ -270,22 +282,27 @@ def _medications(node: HasMedication) -> Text | str:
     return _joined([_medication(code) for code in sorted(node.codes)], "cond/or")
 
 
-def _grouped(condition: Condition) -> Text | str:
-    text = _condition(condition)
+def _grouped(condition: Condition, titles: Titles) -> Text | str:
+    text = _condition(condition, titles)
     grouped = isinstance(condition, AllOf | AnyOf) and len(condition.items) > 1
     return _say("cond/group", text=text) if grouped else text
 
 
-def _pattern(pattern: CodePattern) -> str:
+def _pattern(pattern: CodePattern, titles: Titles) -> Text | str:
+    if pattern.prefix and pattern.prefix in titles.icd10:  # the diagnosis by its name, code aside
+        return _say("cond/code-named", name=titles.icd10[pattern.prefix], code=pattern.prefix)
     return f"{pattern.prefix}*" if pattern.prefix else f"{pattern.low}–{pattern.high}"
 
 
-def _compare(node: Compare) -> Text:
+def _compare(node: Compare, titles: Titles) -> Text:
     if node.fact == "weight_gain_status" and node.op in ("eq", "ne", "in"):
         return _weight_gain(node)
     key = ".".join(node.key)
-    if node.key and f"fact/{node.fact}" in SENTENCES and node.fact in ("lab", "answer", "event"):
-        name: Text | str = _say(f"fact/{node.fact}", key=key)
+    titled = _titled_name(node, titles)
+    if titled is not None:
+        name: Text | str = titled
+    elif node.key and f"fact/{node.fact}" in SENTENCES and node.fact in ("lab", "answer", "event"):
+        name = _say(f"fact/{node.fact}", key=key)
     elif node.key:
         name = f"{node.fact}[{key}]"
     elif f"fact/{node.fact}" in SENTENCES:
@@ -293,7 +310,7 @@ def _compare(node: Compare) -> Text:
     else:
         name = node.fact
     values: Sequence[Any] = node.value if isinstance(node.value, tuple) else (node.value,)
-    shown = [_value(node.fact, v) for v in values]
+    shown = [_titled_value(node, v, titles) or _value(node.fact, v) for v in values]
     if node.op == "between" and len(shown) == 2:
         value: Text | str = _say("cond/between", low=shown[0], high=shown[1])
     elif node.op == "between":
@@ -302,6 +319,39 @@ def _compare(node: Compare) -> Text:
         value = _joined(shown, "cond/list")
     op: Text | str = _say(f"op/{node.op}") if node.op in _WORD_OPS else _OPS.get(node.op, node.op)
     return _say("cond/compare", name=name, op=op, value=value)
+
+
+def _titled_name(node: Compare, titles: Titles) -> Text | str | None:
+    """A keyed fact by its title: a lab by its name, a form's item as 「form」「label」, the
+    event's code as such; None when the titles do not know it (the id is said then)."""
+    if node.fact == "lab" and len(node.key) == 1 and node.key[0] in titles.labs:
+        return titles.labs[node.key[0]]
+    if node.fact == "answer" and len(node.key) == 2:
+        form, item = node.key
+        label = titles.items.get(f"{form}.{item}")
+        if item == "score" and form in titles.forms:
+            return _say("fact/answer-score", form=titles.forms[form])
+        if label is not None and form in titles.forms:
+            return _say("fact/answer-titled", form=titles.forms[form], item=label)
+    if node.fact == "event" and node.key in (("data", "code"), ("code",)) and titles.icd10:
+        return _say("fact/event-code")
+    return None
+
+
+def _titled_value(node: Compare, value: Any, titles: Titles) -> Text | str | None:
+    """A compared value by its title: a choice's label, a lab value with its unit, a code
+    prefix with its ICD-10 name; None to say it as the record does."""
+    if node.fact == "answer" and len(node.key) == 2 and isinstance(value, str):
+        label = titles.choices.get(f"{node.key[0]}.{node.key[1]}={value}")
+        return _say("cond/choice", label=label) if label is not None else None
+    if node.fact == "lab" and len(node.key) == 1 and isinstance(value, int | float):
+        unit = titles.lab_units.get(node.key[0])
+        return f"{value:g} {unit}" if unit else None
+    if node.fact == "event" and isinstance(value, str) and value in titles.icd10:
+        return _say("cond/code-named", name=titles.icd10[value], code=value)
+    if node.fact == "event" and isinstance(value, str) and value in titles.labs:
+        return titles.labs[value]
+    return None
 
 
 def _value(fact: str, value: Any) -> Text | str:
@@ -333,9 +383,10 @@ def why(item: PreviewItem, translate: Translate = untranslated, titles: Titles |
         return record(item)
     when = _when(item.trigger, titles or Titles())
     pathway = item.pathway_title.removesuffix("路径") or item.row.pathway
-    if item.condition is not None and _condition(item.condition):
+    named = titles or _NO_TITLES
+    if item.condition is not None and _condition(item.condition, named):
         text = _say(
-            "why/sentence-condition", when=when, pathway=pathway, condition=_condition(item.condition)
+            "why/sentence-condition", when=when, pathway=pathway, condition=_condition(item.condition, named)
         )
     else:
         text = _say("why/sentence", when=when, pathway=pathway)
@@ -441,6 +492,18 @@ def _event(trigger: OnEvent, titles: Titles) -> Text:
         text = _say("why/event", type=trigger.type)
     rest = ", ".join(f"{k}={v}" for k, v in trigger.filters if k != named)
     return _say("why/event-filters", event=text, filters=rest) if rest else text
+
+
+# --- issue 20: a condition by its titles (labs, form items and choices, ICD-10 names) ---------
+SENTENCES.update(
+    [
+        sentence("fact/answer-titled", "{form} «{item}»"),
+        sentence("fact/answer-score", "{form} score"),
+        sentence("fact/event-code", "the event's code"),
+        sentence("cond/choice", "«{label}»"),
+        sentence("cond/code-named", "{name} ({code})"),
+    ]
+)
 
 
 # --- issue 16 item 5: a clinician's confirmation of her colour, and the leaf that asks for one ---

@@ -29,7 +29,10 @@ from carepath.store.record_actions import RecordActionError
 from carepath.store.roles import label
 from carepath.store.scope import PregnancyNotFoundError, audit
 from carepath.webapi.auth.permissions import can, current_staff, record_not_found, require
+from carepath.webapi.common.diagnostics_text import page_translate
 from carepath.webapi.staff import record_dating
+from carepath.webapi.staff.editor_preview import titles
+from carepath.webapi.staff.why_words import said
 
 blp = Blueprint("staff_record", __name__, url_prefix="/staff/patients")
 
@@ -143,7 +146,7 @@ CARE_WHAT = {
     "responsible_nurse": label("Responsible nurse"),
     "case_manager": label("Case manager"),
 }
-CARE_ACTORS = {"registration": label("registration"), "migration": label("data migration")}
+CARE_ACTORS = {"registration": label("at registration"), "migration": label("data migration")}
 PRIORITY_TITLES = {"low": label("Low"), "normal": label("Normal"), "high": label("High"), "urgent": "Urgent"}
 
 
@@ -159,17 +162,36 @@ def not_found() -> Any:
     return render_template("error.html", title=gettext("Not found"), message=message), 404
 
 
-def _tagged_by(by: str, titles: dict[str, str], names: dict[str, str]) -> str:
-    """Who changed a tag, in words: a rule (its pathway's title), an event, a staff member."""
+def _tagged_by(
+    by: str, titles: dict[str, str], names: dict[str, str], rules: dict[str, str] | None = None
+) -> str:
+    """Who changed a tag, in words: a rule (its title and its pathway's), an event, a staff
+    member. A rule without a title is not named by its id (issue 20): "a rule of …"."""
     if by.startswith("rule ") and "@" in by and "/" in by:
-        pathway, _, rest = by.removeprefix("rule ").partition("@")
-        rule = rest.rpartition("/")[2]
-        return str(
-            gettext("the rule %(rule)s of %(pathway)s", rule=rule, pathway=titles.get(pathway, pathway))
-        )
+        pathway, _, _ = by.removeprefix("rule ").partition("@")
+        rule = (rules or {}).get(by.removeprefix("rule "))
+        named = titles.get(pathway, pathway)
+        if rule is None:
+            return str(gettext("a rule of %(pathway)s", pathway=named))
+        return str(gettext("the rule %(rule)s of %(pathway)s", rule=rule, pathway=named))
     if by.startswith("event "):
         return str(gettext("an event from the HIS or her pages"))
     return names.get(by, by)
+
+
+def _care_actor(actor: str, names: dict[str, str]) -> str:
+    """Who changed her care, as a nurse says it (issue 20): a staff member by name, 建档时, or
+    系统（…） for a command or an import; never the label ``staff:12`` or ``cli:…``."""
+    if actor in names:
+        return names[actor]
+    if actor in CARE_ACTORS:
+        return str(gettext(CARE_ACTORS[actor]))
+    kind, _, who = actor.partition(":")
+    if kind in ("cli", "import", "system") and who:
+        return str(gettext("the system (%(who)s)", who=who))
+    if kind == "staff":
+        return str(gettext("a staff member"))
+    return actor
 
 
 def _local(value: str | datetime | None) -> str:
@@ -194,8 +216,10 @@ def _helpers() -> dict[str, Any]:
         "dating_method": lambda v: gettext(DATING_METHODS[v]) if v in DATING_METHODS else v,
         "dating_details": record_dating.details,
         "tagged_by": _tagged_by,
+        # the engine's record of a firing, said in Chinese (issue 20 items 2 and 3)
+        "why_said": lambda record: said(record, page_translate, titles()),
         "care_what": lambda w: gettext(CARE_WHAT[w]) if w in CARE_WHAT else w,
-        "care_actor": lambda a, names: names.get(a) or (gettext(CARE_ACTORS[a]) if a in CARE_ACTORS else a),
+        "care_actor": _care_actor,
     }
 
 

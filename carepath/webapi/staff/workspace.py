@@ -32,6 +32,7 @@ from carepath.webapi.auth.permissions import can, current_staff, record_not_foun
 from carepath.webapi.common.diagnostics_text import page_translate
 from carepath.webapi.staff.editor_preview import titles
 from carepath.webapi.staff.preview_text import why as why_sentence
+from carepath.webapi.staff.why_words import said
 
 blp = Blueprint("staff_work", __name__, url_prefix="/staff/work")
 
@@ -96,7 +97,7 @@ def why_words(found: workspace.Why | None, at: datetime | None = None) -> dict[s
     return {
         "pathway": found.pathway_title,
         "rule": found.rule_title,
-        "sentence": sentence or found.record,
+        "sentence": sentence or said(found.record, page_translate, titles()),
         "event": f"{event}（{detail}）" if event and isinstance(detail, str) else event,
         "event_at": found.event_at,
     }
