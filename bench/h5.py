@@ -36,9 +36,11 @@ created and dropped. Never part of the pass/fail test run.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import http.client
 import itertools
 import os
+import pstats
 import re
 import socket
 import subprocess
@@ -78,6 +80,7 @@ from carepath.store.crypto import FieldCipher, new_key  # noqa: E402
 from carepath.store.db import Database, upgrade  # noqa: E402
 from carepath.store.registration_form import NOTICE_VERSION, check_form, screen_form  # noqa: E402
 from carepath.store.scope import Actor  # noqa: E402
+from carepath.webapi import create_app  # noqa: E402
 from tests.fakes.providers import FakeProviders  # noqa: E402
 
 HOSPITAL = "bench"
@@ -86,6 +89,8 @@ OPENID = "o-bench-1"
 #: The BP log's answers: a normal reading, and the worst case (severe BP with a danger symptom:
 #: two urgent doctor tasks and the urgent advice filed in her inbox, all in the submit).
 NORMAL_READING = {"time_of_day": "evening", "systolic": "128", "diastolic": "82", "symptoms": "none"}
+#: Severe submits profiled in this process (the first 3 warm it).
+PROFILED = 23
 SEVERE_READING = {"time_of_day": "evening", "systolic": "166", "diastolic": "104", "symptoms": "headache"}
 
 
@@ -405,10 +410,79 @@ def form_rounds(groups: list[list[Browser]], access_log: Path) -> dict[str, tupl
         ):
             first = len(access_log.read_text().splitlines())
             waited = all_at_once(group, step)
+            for _ in range(100):  # gunicorn logs a request after its answer: wait for every line
+                if len(access_log.read_text().splitlines()) >= first + len(group):
+                    break
+                time.sleep(0.02)
             waits, lines = steps.setdefault(name, ([], []))
             waits.append(waited)
             lines.append((first, len(access_log.read_text().splitlines())))
     return steps
+
+
+def where(filename: str) -> str:
+    """The package a profiled function belongs to (carepath's by subpackage)."""
+    if "/carepath/" in filename:
+        parts = filename.split("/carepath/", 1)[1].split("/")
+        return "carepath." + (parts[0] if len(parts) > 1 else parts[0].removesuffix(".py"))
+    for name in ("sqlalchemy", "psycopg", "jinja2", "werkzeug", "flask", "jsonschema", "markdown", "yaml"):
+        if f"/{name}/" in filename:
+            return name
+    return (
+        "python (stdlib, builtins: I/O waits on PostgreSQL included)"
+        if "site-packages" not in filename
+        else "other"
+    )
+
+
+def profile_submits(config: dict[str, str], browsers: list[Browser], reading: dict[str, str]) -> None:
+    """Her submits in this process (the app as gunicorn runs it, her browser's cookie), the
+    first few to warm, then the rest under cProfile: where one submit's time goes, by package."""
+    os.environ.update(config)
+    app = create_app()
+    profiler = cProfile.Profile()
+    timings = []
+    for number, browser in enumerate(browsers):
+        client = app.test_client()
+        name, value = browser.cookie.split("=", 1)
+        client.set_cookie(name, value, path="/h5")
+        page = client.get(browser.form).get_data(as_text=True)
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        token = re.search(r'name="submission" value="([^"]+)"', page)
+        assert csrf and token, f"no form to submit: {page[:300]}"
+        data = {"csrf_token": csrf.group(1), "submission": token.group(1), **reading}
+        data["measured_on"] = datetime.now(UTC).date().isoformat()
+        warm = number < 3
+        began = time.perf_counter()
+        if not warm:
+            profiler.enable()
+        answer = client.post(browser.form, data=data)
+        if not warm:
+            profiler.disable()
+            timings.append((time.perf_counter() - began) * 1000)
+        assert answer.status_code == 303, answer.status_code
+    stats = pstats.Stats(profiler)
+    total = sum(t for _, _, t, _, _ in stats.stats.values())  # type: ignore[attr-defined]
+    by_package: dict[str, float] = defaultdict(float)
+    for (filename, _, _), (_, _, own, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        by_package[where(filename)] += own
+    median = sorted(timings)[len(timings) // 2]
+    print(
+        f"her severe submit in this process, under cProfile: median {median:.0f} ms "
+        f"({len(timings)} submits); its time by package (own time):"
+    )
+    for name, own in sorted(by_package.items(), key=lambda kv: -kv[1])[:10]:
+        print(f"  {name:60s} {own / total * 100:5.1f} %")
+    print("  the functions with most cumulative time:")
+    stats.sort_stats("cumulative")
+    for (filename, line, name), (_, calls, _, cumulative, _) in sorted(
+        stats.stats.items(),
+        key=lambda kv: -kv[1][3],  # type: ignore[attr-defined]
+    )[:40]:
+        if "/carepath/" in filename:
+            short = filename.split("/carepath/", 1)[1]
+            each = cumulative / len(timings) * 1000
+            print(f"    {each:6.1f} ms  {short}:{line} {name} ({calls // len(timings)} calls)")
 
 
 @contextmanager
@@ -613,10 +687,10 @@ def main() -> None:
         report_server(access_log, warm, "GET /h5/sign-in/wechat/return ", "sign-in callback")
         report_cpu(server, cpu, args.women * args.rounds, "sign-in (page, callback)")
         began = time.perf_counter()
-        with_forms = women_with_forms(url, config, 8 + args.rounds * args.women, port, fake)
+        with_forms = women_with_forms(url, config, 8 + args.rounds * args.women + PROFILED, port, fake)
         took = time.perf_counter() - began
         print(f"({len(with_forms)} women sent the BP log through the engine and signed in, {took:.0f} s)")
-        warming, registered = with_forms[:8], with_forms[8:]
+        warming, registered, spare = with_forms[:8], with_forms[8:-PROFILED], with_forms[-PROFILED:]
         form_rounds([warming[:4], warming[4:]], access_log)  # warm: a submit of each kind per worker
         women = registered[: args.women]
         reading_round(women)  # warm: each woman's first look marks her item read
@@ -635,7 +709,8 @@ def main() -> None:
             method = "POST" if name.startswith("submit") else "GET"
             report_server(access_log, 0, f"{method} /h5/forms/", name, spans)
         report_cpu(server, cpu, sum(len(g) for g in groups[: args.rounds]), "her form (page, submit, answer)")
-        print("one submit, alone, timed in this process (median ms):")
+        profile_submits(config, spare, SEVERE_READING)
+        print("one registration submit, alone, timed in this process (median ms):")
         for name, ms in sorted(breakdown(url, config, 20).items(), key=lambda kv: -kv[1]):
             print(f"  {name:44s} {ms:7.1f}")
     finally:
