@@ -377,8 +377,11 @@ def submitting(reading: dict[str, str]) -> Callable[[Browser], str | None]:
         body = urlencode(
             {"csrf_token": csrf.group(1), "submission": token.group(1), "measured_on": today, **reading}
         )
-        status, _ = browser.request("POST", browser.form, body)
-        return None if status == 303 and browser.location.endswith(browser.form) else f"submit {status}"
+        status, page = browser.request("POST", browser.form, body)
+        if status == 303 and browser.location.endswith(browser.form):
+            return None
+        said = re.findall(r'role="alert"[^>]*>([^<]+)<', page)
+        return f"submit {status} {said} (woman {browser.n}, {browser.form}, measured on {today})"
 
     return submit
 
