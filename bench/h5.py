@@ -327,10 +327,12 @@ def women_with_forms(
         answer.read()
         browser.request("GET", (answer.getheader("Location") or "").split(str(port), 1)[1])
         _, page = browser.request("GET", "/h5/forms")
-        found = re.search(r'href="(/h5/forms/\d+)"', page)
-        if not found:
-            raise SystemExit(f"woman {n} was sent no form (signed in: {browser.location})")
-        browser.form = found.group(1)
+        for link in re.findall(r'href="(/h5/forms/\d+)"', page):  # another form may be due too (EPDS)
+            if 'name="systolic"' in browser.request("GET", link)[1]:
+                browser.form = link
+                break
+        else:
+            raise SystemExit(f"woman {n} was sent no BP log (signed in: {browser.location})")
         browsers.append(browser)
     fake.web.openid = OPENID
     return browsers
