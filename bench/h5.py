@@ -440,6 +440,37 @@ def where(filename: str) -> str:
     )
 
 
+def profile_home(config: dict[str, str], browsers: list[Browser]) -> None:
+    """Her home in this process for each woman (the first 3 warm it), under cProfile: the
+    carepath functions with most time per page."""
+    os.environ.update(config)
+    app = create_app()
+    profiler = cProfile.Profile()
+    timings = []
+    for number, browser in enumerate(browsers):
+        client = app.test_client()
+        name, value = browser.cookie.split("=", 1)
+        client.set_cookie(name, value, path="/h5")
+        began = time.perf_counter()
+        if number >= 3:
+            profiler.enable()
+        answer = client.get("/h5/")
+        if number >= 3:
+            profiler.disable()
+            timings.append((time.perf_counter() - began) * 1000)
+        assert answer.status_code == 200, answer.status_code
+    stats = pstats.Stats(profiler)
+    print(f"her home in this process, under cProfile: median {sorted(timings)[len(timings) // 2]:.0f} ms")
+    for (filename, line, function), (_, calls, _, cumulative, _) in sorted(
+        stats.stats.items(),  # type: ignore[attr-defined]
+        key=lambda kv: -kv[1][3],
+    )[:40]:
+        if "/carepath/" in filename:
+            short = filename.split("/carepath/", 1)[1]
+            each = cumulative / len(timings) * 1000
+            print(f"    {each:6.1f} ms  {short}:{line} {function} ({calls // len(timings)} calls)")
+
+
 def profile_submits(config: dict[str, str], browsers: list[Browser], reading: dict[str, str]) -> None:
     """Her submits in this process (the app as gunicorn runs it, her browser's cookie), the
     first few to warm, then the rest under cProfile: where one submit's time goes, by package."""
@@ -714,6 +745,7 @@ def main() -> None:
             method = "POST" if name.startswith("submit") else "GET"
             report_server(access_log, 0, f"{method} /h5/forms/", name, spans)
         report_cpu(server, cpu, sum(len(g) for g in groups[: args.rounds]), "her form (page, submit, answer)")
+        profile_home(config, spare)
         profile_submits(config, spare, SEVERE_READING)
         print("one registration submit, alone, timed in this process (median ms):")
         for name, ms in sorted(breakdown(url, config, 20).items(), key=lambda kv: -kv[1]):
