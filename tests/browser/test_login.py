@@ -84,7 +84,11 @@ def test_admin_creates_staff_and_assigns_a_role(
     reviewer = new_page()
     log_in(reviewer, "li.shenhe", "a long enough password")
     reviewer.wait_for_url(f"{live_server.url}/")
-    assert "pathway.review" in reviewer.locator("ul.permissions").inner_text()
+    # what the role allows, in words (the permission's id only in a tooltip, for support)
+    granted = reviewer.locator("ul.permissions")
+    assert "审核并批准他人编写的路径草稿" in granted.inner_text()
+    assert "pathway.review" not in granted.inner_text()
+    assert granted.locator('li[title="pathway.review"]').count() == 1
     assert reviewer.get_by_role("link", name="用户及角色管理").count() == 0
 
 
