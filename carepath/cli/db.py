@@ -27,3 +27,15 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+@db.command("backfill-lookups")
+@click.option("--page", type=click.IntRange(min=1), default=1000, show_default=True, help="Rows per transaction.")
+def db_backfill_lookups(page: int) -> None:
+    """Fill the search lookups rows written before migration 0026 lack (names' keyed hashes,
+    stored EDDs), page by page with the configured keys; safe to stop and run again."""
+    from carepath.store.lookups import backfill
+
+    app = load_app()
+    done = backfill(app.extensions["carepath.db"], app.extensions["carepath.cipher"], page=page)
+    click.echo(f"filled {done.names} name lookups and {done.edds} stored EDDs", err=True)

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import os
+import unicodedata
 from collections.abc import Mapping
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -97,6 +98,13 @@ class FieldCipher:
         """Keyed hash of a normalised value; ``kind`` keeps ID and phone hashes apart."""
         normalised = "".join(value.split()).upper()
         return hmac.new(self._lookup_key, f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()
+
+    def name_hash(self, name: str) -> str:
+        """Keyed hash of a name for exact search (issue 21): NFKC first, so a full-width or
+        compatibility form of the same characters matches, then trimmed and without inner
+        spaces ("王 小红", "王小红 " and "王小红" are one name). Uppercased like every lookup, so
+        "Li Na" and "LINA" match too: a name is matched by its letters, not its spelling case."""
+        return self.lookup_hash("name", unicodedata.normalize("NFKC", name))
 
 
 def mask_id_number(value: str) -> str:

@@ -213,6 +213,7 @@ def persist_many(session: Session, decisions: Sequence[Decision], now: datetime)
         pregnancy, evaluation = decision.pregnancy, decision.evaluation
         pregnancy.state = dump_state(evaluation.state)
         pregnancy.risk_colour = evaluation.state.facts.risk_colour
+        pregnancy.edd = evaluation.state.facts.edd  # redating moves it (0026)
         pregnancy.status = evaluation.state.facts.status
         pregnancy.evaluated_at = now
         pregnancy.next_wakeup = evaluation.next_wakeup

@@ -191,3 +191,4 @@ def _update_identity(
     name = event.name or (event.data.get("name") if event.type.startswith("patient.") else None)
     if name:
         patient.name_sealed = cipher.seal(str(name))
+        patient.name_hash = cipher.name_hash(str(name))

@@ -8,12 +8,13 @@ phone numbers and names are stored sealed (``*_sealed``) beside a keyed hash for
 from __future__ import annotations
 
 from datetime import UTC as TZ_UTC
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -193,6 +194,9 @@ class Patient(Base):
     hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"), index=True)
     his_patient_id: Mapped[str | None] = mapped_column(String(64))
     name_sealed: Mapped[str | None] = mapped_column(Text)
+    # keyed hash of the normalised name (``FieldCipher.name_hash``, 0026): find a woman by her
+    # exact name with an index; filled for old rows by ``carepath db backfill-lookups``
+    name_hash: Mapped[str | None] = mapped_column(String(64))
     id_number_sealed: Mapped[str | None] = mapped_column(Text)
     id_number_hash: Mapped[str | None] = mapped_column(String(64))
     phone_sealed: Mapped[str | None] = mapped_column(Text)
@@ -203,6 +207,7 @@ class Patient(Base):
         # unique (0019): one woman per ID number in a hospital (NULLs never collide)
         Index("ix_patients_id_number", "hospital_id", "id_number_hash", unique=True),
         Index("ix_patients_phone", "hospital_id", "phone_hash"),
+        Index("ix_patients_name", "hospital_id", "name_hash"),
     )
 
 
@@ -234,12 +239,18 @@ class Pregnancy(Base):
     # ``state``'s ``facts.risk_colour``, kept beside it on every write (0025): lists count and
     # filter by colour without reading each woman's whole state (docs/workspace-performance.md).
     risk_colour: Mapped[str | None] = mapped_column(String(16))
+    # her EDD as her dating gives it now (the state's derived ``edd``), kept beside it on every
+    # write (0026) because redating moves it: a week range is an indexed EDD range in SQL
+    edd: Mapped[date | None] = mapped_column(Date)
     last_occurred_at: Mapped[datetime | None]  # latest external event applied
     evaluated_at: Mapped[datetime | None]
     next_wakeup: Mapped[datetime | None] = mapped_column(UTC, index=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
-    __table_args__ = (UniqueConstraint("hospital_id", "his_pregnancy_id"),)
+    __table_args__ = (
+        UniqueConstraint("hospital_id", "his_pregnancy_id"),
+        Index("ix_pregnancies_edd", "hospital_id", "edd"),
+    )
 
 
 class DatingRecord(Base):

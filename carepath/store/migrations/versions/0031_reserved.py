@@ -1,0 +1,23 @@
+"""reserved for issue 22 (helper dispatch)
+
+Revision ID: 0031
+Revises: 0030
+Create Date: 2026-12-07 18:30:00
+
+Reserved on main so parallel work keeps one chain; the owner fills it in (or leaves it a no-op).
+"""
+
+from __future__ import annotations
+
+revision = "0031"
+down_revision = "0030"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
