@@ -117,13 +117,18 @@ def logout() -> Any:
 #: endpoint, or by its path when another package adds it later).
 HOME_PAGES: tuple[tuple[str, str, str], ...] = (
     (lazy_gettext("My work"), "staff_work.work", "task.work"),
+    (lazy_gettext("High-risk register"), "/staff/register", "patient.read"),  # issue 21
     (lazy_gettext("Patients"), "/staff/patients", "patient.read"),
+    (lazy_gettext("Register a woman"), "/staff/desk", "patient.register"),  # issue 21
+    (lazy_gettext("Batch actions"), "/staff/batches", "batch.run"),  # issue 21
     (lazy_gettext("Teams"), "/staff/teams", "staff.manage"),
     (lazy_gettext("Editor"), "editor.index", "pathway.read"),
     (lazy_gettext("Preview"), "editor_preview.preview_page", "pathway.read"),
     (lazy_gettext("Review"), "editor_review.review_list", "content.read"),
     (lazy_gettext("Review workflow"), "editor_review.policy_page", "workflow.configure"),
     (lazy_gettext("Staff and roles"), "staff_admin.staff_list", "staff.manage"),
+    (lazy_gettext("Requests from women"), "/staff/requests", "deletion.handle"),  # issue 21
+    (lazy_gettext("Audit log"), "/staff/audit", "audit.read"),  # issue 21
 )
 
 
