@@ -121,6 +121,19 @@ def _statement(
     return statement
 
 
+def cohort(session: Session, cipher: FieldCipher, actor: Actor, query: PregnancyQuery, now: datetime) -> Any:
+    """The ids of every pregnancy ``actor`` may see that the query's filters select, as one SQL
+    statement (batch actions run on it, issue 21 item 4). A name selects through her name's
+    keyed hash (exact only); ``limit`` and ``after`` are ignored: a cohort is all of them."""
+    today = SendWindow().local_date(now)
+    statement = _statement(actor, cipher, query, now, today, dialect=session.get_bind().dialect.name)
+    if query.name is not None:
+        statement = statement.where(
+            Patient.name_hash == cipher.name_hash(query.name), Patient.hospital_id == actor.hospital_id
+        )
+    return statement.with_only_columns(Pregnancy.id).order_by(Pregnancy.id)
+
+
 def _name_matches(cipher: FieldCipher, sealed: str | None, name: str, mode: str) -> bool:
     if not sealed:
         return False
