@@ -31,8 +31,9 @@ from carepath.store.event_input import hospital_today
 
 #: The registration risk screen: rendered and checked from its form file.
 SCREEN_FORM = "registration-risk-screen"
-#: The privacy notice she reads on the form (``h5/privacy_notice.html``); a new text needs a new
-#: version, and a form opened before it changed is refused so she reads the new one.
+#: The privacy notice she reads on the form (``registration/privacy_notice.html``, on her page
+#: and at the desk); a new text needs a new version, and a form opened before it changed is
+#: refused so she reads the new one.
 NOTICE_VERSION = "h5-2026-12-draft"
 #: PIPL art. 31: the personal information of a child under 14 needs her guardian's consent.
 GUARDIAN_AGE = 14
@@ -192,7 +193,9 @@ def _consents(get: Getter, errors: dict[str, str], *, at_desk: bool) -> None:
     consent recorded, no registration)."""
     if at_desk:
         if get("consent_method") not in CONSENT_METHODS:
-            errors["consent_method"] = "请记录她是怎样表示同意的：纸质签字，或在平板上本人确认；没有她本人的同意不能建档"
+            errors["consent_method"] = (
+                "请记录她是怎样表示同意的：纸质签字，或在平板上本人确认；没有她本人的同意不能建档"
+            )
         if get("notice") != NOTICE_VERSION:
             errors["notice"] = (
                 "隐私政策已更新，请让她阅读新版本后再确认"

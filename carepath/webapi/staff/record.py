@@ -459,13 +459,18 @@ def bind_qr(pregnancy_id: str) -> Any:
             patient_id=patient.id,
             pregnancy_id=pregnancy.id,
         )
-    base = hospital_settings.current(db, me.hospital_id).public_base_url
-    path = url_for("h5.sign_in", hospital=me.hospital_id)
+    svg, target = bind_code(me.hospital_id)
+    return render_template("record/bind.html", pregnancy_id=pregnancy.id, svg=svg, target=target)
+
+
+def bind_code(hospital_id: str) -> tuple[Markup, str]:
+    """The binding QR (inline SVG) and the URL it holds: her hospital's sign-in on her pages
+    (``record/_bind_qr.html`` shows it; the desk's registration result shows it too)."""
+    db = current_app.extensions["carepath.db"]
+    base = hospital_settings.current(db, hospital_id).public_base_url
+    path = url_for("h5.sign_in", hospital=hospital_id)
     target = (
-        f"{base.rstrip('/')}{path}"
-        if base
-        else url_for("h5.sign_in", hospital=me.hospital_id, _external=True)
+        f"{base.rstrip('/')}{path}" if base else url_for("h5.sign_in", hospital=hospital_id, _external=True)
     )
     svg = draw(target, "svg").decode("utf-8")
-    svg = svg[svg.index("<svg") :]  # inline: no XML declaration inside HTML
-    return render_template("record/bind.html", pregnancy_id=pregnancy.id, svg=Markup(svg), target=target)
+    return Markup(svg[svg.index("<svg") :]), target  # inline: no XML declaration inside HTML

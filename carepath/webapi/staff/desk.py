@@ -1,0 +1,185 @@
+"""建档登记: registration at the desk, ``/staff/desk`` (issue 21 item 3, docs/desk-registration.md).
+
+A nurse (``patient.register``) fills her registration form for her: the same fields
+(``registration/_fields.html``), checks (``registration_form.check_form`` with ``at_desk``) and
+de-duplication (``store/desk_registration.py``) as her own registration. The desk adds how she
+gave her consent and the notice version she saw; without them nothing is registered. Her ID
+card fills the form: a keyboard-wedge reader types into the ID field (``registration.js``);
+a reader with a local service on the desk PC (the hospital's ``id_reader_url``) is asked by the
+page's script (``desk.js``), and its answer is mapped here (``POST /staff/desk/card``,
+``id_card.py``). A registration ends on its result page with the WeChat binding QR of her record
+(``record.bind_code``). An ID number on file registers nothing: the page says so and links her
+record. Each outcome is audited by the store; the result page's read here.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext
+from sqlalchemy import select
+
+from carepath.delivery.inbox_now import file_due_now
+from carepath.engine import identity
+from carepath.store import desk_registration, her_record, hospital_settings
+from carepath.store.event_input import hospital_today
+from carepath.store.models import Pregnancy
+from carepath.store.models_registration import Registration
+from carepath.store.registration_form import (
+    CONSENT_METHODS,
+    DATING_METHODS,
+    GUARDIAN_RELATIONS,
+    ID_TYPE_NAMES,
+    NOTICE_VERSION,
+    RegistrationInvalidError,
+    check_form,
+    screen_form,
+)
+from carepath.store.scope import PregnancyNotFoundError, audit
+from carepath.store.state_codec import stored_colour
+from carepath.webapi.auth.permissions import current_staff, require
+from carepath.webapi.auth.sessions import CONTENT_SECURITY_POLICY
+from carepath.webapi.staff import id_card
+from carepath.webapi.staff.record import COLOURS, bind_code, not_found
+
+blp = Blueprint("staff_desk", __name__, url_prefix="/staff/desk")
+
+#: The staff session's key for the open desk form's one-time token (a double submit registers once).
+TOKEN = "desk_register_token"
+#: The largest reader answer mapped (a card's fields, and perhaps its photo, which is ignored).
+MAX_CARD_BYTES = 256 * 1024
+
+
+def _context() -> tuple[Any, Any, Any, Any]:
+    staff = current_staff()
+    assert staff is not None
+    app = current_app
+    return app.extensions["carepath.db"], app.extensions["carepath.cipher"], app.config["CLOCK"](), staff
+
+
+def _reader_url(hospital_id: str) -> str | None:
+    return hospital_settings.current(current_app.extensions["carepath.db"], hospital_id).id_reader_url
+
+
+def _form_page(values: dict[str, Any], errors: dict[str, str], status: int = 200, **shown: Any) -> Any:
+    _, _, _, me = _context()
+    reader = _reader_url(me.hospital_id)
+    page = render_template(
+        "desk/desk.html",
+        values=values,
+        errors=errors,
+        token=session[TOKEN],
+        screen=screen_form(),
+        id_types=ID_TYPE_NAMES,
+        dating_methods=DATING_METHODS,
+        relations=GUARDIAN_RELATIONS,
+        notice_version=NOTICE_VERSION,
+        consent_methods=CONSENT_METHODS,
+        reader_url=reader,
+        **shown,
+    )
+    response = current_app.make_response((page, status))
+    if reader:  # the page's script may ask the desk PC's reader service, and only it
+        parts = urlsplit(reader)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+            "default-src 'self';", f"default-src 'self'; connect-src 'self' {origin};"
+        )
+    return response
+
+
+@blp.get("")
+@require("patient.register")
+def desk_page() -> Any:
+    session[TOKEN] = session.get(TOKEN) or secrets.token_urlsafe(24)
+    return _form_page({"id_type": "resident", "dating_method": "lmp"}, {})
+
+
+@blp.post("")
+@require("patient.register")
+def desk_submit() -> Any:
+    db, cipher, now, me = _context()
+    token = request.form.get("token", "")
+    if not token or token != session.get(TOKEN):
+        session[TOKEN] = secrets.token_urlsafe(24)
+        message = gettext("This form was already sent, or opened in another window. Fill it in again.")
+        return _form_page({"id_type": "resident", "dating_method": "lmp"}, {"form": message}, 400)
+    values = {k: request.form.getlist(k) if k.startswith("screen.") else v for k, v in request.form.items()}
+    try:
+        form = check_form(lambda k: request.form.get(k, ""), request.form.getlist, now, at_desk=True)
+    except RegistrationInvalidError as invalid:
+        return _form_page(values, invalid.errors, 422)
+    actor = me.actor(request.remote_addr)
+
+    def file_inbox(db_session: Any, row: Registration, pregnancy: Pregnancy) -> None:
+        file_due_now(db_session, row.hospital_id, pregnancy.id, now)
+
+    done = desk_registration.register_at_desk(db, cipher, actor, token, form, now=now, on_done=file_inbox)
+    if isinstance(done, desk_registration.OnFile):
+        # nothing written: the form stays as typed (a mistyped number is corrected and sent again)
+        return _form_page(values, {}, 409, on_file=done)
+    session[TOKEN] = secrets.token_urlsafe(24)  # the next woman's form is a new one
+    return redirect(url_for("staff_desk.registered", pregnancy_id=done.pregnancy_id))
+
+
+@blp.get("/<pregnancy_id>/registered")
+@require("patient.register")
+def registered(pregnancy_id: str) -> Any:
+    """The result: who was registered, her week and suggested colour, and the binding QR."""
+    db, cipher, now, me = _context()
+    actor = me.actor(request.remote_addr)
+    with db.transaction() as db_session:
+        try:
+            pregnancy, patient = her_record.find_pregnancy(db_session, actor, pregnancy_id[:80], now)
+        except PregnancyNotFoundError:
+            return not_found()
+        row = db_session.scalar(
+            select(Registration)
+            .where(Registration.pregnancy_id == pregnancy.id, Registration.hospital_id == me.hospital_id)
+            .order_by(Registration.id.desc())
+            .limit(1)
+        )
+        audit(
+            db_session, actor, "read", now, "registration at the desk: result and WeChat binding QR shown",
+            patient_id=patient.id, pregnancy_id=pregnancy.id,
+        )  # fmt: skip
+        name = cipher.open(patient.name_sealed) if patient.name_sealed else ""
+        colour = stored_colour(pregnancy.state.get("facts", {}))["risk_colour"]
+        edd = pregnancy.edd
+    svg, target = bind_code(me.hospital_id)
+    return render_template(
+        "desk/registered.html",
+        pregnancy_id=pregnancy_id,
+        name=name,
+        reference=row.reference if row is not None else None,
+        colour=COLOURS.get(colour or "", None),
+        edd=edd,
+        svg=svg,
+        target=target,
+    )
+
+
+@blp.post("/card")
+@require("patient.register")
+def card() -> Any:
+    """The desk PC's reader answer (JSON, as its service gave it) mapped to the form's fields,
+    with the ID number checked as the form will check it (a Chinese problem, nothing kept)."""
+    _, _, now, _ = _context()
+    if (request.content_length or 0) > MAX_CARD_BYTES:
+        return {"problem": "读卡器返回的内容太大，无法识别"}, 413
+    answer = request.get_json(silent=True)
+    try:
+        read = id_card.map_card(answer)
+    except id_card.UnreadableCardError:
+        return {"problem": "读卡器返回的内容无法识别为身份证信息，请手动填写或重新读卡"}, 422
+    problems: dict[str, str] = {}
+    try:
+        identity.check_id_number(read.id_number or "", "resident", hospital_today(now))
+    except identity.InvalidIdNumberError as error:
+        problems["id_number"] = error.message_zh
+    if read.sex == "male":
+        problems["id_number"] = "身份证显示为男性，请读取孕妇本人的身份证"
+    return {"fields": read.form_values(), "problems": problems, "format": read.format}
