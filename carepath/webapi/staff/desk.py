@@ -128,14 +128,24 @@ def desk_submit() -> Any:
 @blp.get("/<pregnancy_id>/registered")
 @require("patient.register")
 def registered(pregnancy_id: str) -> Any:
-    """The result: who was registered, her week and suggested colour, and the binding QR."""
+    """The result: who was registered, her EDD and suggested colour, and the binding QR."""
+    me = current_staff()
+    assert me is not None
+    try:
+        shown = _registered(pregnancy_id[:80])
+    except PregnancyNotFoundError:
+        return not_found()  # outside the transaction: its refusal is audited after it ends
+    svg, target = bind_code(me.hospital_id)
+    return render_template("desk/registered.html", pregnancy_id=pregnancy_id, svg=svg, target=target, **shown)
+
+
+def _registered(pregnancy_id: str) -> dict[str, Any]:
+    """What the result page says of her (her name in clear: the nurse just registered her; the
+    read is audited as any read of her record is)."""
     db, cipher, now, me = _context()
     actor = me.actor(request.remote_addr)
     with db.transaction() as db_session:
-        try:
-            pregnancy, patient = her_record.find_pregnancy(db_session, actor, pregnancy_id[:80], now)
-        except PregnancyNotFoundError:
-            return not_found()
+        pregnancy, patient = her_record.find_pregnancy(db_session, actor, pregnancy_id, now)
         row = db_session.scalar(
             select(Registration)
             .where(Registration.pregnancy_id == pregnancy.id, Registration.hospital_id == me.hospital_id)
@@ -146,20 +156,12 @@ def registered(pregnancy_id: str) -> Any:
             db_session, actor, "read", now, "registration at the desk: result and WeChat binding QR shown",
             patient_id=patient.id, pregnancy_id=pregnancy.id,
         )  # fmt: skip
-        name = cipher.open(patient.name_sealed) if patient.name_sealed else ""
-        colour = stored_colour(pregnancy.state.get("facts", {}))["risk_colour"]
-        edd = pregnancy.edd
-    svg, target = bind_code(me.hospital_id)
-    return render_template(
-        "desk/registered.html",
-        pregnancy_id=pregnancy_id,
-        name=name,
-        reference=row.reference if row is not None else None,
-        colour=COLOURS.get(colour or "", None),
-        edd=edd,
-        svg=svg,
-        target=target,
-    )
+        return {
+            "name": cipher.open(patient.name_sealed) if patient.name_sealed else "",
+            "reference": row.reference if row is not None else None,
+            "colour": COLOURS.get(stored_colour(pregnancy.state.get("facts", {}))["risk_colour"] or ""),
+            "edd": pregnancy.edd,
+        }
 
 
 @blp.post("/card")
