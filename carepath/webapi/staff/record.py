@@ -445,20 +445,22 @@ def bind_qr(pregnancy_id: str) -> Any:
     account's web authorisation and, once she proves her phone, binds her WeChat (her pages)."""
     db, now, me = _context()
     actor = me.actor(request.remote_addr)
-    with db.transaction() as session:
-        try:
+    try:
+        with db.transaction() as session:
             pregnancy, patient = her_record.find_pregnancy(session, actor, pregnancy_id[:80], now)
-        except PregnancyNotFoundError:
-            return not_found()
-        audit(
-            session,
-            actor,
-            "read",
-            now,
-            "her record: WeChat binding QR shown",
-            patient_id=patient.id,
-            pregnancy_id=pregnancy.id,
-        )
+            audit(
+                session,
+                actor,
+                "read",
+                now,
+                "her record: WeChat binding QR shown",
+                patient_id=patient.id,
+                pregnancy_id=pregnancy.id,
+            )
+    except PregnancyNotFoundError:
+        # answered outside the transaction: the error page opens transactions of its own, which
+        # SQLite's write lock, held by one still open, would make wait and then fail (a 500)
+        return not_found()
     svg, target = bind_code(me.hospital_id)
     return render_template("record/bind.html", pregnancy_id=pregnancy.id, svg=svg, target=target)
 

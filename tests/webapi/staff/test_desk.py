@@ -183,3 +183,9 @@ def test_the_readers_answer_is_mapped_to_the_form_and_its_number_checked(
     assert "校验位" in wrong.get_json()["problems"]["id_number"]
     unreadable = card(browser, {"error": "no card"})
     assert unreadable.status_code == 422 and "无法识别" in unreadable.get_json()["problem"]
+
+
+def test_her_records_bind_page_of_a_missing_pregnancy_is_not_found(app: Flask, browser: StaffBrowser) -> None:
+    """Its refusal used to answer 500 on SQLite (answered inside the transaction holding the lock)."""
+    nurse(app, browser)
+    assert browser.client.get("/staff/patients/no-such-pregnancy/bind").status_code == 404
