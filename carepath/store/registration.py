@@ -274,7 +274,7 @@ def confirm_at_desk(
             )
             raise IdentityMismatchError("the ID number on her card is not the one her form gave")
         form = CheckedForm.from_json(json.loads(cipher.open(row.form_sealed or "")))
-        return complete_form(
+        done = complete_form(
             session,
             cipher,
             h5_actor(session, row.hospital_id),
@@ -284,6 +284,17 @@ def confirm_at_desk(
             proven_by=actor.label,
             on_done=on_done,
         )
+        detail = f"registration {row.reference} (her own form) confirmed at the desk"
+        audit(
+            session,
+            actor,
+            "register",
+            now,
+            detail,
+            patient_id=done.patient_id,
+            pregnancy_id=done.pregnancy_id,
+        )
+        return done
 
     return events.retrying(db, work)
 

@@ -9,7 +9,9 @@ a reader with a local service on the desk PC (the hospital's ``id_reader_url``) 
 page's script (``desk.js``), and its answer is mapped here (``POST /staff/desk/card``,
 ``id_card.py``). A registration ends on its result page with the WeChat binding QR of her record
 (``record.bind_code``). An ID number on file registers nothing: the page says so and links her
-record. Each outcome is audited by the store; the result page's read here.
+record. A woman whose own form waits for a proof (her ID number was on file) is confirmed here
+too: her reference and the number on her card (``POST /staff/desk/confirm``). Each outcome is
+audited by the store; the result page's read here.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sqlalchemy import select
 
 from carepath.delivery.inbox_now import file_due_now
 from carepath.engine import identity
-from carepath.store import desk_registration, her_record, hospital_settings
+from carepath.store import desk_registration, her_record, hospital_settings, registration
 from carepath.store.event_input import hospital_today
 from carepath.store.models import Pregnancy
 from carepath.store.models_registration import Registration
@@ -51,6 +53,8 @@ blp = Blueprint("staff_desk", __name__, url_prefix="/staff/desk")
 TOKEN = "desk_register_token"
 #: The largest reader answer mapped (a card's fields, and perhaps its photo, which is ignored).
 MAX_CARD_BYTES = 256 * 1024
+#: A fresh form's values.
+_BLANK = {"id_type": "resident", "dating_method": "lmp"}
 
 
 def _context() -> tuple[Any, Any, Any, Any]:
@@ -95,7 +99,7 @@ def _form_page(values: dict[str, Any], errors: dict[str, str], status: int = 200
 @require("patient.register")
 def desk_page() -> Any:
     session[TOKEN] = session.get(TOKEN) or secrets.token_urlsafe(24)
-    return _form_page({"id_type": "resident", "dating_method": "lmp"}, {})
+    return _form_page(dict(_BLANK), {})
 
 
 @blp.post("")
@@ -106,7 +110,7 @@ def desk_submit() -> Any:
     if not token or token != session.get(TOKEN):
         session[TOKEN] = secrets.token_urlsafe(24)
         message = gettext("This form was already sent, or opened in another window. Fill it in again.")
-        return _form_page({"id_type": "resident", "dating_method": "lmp"}, {"form": message}, 400)
+        return _form_page(dict(_BLANK), {"form": message}, 400)
     values = {k: request.form.getlist(k) if k.startswith("screen.") else v for k, v in request.form.items()}
     try:
         form = check_form(lambda k: request.form.get(k, ""), request.form.getlist, now, at_desk=True)
@@ -122,6 +126,43 @@ def desk_submit() -> Any:
         # nothing written: the form stays as typed (a mistyped number is corrected and sent again)
         return _form_page(values, {}, 409, on_file=done)
     session[TOKEN] = secrets.token_urlsafe(24)  # the next woman's form is a new one
+    return redirect(url_for("staff_desk.registered", pregnancy_id=done.pregnancy_id))
+
+
+@blp.post("/confirm")
+@require("patient.register")
+def confirm() -> Any:
+    """She filled her form on her phone and her ID number was on file: her page gave her a
+    reference (R and six digits) and sent her here. The number on her ID card, read or typed
+    by the nurse, must be the form's (``registration.confirm_at_desk``); then she is registered
+    and her page, reloaded, signs her in."""
+    db, cipher, now, me = _context()
+    reference = request.form.get("reference", "").strip()[:20]
+    number = request.form.get("card_number", "").strip()[:20]
+    shown = {"confirm_values": {"reference": reference, "card_number": number}}
+    if not reference or not number:
+        problem = gettext("Give the registration number on her phone and the number on her ID card.")
+        return _form_page(dict(_BLANK), {}, 422, confirm_error=problem, **shown)
+
+    def file_inbox(db_session: Any, row: Registration, pregnancy: Pregnancy) -> None:
+        file_due_now(db_session, row.hospital_id, pregnancy.id, now)
+
+    try:
+        done = registration.confirm_at_desk(
+            db, cipher, me.actor(request.remote_addr), reference, number, now=now, on_done=file_inbox
+        )
+    except registration.RegistrationNotFoundError:
+        problem = gettext(
+            "No form waits for a check under this registration number (or it waited more than 24 "
+            "hours): check the number, or register her here."
+        )
+        return _form_page(dict(_BLANK), {}, 404, confirm_error=problem, **shown)
+    except registration.IdentityMismatchError:
+        problem = gettext(
+            "The number on her ID card is not the one her form gave: check that the card is hers. "
+            "Nothing was registered."
+        )
+        return _form_page(dict(_BLANK), {}, 422, confirm_error=problem, **shown)
     return redirect(url_for("staff_desk.registered", pregnancy_id=done.pregnancy_id))
 
 

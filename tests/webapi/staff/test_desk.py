@@ -189,3 +189,38 @@ def test_her_records_bind_page_of_a_missing_pregnancy_is_not_found(app: Flask, b
     """Its refusal used to answer 500 on SQLite (answered inside the transaction holding the lock)."""
     nurse(app, browser)
     assert browser.client.get("/staff/patients/no-such-pregnancy/bind").status_code == 404
+
+
+def test_her_own_form_waiting_for_proof_is_confirmed_with_her_card(app: Flask, browser: StaffBrowser) -> None:
+    from carepath.store import registration
+    from carepath.store.registration_form import check_form
+    from tests.registration_fields import getters
+
+    staff_id = nurse(app, browser)
+    first = submit(browser)  # she is on file (registered here before)
+    assert first.status_code == 302
+    db, cipher = app.extensions["carepath.db"], app.extensions["carepath.cipher"]
+    get, get_list = getters(form_fields(1, phone="13700001111"))
+    pending = registration.register(
+        db, cipher, "a", "her-phone", check_form(get, get_list, NOW_OF(app)), now=NOW_OF(app)
+    )
+    assert isinstance(pending, registration.ProofNeeded)
+
+    def confirm(reference: str, number: str) -> Any:
+        return browser.post(
+            f"{PAGE}/confirm", {"reference": reference, "card_number": number}, token_from=PAGE
+        )
+
+    wrong = confirm(pending.reference, resident_id(2))
+    assert wrong.status_code == 422 and "与她填表时的证件号码不一致" in wrong.get_data(as_text=True)
+    unknown = confirm("R000000" if pending.reference != "R000000" else "R000001", resident_id(1))
+    assert unknown.status_code == 404 and "没有以这个建档编号等待核对的表单" in unknown.get_data(as_text=True)
+    blank = confirm("", "")
+    assert blank.status_code == 422
+    done = confirm(pending.reference.lower(), resident_id(1))
+    assert done.status_code == 302 and done.headers["Location"].endswith("/registered")
+    outcome = registration.outcome(db, cipher, "her-phone", NOW_OF(app))  # her page, reloaded, signs her in
+    assert isinstance(outcome, registration.Registered) and outcome.proven_by == f"staff:{staff_id}"
+    with db.reading() as session:
+        details = list(session.scalars(select(AuditEntry.detail).where(AuditEntry.action == "register")))
+    assert any(d.endswith("(her own form) confirmed at the desk") for d in details)
