@@ -18,13 +18,14 @@ from sqlalchemy import String, cast, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from carepath.delivery.rendering import RenderedItem, build_safe_facts, generic_message, render_action
-from carepath.store import publishing
-from carepath.store.models import InboxItem, OutboxRow
+from carepath.store import outbox_batch, publishing
+from carepath.store.models import InboxItem
+from carepath.store.outbox_batch import OutboxLike
 
 logger = logging.getLogger("carepath.delivery")
 
 
-def render(row: OutboxRow, today: Any, content: Mapping[str, Any]) -> tuple[str, str, str]:
+def render(row: OutboxLike, today: Any, content: Mapping[str, Any]) -> tuple[str, str, str]:
     """(title, neutral summary, body) of an outbox item from ``content`` (the hospital's
     education library: shipped items, each replaced by its own published version). The body
     goes to the inbox only; an item without content of its own (a checkup reminder) gets the
@@ -55,7 +56,7 @@ class InboxCopies:
     def __init__(
         self,
         session: Session,
-        rows: Sequence[OutboxRow],
+        rows: Sequence[OutboxLike],
         *,
         libraries: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
@@ -65,11 +66,11 @@ class InboxCopies:
         found = session.execute(
             select(
                 InboxItem.dedupe_key, InboxItem.id, InboxItem.title, InboxItem.summary, InboxItem.link
-            ).where(InboxItem.dedupe_key.in_(keys))
+            ).where(outbox_batch.among(session, InboxItem.dedupe_key, keys))
         )
         self.items = {key: Filed(title, summary, id_, link or "") for key, id_, title, summary, link in found}
         self._new: dict[str, tuple[Filed, dict[str, Any], str]] = {}
-        self._filed: list[tuple[OutboxRow, Filed]] = []
+        self._filed: list[tuple[OutboxLike, Filed]] = []
         self._libraries: dict[str, Mapping[str, Any]] = dict(libraries or {})
 
     def _library(self, hospital_id: str) -> Mapping[str, Any]:
@@ -81,7 +82,7 @@ class InboxCopies:
 
     def file(
         self,
-        row: OutboxRow,
+        row: OutboxLike,
         now: datetime,
         link_base: str,
         version: str | None,
@@ -120,7 +121,7 @@ class InboxCopies:
                 for base, base_ids in by_base.items():
                     self._session.execute(
                         update(InboxItem)
-                        .where(InboxItem.id.in_(base_ids))
+                        .where(outbox_batch.among(self._session, InboxItem.id, base_ids))
                         .values(link=literal(base) + cast(InboxItem.id, String))
                         .execution_options(synchronize_session=False)
                     )
