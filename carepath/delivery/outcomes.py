@@ -113,7 +113,7 @@ def _record(
         # written before the commit as one executemany UPDATE per set of columns changed
         # (the sent rows share one).
         statement = (
-            select(*outbox_batch.COLUMNS)
+            select(*outbox_batch.RECORDED)
             .where(outbox_batch.among(session, OutboxRow.id, [job.row_id for job, _ in results]))
             .order_by(OutboxRow.id)
         )

@@ -31,6 +31,12 @@ NAMES = (
     "unknown_since", "failed_channels", "inbox_item_id", "dead_reason", "content_version",
 )  # fmt: skip
 COLUMNS = tuple(TABLE.c[name] for name in NAMES)
+#: The columns the record of a batch's outcomes reads (no JSON to decode but the failed channels).
+RECORDED = tuple(
+    TABLE.c[name]
+    for name in ("id", "dedupe_key", "status", "attempts", "channel", "in_flight_at", "first_attempt_at",
+                 "unknown_since", "failed_channels")
+)  # fmt: skip
 
 
 class BatchRow:
@@ -80,7 +86,7 @@ OutboxLike = OutboxRow | BatchRow
 
 
 def rows_of(result: Iterable[Any]) -> list[BatchRow]:
-    """Batch rows from a result whose columns are ``COLUMNS`` (a SELECT or an UPDATE's RETURNING)."""
+    """Batch rows from a result (a SELECT or an UPDATE's RETURNING) of ``COLUMNS`` or fewer."""
     return [BatchRow(row._mapping) for row in result]
 
 
