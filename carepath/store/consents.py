@@ -222,16 +222,17 @@ def active_bindings(
         )
         .order_by(ChannelBinding.id)
     )
-    for row in rows:
+    for row in rows.all():
+        recipient = row.value
+        if row.kind == "phone" and row.value_sealed:  # opened once, for every SMS vendor
+            phone = cipher.open(row.value_sealed)
+            recipient = phone if phone.startswith("+") else f"+86{phone}"
+        if not recipient:
+            continue
         for adapter in BINDING_ADAPTERS[row.kind]:
             wanted = (accounts or {}).get(adapter)
-            if wanted is not None and row.account != wanted:
-                continue
-            if row.kind == "phone" and row.value_sealed:
-                phone = cipher.open(row.value_sealed)
-                found[row.patient_id][adapter] = phone if phone.startswith("+") else f"+86{phone}"
-            elif row.value:
-                found[row.patient_id][adapter] = row.value
+            if wanted is None or row.account == wanted:
+                found[row.patient_id][adapter] = recipient
     return found
 
 

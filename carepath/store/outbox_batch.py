@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Connection, Table, any_, bindparam, update
+from sqlalchemy import JSON, ColumnElement, Connection, Result, Table, any_, bindparam, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -69,7 +69,7 @@ class BatchRow:
     dead_reason: str | None
     content_version: str | None
 
-    def __init__(self, values: Mapping[str, Any]) -> None:
+    def __init__(self, values: Mapping[Any, Any]) -> None:
         self.__dict__.update(values)
         self.__dict__["changed"] = set()
 
@@ -86,9 +86,9 @@ class BatchRow:
 OutboxLike = OutboxRow | BatchRow
 
 
-def rows_of(result: Iterable[Any]) -> list[BatchRow]:
+def rows_of(result: Result[Any]) -> list[BatchRow]:
     """Batch rows from a result (a SELECT or an UPDATE's RETURNING) of ``COLUMNS`` or fewer."""
-    return [BatchRow(row._mapping) for row in result]
+    return [BatchRow(values) for values in result.mappings().all()]
 
 
 def is_postgresql(session: Session) -> bool:
