@@ -3,8 +3,9 @@
 Loading a hundred ``OutboxRow`` objects, tracking each attribute set and flushing them through
 the unit of work cost most of the dispatcher's CPU (issue 22 item 2). A ``BatchRow`` is a
 plain object with the columns the dispatcher uses, read by one Core statement; it remembers
-which columns were set, and ``write`` sends the batch's changes as one executemany UPDATE per
-set of columns changed (usually one or two per batch). On PostgreSQL a list of values is
+which columns were set, and ``write`` sends the batch's changes as one statement per set of
+columns changed (usually one per batch): ``UPDATE … FROM unnest(arrays)`` on PostgreSQL, an
+executemany UPDATE on SQLite. On PostgreSQL a list of values is
 bound as one array (``= ANY(:ids)``): psycopg caches the parsing of a statement only when it
 has at most 50 parameters, and an expanded ``IN`` of a hundred ids was re-parsed every time.
 """
