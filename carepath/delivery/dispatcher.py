@@ -20,8 +20,9 @@ One round of ``dispatch_once`` repeats, until nothing is left to do at ``now``:
    calls are on the wire, the next batch is claimed (step 1), so at most two batches are in
    flight at once; what a batch learns (a spent quota) reaches the claims after its record.
 3. **Record** (one transaction: one query reads the batch back and locks it, and one
-   statement per set of columns changed writes it — all the sent rows in one): a receipt makes the row ``sent``; an error becomes the step
-   ``retry.after_failure`` gives — back off with jitter within the budget, fall back to her
+   statement per set of columns changed writes it — all the sent rows in one): a receipt
+   makes the row ``sent``; an error becomes the step ``retry.after_failure`` gives — back off
+   with jitter within the budget, fall back to her
    next channel, quota spent until tomorrow, or dead-letter with the reason.
 
 Cancelled and replaced rows are never ``due``, so they are never claimed; the engine's
