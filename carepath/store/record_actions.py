@@ -89,7 +89,8 @@ def pages_actor(session: Session, hospital_id: str) -> Actor:
     return Actor(hospital_id, STAFF_PAGES_INTEGRATOR, str(found))
 
 
-def _request(value: str) -> str:
+def check_request(value: str) -> str:
+    """The one-time token a staff form carries (a double click sends it twice)."""
     if not _REQUEST.match(value or ""):
         raise RecordActionError("bad-request-token", None, "the form is stale; reload the page")
     return value
@@ -189,7 +190,7 @@ def _event(
     after: Callable[[Session, HisEvent, Pregnancy], None] | None = None,
 ) -> Done:
     """Record and evaluate one event of the language for her, as the HIS's are."""
-    request = _request(request)
+    request = check_request(request)
 
     def work(session: Session) -> Done:
         pregnancy, patient = find_pregnancy(session, actor, pregnancy_id, now)
@@ -245,6 +246,98 @@ def tag_change(actor: Actor, tag: str | None, *, add: bool, reason: str | None) 
 
 
 def plan_change(actor: Actor, pathway: str | None, *, enrol: bool, reason: str | None) -> Change:
+    """``plan.enrol_requested`` / ``plan.end_requested`` with the reason (required)."""
+    why = _reason(reason, required=True)
+    if not pathway:
+        raise RecordActionError("pathway-required", "pathway")
+    kind = "plan.enrol_requested" if enrol else "plan.end_requested"
+    data: dict[str, Any] = {
+        "pathway": pathway[:64],
+        "requested_by": lambda session: _staff_name(session, actor),
+        "reason": why,
+    }
+    return Change(kind, data, f"{kind} {pathway}: {why}")
+
+
+def approved_version(session: Session, hospital_id: str, content: str | None) -> tuple[str, str]:
+    """(name, content version) of an approved content item of the hospital, or the refusal:
+    a person choosing to send something by hand sends approved text only."""
+    name = (content or "").strip()
+    if not name:
+        raise RecordActionError("content-required", "content")
+    item = approvals.approvals(session, hospital_id).of("content", name)
+    if item.version is None:
+        raise RecordActionError("unknown-content", "content")
+    if not item.approved:
+        raise RecordActionError("unapproved-content", "content")
+    return name, item.version
+
+
+def manual_push(
+    hospital_id: Any, pregnancy_id: Any, *, dedupe_key: Any, content: str, why: Any, now: datetime
+) -> dict[str, Any]:
+    """The outbox columns of a push chosen by a person (sent now, outside any pathway); the
+    values may be SQL expressions (a batch inserts a page of them in one statement)."""
+    return {
+        "hospital_id": hospital_id,
+        "pregnancy_id": pregnancy_id,
+        "dedupe_key": dedupe_key,
+        "pathway_id": "staff",
+        "version": "-",
+        "rule_id": "send-now",
+        "kind": "push",
+        "params": {"content": content},
+        "due_at": now,
+        "channels": [],
+        "enrolment_id": "",
+        "why": why,
+        "status": "due",
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def change_tag(
+    db: Database,
+    cipher: FieldCipher,
+    actor: Actor,
+    pregnancy_id: str,
+    *,
+    tag: str,
+    add: bool,
+    reason: str | None,
+    request: str,
+    now: datetime,
+) -> Done:
+    """``tag.added`` / ``tag.removed``; its tag-log line names the staff member and the reason."""
+    change = tag_change(actor, tag, add=add, reason=reason)
+    return _event(
+        db,
+        cipher,
+        actor,
+        pregnancy_id,
+        kind=change.kind,
+        data=change.data,
+        request=request,
+        now=now,
+        detail=change.detail,
+        after=change.after,
+    )
+
+
+def request_plan(
+    db: Database,
+    cipher: FieldCipher,
+    actor: Actor,
+    pregnancy_id: str,
+    *,
+    pathway: str,
+    enrol: bool,
+    reason: str | None,
+    request: str,
+    now: datetime,
+) -> Done:
     """``plan.enrol_requested`` / ``plan.end_requested`` with the reason (required)."""
     change = plan_change(actor, pathway, enrol=enrol, reason=reason)
     return _event(
@@ -305,7 +398,7 @@ def send_content(
     on_done: OnDone | None = None,
 ) -> Done:
     """One ``push`` of an approved content item, due now (see the module)."""
-    request = _request(request)
+    request = check_request(request)
     why = _reason(reason, required=False)
     name = (content or "").strip()
     if not name:
@@ -356,7 +449,7 @@ def open_task(
 ) -> Done:
     """A staff task for her, routed as the engine's (see the module; dedupe key
     ``<pregnancy>/staff-task/<request>``)."""
-    request = _request(request)
+    request = check_request(request)
     text = (title or "").strip()
     if not text:
         raise RecordActionError("title-required", "title")
