@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from workspace_seed import HOSPITAL, seed  # noqa: E402
 
-from carepath.store import cohort_batches, drafting, publishing, reviewing  # noqa: E402
+from carepath.store import cohort_batch_runs, cohort_batches, drafting, publishing, reviewing  # noqa: E402
 from carepath.store.authoring import Editor  # noqa: E402
 from carepath.store.crypto import FieldCipher, new_key  # noqa: E402
 from carepath.store.db import Database  # noqa: E402
@@ -81,23 +81,43 @@ def bench(url: str, women: int) -> None:
     print(f"  {plan.total} women, {plan.already} have the item already")  # type: ignore[attr-defined]
     began = time.perf_counter()
     batch_id, _ = cohort_batches.start(
-        db, cipher, doctor, query, action="push", target=CONTENT, reason="基准", request=uuid.uuid4().hex,
-        confirmed_large=True, now=now,
-    )  # fmt: skip
-    state = cohort_batches.run(db, cipher, batch_id, "bench", lambda: datetime.now(UTC))
+        db,
+        cipher,
+        doctor,
+        query,
+        action="push",
+        target=CONTENT,
+        reason="基准",
+        request=uuid.uuid4().hex,
+        confirmed_large=True,
+        now=now,
+    )
+    state = cohort_batch_runs.run(db, cipher, batch_id, "bench", lambda: datetime.now(UTC))
     seconds = time.perf_counter() - began
     with db.reading() as session:
-        rows = session.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.dedupe_key.like("%/batch-%")))
+        rows = session.scalar(
+            select(func.count()).select_from(OutboxRow).where(OutboxRow.dedupe_key.like("%/batch-%"))
+        )
     print(
         f"batch push: {rows} women enqueued in {seconds:.2f} s (confirmation to the last page, "
-        f"{cohort_batches.PUSH_PAGE} a page; state {state}); load {load()}"
+        f"{cohort_batch_runs.PUSH_PAGE} a page; state {state}); load {load()}"
     )
     again, _ = cohort_batches.start(
-        db, cipher, doctor, query, action="push", target=CONTENT, reason="基准", request=uuid.uuid4().hex,
-        confirmed_large=True, now=now,
-    )  # fmt: skip
-    timed("second batch of the same item (all skipped)",
-          lambda: cohort_batches.run(db, cipher, again, "bench", lambda: datetime.now(UTC)))  # fmt: skip
+        db,
+        cipher,
+        doctor,
+        query,
+        action="push",
+        target=CONTENT,
+        reason="基准",
+        request=uuid.uuid4().hex,
+        confirmed_large=True,
+        now=now,
+    )
+    timed(
+        "second batch of the same item (all skipped)",
+        lambda: cohort_batch_runs.run(db, cipher, again, "bench", lambda: datetime.now(UTC)),
+    )
     print(f"  {cohort_batches.progress(db, HOSPITAL, again)}; load {load()}")
     db.dispose()
 
@@ -107,7 +127,9 @@ def main() -> None:
     parser.add_argument("--women", type=int, default=20_000)
     parser.add_argument(
         "--database",
-        default=os.environ.get("CAREPATH_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+        default=os.environ.get(
+            "CAREPATH_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
     )
     args = parser.parse_args()
     schema = f"bench_{uuid.uuid4().hex[:8]}"

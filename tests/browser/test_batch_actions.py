@@ -59,9 +59,14 @@ def _woman(his: Api, live_server: LiveServer, n: int, tag: str | None) -> None:
     if tag:
         tagged = his.post(
             "/api/v1/events",
-            {"id": f"bt-tag-{n}", "type": "tag.added", "occurred_at": now,
-             "patient": {"his_id": f"bt-{n:03d}"}, "data": {"tag": tag}},
-        )  # fmt: skip
+            {
+                "id": f"bt-tag-{n}",
+                "type": "tag.added",
+                "occurred_at": now,
+                "patient": {"his_id": f"bt-{n:03d}"},
+                "data": {"tag": tag},
+            },
+        )
         assert tagged.status_code == 201, tagged.get_json()
 
 

@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select, update
 
+from carepath.store import cohort_batch_runs as runs
 from carepath.store import cohort_batches
 from carepath.store.models import AuditEntry, EventRecord, OutboxRow, Pregnancy
 from carepath.store.models_batches import CohortBatch
@@ -132,7 +133,7 @@ def test_a_batch_tag_goes_through_the_events_and_runs_once(
         now=NOW,
     )
     assert (again, replay) == (batch_id, True)  # a double click confirms one batch
-    assert cohort_batches.run(_db(app), _cipher(app), batch_id, "w1", lambda: NOW) == "done"
+    assert runs.run(_db(app), _cipher(app), batch_id, "w1", lambda: NOW) == "done"
     shown = _batch(app, batch_id)
     assert (shown["total"], shown["done"], shown["skipped"], shown["failed"]) == (3, 3, 0, 0)
     with _db(app).reading() as session:
@@ -149,13 +150,13 @@ def test_a_batch_tag_goes_through_the_events_and_runs_once(
         assert len(list(audits)) == 4  # the batch, then each woman
     # a second batch of the same tag changes nothing: each woman has it already
     second = _start(app, doctor, "tag", "孕期随访", "req-tag-0002", risk_colour="orange")
-    cohort_batches.run(_db(app), _cipher(app), second, "w1", lambda: NOW)
+    runs.run(_db(app), _cipher(app), second, "w1", lambda: NOW)
     assert (_batch(app, second)["done"], _batch(app, second)["skipped"]) == (0, 3)
 
 
 def test_a_batch_enrols_in_a_plan_of_the_library(app: Flask, women: list[str], doctor: Actor) -> None:
     batch_id = _start(app, doctor, "enrol", "gdm-example", "req-enrol-01", his_id="p-004")
-    assert cohort_batches.run(_db(app), _cipher(app), batch_id, "w1", lambda: NOW) == "done"
+    assert runs.run(_db(app), _cipher(app), batch_id, "w1", lambda: NOW) == "done"
     with _db(app).reading() as session:
         kinds = list(
             session.scalars(select(EventRecord.type).where(EventRecord.event_id.like(f"batch-{batch_id}-%")))
@@ -166,7 +167,7 @@ def test_a_batch_enrols_in_a_plan_of_the_library(app: Flask, women: list[str], d
 def test_a_batch_push_is_sent_once_even_when_run_again(app: Flask, women: list[str], doctor: Actor) -> None:
     approve_item(_db(app), "a", "content", "gdm-welcome")
     batch_id = _start(app, doctor, "push", "gdm-welcome", "req-push-0001")
-    assert cohort_batches.run(_db(app), _cipher(app), batch_id, "w1", lambda: NOW) == "done"
+    assert runs.run(_db(app), _cipher(app), batch_id, "w1", lambda: NOW) == "done"
     sent = _pushes(app)
     with _db(app).reading() as session:
         version = session.scalar(select(CohortBatch.content_version).where(CohortBatch.id == batch_id))
@@ -175,7 +176,7 @@ def test_a_batch_push_is_sent_once_even_when_run_again(app: Flask, women: list[s
     # the same batch run again from the start (as after losing its cursor): nothing new
     with _db(app).transaction() as session:
         session.execute(update(CohortBatch).values(state="running", cursor=None, claimed_by=None))
-    cohort_batches.run(_db(app), _cipher(app), batch_id, "w2", lambda: NOW)
+    runs.run(_db(app), _cipher(app), batch_id, "w2", lambda: NOW)
     assert len(_pushes(app)) == 5 and _batch(app, batch_id)["skipped"] == 5
 
 
@@ -183,17 +184,17 @@ def test_a_crashed_batch_goes_on_from_its_cursor(
     app: Flask, women: list[str], doctor: Actor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     approve_item(_db(app), "a", "content", "gdm-welcome")
-    monkeypatch.setattr(cohort_batches, "PUSH_PAGE", 2)
+    monkeypatch.setattr(runs, "PUSH_PAGE", 2)
     batch_id = _start(app, doctor, "push", "gdm-welcome", "req-push-0002")
-    assert cohort_batches.claim(_db(app), batch_id, "w1", NOW)
-    assert cohort_batches.run_page(_db(app), _cipher(app), batch_id, "w1", NOW)
+    assert runs.claim(_db(app), batch_id, "w1", NOW)
+    assert runs.run_page(_db(app), _cipher(app), batch_id, "w1", NOW)
     # w1 dies here; its claim holds for a while, then w2 takes it over
-    assert not cohort_batches.claim(_db(app), batch_id, "w2", NOW + timedelta(seconds=30))
-    assert cohort_batches.stalled(_db(app), "a", NOW + timedelta(seconds=30)) == []
-    later = NOW + cohort_batches.CLAIM + timedelta(seconds=1)
-    assert cohort_batches.stalled(_db(app), "a", later) == [batch_id]
-    assert cohort_batches.run(_db(app), _cipher(app), batch_id, "w2", lambda: later) == "done"
-    assert not cohort_batches.run_page(_db(app), _cipher(app), batch_id, "w1", later)  # w1 lost it
+    assert not runs.claim(_db(app), batch_id, "w2", NOW + timedelta(seconds=30))
+    assert runs.stalled(_db(app), "a", NOW + timedelta(seconds=30)) == []
+    later = NOW + runs.CLAIM + timedelta(seconds=1)
+    assert runs.stalled(_db(app), "a", later) == [batch_id]
+    assert runs.run(_db(app), _cipher(app), batch_id, "w2", lambda: later) == "done"
+    assert not runs.run_page(_db(app), _cipher(app), batch_id, "w1", later)  # w1 lost it
     shown = _batch(app, batch_id)
     assert (shown["done"], shown["skipped"], shown["failed"]) == (5, 0, 0)
     assert sorted(p for p, _ in _pushes(app)) == sorted(women)
@@ -202,7 +203,7 @@ def test_a_crashed_batch_goes_on_from_its_cursor(
 def test_a_new_batch_of_the_same_item_skips_who_has_it(app: Flask, women: list[str], doctor: Actor) -> None:
     approve_item(_db(app), "a", "content", "gdm-welcome")
     first = _start(app, doctor, "push", "gdm-welcome", "req-push-0003", risk_colour="orange")
-    cohort_batches.run(_db(app), _cipher(app), first, "w1", lambda: NOW)
+    runs.run(_db(app), _cipher(app), first, "w1", lambda: NOW)
     plan = cohort_batches.check(
         _db(app),
         _cipher(app),
@@ -215,7 +216,7 @@ def test_a_new_batch_of_the_same_item_skips_who_has_it(app: Flask, women: list[s
     )
     assert (plan.total, plan.already) == (5, 3)  # the confirm screen says how many
     second = _start(app, doctor, "push", "gdm-welcome", "req-push-0004")
-    cohort_batches.run(_db(app), _cipher(app), second, "w1", lambda: NOW)
+    runs.run(_db(app), _cipher(app), second, "w1", lambda: NOW)
     shown = _batch(app, second)
     assert (shown["already"], shown["done"], shown["skipped"]) == (3, 2, 3)
     assert sorted(p for p, _ in _pushes(app)) == sorted(women)  # one each, never two

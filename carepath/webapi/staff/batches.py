@@ -23,7 +23,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from carepath.store import cohort_batches, record_actions
+from carepath.store import cohort_batch_runs, cohort_batches, record_actions
 from carepath.store.record_actions import RecordActionError
 from carepath.store.roles import label
 from carepath.webapi.auth.permissions import current_staff, require
@@ -115,7 +115,9 @@ def preview() -> Any:
     except RecordActionError as error:
         return _index(filters, _message(error), 422)
     shown = cohort_batches.preview(db, cipher, me.actor(request.remote_addr), query, now)
-    return render_template("batches/preview.html", filters=filters, shown=shown, form={}, errors={}, **_choices())
+    return render_template(
+        "batches/preview.html", filters=filters, shown=shown, form={}, errors={}, **_choices()
+    )
 
 
 def _chosen() -> dict[str, str]:
@@ -140,7 +142,11 @@ def check() -> Any:
     except RecordActionError as error:
         return _preview_again(filters, chosen, error)
     return render_template(
-        "batches/confirm.html", filters=filters, plan=plan, error=None, request_token=secrets.token_urlsafe(16)
+        "batches/confirm.html",
+        filters=filters,
+        plan=plan,
+        error=None,
+        request_token=secrets.token_urlsafe(16),
     )
 
 
@@ -152,9 +158,13 @@ def _preview_again(filters: dict[str, str], chosen: dict[str, str], error: Recor
         return _index(filters, _message(refused), 422)
     shown = cohort_batches.preview(db, cipher, me.actor(request.remote_addr), query, now)
     return render_template(
-        "batches/preview.html", filters=filters, shown=shown, form=chosen,
-        errors={error.field or "form": _message(error)}, **_choices(),
-    ), 422  # fmt: skip
+        "batches/preview.html",
+        filters=filters,
+        shown=shown,
+        form=chosen,
+        errors={error.field or "form": _message(error)},
+        **_choices(),
+    ), 422
 
 
 @blp.post("")
@@ -166,18 +176,26 @@ def confirm() -> Any:
     try:
         query = cohort_batches.query_of(filters)
         batch_id, _ = cohort_batches.start(
-            db, cipher, me.actor(request.remote_addr), query, now=now,
+            db,
+            cipher,
+            me.actor(request.remote_addr),
+            query,
+            now=now,
             request=request.form.get("request", "")[:100],
-            confirmed_large=request.form.get("confirm_large") == "yes", **chosen,
-        )  # fmt: skip
+            confirmed_large=request.form.get("confirm_large") == "yes",
+            **chosen,
+        )
     except RecordActionError as error:
         if error.code != "second-confirmation":
             return _preview_again(filters, chosen, error)
         plan = cohort_batches.check(db, cipher, me.actor(request.remote_addr), query, now=now, **chosen)
         return render_template(
-            "batches/confirm.html", filters=filters, plan=plan, error=_message(error),
+            "batches/confirm.html",
+            filters=filters,
+            plan=plan,
+            error=_message(error),
             request_token=request.form.get("request", "")[:100],
-        ), 422  # fmt: skip
+        ), 422
     launch(batch_id)
     return redirect(url_for("staff_batches.batch_page", batch_id=batch_id))
 
@@ -189,7 +207,9 @@ def batch_page(batch_id: int) -> Any:
     _resume_stalled(me.hospital_id)
     shown = cohort_batches.progress(db, me.hospital_id, batch_id)
     if shown is None:
-        return render_template("error.html", title=gettext("Not found"), message=gettext("No such batch.")), 404
+        return render_template(
+            "error.html", title=gettext("Not found"), message=gettext("No such batch.")
+        ), 404
     return render_template("batches/batch.html", b=shown)
 
 
@@ -207,7 +227,7 @@ def progress(batch_id: int) -> Any:
 def _resume_stalled(hospital_id: str) -> None:
     """Batches whose runner died go on (a claim that expired: see the module)."""
     db, _, now, _ = _context()
-    for batch_id in cohort_batches.stalled(db, hospital_id, now):
+    for batch_id in cohort_batch_runs.stalled(db, hospital_id, now):
         launch(batch_id)
 
 
@@ -225,7 +245,7 @@ def _run(app: Any, batch_id: int) -> None:
     with app.app_context():
         db, clock = app.extensions["carepath.db"], app.config["CLOCK"]
         try:
-            cohort_batches.run(db, app.extensions["carepath.cipher"], batch_id, worker, clock)
+            cohort_batch_runs.run(db, app.extensions["carepath.cipher"], batch_id, worker, clock)
         except Exception as error:  # a page that failed is retried by the next runner, from its cursor
             log.exception("batch %s stopped", batch_id)
-            cohort_batches.release(db, batch_id, worker, f"{type(error).__name__}: {error}", clock())
+            cohort_batch_runs.release(db, batch_id, worker, f"{type(error).__name__}: {error}", clock())

@@ -67,8 +67,13 @@ def test_a_doctor_tags_a_filtered_cohort(app: Flask, women: list[str], doctor: A
     form = {"risk_colour": "orange", "action": "tag", "target_tag": "孕期随访", "reason": "高危随访"}
     _, confirm = _confirm(doctor, form)
     assert "添加标签：孕期随访，共 2 位孕妇" in confirm and 'id="confirm-large"' not in confirm
-    data = {"risk_colour": "orange", "action": "tag", "target": "孕期随访", "reason": "高危随访",
-            "request": _token(confirm)}  # fmt: skip
+    data = {
+        "risk_colour": "orange",
+        "action": "tag",
+        "target": "孕期随访",
+        "reason": "高危随访",
+        "request": _token(confirm),
+    }
     started = doctor.post("/staff/batches", data, token_from="/staff/batches")
     assert started.status_code == 302
     batch_page = doctor.client.get(started.headers["Location"]).get_data(as_text=True)
@@ -77,9 +82,13 @@ def test_a_doctor_tags_a_filtered_cohort(app: Flask, women: list[str], doctor: A
     assert progress["state"] == "done" and progress["done"] == 2
     assert doctor.post("/staff/batches", data, token_from="/staff/batches").status_code == 302  # double click
     with _db(app).reading() as session:
-        tagged = [p.id for p in session.scalars(select(Pregnancy)) if "孕期随访" in p.state["facts"].get("tags", [])]
+        tagged = [
+            p.id for p in session.scalars(select(Pregnancy)) if "孕期随访" in p.state["facts"].get("tags", [])
+        ]
         started_audits = session.scalar(
-            select(func.count()).select_from(AuditEntry).where(AuditEntry.detail.like("batch %: tag 孕期随访 for 2 women%"))
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.detail.like("batch %: tag 孕期随访 for 2 women%"))
         )
     assert sorted(tagged) == sorted(women[:2]) and started_audits == 1
     assert "孕期随访" in doctor.client.get("/staff/batches").get_data(as_text=True)
