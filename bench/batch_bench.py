@@ -47,8 +47,8 @@ def load() -> str:
 
 
 def approve(db: Database, name: str, now: datetime) -> None:
-    author = Editor(0, HOSPITAL, "基准作者", frozenset({"content_author"}), frozenset({"content.edit"}))
-    reviewer = Editor(0, HOSPITAL, "基准审核", frozenset({"reviewer"}), frozenset({"content.review"}))
+    author = Editor(901, HOSPITAL, "基准作者", frozenset({"content_author"}), frozenset({"content.edit"}))
+    reviewer = Editor(902, HOSPITAL, "基准审核", frozenset({"reviewer"}), frozenset({"content.review"}))
     with db.transaction() as session:
         draft, _ = drafting.start_draft(session, author, "content", name, now=now)
         drafting.submit(session, author, draft.id, now=now)

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from carepath.store import events, record_actions
-from carepath.store.cohort_batches import cohort_of, query_of, received
+from carepath.store.cohort_batches import cohort_of, query_of, received_rows
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
 from carepath.store.her_record import find_pregnancy
@@ -117,9 +117,16 @@ def _push(session: Session, batch: CohortBatch, actor: Actor, ids: list[str], no
     # plain values become typed literals of the page's SELECT; the rest are its columns
     selected = [literal(v, table[k].type) if _plain(v) else v for k, v in values.items()]
     upsert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    source = select(*selected).where(
-        Pregnancy.id.in_(ids), ~received(batch.target, batch.content_version or "")
+    # who has the item already, read through her outbox rows' index (a correlated NOT EXISTS
+    # let PostgreSQL scan the whole outbox for every page: 139 s instead of seconds for 20k)
+    have = set(
+        session.scalars(
+            select(OutboxRow.pregnancy_id)
+            .where(OutboxRow.pregnancy_id.in_(ids), *received_rows(batch.target, batch.content_version or ""))
+            .distinct()
+        )
     )
+    source = select(*selected).where(Pregnancy.id.in_([i for i in ids if i not in have]))
     sent = list(
         session.scalars(
             upsert(OutboxRow)

@@ -90,11 +90,10 @@ def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def received(name: str, version: str) -> Any:
-    """She has (or is being sent) ``name`` at ``version``: a pathway's or her record's push
-    filed from that text, or a batch's push of it (its dedupe key names the version)."""
-    return exists().where(
-        OutboxRow.pregnancy_id == Pregnancy.id,
+def received_rows(name: str, version: str) -> tuple[Any, ...]:
+    """Outbox rows by which she has (or is being sent) ``name`` at ``version``: a pathway's or
+    her record's push filed from that text, or a batch's push of it (its key names the version)."""
+    return (
         OutboxRow.kind == "push",
         OutboxRow.status.not_in(_NOT_RECEIVED),
         or_(
@@ -102,6 +101,11 @@ def received(name: str, version: str) -> Any:
             and_(OutboxRow.content_version == version, OutboxRow.params["content"].as_string() == name),
         ),
     )
+
+
+def received(name: str, version: str) -> Any:
+    """She has ``name`` at ``version`` (``received_rows``), correlated to her pregnancy."""
+    return exists().where(OutboxRow.pregnancy_id == Pregnancy.id, *received_rows(name, version))
 
 
 @dataclass(frozen=True)
