@@ -11,7 +11,7 @@ Prints each step's time and the load average before and after.
 
     .venv/bin/python bench/batch_bench.py [--women 20000]
 
-Needs the local PostgreSQL (CAREPATH_BENCH_DATABASE_URL or --database); a fresh schema is
+Needs the local PostgreSQL (CAREPATH_BENCH_DATABASE_URL or --database); a fresh database is
 created and dropped. Never part of the pass/fail test run. Figures: docs/batch-actions.md.
 """
 
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy import create_engine, func, make_url, select, text  # noqa: E402
 from workspace_seed import HOSPITAL, seed  # noqa: E402
 
 from carepath.store import cohort_batch_runs, cohort_batches, drafting, publishing, reviewing  # noqa: E402
@@ -132,17 +132,19 @@ def main() -> None:
         ),
     )
     args = parser.parse_args()
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(args.database, isolation_level="AUTOCOMMIT")
+    # A database of its own, not a schema: the seed's VACUUM ANALYZE covers the whole database,
+    # and on a shared one it deadlocked with other work (seen twice).
+    name = f"batch_bench_{uuid.uuid4().hex[:8]}"
+    base = make_url(args.database)
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    url = f"{args.database}{'&' if '?' in args.database else '?'}options=-csearch_path%3D{schema}"
+        conn.execute(text(f"CREATE DATABASE {name}"))
     try:
         print(f"load before seeding: {load()}")
-        bench(url, args.women)
+        bench(base.set(database=name).render_as_string(hide_password=False), args.women)
     finally:
         with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+            conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
         admin.dispose()
 
 
