@@ -25,7 +25,7 @@ from carepath.engine.clock import (
     suboptimally_dated,
     trimester,
 )
-from carepath.engine.elapsed import SNAPSHOT_KEY, elapsed
+from carepath.engine.elapsed import SNAPSHOT_KEY, Elapsed
 from carepath.engine.spec import RISK_COLOURS, Scalar
 
 #: Scores a submitted form: (form id, answers) -> total, or None when the form has no scoring.
@@ -483,7 +483,7 @@ def snapshot(facts: Facts, today: date, event: Event | None = None) -> dict[str,
         "answers": facts.answers,
         "labs": facts.labs,
         "event": {"type": event.type, "data": event.data} if event else None,
-        SNAPSHOT_KEY: elapsed(date_facts(facts), today),
+        SNAPSHOT_KEY: Elapsed(lambda: date_facts(facts), today),  # worked out when a leaf reads it
     }
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -37,6 +37,7 @@ from carepath.engine.facts import (
     risk_level,
     snapshot,
 )
+from carepath.engine.her_calendar import HerCalendar, Planned, planned_source
 from carepath.engine.library import Library, Loaded
 
 # The values evaluate() takes and returns live in run_state.py; they are imported from here too.
@@ -61,7 +62,7 @@ from carepath.engine.spec import (
     Rule,
 )
 from carepath.engine.timing import Anchors, Timetable
-from carepath.engine.wakeups import Boundaries, wakeup_days
+from carepath.engine.wakeups import Boundaries
 from carepath.errors import EvaluationError
 
 __all__ = [
@@ -106,8 +107,11 @@ class _Firing:
 class _Run:
     """The mutable working state of one evaluate() call."""
 
-    def __init__(self, library: Library, state: State, now: datetime, settings: Settings) -> None:
+    def __init__(
+        self, library: Library, state: State, now: datetime, settings: Settings, calendar: HerCalendar
+    ) -> None:
         self.library = library
+        self.calendar = calendar
         self.settings = settings
         self.window = settings.window
         self.now = now
@@ -125,8 +129,8 @@ class _Run:
         self.problems: list[EvaluationProblem] = []
         self.plan_notes: list[plans.PlanNote] = []
         self.queue: deque[_Step] = deque()
-        self._anchor_cache: dict[str, Anchors] = {}
-        self._timetables: dict[str, Timetable] = {}
+        self._plans: dict[str, Planned] = {}
+        self._dates: dict[str, date | None] | None = None
         self.repeat = False
 
     # --- the chain ---
@@ -314,32 +318,43 @@ class _Run:
                 firings.append(_Firing(rule, step.occurrence, self.now, event))
         return firings
 
-    def _timetable(self, loaded: Loaded, enrolment: Enrolment) -> Timetable:
-        """One lookup per enrolment per evaluation: her dates don't move within one."""
-        found = self._timetables.get(enrolment.id)
-        if found is None:
-            found = self.library.timetable(loaded, self._anchors(enrolment), self.window)
-            self._timetables[enrolment.id] = found
-        return found
+    def _plan(self, enrolment: Enrolment, loaded: Loaded | None = None) -> Planned:
+        """Her anchors and timetable for this enrolment: one look-up per evaluation (her dates
+        don't move within one), and from her calendar when an earlier evaluation found them.
+
+        Her EDD and delivery date change only with the event applied before the first step,
+        so one entry per enrolment serves the whole evaluation."""
+        plan = self._plans.get(enrolment.id)
+        if plan is None:
+            facts = self.facts
+            edd, delivered, window = facts.edd, facts.delivery_date, self.window
+            source = planned_source(loaded, edd, delivered, enrolment.started_at, window)
+            plan = self.calendar.planned(
+                enrolment.id,
+                source,
+                lambda: Anchors(edd, delivered, window.local_date(enrolment.started_at)),
+            )
+            self._plans[enrolment.id] = plan
+        return plan
 
     def _anchors(self, enrolment: Enrolment) -> Anchors:
-        """Her EDD and delivery date change only with the event applied before the first step,
-        so one Anchors per enrolment serves the whole evaluation."""
-        anchors = self._anchor_cache.get(enrolment.id)
-        if anchors is None:
-            facts = self.facts
-            anchors = Anchors(facts.edd, facts.delivery_date, self.window.local_date(enrolment.started_at))
-            self._anchor_cache[enrolment.id] = anchors
-        return anchors
+        return self._plan(enrolment, self._loaded(enrolment)).anchors
+
+    def _timetable(self, plan: Planned, loaded: Loaded) -> Timetable:
+        if plan.timetable is None:
+            plan.timetable = self.library.timetable(loaded, plan.anchors, self.window)
+        return plan.timetable
 
     def _timed_firings(self, loaded: Loaded, enrolment: Enrolment) -> list[_Firing]:
         """Occurrences since the last evaluation, after the catch-up policy."""
         since = self.previous if self.previous is not None and enrolment.started_at <= self.previous else None
-        occurrences = self._timetable(loaded, enrolment).between(since, self.now)
+        plan = self._plan(enrolment, loaded)
+        if since is not None and plan.looked_at == since and (plan.upcoming is None or plan.upcoming > self.now):
+            return []  # the last evaluation saw nothing of this pathway due before now: none is
+        occurrences = self._timetable(plan, loaded).between(since, self.now)
         if not occurrences:
             return []  # the common case: nothing of this pathway fell due since the last look
-        enrolled_on = self._anchors(enrolment).enrolled_on
-        due = due_occurrences(occurrences, enrolled_on, self.now, self.window)
+        due = due_occurrences(occurrences, plan.anchors.enrolled_on, self.now, self.window)
         return [_Firing(rule, self.window.local_date(t).isoformat(), t) for rule, t in due]
 
     # --- actions ---
@@ -466,25 +481,41 @@ class _Run:
 
     def next_wakeup(self) -> datetime | None:
         candidates: list[datetime] = [p.at for p in self.pending if p.at > self.now]
+        now = self.now
         for enrolment in self._active():
             loaded = self._loaded(enrolment)
-            upcoming = self._timetable(loaded, enrolment).next_after(self.now)
+            plan = self._plan(enrolment, loaded)
+            looked_at, upcoming = plan.looked_at, plan.upcoming
+            if looked_at is None or looked_at > now or (upcoming is not None and upcoming <= now):
+                upcoming = self._timetable(plan, loaded).next_after(now)
+            # else: the first occurrence after the last look is still ahead, so it is the first
+            # after now too (none fell in between), and her calendar keeps it for the next tick.
+            plan.looked_at, plan.upcoming = now, upcoming
             if upcoming is not None:
                 candidates.append(upcoming)
             if loaded.calendar_exit:
-                candidates += self._condition_wakeups(loaded.exit_bounds, enrolment)
+                candidates += self._condition_wakeups(loaded, "exit", loaded.exit_bounds, enrolment)
         enrolled_ids = {e.pathway_id for e in self.enrolments}
-        registration = Enrolment("", "", "", self.facts.enrolled_at)
+        registration: Enrolment | None = None
         for loaded in self.library.ordered():
             if loaded.calendar_entry and loaded.pathway.id not in enrolled_ids:
-                candidates += self._condition_wakeups(loaded.audience_bounds, registration)
+                if registration is None:
+                    registration = Enrolment("", "", "", self.facts.enrolled_at)
+                candidates += self._condition_wakeups(loaded, "audience", loaded.audience_bounds, registration)
         return min(candidates) if candidates else None
 
-    def _condition_wakeups(self, bounds: Boundaries, enrolment: Enrolment) -> list[datetime]:
+    def _condition_wakeups(
+        self, loaded: Loaded, which: str, bounds: Boundaries, enrolment: Enrolment
+    ) -> list[datetime]:
         if not bounds:
             return []
-        days = wakeup_days(bounds, self._anchors(enrolment), self.today, date_facts(self.facts))
-        return [self.window.opening(days[0])] if days else []
+        if self._dates is None:
+            self._dates = date_facts(self.facts)
+        anchors = self._plan(enrolment, loaded if enrolment.id else None).anchors  # "": her registration
+        pathway = loaded.pathway
+        key = (pathway.id, pathway.version, which, enrolment.id)
+        day = self.calendar.first_day_after(key, bounds, anchors, self._dates, self.today)
+        return [self.window.opening(day)] if day is not None else []
 
 
 def describe_trigger(rule: Rule, occurrence: str) -> str:
@@ -511,11 +542,15 @@ def evaluate(
     event: Event | None,
     now: datetime,
     settings: Settings | None = None,
+    calendar: HerCalendar | None = None,
 ) -> Evaluation:
-    """Evaluate one trigger (an event, or None for a clock tick) for one pregnancy at ``now``."""
+    """Evaluate one trigger (an event, or None for a clock tick) for one pregnancy at ``now``.
+
+    ``calendar`` keeps her anchors, timetables and wake-up days from one of her evaluations to
+    the next (``her_calendar.py``): a dry-run passes one per pregnancy. It changes no outcome."""
     if now.tzinfo is None:
         raise EvaluationError("now must be timezone-aware", code="naive-datetime")
-    run = _Run(library, state, now, settings or Settings())
+    run = _Run(library, state, now, settings or Settings(), calendar or HerCalendar())
     run.run(event)
     new_state = State(run.facts, tuple(run.enrolments), tuple(sorted(run.pending, key=lambda p: p.at)), now)
     return Evaluation(
