@@ -349,8 +349,9 @@ class _Run:
         """Occurrences since the last evaluation, after the catch-up policy."""
         since = self.previous if self.previous is not None and enrolment.started_at <= self.previous else None
         plan = self._plan(enrolment, loaded)
-        if since is not None and plan.looked_at == since and (plan.upcoming is None or plan.upcoming > self.now):
-            return []  # the last evaluation saw nothing of this pathway due before now: none is
+        upcoming = plan.upcoming
+        if since is not None and plan.looked_at == since and (upcoming is None or upcoming > self.now):
+            return []  # only the clock moved, and not as far as this pathway's next occurrence
         occurrences = self._timetable(plan, loaded).between(since, self.now)
         if not occurrences:
             return []  # the common case: nothing of this pathway fell due since the last look
@@ -501,7 +502,8 @@ class _Run:
             if loaded.calendar_entry and loaded.pathway.id not in enrolled_ids:
                 if registration is None:
                     registration = Enrolment("", "", "", self.facts.enrolled_at)
-                candidates += self._condition_wakeups(loaded, "audience", loaded.audience_bounds, registration)
+                bounds = loaded.audience_bounds
+                candidates += self._condition_wakeups(loaded, "audience", bounds, registration)
         return min(candidates) if candidates else None
 
     def _condition_wakeups(
@@ -542,6 +544,7 @@ def evaluate(
     event: Event | None,
     now: datetime,
     settings: Settings | None = None,
+    *,
     calendar: HerCalendar | None = None,
 ) -> Evaluation:
     """Evaluate one trigger (an event, or None for a clock tick) for one pregnancy at ``now``.

@@ -127,7 +127,7 @@ def timeline(
         if now is None or now > until:
             return
         event = pending_events.pop(0) if pending_events and pending_events[0].occurred_at <= now else None
-        evaluation = evaluate(library, state, event, now, settings, calendar)
+        evaluation = evaluate(library, state, event, now, settings, calendar=calendar)
         yield evaluation
         state = evaluation.state
         while ticks and ticks[0] <= now:
