@@ -1,5 +1,6 @@
-"""Her calendar: the anchors, timetables and wake-up days of one pregnancy's enrolments,
-worked out once and kept from one evaluation to the next.
+"""Her calendar: the anchors, timetables and wake-up days of one pregnancy's enrolments, and
+the part of her snapshot the calendar does not move, worked out once and kept from one
+evaluation to the next.
 
 Between two evaluations that only move the clock, nothing these depend on changes (her EDD,
 her delivery date, the day each enrolment began, the pathway version), yet recomputing them
@@ -18,7 +19,9 @@ from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
+from carepath.engine.facts import Facts, lasting_view
 from carepath.engine.timing import Anchors, SendWindow, Timetable
 from carepath.engine.wakeups import Boundaries, wakeup_days
 
@@ -46,6 +49,15 @@ class HerCalendar:
     def __init__(self) -> None:
         self._planned: dict[str, Planned] = {}
         self._days: dict[tuple[object, ...], tuple[tuple[object, ...], tuple[date, ...]]] = {}
+        self._lasting: tuple[Facts, dict[str, Any]] | None = None
+
+    def lasting(self, facts: Facts) -> dict[str, Any]:
+        """The part of her snapshot the calendar does not move (``facts.lasting_view``), kept
+        while her facts are the same object: a tick changes none of them."""
+        kept = self._lasting
+        if kept is None or kept[0] is not facts:
+            kept = self._lasting = (facts, lasting_view(facts))
+        return kept[1]
 
     def planned(
         self,

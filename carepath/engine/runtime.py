@@ -30,9 +30,11 @@ from carepath.engine import event_forms, loss, plans
 from carepath.engine.event_forms import EvaluationProblem
 from carepath.engine.facts import (
     Event,
+    Facts,
     Grade,
     apply_event,
     date_facts,
+    event_view,
     repeats,
     risk_level,
     snapshot,
@@ -50,7 +52,7 @@ from carepath.engine.run_state import (
     State,
     dedupe_key,
 )
-from carepath.engine.scheduling import due_occurrences, takes_effect
+from carepath.engine.scheduling import TO_HER, due_occurrences, is_urgent, takes_effect
 from carepath.engine.spec import (
     DELIVERABLE_KINDS,
     Action,
@@ -130,6 +132,10 @@ class _Run:
         self.plan_notes: list[plans.PlanNote] = []
         self.queue: deque[_Step] = deque()
         self._plans: dict[str, Planned] = {}
+        # Worked out once and kept until an enrolment begins or ends, or her facts change.
+        self._by_pathway: list[tuple[Enrolment, Loaded]] | None = None
+        self._seen: set[str] | None = None
+        self._view: tuple[Facts, dict[str, Any]] | None = None
         self._dates: dict[str, date | None] | None = None
         self.repeat = False
 
@@ -182,15 +188,25 @@ class _Run:
                 self.facts = replace(self.facts, tags=self.facts.tags | {tag})
                 self._raise("tag.added", {"tag": tag}, step, f"form {form}")
 
+    def _snapshot(self, event: Event | None) -> dict[str, Any]:
+        """Her snapshot for one step: the steps of one evaluation mostly share her facts and
+        differ only in their event, so the view of her facts is built once per change."""
+        view = self._view
+        if view is None or view[0] is not self.facts:
+            lasting = self.calendar.lasting(self.facts)
+            view = self._view = (self.facts, snapshot(self.facts, self.today, lasting=lasting))
+        if event is None:
+            return view[1]
+        return {**view[1], "event": event_view(event)}
+
     def _step(self, step: _Step, timed_for: set[str]) -> None:
-        snap = snapshot(self.facts, self.today, step.event)
+        snap = self._snapshot(step.event)
         self._exits(snap, step)
         if step.depth == 0 and step.event is not None and step.event.type in plans.REQUESTS:
             self._staff_request(snap, step, step.event)
         self._audiences(snap, step)
         effects: list[tuple[Emitted, Action, Rule]] = []
-        for enrolment in sorted(self._active(), key=lambda e: e.pathway_id):
-            loaded = self._loaded(enrolment)
+        for enrolment, loaded in self._active_by_pathway():
             pathway = loaded.pathway
             firings = self._event_firings(loaded, enrolment, step)
             if enrolment.id in timed_for or (step.enrolment_id == enrolment.id):
@@ -213,6 +229,14 @@ class _Run:
     def _active(self) -> list[Enrolment]:
         return [e for e in self.enrolments if e.active]
 
+    def _active_by_pathway(self) -> list[tuple[Enrolment, Loaded]]:
+        """Her active enrolments by pathway id (the evaluation order), with their pathways."""
+        found = self._by_pathway
+        if found is None:
+            active = sorted(self._active(), key=lambda e: e.pathway_id)
+            found = self._by_pathway = [(e, self._loaded(e)) for e in active]
+        return found
+
     def _loaded(self, enrolment: Enrolment) -> Loaded:
         return self.library.loaded(enrolment.pathway_id, enrolment.version)
 
@@ -226,8 +250,7 @@ class _Run:
 
     def _exits(self, snap: Mapping[str, Any], step: _Step) -> None:
         only_time = self._only_time_moved(step)
-        for enrolment in sorted(self._active(), key=lambda e: e.pathway_id):
-            loaded = self._loaded(enrolment)
+        for enrolment, loaded in self._active_by_pathway():
             if only_time and not loaded.calendar_exit:
                 continue
             if loaded.matcher.exit(snap):
@@ -236,6 +259,7 @@ class _Run:
     def _end(self, enrolment: Enrolment, reason: str, step: _Step, *, by_staff: bool = False) -> None:
         ended = replace(enrolment, ended_at=self.now, reason=reason, ended_by_staff=by_staff)
         self.enrolments[self.enrolments.index(enrolment)] = ended
+        self._by_pathway = None
         self.exited.append(ended)
         for pending in [p for p in self.pending if p.enrolment_id == enrolment.id]:
             self.pending.remove(pending)
@@ -250,7 +274,9 @@ class _Run:
         )
 
     def _audiences(self, snap: Mapping[str, Any], step: _Step) -> None:
-        seen = {e.pathway_id for e in self.enrolments}
+        if self._seen is None:
+            self._seen = {e.pathway_id for e in self.enrolments}
+        seen = self._seen
         only_time = self._only_time_moved(step)
         for loaded in self.library.ordered():
             if loaded.pathway.id in seen:
@@ -271,6 +297,7 @@ class _Run:
             manual=manual,
         )
         self.enrolments.append(enrolment)
+        self._by_pathway = self._seen = None
         self.enrolled.append(enrolment)
         event = Event(enrolment.id, "enrolled", self.now, MappingProxyType({"pathway": pathway.id}))
         self.queue.append(
@@ -348,7 +375,7 @@ class _Run:
     def _timed_firings(self, loaded: Loaded, enrolment: Enrolment) -> list[_Firing]:
         """Occurrences since the last evaluation, after the catch-up policy."""
         since = self.previous if self.previous is not None and enrolment.started_at <= self.previous else None
-        plan = self._plan(enrolment, loaded)
+        plan = self._plans.get(enrolment.id) or self._plan(enrolment, loaded)
         upcoming = plan.upcoming
         if since is not None and plan.looked_at == since and (upcoming is None or upcoming > self.now):
             return []  # only the clock moved, and not as far as this pathway's next occurrence
@@ -377,9 +404,11 @@ class _Run:
             if placed is None:
                 return None
             at = placed
-            fired = takes_effect(
-                action, anchors, self.now, self.today, self.window, event_data=data, placed=False
-            )
+            fired = placed  # the window moves only messages to her, and never an urgent one
+            if action.kind in TO_HER and not is_urgent(action):
+                fired = takes_effect(
+                    action, anchors, self.now, self.today, self.window, event_data=data, placed=False
+                )
         emitted = Emitted(
             dedupe_key=dedupe_key(
                 self.facts.pregnancy_id, pathway, firing.rule.id, firing.occurrence, action.index
@@ -483,9 +512,8 @@ class _Run:
     def next_wakeup(self) -> datetime | None:
         candidates: list[datetime] = [p.at for p in self.pending if p.at > self.now]
         now = self.now
-        for enrolment in self._active():
-            loaded = self._loaded(enrolment)
-            plan = self._plan(enrolment, loaded)
+        for enrolment, loaded in self._active_by_pathway():
+            plan = self._plans.get(enrolment.id) or self._plan(enrolment, loaded)
             looked_at, upcoming = plan.looked_at, plan.upcoming
             if looked_at is None or looked_at > now or (upcoming is not None and upcoming <= now):
                 upcoming = self._timetable(plan, loaded).next_after(now)

@@ -36,15 +36,32 @@ def _has_code(codes: Any, prefixes: tuple[str, ...], ranges: tuple[tuple[str, st
     return False
 
 
+#: Code sets seen lately and their prefixes: her codes change rarely, and every pathway with a
+#: code leaf asks for them at every step. A frozenset is immutable and keeps its hash, so equal
+#: sets have equal prefixes; the bound keeps a long-running process from growing.
+_PREFIXES: dict[frozenset[str], frozenset[str]] = {}
+_PREFIXES_KEPT = 4096
+
+
 def _code_prefixes(codes: Any) -> frozenset[str] | None:
     """Every prefix of every code, so that "a code starts with P" is "P is among them";
     None when a code is not text (the leaf then asks ``_has_code``, which fails as before)."""
+    kept = codes.__class__ is frozenset
+    if kept:
+        found = _PREFIXES.get(codes)
+        if found is not None:
+            return found
     prefixes: set[str] = set()
     for code in codes:
         if code.__class__ is not str:
             return None
         prefixes.update([code[:end] for end in range(1, len(code) + 1)])
-    return frozenset(prefixes)
+    result = frozenset(prefixes)
+    if kept:
+        if len(_PREFIXES) >= _PREFIXES_KEPT:
+            _PREFIXES.clear()
+        _PREFIXES[codes] = result
+    return result
 
 
 def _code_heads(codes: Any) -> frozenset[str] | None:
