@@ -77,21 +77,22 @@ class HerCalendar:
     def first_day_after(
         self,
         key: tuple[object, ...],
-        bounds: Boundaries,
+        bounds: tuple[Boundaries, ...],
         anchors: Anchors,
         dates: Mapping[str, date | None],
         today: date,
     ) -> date | None:
-        """The first day after ``today`` on which a condition with these boundaries may flip
-        (``wakeups.wakeup_days``); the days themselves are worked out once per anchors and
+        """The first day after ``today`` on which a condition with one of these boundaries may
+        flip (``wakeups.wakeup_days``); the days themselves are worked out once per anchors and
         date facts, then searched."""
         source = (bounds, anchors.edd, anchors.delivery_date, anchors.enrolled_on, *dates.values())
         found = self._days.get(key)
-        if found is None or not _same(found[0], source):
+        if found is None or found[0] != source:  # the same boundaries are the same objects
             if len(self._days) >= MAX_ENTRIES:
                 self._days.clear()
-            # Every day the condition may flip on (``wakeup_days`` after the first possible day).
-            found = (source, tuple(wakeup_days(bounds, anchors, date.min, dates)))
+            # Every day one of them may flip on (``wakeup_days`` after the first possible day).
+            every = sorted(day for each in bounds for day in wakeup_days(each, anchors, date.min, dates))
+            found = (source, tuple(every))
             self._days[key] = found
         days = found[1]
         index = bisect_right(days, today)
@@ -99,8 +100,7 @@ class HerCalendar:
 
 
 def _same(kept: tuple[object, ...], source: tuple[object, ...]) -> bool:
-    """The loaded pathway (or the boundaries) by identity: a library builds each version once;
-    the dates by value."""
+    """The loaded pathway by identity (a library builds each version once), the rest by value."""
     return kept[0] is source[0] and kept[1:] == source[1:]
 
 

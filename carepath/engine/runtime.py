@@ -523,27 +523,30 @@ class _Run:
             if upcoming is not None:
                 candidates.append(upcoming)
             if loaded.calendar_exit:
-                candidates += self._condition_wakeups(loaded, "exit", loaded.exit_bounds, enrolment)
+                key = (loaded.pathway.id, loaded.pathway.version, enrolment.id)
+                candidates += self._condition_wakeups(key, (loaded.exit_bounds,), enrolment, loaded)
         enrolled_ids = {e.pathway_id for e in self.enrolments}
-        registration: Enrolment | None = None
-        for loaded in self.library.ordered():
-            if loaded.calendar_entry and loaded.pathway.id not in enrolled_ids:
-                if registration is None:
-                    registration = Enrolment("", "", "", self.facts.enrolled_at)
-                bounds = loaded.audience_bounds
-                candidates += self._condition_wakeups(loaded, "audience", bounds, registration)
+        waiting = tuple(  # the audiences she may yet enter as the calendar moves
+            loaded.audience_bounds
+            for loaded in self.library.ordered()
+            if loaded.calendar_entry and loaded.audience_bounds and loaded.pathway.id not in enrolled_ids
+        )
+        if waiting:
+            registration = Enrolment("", "", "", self.facts.enrolled_at)
+            candidates += self._condition_wakeups(("audiences",), waiting, registration, None)
         return min(candidates) if candidates else None
 
     def _condition_wakeups(
-        self, loaded: Loaded, which: str, bounds: Boundaries, enrolment: Enrolment
+        self,
+        key: tuple[str, ...],
+        bounds: tuple[Boundaries, ...],
+        enrolment: Enrolment,
+        loaded: Loaded | None,
     ) -> list[datetime]:
-        if not bounds:
-            return []
+        """The first opening of the send window on a day one of these conditions may flip."""
         if self._dates is None:
             self._dates = date_facts(self.facts)
-        anchors = self._plan(enrolment, loaded if enrolment.id else None).anchors  # "": her registration
-        pathway = loaded.pathway
-        key = (pathway.id, pathway.version, which, enrolment.id)
+        anchors = self._plan(enrolment, loaded).anchors  # enrolment "": her registration
         day = self.calendar.first_day_after(key, bounds, anchors, self._dates, self.today)
         return [self.window.opening(day)] if day is not None else []
 
