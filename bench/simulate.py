@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("--jobs", default="1,2")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--until-ga", default="42+0")
+    parser.add_argument("--pathways", choices=("examples", "library", "both"), default="both")
     args = parser.parse_args()
     until = parse_gestational_age(args.until_ga)
     print(f"Python {sys.version.split()[0]}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
@@ -59,6 +60,8 @@ def main() -> None:
         ("examples", ROOT / "examples" / "pathways"),
         ("library", ROOT / "carepath" / "pathways"),
     ):
+        if args.pathways not in (label, "both"):
+            continue
         for jobs in (int(j) for j in args.jobs.split(",")):
             base = Job(pathway_files(directory), "compiled", until, args.seed)
             started, cpu_before = time.perf_counter(), cpu_seconds()
@@ -66,7 +69,8 @@ def main() -> None:
             wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu_before
             print(
                 f"{label:>10} {jobs:>4} {summary.patients:>8} {summary.evaluations:>11,} {wall:>7.1f} "
-                f"{cpu:>7.1f} {cpu / summary.evaluations * 1e6:>8.0f} {peak_rss_mib():>6.0f} MB"
+                f"{cpu:>7.1f} {cpu / summary.evaluations * 1e6:>8.0f} {peak_rss_mib():>6.0f} MB "
+                f"(load average {os.getloadavg()[0]:.2f})"
             )
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from types import MappingProxyType
 
@@ -75,12 +75,46 @@ def shifted(day: date, amount: int, unit: str) -> date:
     return date.fromordinal(day.toordinal() + amount)
 
 
+class Elapsed(Mapping[str, Mapping[str, float]]):
+    """The snapshot's ``since`` entry: per known date fact, days and months elapsed to today.
+
+    Worked out for a fact only when a leaf reads it: most pathways name no ``since`` leaf, and
+    the month arithmetic of every date fact at every evaluation was a tenth of a cohort
+    simulation (issue 22). Read-only, like the rest of the snapshot.
+    """
+
+    __slots__ = ("_dates", "_known", "_today", "_worked_out")
+
+    def __init__(self, dates: Callable[[], Mapping[str, date | None]], today: date) -> None:
+        self._dates = dates
+        self._known: dict[str, date] | None = None
+        self._today = today
+        self._worked_out: dict[str, Mapping[str, float]] = {}
+
+    def _facts(self) -> dict[str, date]:
+        known = self._known
+        if known is None:
+            known = self._known = {fact: day for fact, day in self._dates().items() if day is not None}
+        return known
+
+    def __getitem__(self, fact: str) -> Mapping[str, float]:
+        found = self._worked_out.get(fact)
+        if found is None:
+            day, today = self._facts()[fact], self._today
+            found = MappingProxyType({"days": (today - day).days, "months": months_elapsed(day, today)})
+            self._worked_out[fact] = found
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._facts())
+
+    def __len__(self) -> int:
+        return len(self._facts())
+
+    def __repr__(self) -> str:
+        return f"Elapsed({dict(self)!r})"
+
+
 def elapsed(dates: Mapping[str, date | None], today: date) -> Mapping[str, Mapping[str, float]]:
-    """The snapshot's ``since`` entry: per known date fact, days and months elapsed to today."""
-    return MappingProxyType(
-        {
-            fact: MappingProxyType({"days": (today - day).days, "months": months_elapsed(day, today)})
-            for fact, day in dates.items()
-            if day is not None
-        }
-    )
+    """The snapshot's ``since`` entry for these date facts (see ``Elapsed``)."""
+    return Elapsed(lambda: dates, today)

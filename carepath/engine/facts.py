@@ -25,7 +25,7 @@ from carepath.engine.clock import (
     suboptimally_dated,
     trimester,
 )
-from carepath.engine.elapsed import SNAPSHOT_KEY, elapsed
+from carepath.engine.elapsed import SNAPSHOT_KEY, Elapsed
 from carepath.engine.spec import RISK_COLOURS, Scalar
 
 #: Scores a submitted form: (form id, answers) -> total, or None when the form has no scoring.
@@ -436,34 +436,21 @@ def date_facts(facts: Facts) -> dict[str, date | None]:
     }
 
 
-def snapshot(facts: Facts, today: date, event: Event | None = None) -> dict[str, Any]:
-    """The flat view the matchers read; absent facts are None (their leaves are false)."""
+def lasting_view(facts: Facts) -> dict[str, Any]:
+    """The part of her snapshot the calendar does not move, for ``snapshot(lasting=...)``:
+    between two clock ticks her facts stay the same object, and this part with them."""
     dating = facts.dating
     edd = dating.edd if dating else None
-    ga = gestational_days(edd, today) if edd else None
     bmi = None
     if facts.height_cm and facts.weight_kg:
         bmi = round(facts.weight_kg / (facts.height_cm / 100) ** 2, 1)
-    delivered = facts.delivery_date
     return {
-        "gestational_days": ga,
-        "gestational_week": ga // 7 if ga is not None else None,
-        "trimester": trimester(ga) if ga is not None else None,
         "edd": edd,
         "dating_method": dating.method if dating else None,
         "dating_suboptimal": facts.dating_suboptimal,  # issue 17 item 12
         "age_at_edd": completed_years(facts.birth_date, edd) if facts.birth_date and edd else None,
         "bmi_pre": bmi,
         "bmi_class": bmi_class(bmi) if bmi is not None else None,
-        # issue 16 item 9: the latest measured weight against the WS/T band (engine/weight_gain.py)
-        "weight_gain_status": weight_gain.status(
-            bmi_class=bmi_class(bmi) if bmi is not None else None,
-            gestational_days=ga,
-            pre_pregnancy_kg=facts.weight_kg,
-            weight_kg=facts.labs.get("weight_kg"),
-            plurality=facts.plurality,
-            pregnant=facts.status == "pregnant",
-        ),
         "gravida": facts.gravida,
         "para": facts.para,
         "plurality": facts.plurality,
@@ -475,16 +462,46 @@ def snapshot(facts: Facts, today: date, event: Event | None = None) -> dict[str,
         "visits": facts.visits,
         "medications": facts.medications,
         "status": facts.status,
-        "days_since_delivery": (today - delivered).days if delivered else None,
         "live_births": facts.live_births,
         "babies_alive": facts.babies_alive,
         "babies_lost": (lost := facts.babies_lost),
         "any_baby_lost": None if lost is None else lost > 0,
         "answers": facts.answers,
         "labs": facts.labs,
-        "event": {"type": event.type, "data": event.data} if event else None,
-        SNAPSHOT_KEY: elapsed(date_facts(facts), today),
     }
+
+
+def snapshot(
+    facts: Facts, today: date, event: Event | None = None, *, lasting: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The flat view the matchers read; absent facts are None (their leaves are false).
+
+    ``lasting`` is ``lasting_view(facts)`` when the caller kept it (of these very facts)."""
+    view = dict(lasting_view(facts) if lasting is None else lasting)
+    edd = view["edd"]
+    ga = gestational_days(edd, today) if edd else None
+    delivered = facts.delivery_date
+    view["gestational_days"] = ga
+    view["gestational_week"] = ga // 7 if ga is not None else None
+    view["trimester"] = trimester(ga) if ga is not None else None
+    # issue 16 item 9: the latest measured weight against the WS/T band (engine/weight_gain.py)
+    view["weight_gain_status"] = weight_gain.status(
+        bmi_class=view["bmi_class"],
+        gestational_days=ga,
+        pre_pregnancy_kg=facts.weight_kg,
+        weight_kg=facts.labs.get("weight_kg"),
+        plurality=facts.plurality,
+        pregnant=facts.status == "pregnant",
+    )
+    view["days_since_delivery"] = (today - delivered).days if delivered else None
+    view["event"] = event_view(event) if event else None
+    view[SNAPSHOT_KEY] = Elapsed(lambda: date_facts(facts), today)  # worked out when a leaf reads it
+    return view
+
+
+def event_view(event: Event) -> dict[str, Any]:
+    """The triggering event as the snapshot shows it to ``event`` leaves."""
+    return {"type": event.type, "data": event.data}
 
 
 def _date(value: Any) -> date:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -30,13 +30,16 @@ from carepath.engine import event_forms, loss, plans
 from carepath.engine.event_forms import EvaluationProblem
 from carepath.engine.facts import (
     Event,
+    Facts,
     Grade,
     apply_event,
     date_facts,
+    event_view,
     repeats,
     risk_level,
     snapshot,
 )
+from carepath.engine.her_calendar import HerCalendar, Planned, planned_source
 from carepath.engine.library import Library, Loaded
 
 # The values evaluate() takes and returns live in run_state.py; they are imported from here too.
@@ -49,7 +52,7 @@ from carepath.engine.run_state import (
     State,
     dedupe_key,
 )
-from carepath.engine.scheduling import due_occurrences, takes_effect
+from carepath.engine.scheduling import TO_HER, due_occurrences, is_urgent, takes_effect
 from carepath.engine.spec import (
     DELIVERABLE_KINDS,
     Action,
@@ -61,7 +64,7 @@ from carepath.engine.spec import (
     Rule,
 )
 from carepath.engine.timing import Anchors, Timetable
-from carepath.engine.wakeups import Boundaries, wakeup_days
+from carepath.engine.wakeups import Boundaries
 from carepath.errors import EvaluationError
 
 __all__ = [
@@ -106,8 +109,11 @@ class _Firing:
 class _Run:
     """The mutable working state of one evaluate() call."""
 
-    def __init__(self, library: Library, state: State, now: datetime, settings: Settings) -> None:
+    def __init__(
+        self, library: Library, state: State, now: datetime, settings: Settings, calendar: HerCalendar
+    ) -> None:
         self.library = library
+        self.calendar = calendar
         self.settings = settings
         self.window = settings.window
         self.now = now
@@ -125,8 +131,12 @@ class _Run:
         self.problems: list[EvaluationProblem] = []
         self.plan_notes: list[plans.PlanNote] = []
         self.queue: deque[_Step] = deque()
-        self._anchor_cache: dict[str, Anchors] = {}
-        self._timetables: dict[str, Timetable] = {}
+        self._plans: dict[str, Planned] = {}
+        # Worked out once and kept until an enrolment begins or ends, or her facts change.
+        self._by_pathway: list[tuple[Enrolment, Loaded]] | None = None
+        self._seen: set[str] | None = None
+        self._view: tuple[Facts, dict[str, Any]] | None = None
+        self._dates: dict[str, date | None] | None = None
         self.repeat = False
 
     # --- the chain ---
@@ -178,15 +188,25 @@ class _Run:
                 self.facts = replace(self.facts, tags=self.facts.tags | {tag})
                 self._raise("tag.added", {"tag": tag}, step, f"form {form}")
 
+    def _snapshot(self, event: Event | None) -> dict[str, Any]:
+        """Her snapshot for one step: the steps of one evaluation mostly share her facts and
+        differ only in their event, so the view of her facts is built once per change."""
+        view = self._view
+        if view is None or view[0] is not self.facts:
+            lasting = self.calendar.lasting(self.facts)
+            view = self._view = (self.facts, snapshot(self.facts, self.today, lasting=lasting))
+        if event is None:
+            return view[1]
+        return {**view[1], "event": event_view(event)}
+
     def _step(self, step: _Step, timed_for: set[str]) -> None:
-        snap = snapshot(self.facts, self.today, step.event)
+        snap = self._snapshot(step.event)
         self._exits(snap, step)
         if step.depth == 0 and step.event is not None and step.event.type in plans.REQUESTS:
             self._staff_request(snap, step, step.event)
         self._audiences(snap, step)
         effects: list[tuple[Emitted, Action, Rule]] = []
-        for enrolment in sorted(self._active(), key=lambda e: e.pathway_id):
-            loaded = self._loaded(enrolment)
+        for enrolment, loaded in self._active_by_pathway():
             pathway = loaded.pathway
             firings = self._event_firings(loaded, enrolment, step)
             if enrolment.id in timed_for or (step.enrolment_id == enrolment.id):
@@ -209,6 +229,14 @@ class _Run:
     def _active(self) -> list[Enrolment]:
         return [e for e in self.enrolments if e.active]
 
+    def _active_by_pathway(self) -> list[tuple[Enrolment, Loaded]]:
+        """Her active enrolments by pathway id (the evaluation order), with their pathways."""
+        found = self._by_pathway
+        if found is None:
+            active = sorted(self._active(), key=lambda e: e.pathway_id)
+            found = self._by_pathway = [(e, self._loaded(e)) for e in active]
+        return found
+
     def _loaded(self, enrolment: Enrolment) -> Loaded:
         return self.library.loaded(enrolment.pathway_id, enrolment.version)
 
@@ -222,8 +250,7 @@ class _Run:
 
     def _exits(self, snap: Mapping[str, Any], step: _Step) -> None:
         only_time = self._only_time_moved(step)
-        for enrolment in sorted(self._active(), key=lambda e: e.pathway_id):
-            loaded = self._loaded(enrolment)
+        for enrolment, loaded in self._active_by_pathway():
             if only_time and not loaded.calendar_exit:
                 continue
             if loaded.matcher.exit(snap):
@@ -232,6 +259,7 @@ class _Run:
     def _end(self, enrolment: Enrolment, reason: str, step: _Step, *, by_staff: bool = False) -> None:
         ended = replace(enrolment, ended_at=self.now, reason=reason, ended_by_staff=by_staff)
         self.enrolments[self.enrolments.index(enrolment)] = ended
+        self._by_pathway = None
         self.exited.append(ended)
         for pending in [p for p in self.pending if p.enrolment_id == enrolment.id]:
             self.pending.remove(pending)
@@ -246,7 +274,9 @@ class _Run:
         )
 
     def _audiences(self, snap: Mapping[str, Any], step: _Step) -> None:
-        seen = {e.pathway_id for e in self.enrolments}
+        if self._seen is None:
+            self._seen = {e.pathway_id for e in self.enrolments}
+        seen = self._seen
         only_time = self._only_time_moved(step)
         for loaded in self.library.ordered():
             if loaded.pathway.id in seen:
@@ -267,6 +297,7 @@ class _Run:
             manual=manual,
         )
         self.enrolments.append(enrolment)
+        self._by_pathway = self._seen = None
         self.enrolled.append(enrolment)
         event = Event(enrolment.id, "enrolled", self.now, MappingProxyType({"pathway": pathway.id}))
         self.queue.append(
@@ -314,32 +345,44 @@ class _Run:
                 firings.append(_Firing(rule, step.occurrence, self.now, event))
         return firings
 
-    def _timetable(self, loaded: Loaded, enrolment: Enrolment) -> Timetable:
-        """One lookup per enrolment per evaluation: her dates don't move within one."""
-        found = self._timetables.get(enrolment.id)
-        if found is None:
-            found = self.library.timetable(loaded, self._anchors(enrolment), self.window)
-            self._timetables[enrolment.id] = found
-        return found
+    def _plan(self, enrolment: Enrolment, loaded: Loaded | None = None) -> Planned:
+        """Her anchors and timetable for this enrolment: one look-up per evaluation (her dates
+        don't move within one), and from her calendar when an earlier evaluation found them.
+
+        Her EDD and delivery date change only with the event applied before the first step,
+        so one entry per enrolment serves the whole evaluation."""
+        plan = self._plans.get(enrolment.id)
+        if plan is None:
+            facts = self.facts
+            edd, delivered, window = facts.edd, facts.delivery_date, self.window
+            source = planned_source(loaded, edd, delivered, enrolment.started_at, window)
+            plan = self.calendar.planned(
+                enrolment.id,
+                source,
+                lambda: Anchors(edd, delivered, window.local_date(enrolment.started_at)),
+            )
+            self._plans[enrolment.id] = plan
+        return plan
 
     def _anchors(self, enrolment: Enrolment) -> Anchors:
-        """Her EDD and delivery date change only with the event applied before the first step,
-        so one Anchors per enrolment serves the whole evaluation."""
-        anchors = self._anchor_cache.get(enrolment.id)
-        if anchors is None:
-            facts = self.facts
-            anchors = Anchors(facts.edd, facts.delivery_date, self.window.local_date(enrolment.started_at))
-            self._anchor_cache[enrolment.id] = anchors
-        return anchors
+        return self._plan(enrolment, self._loaded(enrolment)).anchors
+
+    def _timetable(self, plan: Planned, loaded: Loaded) -> Timetable:
+        if plan.timetable is None:
+            plan.timetable = self.library.timetable(loaded, plan.anchors, self.window)
+        return plan.timetable
 
     def _timed_firings(self, loaded: Loaded, enrolment: Enrolment) -> list[_Firing]:
         """Occurrences since the last evaluation, after the catch-up policy."""
         since = self.previous if self.previous is not None and enrolment.started_at <= self.previous else None
-        occurrences = self._timetable(loaded, enrolment).between(since, self.now)
+        plan = self._plans.get(enrolment.id) or self._plan(enrolment, loaded)
+        upcoming = plan.upcoming
+        if since is not None and plan.looked_at == since and (upcoming is None or upcoming > self.now):
+            return []  # only the clock moved, and not as far as this pathway's next occurrence
+        occurrences = self._timetable(plan, loaded).between(since, self.now)
         if not occurrences:
             return []  # the common case: nothing of this pathway fell due since the last look
-        enrolled_on = self._anchors(enrolment).enrolled_on
-        due = due_occurrences(occurrences, enrolled_on, self.now, self.window)
+        due = due_occurrences(occurrences, plan.anchors.enrolled_on, self.now, self.window)
         return [_Firing(rule, self.window.local_date(t).isoformat(), t) for rule, t in due]
 
     # --- actions ---
@@ -361,9 +404,11 @@ class _Run:
             if placed is None:
                 return None
             at = placed
-            fired = takes_effect(
-                action, anchors, self.now, self.today, self.window, event_data=data, placed=False
-            )
+            fired = placed  # the window moves only messages to her, and never an urgent one
+            if action.kind in TO_HER and not is_urgent(action):
+                fired = takes_effect(
+                    action, anchors, self.now, self.today, self.window, event_data=data, placed=False
+                )
         emitted = Emitted(
             dedupe_key=dedupe_key(
                 self.facts.pregnancy_id, pathway, firing.rule.id, firing.occurrence, action.index
@@ -466,25 +511,44 @@ class _Run:
 
     def next_wakeup(self) -> datetime | None:
         candidates: list[datetime] = [p.at for p in self.pending if p.at > self.now]
-        for enrolment in self._active():
-            loaded = self._loaded(enrolment)
-            upcoming = self._timetable(loaded, enrolment).next_after(self.now)
+        now = self.now
+        for enrolment, loaded in self._active_by_pathway():
+            plan = self._plans.get(enrolment.id) or self._plan(enrolment, loaded)
+            looked_at, upcoming = plan.looked_at, plan.upcoming
+            if looked_at is None or looked_at > now or (upcoming is not None and upcoming <= now):
+                upcoming = self._timetable(plan, loaded).next_after(now)
+            # else: the first occurrence after the last look is still ahead, so it is the first
+            # after now too (none fell in between), and her calendar keeps it for the next tick.
+            plan.looked_at, plan.upcoming = now, upcoming
             if upcoming is not None:
                 candidates.append(upcoming)
             if loaded.calendar_exit:
-                candidates += self._condition_wakeups(loaded.exit_bounds, enrolment)
+                key = (loaded.pathway.id, loaded.pathway.version, enrolment.id)
+                candidates += self._condition_wakeups(key, (loaded.exit_bounds,), enrolment, loaded)
         enrolled_ids = {e.pathway_id for e in self.enrolments}
-        registration = Enrolment("", "", "", self.facts.enrolled_at)
-        for loaded in self.library.ordered():
-            if loaded.calendar_entry and loaded.pathway.id not in enrolled_ids:
-                candidates += self._condition_wakeups(loaded.audience_bounds, registration)
+        waiting = tuple(  # the audiences she may yet enter as the calendar moves
+            loaded.audience_bounds
+            for loaded in self.library.ordered()
+            if loaded.calendar_entry and loaded.audience_bounds and loaded.pathway.id not in enrolled_ids
+        )
+        if waiting:
+            registration = Enrolment("", "", "", self.facts.enrolled_at)
+            candidates += self._condition_wakeups(("audiences",), waiting, registration, None)
         return min(candidates) if candidates else None
 
-    def _condition_wakeups(self, bounds: Boundaries, enrolment: Enrolment) -> list[datetime]:
-        if not bounds:
-            return []
-        days = wakeup_days(bounds, self._anchors(enrolment), self.today, date_facts(self.facts))
-        return [self.window.opening(days[0])] if days else []
+    def _condition_wakeups(
+        self,
+        key: tuple[str, ...],
+        bounds: tuple[Boundaries, ...],
+        enrolment: Enrolment,
+        loaded: Loaded | None,
+    ) -> list[datetime]:
+        """The first opening of the send window on a day one of these conditions may flip."""
+        if self._dates is None:
+            self._dates = date_facts(self.facts)
+        anchors = self._plan(enrolment, loaded).anchors  # enrolment "": her registration
+        day = self.calendar.first_day_after(key, bounds, anchors, self._dates, self.today)
+        return [self.window.opening(day)] if day is not None else []
 
 
 def describe_trigger(rule: Rule, occurrence: str) -> str:
@@ -511,11 +575,16 @@ def evaluate(
     event: Event | None,
     now: datetime,
     settings: Settings | None = None,
+    *,
+    calendar: HerCalendar | None = None,
 ) -> Evaluation:
-    """Evaluate one trigger (an event, or None for a clock tick) for one pregnancy at ``now``."""
+    """Evaluate one trigger (an event, or None for a clock tick) for one pregnancy at ``now``.
+
+    ``calendar`` keeps her anchors, timetables and wake-up days from one of her evaluations to
+    the next (``her_calendar.py``): a dry-run passes one per pregnancy. It changes no outcome."""
     if now.tzinfo is None:
         raise EvaluationError("now must be timezone-aware", code="naive-datetime")
-    run = _Run(library, state, now, settings or Settings())
+    run = _Run(library, state, now, settings or Settings(), calendar or HerCalendar())
     run.run(event)
     new_state = State(run.facts, tuple(run.enrolments), tuple(sorted(run.pending, key=lambda p: p.at)), now)
     return Evaluation(

@@ -17,6 +17,7 @@ from typing import Any
 from carepath.engine import loss
 from carepath.engine.clock import format_gestational_age, gestational_days
 from carepath.engine.facts import Event, Facts, apply_event
+from carepath.engine.her_calendar import HerCalendar
 from carepath.engine.library import Library
 from carepath.engine.runtime import Emitted, Evaluation, Settings, State, evaluate
 from carepath.errors import EvaluationError
@@ -121,11 +122,12 @@ def timeline(
     ticks = sorted(t for t in extra_ticks if start < t <= until)
     state = State(facts) if state is None else replace(state, facts=facts)
     now: datetime | None = start
+    calendar = HerCalendar()  # her anchors and timetables, kept from one evaluation to the next
     for _ in range(MAX_STEPS):
         if now is None or now > until:
             return
         event = pending_events.pop(0) if pending_events and pending_events[0].occurred_at <= now else None
-        evaluation = evaluate(library, state, event, now, settings)
+        evaluation = evaluate(library, state, event, now, settings, calendar=calendar)
         yield evaluation
         state = evaluation.state
         while ticks and ticks[0] <= now:

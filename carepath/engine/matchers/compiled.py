@@ -1,10 +1,7 @@
-"""The default matcher: one generated Python function per pathway.
+"""The default matcher: generated Python functions per pathway (``source.py`` writes them).
 
-The source is built only from the checked AST: every value reaches the code through
-``repr`` of a str, int, float, bool, tuple or frozenset; fact names come from the fixed set
-the compiler admits; no user text is ever spliced in as code. The generated function returns
-a tuple of booleans, one per condition (audience, exit, then each rule's ``when``), and runs
-in a namespace holding only the helpers below, with no builtins.
+The source is built only from the checked AST (``source.py`` says how); it runs in a
+namespace holding only the helpers below and the few builtins it names, with no others.
 """
 
 from __future__ import annotations
@@ -13,46 +10,10 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from carepath.engine.spec import (
-    AllOf,
-    AnyOf,
-    Compare,
-    Condition,
-    HasCode,
-    HasMedication,
-    HasTag,
-    HasVisit,
-    Not,
-    Pathway,
-)
+from carepath.engine.matchers.source import PLAIN_FACTS, generate_source
+from carepath.engine.spec import Pathway
 
-_LITERAL_TYPES = (str, int, float, bool, tuple, frozenset, type(None))
-#: Facts read straight from the snapshot; keyed facts (lab, answer, event) have getters.
-PLAIN_FACTS = frozenset(
-    {
-        "gestational_days",
-        "gestational_week",
-        "trimester",
-        "age_at_edd",
-        "bmi_pre",
-        "bmi_class",
-        "weight_gain_status",  # issue 16 item 9 (engine/weight_gain.py)
-        "gravida",
-        "para",
-        "plurality",
-        "days_since_delivery",
-        "live_births",
-        "babies_alive",
-        "babies_lost",
-        "any_baby_lost",
-        "status",
-        "dating_method",
-        "dating_suboptimal",  # issue 17 item 12
-        "risk_level",
-        "risk_confirmed",
-        "purple",
-    }
-)
+__all__ = ["PLAIN_FACTS", "CompiledMatcher", "generate_source"]
 
 
 def _num(value: Any) -> float | None:
@@ -62,11 +23,9 @@ def _num(value: Any) -> float | None:
     return None
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _has_code(codes: frozenset[str], prefixes: tuple[str, ...], ranges: tuple[tuple[str, str], ...]) -> bool:
+def _has_code(codes: Any, prefixes: tuple[str, ...], ranges: tuple[tuple[str, str], ...]) -> bool:
+    """Her codes against prefixes and ranges, one code at a time: the leaves' way when a code
+    is not text (the snapshot's codes always are; the generated code then reads prefix sets)."""
     for code in codes:
         if code.startswith(prefixes):
             return True
@@ -75,6 +34,48 @@ def _has_code(codes: frozenset[str], prefixes: tuple[str, ...], ranges: tuple[tu
             if low <= head <= high:
                 return True
     return False
+
+
+#: Code sets seen lately and their prefixes: her codes change rarely, and every pathway with a
+#: code leaf asks for them at every step. A frozenset is immutable and keeps its hash, so equal
+#: sets have equal prefixes; the bound keeps a long-running process from growing.
+_PREFIXES: dict[frozenset[str], frozenset[str]] = {}
+_PREFIXES_KEPT = 4096
+
+
+def _code_prefixes(codes: Any) -> frozenset[str] | None:
+    """Every prefix of every code, so that "a code starts with P" is "P is among them";
+    None when a code is not text (the leaf then asks ``_has_code``, which fails as before)."""
+    kept = codes.__class__ is frozenset
+    if kept:
+        found = _PREFIXES.get(codes)
+        if found is not None:
+            return found
+    prefixes: set[str] = set()
+    for code in codes:
+        if code.__class__ is not str:
+            return None
+        prefixes.update([code[:end] for end in range(1, len(code) + 1)])
+    result = frozenset(prefixes)
+    if kept:
+        if len(_PREFIXES) >= _PREFIXES_KEPT:
+            _PREFIXES.clear()
+        _PREFIXES[codes] = result
+    return result
+
+
+def _code_heads(codes: Any) -> frozenset[str] | None:
+    """The first three characters of each code, which category ranges compare (None as above)."""
+    heads = set()
+    for code in codes:
+        if code.__class__ is not str:
+            return None
+        heads.add(code[:3])
+    return frozenset(heads)
+
+
+def _any_between(heads: frozenset[str], ranges: tuple[tuple[str, str], ...]) -> bool:
+    return any(low <= head <= high for head in heads for low, high in ranges)
 
 
 #: Checked by type before the (slower) abstract ``Mapping`` check; the outcome is the same.
@@ -90,128 +91,26 @@ def _keyed(mapping: Any, keys: tuple[str, ...]) -> Any:
     return mapping
 
 
-def _contains(value: Any, part: str) -> bool:
-    if isinstance(value, str):
-        return part in value
-    if isinstance(value, list | tuple | frozenset):
-        return part in value
-    return False
-
-
 _NAMESPACE: dict[str, Any] = {
     "__builtins__": {},
     "_num": _num,
-    "_text": _text,
     "_has_code": _has_code,
+    "_code_prefixes": _code_prefixes,
+    "_code_heads": _code_heads,
+    "_any_between": _any_between,
     "_keyed": _keyed,
-    "_contains": _contains,
+    "_MappingProxy": MappingProxyType,
+    "_NOTHING": frozenset(),
+    #: What a ``contains`` leaf searches: text for a part, a list, tuple or set for an item.
+    "_SEARCHED": (str, list, tuple, frozenset),
     "isinstance": isinstance,
+    "bool": bool,
+    "dict": dict,
+    "int": int,
+    "float": float,
     "str": str,
     "frozenset": frozenset,
 }
-
-
-def _literal(value: Any) -> str:
-    """The only way a value enters generated code."""
-    if not isinstance(value, _LITERAL_TYPES):
-        raise TypeError(f"refusing to emit {type(value).__name__} as a literal")
-    if isinstance(value, tuple | frozenset):
-        for item in value:
-            _literal(item)
-    return repr(value)
-
-
-def _getter(node: Compare) -> str:
-    if node.fact in PLAIN_FACTS:
-        return f"s.get({_literal(node.fact)})"
-    if node.fact == "lab":
-        return f"_keyed(s.get('labs'), {_literal(node.key)})"
-    if node.fact == "answer":
-        return f"_keyed(s.get('answers'), {_literal(node.key)})"
-    if node.fact == "event":
-        return f"_keyed(s.get('event'), {_literal(node.key)})"
-    if node.fact == "since":  # key: (date fact, "days" or "months"), engine/elapsed.py
-        return f"_keyed(s.get('since'), {_literal(node.key)})"
-    raise ValueError(f"unknown fact {node.fact!r}")
-
-
-_ORDER = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
-
-
-def _compare(node: Compare) -> str:
-    get = _getter(node)
-    value = node.value
-    numeric = isinstance(value, int | float) and not isinstance(value, bool)
-    op = node.op
-    if op in _ORDER:
-        return f"((v := _num({get})) is not None and v {_ORDER[op]} {_literal(value)})"
-    if op == "between":
-        assert isinstance(value, tuple)
-        low, high = value
-        return f"((v := _num({get})) is not None and {_literal(low)} <= v <= {_literal(high)})"
-    if op in ("eq", "ne"):
-        wrap = "_num" if numeric else ""
-        sign = "==" if op == "eq" else "!="
-        if isinstance(value, bool):
-            return (
-                f"((v := {get}) is not None and v is {_literal(value)})"
-                if op == "eq"
-                else (f"((v := {get}) is not None and v is not {_literal(value)})")
-            )
-        return f"((v := {wrap}({get})) is not None and v {sign} {_literal(value)})"
-    if op == "in":
-        options = value if isinstance(value, tuple) else (value,)
-        numbers = tuple(o for o in options if isinstance(o, int | float) and not isinstance(o, bool))
-        texts = frozenset(o for o in options if isinstance(o, str))
-        parts = []
-        if numbers:
-            parts.append(f"((v := _num({get})) is not None and v in {_literal(numbers)})")
-        if texts:
-            parts.append(f"((v := _text({get})) is not None and v in {_literal(texts)})")
-        return "(" + " or ".join(parts) + ")" if parts else "False"
-    if op == "contains":
-        return f"_contains({get}, {_literal(value)})"
-    if op == "startswith":
-        return f"((v := _text({get})) is not None and v.startswith({_literal(value)}))"
-    raise ValueError(f"unknown operator {op!r}")
-
-
-def expression(node: Condition | None) -> str:
-    """Python source for ``node``; None (no condition) is True."""
-    if node is None:
-        return "True"
-    if isinstance(node, AllOf):
-        return "(" + " and ".join(expression(i) for i in node.items) + ")" if node.items else "True"
-    if isinstance(node, AnyOf):
-        return "(" + " or ".join(expression(i) for i in node.items) + ")" if node.items else "False"
-    if isinstance(node, Not):
-        return f"(not {expression(node.item)})"
-    if isinstance(node, Compare):
-        return _compare(node)
-    if isinstance(node, HasCode):
-        prefixes = tuple(p.prefix for p in node.patterns if p.prefix)
-        ranges = tuple((p.low, p.high) for p in node.patterns if not p.prefix)
-        return f"_has_code(s.get('icd10') or (), {_literal(prefixes)}, {_literal(ranges)})"
-    if isinstance(node, HasTag):
-        return f"(not {_literal(node.tags)}.isdisjoint(s.get('tags') or ()))"
-    if isinstance(node, HasVisit):
-        return f"(not {_literal(node.kinds)}.isdisjoint(s.get('visits') or ()))"
-    if isinstance(node, HasMedication):
-        return f"(not {_literal(node.codes)}.isdisjoint(s.get('medications') or ()))"
-    raise TypeError(f"unknown condition node {type(node).__name__}")
-
-
-def generate_source(pathway: Pathway) -> str:
-    """The module source of the pathway's condition functions."""
-    lines = [f"# pathway {pathway.id!r} version {pathway.version!r}: generated, do not edit"]
-    lines.append("def audience(s):")
-    lines.append(f"    return {expression(pathway.audience) if pathway.audience else 'True'}")
-    lines.append("def exit(s):")
-    lines.append(f"    return {expression(pathway.exit) if pathway.exit else 'False'}")
-    for index, rule in enumerate(pathway.rules):
-        lines.append(f"def when_{index}(s):")
-        lines.append(f"    return {expression(rule.when)}")
-    return "\n".join(lines) + "\n"
 
 
 class CompiledMatcher:
@@ -226,6 +125,8 @@ class CompiledMatcher:
         self._audience = namespace["audience"]
         self._exit = namespace["exit"]
         self._when = {rule.id: namespace[f"when_{i}"] for i, rule in enumerate(pathway.rules)}
+        self._every = namespace["every"]
+        self._rule_ids = frozenset(self._when)
 
     def audience(self, snapshot: Mapping[str, Any]) -> bool:
         return bool(self._audience(snapshot))
@@ -235,4 +136,8 @@ class CompiledMatcher:
 
     def holding(self, snapshot: Mapping[str, Any], rule_ids: Sequence[str]) -> frozenset[str]:
         when = self._when
+        if 2 * len(rule_ids) > len(when) > 1 and self._rule_ids.issuperset(rule_ids):
+            # Most of the rules: one pass over them all reads her values once.
+            held = frozenset(self._every(snapshot))
+            return held if len(rule_ids) == len(when) else held.intersection(rule_ids)
         return frozenset([rule_id for rule_id in rule_ids if when[rule_id](snapshot)])
