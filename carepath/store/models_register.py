@@ -35,12 +35,18 @@ PURPLE_SQL = {
     "sqlite": "json_extract(state, '$.facts.purple') = 1",
 }
 
-BY_COLOUR = Index("ix_pregnancies_register", Pregnancy.risk_colour, Pregnancy.edd, Pregnancy.id)
+#: Each index ends with the hospital and the status, which the list never orders by: the counts
+#: (by colour, waiting, purple, of one hospital's pregnant women) then read the index alone,
+#: never the table, whose rows carry each woman's whole engine state.
+COUNTED = (Pregnancy.hospital_id, Pregnancy.status)
+
+BY_COLOUR = Index("ix_pregnancies_register", Pregnancy.risk_colour, Pregnancy.edd, Pregnancy.id, *COUNTED)
 SUGGESTED = Index(
     "ix_pregnancies_suggested",
     Pregnancy.risk_colour,
     Pregnancy.edd,
     Pregnancy.id,
+    *COUNTED,
     postgresql_where=text(SUGGESTED_SQL["postgresql"]),
     sqlite_where=text(SUGGESTED_SQL["sqlite"]),
 )
@@ -48,6 +54,7 @@ PURPLE = Index(
     "ix_pregnancies_purple",
     Pregnancy.edd,
     Pregnancy.id,
+    *COUNTED,
     postgresql_where=text(PURPLE_SQL["postgresql"]),
     sqlite_where=text(PURPLE_SQL["sqlite"]),
 )

@@ -44,7 +44,8 @@ from carepath.store.crypto import FieldCipher, mask_name, mask_phone
 from carepath.store.db import Database
 from carepath.store.models import Patient, Pregnancy, StaffTask
 from carepath.store.register_lookups import Contact, Suggestion
-from carepath.store.scope import Actor, audit, visible_patients
+from carepath.store.scope import Actor, audit, granted_patients, visible_patients
+from carepath.store.state_codec import stored_colour
 
 PAGE_SIZE = 50
 #: The list's colour order: highest first, then no colour (None).
@@ -174,8 +175,8 @@ def _segments(filters: RegisterFilter, dialect: str, *, queue: bool) -> list[tup
     return segments
 
 
-def _columns(dialect: str) -> list[Any]:
-    facts = Pregnancy.state["facts"]
+def _columns() -> list[Any]:
+    # her facts once: PostgreSQL parses a ``json`` document again for every ``->`` taken from it
     return [
         Pregnancy.id,
         Pregnancy.patient_id,
@@ -185,16 +186,14 @@ def _columns(dialect: str) -> list[Any]:
         Patient.his_patient_id,
         Patient.name_sealed,
         Patient.phone_sealed,
-        facts["risk_colour_status"].as_string().label("colour_status"),
-        facts["purple"].as_boolean().label("purple"),
-        facts["suggested_risk"].label("suggested_risk"),
+        Pregnancy.state["facts"].label("facts"),
     ]
 
 
-def _base(actor: Actor, filters: RegisterFilter, now: datetime, dialect: str) -> Any:
+def _base(actor: Actor, filters: RegisterFilter, now: datetime) -> Any:
     visible = visible_patients(actor, now).subquery()
     statement = (
-        select(*_columns(dialect))
+        select(*_columns())
         .join(Patient, Patient.id == Pregnancy.patient_id)
         .where(Patient.id.in_(select(visible.c.id)))
     )
@@ -225,7 +224,7 @@ def _keyed_rows(
     """Up to ``want`` rows after ``after`` in the list's order, colour segment by segment, each
     segment in two ordered runs (with an EDD, then without) that an index range serves."""
     dialect = _dialect(session)
-    base = _base(actor, filters, now, dialect)
+    base = _base(actor, filters, now)
     found: list[Any] = []
     for rank, conditions in _segments(filters, dialect, queue=queue):
         if after is not None and rank < after.rank:
@@ -251,7 +250,8 @@ def _keyed_rows(
 
 def _row(cipher: FieldCipher, row: Any, today: date) -> RegisterRow:
     days = gestational_days(row.edd, today) if row.edd is not None and row.status == "pregnant" else None
-    status = row.colour_status or ("suggested" if row.risk_colour else None)  # format 1: a rule's
+    facts = row.facts if isinstance(row.facts, dict) else {}
+    status = facts.get("risk_colour_status") or "suggested"  # format 1 kept none: a rule's colour
     return RegisterRow(
         pregnancy_id=row.id,
         patient_id=row.patient_id,
@@ -261,7 +261,7 @@ def _row(cipher: FieldCipher, row: Any, today: date) -> RegisterRow:
         status=row.status,
         colour=row.risk_colour,
         colour_status=status if row.risk_colour else None,
-        purple=bool(row.purple),
+        purple=facts.get("purple") is True,
         edd=row.edd,
         gestational_age=format_gestational_age(days) if days is not None and days >= 0 else None,
         gestational_week=days // 7 if days is not None and days >= 0 else None,
@@ -288,7 +288,7 @@ def _filled(session: Session, actor: Actor, rows: list[tuple[Any, RegisterRow]],
                 plans=plans.get(row.pregnancy_id, []),
                 overdue=overdue.get(row.pregnancy_id, 0),
                 last_contact=contacts.get(row.pregnancy_id),
-                suggestion=register_lookups.suggestion(session, actor.hospital_id, raw.suggested_risk)
+                suggestion=register_lookups.suggestion(session, actor.hospital_id, (raw.facts or {}).get("suggested_risk"))
                 if waiting
                 else None,
             )
@@ -340,21 +340,35 @@ def page(
 def counts(db: Database, actor: Actor, now: datetime, status: str = "pregnant") -> dict[str, int]:
     """How many women of each colour (``none``: no colour yet), flagged ``purple``, and ``queue``
     (colours waiting for a clinician), among those with ``status`` ('all': any). No patient
-    data is read: not audited."""
+    data is read: not audited.
+
+    The women ``scope.visible_patients`` gives, counted in two parts: the hospital's own (a
+    pregnancy belongs to her patient's hospital), each count read from an index alone
+    (``models_register.COUNTED``); and the few granted from other hospitals, read row by row."""
     with db.reading() as session:
         dialect = _dialect(session)
-        visible = select(visible_patients(actor, now).subquery().c.id)
-        scoped = [Pregnancy.patient_id.in_(visible)]
-        if status != "all":
-            scoped.append(Pregnancy.status == status)
+        chosen = [] if status == "all" else [Pregnancy.status == status]
+        own = [Pregnancy.hospital_id == actor.hospital_id, *chosen]
         found = {
             (colour or "none"): int(n)
             for colour, n in session.execute(
-                select(Pregnancy.risk_colour, func.count()).where(*scoped).group_by(Pregnancy.risk_colour)
+                select(Pregnancy.risk_colour, func.count()).where(*own).group_by(Pregnancy.risk_colour)
             )
         }
         for name, condition in (("queue", _suggested(dialect)), ("purple", _purple(dialect))):
-            found[name] = int(session.scalar(select(func.count()).select_from(Pregnancy).where(*scoped, condition)) or 0)
+            found[name] = int(session.scalar(select(func.count()).select_from(Pregnancy).where(*own, condition)) or 0)
+        granted = session.execute(
+            select(Pregnancy.risk_colour, Pregnancy.state["facts"].label("facts")).where(
+                Pregnancy.hospital_id != actor.hospital_id,
+                Pregnancy.patient_id.in_(granted_patients(actor, now)),
+                *chosen,
+            )
+        )
+        for colour, facts in granted:
+            shown = stored_colour(facts if isinstance(facts, dict) else {})
+            found[colour or "none"] = found.get(colour or "none", 0) + 1
+            found["queue"] += 1 if colour and shown["risk_colour_status"] == "suggested" else 0
+            found["purple"] += 1 if isinstance(facts, dict) and facts.get("purple") is True else 0
         return found
 
 

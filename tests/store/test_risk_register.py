@@ -257,6 +257,10 @@ def test_status_filter_and_other_hospitals(app: Flask, api: Api, api_b: Api) -> 
             )
         )
     assert ids(listed(app)) == [theirs, mine]
+    # the counts see her too (read apart from the hospital's own, which come from an index)
+    counts = risk_register.counts(_db(app), ACTOR, NOW)
+    assert (counts["red"], counts["orange"], counts["queue"]) == (1, 1, 0)
+    assert risk_register.counts(_db(app), ACTOR, NOW, "all")["red"] == 2
 
 
 def test_each_listed_woman_is_audited(app: Flask, women: dict[str, str]) -> None:
