@@ -324,13 +324,13 @@ def page(
     filters: RegisterFilter,
     *,
     after: Cursor | None = None,
-    limit: int = PAGE_SIZE,
+    limit: int | None = None,
     queue: bool = False,
 ) -> RegisterPage:
     """One page of the register (``queue``: only colours waiting for a clinician); each woman
     shown is a ``list`` audit row."""
     with db.transaction() as session:
-        found = _page(session, cipher, actor, filters, now, after, limit, queue=queue)
+        found = _page(session, cipher, actor, filters, now, after, limit or PAGE_SIZE, queue=queue)
         detail = ("high-risk register queue" if queue else "high-risk register") + f": {filters.describe()}"
         for row in found.rows:
             audit(session, actor, "list", now, detail, patient_id=row.patient_id, pregnancy_id=row.pregnancy_id)
