@@ -90,8 +90,8 @@ def clients(port: int, seeded: Seeded, count: int, rounds: int) -> tuple[dict[st
     def work(client: StaffClient) -> None:
         for _ in range(rounds):
             second = None
-            for name, path in [*PAGES.items(), ("second page", None)]:
-                path = path or second
+            for name, listed in [*PAGES.items(), ("second page", None)]:
+                path = listed or second
                 if path is None:
                     continue
                 began = time.perf_counter()
@@ -127,9 +127,13 @@ def in_process(config: dict[str, str], seeded: Seeded) -> None:
     engine = app.extensions["carepath.db"].engine
     member = next(m for m in seeded.members if "nurse" in m.username)
     client = app.test_client()
-    token = re.search(r'<meta name="csrf-token" content="([^"]+)"', client.get("/login").get_data(as_text=True))
+    token = re.search(
+        r'<meta name="csrf-token" content="([^"]+)"', client.get("/login").get_data(as_text=True)
+    )
     assert token
-    client.post("/login", data={"csrf_token": token.group(1), "username": member.username, "password": PASSWORD})
+    client.post(
+        "/login", data={"csrf_token": token.group(1), "username": member.username, "password": PASSWORD}
+    )
     run: list[tuple[str, float]] = []
     started: dict[int, float] = {}
 
@@ -157,7 +161,10 @@ def in_process(config: dict[str, str], seeded: Seeded) -> None:
             'class="queue-item"'
         )
         in_db = sum(ms for _, ms in run)
-        print(f"{name:15} {response.status_code}: {rows} women, {len(run)} statements, {in_db:.0f} ms of {whole:.0f} ms in the database")
+        print(
+            f"{name:15} {response.status_code}: {rows} women, {len(run)} statements, "
+            f"{in_db:.0f} ms of {whole:.0f} ms in the database"
+        )
         for statement, ms in sorted(run, key=lambda r: -r[1])[:3]:
             print(f"    {ms:6.1f} ms  {' '.join(statement.split())[:140]}")
     app.extensions["carepath.db"].dispose()
@@ -173,7 +180,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the schema (to EXPLAIN by hand)")
     parser.add_argument(
         "--database",
-        default=os.environ.get("CAREPATH_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+        default=os.environ.get(
+            "CAREPATH_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
     )
     args = parser.parse_args()
     schema = f"bench_{uuid.uuid4().hex[:8]}"
@@ -195,7 +204,10 @@ def main() -> None:
         print(f"seeded in {seeded.seconds:.0f} s; the schema holds {seeded.size}")
         with admin.connect() as conn:
             colours = conn.execute(
-                text(f"SELECT coalesce(risk_colour, 'none'), count(*) FROM {schema}.pregnancies GROUP BY 1 ORDER BY 1")
+                text(
+                    f"SELECT coalesce(risk_colour, 'none'), count(*) FROM {schema}.pregnancies "
+                    "GROUP BY 1 ORDER BY 1"
+                )
             ).all()
             waiting = conn.execute(
                 text(
@@ -203,7 +215,9 @@ def main() -> None:
                     "coalesce((state -> 'facts') ->> 'risk_colour_status', 'suggested') = 'suggested'"
                 )
             ).scalar_one()
-        print("colours: " + ", ".join(f"{c} {n}" for c, n in colours) + f"; waiting for a clinician: {waiting}")
+        print(
+            "colours: " + ", ".join(f"{c} {n}" for c, n in colours) + f"; waiting for a clinician: {waiting}"
+        )
         print("one request alone, in this process (a nurse):")
         in_process(config, seeded)
         if args.keep:
@@ -235,8 +249,9 @@ def main() -> None:
         load_after = Path("/proc/loadavg").read_text().strip()
         served = server_times(access_log, skip)
         print(
-            f"gunicorn {args.workers} sync workers, PostgreSQL; {args.clients} staff at once, {args.rounds} rounds "
-            f"each, no think time; {sum(map(len, served.values())) / seconds:.1f} requests/s; "
+            f"gunicorn {args.workers} sync workers, PostgreSQL; {args.clients} staff at once, "
+            f"{args.rounds} rounds each, no think time; "
+            f"{sum(map(len, served.values())) / seconds:.1f} requests/s; "
             f"errors {len(errors)} {sorted(set(errors))}"
         )
         print(f"load average before: {load}; after: {load_after}")

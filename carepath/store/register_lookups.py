@@ -124,9 +124,9 @@ def pathway_titles(session: Session, hospital_id: str, names: Iterable[str]) -> 
 def overdue(session: Session, ids: Sequence[str], now: datetime) -> dict[str, int]:
     """pregnancy id -> how many of her open tasks are past their due time."""
     return {
-        row.pregnancy_id: int(row.count)
+        row.pregnancy_id: int(row.overdue)
         for row in session.execute(
-            select(StaffTask.pregnancy_id, func.count().label("count"))
+            select(StaffTask.pregnancy_id, func.count().label("overdue"))
             .where(StaffTask.pregnancy_id.in_(ids), StaffTask.status == "open", StaffTask.due_at < now)
             .group_by(StaffTask.pregnancy_id)
         )
@@ -143,7 +143,9 @@ def last_contacts(session: Session, ids: Sequence[str]) -> dict[str, Contact]:
             StaffTask.done_at,
             StaffTask.claimed_by,
             func.row_number()
-            .over(partition_by=StaffTask.pregnancy_id, order_by=(StaffTask.done_at.desc(), StaffTask.id.desc()))
+            .over(
+                partition_by=StaffTask.pregnancy_id, order_by=(StaffTask.done_at.desc(), StaffTask.id.desc())
+            )
             .label("n"),
         )
         .where(
@@ -177,7 +179,10 @@ def staff_names(session: Session, labels: Iterable[str]) -> dict[str, str]:
     ids = sorted({int(label[6:]) for label in labels if label.startswith("staff:") and label[6:].isdigit()})
     if not ids:
         return {}
-    return {f"staff:{row.id}": row.name for row in session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(ids)))}
+    return {
+        f"staff:{row.id}": row.name
+        for row in session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(ids)))
+    }
 
 
 def suggestion(session: Session, hospital_id: str, grade: Any) -> Suggestion | None:

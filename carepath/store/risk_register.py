@@ -155,7 +155,9 @@ def _segments(filters: RegisterFilter, dialect: str, *, queue: bool) -> list[tup
     """(colour rank, its conditions) of each colour the filter reads, in the list's order."""
     segments = []
     for rank, colour in enumerate(COLOURS):
-        conditions: list[Any] = [Pregnancy.risk_colour == colour if colour else Pregnancy.risk_colour.is_(None)]
+        conditions: list[Any] = [
+            Pregnancy.risk_colour == colour if colour else Pregnancy.risk_colour.is_(None)
+        ]
         chosen = filters.colour
         if chosen in ("red", "orange", "yellow", "green") and colour != chosen:
             continue
@@ -163,11 +165,10 @@ def _segments(filters: RegisterFilter, dialect: str, *, queue: bool) -> list[tup
             continue
         if chosen == "purple" or (chosen == "high" and colour not in HIGH):
             conditions.append(_purple(dialect))
-        if filters.confirmation == "confirmed" or queue:
-            if colour is None:
-                continue  # no colour: nothing confirmed, nothing suggested
+        if (filters.confirmation == "confirmed" or queue) and colour is None:
+            continue  # no colour: nothing confirmed, nothing suggested
         if filters.confirmation == "unconfirmed" or queue:
-            if colour is not None:
+            if colour is not None:  # no colour is unconfirmed as it is
                 conditions.append(_suggested(dialect))
         elif filters.confirmation == "confirmed":
             conditions.append(text(f"NOT ({models_register.SUGGESTED_SQL[dialect]})"))
@@ -219,7 +220,14 @@ def _base(actor: Actor, filters: RegisterFilter, now: datetime) -> Any:
 
 
 def _keyed_rows(
-    session: Session, actor: Actor, filters: RegisterFilter, now: datetime, after: Cursor | None, want: int, *, queue: bool
+    session: Session,
+    actor: Actor,
+    filters: RegisterFilter,
+    now: datetime,
+    *,
+    after: Cursor | None,
+    want: int,
+    queue: bool,
 ) -> list[Any]:
     """Up to ``want`` rows after ``after`` in the list's order, colour segment by segment, each
     segment in two ordered runs (with an EDD, then without) that an index range serves."""
@@ -230,7 +238,7 @@ def _keyed_rows(
         if after is not None and rank < after.rank:
             continue
         here = after if after is not None and rank == after.rank else None
-        runs = []
+        runs: list[tuple[Any, tuple[Any, ...]]] = []
         if here is None or here.edd is not None:
             dated = and_(*conditions, Pregnancy.edd.is_not(None))
             if here is not None:
@@ -268,7 +276,9 @@ def _row(cipher: FieldCipher, row: Any, today: date) -> RegisterRow:
     )
 
 
-def _filled(session: Session, actor: Actor, rows: list[tuple[Any, RegisterRow]], now: datetime) -> list[RegisterRow]:
+def _filled(
+    session: Session, actor: Actor, rows: list[tuple[Any, RegisterRow]], now: datetime
+) -> list[RegisterRow]:
     """The page's rows with their diagnoses, plans, overdue counts and last contacts: one
     statement per kind for the whole page."""
     ids = [row.pregnancy_id for _, row in rows]
@@ -288,7 +298,9 @@ def _filled(session: Session, actor: Actor, rows: list[tuple[Any, RegisterRow]],
                 plans=plans.get(row.pregnancy_id, []),
                 overdue=overdue.get(row.pregnancy_id, 0),
                 last_contact=contacts.get(row.pregnancy_id),
-                suggestion=register_lookups.suggestion(session, actor.hospital_id, (raw.facts or {}).get("suggested_risk"))
+                suggestion=register_lookups.suggestion(
+                    session, actor.hospital_id, (raw.facts or {}).get("suggested_risk")
+                )
                 if waiting
                 else None,
             )
@@ -302,13 +314,13 @@ def _page(
     actor: Actor,
     filters: RegisterFilter,
     now: datetime,
+    *,
     after: Cursor | None,
     limit: int,
-    *,
     queue: bool,
 ) -> RegisterPage:
     today = SendWindow().local_date(now)
-    keyed = _keyed_rows(session, actor, filters, now, after, limit + 1, queue=queue)
+    keyed = _keyed_rows(session, actor, filters, now, after=after, want=limit + 1, queue=queue)
     shown = [(raw, _row(cipher, raw, today)) for _, raw in keyed[:limit]]
     rows = _filled(session, actor, shown, now)
     more = len(keyed) > limit
@@ -330,33 +342,44 @@ def page(
     """One page of the register (``queue``: only colours waiting for a clinician); each woman
     shown is a ``list`` audit row."""
     with db.transaction() as session:
-        found = _page(session, cipher, actor, filters, now, after, limit or PAGE_SIZE, queue=queue)
+        found = _page(
+            session, cipher, actor, filters, now, after=after, limit=limit or PAGE_SIZE, queue=queue
+        )
         detail = ("high-risk register queue" if queue else "high-risk register") + f": {filters.describe()}"
         for row in found.rows:
-            audit(session, actor, "list", now, detail, patient_id=row.patient_id, pregnancy_id=row.pregnancy_id)
+            audit(
+                session, actor, "list", now, detail, patient_id=row.patient_id, pregnancy_id=row.pregnancy_id
+            )
         return found
 
 
-def counts(db: Database, actor: Actor, now: datetime, status: str = "pregnant") -> dict[str, int]:
+def counts(
+    db: Database, actor: Actor, now: datetime, status: str = "pregnant", *, only_queue: bool = False
+) -> dict[str, int]:
     """How many women of each colour (``none``: no colour yet), flagged ``purple``, and ``queue``
     (colours waiting for a clinician), among those with ``status`` ('all': any). No patient
     data is read: not audited.
 
     The women ``scope.visible_patients`` gives, counted in two parts: the hospital's own (a
     pregnancy belongs to her patient's hospital), each count read from an index alone
-    (``models_register.COUNTED``); and the few granted from other hospitals, read row by row."""
+    (``models_register.COUNTED``); and the few granted from other hospitals, read row by row.
+    ``only_queue``: the queue's count alone (the queue's page shows no other)."""
     with db.reading() as session:
         dialect = _dialect(session)
         chosen = [] if status == "all" else [Pregnancy.status == status]
         own = [Pregnancy.hospital_id == actor.hospital_id, *chosen]
-        found = {
-            (colour or "none"): int(n)
+        found: dict[str, int] = {}
+        if not only_queue:
             for colour, n in session.execute(
                 select(Pregnancy.risk_colour, func.count()).where(*own).group_by(Pregnancy.risk_colour)
+            ):
+                found[colour or "none"] = int(n)
+        wanted = [("queue", _suggested(dialect))] + ([] if only_queue else [("purple", _purple(dialect))])
+        found["purple"] = 0
+        for name, condition in wanted:
+            found[name] = int(
+                session.scalar(select(func.count()).select_from(Pregnancy).where(*own, condition)) or 0
             )
-        }
-        for name, condition in (("queue", _suggested(dialect)), ("purple", _purple(dialect))):
-            found[name] = int(session.scalar(select(func.count()).select_from(Pregnancy).where(*own, condition)) or 0)
         granted = session.execute(
             select(Pregnancy.risk_colour, Pregnancy.state["facts"].label("facts")).where(
                 Pregnancy.hospital_id != actor.hospital_id,
@@ -382,9 +405,26 @@ def export_pages(
         exported = 0
         detail = f"high-risk register export: {filters.describe()}"
         while exported < EXPORT_LIMIT:
-            found = _page(session, cipher, actor, filters, now, after, min(EXPORT_PAGE, EXPORT_LIMIT - exported), queue=False)
+            found = _page(
+                session,
+                cipher,
+                actor,
+                filters,
+                now,
+                after=after,
+                limit=min(EXPORT_PAGE, EXPORT_LIMIT - exported),
+                queue=False,
+            )
             for row in found.rows:
-                audit(session, actor, "export", now, detail, patient_id=row.patient_id, pregnancy_id=row.pregnancy_id)
+                audit(
+                    session,
+                    actor,
+                    "export",
+                    now,
+                    detail,
+                    patient_id=row.patient_id,
+                    pregnancy_id=row.pregnancy_id,
+                )
             exported += len(found.rows)
             yield found.rows
             if found.next is None:

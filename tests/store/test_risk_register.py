@@ -63,7 +63,12 @@ def woman(
             "id": f"reg-{his_id}",
             "type": "patient.registered",
             "occurred_at": "2026-07-10T14:00:00+08:00",
-            "patient": {"his_id": his_id, "id_number": resident_id(n), "name": f"王小红{n}", "phone": f"1381234{n:04d}"},
+            "patient": {
+                "his_id": his_id,
+                "id_number": resident_id(n),
+                "name": f"王小红{n}",
+                "phone": f"1381234{n:04d}",
+            },
             "data": data,
         },
     )
@@ -109,13 +114,22 @@ def task(app: Flask, pregnancy_id: str, title: str, *, status: str = "open", **v
         )
 
 
-def listed(app: Flask, filters: RegisterFilter | None = None, *, queue: bool = False, limit: int = 50) -> list[Any]:
+def listed(
+    app: Flask, filters: RegisterFilter | None = None, *, queue: bool = False, limit: int = 50
+) -> list[Any]:
     """Every row of the register under ``filters``, walked page by page (``limit`` a page)."""
     rows: list[Any] = []
     after: Cursor | None = None
     while True:
         found = risk_register.page(
-            _db(app), _cipher(app), ACTOR, NOW, filters or RegisterFilter(), after=after, limit=limit, queue=queue
+            _db(app),
+            _cipher(app),
+            ACTOR,
+            NOW,
+            filters or RegisterFilter(),
+            after=after,
+            limit=limit,
+            queue=queue,
         )
         rows += found.rows
         if found.next is None:
@@ -180,7 +194,7 @@ def test_the_queue_holds_the_suggested_colours_with_the_rule_that_suggested_each
     assert ids(queue) == [women["orange"], women["orange_early"]]
     suggestion = queue[0].suggestion
     assert suggestion is not None and suggestion.colour == "orange"
-    assert suggestion.pathway_title and suggestion.rule_title is not None or suggestion.note
+    assert suggestion.pathway_title == "妊娠风险五色分级（示例）"  # the rule by its pathway's title
     assert "前置胎盘" in suggestion.note
     # a confirmed colour is never in it, nor a woman without a colour
     assert all(row.suggestion is None for row in listed(app) if row.colour_status != "suggested")
@@ -198,7 +212,10 @@ def test_the_2017_filters_high_unconfirmed_and_confirmed(app: Flask, women: dict
     assert ids(listed(app, confirmed)) == [women["red"], women["purple"], women["green"]]
     assert ids(listed(app, RegisterFilter(colour="purple"))) == [women["purple"]]
     assert ids(listed(app, RegisterFilter(colour="none"))) == [women["none"]]
-    assert ids(listed(app, RegisterFilter(colour="orange"), limit=1)) == [women["orange"], women["orange_early"]]
+    assert ids(listed(app, RegisterFilter(colour="orange"), limit=1)) == [
+        women["orange"],
+        women["orange_early"],
+    ]
     assert ids(listed(app, RegisterFilter(confirmation="unconfirmed"))) == [
         women["orange"],
         women["orange_early"],
@@ -211,9 +228,33 @@ def test_overdue_and_no_contact_filters(app: Flask, women: dict[str, str]) -> No
     task(app, women["red"], "随访电话", due_at=NOW - timedelta(days=1))
     task(app, women["red"], "复查血常规", due_at=NOW - timedelta(hours=1))
     task(app, women["orange"], "产检提醒", due_at=NOW + timedelta(days=2))  # not yet due
-    task(app, women["orange"], "随访", status="done", claimed_by=f"staff:{nurse}", done_at=NOW - timedelta(days=3), outcome="已电话联系，无不适")
-    task(app, women["purple"], "随访", status="done", claimed_by=f"staff:{nurse}", done_at=NOW - timedelta(days=40), outcome="已联系")
-    task(app, women["green"], "随访", status="done", claimed_by="integrator:1", done_at=NOW - timedelta(days=1), outcome="HIS")
+    task(
+        app,
+        women["orange"],
+        "随访",
+        status="done",
+        claimed_by=f"staff:{nurse}",
+        done_at=NOW - timedelta(days=3),
+        outcome="已电话联系，无不适",
+    )
+    task(
+        app,
+        women["purple"],
+        "随访",
+        status="done",
+        claimed_by=f"staff:{nurse}",
+        done_at=NOW - timedelta(days=40),
+        outcome="已联系",
+    )
+    task(
+        app,
+        women["green"],
+        "随访",
+        status="done",
+        claimed_by="integrator:1",
+        done_at=NOW - timedelta(days=1),
+        outcome="HIS",
+    )
     overdue = listed(app, RegisterFilter(colour="high", overdue=True))
     assert ids(overdue) == [women["red"]] and overdue[0].overdue == 2
     quiet = RegisterFilter(colour="high", no_contact_days=30)
@@ -267,13 +308,19 @@ def test_each_listed_woman_is_audited(app: Flask, women: dict[str, str]) -> None
     listed(app, RegisterFilter(colour="high"), limit=2)
     with _db(app).reading() as session:
         rows = session.scalars(select(AuditEntry).where(AuditEntry.action == "list")).all()
-    assert sorted(r.pregnancy_id for r in rows) == sorted(women[k] for k in ("red", "orange", "orange_early", "purple"))
+    assert sorted(r.pregnancy_id for r in rows) == sorted(
+        women[k] for k in ("red", "orange", "orange_early", "purple")
+    )
     assert all("colour=high" in r.detail and r.actor == "staff:1" for r in rows)
 
 
-def test_export_is_every_filtered_woman_audited_as_exported(app: Flask, women: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_export_is_every_filtered_woman_audited_as_exported(
+    app: Flask, women: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(risk_register, "EXPORT_PAGE", 2)
-    pages = list(risk_register.export_pages(_db(app), _cipher(app), ACTOR, NOW, RegisterFilter(colour="high")))
+    pages = list(
+        risk_register.export_pages(_db(app), _cipher(app), ACTOR, NOW, RegisterFilter(colour="high"))
+    )
     assert [len(p) for p in pages] == [2, 2]
     with _db(app).reading() as session:
         rows = session.scalars(select(AuditEntry).where(AuditEntry.action == "export")).all()
@@ -302,7 +349,14 @@ def test_a_page_costs_the_same_statements_for_two_women_or_ten(app: Flask, api: 
     nurse = make_staff(app, "nurse.li", "nurse")
     for n in range(1, 13):  # all orange and dated: pages of 2 and of 10 both end inside that run
         pregnancy = woman(api, n, colour="orange", codes=(("O24.401", None),))
-        task(app, pregnancy, "随访", status="done", claimed_by=f"staff:{nurse}", done_at=NOW - timedelta(days=n))
+        task(
+            app,
+            pregnancy,
+            "随访",
+            status="done",
+            claimed_by=f"staff:{nurse}",
+            done_at=NOW - timedelta(days=n),
+        )
         task(app, pregnancy, "复查", due_at=NOW - timedelta(days=1))
     risk_register.page(_db(app), _cipher(app), ACTOR, NOW, RegisterFilter(), limit=2)  # warm caches
     with statements(app) as two:

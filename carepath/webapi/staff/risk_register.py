@@ -78,7 +78,11 @@ def safe_return(value: str | None) -> str | None:
 def _context() -> tuple[Any, Any, Any]:
     staff = current_staff()
     assert staff is not None
-    return current_app.extensions["carepath.db"], current_app.config["CLOCK"](), staff.actor(request.remote_addr)
+    return (
+        current_app.extensions["carepath.db"],
+        current_app.config["CLOCK"](),
+        staff.actor(request.remote_addr),
+    )
 
 
 def _contact_days() -> int:
@@ -104,14 +108,19 @@ def _filters() -> tuple[RegisterFilter, dict[str, str]]:
             days = int(raw)
         else:
             errors["days"] = gettext(
-                "The days without contact are a whole number from 1 to %(most)s.", most=risk_register.MAX_CONTACT_DAYS
+                "The days without contact are a whole number from 1 to %(most)s.",
+                most=risk_register.MAX_CONTACT_DAYS,
             )
     return RegisterFilter(colour, confirmation, args.get("overdue") == "1", days, status), errors
 
 
-def _query(filters: RegisterFilter) -> dict[str, str]:
+def _query(filters: RegisterFilter) -> dict[str, Any]:
     """The filter as query arguments (links to the next page, the export, the queue's return)."""
-    query = {"colour": filters.colour, "confirmation": filters.confirmation, "status": filters.status}
+    query: dict[str, Any] = {
+        "colour": filters.colour,
+        "confirmation": filters.confirmation,
+        "status": filters.status,
+    }
     if filters.overdue:
         query["overdue"] = "1"
     if filters.no_contact_days is not None:
@@ -121,7 +130,7 @@ def _query(filters: RegisterFilter) -> dict[str, str]:
 
 def _presets(days: int) -> list[tuple[str, str, str]]:
     """The 2017 规范's case-management checks as ready filters: (id, link text, what it means)."""
-    high = {"colour": "high"}
+    high: dict[str, Any] = {"colour": "high"}
     return [
         (
             "preset-unconfirmed",
@@ -157,8 +166,13 @@ def _page(*, queue: bool) -> Any:
             filters=filters,
             query=query,
             errors=errors,
-            counts=risk_register.counts(db, actor, now, filters.status),
-            next_url=url_for(request.endpoint or "", after=found.next.encode(), **query) if found.next else None,
+            # the counts head the first page only (each reads a whole index); the queue needs its own
+            counts=risk_register.counts(db, actor, now, filters.status, only_queue=queue)
+            if after is None or queue
+            else None,
+            next_url=url_for(request.endpoint or "", after=found.next.encode(), **query)
+            if found.next
+            else None,
             first_page=after is None,
             colour_choices=COLOUR_CHOICES,
             confirmation_choices=CONFIRMATION_CHOICES,
@@ -233,7 +247,12 @@ def _workbook(pages: Iterable[list[RegisterRow]]) -> IO[bytes]:
     try:
         book = xlsxwriter.Workbook(
             out,
-            {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
+            {
+                "constant_memory": True,
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+                "strings_to_numbers": False,
+            },
         )
         sheet = book.add_worksheet(gettext("High-risk register")[:31])
         sheet.write_row(0, 0, [gettext(c) for c in EXPORT_COLUMNS])

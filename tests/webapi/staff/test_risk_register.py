@@ -73,10 +73,19 @@ def test_the_list_pages_by_keyset(app: Flask, oranges: list[str], monkeypatch: p
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("colour=blue", "colour"), ("confirmation=maybe", "confirmation"), ("status=x", "status"), ("quiet=1&days=0", "days"), ("quiet=1&days=abc", "days"), ("quiet=1&days=99999", "days")],
+    [
+        ("colour=blue", "colour"),
+        ("confirmation=maybe", "confirmation"),
+        ("status=x", "status"),
+        ("quiet=1&days=0", "days"),
+        ("quiet=1&days=abc", "days"),
+        ("quiet=1&days=99999", "days"),
+    ],
     ids=["colour", "confirmation", "status", "days-zero", "days-text", "days-too-many"],
 )
-def test_a_filter_it_does_not_know_is_said_in_chinese(app: Flask, oranges: list[str], query: str, field: str) -> None:
+def test_a_filter_it_does_not_know_is_said_in_chinese(
+    app: Flask, oranges: list[str], query: str, field: str
+) -> None:
     browser, _ = logged_in(app, "nurse.li", "nurse")
     response = browser.client.get(f"/staff/register?{query}")
     page = response.get_data(as_text=True)
@@ -111,7 +120,9 @@ def test_a_doctor_confirms_from_the_queue_and_comes_back_to_it(app: Flask, orang
     assert form["next"] == "/staff/register/queue?status=pregnant"
     sent = {**form, "colour": "red", "note": "复查B超：完全性前置胎盘"}
     answer = browser.client.post(f"/staff/patients/{oranges[0]}/colour", data=sent)
-    assert answer.status_code == 302 and answer.headers["Location"].endswith("/staff/register/queue?status=pregnant")
+    assert answer.status_code == 302 and answer.headers["Location"].endswith(
+        "/staff/register/queue?status=pregnant"
+    )
     back = browser.client.get(answer.headers["Location"]).get_data(as_text=True)
     assert "已确认风险分级" in back  # the record's own message
     assert f'data-pregnancy="{oranges[0]}"' not in back and f'data-pregnancy="{oranges[1]}"' in back
@@ -120,7 +131,9 @@ def test_a_doctor_confirms_from_the_queue_and_comes_back_to_it(app: Flask, orang
     assert (facts["risk_colour"], facts["risk_colour_status"]) == ("red", "confirmed")
     # the same form sent again is one confirmation (the record's one-time request token)
     again = browser.client.post(f"/staff/patients/{oranges[0]}/colour", data=sent)
-    assert again.status_code == 302 and again.headers["Location"].endswith("/staff/register/queue?status=pregnant")
+    assert again.status_code == 302 and again.headers["Location"].endswith(
+        "/staff/register/queue?status=pregnant"
+    )
 
 
 def test_a_confirmation_never_returns_to_another_site(app: Flask, oranges: list[str]) -> None:
