@@ -45,12 +45,17 @@ def owned(statement: S, model: Any, actor: Actor) -> S:
     return statement.where(model.hospital_id == actor.hospital_id)
 
 
-def visible_patients(actor: Actor, now: datetime) -> Select[Any]:
-    """Patients the actor may read: their hospital's, and those granted to it."""
-    granted = select(PatientGrant.patient_id).where(
+def granted_patients(actor: Actor, now: datetime) -> Select[Any]:
+    """Ids of the other hospitals' patients granted to the actor's hospital (and not revoked)."""
+    return select(PatientGrant.patient_id).where(
         PatientGrant.grantee_hospital_id == actor.hospital_id,
         or_(PatientGrant.revoked_at.is_(None), PatientGrant.revoked_at > now),
     )
+
+
+def visible_patients(actor: Actor, now: datetime) -> Select[Any]:
+    """Patients the actor may read: their hospital's, and those granted to it."""
+    granted = granted_patients(actor, now)
     return select(Patient).where(or_(Patient.hospital_id == actor.hospital_id, Patient.id.in_(granted)))
 
 

@@ -202,6 +202,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from carepath.webapi.staff import batches as staff_batches
 
     app.register_blueprint(staff_batches.blp)  # 批量操作: batch actions on a cohort (issue 21 item 4)
+    from carepath.webapi.staff import risk_register as staff_register
+
+    app.register_blueprint(staff_register.blp)  # 高危专案: the high-risk register (issue 21 item 1)
     from carepath.webapi.staff import editor_api, editor_preview, editor_review, review_impact
 
     app.register_blueprint(editor_api.blp)  # the drafts/review JSON API (session + CSRF)

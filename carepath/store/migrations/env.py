@@ -11,6 +11,7 @@ import carepath.store.models_binding_events
 # to Base.metadata, which autogenerate and the models-vs-migrations check compare: her sign-in
 # (0016) and sources (0017), issue 18.
 import carepath.store.models_her_forms  # her answers to sent forms (0024), issue 19
+import carepath.store.models_register  # the high-risk register's indexes (0030), issue 21
 import carepath.store.models_requests  # her requests and contact changes (0022), issue 19
 import carepath.store.models_sign_in
 import carepath.store.models_sources

@@ -32,6 +32,7 @@ from carepath.webapi.auth.permissions import can, current_staff, record_not_foun
 from carepath.webapi.common.diagnostics_text import page_translate
 from carepath.webapi.staff import record_dating
 from carepath.webapi.staff.editor_preview import titles
+from carepath.webapi.staff.risk_register import safe_return
 from carepath.webapi.staff.why_words import said
 
 blp = Blueprint("staff_record", __name__, url_prefix="/staff/patients")
@@ -295,8 +296,9 @@ def unmask(pregnancy_id: str) -> Any:
     return record_page_with(pregnancy_id[:80], unmasked=True)
 
 
-def _act(pregnancy_id: str, action: Any, done_message: str) -> Any:
-    """Run ``action`` (a store call); its refusal shows the record with the field's error."""
+def _act(pregnancy_id: str, action: Any, done_message: str, *, back: str | None = None) -> Any:
+    """Run ``action`` (a store call); its refusal shows the record with the field's error. A
+    success goes back to the record, or to ``back`` (a page the form came from, already checked)."""
     try:
         done = action()
     except PregnancyNotFoundError:
@@ -318,7 +320,7 @@ def _act(pregnancy_id: str, action: Any, done_message: str) -> Any:
         flash(gettext("This was already done (the same form was sent twice)."), "info")
     else:
         flash(done_message, "ok")
-    return redirect(url_for("staff_record.record_page", pregnancy_id=pregnancy_id))
+    return redirect(back or url_for("staff_record.record_page", pregnancy_id=pregnancy_id))
 
 
 def _form(name: str, limit: int = 500) -> str:
@@ -390,6 +392,7 @@ def colour(pregnancy_id: str) -> Any:
             now=now,
         ),
         gettext("Risk colour %(colour)s confirmed.", colour=COLOURS.get(chosen, chosen)),
+        back=safe_return(_form("next", 2000)),  # confirmed from the register's queue: back to it
     )
 
 
