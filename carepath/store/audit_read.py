@@ -124,7 +124,9 @@ def _filtered(session: Session, actor: Actor, wanted: AuditFilter) -> Select[Any
     if wanted.since:
         statement = statement.where(AuditEntry.at >= datetime.combine(wanted.since, time(), zone))
     if wanted.until:
-        statement = statement.where(AuditEntry.at < datetime.combine(wanted.until + timedelta(days=1), time(), zone))
+        statement = statement.where(
+            AuditEntry.at < datetime.combine(wanted.until + timedelta(days=1), time(), zone)
+        )
     return statement
 
 
@@ -146,12 +148,12 @@ def _target(session: Session, actor: Actor, statement: Select[Any], text: str) -
     )
 
 
-def _rows(session: Session, statement: Select[Any], after: tuple[datetime, int] | None, limit: int) -> list[AuditEntry]:
+def _rows(
+    session: Session, statement: Select[Any], after: tuple[datetime, int] | None, limit: int
+) -> list[AuditEntry]:
     if after is not None:
         at, ident = after
-        statement = statement.where(
-            or_(AuditEntry.at < at, and_(AuditEntry.at == at, AuditEntry.id < ident))
-        )
+        statement = statement.where(or_(AuditEntry.at < at, and_(AuditEntry.at == at, AuditEntry.id < ident)))
     ordered = statement.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
     return list(session.scalars(ordered))
 
@@ -169,7 +171,9 @@ def _views(session: Session, cipher: FieldCipher, actor: Actor, rows: list[Audit
 
     staff = dict(
         session.execute(
-            select(Staff.id, Staff.name).where(Staff.id.in_(ids("staff")), Staff.hospital_id == actor.hospital_id)
+            select(Staff.id, Staff.name).where(
+                Staff.id.in_(ids("staff")), Staff.hospital_id == actor.hospital_id
+            )
         ).tuples()
     )
     integrators = dict(

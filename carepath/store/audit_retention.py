@@ -69,7 +69,7 @@ def purge(db: Database, older_than_days: int, now: datetime, *, by: str) -> dict
         with db.transaction() as session:
             audit(
                 session, Actor(hospital_id, "cli", by), "purge", now,
-                f"purged {total} audit row(s) older than {older_than_days} days (before {before.isoformat()})",
+                f"purged {total} audit row(s) older than {older_than_days} days (before {before:%Y-%m-%d})",
             )  # fmt: skip
     return purged
 

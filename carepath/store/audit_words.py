@@ -99,7 +99,9 @@ def action_words(action: str) -> str:
 
 def _event(match: re.Match[str]) -> str:
     kind = match["type"]
-    return f"记录事件：{EVENT_ZH.get(kind, kind)}" + ("（重复，未触发规则）" if match["rest"] and "repeat" in match["rest"] else "")
+    return f"记录事件：{EVENT_ZH.get(kind, kind)}" + (
+        "（重复，未触发规则）" if match["rest"] and "repeat" in match["rest"] else ""
+    )
 
 
 def _request(match: re.Match[str]) -> str:

@@ -69,7 +69,9 @@ class QueueItem:
 
 def _ongoing(session: Session, patient_id: int) -> bool:
     found = session.scalar(
-        select(Pregnancy.id).where(Pregnancy.patient_id == patient_id, Pregnancy.status == "pregnant").limit(1)
+        select(Pregnancy.id)
+        .where(Pregnancy.patient_id == patient_id, Pregnancy.status == "pregnant")
+        .limit(1)
     )
     return found is not None
 
@@ -123,7 +125,9 @@ def one(db: Database, cipher: FieldCipher, actor: Actor, request_id: int, now: d
             select(HerRequest).where(HerRequest.id == request_id, HerRequest.hospital_id == actor.hospital_id)
         )
         if row is None:
-            raise her_requests.HerRequestNotFoundError(f"no request {request_id} in hospital {actor.hospital_id}")
+            raise her_requests.HerRequestNotFoundError(
+                f"no request {request_id} in hospital {actor.hospital_id}"
+            )
         audit(session, actor, "read", now, f"her request {row.id}", patient_id=row.patient_id)
         return _item(session, cipher, her_requests.view(cipher, row))
 
@@ -138,14 +142,16 @@ def _open_row(session: Session, actor: Actor, request_id: int, kind: str) -> Her
 
 
 def _close(
-    session: Session, cipher: FieldCipher, actor: Actor, row: HerRequest, outcome: str, reply: str,
+    session: Session, cipher: FieldCipher, actor: Actor, row: HerRequest, *, outcome: str, reply: str,
     now: datetime, detail: str,
 ) -> her_requests.RequestView:  # fmt: skip
     if row.review_started_at is None:
         row.review_started_at, row.review_started_by = now, actor.label
     row.status, row.decision, row.decided_by, row.decided_at = outcome, reply, actor.label, now
     row.open_key = None
-    audit(session, actor, "change", now, f"her request {row.id}: {outcome}{detail}", patient_id=row.patient_id)
+    audit(
+        session, actor, "change", now, f"her request {row.id}: {outcome}{detail}", patient_id=row.patient_id
+    )
     session.flush()
     return her_requests.view(cipher, row)
 
@@ -179,7 +185,7 @@ def decide_deletion(
                 .execution_options(synchronize_session=False)
             ).rowcount
             detail = f" ({withdrawn} consent(s) withdrawn, {ended} binding(s) ended; medical records kept)"
-        return _close(session, cipher, actor, row, outcome, reply, now, detail)
+        return _close(session, cipher, actor, row, outcome=outcome, reply=reply, now=now, detail=detail)
 
 
 def _corrected_value(field: str, value: str) -> str:
@@ -188,9 +194,8 @@ def _corrected_value(field: str, value: str) -> str:
         text = text.replace(" ", "").replace("-", "").removeprefix("+86")
         if not _PHONE.match(text):
             raise RequestHandlingError("bad-value", "a mainland mobile number of 11 digits")
-    elif field == "name":
-        if not text or len(text) > _NAME_LIMIT:
-            raise RequestHandlingError("bad-value", f"a name of 1 to {_NAME_LIMIT} characters")
+    elif field == "name" and (not text or len(text) > _NAME_LIMIT):
+        raise RequestHandlingError("bad-value", f"a name of 1 to {_NAME_LIMIT} characters")
     return text
 
 
@@ -218,14 +223,22 @@ def decide_correction(
         row = _open_row(session, actor, request_id, "correction")
         detail = ""
         if applying:
-            detail = f" ({field} corrected by event {_apply(session, cipher, actor, row, field, corrected, now)})"
-        return _close(session, cipher, actor, row, outcome, reply, now, detail)
+            event_id = _apply(session, cipher, actor, row, field=field, value=corrected, now=now)
+            detail = f" ({field} corrected by event {event_id})"
+        return _close(session, cipher, actor, row, outcome=outcome, reply=reply, now=now, detail=detail)
 
     return events.retrying(db, work)
 
 
 def _apply(
-    session: Session, cipher: FieldCipher, actor: Actor, row: HerRequest, field: str, value: str, now: datetime
+    session: Session,
+    cipher: FieldCipher,
+    actor: Actor,
+    row: HerRequest,
+    *,
+    field: str,
+    value: str,
+    now: datetime,
 ) -> str:
     """Post her corrected ``field`` as the HIS would: a ``patient.updated`` naming her by her
     HIS id, else her ID number; the event's id."""

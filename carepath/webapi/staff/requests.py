@@ -44,7 +44,9 @@ def _messages() -> dict[str, str]:
         "bad-value": gettext(
             "The corrected value is not valid: a name of 1 to 40 characters, or an 11-digit mobile number."
         ),
-        "no-pregnancy": gettext("She has no pregnancy on file, so the correction cannot be recorded as an event."),
+        "no-pregnancy": gettext(
+            "She has no pregnancy on file, so the correction cannot be recorded as an event."
+        ),
         "no-identifier": gettext(
             "She has neither a hospital patient number nor an ID number on file: correct it at the desk."
         ),
@@ -85,7 +87,9 @@ def queue_page() -> Any:
     return render_template("requests/queue.html", waiting=waiting, decided=decided)
 
 
-def _detail(request_id: int, *, error: str | None = None, status: int = 200, form: dict[str, str] | None = None) -> Any:
+def _detail(
+    request_id: int, *, error: str | None = None, status: int = 200, form: dict[str, str] | None = None
+) -> Any:
     db, cipher, now, me = _context()
     try:
         item = request_handling.one(db, cipher, me.actor(request.remote_addr), request_id, now)
