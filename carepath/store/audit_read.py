@@ -174,14 +174,14 @@ def _views(session: Session, cipher: FieldCipher, actor: Actor, rows: list[Audit
             select(Staff.id, Staff.name).where(
                 Staff.id.in_(ids("staff")), Staff.hospital_id == actor.hospital_id
             )
-        ).tuples()
+        ).all()
     )
     integrators = dict(
         session.execute(
             select(Integrator.id, Integrator.name).where(
                 Integrator.id.in_(ids("integrator")), Integrator.hospital_id == actor.hospital_id
             )
-        ).tuples()
+        ).all()
     )
     patient_ids = {row.patient_id for row in rows if row.patient_id is not None} | ids("patient")
     women: dict[int, str] = {}
@@ -195,7 +195,7 @@ def _views(session: Session, cipher: FieldCipher, actor: Actor, rows: list[Audit
             select(Pregnancy.id, Pregnancy.number).where(
                 Pregnancy.id.in_({row.pregnancy_id for row in rows if row.pregnancy_id})
             )
-        ).tuples()
+        ).all()
     )
     views = []
     for row in rows:

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-import carepath.store.models_requests  # noqa: F401  (its tables, until tests/conftest.py lists it)
+import carepath.store.models_requests
 from carepath.store import her_requests, request_handling
 from carepath.store.models import AuditEntry, ChannelBinding, Consent, EventRecord, Patient, Pregnancy
 from carepath.store.scope import Actor
