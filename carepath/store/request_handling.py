@@ -178,12 +178,13 @@ def decide_deletion(
                     "open-pregnancy", "her pregnancy is ongoing: its care and record continue"
                 )
             withdrawn = consents.withdraw_consent(session, patient_id=row.patient_id, at=now)
-            ended = session.execute(
+            result = session.execute(
                 update(ChannelBinding)
                 .where(ChannelBinding.patient_id == row.patient_id, ChannelBinding.unbound_at.is_(None))
                 .values(unbound_at=now, value=None, value_sealed=None, value_hash=None)
                 .execution_options(synchronize_session=False)
-            ).rowcount
+            )
+            ended = int(result.rowcount or 0)  # type: ignore[attr-defined]
             detail = f" ({withdrawn} consent(s) withdrawn, {ended} binding(s) ended; medical records kept)"
         return _close(session, cipher, actor, row, outcome=outcome, reply=reply, now=now, detail=detail)
 
