@@ -65,7 +65,7 @@ def seed(url: str, rows: int) -> None:
                 "WHEN g % 10 < 9 THEN 'integrator:' || (g % 3) "
                 "ELSE 'scheduler:on-call' END, "
                 "(ARRAY['read','list','change','read','export','login'])[1 + g % 6], "
-                "CASE WHEN g % 10 = 9 THEN NULL ELSE 1 + (g * 7919) % 50000 END, "
+                "CASE WHEN g % 10 = 9 THEN NULL ELSE 1 + (g::bigint * 7919) % 50000 END, "
                 "'event e' || g || ' tag.added', '10.0.0.1', "
                 "TIMESTAMPTZ '2026-12-07 12:00+00' - (g * (400 * 86400.0 / :rows)) * INTERVAL '1 second', 1 "
                 "FROM generate_series(1, :rows) g"
