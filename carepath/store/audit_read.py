@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, not_, or_, select
+from sqlalchemy import Select, not_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from carepath.errors import CarepathError
@@ -153,7 +153,10 @@ def _rows(
 ) -> list[AuditEntry]:
     if after is not None:
         at, ident = after
-        statement = statement.where(or_(AuditEntry.at < at, and_(AuditEntry.at == at, AuditEntry.id < ident)))
+        # a row value, not (at < x OR at = x AND id < y): PostgreSQL makes the row value an index
+        # condition on (…, at, id), so a page a year back starts there instead of filtering down
+        # from the newest row (4.7 s → one index probe at 2M rows, bench/audit_log.py)
+        statement = statement.where(tuple_(AuditEntry.at, AuditEntry.id) < tuple_(at, ident))
     ordered = statement.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
     return list(session.scalars(ordered))
 
