@@ -12,6 +12,7 @@ from __future__ import annotations
 import click
 
 from carepath.cli.apikey import apikey
+from carepath.cli.audit import audit
 from carepath.cli.cohort import pathway_impact, pathway_simulate
 from carepath.cli.common import MATCHER_KINDS, matcher_kind
 from carepath.cli.content import content
@@ -74,6 +75,7 @@ for noun in (
     content,
     library,
     qr,
+    audit,
 ):
     cli.add_command(noun)
 

@@ -117,7 +117,8 @@ def retention_notice(source: Session | Database, hospital_id: str) -> str:
     return configured or DEFAULT_RETENTION_NOTICE
 
 
-def _view(cipher: FieldCipher, row: HerRequest) -> RequestView:
+def view(cipher: FieldCipher, row: HerRequest) -> RequestView:
+    """The request as the pages read it (her words opened)."""
     return RequestView(
         id=row.id,
         patient_id=row.patient_id,
@@ -196,7 +197,7 @@ def submit(
             audit(
                 session, actor, "change", now, f"her request {row.id}: {kind} received", patient_id=patient_id
             )
-            return _view(cipher, row), True
+            return view(cipher, row), True
     except IntegrityError:  # the same request, committed a moment ago by another tab
         existing = _open_with_key(db, cipher, hospital_id, key)
         if existing is None:
@@ -209,7 +210,7 @@ def _open_with_key(db: Database, cipher: FieldCipher, hospital_id: str, key: str
         row = session.scalar(
             select(HerRequest).where(HerRequest.hospital_id == hospital_id, HerRequest.open_key == key)
         )
-        return _view(cipher, row) if row is not None else None
+        return view(cipher, row) if row is not None else None
 
 
 def for_patient(
@@ -221,7 +222,7 @@ def for_patient(
         .where(HerRequest.hospital_id == hospital_id, HerRequest.patient_id == patient_id)
         .order_by(HerRequest.received_at.desc(), HerRequest.id.desc())
     )
-    return [_view(cipher, row) for row in rows]
+    return [view(cipher, row) for row in rows]
 
 
 def list_for_patient(
@@ -251,7 +252,7 @@ def get_for_patient(
         if row is None:
             raise HerRequestNotFoundError(f"no request {request_id} of patient {patient_id}")
         audit(session, actor, "read", now, f"her request {row.id}", patient_id=patient_id)
-        return _view(cipher, row)
+        return view(cipher, row)
 
 
 # --- the staff side (issue 21's queue builds its pages on these) --------------------------------
@@ -270,10 +271,11 @@ def list_open(db: Database, cipher: FieldCipher, actor: Actor, now: datetime) ->
         )
         for patient_id in sorted({row.patient_id for row in rows}):
             audit(session, actor, "list", now, "open requests about her data", patient_id=patient_id)
-        return [_view(cipher, row) for row in rows]
+        return [view(cipher, row) for row in rows]
 
 
-def _staff_row(session: Session, actor: Actor, request_id: int) -> HerRequest:
+def staff_row(session: Session, actor: Actor, request_id: int) -> HerRequest:
+    """The request of the actor's hospital, locked for its decision (another's is not found)."""
     row = session.scalar(
         select(HerRequest)
         .where(HerRequest.id == request_id, HerRequest.hospital_id == actor.hospital_id)
@@ -289,7 +291,7 @@ def start_review(
 ) -> RequestView:
     """A member of staff takes a received request up (``in_review``); again is harmless."""
     with db.transaction() as session:
-        row = _staff_row(session, actor, request_id)
+        row = staff_row(session, actor, request_id)
         if row.status not in OPEN:
             raise HerRequestError("not-open", f"request {request_id} was decided already ({row.status})")
         if row.status == "received":
@@ -298,7 +300,19 @@ def start_review(
                 session, actor, "change", now, f"her request {row.id}: in review", patient_id=row.patient_id
             )
         session.flush()
-        return _view(cipher, row)
+        return view(cipher, row)
+
+
+def checked_decision(outcome: str, decision: str) -> str:
+    """The reply she reads, checked with its outcome (``HerRequestError``)."""
+    if outcome not in DECIDED:
+        raise HerRequestError("bad-outcome", f"outcome must be one of {', '.join(DECIDED)}")
+    reply = (decision or "").strip()
+    if not reply:
+        raise HerRequestError("no-decision", "a decision says why, in words she reads")
+    if len(reply) > DECISION_LIMIT:
+        raise HerRequestError("too-long", f"at most {DECISION_LIMIT} characters")
+    return reply
 
 
 def decide(
@@ -315,15 +329,9 @@ def decide(
     ``decision`` the reply she reads (why, and what was kept: required). The request closes
     (a new identical one may be made after). Deleting or correcting the data itself is done
     by the staff's own tools; this records that it was decided, by whom and when."""
-    if outcome not in DECIDED:
-        raise HerRequestError("bad-outcome", f"outcome must be one of {', '.join(DECIDED)}")
-    reply = (decision or "").strip()
-    if not reply:
-        raise HerRequestError("no-decision", "a decision says why, in words she reads")
-    if len(reply) > DECISION_LIMIT:
-        raise HerRequestError("too-long", f"at most {DECISION_LIMIT} characters")
+    reply = checked_decision(outcome, decision)
     with db.transaction() as session:
-        row = _staff_row(session, actor, request_id)
+        row = staff_row(session, actor, request_id)
         if row.status not in OPEN:
             raise HerRequestError("not-open", f"request {request_id} was decided already ({row.status})")
         if row.review_started_at is None:
@@ -332,4 +340,4 @@ def decide(
         row.open_key = None
         audit(session, actor, "change", now, f"her request {row.id}: {outcome}", patient_id=row.patient_id)
         session.flush()
-        return _view(cipher, row)
+        return view(cipher, row)

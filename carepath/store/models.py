@@ -617,6 +617,12 @@ class AuditEntry(Base):
     # minute (``store/audit.py``); ``count`` is 1 for every other row, ``fold_key`` NULL.
     count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     fold_key: Mapped[str | None] = mapped_column(String(200), index=True, unique=True)
+    # --- the viewer (0029): keyset pages newest first, for the hospital, one woman, one actor
+    __table_args__ = (
+        Index("ix_audit_log_hospital_at", "hospital_id", "at", "id"),
+        Index("ix_audit_log_patient_at", "patient_id", "at", "id"),
+        Index("ix_audit_log_actor_at", "hospital_id", "actor", "at", "id"),
+    )
 
 
 # --- authoring (0007): a hospital's own copies of pathways, content items and forms ---------

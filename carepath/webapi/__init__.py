@@ -205,6 +205,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from carepath.webapi.staff import risk_register as staff_register
 
     app.register_blueprint(staff_register.blp)  # 高危专案: the high-risk register (issue 21 item 1)
+    from carepath.webapi.staff import audit_log as staff_audit_log
+    from carepath.webapi.staff import requests as staff_requests
+
+    app.register_blueprint(staff_requests.blp)  # 孕妇申请: her deletion and correction requests (issue 21)
+    app.register_blueprint(staff_audit_log.blp)  # 审计日志: who read or changed what (issue 21)
     from carepath.webapi.staff import editor_api, editor_preview, editor_review, review_impact
 
     app.register_blueprint(editor_api.blp)  # the drafts/review JSON API (session + CSRF)
