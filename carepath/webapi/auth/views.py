@@ -129,6 +129,8 @@ HOME_PAGES: tuple[tuple[str, str, str], ...] = (
     (lazy_gettext("Staff and roles"), "staff_admin.staff_list", "staff.manage"),
     (lazy_gettext("Requests from women"), "/staff/requests", "deletion.handle"),  # issue 21
     (lazy_gettext("Audit log"), "/staff/audit", "audit.read"),  # issue 21
+    # her own entries of the same log, for whoever works with women and may not read it all
+    (lazy_gettext("My actions"), "/staff/audit", "task.work"),
 )
 
 
@@ -137,8 +139,8 @@ def home_pages(staff: accounts.StaffIdentity) -> list[tuple[str, str]]:
     paths = {rule.rule for rule in current_app.url_map.iter_rules()}
     pages = []
     for name, target, permission in HOME_PAGES:
-        if not staff.can(permission):
-            continue
+        if not staff.can(permission) or any(url == target for _, url in pages):
+            continue  # one link a page: who reads the whole log needs no "my actions"
         if target.startswith("/"):
             if target in paths:
                 pages.append((str(name), target))

@@ -1,6 +1,7 @@
 """/staff/audit (issue 21 item 6): an auditor reads a registration in Chinese with the woman
 masked, filters by who and by her patient number, pages, and exports CSV (masked, audited);
-an unknown action written by a later writer shows readably; a nurse is refused."""
+an unknown action written by a later writer shows readably; a nurse reads her own entries only
+(我的操作记录), whatever she asks for."""
 
 from __future__ import annotations
 
@@ -71,8 +72,18 @@ def test_the_export_is_masked_csv_and_audited(app: Flask, api: Api, browser: Sta
     assert audited == 1
 
 
-def test_a_nurse_cannot_read_the_audit_log(app: Flask, browser: StaffBrowser) -> None:
+def test_a_nurse_reads_only_her_own_actions(app: Flask, api: Api, browser: StaffBrowser) -> None:
     make_staff(app, "nurse.li", "nurse")
+    register(api, "p-901", 901, name="孙晓燕")  # written by the HIS, not by her
     browser.login("nurse.li")
-    assert browser.client.get(PAGE).status_code == 403
-    assert browser.client.get(f"{PAGE}/export.csv").status_code == 403
+    home = browser.client.get("/").get_data(as_text=True)
+    assert "我的操作记录" in home and "审计日志" not in home
+    for asked in ({}, {"who": "system"}, {"target": "p-901"}):
+        page = browser.client.get(PAGE, query_string=asked)
+        text = page.get_data(as_text=True)
+        assert page.status_code in (200, 422) and "我的操作记录" in text
+        assert "记录事件：建档登记" not in text  # the HIS's entry is not hers to read
+    own = browser.client.get(PAGE).get_data(as_text=True)
+    assert "员工登录" in own  # her own sign-in is
+    export = browser.client.get(f"{PAGE}/export.csv").get_data(as_text=True)
+    assert "员工登录" in export and "建档登记" not in export
