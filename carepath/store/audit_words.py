@@ -112,12 +112,28 @@ def _request(match: re.Match[str]) -> str:
 
 def _record(match: re.Match[str]) -> str:
     inner = match["rest"]
+    batch = re.match(r"batch (\d+): ", inner)
+    if batch:  # one woman's change made by a batch action (issue 21 item 4)
+        rest = _record(re.fullmatch(r"(?P<rest>.*)", inner[batch.end() :], re.S))  # type: ignore[arg-type]
+        return f"批量操作 #{batch.group(1)}：" + rest.removeprefix("在档案中")
     kind = inner.split(" ", 1)[0]
     if kind in EVENT_ZH:
         return f"在档案中{EVENT_ZH[kind]}"
     if inner.startswith("sent "):
         return "在档案中发送宣教内容"
     return "在档案中操作"
+
+
+BATCH_ACTION_ZH = {"tag": "添加标签", "enrol": "加入管理方案", "push": "推送宣教内容"}
+CONSENT_METHOD_ZH = {"paper": "纸质签字", "tablet": "平板签署"}
+
+
+def _batch(match: re.Match[str]) -> str:
+    what = BATCH_ACTION_ZH.get(match["action"], match["action"])
+    return (
+        f"批量操作 #{match['id']}：为 {match['n']} 名孕妇{what}「{match['target']}」"
+        f"（其中 {match['already']} 名已有），原因：{match['reason']}"
+    )
 
 
 #: (pattern, words) in order; the first that matches the whole detail gives the words.
@@ -150,6 +166,21 @@ DETAIL_PATTERNS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], .
          lambda m: {"created": "新建团队", "archived": "归档团队", "renamed": "团队改名"}[m["w"]]),
         (r"settings .*", lambda m: "修改医院设置"),
         (r"audit log(?P<rest>.*)", lambda m: "查看或导出审计日志"),
+        # issue 21: the register, find a woman, the desk, batch actions
+        (r"high-risk register queue: .*", lambda m: "查看待确认的风险分级"),
+        (r"high-risk register: .*", lambda m: "查看高危专案"),
+        (r"search result", lambda m: "查找孕妇"),
+        (r"batch preview", lambda m: "批量操作预览"),
+        (r"batch (?P<id>\d+): (?P<action>\w+) (?P<target>.+?) for (?P<n>\d+) women "
+         r"\(filter .*?; (?P<already>\d+) have it already\): (?P<reason>.*)", _batch),
+        (r"batch (?P<id>\d+): sent (?P<target>\S+) now: (?P<reason>.*)",
+         lambda m: f"批量操作 #{m['id']}：发送宣教内容「{m['target']}」，原因：{m['reason']}"),
+        (r"registered at the desk: registration (?P<ref>\S+); consent (?P<how>\S+), notice (?P<v>.*)",
+         lambda m: f"护士站建档登记（登记号 {m['ref']}；知情同意：{CONSENT_METHOD_ZH.get(m['how'], m['how'])}；"
+         f"告知书版本 {m['v']}）"),
+        (r"registration at the desk not made: .*", lambda m: "护士站建档未办理：证件号码已建档"),
+        (r"registration at the desk: .*", lambda m: "查看建档结果与微信绑定二维码"),
+        (r"registration (?P<ref>\S+) done .*", lambda m: f"建档登记完成（登记号 {m['ref']}）"),
         (r"purged .*", lambda m: "清理超过保存期限的审计日志"),
     )
 )  # fmt: skip
