@@ -176,8 +176,8 @@ DETAIL_PATTERNS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], .
         (r"batch (?P<id>\d+): sent (?P<target>\S+) now: (?P<reason>.*)",
          lambda m: f"批量操作 #{m['id']}：发送宣教内容「{m['target']}」，原因：{m['reason']}"),
         (r"registered at the desk: registration (?P<ref>\S+); consent (?P<how>\S+), notice (?P<v>.*)",
-         lambda m: f"护士站建档登记（登记号 {m['ref']}；知情同意：{CONSENT_METHOD_ZH.get(m['how'], m['how'])}；"
-         f"告知书版本 {m['v']}）"),
+         lambda m: f"护士站建档登记（登记号 {m['ref']}；"
+         f"知情同意：{CONSENT_METHOD_ZH.get(m['how'], m['how'])}；告知书版本 {m['v']}）"),
         (r"registration at the desk not made: .*", lambda m: "护士站建档未办理：证件号码已建档"),
         (r"registration at the desk: .*", lambda m: "查看建档结果与微信绑定二维码"),
         (r"registration (?P<ref>\S+) done .*", lambda m: f"建档登记完成（登记号 {m['ref']}）"),
