@@ -22,6 +22,8 @@ FIELDS = (
     "name", "phone_last4", "id_number", "his_id", "source", "week_from", "week_to",
     "diagnosis", "tag", "pathway", "risk_colour", "status",
 )  # fmt: skip
+#: Results on one page of the search.
+PAGE = 50
 COLOURS = ("green", "yellow", "orange", "red")
 STATUSES = ("pregnant", "delivered", "ended")
 #: A woman of the GB 11643 shape (17 digits and a check character) is checked as such; other
@@ -131,7 +133,7 @@ def read(given: Any, today: date, pathways: set[str], after: str | None = None) 
         form.query = PregnancyQuery(
             name=name, phone_last4=phone, his_id=his_id, id_number=id_number, source=source,
             tag=tag, diagnosis=diagnosis, risk_colour=colour, week_from=week_from, week_to=week_to,
-            pathway=pathway, status=status, limit=50, after=after,
+            pathway=pathway, status=status, limit=PAGE, after=after,
         )  # fmt: skip
     return form
 

@@ -260,13 +260,13 @@ def find_women() -> Any:
             found, cursor = search.search(db, cipher, me.actor(request.remote_addr), form.query, now)
         except (search.SearchInputError, search.SearchTooBroadError) as error:
             patient_search.refused(form, error.code)
+    choices["form"] = form
     if form.errors:
-        return render_template("record/list.html", page=None, after=None, form=form, **choices), 422
+        return render_template("record/list.html", page=None, after=None, **choices), 422
     if found is None:
         return women()
-    return render_template(
-        "record/list.html", page=None, after=after, form=form, found=found, next_after=cursor, **choices
-    )
+    choices.update(found=found, next_after=cursor)
+    return render_template("record/list.html", page=None, after=after, **choices)
 
 
 def _search_page(db: Any, me: Any) -> dict[str, Any]:
