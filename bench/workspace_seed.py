@@ -171,7 +171,10 @@ def seed(url: str, cipher: FieldCipher, women: int, open_tasks: int, now: dateti
             integrator=integrator,
         )
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE"))
+        # only this schema's tables: a bare VACUUM visits every schema of a shared database (and
+        # deadlocked with other work there)
+        for table in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")).scalars():
+            conn.execute(text(f'VACUUM ANALYZE "{table}"'))
         size = conn.execute(
             text(
                 "SELECT pg_size_pretty(sum(pg_total_relation_size(format('%I.%I', schemaname, tablename)))) "
