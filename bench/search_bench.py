@@ -43,7 +43,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,7 +116,13 @@ def phase(
             began = time.perf_counter()
             status, body = client.search(query)
             elapsed = (time.perf_counter() - began) * 1000
-            found = body if isinstance(body, int) else len(body.get("items", [])) if status == 200 else body.get("code")
+            found = (
+                body
+                if isinstance(body, int)
+                else len(body.get("items", []))
+                if status == 200
+                else body.get("code")
+            )
             with lock:
                 waited.append(elapsed)
                 answers[f"{status} {'found' if isinstance(found, int) and found else found}"] += 1
@@ -137,7 +143,9 @@ def served(access_log: Path, skip: int) -> list[float]:
     ]
 
 
-def serve(code: Path, config: dict[str, str], workers: int, access_log: Path) -> tuple[subprocess.Popen[bytes], int]:
+def serve(
+    code: Path, config: dict[str, str], workers: int, access_log: Path
+) -> tuple[subprocess.Popen[bytes], int]:
     """gunicorn serving the ``carepath`` package found in ``code`` (its working directory comes
     first on ``sys.path``, before the editable install's finder)."""
     port = free_port()
@@ -167,7 +175,7 @@ def load() -> str:
 
 
 def measure(
-    label: str, port: int, key: Any, members: list[Member], women: int, rounds: int, access_log: Path, *,
+    label: str, port: int, key: Any, members: list[Member], *, women: int, rounds: int, access_log: Path,
     pages: bool,
 ) -> None:  # fmt: skip
     def name(rng: random.Random) -> dict[str, Any]:
@@ -217,7 +225,9 @@ def main() -> None:
     parser.add_argument("--before", default="main", help="the git revision measured as before")
     parser.add_argument(
         "--database",
-        default=os.environ.get("CAREPATH_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+        default=os.environ.get(
+            "CAREPATH_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
     )
     args = parser.parse_args()
 
@@ -235,7 +245,9 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp())
     old_code = folder / "before"
     old_code.mkdir()
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.before, "carepath"], check=True, capture_output=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", args.before, "carepath"], check=True, capture_output=True
+    )
     subprocess.run(["tar", "-x", "-C", str(old_code)], input=archive.stdout, check=True)
     server = None
     try:
@@ -246,18 +258,35 @@ def main() -> None:
         with db.transaction() as session:
             key = tenants.create_api_key(session, cipher, HOSPITAL, "search-bench", datetime.now(UTC))
         with db.reading() as session:
-            named = session.execute(text("SELECT count(*) FROM patients WHERE name_hash IS NOT NULL")).scalar()
+            named = session.execute(
+                text("SELECT count(*) FROM patients WHERE name_hash IS NOT NULL")
+            ).scalar()
             dated = session.execute(text("SELECT count(*) FROM pregnancies WHERE edd IS NOT NULL")).scalar()
         db.dispose()
-        print(f"seeded {args.women} women in {seeded.seconds:.0f} s ({seeded.size}); {named} named, {dated} dated")
+        print(
+            f"seeded {args.women} women in {seeded.seconds:.0f} s ({seeded.size}); "
+            f"{named} named, {dated} dated"
+        )
         members = seeded.members[: args.clients]
         for label, code, pages in (("before", old_code, False), ("after ", ROOT, True)):
             access_log = folder / f"access-{label.strip()}.log"
             access_log.touch()
             server, port = serve(code, config, args.workers, access_log)
-            print(f"{label}: {args.before if label == 'before' else 'this tree'}, gunicorn {args.workers} workers, "
-                  f"{len(members)} staff at once, {args.rounds} searches each")  # fmt: skip
-            measure(label, port, key, members, args.women, args.rounds, access_log, pages=pages)
+            code_name = args.before if label == "before" else "this tree"
+            print(
+                f"{label}: {code_name}, gunicorn {args.workers} workers, "
+                f"{len(members)} staff at once, {args.rounds} searches each"
+            )
+            measure(
+                label,
+                port,
+                key,
+                members,
+                women=args.women,
+                rounds=args.rounds,
+                access_log=access_log,
+                pages=pages,
+            )
             server.terminate()
             server.wait()
             server = None

@@ -9,8 +9,8 @@ ID number and phone are ciphertexts sealed once with the app's FieldCipher and r
 ``NAME_COUNT`` different names (``bench_name``; a name is shared by about five women, as common
 names are), each with its keyed hash (``patients.name_hash``) so a search by exact name finds
 them; her ID number's keyed hash is her own (``bench_id_number``: a valid, made-up resident
-number per woman), so a search by ID number finds exactly her; her EDD column is her state's. Her care row puts her in
-one of the teams with a responsible doctor and nurse of it; each task is routed as
+number per woman), so a search by ID number finds exactly her; her EDD column is her state's.
+Her care row puts her in one of the teams with a responsible doctor and nurse of it; each task is routed as
 ``care_routing.route`` would (her doctor's, her nurse's, or the team's queue). Every hundredth
 woman has a long history (``RICH_*``: a few hundred outbox rows, events, tag changes, tasks and
 inbox items), the records the benchmark reads.
@@ -173,7 +173,9 @@ def seed(url: str, cipher: FieldCipher, women: int, open_tasks: int, now: dateti
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         # only this schema's tables: a bare VACUUM visits every schema of a shared database (and
         # deadlocked with other work there)
-        for table in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")).scalars():
+        for table in conn.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        ).scalars():
             conn.execute(text(f'VACUUM ANALYZE "{table}"'))
         size = conn.execute(
             text(

@@ -128,7 +128,9 @@ def _has_tag(dialect: str, tag: str) -> Any:
 def _from_source(session: Session, actor: Actor, code: str) -> Any:
     """Registered through the source ``code`` of the actor's hospital (``sources.record_registration``
     keys the event ``registration:<patient>:<pregnancy>``, so it names this pregnancy)."""
-    source_id = session.scalar(select(Source.id).where(Source.code == code, Source.hospital_id == actor.hospital_id))
+    source_id = session.scalar(
+        select(Source.id).where(Source.code == code, Source.hospital_id == actor.hospital_id)
+    )
     if source_id is None:
         raise SearchInputError("unknown-source", f"no source {code!r} in your hospital")
     key = literal("registration:") + cast(Pregnancy.patient_id, String) + literal(":") + Pregnancy.id
@@ -151,12 +153,16 @@ def _has_diagnosis(code: str) -> Any:
     )
 
 
-def _statement(session: Session, actor: Actor, cipher: FieldCipher, query: PregnancyQuery, now: datetime) -> Any:
+def _statement(
+    session: Session, actor: Actor, cipher: FieldCipher, query: PregnancyQuery, now: datetime
+) -> Any:
     """Every filter but the name's and the phone's, as SQL."""
     if query.week_from is not None and query.week_to is not None and query.week_from > query.week_to:
         raise SearchInputError("week-range-upside-down", "the week range starts after it ends")
     if query.phone_last4 is not None and query.name is None:
-        raise SearchInputError("phone-needs-name", "the phone's last four digits find a woman only with her name")
+        raise SearchInputError(
+            "phone-needs-name", "the phone's last four digits find a woman only with her name"
+        )
     patients = visible_patients(actor, now).subquery()
     statement: Any = select(Pregnancy, Patient).join(Patient, Patient.id == Pregnancy.patient_id)
     statement = statement.where(Patient.id.in_(select(patients.c.id)))
@@ -221,14 +227,18 @@ def _opened_names(
             "week, diagnosis, source or pathway"
         )
     matched = []
-    for pregnancy_id, sealed in session.execute(statement.with_only_columns(Pregnancy.id, Patient.name_sealed)):
+    for pregnancy_id, sealed in session.execute(
+        statement.with_only_columns(Pregnancy.id, Patient.name_sealed)
+    ):
         plain = normalised_name(cipher.open(sealed)) if sealed else ""
         if (plain.startswith(name) and plain != "") if prefix else plain == name:
             matched.append(pregnancy_id)
     return matched
 
 
-def _narrowed(session: Session, actor: Actor, cipher: FieldCipher, query: PregnancyQuery, now: datetime) -> Any:
+def _narrowed(
+    session: Session, actor: Actor, cipher: FieldCipher, query: PregnancyQuery, now: datetime
+) -> Any:
     """The statement of every filter, the name's and the phone's included (those two may open a
     bounded number of sealed fields and name the matches by id)."""
     statement = _statement(session, actor, cipher, query, now)
@@ -236,7 +246,9 @@ def _narrowed(session: Session, actor: Actor, cipher: FieldCipher, query: Pregna
         return statement
     name = normalised_name(query.name)
     if query.name_mode == "prefix":
-        statement = statement.where(Pregnancy.id.in_(_opened_names(session, cipher, statement, name, prefix=True)))
+        statement = statement.where(
+            Pregnancy.id.in_(_opened_names(session, cipher, statement, name, prefix=True))
+        )
     else:
         probe = and_(_hospitals(actor, now), Patient.name_hash == cipher.name_hash(query.name))
         unhashed = and_(_hospitals(actor, now), Patient.name_hash.is_(None), Patient.name_sealed.is_not(None))
@@ -268,7 +280,9 @@ def cohort(session: Session, cipher: FieldCipher, actor: Actor, query: Pregnancy
     named by id in the statement; ``SearchTooBroadError`` beyond the bound; ``SearchInputError``
     for a filter that cannot select, e.g. an unknown source). ``limit`` and ``after`` are
     ignored: a cohort is all of them."""
-    return _narrowed(session, actor, cipher, query, now).with_only_columns(Pregnancy.id).order_by(Pregnancy.id)
+    return (
+        _narrowed(session, actor, cipher, query, now).with_only_columns(Pregnancy.id).order_by(Pregnancy.id)
+    )
 
 
 def search(

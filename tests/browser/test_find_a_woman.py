@@ -33,7 +33,12 @@ def _woman(live_server: LiveServer, his_id: str, name: str, n: int) -> str:
             "id": f"find-browser-{his_id}",
             "type": "patient.registered",
             "occurred_at": (now - timedelta(hours=1)).isoformat(),
-            "patient": {"his_id": his_id, "id_number": resident_id(n), "name": name, "phone": f"1390000{n:04d}"},
+            "patient": {
+                "his_id": his_id,
+                "id_number": resident_id(n),
+                "name": name,
+                "phone": f"1390000{n:04d}",
+            },
             "data": {"lmp": (now - timedelta(days=150)).date().isoformat(), "birth_date": "1991-05-06"},
         },
         now,

@@ -33,7 +33,9 @@ def test_the_demo_doctor_finds_a_demo_woman_by_name(instance: Path, monkeypatch:
     name, his_id = told.groups()
     with app.extensions["carepath.db"].reading() as session:
         wanted = session.scalar(
-            select(Pregnancy.id).join(Patient, Patient.id == Pregnancy.patient_id).where(Patient.his_patient_id == his_id)
+            select(Pregnancy.id)
+            .join(Patient, Patient.id == Pregnancy.patient_id)
+            .where(Patient.his_patient_id == his_id)
         )
         assert None not in session.scalars(select(Patient.name_hash)).all()
     doctor_login = re.search(r"^  demo-doctor +(\S+)", output, re.M)

@@ -35,7 +35,9 @@ WOMEN = {
 def women(api: Api) -> dict[str, str]:
     found = {}
     for n, (his_id, (name, phone)) in enumerate(WOMEN.items()):
-        event = registration(his_id, event_id=f"reg-{his_id}", name=name, id_number=resident_id(n + 1), phone=phone)
+        event = registration(
+            his_id, event_id=f"reg-{his_id}", name=name, id_number=resident_id(n + 1), phone=phone
+        )
         if his_id == "p-3":
             event["data"]["lmp"] = "2026-04-11"  # 12+6 on NOW
         answer = api.post("/api/v1/events", event)
@@ -47,7 +49,9 @@ def women(api: Api) -> dict[str, str]:
 
 
 def _his(app: Flask, actor: Actor, **given: Any) -> list[str]:
-    items, _ = search.search(db_of(app), app.extensions["carepath.cipher"], actor, PregnancyQuery(**given), NOW)
+    items, _ = search.search(
+        db_of(app), app.extensions["carepath.cipher"], actor, PregnancyQuery(**given), NOW
+    )
     return sorted(i["patient"]["his_id"] for i in items)
 
 
@@ -80,7 +84,9 @@ def test_an_exact_name_is_one_hash_probe_and_opens_no_sealed_name(
     assert _his(app, nurse, name="王小红", week_from=20) == ["p-1", "p-2"]  # with the other filters
 
 
-def test_names_not_yet_backfilled_are_still_found_boundedly(app: Flask, women: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_names_not_yet_backfilled_are_still_found_boundedly(
+    app: Flask, women: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     nurse = add_staff(app, "a")
     with db_of(app).transaction() as session:  # as rows written before 0026 look
         session.execute(update(Patient).where(Patient.his_patient_id == "p-2").values(name_hash=None))
@@ -114,7 +120,9 @@ def test_too_many_candidates_for_the_phone_are_refused(
 
 def _source(app: Flask, hospital: str, code: str) -> Source:
     with db_of(app).transaction() as session:
-        source = Source(hospital_id=hospital, code=code, qr_kind="permanent", created_at=NOW, created_by="test")
+        source = Source(
+            hospital_id=hospital, code=code, qr_kind="permanent", created_at=NOW, created_by="test"
+        )
         session.add(source)
         session.flush()
         session.expunge(source)
@@ -128,9 +136,13 @@ def test_a_source_finds_the_pregnancies_registered_through_it(app: Flask, women:
     with db_of(app).transaction() as session:
         for his_id, source in (("p-1", poster), ("p-3", card)):
             patient = session.scalars(select(Patient).where(Patient.his_patient_id == his_id)).one()
-            sources.record_registration(session, session.get(Source, source.id), patient, NOW, pregnancy_id=women[his_id])
+            sources.record_registration(
+                session, session.get(Source, source.id), patient, NOW, pregnancy_id=women[his_id]
+            )
         other = session.scalars(select(Patient).where(Patient.his_patient_id == "p-2")).one()
-        sources.record_registration(session, session.get(Source, poster.id), other, NOW, pregnancy_id="another")
+        sources.record_registration(
+            session, session.get(Source, poster.id), other, NOW, pregnancy_id="another"
+        )
     assert _his(app, nurse, source="poster1") == ["p-1"]  # p-2's registration names another pregnancy
     assert _his(app, nurse, source="card1") == ["p-3"]
     assert _cohort(app, nurse, source="card1", week_to=20) == ["p-3"]
@@ -140,7 +152,9 @@ def test_a_source_finds_the_pregnancies_registered_through_it(app: Flask, women:
         assert refused.value.code == "unknown-source"
 
 
-def test_a_diagnosis_is_found_by_its_code_or_its_beginning_while_active(app: Flask, women: dict[str, str]) -> None:
+def test_a_diagnosis_is_found_by_its_code_or_its_beginning_while_active(
+    app: Flask, women: dict[str, str]
+) -> None:
     nurse = add_staff(app, "a")
     assert _his(app, nurse, diagnosis="O24.401") == ["p-1"]
     assert _his(app, nurse, diagnosis="o24") == ["p-1"]
@@ -184,7 +198,9 @@ QUERIES: list[dict[str, Any]] = [
 
 
 @pytest.mark.parametrize("given", QUERIES, ids=[str(n) for n in range(len(QUERIES))])
-def test_the_cohort_is_what_the_search_lists(app: Flask, women: dict[str, str], given: dict[str, Any]) -> None:
+def test_the_cohort_is_what_the_search_lists(
+    app: Flask, women: dict[str, str], given: dict[str, Any]
+) -> None:
     nurse = add_staff(app, "a")
     assert _cohort(app, nurse, **given) == _his(app, nurse, **given)
 

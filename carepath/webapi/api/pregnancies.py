@@ -65,7 +65,9 @@ class SearchSchema(Schema):
         validate=validate.Regexp(
             r"^[A-Za-z]([0-9]{1,2}(\.[0-9A-Za-z]{0,8})?)?$", error="an ICD-10 code or its beginning"
         ),
-        metadata={"description": "an active diagnosis with this ICD-10 code or extending it: O24 finds O24.401"},
+        metadata={
+            "description": "an active diagnosis with this ICD-10 code or extending it: O24 finds O24.401"
+        },
     )
     risk_colour = fields.String(validate=validate.OneOf(RISK_COLOURS))
     week_from = fields.Integer(

@@ -33,7 +33,9 @@ RESIDENT_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
 MESSAGES = {
     "name-too-long": label("A name is at most 40 characters."),
     "phone-last4": label("Type the last four digits of her phone."),
-    "phone-needs-name": label("The last four digits of her phone find her only with her name: type her name too."),
+    "phone-needs-name": label(
+        "The last four digits of her phone find her only with her name: type her name too."
+    ),
     "id-number-shape": label("An ID number is 5 to 20 letters or digits."),
     "id-number-check-digit": label("This ID number fails its check digit: compare it with her ID card."),
     "id-number-invalid": label("This is not a valid resident ID number: compare it with her ID card."),

@@ -48,11 +48,24 @@ def _listed(page: str) -> list[str]:
     return re.findall(r'<tr class="woman found" data-pregnancy="([^"]+)"', page)
 
 
-def test_the_page_offers_the_search_in_chinese_above_my_women(app: Flask, women: dict[str, str], nurse: Any) -> None:
+def test_the_page_offers_the_search_in_chinese_above_my_women(
+    app: Flask, women: dict[str, str], nurse: Any
+) -> None:
     browser, nurse_id = nurse
     in_care(app, women["hua"], team(app, members=((nurse_id, "nurse"),)))
     page = browser.client.get("/staff/patients").get_data(as_text=True)
-    for words in ("患者", "查找孕妇", "姓名", "手机尾号", "证件号码", "更多条件", "孕周从", "诊断", "管理方案", "我的孕妇"):
+    for words in (
+        "患者",
+        "查找孕妇",
+        "姓名",
+        "手机尾号",
+        "证件号码",
+        "更多条件",
+        "孕周从",
+        "诊断",
+        "管理方案",
+        "我的孕妇",
+    ):
         assert words in page, words
     assert 'method="post"' in page and f"/staff/patients/{women['hua']}" in page
     assert f"/staff/patients/{women['hong']}" not in page  # not of my team: found only by a search
@@ -70,7 +83,9 @@ def test_a_woman_is_found_by_her_exact_name_masked_linked_and_audited(
     assert "138****5678" in page and "13812345678" not in page
     assert f'href="/staff/patients/{women["hong"]}"' in page
     with app.extensions["carepath.db"].reading() as session:
-        listed = {e.pregnancy_id for e in session.scalars(select(AuditEntry).where(AuditEntry.action == "list"))}
+        listed = {
+            e.pregnancy_id for e in session.scalars(select(AuditEntry).where(AuditEntry.action == "list"))
+        }
     assert {women["hong"], women["hong2"]} <= listed
     one = _find(browser, name="王小红", phone_last4="1111").get_data(as_text=True)
     assert _listed(one) == [women["hong2"]]
@@ -90,11 +105,15 @@ def test_no_filter_shows_my_women_and_a_name_never_goes_into_a_url(
 
 
 @pytest.mark.parametrize(
-    ("fields", "field", "words"),
+    "case",
     [
         ({"week_from": "30", "week_to": "20"}, "week_to", "孕周范围的起点晚于终点"),
         ({"week_from": "abc"}, "week_from", "0 到 45 之间的整数"),
-        ({"id_number": resident_id(1)[:-1] + ("0" if resident_id(1)[-1] != "0" else "1")}, "id_number", "校验位不符"),
+        (
+            {"id_number": resident_id(1)[:-1] + ("0" if resident_id(1)[-1] != "0" else "1")},
+            "id_number",
+            "校验位不符",
+        ),
         ({"id_number": "12"}, "id_number", "5 到 20 位"),
         ({"phone_last4": "5678"}, "phone_last4", "需与姓名一起查找"),
         ({"name": "王小红", "phone_last4": "56"}, "phone_last4", "后四位"),
@@ -107,8 +126,9 @@ def test_no_filter_shows_my_women_and_a_name_never_goes_into_a_url(
     ids=[str(n) for n in range(11)],
 )
 def test_bad_input_is_said_in_chinese_beside_its_field(
-    app: Flask, women: dict[str, str], nurse: Any, fields: dict[str, str], field: str, words: str
+    app: Flask, women: dict[str, str], nurse: Any, case: tuple[dict[str, str], str, str]
 ) -> None:
+    fields, field, words = case
     browser, _ = nurse
     answer = _find(browser, **fields)
     page = answer.get_data(as_text=True)
@@ -140,7 +160,9 @@ def test_results_page_on_with_the_same_filters(
     assert len(_listed(second)) == 1 and set(_listed(first)).isdisjoint(_listed(second))
 
 
-def test_the_diagnosis_is_shown_with_its_title(app: Flask, api: Api, women: dict[str, str], nurse: Any) -> None:
+def test_the_diagnosis_is_shown_with_its_title(
+    app: Flask, api: Api, women: dict[str, str], nurse: Any
+) -> None:
     from tests.webapi.conftest import diagnosis
 
     assert api.post("/api/v1/events", diagnosis("p-3", "dx-3", "O24.401")).status_code == 201
