@@ -200,18 +200,21 @@ def _statement(
     return statement
 
 
-def _hospitals(actor: Actor, now: datetime) -> Any:
-    """The hospitals whose patients the actor may see: hers and those that granted her some;
-    naming them lets a name's hash be probed in ``ix_patients_name`` (hospital, name_hash)."""
-    granted = select(Patient.hospital_id).where(
-        Patient.id.in_(
-            select(PatientGrant.patient_id).where(
-                PatientGrant.grantee_hospital_id == actor.hospital_id,
-                or_(PatientGrant.revoked_at.is_(None), PatientGrant.revoked_at > now),
-            )
+def _hospitals(session: Session, actor: Actor, now: datetime) -> Any:
+    """Her hospital is one of those whose patients the actor may see: the actor's own and those
+    that granted it some. Named as a list, so that a name's hash is a probe of
+    ``ix_patients_name`` (hospital, name_hash) per hospital, whatever the planner makes of a
+    subquery."""
+    granted = session.scalars(
+        select(Patient.hospital_id)
+        .distinct()
+        .join(PatientGrant, PatientGrant.patient_id == Patient.id)
+        .where(
+            PatientGrant.grantee_hospital_id == actor.hospital_id,
+            or_(PatientGrant.revoked_at.is_(None), PatientGrant.revoked_at > now),
         )
-    )
-    return or_(Patient.hospital_id == actor.hospital_id, Patient.hospital_id.in_(granted))
+    ).all()
+    return Patient.hospital_id.in_(sorted({actor.hospital_id, *granted}))
 
 
 def _opened_names(
@@ -250,8 +253,9 @@ def _narrowed(
             Pregnancy.id.in_(_opened_names(session, cipher, statement, name, prefix=True))
         )
     else:
-        probe = and_(_hospitals(actor, now), Patient.name_hash == cipher.name_hash(query.name))
-        unhashed = and_(_hospitals(actor, now), Patient.name_hash.is_(None), Patient.name_sealed.is_not(None))
+        hospitals = _hospitals(session, actor, now)
+        probe = and_(hospitals, Patient.name_hash == cipher.name_hash(query.name))
+        unhashed = and_(hospitals, Patient.name_hash.is_(None), Patient.name_sealed.is_not(None))
         if session.scalar(select(Patient.id).where(unhashed).limit(1)) is None:
             statement = statement.where(probe)
         else:  # rows written before 0026 and not backfilled yet: opened, boundedly

@@ -205,6 +205,14 @@ def test_the_cohort_is_what_the_search_lists(
     assert _cohort(app, nurse, **given) == _his(app, nurse, **given)
 
 
-def test_another_hospital_finds_none_of_them_by_name(app: Flask, women: dict[str, str]) -> None:
+def test_another_hospital_finds_by_name_only_the_women_granted_to_it(
+    app: Flask, women: dict[str, str]
+) -> None:
+    from carepath.store import patients
+
     theirs = add_staff(app, "b")
     assert _his(app, theirs, name="王小红") == [] and _cohort(app, theirs, name="王小红") == []
+    with db_of(app).reading() as session:
+        granted = session.scalar(select(Patient.id).where(Patient.his_patient_id == "p-2"))
+    patients.grant(db_of(app), add_staff(app, "a"), granted, grantee_hospital_id="b", reason="转诊", now=NOW)
+    assert _his(app, theirs, name="王小红") == ["p-2"] and _cohort(app, theirs, name="王小红") == ["p-2"]
