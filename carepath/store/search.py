@@ -163,9 +163,16 @@ def _statement(
         raise SearchInputError(
             "phone-needs-name", "the phone's last four digits find a woman only with her name"
         )
-    patients = visible_patients(actor, now).subquery()
+    # Who may see her (``scope.visible_patients``'s rule) applied to the joined row itself, and
+    # her hospital named as a list: every probe below (name, ID number, EDD) is then an index
+    # condition on (hospital_id, …), not a semi-join over every visible patient.
+    hospitals = _hospitals(session, actor, now)
     statement: Any = select(Pregnancy, Patient).join(Patient, Patient.id == Pregnancy.patient_id)
-    statement = statement.where(Patient.id.in_(select(patients.c.id)))
+    statement = statement.where(
+        visible_patients(actor, now).whereclause,
+        Patient.hospital_id.in_(hospitals),
+        Pregnancy.hospital_id.in_(hospitals),
+    )
     if query.his_id is not None:
         statement = statement.where(Patient.his_patient_id == query.his_id)
     if query.id_number is not None:
@@ -200,11 +207,9 @@ def _statement(
     return statement
 
 
-def _hospitals(session: Session, actor: Actor, now: datetime) -> Any:
-    """Her hospital is one of those whose patients the actor may see: the actor's own and those
-    that granted it some. Named as a list, so that a name's hash is a probe of
-    ``ix_patients_name`` (hospital, name_hash) per hospital, whatever the planner makes of a
-    subquery."""
+def _hospitals(session: Session, actor: Actor, now: datetime) -> list[str]:
+    """The hospitals whose patients the actor may see: its own and those that granted it some
+    (a pregnancy is her hospital's)."""
     granted = session.scalars(
         select(Patient.hospital_id)
         .distinct()
@@ -214,7 +219,7 @@ def _hospitals(session: Session, actor: Actor, now: datetime) -> Any:
             or_(PatientGrant.revoked_at.is_(None), PatientGrant.revoked_at > now),
         )
     ).all()
-    return Patient.hospital_id.in_(sorted({actor.hospital_id, *granted}))
+    return sorted({actor.hospital_id, *granted})
 
 
 def _opened_names(
@@ -253,8 +258,8 @@ def _narrowed(
             Pregnancy.id.in_(_opened_names(session, cipher, statement, name, prefix=True))
         )
     else:
-        hospitals = _hospitals(session, actor, now)
-        probe = and_(hospitals, Patient.name_hash == cipher.name_hash(query.name))
+        probe = Patient.name_hash == cipher.name_hash(query.name)
+        hospitals = Patient.hospital_id.in_(_hospitals(session, actor, now))
         unhashed = and_(hospitals, Patient.name_hash.is_(None), Patient.name_sealed.is_not(None))
         if session.scalar(select(Patient.id).where(unhashed).limit(1)) is None:
             statement = statement.where(probe)
