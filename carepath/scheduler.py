@@ -15,7 +15,11 @@ Only one scheduler may run against a database. It holds a lock for its whole lif
   its lease, deleted on shutdown; a crashed holder's row expires after ``lease_seconds``, or is
   taken over at once when the holder is a process of this host that no longer exists.
 
-A second scheduler raises ``SchedulerLockedError`` naming the holder (host:pid) and since when.
+A second scheduler raises ``SchedulerLockedError`` naming the holder (host:pid) and since when,
+unless it was started as a standby (``start(standby=True)``, ``carepath scheduler --standby``):
+then it waits with its jobs paused and tries the lock every ``standby_seconds`` (10), so it
+takes over within that long of the active one's death (its advisory lock dies with its
+connection; the kernel closes the socket of a killed process at once) and never runs beside it.
 
 A running scheduler that loses its lock (its PostgreSQL connection was terminated, the server
 restarted or failed over; its lease was taken over after a pause) pauses its jobs and tries to
@@ -292,6 +296,9 @@ class Settings:
     renew_seconds: float | None = None
     retry_min_seconds: float = 1.0
     retry_max_seconds: float = 60.0
+    # while another scheduler holds the lock, how often to try it: a standby takes over within
+    # this long of the active one's death (the issue 22 target is 30 s)
+    standby_seconds: float = 10.0
 
 
 @dataclass
@@ -385,15 +392,33 @@ class Scheduler:
         self._retry = jobs.settings.retry_min_seconds
         self._turn = threading.Lock()  # losing and taking back, one at a time
 
-    def start(self) -> None:
-        """Take the lock (``SchedulerLockedError`` if another holds it), recover, schedule the jobs."""
-        self.lock.acquire()
+    def start(self, *, standby: bool = False) -> None:
+        """Take the lock (``SchedulerLockedError`` if another holds it), recover, schedule the jobs.
+
+        ``standby``: if another holds the lock, schedule the jobs paused and try the lock every
+        ``standby_seconds`` instead of raising; ``_take_back`` recovers and resumes them."""
+        try:
+            self.lock.acquire()
+        except SchedulerLockedError as error:
+            if not standby:
+                raise
+            self._schedule(paused=True)
+            self.apscheduler.start()
+            self.jobs.app.extensions["carepath.scheduler"] = self
+            log.warning("scheduler on standby: %s; next try in %gs", error, self._try_again(standing_by=True))
+            return
         try:
             self.jobs.recover()
         except BaseException:  # an interrupt too: never leave the lock behind
             self.lock.release()
             raise
         self.holding.set()
+        self._schedule(paused=False)
+        self.apscheduler.start()
+        self.jobs.app.extensions["carepath.scheduler"] = self
+
+    def _schedule(self, *, paused: bool) -> None:
+        """The jobs and the lock's renewal; ``paused`` ones wait for ``_take_back`` to resume them."""
         s = self.jobs.settings
         common: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
         first = self._local_now()
@@ -403,15 +428,14 @@ class Scheduler:
             ("escalate", self.jobs.escalate, s.escalate_seconds, None),
             ("on_call", self.jobs.on_call, s.on_call_seconds, None),
         ):
-            kwargs = {"next_run_time": at} if at is not None else {}
+            kwargs = {"next_run_time": None if paused else at} if paused or at is not None else {}
             self.apscheduler.add_job(
                 self._guarded(job), "interval", seconds=seconds, id=job_id, name=job_id, **kwargs, **common
             )
+        renewal = {"next_run_time": None} if paused else {}
         self.apscheduler.add_job(
-            self._renew, "interval", seconds=self._renew_seconds(), id=RENEW_JOB, **common
+            self._renew, "interval", seconds=self._renew_seconds(), id=RENEW_JOB, **renewal, **common
         )
-        self.apscheduler.start()
-        self.jobs.app.extensions["carepath.scheduler"] = self
 
     def status(self) -> dict[str, Any]:
         """For ``/healthz/pipeline``: who this scheduler is and whether it holds its lock."""
@@ -471,8 +495,10 @@ class Scheduler:
                 delay,
             )
 
-    def _try_again(self) -> float:
-        delay = self._retry
+    def _try_again(self, *, standing_by: bool = False) -> float:
+        """Schedule the next ``_take_back``: after ``standby_seconds`` while another scheduler
+        holds the lock (it is alive; the database is fine), else after the doubling backoff."""
+        delay = min(self._retry, self.jobs.settings.standby_seconds) if standing_by else self._retry
         self.apscheduler.add_job(
             self._take_back,
             "date",
@@ -493,7 +519,9 @@ class Scheduler:
             try:
                 self.lock.acquire()
             except SchedulerLockedError as error:
-                log.warning("scheduler on standby: %s; next try in %gs", error, self._try_again())
+                log.warning(
+                    "scheduler on standby: %s; next try in %gs", error, self._try_again(standing_by=True)
+                )
                 return
             except Exception as error:
                 log.warning(

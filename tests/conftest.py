@@ -54,6 +54,7 @@ def empty_tables(database: Any) -> None:
     from sqlalchemy import text
 
     # the tables of the models' own modules are emptied too
+    import carepath.store.models_batches
     import carepath.store.models_binding_events
     import carepath.store.models_her_forms
     import carepath.store.models_registration

@@ -62,7 +62,14 @@ def load_app() -> Any:
     here, not at the top, so that ``carepath --help`` does not import the web app."""
     from carepath.webapi import create_app
 
-    return create_app()
+    app = create_app()
+    # The command's connections are closed when it ends, not left to the garbage collector: a
+    # process ends anyway, but a command run in-process (tests, a script calling ``main``) must
+    # not leave a pool open behind it (psycopg warns when it finalises an open connection).
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.call_on_close(app.extensions["carepath.db"].dispose)
+    return app
 
 
 def cli_actor(hospital_id: str) -> Actor:

@@ -30,7 +30,9 @@ def _safe_url(url: str) -> str:
 
 
 @db.command("backfill-lookups")
-@click.option("--page", type=click.IntRange(min=1), default=1000, show_default=True, help="Rows per transaction.")
+@click.option(
+    "--page", type=click.IntRange(min=1), default=1000, show_default=True, help="Rows per transaction."
+)
 def db_backfill_lookups(page: int) -> None:
     """Fill the search lookups rows written before migration 0026 lack (names' keyed hashes,
     stored EDDs), page by page with the configured keys; safe to stop and run again."""

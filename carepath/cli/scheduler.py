@@ -74,8 +74,11 @@ def _on_report(app: Any) -> Any:
     return report
 
 
-def start_scheduler(app: Any, config_path: str | None, sweep: float, dispatch: float) -> Any:
-    """The single scheduler (sweep + dispatcher) in this process; exits if another holds the lock."""
+def start_scheduler(
+    app: Any, config_path: str | None, sweep: float, dispatch: float, *, standby: bool = False
+) -> Any:
+    """The single scheduler (sweep + dispatcher) in this process; exits if another holds the lock,
+    or (``standby``) waits for it and takes over when the active one dies."""
     from carepath.scheduler import Jobs, Scheduler, SchedulerLockedError, Settings
 
     settings = Settings(
@@ -86,7 +89,7 @@ def start_scheduler(app: Any, config_path: str | None, sweep: float, dispatch: f
     jobs = Jobs(app, delivery_setup(config_path, app), settings, on_report=_on_report(app))
     running = Scheduler(jobs)
     try:
-        running.start()
+        running.start(standby=standby)
         _print_upcoming(app)
     except SchedulerLockedError as error:
         raise click.ClickException(
@@ -95,8 +98,9 @@ def start_scheduler(app: Any, config_path: str | None, sweep: float, dispatch: f
     except BaseException:  # interrupted (Ctrl-C, SIGTERM) while starting: the lock goes too
         stop_scheduler(running)
         raise
+    state = "started" if running.holding.is_set() else "on standby"
     click.echo(
-        f"scheduler started as {running.lock.holder}: sweep every {sweep:g}s, dispatch every {dispatch:g}s",
+        f"scheduler {state} as {running.lock.holder}: sweep every {sweep:g}s, dispatch every {dispatch:g}s",
         err=True,
     )
     return running
@@ -157,14 +161,20 @@ def with_interval_options(command: Any) -> Any:
 @click.command("scheduler")
 @CONFIG_OPTION
 @with_interval_options
-def scheduler_command(config_path: str | None, sweep: float, dispatch: float) -> None:
+@click.option(
+    "--standby",
+    is_flag=True,
+    help="If another scheduler holds the lock, wait and take over when it dies (tries every 10 s) "
+    "instead of exiting.",
+)
+def scheduler_command(config_path: str | None, sweep: float, dispatch: float, standby: bool) -> None:
     """Run the wake-up sweep and the dispatcher without the API, until interrupted."""
     import signal
     import threading
 
     app = load_app()
     log_to_stderr()
-    running = start_scheduler(app, config_path, sweep, dispatch)
+    running = start_scheduler(app, config_path, sweep, dispatch, standby=standby)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

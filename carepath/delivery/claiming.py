@@ -18,7 +18,7 @@ from datetime import datetime, time
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from carepath.channels.base import Message, Receipt
@@ -37,10 +37,11 @@ from carepath.delivery.outcomes import (
     mark_sent,
 )
 from carepath.delivery.rendering import RenderedItem
-from carepath.store import approvals, consents, delivery_state, held_content, hospital_settings
+from carepath.store import approvals, consents, delivery_state, held_content, hospital_settings, outbox_batch
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
 from carepath.store.models import OutboxRow, Patient, Pregnancy
+from carepath.store.outbox_batch import BatchRow
 
 
 def _params(channel: str, summary: str, link: str) -> dict[str, str]:
@@ -70,8 +71,13 @@ FILED_WHILE_HELD = (pol.OUTSIDE_WINDOW, pol.DAILY_CAP, pol.QUOTA)
 
 
 def _claimable(now: datetime, dialect: str, batch: int) -> Any:
-    statement = (
-        select(OutboxRow)
+    """Lock and return up to ``batch`` due rows in one statement: ``UPDATE … WHERE id IN
+    (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`` on PostgreSQL, so that several dispatchers
+    share one outbox (each row is claimed by one of them); the same without the lock on SQLite,
+    whose ``BEGIN IMMEDIATE`` makes the claim single-writer. Every claimed row gets
+    ``updated_at`` (the decision below writes the rest)."""
+    due = (
+        select(OutboxRow.id)
         .where(
             OutboxRow.status == "due",
             OutboxRow.due_at <= now,
@@ -84,8 +90,9 @@ def _claimable(now: datetime, dialect: str, batch: int) -> Any:
         .limit(batch)
     )
     if dialect == "postgresql":
-        statement = statement.with_for_update(skip_locked=True)
-    return statement
+        due = due.with_for_update(skip_locked=True)
+    table = outbox_batch.TABLE
+    return update(table).where(table.c.id.in_(due)).values(updated_at=now).returning(*outbox_batch.COLUMNS)
 
 
 def _hospital_policy(
@@ -117,7 +124,7 @@ def _sent_today(session: Session, pregnancy_ids: Sequence[str], since: datetime)
     rows = session.execute(
         select(OutboxRow.pregnancy_id, func.count())
         .where(
-            OutboxRow.pregnancy_id.in_(pregnancy_ids),
+            outbox_batch.among(session, OutboxRow.pregnancy_id, pregnancy_ids),
             OutboxRow.status.in_(("sent", IN_FLIGHT)),
             OutboxRow.channel.not_in(tuple(pol.INTERNAL_CHANNELS)),
             when >= since,
@@ -142,13 +149,14 @@ def claim(
     externally in flight; commits, and returns how many rows were claimed and the calls to make."""
     jobs: list[Job] = []
     with db.transaction() as session:
-        rows = list(session.scalars(_claimable(now, db.engine.dialect.name, batch)))
+        rows = outbox_batch.rows_of(session.execute(_claimable(now, db.engine.dialect.name, batch)))
         if not rows:
             return 0, jobs
+        rows.sort(key=lambda r: (r.due_at, r.id))  # RETURNING keeps no order
         report.claimed += len(rows)
         inbox = InboxCopies(session, rows)
-        sends: list[tuple[OutboxRow, pol.Send, Filed]] = []
-        by_hospital: dict[str, list[OutboxRow]] = defaultdict(list)
+        sends: list[tuple[BatchRow, pol.Send, Filed]] = []
+        by_hospital: dict[str, list[BatchRow]] = defaultdict(list)
         for row in rows:
             by_hospital[row.hospital_id].append(row)
         for hospital_id, claimed_rows in by_hospital.items():
@@ -178,17 +186,17 @@ def claim(
             found = session.execute(
                 select(Pregnancy.id, Pregnancy.patient_id, Patient.his_patient_id)
                 .join(Patient, Patient.id == Pregnancy.patient_id)
-                .where(Pregnancy.id.in_(pregnancy_ids))
+                .where(outbox_batch.among(session, Pregnancy.id, pregnancy_ids))
             ).all()
             patients = {pregnancy: patient for pregnancy, patient, _ in found}
-            consent_rows = consents.active_consents(session, patients.values())
+            consent_rows = consents.consent_terms(session, patients.values())
             bindings = consents.active_bindings(session, cipher, patients.values(), dict(hospital.accounts))
             if "webhook" in hospital.channels:  # the hospital's own system knows her by her HIS id
                 for _, patient, his_id in found:
                     if his_id:
                         bindings[patient].setdefault("webhook", his_id)
             sent_today = _sent_today(session, pregnancy_ids, midnight)
-            by_pregnancy: dict[str, list[OutboxRow]] = defaultdict(list)
+            by_pregnancy: dict[str, list[BatchRow]] = defaultdict(list)
             for row in hospital_rows:
                 by_pregnancy[row.pregnancy_id].append(row)
             for pregnancy_id, items in by_pregnancy.items():
@@ -231,11 +239,12 @@ def claim(
                 title=item.title,
             )
             jobs.append(Job(row.id, row.hospital_id, decision.channel, now, message))
+        outbox_batch.write(session, rows)
     return len(rows), jobs
 
 
 def _decide_rows(
-    rows: list[OutboxRow],
+    rows: list[BatchRow],
     *,
     versions: Mapping[str, str | None],
     notices: Mapping[str, RenderedItem],
@@ -246,15 +255,15 @@ def _decide_rows(
     settings: DispatchSettings,
     report: DispatchReport,
     inbox: InboxCopies,
-    sends: list[tuple[OutboxRow, pol.Send, Filed]],
+    sends: list[tuple[BatchRow, pol.Send, Filed]],
 ) -> None:
-    def file(row: OutboxRow) -> Filed:
+    def file(row: BatchRow) -> Filed:
         notice = notices.get(row.dedupe_key)
         if notice is not None and row.inbox_item_id is None:
             report.reasons[emergency_notice.MARKER] += 1
         return inbox.file(row, now, hospital.link_base, versions.get(row.dedupe_key), notice)
 
-    items: dict[str, OutboxRow] = {}
+    items: dict[str, BatchRow] = {}
     due_items = []
     for row in rows:
         if row.next_attempt_at is not None and row.next_attempt_at > now:
@@ -322,11 +331,11 @@ def _decide_rows(
 
 
 def _file_early(
-    row: OutboxRow,
+    row: BatchRow,
     policy: pol.HospitalPolicy,
     *,
     now: datetime,
-    file: Callable[[OutboxRow], Filed],
+    file: Callable[[BatchRow], Filed],
 ) -> None:
     """A row that fired while its notice waits (``next_attempt_at``): her inbox copy is filed
     now, the row stays due for its notice. A kill switch or a hold on her pregnancy (a

@@ -3,9 +3,12 @@
 One round of ``dispatch_once`` repeats, until nothing is left to do at ``now``:
 
 1. **Claim** (one transaction): up to ``batch`` rows that are ``due`` at ``now`` (and whose
-   ``next_attempt_at`` has come), locked with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so that
-   several dispatchers share one outbox; on SQLite the transaction is ``BEGIN IMMEDIATE``, so
-   claims are single-writer. A row whose content item or form no reviewer approved is held
+   ``next_attempt_at`` has come), taken by one ``UPDATE … WHERE id IN (SELECT … FOR UPDATE
+   SKIP LOCKED) RETURNING`` on PostgreSQL so that several dispatchers (threads or processes)
+   share one outbox; on SQLite the transaction is ``BEGIN IMMEDIATE``, so claims are
+   single-writer. The rows are plain batch rows (``store/outbox_batch.py``), not ORM objects,
+   and their decisions are written before the commit in one statement per set of columns
+   changed. A row whose content item or form no reviewer approved is held
    (``store/approvals.py``, ``held_content.py``) unless the hospital allows drafts; the others
    record the content version they are filed with. For each pregnancy the policy (``policy.decide``) sees her
    consent, bindings, the external messages already sent today, the hospital's window, cap,
@@ -16,9 +19,10 @@ One round of ``dispatch_once`` repeats, until nothing is left to do at ``now``:
    (a small thread pool; the adapters share the process's pooled HTTP client). While a batch's
    calls are on the wire, the next batch is claimed (step 1), so at most two batches are in
    flight at once; what a batch learns (a spent quota) reaches the claims after its record.
-3. **Record** (one transaction, one query to read the batch back, a few executemany
-   UPDATEs at commit): a receipt makes the row ``sent``; an error becomes the step
-   ``retry.after_failure`` gives — back off with jitter within the budget, fall back to her
+3. **Record** (one transaction: one query reads the batch back and locks it, and one
+   statement per set of columns changed writes it — all the sent rows in one): a receipt
+   makes the row ``sent``; an error becomes the step ``retry.after_failure`` gives — back off
+   with jitter within the budget, fall back to her
    next channel, quota spent until tomorrow, or dead-letter with the reason.
 
 Cancelled and replaced rows are never ``due``, so they are never claimed; the engine's

@@ -14,17 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, insert, literal, select, update
+from sqlalchemy import String, cast, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from carepath.delivery.rendering import RenderedItem, build_safe_facts, generic_message, render_action
-from carepath.store import publishing
-from carepath.store.models import InboxItem, OutboxRow
+from carepath.store import outbox_batch, publishing
+from carepath.store.models import InboxItem
+from carepath.store.outbox_batch import OutboxLike
 
 logger = logging.getLogger("carepath.delivery")
 
 
-def render(row: OutboxRow, today: Any, content: Mapping[str, Any]) -> tuple[str, str, str]:
+def render(row: OutboxLike, today: Any, content: Mapping[str, Any]) -> tuple[str, str, str]:
     """(title, neutral summary, body) of an outbox item from ``content`` (the hospital's
     education library: shipped items, each replaced by its own published version). The body
     goes to the inbox only; an item without content of its own (a checkup reminder) gets the
@@ -50,12 +51,13 @@ class Filed:
 
 class InboxCopies:
     """The inbox copies of one claimed batch: the existing ones read in one query, the new ones
-    inserted in one statement (ids returned) and their links set in one more per link base."""
+    inserted in one statement with their links (on SQLite: ids returned, links set in one more
+    per link base)."""
 
     def __init__(
         self,
         session: Session,
-        rows: Sequence[OutboxRow],
+        rows: Sequence[OutboxLike],
         *,
         libraries: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
@@ -65,11 +67,11 @@ class InboxCopies:
         found = session.execute(
             select(
                 InboxItem.dedupe_key, InboxItem.id, InboxItem.title, InboxItem.summary, InboxItem.link
-            ).where(InboxItem.dedupe_key.in_(keys))
+            ).where(outbox_batch.among(session, InboxItem.dedupe_key, keys))
         )
         self.items = {key: Filed(title, summary, id_, link or "") for key, id_, title, summary, link in found}
         self._new: dict[str, tuple[Filed, dict[str, Any], str]] = {}
-        self._filed: list[tuple[OutboxRow, Filed]] = []
+        self._filed: list[tuple[OutboxLike, Filed]] = []
         self._libraries: dict[str, Mapping[str, Any]] = dict(libraries or {})
 
     def _library(self, hospital_id: str) -> Mapping[str, Any]:
@@ -81,7 +83,7 @@ class InboxCopies:
 
     def file(
         self,
-        row: OutboxRow,
+        row: OutboxLike,
         now: datetime,
         link_base: str,
         version: str | None,
@@ -109,22 +111,46 @@ class InboxCopies:
 
     def flush(self) -> None:
         if self._new:
-            new = list(self._new.values())
-            statement = insert(InboxItem).returning(InboxItem.id, sort_by_parameter_order=True)
-            with self._session.no_autoflush:  # the batch's outbox changes are flushed at commit, once
-                ids = self._session.scalars(statement, [values for _, values, _ in new]).all()
-                by_base: dict[str, list[int]] = defaultdict(list)
-                for (filed, _, base), id_ in zip(new, ids, strict=True):
-                    filed.id, filed.link = id_, f"{base}{id_}"
-                    by_base[base].append(id_)
-                for base, base_ids in by_base.items():
-                    self._session.execute(
-                        update(InboxItem)
-                        .where(InboxItem.id.in_(base_ids))
-                        .values(link=literal(base) + cast(InboxItem.id, String))
-                        .execution_options(synchronize_session=False)
-                    )
+            with self._session.no_autoflush:  # the batch's outbox changes are written after, once
+                if outbox_batch.is_postgresql(self._session):
+                    self._insert_numbered()
+                else:
+                    self._insert_returning()
         for row, filed in self._filed:
             row.inbox_item_id = filed.id
         self._new.clear()
         self._filed.clear()
+
+    def _insert_numbered(self) -> None:
+        """PostgreSQL: the ids drawn from the table's sequence first, so that the copies go in
+        with their links as one executemany INSERT (a statement psycopg parses once; a
+        multi-row INSERT … RETURNING of a hundred copies was parsed anew every batch)."""
+        new = list(self._new.values())
+        ids = self._session.scalars(
+            select(func.nextval(func.pg_get_serial_sequence(InboxItem.__tablename__, "id"))).select_from(
+                func.generate_series(1, len(new))
+            )
+        ).all()
+        for (filed, _, base), id_ in zip(new, ids, strict=True):
+            filed.id, filed.link = id_, f"{base}{id_}"
+        self._session.connection().execute(
+            insert(InboxItem.__table__),  # type: ignore[arg-type]  # Core: no ORM bulk bookkeeping
+            [{**values, "id": filed.id, "link": filed.link} for filed, values, _ in new],
+        )
+
+    def _insert_returning(self) -> None:
+        """SQLite: one INSERT … RETURNING the ids, then the links set in one UPDATE per link base."""
+        new = list(self._new.values())
+        statement = insert(InboxItem).returning(InboxItem.id, sort_by_parameter_order=True)
+        ids = self._session.scalars(statement, [values for _, values, _ in new]).all()
+        by_base: dict[str, list[int]] = defaultdict(list)
+        for (filed, _, base), id_ in zip(new, ids, strict=True):
+            filed.id, filed.link = id_, f"{base}{id_}"
+            by_base[base].append(id_)
+        for base, base_ids in by_base.items():
+            self._session.execute(
+                update(InboxItem)
+                .where(InboxItem.id.in_(base_ids))
+                .values(link=literal(base) + cast(InboxItem.id, String))
+                .execution_options(synchronize_session=False)
+            )

@@ -23,9 +23,10 @@ from carepath.channels.base import ChannelError, Message, Receipt, brief_error
 from carepath.delivery import policy as pol
 from carepath.delivery.dispatch_settings import ChannelsForHospital, DispatchSettings
 from carepath.delivery.retry import ChannelFailed, QuotaSpent, RetryAt, after_failure
-from carepath.store import delivery_state, hospital_settings
+from carepath.store import delivery_state, hospital_settings, outbox_batch
 from carepath.store.db import Database
 from carepath.store.models import OutboxRow
+from carepath.store.outbox_batch import OutboxLike
 
 logger = logging.getLogger("carepath.delivery")
 
@@ -67,7 +68,7 @@ class Job:
     message: Message
 
 
-def mark_sent(row: OutboxRow, receipt: Receipt, now: datetime, report: DispatchReport) -> None:
+def mark_sent(row: OutboxLike, receipt: Receipt, now: datetime, report: DispatchReport) -> None:
     """Sent at the dispatcher's ``now`` (the clock the daily cap counts by), not the adapter's."""
     row.status = "sent"
     row.channel = receipt.channel
@@ -78,7 +79,7 @@ def mark_sent(row: OutboxRow, receipt: Receipt, now: datetime, report: DispatchR
     report.sent += 1
 
 
-def mark_dead(row: OutboxRow, reason: str, now: datetime, report: DispatchReport) -> None:
+def mark_dead(row: OutboxLike, reason: str, now: datetime, report: DispatchReport) -> None:
     row.status = "dead"
     row.dead_reason = reason
     row.status_reason = reason
@@ -87,7 +88,7 @@ def mark_dead(row: OutboxRow, reason: str, now: datetime, report: DispatchReport
     report.reasons[reason.split(":", maxsplit=1)[0]] += 1
 
 
-def mark_failed_unknown(row: OutboxRow, now: datetime, report: DispatchReport) -> None:
+def mark_failed_unknown(row: OutboxLike, now: datetime, report: DispatchReport) -> None:
     """Her message may or may not have reached her through ``row.channel``: staff decide."""
     row.status = "failed"
     row.status_reason = OUTCOME_UNKNOWN
@@ -108,16 +109,17 @@ def _record(
     report: DispatchReport,
 ) -> None:
     with db.transaction() as session:
-        # One query reads (and on PostgreSQL locks) the batch's rows; the changes are flushed
-        # at commit as a few executemany UPDATEs (one per set of columns changed).
+        # One statement reads (and on PostgreSQL locks) the batch's rows; their changes are
+        # written before the commit as one executemany UPDATE per set of columns changed
+        # (the sent rows share one).
         statement = (
-            select(OutboxRow)
-            .where(OutboxRow.id.in_([job.row_id for job, _ in results]))
+            select(*outbox_batch.RECORDED)
+            .where(outbox_batch.among(session, OutboxRow.id, [job.row_id for job, _ in results]))
             .order_by(OutboxRow.id)
         )
         if db.engine.dialect.name == "postgresql":
             statement = statement.with_for_update()
-        found = {row.id: row for row in session.scalars(statement)}
+        found = {row.id: row for row in outbox_batch.rows_of(session.execute(statement))}
         for job, result in results:
             row = found.get(job.row_id)
             if row is None or row.status != IN_FLIGHT or row.in_flight_at != job.in_flight_at:
@@ -170,6 +172,7 @@ def _record(
                 row.next_attempt_at = now
                 report.retrying += 1
                 report.reasons[pol.QUOTA] += 1
+        outbox_batch.write(session, found.values())
 
 
 def record_patiently(

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,7 +34,11 @@ from carepath.store import held_content
 from carepath.store.db import Database
 from carepath.store.library_files import SHIPPED, text_hash
 from carepath.store.models import DocumentVersion, Hospital, LibraryDocument, OutboxRow
+from carepath.store.outbox_batch import BatchRow
 from carepath.store.pathways import library_for
+
+#: An outbox row of the ORM or of a dispatcher's batch (``outbox_batch.py``).
+R = TypeVar("R", OutboxRow, BatchRow)
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +172,8 @@ def clear_cache() -> None:
 
 
 def gate(
-    rows: Iterable[OutboxRow], found: Approvals, *, drafts_allowed: bool, now: datetime
-) -> tuple[list[OutboxRow], dict[str, str | None], int, frozenset[str]]:
+    rows: Iterable[R], found: Approvals, *, drafts_allowed: bool, now: datetime
+) -> tuple[list[R], dict[str, str | None], int, frozenset[str]]:
     """Split a claimed batch of one hospital: (rows to decide, dedupe key -> the content
     version each would send, how many were held, the dedupe keys that send the hospital's
     emergency notice instead of their content). A row whose inbox copy was filed already (a
@@ -178,7 +182,7 @@ def gate(
     An *urgent* row (``urgent: true``: safety advice, issue 17 item 1) whose item is not
     approved is never held: she is sent the hospital's emergency notice in its place — never
     nothing (``delivery/emergency_notice.py`` words it)."""
-    kept: list[OutboxRow] = []
+    kept: list[R] = []
     versions: dict[str, str | None] = {}
     notices: set[str] = set()
     held = 0

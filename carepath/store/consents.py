@@ -28,6 +28,7 @@ from carepath.errors import CarepathError
 from carepath.store.crypto import FieldCipher, mask_phone
 from carepath.store.db import Database
 from carepath.store.models import ChannelBinding, Consent, Patient, Pregnancy
+from carepath.store.outbox_batch import among
 from carepath.store.patients import PatientNotFoundError
 from carepath.store.scope import Actor, audit, owned
 
@@ -155,8 +156,25 @@ def active_consents(session: Session, patient_ids: Iterable[int]) -> dict[int, l
     return found
 
 
+def consent_terms(session: Session, patient_ids: Iterable[int]) -> dict[int, list[Any]]:
+    """``active_consents`` as the columns ``consent_view`` reads (rows, not objects: the
+    dispatcher reads a batch's consents at every claim)."""
+    ids = list(set(patient_ids))
+    found: dict[int, list[Any]] = defaultdict(list)
+    if not ids:
+        return found
+    rows = session.execute(
+        select(Consent.patient_id, Consent.pregnancy_id, Consent.channel, Consent.topic, Consent.granted)
+        .where(among(session, Consent.patient_id, ids), Consent.withdrawn_at.is_(None))
+        .order_by(Consent.id)
+    )
+    for row in rows:
+        found[row.patient_id].append(row)
+    return found
+
+
 def consent_view(
-    rows: Iterable[Consent], pregnancy_id: str
+    rows: Iterable[Any], pregnancy_id: str
 ) -> tuple[bool, frozenset[str], frozenset[str], frozenset[tuple[str, str]]]:
     """(health information, channels, refused topics, refused (channel, topic)) for one
     pregnancy from her active rows (a row for another pregnancy does not count)."""
@@ -187,26 +205,34 @@ def active_bindings(
     found: dict[int, dict[str, str]] = defaultdict(dict)
     if not ids:
         return found
-    rows = session.scalars(
-        select(ChannelBinding)
+    # Columns, not objects: the dispatcher reads a batch's bindings at every claim.
+    rows = session.execute(
+        select(
+            ChannelBinding.patient_id,
+            ChannelBinding.kind,
+            ChannelBinding.account,
+            ChannelBinding.value,
+            ChannelBinding.value_sealed,
+        )
         .where(
-            ChannelBinding.patient_id.in_(ids),
+            among(session, ChannelBinding.patient_id, ids),
             ChannelBinding.unbound_at.is_(None),
             ChannelBinding.blocked_at.is_(None),  # she blocked the account: fall back
             ChannelBinding.unsubscribed_at.is_(None),  # she unfollowed it: fall back (0023)
         )
         .order_by(ChannelBinding.id)
     )
-    for row in rows:
+    for row in rows.all():
+        recipient = row.value
+        if row.kind == "phone" and row.value_sealed:  # opened once, for every SMS vendor
+            phone = cipher.open(row.value_sealed)
+            recipient = phone if phone.startswith("+") else f"+86{phone}"
+        if not recipient:
+            continue
         for adapter in BINDING_ADAPTERS[row.kind]:
             wanted = (accounts or {}).get(adapter)
-            if wanted is not None and row.account != wanted:
-                continue
-            if row.kind == "phone" and row.value_sealed:
-                phone = cipher.open(row.value_sealed)
-                found[row.patient_id][adapter] = phone if phone.startswith("+") else f"+86{phone}"
-            elif row.value:
-                found[row.patient_id][adapter] = row.value
+            if wanted is None or row.account == wanted:
+                found[row.patient_id][adapter] = recipient
     return found
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from carepath.store.models import OutboxRow
+from carepath.store.outbox_batch import OutboxLike
 
 HELD = "held"
 UNAPPROVED = "unapproved-content"
@@ -26,7 +27,7 @@ UNAPPROVED = "unapproved-content"
 REFERENCES = (("content", "content"), ("form", "form"))
 
 
-def hold(row: OutboxRow, now: datetime) -> None:
+def hold(row: OutboxLike, now: datetime) -> None:
     """Hold ``row`` until its items are approved (the dispatcher, inside its claim)."""
     row.status = HELD
     row.status_reason = UNAPPROVED

@@ -67,6 +67,9 @@ class HospitalSettings:
     retention_notice: str | None = None
     #: Replies to her SMS that withdraw her SMS consent (issue 19 item 6), in ``reply_form``.
     sms_opt_out_keywords: tuple[str, ...] = values.DEFAULT_OPT_OUT_KEYWORDS
+    #: The desk PC's ID card reader service (issue 21 item 3, docs/desk-registration.md); None:
+    #: the desk page has no "read the card" button (a keyboard-wedge reader needs no setting).
+    id_reader_url: str | None = None
     version: int = 0
     updated_at: datetime | None = None
     updated_by: str | None = None
@@ -163,6 +166,13 @@ FIELDS: tuple[SettingField, ...] = (
         "replies that withdraw her SMS consent (the whole reply, any case), e.g. R, T, TD, 退订",
         "短信退订关键词",
         list,
+    ),
+    SettingField(
+        "id_reader_url",
+        values.optional(values.reader_url),
+        "the desk PC's ID card reader service (http://127.0.0.1:port/path answering the card as "
+        "JSON); unset: no reader button on the desk page",
+        "身份证阅读器服务地址",
     ),
 )
 FIELD: Mapping[str, SettingField] = MappingProxyType({f.name: f for f in FIELDS})
@@ -330,6 +340,7 @@ def _from_row(row: HospitalSettingsRow) -> HospitalSettings:
             if row.sms_opt_out_keywords
             else values.DEFAULT_OPT_OUT_KEYWORDS
         ),
+        id_reader_url=row.id_reader_url,
         version=row.version,
         updated_at=row.updated_at,
         updated_by=row.updated_by,

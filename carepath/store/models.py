@@ -96,6 +96,7 @@ class HospitalSettingsRow(Base):
     retention_notice: Mapped[str | None] = mapped_column(Text)  # 0022: what she is told is kept
     #: Replies that withdraw her SMS consent (0023); NULL: the defaults.
     sms_opt_out_keywords: Mapped[list[Any] | None] = mapped_column(JSON)
+    id_reader_url: Mapped[str | None] = mapped_column(String(300))  # 0028: the desk's card reader
     version: Mapped[int] = mapped_column(Integer)  # 1 when created, +1 per change
     updated_at: Mapped[datetime]
     updated_by: Mapped[str] = mapped_column(String(120))  # "cli:alice", "staff:12", "import:<file>"
@@ -414,6 +415,9 @@ class Consent(Base):
     notice_version: Mapped[str] = mapped_column(String(40))
     source: Mapped[str] = mapped_column(String(40))  # mini-program, paper, his, staff:<id>
     given_at: Mapped[datetime]
+    #: How she gave it when staff record it (0028): ``paper`` (signed) or ``tablet`` (at the
+    #: desk); NULL when she gave it herself on her pages or the HIS sent it.
+    method: Mapped[str | None] = mapped_column(String(20))
     withdrawn_at: Mapped[datetime | None]
 
 

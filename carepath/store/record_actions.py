@@ -89,7 +89,8 @@ def pages_actor(session: Session, hospital_id: str) -> Actor:
     return Actor(hospital_id, STAFF_PAGES_INTEGRATOR, str(found))
 
 
-def _request(value: str) -> str:
+def check_request(value: str) -> str:
+    """The one-time token a staff form carries (a double click sends it twice)."""
     if not _REQUEST.match(value or ""):
         raise RecordActionError("bad-request-token", None, "the form is stale; reload the page")
     return value
@@ -109,6 +110,72 @@ def _staff_name(session: Session, actor: Actor) -> str:
     return (name or actor.label)[:64]
 
 
+def record_event(
+    session: Session,
+    cipher: FieldCipher,
+    actor: Actor,
+    pregnancy: Pregnancy,
+    patient: Any,
+    *,
+    event_id: str,
+    kind: str,
+    data: dict[str, Any],
+    now: datetime,
+    detail: str,
+    after: Callable[[Session, HisEvent, Pregnancy], None] | None = None,
+) -> bool:
+    """Record and evaluate one event of the language for her (found and locked by the caller),
+    as the HIS's are, in the caller's transaction; audited as ``actor`` with ``detail``. True
+    when ``event_id`` was recorded before (a replay: nothing changes). Her record's actions and
+    the batch actions (``cohort_batches.py``) both come here."""
+    filled = {k: (v(session) if callable(v) else v) for k, v in data.items()}
+    event = HisEvent(
+        id=event_id,
+        type=kind,
+        occurred_at=now,
+        data=filled,
+        his_id=None,
+        id_number=None,
+        phone=None,
+        name=None,
+        pregnancy=None,
+        body_hash=body_hash({"type": kind, "data": filled, "pregnancy": pregnancy.id}),
+    )
+    try:
+        recorded = events.record(
+            session,
+            cipher,
+            pages_actor(session, actor.hospital_id),
+            event,
+            now,
+            resolved=(patient, pregnancy),
+        )
+    except events.EventConflictError:
+        raise RecordActionError("stale-form", None) from None
+    except InvalidEventError as error:
+        raise RecordActionError(
+            error.problems[0].code,
+            "pathway" if "pathway" in error.problems[0].path else None,
+            error.message,
+        ) from None
+    except events.EvaluationFailedError as error:
+        raise RecordActionError("evaluation-failed", None, error.message) from None
+    if recorded.answer.status == 200:
+        return True
+    if after is not None:
+        after(session, event, pregnancy)
+    audit(
+        session,
+        actor,
+        "change",
+        now,
+        f"her record: {detail} (event {event.id})",
+        patient_id=patient.id,
+        pregnancy_id=pregnancy.id,
+    )
+    return False
+
+
 def _event(
     db: Database,
     cipher: FieldCipher,
@@ -123,73 +190,41 @@ def _event(
     after: Callable[[Session, HisEvent, Pregnancy], None] | None = None,
 ) -> Done:
     """Record and evaluate one event of the language for her, as the HIS's are."""
-    request = _request(request)
+    request = check_request(request)
 
     def work(session: Session) -> Done:
         pregnancy, patient = find_pregnancy(session, actor, pregnancy_id, now)
-        filled = {k: (v(session) if callable(v) else v) for k, v in data.items()}
-        event = HisEvent(
-            id=f"staff-{actor.id}-{request}",
-            type=kind,
-            occurred_at=now,
-            data=filled,
-            his_id=None,
-            id_number=None,
-            phone=None,
-            name=None,
-            pregnancy=None,
-            body_hash=body_hash({"type": kind, "data": filled, "pregnancy": pregnancy.id}),
-        )
-        try:
-            recorded = events.record(
-                session,
-                cipher,
-                pages_actor(session, actor.hospital_id),
-                event,
-                now,
-                resolved=(patient, pregnancy),
-            )
-        except events.EventConflictError:
-            raise RecordActionError("stale-form", None) from None
-        except InvalidEventError as error:
-            raise RecordActionError(
-                error.problems[0].code,
-                "pathway" if "pathway" in error.problems[0].path else None,
-                error.message,
-            ) from None
-        except events.EvaluationFailedError as error:
-            raise RecordActionError("evaluation-failed", None, error.message) from None
-        if recorded.answer.status == 200:
-            return Done(True, detail)
-        if after is not None:
-            after(session, event, pregnancy)
-        audit(
+        replay = record_event(
             session,
+            cipher,
             actor,
-            "change",
-            now,
-            f"her record: {detail} (event {event.id})",
-            patient_id=patient.id,
-            pregnancy_id=pregnancy.id,
+            pregnancy,
+            patient,
+            event_id=f"staff-{actor.id}-{request}",
+            kind=kind,
+            data=data,
+            now=now,
+            detail=detail,
+            after=after,
         )
-        return Done(False, detail)
+        return Done(replay, detail)
 
     return events.retrying(db, work)
 
 
-def change_tag(
-    db: Database,
-    cipher: FieldCipher,
-    actor: Actor,
-    pregnancy_id: str,
-    *,
-    tag: str,
-    add: bool,
-    reason: str | None,
-    request: str,
-    now: datetime,
-) -> Done:
-    """``tag.added`` / ``tag.removed``; its tag-log line names the staff member and the reason."""
+@dataclass(frozen=True)
+class Change:
+    """One event of the language a staff action records for her: what ``record_event`` takes."""
+
+    kind: str
+    data: dict[str, Any]
+    detail: str
+    after: Callable[[Session, HisEvent, Pregnancy], None] | None = None
+
+
+def tag_change(actor: Actor, tag: str | None, *, add: bool, reason: str | None) -> Change:
+    """``tag.added`` / ``tag.removed`` (checked); its tag-log line names the staff member and
+    the reason."""
     tag = (tag or "").strip()
     if not tag:
         raise RecordActionError("tag-required", "tag")
@@ -207,17 +242,87 @@ def change_tag(
         )
 
     kind = "tag.added" if add else "tag.removed"
+    return Change(kind, {"tag": tag}, f"{kind} {tag}" + (f": {why}" if why else ""), log_line)
+
+
+def plan_change(actor: Actor, pathway: str | None, *, enrol: bool, reason: str | None) -> Change:
+    """``plan.enrol_requested`` / ``plan.end_requested`` with the reason (required)."""
+    why = _reason(reason, required=True)
+    if not pathway:
+        raise RecordActionError("pathway-required", "pathway")
+    kind = "plan.enrol_requested" if enrol else "plan.end_requested"
+    data: dict[str, Any] = {
+        "pathway": pathway[:64],
+        "requested_by": lambda session: _staff_name(session, actor),
+        "reason": why,
+    }
+    return Change(kind, data, f"{kind} {pathway}: {why}")
+
+
+def approved_version(session: Session, hospital_id: str, content: str | None) -> tuple[str, str]:
+    """(name, content version) of an approved content item of the hospital, or the refusal:
+    a person choosing to send something by hand sends approved text only."""
+    name = (content or "").strip()
+    if not name:
+        raise RecordActionError("content-required", "content")
+    item = approvals.approvals(session, hospital_id).of("content", name)
+    if item.version is None:
+        raise RecordActionError("unknown-content", "content")
+    if not item.approved:
+        raise RecordActionError("unapproved-content", "content")
+    return name, item.version
+
+
+def manual_push(
+    hospital_id: Any, pregnancy_id: Any, *, dedupe_key: Any, content: str, why: Any, now: datetime
+) -> dict[str, Any]:
+    """The outbox columns of a push chosen by a person (sent now, outside any pathway); the
+    values may be SQL expressions (a batch inserts a page of them in one statement)."""
+    return {
+        "hospital_id": hospital_id,
+        "pregnancy_id": pregnancy_id,
+        "dedupe_key": dedupe_key,
+        "pathway_id": "staff",
+        "version": "-",
+        "rule_id": "send-now",
+        "kind": "push",
+        "params": {"content": content},
+        "due_at": now,
+        "channels": [],
+        "enrolment_id": "",
+        "why": why,
+        "status": "due",
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def change_tag(
+    db: Database,
+    cipher: FieldCipher,
+    actor: Actor,
+    pregnancy_id: str,
+    *,
+    tag: str,
+    add: bool,
+    reason: str | None,
+    request: str,
+    now: datetime,
+) -> Done:
+    """``tag.added`` / ``tag.removed``; its tag-log line names the staff member and the reason."""
+    change = tag_change(actor, tag, add=add, reason=reason)
     return _event(
         db,
         cipher,
         actor,
         pregnancy_id,
-        kind=kind,
-        data={"tag": tag},
+        kind=change.kind,
+        data=change.data,
         request=request,
         now=now,
-        detail=f"{kind} {tag}" + (f": {why}" if why else ""),
-        after=log_line,
+        detail=change.detail,
+        after=change.after,
     )
 
 
@@ -234,25 +339,17 @@ def request_plan(
     now: datetime,
 ) -> Done:
     """``plan.enrol_requested`` / ``plan.end_requested`` with the reason (required)."""
-    why = _reason(reason, required=True)
-    if not pathway:
-        raise RecordActionError("pathway-required", "pathway")
-    kind = "plan.enrol_requested" if enrol else "plan.end_requested"
-    data: dict[str, Any] = {
-        "pathway": pathway[:64],
-        "requested_by": lambda session: _staff_name(session, actor),
-        "reason": why,
-    }
+    change = plan_change(actor, pathway, enrol=enrol, reason=reason)
     return _event(
         db,
         cipher,
         actor,
         pregnancy_id,
-        kind=kind,
-        data=data,
+        kind=change.kind,
+        data=change.data,
         request=request,
         now=now,
-        detail=f"{kind} {pathway}: {why}",
+        detail=change.detail,
     )
 
 
@@ -301,42 +398,26 @@ def send_content(
     on_done: OnDone | None = None,
 ) -> Done:
     """One ``push`` of an approved content item, due now (see the module)."""
-    request = _request(request)
+    request = check_request(request)
     why = _reason(reason, required=False)
     name = (content or "").strip()
     if not name:
         raise RecordActionError("content-required", "content")
     with db.transaction() as session:
         pregnancy, patient = find_pregnancy(session, actor, pregnancy_id, now)
-        item = approvals.approvals(session, actor.hospital_id).of("content", name)
-        if item.version is None:
-            raise RecordActionError("unknown-content", "content")
-        if not item.approved:
-            raise RecordActionError("unapproved-content", "content")
+        name, _ = approved_version(session, actor.hospital_id, name)
         dialect = session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        values = manual_push(
+            pregnancy.hospital_id,
+            pregnancy.id,
+            dedupe_key=f"{pregnancy.id}/staff/{request}",
+            content=name,
+            why=f"sent by {actor.label}" + (f": {why}" if why else ""),
+            now=now,
+        )
         inserted = session.execute(
-            insert(OutboxRow)
-            .values(
-                hospital_id=pregnancy.hospital_id,
-                pregnancy_id=pregnancy.id,
-                dedupe_key=f"{pregnancy.id}/staff/{request}",
-                pathway_id="staff",
-                version="-",
-                rule_id="send-now",
-                kind="push",
-                params={"content": name},
-                due_at=now,
-                channels=[],
-                enrolment_id="",
-                why=f"sent by {actor.label}" + (f": {why}" if why else ""),
-                status="due",
-                attempts=0,
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing()
-            .returning(OutboxRow.id)
+            insert(OutboxRow).values(**values).on_conflict_do_nothing().returning(OutboxRow.id)
         ).scalar()
         if inserted is None:
             return Done(True, f"send {name}")
@@ -368,7 +449,7 @@ def open_task(
 ) -> Done:
     """A staff task for her, routed as the engine's (see the module; dedupe key
     ``<pregnancy>/staff-task/<request>``)."""
-    request = _request(request)
+    request = check_request(request)
     text = (title or "").strip()
     if not text:
         raise RecordActionError("title-required", "title")

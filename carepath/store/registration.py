@@ -173,7 +173,7 @@ def register(
         session.flush()  # the unique token decides between two submits of one form
         actor = h5_actor(session, hospital_id)
         if matched is None or matched.id == signed_in:
-            return _complete(
+            return complete_form(
                 session,
                 cipher,
                 actor,
@@ -230,7 +230,7 @@ def complete_pending(
             assert isinstance(outcome, Registered)
             return outcome
         form = CheckedForm.from_json(json.loads(cipher.open(row.form_sealed or "")))
-        return _complete(
+        return complete_form(
             session,
             cipher,
             h5_actor(session, row.hospital_id),
@@ -274,7 +274,7 @@ def confirm_at_desk(
             )
             raise IdentityMismatchError("the ID number on her card is not the one her form gave")
         form = CheckedForm.from_json(json.loads(cipher.open(row.form_sealed or "")))
-        return _complete(
+        done = complete_form(
             session,
             cipher,
             h5_actor(session, row.hospital_id),
@@ -284,17 +284,29 @@ def confirm_at_desk(
             proven_by=actor.label,
             on_done=on_done,
         )
+        detail = f"registration {row.reference} (her own form) confirmed at the desk"
+        audit(
+            session,
+            actor,
+            "register",
+            now,
+            detail,
+            patient_id=done.patient_id,
+            pregnancy_id=done.pregnancy_id,
+        )
+        return done
 
     return events.retrying(db, work)
 
 
-def h5_actor(session: Session, hospital_id: str) -> Actor:
-    """The hospital's ``h5`` integrator as the actor of events from her pages (made once)."""
+def h5_actor(session: Session, hospital_id: str, name: str = H5_INTEGRATOR) -> Actor:
+    """The hospital's ``h5`` integrator as the actor of events from her pages (made once);
+    ``name``: another such poster of forms (``desk``, the registration desk)."""
     found = session.scalar(
-        select(Integrator.id).where(Integrator.hospital_id == hospital_id, Integrator.name == H5_INTEGRATOR)
+        select(Integrator.id).where(Integrator.hospital_id == hospital_id, Integrator.name == name)
     )
     if found is None:
-        integrator = Integrator(hospital_id=hospital_id, name=H5_INTEGRATOR)
+        integrator = Integrator(hospital_id=hospital_id, name=name)
         session.add(integrator)
         session.flush()
         found = integrator.id
@@ -329,7 +341,7 @@ def _outcome(session: Session, cipher: FieldCipher, row: Registration) -> Outcom
     )
 
 
-def _complete(
+def complete_form(
     session: Session,
     cipher: FieldCipher,
     actor: Actor,
@@ -339,7 +351,10 @@ def _complete(
     now: datetime,
     proven_by: str,
     on_done: OnDone | None,
+    consent_source: str | None = None,
 ) -> Registered:
+    """Register ``row``'s form (see the module docstring): her own pages and the desk
+    (``desk_registration.py``, whose ``consent_source`` is ``staff:<id>``) both end here."""
     patient = session.get(Patient, row.patient_id) if row.patient_id is not None else None
     ongoing = (
         session.scalar(
@@ -367,7 +382,8 @@ def _complete(
     assert patient is not None
     records.screen(session, cipher, actor, row, form, patient=patient, pregnancy=pregnancy, now=now)
     records.consents(
-        session, patient, pregnancy, form, source=f"h5:{row.source}"[:40] if row.source else "h5", now=now,
+        session, patient, pregnancy, form, now=now,
+        source=consent_source or (f"h5:{row.source}"[:40] if row.source else "h5"),
         new_patient=new_patient,
     )  # fmt: skip
     hospital_id, patient_id = row.hospital_id, patient.id

@@ -31,8 +31,9 @@ from carepath.store.event_input import hospital_today
 
 #: The registration risk screen: rendered and checked from its form file.
 SCREEN_FORM = "registration-risk-screen"
-#: The privacy notice she reads on the form (``h5/privacy_notice.html``); a new text needs a new
-#: version, and a form opened before it changed is refused so she reads the new one.
+#: The privacy notice she reads on the form (``registration/privacy_notice.html``, on her page
+#: and at the desk); a new text needs a new version, and a form opened before it changed is
+#: refused so she reads the new one.
 NOTICE_VERSION = "h5-2026-12-draft"
 #: PIPL art. 31: the personal information of a child under 14 needs her guardian's consent.
 GUARDIAN_AGE = 14
@@ -41,6 +42,17 @@ MAINLAND_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 #: Beyond 42+6 by her dates she is overdue or misdated: the desk registers her, not the form.
 LATEST_GA_DAYS = 42 * 7 + 6
 GUARDIAN_RELATIONS = {"father": "父亲", "mother": "母亲", "other": "其他监护人"}
+#: The documents of ``engine/identity.py`` by their Chinese names (her form and the desk's).
+ID_TYPE_NAMES = {
+    "resident": "居民身份证",
+    "hk_macau_tw_residence": "港澳台居民居住证",
+    "foreign_permanent": "外国人永久居留身份证",
+    "passport": "护照",
+    "hk_macau_pass": "港澳居民来往内地通行证",
+    "tw_pass": "台湾居民来往大陆通行证",
+}
+#: How she gave her consent when a nurse registers her at the desk (``consents.method``).
+CONSENT_METHODS = {"paper": "纸质知情同意书，本人签字", "tablet": "在护士站平板上本人确认"}
 DATING_METHODS = ("lmp", "edd", "ultrasound", "ivf")
 #: What each number's field says when it is out of its range (or not a number).
 RANGES = {
@@ -86,6 +98,8 @@ class CheckedForm:
     consent_sms: bool
     guardian: dict[str, str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: At the desk: how she gave her consents (``CONSENT_METHODS``); None on her own pages.
+    consent_method: str | None = None
 
     @property
     def under_guardian_age(self) -> bool:
@@ -118,9 +132,11 @@ Getter = Callable[[str], str]
 ListGetter = Callable[[str], list[str]]
 
 
-def check_form(get: Getter, get_list: ListGetter, now: datetime) -> CheckedForm:
+def check_form(get: Getter, get_list: ListGetter, now: datetime, *, at_desk: bool = False) -> CheckedForm:
     """The checked form from a request's fields (``get`` one value, ``get_list`` a multiple
-    choice's), or RegistrationInvalidError with every problem found."""
+    choice's), or RegistrationInvalidError with every problem found. ``at_desk``: a nurse fills
+    it for her (``staff/desk.py``): the same fields and checks, but the consents are hers as the
+    nurse records them — how she gave them (``consent_method``), the notice version she saw."""
     errors: dict[str, str] = {}
     today = hospital_today(now)
     name = " ".join(get("name").split())
@@ -141,12 +157,7 @@ def check_form(get: Getter, get_list: ListGetter, now: datetime) -> CheckedForm:
     if gravida is not None and para is not None and para > gravida - 1:
         errors["para"] = f"产次不能多于这次以前的怀孕次数（{gravida - 1}次）"
     screen = _screen(get, get_list, errors)
-    if get("notice") != NOTICE_VERSION:
-        errors["notice"] = (
-            "隐私政策已更新，请重新阅读后勾选" if get("notice") else "请阅读并勾选同意《隐私政策》"
-        )
-    if get("consent_health") != "yes":
-        errors["consent_health"] = "线上建档需要您单独同意处理健康信息；如不同意，请到护士站办理建档"
+    _consents(get, errors, at_desk=at_desk)
     guardian = None
     if born and age < GUARDIAN_AGE:
         guardian = _guardian(get, errors)
@@ -172,7 +183,34 @@ def check_form(get: Getter, get_list: ListGetter, now: datetime) -> CheckedForm:
         consent_wechat=get("consent_wechat") == "yes",
         consent_sms=get("consent_sms") == "yes",
         guardian=guardian,
+        consent_method=get("consent_method") if at_desk else None,
     )
+
+
+def _consents(get: Getter, errors: dict[str, str], *, at_desk: bool) -> None:
+    """The privacy notice of the current version and the separate health-information consent:
+    ticked by her on her pages; recorded by the nurse at the desk with how she gave them (no
+    consent recorded, no registration)."""
+    if at_desk:
+        if get("consent_method") not in CONSENT_METHODS:
+            errors["consent_method"] = (
+                "请记录她是怎样表示同意的：纸质签字，或在平板上本人确认；没有她本人的同意不能建档"
+            )
+        if get("notice") != NOTICE_VERSION:
+            errors["notice"] = (
+                "隐私政策已更新，请让她阅读新版本后再确认"
+                if get("notice")
+                else "请确认她已阅读当前版本的《隐私政策》；未阅读不能建档"
+            )
+        if get("consent_health") != "yes":
+            errors["consent_health"] = "没有她本人对处理健康信息的单独同意，不能建档"
+        return
+    if get("notice") != NOTICE_VERSION:
+        errors["notice"] = (
+            "隐私政策已更新，请重新阅读后勾选" if get("notice") else "请阅读并勾选同意《隐私政策》"
+        )
+    if get("consent_health") != "yes":
+        errors["consent_health"] = "线上建档需要您单独同意处理健康信息；如不同意，请到护士站办理建档"
 
 
 def normalise_phone(text: str) -> str:

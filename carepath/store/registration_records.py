@@ -95,9 +95,10 @@ def consents(
     the separate health-information consent, each channel's yes or no, her guardian's. Her
     earlier word on the same channel and topic is withdrawn (the latest counts), in one
     statement for all of them (``consents.record_consent`` would take two per row); a
-    ``new_patient`` (her row made in this transaction) has no earlier word."""
+    ``new_patient`` (her row made in this transaction) has no earlier word. At the desk the
+    form says how she gave them (``method``: paper or tablet), and ``source`` names the nurse."""
     common = {"hospital_id": patient.hospital_id, "patient_id": patient.id, "given_at": now,
-              "notice_version": form.notice_version}  # fmt: skip
+              "notice_version": form.notice_version, "method": form.consent_method}  # fmt: skip
     rows = [
         Consent(**common, channel=consent_rows.ANY, topic=PRIVACY_NOTICE, granted=True, source=source),
         Consent(

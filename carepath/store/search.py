@@ -157,8 +157,6 @@ def _statement(
     session: Session, actor: Actor, cipher: FieldCipher, query: PregnancyQuery, now: datetime
 ) -> Any:
     """Every filter but the name's and the phone's, as SQL."""
-    if query.week_from is not None and query.week_to is not None and query.week_from > query.week_to:
-        raise SearchInputError("week-range-upside-down", "the week range starts after it ends")
     if query.phone_last4 is not None and query.name is None:
         raise SearchInputError(
             "phone-needs-name", "the phone's last four digits find a woman only with her name"
@@ -287,8 +285,9 @@ def cohort(session: Session, cipher: FieldCipher, actor: Actor, query: Pregnancy
     an exact name through its keyed hash; a name's beginning, the phone's last four digits and
     names not yet backfilled by opening a bounded number of sealed fields (the matches are then
     named by id in the statement; ``SearchTooBroadError`` beyond the bound; ``SearchInputError``
-    for a filter that cannot select, e.g. an unknown source). ``limit`` and ``after`` are
-    ignored: a cohort is all of them."""
+    for a filter that cannot select: an unknown source, a diagnosis that is no code, the phone's
+    digits without a name). A week range upside down selects nobody. ``limit`` and ``after``
+    are ignored: a cohort is all of them."""
     return (
         _narrowed(session, actor, cipher, query, now).with_only_columns(Pregnancy.id).order_by(Pregnancy.id)
     )
@@ -305,6 +304,10 @@ def search(
 def _search(
     session: Session, cipher: FieldCipher, actor: Actor, query: PregnancyQuery, now: datetime
 ) -> tuple[list[dict[str, Any]], str | None]:
+    if query.week_from is not None and query.week_to is not None and query.week_from > query.week_to:
+        # said, not answered empty: a nurse who swapped the two fields should hear it (a cohort
+        # of such a range is simply empty)
+        raise SearchInputError("week-range-upside-down", "the week range starts after it ends")
     today = SendWindow().local_date(now)
     statement = _narrowed(session, actor, cipher, query, now)
     if query.after is not None:

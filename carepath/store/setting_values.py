@@ -180,6 +180,23 @@ def https_url(value: object) -> str:
     return url.rstrip("/")
 
 
+def reader_url(value: object) -> str:
+    """The local service of the desk PC's ID card reader (``http://127.0.0.1:port/path``): the
+    desk page's script asks it for the card, so it is the desk PC's own address, plain http
+    allowed (a browser treats the loopback as secure); no user, password or fragment."""
+    url = text(value, limit=MAX_URL)
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port that is not a number raises here
+    except ValueError:
+        raise BadValue("bad-url", f"{url!r} is not a URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadValue("bad-url", "the card reader's URL starts with http:// or https:// and names a host")
+    if parts.username or parts.password or parts.fragment or " " in url:
+        raise BadValue("bad-url", f"{url!r} has no user, password or #fragment")
+    return url
+
+
 def _structured(value: object, expected: type) -> Any:
     """A JSON text (as the CLI gives it) or the value itself (YAML, a form)."""
     if isinstance(value, str):

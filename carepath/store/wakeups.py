@@ -4,10 +4,14 @@ The scheduler's sweep calls ``wake_due`` inside the app context. It walks the du
 through the ``next_wakeup`` index in batches, keyset-paged on ``(next_wakeup, id)`` so a sweep
 never rereads what it has passed; each batch is one transaction with its rows locked
 (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so a second sweep skips them; SQLite serialises
-writers with ``BEGIN IMMEDIATE``). Each pregnancy is evaluated inside a savepoint: one that
-fails is rolled back and logged, keeps its wake-up and is retried at the next sweep, without
-undoing the rest of its batch. The dedupe keys make a repeated tick harmless. A sweep costs
-what is due, not what is enrolled: pregnancies not yet due are never read.
+writers with ``BEGIN IMMEDIATE``). A batch is decided first, each pregnancy on its own (the
+engine is pure; a pregnancy whose decision fails is logged, keeps its wake-up and is retried at
+the next sweep), then written together by ``evaluation.persist_many`` in one savepoint: states,
+stored colour and EDD, enrolments, outbox rows, tasks in a few statements instead of a savepoint
+and a flush per woman (issue 22 item 1). If that write fails as a whole, the batch is written
+again one savepoint per pregnancy, so only the one that cannot be written keeps its wake-up.
+The dedupe keys make a repeated tick harmless. A sweep costs what is due, not what is enrolled:
+pregnancies not yet due are never read.
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ import logging
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
 
 from carepath.store import evaluation
 from carepath.store.db import Database
 from carepath.store.models import Pregnancy
-from carepath.store.pathways import library_for
+from carepath.store.pathways import covering, library_for
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +58,44 @@ def wake_due(db: Database, now: datetime, batch: int = 200, limit: int | None = 
             last = rows[-1]
             assert last.next_wakeup is not None
             cursor = (last.next_wakeup, last.id)
-            for pregnancy in rows:
-                try:
-                    with session.begin_nested():
-                        library = library_for(session, pregnancy.hospital_id)
-                        state = evaluation.load(pregnancy)
-                        evaluation.evaluate_pregnancy(session, library, pregnancy, state, None, now=now)
-                except Exception:
-                    log.exception("wake-up of pregnancy %s failed; retried at the next sweep", pregnancy.id)
-                    continue
-                woken.append(pregnancy.id)
+            woken += _write(session, _decide(session, rows, now), now)
         if len(rows) < size:
             break
     return woken
+
+
+def _decide(session: Session, rows: list[Pregnancy], now: datetime) -> list[evaluation.Decision]:
+    """Each pregnancy's clock tick decided, nothing written; a failure is hers alone."""
+    decisions = []
+    for pregnancy in rows:
+        try:
+            state = evaluation.load(pregnancy)
+            library = covering(
+                session, pregnancy.hospital_id, library_for(session, pregnancy.hospital_id), state
+            )
+            decided = evaluation.decide_for(session, pregnancy.hospital_id, library, state, None, now=now)
+        except Exception:
+            log.exception("wake-up of pregnancy %s failed; retried at the next sweep", pregnancy.id)
+            continue
+        decisions.append(evaluation.Decision(pregnancy, state, decided))
+    return decisions
+
+
+def _write(session: Session, decisions: list[evaluation.Decision], now: datetime) -> list[str]:
+    """The batch's decisions in one savepoint; if that fails, each in its own."""
+    try:
+        with session.begin_nested():
+            evaluation.persist_many(session, decisions, now)
+        return [decision.pregnancy.id for decision in decisions]
+    except Exception:
+        log.warning("a sweep batch of %d could not be written together; writing each alone", len(decisions))
+    written = []
+    for decision in decisions:
+        try:
+            with session.begin_nested():
+                evaluation.persist_many(session, [decision], now)
+        except Exception:
+            log.exception("wake-up of pregnancy %s failed; retried at the next sweep", decision.pregnancy.id)
+            continue
+        written.append(decision.pregnancy.id)
+    return written

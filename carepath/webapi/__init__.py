@@ -193,10 +193,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from carepath.webapi.staff import record_care as staff_record_care
 
     app.register_blueprint(staff_record_care.blp)  # her team and responsible doctor, from her record
+    from carepath.webapi.staff import desk as staff_desk
 
+    app.register_blueprint(staff_desk.blp)  # 建档登记: registration at the desk (issue 21 item 3)
     from carepath.webapi.staff import workspace as staff_workspace
 
     app.register_blueprint(staff_workspace.blp)  # 工作台: my tasks and my teams' (issue 20)
+    from carepath.webapi.staff import batches as staff_batches
+
+    app.register_blueprint(staff_batches.blp)  # 批量操作: batch actions on a cohort (issue 21 item 4)
     from carepath.webapi.staff import editor_api, editor_preview, editor_review, review_impact
 
     app.register_blueprint(editor_api.blp)  # the drafts/review JSON API (session + CSRF)

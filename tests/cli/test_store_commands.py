@@ -100,3 +100,13 @@ def test_staff_add_and_tasks_escalate(env: Path) -> None:
     assert unknown.exit_code == 1 and "no hospital nowhere" in unknown.output
     escalated = runner.invoke(cli, ["tasks", "escalate"])
     assert escalated.exit_code == 0 and "escalated 0 task(s)" in escalated.output
+
+
+def test_db_backfill_lookups_runs_with_the_configured_keys_and_again_fills_nothing(env: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
+    first = runner.invoke(cli, ["db", "backfill-lookups", "--page", "10"])
+    assert first.exit_code == 0, first.output
+    assert "filled 0 name lookups and 0 stored EDDs" in first.output
+    refused = runner.invoke(cli, ["db", "backfill-lookups", "--page", "0"])
+    assert refused.exit_code == 2  # click's usage error: a page holds at least one row

@@ -62,7 +62,9 @@ def test_redating_moves_the_stored_edd(app: Flask, api: Api) -> None:
 
 def test_backfill_fills_old_rows_once_and_page_by_page(app: Flask, api: Api) -> None:
     for n in range(3):
-        body = registration(his_id=f"p-{n}", event_id=f"reg-{n}", name=f"李{n}", id_number=_id(n), phone=f"1381234000{n}")
+        body = registration(
+            his_id=f"p-{n}", event_id=f"reg-{n}", name=f"李{n}", id_number=_id(n), phone=f"1381234000{n}"
+        )
         assert api.post("/api/v1/events", body).status_code in (200, 201)
     with db_of(app).transaction() as session:  # as a row written before 0026 looks
         session.execute(update(Patient).values(name_hash=None))

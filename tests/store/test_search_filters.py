@@ -180,6 +180,7 @@ def test_a_week_range_reads_the_stored_edd_column(app: Flask, women: dict[str, s
     with pytest.raises(SearchInputError) as refused:
         _his(app, nurse, week_from=30, week_to=20)
     assert refused.value.code == "week-range-upside-down"
+    assert _cohort(app, nurse, week_from=30, week_to=20) == []  # a batch's cohort: simply empty
 
 
 QUERIES: list[dict[str, Any]] = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import carepath.store.models_batches  # batch actions on a cohort (0027), issue 21
 import carepath.store.models_binding_events
 
 # Tables kept in their own modules (models.py holds the first ones); each import adds its tables

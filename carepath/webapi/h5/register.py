@@ -27,6 +27,7 @@ from carepath.store.models_registration import Registration
 from carepath.store.registration_form import (
     DATING_METHODS,
     GUARDIAN_RELATIONS,
+    ID_TYPE_NAMES,
     NOTICE_VERSION,
     RegistrationInvalidError,
     check_form,
@@ -44,14 +45,6 @@ SOURCE = "h5_source"
 #: Where the inbox copies filed at once link to: the dispatcher's default link (``/inbox/<id>``
 #: answers with her page).
 LINK_BASE = "/inbox"
-ID_TYPE_NAMES = {
-    "resident": "居民身份证",
-    "hk_macau_tw_residence": "港澳台居民居住证",
-    "foreign_permanent": "外国人永久居留身份证",
-    "passport": "护照",
-    "hk_macau_pass": "港澳居民来往内地通行证",
-    "tw_pass": "台湾居民来往大陆通行证",
-}
 
 
 def _tools() -> tuple[Any, Any, Any]:

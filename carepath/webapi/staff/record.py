@@ -493,27 +493,34 @@ def bind_qr(pregnancy_id: str) -> Any:
     account's web authorisation and, once she proves her phone, binds her WeChat (her pages)."""
     db, now, me = _context()
     actor = me.actor(request.remote_addr)
-    with db.transaction() as session:
-        try:
+    try:
+        with db.transaction() as session:
             pregnancy, patient = her_record.find_pregnancy(session, actor, pregnancy_id[:80], now)
-        except PregnancyNotFoundError:
-            return not_found()
-        audit(
-            session,
-            actor,
-            "read",
-            now,
-            "her record: WeChat binding QR shown",
-            patient_id=patient.id,
-            pregnancy_id=pregnancy.id,
-        )
-    base = hospital_settings.current(db, me.hospital_id).public_base_url
-    path = url_for("h5.sign_in", hospital=me.hospital_id)
+            audit(
+                session,
+                actor,
+                "read",
+                now,
+                "her record: WeChat binding QR shown",
+                patient_id=patient.id,
+                pregnancy_id=pregnancy.id,
+            )
+    except PregnancyNotFoundError:
+        # answered outside the transaction: the error page opens transactions of its own, which
+        # SQLite's write lock, held by one still open, would make wait and then fail (a 500)
+        return not_found()
+    svg, target = bind_code(me.hospital_id)
+    return render_template("record/bind.html", pregnancy_id=pregnancy.id, svg=svg, target=target)
+
+
+def bind_code(hospital_id: str) -> tuple[Markup, str]:
+    """The binding QR (inline SVG) and the URL it holds: her hospital's sign-in on her pages
+    (``record/_bind_qr.html`` shows it; the desk's registration result shows it too)."""
+    db = current_app.extensions["carepath.db"]
+    base = hospital_settings.current(db, hospital_id).public_base_url
+    path = url_for("h5.sign_in", hospital=hospital_id)
     target = (
-        f"{base.rstrip('/')}{path}"
-        if base
-        else url_for("h5.sign_in", hospital=me.hospital_id, _external=True)
+        f"{base.rstrip('/')}{path}" if base else url_for("h5.sign_in", hospital=hospital_id, _external=True)
     )
     svg = draw(target, "svg").decode("utf-8")
-    svg = svg[svg.index("<svg") :]  # inline: no XML declaration inside HTML
-    return render_template("record/bind.html", pregnancy_id=pregnancy.id, svg=Markup(svg), target=target)
+    return Markup(svg[svg.index("<svg") :]), target  # inline: no XML declaration inside HTML

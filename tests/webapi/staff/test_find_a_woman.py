@@ -61,7 +61,7 @@ def test_the_page_offers_the_search_in_chinese_above_my_women(
         "手机尾号",
         "证件号码",
         "更多条件",
-        "孕周从",
+        "起始孕周",
         "诊断",
         "管理方案",
         "我的孕妇",

@@ -33,9 +33,13 @@ def upgrade() -> None:
     op.create_index("ix_patients_name", "patients", ["hospital_id", "name_hash"])
     op.add_column("pregnancies", sa.Column("edd", sa.Date(), nullable=True))
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("UPDATE pregnancies SET edd = CAST(state::json ->> 'edd' AS date) WHERE state::json ->> 'edd' IS NOT NULL")
+        op.execute(
+            "UPDATE pregnancies SET edd = CAST(state::json ->> 'edd' AS date) WHERE state::json ->> 'edd' IS NOT NULL"
+        )
     else:
-        op.execute("UPDATE pregnancies SET edd = json_extract(state, '$.edd') WHERE json_extract(state, '$.edd') IS NOT NULL")
+        op.execute(
+            "UPDATE pregnancies SET edd = json_extract(state, '$.edd') WHERE json_extract(state, '$.edd') IS NOT NULL"
+        )
     op.create_index("ix_pregnancies_edd", "pregnancies", ["hospital_id", "edd"])
 
 

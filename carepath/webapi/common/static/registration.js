@@ -1,6 +1,9 @@
-// Her registration form: the checks a nurse would make as she types (the server makes them
-// again: this is help, not the gate). GB 11643 check character, birth date and age from the ID
-// number, the guardian's part under 14, one dating method at a time, "none of these" alone.
+// The registration form (her page, h5/register.html, and the registration desk's, desk/desk.html):
+// the checks a nurse would make as she types (the server makes them again: this is help, not the
+// gate). GB 11643 check character, birth date, age and sex from the ID number, the guardian's
+// part under 14, one dating method at a time, "none of these" alone. A keyboard-wedge ID card
+// reader types the number and presses Enter: the Enter checks the number instead of submitting
+// a half-filled form, and 18 characters typed are checked at once.
 (function () {
   "use strict";
   var form = document.getElementById("register-form");
@@ -44,10 +47,14 @@
     return age;
   }
 
-  function showAge(born) {
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+
+  function showAge(born, fromNumber) {
     if (!born) { show(derived, ""); return; }
     var age = ageOn(born, new Date());
-    show(derived, "出生日期：" + born.getFullYear() + "年" + (born.getMonth() + 1) + "月" + born.getDate() + "日，" + age + "岁");
+    show(derived, "出生日期：" + born.getFullYear() + "年" + (born.getMonth() + 1) + "月" + born.getDate() + "日，" + age + "岁" + (fromNumber ? "，女" : ""));
+    // the number carries her birth date: the form's birth date says the same (one truth)
+    if (fromNumber) birthDate.value = born.getFullYear() + "-" + pad(born.getMonth() + 1) + "-" + pad(born.getDate());
     if (age < 14) guardian.hidden = false;
   }
 
@@ -63,7 +70,7 @@
     if (!value) { show(idCheck, ""); show(derived, ""); return; }
     var result = checkGb(value);
     show(idCheck, result.error || "");
-    showAge(result.born || null);
+    showAge(result.born || null, true);
   }
 
   function onPhone() {
@@ -92,6 +99,14 @@
 
   idType.addEventListener("change", onId);
   idNumber.addEventListener("blur", onId);
+  idNumber.addEventListener("input", function () {
+    if (idNumber.value.replace(/\s+/g, "").length >= 18) onId();
+  });
+  idNumber.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter") return;
+    event.preventDefault();  // a wedge reader's Enter: check the number, do not submit
+    onId();
+  });
   birthDate.addEventListener("change", onId);
   phone.addEventListener("blur", onPhone);
   var methods = form.querySelectorAll("input[name=dating_method]");
