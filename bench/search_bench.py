@@ -223,6 +223,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--before", default="main", help="the git revision measured as before")
+    parser.add_argument("--after-only", action="store_true", help="measure this tree only")
     parser.add_argument(
         "--database",
         default=os.environ.get(
@@ -268,7 +269,8 @@ def main() -> None:
             f"{named} named, {dated} dated"
         )
         members = seeded.members[: args.clients]
-        for label, code, pages in (("before", old_code, False), ("after ", ROOT, True)):
+        runs = [("before", old_code, False), ("after ", ROOT, True)][1 if args.after_only else 0 :]
+        for label, code, pages in runs:
             access_log = folder / f"access-{label.strip()}.log"
             access_log.touch()
             server, port = serve(code, config, args.workers, access_log)
