@@ -5,9 +5,12 @@ A few women are registered through the real engine (the demo's example patients)
 engine state, outbox rows, enrolments and dating records are what the product writes; every
 other woman is a copy of one of them made in the database (``INSERT … SELECT`` over
 ``generate_series``: no row crosses to Python), her ids replaced in the copied JSON. Her name,
-ID number and phone are a handful of ciphertexts sealed once with the app's FieldCipher and
-reused (the hashes are unique per woman, as the unique index wants). Her care row puts her in
-one of the teams with a responsible doctor and nurse of it; each task is routed as
+ID number and phone are ciphertexts sealed once with the app's FieldCipher and reused: names are
+``NAME_COUNT`` different names (``bench_name``; a name is shared by about five women, as common
+names are), each with its keyed hash (``patients.name_hash``) so a search by exact name finds
+them; her ID number's keyed hash is her own (``bench_id_number``: a valid, made-up resident
+number per woman), so a search by ID number finds exactly her; her EDD column is her state's.
+Her care row puts her in one of the teams with a responsible doctor and nurse of it; each task is routed as
 ``care_routing.route`` would (her doctor's, her nurse's, or the team's queue). Every hundredth
 woman has a long history (``RICH_*``: a few hundred outbox rows, events, tag changes, tasks and
 inbox items), the records the benchmark reads.
@@ -17,13 +20,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from carepath.engine import identity
 from carepath.engine.catalogue import PATHWAYS_DIR
 from carepath.store import accounts, care_teams, demo, tenants
 from carepath.store.crypto import FieldCipher
@@ -43,6 +47,28 @@ CLOSED_TASKS = 20_000
 #: The teams: name, doctors, nurses (20 staff).
 TEAMS = (("产科一组", 2, 5), ("产科二组", 2, 5), ("产科三组", 2, 4))
 NAMES = ("王丽", "李娜", "张敏", "刘静", "陈燕", "杨芳", "赵霞", "黄婷")
+#: Distinct names of the seeded women (woman g is ``bench_name(g)``): 100k women share 20k names.
+NAME_COUNT = 20_000
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
+GIVEN = "丽娜敏静燕芳霞婷秀英华慧玲红梅兰凤洁琳素云莲真环雪荣爱妹"
+
+
+def bench_name(g: int) -> str:
+    """The name of seeded woman ``g``: a surname and a one- or two-character given name."""
+    n = g % NAME_COUNT
+    surname, rest = SURNAMES[n % len(SURNAMES)], n // len(SURNAMES)
+    if rest < len(GIVEN):
+        return surname + GIVEN[rest]
+    rest -= len(GIVEN)
+    return surname + GIVEN[rest % len(GIVEN)] + GIVEN[(rest // len(GIVEN)) % len(GIVEN)]
+
+
+def bench_id_number(g: int) -> str:
+    """Seeded woman ``g``'s resident ID number: made up (a birth date and a woman's even
+    sequence), with its computed check character, one per woman."""
+    born = date(1985, 1, 1) + timedelta(days=g // 500)
+    body = f"330102{born:%Y%m%d}{2 * (g % 500):03d}"
+    return body + identity.check_digit(body)
 
 
 @dataclass(frozen=True)
@@ -125,9 +151,12 @@ def seed(url: str, cipher: FieldCipher, women: int, open_tasks: int, now: dateti
         db, cipher, integrator, Path(__file__).parent.parent / "examples" / "patients", now
     )
     members, teams = _staff_and_teams(db, now)
+    names = [bench_name(g) for g in range(NAME_COUNT)]
     sealed = {
-        "names": [cipher.seal(f"{n}{i}") for i, n in enumerate(NAMES)],
-        "ids": [cipher.seal(f"33010219900412{i:03d}4") for i in range(8)],
+        "names": [cipher.seal(name) for name in names],
+        "name_hashes": [cipher.name_hash(name) for name in names],
+        "ids": [cipher.seal(bench_id_number(i)) for i in range(8)],
+        "id_hashes": [cipher.lookup_hash("id", bench_id_number(g)) for g in range(1, women + 1)],
         "phones": [cipher.seal(f"1390000{i:04d}") for i in range(8)],
     }
     engine_seconds = time.perf_counter() - began
@@ -142,7 +171,12 @@ def seed(url: str, cipher: FieldCipher, women: int, open_tasks: int, now: dateti
             integrator=integrator,
         )
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE"))
+        # only this schema's tables: a bare VACUUM visits every schema of a shared database (and
+        # deadlocked with other work there)
+        for table in conn.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        ).scalars():
+            conn.execute(text(f'VACUUM ANALYZE "{table}"'))
         size = conn.execute(
             text(
                 "SELECT pg_size_pretty(sum(pg_total_relation_size(format('%I.%I', schemaname, tablename)))) "
@@ -198,23 +232,45 @@ def _bulk(
     run(text("CREATE UNIQUE INDEX ON w (g)"))
     run(
         text(
-            "CREATE TEMP TABLE sealed AS SELECT CAST(:names AS text[]) AS names, "
-            "CAST(:ids AS text[]) AS ids, CAST(:phones AS text[]) AS phones"
+            "CREATE TEMP TABLE sealed AS "
+            "SELECT CAST(:ids AS text[]) AS ids, CAST(:phones AS text[]) AS phones"
         ),
-        sealed,
+        {"ids": sealed["ids"], "phones": sealed["phones"]},
     )
+    # names and ID numbers as tables joined by key: subscripting a 100k-element array once per
+    # row detoasts it once per row (the insert ran for many minutes)
+    run(
+        text(
+            "CREATE TEMP TABLE named AS SELECT (n - 1)::int AS n, name, hash "
+            "FROM unnest(CAST(:names AS text[]), CAST(:hashes AS text[])) WITH ORDINALITY AS u(name, hash, n)"
+        ),
+        {"names": sealed["names"], "hashes": sealed["name_hashes"]},
+    )
+    run(
+        text(
+            "CREATE TEMP TABLE numbered AS SELECT n::int AS g, hash "
+            "FROM unnest(CAST(:hashes AS text[])) WITH ORDINALITY AS u(hash, n)"
+        ),
+        {"hashes": sealed["id_hashes"]},
+    )
+    run(text("CREATE UNIQUE INDEX ON named (n)"))
+    run(text("CREATE UNIQUE INDEX ON numbered (g)"))
     run(text("ANALYZE w"))
+    run(text("ANALYZE named"))
+    run(text("ANALYZE numbered"))
     _clone(
         conn,
         "patients",
-        "w JOIN tpl ON tpl.k = w.k JOIN patients t ON t.id = tpl.patient_id CROSS JOIN sealed s",
+        "w JOIN tpl ON tpl.k = w.k JOIN patients t ON t.id = tpl.patient_id CROSS JOIN sealed s "
+        f"JOIN named ON named.n = w.g % {NAME_COUNT} JOIN numbered ON numbered.g = w.g",
         {
             "id": "w.patient",
             "his_patient_id": "w.his",
-            "name_sealed": "s.names[1 + w.g % 8]",
+            "name_sealed": "named.name",
+            "name_hash": "named.hash",
             "id_number_sealed": "s.ids[1 + w.g % 8]",
             "phone_sealed": "s.phones[1 + w.g % 8]",
-            "id_number_hash": "md5('id-' || w.g)",
+            "id_number_hash": "numbered.hash",
             "phone_hash": "md5('phone-' || w.g)",
         },
     )
@@ -239,6 +295,7 @@ def _bulk(
             "risk_colour": "CASE WHEN t.risk_colour = 'yellow' AND w.g % 20 = 0 THEN 'orange' "
             "WHEN t.risk_colour = 'yellow' AND w.g % 50 = 1 THEN 'red' ELSE t.risk_colour END",
             "next_wakeup": "t.next_wakeup + interval '1 minute' * (w.g % 1440)",
+            "edd": "CAST(t.state::json ->> 'edd' AS date)",  # the column kept beside it (0026)
         },
     )
     her = "w JOIN tpl ON tpl.k = w.k JOIN {table} t ON t.pregnancy_id = tpl.id"

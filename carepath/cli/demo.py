@@ -54,6 +54,9 @@ def demo_setup(instance: str, examples: str, pathways_dir: str | None, base_url:
     with database.reading() as session:
         integrator_id = session.get(ApiKey, key["key_id"]).integrator_id  # type: ignore[union-attr]
     patients = demo_data.register_patients(database, cipher, integrator_id, Path(examples) / "patients", now)
+    from carepath.store import lookups
+
+    lookups.backfill(database, cipher)  # a demo set up before 0026: her name's hash, to find her by it
     logins = demo_data.demo_staff(database, folder, now, app.config["PASSWORD_HASHER"])
     from carepath.store import demo_teams
 
@@ -83,6 +86,10 @@ def demo_setup(instance: str, examples: str, pathways_dir: str | None, base_url:
         click.echo(
             f"her pages, signed in as {demo_teams.URGENT_FOR} (her BP log is due): "
             f"{base_url}{_demo_sign_in(app, demo_teams.URGENT_FOR)}"
+        )
+    if patients:
+        click.echo(
+            f"find a woman by name:  {base_url}/staff/patients, 姓名 {demo_data.demo_name(1)} ({patients[0]})"
         )
     click.echo(f"staff logins at {base_url}/login (demo passwords, also in {folder / 'demo-staff.json'}):")
     for login in logins:

@@ -199,7 +199,7 @@ def register_patients(
                 "his_id": his_id,
                 "id_number": demo_id_number(number, data.get("birth_date")),
                 "phone": f"1380000{number:04d}",
-                "name": "演示" + "一二三四五六七八九"[number - 1] + "号",
+                "name": demo_name(number),
             },
             "data": _isoformat_dates(data),
         }
@@ -207,6 +207,12 @@ def register_patients(
             events.post_event(db, cipher, actor, event, at)
         registered.append(his_id)
     return registered
+
+
+def demo_name(number: int) -> str:
+    """The ``number``-th demo woman's name (演示一号 …): plainly synthetic, and what the demo
+    doctor types on 患者 to find her by name (issue 21's "Done when")."""
+    return "演示" + "一二三四五六七八九"[number - 1] + "号"
 
 
 def demo_id_number(number: int, birth_date: str | None) -> str:

@@ -396,3 +396,12 @@ def test_the_fhir_endpoints_are_listed_with_links_in_the_description(
     for method, path in fhir:
         assert f"{method} {path}" in description
     assert "](/fhir/r4/metadata)" in description
+
+
+def test_the_search_documents_every_filter_of_find_a_woman(document: dict[str, Any]) -> None:
+    operation = document["paths"]["/api/v1/pregnancies/search"]["post"]
+    body = resolved(document, operation["requestBody"]["content"]["application/json"]["schema"])
+    filters = {"name", "name_mode", "phone_last4", "his_id", "id_number", "source", "tag", "diagnosis"}
+    filters |= {"risk_colour", "week_from", "week_to", "pathway", "status"}
+    assert filters <= set(body["properties"])
+    assert "name-search-too-broad" in operation["responses"]["422"]["description"]

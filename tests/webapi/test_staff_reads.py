@@ -170,15 +170,43 @@ def test_bad_search_input_is_a_located_problem(api: Api, app: Flask) -> None:
         assert body["code"] == "invalid-request" and body["errors"][0]["path"] == path, body
 
 
-def test_a_name_search_opens_only_a_bounded_number_of_names(
+def test_a_name_s_beginning_opens_only_a_bounded_number_of_names(
     api: Api, app: Flask, women: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     nurse = add_staff(app, "a")
     monkeypatch.setattr(search, "NAME_SCAN_LIMIT", 2)
-    broad = find(api, nurse, name="王小红")
+    broad = find(api, nurse, name="王", name_mode="prefix")
     assert broad.status_code == 422 and broad.get_json()["code"] == "name-search-too-broad"
-    narrowed = find(api, nurse, name="王小红", pathway="gdm-example")
+    narrowed = find(api, nurse, name="王", name_mode="prefix", pathway="gdm-example")
     assert [i["patient"]["his_id"] for i in narrowed.get_json()["items"]] == ["p-001"]
+    exact = find(api, nurse, name="王小红")  # her exact name: a hash probe, never refused as broad
+    assert [i["patient"]["his_id"] for i in exact.get_json()["items"]] == ["p-001"]
+
+
+def test_the_new_filters_of_find_a_woman_answer_through_the_api(
+    api: Api, app: Flask, women: dict[str, str]
+) -> None:
+    nurse = add_staff(app, "a")
+
+    def his_ids(**query: Any) -> list[str]:
+        answer = find(api, nurse, **query)
+        assert answer.status_code == 200, answer.get_json()
+        return sorted(item["patient"]["his_id"] for item in answer.get_json()["items"])
+
+    assert his_ids(name="王小红", phone_last4="5678") == ["p-001"]
+    assert his_ids(name="王小红", phone_last4="4321") == []
+    assert his_ids(diagnosis="O24") == ["p-001"]
+    assert his_ids(diagnosis="O24.401", week_from=26, week_to=26) == ["p-001"]
+    for query, code, path in (
+        ({"phone_last4": "5678"}, "invalid-request", "phone_last4"),
+        ({"name": "王小红", "phone_last4": "56a8"}, "invalid-request", "phone_last4"),
+        ({"diagnosis": "O%"}, "invalid-request", "diagnosis"),
+        ({"source": "nosuch"}, "unknown-source", None),
+    ):
+        answer = find(api, nurse, **query)
+        assert answer.status_code == 422 and answer.get_json()["code"] == code, answer.get_json()
+        if path:
+            assert answer.get_json()["errors"][0]["path"] == path
 
 
 def test_timeline_puts_everything_in_order_in_one_answer(api: Api, app: Flask, women: dict[str, str]) -> None:

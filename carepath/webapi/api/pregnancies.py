@@ -39,13 +39,36 @@ class SearchSchema(Schema):
         validate=[validate.Length(1, 40), NAME_RULE],
         metadata={"description": "her full name (exact) or its beginning (name_mode prefix)"},
     )
-    name_mode = fields.String(load_default="exact", validate=validate.OneOf(("exact", "prefix")))
+    name_mode = fields.String(
+        load_default="exact",
+        validate=validate.OneOf(("exact", "prefix")),
+        metadata={
+            "description": "exact: through the name's keyed hash (an index probe); prefix: opens at "
+            "most 5,000 sealed names left by the other filters (name-search-too-broad beyond)"
+        },
+    )
+    phone_last4 = fields.String(
+        validate=validate.Regexp(r"^[0-9]{4}$", error="the last four digits of her phone"),
+        metadata={"description": "her phone's last four digits; only with name (phone-needs-name)"},
+    )
     his_id = fields.String(validate=validate.Length(1, 64))
     id_number = fields.String(
         validate=[validate.Length(5, 20), validate.Regexp(r"^[0-9A-Za-z]+$")],
         metadata={"description": "matched through its keyed hash, never in clear"},
     )
+    source = fields.String(
+        validate=validate.Length(1, 16),
+        metadata={"description": "the code of the source (QR code, poster) she registered through"},
+    )
     tag = fields.String(validate=validate.Length(1, 40), metadata={"description": "e.g. GDM管理中"})
+    diagnosis = fields.String(
+        validate=validate.Regexp(
+            r"^[A-Za-z]([0-9]{1,2}(\.[0-9A-Za-z]{0,8})?)?$", error="an ICD-10 code or its beginning"
+        ),
+        metadata={
+            "description": "an active diagnosis with this ICD-10 code or extending it: O24 finds O24.401"
+        },
+    )
     risk_colour = fields.String(validate=validate.OneOf(RISK_COLOURS))
     week_from = fields.Integer(
         validate=validate.Range(0, 45), metadata={"description": "completed weeks today, inclusive"}
@@ -64,6 +87,8 @@ class SearchSchema(Schema):
     def _weeks_in_order(self, data: dict[str, Any], **_kwargs: Any) -> None:
         if data.get("week_from", 0) > data.get("week_to", 45):
             raise ValidationError("week_from is after week_to", "week_from")
+        if "phone_last4" in data and "name" not in data:
+            raise ValidationError("the phone's last four digits need her name", "phone_last4")
 
 
 class FoundSchema(Schema):
@@ -188,7 +213,7 @@ class SearchView(MethodView):
     @require_staff("patient.read")
     @blp.arguments(SearchSchema, as_kwargs=True, unknown=RAISE)
     @blp.response(200, SearchPageSchema)
-    @blp.alt_response(422, description="invalid-request, or name-search-too-broad")
+    @blp.alt_response(422, description="invalid-request, name-search-too-broad, unknown-source")
     @blp.doc(**STAFF_DOC)
     def post(self, **given: Any) -> Any:
         """Pregnancies matching every filter given, in a stable order; patients masked, audited."""

@@ -24,13 +24,14 @@ from markupsafe import Markup
 from carepath.delivery import her_item
 from carepath.delivery.inbox_now import file_due_now
 from carepath.delivery.sources import draw
-from carepath.store import care_teams, her_record, hospital_settings, record_actions
+from carepath.engine.timing import SendWindow
+from carepath.store import care_teams, her_record, hospital_settings, record_actions, search, search_choices
 from carepath.store.record_actions import RecordActionError
 from carepath.store.roles import label
 from carepath.store.scope import PregnancyNotFoundError, audit
 from carepath.webapi.auth.permissions import can, current_staff, record_not_found, require
 from carepath.webapi.common.diagnostics_text import page_translate
-from carepath.webapi.staff import record_dating
+from carepath.webapi.staff import patient_search, record_dating
 from carepath.webapi.staff.editor_preview import titles
 from carepath.webapi.staff.risk_register import safe_return
 from carepath.webapi.staff.why_words import said
@@ -227,6 +228,7 @@ def _helpers() -> dict[str, Any]:
 @blp.get("")
 @require("task.work")
 def women() -> Any:
+    """患者: my teams' women, and the search form (查找孕妇) above them."""
     db, now, me = _context()
     after = request.args.get("after", "")[:80] or None
     page = her_record.my_women(
@@ -237,7 +239,53 @@ def women() -> Any:
         now,
         after=after,
     )
-    return render_template("record/list.html", page=page, after=after)
+    return render_template("record/list.html", page=page, after=after, **_search_page(db, me))
+
+
+@blp.post("")
+@require("task.work")
+def find_women() -> Any:
+    """查找孕妇: the form's filters (POSTed: names and ID numbers stay out of URLs); no filter
+    given shows my teams' women as ``women()`` does; a bad field is said beside it (422)."""
+    db, now, me = _context()
+    cipher = current_app.extensions["carepath.cipher"]
+    choices = _search_page(db, me)
+    after = request.form.get("after", "")[:80] or None
+    form = patient_search.read(
+        request.form, SendWindow().local_date(now), {p for p, _ in choices["pathways"]}, after
+    )
+    found: list[dict[str, Any]] | None = None
+    cursor = None
+    if form.query is not None and not form.empty:
+        try:
+            found, cursor = search.search(db, cipher, me.actor(request.remote_addr), form.query, now)
+        except (search.SearchInputError, search.SearchTooBroadError) as error:
+            patient_search.refused(form, error.code)
+    choices["form"] = form
+    if form.errors:
+        return render_template("record/list.html", page=None, after=None, **choices), 422
+    if found is None:
+        return women()
+    choices.update(found=found, next_after=cursor)
+    return render_template("record/list.html", page=None, after=after, **choices)
+
+
+def _search_page(db: Any, me: Any) -> dict[str, Any]:
+    """The search form's choices: the hospital's plans and sources, the ICD-10 categories."""
+    with db.reading() as session:
+        sources = search_choices.source_choices(session, me.hospital_id)
+    return {
+        "pathways": record_actions.pathway_choices(db, me.hospital_id),
+        "sources": sources,
+        "diagnoses": search_choices.diagnosis_categories(),
+        "diagnosis_title": search_choices.diagnosis_title,
+        "search_colours": patient_search.COLOURS,
+        "search_statuses": patient_search.STATUSES,
+        "form": patient_search.SearchForm(),
+        "found": None,
+        "next_after": None,
+        "search_messages": patient_search.MESSAGES,
+    }
 
 
 def record_page_with(
