@@ -38,14 +38,24 @@ from carepath.store.pathways import library_for
 from carepath.store.patients import masked_patient
 from carepath.store.record_actions import RecordActionError
 from carepath.store.scope import Actor, audit
-from carepath.store.search import PregnancyQuery, cohort
+from carepath.store.search import PregnancyQuery, SearchInputError, SearchTooBroadError, cohort
 
 ACTIONS = ("tag", "enrol", "push")
 #: Above this many women the page asks a second confirmation.
 LARGE = 500
 SAMPLE = 10
 #: The filters of ``PregnancyQuery`` a batch takes (text, or whole weeks).
-TEXT_FILTERS = ("name", "his_id", "id_number", "tag", "risk_colour", "pathway", "status")
+TEXT_FILTERS = (
+    "name",
+    "his_id",
+    "id_number",
+    "tag",
+    "diagnosis",
+    "source",
+    "risk_colour",
+    "pathway",
+    "status",
+)
 WEEK_FILTERS = ("week_from", "week_to")
 #: Outbox states in which an item did not reach her and never will from that row.
 _NOT_RECEIVED = ("cancelled", "replaced", "skipped")
@@ -78,8 +88,16 @@ def filter_of(query: PregnancyQuery) -> dict[str, Any]:
 def cohort_of(
     session: Session, cipher: FieldCipher, actor: Actor, query: PregnancyQuery, now: datetime
 ) -> Any:
-    """The cohort's statement of pregnancy ids, in id order: the actor's own hospital's only."""
-    return cohort(session, cipher, actor, query, now).where(Pregnancy.hospital_id == actor.hospital_id)
+    """The cohort's statement of pregnancy ids, in id order: the actor's own hospital's only. A
+    filter the search refuses (a name too broad before the backfill, a filter that cannot
+    select) is refused as the batch's own input, so the page says it in Chinese."""
+    try:
+        statement = cohort(session, cipher, actor, query, now)
+    except SearchTooBroadError as error:
+        raise RecordActionError("name-too-broad", "name", str(error)) from error
+    except SearchInputError as error:
+        raise RecordActionError("filter-refused", "filter", str(error)) from error
+    return statement.where(Pregnancy.hospital_id == actor.hospital_id)
 
 
 def _count(session: Session, statement: Any) -> int:

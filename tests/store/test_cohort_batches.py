@@ -116,6 +116,22 @@ def test_the_preview_counts_the_cohort_and_shows_a_masked_sample(
     assert all(s["patient"]["name"] == "王**" for s in shown.sample)
 
 
+def test_a_cohort_by_diagnosis_and_a_filter_the_search_refuses(
+    app: Flask, women: list[str], doctor: Actor
+) -> None:
+    """自动化患者管理 acts on women by their diagnoses: an ICD-10 code's beginning selects them; a
+    filter the search cannot use is the batch's own refusal (a Chinese message, not a 500)."""
+    shown = cohort_batches.preview(
+        _db(app), _cipher(app), doctor, cohort_batches.query_of({"diagnosis": "O44"}), NOW
+    )
+    assert shown.total == 3 and [s["pregnancy"] for s in shown.sample] == sorted(women[:3])
+    with pytest.raises(RecordActionError) as refused:
+        cohort_batches.preview(
+            _db(app), _cipher(app), doctor, cohort_batches.query_of({"source": "no-such-source"}), NOW
+        )
+    assert refused.value.code == "filter-refused"
+
+
 def test_a_batch_tag_goes_through_the_events_and_runs_once(
     app: Flask, women: list[str], doctor: Actor
 ) -> None:

@@ -41,6 +41,10 @@ BATCH_MESSAGES = {
     "bad-week": label("A gestational week is a whole number from 0 to 45."),
     "bad-action": label("Choose what to do: add a tag, enrol in a plan, or send an approved item."),
     "empty-cohort": label("No woman matches this filter: nothing to do."),
+    "name-too-broad": label(
+        "Too many women for a name search before the names are indexed: add another filter."
+    ),
+    "filter-refused": label("This filter cannot select anyone as written: check it and try again."),
     "second-confirmation": label(
         "This batch is for more than 500 women: tick the second confirmation to go on."
     ),
