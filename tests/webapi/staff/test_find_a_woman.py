@@ -90,7 +90,7 @@ def test_a_woman_is_found_by_her_exact_name_masked_linked_and_audited(
     one = _find(browser, name="王小红", phone_last4="1111").get_data(as_text=True)
     assert _listed(one) == [women["hong2"]]
     none = _find(browser, name="王小").get_data(as_text=True)
-    assert _listed(none) == [] and "没有符合这些条件的孕妇" in none
+    assert _listed(none) == [] and "没有符合这些筛选条件的孕妇" in none
 
 
 def test_no_filter_shows_my_women_and_a_name_never_goes_into_a_url(

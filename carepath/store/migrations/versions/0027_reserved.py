@@ -30,7 +30,7 @@ def upgrade() -> None:
         "cohort_batches",
         sa.Column("id", BigId, nullable=False),
         sa.Column("hospital_id", sa.String(length=64), nullable=False),
-        sa.Column("staff_id", sa.Integer(), nullable=False),
+        sa.Column("staff_id", BigId, nullable=False),
         sa.Column("remote_addr", sa.String(length=64), nullable=True),
         sa.Column("request", sa.String(length=64), nullable=False),
         sa.Column("action", sa.String(length=12), nullable=False),
