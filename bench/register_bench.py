@@ -8,8 +8,8 @@ Each client is a different staff member (``workspace_seed``'s doctors and nurses
 register's first page (every colour, highest first), the 2017 规范 filters — orange/red/purple
 not confirmed, orange/red/purple without a contact in 30 days, orange/red/purple with overdue
 tasks — the queue of suggested colours, and the register's second page (the keyset link of the
-first). No think time. The client, the login, the percentiles and the free port are
-``bench/workspace.py``'s.
+first). No think time (the worst case), then 3 s (``--think``). The client, the login, the
+percentiles and the free port are ``bench/workspace.py``'s.
 
 Prints, for each page: p50/p95/p99 of the server's own time (gunicorn's access log, %(D)s) and
 of what each client waited; the statements one request sends and the slowest of them (in this
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import html
 import os
+import random
 import re
 import subprocess
 import sys
@@ -76,7 +77,9 @@ def page_of(path: str) -> str | None:
     return None
 
 
-def clients(port: int, seeded: Seeded, count: int, rounds: int) -> tuple[dict[str, list[float]], list[str]]:
+def clients(
+    port: int, seeded: Seeded, count: int, rounds: int, think: float = 0.0
+) -> tuple[dict[str, list[float]], list[str]]:
     waited: dict[str, list[float]] = defaultdict(list)
     errors: list[str] = []
     lock = threading.Lock()
@@ -88,12 +91,15 @@ def clients(port: int, seeded: Seeded, count: int, rounds: int) -> tuple[dict[st
         logged_in.append(client)
 
     def work(client: StaffClient) -> None:
+        pause = random.Random(id(client))
         for _ in range(rounds):
             second = None
             for name, listed in [*PAGES.items(), ("second page", None)]:
                 path = listed or second
                 if path is None:
                     continue
+                if think:  # a nurse reads a page before the next: 0.5 to 1.5 times ``think``
+                    time.sleep(think * pause.uniform(0.5, 1.5))
                 began = time.perf_counter()
                 status, body = client.request("GET", path)
                 elapsed = (time.perf_counter() - began) * 1000
@@ -177,6 +183,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--think",
+        type=float,
+        nargs="+",
+        default=[0.0, 3.0],
+        help="seconds a nurse reads a page (each value one run; 0: none, the worst case)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the schema (to EXPLAIN by hand)")
     parser.add_argument(
         "--database",
@@ -241,23 +254,26 @@ def main() -> None:
             except OSError:
                 time.sleep(0.1)
         clients(port, seeded, args.clients, 1)  # warm up: every worker's caches, PostgreSQL's pages
-        skip = len(access_log.read_text().splitlines())
-        load = Path("/proc/loadavg").read_text().strip()
-        began = time.perf_counter()
-        waited, errors = clients(port, seeded, args.clients, args.rounds)
-        seconds = time.perf_counter() - began
-        load_after = Path("/proc/loadavg").read_text().strip()
-        served = server_times(access_log, skip)
-        print(
-            f"gunicorn {args.workers} sync workers, PostgreSQL; {args.clients} staff at once, "
-            f"{args.rounds} rounds each, no think time; "
-            f"{sum(map(len, served.values())) / seconds:.1f} requests/s; "
-            f"errors {len(errors)} {sorted(set(errors))}"
-        )
-        print(f"load average before: {load}; after: {load_after}")
-        for page in [*PAGES, "second page"]:
-            print(f"{page:15} server time:  {figures(served[page])}")
-            print(f"{'':15} client waited: {figures(waited[page])}")
+        for think in args.think:
+            skip = len(access_log.read_text().splitlines())
+            load = Path("/proc/loadavg").read_text().strip()
+            began = time.perf_counter()
+            rounds = args.rounds if not think else max(1, args.rounds // 2)
+            waited, errors = clients(port, seeded, args.clients, rounds, think)
+            seconds = time.perf_counter() - began
+            load_after = Path("/proc/loadavg").read_text().strip()
+            served = server_times(access_log, skip)
+            print(
+                f"gunicorn {args.workers} sync workers, PostgreSQL; {args.clients} staff at once, "
+                f"{rounds} rounds each, "
+                + (f"think time {think:g} s (0.5-1.5x); " if think else "no think time; ")
+                + f"{sum(map(len, served.values())) / seconds:.1f} requests/s; "
+                f"errors {len(errors)} {sorted(set(errors))}"
+            )
+            print(f"load average before: {load}; after: {load_after}")
+            for page in [*PAGES, "second page"]:
+                print(f"{page:15} server time:  {figures(served[page])}")
+                print(f"{'':15} client waited: {figures(waited[page])}")
     finally:
         if server is not None:
             server.terminate()

@@ -30,7 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from carepath.errors import CarepathError
-from carepath.store import approvals, care_routing, events
+from carepath.store import approvals, care_routing, events, risk_register
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
 from carepath.store.event_input import HisEvent, InvalidEventError, body_hash
@@ -373,7 +373,7 @@ def confirm_colour(
     data: dict[str, Any] = {"colour": colour, "confirmed_by": lambda session: _staff_name(session, actor)}
     if text:
         data["note"] = text
-    return _event(
+    done = _event(
         db,
         cipher,
         actor,
@@ -384,6 +384,9 @@ def confirm_colour(
         now=now,
         detail=f"risk.confirmed {colour}" + (f": {text}" if text else ""),
     )
+    # the register's counts are reused for a few seconds; the doctor who confirmed sees hers
+    risk_register.forget_counts(db, actor.hospital_id)
+    return done
 
 
 def send_content(

@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import event, select
 
-from carepath.store import risk_register
+from carepath.store import record_actions, risk_register
 from carepath.store.models import AuditEntry, PatientGrant, Pregnancy, StaffTask
 from carepath.store.risk_register import Cursor, RegisterFilter
 from carepath.store.scope import Actor
@@ -367,3 +367,33 @@ def test_a_page_costs_the_same_statements_for_two_women_or_ten(app: Flask, api: 
         [s for s in two if s.lstrip().upper().startswith("SELECT")]
     )
     assert all(row.overdue == 1 and row.last_contact is not None for row in found.rows)
+
+
+def test_the_counts_are_reused_for_a_while_and_a_confirmed_colour_is_counted_at_once(
+    app: Flask, api: Api, women: dict[str, str]
+) -> None:
+    """The page reuses the hospital's own counts (``reuse_seconds``); the list stays fresh, and a
+    colour confirmed through her record forgets them in this process."""
+    db = _db(app)
+    doctor = Actor("a", "staff", str(make_staff(app, "dr-counts", "doctor")))
+    first = risk_register.counts(db, ACTOR, NOW, reuse_seconds=3600)
+    assert (first["orange"], first["queue"]) == (2, 2)
+    later = woman(api, 7, codes=(("O44.1", None),))  # a third orange, suggested
+    assert later in ids(listed(app, queue=True))  # the list sees her at once
+    assert risk_register.counts(db, ACTOR, NOW, reuse_seconds=3600) == first  # the counts trail
+    assert risk_register.counts(db, ACTOR, NOW)["orange"] == 3  # unless not reused
+    record_actions.confirm_colour(
+        db, _cipher(app), doctor, later, colour="red", note=None, request="counts-test-1", now=NOW
+    )
+    fresh = risk_register.counts(db, ACTOR, NOW, reuse_seconds=3600)
+    assert (fresh["red"], fresh["orange"], fresh["queue"]) == (2, 2, 2)
+
+
+def test_the_reused_counts_are_the_hospitals_own_not_another_hospitals(
+    app: Flask, api: Api, api_b: Api, women: dict[str, str]
+) -> None:
+    db = _db(app)
+    mine = risk_register.counts(db, ACTOR, NOW, reuse_seconds=3600)
+    theirs = risk_register.counts(db, Actor("b", "staff", "9"), NOW, reuse_seconds=3600)
+    assert sum(mine[c] for c in ("red", "orange", "yellow", "green", "none")) == 6
+    assert theirs == {"purple": 0, "queue": 0}

@@ -89,6 +89,16 @@ def _contact_days() -> int:
     return int(current_app.config.get("REGISTER_CONTACT_DAYS", CONTACT_DAYS))
 
 
+#: How long this process reuses a hospital's colour counts (``REGISTER_COUNTS_SECONDS``; 0 counts
+#: on every page): 20 staff on the register would otherwise read the whole colour index 20 times a
+#: second. A count may trail the list by this long, never a colour this process just confirmed.
+COUNTS_SECONDS = 15.0
+
+
+def _counts_seconds() -> float:
+    return float(current_app.config.get("REGISTER_COUNTS_SECONDS", COUNTS_SECONDS))
+
+
 def _filters() -> tuple[RegisterFilter, dict[str, str]]:
     """The filter the query string asks for, and what was wrong with it (field -> Chinese)."""
     args, errors = request.args, {}
@@ -167,7 +177,9 @@ def _page(*, queue: bool) -> Any:
             query=query,
             errors=errors,
             # the counts head the first page only (each reads a whole index); the queue needs its own
-            counts=risk_register.counts(db, actor, now, filters.status, only_queue=queue)
+            counts=risk_register.counts(
+                db, actor, now, filters.status, only_queue=queue, reuse_seconds=_counts_seconds()
+            )
             if after is None or queue
             else None,
             next_url=url_for(request.endpoint or "", after=found.next.encode(), **query)
