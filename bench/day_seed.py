@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
-from workspace_seed import _clone  # the column-by-column copy, shared with the workspace's seed
+from workspace_seed import _clone, clone_her_rows, templates  # the workspace's seed's copying
 
 from carepath.engine.catalogue import PATHWAYS_DIR
 from carepath.store import demo, events, hospital_settings, tenants
@@ -117,13 +117,7 @@ def seed(url: str, config: dict[str, str], women: int) -> Seeded:
 def _copies(conn: object, women: int, now: datetime) -> None:
     run = conn.execute  # type: ignore[attr-defined]
     p = {"now": now, "h": HOSPITAL, "due": now - timedelta(minutes=1), "later": now + timedelta(days=2)}
-    run(
-        text(
-            "CREATE TEMP TABLE tpl AS SELECT row_number() OVER (ORDER BY id) - 1 AS k, id, patient_id "
-            "FROM pregnancies"
-        )
-    )
-    k = int(run(text("SELECT count(*) FROM tpl")).scalar_one())
+    k = templates(conn)  # type: ignore[arg-type]
     run(
         text(
             "CREATE TEMP TABLE w AS SELECT g, md5('day-pregnancy-' || g) AS pid, :base + g AS patient, "
@@ -158,20 +152,7 @@ def _copies(conn: object, women: int, now: datetime) -> None:
         },
         **p,
     )
-    her = "w JOIN tpl ON tpl.k = w.k JOIN {table} t ON t.pregnancy_id = tpl.id"
-    _clone(
-        conn,  # type: ignore[arg-type]
-        "enrolments",
-        her.format(table="enrolments"),
-        {"id": "replace(t.id, tpl.id, w.pid)", "pregnancy_id": "w.pid"},
-    )
-    for table in ("dating_records", "diagnoses"):
-        _clone(
-            conn,  # type: ignore[arg-type]
-            table,
-            her.format(table=table),
-            {"id": None, "pregnancy_id": "w.pid", "event_row_id": "NULL"},
-        )
+    clone_her_rows(conn)  # type: ignore[arg-type]
     run(
         text(
             "INSERT INTO consents (hospital_id, patient_id, channel, topic, granted, notice_version, source, "

@@ -113,6 +113,37 @@ def _clone(conn: Connection, table: str, source: str, overrides: dict[str, str |
     return int(conn.execute(text(sql), params).rowcount or 0)
 
 
+def templates(conn: Connection) -> int:
+    """The engine's women as templates: temp table ``tpl`` (k, id, patient_id), k from 0; how
+    many. A copy ``w`` (g, pid, k, …) takes template ``g % k``."""
+    conn.execute(
+        text(
+            "CREATE TEMP TABLE tpl AS SELECT row_number() OVER (ORDER BY id) - 1 AS k, id, patient_id "
+            "FROM pregnancies"
+        )
+    )
+    return int(conn.execute(text("SELECT count(*) FROM tpl")).scalar_one())
+
+
+def clone_her_rows(conn: Connection) -> None:
+    """Each copy's enrolments, dating records and diagnoses: her template's, with her ids (the
+    temp tables ``w`` and ``tpl`` of the seed)."""
+    her = "w JOIN tpl ON tpl.k = w.k JOIN {table} t ON t.pregnancy_id = tpl.id"
+    _clone(
+        conn,
+        "enrolments",
+        her.format(table="enrolments"),
+        {"id": "replace(t.id, tpl.id, w.pid)", "pregnancy_id": "w.pid"},
+    )
+    for table in ("dating_records", "diagnoses"):
+        _clone(
+            conn,
+            table,
+            her.format(table=table),
+            {"id": None, "pregnancy_id": "w.pid", "event_row_id": "NULL"},
+        )
+
+
 def _staff_and_teams(db: Database, now: datetime) -> tuple[list[Member], list[dict[str, Any]]]:
     admin = Actor(HOSPITAL, "cli", "bench")
     members: list[Member] = []
@@ -214,13 +245,7 @@ def _bulk(
     p: dict[str, Any] = {"now": now, "h": HOSPITAL, "integrator": integrator}
     run = conn.execute
     # the engine's women are the templates; woman g (1..n) copies template g % k, is in team g % 3
-    run(
-        text(
-            "CREATE TEMP TABLE tpl AS SELECT row_number() OVER (ORDER BY id) - 1 AS k, id, patient_id "
-            "FROM pregnancies"
-        )
-    )
-    k = int(run(text("SELECT count(*) FROM tpl")).scalar_one())
+    k = templates(conn)
     run(
         text(
             "CREATE TEMP TABLE w AS SELECT g, md5('bench-pregnancy-' || g) AS pid, :base + g AS patient, "
@@ -298,20 +323,7 @@ def _bulk(
             "edd": "CAST(t.state::json ->> 'edd' AS date)",  # the column kept beside it (0026)
         },
     )
-    her = "w JOIN tpl ON tpl.k = w.k JOIN {table} t ON t.pregnancy_id = tpl.id"
-    _clone(
-        conn,
-        "enrolments",
-        her.format(table="enrolments"),
-        {"id": "replace(t.id, tpl.id, w.pid)", "pregnancy_id": "w.pid"},
-    )
-    for table in ("dating_records", "diagnoses"):
-        _clone(
-            conn,
-            table,
-            her.format(table=table),
-            {"id": None, "pregnancy_id": "w.pid", "event_row_id": "NULL"},
-        )
+    clone_her_rows(conn)
     # her team and the people named for her
     run(text("CREATE TEMP TABLE tp (t int, team bigint, doctors bigint[], nurses bigint[])"))
     for i, team in enumerate(teams):
