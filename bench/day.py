@@ -26,8 +26,9 @@ day's messages). Its size and bytes per pregnancy are printed.
 The bench's hospital sends at any hour (its send window 00:00–23:59; it allows draft content, as
 no clinician has approved the library) so the day runs whenever
 the machine is quiet; its daily cap stays 3. Printed: the day's wall time and the load average
-at its start and end; per stage its count, rate and CPU seconds (each process's own; the rest of
-the machine's CPU in the day is PostgreSQL's and the fake's); the HIS events' latency; and the
+at its start and end; per stage its count, rate and CPU seconds (each process's own, and
+PostgreSQL's for its connections, read from ``/proc`` by ``application_name``: ``BackendCpu``);
+the HIS events' latency; and the
 count at the fake provider against the outbox: lost (recorded sent, never received; or due and
 never sent) and duplicated (one message received more than once). Nothing here is asserted in
 ``make test``: it is a benchmark. Target (issue 22): 1M pregnancies, 200k woken, 50k events,
@@ -234,8 +235,55 @@ def _post_events(port: int, key: dict[str, str], count: int, posters: int, women
 # --- the day ------------------------------------------------------------------------------------
 
 
+class BackendCpu:
+    """PostgreSQL's CPU per stage: every second, each backend of this run's database is read
+    from ``/proc`` (the server runs on this machine; a backend's CPU is its process's) and kept
+    by its ``application_name``; a backend's last reading counts, so at most a second of each
+    connection's work is missed when it closes. The database is the run's own, so no other
+    user's backend is counted."""
+
+    def __init__(self, url: str, database: str) -> None:
+        self.engine = create_engine(url, connect_args={"application_name": "carepath-day-watch"})
+        self.database = database
+        self.last: dict[int, tuple[str, float]] = {}
+        self.started: dict[int, float] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _read(self) -> None:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT pid, application_name FROM pg_stat_activity WHERE datname = :d"),
+                {"d": self.database},
+            ).all()
+        for pid, name in rows:
+            cpu = _process_cpu(pid)
+            self.started.setdefault(pid, cpu)
+            self.last[pid] = (name or "?", cpu)
+
+    def _watch(self) -> None:
+        while not self.stop.wait(1.0):
+            self._read()
+
+    def __enter__(self) -> BackendCpu:
+        self._read()  # what each open connection had spent before the day
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.engine.dispose()
+
+    def by_name(self) -> dict[str, float]:
+        found: Counter[str] = Counter()
+        for pid, (name, cpu) in self.last.items():
+            found[name] += cpu - self.started.get(pid, 0.0)
+        return dict(found)
+
+
 def day(args: argparse.Namespace, url: str, config: dict[str, str], seeded: Seeded) -> None:
-    env = {**os.environ, **config}
+    env = {**os.environ, **config, "CAREPATH_DATABASE_URL": url + "?application_name=carepath-day-api"}
     os.environ.update(config)  # the spawned stages read the keys from their environment
     parent, child = SPAWN.Pipe()
     provider = SPAWN.Process(target=_fake_provider, args=(child,), daemon=True)
@@ -259,6 +307,7 @@ def day(args: argparse.Namespace, url: str, config: dict[str, str], seeded: Seed
     _post_events(port, seeded.key, 20, 2, seeded.women)  # warm: each worker compiles the library
     reports: Any = SPAWN.Queue()
     sweep_done = SPAWN.Event()
+    watch = BackendCpu(url, url.rsplit("/", 1)[1]).__enter__()
     load_start, machine_start = _load(), _machine_cpu()
     began = time.perf_counter()
     sweepers = [SPAWN.Process(target=_sweeper, args=(url, reports)) for _ in range(args.sweepers)]
@@ -282,6 +331,8 @@ def day(args: argparse.Namespace, url: str, config: dict[str, str], seeded: Seed
     seconds = time.perf_counter() - began
     machine_cpu = _machine_cpu() - machine_start
     load_end = _load()
+    watch.__exit__()
+    database_cpu = watch.by_name()
     while True:
         try:
             stage, count, elapsed, cpu = reports.get(timeout=1)
@@ -336,9 +387,15 @@ def day(args: argparse.Namespace, url: str, config: dict[str, str], seeded: Seed
         f"answers {dict(posted['statuses'])} ({events_ok:,} accepted); gunicorn CPU {server_cpu:.1f} s"
     )
     print(
-        f"  the machine's CPU in the day: {machine_cpu:.1f} s of {seconds * os.cpu_count():.1f} s "
-        f"(the rest of it PostgreSQL's, the fake's and this process's: "
-        f"{machine_cpu - sweep_cpu - dispatch_cpu - server_cpu:.1f} s)"
+        f"  the machine's CPU in the day: {machine_cpu:.1f} s of {seconds * (os.cpu_count() or 1):.1f} s "
+        f"(besides the stages' own processes: {machine_cpu - sweep_cpu - dispatch_cpu - server_cpu:.1f} s, "
+        f"of it PostgreSQL's for this run {sum(database_cpu.values()):.1f} s; the rest the fake's, "
+        f"this process's and anything else the machine ran)"
+    )
+    print(
+        "  PostgreSQL's CPU by connection: "
+        + ", ".join(f"{name} {cpu:.1f} s" for name, cpu in sorted(database_cpu.items()))
+        + f" (all: {sum(database_cpu.values()):.1f} s)"
     )
     print(f"  the outbox after the day: {by_status}; due and not sent: {still_due}")
     print(f"  pregnancies still due to wake after the day: {asleep}")
