@@ -309,6 +309,9 @@ def day(args: argparse.Namespace, url: str, config: dict[str, str], seeded: Seed
     sweep_done = SPAWN.Event()
     watch = BackendCpu(url, url.rsplit("/", 1)[1]).__enter__()
     load_start, machine_start = _load(), _machine_cpu()
+    fake_cpu_start = _process_cpu(provider.pid or 0)
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    poster_cpu_start = own.ru_utime + own.ru_stime
     began = time.perf_counter()
     sweepers = [SPAWN.Process(target=_sweeper, args=(url, reports)) for _ in range(args.sweepers)]
     dispatchers = [
@@ -331,6 +334,9 @@ def day(args: argparse.Namespace, url: str, config: dict[str, str], seeded: Seed
     seconds = time.perf_counter() - began
     machine_cpu = _machine_cpu() - machine_start
     load_end = _load()
+    fake_cpu = _process_cpu(provider.pid or 0) - fake_cpu_start
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    poster_cpu = own.ru_utime + own.ru_stime - poster_cpu_start
     watch.__exit__()
     database_cpu = watch.by_name()
     while True:
@@ -386,11 +392,13 @@ def day(args: argparse.Namespace, url: str, config: dict[str, str], seeded: Seed
         f"p50 {percentile(latencies, 50):.0f} ms, p99 {percentile(latencies, 99):.0f} ms; "
         f"answers {dict(posted['statuses'])} ({events_ok:,} accepted); gunicorn CPU {server_cpu:.1f} s"
     )
+    accounted = sweep_cpu + dispatch_cpu + server_cpu + sum(database_cpu.values()) + fake_cpu + poster_cpu
     print(
         f"  the machine's CPU in the day: {machine_cpu:.1f} s of {seconds * (os.cpu_count() or 1):.1f} s "
-        f"(besides the stages' own processes: {machine_cpu - sweep_cpu - dispatch_cpu - server_cpu:.1f} s, "
-        f"of it PostgreSQL's for this run {sum(database_cpu.values()):.1f} s; the rest the fake's, "
-        f"this process's and anything else the machine ran)"
+        f"(the stages' own processes {sweep_cpu + dispatch_cpu + server_cpu:.1f} s, PostgreSQL's for "
+        f"this run {sum(database_cpu.values()):.1f} s, the fake WeChat's {fake_cpu:.1f} s, the HIS "
+        f"posters' {poster_cpu:.1f} s; anything else the machine ran: "
+        f"{machine_cpu - accounted:.1f} s)"
     )
     print(
         "  PostgreSQL's CPU by connection: "
