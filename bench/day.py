@@ -2,7 +2,7 @@
 runs one day of the pipeline against the fake WeChat, counting at the provider.
 
     .venv/bin/python bench/day.py [--pregnancies 1000000] [--sweepers 2] [--dispatchers 2]
-        [--posters 4] [--keep] [--database postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+        [--posters 4] [--one-by-one] [--keep] [--database postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
 **The seed** (``bench/day_seed.py``, not timed as part of the day): a database of its own
 (``carepath_day_<random>``, created here and dropped at the end: never a table of anyone else's
@@ -23,6 +23,9 @@ day's messages). Its size and bytes per pregnancy are printed.
   calls at a time) until the sweep has ended and nothing is due: the messages go to the fake
   WeChat (``tests/fakes/providers.py``) in a process of its own, over loopback.
 
+``--one-by-one`` runs the stages in turn instead (the sweep, then the events, then the
+dispatch), each with the machine to itself: each stage's own rate.
+
 The bench's hospital sends at any hour (its send window 00:00–23:59; it allows draft content, as
 no clinician has approved the library) so the day runs whenever
 the machine is quiet; its daily cap stays 3. Printed: the day's wall time and the load average
@@ -31,7 +34,8 @@ PostgreSQL's for its connections, read from ``/proc`` by ``application_name``: `
 the HIS events' latency; and the
 count at the fake provider against the outbox: lost (recorded sent, never received; or due and
 never sent) and duplicated (one message received more than once). Nothing here is asserted in
-``make test``: it is a benchmark. Target (issue 22): 1M pregnancies, 200k woken, 50k events,
+``make test``: it is a benchmark. Then, unless ``--day-only``, the issue's other figures, each
+measured apart by its own benchmark (``APART``). Target (issue 22): 1M pregnancies, 200k woken, 50k events,
 200k messages in ≤ 10 min, the median of 3 runs on a quiet machine.
 
 Figures: docs/scale.md (*The day*).
@@ -318,19 +322,38 @@ def day(args: argparse.Namespace, url: str, config: dict[str, str], seeded: Seed
         SPAWN.Process(target=_dispatcher, args=(url, base_url, sweep_done, reports))
         for _ in range(args.dispatchers)
     ]
-    for p in sweepers + dispatchers:
-        p.start()
     server_pids = [server.pid, *_children(server.pid)]
     server_cpu_start = sum(_process_cpu(pid) for pid in server_pids)
-    posted = _post_events(port, seeded.key, args.events, args.posters, seeded.women)
+    walls: dict[str, float] = {}
+    if args.one_by_one:  # each stage alone: its own rate, with the machine to itself
+        for p in sweepers:
+            p.start()
+        for p in sweepers:
+            p.join()
+        walls["sweep"] = time.perf_counter() - began
+        sweep_done.set()
+        posted = _post_events(port, seeded.key, args.events, args.posters, seeded.women)
+        walls["events"] = posted["seconds"]
+        started = time.perf_counter()
+        for p in dispatchers:
+            p.start()
+        for p in dispatchers:
+            p.join()
+        walls["dispatch"] = time.perf_counter() - started
+    else:  # the day: every stage at once
+        for p in sweepers + dispatchers:
+            p.start()
+        posted = _post_events(port, seeded.key, args.events, args.posters, seeded.women)
+        walls["events"] = posted["seconds"]
+        for p in sweepers:
+            p.join()
+        walls["sweep"] = time.perf_counter() - began
+        sweep_done.set()
+        for p in dispatchers:
+            p.join()
+        walls["dispatch"] = time.perf_counter() - began
     server_cpu = sum(_process_cpu(pid) for pid in server_pids) - server_cpu_start
     stages: dict[str, list[tuple[int, float, float]]] = {"sweep": [], "dispatch": []}
-    for p in sweepers:
-        p.join()
-    sweep_seconds = time.perf_counter() - began
-    sweep_done.set()
-    for p in dispatchers:
-        p.join()
     seconds = time.perf_counter() - began
     machine_cpu = _machine_cpu() - machine_start
     load_end = _load()
@@ -375,16 +398,17 @@ def day(args: argparse.Namespace, url: str, config: dict[str, str], seeded: Seed
     dispatch_cpu = sum(cpu for _, _, cpu in stages["dispatch"])
     events_ok = posted["statuses"].get(200, 0) + posted["statuses"].get(201, 0)
     latencies = posted["latencies"]
-    print(f"the day: {seconds:.1f} s wall; load average at the start {load_start}, at the end {load_end}")
+    mode = "one stage at a time" if args.one_by_one else "every stage at once"
+    print(f"the day ({mode}): {seconds:.1f} s wall; load average at the start {load_start}, end {load_end}")
     print(
-        f"  sweep: {woken:,} pregnancies woken in {sweep_seconds:.1f} s by {args.sweepers} processes "
-        f"= {woken / sweep_seconds:,.0f}/s; "
+        f"  sweep: {woken:,} pregnancies woken in {walls['sweep']:.1f} s by {args.sweepers} processes "
+        f"= {woken / walls['sweep']:,.0f}/s; "
         f"CPU {sweep_cpu:.1f} s ({sweep_cpu / max(woken, 1) * 1e3:.2f} ms each)"
     )
     print(
-        f"  dispatch: {sent:,} messages by {args.dispatchers} processes "
-        f"in the day = {sent / seconds:,.0f} msg/s "
-        f"over the day; CPU {dispatch_cpu:.1f} s ({dispatch_cpu / max(sent, 1) * 1e3:.2f} ms each)"
+        f"  dispatch: {sent:,} messages by {args.dispatchers} processes in {walls['dispatch']:.1f} s "
+        f"= {sent / walls['dispatch']:,.0f} msg/s; "
+        f"CPU {dispatch_cpu:.1f} s ({dispatch_cpu / max(sent, 1) * 1e3:.2f} ms each)"
     )
     print(
         f"  HIS events: {len(latencies):,} posted in {posted['seconds']:.1f} s = "
@@ -421,6 +445,16 @@ def main() -> None:
     parser.add_argument("--sweepers", type=int, default=2)
     parser.add_argument("--dispatchers", type=int, default=2)
     parser.add_argument("--posters", type=int, default=4)
+    parser.add_argument(
+        "--one-by-one",
+        action="store_true",
+        help="the sweep, then the HIS events, then the dispatch, each alone (each stage's own rate)",
+    )
+    parser.add_argument(
+        "--day-only",
+        action="store_true",
+        help="skip the figures measured apart after the day (HIS events, matcher, cohort, dispatcher)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database (drop it by hand)")
     parser.add_argument(
         "--database",
@@ -451,13 +485,39 @@ def main() -> None:
             f"{seeded.bytes / seeded.women:,.0f} bytes a pregnancy"
         )
         day(args, url, config, seeded)
+        if not args.keep:
+            _drop(admin, name)
+        if not args.day_only:
+            apart()
     finally:
         if args.keep:
             print(f"kept: the database {name} (DROP DATABASE {name} WITH (FORCE))")
         else:
-            with admin.connect() as conn:
-                conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            _drop(admin, name)
         admin.dispose()
+
+
+def _drop(admin: Any, name: str) -> None:
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+#: The issue's other figures, each its own benchmark, run after the day (``--day-only`` skips them).
+APART = (
+    ("single and batched HIS events, p99 at 200/s, statements per event", ["bench/api.py"]),
+    ("the matcher against durable-rules and zen-engine, 50 rules", ["bench/matcher.py"]),
+    (
+        "a 10k-woman cohort over the library",
+        ["bench/simulate.py", "--patients", "10000", "--jobs", "2", "--pathways", "library"],
+    ),
+    ("the dispatcher alone", ["bench/delivery.py", "--only", "dispatch", "--messages", "5000"]),
+)
+
+
+def apart() -> None:
+    for title, command in APART:
+        print(f"== {title}: {' '.join(command)} (load average {_load()})", flush=True)
+        subprocess.run([sys.executable, *command], cwd=ROOT, check=False)
 
 
 if __name__ == "__main__":
