@@ -58,6 +58,7 @@ def make_celery(url: str, *, prefix: str = DEFAULT_PREFIX) -> Any:
         task_default_queue=queue_name(prefix, "sweep"),
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
         worker_send_task_events=False,
         broker_transport_options={"visibility_timeout": REDIS_VISIBILITY_SECONDS},
         enable_utc=True,
@@ -79,8 +80,8 @@ class Enqueuer:
     def waiting(self, stage: str) -> int:
         """Tasks ready on the stage's queue (taken but unacknowledged ones are not counted)."""
         with self.celery.connection_for_write() as connection:
-            channel = connection.default_channel
-            ok = channel.queue_declare(queue=queue_name(self.prefix, stage), durable=True, passive=False)
+            # declared as the workers declare it (durable, kept), or the broker refuses the other
+            ok = Queue(queue_name(self.prefix, stage)).bind(connection.default_channel).queue_declare()
             return int(ok.message_count)
 
     def pages(self, stage: str, due: int, size: int, now: datetime) -> int:
