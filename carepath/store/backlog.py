@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from carepath.store.heartbeats import oldest_sendable
@@ -40,7 +40,7 @@ class Stage:
         return max((now - self.oldest_since).total_seconds(), 0.0) if self.oldest_since else 0.0
 
 
-def _sendable(now: datetime) -> list[object]:
+def _sendable(now: datetime) -> list[ColumnElement[bool]]:
     return [
         OutboxRow.status == "due",
         OutboxRow.due_at <= now,

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from celery import Celery
-from kombu import Queue
+from kombu import entity
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,11 @@ def queue_name(prefix: str, stage: str) -> str:
     return f"{prefix}.{stage}"
 
 
+def _queue(name: str) -> Any:
+    """A durable queue that outlives its consumers, declared alike by workers and scheduler."""
+    return entity.Queue(name)  # type: ignore[no-untyped-call]
+
+
 def make_celery(url: str, *, prefix: str = DEFAULT_PREFIX) -> Any:
     """A Celery app on the broker at ``url``, routing each task to its stage's queue."""
     app = Celery("carepath", broker=url, set_as_current=False)
@@ -53,7 +58,7 @@ def make_celery(url: str, *, prefix: str = DEFAULT_PREFIX) -> Any:
         task_ignore_result=True,  # the database is the result: no result backend
         task_serializer="json",
         accept_content=["json"],
-        task_queues=[Queue(queue_name(prefix, stage)) for stage in TASKS],
+        task_queues=[_queue(queue_name(prefix, stage)) for stage in TASKS],
         task_routes={task: {"queue": queue_name(prefix, stage)} for stage, task in TASKS.items()},
         task_default_queue=queue_name(prefix, "sweep"),
         broker_connection_retry_on_startup=True,
@@ -81,7 +86,7 @@ class Enqueuer:
         """Tasks ready on the stage's queue (taken but unacknowledged ones are not counted)."""
         with self.celery.connection_for_write() as connection:
             # declared as the workers declare it (durable, kept), or the broker refuses the other
-            ok = Queue(queue_name(self.prefix, stage)).bind(connection.default_channel).queue_declare()
+            ok = _queue(queue_name(self.prefix, stage)).bind(connection.default_channel).queue_declare()
             return int(ok.message_count)
 
     def pages(self, stage: str, due: int, size: int, now: datetime) -> int:
