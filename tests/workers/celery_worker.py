@@ -1,9 +1,10 @@
 """A real Celery worker process for the worker tests: ``python -m tests.workers.celery_worker
-DATABASE_URL FAKE_BASE_URL BROKER_URL QUEUE_PREFIX NOW_ISO``. It runs ``carepath worker``'s
+DATABASE_URL FAKE_BASE_URL BROKER_URL QUEUE_PREFIX NOW_ISO [STALE_SECONDS]``. It runs ``carepath worker``'s
 pieces (``workers.queue.make_celery``, ``workers.tasks.register``, ``run_worker``) with the
 test's clock fixed at ``NOW_ISO`` and WeChat pointed at the fake; it prints ``ready`` once it
-consumes. It is the only dispatcher while it runs, so it recovers every row left in flight
-(``stale_after`` 0: a killed predecessor's)."""
+consumes. In the tests it is the only dispatcher while it runs, so it recovers every row left
+in flight (``STALE_SECONDS`` 0, the default: a killed predecessor's); ``bench/workers.py`` runs
+several at once and passes the production default (120)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from tests.conftest import FIELD_KEYS, LOOKUP_KEY
 TEMPLATES = {"checkup-reminder": "TPL-checkup", "questionnaire-due": "TPL-form"}
 
 
-def main(url: str, base: str, broker: str, prefix: str, now_iso: str) -> None:
+def main(url: str, base: str, broker: str, prefix: str, now_iso: str, stale: str = "0") -> None:  # noqa: PLR0917 - argv
     now = datetime.fromisoformat(now_iso)
     config = {
         "wechat_template": {
@@ -51,7 +52,7 @@ def main(url: str, base: str, broker: str, prefix: str, now_iso: str) -> None:
             cipher=FieldCipher.from_config(FIELD_KEYS, LOOKUP_KEY),
             holder=f"test-worker:{os.getpid()}",
             settings=DispatchSettings(dedupe_window=timedelta(minutes=5)),
-            stale_after=timedelta(0),
+            stale_after=timedelta(seconds=float(stale)),
             concurrency=4,
         )
         celery = make_celery(broker, prefix=prefix)
@@ -59,11 +60,11 @@ def main(url: str, base: str, broker: str, prefix: str, now_iso: str) -> None:
         run_worker(
             celery,
             queues=[queue_name(prefix, "sweep"), queue_name(prefix, "dispatch")],
-            name=f"{prefix}@test",
+            name=f"{prefix}-{os.getpid()}@test",
             loglevel="WARNING",
         )
         database.dispose()
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:6])
+    main(*sys.argv[1:7])
