@@ -102,8 +102,9 @@ def main() -> None:
             for worker in workers:
                 worker.close()
             with celery.connection_for_write() as connection:
-                for stage in TASKS:
+                for stage in TASKS:  # each queue and the exchange of its name Celery declared
                     connection.default_channel.queue_delete(queue_name(prefix, stage))
+                    connection.default_channel.exchange_delete(queue_name(prefix, stage))
             celery.close()
             db.dispose()
         delivered = Counter(r.payload["touser"] for r in fake.delivered("wechat.template"))

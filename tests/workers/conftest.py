@@ -42,8 +42,9 @@ def broker() -> Iterator[tuple[str, str]]:
     yield BROKER_URL, prefix
     with celery.connection_for_write() as connection:
         channel = connection.default_channel
-        for stage in TASKS:
+        for stage in TASKS:  # each queue and the exchange of its name Celery declared
             channel.queue_delete(queue_name(prefix, stage))
+            channel.exchange_delete(queue_name(prefix, stage))
     celery.close()
 
 
