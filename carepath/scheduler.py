@@ -5,6 +5,13 @@ inside ``app.app_context()`` and only calls services: ``store.wakeups.wake_due``
 ``delivery.dispatcher.recover_in_flight`` / ``dispatch_once``. Times come from the app's
 ``CLOCK`` (timezone-aware UTC); the APScheduler timezone is the hospital's (Asia/Shanghai).
 
+In cluster mode (``carepath scheduler --enqueue``, issue 22 item 5) the sweep and the
+dispatcher do not run here: each tick counts what is due in the database and puts that many
+page tasks on the broker's queues (``Jobs.enqueue``; less what already waits there), and
+``carepath worker`` processes run them. The escalation, the on-call routing and the recovery
+at start still run here: one small query each. ``carepath serve`` and a plain ``carepath
+scheduler`` stay embedded, as before.
+
 Only one scheduler may run against a database. It holds a lock for its whole life:
 
 - PostgreSQL: ``pg_try_advisory_lock`` on a dedicated connection (the lock dies with the
@@ -45,12 +52,13 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, delete, text, update
+from sqlalchemy.orm import Session
 
 from carepath.delivery.dispatcher import dispatch_once, recover_in_flight
 from carepath.delivery.on_call import OnCallReport, route_once
 from carepath.delivery.outcomes import DispatchReport
 from carepath.errors import CarepathError
-from carepath.store import heartbeats
+from carepath.store import backlog, heartbeats
 from carepath.store.db import Database
 from carepath.store.models import SchedulerLease
 from carepath.store.tasks import Escalation, escalate_overdue
@@ -301,6 +309,15 @@ class Settings:
     standby_seconds: float = 10.0
 
 
+class Enqueue(Protocol):
+    """The broker side the scheduler enqueues with in cluster mode (``workers.queue.Enqueuer``,
+    handed over by ``cli``: the scheduler does not import the workers)."""
+
+    max_pages: int
+
+    def pages(self, stage: str, due: int, size: int, now: datetime) -> int: ...
+
+
 @dataclass
 class Jobs:
     """The jobs themselves, callable directly (tests drive them with a virtual clock)."""
@@ -312,6 +329,9 @@ class Jobs:
     on_report: Callable[[str, Any], None] | None = None
     #: who ran a job, in its heartbeat: this process
     holder: str = field(default_factory=default_holder)
+    #: cluster mode: the sweep and the dispatcher only enqueue pages for the workers
+    #: (``carepath scheduler --enqueue``); None, the default, runs them here (embedded)
+    enqueue: Enqueue | None = None
 
     def now(self) -> datetime:
         now = (self.clock or self.app.config["CLOCK"])()
@@ -325,12 +345,29 @@ class Jobs:
         return db
 
     def sweep(self) -> list[str]:
+        if self.enqueue is not None:
+            self._enqueue("sweep", backlog.due_pregnancies, self.settings.sweep_batch)
+            return []
         with self.app.app_context():
             now = self.now()
             woken = wake_due(self.db, now, batch=self.settings.sweep_batch)
             self._beat("sweep", len(woken))
         self._report("sweep", woken)
         return woken
+
+    def _enqueue(self, stage: str, count: Callable[[Session, datetime, int], int], size: int) -> int:
+        """Cluster mode: put the pages ``stage`` needs on its queue (the workers run them) and
+        beat ``enqueue`` (the workers beat the stage itself when a page is done)."""
+        assert self.enqueue is not None
+        with self.app.app_context():
+            now = self.now()
+            with self.db.reading() as session:
+                due = count(session, now, self.enqueue.max_pages * size)
+            sent = self.enqueue.pages(stage, due, size, now)
+            self._beat("enqueue", sent)
+        if sent:
+            log.info("%s: %d due, %d page(s) of %d enqueued", stage, due, sent, size)
+        return sent
 
     def escalate(self) -> list[Escalation]:
         """Overdue open staff tasks go to the hospital's team lead, once each."""
@@ -355,6 +392,9 @@ class Jobs:
         return report
 
     def dispatch(self) -> DispatchReport:
+        if self.enqueue is not None:
+            self._enqueue("dispatch", backlog.sendable_messages, self.settings.dispatch_batch)
+            return DispatchReport()
         with self.app.app_context():
             report = dispatch_once(
                 self.db,

@@ -32,6 +32,7 @@ from carepath.cli.serve import serve
 from carepath.cli.staff import staff
 from carepath.cli.tasks import tasks
 from carepath.cli.team import team
+from carepath.cli.worker import worker_command
 
 __all__ = ["MATCHER_KINDS", "cli", "main", "matcher_kind"]
 
@@ -72,6 +73,7 @@ for noun in (
     delivery,
     serve,
     scheduler_command,
+    worker_command,
     content,
     library,
     qr,

@@ -17,6 +17,21 @@ CONFIG_OPTION = click.option(
     help="A hospital's channels file (default: inbox and console for every hospital).",
 )
 
+QUEUE_URL_OPTION = click.option(
+    "--queue-url",
+    envvar="CAREPATH_QUEUE_URL",
+    default="amqp://guest:guest@127.0.0.1:5672//",
+    show_default=True,
+    help="The broker: RabbitMQ (amqp://) or Redis (redis://). Environment: CAREPATH_QUEUE_URL.",
+)
+QUEUE_PREFIX_OPTION = click.option(
+    "--queue-prefix",
+    envvar="CAREPATH_QUEUE_PREFIX",
+    default="carepath",
+    show_default=True,
+    help="Queues are <prefix>.sweep and <prefix>.dispatch (one prefix per database).",
+)
+
 
 def log_to_stderr() -> None:
     """The console channel and the scheduler speak through logging: show them."""
@@ -75,10 +90,17 @@ def _on_report(app: Any) -> Any:
 
 
 def start_scheduler(
-    app: Any, config_path: str | None, sweep: float, dispatch: float, *, standby: bool = False
+    app: Any,
+    config_path: str | None,
+    sweep: float,
+    dispatch: float,
+    *,
+    standby: bool = False,
+    enqueue: Any = None,
 ) -> Any:
     """The single scheduler (sweep + dispatcher) in this process; exits if another holds the lock,
-    or (``standby``) waits for it and takes over when the active one dies."""
+    or (``standby``) waits for it and takes over when the active one dies. ``enqueue`` (cluster
+    mode, a ``workers.queue.Enqueuer``): the sweep and the dispatcher only enqueue pages."""
     from carepath.scheduler import Jobs, Scheduler, SchedulerLockedError, Settings
 
     settings = Settings(
@@ -86,7 +108,7 @@ def start_scheduler(
         dispatch_seconds=dispatch,
         retry_max_seconds=float(app.config["SCHEDULER_RETRY_MAX_SECONDS"]),
     )
-    jobs = Jobs(app, delivery_setup(config_path, app), settings, on_report=_on_report(app))
+    jobs = Jobs(app, delivery_setup(config_path, app), settings, on_report=_on_report(app), enqueue=enqueue)
     running = Scheduler(jobs)
     try:
         running.start(standby=standby)
@@ -167,14 +189,36 @@ def with_interval_options(command: Any) -> Any:
     help="If another scheduler holds the lock, wait and take over when it dies (tries every 10 s) "
     "instead of exiting.",
 )
-def scheduler_command(config_path: str | None, sweep: float, dispatch: float, standby: bool) -> None:
+@click.option(
+    "--enqueue",
+    is_flag=True,
+    help="Cluster mode: put sweep pages and dispatch batches on the broker's queues for "
+    "`carepath worker` processes instead of running them here (docs/cluster.md).",
+)
+@QUEUE_URL_OPTION
+@QUEUE_PREFIX_OPTION
+def scheduler_command(  # noqa: PLR0917 - one argument per option
+    config_path: str | None,
+    sweep: float,
+    dispatch: float,
+    standby: bool,
+    enqueue: bool,
+    queue_url: str,
+    queue_prefix: str,
+) -> None:
     """Run the wake-up sweep and the dispatcher without the API, until interrupted."""
     import signal
     import threading
 
     app = load_app()
     log_to_stderr()
-    running = start_scheduler(app, config_path, sweep, dispatch, standby=standby)
+    enqueuer = None
+    if enqueue:
+        from carepath.workers.queue import Enqueuer, make_celery
+
+        enqueuer = Enqueuer(make_celery(queue_url, prefix=queue_prefix), prefix=queue_prefix)
+        click.echo(f"cluster mode: pages go to {queue_prefix}.sweep and {queue_prefix}.dispatch", err=True)
+    running = start_scheduler(app, config_path, sweep, dispatch, standby=standby, enqueue=enqueuer)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -184,3 +228,5 @@ def scheduler_command(config_path: str | None, sweep: float, dispatch: float, st
         pass
     finally:
         stop_scheduler(running)
+        if enqueuer is not None:
+            enqueuer.close()

@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 from carepath.store.db import Database
 from carepath.store.models import UTC, OutboxRow, PipelineHeartbeat
 
-#: The jobs that beat, in the order ``/healthz/pipeline`` shows them.
-JOBS = ("sweep", "dispatch", "escalate")
+#: The jobs that beat, in the order ``/healthz/pipeline`` shows them. In cluster mode the
+#: workers beat ``sweep`` and ``dispatch`` after each page, and the scheduler ``enqueue``.
+JOBS = ("sweep", "dispatch", "escalate", "enqueue")
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,10 @@ def pipeline(db: Database, now: datetime) -> PipelineState:
         oldest = oldest_sendable(session, now)
     beats = {row.job: Heartbeat(row.job, row.ran_at, row.count, row.holder) for row in rows}
     return PipelineState(beats, oldest)
+
+
+def heartbeat_rows(session: Session) -> list[PipelineHeartbeat]:
+    return list(session.scalars(select(PipelineHeartbeat)))
 
 
 def oldest_sendable(session: Session, now: datetime) -> datetime | None:

@@ -1,7 +1,9 @@
 """``/healthz`` (this process: database reachable, migrations current), ``/healthz/pipeline``
 (the whole pipeline: sweeps, dispatches and the oldest waiting message, from the heartbeats in
 the database, so any process can answer for a scheduler running elsewhere) and ``/metrics``
-(Prometheus text)."""
+(Prometheus text). Both give the lag of each stage (``store.backlog``: the oldest due wake-up,
+the oldest sendable message), read from the database, so that with several workers, API
+processes and schedulers every process answers the same."""
 
 from __future__ import annotations
 
@@ -12,8 +14,8 @@ from typing import Any, Protocol
 from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import func, select
 
+from carepath.store import backlog, heartbeats
 from carepath.store import db as store_db
-from carepath.store import heartbeats
 from carepath.store.models import EventRecord, OutboxRow
 
 blp = Blueprint("health", __name__)
@@ -59,8 +61,11 @@ def pipeline() -> Response:
         "max_lag_seconds": bound,
         "scheduler": {"in_this_process": scheduler is not None, **(scheduler.status() if scheduler else {})},
     }
+    database = current_app.extensions["carepath.db"]
     try:
-        state = heartbeats.pipeline(current_app.extensions["carepath.db"], now)
+        state = heartbeats.pipeline(database, now)
+        with database.reading() as session:
+            stages = backlog.stages(session, now)
     except Exception as exc:  # any failure of the database is the answer, not a 500
         body.update(status="unhealthy", problems=[f"database unreachable: {type(exc).__name__}"])
         return _answer(body, 503)
@@ -81,6 +86,10 @@ def pipeline() -> Response:
     }
     if lag > bound:
         problems.append(f"the oldest due message has waited {lag:.0f} s")
+    body["stages"] = {name: _stage(stage, now) for name, stage in stages.items()}
+    sweep_lag = stages["sweep"].lag_seconds(now)
+    if sweep_lag > bound:  # the workers (or the embedded sweep) fall behind the wake-ups
+        problems.append(f"the oldest due wake-up has waited {sweep_lag:.0f} s")
     body.update(status="lagging" if problems else "ok", problems=problems)
     return _answer(body, 503 if problems else 200)
 
@@ -91,6 +100,15 @@ def _heartbeat(beat: heartbeats.Heartbeat, now: datetime) -> dict[str, Any]:
         "age_seconds": round((now - beat.ran_at).total_seconds(), 3),
         "count": beat.count,
         "holder": beat.holder,
+    }
+
+
+def _stage(stage: backlog.Stage, now: datetime) -> dict[str, Any]:
+    return {
+        "waiting": stage.waiting,
+        "waiting_capped": stage.waiting >= backlog.COUNT_CAP,
+        "oldest_since": stage.oldest_since.isoformat() if stage.oldest_since else None,
+        "lag_seconds": round(stage.lag_seconds(now), 3),
     }
 
 
@@ -111,6 +129,8 @@ def metrics() -> Response:
         )
         oldest_due = heartbeats.oldest_sendable(session, now)  # as /healthz/pipeline counts it
         statuses: dict[str, int] = {status: count for status, count in by_status.all()}
+        stages = backlog.stages(session, now)
+        beats = {row.job: row for row in heartbeats.heartbeat_rows(session)}
     lag = (now - oldest_due).total_seconds() if oldest_due is not None else 0.0
     lines = [
         "# HELP carepath_events_total HIS events recorded.",
@@ -125,5 +145,18 @@ def metrics() -> Response:
         "# HELP carepath_outbox_lag_seconds How long the oldest sendable action has waited.",
         "# TYPE carepath_outbox_lag_seconds gauge",
         f"carepath_outbox_lag_seconds {max(lag, 0.0):.3f}",
+        "# HELP carepath_stage_lag_seconds How long the oldest item due at each stage has waited.",
+        "# TYPE carepath_stage_lag_seconds gauge",
+        *(f'carepath_stage_lag_seconds{{stage="{n}"}} {st.lag_seconds(now):.3f}' for n, st in stages.items()),
+        f"# HELP carepath_stage_waiting Items due at each stage (counted up to {backlog.COUNT_CAP}).",
+        "# TYPE carepath_stage_waiting gauge",
+        *(f'carepath_stage_waiting{{stage="{n}"}} {st.waiting}' for n, st in stages.items()),
+        "# HELP carepath_job_age_seconds Since the last run of each job, by any process.",
+        "# TYPE carepath_job_age_seconds gauge",
+        *(
+            f'carepath_job_age_seconds{{job="{job}"}} {(now - beats[job].ran_at).total_seconds():.3f}'
+            for job in heartbeats.JOBS
+            if job in beats
+        ),
     ]
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")
