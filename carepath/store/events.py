@@ -73,7 +73,11 @@ class Recorded:
 
 def post_event(db: Database, cipher: FieldCipher, actor: Actor, raw: Any, now: datetime) -> Answer:
     """Check, record and evaluate one posted event (see the module docstring)."""
-    event = parse_event(raw, now)
+    return post_parsed(db, cipher, actor, parse_event(raw, now), now)
+
+
+def post_parsed(db: Database, cipher: FieldCipher, actor: Actor, event: HisEvent, now: datetime) -> Answer:
+    """``post_event`` for an event its caller has checked already (the API: one check)."""
     return retrying(db, lambda session: process(session, cipher, actor, event, now))
 
 
@@ -378,15 +382,17 @@ def side_records(
 
     if event.type == "diagnosis.added":
         add_diagnosis(data["code"], data.get("name"))
-    elif event.type == "diagnosis.removed":
-        for row in session.scalars(
-            select(Diagnosis).where(
+    elif event.type == "diagnosis.removed":  # one statement, no read first (issue 22 item 3)
+        session.execute(
+            update(Diagnosis)
+            .where(
                 Diagnosis.pregnancy_id == pregnancy.id,
                 Diagnosis.code == data["code"],
                 Diagnosis.removed_at.is_(None),
             )
-        ):
-            row.removed_at = event.occurred_at
+            .values(removed_at=event.occurred_at)
+            .execution_options(synchronize_session=False)
+        )
     elif event.type == "questionnaire.submitted":
         session.add(
             QuestionnaireResponse(
