@@ -16,9 +16,11 @@ created and dropped. Never part of the pass/fail test run.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import http.client
 import json
 import os
+import pstats
 import queue
 import socket
 import statistics
@@ -38,7 +40,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy import event as sa_event  # noqa: E402
 
 from carepath.engine.catalogue import PATHWAYS_DIR  # noqa: E402
-from carepath.store import demo, events, tenants  # noqa: E402
+from carepath.store import batch, demo, events, tenants  # noqa: E402
 from carepath.store.crypto import FieldCipher, new_key  # noqa: E402
 from carepath.store.db import Database, upgrade  # noqa: E402
 from carepath.store.models import ApiKey  # noqa: E402
@@ -247,6 +249,42 @@ def statements_per_event(config: dict[str, str], key: dict[str, str], count: int
     )
 
 
+def profile_batch(config: dict[str, str], key: dict[str, str], size: int = 1000, rows: int = 25) -> None:
+    """One batch of ``size`` in-process through ``batch.post_batch`` (the code the endpoint runs,
+    without HTTP) under cProfile: its events/s, statements and where the time goes."""
+
+    database = Database(config["CAREPATH_DATABASE_URL"])
+    cipher = FieldCipher.from_config(config["CAREPATH_FIELD_KEYS"], config["CAREPATH_LOOKUP_KEY"])
+    with database.reading() as session:
+        integrator = session.get(ApiKey, key["key_id"]).integrator_id  # type: ignore[union-attr]
+    actor = Actor("bench", "integrator", str(integrator))
+    now = datetime.now(UTC)
+    batch.post_batch(database, cipher, actor, [event(n) for n in range(10**6, 10**6 + 50)], now)  # warm
+    items = [event(n) for n in range(size)]
+    seen = [0]
+
+    def listener(*args: Any) -> None:
+        seen[0] += 1
+
+    sa_event.listen(database.engine, "before_cursor_execute", listener)
+    started = time.perf_counter()
+    batch.post_batch(database, cipher, actor, items, now)
+    plain = time.perf_counter() - started
+    sa_event.remove(database.engine, "before_cursor_execute", listener)
+    items = [event(n) for n in range(size)]
+    profiler = cProfile.Profile()
+    profiler.enable()
+    batch.post_batch(database, cipher, actor, items, now)
+    profiler.disable()
+    database.dispose()
+    print(
+        f"a batch of {size} in-process (no HTTP): {size / plain:.0f} events/s, {seen[0]} statements "
+        f"({seen[0] / size:.2f} per event); the profile of a second one:"
+    )
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(rows)
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(rows)
+
+
 def _apart(statement: str) -> bool:
     """The nonce claim, the audit row, the transaction's own statements: counted apart."""
     if statement.split(" ", 1)[0] in ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE"):
@@ -294,6 +332,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rate", type=float, default=200.0, help="the open-loop rate (events/s)")
     parser.add_argument("--only-statements", action="store_true", help="count statements, no server")
+    parser.add_argument("--profile-batch", action="store_true", help="profile a batch in-process, no server")
     args = parser.parse_args()
 
     schema = f"bench_{uuid.uuid4().hex[:8]}"
@@ -310,7 +349,9 @@ def main() -> None:
     try:
         key = prepare(url, config)
         statements_per_event(config, key)
-        if args.only_statements:
+        if args.profile_batch:
+            profile_batch(config, key)
+        if args.only_statements or args.profile_batch:
             return
         port = free_port()
         server = subprocess.Popen(

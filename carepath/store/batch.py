@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from carepath.engine import loss, plans
 from carepath.engine.runtime import State
 from carepath.errors import CarepathError
-from carepath.store import evaluation, event_patients, events
+from carepath.store import evaluation, event_patients, events, icd10
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
 from carepath.store.event_input import HisEvent, parse_event
@@ -292,11 +292,13 @@ def _grouped_or_raise(
             pregnancy.last_occurred_at = occurred
         answers = []
         audits = []
+        diagnosed = [i.event.data["code"] for i in new if i.event and i.event.type == "diagnosis.added"]
+        codes = icd10.describe_many(session, actor.hospital_id, diagnosed)  # one read, not one each
         for i in new:
             assert i.event is not None and i.patient is not None and i.pregnancy is not None
             assert i.decision is not None
             row_id = row_ids[i.event.id]
-            warnings = events.side_records(session, i.pregnancy, i.event, row_id, now)
+            warnings = events.side_records(session, i.pregnancy, i.event, row_id, now, codes=codes)
             body = events.answer_body(
                 i.event.id, i.patient.his_patient_id, i.pregnancy.id, decided_all[i.decision], warnings
             )

@@ -354,17 +354,20 @@ def side_records(
     now: datetime,
     *,
     scored: Mapping[str, Any] | None = None,
+    codes: Mapping[str, icd10.CodeInfo] | None = None,
 ) -> list[dict[str, str]]:
     """The readable history beside the facts: diagnoses (with their WHO code), datings,
     responses (with their ``scored`` score when the caller has it), tag log. Returns the
     warnings for the answer (an ICD-10 code no WHO code is known for: kept as received, never
-    refused; the parse's own, about her ID number)."""
+    refused; the parse's own, about her ID number). ``codes``: the codes' descriptions when the
+    caller read them already (a batch reads its diagnoses' codes in one query)."""
     data = event.data
     common = {"hospital_id": pregnancy.hospital_id, "pregnancy_id": pregnancy.id}
     warnings: list[dict[str, str]] = list(event.warnings)
 
     def add_diagnosis(code: str, name: str | None) -> None:
-        info = icd10.describe(session, pregnancy.hospital_id, code)
+        known = codes.get(code) if codes else None
+        info = known or icd10.describe(session, pregnancy.hospital_id, code)
         warning = icd10.warning_for(info)
         if warning is not None:
             warnings.append(warning)
