@@ -294,11 +294,12 @@ def _grouped_or_raise(
         audits = []
         diagnosed = [i.event.data["code"] for i in new if i.event and i.event.type == "diagnosis.added"]
         codes = icd10.describe_many(session, actor.hospital_id, diagnosed)  # one read, not one each
+        side = events.SideRows()
         for i in new:
             assert i.event is not None and i.patient is not None and i.pregnancy is not None
             assert i.decision is not None
             row_id = row_ids[i.event.id]
-            warnings = events.side_records(session, i.pregnancy, i.event, row_id, now, codes=codes)
+            warnings = events.side_records(session, i.pregnancy, i.event, row_id, now, codes=codes, rows=side)
             body = events.answer_body(
                 i.event.id, i.patient.his_patient_id, i.pregnancy.id, decided_all[i.decision], warnings
             )
@@ -316,6 +317,7 @@ def _grouped_or_raise(
                     "at": now,
                 }
             )
+        side.write(session)
         session.execute(update(EventRecord), answers)
         session.execute(insert(AuditEntry), audits)
     results: list[dict[str, Any]] = []
