@@ -14,9 +14,9 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from functools import cache
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, bindparam, inspect, select, update
+from sqlalchemy import Row, Table, bindparam, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
@@ -228,7 +228,7 @@ def persist_many(session: Session, decisions: Sequence[Decision], now: datetime)
                 flag_modified(pregnancy, name)
         _save_enrolments(pregnancy, first[pregnancy_id].before, evaluation.state, begun, ended)
     if ended:  # one statement for the page (Core: a row never mirrored is no error, as before)
-        table = EnrolmentRecord.__table__
+        table = cast(Table, EnrolmentRecord.__table__)
         session.execute(
             update(table)
             .where(table.c.id == bindparam("ended_id"))

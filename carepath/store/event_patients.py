@@ -98,10 +98,9 @@ def resolve(session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent
     if not registering:
         both = _patient_and_pregnancy(session, cipher, actor, event)
         if both is not None:  # the common case: one read instead of two (issue 22 item 3)
-            patient, pregnancy = both
-            _update_identity(session, patient, cipher, event, searched=False)
+            _update_identity(session, both[0], cipher, event, searched=False)
             session.flush()
-            return Resolved(patient, pregnancy, False, False)
+            return Resolved(both[0], both[1], False, False)
     patient = find_patient(session, cipher, actor, event)
     new_patient = patient is None
     if patient is None:
@@ -147,10 +146,10 @@ def _patient_and_pregnancy(
     She is looked up as ``find_patient`` does: by the HIS id when the event has one, else by
     her ID number's hash (then the HIS id must not name another woman)."""
     query = (
-        owned(select(Patient, Pregnancy), Patient, actor)
+        select(Patient, Pregnancy)
         .join(Pregnancy, Pregnancy.patient_id == Patient.id)
-        .where(Pregnancy.hospital_id == actor.hospital_id)
-    )
+        .where(Patient.hospital_id == actor.hospital_id, Pregnancy.hospital_id == actor.hospital_id)
+    )  # both of the actor's own hospital, as ``owned`` makes each
     if event.his_id is not None:
         query = query.where(Patient.his_patient_id == event.his_id)
     elif event.id_number is not None:
