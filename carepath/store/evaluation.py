@@ -16,7 +16,7 @@ from functools import cache
 from types import MappingProxyType
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, inspect, select, update
+from sqlalchemy import Row, Table, bindparam, inspect, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
@@ -229,6 +229,7 @@ def persist_many(session: Session, decisions: Sequence[Decision], now: datetime)
         _save_enrolments(pregnancy, first[pregnancy_id].before, evaluation.state, begun, ended)
     if ended:  # one statement for the page (Core: a row never mirrored is no error, as before)
         table = cast(Table, EnrolmentRecord.__table__)
+        session.flush()  # a Core statement does not autoflush (the pregnancies go first, together)
         session.execute(
             update(table)
             .where(table.c.id == bindparam("ended_id"))
@@ -245,9 +246,10 @@ def persist_many(session: Session, decisions: Sequence[Decision], now: datetime)
             decision.before.facts, decision.evaluation.state.facts, decision.evaluation.loss
         ):
             congratulations.withdraw(session, decision.pregnancy, now)
+    cancel(session, [c for d in decisions for c in d.evaluation.cancellations], now)
     results = []
     for decision in decisions:
-        cancelled = cancel(session, decision.evaluation.cancellations, now)
+        cancelled = [(c.dedupe_key, c.status) for c in decision.evaluation.cancellations]
         answered = tuple(rows[a.dedupe_key] for a in decision.evaluation.actions if a.dedupe_key in rows)
         results.append(
             Decided(
@@ -263,29 +265,43 @@ def persist_many(session: Session, decisions: Sequence[Decision], now: datetime)
 
 def cancel(session: Session, cancellations: Sequence[Cancellation], now: datetime) -> list[tuple[str, str]]:
     """Record the engine's cancellations: a row not yet sent (due, or held for unapproved
-    content) ends cancelled or replaced, and its staff task with it; (dedupe key, status)."""
-    done = []
-    for cancellation in cancellations:
-        session.execute(
-            update(OutboxRow)
-            .where(
-                OutboxRow.dedupe_key == cancellation.dedupe_key,
-                OutboxRow.status.in_(("due", held_content.HELD)),
-            )
-            .values(
-                status=cancellation.status,
-                status_reason=cancellation.reason,
-                replaced_by=cancellation.replaced_by,
-                updated_at=now,
-            )
+    content) ends cancelled or replaced, and its staff task with it; (dedupe key, status).
+    A page's cancellations are two statements, in order (an executemany and one UPDATE)."""
+    if not cancellations:
+        return []
+    outbox = cast(Table, OutboxRow.__table__)
+    session.flush()  # a Core statement does not autoflush: what the ORM holds goes first
+    session.execute(
+        update(outbox)
+        .where(
+            outbox.c.dedupe_key == bindparam("cancelled_key"),
+            or_(outbox.c.status == "due", outbox.c.status == held_content.HELD),  # no IN in executemany
         )
-        session.execute(
-            update(StaffTask)
-            .where(StaffTask.dedupe_key == cancellation.dedupe_key, StaffTask.status == "open")
-            .values(status="cancelled")
+        .values(
+            status=bindparam("status_"),
+            status_reason=bindparam("reason_"),
+            replaced_by=bindparam("replaced_by_"),
+            updated_at=now,
+        ),
+        [
+            {
+                "cancelled_key": c.dedupe_key,
+                "status_": c.status,
+                "reason_": c.reason,
+                "replaced_by_": c.replaced_by,
+            }
+            for c in cancellations
+        ],
+    )
+    session.execute(
+        update(StaffTask)
+        .where(
+            StaffTask.dedupe_key.in_({c.dedupe_key for c in cancellations}),
+            StaffTask.status == "open",
         )
-        done.append((cancellation.dedupe_key, cancellation.status))
-    return done
+        .values(status="cancelled")
+    )
+    return [(c.dedupe_key, c.status) for c in cancellations]
 
 
 def load(pregnancy: Pregnancy) -> State:
