@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -318,8 +318,14 @@ def _grouped_or_raise(
                 }
             )
         side.write(session)
-        session.execute(update(EventRecord), answers)
-        session.execute(insert(AuditEntry), audits)
+        session.flush()  # the Core statements below do not autoflush
+        # Core, not the ORM's bulk paths: a thousand rows without an identity state each.
+        table = cast(Table, EventRecord.__table__)
+        session.execute(
+            update(table).where(table.c.id == bindparam("row_id")).values(answer=bindparam("answer_")),
+            [{"row_id": a["id"], "answer_": a["answer"]} for a in answers],
+        )
+        session.execute(insert(cast(Table, AuditEntry.__table__)), audits)
     results: list[dict[str, Any]] = []
     for item in items:
         answered = item.result if item.same_as is None else items[item.same_as].result
