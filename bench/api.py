@@ -1,8 +1,11 @@
 """HIS event API benchmark: gunicorn (2 workers) on PostgreSQL, driven from this process.
 
-Prints p50/p95/p99 latency at 100 events/s (open loop: latency counts from the scheduled
-send time, so a stall is not hidden), the highest sustained single-event rate (closed loop
-at rising concurrency; sustained = no errors and p99 under 250 ms), and batch events/s.
+Prints the SQL statements one event sends (counted in-process by a ``before_cursor_execute``
+listener over the bench's own mix; the nonce, audit row and BEGIN/COMMIT apart: issue 22 item
+3's bound is 5 besides them), p50/p95/p99 latency at 200 events/s (open loop: latency counts
+from the scheduled send time, so a stall is not hidden; target p99 <= 50 ms), the highest
+sustained single-event rate (closed loop at rising concurrency; sustained = no errors and p99
+under 250 ms; target >= 500/s), and batch events/s (target >= 5,000/s).
 
     .venv/bin/python bench/api.py [--seconds 10] [--database postgresql+psycopg://...]
 
@@ -13,9 +16,11 @@ created and dropped. Never part of the pass/fail test run.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import http.client
 import json
 import os
+import pstats
 import queue
 import socket
 import statistics
@@ -32,13 +37,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import event as sa_event  # noqa: E402
 
 from carepath.engine.catalogue import PATHWAYS_DIR  # noqa: E402
-from carepath.store import demo, events, tenants  # noqa: E402
+from carepath.store import batch, demo, events, tenants  # noqa: E402
 from carepath.store.crypto import FieldCipher, new_key  # noqa: E402
 from carepath.store.db import Database, upgrade  # noqa: E402
 from carepath.store.models import ApiKey  # noqa: E402
 from carepath.store.scope import Actor  # noqa: E402
+from carepath.webapi import create_app  # noqa: E402
 from carepath.webapi.auth import sign  # noqa: E402
 
 SHANGHAI = timezone(timedelta(hours=8))
@@ -193,6 +200,99 @@ def batches(port: int, key: dict[str, str], concurrency: int, count: int, size: 
     return count * size / (time.perf_counter() - started), errors[0]
 
 
+def statements_per_event(config: dict[str, str], key: dict[str, str], count: int = 200) -> None:
+    """Post ``count`` of the bench's events in-process (the app gunicorn runs, through Flask's
+    test client) and print the statements each sent, by what they were for."""
+    os.environ.update(config)
+    app = create_app()
+    engine = app.extensions["carepath.db"].engine
+    seen: list[str] = []
+
+    def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement.lstrip().split(None, 1)[0].upper() + " " + statement)
+
+    client = app.test_client()
+
+    by_type: dict[str, list[int]] = {}
+
+    def post(n: int) -> None:
+        sent = event(n)
+        body = json.dumps(sent, ensure_ascii=False).encode("utf-8")
+        before = len(seen)
+        headers = sign(
+            key["secret"], "POST", "/api/v1/events", timestamp=str(int(time.time())),
+            key_id=key["key_id"], body=body,
+        )  # fmt: skip
+        headers["Content-Type"] = "application/json"
+        response = client.post("/api/v1/events", data=body, headers=headers)
+        assert response.status_code == 201, response.get_data(as_text=True)
+        mine = [s for s in seen[before:] if not _apart(s)]
+        by_type.setdefault(sent["type"], []).append(len(mine))
+
+    post(10**6)  # warm: the key, the library and the settings are read once per process
+    by_type.clear()
+    sa_event.listen(engine, "before_cursor_execute", listener)
+    for n in range(count):
+        post(n)
+    sa_event.remove(engine, "before_cursor_execute", listener)
+    app.extensions["carepath.db"].dispose()
+    for kind, counts in sorted(by_type.items()):
+        mean = statistics.mean(counts)
+        print(f"  {kind}: {mean:.2f} besides nonce and audit (max {max(counts)}, {len(counts)} events)")
+    control = sum(1 for s in seen if s.split(" ", 1)[0] in ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE"))
+    nonce = sum(1 for s in seen if "request_nonces" in s)
+    audited = sum(1 for s in seen if "audit_log" in s)
+    others = len(seen) - control - nonce - audited
+    print(
+        f"SQL statements per event (in-process, the bench's mix, {count} events): {len(seen) / count:.2f} "
+        f"in all; {others / count:.2f} besides the nonce ({nonce / count:.2f}), the audit row "
+        f"({audited / count:.2f}) and BEGIN/COMMIT ({control / count:.2f}); target <= 5"
+    )
+
+
+def profile_batch(config: dict[str, str], key: dict[str, str], size: int = 1000, rows: int = 25) -> None:
+    """One batch of ``size`` in-process through ``batch.post_batch`` (the code the endpoint runs,
+    without HTTP) under cProfile: its events/s, statements and where the time goes."""
+
+    database = Database(config["CAREPATH_DATABASE_URL"])
+    cipher = FieldCipher.from_config(config["CAREPATH_FIELD_KEYS"], config["CAREPATH_LOOKUP_KEY"])
+    with database.reading() as session:
+        integrator = session.get(ApiKey, key["key_id"]).integrator_id  # type: ignore[union-attr]
+    actor = Actor("bench", "integrator", str(integrator))
+    now = datetime.now(UTC)
+    batch.post_batch(database, cipher, actor, [event(n) for n in range(10**6, 10**6 + 50)], now)  # warm
+    items = [event(n) for n in range(size)]
+    seen = [0]
+
+    def listener(*args: Any) -> None:
+        seen[0] += 1
+
+    sa_event.listen(database.engine, "before_cursor_execute", listener)
+    started = time.perf_counter()
+    batch.post_batch(database, cipher, actor, items, now)
+    plain = time.perf_counter() - started
+    sa_event.remove(database.engine, "before_cursor_execute", listener)
+    items = [event(n) for n in range(size)]
+    profiler = cProfile.Profile()
+    profiler.enable()
+    batch.post_batch(database, cipher, actor, items, now)
+    profiler.disable()
+    database.dispose()
+    print(
+        f"a batch of {size} in-process (no HTTP): {size / plain:.0f} events/s, {seen[0]} statements "
+        f"({seen[0] / size:.2f} per event); the profile of a second one:"
+    )
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(rows)
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(rows)
+
+
+def _apart(statement: str) -> bool:
+    """The nonce claim, the audit row, the transaction's own statements: counted apart."""
+    if statement.split(" ", 1)[0] in ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE"):
+        return True
+    return "request_nonces" in statement or "audit_log" in statement
+
+
 def prepare(url: str, config: dict[str, str]) -> dict[str, str]:
     upgrade(url)
     database = Database(url)
@@ -231,6 +331,9 @@ def main() -> None:
         ),
     )
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rate", type=float, default=200.0, help="the open-loop rate (events/s)")
+    parser.add_argument("--only-statements", action="store_true", help="count statements, no server")
+    parser.add_argument("--profile-batch", action="store_true", help="profile a batch in-process, no server")
     args = parser.parse_args()
 
     schema = f"bench_{uuid.uuid4().hex[:8]}"
@@ -246,6 +349,11 @@ def main() -> None:
     server = None
     try:
         key = prepare(url, config)
+        statements_per_event(config, key)
+        if args.profile_batch:
+            profile_batch(config, key)
+        if args.only_statements or args.profile_batch:
+            return
         port = free_port()
         server = subprocess.Popen(
             [
@@ -264,12 +372,14 @@ def main() -> None:
         closed_loop(port, key, 4, 2.0)  # warm up: compile the library in each worker
 
         print(
+            f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
             f"gunicorn {args.workers} sync workers, PostgreSQL, built-in library, {PATIENTS} pregnancies, "
             f"{args.seconds:g} s per run"
         )
-        latencies, errors = open_loop(port, key, 100, args.seconds)
+        latencies, errors = open_loop(port, key, args.rate, args.seconds)
         print(
-            f"100 events/s: p50 {percentile(latencies, 50):.1f} ms, p95 {percentile(latencies, 95):.1f} ms, "
+            f"{args.rate:g} events/s: p50 {percentile(latencies, 50):.1f} ms, "
+            f"p95 {percentile(latencies, 95):.1f} ms, "
             f"p99 {percentile(latencies, 99):.1f} ms ({len(latencies)} events, {errors} errors)"
         )
         best = 0.0
@@ -285,7 +395,8 @@ def main() -> None:
         print(f"highest sustained single-event rate: {best:.0f} events/s")
         rate, errors = batches(port, key, 2, 4, 1000)
         print(f"batches of 1,000 from 2 connections (one feed each): {rate:.0f} events/s ({errors} errors)")
-        print(f"(median of the 100/s run {statistics.median(latencies):.1f} ms)")
+        print(f"(median of the {args.rate:g}/s run {statistics.median(latencies):.1f} ms)")
+        print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         if server is not None:
             server.terminate()

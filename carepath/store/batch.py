@@ -14,16 +14,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from carepath.engine import loss, plans
 from carepath.engine.runtime import State
 from carepath.errors import CarepathError
-from carepath.store import evaluation, event_patients, events
+from carepath.store import evaluation, event_patients, events, icd10
 from carepath.store.crypto import FieldCipher
 from carepath.store.db import Database
 from carepath.store.event_input import HisEvent, parse_event
@@ -38,7 +38,9 @@ BATCH_CHUNK = 100
 def post_batch(
     db: Database, cipher: FieldCipher, actor: Actor, items: list[Any], now: datetime
 ) -> list[dict[str, Any]]:
-    """One result (``status`` and ``result``, or ``status`` and ``problem``) per item, in order."""
+    """One result (``status`` and ``result``, or ``status`` and ``problem``) per item, in order.
+    An item is the posted JSON, or the event its caller has checked already (``HisEvent``: the
+    API checks each by one schema, issue 22 item 3)."""
     results: list[dict[str, Any]] = []
     for start in range(0, len(items), BATCH_CHUNK):
         chunk = items[start : start + BATCH_CHUNK]
@@ -55,9 +57,13 @@ def _problem(error: CarepathError) -> dict[str, Any]:
     return {"status": events.status_of(error), "problem": events.problem_of(error)}
 
 
+def _event_of(raw: Any, now: datetime) -> HisEvent:
+    return raw if isinstance(raw, HisEvent) else parse_event(raw, now)
+
+
 def _one(db: Database, cipher: FieldCipher, actor: Actor, raw: Any, now: datetime) -> dict[str, Any]:
     try:
-        answer = events.post_event(db, cipher, actor, raw, now)
+        answer = events.post_parsed(db, cipher, actor, _event_of(raw, now), now)
     except CarepathError as exc:
         return _problem(exc)
     return {"status": answer.status, "result": answer.body}
@@ -70,7 +76,7 @@ def _itemwise(
     results = []
     for raw in chunk:
         try:
-            event = parse_event(raw, now)
+            event = _event_of(raw, now)
             with session.begin_nested():
                 answer = events.process(session, cipher, actor, event, now)
         except CarepathError as exc:
@@ -83,6 +89,12 @@ def _itemwise(
 def _named(cipher: FieldCipher, chunk: list[Any]) -> tuple[set[str], set[str]]:
     his_ids, hashes = set(), set()
     for raw in chunk:
+        if isinstance(raw, HisEvent):
+            if raw.his_id is not None:
+                his_ids.add(raw.his_id)
+            if raw.id_number is not None:
+                hashes.add(cipher.lookup_hash("id", raw.id_number))
+            continue
         patient = raw.get("patient") if isinstance(raw, dict) else None
         if isinstance(patient, dict):
             if isinstance(patient.get("his_id"), str):
@@ -142,7 +154,7 @@ def _grouped_or_raise(
     items = [_Item(raw) for raw in chunk]
     for item in items:
         try:
-            item.event = parse_event(item.raw, now)
+            item.event = _event_of(item.raw, now)
         except CarepathError as exc:
             item.result = _problem(exc)
             continue
@@ -292,11 +304,14 @@ def _grouped_or_raise(
             pregnancy.last_occurred_at = occurred
         answers = []
         audits = []
+        diagnosed = [i.event.data["code"] for i in new if i.event and i.event.type == "diagnosis.added"]
+        codes = icd10.describe_many(session, actor.hospital_id, diagnosed)  # one read, not one each
+        side = events.SideRows()
         for i in new:
             assert i.event is not None and i.patient is not None and i.pregnancy is not None
             assert i.decision is not None
             row_id = row_ids[i.event.id]
-            warnings = events.side_records(session, i.pregnancy, i.event, row_id, now)
+            warnings = events.side_records(session, i.pregnancy, i.event, row_id, now, codes=codes, rows=side)
             body = events.answer_body(
                 i.event.id, i.patient.his_patient_id, i.pregnancy.id, decided_all[i.decision], warnings
             )
@@ -314,8 +329,15 @@ def _grouped_or_raise(
                     "at": now,
                 }
             )
-        session.execute(update(EventRecord), answers)
-        session.execute(insert(AuditEntry), audits)
+        side.write(session)
+        session.flush()  # the Core statements below do not autoflush
+        # Core, not the ORM's bulk paths: a thousand rows without an identity state each.
+        table = cast(Table, EventRecord.__table__)
+        session.execute(
+            update(table).where(table.c.id == bindparam("row_id")).values(answer=bindparam("answer_")),
+            [{"row_id": a["id"], "answer_": a["answer"]} for a in answers],
+        )
+        session.execute(insert(cast(Table, AuditEntry.__table__)), audits)
     results: list[dict[str, Any]] = []
     for item in items:
         answered = item.result if item.same_as is None else items[item.same_as].result

@@ -14,11 +14,12 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from functools import cache
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, Table, bindparam, inspect, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from carepath.engine import event_forms
 from carepath.engine.event_forms import published_forms
@@ -209,6 +210,8 @@ def persist_many(session: Session, decisions: Sequence[Decision], now: datetime)
     for decision in decisions:
         first.setdefault(decision.pregnancy.id, decision)
         last[decision.pregnancy.id] = decision
+    begun: list[dict[str, Any]] = []
+    ended: list[dict[str, Any]] = []
     for pregnancy_id, decision in last.items():
         pregnancy, evaluation = decision.pregnancy, decision.evaluation
         pregnancy.state = dump_state(evaluation.state)
@@ -218,7 +221,22 @@ def persist_many(session: Session, decisions: Sequence[Decision], now: datetime)
         pregnancy.evaluated_at = now
         pregnancy.next_wakeup = evaluation.next_wakeup
         pregnancy.updated_at = now
-        _save_enrolments(session, pregnancy, first[pregnancy_id].before, evaluation.state)
+        if inspect(pregnancy).persistent:
+            # Every column written, changed or not: the page's pregnancies then share one UPDATE
+            # (the flush groups rows by the columns they set) instead of one per pattern.
+            for name in _WRITTEN:
+                flag_modified(pregnancy, name)
+        _save_enrolments(pregnancy, first[pregnancy_id].before, evaluation.state, begun, ended)
+    if ended:  # one statement for the page (Core: a row never mirrored is no error, as before)
+        table = cast(Table, EnrolmentRecord.__table__)
+        session.flush()  # a Core statement does not autoflush (the pregnancies go first, together)
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("ended_id"))
+            .values(ended_at=bindparam("ended_at_"), reason=bindparam("reason_")),
+            ended,
+        )
+    _insert_ignore(session, EnrolmentRecord, begun)  # the page's new enrolments in one statement
     for decision in decisions:  # issue 16 item 7: before this trigger's own rows are written
         if decision.evaluation.loss is not None:
             loss_hold.apply(session, decision.pregnancy, decision.evaluation.loss, now)
@@ -228,9 +246,10 @@ def persist_many(session: Session, decisions: Sequence[Decision], now: datetime)
             decision.before.facts, decision.evaluation.state.facts, decision.evaluation.loss
         ):
             congratulations.withdraw(session, decision.pregnancy, now)
+    cancel(session, [c for d in decisions for c in d.evaluation.cancellations], now)
     results = []
     for decision in decisions:
-        cancelled = cancel(session, decision.evaluation.cancellations, now)
+        cancelled = [(c.dedupe_key, c.status) for c in decision.evaluation.cancellations]
         answered = tuple(rows[a.dedupe_key] for a in decision.evaluation.actions if a.dedupe_key in rows)
         results.append(
             Decided(
@@ -246,39 +265,64 @@ def persist_many(session: Session, decisions: Sequence[Decision], now: datetime)
 
 def cancel(session: Session, cancellations: Sequence[Cancellation], now: datetime) -> list[tuple[str, str]]:
     """Record the engine's cancellations: a row not yet sent (due, or held for unapproved
-    content) ends cancelled or replaced, and its staff task with it; (dedupe key, status)."""
-    done = []
-    for cancellation in cancellations:
-        session.execute(
-            update(OutboxRow)
-            .where(
-                OutboxRow.dedupe_key == cancellation.dedupe_key,
-                OutboxRow.status.in_(("due", held_content.HELD)),
-            )
-            .values(
-                status=cancellation.status,
-                status_reason=cancellation.reason,
-                replaced_by=cancellation.replaced_by,
-                updated_at=now,
-            )
+    content) ends cancelled or replaced, and its staff task with it; (dedupe key, status).
+    A page's cancellations are two statements, in order (an executemany and one UPDATE)."""
+    if not cancellations:
+        return []
+    outbox = cast(Table, OutboxRow.__table__)
+    session.flush()  # a Core statement does not autoflush: what the ORM holds goes first
+    session.execute(
+        update(outbox)
+        .where(
+            outbox.c.dedupe_key == bindparam("cancelled_key"),
+            or_(outbox.c.status == "due", outbox.c.status == held_content.HELD),  # no IN in executemany
         )
-        session.execute(
-            update(StaffTask)
-            .where(StaffTask.dedupe_key == cancellation.dedupe_key, StaffTask.status == "open")
-            .values(status="cancelled")
+        .values(
+            status=bindparam("status_"),
+            status_reason=bindparam("reason_"),
+            replaced_by=bindparam("replaced_by_"),
+            updated_at=now,
+        ),
+        [
+            {
+                "cancelled_key": c.dedupe_key,
+                "status_": c.status,
+                "reason_": c.reason,
+                "replaced_by_": c.replaced_by,
+            }
+            for c in cancellations
+        ],
+    )
+    session.execute(
+        update(StaffTask)
+        .where(
+            StaffTask.dedupe_key.in_({c.dedupe_key for c in cancellations}),
+            StaffTask.status == "open",
         )
-        done.append((cancellation.dedupe_key, cancellation.status))
-    return done
+        .values(status="cancelled")
+    )
+    return [(c.dedupe_key, c.status) for c in cancellations]
 
 
 def load(pregnancy: Pregnancy) -> State:
     return load_state(pregnancy.state)
 
 
-def _save_enrolments(session: Session, pregnancy: Pregnancy, before: State, after: State) -> None:
-    """Mirror the enrolments that began or ended (the State is the source; no read needed)."""
+#: The pregnancy columns ``persist_many`` writes.
+_WRITTEN = ("state", "risk_colour", "edd", "status", "evaluated_at", "next_wakeup", "updated_at")
+
+
+def _save_enrolments(
+    pregnancy: Pregnancy,
+    before: State,
+    after: State,
+    added: list[dict[str, Any]],
+    ended: list[dict[str, Any]],
+) -> None:
+    """The enrolments that began (rows to insert: ``added``) or ended (``ended``: by primary key),
+    for the caller to write with the other pregnancies' at once. The State is the source; no
+    read is needed."""
     previous = {e.id: e for e in before.enrolments}
-    added = []
     for enrolment in after.enrolments:
         old = previous.get(enrolment.id)
         if old is None:
@@ -295,12 +339,9 @@ def _save_enrolments(session: Session, pregnancy: Pregnancy, before: State, afte
                 }
             )
         elif old.ended_at != enrolment.ended_at:
-            session.execute(
-                update(EnrolmentRecord)
-                .where(EnrolmentRecord.id == enrolment.id)
-                .values(ended_at=enrolment.ended_at, reason=enrolment.reason)
+            ended.append(
+                {"ended_id": enrolment.id, "ended_at_": enrolment.ended_at, "reason_": enrolment.reason}
             )
-    _insert_ignore(session, EnrolmentRecord, added)
 
 
 #: Rows of one batch go in one statement: a None is written as NULL (none of these tables'

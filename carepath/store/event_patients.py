@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from carepath.errors import CarepathError
@@ -47,7 +47,21 @@ class Resolved:
 
 
 def find_patient(session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent) -> Patient | None:
-    """Her patient row in the actor's own hospital (events change data: never a grant's)."""
+    """Her patient row in the actor's own hospital (events change data: never a grant's): the
+    one with the HIS id, else the one with her ID number (who must not carry another HIS id)."""
+    if event.his_id is not None and event.id_number is not None:  # both in one read (issue 22)
+        digest = cipher.lookup_hash("id", event.id_number)
+        rows = session.scalars(
+            owned(select(Patient), Patient, actor).where(
+                or_(Patient.his_patient_id == event.his_id, Patient.id_number_hash == digest)
+            )
+        ).all()
+        by_his = next((p for p in rows if p.his_patient_id == event.his_id), None)
+        if by_his is not None:
+            return by_his
+        by_number = next((p for p in rows if p.id_number_hash == digest), None)
+        check_same_woman(by_number, event)
+        return by_number
     if event.his_id is not None:
         found = session.scalar(
             owned(select(Patient), Patient, actor).where(Patient.his_patient_id == event.his_id)
@@ -81,6 +95,12 @@ def check_same_woman(patient: Patient | None, event: HisEvent) -> None:
 def resolve(session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent, now: datetime) -> Resolved:
     """Her patient and pregnancy rows (see the module docstring)."""
     registering = event.type == "patient.registered"
+    if not registering:
+        both = _patient_and_pregnancy(session, cipher, actor, event)
+        if both is not None:  # the common case: one read instead of two (issue 22 item 3)
+            _update_identity(session, both[0], cipher, event, searched=False)
+            session.flush()
+            return Resolved(both[0], both[1], False, False)
     patient = find_patient(session, cipher, actor, event)
     new_patient = patient is None
     if patient is None:
@@ -115,6 +135,35 @@ def resolve(session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent
         session.scalar(select(func.max(Pregnancy.number)).where(Pregnancy.patient_id == patient.id)) or 0
     ) + 1
     return Resolved(patient, _new_pregnancy(session, actor, patient, event, now, number=number), True, False)
+
+
+def _patient_and_pregnancy(
+    session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent
+) -> tuple[Patient, Pregnancy] | None:
+    """Her patient row and the pregnancy the event goes to (the one it names, else her latest),
+    locked, in one statement; None when either is missing: ``resolve``'s reads then say which.
+
+    She is looked up as ``find_patient`` does: by the HIS id when the event has one, else by
+    her ID number's hash (then the HIS id must not name another woman)."""
+    query = (
+        select(Patient, Pregnancy)
+        .join(Pregnancy, Pregnancy.patient_id == Patient.id)
+        .where(Patient.hospital_id == actor.hospital_id, Pregnancy.hospital_id == actor.hospital_id)
+    )  # both of the actor's own hospital, as ``owned`` makes each
+    if event.his_id is not None:
+        query = query.where(Patient.his_patient_id == event.his_id)
+    elif event.id_number is not None:
+        query = query.where(Patient.id_number_hash == cipher.lookup_hash("id", event.id_number))
+    else:
+        return None
+    if event.pregnancy is not None:
+        query = query.where(Pregnancy.his_pregnancy_id == event.pregnancy)
+    row = session.execute(
+        query.order_by(Pregnancy.number.desc()).limit(1).with_for_update(of=Pregnancy)
+    ).first()
+    if row is None:
+        return None
+    return row[0], row[1]
 
 
 def _new_pregnancy(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from sqlalchemy import insert as plain_insert
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -73,7 +74,11 @@ class Recorded:
 
 def post_event(db: Database, cipher: FieldCipher, actor: Actor, raw: Any, now: datetime) -> Answer:
     """Check, record and evaluate one posted event (see the module docstring)."""
-    event = parse_event(raw, now)
+    return post_parsed(db, cipher, actor, parse_event(raw, now), now)
+
+
+def post_parsed(db: Database, cipher: FieldCipher, actor: Actor, event: HisEvent, now: datetime) -> Answer:
+    """``post_event`` for an event its caller has checked already (the API: one check)."""
     return retrying(db, lambda session: process(session, cipher, actor, event, now))
 
 
@@ -342,6 +347,22 @@ def answer_body(
     }
 
 
+class SideRows:
+    """The side records of a batch's events, gathered to be inserted one statement per table
+    (issue 22 item 1; SQLite's driver would otherwise get them one by one from the flush)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[Any, list[dict[str, Any]]] = {}
+
+    def add(self, model: Any, values: dict[str, Any]) -> None:
+        self.rows.setdefault(model, []).append(values)
+
+    def write(self, session: Session) -> None:
+        for model, rows in self.rows.items():
+            session.execute(plain_insert(model), rows, execution_options={"render_nulls": True})
+        self.rows.clear()
+
+
 def side_records(
     session: Session,
     pregnancy: Pregnancy,
@@ -350,88 +371,90 @@ def side_records(
     now: datetime,
     *,
     scored: Mapping[str, Any] | None = None,
+    codes: Mapping[str, icd10.CodeInfo] | None = None,
+    rows: SideRows | None = None,
 ) -> list[dict[str, str]]:
     """The readable history beside the facts: diagnoses (with their WHO code), datings,
     responses (with their ``scored`` score when the caller has it), tag log. Returns the
     warnings for the answer (an ICD-10 code no WHO code is known for: kept as received, never
-    refused; the parse's own, about her ID number)."""
+    refused; the parse's own, about her ID number). ``codes``: the codes' descriptions when the
+    caller read them already (a batch reads its diagnoses' codes in one query); ``rows``: where
+    a batch gathers the records of its events, to insert them one statement per table."""
     data = event.data
+
+    def put(model: Any, **values: Any) -> None:
+        if rows is None:
+            session.add(model(**values))
+        else:
+            rows.add(model, values)
+
     common = {"hospital_id": pregnancy.hospital_id, "pregnancy_id": pregnancy.id}
     warnings: list[dict[str, str]] = list(event.warnings)
 
     def add_diagnosis(code: str, name: str | None) -> None:
-        info = icd10.describe(session, pregnancy.hospital_id, code)
+        known = codes.get(code) if codes else None
+        info = known or icd10.describe(session, pregnancy.hospital_id, code)
         warning = icd10.warning_for(info)
         if warning is not None:
             warnings.append(warning)
-        session.add(
-            Diagnosis(
-                **common,
-                code=code,
-                name=name or info.name,
-                who_code=info.who_code,
-                added_at=event.occurred_at,
-                removed_at=None,
-                event_row_id=event_row_id,
-            )
+        put(
+            Diagnosis,
+            **common,
+            code=code,
+            name=name or info.name,
+            who_code=info.who_code,
+            added_at=event.occurred_at,
+            removed_at=None,
+            event_row_id=event_row_id,
         )
 
     if event.type == "diagnosis.added":
         add_diagnosis(data["code"], data.get("name"))
-    elif event.type == "diagnosis.removed":
-        for row in session.scalars(
-            select(Diagnosis).where(
+    elif event.type == "diagnosis.removed":  # one statement, no read first (issue 22 item 3)
+        if rows is not None:
+            rows.write(session)  # a diagnosis an earlier event of the batch added ends too
+        session.execute(
+            update(Diagnosis)
+            .where(
                 Diagnosis.pregnancy_id == pregnancy.id,
                 Diagnosis.code == data["code"],
                 Diagnosis.removed_at.is_(None),
             )
-        ):
-            row.removed_at = event.occurred_at
+            .values(removed_at=event.occurred_at)
+            .execution_options(synchronize_session=False)
+        )
     elif event.type == "questionnaire.submitted":
-        session.add(
-            QuestionnaireResponse(
-                **common,
-                form=data["form"],
-                answers=data.get("answers") or {},
-                submitted_at=event.occurred_at,
-                event_row_id=event_row_id,
-                **({"score": dict(scored)} if scored is not None else {}),  # never a JSON null
-            )
+        put(
+            QuestionnaireResponse,
+            **common,
+            form=data["form"],
+            answers=data.get("answers") or {},
+            submitted_at=event.occurred_at,
+            event_row_id=event_row_id,
+            **({"score": dict(scored)} if scored is not None else {}),  # never a JSON null
         )
     elif event.type in ("tag.added", "tag.removed"):
-        session.add(
-            TagLog(
-                **common,
-                tag=data["tag"],
-                operation="add" if event.type == "tag.added" else "remove",
-                by=f"event {event.id}",
-                why=f"posted by the HIS ({event.type})",
-                dedupe_key=None,
-                at=event.occurred_at,
-            )
+        put(
+            TagLog,
+            **common,
+            tag=data["tag"],
+            operation="add" if event.type == "tag.added" else "remove",
+            by=f"event {event.id}",
+            why=f"posted by the HIS ({event.type})",
+            dedupe_key=None,
+            at=event.occurred_at,
         )
+    dated = {"recorded_at": now, "event_row_id": event_row_id}
     if event.type == "dating.ultrasound":
-        _dating(session, common=common, method="ultrasound", data=data, event_row_id=event_row_id, now=now)
+        put(DatingRecord, **common, method="ultrasound", data=data, **dated)
     elif event.type in ("patient.registered", "patient.updated"):
         for method in ("lmp", "ultrasound", "ivf", "edd"):
             if method in data:
                 keep = {k: data[k] for k in (method, "cycle_length") if k in data}
-                _dating(session, common=common, method=method, data=keep, event_row_id=event_row_id, now=now)
+                put(DatingRecord, **common, method=method, data=keep, **dated)
         for diagnosis in data.get("diagnoses", ()):
             add_diagnosis(diagnosis["code"], diagnosis.get("name"))
     return warnings
-
-
-def _dating(
-    session: Session,
-    *,
-    common: dict[str, str],
-    method: str,
-    data: dict[str, Any],
-    event_row_id: int,
-    now: datetime,
-) -> None:
-    session.add(DatingRecord(**common, method=method, data=data, recorded_at=now, event_row_id=event_row_id))
 
 
 def status_of(error: CarepathError) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -253,6 +254,22 @@ def describe(session: Session, hospital_id: str, code: str) -> CodeInfo:
     if row is not None:
         return CodeInfo(code, row.who_code, row.name, True)
     return CodeInfo(code, icd10.who_code(code), None, False)
+
+
+def describe_many(session: Session, hospital_id: str, codes: Iterable[str]) -> dict[str, CodeInfo]:
+    """``describe`` for several codes in one query (a batch's diagnoses, issue 22 item 1)."""
+    wanted = set(codes)
+    if not wanted:
+        return {}
+    own = {
+        row.code: CodeInfo(row.code, row.who_code, row.name, True)
+        for row in session.execute(
+            select(Icd10Code.code, Icd10Code.who_code, Icd10Code.name).where(
+                Icd10Code.hospital_id == hospital_id, Icd10Code.code.in_(wanted)
+            )
+        )
+    }
+    return {code: own.get(code) or CodeInfo(code, icd10.who_code(code), None, False) for code in wanted}
 
 
 def warning_for(info: CodeInfo) -> dict[str, str] | None:
