@@ -88,7 +88,16 @@ class WorkerProcess:
         self.process.wait(timeout=60)
 
     def close(self) -> None:
-        self.kill(signal.SIGQUIT)  # a cold shutdown: its pages are done, nothing waits
+        # a cold shutdown: its pages are done, nothing waits. A worker blocked inside a database
+        # call (SQLite's busy wait) handles the signal only when the call returns: killed then,
+        # since the test is over and the process must not outlive it
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGQUIT)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=60)
         assert self.process.stdout is not None
         self.process.stdout.close()
         self._log.close()
