@@ -291,7 +291,8 @@ def _channels_file(folder: Path, base_url: str) -> Path:
 def _table(results: list[Result], limit: float) -> str:
     lines = [
         "| fault | messages | what was done | max stage lag | oldest in flight | "
-        f"alert (>{limit:.0f} s or 503) | drained, lag < 2 min after | lost | duplicated | failed/outcome-unknown | load average |",
+        f"alert (>{limit:.0f} s or 503) | drained, lag < 2 min after | lost | duplicated | "
+        "failed/outcome-unknown | load average |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
