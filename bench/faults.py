@@ -3,7 +3,9 @@
 2 workers, an active and a standby scheduler), sends the day's messages to the fake WeChat, and
 injects four faults in turn while the pipeline is busy:
 
-1. ``worker``: SIGKILL a worker mid-page (then ``scripts/cluster start`` brings it back);
+1. ``worker``: SIGKILL a worker mid-page — once the phase's sweep is done and messages are in
+   flight, so that the page killed is a dispatch batch (a killed sweep page only rolls back);
+   then ``scripts/cluster start`` brings it back;
 2. ``broker``: stop the cluster's own RabbitMQ node, wait ``--broker-down`` s, start it again
    (``scripts/cluster broker-stop`` / ``broker-start``; the machine's node is never touched);
 3. ``database``: terminate the cluster's own PostgreSQL connections, chosen by their
@@ -15,10 +17,10 @@ injects four faults in turn while the pipeline is busy:
 
 **The seed** is the day's (``bench/day_seed.py``) in the cluster's own database
 ``carepath_cluster_faults`` (dropped at the start and by ``scripts/cluster drop`` at the end):
-one woman in five due with one WeChat reminder. Before each later fault another fifth is made
-due the same way (``_make_due``), so each fault meets a busy pipeline: its own women to wake
-and its own messages to send. The fault is injected once the fake has received a tenth of that
-phase's reminders (mid-flow).
+then nothing due while the cluster starts (``_quiet``). Before each fault a fifth of the women
+is made due with one WeChat reminder each (``_make_due``, as the seed does), so each fault
+meets a busy pipeline: its own women to wake and its own messages to send. The fault is
+injected once the fake has received a tenth of that phase's reminders (mid-flow).
 
 **After each fault** it waits until the phase is drained (nothing due to wake, nothing due to
 send, nothing in flight), polling ``/healthz/pipeline`` every second: the largest stage lag
@@ -157,6 +159,16 @@ def _make_due(engine: Any, phase: int) -> int:
         )
 
 
+def _quiet(engine: Any) -> None:
+    """Nothing due when the cluster starts: each phase makes its own fifth due (``_make_due``),
+    so that its lag is the fault's and the backlog's, not the time the seed and start took."""
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM outbox WHERE dedupe_key LIKE 'day-%'"))
+        conn.execute(
+            text("UPDATE pregnancies SET next_wakeup = now() + interval '2 days' WHERE next_wakeup <= now()")
+        )
+
+
 def _backlog(engine: Any) -> tuple[tuple[int, int, int], float]:
     """(pregnancies due to wake, messages due to send, messages in flight) now, and the age of
     the oldest row in flight (which ``/healthz/pipeline``'s stage lags do not count)."""
@@ -231,18 +243,19 @@ def _phase(  # noqa: PLR0917 - the run's parts
     fault: str, phase: int, cluster: Cluster, engine: Any, fake: FakeProviders, args: argparse.Namespace
 ) -> Result:
     before = _delivered_count(fake)
-    if phase == 0:
-        with engine.connect() as conn:
-            messages = int(
-                conn.execute(text("SELECT count(*) FROM outbox WHERE dedupe_key LIKE 'day-%'")).scalar_one()
-            )
-    else:
-        messages = _make_due(engine, phase)
+    messages = _make_due(engine, phase)
     deadline = time.monotonic() + 600
     while _delivered_count(fake) - before < max(messages // 10, 1):  # mid-flow
         if time.monotonic() > deadline:
             raise TimeoutError(f"{fault}: the phase's messages never started to flow")
         time.sleep(0.1)
+    while fault == "worker":  # kill a dispatching worker: the sweep done, messages in flight
+        backlog, _ = _backlog(engine)
+        if backlog[0] == 0 and backlog[2] > 0:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError("worker: no dispatch page in flight after the sweep")
+        time.sleep(0.05)
     injected = time.monotonic()
     detail = _inject(fault, cluster, engine, args.broker_down)
     max_lag, max_in_flight, alert, recovered = 0.0, 0.0, False, None
@@ -349,6 +362,7 @@ def main() -> None:
         try:
             seeded = seed(f"{url}?application_name=carepath-faults-seed", {**config}, args.pregnancies)
             print(f"seeded {seeded.women:,} pregnancies ({seeded.due:,} due, {seeded.messages:,} messages)")
+            _quiet(engine)
             cluster.run("start")
             for phase, fault in enumerate(FAULTS):
                 if args.only and fault not in args.only:
