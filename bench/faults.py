@@ -11,7 +11,8 @@ injects four faults in turn while the pipeline is busy:
 3. ``database``: terminate the cluster's own PostgreSQL connections, chosen by their
    ``application_name`` and database (never another user's: the server is shared);
 4. ``scheduler``: SIGKILL the active scheduler (the one whose pid the ``enqueue`` heartbeat
-   names); the standby takes over.
+   names); the standby takes over;
+5. ``none``: no fault, the baseline: the lag and the alert that the phase's backlog alone gives.
 
     .venv/bin/python bench/faults.py [--pregnancies 20000] [--broker-down 20] [--limit 30]
 
@@ -70,7 +71,7 @@ DB = "carepath_cluster_faults"  # scripts/cluster drops only names starting care
 APP_NAME = "carepath-cluster-faults"  # the cluster's connections; the only ones terminated
 PORTS = {"CLUSTER_API_PORT": "8110", "CLUSTER_AMQP_PORT": "5692", "CLUSTER_DIST_PORT": "25692"}
 CLUSTER_DIR = ROOT / "instance" / "faults"
-FAULTS = ("worker", "broker", "database", "scheduler")
+FAULTS = ("worker", "broker", "database", "scheduler", "none")  # "none": the baseline, no fault
 RECOVERED_LAG = 120.0  # "the lag back under 2 minutes"
 TEMPLATES = {
     "checkup-reminder": "TPL-checkup",
@@ -230,6 +231,8 @@ def _inject(fault: str, cluster: Cluster, engine: Any, broker_down: float) -> st
                 {"name": APP_NAME, "db": DB},
             ).scalar_one()
         return f"{killed} connections named {APP_NAME} terminated"
+    if fault == "none":
+        return "no fault: the baseline (the backlog alone)"
     with engine.connect() as conn:  # the scheduler: the active one beats ``enqueue``
         holder = str(
             conn.execute(text("SELECT holder FROM pipeline_heartbeats WHERE job = 'enqueue'")).scalar_one()
