@@ -172,14 +172,28 @@ def _dispatcher(url: str, base_url: str, sweep_done: Any, reports: Any) -> None:
 
 def _fake_provider(conn: Any) -> None:
     """The fake WeChat until told to stop; then what it received, by client_msg_id."""
-    with FakeProviders(wechat_accounts={OA_APPID: "wx-secret"}) as fake:
+    # as WeChat does, a repeated client_msg_id within its window is answered but not delivered
+    # again: the delivery guarantee's retry of an unknown outcome (docs/delivery.md)
+    with FakeProviders(wechat_accounts={OA_APPID: "wx-secret"}, client_msg_id_window=600.0) as fake:
         conn.send(fake.base_url)
         conn.recv()
-        received = Counter(
+        calls = Counter(
+            str(r.payload.get("client_msg_id") or r.payload.get("touser"))
+            for r in fake.requests
+            if r.route == "wechat.template"
+        )
+        delivered = Counter(
             str(r.payload.get("client_msg_id") or r.payload.get("touser"))
             for r in fake.delivered("wechat.template")
         )
-        conn.send((sum(received.values()), len(received), sum(1 for n in received.values() if n > 1)))
+        conn.send(
+            (
+                sum(calls.values()),
+                len(delivered),
+                sum(1 for n in calls.values() if n > 1),
+                sum(1 for n in delivered.values() if n > 1),
+            )
+        )
 
 
 # --- the HIS ------------------------------------------------------------------------------------
@@ -371,7 +385,7 @@ def day(args: argparse.Namespace, url: str, config: dict[str, str], seeded: Seed
     server.terminate()
     server.wait(timeout=30)
     parent.send("stop")
-    received, distinct, repeated = parent.recv()
+    received, distinct, called_again, repeated = parent.recv()
     provider.join(timeout=30)
 
     engine = create_engine(url)
@@ -433,8 +447,10 @@ def day(args: argparse.Namespace, url: str, config: dict[str, str], seeded: Seed
     print(f"  pregnancies still due to wake after the day: {asleep}")
     lost = max(sent_rows - distinct, 0) + still_due
     print(
-        f"  at the fake WeChat: {received:,} template messages received, {distinct:,} different; "
-        f"lost {lost} (recorded sent {sent_rows:,}), duplicated {repeated}"
+        f"  at the fake WeChat: {received:,} template calls, {distinct:,} messages delivered; "
+        f"lost {lost} (recorded sent {sent_rows:,}), delivered twice {repeated}; "
+        f"calls repeated with the same client_msg_id {called_again} (retries of an unknown outcome, "
+        f"dropped as WeChat drops them)"
     )
 
 
@@ -455,6 +471,12 @@ def main() -> None:
         action="store_true",
         help="skip the figures measured apart after the day (HIS events, matcher, cohort, dispatcher)",
     )
+    parser.add_argument(
+        "--log-slow",
+        type=int,
+        metavar="MS",
+        help="log this run's statements slower than MS to the server's log (this database only)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database (drop it by hand)")
     parser.add_argument(
         "--database",
@@ -468,6 +490,8 @@ def main() -> None:
     admin = create_engine(args.database, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f"CREATE DATABASE {name}"))
+        if args.log_slow is not None:  # the run's own database: no other user's statements logged
+            conn.execute(text(f"ALTER DATABASE {name} SET log_min_duration_statement = {int(args.log_slow)}"))
     url = args.database.rsplit("/", 1)[0] + f"/{name}"
     config = {
         "CAREPATH_DATABASE_URL": url,
