@@ -245,12 +245,14 @@ class Pregnancy(Base):
     edd: Mapped[date | None] = mapped_column(Date)
     last_occurred_at: Mapped[datetime | None]  # latest external event applied
     evaluated_at: Mapped[datetime | None]
-    next_wakeup: Mapped[datetime | None] = mapped_column(UTC, index=True)
+    next_wakeup: Mapped[datetime | None] = mapped_column(UTC)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     __table_args__ = (
         UniqueConstraint("hospital_id", "his_pregnancy_id"),
         Index("ix_pregnancies_edd", "hospital_id", "edd"),
+        # the sweep's page in the index's order: women due at one moment are not sorted (0033)
+        Index("ix_pregnancies_next_wakeup", "next_wakeup", "id"),
     )
 
 
@@ -388,7 +390,8 @@ class OutboxRow(Base):
     # --- approval (0011): the SHA-256 of the content item's (else the form's) text as sent ---
     content_version: Mapped[str | None] = mapped_column(String(64))
     __table_args__ = (
-        Index("ix_outbox_status_due", "status", "due_at"),
+        # the dispatcher's batch in the index's order (0033)
+        Index("ix_outbox_status_due", "status", "due_at", "id"),
         # A provider callback names the message by its id: found within one hospital's channel.
         Index("ix_outbox_provider_message", "hospital_id", "channel", "provider_message_id"),
     )
