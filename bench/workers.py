@@ -17,18 +17,18 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sqlalchemy import create_engine, func, select, text
+from delivery import bench_schema  # a schema of the run's own, as the dispatcher's bench makes it
+from sqlalchemy import func, select
 
 from carepath.store import tenants
 from carepath.store.crypto import FieldCipher
-from carepath.store.db import Database, upgrade
+from carepath.store.db import Database
 from carepath.store.models import OutboxRow
 from carepath.workers.queue import TASKS, Enqueuer, make_celery, queue_name
 from tests.conftest import FIELD_KEYS, LOOKUP_KEY
@@ -39,24 +39,6 @@ from tests.workers.conftest import WorkerProcess
 NOW = datetime(2026, 7, 10, 7, 0, tzinfo=UTC)  # 15:00 in Shanghai, inside the send window
 PG_URL = os.environ.get("CAREPATH_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BROKER = os.environ.get("CAREPATH_BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
-
-
-@contextmanager
-def bench_schema(url: str) -> Iterator[str]:
-    """A schema of this run's own on ``url``: created, migrated, and dropped at the end."""
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    separator = "&" if "?" in url else "?"
-    try:
-        scoped = f"{url}{separator}options=-csearch_path%3D{schema}"
-        upgrade(scoped)
-        yield scoped
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 def cpu_seconds(pid: int) -> float:
