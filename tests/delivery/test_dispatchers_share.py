@@ -86,5 +86,9 @@ def test_two_dispatcher_processes_send_every_row_once(db: Any, cipher: Any, data
     assert set(delivered) == {f"o-{n}" for n in range(COUNT)}
     assert len(copies) == COUNT and set(copies.values()) == {1}  # one inbox copy each
     assert sum(sent for _, sent in reports) == COUNT
-    assert all(claimed > 0 for claimed, _ in reports), reports  # the work was shared
+    if not database_url.startswith("sqlite"):
+        # the work was shared: SKIP LOCKED lets both claim at once. SQLite serialises the claims
+        # (BEGIN IMMEDIATE), so on a busy machine one process may drain all 300 before the other's
+        # first claim (seen once in CI): there only the counts above are the guarantee
+        assert all(claimed > 0 for claimed, _ in reports), reports
     assert not errors
