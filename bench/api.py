@@ -286,6 +286,44 @@ def profile_batch(config: dict[str, str], key: dict[str, str], size: int = 1000,
     pstats.Stats(profiler).sort_stats("tottime").print_stats(rows)
 
 
+def profile_single(config: dict[str, str], key: dict[str, str], count: int = 500, rows: int = 30) -> None:
+    """``count`` single events in-process (the app gunicorn runs, through Flask's test client,
+    signatures included) under cProfile: the application's own CPU per event and where it goes."""
+    os.environ.update(config)
+    app = create_app()
+    client = app.test_client()
+
+    def post(n: int) -> None:
+        body = json.dumps(event(n), ensure_ascii=False).encode("utf-8")
+        headers = sign(
+            key["secret"], "POST", "/api/v1/events", timestamp=str(int(time.time())),
+            key_id=key["key_id"], body=body,
+        )  # fmt: skip
+        headers["Content-Type"] = "application/json"
+        response = client.post("/api/v1/events", data=body, headers=headers)
+        assert response.status_code == 201, response.get_data(as_text=True)
+
+    for n in range(10**6, 10**6 + 20):
+        post(n)  # warm: the key, the library and the settings
+    started, cpu = time.perf_counter(), time.process_time()
+    for n in range(count):
+        post(n)
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for n in range(count, 2 * count):
+        post(n)
+    profiler.disable()
+    app.extensions["carepath.db"].dispose()
+    print(
+        f"{count} single events in-process: {1000 * cpu / count:.2f} ms of this process's CPU an event, "
+        f"{1000 * wall / count:.2f} ms wall (PostgreSQL's share is the difference); the profile of the next {count}:"
+    )
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats("carepath", rows)
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(rows)
+    profiler.dump_stats(os.environ.get("CAREPATH_BENCH_PROFILE", "/tmp/carepath-single-events.prof"))
+
+
 def _apart(statement: str) -> bool:
     """The nonce claim, the audit row, the transaction's own statements: counted apart."""
     if statement.split(" ", 1)[0] in ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE"):
@@ -334,6 +372,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="the open-loop rate (events/s)")
     parser.add_argument("--only-statements", action="store_true", help="count statements, no server")
     parser.add_argument("--profile-batch", action="store_true", help="profile a batch in-process, no server")
+    parser.add_argument("--profile-single", action="store_true", help="profile single events in-process, no server")
     args = parser.parse_args()
 
     schema = f"bench_{uuid.uuid4().hex[:8]}"
@@ -352,7 +391,9 @@ def main() -> None:
         statements_per_event(config, key)
         if args.profile_batch:
             profile_batch(config, key)
-        if args.only_statements or args.profile_batch:
+        if args.profile_single:
+            profile_single(config, key)
+        if args.only_statements or args.profile_batch or args.profile_single:
             return
         port = free_port()
         server = subprocess.Popen(
