@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from carepath.engine.matchers import MATCHER_KINDS, Matcher, matcher_for
-from carepath.engine.spec import At, Every, OnEnrolled, OnEvent, Pathway, Rule
+from carepath.engine.spec import At, Compare, Every, OnEnrolled, OnEvent, Pathway, Rule, walk
 from carepath.engine.timing import Anchors, SendWindow, Timetable, timetable
 from carepath.engine.wakeups import Boundaries, boundaries
 from carepath.errors import EvaluationError
@@ -35,6 +35,9 @@ class Loaded:
     rule_order: Mapping[str, int]
     calendar_exit: bool  # the exit names a fact the calendar moves
     calendar_entry: bool  # the audience or the exit does
+    #: The audience or the exit has an ``event`` condition: its answer may differ from one step
+    #: of a chain to the next with her facts unchanged, so it is never kept within one evaluation.
+    entry_reads_event: bool
     on_enrolled: tuple[Rule, ...]
     on_event: Mapping[str, tuple[Rule, ...]]  # event type -> its rules, in declaration order
 
@@ -55,6 +58,11 @@ class Loaded:
             rule_order=MappingProxyType({rule.id: i for i, rule in enumerate(pathway.rules)}),
             calendar_exit=bool(exit_bounds),
             calendar_entry=bool(audience_bounds) or bool(exit_bounds),
+            entry_reads_event=any(
+                isinstance(node, Compare) and node.fact == "event"
+                for condition in (pathway.audience, pathway.exit)
+                for node in walk(condition)
+            ),
             on_enrolled=tuple(r for r in pathway.rules if isinstance(r.trigger, OnEnrolled)),
             on_event=MappingProxyType({kind: tuple(rules) for kind, rules in on_event.items()}),
         )

@@ -80,6 +80,11 @@ __all__ = [
 ]
 
 
+#: What keeps the audiences and exits found false within one evaluation (a test swaps in one
+#: that keeps nothing, to show the keeping changes no outcome).
+_kept_checks: type[dict[str, Facts]] = dict
+
+
 @dataclass
 class _Step:
     """One trigger in a chain: the external trigger (depth 0) or an internal event."""
@@ -137,6 +142,12 @@ class _Run:
         self._seen: set[str] | None = None
         self._view: tuple[Facts, dict[str, Any]] | None = None
         self._dates: dict[str, date | None] | None = None
+        # Audiences (by pathway) and exits (by enrolment) found not to hold, with the facts they
+        # were checked against: later steps of the chain with the same facts object skip them.
+        # Exact: without an ``event`` condition (``entry_reads_event``) they read only her facts
+        # and today, and her facts are replaced, never changed in place.
+        self._no_audience: dict[str, Facts] = _kept_checks()
+        self._no_exit: dict[str, Facts] = _kept_checks()
         self.repeat = False
 
     # --- the chain ---
@@ -250,11 +261,16 @@ class _Run:
 
     def _exits(self, snap: Mapping[str, Any], step: _Step) -> None:
         only_time = self._only_time_moved(step)
+        facts, no_exit = self.facts, self._no_exit
         for enrolment, loaded in self._active_by_pathway():
             if only_time and not loaded.calendar_exit:
                 continue
+            if no_exit.get(enrolment.id) is facts:
+                continue  # checked at an earlier step of this chain, against these very facts
             if loaded.matcher.exit(snap):
                 self._end(enrolment, "exit condition met", step)
+            elif not loaded.entry_reads_event:
+                no_exit[enrolment.id] = facts
 
     def _end(self, enrolment: Enrolment, reason: str, step: _Step, *, by_staff: bool = False) -> None:
         ended = replace(enrolment, ended_at=self.now, reason=reason, ended_by_staff=by_staff)
@@ -278,13 +294,19 @@ class _Run:
             self._seen = {e.pathway_id for e in self.enrolments}
         seen = self._seen
         only_time = self._only_time_moved(step)
+        facts, no_audience = self.facts, self._no_audience
         for loaded in self.library.ordered():
-            if loaded.pathway.id in seen:
+            pathway_id = loaded.pathway.id
+            if pathway_id in seen:
                 continue  # audiences enrol once per pregnancy; `enroll` actions may re-enrol
             if only_time and not loaded.calendar_entry:
                 continue
+            if no_audience.get(pathway_id) is facts:
+                continue  # not for her at an earlier step of this chain, with these very facts
             if loaded.matcher.audience(snap) and not loaded.matcher.exit(snap):
                 self._enrol(loaded.pathway, step, "audience")
+            elif not loaded.entry_reads_event:
+                no_audience[pathway_id] = facts
 
     def _enrol(self, pathway: Pathway, step: _Step, cause: str, *, manual: bool = False) -> Enrolment:
         number = sum(1 for e in self.enrolments if e.pathway_id == pathway.id) + 1
