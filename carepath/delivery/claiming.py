@@ -144,9 +144,12 @@ def claim(
     cipher: FieldCipher,
     settings: DispatchSettings,
     report: DispatchReport,
+    claimant: str | None = None,
 ) -> tuple[int, list[Job]]:
     """Claim up to ``batch`` due rows, decide each, file the inbox copies and mark what goes out
-    externally in flight; commits, and returns how many rows were claimed and the calls to make."""
+    externally in flight; commits, and returns how many rows were claimed and the calls to make.
+    ``claimant``: the worker task claiming them, written on the rows put in flight (a task
+    delivered again after its worker died recovers its own rows: ``recover_in_flight``)."""
     jobs: list[Job] = []
     with db.transaction() as session:
         rows = outbox_batch.rows_of(session.execute(_claimable(now, db.engine.dialect.name, batch)))
@@ -238,6 +241,7 @@ def claim(
                 params=MappingProxyType(_params(decision.channel, item.summary, item.link or "")),
                 title=item.title,
             )
+            row.claimed_by = claimant  # in flight (set by _decide_rows): whose call this is
             jobs.append(Job(row.id, row.hospital_id, decision.channel, now, message))
         outbox_batch.write(session, rows)
     return len(rows), jobs

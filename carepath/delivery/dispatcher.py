@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from time import perf_counter
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from carepath.channels.base import ChannelError, Receipt, before_the_call
@@ -124,9 +124,11 @@ def dispatch_once(
     rng: random.Random | None = None,
     max_rounds: int = 10_000,
     concurrency: int = 8,
+    claimant: str | None = None,
 ) -> DispatchReport:
     """Deliver everything that can go out at ``now`` (see the module docstring): rounds of
-    ``batch`` rows, each round's provider calls ``concurrency`` at a time."""
+    ``batch`` rows, each round's provider calls ``concurrency`` at a time. ``claimant``: the
+    worker task doing it, written on the rows it puts in flight (``recover_in_flight``)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     if concurrency < 1 or batch < 1:
@@ -135,7 +137,9 @@ def dispatch_once(
     approvals.recheck_held(db, now, _drafts_allowed)  # what was approved since it was held
     pool = ThreadPoolExecutor(concurrency, thread_name_prefix="dispatch") if concurrency > 1 else None
     try:
-        return _rounds(db, now, channels_for_hospital, batch, cipher, settings, rng, max_rounds, pool)
+        return _rounds(
+            db, now, channels_for_hospital, batch, cipher, settings, rng, max_rounds, pool, claimant
+        )
     finally:
         if pool is not None:
             pool.shutdown()
@@ -155,6 +159,7 @@ def _rounds(  # noqa: PLR0917 - dispatch_once's arguments, passed on
     rng: random.Random,
     max_rounds: int,
     pool: ThreadPoolExecutor | None,
+    claimant: str | None,
 ) -> DispatchReport:
     report = DispatchReport()
 
@@ -184,6 +189,7 @@ def _rounds(  # noqa: PLR0917 - dispatch_once's arguments, passed on
                 cipher=cipher,
                 settings=settings,
                 report=report,
+                claimant=claimant,
             )
         except BaseException:
             if sending is not None:  # its outcomes are known: record them before giving up
@@ -208,19 +214,25 @@ def recover_in_flight(
     *,
     settings: DispatchSettings = DEFAULT_SETTINGS,
     stale_after: timedelta | None = None,
+    claimant: str | None = None,
 ) -> DispatchReport:
     """Rows left ``in_flight`` longer than ``stale_after`` lost their dispatcher between the
     call and its record: the provider may or may not have the message. A WeChat template row
     still inside ``dedupe_window`` of that call becomes due again (the next round repeats the
     call with the same ``client_msg_id``, which WeChat drops if the first arrived); any other
     becomes ``failed`` with reason ``outcome-unknown`` for staff — never re-sent blindly.
-    ``stale_after`` 0 is right at the start of the only dispatcher."""
+    ``stale_after`` 0 is right at the start of the only dispatcher.
+
+    ``claimant``: a worker task delivered again after its worker died (acks late: the broker
+    puts it back only once that worker's connection is gone) recovers the rows it put in flight
+    itself, whatever their age — at once, not ``stale_after`` later. A first delivery finds none."""
     stale = settings.stale_after if stale_after is None else stale_after
     report = DispatchReport()
     with db.transaction() as session:
-        statement = select(OutboxRow).where(
-            OutboxRow.status == IN_FLIGHT, OutboxRow.in_flight_at <= now - stale
-        )
+        lost = OutboxRow.in_flight_at <= now - stale
+        if claimant is not None:
+            lost = or_(lost, OutboxRow.claimed_by == claimant)
+        statement = select(OutboxRow).where(OutboxRow.status == IN_FLIGHT, lost)
         if db.engine.dialect.name == "postgresql":
             statement = statement.with_for_update(skip_locked=True)
         for row in session.scalars(statement):

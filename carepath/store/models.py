@@ -373,6 +373,7 @@ class OutboxRow(Base):
     # --- delivery (0002) ---
     channel: Mapped[str | None] = mapped_column(String(40))  # the channel of the last attempt
     in_flight_at: Mapped[datetime | None]  # the provider call of the current attempt began
+    claimed_by: Mapped[str | None] = mapped_column(String(64))  # the worker task that put it in flight
     provider_message_id: Mapped[str | None] = mapped_column(String(128))
     sent_at: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime | None]  # not before (backoff, window, cap, quota)

@@ -60,6 +60,7 @@ class BatchRow:
     updated_at: datetime
     channel: str | None
     in_flight_at: datetime | None
+    claimed_by: str | None  # written by the claim, never read back
     provider_message_id: str | None
     sent_at: datetime | None
     next_attempt_at: datetime | None

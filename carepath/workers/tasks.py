@@ -6,8 +6,10 @@ to a Celery app as the tasks ``queue.py`` names. Each finished page leaves a hea
 database (``store.heartbeats``), so ``/healthz/pipeline`` in any process sees that the workers
 are working, and by which process.
 
-A dispatch batch first recovers the rows a dead worker left in flight (``stale_after``: a
-row in flight longer than any provider call can take has lost its worker). A WeChat template
+A dispatch batch first recovers the rows a dead worker left in flight: its own, when it is the
+task of a worker that died and the broker delivered it again (the rows carry the task id that
+put them in flight: recovered at once), and any row in flight longer than ``stale_after`` (longer
+than any provider call can take: it has lost its worker). A WeChat template
 row among them is sent again with the same ``client_msg_id``, which WeChat drops if the first
 call arrived; any other becomes ``failed``/``outcome-unknown`` for staff (docs/delivery.md,
 "Delivery guarantee"): a killed worker never makes her receive a message twice.
@@ -57,11 +59,13 @@ class Work:
         heartbeats.beat(self.db, "sweep", self.now(), len(woken), self.holder)
         return woken
 
-    def dispatch_batch(self, size: int) -> DispatchReport:
+    def dispatch_batch(self, size: int, claimant: str | None = None) -> DispatchReport:
         """Recover what a dead worker left in flight, then claim, send and record up to ``size``
-        due messages (one round of ``dispatch_once``)."""
+        due messages (one round of ``dispatch_once``). ``claimant``: the task's id (see the module)."""
         now = self.now()
-        recovered = recover_in_flight(self.db, now, settings=self.settings, stale_after=self.stale_after)
+        recovered = recover_in_flight(
+            self.db, now, settings=self.settings, stale_after=self.stale_after, claimant=claimant
+        )
         report = dispatch_once(
             self.db,
             now,
@@ -71,6 +75,7 @@ class Work:
             settings=self.settings,
             max_rounds=1,
             concurrency=self.concurrency,
+            claimant=claimant,
         )
         report.add(recovered)
         heartbeats.beat(self.db, "dispatch", self.now(), report.sent, self.holder)
@@ -86,9 +91,9 @@ def register(celery: Any, work: Work) -> None:
         log.info("sweep page: %d woken (enqueued at %s)", len(woken), enqueued_at)
         return len(woken)
 
-    @celery.task(name=DISPATCH_TASK, ignore_result=True)  # type: ignore[untyped-decorator]
-    def dispatch_batch(size: int = 100, enqueued_at: str | None = None) -> int:
-        report = work.dispatch_batch(size)
+    @celery.task(name=DISPATCH_TASK, ignore_result=True, bind=True)  # type: ignore[untyped-decorator]
+    def dispatch_batch(task: Any, size: int = 100, enqueued_at: str | None = None) -> int:
+        report = work.dispatch_batch(size, claimant=task.request.id)
         log.info(
             "dispatch batch: claimed %d sent %d recovered %d (enqueued at %s)",
             report.claimed,

@@ -382,6 +382,53 @@ def test_crash_between_in_flight_and_sent(db: Any, cipher: Any, fake: FakeProvid
     assert fake.count("wechat.template") == 3  # k-late was called twice, WeChat dropped the repeat
 
 
+def test_a_task_delivered_again_recovers_its_own_rows_at_once_and_no_one_elses(
+    db: Any, cipher: Any, fake: FakeProviders, client: Any
+) -> None:
+    """Cluster mode (workers/tasks.py): the rows carry the task that put them in flight; the task,
+    delivered again after its worker died, recovers them without waiting ``stale_after``, while
+    a live task's fresh rows are left to it."""
+    _, dead = add_pregnancy(db, cipher, 1, openid="o-1")
+    _, alive = add_pregnancy(db, cipher, 2, openid="o-2")
+    add_outbox(db, dead, "k-dead")
+    add_outbox(db, alive, "k-alive")
+    setup = hospital_delivery(fake, client)
+
+    class Crash(BaseException):
+        pass
+
+    class CrashAfterSend:
+        def __init__(self, inner: Channel) -> None:
+            self.inner, self.name, self.external = inner, inner.name, inner.external
+
+        def send(self, message: Message) -> Receipt:
+            self.inner.send(message)
+            raise Crash
+
+    crashing = HospitalDelivery(
+        channels={k: CrashAfterSend(v) for k, v in setup.channels.items()},
+        accounts=setup.accounts,
+        link_base=setup.link_base,
+    )
+    for task in ("task-dead", "task-alive"):  # each claims one row, calls, and dies before its record
+        with pytest.raises(Crash):
+            dispatch_once(db, NOW, lambda h: crashing, batch=1, cipher=cipher, concurrency=1, claimant=task)
+    found = rows(db)
+    assert {k: (r.status, r.claimed_by) for k, r in found.items()} == {
+        "k-dead": ("in_flight", "task-dead"),
+        "k-alive": ("in_flight", "task-alive"),
+    }
+    soon = NOW + timedelta(seconds=5)  # far inside stale_after (2 min)
+    assert recover_in_flight(db, soon, settings=FAST, claimant="task-other").recovered == 0
+    assert recover_in_flight(db, soon, settings=FAST, claimant="task-dead").recovered == 1
+    dispatch_once(db, soon, lambda h: setup, cipher=cipher, settings=FAST, claimant="task-dead")
+    found = rows(db)
+    assert found["k-dead"].status == "sent"  # repeated with its client_msg_id: WeChat dropped it
+    assert found["k-alive"].status == "in_flight"  # still the live task's
+    assert delivered_keys(fake) == {"1": 1, "2": 1}  # each reached her once
+    assert fake.count("wechat.template") == 3
+
+
 def test_an_adapter_bug_is_an_unknown_outcome_not_a_fallback(
     db: Any, cipher: Any, fake: FakeProviders, client: Any
 ) -> None:

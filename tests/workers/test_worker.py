@@ -1,7 +1,8 @@
 """``carepath worker`` (issue 22 item 5): real Celery worker processes take sweep pages and
 dispatch batches from the machine's RabbitMQ (queues of the test's own) and work on the test's
 database, both backends. A worker SIGKILLed mid-page has its task redelivered to the next
-worker, which finishes the page: counted at the fake WeChat, 0 lost and 0 duplicated.
+worker, which recovers the page's rows at once (they carry the task's id; its ``stale_after`` is
+an hour) and finishes it: counted at the fake WeChat, 0 lost and 0 duplicated.
 Times appear only as timeouts."""
 
 from __future__ import annotations
@@ -91,7 +92,9 @@ def test_a_worker_killed_mid_page_loses_and_duplicates_nothing(
             statuses = Counter(session.scalars(select(OutboxRow.status)))
         assert 0 < reached_before < COUNT and statuses == {"in_flight": COUNT}  # killed mid-page
 
-        second = workers(*args)  # RabbitMQ gives it the killed worker's task again
+        # RabbitMQ gives it the killed worker's task again; with stale_after an hour, only the
+        # task's own rows (their claimed_by) let it recover them: at once
+        second = workers(*args, "3600")
         second.ready()
 
         def all_recorded() -> bool:
