@@ -200,6 +200,18 @@ def batches(port: int, key: dict[str, str], concurrency: int, count: int, size: 
     return count * size / (time.perf_counter() - started), errors[0]
 
 
+def post_in_process(client: Any, key: dict[str, str], sent: dict[str, Any]) -> None:
+    """One signed event through Flask's test client (the app gunicorn runs); it must be taken."""
+    body = json.dumps(sent, ensure_ascii=False).encode("utf-8")
+    headers = sign(
+        key["secret"], "POST", "/api/v1/events", timestamp=str(int(time.time())),
+        key_id=key["key_id"], body=body,
+    )  # fmt: skip
+    headers["Content-Type"] = "application/json"
+    response = client.post("/api/v1/events", data=body, headers=headers)
+    assert response.status_code == 201, response.get_data(as_text=True)
+
+
 def statements_per_event(config: dict[str, str], key: dict[str, str], count: int = 200) -> None:
     """Post ``count`` of the bench's events in-process (the app gunicorn runs, through Flask's
     test client) and print the statements each sent, by what they were for."""
@@ -217,15 +229,8 @@ def statements_per_event(config: dict[str, str], key: dict[str, str], count: int
 
     def post(n: int) -> None:
         sent = event(n)
-        body = json.dumps(sent, ensure_ascii=False).encode("utf-8")
         before = len(seen)
-        headers = sign(
-            key["secret"], "POST", "/api/v1/events", timestamp=str(int(time.time())),
-            key_id=key["key_id"], body=body,
-        )  # fmt: skip
-        headers["Content-Type"] = "application/json"
-        response = client.post("/api/v1/events", data=body, headers=headers)
-        assert response.status_code == 201, response.get_data(as_text=True)
+        post_in_process(client, key, sent)
         mine = [s for s in seen[before:] if not _apart(s)]
         by_type.setdefault(sent["type"], []).append(len(mine))
 
@@ -294,14 +299,7 @@ def profile_single(config: dict[str, str], key: dict[str, str], count: int = 500
     client = app.test_client()
 
     def post(n: int) -> None:
-        body = json.dumps(event(n), ensure_ascii=False).encode("utf-8")
-        headers = sign(
-            key["secret"], "POST", "/api/v1/events", timestamp=str(int(time.time())),
-            key_id=key["key_id"], body=body,
-        )  # fmt: skip
-        headers["Content-Type"] = "application/json"
-        response = client.post("/api/v1/events", data=body, headers=headers)
-        assert response.status_code == 201, response.get_data(as_text=True)
+        post_in_process(client, key, event(n))
 
     for n in range(10**6, 10**6 + 20):
         post(n)  # warm: the key, the library and the settings

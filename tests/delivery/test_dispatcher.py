@@ -83,6 +83,28 @@ def hospital_delivery(fake: FakeProviders, client: httpx.Client, **policy: Any) 
     )
 
 
+class Crash(BaseException):
+    """A dispatcher's death right after a provider call, before its outcome is recorded."""
+
+
+class CrashAfterSend:
+    def __init__(self, inner: Channel) -> None:
+        self.inner, self.name, self.external = inner, inner.name, inner.external
+
+    def send(self, message: Message) -> Receipt:
+        self.inner.send(message)
+        raise Crash
+
+
+def crashing_after_send(setup: HospitalDelivery) -> HospitalDelivery:
+    """``setup`` whose every channel dies after its call has gone out."""
+    return HospitalDelivery(
+        channels={k: CrashAfterSend(v) for k, v in setup.channels.items()},
+        accounts=setup.accounts,
+        link_base=setup.link_base,
+    )
+
+
 def rows(db: Any) -> dict[str, OutboxRow]:
     with db.transaction() as session:
         return {row.dedupe_key: row for row in session.scalars(select(OutboxRow))}
@@ -344,23 +366,7 @@ def test_crash_between_in_flight_and_sent(db: Any, cipher: Any, fake: FakeProvid
     add_outbox(db, sms, "k-sms")
     add_outbox(db, late, "k-late")
     setup = hospital_delivery(fake, client)
-
-    class Crash(BaseException):
-        pass
-
-    class CrashAfterSend:
-        def __init__(self, inner: Channel) -> None:
-            self.inner, self.name, self.external = inner, inner.name, inner.external
-
-        def send(self, message: Message) -> Receipt:
-            self.inner.send(message)
-            raise Crash
-
-    crashing = HospitalDelivery(
-        channels={k: CrashAfterSend(v) for k, v in setup.channels.items()},
-        accounts=setup.accounts,
-        link_base=setup.link_base,
-    )
+    crashing = crashing_after_send(setup)
     # One call at a time, so that the first crash comes before the batch's second call.
     with pytest.raises(Crash):
         dispatch_once(db, NOW, lambda h: crashing, batch=2, cipher=cipher, concurrency=1)
@@ -393,23 +399,7 @@ def test_a_task_delivered_again_recovers_its_own_rows_at_once_and_no_one_elses(
     add_outbox(db, dead, "k-dead")
     add_outbox(db, alive, "k-alive")
     setup = hospital_delivery(fake, client)
-
-    class Crash(BaseException):
-        pass
-
-    class CrashAfterSend:
-        def __init__(self, inner: Channel) -> None:
-            self.inner, self.name, self.external = inner, inner.name, inner.external
-
-        def send(self, message: Message) -> Receipt:
-            self.inner.send(message)
-            raise Crash
-
-    crashing = HospitalDelivery(
-        channels={k: CrashAfterSend(v) for k, v in setup.channels.items()},
-        accounts=setup.accounts,
-        link_base=setup.link_base,
-    )
+    crashing = crashing_after_send(setup)
     for task in ("task-dead", "task-alive"):  # each claims one row, calls, and dies before its record
         with pytest.raises(Crash):
             dispatch_once(db, NOW, lambda h: crashing, batch=1, cipher=cipher, concurrency=1, claimant=task)
