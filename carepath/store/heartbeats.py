@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from carepath.store.db import Database
@@ -46,15 +47,20 @@ class PipelineState:
 
 def beat(db: Database, job: str, at: datetime, count: int, holder: str) -> None:
     """Record a finished run of ``job`` at ``at`` (``count``: pregnancies woken, messages sent,
-    tasks escalated) by ``holder`` (host:pid)."""
+    tasks escalated) by ``holder`` (host:pid).
+
+    One upsert: two first beats of a job at once — the scheduler's sweep and dispatch ticks both
+    beating ``enqueue`` at its start, two workers' first pages — must not collide (an UPDATE,
+    then an INSERT when it found no row, made the second one fail on the key)."""
+    dialect = db.engine.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = {"ran_at": at, "count": count, "holder": holder}
     with db.transaction() as session:
-        result = session.execute(
-            update(PipelineHeartbeat)
-            .where(PipelineHeartbeat.job == job)
-            .values(ran_at=at, count=count, holder=holder)
+        session.execute(
+            insert(PipelineHeartbeat)
+            .values(job=job, **values)
+            .on_conflict_do_update(index_elements=[PipelineHeartbeat.job], set_=values)
         )
-        if not getattr(result, "rowcount", 0):  # the job's first run on this database
-            session.add(PipelineHeartbeat(job=job, ran_at=at, count=count, holder=holder))
 
 
 def pipeline(db: Database, now: datetime) -> PipelineState:
