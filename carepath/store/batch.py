@@ -109,7 +109,9 @@ def _lock_in_order(session: Session, cipher: FieldCipher, actor: Actor, chunk: l
 
     Two concurrent batches then wait for each other instead of deadlocking (PostgreSQL would
     find the deadlock only after a second and abort a whole chunk). SQLite's BEGIN IMMEDIATE
-    already runs writers one at a time.
+    already runs writers one at a time. ``FOR NO KEY UPDATE``: no id changes, so a dispatcher's
+    claim filing her inbox copy (its foreign-key check's ``KEY SHARE``) does not wait for the
+    chunk, nor the chunk for the claim.
     """
     his_ids, hashes = _named(cipher, chunk)
     named = owned(select(Patient.id), Patient, actor).where(
@@ -117,7 +119,10 @@ def _lock_in_order(session: Session, cipher: FieldCipher, actor: Actor, chunk: l
     )
     return list(
         session.scalars(
-            select(Pregnancy).where(Pregnancy.patient_id.in_(named)).order_by(Pregnancy.id).with_for_update()
+            select(Pregnancy)
+            .where(Pregnancy.patient_id.in_(named))
+            .order_by(Pregnancy.id)
+            .with_for_update(key_share=True)
         )
     )
 

@@ -118,7 +118,9 @@ def resolve(session: Session, cipher: FieldCipher, actor: Actor, event: HisEvent
     pregnancies = owned(select(Pregnancy), Pregnancy, actor).where(Pregnancy.patient_id == patient.id)
     if event.pregnancy is not None:
         pregnancies = pregnancies.where(Pregnancy.his_pregnancy_id == event.pregnancy)
-    pregnancy = session.scalar(pregnancies.order_by(Pregnancy.number.desc()).limit(1).with_for_update())
+    pregnancy = session.scalar(
+        pregnancies.order_by(Pregnancy.number.desc()).limit(1).with_for_update(key_share=True)
+    )
     if pregnancy is None and registering and event.pregnancy is not None:
         pregnancy = _adopt(session, actor, patient, event.pregnancy)
     if pregnancy is not None and not (
@@ -144,7 +146,12 @@ def _patient_and_pregnancy(
     locked, in one statement; None when either is missing: ``resolve``'s reads then say which.
 
     She is looked up as ``find_patient`` does: by the HIS id when the event has one, else by
-    her ID number's hash (then the HIS id must not name another woman)."""
+    her ID number's hash (then the HIS id must not name another woman).
+
+    Her pregnancy is locked ``FOR NO KEY UPDATE`` (here and in ``resolve``): an event never
+    changes a pregnancy's id, and a plain ``FOR UPDATE`` also conflicts with the ``KEY SHARE``
+    lock that the foreign-key check of every row naming her takes — a dispatcher's claim filing
+    her inbox copy made the event wait, and the event made the claim wait."""
     query = (
         select(Patient, Pregnancy)
         .join(Pregnancy, Pregnancy.patient_id == Patient.id)
@@ -159,7 +166,7 @@ def _patient_and_pregnancy(
     if event.pregnancy is not None:
         query = query.where(Pregnancy.his_pregnancy_id == event.pregnancy)
     row = session.execute(
-        query.order_by(Pregnancy.number.desc()).limit(1).with_for_update(of=Pregnancy)
+        query.order_by(Pregnancy.number.desc()).limit(1).with_for_update(of=Pregnancy, key_share=True)
     ).first()
     if row is None:
         return None
@@ -196,7 +203,7 @@ def _adopt(session: Session, actor: Actor, patient: Patient, his_pregnancy: str)
         )
         .order_by(Pregnancy.number.desc())
         .limit(1)
-        .with_for_update()
+        .with_for_update(key_share=True)
     )
     if ongoing is not None:
         ongoing.his_pregnancy_id = his_pregnancy

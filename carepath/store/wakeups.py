@@ -3,8 +3,12 @@
 The scheduler's sweep calls ``wake_due`` inside the app context. It walks the due pregnancies
 through the ``next_wakeup`` index in batches, keyset-paged on ``(next_wakeup, id)`` so a sweep
 never rereads what it has passed; each batch is one transaction with its rows locked
-(``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so a second sweep skips them; SQLite serialises
-writers with ``BEGIN IMMEDIATE``). A batch is decided first, each pregnancy on its own (the
+(``FOR NO KEY UPDATE SKIP LOCKED`` on PostgreSQL, so a second sweep skips them; SQLite
+serialises writers with ``BEGIN IMMEDIATE``). *No key*: the sweep never changes a pregnancy's
+id, and a plain ``FOR UPDATE`` also conflicts with the ``KEY SHARE`` lock that every foreign-key
+check on a row naming her takes — a dispatcher filing her inbox copy waited for the sweep's
+whole page (docs/scale.md, the dispatcher's second pass), and a sweep skipped her while a
+dispatcher's claim held that lock. A batch is decided first, each pregnancy on its own (the
 engine is pure; a pregnancy whose decision fails is logged, keeps its wake-up and is retried at
 the next sweep), then written together by ``evaluation.persist_many`` in one savepoint: states,
 stored colour and EDD, enrolments, outbox rows, tasks in a few statements instead of a savepoint
@@ -50,7 +54,7 @@ def wake_due(db: Database, now: datetime, batch: int = 200, limit: int | None = 
                 session.scalars(
                     query.order_by(Pregnancy.next_wakeup, Pregnancy.id)
                     .limit(size)
-                    .with_for_update(skip_locked=True)
+                    .with_for_update(skip_locked=True, key_share=True)  # FOR NO KEY UPDATE
                 )
             )
             if not rows:

@@ -77,3 +77,33 @@ def test_a_batch_is_written_together_and_a_failing_woman_alone_keeps_her_wake_up
         assert after[pregnancy_id] is None or after[pregnancy_id] > later
     monkeypatch.undo()
     assert sorted(wake_due(db, later)) == sorted([bad_decision, bad_write])
+
+
+def test_a_dispatcher_filing_her_inbox_copy_does_not_make_the_sweep_skip_her(api: Api, app: Any) -> None:
+    """Issue 22: a dispatcher's claim files her inbox copy, and the foreign-key check of that row
+    holds a ``KEY SHARE`` lock on her pregnancy until the claim commits. The sweep's page lock
+    (``FOR NO KEY UPDATE SKIP LOCKED``) does not conflict with it: she is woken, not skipped
+    (a plain ``FOR UPDATE`` skipped her, and made the dispatcher's INSERT wait for the page)."""
+    import pytest
+
+    from carepath.store.models import InboxItem
+
+    assert api.post("/api/v1/events", registration()).status_code == 201
+    db = app.extensions["carepath.db"]
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite serialises writers")
+    with db.reading() as session:
+        pregnancy_id, hospital_id, wakeup = session.execute(
+            select(Pregnancy.id, Pregnancy.hospital_id, Pregnancy.next_wakeup)
+        ).one()
+    later = wakeup + timedelta(minutes=1)
+    with db.engine.connect() as dispatcher:  # a claim in progress: her copy filed, not committed
+        dispatcher.execute(
+            InboxItem.__table__.insert().values(
+                hospital_id=hospital_id, pregnancy_id=pregnancy_id, dedupe_key="claim-in-progress",
+                kind="education", title="t", summary="s", body="b", filed_at=NOW,
+            )
+        )  # fmt: skip
+        woken = wake_due(db, later)
+        dispatcher.rollback()
+    assert woken == [pregnancy_id]
