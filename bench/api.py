@@ -317,7 +317,8 @@ def profile_single(config: dict[str, str], key: dict[str, str], count: int = 500
     app.extensions["carepath.db"].dispose()
     print(
         f"{count} single events in-process: {1000 * cpu / count:.2f} ms of this process's CPU an event, "
-        f"{1000 * wall / count:.2f} ms wall (PostgreSQL's share is the difference); the profile of the next {count}:"
+        f"{1000 * wall / count:.2f} ms wall (PostgreSQL's share is the difference); "
+        f"the profile of the next {count}:"
     )
     pstats.Stats(profiler).sort_stats("cumulative").print_stats("carepath", rows)
     pstats.Stats(profiler).sort_stats("tottime").print_stats(rows)
@@ -372,7 +373,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="the open-loop rate (events/s)")
     parser.add_argument("--only-statements", action="store_true", help="count statements, no server")
     parser.add_argument("--profile-batch", action="store_true", help="profile a batch in-process, no server")
-    parser.add_argument("--profile-single", action="store_true", help="profile single events in-process, no server")
+    parser.add_argument(
+        "--profile-single", action="store_true", help="profile single events in-process, no server"
+    )
     args = parser.parse_args()
 
     schema = f"bench_{uuid.uuid4().hex[:8]}"

@@ -77,16 +77,30 @@ def post_event(db: Database, cipher: FieldCipher, actor: Actor, raw: Any, now: d
     return post_parsed(db, cipher, actor, parse_event(raw, now), now)
 
 
-def post_parsed(db: Database, cipher: FieldCipher, actor: Actor, event: HisEvent, now: datetime) -> Answer:
-    """``post_event`` for an event its caller has checked already (the API: one check)."""
-    return retrying(db, lambda session: process(session, cipher, actor, event, now))
+def post_parsed(
+    db: Database,
+    cipher: FieldCipher,
+    actor: Actor,
+    event: HisEvent,
+    now: datetime,
+    *,
+    first: Callable[[Session], None] | None = None,
+) -> Answer:
+    """``post_event`` for an event its caller has checked already (the API: one check).
+    ``first``: run first in the event's transaction (the API's nonce claim, issue 22)."""
+    return retrying(db, lambda session: process(session, cipher, actor, event, now), first=first)
 
 
-def retrying(db: Database, work: Callable[[Session], T]) -> T:
-    """Run ``work`` in a transaction; a unique-key race with a concurrent twin retries once."""
+def retrying(
+    db: Database, work: Callable[[Session], T], *, first: Callable[[Session], None] | None = None
+) -> T:
+    """Run ``work`` in a transaction; a unique-key race with a concurrent twin retries once.
+    ``first`` runs before it in each attempt's transaction."""
     for attempt in range(3):
         try:
             with db.transaction() as session:
+                if first is not None:
+                    first(session)
                 return work(session)
         except IntegrityError:
             if attempt == 2:
