@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy import insert as plain_insert
-from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -139,24 +139,20 @@ def record(
     integrator_id = int(actor.id)
     # Insert first: the unique (integrator, event id) decides. A concurrent twin makes this
     # wait for the first one's commit and then find its row, never a duplicate.
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     row_id = session.execute(
-        insert(EventRecord)
-        .values(
-            hospital_id=actor.hospital_id,
-            integrator_id=integrator_id,
-            event_id=event.id,
-            body_hash=event.body_hash,
-            type=event.type,
-            occurred_at=event.occurred_at,
-            received_at=now,
-            pregnancy_id=None,  # set with the answer, once she is resolved
-            data=event.data,
-            answer={},
-        )
-        .on_conflict_do_nothing()
-        .returning(EventRecord.id)
+        _RECORD[session.get_bind().dialect.name],
+        {
+            "hospital_id": actor.hospital_id,
+            "integrator_id": integrator_id,
+            "event_id": event.id,
+            "body_hash": event.body_hash,
+            "type": event.type,
+            "occurred_at": event.occurred_at,
+            "received_at": now,
+            "pregnancy_id": None,  # set with the answer, once she is resolved
+            "data": event.data,
+            "answer": {},
+        },
     ).scalar()
     if row_id is None:
         existing = session.execute(
@@ -231,10 +227,22 @@ def record(
         pregnancy_id=pregnancy.id,
     )
     answer = answer_body(event.id, patient.his_patient_id, pregnancy.id, decided, warnings)
-    session.execute(
-        update(EventRecord).where(EventRecord.id == row_id).values(answer=answer, pregnancy_id=pregnancy.id)
-    )
+    session.execute(_ANSWER, {"row_id": row_id, "answer_": answer, "pregnancy_id_": pregnancy.id})
     return Recorded(Answer(201, answer), patient, pregnancy, row_id, new_patient)
+
+
+#: Issue 22: the event row's two statements, built once (Core: no ORM bulk path, no autoflush;
+#: her changed rows are flushed by the commit).
+_EVENTS = cast(Table, EventRecord.__table__)
+_RECORD = {
+    "postgresql": postgresql.insert(_EVENTS).on_conflict_do_nothing().returning(_EVENTS.c.id),
+    "sqlite": sqlite.insert(_EVENTS).on_conflict_do_nothing().returning(_EVENTS.c.id),
+}
+_ANSWER = (
+    update(_EVENTS)
+    .where(_EVENTS.c.id == bindparam("row_id"))
+    .values(answer=bindparam("answer_"), pregnancy_id=bindparam("pregnancy_id_"))
+)
 
 
 def _log_answer_tags(
