@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, inspect, select, update
 from sqlalchemy import insert as plain_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from carepath.engine import plans
 from carepath.engine.facts import Facts
@@ -39,7 +40,7 @@ from carepath.store.models import (
 )
 from carepath.store.models_sources import Source
 from carepath.store.pathways import library_for
-from carepath.store.scope import Actor, audit
+from carepath.store.scope import Actor, audit_now
 
 T = TypeVar("T")
 
@@ -193,7 +194,12 @@ def record(
         ]
         start = Facts(pregnancy_id=pregnancy.id, enrolled_at=state.facts.enrolled_at)
     if pregnancy.last_occurred_at is None or event.occurred_at > pregnancy.last_occurred_at:
-        pregnancy.last_occurred_at = event.occurred_at  # written with her new state, one statement
+        # Written with her new state, one statement (``persist_many`` writes the attribute's
+        # value): not a change for the session to flush (issue 22: her row stays clean).
+        if inspect(pregnancy).persistent:
+            set_committed_value(pregnancy, "last_occurred_at", event.occurred_at)
+        else:  # new: inserted with it
+            pregnancy.last_occurred_at = event.occurred_at
     try:
         decided = evaluation.evaluate_pregnancy(
             session,
@@ -215,7 +221,7 @@ def record(
     if decided.repeat:
         warnings.append(repeat_warning(event))
     warnings += [plan_warning(note) for note in decided.plan_notes]
-    audit(
+    audit_now(
         session,
         actor,
         "change",
