@@ -19,7 +19,7 @@ from typing import Any, cast
 from sqlalchemy import Row, Table, bindparam, inspect, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.attributes import set_committed_value
 
 from carepath.engine import event_forms
 from carepath.engine.event_forms import published_forms
@@ -212,24 +212,34 @@ def persist_many(session: Session, decisions: Sequence[Decision], now: datetime)
         last[decision.pregnancy.id] = decision
     begun: list[dict[str, Any]] = []
     ended: list[dict[str, Any]] = []
+    written: list[dict[str, Any]] = []
     for pregnancy_id, decision in last.items():
         pregnancy, evaluation = decision.pregnancy, decision.evaluation
-        pregnancy.state = dump_state(evaluation.state)
-        pregnancy.risk_colour = evaluation.state.facts.risk_colour
-        pregnancy.edd = evaluation.state.facts.edd  # redating moves it (0026)
-        pregnancy.status = evaluation.state.facts.status
-        pregnancy.evaluated_at = now
-        pregnancy.next_wakeup = evaluation.next_wakeup
-        pregnancy.updated_at = now
+        values = {
+            "state": dump_state(evaluation.state),
+            "risk_colour": evaluation.state.facts.risk_colour,
+            "edd": evaluation.state.facts.edd,  # redating moves it (0026)
+            "status": evaluation.state.facts.status,
+            "evaluated_at": now,
+            "next_wakeup": evaluation.next_wakeup,
+            "updated_at": now,
+            "last_occurred_at": pregnancy.last_occurred_at,  # the caller's, changed or not
+        }
         if inspect(pregnancy).persistent:
-            # Every column written, changed or not: the page's pregnancies then share one UPDATE
-            # (the flush groups rows by the columns they set) instead of one per pattern.
-            for name in _WRITTEN:
-                flag_modified(pregnancy, name)
+            # Issue 22: one Core UPDATE for the page, every column written, changed or not, and
+            # her row in the session told it is (no history: no flush writes it again).
+            written.append({"written_id": pregnancy.id, **{f"{k}_": v for k, v in values.items()}})
+            for name, value in values.items():
+                set_committed_value(pregnancy, name, value)
+        else:  # new in this transaction: the flush inserts her with these
+            for name, value in values.items():
+                setattr(pregnancy, name, value)
         _save_enrolments(pregnancy, first[pregnancy_id].before, evaluation.state, begun, ended)
+    session.flush()  # Core statements do not autoflush: her new rows, and any other change, first
+    if written:
+        session.execute(_WRITE_PREGNANCY, written)
     if ended:  # one statement for the page (Core: a row never mirrored is no error, as before)
         table = cast(Table, EnrolmentRecord.__table__)
-        session.flush()  # a Core statement does not autoflush (the pregnancies go first, together)
         session.execute(
             update(table)
             .where(table.c.id == bindparam("ended_id"))
@@ -308,8 +318,23 @@ def load(pregnancy: Pregnancy) -> State:
     return load_state(pregnancy.state)
 
 
-#: The pregnancy columns ``persist_many`` writes.
-_WRITTEN = ("state", "risk_colour", "edd", "status", "evaluated_at", "next_wakeup", "updated_at")
+#: The pregnancy columns ``persist_many`` writes, in one statement built once (Core, executemany).
+_WRITTEN = (
+    "state",
+    "risk_colour",
+    "edd",
+    "status",
+    "evaluated_at",
+    "next_wakeup",
+    "updated_at",
+    "last_occurred_at",
+)
+_PREGNANCIES = cast(Table, Pregnancy.__table__)
+_WRITE_PREGNANCY = (
+    update(_PREGNANCIES)
+    .where(_PREGNANCIES.c.id == bindparam("written_id"))
+    .values({name: bindparam(f"{name}_") for name in _WRITTEN})
+)
 
 
 def _save_enrolments(
@@ -344,19 +369,22 @@ def _save_enrolments(
             )
 
 
-#: Rows of one batch go in one statement: a None is written as NULL (none of these tables'
-#: columns has a default of its own for it) instead of being left out, which would split the
-#: batch into one statement per pattern of missing values.
-_ONE_STATEMENT = {"render_nulls": True}
-
-
 def _insert_ignore(session: Session, model: Any, values: list[dict[str, Any]]) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING: the unique dedupe key decides, never a read first."""
-    if not values:
-        return
-    dialect = session.get_bind().dialect.name
+    """INSERT ... ON CONFLICT DO NOTHING: the unique dedupe key decides, never a read first.
+    Rows of one batch go in one statement (each row sets every column, a None as NULL)."""
+    if values:
+        session.execute(_ignoring(session.get_bind().dialect.name, model.__table__), values)
+
+
+@cache
+def _ignoring(dialect: str, table: Table, *returning: str) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING [RETURNING ...]`` into ``table``, built once per
+    dialect (issue 22: a Core statement of the table, not the ORM's bulk insert of its class,
+    which costs an event more than the statement; nothing here needs the ORM: no object of
+    these rows is in the session)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(model).on_conflict_do_nothing(), values, execution_options=_ONE_STATEMENT)
+    statement = insert(table).on_conflict_do_nothing()
+    return statement.returning(*(table.c[name] for name in returning)) if returning else statement
 
 
 def _plain(value: Any) -> Any:
@@ -395,10 +423,9 @@ def _insert_actions(
     _insert_ignore(session, TagLog, tags)
     if not outbox:
         return {}
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(OutboxRow).on_conflict_do_nothing().returning(*_ANSWERED)
-    inserted = session.execute(statement, outbox, execution_options=_ONE_STATEMENT).all()
+    table = cast(Table, OutboxRow.__table__)
+    statement = _ignoring(session.get_bind().dialect.name, table, *(column.key for column in _ANSWERED))
+    inserted = session.execute(statement, outbox).all()
     found: dict[str, Any] = {row.dedupe_key: row for row in inserted}
     missing = [row["dedupe_key"] for row in outbox if row["dedupe_key"] not in found]
     if missing:  # decided before (a re-evaluation): the stored rows answer

@@ -12,8 +12,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from carepath.errors import CarepathError
@@ -152,25 +153,33 @@ def _patient_and_pregnancy(
     changes a pregnancy's id, and a plain ``FOR UPDATE`` also conflicts with the ``KEY SHARE``
     lock that the foreign-key check of every row naming her takes — a dispatcher's claim filing
     her inbox copy made the event wait, and the event made the claim wait."""
-    query = (
-        select(Patient, Pregnancy)
-        .join(Pregnancy, Pregnancy.patient_id == Patient.id)
-        .where(Patient.hospital_id == actor.hospital_id, Pregnancy.hospital_id == actor.hospital_id)
-    )  # both of the actor's own hospital, as ``owned`` makes each
     if event.his_id is not None:
-        query = query.where(Patient.his_patient_id == event.his_id)
+        by_his, key = True, event.his_id
     elif event.id_number is not None:
-        query = query.where(Patient.id_number_hash == cipher.lookup_hash("id", event.id_number))
+        by_his, key = False, cipher.lookup_hash("id", event.id_number)
     else:
         return None
-    if event.pregnancy is not None:
-        query = query.where(Pregnancy.his_pregnancy_id == event.pregnancy)
-    row = session.execute(
-        query.order_by(Pregnancy.number.desc()).limit(1).with_for_update(of=Pregnancy, key_share=True)
-    ).first()
+    values = {"hospital": actor.hospital_id, "key": key, "his_pregnancy": event.pregnancy}
+    row = session.execute(_her_rows(by_his, event.pregnancy is not None), values).first()
     if row is None:
         return None
     return row[0], row[1]
+
+
+@cache
+def _her_rows(by_his: bool, named: bool) -> Select[Patient, Pregnancy]:
+    """``_patient_and_pregnancy``'s query, built once per form (issue 22: an event pays for
+    running it, not for building it): by HIS id or ID number hash, the pregnancy named or not."""
+    query = (
+        select(Patient, Pregnancy)
+        .join(Pregnancy, Pregnancy.patient_id == Patient.id)
+        .where(Patient.hospital_id == bindparam("hospital"), Pregnancy.hospital_id == bindparam("hospital"))
+    )  # both of the actor's own hospital, as ``owned`` makes each
+    found_by = Patient.his_patient_id if by_his else Patient.id_number_hash
+    query = query.where(found_by == bindparam("key"))
+    if named:
+        query = query.where(Pregnancy.his_pregnancy_id == bindparam("his_pregnancy"))
+    return query.order_by(Pregnancy.number.desc()).limit(1).with_for_update(of=Pregnancy, key_share=True)
 
 
 def _new_pregnancy(

@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+from sqlalchemy import Table, bindparam, inspect, select, update
 from sqlalchemy import insert as plain_insert
-from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from carepath.engine import plans
 from carepath.engine.facts import Facts
@@ -39,7 +40,7 @@ from carepath.store.models import (
 )
 from carepath.store.models_sources import Source
 from carepath.store.pathways import library_for
-from carepath.store.scope import Actor, audit
+from carepath.store.scope import Actor, audit_now
 
 T = TypeVar("T")
 
@@ -77,16 +78,30 @@ def post_event(db: Database, cipher: FieldCipher, actor: Actor, raw: Any, now: d
     return post_parsed(db, cipher, actor, parse_event(raw, now), now)
 
 
-def post_parsed(db: Database, cipher: FieldCipher, actor: Actor, event: HisEvent, now: datetime) -> Answer:
-    """``post_event`` for an event its caller has checked already (the API: one check)."""
-    return retrying(db, lambda session: process(session, cipher, actor, event, now))
+def post_parsed(
+    db: Database,
+    cipher: FieldCipher,
+    actor: Actor,
+    event: HisEvent,
+    now: datetime,
+    *,
+    first: Callable[[Session], None] | None = None,
+) -> Answer:
+    """``post_event`` for an event its caller has checked already (the API: one check).
+    ``first``: run first in the event's transaction (the API's nonce claim, issue 22)."""
+    return retrying(db, lambda session: process(session, cipher, actor, event, now), first=first)
 
 
-def retrying(db: Database, work: Callable[[Session], T]) -> T:
-    """Run ``work`` in a transaction; a unique-key race with a concurrent twin retries once."""
+def retrying(
+    db: Database, work: Callable[[Session], T], *, first: Callable[[Session], None] | None = None
+) -> T:
+    """Run ``work`` in a transaction; a unique-key race with a concurrent twin retries once.
+    ``first`` runs before it in each attempt's transaction."""
     for attempt in range(3):
         try:
             with db.transaction() as session:
+                if first is not None:
+                    first(session)
                 return work(session)
         except IntegrityError:
             if attempt == 2:
@@ -125,24 +140,20 @@ def record(
     integrator_id = int(actor.id)
     # Insert first: the unique (integrator, event id) decides. A concurrent twin makes this
     # wait for the first one's commit and then find its row, never a duplicate.
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     row_id = session.execute(
-        insert(EventRecord)
-        .values(
-            hospital_id=actor.hospital_id,
-            integrator_id=integrator_id,
-            event_id=event.id,
-            body_hash=event.body_hash,
-            type=event.type,
-            occurred_at=event.occurred_at,
-            received_at=now,
-            pregnancy_id=None,  # set with the answer, once she is resolved
-            data=event.data,
-            answer={},
-        )
-        .on_conflict_do_nothing()
-        .returning(EventRecord.id)
+        _RECORD[session.get_bind().dialect.name],
+        {
+            "hospital_id": actor.hospital_id,
+            "integrator_id": integrator_id,
+            "event_id": event.id,
+            "body_hash": event.body_hash,
+            "type": event.type,
+            "occurred_at": event.occurred_at,
+            "received_at": now,
+            "pregnancy_id": None,  # set with the answer, once she is resolved
+            "data": event.data,
+            "answer": {},
+        },
     ).scalar()
     if row_id is None:
         existing = session.execute(
@@ -183,7 +194,12 @@ def record(
         ]
         start = Facts(pregnancy_id=pregnancy.id, enrolled_at=state.facts.enrolled_at)
     if pregnancy.last_occurred_at is None or event.occurred_at > pregnancy.last_occurred_at:
-        pregnancy.last_occurred_at = event.occurred_at  # written with her new state, one statement
+        # Written with her new state, one statement (``persist_many`` writes the attribute's
+        # value): not a change for the session to flush (issue 22: her row stays clean).
+        if inspect(pregnancy).persistent:
+            set_committed_value(pregnancy, "last_occurred_at", event.occurred_at)
+        else:  # new: inserted with it
+            pregnancy.last_occurred_at = event.occurred_at
     try:
         decided = evaluation.evaluate_pregnancy(
             session,
@@ -205,7 +221,7 @@ def record(
     if decided.repeat:
         warnings.append(repeat_warning(event))
     warnings += [plan_warning(note) for note in decided.plan_notes]
-    audit(
+    audit_now(
         session,
         actor,
         "change",
@@ -217,10 +233,22 @@ def record(
         pregnancy_id=pregnancy.id,
     )
     answer = answer_body(event.id, patient.his_patient_id, pregnancy.id, decided, warnings)
-    session.execute(
-        update(EventRecord).where(EventRecord.id == row_id).values(answer=answer, pregnancy_id=pregnancy.id)
-    )
+    session.execute(_ANSWER, {"row_id": row_id, "answer_": answer, "pregnancy_id_": pregnancy.id})
     return Recorded(Answer(201, answer), patient, pregnancy, row_id, new_patient)
+
+
+#: Issue 22: the event row's two statements, built once (Core: no ORM bulk path, no autoflush;
+#: her changed rows are flushed by the commit).
+_EVENTS = cast(Table, EventRecord.__table__)
+_RECORD = {
+    "postgresql": postgresql.insert(_EVENTS).on_conflict_do_nothing().returning(_EVENTS.c.id),
+    "sqlite": sqlite.insert(_EVENTS).on_conflict_do_nothing().returning(_EVENTS.c.id),
+}
+_ANSWER = (
+    update(_EVENTS)
+    .where(_EVENTS.c.id == bindparam("row_id"))
+    .values(answer=bindparam("answer_"), pregnancy_id=bindparam("pregnancy_id_"))
+)
 
 
 def _log_answer_tags(

@@ -4,11 +4,14 @@ protocol (``NonceStore``), two implementations chosen by a setting, one contract
 
 - ``DatabaseNonceStore`` (the embedded default): a row per (key id, nonce) in
   ``request_nonces``. The check is one atomic statement, ``INSERT ... ON CONFLICT DO UPDATE ...
-  WHERE expired``, in its own short transaction (never the request's): it inserts a new nonce,
-  takes over a row whose window has passed but is not purged yet, and changes nothing for a
-  live one, so exactly one of any number of concurrent claims wins, on SQLite (its write lock)
-  and PostgreSQL (the primary key's unique index) alike. Expired rows are purged a page at a
-  time by the claims themselves, at most once a minute per process while nothing is left over.
+  WHERE expired``: it inserts a new nonce, takes over a row whose window has passed but is not
+  purged yet, and changes nothing for a live one, so exactly one of any number of concurrent
+  claims wins, on SQLite (its write lock) and PostgreSQL (the primary key's unique index)
+  alike. ``claim`` runs it in its own short transaction; ``claim_in`` in the caller's (the HIS
+  event's, issue 22: one connection, one commit per event; ``webapi/auth/replay.py`` says why
+  the guarantee holds when that transaction rolls back). Expired rows are purged a page at a
+  time by the claims themselves, at most once a minute per process while nothing is left over,
+  always in a transaction of their own (after the caller's has ended).
 - ``RedisNonceStore`` (when ``CAREPATH_REDIS_URL`` is set): ``SET key 1 NX PX ttl``; Redis
   expires the key itself.
 
@@ -25,10 +28,11 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 import redis
-from sqlalchemy import bindparam, delete, select, tuple_
+from sqlalchemy import Connection, bindparam, delete, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import Session
 
 from carepath.errors import CarepathError
 from carepath.store.db import Database
@@ -72,14 +76,31 @@ class DatabaseNonceStore:
         ).returning(RequestNonce.nonce)  # a row back: inserted or taken over; none: held
 
     def claim(self, key_id: str, nonce: str, *, expires_at: datetime, now: datetime) -> bool:
-        values = {"key_id": key_id, "nonce": nonce, "expires_at": expires_at, "now": now}
         try:
-            with self._db.engine.begin() as conn:  # its own short transaction, never the request's
-                claimed = conn.execute(self._claim, values).first() is not None
+            with self._db.engine.begin() as conn:  # its own short transaction
+                claimed = self._claimed(conn, key_id, nonce, expires_at, now)
         except (OperationalError, InterfaceError) as exc:
             raise NonceStoreUnavailableError(f"the nonce store did not answer: {exc.orig}") from exc
         self._purge_when_due(now)
         return claimed
+
+    def claim_in(
+        self, session: Session, key_id: str, nonce: str, *, expires_at: datetime, now: datetime
+    ) -> bool:
+        """``claim`` in the caller's transaction (``session``): kept if it commits, gone if it
+        rolls back. The purge waits for that transaction's end (on SQLite it holds the lock)."""
+        try:
+            claimed = self._claimed(session.connection(), key_id, nonce, expires_at, now)
+        except (OperationalError, InterfaceError) as exc:
+            raise NonceStoreUnavailableError(f"the nonce store did not answer: {exc.orig}") from exc
+        self._db.after_transaction(lambda: self._purge_when_due(now))
+        return claimed
+
+    def _claimed(
+        self, conn: Connection, key_id: str, nonce: str, expires_at: datetime, now: datetime
+    ) -> bool:
+        values = {"key_id": key_id, "nonce": nonce, "expires_at": expires_at, "now": now}
+        return conn.execute(self._claim, values).first() is not None
 
     def purge(self, now: datetime, *, limit: int = 1000) -> int:
         """Delete up to ``limit`` rows whose window has passed; how many went."""

@@ -108,3 +108,22 @@ def test_a_new_womans_registration(api: Api, counter: Counter) -> None:
     # The event row twice, her patient (one read by HIS id or ID number) and its insert, her
     # team, her pregnancy, her care row and its change log, enrolments, outbox rows, datings.
     assert len(counter.others()) == 11, counter.others()
+
+
+def test_an_event_is_one_checkout_and_one_commit_its_nonce_included(api: Api, app: Any) -> None:
+    """Issue 22: the nonce is claimed in the event's own transaction, not in one of its own
+    (a second connection checkout, pre-ping and commit per event)."""
+    assert api.post("/api/v1/events", registration()).status_code == 201
+    assert api.post("/api/v1/events", _event(0, "lab.result")).status_code == 201  # warm
+    engine = app.extensions["carepath.db"].engine
+    seen: list[str] = []
+    listeners = {name: (lambda *args, name=name: seen.append(name)) for name in ("checkout", "commit")}
+    for name, listener in listeners.items():
+        sa_event.listen(engine if name == "commit" else engine.pool, name, listener)
+    try:
+        response = api.post("/api/v1/events", _event(1, "lab.result"))
+    finally:
+        for name, listener in listeners.items():
+            sa_event.remove(engine if name == "commit" else engine.pool, name, listener)
+    assert response.status_code == 201, response.get_json()
+    assert sorted(seen) == ["checkout", "commit"]

@@ -105,6 +105,35 @@ def test_concurrent_replays_of_one_request_have_exactly_one_accepted(
     assert counts(app)["events"] == 1
 
 
+def test_a_refused_events_nonce_is_kept_so_its_replay_is_refused_too(
+    api: Api, app: Flask, nonces: str
+) -> None:
+    """Issue 22: an event's nonce is claimed in the event's transaction; when that rolls back
+    (here a 422, then a 409) the nonce is claimed on its own, so the captured request, replayed
+    once it would succeed, is still refused."""
+    from carepath.store.models import RequestNonce
+
+    early = {**registration(), "type": "lab.result", "id": "lab-1", "data": {"code": "hb", "value": 101}}
+    body = json.dumps(early).encode()
+    captured = api.headers("POST", "/api/v1/events", body)
+    assert _code(api.client.post("/api/v1/events", data=body, headers=captured), 422) == "unknown-patient"
+    assert api.post("/api/v1/events", registration()).status_code == 201  # now it would be processed
+
+    assert _code(api.client.post("/api/v1/events", data=body, headers=captured)) == "auth-replayed"
+    assert counts(app)["events"] == 1
+
+    conflicting = json.dumps({**registration(), "data": {"lmp": "2026-03-01"}}).encode()
+    headers = api.headers("POST", "/api/v1/events", conflicting)
+    assert (
+        _code(api.client.post("/api/v1/events", data=conflicting, headers=headers), 409) == "event-conflict"
+    )
+    assert _code(api.client.post("/api/v1/events", data=conflicting, headers=headers)) == "auth-replayed"
+    if nonces == "database":
+        with app.extensions["carepath.db"].reading() as session:
+            kept = set(session.scalars(select(RequestNonce.nonce)))
+        assert {captured["X-Carepath-Nonce"], headers["X-Carepath-Nonce"]} <= kept
+
+
 def test_a_nonce_is_kept_only_after_the_signature_verifies(api: Api, app: Flask, nonces: str) -> None:
     """A forged request carrying someone's nonce does not burn it."""
     body = json.dumps(registration()).encode()

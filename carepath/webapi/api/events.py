@@ -18,7 +18,8 @@ from carepath.webapi.api.schemas import (
     EventAnswerSchema,
     envelope_problems,
 )
-from carepath.webapi.auth import require_integrator
+from carepath.webapi.auth import replay, require_integrator
+from carepath.webapi.auth.integrators import require_integrator_nonce_with_the_work
 from carepath.webapi.common.jsonbody import json_body
 from carepath.webapi.common.problems import ApiProblemError
 
@@ -62,7 +63,7 @@ def _parsed(raw: Any, now: datetime) -> HisEvent:
 
 @blp.route("/events")
 class EventsView(MethodView):
-    @require_integrator
+    @require_integrator_nonce_with_the_work
     @blp.doc(
         **json_request(EVENT_BY_TYPE),
         **_SIGNED,
@@ -79,8 +80,9 @@ class EventsView(MethodView):
         """
         db, cipher, config = _services()
         now = config["CLOCK"]()
-        event = _parsed(json_body(), now)
-        answer = events.post_parsed(db, cipher, g.actor, event, now)
+        with replay.claimed_with_the_work() as nonce:  # one transaction per event (issue 22)
+            event = _parsed(json_body(), now)
+            answer = events.post_parsed(db, cipher, g.actor, event, now, first=nonce)
         return answer.body, answer.status
 
 

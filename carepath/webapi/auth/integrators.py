@@ -55,8 +55,9 @@ def _latin1(header: str) -> bytes:
     return header.encode("latin-1", errors="replace")
 
 
-def authenticate() -> Actor:
-    """The integrator that signed this request, or a 401 ApiProblemError naming what failed."""
+def authenticate(*, nonce_with_the_work: bool = False) -> Actor:
+    """The integrator that signed this request, or a 401 ApiProblemError naming what failed.
+    ``nonce_with_the_work``: the view claims the nonce in its transaction (``replay.py``)."""
     missing = [h for h in HEADERS if not request.headers.get(h)]
     if missing:
         raise _fail("auth-missing-header", f"missing header(s): {', '.join(missing)}", missing=missing)
@@ -102,7 +103,7 @@ def authenticate() -> Actor:
             canonical_string=text,
         )
     if nonce is not None:  # only a verified request's nonce is kept: no one burns another's
-        replay.claim(key_id, nonce, int(timestamp), now)
+        replay.claim(key_id, nonce, int(timestamp), now, with_the_work=nonce_with_the_work)
     return Actor(info.hospital_id, "integrator", str(info.integrator_id), request.remote_addr)
 
 
@@ -132,5 +133,20 @@ def require_integrator(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         g.actor = authenticate()
         return view(*args, **kwargs)
+
+    return wrapped
+
+
+def require_integrator_nonce_with_the_work(view: Callable[..., Any]) -> Callable[..., Any]:
+    """``require_integrator`` for a view that claims the nonce in its own transaction, within
+    ``replay.claimed_with_the_work()`` (issue 22: one transaction per HIS event)."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        g.actor = authenticate(nonce_with_the_work=True)
+        try:
+            return view(*args, **kwargs)
+        finally:
+            replay.claim_left_over()  # a view that never took the claim: it is kept all the same
 
     return wrapped
