@@ -35,7 +35,10 @@ _cache_lock = threading.Lock()
 #: How long a hospital's library is used before its versions are looked up again. A version
 #: published (or retired) takes effect in each process within this many seconds.
 RECHECK_SECONDS = 5.0
-_checked: dict[str, tuple[float, Library]] = {}
+#: (database, hospital) -> when its versions were last looked up, and its library. The database
+#: is part of the key: a process with two databases (the tests' servers, a tool comparing two)
+#: must never evaluate one's pregnancies against the other's hospital of the same id.
+_checked: dict[tuple[str, str], tuple[float, Library]] = {}
 
 
 #: Compilations of the same texts against the same catalogue, kept per process: publishing the
@@ -120,13 +123,14 @@ def library_for(session: Session, hospital_id: str, *, fresh: bool = False) -> L
     The versions are looked up at most every ``RECHECK_SECONDS`` per process (``fresh``
     forces it): one query saved on nearly every event.
     """
+    key = (str(session.get_bind().engine.url), hospital_id)
     with _cache_lock:
-        checked = _checked.get(hospital_id)
+        checked = _checked.get(key)
     if checked is not None and not fresh and time.monotonic() - checked[0] < RECHECK_SECONDS:
         return checked[1]
     library = _library_for(session, hospital_id)
     with _cache_lock:
-        _checked[hospital_id] = (time.monotonic(), library)
+        _checked[key] = (time.monotonic(), library)
     return library
 
 

@@ -69,6 +69,12 @@ def test_two_databases_in_one_process_never_share_a_library(tmp_path: Path) -> N
         for database, expected in ((first, "gdm-example"), (second, "gdm-other")):
             with database.reading() as session:
                 assert set(pathways.library_for(session, "h", fresh=True).current) == {expected}
+        # and as events read it, from the few seconds' cache (``RECHECK_SECONDS``): hospital "h"
+        # of one database is not the other's (the browser tests' form server once evaluated her
+        # BP against another server's library, and her urgent advice never fired)
+        for database, expected in ((first, "gdm-example"), (second, "gdm-other")) * 2:
+            with database.reading() as session:
+                assert set(pathways.library_for(session, "h").current) == {expected}
     finally:
         first.dispose()
         second.dispose()
