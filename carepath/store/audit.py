@@ -28,12 +28,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from carepath.store.db import Database
 from carepath.store.models import AuditEntry
-from carepath.store.scope import Actor
+from carepath.store.scope import Actor, audit_row
 
 log = logging.getLogger(__name__)
-
-#: The longest ``detail`` kept (the column is text; a refusal names a path, not a document).
-DETAIL_LIMIT = 2000
 
 
 def record(
@@ -47,7 +44,7 @@ def record(
     pregnancy_id: str | None = None,
 ) -> None:
     """One audit row, written after any transaction this thread holds on ``db``."""
-    row = _row(actor, action, now, detail, patient_id=patient_id, pregnancy_id=pregnancy_id)
+    row = audit_row(actor, action, now, detail, patient_id=patient_id, pregnancy_id=pregnancy_id)
     db.after_transaction(lambda: _write(db, row, fold_key=None))
 
 
@@ -57,7 +54,7 @@ def record_repeated(
     """Count one attempt in the row of (``action``, ``actor``, ``target_kind``, the minute of
     ``now``): the first attempt of the minute adds the row with its ``detail``, each later one
     adds 1 to its ``count``. Written like ``record``, after the caller's transaction."""
-    row = _row(actor, action, now, detail)
+    row = audit_row(actor, action, now, detail)
     key = fold_key(actor, action, target_kind, now)
     db.after_transaction(lambda: _write(db, row, fold_key=key))
 
@@ -66,28 +63,6 @@ def fold_key(actor: Actor, action: str, target_kind: str, now: datetime) -> str:
     """The key of one (action, actor, target kind, minute) row, the minute in UTC."""
     minute = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
     return f"{action}|{actor.hospital_id}|{actor.label}|{target_kind}|{minute}"[:200]
-
-
-def _row(
-    actor: Actor,
-    action: str,
-    now: datetime,
-    detail: str,
-    *,
-    patient_id: int | None = None,
-    pregnancy_id: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "hospital_id": actor.hospital_id,
-        "actor": actor.label[:120],
-        "action": action[:20],
-        "patient_id": patient_id,
-        "pregnancy_id": pregnancy_id,
-        "detail": detail[:DETAIL_LIMIT],
-        "remote_addr": (actor.remote_addr or "")[:64] or None,
-        "at": now,
-        "count": 1,
-    }
 
 
 def _insert(db: Database) -> Any:

@@ -59,6 +59,34 @@ def visible_patients(actor: Actor, now: datetime) -> Select[Any]:
     return select(Patient).where(or_(Patient.hospital_id == actor.hospital_id, Patient.id.in_(granted)))
 
 
+def audit_row(
+    actor: Actor,
+    action: str,
+    now: datetime,
+    detail: str,
+    *,
+    patient_id: int | None = None,
+    pregnancy_id: str | None = None,
+) -> dict[str, Any]:
+    """One audit row's columns, each cut to its column's length (``audit``, ``audit_now`` and
+    ``store/audit.py``'s rows written after a transaction all build it here)."""
+    return {
+        "hospital_id": actor.hospital_id,
+        "actor": actor.label[:120],
+        "action": action[:20],
+        "patient_id": patient_id,
+        "pregnancy_id": pregnancy_id,
+        "detail": detail[:AUDIT_DETAIL_LIMIT],
+        "remote_addr": (actor.remote_addr or "")[:64] or None,
+        "at": now,
+        "count": 1,
+    }
+
+
+#: The longest ``detail`` kept (the column is text; a refusal names a path, not a document).
+AUDIT_DETAIL_LIMIT = 2000
+
+
 def audit(
     session: Session,
     actor: Actor,
@@ -71,16 +99,7 @@ def audit(
 ) -> None:
     """Record a read or change of patient data (kept at least six months)."""
     session.add(
-        AuditEntry(
-            hospital_id=actor.hospital_id,
-            actor=actor.label,
-            action=action,
-            patient_id=patient_id,
-            pregnancy_id=pregnancy_id,
-            detail=detail[:2000],
-            remote_addr=actor.remote_addr,
-            at=now,
-        )
+        AuditEntry(**audit_row(actor, action, now, detail, patient_id=patient_id, pregnancy_id=pregnancy_id))
     )
 
 
@@ -97,21 +116,8 @@ def audit_now(
     """``audit``'s row, sent now as one Core INSERT built once instead of waiting for the flush
     (issue 22: an HIS event's only object for the unit of work; without it the commit has
     nothing to flush). The same row, in the same transaction."""
-    session.execute(
-        _AUDIT_ROW,
-        {
-            "hospital_id": actor.hospital_id,
-            "actor": actor.label,
-            "action": action,
-            "patient_id": patient_id,
-            "pregnancy_id": pregnancy_id,
-            "detail": detail[:2000],
-            "remote_addr": actor.remote_addr,
-            "at": now,
-            "count": 1,
-            "fold_key": None,
-        },
-    )
+    row = audit_row(actor, action, now, detail, patient_id=patient_id, pregnancy_id=pregnancy_id)
+    session.execute(_AUDIT_ROW, {**row, "fold_key": None})
 
 
 _AUDIT_ROW = insert(cast(Table, AuditEntry.__table__))
