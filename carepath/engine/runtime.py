@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any
@@ -39,6 +39,7 @@ from carepath.engine.facts import (
     risk_level,
     snapshot,
 )
+from carepath.engine.firings import Firing, Step, describe_trigger
 from carepath.engine.her_calendar import HerCalendar, Planned, planned_source
 from carepath.engine.library import Library, Loaded
 
@@ -56,9 +57,6 @@ from carepath.engine.scheduling import TO_HER, due_occurrences, is_urgent, takes
 from carepath.engine.spec import (
     DELIVERABLE_KINDS,
     Action,
-    At,
-    Every,
-    OnEnrolled,
     OnEvent,
     Pathway,
     Rule,
@@ -85,32 +83,6 @@ __all__ = [
 _kept_checks: type[dict[str, Facts]] = dict
 
 
-@dataclass
-class _Step:
-    """One trigger in a chain: the external trigger (depth 0) or an internal event."""
-
-    event: Event | None
-    depth: int
-    occurrence: str
-    chain: tuple[str, ...]  # the rules that raised this step, for the depth-limit error
-    enrolment_id: str | None = None  # for an internal "enrolled" event
-    repeat: bool = False  # the event says again what her facts held: no event rule fires
-
-
-@dataclass(frozen=True)
-class _Firing:
-    """A rule's trigger fired: for which occurrence (part of the dedupe key), when, and why."""
-
-    rule: Rule
-    occurrence: str
-    at: datetime
-    event: Event | None = None  # the triggering event of an on-event rule (its times, item 2)
-
-    @property
-    def why(self) -> str:
-        return describe_trigger(self.rule, self.occurrence)
-
-
 class _Run:
     """The mutable working state of one evaluate() call."""
 
@@ -135,7 +107,7 @@ class _Run:
         self.exited: list[Enrolment] = []
         self.problems: list[EvaluationProblem] = []
         self.plan_notes: list[plans.PlanNote] = []
-        self.queue: deque[_Step] = deque()
+        self.queue: deque[Step] = deque()
         self._plans: dict[str, Planned] = {}
         # Worked out once and kept until an enrolment begins or ends, or her facts change.
         self._by_pathway: list[tuple[Enrolment, Loaded]] | None = None
@@ -157,7 +129,7 @@ class _Run:
             self.repeat = repeats(self.facts, event)  # against her facts *before* the event
             self.facts = apply_event(self.facts, event, self.settings.scorer)
         occurrence = event.id if event is not None else f"tick-{self.today.isoformat()}"
-        first_step = _Step(event, 0, occurrence, (), repeat=self.repeat)
+        first_step = Step(event, 0, occurrence, (), repeat=self.repeat)
         self.queue.append(first_step)
         if event is not None:
             self._loss_follows(event, first_step)
@@ -175,7 +147,7 @@ class _Run:
             self._step(step, timed_for=pre_existing if first else set())
             first = False
 
-    def _loss_follows(self, event: Event, step: _Step) -> None:
+    def _loss_follows(self, event: Event, step: Step) -> None:
         """Issue 16 item 7 (loss.py): a loss code raises ``loss.suspected`` (and holds her
         messages); ``loss.confirmed`` raises ``pregnancy.ended`` with its reason."""
         if event.type == "diagnosis.added" and not self.repeat:
@@ -187,7 +159,7 @@ class _Run:
             reason = str(event.data.get("reason") or "")
             self._raise("pregnancy.ended", {"reason": reason}, step, loss.CONFIRMED_EVENT)
 
-    def _answer_tags(self, event: Event, step: _Step) -> None:
+    def _answer_tags(self, event: Event, step: Step) -> None:
         """Issue 17 item 4: the tags her chosen choices carry (a registration screen's 瘢痕子宫,
         心脏病 ...) join her facts before any rule looks, and each new one raises ``tag.added``,
         as a ``tag`` action's would. A tag is never removed by a later answer: staff do that."""
@@ -210,7 +182,7 @@ class _Run:
             return view[1]
         return {**view[1], "event": event_view(event)}
 
-    def _step(self, step: _Step, timed_for: set[str]) -> None:
+    def _step(self, step: Step, timed_for: set[str]) -> None:
         snap = self._snapshot(step.event)
         self._exits(snap, step)
         if step.depth == 0 and step.event is not None and step.event.type in plans.REQUESTS:
@@ -253,13 +225,13 @@ class _Run:
 
     # --- exits and audiences ---
 
-    def _only_time_moved(self, step: _Step) -> bool:
+    def _only_time_moved(self, step: Step) -> bool:
         """A clock tick after an earlier evaluation: her facts are those that were checked
         then, so only conditions on calendar-moving facts (GA, days since delivery) can have
         changed. Skipping the others is exact, and most evaluations are such ticks."""
         return step.depth == 0 and step.event is None and self.previous is not None
 
-    def _exits(self, snap: Mapping[str, Any], step: _Step) -> None:
+    def _exits(self, snap: Mapping[str, Any], step: Step) -> None:
         only_time = self._only_time_moved(step)
         facts, no_exit = self.facts, self._no_exit
         for enrolment, loaded in self._active_by_pathway():
@@ -272,7 +244,7 @@ class _Run:
             elif not loaded.entry_reads_event:
                 no_exit[enrolment.id] = facts
 
-    def _end(self, enrolment: Enrolment, reason: str, step: _Step, *, by_staff: bool = False) -> None:
+    def _end(self, enrolment: Enrolment, reason: str, step: Step, *, by_staff: bool = False) -> None:
         ended = replace(enrolment, ended_at=self.now, reason=reason, ended_by_staff=by_staff)
         self.enrolments[self.enrolments.index(enrolment)] = ended
         self._by_pathway = None
@@ -289,7 +261,7 @@ class _Run:
             f"{enrolment.pathway_id}:exit",
         )
 
-    def _audiences(self, snap: Mapping[str, Any], step: _Step) -> None:
+    def _audiences(self, snap: Mapping[str, Any], step: Step) -> None:
         if self._seen is None:
             self._seen = {e.pathway_id for e in self.enrolments}
         seen = self._seen
@@ -308,7 +280,7 @@ class _Run:
             elif not loaded.entry_reads_event:
                 no_audience[pathway_id] = facts
 
-    def _enrol(self, pathway: Pathway, step: _Step, cause: str, *, manual: bool = False) -> Enrolment:
+    def _enrol(self, pathway: Pathway, step: Step, cause: str, *, manual: bool = False) -> Enrolment:
         number = sum(1 for e in self.enrolments if e.pathway_id == pathway.id) + 1
         enrolment = Enrolment(
             id=f"{self.facts.pregnancy_id}/{pathway.id}#{number}",
@@ -323,11 +295,11 @@ class _Run:
         self.enrolled.append(enrolment)
         event = Event(enrolment.id, "enrolled", self.now, MappingProxyType({"pathway": pathway.id}))
         self.queue.append(
-            _Step(event, step.depth + 1, enrolment.id, (*step.chain, f"{pathway.id}:enrolled"), enrolment.id)
+            Step(event, step.depth + 1, enrolment.id, (*step.chain, f"{pathway.id}:enrolled"), enrolment.id)
         )
         return enrolment
 
-    def _staff_request(self, snap: Mapping[str, Any], step: _Step, event: Event) -> None:
+    def _staff_request(self, snap: Mapping[str, Any], step: Step, event: Event) -> None:
         """Issue 16 item 4 (plans.py): enrol her by hand, or end her enrolment, in one pathway."""
         pathway_id = str(event.data["pathway"])
         target = self.library.current.get(pathway_id)
@@ -353,18 +325,18 @@ class _Run:
 
     # --- triggers ---
 
-    def _event_firings(self, loaded: Loaded, enrolment: Enrolment, step: _Step) -> list[_Firing]:
+    def _event_firings(self, loaded: Loaded, enrolment: Enrolment, step: Step) -> list[Firing]:
         event = step.event
         if event is None or step.repeat:
             return []
         firings = []
         if event.type == "enrolled" and step.enrolment_id == enrolment.id:
-            firings += [_Firing(rule, enrolment.id, self.now) for rule in loaded.on_enrolled]
+            firings += [Firing(rule, enrolment.id, self.now) for rule in loaded.on_enrolled]
         for rule in loaded.on_event.get(event.type, ()):
             trigger = rule.trigger
             assert isinstance(trigger, OnEvent)
             if all(event.data.get(k) == v for k, v in trigger.filters):
-                firings.append(_Firing(rule, step.occurrence, self.now, event))
+                firings.append(Firing(rule, step.occurrence, self.now, event))
         return firings
 
     def _plan(self, enrolment: Enrolment, loaded: Loaded | None = None) -> Planned:
@@ -394,7 +366,7 @@ class _Run:
             plan.timetable = self.library.timetable(loaded, plan.anchors, self.window)
         return plan.timetable
 
-    def _timed_firings(self, loaded: Loaded, enrolment: Enrolment) -> list[_Firing]:
+    def _timed_firings(self, loaded: Loaded, enrolment: Enrolment) -> list[Firing]:
         """Occurrences since the last evaluation, after the catch-up policy."""
         since = self.previous if self.previous is not None and enrolment.started_at <= self.previous else None
         plan = self._plans.get(enrolment.id) or self._plan(enrolment, loaded)
@@ -405,13 +377,11 @@ class _Run:
         if not occurrences:
             return []  # the common case: nothing of this pathway fell due since the last look
         due = due_occurrences(occurrences, plan.anchors.enrolled_on, self.now, self.window)
-        return [_Firing(rule, self.window.local_date(t).isoformat(), t) for rule, t in due]
+        return [Firing(rule, self.window.local_date(t).isoformat(), t) for rule, t in due]
 
     # --- actions ---
 
-    def _emit(
-        self, pathway: Pathway, enrolment: Enrolment, firing: _Firing, action: Action
-    ) -> Emitted | None:
+    def _emit(self, pathway: Pathway, enrolment: Enrolment, firing: Firing, action: Action) -> Emitted | None:
         action, problem = event_forms.resolve(
             pathway, firing.rule, action, firing.event, self.settings.forms
         )  # item 3: a form the event names, or a staff task when it is not published
@@ -469,7 +439,7 @@ class _Run:
         self.emitted.append(emitted)
         return emitted
 
-    def _apply_effect(self, emitted: Emitted, action: Action, rule: Rule, step: _Step) -> None:
+    def _apply_effect(self, emitted: Emitted, action: Action, rule: Rule, step: Step) -> None:
         """tag, risk and enroll change her facts after the step and raise internal events."""
         params: Mapping[str, Any] = action.params
         cause = f"{emitted.pathway_id}/{rule.id}"
@@ -495,7 +465,7 @@ class _Run:
             ):
                 self._enrol(target, replace(step, chain=(*step.chain, cause)), f"enrolled by {cause}")
 
-    def _apply_risk(self, params: Mapping[str, Any], step: _Step, cause: str, occurrence: str) -> None:
+    def _apply_risk(self, params: Mapping[str, Any], step: Step, cause: str, occurrence: str) -> None:
         """A ``risk`` action suggests a colour (issue 16 item 5): it is kept, with the rule that
         suggested it and when, if it is higher than the suggestion since the last confirmation
         (or ``lower: true``); conditions see it only when it is above the confirmed colour."""
@@ -524,10 +494,10 @@ class _Run:
             self._raise("risk.changed", data, step, cause, occurrence)
 
     def _raise(
-        self, kind: str, data: dict[str, Any], step: _Step, cause: str, occurrence: str | None = None
+        self, kind: str, data: dict[str, Any], step: Step, cause: str, occurrence: str | None = None
     ) -> None:
         event = Event(f"{step.occurrence}:{kind}", kind, self.now, MappingProxyType(data))
-        self.queue.append(_Step(event, step.depth + 1, occurrence or step.occurrence, (*step.chain, cause)))
+        self.queue.append(Step(event, step.depth + 1, occurrence or step.occurrence, (*step.chain, cause)))
 
     # --- the result ---
 
@@ -571,24 +541,6 @@ class _Run:
         anchors = self._plan(enrolment, loaded).anchors  # enrolment "": her registration
         day = self.calendar.first_day_after(key, bounds, anchors, self._dates, self.today)
         return [self.window.opening(day)] if day is not None else []
-
-
-def describe_trigger(rule: Rule, occurrence: str) -> str:
-    """Why a rule fired, in words, for the dry-run's "why" column."""
-    trigger = rule.trigger
-    if isinstance(trigger, OnEnrolled):
-        why = "enrolled"
-    elif isinstance(trigger, OnEvent):
-        filters = ", ".join(f"{k}={v}" for k, v in trigger.filters)
-        why = f"event {trigger.type}" + (f" ({filters})" if filters else "")
-    elif isinstance(trigger, At):
-        why = f"at {trigger.point.describe()}"
-    else:
-        assert isinstance(trigger, Every)
-        why = f"every {trigger.interval.days}d from {trigger.start.describe()} ({occurrence})"
-    if rule.when is not None:
-        why += "; condition held"
-    return why
 
 
 def evaluate(
