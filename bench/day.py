@@ -68,7 +68,7 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -263,7 +263,34 @@ def _post_events(port: int, key: dict[str, str], count: int, posters: int, women
 # --- the day ------------------------------------------------------------------------------------
 
 
-class BackendCpu:
+class Periodic:
+    """A thread of the bench's own that calls ``tick`` every ``every`` seconds on its own
+    connection (``application_name`` says whose CPU it is) from ``__enter__`` to ``__exit__``."""
+
+    def __init__(self, url: str, every: float, name: str, **engine_options: Any) -> None:
+        self.engine = create_engine(url, connect_args={"application_name": name}, **engine_options)
+        self.every = every
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def tick(self) -> None:
+        raise NotImplementedError
+
+    def _loop(self) -> None:
+        while not self.stop.wait(self.every):
+            self.tick()
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.engine.dispose()
+
+
+class BackendCpu(Periodic):
     """PostgreSQL's CPU per stage: every second, each backend of this run's database is read
     from ``/proc`` (the server runs on this machine; a backend's CPU is its process's) and kept
     by its ``application_name``; a backend's last reading counts, so at most a second of each
@@ -271,14 +298,12 @@ class BackendCpu:
     user's backend is counted."""
 
     def __init__(self, url: str, database: str) -> None:
-        self.engine = create_engine(url, connect_args={"application_name": "carepath-day-watch"})
+        super().__init__(url, 1.0, "carepath-day-watch")
         self.database = database
         self.last: dict[int, tuple[str, float]] = {}
         self.started: dict[int, float] = {}
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._watch, daemon=True)
 
-    def _read(self) -> None:
+    def tick(self) -> None:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 text("SELECT pid, application_name FROM pg_stat_activity WHERE datname = :d"),
@@ -289,19 +314,9 @@ class BackendCpu:
             self.started.setdefault(pid, cpu)
             self.last[pid] = (name or "?", cpu)
 
-    def _watch(self) -> None:
-        while not self.stop.wait(1.0):
-            self._read()
-
-    def __enter__(self) -> BackendCpu:
-        self._read()  # what each open connection had spent before the day
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join()
-        self.engine.dispose()
+    def __enter__(self) -> Self:
+        self.tick()  # what each open connection had spent before the day
+        return super().__enter__()
 
     def by_name(self) -> dict[str, float]:
         found: Counter[str] = Counter()
@@ -310,7 +325,7 @@ class BackendCpu:
         return dict(found)
 
 
-class Vacuum:
+class Vacuum(Periodic):
     """What autovacuum does in production, on the run's own database, when this server has it
     off (this machine's CI configuration does): ``VACUUM ANALYZE`` of the tables the day writes
     every ``every`` seconds. Without it the planner keeps the seed's statistics all day (the
@@ -321,29 +336,14 @@ class Vacuum:
     TABLES = ("outbox", "pregnancies", "inbox_items", "events", "staff_tasks", "enrolments")
 
     def __init__(self, url: str, every: float) -> None:
-        self.engine = create_engine(
-            url, isolation_level="AUTOCOMMIT", connect_args={"application_name": "carepath-day-vacuum"}
-        )
-        self.every = every
+        super().__init__(url, every, "carepath-day-vacuum", isolation_level="AUTOCOMMIT")
         self.runs = 0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._loop, daemon=True)
 
-    def _loop(self) -> None:
-        while not self.stop.wait(self.every):
-            with self.engine.connect() as conn:
-                for table in self.TABLES:
-                    conn.execute(text(f"VACUUM ANALYZE {table}"))  # our own tables' names
-            self.runs += 1
-
-    def __enter__(self) -> Vacuum:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join()
-        self.engine.dispose()
+    def tick(self) -> None:
+        with self.engine.connect() as conn:
+            for table in self.TABLES:
+                conn.execute(text(f"VACUUM ANALYZE {table}"))  # our own tables' names
+        self.runs += 1
 
 
 def autovacuum_is_on(url: str) -> bool:
