@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from carepath.store.models import InboxItem, Pregnancy
-from tests.conftest import NOW
+from carepath.store.models import Pregnancy
+from tests.store.test_wakeups import file_her_copy
 from tests.webapi.conftest import Api, diagnosis, registration
 
 #: How long the event may take before it counts as waiting for the claim: a guard against a
@@ -29,12 +29,7 @@ def test_an_event_for_her_does_not_wait_for_a_claim_filing_her_inbox_copy(api: A
         pregnancy_id, hospital_id = session.execute(select(Pregnancy.id, Pregnancy.hospital_id)).one()
     statuses: list[int] = []
     with db.engine.connect() as dispatcher:  # a claim in progress: her copy filed, not committed
-        dispatcher.execute(
-            InboxItem.__table__.insert().values(
-                hospital_id=hospital_id, pregnancy_id=pregnancy_id, dedupe_key="claim-in-progress",
-                kind="education", title="t", summary="s", body="b", filed_at=NOW,
-            )
-        )  # fmt: skip
+        file_her_copy(dispatcher, hospital_id, pregnancy_id)
         event = threading.Thread(
             target=lambda: statuses.append(api.post("/api/v1/events", diagnosis()).status_code)
         )

@@ -86,8 +86,6 @@ def test_a_dispatcher_filing_her_inbox_copy_does_not_make_the_sweep_skip_her(api
     (a plain ``FOR UPDATE`` skipped her, and made the dispatcher's INSERT wait for the page)."""
     import pytest
 
-    from carepath.store.models import InboxItem
-
     assert api.post("/api/v1/events", registration()).status_code == 201
     db = app.extensions["carepath.db"]
     if db.engine.dialect.name != "postgresql":
@@ -98,12 +96,20 @@ def test_a_dispatcher_filing_her_inbox_copy_does_not_make_the_sweep_skip_her(api
         ).one()
     later = wakeup + timedelta(minutes=1)
     with db.engine.connect() as dispatcher:  # a claim in progress: her copy filed, not committed
-        dispatcher.execute(
-            InboxItem.__table__.insert().values(
-                hospital_id=hospital_id, pregnancy_id=pregnancy_id, dedupe_key="claim-in-progress",
-                kind="education", title="t", summary="s", body="b", filed_at=NOW,
-            )
-        )  # fmt: skip
+        file_her_copy(dispatcher, hospital_id, pregnancy_id)
         woken = wake_due(db, later)
         dispatcher.rollback()
     assert woken == [pregnancy_id]
+
+
+def file_her_copy(dispatcher: Any, hospital_id: str, pregnancy_id: str) -> None:
+    """What a dispatcher's claim does first for her, left uncommitted on ``dispatcher``: her inbox
+    copy filed (its foreign-key check takes ``KEY SHARE`` on her pregnancy's row)."""
+    from carepath.store.models import InboxItem
+
+    dispatcher.execute(
+        InboxItem.__table__.insert().values(
+            hospital_id=hospital_id, pregnancy_id=pregnancy_id, dedupe_key="claim-in-progress",
+            kind="education", title="t", summary="s", body="b", filed_at=NOW,
+        )
+    )  # fmt: skip
